@@ -1,0 +1,41 @@
+//! The command line: one `clap` subcommand per capability, each implemented in `commands/`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::commands;
+use crate::logging::LogFormat;
+
+/// Canopy: a GitHub and Gerrit bot and burnout-risk analyzer that keeps maintainers informed
+/// (time to merge, CI energy and carbon, team health) while keeping individuals private.
+#[derive(Debug, Parser)]
+#[command(name = "canopy", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// More log output on stderr (-v info, -vv debug). RUST_LOG overrides it.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every subcommand. Adding one: a module in `commands/`, a variant here, an arm in [`run`].
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Weekly team-level picture of a git repository's history (no token, no server).
+    Analyze(commands::analyze::AnalyzeArgs),
+    /// Show what Canopy does on this repository (or a path given), with no credentials.
+    Demo(commands::demo::DemoArgs),
+}
+
+/// Runs the chosen subcommand and returns the process exit code.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Analyze(args) => commands::analyze::run(args),
+        Command::Demo(args) => commands::demo::run(args),
+    }
+}

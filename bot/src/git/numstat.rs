@@ -1,0 +1,286 @@
+//! Per-file line counts of a commit against its first parent, as `git log --numstat` prints
+//! them: Myers line diff, `-` for binary content, exact renames shown as `0 0`. Missing objects
+//! (partial clones, corruption) are counted, never fatal.
+
+use std::collections::HashMap;
+
+use canopy_analyzer::event::{FileChange, FileStatus};
+use gix::ObjectId;
+use gix::diff::tree::recorder::{Change, Location};
+use gix::diff::tree::{Recorder, State};
+use gix::objs::{Find, TreeRefIter};
+use imara_diff::{Algorithm, Diff, InternedInput};
+
+/// Bytes inspected for a NUL to decide that content is binary (git's own heuristic).
+const BINARY_PROBE: usize = 8000;
+
+/// Reusable buffers for computing numstats on one thread.
+#[derive(Default)]
+pub struct Numstat {
+    state: State,
+    buf_a: Vec<u8>,
+    buf_b: Vec<u8>,
+    tree_a: Vec<u8>,
+    tree_b: Vec<u8>,
+}
+
+/// The outcome for one commit.
+#[derive(Debug, Default)]
+pub struct CommitStat {
+    /// Files with their counts.
+    pub files: Vec<FileChange>,
+    /// Objects that could not be read.
+    pub unreadable: u32,
+}
+
+impl Numstat {
+    /// Diffs tree `new` against tree `old` (`None` = the empty tree, for root commits).
+    pub fn diff_trees(
+        &mut self,
+        odb: &impl Find,
+        old: Option<ObjectId>,
+        new: ObjectId,
+    ) -> CommitStat {
+        let mut out = CommitStat::default();
+        let kind = new.kind();
+        // Load both root trees; a missing root tree makes the commit unreadable.
+        let old_ok = match old {
+            Some(id) => matches!(odb.try_find(&id, &mut self.tree_a), Ok(Some(_))),
+            None => {
+                self.tree_a.clear();
+                true
+            }
+        };
+        let new_ok = matches!(odb.try_find(&new, &mut self.tree_b), Ok(Some(_)));
+        if !old_ok || !new_ok {
+            out.unreadable = u32::from(!old_ok) + u32::from(!new_ok);
+            return out;
+        }
+        let mut rec = Recorder::default().track_location(Some(Location::Path));
+        let diff = gix::diff::tree(
+            TreeRefIter::from_bytes(&self.tree_a, kind),
+            TreeRefIter::from_bytes(&self.tree_b, kind),
+            &mut self.state,
+            odb,
+            &mut rec,
+        );
+        if diff.is_err() {
+            // A subtree is missing (tree-filtered partial clone): keep what was recorded.
+            out.unreadable += 1;
+        }
+        self.count_changes(odb, rec.records, &mut out);
+        out
+    }
+
+    fn count_changes(&mut self, odb: &impl Find, records: Vec<Change>, out: &mut CommitStat) {
+        // Exact renames: a deleted and an added blob with the same id are one file, `0 0`.
+        let mut deleted_by_id: HashMap<ObjectId, usize> = HashMap::new();
+        for (i, c) in records.iter().enumerate() {
+            if let Change::Deletion {
+                entry_mode, oid, ..
+            } = c
+                && entry_mode.is_blob_or_symlink()
+            {
+                deleted_by_id.entry(*oid).or_insert(i);
+            }
+        }
+        let mut renamed_away = vec![false; records.len()];
+        let mut files = Vec::with_capacity(records.len());
+        for (i, c) in records.iter().enumerate() {
+            if let Change::Addition {
+                entry_mode,
+                oid,
+                path,
+                ..
+            } = c
+                && entry_mode.is_blob_or_symlink()
+                && let Some(&d) = deleted_by_id.get(oid)
+                && !renamed_away[d]
+            {
+                renamed_away[d] = true;
+                renamed_away[i] = true;
+                files.push(text(path.to_string(), 0, 0));
+            }
+        }
+        for (i, c) in records.into_iter().enumerate() {
+            if renamed_away[i] {
+                continue;
+            }
+            let fc = match c {
+                Change::Addition {
+                    entry_mode,
+                    oid,
+                    path,
+                    ..
+                } => {
+                    if entry_mode.is_tree() {
+                        continue;
+                    }
+                    if entry_mode.is_commit() {
+                        text(path.to_string(), 1, 0)
+                    } else {
+                        self.one_side(odb, oid, path.to_string(), true, out)
+                    }
+                }
+                Change::Deletion {
+                    entry_mode,
+                    oid,
+                    path,
+                    ..
+                } => {
+                    if entry_mode.is_tree() {
+                        continue;
+                    }
+                    if entry_mode.is_commit() {
+                        text(path.to_string(), 0, 1)
+                    } else {
+                        self.one_side(odb, oid, path.to_string(), false, out)
+                    }
+                }
+                Change::Modification {
+                    previous_entry_mode,
+                    previous_oid,
+                    entry_mode,
+                    oid,
+                    path,
+                } => {
+                    if entry_mode.is_tree() || previous_entry_mode.is_tree() {
+                        continue;
+                    }
+                    let path = path.to_string();
+                    if previous_oid == oid {
+                        text(path, 0, 0)
+                    } else if entry_mode.is_commit() || previous_entry_mode.is_commit() {
+                        text(path, 1, 1)
+                    } else {
+                        self.modification(odb, previous_oid, oid, path, out)
+                    }
+                }
+            };
+            files.push(fc);
+        }
+        out.files = files;
+    }
+
+    fn one_side(
+        &mut self,
+        odb: &impl Find,
+        id: ObjectId,
+        path: String,
+        added: bool,
+        out: &mut CommitStat,
+    ) -> FileChange {
+        match odb.try_find(&id, &mut self.buf_a) {
+            Ok(Some(_)) => {
+                if is_binary(&self.buf_a) {
+                    return status(path, FileStatus::Binary);
+                }
+                let n = count_lines(&self.buf_a);
+                if added {
+                    text(path, n, 0)
+                } else {
+                    text(path, 0, n)
+                }
+            }
+            _ => {
+                out.unreadable += 1;
+                status(path, FileStatus::Unreadable)
+            }
+        }
+    }
+
+    fn modification(
+        &mut self,
+        odb: &impl Find,
+        old: ObjectId,
+        new: ObjectId,
+        path: String,
+        out: &mut CommitStat,
+    ) -> FileChange {
+        let a = matches!(odb.try_find(&old, &mut self.buf_a), Ok(Some(_)));
+        let b = matches!(odb.try_find(&new, &mut self.buf_b), Ok(Some(_)));
+        if !a || !b {
+            out.unreadable += u32::from(!a) + u32::from(!b);
+            return status(path, FileStatus::Unreadable);
+        }
+        if is_binary(&self.buf_a) || is_binary(&self.buf_b) {
+            return status(path, FileStatus::Binary);
+        }
+        let (added, deleted) = line_diff(&self.buf_a, &self.buf_b);
+        text(path, added, deleted)
+    }
+}
+
+/// Lines added and removed between two texts (Myers, as git's default).
+fn line_diff(a: &[u8], b: &[u8]) -> (u32, u32) {
+    // Fast paths that git also takes: identical content, or one side empty.
+    if a == b {
+        return (0, 0);
+    }
+    if a.is_empty() || b.is_empty() {
+        return (count_lines(b), count_lines(a));
+    }
+    let input = InternedInput::new(
+        imara_diff::sources::byte_lines(a),
+        imara_diff::sources::byte_lines(b),
+    );
+    let diff = Diff::compute(Algorithm::Myers, &input);
+    (diff.count_additions(), diff.count_removals())
+}
+
+/// Lines in a text: newlines, plus one for a last line without a newline.
+pub fn count_lines(data: &[u8]) -> u32 {
+    let n = memchr_count(data);
+    let tail = u32::from(!data.is_empty() && data.last() != Some(&b'\n'));
+    n + tail
+}
+
+fn memchr_count(data: &[u8]) -> u32 {
+    data.iter().filter(|b| **b == b'\n').count() as u32
+}
+
+/// Git's heuristic: a NUL byte in the first 8000 bytes means binary.
+pub fn is_binary(data: &[u8]) -> bool {
+    data[..data.len().min(BINARY_PROBE)].contains(&0)
+}
+
+fn text(path: String, added: u32, deleted: u32) -> FileChange {
+    FileChange {
+        path,
+        added,
+        deleted,
+        status: FileStatus::Text,
+    }
+}
+
+fn status(path: String, status: FileStatus) -> FileChange {
+    FileChange {
+        path,
+        added: 0,
+        deleted: 0,
+        status,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_lines_like_git() {
+        assert_eq!(count_lines(b""), 0);
+        assert_eq!(count_lines(b"a"), 1);
+        assert_eq!(count_lines(b"a\n"), 1);
+        assert_eq!(count_lines(b"a\nb"), 2);
+        assert!(is_binary(b"PNG\0data"));
+        assert!(!is_binary(b"plain text"));
+    }
+
+    #[test]
+    fn line_diff_counts_changed_lines() {
+        assert_eq!(line_diff(b"a\nb\nc\n", b"a\nB\nc\nd\n"), (2, 1));
+        assert_eq!(line_diff(b"a\n", b"a"), (1, 1));
+        assert_eq!(line_diff(b"x\n", b"x\n"), (0, 0));
+        assert_eq!(line_diff(b"", b"1\n2\n"), (2, 0));
+    }
+}

@@ -1,0 +1,2 @@
+//! Learned and physical models used by Canopy. Pure: no I/O, no clock, no network.
+#![forbid(unsafe_code)]

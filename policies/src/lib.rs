@@ -1,0 +1,2 @@
+//! Decisions Canopy takes from analysed data. Pure: no I/O, no clock, no network.
+#![forbid(unsafe_code)]
