@@ -227,8 +227,9 @@ fn trends(weeks: &[TeamWeek]) -> Vec<String> {
     let total: u64 = weeks.iter().map(|w| w.commits).sum();
     let active = weeks.iter().filter(|w| w.commits > 0).count();
     out.push(format!(
-        "{total} commits by people over {} weeks ({active} with activity).",
-        weeks.len()
+        "{} by people over {} ({active} with activity).",
+        plural(total, "commit"),
+        plural(weeks.len() as u64, "week")
     ));
     if weeks.len() < 8 {
         out.push(
@@ -292,6 +293,15 @@ fn trends(weeks: &[TeamWeek]) -> Vec<String> {
         }
     }
     out
+}
+
+/// `1 commit`, `2 commits`.
+pub fn plural(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 fn change_sentence(label: &str, before: f64, recent: f64) -> String {

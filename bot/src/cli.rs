@@ -32,6 +32,13 @@ pub enum Command {
     Demo(commands::demo::DemoArgs),
 }
 
+impl Command {
+    /// Extra log verbosity of long-running commands, which log at info level by default.
+    pub fn default_verbosity(&self) -> u8 {
+        0
+    }
+}
+
 /// Runs the chosen subcommand and returns the process exit code.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {

@@ -7,3 +7,23 @@ pub mod commands;
 pub mod git;
 pub mod logging;
 pub mod store;
+
+/// The whole program: parse the command line, set up logging, run the subcommand, and turn
+/// an error into a one-line message on stderr with exit code 2. Shared by the `canopy` binary
+/// and the end-to-end tests' copy of it.
+pub fn main_entry() -> std::process::ExitCode {
+    use clap::Parser;
+    let cli = cli::Cli::parse();
+    logging::init(
+        cli.verbose + cli.command.default_verbosity(),
+        cli.log_format,
+    );
+    match cli::run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            // `{:#}` prints the whole context chain on one line: "reading X: no such file".
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}

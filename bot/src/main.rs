@@ -1,18 +1,5 @@
-//! The `canopy` binary: parses the command line and hands over to the library.
+//! The `canopy` binary: everything happens in the library's [`canopy_bot::main_entry`].
 
-use std::process::ExitCode;
-
-use clap::Parser;
-
-fn main() -> ExitCode {
-    let cli = canopy_bot::cli::Cli::parse();
-    canopy_bot::logging::init(cli.verbose, cli.log_format);
-    match canopy_bot::cli::run(cli) {
-        Ok(code) => code,
-        Err(err) => {
-            // `{:#}` prints the whole context chain on one line: "reading X: no such file".
-            eprintln!("error: {err:#}");
-            ExitCode::from(2)
-        }
-    }
+fn main() -> std::process::ExitCode {
+    canopy_bot::main_entry()
 }

@@ -1,1 +1,189 @@
-//! Helpers shared by the end-to-end tests.
+//! Helpers shared by the end-to-end tests: git repositories built by the tests themselves (with
+//! the `git` command line, isolated from the user's configuration) and a runner for the real
+//! `canopy` program.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A git repository in a temporary directory, built step by step by a test.
+pub struct TestRepo {
+    dir: tempfile::TempDir,
+}
+
+/// Runs `git` isolated from global and system configuration.
+pub fn git(dir: &Path, args: &[&str]) -> Output {
+    git_env(dir, args, &[])
+}
+
+/// Runs `git` with extra environment variables; panics with git's stderr if it fails.
+pub fn git_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("HOME", dir)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .envs(env.iter().copied())
+        .output()
+        .expect("the git command line must be installed to run these tests");
+    assert!(
+        out.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+impl TestRepo {
+    /// An empty repository with `main` as its initial branch.
+    pub fn new() -> TestRepo {
+        let dir = tempfile::tempdir().expect("tempdir");
+        git(dir.path(), &["init", "-q", "-b", "main"]);
+        TestRepo { dir }
+    }
+
+    /// Path of the work tree.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes a file (creating directories).
+    pub fn write(&self, rel: &str, content: &[u8]) -> &Self {
+        let p = self.dir.path().join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(p, content).expect("write");
+        self
+    }
+
+    /// Removes a file from the work tree.
+    pub fn remove(&self, rel: &str) -> &Self {
+        std::fs::remove_file(self.dir.path().join(rel)).expect("remove");
+        self
+    }
+
+    /// Commits everything with the given author and author date (RFC 2822 or ISO 8601 with offset).
+    pub fn commit(&self, author: &str, email: &str, date: &str, message: &str) -> String {
+        git(self.path(), &["add", "-A"]);
+        let ident = [
+            ("GIT_AUTHOR_NAME", author),
+            ("GIT_AUTHOR_EMAIL", email),
+            ("GIT_AUTHOR_DATE", date),
+            ("GIT_COMMITTER_NAME", author),
+            ("GIT_COMMITTER_EMAIL", email),
+            ("GIT_COMMITTER_DATE", date),
+        ];
+        git_env(
+            self.path(),
+            &["commit", "-q", "--allow-empty", "-m", message],
+            &ident,
+        );
+        self.head()
+    }
+
+    /// The current HEAD commit id.
+    pub fn head(&self) -> String {
+        self.rev_parse("HEAD")
+    }
+
+    /// Resolves a revision.
+    pub fn rev_parse(&self, rev: &str) -> String {
+        String::from_utf8_lossy(&git(self.path(), &["rev-parse", rev]).stdout)
+            .trim()
+            .to_string()
+    }
+
+    /// Writes a raw commit object (no validation, as old or broken tools produced them) and
+    /// moves the current branch to it.
+    pub fn raw_commit(&self, body: &[u8]) -> String {
+        let file = self.dir.path().join(".git/raw-commit");
+        std::fs::write(&file, body).expect("write raw commit");
+        let out = git(
+            self.path(),
+            &[
+                "hash-object",
+                "-t",
+                "commit",
+                "--literally",
+                "-w",
+                file.to_str().unwrap_or_default(),
+            ],
+        );
+        let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        git(self.path(), &["update-ref", "refs/heads/main", &id]);
+        id
+    }
+
+    /// Deletes the loose object file of an object, as a damaged or filtered clone lacks it.
+    pub fn delete_loose_object(&self, id: &str) {
+        let p = self
+            .dir
+            .path()
+            .join(".git/objects")
+            .join(&id[..2])
+            .join(&id[2..]);
+        std::fs::remove_file(&p).unwrap_or_else(|e| panic!("removing {}: {e}", p.display()));
+    }
+
+    /// `git log --numstat` per non-merge commit: (id, lines added, lines deleted, files), with
+    /// only exact renames detected (`-M100%`), to compare with Canopy's own diffs.
+    pub fn git_numstat(&self) -> Vec<(String, u64, u64, usize)> {
+        let out = git(
+            self.path(),
+            &["log", "--numstat", "-M100%", "--format=@%H", "HEAD"],
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut rows: Vec<(String, u64, u64, usize)> = Vec::new();
+        for line in text.lines() {
+            if let Some(id) = line.strip_prefix('@') {
+                rows.push((id.to_string(), 0, 0, 0));
+            } else if let Some(last) = rows.last_mut() {
+                let mut parts = line.split('\t');
+                let (Some(a), Some(d)) = (parts.next(), parts.next()) else {
+                    continue;
+                };
+                last.1 += a.parse::<u64>().unwrap_or(0);
+                last.2 += d.parse::<u64>().unwrap_or(0);
+                last.3 += 1;
+            }
+        }
+        rows
+    }
+}
+
+impl Default for TestRepo {
+    fn default() -> Self {
+        TestRepo::new()
+    }
+}
+
+/// Runs the canopy program at `bin` with arguments; returns its output.
+pub fn run_canopy(bin: &str, args: &[&str]) -> Output {
+    Command::new(bin)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("running canopy")
+}
+
+/// Parses stdout as one JSON document, with a helpful panic showing stderr when it is not.
+pub fn stdout_json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}); stderr:\n{}\nstdout:\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+/// The workspace root (for tests that read the project's own files).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}

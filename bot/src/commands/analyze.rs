@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use canopy_analyzer::weekly::{TeamReport, TeamWeek, WeeklyBuilder};
+use canopy_analyzer::weekly::{TeamReport, TeamWeek, WeeklyBuilder, plural};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::Serialize;
 
@@ -236,8 +236,9 @@ pub fn render_markdown(out: &AnalyzeOutput, max_weeks: usize) -> String {
         _ => "no weeks".into(),
     };
     s.push_str(&format!(
-        "{} commits on `{}`, {period}. Team-level figures only: no person is named.\n\n",
-        out.commits, out.rev
+        "{} on `{}`, {period}. Team-level figures only: no person is named.\n\n",
+        plural(out.commits, "commit"),
+        out.rev
     ));
     s.push_str("## Trends\n\n");
     for t in &out.trends {
@@ -281,8 +282,10 @@ pub fn render_markdown(out: &AnalyzeOutput, max_weeks: usize) -> String {
         }
     }
     s.push_str(&format!(
-        "\nRead {} new commit(s) in {:.1}s ({} already stored).\n",
-        out.ingest.commits_new, out.ingest.seconds, out.ingest.commits_already_stored
+        "\nRead {} in {:.1}s ({} already stored).\n",
+        plural(out.ingest.commits_new, "new commit"),
+        out.ingest.seconds,
+        out.ingest.commits_already_stored
     ));
     s
 }

@@ -45,6 +45,11 @@ fn demo_repository(path: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 
 /// Runs `canopy demo`.
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let name = if args.path.is_none() {
+        Some("canopy".to_string())
+    } else {
+        None
+    };
     let repo = demo_repository(args.path)?;
     let mut out = std::io::stdout().lock();
     writeln!(
@@ -57,7 +62,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         since: None,
         until: None,
         format: ReportFormat::Md,
-        repo: None,
+        repo: name,
         store: None,
         rev: "HEAD".into(),
         jobs: None,

@@ -24,9 +24,11 @@ use numstat::Numstat;
 /// Commits sent to a worker at a time.
 const CHUNK: usize = 256;
 /// Events written to the store per transaction (one fsync each).
-const WRITE_BATCH: usize = 4096;
-/// Object cache per worker thread.
-const OBJECT_CACHE_BYTES: usize = 64 * 1024 * 1024;
+const WRITE_BATCH: usize = 1024;
+/// Delta-base cache per worker thread (gitoxide's default is 96 MiB per handle).
+const PACK_CACHE_BYTES: usize = 32 * 1024 * 1024;
+/// Decoded-object cache per worker thread: trees of neighbouring commits are shared.
+const OBJECT_CACHE_BYTES: usize = 0;
 
 /// Why a history could not be read at all. (Partial damage is reported, not an error.)
 #[derive(Debug, thiserror::Error)]
@@ -212,7 +214,7 @@ pub fn ingest(
             let rx = chunk_rx.clone();
             let tx = ev_tx.clone();
             let mut local = sync_repo.to_thread_local();
-            local.object_cache_size_if_unset(OBJECT_CACHE_BYTES);
+            set_caches(&mut local, PACK_CACHE_BYTES, OBJECT_CACHE_BYTES);
             let shallow = &shallow;
             let repo_name = opts.repo_name.as_str();
             s.spawn(move || worker(&local, repo_name, shallow, rx, tx));
@@ -220,8 +222,9 @@ pub fn ingest(
         drop(chunk_rx);
         drop(ev_tx);
         let writer = s.spawn(|| writer(store, ev_rx, &written, &walked, progress));
+        // The walk reads only commit objects, which are rarely deltified: no caches needed.
         let mut walk_repo = repo.clone();
-        walk_repo.object_cache_size_if_unset(16 * 1024 * 1024);
+        set_caches(&mut walk_repo, 0, 0);
         let walk = walk(
             &walk_repo,
             tip,
@@ -266,6 +269,20 @@ pub fn ingest(
         written: report.commits_new,
     });
     Ok(report)
+}
+
+/// Bounds gitoxide's per-handle caches so memory stays flat on large histories.
+fn set_caches(repo: &mut gix::Repository, pack_bytes: usize, object_bytes: usize) {
+    if pack_bytes == 0 {
+        repo.objects.unset_pack_cache();
+    } else {
+        repo.objects.set_pack_cache(move || {
+            Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(
+                pack_bytes,
+            ))
+        });
+    }
+    repo.object_cache_size(object_bytes);
 }
 
 fn resolve(repo: &gix::Repository, path: &Path, rev: &str) -> Result<ObjectId, GitError> {

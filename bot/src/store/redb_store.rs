@@ -22,6 +22,8 @@ const BY_ACTOR: TableDefinition<(&str, i64, &str, &str), ()> =
 const REPOS: TableDefinition<&str, u64> = TableDefinition::new("repos");
 
 const FORMAT_KEY: &str = "format_version";
+/// Page cache of the database (redb's default of 1 GiB is far more than Canopy needs).
+const CACHE_BYTES: usize = 32 * 1024 * 1024;
 /// File name of the database inside the store directory.
 pub const DB_FILE: &str = "canopy.redb";
 
@@ -44,13 +46,16 @@ impl RedbStore {
             message: e.to_string(),
         })?;
         let file = dir.join(DB_FILE);
-        let db = Database::create(&file).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse(dir.to_path_buf()),
-            other => StoreError::Open {
-                path: dir.to_path_buf(),
-                message: other.to_string(),
-            },
-        })?;
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(&file)
+            .map_err(|e| match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse(dir.to_path_buf()),
+                other => StoreError::Open {
+                    path: dir.to_path_buf(),
+                    message: other.to_string(),
+                },
+            })?;
         let store = RedbStore {
             db,
             path: dir.to_path_buf(),

@@ -1,0 +1,232 @@
+//! `canopy analyze` and `canopy demo` run as a real process on repositories built here.
+
+use canopy_e2e::{TestRepo, run_canopy, stdout_json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_canopy-e2e-bin");
+
+fn history() -> TestRepo {
+    let r = TestRepo::new();
+    // Week 2024-W10 (4–10 March): one late-night commit, one weekend commit.
+    r.write("src/a.rs", b"1\n2\n");
+    r.commit(
+        "Ada Lovelace",
+        "ada@example.org",
+        "2024-03-04T23:15:00+02:00",
+        "one",
+    );
+    r.write("src/a.rs", b"1\n2\n3\n").write("docs/x.md", b"x\n");
+    r.commit(
+        "Bob Builder",
+        "bob@example.org",
+        "2024-03-09T11:00:00-07:00",
+        "two",
+    );
+    // Week 2024-W12.
+    r.write("src/a.rs", b"1\n3\n");
+    r.commit(
+        "Ada Lovelace",
+        "ada@example.org",
+        "2024-03-19T10:00:00+02:00",
+        "three",
+    );
+    r
+}
+
+#[test]
+fn json_output_has_the_stable_fields() {
+    let r = history();
+    let out = run_canopy(
+        BIN,
+        &[
+            "analyze",
+            "--git",
+            r.path().to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = stdout_json(&out);
+    assert_eq!(v["commits"], 3);
+    assert_eq!(v["unreadable_objects"], 0);
+    assert!(v["warnings"].as_array().unwrap().is_empty());
+    let weeks = v["weeks"].as_array().unwrap();
+    let names: Vec<&str> = weeks.iter().map(|w| w["week"].as_str().unwrap()).collect();
+    assert_eq!(names, ["2024-W10", "2024-W11", "2024-W12"]);
+    let w10 = &weeks[0];
+    assert_eq!(w10["commits"], 2);
+    assert_eq!(w10["authors"], 2);
+    assert_eq!(w10["lines_added"], 4);
+    assert_eq!(w10["lines_deleted"], 0);
+    assert_eq!(w10["late_night_share"], 0.5);
+    assert_eq!(w10["weekend_share"], 0.5);
+    assert_eq!(weeks[1]["commits"], 0);
+    assert_eq!(weeks[2]["lines_deleted"], 1);
+}
+
+#[test]
+fn no_person_is_named_in_either_format() {
+    let r = history();
+    for format in ["json", "md"] {
+        let out = run_canopy(
+            BIN,
+            &[
+                "analyze",
+                "--git",
+                r.path().to_str().unwrap(),
+                "--format",
+                format,
+            ],
+        );
+        assert!(out.status.success());
+        let text = String::from_utf8_lossy(&out.stdout).to_lowercase();
+        for needle in [
+            "ada lovelace",
+            "lovelace",
+            "bob builder",
+            "builder",
+            "ada@",
+            "bob@",
+            "example.org",
+        ] {
+            assert!(
+                !text.contains(needle),
+                "{format} output names a person ({needle}):\n{text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn since_and_until_select_weeks() {
+    let r = history();
+    let out = run_canopy(
+        BIN,
+        &[
+            "analyze",
+            "--git",
+            r.path().to_str().unwrap(),
+            "--format",
+            "json",
+            "--since",
+            "2024-03-10",
+            "--until",
+            "2024-03-31",
+        ],
+    );
+    let v = stdout_json(&out);
+    assert_eq!(v["commits"], 1);
+    assert_eq!(v["weeks"].as_array().unwrap().len(), 1);
+    let bad = run_canopy(BIN, &["analyze", "--git", ".", "--since", "last tuesday"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("is not a date"));
+}
+
+#[test]
+fn a_store_makes_the_second_run_incremental() {
+    let r = history();
+    let store = tempfile::tempdir().unwrap();
+    let args = |_: ()| {
+        vec![
+            "analyze".to_string(),
+            "--git".into(),
+            r.path().to_str().unwrap().into(),
+            "--format".into(),
+            "json".into(),
+            "--store".into(),
+            store.path().to_str().unwrap().into(),
+            "--repo".into(),
+            "widgets".into(),
+        ]
+    };
+    let run = || {
+        let a = args(());
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        stdout_json(&run_canopy(BIN, &refs))
+    };
+    let first = run();
+    assert_eq!(first["repo"], "widgets");
+    assert_eq!(first["ingest"]["commits_new"], 3);
+    let second = run();
+    assert_eq!(second["ingest"]["commits_new"], 0);
+    assert_eq!(second["weeks"], first["weeks"]);
+    assert_eq!(second["commits"], 3);
+}
+
+#[test]
+fn missing_objects_are_reported_with_exit_zero() {
+    let r = history();
+    let blob = r.rev_parse("HEAD~1:docs/x.md");
+    r.delete_loose_object(&blob);
+    let out = run_canopy(
+        BIN,
+        &[
+            "analyze",
+            "--git",
+            r.path().to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    assert!(out.status.success());
+    let v = stdout_json(&out);
+    assert_eq!(v["commits"], 3);
+    assert_eq!(v["unreadable_objects"], 1);
+    assert!(
+        v["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("could not be read")
+    );
+}
+
+#[test]
+fn not_a_repository_exits_non_zero_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_canopy(BIN, &["analyze", "--git", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is not a git repository"), "{err}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn markdown_is_a_readable_report() {
+    let r = history();
+    let out = run_canopy(BIN, &["analyze", "--git", r.path().to_str().unwrap()]);
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(md.contains("# Team activity"));
+    assert!(md.contains("| 2024-W10 | 2 | 2 | 4 | 0 |"), "{md}");
+    assert!(md.contains("## Trends"));
+}
+
+#[test]
+fn demo_prints_a_weekly_report_and_exits_zero() {
+    let r = history();
+    let out = run_canopy(BIN, &["demo", r.path().to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("# Team activity"), "{text}");
+    assert!(text.contains("2024-W12"));
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    for args in [
+        vec!["--help"],
+        vec!["analyze", "--help"],
+        vec!["demo", "--help"],
+    ] {
+        let out = run_canopy(BIN, &args);
+        assert!(out.status.success(), "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("Usage:"));
+    }
+}
