@@ -2,10 +2,16 @@
 //! store, the webhook server and the outbox. The only crate of the workspace that does I/O.
 #![forbid(unsafe_code)]
 
+pub mod app;
 pub mod cli;
+pub mod clock;
 pub mod commands;
+pub mod config;
 pub mod git;
+pub mod inbox;
 pub mod logging;
+pub mod secrets;
+pub mod server;
 pub mod store;
 
 /// The whole program: parse the command line, set up logging, run the subcommand, and turn

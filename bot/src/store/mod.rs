@@ -1,6 +1,7 @@
 //! The durable store: a small trait over the persistence Canopy needs, so that a second backend
 //! (PostgreSQL, for several replicas) can be added next to the embedded redb one.
 
+mod inbox;
 mod redb_store;
 
 use std::path::PathBuf;
@@ -8,6 +9,9 @@ use std::path::PathBuf;
 use canopy_analyzer::Event;
 use chrono::{DateTime, Utc};
 
+pub use inbox::{
+    Delivery, DeliveryRecord, DeliveryState, InboxOp, InboxOutcome, Pending, state_name,
+};
 pub use redb_store::{DB_FILE, RedbStore};
 
 /// Version of the on-disk layout; a store written with another version is refused.

@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 
 use canopy_analyzer::Event;
 use canopy_analyzer::event::EVENT_SCHEMA_VERSION;
-use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use redb::{
+    Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
+    WriteTransaction,
+};
 
 use super::{EventStore, STORE_FORMAT_VERSION, StoreError, TimeRange, Visit};
 
@@ -29,11 +32,11 @@ pub const DB_FILE: &str = "canopy.redb";
 
 /// The embedded, single-file store.
 pub struct RedbStore {
-    db: Database,
+    pub(super) db: Database,
     path: PathBuf,
 }
 
-fn db_err<E: Into<redb::Error>>(e: E) -> StoreError {
+pub(super) fn db_err<E: Into<redb::Error>>(e: E) -> StoreError {
     StoreError::Db(e.into().to_string())
 }
 
@@ -105,6 +108,7 @@ impl RedbStore {
             txn.open_table(EVENT_IDS).map_err(db_err)?;
             txn.open_table(BY_ACTOR).map_err(db_err)?;
             txn.open_table(REPOS).map_err(db_err)?;
+            super::inbox::init_tables(&txn)?;
         }
         txn.commit().map_err(db_err)
     }
@@ -114,6 +118,44 @@ impl RedbStore {
     pub fn force_format_version_for_test(&self, version: u32) -> Result<(), StoreError> {
         self.put_meta(FORMAT_KEY, &version.to_le_bytes())
     }
+}
+
+/// Inserts the events not stored yet inside an open write transaction; returns how many were new.
+pub(super) fn insert_events(txn: &WriteTransaction, events: &[Event]) -> Result<usize, StoreError> {
+    let mut new = 0;
+    let mut ev_t = txn.open_table(EVENTS).map_err(db_err)?;
+    let mut ids = txn.open_table(EVENT_IDS).map_err(db_err)?;
+    let mut by_actor = txn.open_table(BY_ACTOR).map_err(db_err)?;
+    let mut repos = txn.open_table(REPOS).map_err(db_err)?;
+    let mut buf = Vec::with_capacity(1024);
+    for ev in events {
+        let key = (ev.repo.as_str(), ev.id.as_str());
+        if ids.get(key).map_err(db_err)?.is_some() {
+            continue;
+        }
+        let at = ev.at_millis();
+        buf.clear();
+        serde_json::to_writer(&mut buf, ev).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        ev_t.insert((ev.repo.as_str(), at, ev.id.as_str()), buf.as_slice())
+            .map_err(db_err)?;
+        ids.insert(key, at).map_err(db_err)?;
+        let mut seen: Vec<&str> = Vec::new();
+        for a in ev.actors() {
+            if !seen.contains(&a.key.as_str()) {
+                seen.push(&a.key);
+                by_actor
+                    .insert((a.key.as_str(), at, ev.repo.as_str(), ev.id.as_str()), ())
+                    .map_err(db_err)?;
+            }
+        }
+        let count = repos
+            .get(ev.repo.as_str())
+            .map_err(db_err)?
+            .map_or(0, |v| v.value());
+        repos.insert(ev.repo.as_str(), count + 1).map_err(db_err)?;
+        new += 1;
+    }
+    Ok(new)
 }
 
 fn decode_u32(b: &[u8]) -> Option<u32> {
@@ -138,42 +180,7 @@ impl EventStore for RedbStore {
             return Ok(0);
         }
         let txn = self.db.begin_write().map_err(db_err)?;
-        let mut new = 0;
-        {
-            let mut ev_t = txn.open_table(EVENTS).map_err(db_err)?;
-            let mut ids = txn.open_table(EVENT_IDS).map_err(db_err)?;
-            let mut by_actor = txn.open_table(BY_ACTOR).map_err(db_err)?;
-            let mut repos = txn.open_table(REPOS).map_err(db_err)?;
-            let mut buf = Vec::with_capacity(1024);
-            for ev in events {
-                let key = (ev.repo.as_str(), ev.id.as_str());
-                if ids.get(key).map_err(db_err)?.is_some() {
-                    continue;
-                }
-                let at = ev.at_millis();
-                buf.clear();
-                serde_json::to_writer(&mut buf, ev)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                ev_t.insert((ev.repo.as_str(), at, ev.id.as_str()), buf.as_slice())
-                    .map_err(db_err)?;
-                ids.insert(key, at).map_err(db_err)?;
-                let mut seen: Vec<&str> = Vec::new();
-                for a in ev.actors() {
-                    if !seen.contains(&a.key.as_str()) {
-                        seen.push(&a.key);
-                        by_actor
-                            .insert((a.key.as_str(), at, ev.repo.as_str(), ev.id.as_str()), ())
-                            .map_err(db_err)?;
-                    }
-                }
-                let count = repos
-                    .get(ev.repo.as_str())
-                    .map_err(db_err)?
-                    .map_or(0, |v| v.value());
-                repos.insert(ev.repo.as_str(), count + 1).map_err(db_err)?;
-                new += 1;
-            }
-        }
+        let new = insert_events(&txn, events)?;
         txn.commit().map_err(db_err)?;
         Ok(new)
     }

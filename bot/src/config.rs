@@ -1,0 +1,166 @@
+//! The server's configuration file (TOML). Unknown keys are errors that name the key; every key
+//! has a documented default (see `deploy/canopy.example.toml`). Secrets never live here: they
+//! come from environment variables or files named by them.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Deserialize;
+
+/// The whole file.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// HTTP server and store.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// Gerrit instance.
+    #[serde(default)]
+    pub gerrit: GerritConfig,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on (`--listen` overrides). Default `127.0.0.1:8080`.
+    pub listen: SocketAddr,
+    /// Store directory (`--store` overrides). No default: it must be given somewhere.
+    pub store: Option<PathBuf>,
+    /// Workers turning deliveries into events. Default 2.
+    pub workers: usize,
+    /// Largest accepted webhook body in MiB. Default 25 (GitHub's own cap).
+    pub max_body_mib: usize,
+    /// Seconds a client has to send its request headers. Default 10.
+    pub header_timeout_secs: u64,
+    /// Seconds a whole request may take. Default 30.
+    pub request_timeout_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            store: None,
+            workers: 2,
+            max_body_mib: 25,
+            header_timeout_secs: 10,
+            request_timeout_secs: 30,
+        }
+    }
+}
+
+/// `[gerrit]`
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GerritConfig {
+    /// Host name of the Gerrit server, used in account identities. Default `gerrit`.
+    pub host: String,
+    /// Accounts whose comments are CI reports (Zuul, Jenkins). Default `["zuul"]`.
+    pub ci_accounts: Vec<String>,
+}
+
+impl Default for GerritConfig {
+    fn default() -> Self {
+        GerritConfig {
+            host: "gerrit".into(),
+            ci_accounts: vec!["zuul".into()],
+        }
+    }
+}
+
+impl Config {
+    /// Parses a configuration; the error names the offending key and line.
+    pub fn parse(text: &str) -> anyhow::Result<Config> {
+        let cfg: Config = toml::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Reads and parses a configuration file.
+    pub fn load(path: &Path) -> anyhow::Result<Config> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        Config::parse(&text).with_context(|| format!("invalid configuration in {}", path.display()))
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        let s = &self.server;
+        anyhow::ensure!(
+            s.workers >= 1 && s.workers <= 256,
+            "server.workers must be between 1 and 256, got {}",
+            s.workers
+        );
+        anyhow::ensure!(
+            s.max_body_mib >= 1 && s.max_body_mib <= 100,
+            "server.max_body_mib must be between 1 and 100, got {}",
+            s.max_body_mib
+        );
+        anyhow::ensure!(
+            s.header_timeout_secs >= 1,
+            "server.header_timeout_secs must be at least 1"
+        );
+        anyhow::ensure!(
+            s.request_timeout_secs >= 1,
+            "server.request_timeout_secs must be at least 1"
+        );
+        anyhow::ensure!(
+            !self.gerrit.host.trim().is_empty(),
+            "gerrit.host must not be empty"
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_apply_and_unknown_keys_are_named() {
+        let c = Config::parse("").unwrap();
+        assert_eq!(c, Config::default());
+        let c = Config::parse("[server]\nworkers = 4\n[gerrit]\nhost = \"review.opendev.org\"\n")
+            .unwrap();
+        assert_eq!(c.server.workers, 4);
+        assert_eq!(c.gerrit.ci_accounts, ["zuul"]);
+        let err = format!(
+            "{:#}",
+            Config::parse("[server]\nworkerz = 4\n").unwrap_err()
+        );
+        assert!(err.contains("workerz"), "{err}");
+        let err = format!(
+            "{:#}",
+            Config::parse("[server]\nworkers = 0\n").unwrap_err()
+        );
+        assert!(err.contains("server.workers"), "{err}");
+        let err = format!(
+            "{:#}",
+            Config::parse("[server]\nlisten = \"nowhere\"\n").unwrap_err()
+        );
+        assert!(err.contains("listen"), "{err}");
+    }
+
+    #[test]
+    fn the_example_file_parses_and_documents_every_key() {
+        let text = include_str!("../../deploy/canopy.example.toml");
+        let parsed = Config::parse(text).unwrap();
+        assert_eq!(parsed.server.workers, ServerConfig::default().workers);
+        for key in [
+            "listen",
+            "store",
+            "workers",
+            "max_body_mib",
+            "header_timeout_secs",
+            "request_timeout_secs",
+            "host",
+            "ci_accounts",
+        ] {
+            assert!(
+                text.contains(&format!("{key} =")),
+                "example does not document {key}"
+            );
+        }
+    }
+}

@@ -1,0 +1,438 @@
+//! The durable inbox: raw webhook deliveries, stored before they are acknowledged, deduplicated
+//! by delivery id, queued for processing, and completed atomically with the events they produce.
+
+use std::ops::ControlFlow;
+
+use canopy_analyzer::{Event, Platform};
+use chrono::{DateTime, Utc};
+use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use serde::{Deserialize, Serialize};
+
+use super::StoreError;
+use super::redb_store::{RedbStore, db_err, insert_events};
+
+/// Delivery records (without body), by (platform, delivery id).
+const DELIVERIES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("deliveries");
+/// Raw bodies, by (platform, delivery id).
+const BODIES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("delivery_bodies");
+/// Pending deliveries in arrival order: sequence → (platform, delivery id).
+const QUEUE: TableDefinition<u64, (&str, &str)> = TableDefinition::new("inbox_queue");
+/// Quarantined deliveries: (platform, delivery id) → ().
+const QUARANTINE: TableDefinition<(&str, &str), ()> = TableDefinition::new("inbox_quarantine");
+/// Counters: name → value.
+const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
+
+const SEQ: &str = "inbox_seq";
+
+/// Creates the inbox tables in a new store.
+pub(super) fn init_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
+    txn.open_table(DELIVERIES).map_err(db_err)?;
+    txn.open_table(BODIES).map_err(db_err)?;
+    txn.open_table(QUEUE).map_err(db_err)?;
+    txn.open_table(QUARANTINE).map_err(db_err)?;
+    txn.open_table(COUNTERS).map_err(db_err)?;
+    Ok(())
+}
+
+/// A webhook delivery as received: the raw body and the little the handler knew.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// Platform that sent it.
+    pub platform: Platform,
+    /// Delivery id (GitHub's `X-GitHub-Delivery`; for Gerrit, a digest of the body).
+    pub id: String,
+    /// Event name (`X-GitHub-Event`, or Gerrit's `type`).
+    pub event: String,
+    /// When it was received.
+    pub received_at: DateTime<Utc>,
+    /// The raw body, byte for byte.
+    #[serde(skip)]
+    pub body: Vec<u8>,
+}
+
+/// Where a delivery is in its life.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum DeliveryState {
+    /// Stored, waiting to be turned into events.
+    Pending,
+    /// Turned into events.
+    Processed {
+        /// Events it produced (new and already known).
+        events: u32,
+        /// When it was processed.
+        at: DateTime<Utc>,
+    },
+    /// Stored but deliberately not processed (unknown event type, ping...).
+    Ignored {
+        /// Why.
+        reason: String,
+        /// When it was decided.
+        at: DateTime<Utc>,
+    },
+    /// Could not be turned into events; kept with the error until retried.
+    Quarantined {
+        /// The normalisation error.
+        error: String,
+        /// When it was quarantined.
+        at: DateTime<Utc>,
+    },
+}
+
+/// A delivery's stored record, without its body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryRecord {
+    /// The delivery (its `body` is empty here; see [`RedbStore::delivery_body`]).
+    #[serde(flatten)]
+    pub delivery: Delivery,
+    /// Size of the raw body in bytes.
+    pub body_len: u64,
+    /// Position in the processing queue.
+    pub seq: u64,
+    /// Times it has been processed (1 after a normal life; more only after `inbox retry`).
+    #[serde(default)]
+    pub attempts: u32,
+    /// Current state.
+    #[serde(flatten)]
+    pub state: DeliveryState,
+}
+
+/// One change to the inbox, applied with others in a single durable transaction.
+#[derive(Debug)]
+pub enum InboxOp {
+    /// Store a new delivery (a duplicate id is reported, not stored again).
+    Receive(Delivery),
+    /// Record the events a pending delivery produced and mark it processed (or ignored).
+    Complete {
+        /// Platform of the delivery.
+        platform: Platform,
+        /// Delivery id.
+        id: String,
+        /// Events to store (idempotent by event id).
+        events: Vec<Event>,
+        /// Set when the delivery was deliberately ignored.
+        ignored: Option<String>,
+        /// Processing time.
+        at: DateTime<Utc>,
+    },
+    /// Move a pending delivery to quarantine with its error.
+    Quarantine {
+        /// Platform of the delivery.
+        platform: Platform,
+        /// Delivery id.
+        id: String,
+        /// Why it could not be processed.
+        error: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Put a quarantined (or ignored) delivery back in the queue.
+    Retry {
+        /// Platform of the delivery.
+        platform: Platform,
+        /// Delivery id.
+        id: String,
+    },
+}
+
+/// What an [`InboxOp`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InboxOutcome {
+    /// A new delivery was stored, with its queue position.
+    Received {
+        /// Queue position.
+        seq: u64,
+    },
+    /// The delivery id was already stored: nothing written.
+    Duplicate,
+    /// Completed; this many events were new.
+    Completed {
+        /// Events newly stored.
+        new_events: usize,
+    },
+    /// Quarantined.
+    Quarantined,
+    /// Queued again.
+    Requeued,
+    /// The op did not apply (unknown delivery, wrong state); nothing written for it.
+    Rejected(String),
+}
+
+/// A pending delivery handed to a worker.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    /// Queue position.
+    pub seq: u64,
+    /// The delivery with its body.
+    pub delivery: Delivery,
+}
+
+impl RedbStore {
+    /// Applies inbox operations in one transaction committed durably; one outcome per op.
+    pub fn apply_inbox(&self, ops: Vec<InboxOp>) -> Result<Vec<InboxOutcome>, StoreError> {
+        let txn = self.db.begin_write().map_err(db_err)?;
+        let mut outcomes = Vec::with_capacity(ops.len());
+        {
+            let mut counters = txn.open_table(COUNTERS).map_err(db_err)?;
+            let mut seq = counters.get(SEQ).map_err(db_err)?.map_or(0, |v| v.value());
+            for op in ops {
+                let outcome = apply_one(&txn, op, &mut seq)?;
+                outcomes.push(outcome);
+            }
+            counters.insert(SEQ, seq).map_err(db_err)?;
+        }
+        txn.commit().map_err(db_err)?;
+        Ok(outcomes)
+    }
+
+    /// Pending deliveries with a queue position above `after`, oldest first, at most `limit`.
+    pub fn pending(&self, after: u64, limit: usize) -> Result<Vec<Pending>, StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let queue = txn.open_table(QUEUE).map_err(db_err)?;
+        let deliveries = txn.open_table(DELIVERIES).map_err(db_err)?;
+        let bodies = txn.open_table(BODIES).map_err(db_err)?;
+        let mut out = Vec::new();
+        for entry in queue.range(after.saturating_add(1)..).map_err(db_err)? {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = entry.map_err(db_err)?;
+            let (platform, id) = v.value();
+            let rec = deliveries
+                .get((platform, id))
+                .map_err(db_err)?
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!("queued delivery {platform}/{id} has no record"))
+                })?;
+            let mut rec: DeliveryRecord = decode(rec.value())?;
+            rec.delivery.body = bodies
+                .get((platform, id))
+                .map_err(db_err)?
+                .map(|b| b.value().to_vec())
+                .unwrap_or_default();
+            out.push(Pending {
+                seq: k.value(),
+                delivery: rec.delivery,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Number of deliveries waiting to be processed.
+    pub fn queue_depth(&self) -> Result<u64, StoreError> {
+        use redb::ReadableTableMetadata;
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let queue = txn.open_table(QUEUE).map_err(db_err)?;
+        queue.len().map_err(db_err)
+    }
+
+    /// Visits every delivery record (without bodies) in (platform, id) order.
+    pub fn scan_deliveries(
+        &self,
+        visit: &mut dyn FnMut(DeliveryRecord) -> ControlFlow<()>,
+    ) -> Result<(), StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let t = txn.open_table(DELIVERIES).map_err(db_err)?;
+        for entry in t.iter().map_err(db_err)? {
+            let (_, v) = entry.map_err(db_err)?;
+            if visit(decode(v.value())?).is_break() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Quarantined deliveries.
+    pub fn quarantined(&self) -> Result<Vec<DeliveryRecord>, StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let q = txn.open_table(QUARANTINE).map_err(db_err)?;
+        let deliveries = txn.open_table(DELIVERIES).map_err(db_err)?;
+        let mut out = Vec::new();
+        for entry in q.iter().map_err(db_err)? {
+            let (k, _) = entry.map_err(db_err)?;
+            let (platform, id) = k.value();
+            if let Some(v) = deliveries.get((platform, id)).map_err(db_err)? {
+                out.push(decode(v.value())?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// One delivery's record.
+    pub fn delivery(
+        &self,
+        platform: Platform,
+        id: &str,
+    ) -> Result<Option<DeliveryRecord>, StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let t = txn.open_table(DELIVERIES).map_err(db_err)?;
+        t.get((platform.as_str(), id))
+            .map_err(db_err)?
+            .map(|v| decode(v.value()))
+            .transpose()
+    }
+
+    /// One delivery's raw body.
+    pub fn delivery_body(
+        &self,
+        platform: Platform,
+        id: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let t = txn.open_table(BODIES).map_err(db_err)?;
+        Ok(t.get((platform.as_str(), id))
+            .map_err(db_err)?
+            .map(|v| v.value().to_vec()))
+    }
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn apply_one(
+    txn: &WriteTransaction,
+    op: InboxOp,
+    seq: &mut u64,
+) -> Result<InboxOutcome, StoreError> {
+    let mut deliveries = txn.open_table(DELIVERIES).map_err(db_err)?;
+    let mut queue = txn.open_table(QUEUE).map_err(db_err)?;
+    let mut quarantine = txn.open_table(QUARANTINE).map_err(db_err)?;
+    match op {
+        InboxOp::Receive(mut d) => {
+            let key = (d.platform.as_str(), d.id.as_str());
+            if deliveries.get(key).map_err(db_err)?.is_some() {
+                return Ok(InboxOutcome::Duplicate);
+            }
+            *seq += 1;
+            let body = std::mem::take(&mut d.body);
+            let rec = DeliveryRecord {
+                body_len: body.len() as u64,
+                seq: *seq,
+                attempts: 0,
+                state: DeliveryState::Pending,
+                delivery: d,
+            };
+            let key = (rec.delivery.platform.as_str(), rec.delivery.id.as_str());
+            deliveries
+                .insert(key, encode(&rec)?.as_slice())
+                .map_err(db_err)?;
+            txn.open_table(BODIES)
+                .map_err(db_err)?
+                .insert(key, body.as_slice())
+                .map_err(db_err)?;
+            queue.insert(*seq, key).map_err(db_err)?;
+            Ok(InboxOutcome::Received { seq: *seq })
+        }
+        InboxOp::Complete {
+            platform,
+            id,
+            events,
+            ignored,
+            at,
+        } => {
+            let key = (platform.as_str(), id.as_str());
+            let Some(mut rec) = read_record(&deliveries, key)? else {
+                return Ok(InboxOutcome::Rejected(format!(
+                    "no delivery {platform}/{id}"
+                )));
+            };
+            if rec.state != DeliveryState::Pending {
+                // Already completed (a worker raced a restart): keep the first result.
+                return Ok(InboxOutcome::Rejected(format!(
+                    "delivery {platform}/{id} is not pending"
+                )));
+            }
+            let new_events = insert_events(txn, &events)?;
+            queue.remove(rec.seq).map_err(db_err)?;
+            rec.attempts += 1;
+            rec.state = match ignored {
+                Some(reason) => DeliveryState::Ignored { reason, at },
+                None => DeliveryState::Processed {
+                    events: events.len() as u32,
+                    at,
+                },
+            };
+            deliveries
+                .insert(key, encode(&rec)?.as_slice())
+                .map_err(db_err)?;
+            Ok(InboxOutcome::Completed { new_events })
+        }
+        InboxOp::Quarantine {
+            platform,
+            id,
+            error,
+            at,
+        } => {
+            let key = (platform.as_str(), id.as_str());
+            let Some(mut rec) = read_record(&deliveries, key)? else {
+                return Ok(InboxOutcome::Rejected(format!(
+                    "no delivery {platform}/{id}"
+                )));
+            };
+            if rec.state != DeliveryState::Pending {
+                return Ok(InboxOutcome::Rejected(format!(
+                    "delivery {platform}/{id} is not pending"
+                )));
+            }
+            queue.remove(rec.seq).map_err(db_err)?;
+            rec.attempts += 1;
+            rec.state = DeliveryState::Quarantined { error, at };
+            deliveries
+                .insert(key, encode(&rec)?.as_slice())
+                .map_err(db_err)?;
+            quarantine.insert(key, ()).map_err(db_err)?;
+            Ok(InboxOutcome::Quarantined)
+        }
+        InboxOp::Retry { platform, id } => {
+            let key = (platform.as_str(), id.as_str());
+            let Some(mut rec) = read_record(&deliveries, key)? else {
+                return Ok(InboxOutcome::Rejected(format!(
+                    "no delivery {platform}/{id}"
+                )));
+            };
+            if matches!(
+                rec.state,
+                DeliveryState::Pending | DeliveryState::Processed { .. }
+            ) {
+                return Ok(InboxOutcome::Rejected(format!(
+                    "delivery {platform}/{id} is {}, only quarantined or ignored deliveries can be retried",
+                    state_name(&rec.state)
+                )));
+            }
+            *seq += 1;
+            rec.seq = *seq;
+            rec.state = DeliveryState::Pending;
+            deliveries
+                .insert(key, encode(&rec)?.as_slice())
+                .map_err(db_err)?;
+            quarantine.remove(key).map_err(db_err)?;
+            queue.insert(*seq, key).map_err(db_err)?;
+            Ok(InboxOutcome::Requeued)
+        }
+    }
+}
+
+fn read_record(
+    t: &redb::Table<(&str, &str), &[u8]>,
+    key: (&str, &str),
+) -> Result<Option<DeliveryRecord>, StoreError> {
+    t.get(key)
+        .map_err(db_err)?
+        .map(|v| decode(v.value()))
+        .transpose()
+}
+
+/// Short name of a state, as printed by `canopy inbox list`.
+pub fn state_name(s: &DeliveryState) -> &'static str {
+    match s {
+        DeliveryState::Pending => "pending",
+        DeliveryState::Processed { .. } => "processed",
+        DeliveryState::Ignored { .. } => "ignored",
+        DeliveryState::Quarantined { .. } => "quarantined",
+    }
+}
