@@ -30,6 +30,10 @@ pub enum Command {
     Analyze(commands::analyze::AnalyzeArgs),
     /// Show what Canopy does on this repository (or a path given), with no credentials.
     Demo(commands::demo::DemoArgs),
+    /// Stored events: list them.
+    Events(commands::events::EventsArgs),
+    /// Stored webhook deliveries: list them, retry quarantined ones.
+    Inbox(commands::inbox::InboxArgs),
 }
 
 impl Command {
@@ -44,5 +48,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Analyze(args) => commands::analyze::run(args),
         Command::Demo(args) => commands::demo::run(args),
+        Command::Events(args) => commands::events::run(args),
+        Command::Inbox(args) => commands::inbox::run(args),
     }
 }

@@ -2,3 +2,5 @@
 
 pub mod analyze;
 pub mod demo;
+pub mod events;
+pub mod inbox;

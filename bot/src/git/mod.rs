@@ -4,6 +4,7 @@
 //! reads only commits it has not stored yet.
 
 pub mod commit;
+mod lcs;
 pub mod numstat;
 
 use std::collections::HashSet;

@@ -11,6 +11,8 @@ use gix::diff::tree::{Recorder, State};
 use gix::objs::{Find, TreeRefIter};
 use imara_diff::{Algorithm, Diff, InternedInput};
 
+use super::lcs;
+
 /// Bytes inspected for a NUL to decide that content is binary (git's own heuristic).
 const BINARY_PROBE: usize = 8000;
 
@@ -211,7 +213,11 @@ impl Numstat {
     }
 }
 
-/// Lines added and removed between two texts (Myers, as git's default).
+/// Lines added and removed between two texts. The counts of a minimal line diff depend only on
+/// the length of the longest common subsequence (LCS) of lines: added = |b| − LCS, deleted =
+/// |a| − LCS. This computes the LCS exactly with Myers' O((N+M)·D) algorithm, which is what
+/// git's own diff finds for all but very large edits; past a cost bound (where git also gives
+/// up on minimality) it falls back to imara-diff's histogram diff.
 fn line_diff(a: &[u8], b: &[u8]) -> (u32, u32) {
     // Fast paths that git also takes: identical content, or one side empty.
     if a == b {
@@ -224,8 +230,13 @@ fn line_diff(a: &[u8], b: &[u8]) -> (u32, u32) {
         imara_diff::sources::byte_lines(a),
         imara_diff::sources::byte_lines(b),
     );
-    let diff = Diff::compute(Algorithm::Myers, &input);
-    (diff.count_additions(), diff.count_removals())
+    match lcs::git_counts(&input.before, &input.after, input.interner.num_tokens()) {
+        Some((added, deleted)) => (added as u32, deleted as u32),
+        None => {
+            let diff = Diff::compute(Algorithm::Histogram, &input);
+            (diff.count_additions(), diff.count_removals())
+        }
+    }
 }
 
 /// Lines in a text: newlines, plus one for a last line without a newline.
