@@ -125,7 +125,7 @@ mod tests {
         let doc = Secrets::new(["It's a Secret to Everybody".to_string()]);
         assert!(github_signature_ok(
             &doc,
-            "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c30b4ff5f82e57770",
+            "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
             b"Hello, World!"
         ));
     }
