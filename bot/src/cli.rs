@@ -34,12 +34,19 @@ pub enum Command {
     Events(commands::events::EventsArgs),
     /// Stored webhook deliveries: list them, retry quarantined ones.
     Inbox(commands::inbox::InboxArgs),
+    /// Feed saved webhook payloads through the normal intake into a store.
+    Replay(commands::replay::ReplayArgs),
+    /// Run the webhook server.
+    Serve(commands::serve::ServeArgs),
 }
 
 impl Command {
     /// Extra log verbosity of long-running commands, which log at info level by default.
     pub fn default_verbosity(&self) -> u8 {
-        0
+        match self {
+            Command::Serve(_) => 2,
+            _ => 0,
+        }
     }
 }
 
@@ -50,5 +57,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => commands::demo::run(args),
         Command::Events(args) => commands::events::run(args),
         Command::Inbox(args) => commands::inbox::run(args),
+        Command::Replay(args) => commands::replay::run(args),
+        Command::Serve(args) => commands::serve::run(args),
     }
 }

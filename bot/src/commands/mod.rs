@@ -4,3 +4,5 @@ pub mod analyze;
 pub mod demo;
 pub mod events;
 pub mod inbox;
+pub mod replay;
+pub mod serve;

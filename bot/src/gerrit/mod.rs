@@ -1,0 +1,5 @@
+//! Gerrit and Zuul: stream events in (normalisation), Zuul report parsing.
+
+pub mod lenient;
+pub mod normalize;
+pub mod zuul;

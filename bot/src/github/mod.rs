@@ -1,0 +1,4 @@
+//! GitHub: webhook payloads in (normalisation); the API client comes with the actions.
+
+pub mod normalize;
+pub mod payload;
