@@ -216,6 +216,17 @@ fn demo_prints_a_weekly_report_and_exits_zero() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("# Team activity"), "{text}");
     assert!(text.contains("2024-W12"));
+    // The webhook part went through the real server: accepted, deduplicated, forged rejected.
+    assert!(text.contains("14 answered HTTP 202"), "{text}");
+    assert!(text.contains("answered HTTP 200 (stored once)"), "{text}");
+    assert!(
+        text.contains("answered HTTP 401 (nothing stored)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("zuul `widgets-tox-py311` on change 4711: Failure, 724 s, check pipeline"),
+        "{text}"
+    );
 }
 
 #[test]

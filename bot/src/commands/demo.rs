@@ -70,5 +70,12 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     })
     .with_context(|| format!("analysing {}", repo.display()))?;
     write!(out, "{}", render_markdown(&report, 12))?;
+    writeln!(
+        out,
+        "\n# Webhooks: GitHub and Gerrit events through the real server\n"
+    )?;
+    out.flush()?;
+    let webhooks = super::demo_webhooks::run().context("running the webhook demo")?;
+    write!(out, "{webhooks}")?;
     Ok(ExitCode::SUCCESS)
 }

@@ -2,6 +2,7 @@
 
 pub mod analyze;
 pub mod demo;
+mod demo_webhooks;
 pub mod events;
 pub mod inbox;
 pub mod replay;

@@ -1,0 +1,234 @@
+//! Nothing acknowledged is lost: a burst of signed deliveries while the real server process is
+//! killed with SIGKILL several times and restarted. Every delivery that got a 2xx must be in the
+//! store exactly once and processed exactly once.
+
+use std::collections::{HashMap, HashSet};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use canopy_bot::server::auth::github_signature;
+use canopy_e2e::{run_canopy, workspace_root};
+
+const BIN: &str = env!("CARGO_BIN_EXE_canopy-e2e-bin");
+const SECRET: &str = "crash-test-secret";
+const DELIVERIES: usize = 3000;
+const CONCURRENCY: usize = 32;
+const KILLS: usize = 4;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start(port: u16, store: &std::path::Path) -> Child {
+    Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--store",
+            store.to_str().unwrap(),
+            "--workers",
+            "2",
+        ])
+        .env("CANOPY_GITHUB_WEBHOOK_SECRET", SECRET)
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start server")
+}
+
+async fn wait_healthy(client: &reqwest::Client, port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(r) = client
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+            && r.status().is_success()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("server did not become healthy");
+}
+
+fn body_for(template: &serde_json::Value, n: usize) -> Vec<u8> {
+    let mut v = template.clone();
+    v["comment"]["id"] = serde_json::json!(10_000_000 + n);
+    v["comment"]["body"] = serde_json::json!(format!("comment number {n}"));
+    serde_json::to_vec(&v).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn acknowledged_deliveries_survive_sigkill_exactly_once() {
+    let store = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let template: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(workspace_root().join("tests/fixtures/github/issue_comment.created.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let server = Arc::new(Mutex::new(start(port, store.path())));
+    wait_healthy(&client, port).await;
+
+    let acked: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut senders = Vec::new();
+    for _ in 0..CONCURRENCY {
+        let (client, acked, next, template) = (
+            client.clone(),
+            acked.clone(),
+            next.clone(),
+            template.clone(),
+        );
+        senders.push(tokio::spawn(async move {
+            loop {
+                let n = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                if n >= DELIVERIES {
+                    return;
+                }
+                let body = body_for(&template, n);
+                let id = format!("crash-{n}");
+                // Like GitHub's "redeliver": try again until the server answers.
+                for _ in 0..400 {
+                    let resp = client
+                        .post(format!("http://127.0.0.1:{port}/webhooks/github"))
+                        .header("X-GitHub-Event", "issue_comment")
+                        .header("X-GitHub-Delivery", &id)
+                        .header("X-Hub-Signature-256", github_signature(SECRET, &body))
+                        .body(body.clone())
+                        .send()
+                        .await;
+                    match resp {
+                        Ok(r) if r.status().is_success() => {
+                            acked.lock().unwrap().insert(id.clone());
+                            break;
+                        }
+                        _ => tokio::time::sleep(Duration::from_millis(25)).await,
+                    }
+                }
+            }
+        }));
+    }
+    // Kill the server several times while the burst is in flight, restarting it each time.
+    for k in 0..KILLS {
+        // Kill at evenly spaced points of the burst, so every kill lands mid-flight.
+        let threshold = (k + 1) * DELIVERIES / (KILLS + 1);
+        while acked.lock().unwrap().len() < threshold {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        {
+            let mut s = server.lock().unwrap();
+            let so_far = acked.lock().unwrap().len();
+            assert!(so_far < DELIVERIES, "kill {k} came after the burst");
+            s.kill().expect("SIGKILL");
+            s.wait().unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        *server.lock().unwrap() = start(port, store.path());
+        wait_healthy(&client, port).await;
+    }
+    for s in senders {
+        s.await.unwrap();
+    }
+    // Let the last incarnation drain the queue, then stop it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let text = client
+            .get(format!("http://127.0.0.1:{port}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if text.contains("canopy_inbox_queue_depth 0\n") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "queue did not drain");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    {
+        let mut s = server.lock().unwrap();
+        s.kill().unwrap();
+        s.wait().unwrap();
+    }
+
+    let acked = acked.lock().unwrap().clone();
+    assert!(
+        acked.len() >= DELIVERIES * 9 / 10,
+        "only {} of {DELIVERIES} acknowledged",
+        acked.len()
+    );
+    // Every acknowledged delivery is stored once, processed once.
+    let out = run_canopy(
+        BIN,
+        &[
+            "inbox",
+            "list",
+            "--store",
+            store.path().to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let id = v["id"].as_str().unwrap().to_string();
+        assert_eq!(v["state"], "processed", "{id}: {v}");
+        assert_eq!(v["attempts"], 1, "{id} processed more than once");
+        *seen.entry(id).or_default() += 1;
+    }
+    for id in &acked {
+        assert_eq!(
+            seen.get(id),
+            Some(&1),
+            "acknowledged delivery {id} stored {:?} times",
+            seen.get(id)
+        );
+    }
+    // And produced exactly one event each.
+    let out = run_canopy(
+        BIN,
+        &[
+            "events",
+            "list",
+            "--store",
+            store.path().to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    let mut per_delivery: HashMap<String, usize> = HashMap::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        *per_delivery
+            .entry(v["delivery_id"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    for id in &acked {
+        assert_eq!(
+            per_delivery.get(id),
+            Some(&1),
+            "delivery {id} produced {:?} events",
+            per_delivery.get(id)
+        );
+    }
+}
