@@ -101,6 +101,15 @@ fn summary(e: &Event) -> String {
     }
 }
 
+/// One event as a JSON object that always has `delivery_id` (null for git history).
+fn json_line(e: &Event) -> String {
+    let mut v = serde_json::to_value(e).unwrap_or_default();
+    if let Some(obj) = v.as_object_mut() {
+        obj.entry("delivery_id").or_insert(serde_json::Value::Null);
+    }
+    v.to_string()
+}
+
 fn list(a: ListArgs) -> anyhow::Result<ExitCode> {
     let store = RedbStore::open(&a.store)?;
     let range = TimeRange {
@@ -121,7 +130,7 @@ fn list(a: ListArgs) -> anyhow::Result<ExitCode> {
                 return ControlFlow::Continue(());
             }
             let line = match a.format {
-                ListFormat::Json => serde_json::to_string(&e).unwrap_or_default(),
+                ListFormat::Json => json_line(&e),
                 ListFormat::Text => format!(
                     "{}  {:<7} {:<16} {:<24} {}",
                     e.at.to_rfc3339(),

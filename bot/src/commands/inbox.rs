@@ -1,5 +1,5 @@
-//! `canopy inbox list|retry`: the deliveries the server stored, their state, and putting a
-//! quarantined delivery back in the queue (it is processed at the next server start).
+//! `canopy inbox list|retry`: the deliveries the server stored, their state, and processing a
+//! quarantined delivery again. The store is single-process: stop the server first.
 
 use std::io::Write;
 use std::ops::ControlFlow;
@@ -9,6 +9,11 @@ use std::process::ExitCode;
 use canopy_analyzer::Platform;
 
 use super::events::ListFormat;
+use crate::clock::SystemClock;
+use crate::config::Config;
+use crate::gerrit::normalize::GerritNormalizeConfig;
+use crate::inbox::drain_blocking;
+use crate::normalize::PlatformNormalizer;
 use crate::store::{DeliveryRecord, DeliveryState, InboxOp, InboxOutcome, RedbStore, state_name};
 
 /// Arguments of `canopy inbox`.
@@ -24,7 +29,7 @@ pub struct InboxArgs {
 pub enum InboxCommand {
     /// List stored deliveries with their state (pending, processed, ignored, quarantined).
     List(InboxListArgs),
-    /// Queue a quarantined or ignored delivery again; the server processes it when it next runs.
+    /// Process a quarantined or ignored delivery again, now (after a fix or a configuration change).
     Retry(InboxRetryArgs),
 }
 
@@ -53,6 +58,9 @@ pub struct InboxRetryArgs {
     /// Platform of the delivery, if the id alone is ambiguous.
     #[arg(long, value_parser = parse_platform)]
     pub platform: Option<Platform>,
+    /// Server configuration (for the Gerrit host name and CI accounts).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// Parses `github` or `gerrit`.
@@ -147,14 +155,33 @@ fn retry(a: InboxRetryArgs) -> anyhow::Result<ExitCode> {
         }])?
         .pop();
     match outcome {
-        Some(InboxOutcome::Requeued) => {
-            println!(
-                "delivery {} queued again; it is processed when the server next runs",
-                a.id
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        Some(InboxOutcome::Requeued) => {}
         Some(InboxOutcome::Rejected(why)) => anyhow::bail!("{why}"),
         other => anyhow::bail!("unexpected result {other:?}"),
+    }
+    let cfg = match &a.config {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    let normalizer = PlatformNormalizer {
+        gerrit: GerritNormalizeConfig {
+            host: cfg.gerrit.host,
+            ci_accounts: cfg.gerrit.ci_accounts,
+        },
+    };
+    drain_blocking(&store, &normalizer, &SystemClock)?;
+    match store.delivery(platform, &a.id)?.map(|r| r.state) {
+        Some(DeliveryState::Processed { events, .. }) => {
+            println!("delivery {} processed: {events} events", a.id);
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(DeliveryState::Ignored { reason, .. }) => {
+            println!("delivery {} ignored: {reason}", a.id);
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(DeliveryState::Quarantined { error, .. }) => {
+            anyhow::bail!("delivery {} quarantined again: {error}", a.id)
+        }
+        other => anyhow::bail!("delivery {} is in an unexpected state {other:?}", a.id),
     }
 }
