@@ -2,7 +2,7 @@
 //!
 //! Event ids derive from the GitHub object, not the delivery, so a redelivery or an API
 //! backfill of the same object is stored once:
-//! - PR state: `gh:pr:<n>:<action>:<head sha | timestamp>`
+//! - PR state: `gh:pr:<n>:opened`, `gh:pr:<n>:merged`, else `gh:pr:<n>:<action>:<head sha | timestamp>`
 //! - review: `gh:review:<review id>[:<action>]`, comment: `gh:comment:<id>` (`:edited:<time>`)
 //! - CI: `gh:job:<job id>:<attempt>`, `gh:check:<check run id>`, `gh:status:<status id>`
 //! - reruns are requests, not objects: `gh:rerun:<kind>:<id>:<delivery id>`
@@ -173,7 +173,13 @@ fn pull_request(ctx: &Ctx<'_>, e: p::PullRequestEvent) -> Result<Normalized, Nor
         reviewers_requested: reviewers,
         url: pr.html_url,
     };
-    let id = format!("gh:pr:{}:{}:{disc}", change.number, ctx.action);
+    // A PR opens and merges once: those ids need no discriminator, so an API backfill (which
+    // does not know the head at opening time) produces the same ids as the webhooks.
+    let id = match change.action {
+        ChangeAction::Opened => format!("gh:pr:{}:opened", change.number),
+        ChangeAction::Merged => format!("gh:pr:{}:merged", change.number),
+        _ => format!("gh:pr:{}:{}:{disc}", change.number, ctx.action),
+    };
     one(ev(ctx, id, at, EventKind::Change(change)))
 }
 
