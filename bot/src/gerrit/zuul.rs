@@ -133,12 +133,13 @@ pub fn parse_duration(s: &str) -> Option<u64> {
     for part in s.split_whitespace() {
         let (num, unit) = part.split_at(part.find(|c: char| !c.is_ascii_digit())?);
         let n: u64 = num.parse().ok()?;
-        total += match unit {
-            "h" => n * 3600,
-            "m" => n * 60,
+        let secs = match unit {
+            "h" => n.checked_mul(3600)?,
+            "m" => n.checked_mul(60)?,
             "s" => n,
             _ => return None,
         };
+        total = total.checked_add(secs)?;
         any = true;
     }
     any.then_some(total)
@@ -187,6 +188,9 @@ mod tests {
         assert!(parse("Looks good to me, but someone else must approve").is_none());
         assert!(parse("Build it again please").is_none());
         assert_eq!(parse_duration("3x"), None);
+        // Found by fuzzing: absurd values must not overflow.
+        assert_eq!(parse_duration("7777777777777777h"), None);
+        assert_eq!(parse_duration("18446744073709551615s 1s"), None);
     }
 
     #[test]
