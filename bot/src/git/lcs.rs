@@ -115,16 +115,29 @@ pub fn git_counts(a: &[Token], b: &[Token], num_tokens: u32) -> Option<(usize, u
 }
 
 /// Myers' greedy forward search for the shortest edit script; returns (N + M − D) / 2.
+/// The diagonal array covers only the diagonals reached so far and grows as D does, so a small
+/// edit in a large file costs O(N + M), not O(N + M) of zeroed memory per call.
 fn myers_lcs(a: &[u32], b: &[u32]) -> Option<usize> {
     let (n, m) = (a.len() as isize, b.len() as isize);
     if n == 0 || m == 0 {
         return Some(0);
     }
-    let max = (n + m) as usize;
-    let offset = max as isize + 1;
-    let mut v = vec![0isize; 2 * max + 3];
+    let max = n + m;
+    let mut limit: isize = 64.min(max);
+    let mut v = vec![0isize; (2 * limit + 3) as usize];
     let mut cost = 0usize;
-    for d in 0..=max as isize {
+    for d in 0..=max {
+        if d >= limit {
+            // Grow the window of diagonals, keeping the values computed so far.
+            let new_limit = (limit * 2).min(max).max(d + 1);
+            let mut nv = vec![0isize; (2 * new_limit + 3) as usize];
+            for k in -limit - 1..=limit + 1 {
+                nv[(k + new_limit + 1) as usize] = v[(k + limit + 1) as usize];
+            }
+            v = nv;
+            limit = new_limit;
+        }
+        let offset = limit + 1;
         let mut k = -d;
         while k <= d {
             let idx = (k + offset) as usize;
