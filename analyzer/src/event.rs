@@ -120,6 +120,28 @@ impl Event {
     pub fn kind_name(&self) -> &'static str {
         self.kind.name()
     }
+
+    /// The PR or change this event belongs to, when the payload says so.
+    pub fn change_number(&self) -> Option<u64> {
+        match &self.kind {
+            EventKind::Change(c) => Some(c.number),
+            EventKind::Review(r) => Some(r.change),
+            EventKind::Comment(c) if c.on_change => Some(c.number),
+            EventKind::CiJobFinished(j) => j.change,
+            EventKind::RerunRequested(r) => r.change,
+            _ => None,
+        }
+    }
+
+    /// The commit a CI job or rerun ran on (to attribute jobs to a PR by its head).
+    pub fn head_sha(&self) -> Option<&str> {
+        match &self.kind {
+            EventKind::CiJobFinished(j) => j.head_sha.as_deref(),
+            EventKind::RerunRequested(r) => r.head_sha.as_deref(),
+            EventKind::Change(c) => c.head_sha.as_deref(),
+            _ => None,
+        }
+    }
 }
 
 /// The payload of an event, tagged by `kind` in JSON with its fields under `data`.
@@ -414,6 +436,10 @@ pub struct CommentEvent {
     /// Edited rather than newly created.
     #[serde(default)]
     pub edited: bool,
+    /// The author's relation to the repository as the platform reports it (GitHub's
+    /// `author_association`: `OWNER`, `MEMBER`, `COLLABORATOR`, `CONTRIBUTOR`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author_role: Option<String>,
 }
 
 /// Result of a CI job.

@@ -11,14 +11,15 @@ use tokio::task::JoinHandle;
 
 use crate::clock::Clock;
 use crate::inbox::tokio_shutdown::{self, Trigger};
-use crate::inbox::{Committer, Normalize, Pool, WorkerHealth};
+use crate::inbox::{Committer, Normalize, Pool, React, WorkerHealth};
+use crate::outbox::{Execute, OutboxWorker};
 use crate::secrets::Secrets;
 use crate::server::metrics::Metrics;
 use crate::server::{self, AppState, Limits};
 use crate::store::RedbStore;
 
 /// What the server needs besides its dependencies.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AppConfig {
     /// Request limits.
     pub limits: Limits,
@@ -28,6 +29,30 @@ pub struct AppConfig {
     pub github_secrets: Secrets,
     /// Accepted Gerrit webhook secrets.
     pub gerrit_secrets: Secrets,
+    /// What to do about new events.
+    pub reactor: Arc<dyn React>,
+    /// What performs outbox actions; `None` runs no outbox worker (actions stay queued).
+    pub executor: Option<Arc<dyn Execute>>,
+    /// Attempts before an action goes to the dead-letter list.
+    pub max_attempts: u32,
+    /// Longest sleep of the outbox worker between looks at its queue.
+    pub outbox_poll: Duration,
+}
+
+impl AppConfig {
+    /// Intake only: default limits, no reactions, no outbox worker.
+    pub fn intake(github_secrets: Secrets, gerrit_secrets: Secrets) -> AppConfig {
+        AppConfig {
+            limits: Limits::default(),
+            workers: 2,
+            github_secrets,
+            gerrit_secrets,
+            reactor: Arc::new(crate::inbox::NoReactions),
+            executor: None,
+            max_attempts: 8,
+            outbox_poll: Duration::from_secs(1),
+        }
+    }
 }
 
 /// A started server.
@@ -41,7 +66,10 @@ pub struct Running {
     trigger: Trigger,
     server: JoinHandle<std::io::Result<()>>,
     dispatcher: JoinHandle<()>,
+    outbox: Option<JoinHandle<()>>,
     health: Arc<WorkerHealth>,
+    /// Wakes the outbox worker (tests that move a manual clock use it).
+    pub outbox_notify: Arc<Notify>,
 }
 
 /// Starts the writer, the worker pool and the HTTP server.
@@ -58,10 +86,25 @@ pub fn start(
     let notify = Arc::new(Notify::new());
     let metrics = Arc::new(Metrics::default());
     let health = Arc::new(WorkerHealth::default());
+    let outbox_notify = Arc::new(Notify::new());
+    let outbox = cfg.executor.clone().map(|executor| {
+        OutboxWorker {
+            store: store.clone(),
+            committer: committer.clone(),
+            executor,
+            clock: clock.clone(),
+            notify: outbox_notify.clone(),
+            max_attempts: cfg.max_attempts,
+            poll: cfg.outbox_poll,
+        }
+        .start(signal.clone())
+    });
     let dispatcher = Pool {
         store: store.clone(),
         committer: committer.clone(),
         normalizer,
+        reactor: cfg.reactor.clone(),
+        outbox_notify: outbox_notify.clone(),
         notify: notify.clone(),
         clock: clock.clone(),
         metrics: metrics.clone(),
@@ -88,7 +131,9 @@ pub fn start(
         trigger,
         server,
         dispatcher,
+        outbox,
         health,
+        outbox_notify,
     })
 }
 
@@ -99,6 +144,9 @@ impl Running {
         self.trigger.fire();
         let _ = self.server.await;
         let _ = self.dispatcher.await;
+        if let Some(o) = self.outbox {
+            let _ = o.await;
+        }
         let deadline = tokio::time::Instant::now() + grace;
         while self
             .health

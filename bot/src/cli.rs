@@ -34,6 +34,8 @@ pub enum Command {
     Events(commands::events::EventsArgs),
     /// Stored webhook deliveries: list them, retry quarantined ones.
     Inbox(commands::inbox::InboxArgs),
+    /// Outgoing actions: list them (pending, done, dead), retry dead ones.
+    Outbox(commands::outbox::OutboxArgs),
     /// Feed saved webhook payloads through the normal intake into a store.
     Replay(commands::replay::ReplayArgs),
     /// Run the webhook server.
@@ -57,6 +59,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => commands::demo::run(args),
         Command::Events(args) => commands::events::run(args),
         Command::Inbox(args) => commands::inbox::run(args),
+        Command::Outbox(args) => commands::outbox::run(args),
         Command::Replay(args) => commands::replay::run(args),
         Command::Serve(args) => commands::serve::run(args),
     }

@@ -18,6 +18,53 @@ pub struct Config {
     /// Gerrit instance.
     #[serde(default)]
     pub gerrit: GerritConfig,
+    /// GitHub API access.
+    #[serde(default)]
+    pub github: GitHubConfig,
+    /// Outgoing actions.
+    #[serde(default)]
+    pub outbox: OutboxConfig,
+    /// Settings for repositories that have no `.github/canopy.toml` of their own (same keys).
+    #[serde(default)]
+    pub defaults: crate::repo_config::RepoConfig,
+}
+
+/// `[github]`
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GitHubConfig {
+    /// REST API base URL. Default `https://api.github.com`.
+    pub api_url: String,
+    /// GitHub App id; its private key comes from `CANOPY_GITHUB_APP_KEY(_FILE)`. Without an app
+    /// id, a token from `CANOPY_GITHUB_TOKEN(_FILE)` is used if set.
+    pub app_id: Option<u64>,
+    /// The bot's own login, whose comments are never read as commands. Default `canopy[bot]`.
+    pub bot_login: String,
+}
+
+impl Default for GitHubConfig {
+    fn default() -> Self {
+        GitHubConfig {
+            api_url: "https://api.github.com".into(),
+            app_id: None,
+            bot_login: "canopy[bot]".into(),
+        }
+    }
+}
+
+/// `[outbox]`
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboxConfig {
+    /// Attempts before an action goes to the dead-letter list. Default 8 (about 4 minutes of
+    /// backoff, longer when rate limited).
+    pub max_attempts: u32,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        OutboxConfig { max_attempts: 8 }
+    }
 }
 
 /// `[server]`
@@ -59,6 +106,10 @@ pub struct GerritConfig {
     pub host: String,
     /// Accounts whose comments are CI reports (Zuul, Jenkins). Default `["zuul"]`.
     pub ci_accounts: Vec<String>,
+    /// REST base URL (`https://review.example.org`); set it to let Canopy post on Gerrit.
+    pub url: Option<String>,
+    /// Username for HTTP basic auth; the HTTP password comes from `CANOPY_GERRIT_PASSWORD(_FILE)`.
+    pub username: Option<String>,
 }
 
 impl Default for GerritConfig {
@@ -66,6 +117,8 @@ impl Default for GerritConfig {
         GerritConfig {
             host: "gerrit".into(),
             ci_accounts: vec!["zuul".into()],
+            url: None,
+            username: None,
         }
     }
 }

@@ -11,7 +11,9 @@ use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 
 use crate::clock::Clock;
 use crate::server::metrics::Metrics;
-use crate::store::{Delivery, InboxOp, InboxOutcome, Pending, RedbStore, StoreError};
+use crate::store::{
+    Consent, Delivery, Enqueue, Pending, RedbStore, StoreError, WriteOp, WriteOutcome,
+};
 
 /// Operations waiting for the writer thread.
 const COMMIT_QUEUE: usize = 8192;
@@ -35,12 +37,43 @@ pub trait Normalize: Send + Sync + 'static {
     fn normalize(&self, delivery: &Delivery) -> Result<Normalized, String>;
 }
 
-type Reply = oneshot::Sender<Result<InboxOutcome, String>>;
+/// What a reactor decided about a delivery's events.
+#[derive(Debug, Default, Clone)]
+pub struct Reaction {
+    /// Actions to enqueue.
+    pub actions: Vec<Enqueue>,
+    /// Consent changes to record.
+    pub consents: Vec<Consent>,
+}
+
+/// Decides what to do about new events (comments to update, commands to answer). It reads the
+/// store but never writes: its decisions are stored in the same transaction as the events.
+pub trait React: Send + Sync + 'static {
+    /// The reaction to the events of one delivery, given the time.
+    fn react(
+        &self,
+        store: &RedbStore,
+        events: &[Event],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Reaction;
+}
+
+/// A reactor that never acts (ingest only).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoReactions;
+
+impl React for NoReactions {
+    fn react(&self, _: &RedbStore, _: &[Event], _: chrono::DateTime<chrono::Utc>) -> Reaction {
+        Reaction::default()
+    }
+}
+
+type Reply = oneshot::Sender<Result<WriteOutcome, String>>;
 
 /// Handle to the group-commit writer thread.
 #[derive(Clone)]
 pub struct Committer {
-    tx: mpsc::Sender<(InboxOp, Reply)>,
+    tx: mpsc::Sender<(WriteOp, Reply)>,
     alive: Arc<AtomicBool>,
 }
 
@@ -58,7 +91,7 @@ pub enum CommitError {
 impl Committer {
     /// Starts the writer thread on a store.
     pub fn spawn(store: Arc<RedbStore>) -> Committer {
-        let (tx, mut rx) = mpsc::channel::<(InboxOp, Reply)>(COMMIT_QUEUE);
+        let (tx, mut rx) = mpsc::channel::<(WriteOp, Reply)>(COMMIT_QUEUE);
         let alive = Arc::new(AtomicBool::new(true));
         let flag = alive.clone();
         std::thread::Builder::new()
@@ -76,8 +109,8 @@ impl Committer {
                             Err(_) => break,
                         }
                     }
-                    let (ops, replies): (Vec<InboxOp>, Vec<Reply>) = ops.into_iter().unzip();
-                    match store.apply_inbox(ops) {
+                    let (ops, replies): (Vec<WriteOp>, Vec<Reply>) = ops.into_iter().unzip();
+                    match store.apply_writes(ops) {
                         Ok(outcomes) => {
                             for (reply, outcome) in replies.into_iter().zip(outcomes) {
                                 let _ = reply.send(Ok(outcome));
@@ -98,7 +131,7 @@ impl Committer {
     }
 
     /// Makes one operation durable; returns once it is on disk.
-    pub async fn submit(&self, op: InboxOp) -> Result<InboxOutcome, CommitError> {
+    pub async fn submit(&self, op: WriteOp) -> Result<WriteOutcome, CommitError> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send((op, reply))
@@ -117,9 +150,9 @@ impl Committer {
     }
 }
 
-fn op_bytes(op: &InboxOp) -> usize {
+fn op_bytes(op: &WriteOp) -> usize {
     match op {
-        InboxOp::Receive(d) => d.body.len(),
+        WriteOp::Receive(d) => d.body.len(),
         _ => 256,
     }
 }
@@ -141,6 +174,10 @@ pub struct Pool {
     pub committer: Committer,
     /// The normaliser.
     pub normalizer: Arc<dyn Normalize>,
+    /// What to do about new events.
+    pub reactor: Arc<dyn React>,
+    /// Woken when actions were enqueued.
+    pub outbox_notify: Arc<Notify>,
     /// Woken when a new delivery is stored.
     pub notify: Arc<Notify>,
     /// Time source.
@@ -238,13 +275,26 @@ impl Pool {
                 for e in &mut events {
                     e.delivery_id.get_or_insert_with(|| d.id.clone());
                 }
+                let (store, reactor) = (self.store.clone(), self.reactor.clone());
+                let did = d.id.clone();
+                let (events, reaction) = tokio::task::spawn_blocking(move || {
+                    let reaction = reactor.react(&store, &events, now);
+                    (events, reaction)
+                })
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::error!(delivery = %did, error = %e, "deciding actions panicked");
+                    (Vec::new(), Reaction::default())
+                });
                 (
-                    InboxOp::Complete {
+                    WriteOp::Complete {
                         platform: d.platform,
                         id: d.id.clone(),
                         events,
                         ignored: n.ignored,
                         at: now,
+                        actions: reaction.actions,
+                        consents: reaction.consents,
                     },
                     outcome,
                 )
@@ -252,7 +302,7 @@ impl Pool {
             Err(error) => {
                 tracing::warn!(platform = %d.platform, delivery = %d.id, event = %d.event, %error, "delivery quarantined");
                 (
-                    InboxOp::Quarantine {
+                    WriteOp::Quarantine {
                         platform: d.platform,
                         id: d.id.clone(),
                         error,
@@ -262,10 +312,11 @@ impl Pool {
                 )
             }
         };
+        let enqueued = matches!(&op, WriteOp::Complete { actions, .. } if !actions.is_empty());
         let mut op = Some(op);
         let mut backoff = Duration::from_millis(100);
         while let Some(o) = op.take() {
-            let retry = clone_op(&o);
+            let retry = o.clone();
             match self.committer.submit(o).await {
                 Ok(_) => break,
                 Err(e) => {
@@ -279,6 +330,9 @@ impl Pool {
                 }
             }
         }
+        if enqueued {
+            self.outbox_notify.notify_one();
+        }
         self.metrics.observe_processing(
             d.platform.as_str(),
             outcome,
@@ -288,46 +342,15 @@ impl Pool {
     }
 }
 
-fn clone_op(op: &InboxOp) -> InboxOp {
-    match op {
-        InboxOp::Receive(d) => InboxOp::Receive(d.clone()),
-        InboxOp::Complete {
-            platform,
-            id,
-            events,
-            ignored,
-            at,
-        } => InboxOp::Complete {
-            platform: *platform,
-            id: id.clone(),
-            events: events.clone(),
-            ignored: ignored.clone(),
-            at: *at,
-        },
-        InboxOp::Quarantine {
-            platform,
-            id,
-            error,
-            at,
-        } => InboxOp::Quarantine {
-            platform: *platform,
-            id: id.clone(),
-            error: error.clone(),
-            at: *at,
-        },
-        InboxOp::Retry { platform, id } => InboxOp::Retry {
-            platform: *platform,
-            id: id.clone(),
-        },
-    }
-}
-
 /// Processes every pending delivery synchronously (for `canopy replay` and tests), returning
-/// (processed, ignored, quarantined) counts.
+/// (processed, ignored, quarantined) counts. Actions go to `sink` instead of the outbox when one
+/// is given (dry run).
 pub fn drain_blocking(
     store: &RedbStore,
     normalizer: &dyn Normalize,
+    reactor: &dyn React,
     clock: &dyn Clock,
+    mut sink: Option<&mut dyn FnMut(&Enqueue)>,
 ) -> Result<(u64, u64, u64), StoreError> {
     let mut counts = (0, 0, 0);
     let mut cursor = 0;
@@ -336,7 +359,6 @@ pub fn drain_blocking(
         if batch.is_empty() {
             return Ok(counts);
         }
-        let mut ops = Vec::with_capacity(batch.len());
         for p in batch {
             cursor = p.seq;
             let d = p.delivery;
@@ -352,26 +374,33 @@ pub fn drain_blocking(
                     for e in &mut events {
                         e.delivery_id.get_or_insert_with(|| d.id.clone());
                     }
-                    ops.push(InboxOp::Complete {
+                    let mut reaction = reactor.react(store, &events, now);
+                    if let Some(sink) = sink.as_mut() {
+                        reaction.actions.iter().for_each(&mut *sink);
+                        reaction.actions.clear();
+                    }
+                    // One delivery at a time, so the next one's reactions see these events.
+                    store.apply_writes(vec![WriteOp::Complete {
                         platform: d.platform,
                         id: d.id,
                         events,
                         ignored: n.ignored,
                         at: now,
-                    });
+                        actions: reaction.actions,
+                        consents: reaction.consents,
+                    }])?;
                 }
                 Err(error) => {
                     counts.2 += 1;
-                    ops.push(InboxOp::Quarantine {
+                    store.apply_writes(vec![WriteOp::Quarantine {
                         platform: d.platform,
                         id: d.id,
                         error,
                         at: now,
-                    });
+                    }])?;
                 }
             }
         }
-        store.apply_inbox(ops)?;
     }
 }
 

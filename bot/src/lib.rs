@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod bot_command;
 pub mod cli;
 pub mod clock;
 pub mod commands;
@@ -12,10 +13,15 @@ pub mod git;
 pub mod github;
 pub mod inbox;
 pub mod logging;
+pub mod messages;
 pub mod normalize;
+pub mod outbox;
+pub mod react;
+pub mod repo_config;
 pub mod secrets;
 pub mod server;
 pub mod store;
+pub mod wiring;
 
 /// The whole program: parse the command line, set up logging, run the subcommand, and turn
 /// an error into a one-line message on stderr with exit code 2. Shared by the `canopy` binary

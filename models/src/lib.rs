@@ -1,2 +1,4 @@
 //! Learned and physical models used by Canopy. Pure: no I/O, no clock, no network.
 #![forbid(unsafe_code)]
+
+pub mod energy;

@@ -13,7 +13,7 @@ use canopy_bot::inbox::{Normalize, Normalized};
 use canopy_bot::secrets::Secrets;
 use canopy_bot::server::Limits;
 use canopy_bot::server::auth::github_signature;
-use canopy_bot::store::{Delivery, DeliveryState, InboxOp, RedbStore, TimeRange, repo_events};
+use canopy_bot::store::{Delivery, DeliveryState, RedbStore, TimeRange, WriteOp, repo_events};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const SECRET: &str = "test-secret";
@@ -54,6 +54,7 @@ impl Normalize for ToyNormalizer {
                     body: String::new(),
                     inline: false,
                     edited: false,
+                    author_role: None,
                 }),
             )],
             ignored: None,
@@ -70,9 +71,10 @@ async fn start_with(store: Arc<RedbStore>, limits: Limits) -> Running {
         Arc::new(SystemClock),
         AppConfig {
             limits,
-            workers: 2,
-            github_secrets: Secrets::new([SECRET.to_string(), "older-secret".to_string()]),
-            gerrit_secrets: Secrets::new([GERRIT_SECRET.to_string()]),
+            ..AppConfig::intake(
+                Secrets::new([SECRET.to_string(), "older-secret".to_string()]),
+                Secrets::new([GERRIT_SECRET.to_string()]),
+            )
         },
     )
     .unwrap()
@@ -379,7 +381,7 @@ async fn deliveries_left_pending_by_a_crash_are_processed_on_restart() {
         let store = RedbStore::open(dir.path()).unwrap();
         let ops = (1..=2)
             .map(|n| {
-                InboxOp::Receive(Delivery {
+                WriteOp::Receive(Delivery {
                     platform: Platform::Github,
                     id: format!("left-{n}"),
                     event: "issue_comment".into(),
@@ -388,7 +390,7 @@ async fn deliveries_left_pending_by_a_crash_are_processed_on_restart() {
                 })
             })
             .collect();
-        store.apply_inbox(ops).unwrap();
+        store.apply_writes(ops).unwrap();
     }
     let store = Arc::new(RedbStore::open(dir.path()).unwrap());
     let r = start_with(store, Limits::default()).await;

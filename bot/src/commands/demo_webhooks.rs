@@ -15,7 +15,6 @@ use crate::app::{self, AppConfig};
 use crate::clock::SystemClock;
 use crate::normalize::PlatformNormalizer;
 use crate::secrets::Secrets;
-use crate::server::Limits;
 use crate::server::auth::github_signature;
 use crate::store::{EventStore, RedbStore, TimeRange};
 
@@ -100,12 +99,10 @@ async fn post_all(store: Arc<RedbStore>, secret: &str, out: &mut String) -> anyh
         store,
         Arc::new(PlatformNormalizer::default()),
         Arc::new(SystemClock),
-        AppConfig {
-            limits: Limits::default(),
-            workers: 2,
-            github_secrets: Secrets::new([secret.to_string()]),
-            gerrit_secrets: Secrets::new([secret.to_string()]),
-        },
+        AppConfig::intake(
+            Secrets::new([secret.to_string()]),
+            Secrets::new([secret.to_string()]),
+        ),
     )?;
     let base = format!("http://{}", running.addr);
     let _ = writeln!(

@@ -11,10 +11,9 @@ use canopy_analyzer::Platform;
 use super::events::ListFormat;
 use crate::clock::SystemClock;
 use crate::config::Config;
-use crate::gerrit::normalize::GerritNormalizeConfig;
 use crate::inbox::drain_blocking;
-use crate::normalize::PlatformNormalizer;
-use crate::store::{DeliveryRecord, DeliveryState, InboxOp, InboxOutcome, RedbStore, state_name};
+use crate::store::{DeliveryRecord, DeliveryState, RedbStore, WriteOp, WriteOutcome, state_name};
+use crate::wiring;
 
 /// Arguments of `canopy inbox`.
 #[derive(Debug, clap::Args)]
@@ -149,27 +148,23 @@ fn retry(a: InboxRetryArgs) -> anyhow::Result<ExitCode> {
         ),
     };
     let outcome = store
-        .apply_inbox(vec![InboxOp::Retry {
+        .apply_writes(vec![WriteOp::Retry {
             platform,
             id: a.id.clone(),
         }])?
         .pop();
     match outcome {
-        Some(InboxOutcome::Requeued) => {}
-        Some(InboxOutcome::Rejected(why)) => anyhow::bail!("{why}"),
+        Some(WriteOutcome::Requeued) => {}
+        Some(WriteOutcome::Rejected(why)) => anyhow::bail!("{why}"),
         other => anyhow::bail!("unexpected result {other:?}"),
     }
     let cfg = match &a.config {
         Some(p) => Config::load(p)?,
         None => Config::default(),
     };
-    let normalizer = PlatformNormalizer {
-        gerrit: GerritNormalizeConfig {
-            host: cfg.gerrit.host,
-            ci_accounts: cfg.gerrit.ci_accounts,
-        },
-    };
-    drain_blocking(&store, &normalizer, &SystemClock)?;
+    let normalizer = wiring::normalizer(&cfg);
+    let (reactor, _) = wiring::reactor(&cfg);
+    drain_blocking(&store, &normalizer, &reactor, &SystemClock, None)?;
     match store.delivery(platform, &a.id)?.map(|r| r.state) {
         Some(DeliveryState::Processed { events, .. }) => {
             println!("delivery {} processed: {events} events", a.id);

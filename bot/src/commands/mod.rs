@@ -5,5 +5,6 @@ pub mod demo;
 mod demo_webhooks;
 pub mod events;
 pub mod inbox;
+pub mod outbox;
 pub mod replay;
 pub mod serve;

@@ -12,9 +12,9 @@ use super::inbox::parse_platform;
 use crate::clock::SystemClock;
 use crate::config::Config;
 use crate::inbox::drain_blocking;
-use crate::normalize::PlatformNormalizer;
 use crate::server::gerrit_delivery_id;
-use crate::store::{Delivery, InboxOp, InboxOutcome, RedbStore};
+use crate::store::{Delivery, RedbStore, WriteOp, WriteOutcome};
+use crate::wiring;
 
 /// GitHub event names recognised at the start of a file name (`pull_request.opened.json`).
 const GITHUB_EVENTS: [&str; 14] = [
@@ -55,9 +55,12 @@ pub struct ReplayArgs {
     /// GitHub event name for every file (overrides sidecars and file names).
     #[arg(long)]
     pub event: Option<String>,
-    /// Server configuration (for the Gerrit host name and CI accounts).
+    /// Server configuration (Gerrit host name and CI accounts, repository defaults).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Print the actions Canopy would take, one JSON line each, instead of queueing them.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Files under the given paths, directories expanded in name order.
@@ -172,30 +175,59 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
             Platform::Gerrit => gerrit_delivery(body, now),
             Platform::Git => anyhow::bail!("git histories are read with `canopy analyze --git`"),
         };
-        ops.push(InboxOp::Receive(d));
+        ops.push(WriteOp::Receive(d));
     }
-    let outcomes = store.apply_inbox(ops)?;
+    let outcomes = store.apply_writes(ops)?;
     let new = outcomes
         .iter()
-        .filter(|o| matches!(o, InboxOutcome::Received { .. }))
+        .filter(|o| matches!(o, WriteOutcome::Received { .. }))
         .count();
-    let normalizer = PlatformNormalizer {
-        gerrit: crate::gerrit::normalize::GerritNormalizeConfig {
-            host: cfg.gerrit.host.clone(),
-            ci_accounts: cfg.gerrit.ci_accounts.clone(),
-        },
+    let normalizer = wiring::normalizer(&cfg);
+    let (reactor, _) = wiring::reactor(&cfg);
+    let mut actions = 0usize;
+    // As the outbox does, an action identical to the last one for the same id is not repeated.
+    let mut last: std::collections::HashMap<String, crate::outbox::Action> =
+        std::collections::HashMap::new();
+    let mut print = |e: &crate::store::Enqueue| {
+        if last.get(&e.id) == Some(&e.action) {
+            return;
+        }
+        let once = e.mode == crate::store::EnqueueMode::Once && last.contains_key(&e.id);
+        last.insert(e.id.clone(), e.action.clone());
+        if once {
+            return;
+        }
+        actions += 1;
+        let due = (e.due_at > now + chrono::Duration::seconds(1)).then_some(e.due_at);
+        println!("{}", e.action.dry_run_line(&e.id, due));
     };
-    let (processed, ignored, quarantined) = drain_blocking(&store, &normalizer, &clock)?;
-    println!(
+    let sink: Option<&mut dyn FnMut(&crate::store::Enqueue)> =
+        if args.dry_run { Some(&mut print) } else { None };
+    let (processed, ignored, quarantined) =
+        drain_blocking(&store, &normalizer, &reactor, &clock, sink)?;
+    // In a dry run stdout carries only the actions; the summary goes to stderr.
+    let say = |line: String| {
+        if args.dry_run {
+            eprintln!("{line}")
+        } else {
+            println!("{line}")
+        }
+    };
+    say(format!(
         "replayed {} file(s): {new} new deliveries, {} already stored; processed {processed}, ignored {ignored}, quarantined {quarantined}",
         files.len(),
         files.len() - new
-    );
+    ));
     if quarantined > 0 {
-        println!(
+        say(format!(
             "see `canopy inbox list --quarantined --store {}` for the errors",
             args.store.display()
-        );
+        ));
+    }
+    if args.dry_run {
+        say(format!(
+            "{actions} action(s) printed, none performed or queued"
+        ));
     }
     Ok(ExitCode::SUCCESS)
 }

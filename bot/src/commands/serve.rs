@@ -12,11 +12,11 @@ use anyhow::Context;
 use crate::app::{self, AppConfig};
 use crate::clock::SystemClock;
 use crate::config::Config;
-use crate::gerrit::normalize::GerritNormalizeConfig;
-use crate::normalize::PlatformNormalizer;
+use crate::outbox::{DryRunExecutor, Execute};
 use crate::secrets::Secrets;
 use crate::server::Limits;
 use crate::store::RedbStore;
+use crate::wiring;
 
 /// Environment variable holding the GitHub webhook secret(s).
 pub const GITHUB_SECRET_VAR: &str = "CANOPY_GITHUB_WEBHOOK_SECRET";
@@ -44,6 +44,9 @@ pub struct ServeArgs {
     /// Worker count [default: server.workers from the config file, else 2].
     #[arg(long)]
     pub workers: Option<usize>,
+    /// Compute every action but print it as a JSON line on stdout instead of performing it.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Runs `canopy serve` until SIGINT or SIGTERM.
@@ -73,12 +76,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         request_timeout: Duration::from_secs(cfg.server.request_timeout_secs),
     };
     let store = Arc::new(RedbStore::open(&store_dir)?);
-    let normalizer = Arc::new(PlatformNormalizer {
-        gerrit: GerritNormalizeConfig {
-            host: cfg.gerrit.host.clone(),
-            ci_accounts: cfg.gerrit.ci_accounts.clone(),
-        },
-    });
+    let normalizer = Arc::new(wiring::normalizer(&cfg));
+    let (reactor, _configs) = wiring::reactor(&cfg);
+    let executor: Arc<dyn Execute> = if args.dry_run {
+        Arc::new(DryRunExecutor)
+    } else {
+        Arc::new(wiring::executor(&cfg, &env)?)
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("canopy")
@@ -98,6 +102,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 workers,
                 github_secrets: github_secrets.clone(),
                 gerrit_secrets: gerrit_secrets.clone(),
+                reactor: Arc::new(reactor),
+                executor: Some(executor),
+                max_attempts: cfg.outbox.max_attempts,
+                outbox_poll: Duration::from_secs(1),
             },
         )?;
         tracing::info!(

@@ -450,6 +450,7 @@ impl Norm<'_> {
                 body,
                 inline: false,
                 edited: false,
+                author_role: None,
             };
             events.push(self.event(&c.project, base, EventKind::Comment(comment)));
         }

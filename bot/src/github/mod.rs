@@ -1,4 +1,5 @@
 //! GitHub: webhook payloads in (normalisation); the API client comes with the actions.
 
+pub mod client;
 pub mod normalize;
 pub mod payload;

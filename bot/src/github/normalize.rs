@@ -248,6 +248,7 @@ fn comment_event(
         body: c.body,
         inline,
         edited,
+        author_role: c.author_association,
     };
     one(ev(ctx, id, at, EventKind::Comment(comment)))
 }

@@ -157,6 +157,8 @@ pub struct Comment {
     pub created_at: DateTime<Utc>,
     /// Last edited.
     pub updated_at: Option<DateTime<Utc>>,
+    /// The author's association with the repository.
+    pub author_association: Option<String>,
 }
 
 /// `pull_request_review_comment` event.

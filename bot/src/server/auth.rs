@@ -5,8 +5,8 @@
 use axum::http::HeaderMap;
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use sha2::{Digest, Sha256};
 use octocrab::models::webhook_events::verification::verify_signature;
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::secrets::Secrets;
@@ -15,7 +15,9 @@ use crate::secrets::Secrets;
 /// accepted secret, with octocrab's constant-time check (which also refuses legacy SHA-1).
 pub fn github_signature_ok(secrets: &Secrets, header: &str, body: &[u8]) -> bool {
     // Every secret is tried (no early exit), so timing does not tell which one matched.
-    secrets.iter().fold(false, |ok, secret| ok | verify_signature(header, secret, body).is_ok())
+    secrets.iter().fold(false, |ok, secret| {
+        ok | verify_signature(header, secret, body).is_ok()
+    })
 }
 
 /// The signature header GitHub would send for a body (used by tests, the demo and benchmarks).

@@ -27,7 +27,7 @@ use crate::clock::Clock;
 use crate::inbox::tokio_shutdown::Signal;
 use crate::inbox::{CommitError, Committer, WorkerHealth};
 use crate::secrets::Secrets;
-use crate::store::{Delivery, InboxOp, InboxOutcome, RedbStore};
+use crate::store::{Delivery, RedbStore, WriteOp, WriteOutcome};
 use metrics::Metrics;
 
 /// GitHub's own cap on webhook payloads: bigger bodies are refused without being read.
@@ -167,27 +167,27 @@ async fn read_body(body: Body, max: usize) -> Result<bytes::Bytes, Response> {
     })
 }
 
-async fn store_delivery(s: &AppState, d: Delivery) -> Result<InboxOutcome, CommitError> {
-    let out = s.committer.submit(InboxOp::Receive(d)).await?;
-    if matches!(out, InboxOutcome::Received { .. }) {
+async fn store_delivery(s: &AppState, d: Delivery) -> Result<WriteOutcome, CommitError> {
+    let out = s.committer.submit(WriteOp::Receive(d)).await?;
+    if matches!(out, WriteOutcome::Received { .. }) {
         s.notify.notify_one();
     }
     Ok(out)
 }
 
 fn stored_response(
-    result: Result<InboxOutcome, CommitError>,
+    result: Result<WriteOutcome, CommitError>,
     id: &str,
 ) -> (Response, &'static str) {
     match result {
-        Ok(InboxOutcome::Received { .. }) => (
+        Ok(WriteOutcome::Received { .. }) => (
             reply(
                 StatusCode::ACCEPTED,
                 json!({ "status": "accepted", "delivery": id }),
             ),
             "accepted",
         ),
-        Ok(InboxOutcome::Duplicate) => (
+        Ok(WriteOutcome::Duplicate) => (
             reply(
                 StatusCode::OK,
                 json!({ "status": "duplicate", "delivery": id }),

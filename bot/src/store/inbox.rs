@@ -9,7 +9,10 @@ use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
+use super::consent::{self, Consent};
+use super::outbox::{self, Enqueue};
 use super::redb_store::{RedbStore, db_err, insert_events};
+use crate::outbox::Action;
 
 /// Delivery records (without body), by (platform, delivery id).
 const DELIVERIES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("deliveries");
@@ -97,9 +100,9 @@ pub struct DeliveryRecord {
     pub state: DeliveryState,
 }
 
-/// One change to the inbox, applied with others in a single durable transaction.
-#[derive(Debug)]
-pub enum InboxOp {
+/// One change to the inbox or outbox, applied with others in a single durable transaction.
+#[derive(Debug, Clone)]
+pub enum WriteOp {
     /// Store a new delivery (a duplicate id is reported, not stored again).
     Receive(Delivery),
     /// Record the events a pending delivery produced and mark it processed (or ignored).
@@ -114,6 +117,10 @@ pub enum InboxOp {
         ignored: Option<String>,
         /// Processing time.
         at: DateTime<Utc>,
+        /// Actions decided from these events, enqueued in the same transaction.
+        actions: Vec<Enqueue>,
+        /// Consent changes decided from these events (opt-in/out commands).
+        consents: Vec<Consent>,
     },
     /// Move a pending delivery to quarantine with its error.
     Quarantine {
@@ -133,11 +140,40 @@ pub enum InboxOp {
         /// Delivery id.
         id: String,
     },
+    /// Add an action to the outbox (at `now`).
+    Enqueue(Enqueue, DateTime<Utc>),
+    /// An outbox action was performed.
+    OutboxDone {
+        /// Item id.
+        id: String,
+        /// The action as performed (a newer one may have replaced it meanwhile).
+        executed: Action,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// An outbox action failed.
+    OutboxFailed {
+        /// Item id.
+        id: String,
+        /// The error.
+        error: String,
+        /// When to try again; `None` for a permanent failure.
+        retry_at: Option<DateTime<Utc>>,
+        /// Attempts after which the item is dead.
+        max_attempts: u32,
+    },
+    /// Put a dead outbox item back in the queue.
+    OutboxRetry {
+        /// Item id.
+        id: String,
+        /// Now.
+        now: DateTime<Utc>,
+    },
 }
 
-/// What an [`InboxOp`] did.
+/// What an [`WriteOp`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum InboxOutcome {
+pub enum WriteOutcome {
     /// A new delivery was stored, with its queue position.
     Received {
         /// Queue position.
@@ -154,6 +190,10 @@ pub enum InboxOutcome {
     Quarantined,
     /// Queued again.
     Requeued,
+    /// An action was added to the outbox (or replaced a pending one).
+    Enqueued,
+    /// Nothing to do: the same action is already there.
+    Unchanged,
     /// The op did not apply (unknown delivery, wrong state); nothing written for it.
     Rejected(String),
 }
@@ -169,7 +209,7 @@ pub struct Pending {
 
 impl RedbStore {
     /// Applies inbox operations in one transaction committed durably; one outcome per op.
-    pub fn apply_inbox(&self, ops: Vec<InboxOp>) -> Result<Vec<InboxOutcome>, StoreError> {
+    pub fn apply_writes(&self, ops: Vec<WriteOp>) -> Result<Vec<WriteOutcome>, StoreError> {
         let txn = self.db.begin_write().map_err(db_err)?;
         let mut outcomes = Vec::with_capacity(ops.len());
         {
@@ -296,17 +336,17 @@ fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
 
 fn apply_one(
     txn: &WriteTransaction,
-    op: InboxOp,
+    op: WriteOp,
     seq: &mut u64,
-) -> Result<InboxOutcome, StoreError> {
+) -> Result<WriteOutcome, StoreError> {
     let mut deliveries = txn.open_table(DELIVERIES).map_err(db_err)?;
     let mut queue = txn.open_table(QUEUE).map_err(db_err)?;
     let mut quarantine = txn.open_table(QUARANTINE).map_err(db_err)?;
     match op {
-        InboxOp::Receive(mut d) => {
+        WriteOp::Receive(mut d) => {
             let key = (d.platform.as_str(), d.id.as_str());
             if deliveries.get(key).map_err(db_err)?.is_some() {
-                return Ok(InboxOutcome::Duplicate);
+                return Ok(WriteOutcome::Duplicate);
             }
             *seq += 1;
             let body = std::mem::take(&mut d.body);
@@ -326,28 +366,34 @@ fn apply_one(
                 .insert(key, body.as_slice())
                 .map_err(db_err)?;
             queue.insert(*seq, key).map_err(db_err)?;
-            Ok(InboxOutcome::Received { seq: *seq })
+            Ok(WriteOutcome::Received { seq: *seq })
         }
-        InboxOp::Complete {
+        WriteOp::Complete {
             platform,
             id,
             events,
             ignored,
             at,
+            actions,
+            consents,
         } => {
             let key = (platform.as_str(), id.as_str());
             let Some(mut rec) = read_record(&deliveries, key)? else {
-                return Ok(InboxOutcome::Rejected(format!(
+                return Ok(WriteOutcome::Rejected(format!(
                     "no delivery {platform}/{id}"
                 )));
             };
             if rec.state != DeliveryState::Pending {
                 // Already completed (a worker raced a restart): keep the first result.
-                return Ok(InboxOutcome::Rejected(format!(
+                return Ok(WriteOutcome::Rejected(format!(
                     "delivery {platform}/{id} is not pending"
                 )));
             }
             let new_events = insert_events(txn, &events)?;
+            for a in actions {
+                outbox::enqueue(txn, a, at)?;
+            }
+            consent::record(txn, &consents)?;
             queue.remove(rec.seq).map_err(db_err)?;
             rec.attempts += 1;
             rec.state = match ignored {
@@ -360,9 +406,9 @@ fn apply_one(
             deliveries
                 .insert(key, encode(&rec)?.as_slice())
                 .map_err(db_err)?;
-            Ok(InboxOutcome::Completed { new_events })
+            Ok(WriteOutcome::Completed { new_events })
         }
-        InboxOp::Quarantine {
+        WriteOp::Quarantine {
             platform,
             id,
             error,
@@ -370,12 +416,12 @@ fn apply_one(
         } => {
             let key = (platform.as_str(), id.as_str());
             let Some(mut rec) = read_record(&deliveries, key)? else {
-                return Ok(InboxOutcome::Rejected(format!(
+                return Ok(WriteOutcome::Rejected(format!(
                     "no delivery {platform}/{id}"
                 )));
             };
             if rec.state != DeliveryState::Pending {
-                return Ok(InboxOutcome::Rejected(format!(
+                return Ok(WriteOutcome::Rejected(format!(
                     "delivery {platform}/{id} is not pending"
                 )));
             }
@@ -386,12 +432,12 @@ fn apply_one(
                 .insert(key, encode(&rec)?.as_slice())
                 .map_err(db_err)?;
             quarantine.insert(key, ()).map_err(db_err)?;
-            Ok(InboxOutcome::Quarantined)
+            Ok(WriteOutcome::Quarantined)
         }
-        InboxOp::Retry { platform, id } => {
+        WriteOp::Retry { platform, id } => {
             let key = (platform.as_str(), id.as_str());
             let Some(mut rec) = read_record(&deliveries, key)? else {
-                return Ok(InboxOutcome::Rejected(format!(
+                return Ok(WriteOutcome::Rejected(format!(
                     "no delivery {platform}/{id}"
                 )));
             };
@@ -399,7 +445,7 @@ fn apply_one(
                 rec.state,
                 DeliveryState::Pending | DeliveryState::Processed { .. }
             ) {
-                return Ok(InboxOutcome::Rejected(format!(
+                return Ok(WriteOutcome::Rejected(format!(
                     "delivery {platform}/{id} is {}, only quarantined or ignored deliveries can be retried",
                     state_name(&rec.state)
                 )));
@@ -412,8 +458,17 @@ fn apply_one(
                 .map_err(db_err)?;
             quarantine.remove(key).map_err(db_err)?;
             queue.insert(*seq, key).map_err(db_err)?;
-            Ok(InboxOutcome::Requeued)
+            Ok(WriteOutcome::Requeued)
         }
+        WriteOp::Enqueue(e, now) => outbox::enqueue(txn, e, now),
+        WriteOp::OutboxDone { id, executed, at } => outbox::done(txn, &id, &executed, at),
+        WriteOp::OutboxFailed {
+            id,
+            error,
+            retry_at,
+            max_attempts,
+        } => outbox::failed(txn, &id, error, retry_at, max_attempts),
+        WriteOp::OutboxRetry { id, now } => outbox::retry(txn, &id, now),
     }
 }
 

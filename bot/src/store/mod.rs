@@ -1,7 +1,9 @@
 //! The durable store: a small trait over the persistence Canopy needs, so that a second backend
 //! (PostgreSQL, for several replicas) can be added next to the embedded redb one.
 
+mod consent;
 mod inbox;
+mod outbox;
 mod redb_store;
 
 use std::path::PathBuf;
@@ -9,9 +11,11 @@ use std::path::PathBuf;
 use canopy_analyzer::Event;
 use chrono::{DateTime, Utc};
 
+pub use consent::Consent;
 pub use inbox::{
-    Delivery, DeliveryRecord, DeliveryState, InboxOp, InboxOutcome, Pending, state_name,
+    Delivery, DeliveryRecord, DeliveryState, Pending, WriteOp, WriteOutcome, state_name,
 };
+pub use outbox::{Enqueue, EnqueueMode, OutboxItem, OutboxState};
 pub use redb_store::{DB_FILE, RedbStore};
 
 /// Version of the on-disk layout; a store written with another version is refused.
@@ -107,6 +111,12 @@ pub trait EventStore: Send + Sync {
         range: TimeRange,
         visit: Visit<'_>,
     ) -> Result<(), StoreError>;
+
+    /// Visits the events of one PR or change (by number), in time order.
+    fn scan_change(&self, repo: &str, number: u64, visit: Visit<'_>) -> Result<(), StoreError>;
+
+    /// Visits the events about one commit (CI jobs, reruns, PR heads), in time order.
+    fn scan_sha(&self, repo: &str, sha: &str, visit: Visit<'_>) -> Result<(), StoreError>;
 
     /// Repositories with at least one stored event.
     fn repos(&self) -> Result<Vec<String>, StoreError>;

@@ -21,6 +21,11 @@ const EVENT_IDS: TableDefinition<(&str, &str), i64> = TableDefinition::new("even
 /// (actor key, time in ms, repository, id): time-range scans per actor.
 const BY_ACTOR: TableDefinition<(&str, i64, &str, &str), ()> =
     TableDefinition::new("events_by_actor");
+/// (repository, PR/change number, time in ms, id): a change's events in time order.
+const BY_CHANGE: TableDefinition<(&str, u64, i64, &str), ()> =
+    TableDefinition::new("events_by_change");
+/// (repository, commit, time in ms, id): CI jobs, reruns and PR states by commit.
+const BY_SHA: TableDefinition<(&str, &str, i64, &str), ()> = TableDefinition::new("events_by_sha");
 /// Repository → number of stored events.
 const REPOS: TableDefinition<&str, u64> = TableDefinition::new("repos");
 
@@ -108,7 +113,11 @@ impl RedbStore {
             txn.open_table(EVENT_IDS).map_err(db_err)?;
             txn.open_table(BY_ACTOR).map_err(db_err)?;
             txn.open_table(REPOS).map_err(db_err)?;
+            txn.open_table(BY_CHANGE).map_err(db_err)?;
+            txn.open_table(BY_SHA).map_err(db_err)?;
             super::inbox::init_tables(&txn)?;
+            super::outbox::init_tables(&txn)?;
+            super::consent::init_tables(&txn)?;
         }
         txn.commit().map_err(db_err)
     }
@@ -127,6 +136,8 @@ pub(super) fn insert_events(txn: &WriteTransaction, events: &[Event]) -> Result<
     let mut ids = txn.open_table(EVENT_IDS).map_err(db_err)?;
     let mut by_actor = txn.open_table(BY_ACTOR).map_err(db_err)?;
     let mut repos = txn.open_table(REPOS).map_err(db_err)?;
+    let mut by_change = txn.open_table(BY_CHANGE).map_err(db_err)?;
+    let mut by_sha = txn.open_table(BY_SHA).map_err(db_err)?;
     let mut buf = Vec::with_capacity(1024);
     for ev in events {
         let key = (ev.repo.as_str(), ev.id.as_str());
@@ -147,6 +158,16 @@ pub(super) fn insert_events(txn: &WriteTransaction, events: &[Event]) -> Result<
                     .insert((a.key.as_str(), at, ev.repo.as_str(), ev.id.as_str()), ())
                     .map_err(db_err)?;
             }
+        }
+        if let Some(n) = ev.change_number() {
+            by_change
+                .insert((ev.repo.as_str(), n, at, ev.id.as_str()), ())
+                .map_err(db_err)?;
+        }
+        if let Some(sha) = ev.head_sha() {
+            by_sha
+                .insert((ev.repo.as_str(), sha, at, ev.id.as_str()), ())
+                .map_err(db_err)?;
         }
         let count = repos
             .get(ev.repo.as_str())
@@ -249,6 +270,44 @@ impl EventStore for RedbStore {
         Ok(())
     }
 
+    fn scan_change(&self, repo: &str, number: u64, visit: Visit<'_>) -> Result<(), StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let idx = txn.open_table(BY_CHANGE).map_err(db_err)?;
+        let events = txn.open_table(EVENTS).map_err(db_err)?;
+        for entry in idx
+            .range((repo, number, i64::MIN, "")..=(repo, number, i64::MAX, "\u{10ffff}"))
+            .map_err(db_err)?
+        {
+            let (k, _) = entry.map_err(db_err)?;
+            let (_, _, at, id) = k.value();
+            if let Some(v) = events.get((repo, at, id)).map_err(db_err)?
+                && visit(decode_event(v.value())?).is_break()
+            {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn scan_sha(&self, repo: &str, sha: &str, visit: Visit<'_>) -> Result<(), StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let idx = txn.open_table(BY_SHA).map_err(db_err)?;
+        let events = txn.open_table(EVENTS).map_err(db_err)?;
+        for entry in idx
+            .range((repo, sha, i64::MIN, "")..=(repo, sha, i64::MAX, "\u{10ffff}"))
+            .map_err(db_err)?
+        {
+            let (k, _) = entry.map_err(db_err)?;
+            let (_, _, at, id) = k.value();
+            if let Some(v) = events.get((repo, at, id)).map_err(db_err)?
+                && visit(decode_event(v.value())?).is_break()
+            {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     fn repos(&self) -> Result<Vec<String>, StoreError> {
         let txn = self.db.begin_read().map_err(db_err)?;
         let t = txn.open_table(REPOS).map_err(db_err)?;
@@ -300,6 +359,7 @@ mod tests {
                 body: "looks good".into(),
                 inline: false,
                 edited: false,
+                author_role: None,
             }),
         )
     }

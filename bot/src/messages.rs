@@ -1,0 +1,242 @@
+//! Every text Canopy posts, in one place: a named constructor per message, rendered from a
+//! template in `bot/templates/`, snapshot-tested. Nothing else builds comment text.
+
+use std::sync::OnceLock;
+
+use minijinja::value::Serde;
+use minijinja::{Environment, Value, context};
+use serde::Serialize;
+
+use crate::bot_command::{CommandKind, ParseError};
+use crate::outbox::STICKY_MARKER;
+
+/// The time-to-merge section.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TtmView {
+    /// "Likely merged in 1–3 days (80% range 5 hours – 9 days), based on 412 earlier changes…"
+    pub headline: String,
+    /// Top factors in words ("large change (1,240 lines): +2 days").
+    pub reasons: Vec<String>,
+    /// A caveat (pooled model, little history), if any.
+    pub note: Option<String>,
+}
+
+/// The CI energy section.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EnergyView {
+    /// "3 builds so far: 0.021 kWh (0.015–0.027), 8.4 gCO2e …"
+    pub summary: String,
+    /// How it was estimated, with sources and assumptions.
+    pub method: String,
+}
+
+/// The rerun advice section.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RerunView {
+    /// The advice in words.
+    pub text: String,
+}
+
+/// Everything the sticky comment (or a Gerrit patchset message) can show.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct StickyView {
+    /// Time to merge, when predicted.
+    pub ttm: Option<TtmView>,
+    /// CI energy, when any job ran.
+    pub energy: Option<EnergyView>,
+    /// Rerun advice, when a rerun is held back.
+    pub rerun: Option<RerunView>,
+    /// "Merged 2 days 3 hours after opening.", when closed.
+    pub status: Option<String>,
+}
+
+impl StickyView {
+    /// Whether there is anything to say at all.
+    pub fn is_empty(&self) -> bool {
+        self.ttm.is_none() && self.energy.is_none() && self.rerun.is_none() && self.status.is_none()
+    }
+}
+
+const TEMPLATES: [(&str, &str); 6] = [
+    ("sticky", include_str!("../templates/sticky.md.j2")),
+    (
+        "gerrit_patchset",
+        include_str!("../templates/gerrit_patchset.txt.j2"),
+    ),
+    ("help", include_str!("../templates/help.md.j2")),
+    (
+        "command_error",
+        include_str!("../templates/command_error.md.j2"),
+    ),
+    (
+        "permission_denied",
+        include_str!("../templates/permission_denied.md.j2"),
+    ),
+    ("consent", include_str!("../templates/consent.md.j2")),
+];
+
+fn env() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
+            .trim_blocks(true)
+            .build()
+        {
+            env.set_syntax(syntax);
+        }
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        for (name, source) in TEMPLATES {
+            // The templates are compiled into the binary and covered by tests.
+            env.add_template(name, source)
+                .expect("bundled template parses");
+        }
+        env
+    })
+}
+
+fn render(name: &str, ctx: Value) -> String {
+    match env().get_template(name).and_then(|t| t.render(ctx)) {
+        Ok(s) => s.trim_end().to_string() + "\n",
+        Err(e) => {
+            // Only a programming error can get here (tests render every template).
+            tracing::error!(template = name, error = %e, "rendering a message failed");
+            String::new()
+        }
+    }
+}
+
+/// The hidden marker of a reply to the comment `comment_id`.
+pub fn reply_marker(comment_id: &str) -> String {
+    format!("<!-- canopy:reply:{comment_id} -->")
+}
+
+/// The sticky comment on a GitHub PR.
+pub fn sticky(view: &StickyView) -> String {
+    render(
+        "sticky",
+        context! {
+            marker => STICKY_MARKER,
+            ttm => Value::from(Serde(&view.ttm)),
+            energy => Value::from(Serde(&view.energy)),
+            rerun => Value::from(Serde(&view.rerun)),
+            status => view.status.clone(),
+        },
+    )
+}
+
+/// The review message for a Gerrit patchset.
+pub fn gerrit_patchset(patchset: u32, view: &StickyView) -> String {
+    render(
+        "gerrit_patchset",
+        context! {
+            patchset,
+            ttm => Value::from(Serde(&view.ttm)),
+            energy => Value::from(Serde(&view.energy)),
+            rerun => Value::from(Serde(&view.rerun)),
+        },
+    )
+}
+
+/// The answer to `/canopy help`.
+pub fn help(marker: &str) -> String {
+    let commands: Vec<Value> = CommandKind::ALL
+        .iter()
+        .map(|k| {
+            let (usage, what, who) = k.help();
+            context! { usage, what, who }
+        })
+        .collect();
+    render("help", context! { marker, commands })
+}
+
+/// The answer to a command that could not be parsed.
+pub fn command_error(marker: &str, line: &str, error: &ParseError) -> String {
+    let hint = match error {
+        ParseError::Missing => "Write a command after `/canopy`, for example `/canopy explain`.",
+        ParseError::Unknown(_) => "Commands are help, explain, defer, now, opt-in and opt-out.",
+        ParseError::UnexpectedArgument { .. } => {
+            "Only `defer` takes an argument: `/canopy defer by 6h`."
+        }
+        ParseError::InvalidTime { .. } => {
+            "Times look like `90m`, `6h`, `1d`, `18:00` (UTC) or `2026-11-24T06:00:00Z`."
+        }
+    };
+    render(
+        "command_error",
+        context! { marker, line, error => error.to_string(), hint },
+    )
+}
+
+/// The answer to a command the commenter may not run.
+pub fn permission_denied(marker: &str, user: &str, kind: CommandKind) -> String {
+    let (usage, _, who) = kind.help();
+    render("permission_denied", context! { marker, user, usage, who })
+}
+
+/// The confirmation of `/canopy opt-in` or `/canopy opt-out`.
+pub fn consent(marker: &str, user: &str, opted_in: bool, k: u32) -> String {
+    render("consent", context! { marker, user, opted_in, k })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn full() -> StickyView {
+        StickyView {
+            ttm: Some(TtmView {
+                headline: "Likely merged in 1–3 days (80% range 5 hours – 9 days), based on 412 earlier changes in this repository.".into(),
+                reasons: vec!["large change (1,240 lines): +2 days".into(), "first-time contributor: +1 day".into()],
+                note: None,
+            }),
+            energy: Some(EnergyView {
+                summary: "3 builds so far: 0.021 kWh (0.015–0.027), 8.4 gCO2e (6.1–10.7).".into(),
+                method: "Estimate: Eco-CI power curve, 50% utilisation assumed.".into(),
+            }),
+            rerun: None,
+            status: Some("Merged 1 day 2 hours after opening.".into()),
+        }
+    }
+
+    #[test]
+    fn sticky_comment() {
+        insta::assert_snapshot!(sticky(&full()));
+    }
+
+    #[test]
+    fn sticky_comment_with_only_energy() {
+        let v = StickyView {
+            ttm: None,
+            status: None,
+            ..full()
+        };
+        insta::assert_snapshot!(sticky(&v));
+    }
+
+    #[test]
+    fn gerrit_message() {
+        insta::assert_snapshot!(gerrit_patchset(3, &full()));
+    }
+
+    #[test]
+    fn help_lists_every_command() {
+        let text = help(&reply_marker("42"));
+        for k in CommandKind::ALL {
+            assert!(text.contains(k.help().0), "{:?} missing from help", k);
+        }
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn command_errors_and_denials() {
+        let m = reply_marker("7");
+        insta::assert_snapshot!(
+            "unknown",
+            command_error(&m, "/canopy dance", &ParseError::Unknown("dance".into()))
+        );
+        insta::assert_snapshot!("denied", permission_denied(&m, "mallory", CommandKind::Now));
+        insta::assert_snapshot!("opt_in", consent(&m, "ada", true, 5));
+        insta::assert_snapshot!("opt_out", consent(&m, "ada", false, 5));
+    }
+}

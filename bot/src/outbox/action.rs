@@ -1,0 +1,136 @@
+//! What Canopy does on GitHub and Gerrit: every outgoing effect is one of these actions, stored
+//! in the outbox before it is performed.
+
+use canopy_analyzer::Platform;
+use serde::{Deserialize, Serialize};
+
+/// Hidden marker that identifies Canopy's sticky comment on a PR.
+pub const STICKY_MARKER: &str = "<!-- canopy:sticky -->";
+
+/// One outgoing effect.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// Create or edit the single sticky comment on a GitHub PR (found by [`STICKY_MARKER`]).
+    UpsertComment {
+        /// `owner/name`.
+        repo: String,
+        /// PR number.
+        number: u64,
+        /// Full body, marker included.
+        body: String,
+    },
+    /// Post a one-off comment (a reply to a command), once: `marker` identifies it so a retry
+    /// after a lost response does not post it twice.
+    PostComment {
+        /// `owner/name`.
+        repo: String,
+        /// PR or issue number.
+        number: u64,
+        /// Body, marker included.
+        body: String,
+        /// Hidden marker unique to this comment.
+        marker: String,
+    },
+    /// Post a review message on a Gerrit change's patchset, once (by `tag` and text).
+    PostReviewMessage {
+        /// Gerrit project.
+        project: String,
+        /// Change number.
+        change: u64,
+        /// Patchset (revision) to post on; 0 means the current revision.
+        patchset: u32,
+        /// Message text.
+        body: String,
+    },
+    /// Re-run the failed jobs of a GitHub Actions workflow run.
+    RerunFailedJobs {
+        /// `owner/name`.
+        repo: String,
+        /// Workflow run id.
+        run_id: u64,
+    },
+    /// Ask Zuul to run the checks again with a `recheck` review message.
+    GerritRecheck {
+        /// Gerrit project.
+        project: String,
+        /// Change number.
+        change: u64,
+        /// Patchset.
+        patchset: u32,
+    },
+}
+
+impl Action {
+    /// The platform it acts on.
+    pub fn platform(&self) -> Platform {
+        match self {
+            Action::UpsertComment { .. }
+            | Action::PostComment { .. }
+            | Action::RerunFailedJobs { .. } => Platform::Github,
+            Action::PostReviewMessage { .. } | Action::GerritRecheck { .. } => Platform::Gerrit,
+        }
+    }
+
+    /// The short name used in JSON and logs (`upsert_comment`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::UpsertComment { .. } => "upsert_comment",
+            Action::PostComment { .. } => "post_comment",
+            Action::PostReviewMessage { .. } => "post_review_message",
+            Action::RerunFailedJobs { .. } => "rerun_failed_jobs",
+            Action::GerritRecheck { .. } => "gerrit_recheck",
+        }
+    }
+
+    /// What it acts on: `owner/name#7` or `project~4711/3`.
+    pub fn target(&self) -> String {
+        match self {
+            Action::UpsertComment { repo, number, .. }
+            | Action::PostComment { repo, number, .. } => {
+                format!("{repo}#{number}")
+            }
+            Action::RerunFailedJobs { repo, run_id } => format!("{repo}/actions/runs/{run_id}"),
+            Action::PostReviewMessage {
+                project,
+                change,
+                patchset,
+                ..
+            }
+            | Action::GerritRecheck {
+                project,
+                change,
+                patchset,
+                ..
+            } => format!("{project}~{change}/{patchset}"),
+        }
+    }
+
+    /// The text it posts, if any.
+    pub fn body(&self) -> Option<&str> {
+        match self {
+            Action::UpsertComment { body, .. }
+            | Action::PostComment { body, .. }
+            | Action::PostReviewMessage { body, .. } => Some(body),
+            Action::GerritRecheck { .. } => Some("recheck"),
+            Action::RerunFailedJobs { .. } => None,
+        }
+    }
+
+    /// The JSON line printed in dry-run mode: `action`, `platform`, `target`, `body`.
+    pub fn dry_run_line(&self, id: &str, due: Option<chrono::DateTime<chrono::Utc>>) -> String {
+        let mut v = serde_json::json!({
+            "action": self.name(),
+            "platform": self.platform().as_str(),
+            "target": self.target(),
+            "id": id,
+        });
+        if let Some(b) = self.body() {
+            v["body"] = serde_json::Value::String(b.to_string());
+        }
+        if let Some(t) = due {
+            v["due"] = serde_json::Value::String(t.to_rfc3339());
+        }
+        v.to_string()
+    }
+}

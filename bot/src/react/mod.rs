@@ -1,0 +1,424 @@
+//! The reactor: after a delivery is normalised, decide what Canopy does — refresh the sticky
+//! comment of every change the events touch, answer `/canopy` commands, record consent. It reads
+//! the store and returns decisions; the inbox stores them in the same transaction as the events.
+
+pub mod sticky;
+
+use std::collections::BTreeSet;
+use std::ops::ControlFlow;
+use std::sync::{Arc, RwLock};
+
+use canopy_analyzer::event::CommentEvent;
+use canopy_analyzer::{Event, EventKind, Platform};
+use chrono::{DateTime, Utc};
+
+use crate::bot_command::{BotCommand, CommandKind, PREFIX, parse_comment};
+use crate::inbox::{React, Reaction};
+use crate::messages::{self, StickyView};
+use crate::outbox::Action;
+use crate::repo_config::{RepoConfig, parse_quiet_hours};
+use crate::store::{Consent, Enqueue, EnqueueMode, EventStore, RedbStore};
+use sticky::ChangeHistory;
+
+/// Settings of every repository, refreshed in the background; the reactor only reads them.
+#[derive(Debug, Default)]
+pub struct RepoConfigs {
+    defaults: RwLock<RepoConfig>,
+    per_repo: RwLock<std::collections::HashMap<String, RepoConfig>>,
+}
+
+impl RepoConfigs {
+    /// Settings with the server's defaults only.
+    pub fn with_defaults(defaults: RepoConfig) -> RepoConfigs {
+        RepoConfigs {
+            defaults: RwLock::new(defaults),
+            per_repo: RwLock::default(),
+        }
+    }
+
+    /// The settings in force for a repository.
+    pub fn get(&self, repo: &str) -> RepoConfig {
+        if let Ok(m) = self.per_repo.read()
+            && let Some(c) = m.get(repo)
+        {
+            return c.clone();
+        }
+        self.defaults.read().map(|d| d.clone()).unwrap_or_default()
+    }
+
+    /// Replaces a repository's settings (after a successful refresh).
+    pub fn set(&self, repo: &str, cfg: RepoConfig) {
+        if let Ok(mut m) = self.per_repo.write() {
+            m.insert(repo.to_string(), cfg);
+        }
+    }
+}
+
+/// The production reactor.
+pub struct Reactor {
+    /// Per-repository settings.
+    pub configs: Arc<RepoConfigs>,
+    /// Logins of Canopy itself (its own comments are never read as commands).
+    pub bot_logins: Vec<String>,
+}
+
+impl Reactor {
+    /// A reactor with the given settings.
+    pub fn new(configs: Arc<RepoConfigs>) -> Reactor {
+        Reactor {
+            configs,
+            bot_logins: vec!["canopy[bot]".into(), "canopy".into()],
+        }
+    }
+}
+
+/// (platform, repo, change number)
+type ChangeKey = (Platform, String, u64);
+
+impl React for Reactor {
+    fn react(&self, store: &RedbStore, events: &[Event], now: DateTime<Utc>) -> Reaction {
+        let mut reaction = Reaction::default();
+        let mut touched: BTreeSet<ChangeKey> = BTreeSet::new();
+        for e in events {
+            if e.platform == Platform::Git {
+                continue;
+            }
+            match e.change_number() {
+                Some(n) => {
+                    touched.insert((e.platform, e.repo.clone(), n));
+                }
+                None => {
+                    if let Some(n) = e
+                        .head_sha()
+                        .and_then(|sha| change_of_sha(store, &e.repo, sha))
+                    {
+                        touched.insert((e.platform, e.repo.clone(), n));
+                    }
+                }
+            }
+            if let EventKind::Comment(c) = &e.kind {
+                self.commands(store, e, c, now, &mut reaction);
+            }
+        }
+        for key in touched {
+            self.refresh_change(store, &key, events, now, &mut reaction);
+        }
+        reaction
+    }
+}
+
+/// The PR whose head a commit is, if known.
+fn change_of_sha(store: &RedbStore, repo: &str, sha: &str) -> Option<u64> {
+    let mut found = None;
+    let _ = store.scan_sha(repo, sha, &mut |e| {
+        if let EventKind::Change(c) = &e.kind {
+            found = Some(c.number);
+            return ControlFlow::Break(());
+        }
+        ControlFlow::Continue(())
+    });
+    found
+}
+
+/// A change's history from the store plus the events being processed (not stored yet).
+pub fn change_history(store: &RedbStore, key: &ChangeKey, new: &[Event]) -> ChangeHistory {
+    let (platform, repo, number) = key;
+    let mut events: Vec<Event> = Vec::new();
+    let _ = store.scan_change(repo, *number, &mut |e| {
+        if e.platform == *platform {
+            events.push(e);
+        }
+        ControlFlow::Continue(())
+    });
+    events.extend(
+        new.iter()
+            .filter(|e| {
+                e.platform == *platform && &e.repo == repo && e.change_number() == Some(*number)
+            })
+            .cloned(),
+    );
+    // Jobs recorded by commit only (GitHub Actions): attach those of the change's heads.
+    let heads = ChangeHistory::from_events(events.clone()).heads();
+    for sha in &heads {
+        let _ = store.scan_sha(repo, sha, &mut |e| {
+            if matches!(e.kind, EventKind::CiJobFinished(_)) {
+                events.push(e);
+            }
+            ControlFlow::Continue(())
+        });
+        events.extend(
+            new.iter()
+                .filter(|e| {
+                    &e.repo == repo
+                        && e.head_sha() == Some(sha)
+                        && matches!(e.kind, EventKind::CiJobFinished(_))
+                })
+                .cloned(),
+        );
+    }
+    ChangeHistory::from_events(events)
+}
+
+/// When an update may be posted: now, or the end of the repository's quiet hours.
+pub fn post_time(cfg: &RepoConfig, now: DateTime<Utc>) -> DateTime<Utc> {
+    let Some((start, end)) = cfg
+        .comment
+        .quiet_hours
+        .as_deref()
+        .and_then(parse_quiet_hours)
+    else {
+        return now;
+    };
+    let t = now.time();
+    let quiet = if start <= end {
+        t >= start && t < end
+    } else {
+        t >= start || t < end
+    };
+    if !quiet {
+        return now;
+    }
+    let mut day = now.date_naive();
+    if start > end && t >= start {
+        day = day.succ_opt().unwrap_or(day);
+    }
+    day.and_time(end).and_utc().max(now)
+}
+
+impl Reactor {
+    fn refresh_change(
+        &self,
+        store: &RedbStore,
+        key: &ChangeKey,
+        new: &[Event],
+        now: DateTime<Utc>,
+        out: &mut Reaction,
+    ) {
+        let (platform, repo, number) = key;
+        let cfg = self.configs.get(repo);
+        let h = change_history(store, key, new);
+        if h.changes.is_empty() {
+            // Jobs or comments of a change Canopy has not seen open: nothing to anchor a comment to.
+            return;
+        }
+        let view = StickyView {
+            ttm: None,
+            energy: cfg
+                .section_on("energy")
+                .then(|| sticky::energy_view(&h, &cfg))
+                .flatten(),
+            rerun: None,
+            status: cfg
+                .section_on("status")
+                .then(|| sticky::status_line(&h))
+                .flatten(),
+        };
+        match platform {
+            Platform::Github => {
+                if view.is_empty() {
+                    return;
+                }
+                out.actions.push(Enqueue {
+                    id: format!("sticky:github:{repo}#{number}"),
+                    action: Action::UpsertComment {
+                        repo: repo.clone(),
+                        number: *number,
+                        body: messages::sticky(&view),
+                    },
+                    due_at: post_time(&cfg, now),
+                    mode: EnqueueMode::Replace,
+                });
+            }
+            Platform::Gerrit => {
+                // One message per patchset, once its CI has reported.
+                let Some(ps) = h.latest().and_then(|c| c.patchset) else {
+                    return;
+                };
+                let reported = new.iter().any(|e| {
+                    matches!(&e.kind, EventKind::CiJobFinished(j) if j.patchset == Some(ps) && j.change == Some(*number))
+                });
+                if !reported || view.energy.is_none() {
+                    return;
+                }
+                out.actions.push(Enqueue {
+                    id: format!("patchset:gerrit:{repo}~{number}/{ps}"),
+                    action: Action::PostReviewMessage {
+                        project: repo.clone(),
+                        change: *number,
+                        patchset: ps,
+                        body: messages::gerrit_patchset(ps, &view),
+                    },
+                    due_at: post_time(&cfg, now),
+                    mode: EnqueueMode::Once,
+                });
+            }
+            Platform::Git => {}
+        }
+    }
+
+    fn is_self(&self, c: &CommentEvent) -> bool {
+        let name = c.author.name.as_deref().unwrap_or("").to_ascii_lowercase();
+        self.bot_logins
+            .iter()
+            .any(|b| b.eq_ignore_ascii_case(&name))
+            || c.author.is_bot()
+    }
+
+    fn commands(
+        &self,
+        store: &RedbStore,
+        e: &Event,
+        c: &CommentEvent,
+        now: DateTime<Utc>,
+        out: &mut Reaction,
+    ) {
+        if c.edited || self.is_self(c) || !c.body.contains(PREFIX) {
+            return;
+        }
+        let cfg = self.configs.get(&e.repo);
+        let user = c
+            .author
+            .name
+            .clone()
+            .unwrap_or_else(|| c.author.key.clone());
+        for (i, parsed) in parse_comment(&c.body, now).into_iter().enumerate() {
+            let marker = messages::reply_marker(&format!("{}-{i}", c.comment_id));
+            let body = match parsed {
+                Err(err) => {
+                    let line = c
+                        .body
+                        .lines()
+                        .map(str::trim)
+                        .filter(|l| l.starts_with(PREFIX))
+                        .nth(i)
+                        .unwrap_or(PREFIX)
+                        .to_string();
+                    Some(messages::command_error(&marker, &line, &err))
+                }
+                Ok(cmd) => {
+                    if !self.may_run(store, e, c, &cmd, &cfg) {
+                        Some(messages::permission_denied(&marker, &user, cmd.kind()))
+                    } else {
+                        match cmd {
+                            BotCommand::Help => Some(messages::help(&marker)),
+                            BotCommand::OptIn | BotCommand::OptOut => {
+                                let opted_in = cmd == BotCommand::OptIn;
+                                out.consents.push(Consent {
+                                    actor_key: c.author.key.clone(),
+                                    opted_in,
+                                    at: e.at_utc(),
+                                    via: format!("{} comment {}#{}", e.platform, e.repo, c.number),
+                                });
+                                Some(messages::consent(&marker, &user, opted_in, cfg.privacy.k))
+                            }
+                            // Answered by the time-to-merge and rerun capabilities when enabled.
+                            BotCommand::Explain | BotCommand::Defer { .. } | BotCommand::Now => {
+                                None
+                            }
+                        }
+                    }
+                }
+            };
+            if let Some(body) = body {
+                out.actions.push(reply(e, c, i, marker, body, now));
+            }
+        }
+    }
+
+    /// Who may run what: anyone for help and explain, anyone for their own consent, and the
+    /// change's author, maintainers or the rerun's requester for defer and now.
+    fn may_run(
+        &self,
+        store: &RedbStore,
+        e: &Event,
+        c: &CommentEvent,
+        cmd: &BotCommand,
+        cfg: &RepoConfig,
+    ) -> bool {
+        match cmd.kind() {
+            CommandKind::Help | CommandKind::Explain | CommandKind::OptIn | CommandKind::OptOut => {
+                true
+            }
+            CommandKind::Defer | CommandKind::Now => {
+                let maintainer = c.author_role.as_deref().is_some_and(|r| {
+                    cfg.maintainers
+                        .associations
+                        .iter()
+                        .any(|a| a.eq_ignore_ascii_case(r))
+                }) || c.author.name.as_deref().is_some_and(|n| {
+                    cfg.maintainers
+                        .users
+                        .iter()
+                        .any(|u| u.eq_ignore_ascii_case(n))
+                });
+                if maintainer {
+                    return true;
+                }
+                let h = change_history(store, &(e.platform, e.repo.clone(), c.number), &[]);
+                let author = h.latest().is_some_and(|ch| ch.author.key == c.author.key);
+                let requester = h.events.iter().any(|ev| matches!(&ev.kind, EventKind::RerunRequested(r) if r.requested_by.key == c.author.key));
+                author || requester
+            }
+        }
+    }
+}
+
+fn reply(
+    e: &Event,
+    c: &CommentEvent,
+    i: usize,
+    marker: String,
+    body: String,
+    now: DateTime<Utc>,
+) -> Enqueue {
+    let action = match e.platform {
+        Platform::Gerrit => Action::PostReviewMessage {
+            project: e.repo.clone(),
+            change: c.number,
+            patchset: 0,
+            body,
+        },
+        _ => Action::PostComment {
+            repo: e.repo.clone(),
+            number: c.number,
+            body,
+            marker,
+        },
+    };
+    Enqueue {
+        id: format!(
+            "reply:{}:{}#{}:{}:{i}",
+            e.platform, e.repo, c.number, c.comment_id
+        ),
+        action,
+        due_at: now,
+        mode: EnqueueMode::Once,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveTime;
+
+    fn at_time(day: DateTime<Utc>, h: u32, m: u32) -> DateTime<Utc> {
+        day.date_naive()
+            .and_time(NaiveTime::from_hms_opt(h, m, 0).unwrap())
+            .and_utc()
+    }
+
+    #[test]
+    fn quiet_hours_postpone_updates_to_their_end() {
+        let cfg = RepoConfig::parse("[comment]\nquiet_hours = \"22:00-07:00\"\n").unwrap();
+        let day: DateTime<Utc> = "2026-11-23T00:00:00Z".parse().unwrap();
+        assert_eq!(post_time(&cfg, at_time(day, 12, 0)), at_time(day, 12, 0));
+        assert_eq!(post_time(&cfg, at_time(day, 3, 0)), at_time(day, 7, 0));
+        let next = day + chrono::Duration::days(1);
+        assert_eq!(post_time(&cfg, at_time(day, 23, 0)), at_time(next, 7, 0));
+        let day_cfg = RepoConfig::parse("[comment]\nquiet_hours = \"12:00-13:00\"\n").unwrap();
+        assert_eq!(
+            post_time(&day_cfg, at_time(day, 12, 30)),
+            at_time(day, 13, 0)
+        );
+    }
+}

@@ -1,0 +1,237 @@
+//! What the sticky comment of a change says, computed from the change's stored events: CI
+//! energy and emissions of its builds, and its status. (Time to merge and rerun advice are
+//! filled in by their own modules.)
+
+use std::collections::{BTreeMap, HashSet};
+
+use canopy_analyzer::event::{ChangeAction, ChangeEvent, CiJobEvent};
+use canopy_analyzer::{Event, EventKind};
+use canopy_models::energy::{Footprint, RunnerProfile, Utilisation};
+use chrono::{DateTime, Duration, Utc};
+
+use crate::messages::EnergyView;
+use crate::repo_config::RepoConfig;
+
+/// A change's events, gathered from the store and the delivery being processed.
+#[derive(Debug, Default, Clone)]
+pub struct ChangeHistory {
+    /// State changes in time order.
+    pub changes: Vec<ChangeEvent>,
+    /// CI jobs of the change (by number or by one of its head commits), deduplicated.
+    pub jobs: Vec<(DateTime<Utc>, CiJobEvent)>,
+    /// Every event, in time order.
+    pub events: Vec<Event>,
+}
+
+impl ChangeHistory {
+    /// Builds the history from events (any order, duplicates allowed).
+    pub fn from_events(mut events: Vec<Event>) -> ChangeHistory {
+        events.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.id.cmp(&b.id)));
+        let mut seen = HashSet::new();
+        events.retain(|e| seen.insert(e.id.clone()));
+        let mut h = ChangeHistory::default();
+        for e in &events {
+            match &e.kind {
+                EventKind::Change(c) => h.changes.push(c.clone()),
+                EventKind::CiJobFinished(j) => h.jobs.push((e.at_utc(), j.clone())),
+                _ => {}
+            }
+        }
+        h.events = events;
+        h
+    }
+
+    /// The latest state event.
+    pub fn latest(&self) -> Option<&ChangeEvent> {
+        self.changes.last()
+    }
+
+    /// Head commits the change has had.
+    pub fn heads(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .changes
+            .iter()
+            .filter_map(|c| c.head_sha.clone())
+            .collect();
+        v.dedup();
+        v
+    }
+}
+
+/// The runner profile of a job: configured by label, GitHub-hosted by label, or the generic
+/// Green Algorithms fallback.
+pub fn profile_for(job: &CiJobEvent, cfg: &RepoConfig) -> RunnerProfile {
+    let label = job.runner.as_deref().unwrap_or("");
+    if let Some(r) = cfg
+        .runners
+        .get(label)
+        .or_else(|| cfg.runners.get("default"))
+    {
+        let mut p = RunnerProfile::generic(r.vcpus, r.memory_gb);
+        p.name = format!(
+            "{} ({} vCPU, {} GB, configured)",
+            if label.is_empty() {
+                "default runner"
+            } else {
+                label
+            },
+            r.vcpus,
+            r.memory_gb
+        );
+        p.power = canopy_models::energy::PowerModel::GreenAlgorithms {
+            watts_per_core: r.watts_per_core,
+        };
+        p.pue = r.pue;
+        p.source = format!(
+            "configured runner profile; Green Algorithms formula, {} W/core, PUE {}",
+            r.watts_per_core, r.pue
+        );
+        return p;
+    }
+    let l = label.to_ascii_lowercase();
+    if job.system == "github-actions" && (l.starts_with("ubuntu") || l.starts_with("windows")) {
+        return RunnerProfile::github_hosted(label);
+    }
+    if job.system == "github-actions" && l.starts_with("macos") {
+        return RunnerProfile::generic(3, 7.0);
+    }
+    if job.system == "zuul" {
+        let mut p = RunnerProfile::generic(8, 8.0);
+        p.name = "Zuul node (8 vCPU, 8 GB assumed; configure [runners.default])".into();
+        return p;
+    }
+    RunnerProfile::generic(2, 7.0)
+}
+
+/// The energy section for a change's jobs, or `None` when no job with a duration ran.
+pub fn energy_view(h: &ChangeHistory, cfg: &RepoConfig) -> Option<EnergyView> {
+    let jobs: Vec<&(DateTime<Utc>, CiJobEvent)> =
+        h.jobs.iter().filter(|(_, j)| j.duration_secs > 0).collect();
+    if jobs.is_empty() {
+        return None;
+    }
+    let u = Utilisation::around(cfg.carbon.utilisation);
+    let intensity = cfg.carbon.intensity_g_per_kwh;
+    let mut total = Footprint::default();
+    let mut latest = Footprint::default();
+    let latest_run = jobs
+        .iter()
+        .filter_map(|(_, j)| j.run_id.clone().or(j.head_sha.clone()))
+        .next_back();
+    let mut profiles: BTreeMap<String, String> = BTreeMap::new();
+    for (_, j) in &jobs {
+        let p = profile_for(j, cfg);
+        total.add_job(j.duration_secs as f64, &p, u, intensity);
+        let key = j.run_id.clone().or(j.head_sha.clone());
+        if key.is_some() && key == latest_run {
+            latest.add_job(j.duration_secs as f64, &p, u, intensity);
+        }
+        profiles.insert(p.name.clone(), p.source.clone());
+    }
+    let t = total.total_g();
+    let summary = format!(
+        "{} so far: {} kWh ({}–{}), {} gCO2e ({}–{}), of which {} g embodied.{} Grid: {} gCO2e/kWh ({}).",
+        plural(total.jobs, "CI job"),
+        num(total.energy_kwh.value),
+        num(total.energy_kwh.low),
+        num(total.energy_kwh.high),
+        num(t.value),
+        num(t.low),
+        num(t.high),
+        num(total.embodied_g),
+        if latest.jobs > 0 && latest.jobs < total.jobs {
+            format!(
+                " Latest run: {}, {} kWh.",
+                plural(latest.jobs, "job"),
+                num(latest.energy_kwh.value)
+            )
+        } else {
+            String::new()
+        },
+        num(intensity),
+        match &cfg.carbon.region {
+            Some(r) => format!("region {r}, fixed value"),
+            None => "world average, IEA 2019; set carbon.region for your grid".into(),
+        }
+    );
+    let method = format!(
+        "Estimates, not measurements: {}; {:.0}% CPU utilisation assumed (range {:.0}–{:.0}%); embodied share per the Green Software Foundation's SCI.",
+        profiles
+            .iter()
+            .map(|(n, s)| format!("{n}: {s}"))
+            .collect::<Vec<_>>()
+            .join("; "),
+        u.assumed * 100.0,
+        u.low * 100.0,
+        u.high * 100.0
+    );
+    Some(EnergyView { summary, method })
+}
+
+/// The status line of a closed change.
+pub fn status_line(h: &ChangeHistory) -> Option<String> {
+    let last = h.latest()?;
+    let opened = last.created_at.with_timezone(&Utc);
+    let at = h
+        .events
+        .iter()
+        .rev()
+        .find(|e| matches!(&e.kind, EventKind::Change(c) if c.action == last.action))
+        .map(|e| e.at_utc())?;
+    match last.action {
+        ChangeAction::Merged => Some(format!(
+            "Merged {} after opening.",
+            duration_words(at - opened)
+        )),
+        ChangeAction::Closed => Some(format!(
+            "Closed without merging {} after opening.",
+            duration_words(at - opened)
+        )),
+        _ => None,
+    }
+}
+
+/// "2 days 3 hours", "45 minutes".
+pub fn duration_words(d: Duration) -> String {
+    let mins = d.num_minutes().max(0);
+    let (days, hours, m) = (mins / 1440, (mins % 1440) / 60, mins % 60);
+    match (days, hours) {
+        (0, 0) => plural(m as u32, "minute"),
+        (0, h) => plural(h as u32, "hour"),
+        (d, 0) => plural(d as u32, "day"),
+        (d, h) => format!("{} {}", plural(d as u32, "day"), plural(h as u32, "hour")),
+    }
+}
+
+fn plural(n: u32, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// A number with three significant digits, plain notation.
+pub fn num(x: f64) -> String {
+    if x == 0.0 {
+        return "0".into();
+    }
+    let mag = x.abs().log10().floor() as i32;
+    let decimals = (2 - mag).clamp(0, 6) as usize;
+    format!("{x:.decimals$}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_and_durations_read_well() {
+        assert_eq!(num(0.0061146), "0.00611");
+        assert_eq!(num(12.345), "12.3");
+        assert_eq!(num(4321.0), "4321");
+        assert_eq!(duration_words(Duration::minutes(45)), "45 minutes");
+        assert_eq!(duration_words(Duration::hours(26)), "1 day 2 hours");
+        assert_eq!(duration_words(Duration::hours(48)), "2 days");
+    }
+}
