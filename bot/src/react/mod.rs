@@ -83,6 +83,11 @@ impl React for Reactor {
             if e.platform == Platform::Git {
                 continue;
             }
+            if let EventKind::Comment(c) = &e.kind {
+                // Comments change nothing the sticky comment shows; only their commands matter.
+                self.commands(store, e, c, now, &mut reaction);
+                continue;
+            }
             match e.change_number() {
                 Some(n) => {
                     touched.insert((e.platform, e.repo.clone(), n));
@@ -95,9 +100,6 @@ impl React for Reactor {
                         touched.insert((e.platform, e.repo.clone(), n));
                     }
                 }
-            }
-            if let EventKind::Comment(c) = &e.kind {
-                self.commands(store, e, c, now, &mut reaction);
             }
         }
         for key in touched {
