@@ -37,6 +37,8 @@ pub struct AppConfig {
     pub max_attempts: u32,
     /// Longest sleep of the outbox worker between looks at its queue.
     pub outbox_poll: Duration,
+    /// First retry delay of a failed action (doubled at each attempt).
+    pub backoff_base: Duration,
 }
 
 impl AppConfig {
@@ -51,6 +53,7 @@ impl AppConfig {
             executor: None,
             max_attempts: 8,
             outbox_poll: Duration::from_secs(1),
+            backoff_base: Duration::from_secs(1),
         }
     }
 }
@@ -96,6 +99,7 @@ pub fn start(
             notify: outbox_notify.clone(),
             max_attempts: cfg.max_attempts,
             poll: cfg.outbox_poll,
+            backoff_base: cfg.backoff_base,
         }
         .start(signal.clone())
     });

@@ -40,6 +40,8 @@ pub struct GitHubConfig {
     pub app_id: Option<u64>,
     /// The bot's own login, whose comments are never read as commands. Default `canopy[bot]`.
     pub bot_login: String,
+    /// Seconds before a GitHub request is abandoned (and retried). Default 20.
+    pub timeout_secs: u64,
 }
 
 impl Default for GitHubConfig {
@@ -48,6 +50,7 @@ impl Default for GitHubConfig {
             api_url: "https://api.github.com".into(),
             app_id: None,
             bot_login: "canopy[bot]".into(),
+            timeout_secs: 20,
         }
     }
 }
@@ -59,11 +62,16 @@ pub struct OutboxConfig {
     /// Attempts before an action goes to the dead-letter list. Default 8 (about 4 minutes of
     /// backoff, longer when rate limited).
     pub max_attempts: u32,
+    /// First retry delay in milliseconds, doubled at each attempt (±20% jitter). Default 1000.
+    pub backoff_base_ms: u64,
 }
 
 impl Default for OutboxConfig {
     fn default() -> Self {
-        OutboxConfig { max_attempts: 8 }
+        OutboxConfig {
+            max_attempts: 8,
+            backoff_base_ms: 1000,
+        }
     }
 }
 
@@ -110,6 +118,8 @@ pub struct GerritConfig {
     pub url: Option<String>,
     /// Username for HTTP basic auth; the HTTP password comes from `CANOPY_GERRIT_PASSWORD(_FILE)`.
     pub username: Option<String>,
+    /// Seconds before a Gerrit request is abandoned (and retried). Default 20.
+    pub timeout_secs: u64,
 }
 
 impl Default for GerritConfig {
@@ -119,6 +129,7 @@ impl Default for GerritConfig {
             ci_accounts: vec!["zuul".into()],
             url: None,
             username: None,
+            timeout_secs: 20,
         }
     }
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use canopy_analyzer::Event;
-use tokio::sync::{Mutex, Notify, mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::clock::Clock;
 use crate::server::metrics::Metrics;
@@ -197,18 +197,18 @@ impl Pool {
         shutdown: tokio_shutdown::Signal,
     ) -> tokio::task::JoinHandle<()> {
         let workers = workers.max(1);
-        let (work_tx, work_rx) = mpsc::channel::<Pending>(workers * 4);
-        let work_rx = Arc::new(Mutex::new(work_rx));
         let pool = Arc::new(self);
         pool.health.expected.store(workers, Ordering::SeqCst);
+        let mut senders = Vec::with_capacity(workers);
         for n in 0..workers {
+            // One queue per worker: deliveries of a repository always go to the same worker,
+            // so each is processed after every earlier delivery of that repository.
+            let (tx, mut rx) = mpsc::channel::<Pending>(64);
+            senders.push(tx);
             let pool = pool.clone();
-            let rx = work_rx.clone();
             tokio::spawn(async move {
                 pool.health.running.fetch_add(1, Ordering::SeqCst);
-                loop {
-                    let next = { rx.lock().await.recv().await };
-                    let Some(p) = next else { break };
+                while let Some(p) = rx.recv().await {
                     pool.process(p).await;
                 }
                 pool.health.running.fetch_sub(1, Ordering::SeqCst);
@@ -216,12 +216,12 @@ impl Pool {
             });
         }
         let pool2 = pool.clone();
-        tokio::spawn(async move { pool2.dispatch(work_tx, shutdown).await })
+        tokio::spawn(async move { pool2.dispatch(senders, shutdown).await })
     }
 
     async fn dispatch(
         self: Arc<Self>,
-        work_tx: mpsc::Sender<Pending>,
+        senders: Vec<mpsc::Sender<Pending>>,
         mut shutdown: tokio_shutdown::Signal,
     ) {
         let mut cursor = 0u64;
@@ -250,8 +250,9 @@ impl Pool {
             }
             for p in batch {
                 cursor = p.seq;
+                let worker = partition(&p.delivery, senders.len());
                 tokio::select! {
-                    sent = work_tx.send(p) => if sent.is_err() { return },
+                    sent = senders[worker].send(p) => if sent.is_err() { return },
                     _ = shutdown.wait() => return,
                 }
             }
@@ -340,6 +341,41 @@ impl Pool {
         );
         tracing::debug!(platform = %d.platform, delivery = %d.id, outcome, "delivery processed");
     }
+}
+
+/// The worker a delivery goes to: by its repository, so that a repository's deliveries are
+/// processed in arrival order (a reaction then sees every earlier event of its change).
+pub fn partition(d: &Delivery, workers: usize) -> usize {
+    #[derive(serde::Deserialize)]
+    struct Full {
+        full_name: Option<String>,
+        project: Option<String>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        repository: Option<Full>,
+        change: Option<Full>,
+        #[serde(rename = "refUpdate")]
+        ref_update: Option<Full>,
+        project: Option<String>,
+    }
+    if workers <= 1 {
+        return 0;
+    }
+    let repo = serde_json::from_slice::<Probe>(&d.body).ok().and_then(|p| {
+        p.repository
+            .and_then(|r| r.full_name)
+            .or(p.change.and_then(|c| c.project))
+            .or(p.ref_update.and_then(|r| r.project))
+            .or(p.project)
+    });
+    let key = repo.unwrap_or_default();
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in key.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    (h % workers as u64) as usize
 }
 
 /// Processes every pending delivery synchronously (for `canopy replay` and tests), returning

@@ -3,6 +3,7 @@
 //! API credentials from the environment (the commands pass the lookup in).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 
@@ -74,6 +75,7 @@ pub fn executor(
                 app_id,
                 private_key_pem: key,
             },
+            Duration::from_secs(cfg.github.timeout_secs),
         )?),
         (Some(_), None, _) => anyhow::bail!(
             "github.app_id is set but {GITHUB_APP_KEY_VAR} (or {GITHUB_APP_KEY_VAR}_FILE) is not"
@@ -87,6 +89,7 @@ pub fn executor(
             Some(GitHubClient::new(
                 &cfg.github.api_url,
                 GitHubAuth::Token(token),
+                Duration::from_secs(cfg.github.timeout_secs),
             )?)
         }
         (None, _, None) => None,
@@ -102,10 +105,12 @@ pub fn executor(
                 username: user.clone(),
                 password: password.trim().to_string(),
             },
+            Duration::from_secs(cfg.gerrit.timeout_secs),
         )?),
         (Some(url), None, Some(token)) => Some(GerritClient::new(
             url,
             GerritAuth::Bearer(token.trim().to_string()),
+            Duration::from_secs(cfg.gerrit.timeout_secs),
         )?),
         (Some(_), _, None) => anyhow::bail!(
             "gerrit.url is set but {GERRIT_PASSWORD_VAR} (or {GERRIT_PASSWORD_VAR}_FILE) is not"

@@ -2,6 +2,10 @@
 //! the `git` command line, isolated from the user's configuration) and a runner for the real
 //! `canopy` program.
 
+pub mod fake_gerrit;
+pub mod fake_github;
+pub mod server;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

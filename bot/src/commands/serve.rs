@@ -78,16 +78,19 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let store = Arc::new(RedbStore::open(&store_dir)?);
     let normalizer = Arc::new(wiring::normalizer(&cfg));
     let (reactor, _configs) = wiring::reactor(&cfg);
-    let executor: Arc<dyn Execute> = if args.dry_run {
-        Arc::new(DryRunExecutor)
-    } else {
-        Arc::new(wiring::executor(&cfg, &env)?)
-    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("canopy")
         .build()
         .context("starting the async runtime")?;
+    // The GitHub client (octocrab) needs the runtime while it is built.
+    let _guard = runtime.enter();
+    let executor: Arc<dyn Execute> = if args.dry_run {
+        Arc::new(DryRunExecutor)
+    } else {
+        Arc::new(wiring::executor(&cfg, &env)?)
+    };
+
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
@@ -106,6 +109,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 executor: Some(executor),
                 max_attempts: cfg.outbox.max_attempts,
                 outbox_poll: Duration::from_secs(1),
+                backoff_base: Duration::from_millis(cfg.outbox.backoff_base_ms),
             },
         )?;
         tracing::info!(

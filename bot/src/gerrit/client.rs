@@ -99,11 +99,12 @@ fn enc(s: &str) -> String {
 }
 
 impl GerritClient {
-    /// A client for the Gerrit server at `base` (`https://review.example.org`).
-    pub fn new(base: &str, auth: GerritAuth) -> anyhow::Result<GerritClient> {
+    /// A client for the Gerrit server at `base` (`https://review.example.org`); a request that
+    /// takes longer than `timeout` is abandoned as a transient failure.
+    pub fn new(base: &str, auth: GerritAuth, timeout: Duration) -> anyhow::Result<GerritClient> {
         let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .connect_timeout(Duration::from_secs(10))
+            .timeout(timeout)
+            .connect_timeout(timeout)
             .build()?;
         Ok(GerritClient {
             base: base.trim_end_matches('/').to_string(),

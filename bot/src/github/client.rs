@@ -51,6 +51,7 @@ pub struct ApiComment {
 /// The GitHub API client.
 pub struct GitHubClient {
     base: String,
+    timeout: Duration,
     token: Option<Octocrab>,
     app: Option<Octocrab>,
     installations: Mutex<HashMap<String, Octocrab>>,
@@ -62,18 +63,16 @@ impl std::fmt::Debug for GitHubClient {
     }
 }
 
-/// Per-request timeout.
-const TIMEOUT: Duration = Duration::from_secs(20);
-
 impl GitHubClient {
-    /// A client for the API at `base` (`https://api.github.com`, or a fake in tests).
-    pub fn new(base: &str, auth: GitHubAuth) -> anyhow::Result<GitHubClient> {
+    /// A client for the API at `base` (`https://api.github.com`, or a fake in tests); a request
+    /// that takes longer than `timeout` is abandoned as a transient failure.
+    pub fn new(base: &str, auth: GitHubAuth, timeout: Duration) -> anyhow::Result<GitHubClient> {
         let builder = || -> anyhow::Result<octocrab::OctocrabBuilder<_, _, _, _>> {
             Ok(Octocrab::builder()
                 .base_uri(base)?
                 .add_retry_config(octocrab::service::middleware::retry::RetryConfig::None)
-                .set_connect_timeout(Some(TIMEOUT))
-                .set_read_timeout(Some(TIMEOUT)))
+                .set_connect_timeout(Some(timeout))
+                .set_read_timeout(Some(timeout)))
         };
         let (token, app) = match auth {
             GitHubAuth::Token(t) => (Some(builder()?.personal_token(t).build()?), None),
@@ -93,6 +92,7 @@ impl GitHubClient {
         };
         Ok(GitHubClient {
             base: base.trim_end_matches('/').to_string(),
+            timeout,
             token,
             app,
             installations: Mutex::new(HashMap::new()),
@@ -119,6 +119,7 @@ impl GitHubClient {
         }
         let inst: Installation = send_json(
             app,
+            self.timeout,
             "GET",
             &format!("/repos/{repo}/installation"),
             None,
@@ -139,7 +140,7 @@ impl GitHubClient {
         for page in 1..=50u32 {
             let path = format!("/repos/{repo}/issues/{number}/comments?per_page=100&page={page}");
             let batch: Vec<ApiComment> =
-                send_json(&crab, "GET", &path, None, "list comments").await?;
+                send_json(&crab, self.timeout, "GET", &path, None, "list comments").await?;
             let n = batch.len();
             out.extend(batch);
             if n < 100 {
@@ -150,7 +151,7 @@ impl GitHubClient {
     }
 
     /// Creates the comment with `marker`, or edits it when its text differs; never creates a
-    /// second one (a retry after a lost response finds the first).
+    /// second one (a retry after a lost response finds the first), and removes any duplicate.
     pub async fn upsert_marked_comment(
         &self,
         repo: &str,
@@ -159,17 +160,34 @@ impl GitHubClient {
         body: &str,
     ) -> Result<(), ExecError> {
         let crab = self.for_repo(repo).await?;
-        let existing = self
+        let mut marked: Vec<ApiComment> = self
             .comments(repo, number)
             .await?
             .into_iter()
-            .find(|c| c.body.as_deref().is_some_and(|b| b.contains(marker)));
-        match existing {
+            .filter(|c| c.body.as_deref().is_some_and(|b| b.contains(marker)))
+            .collect();
+        // Two marked comments mean a create that GitHub applied after Canopy gave up on it:
+        // keep the first, delete the rest.
+        for extra in marked.iter().skip(1) {
+            let path = format!("/repos/{repo}/issues/comments/{}", extra.id);
+            send(
+                &crab,
+                self.timeout,
+                "DELETE",
+                &path,
+                None,
+                "delete a duplicate comment",
+            )
+            .await?;
+        }
+        marked.truncate(1);
+        match marked.pop() {
             Some(c) if c.body.as_deref() == Some(body) => Ok(()),
             Some(c) => {
                 let path = format!("/repos/{repo}/issues/comments/{}", c.id);
                 send(
                     &crab,
+                    self.timeout,
                     "PATCH",
                     &path,
                     Some(serde_json::json!({ "body": body })),
@@ -182,6 +200,7 @@ impl GitHubClient {
                 let path = format!("/repos/{repo}/issues/{number}/comments");
                 send(
                     &crab,
+                    self.timeout,
                     "POST",
                     &path,
                     Some(serde_json::json!({ "body": body })),
@@ -213,6 +232,7 @@ impl GitHubClient {
         let path = format!("/repos/{repo}/issues/{number}/comments");
         send(
             &crab,
+            self.timeout,
             "POST",
             &path,
             Some(serde_json::json!({ "body": body })),
@@ -231,6 +251,7 @@ impl GitHubClient {
         }
         let run: Run = send_json(
             &crab,
+            self.timeout,
             "GET",
             &format!("/repos/{repo}/actions/runs/{run_id}"),
             None,
@@ -247,6 +268,7 @@ impl GitHubClient {
         let path = format!("/repos/{repo}/actions/runs/{run_id}/rerun-failed-jobs");
         send(
             &crab,
+            self.timeout,
             "POST",
             &path,
             Some(serde_json::json!({})),
@@ -262,6 +284,7 @@ impl GitHubClient {
         let path = format!("/repos/{repo}/actions/runs/{run_id}/cancel");
         match send(
             &crab,
+            self.timeout,
             "POST",
             &path,
             Some(serde_json::json!({})),
@@ -285,6 +308,7 @@ impl GitHubClient {
         }
         match send_json::<Content>(
             &crab,
+            self.timeout,
             "GET",
             &format!("/repos/{repo}/contents/{path}"),
             None,
@@ -317,19 +341,20 @@ impl GitHubClient {
         path: &str,
     ) -> Result<T, ExecError> {
         let crab = self.for_repo(repo).await?;
-        send_json(&crab, "GET", path, None, "backfill").await
+        send_json(&crab, self.timeout, "GET", path, None, "backfill").await
     }
 }
 
 /// Sends a request and returns the body of a 2xx response, or a classified error.
 async fn send(
     crab: &Octocrab,
+    timeout: Duration,
     method: &str,
     path: &str,
     body: Option<serde_json::Value>,
     what: &str,
 ) -> Result<bytes::Bytes, ExecError> {
-    let result = tokio::time::timeout(TIMEOUT * 2, async {
+    let result = tokio::time::timeout(timeout, async {
         match method {
             "GET" => crab._get(path).await,
             "POST" => crab._post(path, body.as_ref()).await,
@@ -376,12 +401,13 @@ async fn send(
 
 async fn send_json<T: DeserializeOwned>(
     crab: &Octocrab,
+    timeout: Duration,
     method: &str,
     path: &str,
     body: Option<serde_json::Value>,
     what: &str,
 ) -> Result<T, ExecError> {
-    let bytes = send(crab, method, path, body, what).await?;
+    let bytes = send(crab, timeout, method, path, body, what).await?;
     serde_json::from_slice(&bytes)
         .map_err(|e| ExecError::permanent(format!("{what}: unexpected response: {e}")))
 }

@@ -85,11 +85,12 @@ impl ExecError {
     }
 }
 
-/// Exponential backoff with jitter for attempt `n` (1-based): 2 s, 4 s, 8 s … capped at 30 min,
-/// each ±20% by `jitter` in [0, 1) (seeded by the caller, so runs are reproducible).
-pub fn backoff(attempt: u32, jitter: f64) -> Duration {
-    let base = 2f64.powi(attempt.clamp(1, 20) as i32).min(1800.0);
-    Duration::from_secs_f64(base * (0.8 + 0.4 * jitter.clamp(0.0, 1.0)))
+/// Exponential backoff with jitter for attempt `n` (1-based): `base` × 2, 4, 8 … capped at
+/// 30 minutes, each ±20% by `jitter` in [0, 1) (seeded by the caller, so runs are reproducible).
+pub fn backoff(attempt: u32, jitter: f64, base: Duration) -> Duration {
+    let factor = 2f64.powi(attempt.clamp(1, 20) as i32);
+    let secs = (base.as_secs_f64() * factor).min(1800.0);
+    Duration::from_secs_f64(secs * (0.8 + 0.4 * jitter.clamp(0.0, 1.0)))
 }
 
 #[cfg(test)]
@@ -144,9 +145,14 @@ mod tests {
 
     #[test]
     fn backoff_grows_and_is_capped() {
-        assert_eq!(backoff(1, 0.5), Duration::from_secs(2));
-        assert_eq!(backoff(3, 0.5), Duration::from_secs(8));
-        assert_eq!(backoff(30, 0.5), Duration::from_secs(1800));
-        assert!(backoff(2, 0.0) < backoff(2, 0.99));
+        let s = Duration::from_secs(1);
+        assert_eq!(backoff(1, 0.5, s), Duration::from_secs(2));
+        assert_eq!(backoff(3, 0.5, s), Duration::from_secs(8));
+        assert_eq!(backoff(30, 0.5, s), Duration::from_secs(1800));
+        assert!(backoff(2, 0.0, s) < backoff(2, 0.99, s));
+        assert_eq!(
+            backoff(2, 0.5, Duration::from_millis(10)),
+            Duration::from_millis(40)
+        );
     }
 }

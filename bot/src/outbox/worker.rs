@@ -121,6 +121,8 @@ pub struct OutboxWorker {
     pub max_attempts: u32,
     /// Longest sleep between looks at the queue.
     pub poll: Duration,
+    /// First retry delay (doubled at each attempt).
+    pub backoff_base: Duration,
 }
 
 /// A reproducible jitter in [0, 1) from an item's id and attempt.
@@ -186,8 +188,12 @@ impl OutboxWorker {
             Err(e) => {
                 let attempt = item.attempts + 1;
                 let retry_at = e.transient.then(|| {
-                    let b = chrono::Duration::from_std(backoff(attempt, jitter(&item.id, attempt)))
-                        .unwrap_or_default();
+                    let b = chrono::Duration::from_std(backoff(
+                        attempt,
+                        jitter(&item.id, attempt),
+                        self.backoff_base,
+                    ))
+                    .unwrap_or_default();
                     e.retry_at.map_or(now + b, |t| t.max(now + b))
                 });
                 tracing::warn!(item = %item.id, action = item.action.name(), attempt, transient = e.transient, error = %e.message, "action failed");

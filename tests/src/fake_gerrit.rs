@@ -1,0 +1,271 @@
+//! A fake Gerrit REST API on loopback: change messages, review posting (with `)]}'` prefixed
+//! answers as Gerrit sends them), the bot's own account, basic auth, recorded requests and
+//! injectable faults.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::fake_github::{Fault, Matcher, Recorded};
+
+/// A change message in the model.
+#[derive(Debug, Clone)]
+pub struct Message {
+    /// Text as Gerrit stores it ("Patch Set N:\n\n...").
+    pub message: String,
+    /// Tag.
+    pub tag: Option<String>,
+    /// Patchset.
+    pub revision: u32,
+    /// Author username.
+    pub author: String,
+    /// Time.
+    pub date: chrono::DateTime<chrono::Utc>,
+}
+
+/// The model.
+#[derive(Debug, Default)]
+pub struct Model {
+    /// Messages by (project, change).
+    pub messages: BTreeMap<(String, u64), Vec<Message>>,
+    /// Current patchset by change.
+    pub current: BTreeMap<u64, u32>,
+    /// Every request.
+    pub requests: Vec<Recorded>,
+    faults: VecDeque<(Matcher, Fault)>,
+    /// Accepted basic-auth credentials.
+    pub credentials: (String, String),
+}
+
+/// A running fake Gerrit.
+pub struct FakeGerrit {
+    /// Its address.
+    pub addr: SocketAddr,
+    /// Its model.
+    pub model: Arc<Mutex<Model>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeGerrit {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl FakeGerrit {
+    /// Starts a fake accepting `user`/`password`.
+    pub async fn start(user: &str, password: &str) -> FakeGerrit {
+        let model = Arc::new(Mutex::new(Model {
+            credentials: (user.into(), password.into()),
+            ..Model::default()
+        }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let app = Router::new().fallback(handle).with_state(model.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        FakeGerrit { addr, model, task }
+    }
+
+    /// Base URL.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Queues a fault.
+    pub fn fault(&self, method: Option<Method>, path_contains: &'static str, fault: Fault) {
+        self.model.lock().unwrap().faults.push_back((
+            Matcher {
+                method,
+                path_contains,
+            },
+            fault,
+        ));
+    }
+
+    /// Messages on a change.
+    pub fn messages(&self, project: &str, change: u64) -> Vec<Message> {
+        self.model
+            .lock()
+            .unwrap()
+            .messages
+            .get(&(project.to_string(), change))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Waits until `cond` holds, at most `timeout`.
+    pub async fn wait_for(&self, timeout: Duration, cond: impl Fn(&Model) -> bool) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if cond(&self.model.lock().unwrap()) {
+                return true;
+            }
+            if tokio::time::Instant::now() > deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+fn gerrit_json(status: StatusCode, v: Value) -> Response {
+    (
+        status,
+        [("content-type", "application/json")],
+        format!(")]}}'\n{v}"),
+    )
+        .into_response()
+}
+
+fn authorized(h: &HeaderMap, creds: &(String, String)) -> bool {
+    use base64::Engine;
+    let Some(v) = h.get("authorization").and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let Some(b64) = v.strip_prefix("Basic ") else {
+        return false;
+    };
+    let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(b64) else {
+        return false;
+    };
+    String::from_utf8_lossy(&raw) == format!("{}:{}", creds.0, creds.1)
+}
+
+fn decode(s: &str) -> String {
+    s.replace("%2F", "/").replace("%2f", "/")
+}
+
+async fn handle(State(model): State<Arc<Mutex<Model>>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let bytes: Bytes = axum::body::to_bytes(body, 10 << 20)
+        .await
+        .unwrap_or_default();
+    let method = parts.method.clone();
+    let path = parts.uri.path().to_string();
+    let fault = {
+        let mut m = model.lock().unwrap();
+        m.requests.push(Recorded {
+            method: method.to_string(),
+            path: path.clone(),
+            auth: parts
+                .headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+            at: std::time::Instant::now(),
+        });
+        let idx = m.faults.iter().position(|(mt, _)| {
+            mt.method.as_ref().is_none_or(|x| *x == method) && path.contains(mt.path_contains)
+        });
+        idx.and_then(|i| m.faults.remove(i)).map(|(_, f)| f)
+    };
+    match &fault {
+        Some(Fault::Status(code, body)) => {
+            return (StatusCode::from_u16(*code).unwrap(), *body).into_response();
+        }
+        Some(Fault::StatusHeaders(code, headers, body)) => {
+            let mut r = (StatusCode::from_u16(*code).unwrap(), *body).into_response();
+            for (k, v) in headers {
+                r.headers_mut().insert(*k, v.parse().unwrap());
+            }
+            return r;
+        }
+        Some(Fault::Delay(d)) => {
+            tokio::time::sleep(*d).await;
+            return (StatusCode::GATEWAY_TIMEOUT, "timed out").into_response();
+        }
+        _ => {}
+    }
+    let resp = serve(&model, &method, &path, &parts.headers, &bytes);
+    match fault {
+        Some(Fault::ApplyThenFail) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, "applied, then failed").into_response()
+        }
+        _ => resp,
+    }
+}
+
+fn serve(
+    model: &Arc<Mutex<Model>>,
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
+    let mut m = model.lock().unwrap();
+    if !authorized(headers, &m.credentials) {
+        return (StatusCode::UNAUTHORIZED, "Unauthorized").into_response();
+    }
+    let seg: Vec<String> = path
+        .trim_start_matches('/')
+        .split('/')
+        .map(decode)
+        .collect();
+    let seg: Vec<&str> = seg.iter().map(String::as_str).collect();
+    let change_key = |id: &str| -> Option<(String, u64)> {
+        let (p, n) = id.rsplit_once('~')?;
+        Some((p.to_string(), n.parse().ok()?))
+    };
+    match (method.as_str(), seg.as_slice()) {
+        ("GET", ["a", "accounts", "self"]) => gerrit_json(
+            StatusCode::OK,
+            json!({"_account_id": 1000042, "username": m.credentials.0}),
+        ),
+        ("GET", ["a", "changes", id, "messages"]) => {
+            let Some(key) = change_key(id) else {
+                return (StatusCode::NOT_FOUND, "Not found").into_response();
+            };
+            let list: Vec<Value> = m
+                .messages
+                .get(&key)
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .map(|x| {
+                    json!({
+                        "message": x.message, "tag": x.tag, "_revision_number": x.revision,
+                        "date": x.date.format("%Y-%m-%d %H:%M:%S%.9f").to_string(),
+                        "author": {"_account_id": if x.author == m.credentials.0 { 1000042 } else { 1 }, "username": x.author}
+                    })
+                })
+                .collect();
+            gerrit_json(StatusCode::OK, Value::Array(list))
+        }
+        ("POST", ["a", "changes", id, "revisions", rev, "review"]) => {
+            let Some(key) = change_key(id) else {
+                return (StatusCode::NOT_FOUND, "Not found").into_response();
+            };
+            let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+            let current = m.current.get(&key.1).copied().unwrap_or(1);
+            let revision = if *rev == "current" {
+                current
+            } else {
+                rev.parse().unwrap_or(current)
+            };
+            let text = v["message"].as_str().unwrap_or("").to_string();
+            let msg = Message {
+                message: format!("Patch Set {revision}:\n\n{text}"),
+                tag: v["tag"].as_str().map(str::to_string),
+                revision,
+                author: m.credentials.0.clone(),
+                date: chrono::Utc::now(),
+            };
+            m.messages.entry(key).or_default().push(msg);
+            gerrit_json(StatusCode::OK, json!({"labels": {}}))
+        }
+        _ => (StatusCode::NOT_FOUND, "Not found").into_response(),
+    }
+}

@@ -1,0 +1,459 @@
+//! A fake GitHub REST API on loopback with an in-memory model: issue comments, workflow runs,
+//! repository files, App installations and tokens. Every request is recorded (method, path,
+//! authorization, body), faults can be injected, and tests assert exactly what was changed.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+/// One recorded request.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// HTTP method.
+    pub method: String,
+    /// Path and query.
+    pub path: String,
+    /// `Authorization` header.
+    pub auth: Option<String>,
+    /// Body text.
+    pub body: String,
+    /// When it arrived.
+    pub at: std::time::Instant,
+}
+
+/// A comment in the model.
+#[derive(Debug, Clone)]
+pub struct Comment {
+    /// Id.
+    pub id: u64,
+    /// Text.
+    pub body: String,
+    /// Author login.
+    pub user: String,
+}
+
+/// What to do to a matching request instead of (or after) serving it.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// Answer with this status and body, change nothing.
+    Status(u16, &'static str),
+    /// Answer with this status, headers and body, change nothing.
+    StatusHeaders(u16, Vec<(&'static str, String)>, &'static str),
+    /// Wait this long, then answer 504 without applying (a gateway timeout; with a client
+    /// timeout shorter than the delay the client gives up first).
+    Delay(Duration),
+    /// Close the connection without an answer (the request is not applied).
+    Reset,
+    /// Apply the request, then answer 500: the client thinks it failed although it was done.
+    ApplyThenFail,
+    /// Apply the request, then hold the answer this long (kill the client meanwhile).
+    ApplyThenHang(Duration),
+}
+
+/// Which requests a fault applies to.
+#[derive(Debug, Clone)]
+pub struct Matcher {
+    /// Method, or any.
+    pub method: Option<Method>,
+    /// Substring of the path.
+    pub path_contains: &'static str,
+}
+
+/// The model.
+#[derive(Debug, Default)]
+pub struct Model {
+    /// Comments by (repo, number).
+    pub comments: BTreeMap<(String, u64), Vec<Comment>>,
+    next_id: u64,
+    /// Every request, in order.
+    pub requests: Vec<Recorded>,
+    faults: VecDeque<(Matcher, Fault)>,
+    /// Workflow run statuses by id.
+    pub runs: HashMap<u64, String>,
+    /// Reruns requested: (repo, run id).
+    pub reruns: Vec<(String, u64)>,
+    /// Cancellations: (repo, run id).
+    pub cancels: Vec<(String, u64)>,
+    /// Files by (repo, path).
+    pub files: HashMap<(String, String), String>,
+    /// Accepted tokens (personal tokens and issued installation tokens).
+    pub tokens: Vec<String>,
+    /// Installation tokens issued.
+    pub tokens_issued: u32,
+    /// Lifetime of issued installation tokens.
+    pub token_lifetime: chrono::Duration,
+    /// App id expected in JWTs.
+    pub app_id: Option<u64>,
+    /// Set once an `ApplyThenHang` request has been applied.
+    pub hung: bool,
+    /// Pull requests for backfill, by repo.
+    pub pulls: HashMap<String, Vec<Value>>,
+    /// Reviews by (repo, number).
+    pub reviews: HashMap<(String, u64), Vec<Value>>,
+}
+
+/// A running fake.
+pub struct FakeGitHub {
+    /// Its address.
+    pub addr: SocketAddr,
+    /// Its model.
+    pub model: Arc<Mutex<Model>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeGitHub {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl FakeGitHub {
+    /// Starts a fake that accepts `token` as a personal token.
+    pub async fn start(token: &str) -> FakeGitHub {
+        let model = Arc::new(Mutex::new(Model {
+            tokens: vec![token.to_string()],
+            next_id: 9_000_000,
+            token_lifetime: chrono::Duration::hours(1),
+            ..Model::default()
+        }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let app = Router::new().fallback(handle).with_state(model.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        FakeGitHub { addr, model, task }
+    }
+
+    /// Base URL.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Queues a fault for the next request matching `method` and `path_contains`.
+    pub fn fault(&self, method: Option<Method>, path_contains: &'static str, fault: Fault) {
+        self.model.lock().unwrap().faults.push_back((
+            Matcher {
+                method,
+                path_contains,
+            },
+            fault,
+        ));
+    }
+
+    /// Comments on an issue or PR.
+    pub fn comments(&self, repo: &str, number: u64) -> Vec<Comment> {
+        self.model
+            .lock()
+            .unwrap()
+            .comments
+            .get(&(repo.to_string(), number))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Requests that change something (not GET), in order.
+    pub fn mutations(&self) -> Vec<Recorded> {
+        self.model
+            .lock()
+            .unwrap()
+            .requests
+            .iter()
+            .filter(|r| r.method != "GET")
+            .cloned()
+            .collect()
+    }
+
+    /// Waits until `cond` holds on the model, at most `timeout`.
+    pub async fn wait_for(&self, timeout: Duration, cond: impl Fn(&Model) -> bool) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if cond(&self.model.lock().unwrap()) {
+                return true;
+            }
+            if tokio::time::Instant::now() > deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+fn json_response(status: StatusCode, v: Value) -> Response {
+    (
+        status,
+        [("content-type", "application/json")],
+        v.to_string(),
+    )
+        .into_response()
+}
+
+fn token_of(h: &HeaderMap) -> Option<String> {
+    let a = h.get("authorization")?.to_str().ok()?;
+    a.strip_prefix("token ")
+        .or_else(|| a.strip_prefix("Bearer "))
+        .map(str::to_string)
+}
+
+/// The `iss` claim of a JWT, without checking its signature (the fake trusts its own key).
+fn jwt_issuer(token: &str) -> Option<u64> {
+    use base64::Engine;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    let v: Value = serde_json::from_slice(&bytes).ok()?;
+    v["iss"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .or_else(|| v["iss"].as_u64())
+}
+
+async fn handle(State(model): State<Arc<Mutex<Model>>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let bytes: Bytes = axum::body::to_bytes(body, 10 << 20)
+        .await
+        .unwrap_or_default();
+    let method = parts.method.clone();
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_default();
+    let auth = parts
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let fault = {
+        let mut m = model.lock().unwrap();
+        m.requests.push(Recorded {
+            method: method.to_string(),
+            path: path.clone(),
+            auth: auth.clone(),
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+            at: std::time::Instant::now(),
+        });
+        let idx = m.faults.iter().position(|(mt, _)| {
+            mt.method.as_ref().is_none_or(|x| *x == method) && path.contains(mt.path_contains)
+        });
+        idx.and_then(|i| m.faults.remove(i)).map(|(_, f)| f)
+    };
+    match &fault {
+        Some(Fault::Status(code, body)) => {
+            return (StatusCode::from_u16(*code).unwrap(), *body).into_response();
+        }
+        Some(Fault::StatusHeaders(code, headers, body)) => {
+            let mut r = (StatusCode::from_u16(*code).unwrap(), *body).into_response();
+            for (k, v) in headers {
+                r.headers_mut().insert(*k, v.parse().unwrap());
+            }
+            return r;
+        }
+        Some(Fault::Delay(d)) => {
+            tokio::time::sleep(*d).await;
+            return (StatusCode::GATEWAY_TIMEOUT, "timed out").into_response();
+        }
+        Some(Fault::Reset) => {
+            // Dropping the connection: hyper closes it when the service panics is not
+            // graceful; an empty 1xx-less close is emulated by an aborted body.
+            return Response::builder()
+                .status(200)
+                .header("content-length", "100")
+                .body(axum::body::Body::from("partial"))
+                .unwrap();
+        }
+        _ => {}
+    }
+    let resp = serve(&model, &method, &path, &parts.headers, &bytes);
+    match fault {
+        Some(Fault::ApplyThenFail) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, "applied, then failed").into_response()
+        }
+        Some(Fault::ApplyThenHang(d)) => {
+            model.lock().unwrap().hung = true;
+            tokio::time::sleep(d).await;
+            resp
+        }
+        _ => resp,
+    }
+}
+
+fn serve(
+    model: &Arc<Mutex<Model>>,
+    method: &Method,
+    path_q: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
+    let path = path_q.split('?').next().unwrap_or("");
+    let query: HashMap<String, String> = path_q
+        .split_once('?')
+        .map(|(_, q)| {
+            q.split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let seg: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let mut m = model.lock().unwrap();
+    let token = token_of(headers);
+    // App endpoints take the App's JWT.
+    if seg.first() == Some(&"app")
+        || (seg.len() == 4 && seg[0] == "repos" && seg[3] == "installation")
+    {
+        let ok = m.app_id.is_some() && token.as_deref().and_then(jwt_issuer) == m.app_id;
+        if !ok {
+            return json_response(
+                StatusCode::UNAUTHORIZED,
+                json!({"message": "A JSON web token could not be decoded"}),
+            );
+        }
+        if seg.first() == Some(&"repos") {
+            return json_response(StatusCode::OK, json!({"id": 55501, "app_id": m.app_id}));
+        }
+        if method == Method::POST
+            && seg.len() == 4
+            && seg[1] == "installations"
+            && seg[3] == "access_tokens"
+        {
+            m.tokens_issued += 1;
+            let t = format!("ghs_installation_token_{}", m.tokens_issued);
+            m.tokens.push(t.clone());
+            let expires = chrono::Utc::now() + m.token_lifetime;
+            return json_response(
+                StatusCode::CREATED,
+                json!({"token": t, "expires_at": expires.to_rfc3339(), "permissions": {"issues": "write", "pull_requests": "write"}, "repository_selection": "all"}),
+            );
+        }
+        return json_response(StatusCode::NOT_FOUND, json!({"message": "Not Found"}));
+    }
+    if !token.as_ref().is_some_and(|t| m.tokens.contains(t)) {
+        return json_response(
+            StatusCode::UNAUTHORIZED,
+            json!({"message": "Bad credentials"}),
+        );
+    }
+    let body_json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    match (method.as_str(), seg.as_slice()) {
+        ("GET", ["repos", o, r, "issues", n, "comments"]) => {
+            let key = (format!("{o}/{r}"), n.parse().unwrap_or(0));
+            let all = m.comments.get(&key).cloned().unwrap_or_default();
+            let per: usize = query
+                .get("per_page")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(30);
+            let page: usize = query.get("page").and_then(|v| v.parse().ok()).unwrap_or(1);
+            let items: Vec<Value> = all
+                .iter()
+                .skip((page - 1) * per)
+                .take(per)
+                .map(|c| json!({"id": c.id, "body": c.body, "user": {"login": c.user, "type": "Bot"}}))
+                .collect();
+            json_response(StatusCode::OK, Value::Array(items))
+        }
+        ("POST", ["repos", o, r, "issues", n, "comments"]) => {
+            m.next_id += 1;
+            let c = Comment {
+                id: m.next_id,
+                body: body_json["body"].as_str().unwrap_or("").to_string(),
+                user: "canopy[bot]".into(),
+            };
+            let key = (format!("{o}/{r}"), n.parse().unwrap_or(0));
+            m.comments.entry(key).or_default().push(c.clone());
+            json_response(StatusCode::CREATED, json!({"id": c.id, "body": c.body}))
+        }
+        ("DELETE", ["repos", _o, _r, "issues", "comments", id]) => {
+            let id: u64 = id.parse().unwrap_or(0);
+            for list in m.comments.values_mut() {
+                list.retain(|c| c.id != id);
+            }
+            (StatusCode::NO_CONTENT, "").into_response()
+        }
+        ("PATCH", ["repos", _o, _r, "issues", "comments", id]) => {
+            let id: u64 = id.parse().unwrap_or(0);
+            let text = body_json["body"].as_str().unwrap_or("").to_string();
+            for list in m.comments.values_mut() {
+                if let Some(c) = list.iter_mut().find(|c| c.id == id) {
+                    c.body = text.clone();
+                    return json_response(StatusCode::OK, json!({"id": id, "body": text}));
+                }
+            }
+            json_response(StatusCode::NOT_FOUND, json!({"message": "Not Found"}))
+        }
+        ("GET", ["repos", _o, _r, "actions", "runs", id]) => {
+            let id: u64 = id.parse().unwrap_or(0);
+            let status = m
+                .runs
+                .get(&id)
+                .cloned()
+                .unwrap_or_else(|| "completed".into());
+            json_response(StatusCode::OK, json!({"id": id, "status": status}))
+        }
+        ("POST", ["repos", o, r, "actions", "runs", id, "rerun-failed-jobs"]) => {
+            let id: u64 = id.parse().unwrap_or(0);
+            m.reruns.push((format!("{o}/{r}"), id));
+            m.runs.insert(id, "queued".into());
+            json_response(StatusCode::CREATED, json!({}))
+        }
+        ("POST", ["repos", o, r, "actions", "runs", id, "cancel"]) => {
+            let id: u64 = id.parse().unwrap_or(0);
+            m.cancels.push((format!("{o}/{r}"), id));
+            m.runs.insert(id, "completed".into());
+            json_response(StatusCode::ACCEPTED, json!({}))
+        }
+        ("GET", ["repos", o, r, "contents", rest @ ..]) => {
+            let key = (format!("{o}/{r}"), rest.join("/"));
+            match m.files.get(&key) {
+                Some(text) => {
+                    use base64::Engine;
+                    let b64 = base64::engine::general_purpose::STANDARD.encode(text);
+                    json_response(
+                        StatusCode::OK,
+                        json!({"content": b64, "encoding": "base64"}),
+                    )
+                }
+                None => json_response(StatusCode::NOT_FOUND, json!({"message": "Not Found"})),
+            }
+        }
+        ("GET", ["repos", o, r, "pulls"]) => {
+            let all = m
+                .pulls
+                .get(&format!("{o}/{r}"))
+                .cloned()
+                .unwrap_or_default();
+            let per: usize = query
+                .get("per_page")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(30);
+            let page: usize = query.get("page").and_then(|v| v.parse().ok()).unwrap_or(1);
+            let items: Vec<Value> = all.into_iter().skip((page - 1) * per).take(per).collect();
+            json_response(StatusCode::OK, Value::Array(items))
+        }
+        ("GET", ["repos", o, r, "pulls", n, "reviews"]) => {
+            let key = (format!("{o}/{r}"), n.parse().unwrap_or(0));
+            json_response(
+                StatusCode::OK,
+                Value::Array(m.reviews.get(&key).cloned().unwrap_or_default()),
+            )
+        }
+        _ => json_response(
+            StatusCode::NOT_FOUND,
+            json!({"message": "Not Found", "path": path}),
+        ),
+    }
+}
+
+/// Convenience for tests: a model lock.
+pub type Shared = Arc<Mutex<Model>>;

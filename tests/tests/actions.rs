@@ -1,0 +1,624 @@
+//! Acting on GitHub and Gerrit through the real `canopy serve` process against fake servers:
+//! one sticky comment edited as a PR evolves, one Gerrit message per patchset, commands with
+//! permissions, GitHub App authentication, and faults — every action delivered exactly once in
+//! the end, or in the dead-letter list with its reason.
+
+use std::time::Duration;
+
+use axum::http::Method;
+use canopy_e2e::fake_gerrit::FakeGerrit;
+use canopy_e2e::fake_github::{FakeGitHub, Fault};
+use canopy_e2e::server::ServerProcess;
+use canopy_e2e::{run_canopy, workspace_root};
+
+const BIN: &str = env!("CARGO_BIN_EXE_canopy-e2e-bin");
+const TOKEN: &str = "test-token";
+const REPO: &str = "canopy-demo/widgets";
+const MARKER: &str = "<!-- canopy:sticky -->";
+
+fn fixture(dir: &str, name: &str) -> Vec<u8> {
+    std::fs::read(workspace_root().join("tests/fixtures").join(dir).join(name)).expect("fixture")
+}
+
+fn github_config(fake: &FakeGitHub, extra: &str) -> String {
+    format!(
+        "[github]\napi_url = \"{}\"\ntimeout_secs = 1\n[outbox]\nbackoff_base_ms = 20\nmax_attempts = 6\n{extra}",
+        fake.url()
+    )
+}
+
+async fn github_server(fake: &FakeGitHub, extra: &str) -> ServerProcess {
+    ServerProcess::start(
+        BIN,
+        &github_config(fake, extra),
+        &[("CANOPY_GITHUB_TOKEN", TOKEN)],
+        &[],
+    )
+    .await
+}
+
+/// Posts the PR #7 story up to its first CI job (which ran on the head pushed by `synchronize`).
+async fn pr_with_a_job(s: &ServerProcess) {
+    assert_eq!(
+        s.github(
+            "pull_request",
+            "d-open",
+            &fixture("github", "pull_request.opened.json")
+        )
+        .await,
+        202
+    );
+    assert_eq!(
+        s.github(
+            "pull_request",
+            "d-sync",
+            &fixture("github", "pull_request.synchronize.json")
+        )
+        .await,
+        202
+    );
+    assert_eq!(
+        s.github(
+            "workflow_job",
+            "d-job1",
+            &fixture("github", "workflow_job.completed.json")
+        )
+        .await,
+        202
+    );
+}
+
+fn sticky_count(fake: &FakeGitHub) -> usize {
+    fake.comments(REPO, 7)
+        .iter()
+        .filter(|c| c.body.contains(MARKER))
+        .count()
+}
+
+async fn settle() {
+    tokio::time::sleep(Duration::from_millis(600)).await;
+}
+
+#[tokio::test]
+async fn a_pr_gets_one_comment_edited_as_it_evolves() {
+    let fake = FakeGitHub::start(TOKEN).await;
+    let s = github_server(&fake, "").await;
+    pr_with_a_job(&s).await;
+    assert!(
+        fake.wait_for(Duration::from_secs(10), |m| !m.comments.is_empty())
+            .await
+    );
+    assert_eq!(
+        s.github(
+            "workflow_job",
+            "d-job2",
+            &fixture("github", "workflow_job.completed.lint.json")
+        )
+        .await,
+        202
+    );
+    assert_eq!(
+        s.github(
+            "pull_request",
+            "d-merge",
+            &fixture("github", "pull_request.closed.merged.json")
+        )
+        .await,
+        202
+    );
+    assert!(
+        fake.wait_for(Duration::from_secs(10), |m| m
+            .comments
+            .get(&(REPO.to_string(), 7))
+            .is_some_and(|c| c.iter().any(|c| c.body.contains("Merged"))))
+            .await
+    );
+    settle().await;
+    let comments = fake.comments(REPO, 7);
+    assert_eq!(comments.len(), 1, "exactly one comment: {comments:?}");
+    let body = &comments[0].body;
+    assert!(body.starts_with(MARKER));
+    assert!(body.contains("2 CI jobs so far"), "{body}");
+    assert!(
+        body.contains("Merged 1 day 23 hours after opening."),
+        "{body}"
+    );
+    // Only comment creation and edits on PR #7, with the token, nothing else.
+    let mutations = fake.mutations();
+    assert_eq!(
+        mutations.iter().filter(|r| r.method == "POST").count(),
+        1,
+        "{mutations:?}"
+    );
+    assert!(mutations.iter().filter(|r| r.method == "PATCH").count() >= 1);
+    for r in &mutations {
+        assert!(
+            r.path == format!("/repos/{REPO}/issues/7/comments")
+                || r.path
+                    .starts_with(&format!("/repos/{REPO}/issues/comments/")),
+            "unexpected request {} {}",
+            r.method,
+            r.path
+        );
+        assert_eq!(r.auth.as_deref(), Some("Bearer test-token"));
+    }
+    // A redelivered webhook changes nothing.
+    let before = fake.mutations().len();
+    assert_eq!(
+        s.github(
+            "pull_request",
+            "d-merge-again",
+            &fixture("github", "pull_request.closed.merged.json")
+        )
+        .await,
+        202
+    );
+    settle().await;
+    assert_eq!(fake.mutations().len(), before);
+}
+
+#[tokio::test]
+async fn a_gerrit_change_gets_one_message_per_patchset() {
+    let fake = FakeGerrit::start("canopy", "gerrit-http-password").await;
+    fake.model.lock().unwrap().current.insert(4711, 2);
+    let cfg = format!(
+        "[gerrit]\nhost = \"review.example.org\"\nurl = \"{}\"\nusername = \"canopy\"\ntimeout_secs = 1\n[outbox]\nbackoff_base_ms = 20\n",
+        fake.url()
+    );
+    let s = ServerProcess::start(
+        BIN,
+        &cfg,
+        &[("CANOPY_GERRIT_PASSWORD", "gerrit-http-password")],
+        &[],
+    )
+    .await;
+    for f in [
+        "01-patchset-created.json",
+        "03-comment-added-zuul-check-failed.json",
+    ] {
+        assert_eq!(s.gerrit(&fixture("gerrit", f)).await, 202, "{f}");
+    }
+    assert!(
+        fake.wait_for(Duration::from_secs(10), |m| !m.messages.is_empty())
+            .await
+    );
+    // A second report on the same patchset, and a redelivery: nothing new to post.
+    assert_eq!(
+        s.gerrit(&fixture(
+            "gerrit",
+            "05-comment-added-zuul-check-passed.json"
+        ))
+        .await,
+        202
+    );
+    assert_eq!(
+        s.gerrit(&fixture(
+            "gerrit",
+            "03-comment-added-zuul-check-failed.json"
+        ))
+        .await,
+        200
+    );
+    for f in [
+        "06-patchset-created-ps2.json",
+        "10-comment-added-zuul-gate.json",
+    ] {
+        assert_eq!(s.gerrit(&fixture("gerrit", f)).await, 202, "{f}");
+    }
+    assert!(
+        fake.wait_for(Duration::from_secs(10), |m| m
+            .messages
+            .values()
+            .map(Vec::len)
+            .sum::<usize>()
+            >= 2)
+            .await
+    );
+    settle().await;
+    let msgs = fake.messages("widgets/core", 4711);
+    assert_eq!(msgs.len(), 2, "{msgs:?}");
+    assert_eq!((msgs[0].revision, msgs[1].revision), (1, 2));
+    assert!(
+        msgs.iter()
+            .all(|m| m.tag.as_deref() == Some("autogenerated:canopy"))
+    );
+    assert!(
+        msgs[0].message.contains("Canopy, patch set 1:") && msgs[0].message.contains("CI energy")
+    );
+    let reqs = fake.model.lock().unwrap().requests.clone();
+    assert!(
+        reqs.iter().all(|r| r.path.starts_with("/a/")
+            && r.auth.as_deref().is_some_and(|a| a.starts_with("Basic ")))
+    );
+}
+
+fn comment_payload(body: &str, login: &str, association: &str, id: u64) -> Vec<u8> {
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&fixture("github", "issue_comment.created.json")).unwrap();
+    v["comment"]["id"] = id.into();
+    v["comment"]["body"] = body.into();
+    v["comment"]["user"]["login"] = login.into();
+    v["comment"]["author_association"] = association.into();
+    v["sender"]["login"] = login.into();
+    serde_json::to_vec(&v).unwrap()
+}
+
+#[tokio::test]
+async fn commands_get_replies_with_permissions_checked() {
+    let fake = FakeGitHub::start(TOKEN).await;
+    let mut s = github_server(&fake, "").await;
+    assert_eq!(
+        s.github(
+            "pull_request",
+            "d-open",
+            &fixture("github", "pull_request.opened.json")
+        )
+        .await,
+        202
+    );
+    let cases = [
+        ("/canopy help", "ada-l", "CONTRIBUTOR", 1),
+        ("```\n/canopy now\n```\nthanks!", "bob-b", "CONTRIBUTOR", 2),
+        ("/canopy dance", "bob-b", "CONTRIBUTOR", 3),
+        ("/canopy now", "mallory", "NONE", 4),
+        ("/canopy opt-in", "bob-b", "CONTRIBUTOR", 5),
+    ];
+    for (body, login, assoc, id) in cases {
+        let payload = comment_payload(body, login, assoc, 7_000_000 + id);
+        assert_eq!(
+            s.github("issue_comment", &format!("d-cmd-{id}"), &payload)
+                .await,
+            202
+        );
+    }
+    assert!(
+        fake.wait_for(Duration::from_secs(10), |m| m
+            .comments
+            .get(&(REPO.to_string(), 7))
+            .is_some_and(|c| c.len() >= 4))
+            .await
+    );
+    // A redelivered command is not answered twice.
+    let payload = comment_payload("/canopy help", "ada-l", "CONTRIBUTOR", 7_000_001);
+    assert_eq!(
+        s.github("issue_comment", "d-cmd-1-again", &payload).await,
+        202
+    );
+    settle().await;
+    let replies = fake.comments(REPO, 7);
+    assert_eq!(
+        replies.len(),
+        4,
+        "help, error, denial, opt-in; nothing for the quoted code: {replies:#?}"
+    );
+    assert!(
+        replies
+            .iter()
+            .any(|c| c.body.contains("| `/canopy defer [by TIME]` |"))
+    );
+    assert!(
+        replies
+            .iter()
+            .any(|c| c.body.contains("`dance` is not a Canopy command"))
+    );
+    assert!(replies.iter().any(|c| {
+        c.body
+            .contains("@mallory, `/canopy now` is for the author, maintainers")
+    }));
+    assert!(
+        replies
+            .iter()
+            .any(|c| c.body.contains("@bob-b, you are now opted in"))
+    );
+    // The consent is recorded in the store.
+    s.kill();
+    let st = canopy_bot::store::RedbStore::open(s.store()).unwrap();
+    let consents = st.consents().unwrap();
+    assert_eq!(consents.len(), 1);
+    assert_eq!(
+        (consents[0].actor_key.as_str(), consents[0].opted_in),
+        ("github:bob-b", true)
+    );
+}
+
+async fn one_comment_despite(fault: Fault) -> (FakeGitHub, Vec<std::time::Instant>) {
+    let fake = FakeGitHub::start(TOKEN).await;
+    fake.fault(Some(Method::POST), "/issues/7/comments", fault);
+    let s = github_server(&fake, "").await;
+    pr_with_a_job(&s).await;
+    assert!(
+        fake.wait_for(Duration::from_secs(15), |m| !m.comments.is_empty())
+            .await,
+        "no comment in the end"
+    );
+    settle().await;
+    assert_eq!(sticky_count(&fake), 1, "{:?}", fake.comments(REPO, 7));
+    let posts = fake
+        .model
+        .lock()
+        .unwrap()
+        .requests
+        .iter()
+        .filter(|r| r.method == "POST")
+        .map(|r| r.at)
+        .collect();
+    drop(s);
+    (fake, posts)
+}
+
+#[tokio::test]
+async fn server_errors_are_retried() {
+    let (_, posts) = one_comment_despite(Fault::Status(502, "Bad Gateway")).await;
+    assert_eq!(posts.len(), 2);
+}
+
+#[tokio::test]
+async fn secondary_rate_limits_wait_for_retry_after() {
+    let (_, posts) = one_comment_despite(Fault::StatusHeaders(
+        403,
+        vec![("retry-after", "1".into())],
+        "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+    ))
+    .await;
+    assert_eq!(posts.len(), 2);
+    assert!(
+        posts[1] - posts[0] >= Duration::from_millis(950),
+        "waited only {:?}",
+        posts[1] - posts[0]
+    );
+}
+
+#[tokio::test]
+async fn too_many_requests_wait_for_retry_after() {
+    let (_, posts) = one_comment_despite(Fault::StatusHeaders(
+        429,
+        vec![("retry-after", "1".into())],
+        "",
+    ))
+    .await;
+    assert!(posts[1] - posts[0] >= Duration::from_millis(950));
+}
+
+#[tokio::test]
+async fn timeouts_and_resets_are_retried() {
+    one_comment_despite(Fault::Delay(Duration::from_secs(3))).await;
+    one_comment_despite(Fault::Reset).await;
+}
+
+#[tokio::test]
+async fn a_lost_response_does_not_duplicate_the_comment() {
+    // GitHub created the comment but Canopy saw a 500: the retry finds it.
+    let (fake, posts) = one_comment_despite(Fault::ApplyThenFail).await;
+    assert_eq!(posts.len(), 1, "no second POST");
+    assert_eq!(fake.comments(REPO, 7).len(), 1);
+}
+
+#[tokio::test]
+async fn a_crash_between_sent_and_recorded_does_not_duplicate_the_comment() {
+    let fake = FakeGitHub::start(TOKEN).await;
+    fake.fault(
+        Some(Method::POST),
+        "/issues/7/comments",
+        Fault::ApplyThenHang(Duration::from_secs(30)),
+    );
+    let mut s = github_server(&fake, "").await;
+    pr_with_a_job(&s).await;
+    // The comment exists on GitHub, Canopy is waiting for the answer: kill it now.
+    assert!(fake.wait_for(Duration::from_secs(10), |m| m.hung).await);
+    s.kill();
+    s.restart().await;
+    assert!(
+        fake.wait_for(Duration::from_secs(10), |m| m
+            .requests
+            .iter()
+            .filter(|r| r.path.contains("/issues/7/comments") && r.method == "GET")
+            .count()
+            >= 2)
+            .await
+    );
+    settle().await;
+    assert_eq!(fake.comments(REPO, 7).len(), 1);
+    assert_eq!(
+        fake.mutations()
+            .iter()
+            .filter(|r| r.method == "POST")
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn duplicates_left_by_a_late_request_are_removed() {
+    let fake = FakeGitHub::start(TOKEN).await;
+    {
+        let mut m = fake.model.lock().unwrap();
+        for id in [1, 2] {
+            m.comments.entry((REPO.to_string(), 7)).or_default().push(
+                canopy_e2e::fake_github::Comment {
+                    id,
+                    body: format!("{MARKER}\nold {id}"),
+                    user: "canopy[bot]".into(),
+                },
+            );
+        }
+    }
+    let s = github_server(&fake, "").await;
+    pr_with_a_job(&s).await;
+    let ok = fake
+        .wait_for(Duration::from_secs(10), |m| {
+            m.comments[&(REPO.to_string(), 7)].len() == 1
+        })
+        .await;
+    assert!(ok, "{:#?}", fake.mutations());
+    settle().await;
+    let c = fake.comments(REPO, 7);
+    assert_eq!(c.len(), 1);
+    assert_eq!(c[0].id, 1, "the first is kept and edited");
+    assert!(c[0].body.contains("CI energy"));
+}
+
+fn dead_items(store: &std::path::Path) -> Vec<serde_json::Value> {
+    let out = run_canopy(
+        BIN,
+        &[
+            "outbox",
+            "list",
+            "--dead",
+            "--store",
+            store.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn permanent_failures_and_exhausted_retries_go_to_the_dead_letter_list() {
+    let fake = FakeGitHub::start(TOKEN).await;
+    fake.fault(
+        Some(Method::POST),
+        "/issues/7/comments",
+        Fault::Status(404, "{\"message\":\"Not Found\"}"),
+    );
+    let mut s = github_server(&fake, "").await;
+    pr_with_a_job(&s).await;
+    settle().await;
+    settle().await;
+    let store = s.store().to_path_buf();
+    s.kill();
+    let dead = dead_items(&store);
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert!(
+        dead[0]["last_error"].as_str().unwrap().contains("HTTP 404"),
+        "{}",
+        dead[0]
+    );
+    assert_eq!(dead[0]["attempts"], 1, "a 404 is not retried");
+    // Retried by hand after the cause is fixed, it goes through.
+    let out = run_canopy(
+        BIN,
+        &[
+            "outbox",
+            "retry",
+            "--store",
+            store.to_str().unwrap(),
+            dead[0]["id"].as_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    s.restart().await;
+    assert!(
+        fake.wait_for(Duration::from_secs(10), |m| !m.comments.is_empty())
+            .await
+    );
+    s.kill();
+    assert!(dead_items(&store).is_empty());
+
+    // Server errors beyond max_attempts.
+    let fake = FakeGitHub::start(TOKEN).await;
+    for _ in 0..10 {
+        fake.fault(
+            Some(Method::POST),
+            "/issues/7/comments",
+            Fault::Status(500, "boom"),
+        );
+    }
+    let mut s = github_server(&fake, "").await;
+    pr_with_a_job(&s).await;
+    assert!(
+        fake.wait_for(Duration::from_secs(15), |m| m
+            .requests
+            .iter()
+            .filter(|r| r.method == "POST")
+            .count()
+            >= 6)
+            .await
+    );
+    settle().await;
+    let store = s.store().to_path_buf();
+    s.kill();
+    let dead = dead_items(&store);
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0]["attempts"], 6);
+    assert!(dead[0]["last_error"].as_str().unwrap().contains("HTTP 500"));
+    assert!(fake.comments(REPO, 7).is_empty());
+}
+
+#[tokio::test]
+async fn a_github_app_authenticates_with_installation_tokens_refreshed_before_expiry() {
+    let fake = FakeGitHub::start("no-personal-token").await;
+    {
+        let mut m = fake.model.lock().unwrap();
+        m.app_id = Some(424242);
+        // Tokens that octocrab must replace 30 s before expiry: valid for one second.
+        m.token_lifetime = chrono::Duration::seconds(31);
+    }
+    let key = workspace_root().join("tests/fixtures/github-app-test-key.pem");
+    let cfg = format!(
+        "[github]\napi_url = \"{}\"\napp_id = 424242\ntimeout_secs = 2\n[outbox]\nbackoff_base_ms = 20\n",
+        fake.url()
+    );
+    let s = ServerProcess::start(
+        BIN,
+        &cfg,
+        &[("CANOPY_GITHUB_APP_KEY_FILE", key.to_str().unwrap())],
+        &[],
+    )
+    .await;
+    pr_with_a_job(&s).await;
+    assert!(
+        fake.wait_for(Duration::from_secs(10), |m| !m.comments.is_empty())
+            .await
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        s.github(
+            "pull_request",
+            "d-merge",
+            &fixture("github", "pull_request.closed.merged.json")
+        )
+        .await,
+        202
+    );
+    assert!(
+        fake.wait_for(Duration::from_secs(10), |m| m.comments
+            [&(REPO.to_string(), 7)][0]
+            .body
+            .contains("Merged"))
+            .await
+    );
+    let m = fake.model.lock().unwrap();
+    assert!(m.tokens_issued >= 2, "the expiring token was replaced");
+    let inst = m
+        .requests
+        .iter()
+        .find(|r| r.path.ends_with("/installation"))
+        .unwrap();
+    assert!(
+        inst.auth.as_deref().unwrap().starts_with("Bearer ey"),
+        "JWT for the App endpoint"
+    );
+    for r in m.requests.iter().filter(|r| r.path.contains("/issues/")) {
+        assert!(
+            r.auth
+                .as_deref()
+                .unwrap()
+                .contains("ghs_installation_token_"),
+            "{:?}",
+            r.auth
+        );
+    }
+}
