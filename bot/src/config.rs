@@ -42,6 +42,8 @@ pub struct GitHubConfig {
     pub bot_login: String,
     /// Seconds before a GitHub request is abandoned (and retried). Default 20.
     pub timeout_secs: u64,
+    /// Seconds between refreshes of each repository's `.github/canopy.toml`. Default 600.
+    pub settings_refresh_secs: u64,
 }
 
 impl Default for GitHubConfig {
@@ -51,6 +53,7 @@ impl Default for GitHubConfig {
             app_id: None,
             bot_login: "canopy[bot]".into(),
             timeout_secs: 20,
+            settings_refresh_secs: 600,
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod normalize;
 pub mod outbox;
 pub mod react;
 pub mod repo_config;
+pub mod repo_config_refresh;
 pub mod secrets;
 pub mod server;
 pub mod store;

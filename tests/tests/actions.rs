@@ -20,9 +20,10 @@ fn fixture(dir: &str, name: &str) -> Vec<u8> {
     std::fs::read(workspace_root().join("tests/fixtures").join(dir).join(name)).expect("fixture")
 }
 
-fn github_config(fake: &FakeGitHub, extra: &str) -> String {
+/// A configuration pointing at the fake; `github_extra` goes into the `[github]` table.
+fn github_config(fake: &FakeGitHub, github_extra: &str) -> String {
     format!(
-        "[github]\napi_url = \"{}\"\ntimeout_secs = 1\n[outbox]\nbackoff_base_ms = 20\nmax_attempts = 6\n{extra}",
+        "[github]\napi_url = \"{}\"\ntimeout_secs = 1\n{github_extra}[outbox]\nbackoff_base_ms = 20\nmax_attempts = 6\n",
         fake.url()
     )
 }
@@ -620,5 +621,129 @@ async fn a_github_app_authenticates_with_installation_tokens_refreshed_before_ex
             "{:?}",
             r.auth
         );
+    }
+}
+
+#[tokio::test]
+async fn repository_settings_are_read_from_the_repository_and_the_last_good_ones_kept() {
+    let fake = FakeGitHub::start(TOKEN).await;
+    let file = (REPO.to_string(), ".github/canopy.toml".to_string());
+    fake.model
+        .lock()
+        .unwrap()
+        .files
+        .insert(file.clone(), "[comment]\nsections = [\"status\"]\n".into());
+    let s = github_server(&fake, "settings_refresh_secs = 1\n").await;
+    let reads = |m: &canopy_e2e::fake_github::Model| {
+        m.requests
+            .iter()
+            .filter(|r| r.path.contains("/contents/.github/canopy.toml"))
+            .count()
+    };
+    assert_eq!(
+        s.github(
+            "pull_request",
+            "d-open",
+            &fixture("github", "pull_request.opened.json")
+        )
+        .await,
+        202
+    );
+    assert!(
+        fake.wait_for(Duration::from_secs(10), |m| reads(m) >= 1)
+            .await,
+        "settings read once the repository is known"
+    );
+    settle().await;
+    // Energy is switched off by the repository: a CI job changes nothing visible.
+    assert_eq!(
+        s.github(
+            "pull_request",
+            "d-sync",
+            &fixture("github", "pull_request.synchronize.json")
+        )
+        .await,
+        202
+    );
+    assert_eq!(
+        s.github(
+            "workflow_job",
+            "d-job",
+            &fixture("github", "workflow_job.completed.json")
+        )
+        .await,
+        202
+    );
+    settle().await;
+    assert!(fake.comments(REPO, 7).is_empty());
+    // An invalid file: the last good settings stay in force.
+    fake.model
+        .lock()
+        .unwrap()
+        .files
+        .insert(file, "[comment]\nsectionz = 1\n".into());
+    let before = reads(&fake.model.lock().unwrap());
+    assert!(
+        fake.wait_for(Duration::from_secs(10), |m| reads(m) > before)
+            .await
+    );
+    assert_eq!(
+        s.github(
+            "pull_request",
+            "d-merge",
+            &fixture("github", "pull_request.closed.merged.json")
+        )
+        .await,
+        202
+    );
+    assert!(
+        fake.wait_for(Duration::from_secs(10), |m| !m.comments.is_empty())
+            .await
+    );
+    let body = &fake.comments(REPO, 7)[0].body;
+    assert!(
+        body.contains("**Status.** Merged") && !body.contains("CI energy"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn settings_fall_back_to_the_organisation_then_the_defaults() {
+    use canopy_bot::github::client::{GitHubAuth, GitHubClient};
+    use canopy_bot::repo_config::RepoConfig;
+    use canopy_bot::repo_config_refresh::{Refresh, Source, fetch};
+    let fake = FakeGitHub::start(TOKEN).await;
+    fake.model.lock().unwrap().files.insert(
+        ("canopy-demo/.github".into(), "canopy.toml".into()),
+        "[privacy]\nk = 7\n".into(),
+    );
+    let client = GitHubClient::new(
+        &fake.url(),
+        GitHubAuth::Token(TOKEN.into()),
+        Duration::from_secs(2),
+    )
+    .unwrap();
+    let defaults = RepoConfig::default();
+    match fetch(&client, REPO, &defaults).await.unwrap() {
+        Refresh::Loaded(c, Source::Organisation) => assert_eq!(c.privacy.k, 7),
+        other => panic!("{other:?}"),
+    }
+    match fetch(&client, "someone-else/repo", &defaults)
+        .await
+        .unwrap()
+    {
+        Refresh::Loaded(c, Source::Defaults) => assert_eq!(*c, defaults),
+        other => panic!("{other:?}"),
+    }
+    fake.model.lock().unwrap().files.insert(
+        (REPO.into(), ".github/canopy.toml".into()),
+        "[privacy]\nk = 1\n".into(),
+    );
+    match fetch(&client, REPO, &defaults).await.unwrap() {
+        Refresh::Invalid(msg) => assert!(
+            msg.contains(".github/canopy.toml") && msg.contains("privacy.k"),
+            "{msg}"
+        ),
+        other => panic!("{other:?}"),
     }
 }

@@ -77,7 +77,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     let store = Arc::new(RedbStore::open(&store_dir)?);
     let normalizer = Arc::new(wiring::normalizer(&cfg));
-    let (reactor, _configs) = wiring::reactor(&cfg);
+    let (reactor, configs) = wiring::reactor(&cfg);
+    crate::repo_config_refresh::load_saved(&store, &configs);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("canopy")
@@ -85,10 +86,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .context("starting the async runtime")?;
     // The GitHub client (octocrab) needs the runtime while it is built.
     let _guard = runtime.enter();
+    let platform = wiring::executor(&cfg, &env)?;
+    let github_client = platform.github.clone();
     let executor: Arc<dyn Execute> = if args.dry_run {
         Arc::new(DryRunExecutor)
     } else {
-        Arc::new(wiring::executor(&cfg, &env)?)
+        Arc::new(platform)
     };
 
     runtime.block_on(async move {
@@ -121,8 +124,24 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             "canopy is listening"
         );
         eprintln!("canopy: listening on http://{}", running.addr);
+        let refresher = github_client.map(|client| {
+            let (trigger, signal) = crate::inbox::tokio_shutdown::channel();
+            let task = crate::repo_config_refresh::start(
+                client,
+                running.store.clone(),
+                configs,
+                cfg.defaults.clone(),
+                Duration::from_secs(cfg.github.settings_refresh_secs.max(1)),
+                signal,
+            );
+            (trigger, task)
+        });
         shutdown_signal().await;
         tracing::info!("shutting down; unprocessed deliveries stay queued in the store");
+        if let Some((trigger, task)) = refresher {
+            trigger.fire();
+            let _ = task.await;
+        }
         running.shutdown(Duration::from_secs(10)).await;
         anyhow::Ok(())
     })?;
