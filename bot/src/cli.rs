@@ -28,6 +28,8 @@ pub struct Cli {
 pub enum Command {
     /// Weekly team-level picture of a git repository's history (no token, no server).
     Analyze(commands::analyze::AnalyzeArgs),
+    /// Import past PRs or Gerrit changes through the APIs into a store.
+    Backfill(commands::backfill::BackfillArgs),
     /// Show what Canopy does on this repository (or a path given), with no credentials.
     Demo(commands::demo::DemoArgs),
     /// Stored events: list them.
@@ -56,6 +58,7 @@ impl Command {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Analyze(args) => commands::analyze::run(args),
+        Command::Backfill(args) => commands::backfill::run(args),
         Command::Demo(args) => commands::demo::run(args),
         Command::Events(args) => commands::events::run(args),
         Command::Inbox(args) => commands::inbox::run(args),

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod backfill;
 pub mod bot_command;
 pub mod cli;
 pub mod clock;

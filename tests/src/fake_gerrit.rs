@@ -43,6 +43,8 @@ pub struct Model {
     faults: VecDeque<(Matcher, Fault)>,
     /// Accepted basic-auth credentials.
     pub credentials: (String, String),
+    /// Changes returned by queries (REST `ChangeInfo` objects), in order.
+    pub changes: Vec<Value>,
 }
 
 /// A running fake Gerrit.
@@ -158,7 +160,11 @@ async fn handle(State(model): State<Arc<Mutex<Model>>>, req: Request) -> Respons
         let mut m = model.lock().unwrap();
         m.requests.push(Recorded {
             method: method.to_string(),
-            path: path.clone(),
+            path: parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_default(),
             auth: parts
                 .headers
                 .get("authorization")
@@ -189,7 +195,8 @@ async fn handle(State(model): State<Arc<Mutex<Model>>>, req: Request) -> Respons
         }
         _ => {}
     }
-    let resp = serve(&model, &method, &path, &parts.headers, &bytes);
+    let query = parts.uri.query().unwrap_or("").to_string();
+    let resp = serve(&model, &method, &path, &query, &parts.headers, &bytes);
     match fault {
         Some(Fault::ApplyThenFail) => {
             (StatusCode::INTERNAL_SERVER_ERROR, "applied, then failed").into_response()
@@ -202,6 +209,7 @@ fn serve(
     model: &Arc<Mutex<Model>>,
     method: &Method,
     path: &str,
+    query: &str,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Response {
@@ -220,6 +228,22 @@ fn serve(
         Some((p.to_string(), n.parse().ok()?))
     };
     match (method.as_str(), seg.as_slice()) {
+        ("GET", ["a", "changes", ""]) | ("GET", ["a", "changes"]) => {
+            let q: std::collections::HashMap<String, String> = query
+                .split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            let n: usize = q.get("n").and_then(|v| v.parse().ok()).unwrap_or(500);
+            let start: usize = q.get("S").and_then(|v| v.parse().ok()).unwrap_or(0);
+            let mut page: Vec<Value> = m.changes.iter().skip(start).take(n).cloned().collect();
+            if start + page.len() < m.changes.len()
+                && let Some(last) = page.last_mut()
+            {
+                last["_more_changes"] = json!(true);
+            }
+            gerrit_json(StatusCode::OK, Value::Array(page))
+        }
         ("GET", ["a", "accounts", "self"]) => gerrit_json(
             StatusCode::OK,
             json!({"_account_id": 1000042, "username": m.credentials.0}),

@@ -98,6 +98,10 @@ pub struct Model {
     pub pulls: HashMap<String, Vec<Value>>,
     /// Reviews by (repo, number).
     pub reviews: HashMap<(String, u64), Vec<Value>>,
+    /// Workflow runs by head commit.
+    pub runs_by_sha: HashMap<String, Vec<Value>>,
+    /// Jobs by workflow run id.
+    pub jobs: HashMap<u64, Vec<Value>>,
 }
 
 /// A running fake.
@@ -440,6 +444,39 @@ fn serve(
             let page: usize = query.get("page").and_then(|v| v.parse().ok()).unwrap_or(1);
             let items: Vec<Value> = all.into_iter().skip((page - 1) * per).take(per).collect();
             json_response(StatusCode::OK, Value::Array(items))
+        }
+        ("GET", ["repos", o, r, "pulls", n]) => {
+            let n: u64 = n.parse().unwrap_or(0);
+            let pr = m
+                .pulls
+                .get(&format!("{o}/{r}"))
+                .and_then(|l| l.iter().find(|p| p["number"].as_u64() == Some(n)).cloned());
+            match pr {
+                Some(p) => json_response(StatusCode::OK, p),
+                None => json_response(StatusCode::NOT_FOUND, json!({"message": "Not Found"})),
+            }
+        }
+        ("GET", ["repos", _o, _r, "pulls", _n, "comments"]) => {
+            json_response(StatusCode::OK, json!([]))
+        }
+        ("GET", ["repos", _o, _r, "actions", "runs"]) => {
+            let sha = query.get("head_sha").cloned().unwrap_or_default();
+            let runs = m.runs_by_sha.get(&sha).cloned().unwrap_or_default();
+            json_response(
+                StatusCode::OK,
+                json!({"total_count": runs.len(), "workflow_runs": runs}),
+            )
+        }
+        ("GET", ["repos", _o, _r, "actions", "runs", id, "jobs"]) => {
+            let id: u64 = id.parse().unwrap_or(0);
+            let jobs = m.jobs.get(&id).cloned().unwrap_or_default();
+            json_response(
+                StatusCode::OK,
+                json!({"total_count": jobs.len(), "jobs": jobs}),
+            )
+        }
+        ("GET", ["repos", _o, _r, "commits", _sha, "check-runs"]) => {
+            json_response(StatusCode::OK, json!({"total_count": 0, "check_runs": []}))
         }
         ("GET", ["repos", o, r, "pulls", n, "reviews"]) => {
             let key = (format!("{o}/{r}"), n.parse().unwrap_or(0));

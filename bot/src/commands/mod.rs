@@ -1,6 +1,7 @@
 //! One module per subcommand: its `clap` arguments and its `run` function.
 
 pub mod analyze;
+pub mod backfill;
 pub mod demo;
 mod demo_webhooks;
 pub mod events;

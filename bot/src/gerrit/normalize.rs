@@ -86,10 +86,19 @@ struct Change {
     commit_message: Option<String>,
     #[serde(rename = "createdOn")]
     created_on: Option<Num>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     wip: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     hashtags: Vec<String>,
+}
+
+/// Reads `null` as the type's default (Gerrit and converted records write nulls for absent lists).
+fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 #[derive(Debug, Deserialize)]
@@ -141,7 +150,7 @@ struct Raw {
     restorer: Option<Account>,
     reviewer: Option<Account>,
     changer: Option<Account>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     approvals: Vec<Approval>,
     comment: Option<String>,
     #[serde(rename = "refUpdate")]
