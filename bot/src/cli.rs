@@ -42,6 +42,8 @@ pub enum Command {
     Replay(commands::replay::ReplayArgs),
     /// Run the webhook server.
     Serve(commands::serve::ServeArgs),
+    /// Time to merge: evaluate the model on PR histories, train it from the store.
+    Ttm(commands::ttm::TtmArgs),
 }
 
 impl Command {
@@ -65,5 +67,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Outbox(args) => commands::outbox::run(args),
         Command::Replay(args) => commands::replay::run(args),
         Command::Serve(args) => commands::serve::run(args),
+        Command::Ttm(args) => commands::ttm::run(args),
     }
 }

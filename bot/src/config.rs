@@ -24,6 +24,9 @@ pub struct Config {
     /// Outgoing actions.
     #[serde(default)]
     pub outbox: OutboxConfig,
+    /// Time-to-merge models.
+    #[serde(default)]
+    pub ttm: TtmConfig,
     /// Settings for repositories that have no `.github/canopy.toml` of their own (same keys).
     #[serde(default)]
     pub defaults: crate::repo_config::RepoConfig,
@@ -133,6 +136,27 @@ impl Default for GerritConfig {
             url: None,
             username: None,
             timeout_secs: 20,
+        }
+    }
+}
+
+/// `[ttm]`
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TtmConfig {
+    /// Hours between retrainings of the time-to-merge models; also how old a model may be at
+    /// startup before it is retrained at once. 0 turns retraining off. Default 24.
+    pub retrain_hours: u64,
+    /// Fewest merged changes for a repository's own model; smaller repositories get a model
+    /// pooled over every repository in the store, and the comment says so. Default 200.
+    pub min_repo_changes: usize,
+}
+
+impl Default for TtmConfig {
+    fn default() -> Self {
+        TtmConfig {
+            retrain_hours: 24,
+            min_repo_changes: 200,
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod repo_config_refresh;
 pub mod secrets;
 pub mod server;
 pub mod store;
+pub mod ttm_service;
 pub mod wiring;
 
 /// The whole program: parse the command line, set up logging, run the subcommand, and turn

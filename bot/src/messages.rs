@@ -57,7 +57,12 @@ impl StickyView {
     }
 }
 
-const TEMPLATES: [(&str, &str); 6] = [
+const TEMPLATES: [(&str, &str); 8] = [
+    ("explain", include_str!("../templates/explain.md.j2")),
+    (
+        "explain_unavailable",
+        include_str!("../templates/explain_unavailable.md.j2"),
+    ),
     ("sticky", include_str!("../templates/sticky.md.j2")),
     (
         "gerrit_patchset",
@@ -174,6 +179,19 @@ pub fn permission_denied(marker: &str, user: &str, kind: CommandKind) -> String 
     render("permission_denied", context! { marker, user, usage, who })
 }
 
+/// The answer to `/canopy explain`.
+pub fn explain(marker: &str, headline: &str, lines: &[String]) -> String {
+    render(
+        "explain",
+        context! { marker, headline, lines => lines.to_vec() },
+    )
+}
+
+/// The answer to `/canopy explain` when there is no prediction, with the reason.
+pub fn explain_unavailable(marker: &str, reason: &str) -> String {
+    render("explain_unavailable", context! { marker, reason })
+}
+
 /// The confirmation of `/canopy opt-in` or `/canopy opt-out`.
 pub fn consent(marker: &str, user: &str, opted_in: bool, k: u32) -> String {
     render("consent", context! { marker, user, opted_in, k })
@@ -238,5 +256,23 @@ mod tests {
         insta::assert_snapshot!("denied", permission_denied(&m, "mallory", CommandKind::Now));
         insta::assert_snapshot!("opt_in", consent(&m, "ada", true, 5));
         insta::assert_snapshot!("opt_out", consent(&m, "ada", false, 5));
+        insta::assert_snapshot!(
+            "explain",
+            explain(
+                &m,
+                "Likely merged in 1–3 days (80% range 5 hours – 9 days), based on 412 earlier changes in this repository.",
+                &[
+                    "A typical change here would take about 1 day; this one about 2 days.".into(),
+                    "- large change (1,240 lines): +1 day (×1.80 on the typical time)".into()
+                ]
+            )
+        );
+        insta::assert_snapshot!(
+            "explain_unavailable",
+            explain_unavailable(
+                &m,
+                "no time-to-merge model has been trained for this repository yet"
+            )
+        );
     }
 }

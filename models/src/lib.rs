@@ -2,3 +2,6 @@
 #![forbid(unsafe_code)]
 
 pub mod energy;
+pub mod gbt;
+pub mod shapley;
+pub mod ttm;

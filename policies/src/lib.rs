@@ -1,2 +1,5 @@
 //! Decisions Canopy takes from analysed data. Pure: no I/O, no clock, no network.
 #![forbid(unsafe_code)]
+
+pub mod rerun;
+pub mod window;

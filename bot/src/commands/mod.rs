@@ -9,3 +9,4 @@ pub mod inbox;
 pub mod outbox;
 pub mod replay;
 pub mod serve;
+pub mod ttm;

@@ -78,6 +78,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let store = Arc::new(RedbStore::open(&store_dir)?);
     let normalizer = Arc::new(wiring::normalizer(&cfg));
     let (reactor, configs) = wiring::reactor(&cfg);
+    let ttm_cache = reactor.ttm.clone();
     crate::repo_config_refresh::load_saved(&store, &configs);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -136,9 +137,21 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             );
             (trigger, task)
         });
+        let retrainer = (cfg.ttm.retrain_hours > 0).then(|| {
+            let (trigger, signal) = crate::inbox::tokio_shutdown::channel();
+            let task = crate::ttm_service::start_retrainer(
+                running.store.clone(),
+                ttm_cache,
+                Arc::new(SystemClock),
+                Duration::from_secs(cfg.ttm.retrain_hours * 3600),
+                cfg.ttm.min_repo_changes,
+                signal,
+            );
+            (trigger, task)
+        });
         shutdown_signal().await;
         tracing::info!("shutting down; unprocessed deliveries stay queued in the store");
-        if let Some((trigger, task)) = refresher {
+        for (trigger, task) in refresher.into_iter().chain(retrainer) {
             trigger.fire();
             let _ = task.await;
         }

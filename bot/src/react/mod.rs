@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 use std::sync::{Arc, RwLock};
 
-use canopy_analyzer::event::CommentEvent;
+use canopy_analyzer::event::{ChangeAction, CommentEvent};
 use canopy_analyzer::{Event, EventKind, Platform};
 use chrono::{DateTime, Utc};
 
@@ -18,6 +18,7 @@ use crate::messages::{self, StickyView};
 use crate::outbox::Action;
 use crate::repo_config::{RepoConfig, parse_quiet_hours};
 use crate::store::{Consent, Enqueue, EnqueueMode, EventStore, RedbStore};
+use crate::ttm_service::{self, TtmCache};
 use sticky::ChangeHistory;
 
 /// Settings of every repository, refreshed in the background; the reactor only reads them.
@@ -60,6 +61,8 @@ pub struct Reactor {
     pub configs: Arc<RepoConfigs>,
     /// Logins of Canopy itself (its own comments are never read as commands).
     pub bot_logins: Vec<String>,
+    /// Time-to-merge models and histories.
+    pub ttm: Arc<TtmCache>,
 }
 
 impl Reactor {
@@ -68,7 +71,56 @@ impl Reactor {
         Reactor {
             configs,
             bot_logins: vec!["canopy[bot]".into(), "canopy".into()],
+            ttm: Arc::new(TtmCache::default()),
         }
+    }
+
+    /// The time-to-merge section of an open change, when a model exists.
+    fn ttm_view(
+        &self,
+        store: &RedbStore,
+        key: &ChangeKey,
+        h: &ChangeHistory,
+        new: &[Event],
+    ) -> Option<crate::messages::TtmView> {
+        let (_, repo, number) = key;
+        let latest = h.latest()?;
+        if matches!(latest.action, ChangeAction::Merged | ChangeAction::Closed) {
+            return None;
+        }
+        let model = self.ttm.model(store, repo)?;
+        let t = h.events.last().map(|e| e.at_utc())?;
+        let f = self.ttm.features(store, repo, new, *number, t);
+        let p = model.predict(&f);
+        let e = model.explain(&f);
+        Some(ttm_service::view(&model, &f, &p, &e))
+    }
+
+    /// The answer to `/canopy explain` on a change.
+    fn explain_reply(&self, store: &RedbStore, e: &Event, number: u64, marker: &str) -> String {
+        let key = (e.platform, e.repo.clone(), number);
+        let h = change_history(store, &key, std::slice::from_ref(e));
+        let Some(model) = self.ttm.model(store, &e.repo) else {
+            return messages::explain_unavailable(
+                marker,
+                "no time-to-merge model has been trained for this repository yet",
+            );
+        };
+        let t = e.at_utc();
+        if h.latest().is_none() {
+            return messages::explain_unavailable(marker, "Canopy has not seen this change open");
+        }
+        let f = self
+            .ttm
+            .features(store, &e.repo, std::slice::from_ref(e), number, t);
+        let p = model.predict(&f);
+        let x = model.explain(&f);
+        let view = ttm_service::view(&model, &f, &p, &x);
+        messages::explain(
+            marker,
+            &view.headline,
+            &ttm_service::explanation_lines(&f, &x),
+        )
     }
 }
 
@@ -204,7 +256,10 @@ impl Reactor {
             return;
         }
         let view = StickyView {
-            ttm: None,
+            ttm: cfg
+                .section_on("ttm")
+                .then(|| self.ttm_view(store, key, &h, new))
+                .flatten(),
             energy: cfg
                 .section_on("energy")
                 .then(|| sticky::energy_view(&h, &cfg))
@@ -313,10 +368,11 @@ impl Reactor {
                                 });
                                 Some(messages::consent(&marker, &user, opted_in, cfg.privacy.k))
                             }
-                            // Answered by the time-to-merge and rerun capabilities when enabled.
-                            BotCommand::Explain | BotCommand::Defer { .. } | BotCommand::Now => {
-                                None
+                            BotCommand::Explain => {
+                                Some(self.explain_reply(store, e, c.number, &marker))
                             }
+                            // Answered by the rerun capability.
+                            BotCommand::Defer { .. } | BotCommand::Now => None,
                         }
                     }
                 }

@@ -1,0 +1,65 @@
+//! Time-to-merge training on 100,000 changes and one prediction with its explanation.
+//! Run: `cargo bench -p canopy-models --bench ttm`.
+
+use canopy_models::ttm::features::{N, TtmFeatures};
+use canopy_models::ttm::{PrRecord, Scope, TrainConfig, TtmModel};
+use criterion::{Criterion, criterion_group, criterion_main};
+use std::hint::black_box;
+
+/// Deterministic synthetic history: merge time grows with size and backlog, with noise.
+fn synthetic(n: usize) -> Vec<PrRecord> {
+    let mut s = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        (s >> 11) as f64 / (1u64 << 53) as f64
+    };
+    (0..n)
+        .map(|i| {
+            let mut f = [f64::NAN; N];
+            for v in f.iter_mut() {
+                if next() > 0.1 {
+                    *v = next() * 8.0;
+                }
+            }
+            let created = 1_600_000_000 + i as i64 * 600;
+            let hours = (f[0].max(0.0) * 0.6 + f[5].max(0.0) * 0.2 + next() * 2.0).exp_m1();
+            let merged = next() > 0.15;
+            PrRecord {
+                repo: "bench/repo".into(),
+                number: i as u64,
+                created_at: created,
+                merged_at: merged.then_some(created + (hours * 3600.0) as i64),
+                closed_at: Some(created + (hours * 3600.0) as i64),
+                features: TtmFeatures(f),
+            }
+        })
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let records = synthetic(100_000);
+    let cfg = TrainConfig::default();
+    let scope = || Scope::Repository {
+        repo: "bench/repo".into(),
+    };
+    let mut g = c.benchmark_group("ttm");
+    g.sample_size(10);
+    g.bench_function("train_100k_changes", |b| {
+        b.iter(|| TtmModel::train(black_box(&records), scope(), &cfg).unwrap())
+    });
+    g.finish();
+    let model = TtmModel::train(&records, scope(), &cfg).unwrap();
+    let x = records[777].features;
+    c.bench_function("ttm/predict_and_explain", |b| {
+        b.iter(|| {
+            let p = model.predict(black_box(&x));
+            let e = model.explain(black_box(&x));
+            (p, e)
+        })
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,143 @@
+//! Time to merge end to end: a repository's history arrives as webhooks, `canopy ttm train`
+//! learns from the store, and a newly opened pull request gets a prediction section with
+//! reasons in its sticky comment.
+
+use canopy_e2e::{run_canopy, workspace_root};
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_canopy-e2e-bin");
+
+fn fixture(name: &str) -> Value {
+    let p = workspace_root().join("tests/fixtures/github").join(name);
+    serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap()
+}
+
+fn ok(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// 260 merged pull requests whose time to merge grows with their size (a deterministic
+/// pseudo-random spread around it), opened a few hours apart.
+fn write_history(dir: &std::path::Path) {
+    let opened = fixture("pull_request.opened.json");
+    let merged = fixture("pull_request.closed.merged.json");
+    let start = chrono::DateTime::parse_from_rfc3339("2026-01-05T09:00:00Z").unwrap();
+    let mut state = 0x2545_f491_u64;
+    for n in 1..=260u64 {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let noise = ((state >> 33) % 1000) as f64 / 1000.0; // 0..1
+        let additions = [4u64, 12, 40, 150, 600, 2400][(n % 6) as usize];
+        let hours = (1.0 + additions as f64 / 8.0) * (0.6 + 0.8 * noise);
+        let created = start + chrono::Duration::hours(5 * n as i64);
+        let merged_at = created + chrono::Duration::minutes((hours * 60.0) as i64);
+        let author = format!("dev-{}", n % 9);
+        for (kind, base, at) in [("a", &opened, created), ("b", &merged, merged_at)] {
+            let mut p = base.clone();
+            let pr = &mut p["pull_request"];
+            pr["number"] = json!(100 + n);
+            pr["id"] = json!(9_000_000 + n);
+            pr["title"] = json!(format!("Change number {n}"));
+            pr["additions"] = json!(additions);
+            pr["deletions"] = json!(additions / 4);
+            pr["changed_files"] = json!(1 + additions / 100);
+            pr["user"]["login"] = json!(author);
+            pr["created_at"] = json!(created.to_rfc3339());
+            pr["updated_at"] = json!(at.to_rfc3339());
+            pr["head"]["sha"] = json!(format!("{n:040x}"));
+            if kind == "b" {
+                pr["merged_at"] = json!(at.to_rfc3339());
+                pr["closed_at"] = json!(at.to_rfc3339());
+            }
+            std::fs::write(
+                dir.join(format!("pull_request.{n:04}{kind}.json")),
+                serde_json::to_vec(&p).unwrap(),
+            )
+            .unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_replayed_pull_request_gets_a_time_to_merge_section_with_reasons() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let s = store.to_str().unwrap();
+    let history = dir.path().join("history");
+    std::fs::create_dir(&history).unwrap();
+    write_history(&history);
+    ok(&run_canopy(
+        BIN,
+        &[
+            "replay",
+            history.to_str().unwrap(),
+            "--platform",
+            "github",
+            "--store",
+            s,
+        ],
+    ));
+
+    // Before training there is no model: the comment has no prediction.
+    let mut big = fixture("pull_request.opened.json");
+    big["pull_request"]["number"] = json!(999);
+    big["pull_request"]["additions"] = json!(3000);
+    big["pull_request"]["deletions"] = json!(500);
+    big["pull_request"]["changed_files"] = json!(40);
+    big["pull_request"]["created_at"] = json!("2026-03-20T10:00:00Z");
+    big["pull_request"]["updated_at"] = json!("2026-03-20T10:00:00Z");
+    let new_pr = dir.path().join("pull_request.opened.json");
+    std::fs::write(&new_pr, serde_json::to_vec(&big).unwrap()).unwrap();
+
+    let trained = ok(&run_canopy(
+        BIN,
+        &["ttm", "train", "--store", s, "--min-repo", "100"],
+    ));
+    assert!(
+        trained.contains("trained on 260 merged changes (its own history)"),
+        "{trained}"
+    );
+
+    let out = ok(&run_canopy(
+        BIN,
+        &[
+            "replay",
+            new_pr.to_str().unwrap(),
+            "--platform",
+            "github",
+            "--store",
+            s,
+            "--dry-run",
+        ],
+    ));
+    let comment: Value = out
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| {
+            v["action"] == "upsert_comment" && v["target"].as_str().unwrap_or("").contains("#999")
+        })
+        .unwrap_or_else(|| panic!("no sticky comment for #999 in:\n{out}"));
+    let body = comment["body"].as_str().unwrap();
+    assert!(
+        body.contains("**Time to merge.** Likely merged in"),
+        "{body}"
+    );
+    assert!(
+        body.contains("based on 260 earlier changes in this repository"),
+        "{body}"
+    );
+    assert!(body.contains("Main reasons: "), "{body}");
+    // The change is far larger than usual and size drives merge time here: size is a reason,
+    // and it adds time.
+    let reasons = body.split("Main reasons: ").nth(1).unwrap();
+    assert!(
+        reasons.contains("large change (3,500 lines): +"),
+        "{reasons}"
+    );
+}
