@@ -27,6 +27,9 @@ pub struct Config {
     /// Time-to-merge models.
     #[serde(default)]
     pub ttm: TtmConfig,
+    /// Grid carbon-intensity data per region.
+    #[serde(default)]
+    pub grid: GridConfig,
     /// Settings for repositories that have no `.github/canopy.toml` of their own (same keys).
     #[serde(default)]
     pub defaults: crate::repo_config::RepoConfig,
@@ -140,6 +143,59 @@ impl Default for GerritConfig {
     }
 }
 
+/// `[grid]`
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GridConfig {
+    /// Minutes between refreshes of every region's data. Default 30.
+    pub refresh_minutes: u64,
+    /// Regions by name (the name a repository gives as `carbon.region`).
+    pub regions: std::collections::BTreeMap<String, RegionConfig>,
+}
+
+impl Default for GridConfig {
+    fn default() -> Self {
+        GridConfig {
+            refresh_minutes: 30,
+            regions: Default::default(),
+        }
+    }
+}
+
+/// Where a region's intensity comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    /// `value` at all times.
+    Fixed,
+    /// A CSV series at `path` (column `column` when not guessed).
+    Csv,
+    /// UK National Grid Carbon Intensity API (national, or `region_id` 1–17).
+    Uk,
+    /// Electricity Maps (`zone`; token from `CANOPY_ELECTRICITYMAPS_TOKEN(_FILE)`).
+    Electricitymaps,
+}
+
+/// `[grid.regions.<name>]`
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegionConfig {
+    /// The provider.
+    pub provider: ProviderKind,
+    /// Fixed value, gCO2e/kWh.
+    pub value: Option<f64>,
+    /// CSV file.
+    pub path: Option<PathBuf>,
+    /// CSV intensity column.
+    pub column: Option<String>,
+    /// UK regional id.
+    pub region_id: Option<u32>,
+    /// Electricity Maps zone.
+    pub zone: Option<String>,
+    /// API base URL (defaults to the provider's public API).
+    pub api_url: Option<String>,
+}
+
 /// `[ttm]`
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -200,6 +256,41 @@ impl Config {
             !self.gerrit.host.trim().is_empty(),
             "gerrit.host must not be empty"
         );
+        anyhow::ensure!(
+            self.grid.refresh_minutes >= 1,
+            "grid.refresh_minutes must be at least 1"
+        );
+        for (name, r) in &self.grid.regions {
+            let missing = |key: &str| {
+                anyhow::anyhow!(
+                    "grid.regions.{name}: provider {:?} needs `{key}`",
+                    r.provider
+                )
+            };
+            match r.provider {
+                ProviderKind::Fixed => {
+                    let v = r.value.ok_or_else(|| missing("value"))?;
+                    anyhow::ensure!(
+                        v.is_finite() && v >= 0.0,
+                        "grid.regions.{name}.value must be a non-negative number"
+                    );
+                }
+                ProviderKind::Csv => {
+                    r.path.as_ref().ok_or_else(|| missing("path"))?;
+                }
+                ProviderKind::Uk => {
+                    if let Some(id) = r.region_id {
+                        anyhow::ensure!(
+                            (1..=17).contains(&id),
+                            "grid.regions.{name}.region_id must be 1–17, got {id}"
+                        );
+                    }
+                }
+                ProviderKind::Electricitymaps => {
+                    r.zone.as_ref().ok_or_else(|| missing("zone"))?;
+                }
+            }
+        }
         Ok(())
     }
 }

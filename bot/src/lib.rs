@@ -5,6 +5,7 @@
 pub mod app;
 pub mod backfill;
 pub mod bot_command;
+pub mod carbon;
 pub mod cli;
 pub mod clock;
 pub mod commands;

@@ -57,7 +57,19 @@ impl StickyView {
     }
 }
 
-const TEMPLATES: [(&str, &str); 8] = [
+const TEMPLATES: [(&str, &str); 11] = [
+    (
+        "rerun_advice",
+        include_str!("../templates/rerun_advice.md.j2"),
+    ),
+    (
+        "gerrit_rerun",
+        include_str!("../templates/gerrit_rerun.txt.j2"),
+    ),
+    (
+        "defer_reply",
+        include_str!("../templates/defer_reply.md.j2"),
+    ),
     ("explain", include_str!("../templates/explain.md.j2")),
     (
         "explain_unavailable",
@@ -197,6 +209,68 @@ pub fn consent(marker: &str, user: &str, opted_in: bool, k: u32) -> String {
     render("consent", context! { marker, user, opted_in, k })
 }
 
+/// Facts of a rerun advice, in words and rounded numbers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RerunAdvice {
+    /// `github` or `gerrit`.
+    pub platform: String,
+    /// "`docs-build`, `lint`".
+    pub jobs: String,
+    /// Why it may wait ("non-voting job").
+    pub reason: String,
+    /// Grid region and source.
+    pub region: String,
+    /// Average intensity over the job now, gCO2e/kWh (rounded).
+    pub now_g: String,
+    /// Average intensity over the best window (rounded).
+    pub best_g: String,
+    /// Saving, percent (rounded).
+    pub savings: String,
+    /// Start of the best window in words.
+    pub start: String,
+    /// Expected duration in words.
+    pub duration: String,
+    /// Deadline in words ("12h").
+    pub deadline: String,
+    /// The rerun is scheduled.
+    pub deferred: bool,
+    /// The scheduled rerun was started.
+    pub ran: bool,
+    /// Why the intensity data is stale, if it is.
+    pub stale: Option<String>,
+}
+
+/// The rerun advice section of the sticky comment (and the body of a Gerrit advice message).
+pub fn rerun_advice(a: &RerunAdvice) -> RerunView {
+    RerunView {
+        text: render("rerun_advice", Value::from(Serde(a)))
+            .trim_end()
+            .to_string(),
+    }
+}
+
+/// A Gerrit review message carrying rerun advice.
+pub fn gerrit_rerun(view: &RerunView) -> String {
+    render("gerrit_rerun", context! { text => view.text.clone() })
+}
+
+/// The reply to `/canopy defer` or `/canopy now`: when the rerun will start, or why there is
+/// nothing to do.
+pub fn defer_reply(
+    marker: &str,
+    user: &str,
+    command: &str,
+    jobs: &str,
+    when: Option<&str>,
+    savings: Option<&str>,
+    reason: &str,
+) -> String {
+    render(
+        "defer_reply",
+        context! { marker, user, command, jobs, when, savings, reason },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,6 +339,60 @@ mod tests {
                     "A typical change here would take about 1 day; this one about 2 days.".into(),
                     "- large change (1,240 lines): +1 day (×1.80 on the typical time)".into()
                 ]
+            )
+        );
+        let advice = RerunAdvice {
+            platform: "github".into(),
+            jobs: "`docs-build`".into(),
+            reason: "non-voting job".into(),
+            region: "gb, UK Carbon Intensity API, national".into(),
+            now_g: "312".into(),
+            best_g: "118".into(),
+            savings: "62".into(),
+            start: "03:30 UTC".into(),
+            duration: "25 minutes".into(),
+            deadline: "12h".into(),
+            ..RerunAdvice::default()
+        };
+        insta::assert_snapshot!("rerun_advice", rerun_advice(&advice).text);
+        insta::assert_snapshot!(
+            "rerun_deferred",
+            rerun_advice(&RerunAdvice {
+                deferred: true,
+                stale: Some("HTTP 503 since 02:00 UTC".into()),
+                ..advice.clone()
+            })
+            .text
+        );
+        insta::assert_snapshot!(
+            "gerrit_rerun",
+            gerrit_rerun(&rerun_advice(&RerunAdvice {
+                platform: "gerrit".into(),
+                ..advice
+            }))
+        );
+        insta::assert_snapshot!(
+            "defer_scheduled",
+            defer_reply(
+                &m,
+                "ada",
+                "defer",
+                "`docs-build`",
+                Some("03:30 UTC"),
+                Some("62"),
+                ""
+            )
+        );
+        insta::assert_snapshot!(
+            "defer_nothing",
+            defer_reply(
+                &m,
+                "ada",
+                "defer",
+                "",
+                None,
+                None,
+                "the rerun is critical (gate pipeline)"
             )
         );
         insta::assert_snapshot!(

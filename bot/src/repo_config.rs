@@ -136,6 +136,9 @@ pub struct RerunConfig {
     pub critical_branches: Vec<String>,
     /// Labels that make a change critical. Default `["security"]`.
     pub critical_labels: Vec<String>,
+    /// Smallest saving (percent of the rerun's emissions) worth suggesting a later window.
+    /// Default 10.
+    pub min_savings_pct: f64,
 }
 
 impl Default for RerunConfig {
@@ -147,6 +150,7 @@ impl Default for RerunConfig {
             critical_pipelines: vec!["gate".into()],
             critical_branches: vec!["release/*".into(), "stable/*".into()],
             critical_labels: vec!["security".into()],
+            min_savings_pct: 10.0,
         }
     }
 }

@@ -122,3 +122,41 @@ pub fn executor(
         gerrit: gerrit.map(Arc::new),
     })
 }
+
+/// Environment variable holding the Electricity Maps token.
+pub const ELECTRICITY_MAPS_TOKEN_VAR: &str = "CANOPY_ELECTRICITYMAPS_TOKEN";
+
+/// The grid-intensity provider of every configured region.
+pub fn grid_providers(
+    cfg: &Config,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<Vec<(String, crate::carbon::Provider)>> {
+    use crate::carbon::Provider;
+    use crate::carbon::provider::{ELECTRICITY_MAPS_API, UK_API};
+    use crate::config::ProviderKind;
+    let mut out = Vec::new();
+    for (name, r) in &cfg.grid.regions {
+        let p = match r.provider {
+            ProviderKind::Fixed => Provider::Fixed(r.value.unwrap_or_default()),
+            ProviderKind::Csv => Provider::Csv {
+                path: r.path.clone().unwrap_or_default(),
+                column: r.column.clone(),
+            },
+            ProviderKind::Uk => Provider::UkGrid {
+                api_url: r.api_url.clone().unwrap_or_else(|| UK_API.into()),
+                region_id: r.region_id,
+            },
+            ProviderKind::Electricitymaps => Provider::ElectricityMaps {
+                api_url: r.api_url.clone().unwrap_or_else(|| ELECTRICITY_MAPS_API.into()),
+                zone: r.zone.clone().unwrap_or_default(),
+                token: secret_text(ELECTRICITY_MAPS_TOKEN_VAR, env)?
+                    .map(|t| t.trim().to_string())
+                    .with_context(|| {
+                        format!("grid.regions.{name} uses Electricity Maps: set {ELECTRICITY_MAPS_TOKEN_VAR} (or {ELECTRICITY_MAPS_TOKEN_VAR}_FILE)")
+                    })?,
+            },
+        };
+        out.push((name.clone(), p));
+    }
+    Ok(out)
+}

@@ -107,6 +107,100 @@ impl Tree {
         }
     }
 
+    /// Adds to `phi` the exact Shapley values of this tree's prediction for `x` against the
+    /// single reference `b`, where players are groups of features (`player_of` maps a feature
+    /// to its player; a coalition's row takes `x` on its players' features and `b` elsewhere).
+    ///
+    /// A leaf is reached by a coalition S exactly when S contains the players whose splits on
+    /// the path only `x` passes (set A) and none of those only `b` passes (set B); such a game
+    /// has closed-form values, v·(|A|−1)!|B|!/(|A|+|B|)! for each player in A and
+    /// −v·|A|!(|B|−1)!/(|A|+|B|)! for each in B. Summing over leaves is exact and linear in the
+    /// tree's size, instead of enumerating 2^players coalitions.
+    pub fn shapley_against(
+        &self,
+        x: &[f64],
+        b: &[f64],
+        player_of: &dyn Fn(usize) -> usize,
+        phi: &mut [f64],
+    ) {
+        // Per player on the current path: (x passes every split so far, b passes every split).
+        let mut state: Vec<(usize, bool, bool)> = Vec::with_capacity(8);
+        self.walk(0, x, b, player_of, &mut state, phi);
+    }
+
+    fn walk(
+        &self,
+        i: usize,
+        x: &[f64],
+        b: &[f64],
+        player_of: &dyn Fn(usize) -> usize,
+        state: &mut Vec<(usize, bool, bool)>,
+        phi: &mut [f64],
+    ) {
+        match &self.nodes[i] {
+            Node::Leaf(v) => {
+                let a: Vec<usize> = state.iter().filter(|s| s.1 && !s.2).map(|s| s.0).collect();
+                let bb: Vec<usize> = state.iter().filter(|s| !s.1 && s.2).map(|s| s.0).collect();
+                if state.iter().any(|s| !s.1 && !s.2) || (a.is_empty() && bb.is_empty()) {
+                    return; // unreachable, or reached by every coalition (no marginal effect)
+                }
+                let (na, nb) = (a.len(), bb.len());
+                let fact = |k: usize| (1..=k).fold(1.0, |acc, j| acc * j as f64);
+                let total = fact(na + nb);
+                if na > 0 {
+                    let w = v * fact(na - 1) * fact(nb) / total;
+                    for &p in &a {
+                        phi[p] += w;
+                    }
+                }
+                if nb > 0 {
+                    let w = v * fact(na) * fact(nb - 1) / total;
+                    for &p in &bb {
+                        phi[p] -= w;
+                    }
+                }
+            }
+            Node::Split {
+                feature,
+                threshold,
+                missing_left,
+                left,
+                right,
+            } => {
+                let goes_left = |row: &[f64]| {
+                    let v = row.get(*feature).copied().unwrap_or(f64::NAN);
+                    if v.is_nan() {
+                        *missing_left
+                    } else {
+                        v <= *threshold
+                    }
+                };
+                let (xl, bl) = (goes_left(x), goes_left(b));
+                let p = player_of(*feature);
+                let pos = state.iter().position(|s| s.0 == p);
+                for (child, x_ok, b_ok) in [(*left, xl, bl), (*right, !xl, !bl)] {
+                    if !x_ok && !b_ok {
+                        continue;
+                    }
+                    match pos {
+                        Some(k) => {
+                            let saved = state[k];
+                            state[k].1 &= x_ok;
+                            state[k].2 &= b_ok;
+                            self.walk(child, x, b, player_of, state, phi);
+                            state[k] = saved;
+                        }
+                        None => {
+                            state.push((p, x_ok, b_ok));
+                            self.walk(child, x, b, player_of, state, phi);
+                            state.pop();
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Features the tree splits on, without duplicates.
     pub fn features(&self) -> Vec<usize> {
         let mut f: Vec<usize> = self
@@ -163,7 +257,7 @@ impl Binner {
             let mut vals: Vec<f64> = x.iter().map(|r| r[f]).filter(|v| !v.is_nan()).collect();
             vals.sort_by(f64::total_cmp);
             vals.dedup();
-            let e = if vals.len() <= MAX_BINS - 1 {
+            let e = if vals.len() < MAX_BINS {
                 vals.iter()
                     .take(vals.len().saturating_sub(1))
                     .copied()
@@ -365,8 +459,7 @@ impl Builder<'_> {
             }
             let missing = hist[0];
             let mut left = Stat::default();
-            for b in 1..=nbins {
-                let s = hist[b];
+            for (b, &s) in hist.iter().enumerate().take(nbins + 1).skip(1) {
                 left.g += s.g;
                 left.h += s.h;
                 left.n += s.n;

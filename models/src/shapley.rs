@@ -152,12 +152,13 @@ mod tests {
         let f2 = |m: u32| if m & 1 != 0 { 2.0 } else { 0.0 };
         // Whole game over 3 players: part 1 on players {0, 2}, part 2 on player {1}.
         let whole = |m: u32| {
-            let p1 = ((m & 1) | ((m >> 2) & 1) << 1) as u32;
+            let p1 = (m & 1) | (((m >> 2) & 1) << 1);
             let p2 = (m >> 1) & 1;
             f1(p1) + f2(p2)
         };
         let direct = shapley(3, whole).unwrap();
-        let parts: Vec<(&[usize], &dyn Fn(u32) -> f64)> = vec![(&[0, 2], &f1), (&[1], &f2)];
+        type Part<'a> = (&'a [usize], &'a dyn Fn(u32) -> f64);
+        let parts: Vec<Part> = vec![(&[0, 2], &f1), (&[1], &f2)];
         let split = additive(3, parts).unwrap();
         for i in 0..3 {
             assert!((direct[i] - split[i]).abs() < 1e-12);

@@ -201,7 +201,7 @@ impl Series {
         }
         let mut a = Cursor::default();
         let mut b = Cursor::default();
-        let mut eval = |start: i64, a: &mut Cursor, b: &mut Cursor| -> Option<f64> {
+        let eval = |start: i64, a: &mut Cursor, b: &mut Cursor| -> Option<f64> {
             let (ia, ka) = a.integral(self, &prefix, &known, start);
             let (ib, kb) = b.integral(self, &prefix, &known, start + q.duration);
             (kb - ka == q.duration).then_some(ib - ia)

@@ -164,6 +164,10 @@ fn retry(a: InboxRetryArgs) -> anyhow::Result<ExitCode> {
     };
     let normalizer = wiring::normalizer(&cfg);
     let (reactor, _) = wiring::reactor(&cfg);
+    let regions = wiring::grid_providers(&cfg, &|k: &str| {
+        std::env::var(k).ok().filter(|v| !v.is_empty())
+    })?;
+    crate::carbon::load_offline(&reactor.grid, &store, &regions, chrono::Utc::now());
     drain_blocking(&store, &normalizer, &reactor, &SystemClock, None)?;
     match store.delivery(platform, &a.id)?.map(|r| r.state) {
         Some(DeliveryState::Processed { events, .. }) => {

@@ -184,6 +184,10 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         .count();
     let normalizer = wiring::normalizer(&cfg);
     let (reactor, _) = wiring::reactor(&cfg);
+    let regions = wiring::grid_providers(&cfg, &|k: &str| {
+        std::env::var(k).ok().filter(|v| !v.is_empty())
+    })?;
+    crate::carbon::load_offline(&reactor.grid, &store, &regions, chrono::Utc::now());
     let mut actions = 0usize;
     // As the outbox does, an action identical to the last one for the same id is not repeated.
     let mut last: std::collections::HashMap<String, crate::outbox::Action> =

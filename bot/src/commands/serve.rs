@@ -79,6 +79,15 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let normalizer = Arc::new(wiring::normalizer(&cfg));
     let (reactor, configs) = wiring::reactor(&cfg);
     let ttm_cache = reactor.ttm.clone();
+    let grid_cache = reactor.grid.clone();
+    let grid_regions = wiring::grid_providers(&cfg, &env)?;
+    grid_cache.load(
+        &store,
+        &grid_regions
+            .iter()
+            .map(|(n, _)| n.clone())
+            .collect::<Vec<_>>(),
+    );
     crate::repo_config_refresh::load_saved(&store, &configs);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -149,9 +158,21 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             );
             (trigger, task)
         });
+        let grid = (!grid_regions.is_empty()).then(|| {
+            let (trigger, signal) = crate::inbox::tokio_shutdown::channel();
+            let task = crate::carbon::start_refresher(
+                running.store.clone(),
+                grid_cache,
+                grid_regions,
+                Arc::new(SystemClock),
+                Duration::from_secs(cfg.grid.refresh_minutes * 60),
+                signal,
+            );
+            (trigger, task)
+        });
         shutdown_signal().await;
         tracing::info!("shutting down; unprocessed deliveries stay queued in the store");
-        for (trigger, task) in refresher.into_iter().chain(retrainer) {
+        for (trigger, task) in refresher.into_iter().chain(retrainer).chain(grid) {
             trigger.fire();
             let _ = task.await;
         }

@@ -50,6 +50,13 @@ pub enum Action {
         /// Workflow run id.
         run_id: u64,
     },
+    /// Cancel a GitHub Actions workflow run (a rerun that was deferred to a greener window).
+    CancelRun {
+        /// `owner/name`.
+        repo: String,
+        /// Workflow run id.
+        run_id: u64,
+    },
     /// Ask Zuul to run the checks again with a `recheck` review message.
     GerritRecheck {
         /// Gerrit project.
@@ -67,7 +74,8 @@ impl Action {
         match self {
             Action::UpsertComment { .. }
             | Action::PostComment { .. }
-            | Action::RerunFailedJobs { .. } => Platform::Github,
+            | Action::RerunFailedJobs { .. }
+            | Action::CancelRun { .. } => Platform::Github,
             Action::PostReviewMessage { .. } | Action::GerritRecheck { .. } => Platform::Gerrit,
         }
     }
@@ -79,6 +87,7 @@ impl Action {
             Action::PostComment { .. } => "post_comment",
             Action::PostReviewMessage { .. } => "post_review_message",
             Action::RerunFailedJobs { .. } => "rerun_failed_jobs",
+            Action::CancelRun { .. } => "cancel_run",
             Action::GerritRecheck { .. } => "gerrit_recheck",
         }
     }
@@ -90,7 +99,9 @@ impl Action {
             | Action::PostComment { repo, number, .. } => {
                 format!("{repo}#{number}")
             }
-            Action::RerunFailedJobs { repo, run_id } => format!("{repo}/actions/runs/{run_id}"),
+            Action::RerunFailedJobs { repo, run_id } | Action::CancelRun { repo, run_id } => {
+                format!("{repo}/actions/runs/{run_id}")
+            }
             Action::PostReviewMessage {
                 project,
                 change,
@@ -113,7 +124,7 @@ impl Action {
             | Action::PostComment { body, .. }
             | Action::PostReviewMessage { body, .. } => Some(body),
             Action::GerritRecheck { .. } => Some("recheck"),
-            Action::RerunFailedJobs { .. } => None,
+            Action::RerunFailedJobs { .. } | Action::CancelRun { .. } => None,
         }
     }
 

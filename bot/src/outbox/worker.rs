@@ -69,6 +69,10 @@ impl Execute for PlatformExecutor {
                     let gh = self.github.as_ref().ok_or_else(no_github)?;
                     gh.rerun_failed_jobs(repo, *run_id).await
                 }
+                Action::CancelRun { repo, run_id } => {
+                    let gh = self.github.as_ref().ok_or_else(no_github)?;
+                    gh.cancel_run(repo, *run_id).await
+                }
                 Action::PostReviewMessage {
                     project,
                     change,

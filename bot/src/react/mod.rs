@@ -2,6 +2,7 @@
 //! comment of every change the events touch, answer `/canopy` commands, record consent. It reads
 //! the store and returns decisions; the inbox stores them in the same transaction as the events.
 
+pub mod rerun;
 pub mod sticky;
 
 use std::collections::BTreeSet;
@@ -13,6 +14,7 @@ use canopy_analyzer::{Event, EventKind, Platform};
 use chrono::{DateTime, Utc};
 
 use crate::bot_command::{BotCommand, CommandKind, PREFIX, parse_comment};
+use crate::carbon::{IntensityCache, RegionData};
 use crate::inbox::{React, Reaction};
 use crate::messages::{self, StickyView};
 use crate::outbox::Action;
@@ -63,6 +65,8 @@ pub struct Reactor {
     pub bot_logins: Vec<String>,
     /// Time-to-merge models and histories.
     pub ttm: Arc<TtmCache>,
+    /// Grid intensity per region, refreshed in the background.
+    pub grid: Arc<IntensityCache>,
 }
 
 impl Reactor {
@@ -72,7 +76,175 @@ impl Reactor {
             configs,
             bot_logins: vec!["canopy[bot]".into(), "canopy".into()],
             ttm: Arc::new(TtmCache::default()),
+            grid: Arc::new(IntensityCache::default()),
         }
+    }
+
+    /// The intensity data of a repository's region, if it has one and data was fetched.
+    fn grid_for(&self, cfg: &RepoConfig) -> Option<RegionData> {
+        cfg.carbon.region.as_deref().and_then(|r| self.grid.get(r))
+    }
+
+    /// The rerun advice of a change, scheduling it when `auto_defer` is on. `scheduled` is a
+    /// deferral decided in this same reaction (not in the store yet).
+    #[allow(clippy::too_many_arguments)]
+    fn rerun_section(
+        &self,
+        store: &RedbStore,
+        key: &ChangeKey,
+        h: &ChangeHistory,
+        cfg: &RepoConfig,
+        now: DateTime<Utc>,
+        scheduled: Option<DateTime<Utc>>,
+        out: &mut Reaction,
+    ) -> Option<messages::RerunView> {
+        let (platform, repo, number) = key;
+        let t = rerun::latest_target(*platform, h)?;
+        let window = deadline_span(cfg);
+        let deadline = t.at + window;
+        let grid = self.grid_for(cfg);
+        let advice = rerun::advise(h, &t, cfg, grid.as_ref(), deadline);
+        let item = store
+            .outbox_item(&rerun::rerun_id(*platform, repo, *number, &t))
+            .ok()
+            .flatten();
+        let mut view = messages::RerunAdvice {
+            platform: platform.as_str().to_string(),
+            jobs: rerun::job_words(&t),
+            reason: advice.criticality.reason.clone(),
+            region: format!(
+                "{}{}",
+                cfg.carbon.region.clone().unwrap_or_default(),
+                grid.as_ref()
+                    .map(|g| format!(", {}", g.source))
+                    .unwrap_or_default()
+            ),
+            duration: rerun::duration_words(advice.duration_secs),
+            deadline: cfg.reruns.default_deadline.clone(),
+            stale: grid.as_ref().and_then(|g| g.stale.clone()),
+            ..messages::RerunAdvice::default()
+        };
+        if let Some(c) = advice.choice {
+            view.now_g = format!("{:.0}", c.now.map_or(0.0, |n| n.avg_intensity));
+            view.best_g = format!("{:.0}", c.best.avg_intensity);
+            view.savings = format!("{:.0}", c.savings_pct);
+            view.start = rerun::clock_words(rerun::from_epoch(c.best.start), now);
+        }
+        let due = scheduled.or_else(|| {
+            item.as_ref()
+                .filter(|i| i.state == crate::store::OutboxState::Pending)
+                .map(|i| i.due_at)
+        });
+        if let Some(done) = item.as_ref().and_then(|i| i.done_at) {
+            view.ran = true;
+            view.start = rerun::clock_words(done, now);
+        } else if let Some(due) = due {
+            view.deferred = true;
+            view.start = rerun::clock_words(due, now);
+        } else {
+            if now > deadline || !rerun::worth_deferring(&advice, cfg) {
+                return None;
+            }
+            if cfg.reruns.auto_defer
+                && let Some(c) = advice.choice
+            {
+                let when = rerun::from_epoch(c.best.start).max(now);
+                out.actions
+                    .extend(rerun::schedule(*platform, repo, *number, &t, when, now));
+                view.deferred = true;
+                view.start = rerun::clock_words(when, now);
+            }
+        }
+        Some(messages::rerun_advice(&view))
+    }
+
+    /// `/canopy defer` and `/canopy now`: schedule the change's latest rerun.
+    #[allow(clippy::too_many_arguments)]
+    fn defer_command(
+        &self,
+        store: &RedbStore,
+        e: &Event,
+        c: &CommentEvent,
+        cmd: &BotCommand,
+        now: DateTime<Utc>,
+        cfg: &RepoConfig,
+        marker: &str,
+        user: &str,
+        out: &mut Reaction,
+    ) -> String {
+        let key: ChangeKey = (e.platform, e.repo.clone(), c.number);
+        let h = change_history(store, &key, &[]);
+        let command = if *cmd == BotCommand::Now {
+            "run now"
+        } else {
+            "defer"
+        };
+        let nothing =
+            |reason: &str| messages::defer_reply(marker, user, command, "", None, None, reason);
+        let Some(t) = rerun::latest_target(e.platform, &h) else {
+            return nothing("this change has no failed CI run to rerun");
+        };
+        let jobs = rerun::job_words(&t);
+        if e.platform == Platform::Github && t.run_id.is_none() {
+            return nothing("the rerun request names no workflow run Canopy can re-run");
+        }
+        let id = rerun::rerun_id(e.platform, &e.repo, c.number, &t);
+        if let Ok(Some(item)) = store.outbox_item(&id)
+            && let Some(done) = item.done_at
+        {
+            return nothing(&format!(
+                "that rerun already started at {}",
+                rerun::clock_words(done, now)
+            ));
+        }
+        let (when, savings) = match cmd {
+            BotCommand::Defer { by } => {
+                let deadline = by
+                    .as_ref()
+                    .map_or(now + deadline_span(cfg), |d| d.resolve(now));
+                let Some(grid) = self.grid_for(cfg) else {
+                    return nothing(&match &cfg.carbon.region {
+                        Some(r) => format!("there is no intensity forecast for region {r} yet"),
+                        None => "this repository has no carbon.region, so there is no forecast to choose a window from".into(),
+                    });
+                };
+                let from_now = rerun::Target {
+                    at: now,
+                    ..t.clone()
+                };
+                let advice = rerun::advise(&h, &from_now, cfg, Some(&grid), deadline);
+                if advice.criticality.critical {
+                    return nothing(&format!(
+                        "the rerun is critical ({})",
+                        advice.criticality.reason
+                    ));
+                }
+                let Some(choice) = advice.choice else {
+                    return nothing("the forecast does not cover a full run before the deadline");
+                };
+                (
+                    rerun::from_epoch(choice.best.start).max(now),
+                    Some(format!("{:.0}", choice.savings_pct)),
+                )
+            }
+            _ => (now, None),
+        };
+        out.actions.extend(rerun::schedule(
+            e.platform, &e.repo, c.number, &t, when, now,
+        ));
+        if e.platform == Platform::Github {
+            self.refresh_change_with(store, &key, &[], now, Some(when), out);
+        }
+        let when_words = rerun::clock_words(when, now);
+        messages::defer_reply(
+            marker,
+            user,
+            command,
+            &jobs,
+            Some(&when_words),
+            savings.as_deref(),
+            "",
+        )
     }
 
     /// The time-to-merge section of an open change, when a model exists.
@@ -239,6 +411,14 @@ pub fn post_time(cfg: &RepoConfig, now: DateTime<Utc>) -> DateTime<Utc> {
     day.and_time(end).and_utc().max(now)
 }
 
+/// The default deadline of a deferral.
+fn deadline_span(cfg: &RepoConfig) -> chrono::Duration {
+    match crate::bot_command::parse_deadline(&cfg.reruns.default_deadline, DateTime::UNIX_EPOCH) {
+        Ok(d) => d.resolve(DateTime::UNIX_EPOCH) - DateTime::UNIX_EPOCH,
+        Err(_) => chrono::Duration::hours(12),
+    }
+}
+
 impl Reactor {
     fn refresh_change(
         &self,
@@ -246,6 +426,18 @@ impl Reactor {
         key: &ChangeKey,
         new: &[Event],
         now: DateTime<Utc>,
+        out: &mut Reaction,
+    ) {
+        self.refresh_change_with(store, key, new, now, None, out);
+    }
+
+    fn refresh_change_with(
+        &self,
+        store: &RedbStore,
+        key: &ChangeKey,
+        new: &[Event],
+        now: DateTime<Utc>,
+        scheduled: Option<DateTime<Utc>>,
         out: &mut Reaction,
     ) {
         let (platform, repo, number) = key;
@@ -262,9 +454,12 @@ impl Reactor {
                 .flatten(),
             energy: cfg
                 .section_on("energy")
-                .then(|| sticky::energy_view(&h, &cfg))
+                .then(|| sticky::energy_view(&h, &cfg, self.grid_for(&cfg).as_ref()))
                 .flatten(),
-            rerun: None,
+            rerun: cfg
+                .section_on("rerun")
+                .then(|| self.rerun_section(store, key, &h, &cfg, now, scheduled, out))
+                .flatten(),
             status: cfg
                 .section_on("status")
                 .then(|| sticky::status_line(&h))
@@ -294,9 +489,31 @@ impl Reactor {
                 let reported = new.iter().any(|e| {
                     matches!(&e.kind, EventKind::CiJobFinished(j) if j.patchset == Some(ps) && j.change == Some(*number))
                 });
-                if !reported || view.energy.is_none() {
+                if !reported {
                     return;
                 }
+                // Rerun advice is its own message, once per Zuul report it is about.
+                if let (Some(advice), Some(t)) = (&view.rerun, rerun::latest_target(*platform, &h))
+                {
+                    out.actions.push(Enqueue {
+                        id: format!("rerun-advice:gerrit:{repo}~{number}:{}", t.event_id),
+                        action: Action::PostReviewMessage {
+                            project: repo.clone(),
+                            change: *number,
+                            patchset: ps,
+                            body: messages::gerrit_rerun(advice),
+                        },
+                        due_at: now,
+                        mode: EnqueueMode::Once,
+                    });
+                }
+                if view.energy.is_none() {
+                    return;
+                }
+                let view = StickyView {
+                    rerun: None,
+                    ..view
+                };
                 out.actions.push(Enqueue {
                     id: format!("patchset:gerrit:{repo}~{number}/{ps}"),
                     action: Action::PostReviewMessage {
@@ -371,8 +588,11 @@ impl Reactor {
                             BotCommand::Explain => {
                                 Some(self.explain_reply(store, e, c.number, &marker))
                             }
-                            // Answered by the rerun capability.
-                            BotCommand::Defer { .. } | BotCommand::Now => None,
+                            BotCommand::Defer { .. } | BotCommand::Now => {
+                                Some(self.defer_command(
+                                    store, e, c, &cmd, now, &cfg, &marker, &user, out,
+                                ))
+                            }
                         }
                     }
                 }

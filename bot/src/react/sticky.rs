@@ -9,6 +9,7 @@ use canopy_analyzer::{Event, EventKind};
 use canopy_models::energy::{Footprint, RunnerProfile, Utilisation};
 use chrono::{DateTime, Duration, Utc};
 
+use crate::carbon::RegionData;
 use crate::messages::EnergyView;
 use crate::repo_config::RepoConfig;
 
@@ -104,14 +105,30 @@ pub fn profile_for(job: &CiJobEvent, cfg: &RepoConfig) -> RunnerProfile {
 }
 
 /// The energy section for a change's jobs, or `None` when no job with a duration ran.
-pub fn energy_view(h: &ChangeHistory, cfg: &RepoConfig) -> Option<EnergyView> {
+pub fn energy_view(
+    h: &ChangeHistory,
+    cfg: &RepoConfig,
+    grid: Option<&RegionData>,
+) -> Option<EnergyView> {
     let jobs: Vec<&(DateTime<Utc>, CiJobEvent)> =
         h.jobs.iter().filter(|(_, j)| j.duration_secs > 0).collect();
     if jobs.is_empty() {
         return None;
     }
     let u = Utilisation::around(cfg.carbon.utilisation);
-    let intensity = cfg.carbon.intensity_g_per_kwh;
+    let fixed = cfg.carbon.intensity_g_per_kwh;
+    // The grid's intensity in the middle of each job when the region's data covers it.
+    let mut from_grid = 0usize;
+    let mut intensity_at = |at: &DateTime<Utc>, j: &CiJobEvent| {
+        let mid = at.timestamp() - j.duration_secs as i64 / 2;
+        match grid.and_then(|g| g.series.at(mid)) {
+            Some(v) => {
+                from_grid += 1;
+                v
+            }
+            None => fixed,
+        }
+    };
     let mut total = Footprint::default();
     let mut latest = Footprint::default();
     let latest_run = jobs
@@ -119,8 +136,9 @@ pub fn energy_view(h: &ChangeHistory, cfg: &RepoConfig) -> Option<EnergyView> {
         .filter_map(|(_, j)| j.run_id.clone().or(j.head_sha.clone()))
         .next_back();
     let mut profiles: BTreeMap<String, String> = BTreeMap::new();
-    for (_, j) in &jobs {
+    for (at, j) in &jobs {
         let p = profile_for(j, cfg);
+        let intensity = intensity_at(at, j);
         total.add_job(j.duration_secs as f64, &p, u, intensity);
         let key = j.run_id.clone().or(j.head_sha.clone());
         if key.is_some() && key == latest_run {
@@ -148,10 +166,29 @@ pub fn energy_view(h: &ChangeHistory, cfg: &RepoConfig) -> Option<EnergyView> {
         } else {
             String::new()
         },
-        num(intensity),
-        match &cfg.carbon.region {
-            Some(r) => format!("region {r}, fixed value"),
-            None => "world average, IEA 2019; set carbon.region for your grid".into(),
+        num(if total.energy_kwh.value > 0.0 {
+            total.operational_g.value / total.energy_kwh.value
+        } else {
+            fixed
+        }),
+        match (&cfg.carbon.region, grid) {
+            (Some(r), Some(g)) if from_grid == jobs.len() => format!(
+                "average while the jobs ran, region {r}, {}{}",
+                g.source,
+                g.stale
+                    .as_ref()
+                    .map(|e| format!("; stale data: {e}"))
+                    .unwrap_or_default()
+            ),
+            (Some(r), Some(g)) => format!(
+                "region {r}, {} for {} of {} jobs, {} gCO2e/kWh assumed for the rest",
+                g.source,
+                from_grid,
+                jobs.len(),
+                num(fixed)
+            ),
+            (Some(r), None) => format!("no data for region {r} yet; configured value"),
+            (None, _) => "world average, IEA 2019; set carbon.region for your grid".into(),
         }
     );
     let method = format!(

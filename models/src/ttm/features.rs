@@ -163,12 +163,11 @@ mod tests {
 
     #[test]
     fn every_feature_is_in_exactly_one_group_and_kinds_read_titles() {
-        for f in 0..N {
+        for (f, name) in NAMES.iter().enumerate() {
             assert_eq!(
                 GROUPS.iter().filter(|(_, fs)| fs.contains(&f)).count(),
                 1,
-                "{}",
-                NAMES[f]
+                "{name}"
             );
         }
         assert_eq!(title_kind("Fix crash on empty input"), 1.0);

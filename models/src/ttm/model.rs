@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize};
 use super::features::{GROUPS, N, TtmFeatures, from_log, group_of, to_log};
 use super::record::{PrRecord, THIRTY_DAYS};
 use crate::gbt::{self, Gbt, Loss, Params, quantile};
-use crate::shapley;
 
 /// Format version of serialised models.
 pub const MODEL_VERSION: u32 = 1;
@@ -266,28 +265,7 @@ impl TtmModel {
         let prediction_log = self.q50.predict(&x);
         let mut phi = vec![0.0; GROUPS.len()];
         for tree in &self.q50.trees {
-            let mut groups: Vec<usize> = tree.features().iter().map(|&f| group_of(f)).collect();
-            groups.sort_unstable();
-            groups.dedup();
-            if groups.is_empty() {
-                continue;
-            }
-            let value = |mask: u32| {
-                let mut row = b;
-                for (j, &g) in groups.iter().enumerate() {
-                    if mask & (1 << j) != 0 {
-                        for &feat in GROUPS[g].1 {
-                            row[feat] = x[feat];
-                        }
-                    }
-                }
-                tree.predict(&row)
-            };
-            if let Ok(local) = shapley::shapley(groups.len(), value) {
-                for (j, &g) in groups.iter().enumerate() {
-                    phi[g] += local[j];
-                }
-            }
+            tree.shapley_against(&x, &b, &group_of, &mut phi);
         }
         let base_h = from_log(base_log);
         let mut contributions: Vec<Contribution> = phi
@@ -416,6 +394,32 @@ mod tests {
         // Groups the model never uses contribute nothing (dummy).
         let text = e.contributions.iter().find(|c| c.name == "text").unwrap();
         assert_eq!(text.log_effect, 0.0);
+
+        // The per-leaf closed form equals brute-force enumeration of all 2^9 coalitions of
+        // groups over the whole model.
+        let b = model.baseline.0;
+        let x = big.0;
+        let value = |mask: u32| {
+            let mut row = b;
+            for (g, (_, feats)) in GROUPS.iter().enumerate() {
+                if mask & (1 << g) != 0 {
+                    for &f in *feats {
+                        row[f] = x[f];
+                    }
+                }
+            }
+            model.q50.predict(&row)
+        };
+        let brute = crate::shapley::shapley(GROUPS.len(), value).unwrap();
+        for c in &e.contributions {
+            assert!(
+                (c.log_effect - brute[c.group]).abs() < 1e-9,
+                "{}: {} vs {}",
+                c.name,
+                c.log_effect,
+                brute[c.group]
+            );
+        }
     }
 
     #[test]

@@ -1,0 +1,213 @@
+//! Grid carbon intensity inside the bot: providers per region, a cache of the last good data
+//! (kept in the store, so a restart or an outage of the provider does not lose it), and a
+//! background refresher. The reactor only reads the cache, never the network.
+
+pub mod csv_series;
+pub mod provider;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use canopy_policies::window::Series;
+use chrono::{DateTime, Utc};
+use tokio::task::JoinHandle;
+
+use crate::clock::Clock;
+use crate::inbox::tokio_shutdown::Signal;
+use crate::store::{EventStore, RedbStore, StoreError};
+pub use provider::{Provider, ProviderError};
+
+/// A region's data as last fetched.
+#[derive(Debug, Clone)]
+pub struct RegionData {
+    /// The series (the last good one).
+    pub series: Series,
+    /// Where it came from.
+    pub source: String,
+    /// When it was fetched.
+    pub fetched_at: DateTime<Utc>,
+    /// The latest failure since then, if the provider is down: the data is stale.
+    pub stale: Option<String>,
+}
+
+/// Intensity data per region name (as used in `carbon.region` of a repository).
+#[derive(Debug, Default)]
+pub struct IntensityCache {
+    regions: RwLock<HashMap<String, RegionData>>,
+}
+
+fn meta_key(region: &str) -> String {
+    format!("grid:{region}")
+}
+
+impl IntensityCache {
+    /// The data of a region, if any was ever fetched.
+    pub fn get(&self, region: &str) -> Option<RegionData> {
+        self.regions.read().ok()?.get(region).cloned()
+    }
+
+    /// Records fresh data.
+    pub fn set(&self, region: &str, data: RegionData) {
+        if let Ok(mut m) = self.regions.write() {
+            m.insert(region.to_string(), data);
+        }
+    }
+
+    /// Marks a region's data as stale after a failed refresh (the data itself is kept).
+    pub fn mark_stale(&self, region: &str, error: String) {
+        if let Ok(mut m) = self.regions.write()
+            && let Some(d) = m.get_mut(region)
+        {
+            d.stale = Some(error);
+        }
+    }
+
+    /// Loads the last good data of every region from the store (at startup).
+    pub fn load(&self, store: &RedbStore, regions: &[String]) {
+        for r in regions {
+            if let Ok(Some(bytes)) = store.get_meta(&meta_key(r))
+                && let Ok(saved) = serde_json::from_slice::<Saved>(&bytes)
+                && let Ok(series) = Series::new(saved.points)
+            {
+                self.set(
+                    r,
+                    RegionData {
+                        series,
+                        source: saved.source,
+                        fetched_at: saved.fetched_at,
+                        stale: Some("not refreshed since the restart yet".into()),
+                    },
+                );
+            }
+        }
+    }
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Saved {
+    source: String,
+    fetched_at: DateTime<Utc>,
+    points: Vec<(i64, f64)>,
+}
+
+/// Fetches one region and updates the cache and the store; on failure the last good data stays
+/// and is marked stale.
+pub async fn refresh_region(
+    http: &reqwest::Client,
+    store: &Arc<RedbStore>,
+    cache: &IntensityCache,
+    region: &str,
+    provider: &Provider,
+    now: DateTime<Utc>,
+) -> Result<(), ProviderError> {
+    match provider.fetch(http, now).await {
+        Ok(points) => {
+            let series = Series::new(points.clone()).map_err(|e| ProviderError::Format {
+                provider: "series",
+                message: e.to_string(),
+            })?;
+            let saved = Saved {
+                source: provider.describe(),
+                fetched_at: now,
+                points,
+            };
+            if let Ok(bytes) = serde_json::to_vec(&saved) {
+                let (s, key) = (store.clone(), meta_key(region));
+                let _ = tokio::task::spawn_blocking(move || s.put_meta(&key, &bytes)).await;
+            }
+            cache.set(
+                region,
+                RegionData {
+                    series,
+                    source: saved.source,
+                    fetched_at: now,
+                    stale: None,
+                },
+            );
+            Ok(())
+        }
+        Err(e) => {
+            cache.mark_stale(region, e.to_string());
+            Err(e)
+        }
+    }
+}
+
+/// Refreshes every region every `interval` until shutdown.
+pub fn start_refresher(
+    store: Arc<RedbStore>,
+    cache: Arc<IntensityCache>,
+    regions: Vec<(String, Provider)>,
+    clock: Arc<dyn Clock>,
+    interval: Duration,
+    mut shutdown: Signal,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let http = match reqwest::Client::builder().build() {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot build the HTTP client for grid intensity");
+                return;
+            }
+        };
+        loop {
+            for (region, provider) in &regions {
+                match refresh_region(&http, &store, &cache, region, provider, clock.now()).await {
+                    Ok(()) => tracing::debug!(region = %region, "grid intensity refreshed"),
+                    Err(e) => {
+                        tracing::warn!(region = %region, error = %e, "grid intensity provider failed; keeping the last good data")
+                    }
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {}
+                _ = shutdown.wait() => return,
+            }
+        }
+    })
+}
+
+/// Fills the cache without the network (for `canopy replay` and `canopy inbox drain`): fixed
+/// values and CSV files are read directly, API regions use their last good data in the store.
+pub fn load_offline(
+    cache: &IntensityCache,
+    store: &RedbStore,
+    regions: &[(String, Provider)],
+    now: DateTime<Utc>,
+) {
+    let names: Vec<String> = regions.iter().map(|(n, _)| n.clone()).collect();
+    cache.load(store, &names);
+    for (name, p) in regions {
+        let points = match p {
+            Provider::Fixed(v) => Some(vec![(now.timestamp() - 86_400, *v), (now.timestamp() + 6 * 86_400, *v)]),
+            Provider::Csv { path, column } => csv_series::read_series(path, column.as_deref())
+                .map_err(|e| tracing::warn!(region = %name, error = %format!("{e:#}"), "cannot read the region's series"))
+                .ok()
+                .map(|s| s.points().collect()),
+            _ => None,
+        };
+        if let Some(series) = points.and_then(|p| Series::new(p).ok()) {
+            cache.set(
+                name,
+                RegionData {
+                    series,
+                    source: p.describe(),
+                    fetched_at: now,
+                    stale: None,
+                },
+            );
+        }
+    }
+}
+
+/// Saves data fetched outside the server (tests, `canopy carbon` tools) as a region's last good.
+pub fn save_region(store: &RedbStore, region: &str, data: &RegionData) -> Result<(), StoreError> {
+    let saved = Saved {
+        source: data.source.clone(),
+        fetched_at: data.fetched_at,
+        points: data.series.points().collect(),
+    };
+    let bytes = serde_json::to_vec(&saved).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    store.put_meta(&meta_key(region), &bytes)
+}

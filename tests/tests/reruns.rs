@@ -1,0 +1,267 @@
+//! Greener reruns through the real `canopy serve` process: a non-critical rerun gets advice with
+//! the greenest window from the region's intensity series, `/canopy defer` schedules it as a
+//! durable timer, a restart does not lose it, and at the window the fake GitHub or Gerrit
+//! receives the rerun exactly once.
+
+use std::time::Duration;
+
+use canopy_e2e::fake_gerrit::FakeGerrit;
+use canopy_e2e::fake_github::FakeGitHub;
+use canopy_e2e::server::ServerProcess;
+use canopy_e2e::workspace_root;
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_canopy-e2e-bin");
+const TOKEN: &str = "test-token";
+const REPO: &str = "canopy-demo/widgets";
+
+fn fixture(dir: &str, name: &str) -> Value {
+    let p = workspace_root().join("tests/fixtures").join(dir).join(name);
+    serde_json::from_slice(&std::fs::read(p).expect("fixture")).expect("json")
+}
+
+fn bytes(v: &Value) -> Vec<u8> {
+    serde_json::to_vec(v).unwrap()
+}
+
+/// An intensity series around now: dirty until `low_from` seconds from now, clean for an hour
+/// after, one point every 5 seconds; written as the CSV format of the shared data.
+fn write_series(dir: &std::path::Path, low_from: i64) -> std::path::PathBuf {
+    let now = chrono::Utc::now().timestamp();
+    let mut csv = String::from("Time,Carbon Intensity\n");
+    let mut t = now - 600;
+    while t < now + 3600 {
+        let v = if t < now + low_from { 450.0 } else { 90.0 };
+        let ts = chrono::DateTime::from_timestamp(t, 0).unwrap();
+        csv.push_str(&format!("{},{v}\n", ts.format("%Y-%m-%d %H:%M:%S")));
+        t += 5;
+    }
+    let p = dir.join("grid.csv");
+    std::fs::write(&p, csv).unwrap();
+    p
+}
+
+fn grid_config(series: &std::path::Path) -> String {
+    format!(
+        "[grid.regions.test]\nprovider = \"csv\"\npath = \"{}\"\n[defaults.carbon]\nregion = \"test\"\n[outbox]\nbackoff_base_ms = 20\n",
+        series.display()
+    )
+}
+
+fn rfc_now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+#[tokio::test]
+async fn a_deferred_github_rerun_survives_a_restart_and_runs_once_at_the_window() {
+    let fake = FakeGitHub::start(TOKEN).await;
+    fake.model
+        .lock()
+        .unwrap()
+        .runs
+        .insert(31000001, "in_progress".into());
+    let dir = tempfile::tempdir().unwrap();
+    let series = write_series(dir.path(), 25);
+    let cfg = format!(
+        "[github]\napi_url = \"{}\"\ntimeout_secs = 1\n{}",
+        fake.url(),
+        grid_config(&series)
+    );
+    let mut s = ServerProcess::start(BIN, &cfg, &[("CANOPY_GITHUB_TOKEN", TOKEN)], &[]).await;
+    // A draft PR whose test job failed; then someone re-runs the workflow.
+    for (event, name) in [
+        ("pull_request", "pull_request.opened.json"),
+        ("pull_request", "pull_request.synchronize.json"),
+        ("workflow_job", "workflow_job.completed.json"),
+        ("pull_request", "pull_request.converted_to_draft.json"),
+    ] {
+        let mut v = fixture("github", name);
+        if event == "workflow_job" {
+            // A 20-second job (expected reruns are at least a minute).
+            v["workflow_job"]["completed_at"] = json!("2026-11-03T16:21:20Z");
+        }
+        assert_eq!(s.github(event, name, &bytes(&v)).await, 202);
+    }
+    let mut rerun = fixture("github", "workflow_run.requested.rerun.json");
+    rerun["workflow_run"]["run_started_at"] = json!(rfc_now());
+    rerun["workflow_run"]["updated_at"] = json!(rfc_now());
+    assert_eq!(
+        s.github("workflow_run", "d-rerun", &bytes(&rerun)).await,
+        202
+    );
+
+    // The sticky comment advises waiting for the clean window.
+    assert!(
+        fake.wait_for(Duration::from_secs(10), |m| m
+            .comments
+            .get(&(REPO.to_string(), 7))
+            .is_some_and(|c| c.iter().any(|c| c.body.contains("Rerun advice"))))
+            .await,
+        "{:#?}",
+        fake.comments(REPO, 7)
+    );
+    let sticky = fake.comments(REPO, 7)[0].body.clone();
+    assert!(
+        sticky.contains("is not urgent (draft or work-in-progress change)"),
+        "{sticky}"
+    );
+    assert!(
+        sticky.contains("over its expected 1 minute now, and 90 from"),
+        "{sticky}"
+    );
+    let pct: f64 = sticky
+        .split("% less")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no saving in {sticky}"));
+    assert!(pct > 40.0, "{sticky}");
+
+    // The author defers it.
+    let mut cmd = fixture("github", "issue_comment.created.json");
+    cmd["comment"]["id"] = json!(7_100_001);
+    cmd["comment"]["body"] = json!("/canopy defer");
+    cmd["comment"]["user"]["login"] = json!("ada-l");
+    cmd["comment"]["author_association"] = json!("CONTRIBUTOR");
+    cmd["sender"]["login"] = json!("ada-l");
+    cmd["issue"]["user"]["login"] = json!("ada-l");
+    assert_eq!(
+        s.github("issue_comment", "d-defer", &bytes(&cmd)).await,
+        202
+    );
+    assert!(
+        fake.wait_for(Duration::from_secs(10), |m| !m.cancels.is_empty()
+            && m.comments.get(&(REPO.to_string(), 7)).is_some_and(|c| c
+                .iter()
+                .any(|c| c.body.contains("will start at"))))
+            .await,
+        "{:#?}",
+        fake.comments(REPO, 7)
+    );
+    assert!(
+        fake.model.lock().unwrap().reruns.is_empty(),
+        "not before the window"
+    );
+    let sticky = fake.comments(REPO, 7)[0].body.clone();
+    assert!(
+        sticky.contains("Deferred: the rerun of `test (ubuntu-latest)`"),
+        "{sticky}"
+    );
+
+    // A crash before the window loses nothing.
+    s.kill();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    s.restart().await;
+    assert!(
+        fake.wait_for(Duration::from_secs(40), |m| !m.reruns.is_empty())
+            .await,
+        "the rerun never came"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let m = fake.model.lock().unwrap();
+    assert_eq!(m.reruns, vec![(REPO.to_string(), 31000001)], "exactly once");
+    assert_eq!(m.cancels, vec![(REPO.to_string(), 31000001)]);
+    // Not before the window opened (25 s after the series was written, minus setup slack).
+    drop(m);
+    s.kill();
+}
+
+#[tokio::test]
+async fn a_gerrit_report_with_only_non_voting_failures_gets_advice_and_a_deferred_recheck() {
+    let fake = FakeGerrit::start("canopy", "gerrit-http-password").await;
+    fake.model.lock().unwrap().current.insert(4711, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let series = write_series(dir.path(), 20);
+    let cfg = format!(
+        "[gerrit]\nhost = \"review.example.org\"\nurl = \"{}\"\nusername = \"canopy\"\ntimeout_secs = 1\n{}",
+        fake.url(),
+        grid_config(&series)
+    );
+    let mut s = ServerProcess::start(
+        BIN,
+        &cfg,
+        &[("CANOPY_GERRIT_PASSWORD", "gerrit-http-password")],
+        &[],
+    )
+    .await;
+    let now = chrono::Utc::now().timestamp();
+    let mut created = fixture("gerrit", "01-patchset-created.json");
+    created["eventCreatedOn"] = json!(now - 120);
+    assert_eq!(s.gerrit(&bytes(&created)).await, 202);
+    let mut report = fixture("gerrit", "03-comment-added-zuul-check-failed.json");
+    report["comment"] = json!(
+        "Patch Set 1: Verified+1\n\nBuild succeeded (check pipeline).\n\n- widgets-tox-pep8 https://zuul.example.org/t/example/build/5d1c0a7e : SUCCESS in 3m 21s\n- widgets-docs-build https://zuul.example.org/t/example/build/77ab00cd : FAILURE in 40s (non-voting)\n"
+    );
+    report["approvals"] =
+        json!([{"type": "Verified", "description": "Verified", "value": "1", "oldValue": "0"}]);
+    report["eventCreatedOn"] = json!(now);
+    assert_eq!(s.gerrit(&bytes(&report)).await, 202);
+    assert!(
+        fake.wait_for(Duration::from_secs(10), |m| m
+            .messages
+            .values()
+            .flatten()
+            .any(|x| x.message.contains("rerun advice")))
+            .await,
+        "{:#?}",
+        fake.messages("widgets/core", 4711)
+    );
+    let advice = fake
+        .messages("widgets/core", 4711)
+        .into_iter()
+        .find(|m| m.message.contains("rerun advice"))
+        .unwrap();
+    assert!(
+        advice
+            .message
+            .contains("`widgets-docs-build` is not urgent (non-voting job)"),
+        "{}",
+        advice.message
+    );
+    assert!(
+        advice.message.contains("instead of `recheck` now"),
+        "{}",
+        advice.message
+    );
+
+    // The change owner defers it.
+    let mut cmd = fixture("gerrit", "07-comment-added-review.json");
+    cmd["patchSet"] = created["patchSet"].clone();
+    cmd["author"] = json!({"name": "Ada Lovelace", "email": "ada@example.org", "username": "ada"});
+    cmd["approvals"] = json!([]);
+    cmd["comment"] = json!("Patch Set 1:\n\n/canopy defer");
+    cmd["eventCreatedOn"] = json!(now + 1);
+    assert_eq!(s.gerrit(&bytes(&cmd)).await, 202);
+    assert!(
+        fake.wait_for(Duration::from_secs(10), |m| m
+            .messages
+            .values()
+            .flatten()
+            .any(|x| x.message.contains("will start at")))
+            .await,
+        "{:#?}",
+        fake.messages("widgets/core", 4711)
+    );
+    let rechecks = |f: &FakeGerrit| {
+        f.messages("widgets/core", 4711)
+            .iter()
+            .filter(|m| m.message.lines().any(|l| l.trim() == "recheck"))
+            .count()
+    };
+    assert_eq!(rechecks(&fake), 0, "not before the window");
+    s.kill();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    s.restart().await;
+    assert!(
+        fake.wait_for(Duration::from_secs(40), |m| m
+            .messages
+            .values()
+            .flatten()
+            .any(|x| x.message.lines().any(|l| l.trim() == "recheck")))
+            .await,
+        "the recheck never came"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(rechecks(&fake), 1, "exactly once");
+    s.kill();
+}
