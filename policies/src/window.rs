@@ -17,6 +17,8 @@ pub struct Series {
     times: Vec<i64>,
     values: Vec<f64>,
     step: i64,
+    /// Every step equals `step` (no gaps): the search can index instead of scanning.
+    uniform: bool,
 }
 
 /// Why a series or a window query was rejected.
@@ -91,11 +93,13 @@ impl Series {
         let mut steps: Vec<i64> = points.windows(2).map(|w| w[1].0 - w[0].0).collect();
         steps.sort_unstable();
         let step = steps[steps.len() / 2];
+        let uniform = steps[0] == steps[steps.len() - 1];
         let (times, values) = points.into_iter().unzip();
         Ok(Series {
             times,
             values,
             step,
+            uniform,
         })
     }
 
@@ -188,52 +192,169 @@ impl Series {
         if latest < q.data_start {
             return Err(WindowError::NoWindow);
         }
-        // Segments [start, end) with prefix integrals; a gap breaks the data.
-        let n = self.times.len();
-        let mut prefix = Vec::with_capacity(n + 1);
-        let mut known = Vec::with_capacity(n + 1); // prefix of covered seconds
-        prefix.push(0.0);
-        known.push(0i64);
-        for i in 0..n {
-            let len = self.seg_end(i) - self.times[i];
-            prefix.push(prefix[i] + self.values[i] * len as f64);
-            known.push(known[i] + len);
+        // Only the points that can matter: from the one holding at the start to the first one
+        // at or after the deadline (so a segment's end is the same as in the whole series).
+        let lo = self.times.partition_point(|&t| t <= q.data_start).saturating_sub(1);
+        let hi = (self.times.partition_point(|&t| t < q.data_end) + 1).min(self.times.len());
+        if lo > 0 || hi < self.times.len() {
+            let part = Series {
+                times: self.times[lo..hi].to_vec(),
+                values: self.values[lo..hi].to_vec(),
+                step: self.step,
+                uniform: self.uniform,
+            };
+            return part.search(q, latest);
         }
+        self.search(q, latest)
+    }
+
+    fn search(&self, q: Query, latest: i64) -> Result<Choice, WindowError> {
+        if self.uniform {
+            return self.search_uniform(q, latest);
+        }
+        // Segments [time, end) with prefix integrals; a gap breaks the data.
+        let n = self.times.len();
+        let ends: Vec<i64> = (0..n).map(|i| self.seg_end(i)).collect();
+        // (integral of intensity, seconds covered) before each point.
+        let mut prefix: Vec<(f64, i64)> = Vec::with_capacity(n + 1);
+        let mut acc = (0.0, 0i64);
+        for i in 0..n {
+            prefix.push(acc);
+            let len = ends[i] - self.times[i];
+            acc = (acc.0 + self.values[i] * len as f64, acc.1 + len);
+        }
+        prefix.push(acc);
+        let tables = Tables {
+            times: &self.times,
+            values: &self.values,
+            ends: &ends,
+            prefix: &prefix,
+        };
         let mut a = Cursor::default();
         let mut b = Cursor::default();
-        let eval = |start: i64, a: &mut Cursor, b: &mut Cursor| -> Option<f64> {
-            let (ia, ka) = a.integral(self, &prefix, &known, start);
-            let (ib, kb) = b.integral(self, &prefix, &known, start + q.duration);
+        let mut eval = |start: i64| -> Option<f64> {
+            let (ia, ka) = a.integral(&tables, start);
+            let (ib, kb) = b.integral(&tables, start + q.duration);
             (kb - ka == q.duration).then_some(ib - ia)
         };
         // Every boundary of the data: point times, and the ends of gaps' and the last segment.
-        let mut bounds = Vec::with_capacity(n + 2);
-        for i in 0..n {
-            bounds.push(self.times[i]);
-            let e = self.seg_end(i);
-            if self.times.get(i + 1) != Some(&e) {
-                bounds.push(e);
-            }
-        }
-        let starts = bounds.iter().copied();
-        let shifted = bounds.iter().map(|t| t - q.duration);
+        let bounds = || {
+            (0..n).flat_map(|i| {
+                let extra = (i + 1 == n || self.times[i + 1] != ends[i]).then_some(ends[i]);
+                std::iter::once(self.times[i]).chain(extra)
+            })
+        };
+        let starts = bounds();
+        let shifted = bounds().map(|t| t - q.duration);
         let candidates = merge(starts, shifted)
             .filter(|&t| t > q.data_start && t <= latest)
             .chain(std::iter::once(latest).filter(|&l| l > q.data_start));
-        let now = eval(q.data_start, &mut a, &mut b);
+        let now = eval(q.data_start);
         let mut best: Option<(i64, f64)> = now.map(|e| (q.data_start, e));
         let mut last = q.data_start;
         for t in candidates {
-            if t < last {
-                continue; // the trailing `latest` may precede merged candidates already seen
+            if t <= last {
+                continue; // duplicates, and the trailing `latest` when already passed
             }
             last = t;
-            if let Some(e) = eval(t, &mut a, &mut b)
+            if let Some(e) = eval(t)
                 && best.is_none_or(|(_, be)| e < be - 1e-9 * be.abs())
             {
                 best = Some((t, e));
             }
         }
+        self.choice(q, now, best)
+    }
+
+    /// The same search on an evenly spaced series without gaps: the prefix integral at any
+    /// instant is one index computation away, so no cursors or merging are needed.
+    fn search_uniform(&self, q: Query, latest: i64) -> Result<Choice, WindowError> {
+        let n = self.times.len();
+        let (t0, st) = (self.times[0], self.step);
+        let end_all = self.times[n - 1] + st;
+        let mut prefix = Vec::with_capacity(n + 1);
+        let mut acc = 0.0;
+        for &v in &self.values {
+            prefix.push(acc);
+            acc += v * st as f64;
+        }
+        prefix.push(acc);
+        let integral = |x: i64| -> f64 {
+            let off = x - t0;
+            let i = (off / st) as usize;
+            if i >= n {
+                prefix[n]
+            } else {
+                prefix[i] + self.values[i] * (off - i as i64 * st) as f64
+            }
+        };
+        let eval = |x: i64| -> Option<f64> {
+            (x >= t0 && x + q.duration <= end_all).then(|| integral(x + q.duration) - integral(x))
+        };
+        let now = eval(q.data_start);
+        let mut best: Option<(i64, f64)> = now.map(|e| (q.data_start, e));
+        let consider_value = |t: i64, e: f64, best: &mut Option<(i64, f64)>| {
+            let better = match *best {
+                None => true,
+                Some((bt, be)) => {
+                    let tol = 1e-9 * be.abs();
+                    e < be - tol || (e <= be + tol && t < bt)
+                }
+            };
+            if better {
+                *best = Some((t, e));
+            }
+        };
+        let consider = |t: i64, best: &mut Option<(i64, f64)>| {
+            if t > q.data_start
+                && t <= latest
+                && let Some(e) = eval(t)
+            {
+                consider_value(t, e, best);
+            }
+        };
+        // Corners: grid points and grid points minus the duration (evaluated without division:
+        // with d = k·step + r, a window starting at point i ends r seconds into point i + k),
+        // then the end of the data and `latest`.
+        let (k, r) = ((q.duration / st) as usize, q.duration % st);
+        let lo_t = q.data_start + 1;
+        let first = (((lo_t - t0).max(0) + st - 1) / st) as usize;
+        let last = ((((latest - t0).max(-1)) / st + 1).max(0) as usize).min(n);
+        for i in first..last {
+            if t0 + i as i64 * st > latest {
+                break;
+            }
+            let j = i + k;
+            let end_integral = if j < n {
+                prefix[j] + self.values[j] * r as f64
+            } else if j == n && r == 0 {
+                prefix[n]
+            } else {
+                break;
+            };
+            consider_value(t0 + i as i64 * st, end_integral - prefix[i], &mut best);
+        }
+        if r > 0 {
+            // Windows ending on point i start r seconds before the end of point i − k − 1.
+            for i in (k + 1)..=n {
+                let a = i - k - 1;
+                let start = t0 + (a as i64 + 1) * st - r;
+                if start <= q.data_start {
+                    continue;
+                }
+                if start > latest {
+                    break;
+                }
+                let e = prefix[i] - (prefix[a] + self.values[a] * (st - r) as f64);
+                consider_value(start, e, &mut best);
+            }
+        }
+        consider(end_all - q.duration, &mut best);
+        consider(latest, &mut best);
+        self.choice(q, now, best)
+    }
+
+    fn choice(&self, q: Query, now: Option<f64>, best: Option<(i64, f64)>) -> Result<Choice, WindowError> {
         let (start, e) = best.ok_or(WindowError::NoWindow)?;
         let window = |s: i64, e: f64| Window {
             start: s,
@@ -257,6 +378,14 @@ impl Series {
     }
 }
 
+/// The precomputed arrays a search reads.
+struct Tables<'a> {
+    times: &'a [i64],
+    values: &'a [f64],
+    ends: &'a [i64],
+    prefix: &'a [(f64, i64)],
+}
+
 /// Reads the prefix integral at increasing times.
 #[derive(Default)]
 struct Cursor {
@@ -265,7 +394,7 @@ struct Cursor {
 
 impl Cursor {
     /// (integral of intensity, seconds covered) from the series start to `t`.
-    fn integral(&mut self, s: &Series, prefix: &[f64], known: &[i64], t: i64) -> (f64, i64) {
+    fn integral(&mut self, s: &Tables<'_>, t: i64) -> (f64, i64) {
         let n = s.times.len();
         while self.i < n && s.times[self.i] <= t {
             self.i += 1;
@@ -275,8 +404,9 @@ impl Cursor {
             return (0.0, 0);
         }
         let j = self.i - 1;
-        let covered = (s.seg_end(j).min(t) - s.times[j]).max(0);
-        (prefix[j] + s.values[j] * covered as f64, known[j] + covered)
+        let covered = (s.ends[j].min(t) - s.times[j]).max(0);
+        let (integral, known) = s.prefix[j];
+        (integral + s.values[j] * covered as f64, known + covered)
     }
 }
 
@@ -389,6 +519,34 @@ mod tests {
     }
 
     proptest! {
+        /// On an evenly spaced series (the indexed path), any duration and start in minutes.
+        #[test]
+        fn uniform_series_match_brute_force(
+            values in proptest::collection::vec(0.0f64..600.0, 2..60),
+            dur_m in 1i64..400,
+            start_m in 0i64..200,
+            span_m in 0i64..900,
+        ) {
+            let s = Series::new(values.iter().enumerate().map(|(i, &v)| (i as i64 * 900, v)).collect()).unwrap();
+            prop_assert!(s.uniform);
+            let q = Query { data_start: start_m * 60, data_end: (start_m + dur_m + span_m) * 60, duration: dur_m * 60 };
+            let mut brute: Option<(i64, f64)> = None;
+            let mut st = q.data_start;
+            while st + q.duration <= q.data_end {
+                if let Some(a) = s.average(st, q.duration)
+                    && brute.is_none_or(|(_, b)| a < b - 1e-9 * b)
+                {
+                    brute = Some((st, a));
+                }
+                st += 60;
+            }
+            match (s.best_window(q), brute) {
+                (Ok(c), Some((_, b))) => prop_assert!((c.best.avg_intensity - b).abs() < 1e-6 * b.max(1.0), "{} vs {}", c.best.avg_intensity, b),
+                (Err(WindowError::NoWindow), None) => {}
+                (f, b) => prop_assert!(false, "fast {:?}, brute {:?}", f, b),
+            }
+        }
+
         /// The O(n) search finds the same emissions as trying every start on a fine grid.
         #[test]
         fn matches_brute_force(

@@ -211,3 +211,62 @@ pub fn save_region(store: &RedbStore, region: &str, data: &RegionData) -> Result
     let bytes = serde_json::to_vec(&saved).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     store.put_meta(&meta_key(region), &bytes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    const UK: &str = r#"{"data":[{"from":"2026-11-25T12:00Z","to":"2026-11-25T12:30Z","intensity":{"forecast":266,"actual":263,"index":"moderate"}},{"from":"2026-11-25T12:30Z","to":"2026-11-25T13:00Z","intensity":{"forecast":240,"actual":null,"index":"moderate"}},{"from":"2026-11-25T13:00Z","to":"2026-11-25T13:30Z","intensity":{"forecast":120,"actual":null,"index":"low"}}]}"#;
+
+    /// A UK Carbon Intensity API on loopback that can be switched off (503).
+    async fn fake_uk(down: Arc<AtomicBool>) -> String {
+        let app = axum::Router::new().route(
+            "/intensity/{from}/fw48h",
+            axum::routing::get(move || {
+                let down = down.clone();
+                async move {
+                    if down.load(Ordering::SeqCst) {
+                        (axum::http::StatusCode::SERVICE_UNAVAILABLE, String::new())
+                    } else {
+                        (axum::http::StatusCode::OK, UK.to_string())
+                    }
+                }
+            }),
+        );
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(l, app).await });
+        format!("http://{addr}")
+    }
+
+    #[tokio::test]
+    async fn a_provider_that_goes_down_leaves_the_last_good_data_marked_stale() {
+        let down = Arc::new(AtomicBool::new(false));
+        let url = fake_uk(down.clone()).await;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(RedbStore::open(&dir.path().join("s")).unwrap());
+        let cache = IntensityCache::default();
+        let p = Provider::UkGrid {
+            api_url: url,
+            region_id: None,
+        };
+        let http = reqwest::Client::new();
+        let now = DateTime::parse_from_rfc3339("2026-11-25T12:10:00Z").unwrap().to_utc();
+        refresh_region(&http, &store, &cache, "gb", &p, now).await.unwrap();
+        let d = cache.get("gb").unwrap();
+        assert_eq!(d.series.len(), 3);
+        assert!(d.stale.is_none());
+        down.store(true, Ordering::SeqCst);
+        let err = refresh_region(&http, &store, &cache, "gb", &p, now).await.unwrap_err();
+        assert!(err.to_string().contains("HTTP 503"), "{err}");
+        let d = cache.get("gb").unwrap();
+        assert_eq!(d.series.len(), 3, "the last good data is kept");
+        assert!(d.stale.as_deref().is_some_and(|e| e.contains("503")));
+        // After a restart the last good data comes back from the store, marked stale.
+        let fresh = IntensityCache::default();
+        fresh.load(&store, &["gb".to_string()]);
+        assert_eq!(fresh.get("gb").unwrap().series.len(), 3);
+        assert!(fresh.get("gb").unwrap().stale.is_some());
+    }
+}
