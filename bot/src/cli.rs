@@ -42,6 +42,8 @@ pub enum Command {
     Outbox(commands::outbox::OutboxArgs),
     /// Feed saved webhook payloads through the normal intake into a store.
     Replay(commands::replay::ReplayArgs),
+    /// Sentiment of developer texts: evaluate, train, score.
+    Sentiment(commands::sentiment::SentimentArgs),
     /// Run the webhook server.
     Serve(commands::serve::ServeArgs),
     /// Time to merge: evaluate the model on PR histories, train it from the store.
@@ -69,6 +71,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Inbox(args) => commands::inbox::run(args),
         Command::Outbox(args) => commands::outbox::run(args),
         Command::Replay(args) => commands::replay::run(args),
+        Command::Sentiment(args) => commands::sentiment::run(args),
         Command::Serve(args) => commands::serve::run(args),
         Command::Ttm(args) => commands::ttm::run(args),
     }

@@ -3,5 +3,6 @@
 
 pub mod energy;
 pub mod gbt;
+pub mod sentiment;
 pub mod shapley;
 pub mod ttm;

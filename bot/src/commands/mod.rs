@@ -9,5 +9,6 @@ pub mod events;
 pub mod inbox;
 pub mod outbox;
 pub mod replay;
+pub mod sentiment;
 pub mod serve;
 pub mod ttm;
