@@ -4,6 +4,8 @@
 
 pub mod actor;
 pub mod event;
+pub mod identity;
+pub mod indicators;
 pub mod week;
 pub mod weekly;
 

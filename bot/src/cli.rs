@@ -28,6 +28,8 @@ pub struct Cli {
 pub enum Command {
     /// Weekly team-level picture of a git repository's history (no token, no server).
     Analyze(commands::analyze::AnalyzeArgs),
+    /// Burnout risk: validate the score, see your own, see the team's distribution.
+    Burnout(commands::burnout::BurnoutArgs),
     /// Grid carbon intensity: the greenest window for a job, simulations of deferral policies.
     Carbon(commands::carbon::CarbonArgs),
     /// Import past PRs or Gerrit changes through the APIs into a store.
@@ -65,6 +67,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Analyze(args) => commands::analyze::run(args),
         Command::Backfill(args) => commands::backfill::run(args),
+        Command::Burnout(args) => commands::burnout::run(args),
         Command::Carbon(args) => commands::carbon::run(args),
         Command::Demo(args) => commands::demo::run(args),
         Command::Events(args) => commands::events::run(args),

@@ -11,7 +11,9 @@ fn year() -> Series {
         .map(|i: i64| {
             let hour = (i % 96) as f64 / 4.0;
             let day = (i / 96) as f64;
-            let v = 300.0 + 120.0 * (hour / 24.0 * std::f64::consts::TAU).sin() + 40.0 * (day / 7.0).cos();
+            let v = 300.0
+                + 120.0 * (hour / 24.0 * std::f64::consts::TAU).sin()
+                + 40.0 * (day / 7.0).cos();
             (1_577_836_800 + i * step, v)
         })
         .collect();

@@ -2,4 +2,5 @@
 #![forbid(unsafe_code)]
 
 pub mod rerun;
+pub mod visibility;
 pub mod window;

@@ -194,7 +194,10 @@ impl Series {
         }
         // Only the points that can matter: from the one holding at the start to the first one
         // at or after the deadline (so a segment's end is the same as in the whole series).
-        let lo = self.times.partition_point(|&t| t <= q.data_start).saturating_sub(1);
+        let lo = self
+            .times
+            .partition_point(|&t| t <= q.data_start)
+            .saturating_sub(1);
         let hi = (self.times.partition_point(|&t| t < q.data_end) + 1).min(self.times.len());
         if lo > 0 || hi < self.times.len() {
             let part = Series {
@@ -354,7 +357,12 @@ impl Series {
         self.choice(q, now, best)
     }
 
-    fn choice(&self, q: Query, now: Option<f64>, best: Option<(i64, f64)>) -> Result<Choice, WindowError> {
+    fn choice(
+        &self,
+        q: Query,
+        now: Option<f64>,
+        best: Option<(i64, f64)>,
+    ) -> Result<Choice, WindowError> {
         let (start, e) = best.ok_or(WindowError::NoWindow)?;
         let window = |s: i64, e: f64| Window {
             start: s,

@@ -252,13 +252,19 @@ mod tests {
             region_id: None,
         };
         let http = reqwest::Client::new();
-        let now = DateTime::parse_from_rfc3339("2026-11-25T12:10:00Z").unwrap().to_utc();
-        refresh_region(&http, &store, &cache, "gb", &p, now).await.unwrap();
+        let now = DateTime::parse_from_rfc3339("2026-11-25T12:10:00Z")
+            .unwrap()
+            .to_utc();
+        refresh_region(&http, &store, &cache, "gb", &p, now)
+            .await
+            .unwrap();
         let d = cache.get("gb").unwrap();
         assert_eq!(d.series.len(), 3);
         assert!(d.stale.is_none());
         down.store(true, Ordering::SeqCst);
-        let err = refresh_region(&http, &store, &cache, "gb", &p, now).await.unwrap_err();
+        let err = refresh_region(&http, &store, &cache, "gb", &p, now)
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("HTTP 503"), "{err}");
         let d = cache.get("gb").unwrap();
         assert_eq!(d.series.len(), 3, "the last good data is kept");

@@ -2,6 +2,7 @@
 
 pub mod analyze;
 pub mod backfill;
+pub mod burnout;
 pub mod carbon;
 pub mod demo;
 mod demo_webhooks;

@@ -102,7 +102,8 @@ fn load(model: Option<&Path>) -> anyhow::Result<Model> {
     match model {
         Some(p) => {
             let b = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
-            Model::from_bytes(&b).with_context(|| format!("{} is not a sentiment model", p.display()))
+            Model::from_bytes(&b)
+                .with_context(|| format!("{} is not a sentiment model", p.display()))
         }
         None => Model::shipped().context("the shipped sentiment model is damaged"),
     }
@@ -115,7 +116,8 @@ pub fn read_labelled(path: &Path, split: Option<&str>) -> anyhow::Result<Vec<(St
         "no such file: {} (labelled corpora are in ../shared/data/sentiment/)",
         path.display()
     );
-    let mut rdr = csv::Reader::from_path(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut rdr =
+        csv::Reader::from_path(path).with_context(|| format!("opening {}", path.display()))?;
     let h = rdr.headers()?.clone();
     let col = |n: &str| h.iter().position(|x| x == n);
     let (Some(t), Some(p)) = (col("text"), col("polarity")) else {
@@ -127,7 +129,10 @@ pub fn read_labelled(path: &Path, split: Option<&str>) -> anyhow::Result<Vec<(St
     };
     let s = col("split_zhang2023").or_else(|| col("split"));
     if split.is_some() && s.is_none() {
-        anyhow::bail!("{}: --split given but the file has no split column", path.display());
+        anyhow::bail!(
+            "{}: --split given but the file has no split column",
+            path.display()
+        );
     }
     let mut out = Vec::new();
     for (i, rec) in rdr.records().enumerate() {
@@ -141,7 +146,14 @@ pub fn read_labelled(path: &Path, split: Option<&str>) -> anyhow::Result<Vec<(St
             .with_context(|| format!("{}: row {}", path.display(), i + 2))?;
         out.push((rec.get(t).unwrap_or("").to_string(), label));
     }
-    anyhow::ensure!(!out.is_empty(), "{}: no rows{}", path.display(), split.map(|s| format!(" in split {s:?}")).unwrap_or_default());
+    anyhow::ensure!(
+        !out.is_empty(),
+        "{}: no rows{}",
+        path.display(),
+        split
+            .map(|s| format!(" in split {s:?}"))
+            .unwrap_or_default()
+    );
     Ok(out)
 }
 
@@ -161,10 +173,21 @@ fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
     match a.format {
         ReportFormat::Json => writeln!(out, "{}", serde_json::to_string(&e)?)?,
         ReportFormat::Md => {
-            writeln!(out, "{} texts: accuracy {:.3}, macro-F1 {:.3}\n", e.n, e.accuracy, e.macro_f1)?;
-            writeln!(out, "| label | precision | recall | F1 |\n|---|---:|---:|---:|")?;
+            writeln!(
+                out,
+                "{} texts: accuracy {:.3}, macro-F1 {:.3}\n",
+                e.n, e.accuracy, e.macro_f1
+            )?;
+            writeln!(
+                out,
+                "| label | precision | recall | F1 |\n|---|---:|---:|---:|"
+            )?;
             for l in sentiment::LABELS {
-                writeln!(out, "| {l} | {:.3} | {:.3} | {:.3} |", e.precision[l], e.recall[l], e.per_class[l])?;
+                writeln!(
+                    out,
+                    "| {l} | {:.3} | {:.3} | {:.3} |",
+                    e.precision[l], e.recall[l], e.per_class[l]
+                )?;
             }
         }
     }
@@ -209,7 +232,8 @@ fn score(a: ScoreArgs) -> anyhow::Result<ExitCode> {
             }
         }
         (None, Some(f)) => {
-            let mut rdr = csv::Reader::from_path(f).with_context(|| format!("opening {}", f.display()))?;
+            let mut rdr =
+                csv::Reader::from_path(f).with_context(|| format!("opening {}", f.display()))?;
             let h = rdr.headers()?.clone();
             let c = h
                 .iter()

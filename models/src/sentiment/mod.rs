@@ -102,9 +102,30 @@ fn softmax(z: [f32; 3]) -> [f64; 3] {
 }
 
 const UNCIVIL: [&str; 24] = [
-    "stupid", "idiot", "idiotic", "dumb", "moron", "shut up", "wtf", "crap", "garbage", "trash",
-    "nonsense", "ridiculous", "pathetic", "useless", "incompetent", "lazy", "sucks", "damn",
-    "hell", "fuck", "shit", "bullshit", "clueless", "insane",
+    "stupid",
+    "idiot",
+    "idiotic",
+    "dumb",
+    "moron",
+    "shut up",
+    "wtf",
+    "crap",
+    "garbage",
+    "trash",
+    "nonsense",
+    "ridiculous",
+    "pathetic",
+    "useless",
+    "incompetent",
+    "lazy",
+    "sucks",
+    "damn",
+    "hell",
+    "fuck",
+    "shit",
+    "bullshit",
+    "clueless",
+    "insane",
 ];
 
 /// Whether a text has an uncivil marker: an insult or profanity word, or shouting (three or
@@ -158,7 +179,10 @@ impl Model {
         if data.is_empty() {
             return Err(SentimentError::Empty);
         }
-        let feats: Vec<Vec<(u32, f32)>> = data.iter().map(|(t, _)| text::features(t, BUCKETS)).collect();
+        let feats: Vec<Vec<(u32, f32)>> = data
+            .iter()
+            .map(|(t, _)| text::features(t, BUCKETS))
+            .collect();
         let mut df: HashMap<u32, usize> = HashMap::new();
         for f in &feats {
             for (k, _) in f {
@@ -190,7 +214,8 @@ impl Model {
                     }
                 }
                 let p = softmax(z);
-                let grad: [f32; 3] = std::array::from_fn(|c| p[c] as f32 - if c == y { 1.0 } else { 0.0 });
+                let grad: [f32; 3] =
+                    std::array::from_fn(|c| p[c] as f32 - if c == y { 1.0 } else { 0.0 });
                 for c in 0..3 {
                     bias_g2[c] += grad[c] * grad[c];
                     bias[c] -= cfg.learning_rate * grad[c] / bias_g2[c].sqrt();
@@ -294,12 +319,32 @@ pub fn evaluate(gold: &[Label], predicted: &[Label]) -> Evaluation {
     let mut recall = std::collections::BTreeMap::new();
     let mut f1s = Vec::new();
     for (c, name) in LABELS.iter().enumerate() {
-        let tp = gold.iter().zip(predicted).filter(|(g, p)| **g == c && **p == c).count() as f64;
-        let fp = gold.iter().zip(predicted).filter(|(g, p)| **g != c && **p == c).count() as f64;
-        let fneg = gold.iter().zip(predicted).filter(|(g, p)| **g == c && **p != c).count() as f64;
+        let tp = gold
+            .iter()
+            .zip(predicted)
+            .filter(|(g, p)| **g == c && **p == c)
+            .count() as f64;
+        let fp = gold
+            .iter()
+            .zip(predicted)
+            .filter(|(g, p)| **g != c && **p == c)
+            .count() as f64;
+        let fneg = gold
+            .iter()
+            .zip(predicted)
+            .filter(|(g, p)| **g == c && **p != c)
+            .count() as f64;
         let pr = if tp + fp > 0.0 { tp / (tp + fp) } else { 0.0 };
-        let rc = if tp + fneg > 0.0 { tp / (tp + fneg) } else { 0.0 };
-        let f1 = if pr + rc > 0.0 { 2.0 * pr * rc / (pr + rc) } else { 0.0 };
+        let rc = if tp + fneg > 0.0 {
+            tp / (tp + fneg)
+        } else {
+            0.0
+        };
+        let f1 = if pr + rc > 0.0 {
+            2.0 * pr * rc / (pr + rc)
+        } else {
+            0.0
+        };
         per_class.insert(name.to_string(), f1);
         precision.insert(name.to_string(), pr);
         recall.insert(name.to_string(), rc);
@@ -307,7 +352,11 @@ pub fn evaluate(gold: &[Label], predicted: &[Label]) -> Evaluation {
     }
     Evaluation {
         n,
-        accuracy: if n > 0 { correct as f64 / n as f64 } else { 0.0 },
+        accuracy: if n > 0 {
+            correct as f64 / n as f64
+        } else {
+            0.0
+        },
         macro_f1: f1s.iter().sum::<f64>() / 3.0,
         per_class,
         precision,
@@ -345,7 +394,10 @@ mod tests {
     #[test]
     fn the_shipped_model_loads_and_reads_review_tone() {
         let m = Model::shipped().unwrap();
-        assert_eq!(m.score("This is wrong and makes no sense at all.").label, "negative");
+        assert_eq!(
+            m.score("This is wrong and makes no sense at all.").label,
+            "negative"
+        );
         assert_eq!(m.score("Thanks a lot, this looks great!").label, "positive");
         let s = m.score("This is stupid, who wrote this garbage?");
         assert!(s.uncivil, "{s:?}");

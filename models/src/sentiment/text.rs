@@ -33,7 +33,10 @@ pub fn clean(text: &str) -> String {
     let mut cleaned = String::with_capacity(out.len());
     for tok in out.split_whitespace() {
         let lower = tok.to_lowercase();
-        if lower.starts_with("http://") || lower.starts_with("https://") || lower.starts_with("www.") {
+        if lower.starts_with("http://")
+            || lower.starts_with("https://")
+            || lower.starts_with("www.")
+        {
             cleaned.push_str(" url");
         } else if lower.starts_with('@') && lower.len() > 1 {
             cleaned.push_str(" @user");
@@ -70,7 +73,10 @@ pub fn words(clean: &str) -> Vec<String> {
             }
             if c == '!' || c == '?' {
                 out.push(c.to_string());
-            } else if (c == ':' || c == ';') && i + 1 < chars.len() && matches!(chars[i + 1], ')' | '(' | 'd' | 'p' | '/') {
+            } else if (c == ':' || c == ';')
+                && i + 1 < chars.len()
+                && matches!(chars[i + 1], ')' | '(' | 'd' | 'p' | '/')
+            {
                 out.push(format!("{c}{}", chars[i + 1]));
                 i += 1;
             }
@@ -100,7 +106,8 @@ pub fn features(text: &str, buckets: u32) -> Vec<(u32, f32)> {
     let ws = words(&c);
     let mut word_f: std::collections::HashMap<u32, f32> = std::collections::HashMap::new();
     let add = |m: &mut std::collections::HashMap<u32, f32>, key: &[u8], seed: u64| {
-        *m.entry((fnv(key, seed) % u64::from(buckets)) as u32).or_default() += 1.0;
+        *m.entry((fnv(key, seed) % u64::from(buckets)) as u32)
+            .or_default() += 1.0;
     };
     for (i, w) in ws.iter().enumerate() {
         add(&mut word_f, w.as_bytes(), 1);
@@ -123,7 +130,11 @@ pub fn features(text: &str, buckets: u32) -> Vec<(u32, f32)> {
     }
     let mut out = Vec::with_capacity(word_f.len() + char_f.len());
     for m in [word_f, char_f] {
-        let norm: f32 = m.values().map(|v| (1.0 + v.ln()).powi(2)).sum::<f32>().sqrt();
+        let norm: f32 = m
+            .values()
+            .map(|v| (1.0 + v.ln()).powi(2))
+            .sum::<f32>()
+            .sqrt();
         if norm == 0.0 {
             continue;
         }
@@ -151,7 +162,10 @@ mod tests {
     fn code_quotes_traces_and_links_are_removed() {
         let t = "> you broke it\nThis is `fn terrible()` fine!\n```\npanic!(\"awful\")\n```\n  at com.x.Y.z(Y.java:10)\nsee https://x.org/a @bob";
         assert_eq!(clean(t), "this is fine! see url @user");
-        assert_eq!(words("this is fine! :) ok"), ["this", "is", "fine", "!", ":)", "ok"]);
+        assert_eq!(
+            words("this is fine! :) ok"),
+            ["this", "is", "fine", "!", ":)", "ok"]
+        );
     }
 
     #[test]

@@ -1,0 +1,431 @@
+//! Socio-technical indicators per person and ISO week, from events of every source. Each is
+//! defined in docs/metrics.md. An indicator the sources cannot observe for a week is `None`,
+//! never a guess (meeting hours are never observed here).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, Utc};
+use serde::Serialize;
+
+use crate::event::{ChangeAction, Event, EventKind};
+use crate::identity::Identities;
+use crate::week::IsoWeek;
+use crate::weekly::{is_late_night, is_weekend, top_level};
+
+/// Indicator names, in vector order.
+pub const NAMES: [&str; 12] = [
+    "commits",
+    "churn",
+    "rework",
+    "open_changes",
+    "reviews",
+    "context_switching",
+    "comments",
+    "late_night_share",
+    "weekend_share",
+    "consecutive_days",
+    "negative_written",
+    "negative_received",
+];
+/// Number of indicators.
+pub const N: usize = NAMES.len();
+
+/// Index of each indicator.
+pub mod idx {
+    pub const COMMITS: usize = 0;
+    pub const CHURN: usize = 1;
+    pub const REWORK: usize = 2;
+    pub const OPEN_CHANGES: usize = 3;
+    pub const REVIEWS: usize = 4;
+    pub const CONTEXT: usize = 5;
+    pub const COMMENTS: usize = 6;
+    pub const LATE_NIGHT: usize = 7;
+    pub const WEEKEND: usize = 8;
+    pub const CONSECUTIVE: usize = 9;
+    pub const NEG_WRITTEN: usize = 10;
+    pub const NEG_RECEIVED: usize = 11;
+}
+
+/// One person's indicators in one week.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PersonWeek {
+    /// Person id (from [`Identities`]).
+    pub person: String,
+    /// ISO week.
+    pub week: IsoWeek,
+    /// Values in [`NAMES`] order; `None` where unobservable.
+    pub values: [Option<f64>; N],
+}
+
+/// Days of rework: lines changed in files the same person changed within this many days.
+pub const REWORK_DAYS: i64 = 21;
+
+#[derive(Default)]
+struct Acc {
+    commits: f64,
+    churn: f64,
+    rework: f64,
+    reviews: f64,
+    comments: f64,
+    stamped: f64,
+    late: f64,
+    weekend: f64,
+    areas_by_day: BTreeMap<NaiveDate, BTreeSet<String>>,
+    neg_written: Vec<f64>,
+    neg_received: Vec<f64>,
+    any_review_source: bool,
+}
+
+/// Builds person-weeks. Feed events in any order; `finish` sorts them.
+pub struct IndicatorBuilder<'a> {
+    ids: &'a Identities,
+    offsets: HashMap<String, i32>,
+    negative: Option<&'a dyn Fn(&str) -> f64>,
+    events: Vec<Event>,
+}
+
+impl<'a> IndicatorBuilder<'a> {
+    /// A builder. `offsets` overrides a person's UTC offset in seconds (else it is inferred as
+    /// the most common offset of their commits); `negative` scores a text's probability of
+    /// being negative (sentiment indicators are absent without it).
+    pub fn new(
+        ids: &'a Identities,
+        offsets: HashMap<String, i32>,
+        negative: Option<&'a dyn Fn(&str) -> f64>,
+    ) -> IndicatorBuilder<'a> {
+        IndicatorBuilder {
+            ids,
+            offsets,
+            negative,
+            events: Vec::new(),
+        }
+    }
+
+    /// Adds an event.
+    pub fn add(&mut self, e: Event) {
+        self.events.push(e);
+    }
+
+    /// The person-weeks, sorted by person then week; only weeks with activity, plus the weeks
+    /// between a person's first and last activity (as zero weeks).
+    pub fn finish(mut self) -> Vec<PersonWeek> {
+        self.events
+            .sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.id.cmp(&b.id)));
+        let ids = self.ids;
+        // Time zones: the most common commit offset per person, unless overridden.
+        let mut offset_votes: HashMap<String, HashMap<i32, usize>> = HashMap::new();
+        for e in &self.events {
+            if let EventKind::Commit(c) = &e.kind
+                && let Some(p) = ids.person(&c.author)
+            {
+                *offset_votes
+                    .entry(p)
+                    .or_default()
+                    .entry(c.author_time.offset().local_minus_utc())
+                    .or_default() += 1;
+            }
+        }
+        let mut offsets = self.offsets.clone();
+        for (p, votes) in offset_votes {
+            offsets.entry(p).or_insert_with(|| {
+                votes
+                    .into_iter()
+                    .max_by_key(|&(o, n)| (n, -o.abs()))
+                    .map_or(0, |(o, _)| o)
+            });
+        }
+        let local = |p: &str, t: DateTime<Utc>| -> DateTime<FixedOffset> {
+            let o = offsets.get(p).copied().unwrap_or(0);
+            t.with_timezone(
+                &FixedOffset::east_opt(o).unwrap_or(FixedOffset::east_opt(0).expect("UTC")),
+            )
+        };
+        let mut acc: BTreeMap<(String, IsoWeek), Acc> = BTreeMap::new();
+        let mut active_days: BTreeMap<String, BTreeSet<NaiveDate>> = BTreeMap::new();
+        let mut last_touch: HashMap<(String, String, String), DateTime<Utc>> = HashMap::new();
+        // change (platform, repo, number) → author person, and lifetimes of authored changes.
+        let mut change_author: HashMap<(String, String, u64), String> = HashMap::new();
+        let mut lifetimes: HashMap<(String, String, u64), (DateTime<Utc>, Option<DateTime<Utc>>)> =
+            HashMap::new();
+        let mut has_reviews = false;
+        for e in &self.events {
+            let at = e.at_utc();
+            let ckey = |n: u64| (e.platform.to_string(), e.repo.clone(), n);
+            match &e.kind {
+                EventKind::Commit(c) => {
+                    if c.parents.len() > 1 {
+                        continue;
+                    }
+                    let Some(p) = ids.person(&c.author) else {
+                        continue;
+                    };
+                    let t = c.author_time;
+                    let a = acc.entry((p.clone(), IsoWeek::of_local(&t))).or_default();
+                    a.commits += 1.0;
+                    for f in &c.files {
+                        let lines = f64::from(f.added + f.deleted);
+                        a.churn += lines;
+                        let key = (p.clone(), e.repo.clone(), f.path.clone());
+                        if let Some(prev) = last_touch.get(&key)
+                            && at - *prev <= Duration::days(REWORK_DAYS)
+                        {
+                            a.rework += lines;
+                        }
+                        last_touch.insert(key, at);
+                        a.areas_by_day
+                            .entry(t.date_naive())
+                            .or_default()
+                            .insert(format!("{}:{}", e.repo, top_level(&f.path)));
+                    }
+                    a.stamped += 1.0;
+                    a.late += f64::from(u8::from(is_late_night(&t)));
+                    a.weekend += f64::from(u8::from(is_weekend(&t)));
+                    active_days.entry(p).or_default().insert(t.date_naive());
+                }
+                EventKind::Change(ch) => {
+                    let Some(p) = ids.person(&ch.author) else {
+                        continue;
+                    };
+                    let k = ckey(ch.number);
+                    change_author.entry(k.clone()).or_insert(p);
+                    let life = lifetimes
+                        .entry(k)
+                        .or_insert((ch.created_at.with_timezone(&Utc), None));
+                    match ch.action {
+                        ChangeAction::Merged | ChangeAction::Closed => life.1 = Some(at),
+                        ChangeAction::Reopened => life.1 = None,
+                        _ => {}
+                    }
+                }
+                EventKind::Review(r) => {
+                    has_reviews = true;
+                    let Some(p) = ids.person(&r.reviewer) else {
+                        continue;
+                    };
+                    let t = local(&p, at);
+                    let a = acc.entry((p.clone(), IsoWeek::of_local(&t))).or_default();
+                    a.reviews += 1.0;
+                    a.any_review_source = true;
+                    a.areas_by_day
+                        .entry(t.date_naive())
+                        .or_default()
+                        .insert(format!("{}#{}", e.repo, r.change));
+                    a.stamped += 1.0;
+                    a.late += f64::from(u8::from(is_late_night(&t)));
+                    a.weekend += f64::from(u8::from(is_weekend(&t)));
+                    active_days.entry(p).or_default().insert(t.date_naive());
+                }
+                EventKind::Comment(c) => {
+                    let Some(p) = ids.person(&c.author) else {
+                        continue;
+                    };
+                    let t = local(&p, at);
+                    let neg = self.negative.map(|f| f(&c.body));
+                    let a = acc.entry((p.clone(), IsoWeek::of_local(&t))).or_default();
+                    a.comments += 1.0;
+                    a.areas_by_day
+                        .entry(t.date_naive())
+                        .or_default()
+                        .insert(format!("{}#{}", e.repo, c.number));
+                    a.stamped += 1.0;
+                    a.late += f64::from(u8::from(is_late_night(&t)));
+                    a.weekend += f64::from(u8::from(is_weekend(&t)));
+                    if let Some(n) = neg {
+                        a.neg_written.push(n);
+                    }
+                    active_days
+                        .entry(p.clone())
+                        .or_default()
+                        .insert(t.date_naive());
+                    if c.on_change
+                        && let Some(author) = change_author.get(&ckey(c.number))
+                        && author != &p
+                        && let Some(n) = neg
+                    {
+                        let ta = local(author, at);
+                        acc.entry((author.clone(), IsoWeek::of_local(&ta)))
+                            .or_default()
+                            .neg_received
+                            .push(n);
+                    }
+                }
+                _ => {}
+            }
+        }
+        // Fill the weeks between each person's first and last activity.
+        let mut people_weeks: BTreeMap<String, (IsoWeek, IsoWeek)> = BTreeMap::new();
+        for (p, w) in acc.keys() {
+            let r = people_weeks.entry(p.clone()).or_insert((*w, *w));
+            r.0 = r.0.min(*w);
+            r.1 = r.1.max(*w);
+        }
+        let mut out = Vec::new();
+        let has_changes = !lifetimes.is_empty();
+        for (p, (first, last)) in people_weeks {
+            let days = active_days.get(&p).cloned().unwrap_or_default();
+            let mut w = first;
+            loop {
+                let a = acc.remove(&(p.clone(), w)).unwrap_or_default();
+                let start = w.start_utc();
+                let end = w.next().start_utc();
+                let mut v = [None; N];
+                v[idx::COMMITS] = Some(a.commits);
+                v[idx::CHURN] = Some(a.churn);
+                v[idx::REWORK] = Some(a.rework);
+                if has_changes {
+                    let open = lifetimes
+                        .iter()
+                        .filter(|(k, (o, c))| {
+                            change_author.get(*k) == Some(&p)
+                                && *o < end
+                                && c.is_none_or(|c| c >= start)
+                        })
+                        .count();
+                    v[idx::OPEN_CHANGES] = Some(open as f64);
+                }
+                if has_reviews {
+                    v[idx::REVIEWS] = Some(a.reviews);
+                }
+                v[idx::CONTEXT] = Some(if a.areas_by_day.is_empty() {
+                    0.0
+                } else {
+                    a.areas_by_day.values().map(|s| s.len() as f64).sum::<f64>()
+                        / a.areas_by_day.len() as f64
+                });
+                v[idx::COMMENTS] = Some(a.comments);
+                if a.stamped > 0.0 {
+                    v[idx::LATE_NIGHT] = Some(a.late / a.stamped);
+                    v[idx::WEEKEND] = Some(a.weekend / a.stamped);
+                }
+                v[idx::CONSECUTIVE] = Some(longest_streak_in(&days, w) as f64);
+                let mean =
+                    |xs: &[f64]| (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64);
+                v[idx::NEG_WRITTEN] = mean(&a.neg_written);
+                v[idx::NEG_RECEIVED] = mean(&a.neg_received);
+                let _ = a.any_review_source;
+                out.push(PersonWeek {
+                    person: p.clone(),
+                    week: w,
+                    values: v,
+                });
+                if w >= last {
+                    break;
+                }
+                w = w.next();
+            }
+        }
+        out
+    }
+}
+
+/// The longest run of consecutive active days that includes a day of week `w` (runs may start
+/// before the week).
+fn longest_streak_in(days: &BTreeSet<NaiveDate>, w: IsoWeek) -> u32 {
+    let monday = w.monday();
+    let mut best = 0;
+    for i in 0..7 {
+        let d = monday + Duration::days(i);
+        if !days.contains(&d) {
+            continue;
+        }
+        let mut n = 1;
+        let mut back = d;
+        while let Some(prev) = back.pred_opt() {
+            if !days.contains(&prev) {
+                break;
+            }
+            n += 1;
+            back = prev;
+        }
+        best = best.max(n);
+    }
+    let _ = monday.weekday();
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actor::Actor;
+    use crate::event::{CommitEvent, FileChange, Platform};
+
+    fn commit(email: &str, at: &str, path: &str, lines: u32) -> Event {
+        let t = DateTime::parse_from_rfc3339(at).unwrap();
+        Event::new(
+            format!("git:{email}:{at}:{path}"),
+            Platform::Git,
+            "o/r",
+            t,
+            EventKind::Commit(CommitEvent {
+                sha: format!("{at}{path}"),
+                parents: vec!["p".into()],
+                author: Actor::git("X", email),
+                committer: Actor::git("X", email),
+                author_time: t,
+                commit_time: t,
+                subject: "s".into(),
+                files: vec![FileChange {
+                    path: path.into(),
+                    added: lines,
+                    deleted: 0,
+                    status: Default::default(),
+                }],
+                trailers: vec![],
+                co_authors: vec![],
+                change_id: None,
+                merged_pr: None,
+                unreadable_objects: 0,
+            }),
+        )
+    }
+
+    #[test]
+    fn commits_churn_rework_local_time_and_streaks() {
+        let ids = Identities::default();
+        let mut b = IndicatorBuilder::new(&ids, HashMap::new(), None);
+        // Ada works in UTC+02:00: 23:30 local on Saturday 2026-11-21 is late and weekend.
+        b.add(commit(
+            "ada@x.org",
+            "2026-11-16T10:00:00+02:00",
+            "src/a.rs",
+            10,
+        ));
+        b.add(commit(
+            "ada@x.org",
+            "2026-11-17T10:00:00+02:00",
+            "src/a.rs",
+            5,
+        ));
+        b.add(commit(
+            "ada@x.org",
+            "2026-11-18T10:00:00+02:00",
+            "docs/b.md",
+            1,
+        ));
+        b.add(commit(
+            "ada@x.org",
+            "2026-11-21T23:30:00+02:00",
+            "src/c.rs",
+            4,
+        ));
+        b.add(commit(
+            "ada@x.org",
+            "2026-12-01T10:00:00+02:00",
+            "src/c.rs",
+            2,
+        ));
+        let pw = b.finish();
+        assert_eq!(pw.len(), 3, "two active weeks and the quiet one between");
+        let w = &pw[0].values;
+        assert_eq!(w[idx::COMMITS], Some(4.0));
+        assert_eq!(w[idx::CHURN], Some(20.0));
+        assert_eq!(w[idx::REWORK], Some(5.0), "src/a.rs again within 3 weeks");
+        assert_eq!(w[idx::LATE_NIGHT], Some(0.25));
+        assert_eq!(w[idx::WEEKEND], Some(0.25));
+        assert_eq!(w[idx::CONSECUTIVE], Some(3.0));
+        assert_eq!(w[idx::REVIEWS], None, "no review source: absent, not zero");
+        assert_eq!(w[idx::NEG_WRITTEN], None);
+        assert_eq!(pw[1].values[idx::COMMITS], Some(0.0));
+        assert_eq!(pw[2].values[idx::REWORK], Some(2.0));
+    }
+}

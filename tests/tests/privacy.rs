@@ -1,0 +1,180 @@
+//! Privacy of the burnout analysis through every output path of the real binary: a realistic
+//! history (seven people commenting and reviewing for 16 weeks, six of them opted in, one not)
+//! goes through the intake; then the public comments, the team view and the personal view are
+//! checked for the opted-out identity and for individual scores.
+
+use canopy_e2e::{run_canopy, workspace_root};
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_canopy-e2e-bin");
+const PEOPLE: [&str; 7] = [
+    "ada-l",
+    "bob-b",
+    "cy-c",
+    "dee-d",
+    "eve-e",
+    "fay-f",
+    "mallory-x",
+];
+
+fn fixture(name: &str) -> Value {
+    let p = workspace_root().join("tests/fixtures/github").join(name);
+    serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+}
+
+fn comment(id: u64, login: &str, body: &str, at: chrono::DateTime<chrono::Utc>) -> Value {
+    let mut v = fixture("issue_comment.created.json");
+    v["comment"]["id"] = json!(id);
+    v["comment"]["body"] = json!(body);
+    v["comment"]["user"]["login"] = json!(login);
+    v["comment"]["author_association"] = json!("CONTRIBUTOR");
+    v["comment"]["created_at"] = json!(at.to_rfc3339());
+    v["comment"]["updated_at"] = json!(at.to_rfc3339());
+    v["sender"]["login"] = json!(login);
+    v
+}
+
+fn ok(out: std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn no_opted_out_identity_and_no_individual_score_leaks() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let s = store.to_str().unwrap();
+    let hist = dir.path().join("history");
+    std::fs::create_dir(&hist).unwrap();
+    std::fs::write(
+        hist.join("a0.pull_request.json"),
+        serde_json::to_vec(&fixture("pull_request.opened.json")).unwrap(),
+    )
+    .unwrap();
+    let start = chrono::DateTime::parse_from_rfc3339("2026-01-05T09:00:00Z")
+        .unwrap()
+        .to_utc();
+    let mut id = 9_000_000u64;
+    for week in 0..16i64 {
+        for (p, login) in PEOPLE.iter().enumerate() {
+            for k in 0..3i64 {
+                id += 1;
+                // eve-e works late and at weekends in the last weeks.
+                let hour = if *login == "eve-e" && week >= 12 {
+                    23
+                } else {
+                    10 + k
+                };
+                let day = if *login == "eve-e" && week >= 12 {
+                    5
+                } else {
+                    k
+                };
+                let at = start
+                    + chrono::Duration::days(7 * week + day)
+                    + chrono::Duration::hours(hour - 9 + p as i64);
+                let body = if week == 0 && k == 0 && *login != "mallory-x" {
+                    "/canopy opt-in".to_string()
+                } else {
+                    format!("Looks reasonable, one question about item {id}.")
+                };
+                std::fs::write(
+                    hist.join(format!("b{id}.issue_comment.json")),
+                    serde_json::to_vec(&comment(id, login, &body, at)).unwrap(),
+                )
+                .unwrap();
+            }
+        }
+    }
+    // Every reaction of the intake, as the actions it would take (replies, sticky comment).
+    let actions = ok(run_canopy(
+        BIN,
+        &[
+            "replay",
+            hist.to_str().unwrap(),
+            "--platform",
+            "github",
+            "--event",
+            "issue_comment",
+            "--store",
+            s,
+            "--dry-run",
+        ],
+    ));
+    // The PR payload needs its own event name.
+    ok(run_canopy(
+        BIN,
+        &[
+            "replay",
+            hist.join("a0.pull_request.json").to_str().unwrap(),
+            "--platform",
+            "github",
+            "--event",
+            "pull_request",
+            "--store",
+            s,
+        ],
+    ));
+    for line in actions.lines().filter(|l| l.starts_with('{')) {
+        let v: Value = serde_json::from_str(line).unwrap();
+        let body = v["body"].as_str().unwrap_or("");
+        assert!(
+            !body.contains("mallory-x"),
+            "public action names the opted-out person: {line}"
+        );
+        assert!(
+            !body.to_lowercase().contains("burnout-risk score"),
+            "{line}"
+        );
+    }
+
+    // The team view (maintainers): buckets over the six who opted in, no names, no scores.
+    let team = ok(run_canopy(
+        BIN,
+        &["burnout", "team", "--store", s, "--k", "5"],
+    ));
+    assert!(team.contains("(6 people who opted in)"), "{team}");
+    for login in PEOPLE {
+        assert!(!team.contains(login), "team view names {login}: {team}");
+    }
+    assert!(
+        !team.contains("/100"),
+        "no individual score in the team view: {team}"
+    );
+    // With a larger k than the group, nothing is shown.
+    let small = ok(run_canopy(
+        BIN,
+        &["burnout", "team", "--store", s, "--k", "7"],
+    ));
+    assert!(small.contains("fewer than the minimum of 7"), "{small}");
+
+    // A person sees their own score, and nobody else's.
+    let me = ok(run_canopy(
+        BIN,
+        &["burnout", "me", "--store", s, "--identity", "github:eve-e"],
+    ));
+    assert!(me.contains("Your burnout-risk score for 2026-W17"), "{me}");
+    assert!(me.contains("Only you see this."));
+    for login in PEOPLE.iter().filter(|l| **l != "eve-e") {
+        assert!(!me.contains(login), "{me}");
+    }
+    // The opted-out person has no score at all, even for herself.
+    let out = run_canopy(
+        BIN,
+        &[
+            "burnout",
+            "me",
+            "--store",
+            s,
+            "--identity",
+            "github:mallory-x",
+        ],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("has not opted in"), "{err}");
+}
