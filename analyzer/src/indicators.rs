@@ -13,7 +13,7 @@ use crate::week::IsoWeek;
 use crate::weekly::{is_late_night, is_weekend, top_level};
 
 /// Indicator names, in vector order.
-pub const NAMES: [&str; 12] = [
+pub const NAMES: [&str; 15] = [
     "commits",
     "churn",
     "rework",
@@ -26,6 +26,9 @@ pub const NAMES: [&str; 12] = [
     "consecutive_days",
     "negative_written",
     "negative_received",
+    "review_requests_pending",
+    "time_to_first_review_hours",
+    "meeting_hours",
 ];
 /// Number of indicators.
 pub const N: usize = NAMES.len();
@@ -44,6 +47,9 @@ pub mod idx {
     pub const CONSECUTIVE: usize = 9;
     pub const NEG_WRITTEN: usize = 10;
     pub const NEG_RECEIVED: usize = 11;
+    pub const REQUESTS_PENDING: usize = 12;
+    pub const TIME_TO_FIRST_REVIEW: usize = 13;
+    pub const MEETINGS: usize = 14;
 }
 
 /// One person's indicators in one week.
@@ -82,6 +88,7 @@ pub struct IndicatorBuilder<'a> {
     offsets: HashMap<String, i32>,
     negative: Option<&'a dyn Fn(&str) -> f64>,
     events: Vec<Event>,
+    meetings: HashMap<(String, IsoWeek), f64>,
 }
 
 impl<'a> IndicatorBuilder<'a> {
@@ -98,7 +105,14 @@ impl<'a> IndicatorBuilder<'a> {
             offsets,
             negative,
             events: Vec::new(),
+            meetings: HashMap::new(),
         }
+    }
+
+    /// Meeting hours imported from a calendar export (person, week, hours): the only source of
+    /// the meeting indicator, which is absent without it.
+    pub fn set_meetings(&mut self, meetings: HashMap<(String, IsoWeek), f64>) {
+        self.meetings = meetings;
     }
 
     /// Adds an event.
@@ -148,6 +162,10 @@ impl<'a> IndicatorBuilder<'a> {
         let mut lifetimes: HashMap<(String, String, u64), (DateTime<Utc>, Option<DateTime<Utc>>)> =
             HashMap::new();
         let mut has_reviews = false;
+        // (change, reviewer person) → (requested at, first review at).
+        type ReqKey = ((String, String, u64), String);
+        let mut requests: HashMap<ReqKey, (DateTime<Utc>, Option<DateTime<Utc>>)> = HashMap::new();
+        let mut first_review_hours: HashMap<(String, IsoWeek), Vec<f64>> = HashMap::new();
         for e in &self.events {
             let at = e.at_utc();
             let ckey = |n: u64| (e.platform.to_string(), e.repo.clone(), n);
@@ -187,6 +205,11 @@ impl<'a> IndicatorBuilder<'a> {
                         continue;
                     };
                     let k = ckey(ch.number);
+                    for r in &ch.reviewers_requested {
+                        if let Some(rp) = ids.person(r) {
+                            requests.entry((k.clone(), rp)).or_insert((at, None));
+                        }
+                    }
                     change_author.entry(k.clone()).or_insert(p);
                     let life = lifetimes
                         .entry(k)
@@ -203,6 +226,15 @@ impl<'a> IndicatorBuilder<'a> {
                         continue;
                     };
                     let t = local(&p, at);
+                    if let Some(req) = requests.get_mut(&(ckey(r.change), p.clone()))
+                        && req.1.is_none()
+                    {
+                        req.1 = Some(at);
+                        first_review_hours
+                            .entry((p.clone(), IsoWeek::of_local(&t)))
+                            .or_default()
+                            .push((at - req.0).num_seconds().max(0) as f64 / 3600.0);
+                    }
                     let a = acc.entry((p.clone(), IsoWeek::of_local(&t))).or_default();
                     a.reviews += 1.0;
                     a.any_review_source = true;
@@ -302,6 +334,24 @@ impl<'a> IndicatorBuilder<'a> {
                     |xs: &[f64]| (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64);
                 v[idx::NEG_WRITTEN] = mean(&a.neg_written);
                 v[idx::NEG_RECEIVED] = mean(&a.neg_received);
+                if !requests.is_empty() {
+                    let pending = requests
+                        .iter()
+                        .filter(|((k, who), (req, first))| {
+                            who == &p
+                                && *req < end
+                                && first.is_none_or(|f| f >= end)
+                                && lifetimes
+                                    .get(k)
+                                    .is_none_or(|(_, c)| c.is_none_or(|c| c >= end))
+                        })
+                        .count();
+                    v[idx::REQUESTS_PENDING] = Some(pending as f64);
+                    v[idx::TIME_TO_FIRST_REVIEW] = first_review_hours
+                        .get(&(p.clone(), w))
+                        .and_then(|h| mean(h));
+                }
+                v[idx::MEETINGS] = self.meetings.get(&(p.clone(), w)).copied();
                 let _ = a.any_review_source;
                 out.push(PersonWeek {
                     person: p.clone(),

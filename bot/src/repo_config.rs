@@ -21,8 +21,6 @@ pub struct RepoConfig {
     pub runners: BTreeMap<String, RunnerConfig>,
     /// Which reruns may be deferred.
     pub reruns: RerunConfig,
-    /// Weekly digest.
-    pub digest: DigestConfig,
     /// Privacy thresholds.
     pub privacy: PrivacyConfig,
 }
@@ -151,28 +149,6 @@ impl Default for RerunConfig {
             critical_branches: vec!["release/*".into(), "stable/*".into()],
             critical_labels: vec!["security".into()],
             min_savings_pct: 10.0,
-        }
-    }
-}
-
-/// `[digest]`
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DigestConfig {
-    /// Cron expression (5 fields) for the weekly digest; none disables it.
-    pub schedule: Option<String>,
-    /// IANA time zone of the schedule. Default UTC.
-    pub timezone: String,
-    /// Where it goes: `issue`, or email addresses.
-    pub recipients: Vec<String>,
-}
-
-impl Default for DigestConfig {
-    fn default() -> Self {
-        DigestConfig {
-            schedule: None,
-            timezone: "UTC".into(),
-            recipients: vec!["issue".into()],
         }
     }
 }

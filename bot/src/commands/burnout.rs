@@ -49,6 +49,41 @@ pub struct IdentityArgs {
     /// `ada = ["email:ada@example.org", "github:ada-l", "gerrit:review.example.org/1000042"]`.
     #[arg(long, value_name = "FILE")]
     pub identities: Option<PathBuf>,
+    /// Meeting hours exported from calendars: CSV with `person`, `week` (`2026-W47`) and
+    /// `hours` columns. Without it the meeting indicator is absent.
+    #[arg(long, value_name = "FILE")]
+    pub meetings: Option<PathBuf>,
+}
+
+/// Reads a meeting-hours CSV.
+pub fn read_meetings(path: &Path) -> anyhow::Result<HashMap<(String, IsoWeek), f64>> {
+    let mut rdr =
+        csv::Reader::from_path(path).with_context(|| format!("opening {}", path.display()))?;
+    let h = rdr.headers()?.clone();
+    let col = |n: &str| h.iter().position(|x| x == n);
+    let (Some(p), Some(w), Some(hr)) = (col("person"), col("week"), col("hours")) else {
+        anyhow::bail!("{}: needs columns person, week, hours", path.display());
+    };
+    let mut out = HashMap::new();
+    for (i, rec) in rdr.records().enumerate() {
+        let rec = rec.with_context(|| format!("{}: row {}", path.display(), i + 2))?;
+        let bad = |what: &str| anyhow::anyhow!("{}: row {}: bad {what}", path.display(), i + 2);
+        let week: IsoWeek = rec.get(w).unwrap_or("").parse().map_err(|_| bad("week"))?;
+        let hours: f64 = rec
+            .get(hr)
+            .unwrap_or("")
+            .trim()
+            .parse()
+            .map_err(|_| bad("hours"))?;
+        anyhow::ensure!(
+            hours.is_finite() && hours >= 0.0,
+            "{}: row {}: hours must be at least 0",
+            path.display(),
+            i + 2
+        );
+        out.insert((rec.get(p).unwrap_or("").to_string(), week), hours);
+    }
+    Ok(out)
 }
 
 /// Arguments of `canopy burnout eval`.
@@ -133,10 +168,17 @@ pub fn identities(a: &IdentityArgs) -> anyhow::Result<Identities> {
 }
 
 /// Person-weeks from every event in a store, with sentiment from the shipped model.
-pub fn person_weeks(store: &RedbStore, ids: &Identities) -> anyhow::Result<Vec<PersonWeek>> {
+pub fn person_weeks(
+    store: &RedbStore,
+    ids: &Identities,
+    meetings: Option<&Path>,
+) -> anyhow::Result<Vec<PersonWeek>> {
     let sentiment = Sentiment::shipped().context("loading the sentiment model")?;
     let negative = |t: &str| sentiment.probabilities(t)[0];
     let mut b = IndicatorBuilder::new(ids, HashMap::new(), Some(&negative));
+    if let Some(m) = meetings {
+        b.set_meetings(read_meetings(m)?);
+    }
     for repo in store.repos()? {
         store.scan_repo(&repo, TimeRange::ALL, &mut |e| {
             b.add(e);
@@ -225,7 +267,7 @@ fn me(a: MeArgs) -> anyhow::Result<ExitCode> {
         );
     }
     // Only opted-in people are analysed at all.
-    let weeks: Vec<PersonWeek> = person_weeks(&store, &ids)?
+    let weeks: Vec<PersonWeek> = person_weeks(&store, &ids, a.ids.meetings.as_deref())?
         .into_iter()
         .filter(|w| rules.analysable(&w.person))
         .collect();
@@ -327,7 +369,7 @@ fn team(a: TeamArgs) -> anyhow::Result<ExitCode> {
     let store = RedbStore::open(&a.store)?;
     let ids = identities(&a.ids)?;
     let rules = Rules::new(a.k, opted_in(&store, &ids, &a.opted_in)?);
-    let weeks: Vec<PersonWeek> = person_weeks(&store, &ids)?
+    let weeks: Vec<PersonWeek> = person_weeks(&store, &ids, a.ids.meetings.as_deref())?
         .into_iter()
         .filter(|w| rules.analysable(&w.person))
         .collect();
@@ -590,9 +632,10 @@ pub fn store_rows(
     extra: &[String],
 ) -> anyhow::Result<(Vec<Standardised>, Rules)> {
     let store = RedbStore::open(store_dir)?;
+    let meetings = ids.meetings.clone();
     let ids = identities(ids)?;
     let rules = Rules::new(5, opted_in(&store, &ids, extra)?);
-    let weeks: Vec<PersonWeek> = person_weeks(&store, &ids)?
+    let weeks: Vec<PersonWeek> = person_weeks(&store, &ids, meetings.as_deref())?
         .into_iter()
         .filter(|w| rules.analysable(&w.person))
         .collect();
