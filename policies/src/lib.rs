@@ -1,6 +1,7 @@
 //! Decisions Canopy takes from analysed data. Pure: no I/O, no clock, no network.
 #![forbid(unsafe_code)]
 
+pub mod privacy;
 pub mod rerun;
 pub mod visibility;
 pub mod window;
