@@ -159,8 +159,8 @@ impl<'a> IndicatorBuilder<'a> {
         let mut last_touch: HashMap<(String, String, String), DateTime<Utc>> = HashMap::new();
         // change (platform, repo, number) → author person, and lifetimes of authored changes.
         let mut change_author: HashMap<(String, String, u64), String> = HashMap::new();
-        let mut lifetimes: HashMap<(String, String, u64), (DateTime<Utc>, Option<DateTime<Utc>>)> =
-            HashMap::new();
+        type Lifetime = (DateTime<Utc>, Option<DateTime<Utc>>);
+        let mut lifetimes: HashMap<(String, String, u64), Lifetime> = HashMap::new();
         let mut has_reviews = false;
         // (change, reviewer person) → (requested at, first review at).
         type ReqKey = ((String, String, u64), String);

@@ -116,6 +116,7 @@ pub fn standardise(weeks: &[PersonWeek]) -> Vec<Standardised> {
 }
 
 /// One person's weeks.
+#[allow(clippy::needless_range_loop)] // indicator i indexes several parallel arrays
 fn standardise_run(run: &[PersonWeek]) -> Vec<Standardised> {
     let mut zs: Vec<[f64; N]> = Vec::with_capacity(run.len());
     for k in 0..run.len() {
@@ -275,6 +276,7 @@ impl ScoreModel {
 
     /// Fits weights by L2-regularised logistic regression (gradient descent) on inputs and
     /// binary outcomes.
+    #[allow(clippy::needless_range_loop)] // indicator i indexes weights, gradients and inputs
     pub fn fit(xs: &[[f64; N]], ys: &[bool], l2: f64, iterations: usize) -> ScoreModel {
         let mut m = ScoreModel {
             bias: 0.0,

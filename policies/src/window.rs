@@ -221,9 +221,9 @@ impl Series {
         // (integral of intensity, seconds covered) before each point.
         let mut prefix: Vec<(f64, i64)> = Vec::with_capacity(n + 1);
         let mut acc = (0.0, 0i64);
-        for i in 0..n {
+        for (i, &end) in ends.iter().enumerate() {
             prefix.push(acc);
-            let len = ends[i] - self.times[i];
+            let len = end - self.times[i];
             acc = (acc.0 + self.values[i] * len as f64, acc.1 + len);
         }
         prefix.push(acc);

@@ -252,6 +252,7 @@ fn resolve_self(ids: &Identities, identity: &str) -> String {
     }
 }
 
+#[allow(clippy::needless_range_loop)] // indicator i indexes several parallel arrays
 fn me(a: MeArgs) -> anyhow::Result<ExitCode> {
     let store = RedbStore::open(&a.store)?;
     let ids = identities(&a.ids)?;
@@ -311,6 +312,7 @@ fn me(a: MeArgs) -> anyhow::Result<ExitCode> {
 
 /// The team view: counts per risk bucket and the indicators driving the team's scores, or
 /// nothing when fewer than k opted-in people are active.
+#[allow(clippy::needless_range_loop)] // indicator i indexes contributions and totals
 pub fn team_view(rows: &[Standardised], week: IsoWeek, rules: &Rules) -> Result<String, String> {
     let refs = burnout::team_reference(rows);
     let m = ScoreModel::default();
