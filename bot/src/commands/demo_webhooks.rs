@@ -89,7 +89,37 @@ pub fn run() -> anyhow::Result<String> {
     let mut out = String::new();
     runtime.block_on(post_all(store.clone(), &secret, &mut out))?;
     summarise(&store, &mut out)?;
+    actions(&store, &mut out)?;
     Ok(out)
+}
+
+/// What Canopy would post: the outbox, with the texts of the sticky comment and Gerrit message.
+fn actions(store: &RedbStore, out: &mut String) -> anyhow::Result<()> {
+    let mut items = Vec::new();
+    store.scan_outbox(false, &mut |i| {
+        items.push(i);
+        ControlFlow::Continue(())
+    })?;
+    let _ = writeln!(
+        out,
+        "\n## What Canopy would post\n\nWith no credentials nothing is sent: {} actions wait in the durable outbox (`canopy outbox list`).\n",
+        items.len()
+    );
+    for i in &items {
+        let _ = writeln!(out, "- {} on {}", i.action.name(), i.action.target());
+    }
+    for i in items
+        .iter()
+        .filter(|i| i.id.starts_with("sticky:") || i.id.starts_with("patchset:"))
+    {
+        if let Some(body) = i.action.body() {
+            let _ = writeln!(out, "\n{} on {}:\n", i.action.name(), i.action.target());
+            for line in body.lines() {
+                let _ = writeln!(out, "> {line}");
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn post_all(store: Arc<RedbStore>, secret: &str, out: &mut String) -> anyhow::Result<()> {
@@ -99,10 +129,17 @@ async fn post_all(store: Arc<RedbStore>, secret: &str, out: &mut String) -> anyh
         store,
         Arc::new(PlatformNormalizer::default()),
         Arc::new(SystemClock),
-        AppConfig::intake(
-            Secrets::new([secret.to_string()]),
-            Secrets::new([secret.to_string()]),
-        ),
+        AppConfig {
+            // The real reactor decides what to post; with no executor (no credentials) the
+            // actions stay in the outbox, where the demo shows them.
+            reactor: Arc::new(crate::react::Reactor::new(Arc::new(
+                crate::react::RepoConfigs::default(),
+            ))),
+            ..AppConfig::intake(
+                Secrets::new([secret.to_string()]),
+                Secrets::new([secret.to_string()]),
+            )
+        },
     )?;
     let base = format!("http://{}", running.addr);
     let _ = writeln!(
