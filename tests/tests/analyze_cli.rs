@@ -227,6 +227,13 @@ fn demo_prints_a_weekly_report_and_exits_zero() {
         text.contains("zuul `widgets-tox-py311` on change 4711: Failure, 724 s, check pipeline"),
         "{text}"
     );
+    // What the bot would post, decided by the real reactor and kept in the outbox.
+    assert!(
+        text.contains("upsert_comment on canopy-demo/widgets#7"),
+        "{text}"
+    );
+    assert!(text.contains("> **CI energy.** 1 CI job so far"), "{text}");
+    assert!(text.contains("> Canopy, patch set 1:"), "{text}");
 }
 
 #[test]
@@ -235,6 +242,19 @@ fn every_subcommand_has_help() {
         vec!["--help"],
         vec!["analyze", "--help"],
         vec!["demo", "--help"],
+        vec!["serve", "--help"],
+        vec!["replay", "--help"],
+        vec!["backfill", "--help"],
+        vec!["outbox", "--help"],
+        vec!["ttm", "eval", "--help"],
+        vec!["ttm", "train", "--help"],
+        vec!["carbon", "window", "--help"],
+        vec!["carbon", "simulate", "--help"],
+        vec!["sentiment", "eval", "--help"],
+        vec!["sentiment", "score", "--help"],
+        vec!["burnout", "eval", "--help"],
+        vec!["burnout", "me", "--help"],
+        vec!["burnout", "team", "--help"],
     ] {
         let out = run_canopy(BIN, &args);
         assert!(out.status.success(), "{args:?}");

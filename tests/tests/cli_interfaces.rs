@@ -1,0 +1,129 @@
+//! The stable JSON interfaces of `canopy carbon window`, `canopy sentiment eval` and
+//! `canopy sentiment score --file`, run as the real binary on small fixtures written here.
+
+use canopy_e2e::run_canopy;
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_canopy-e2e-bin");
+
+fn json_lines(out: std::process::Output) -> Vec<Value> {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn carbon_window_prints_the_documented_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("ci.csv");
+    // Hourly, in the Let's Wait Awhile format: dirty until 03:00, clean 03:00–05:00.
+    let mut csv = String::from("Time,Carbon Intensity\n");
+    for h in 0..12 {
+        let v = if (3..5).contains(&h) { 100.0 } else { 400.0 };
+        csv.push_str(&format!("2020-06-01 {h:02}:00:00,{v}\n"));
+    }
+    std::fs::write(&f, csv).unwrap();
+    let out = json_lines(run_canopy(
+        BIN,
+        &[
+            "carbon",
+            "window",
+            "--series",
+            f.to_str().unwrap(),
+            "--duration",
+            "2h",
+            "--deadline",
+            "10h",
+            "--at",
+            "2020-06-01T00:00:00Z",
+            "--format",
+            "json",
+        ],
+    ));
+    let v = &out[0];
+    assert_eq!(v["start"], "2020-06-01T03:00:00Z");
+    assert_eq!(v["end"], "2020-06-01T05:00:00Z");
+    assert_eq!(v["avg_intensity"], 100.0);
+    assert_eq!(v["now_avg_intensity"], 400.0);
+    assert_eq!(v["savings_pct"], 75.0);
+    // Outside the series: a clear error naming the range.
+    let bad = run_canopy(
+        BIN,
+        &[
+            "carbon",
+            "window",
+            "--series",
+            f.to_str().unwrap(),
+            "--duration",
+            "2h",
+            "--deadline",
+            "10h",
+            "--at",
+            "2021-01-01T00:00:00Z",
+        ],
+    );
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr)
+            .contains("the series covers 2020-06-01T00:00:00Z to 2020-06-01T12:00:00Z")
+    );
+}
+
+#[test]
+fn sentiment_eval_and_score_print_the_documented_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("gold.csv");
+    std::fs::write(
+        &f,
+        "id,polarity,text\n1,positive,\"Thanks a lot, this looks great!\"\n2,negative,\"This is wrong and makes no sense at all.\"\n3,neutral,\"The function returns a list of widgets.\"\n",
+    )
+    .unwrap();
+    let e = &json_lines(run_canopy(
+        BIN,
+        &[
+            "sentiment",
+            "eval",
+            "--data",
+            f.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    ))[0];
+    assert_eq!(e["n"], 3);
+    for k in ["macro_f1", "accuracy"] {
+        assert!(
+            e[k].as_f64().is_some_and(|v| (0.0..=1.0).contains(&v)),
+            "{k} in {e}"
+        );
+    }
+    for l in ["negative", "neutral", "positive"] {
+        assert!(e["per_class"][l].is_number(), "{e}");
+    }
+    let rows = json_lines(run_canopy(
+        BIN,
+        &[
+            "sentiment",
+            "score",
+            "--file",
+            f.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    ));
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[0]["label"], "positive");
+    assert_eq!(rows[1]["label"], "negative");
+    assert!(rows[1]["negative"].as_f64().unwrap() > 0.5);
+    assert!(rows.iter().all(|r| r["confidence"].is_number()));
+    // A file without the needed columns is named as such.
+    std::fs::write(&f, "words\nhello\n").unwrap();
+    let bad = run_canopy(BIN, &["sentiment", "eval", "--data", f.to_str().unwrap()]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("needs `text` and `polarity` columns"));
+}
