@@ -34,6 +34,8 @@ pub enum Command {
     Carbon(commands::carbon::CarbonArgs),
     /// Import past PRs or Gerrit changes through the APIs into a store.
     Backfill(commands::backfill::BackfillArgs),
+    /// A repository's weekly maintainer digest from the store, printed (not sent).
+    Digest(commands::digest::DigestArgs),
     /// Show what Canopy does on this repository (or a path given), with no credentials.
     Demo(commands::demo::DemoArgs),
     /// Stored events: list them.
@@ -70,6 +72,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Burnout(args) => commands::burnout::run(args),
         Command::Carbon(args) => commands::carbon::run(args),
         Command::Demo(args) => commands::demo::run(args),
+        Command::Digest(args) => commands::digest::run(args),
         Command::Events(args) => commands::events::run(args),
         Command::Inbox(args) => commands::inbox::run(args),
         Command::Outbox(args) => commands::outbox::run(args),

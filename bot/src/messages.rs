@@ -57,7 +57,8 @@ impl StickyView {
     }
 }
 
-const TEMPLATES: [(&str, &str); 11] = [
+const TEMPLATES: [(&str, &str); 12] = [
+    ("digest", include_str!("../templates/digest.md.j2")),
     (
         "rerun_advice",
         include_str!("../templates/rerun_advice.md.j2"),
@@ -103,6 +104,8 @@ fn env() -> &'static Environment<'static> {
             env.set_syntax(syntax);
         }
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        env.add_function("h", |hours: f64| crate::ttm_service::duration_words(hours));
+        env.add_function("pct", |share: f64| format!("{:.0}%", share * 100.0));
         for (name, source) in TEMPLATES {
             // The templates are compiled into the binary and covered by tests.
             env.add_template(name, source)
@@ -271,6 +274,16 @@ pub fn defer_reply(
     )
 }
 
+/// The weekly digest in Markdown: team-level figures, the k-anonymous burnout section (or none)
+/// and suggestions.
+pub fn digest(d: &canopy_analyzer::digest::Digest, burnout: Option<&str>) -> String {
+    let waiting: Vec<(u64, f64)> = d.waiting.iter().take(3).copied().collect();
+    render(
+        "digest",
+        context! { d => Value::from(Serde(d)), waiting, burnout, suggestions => d.suggestions() },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -394,6 +407,34 @@ mod tests {
                 None,
                 "the rerun is critical (gate pipeline)"
             )
+        );
+        let d = canopy_analyzer::digest::Digest {
+            repo: "canopy-demo/widgets".into(),
+            week: "2026-W47".into(),
+            opened: 4,
+            merged: 3,
+            abandoned: 1,
+            ttm_median_hours: Some(30.0),
+            ttm_p90_hours: Some(200.0),
+            ttm_median_before: Some(12.0),
+            first_review_median_hours: Some(5.0),
+            reviews: 20,
+            reviewers: 6,
+            busiest_fifth_share: Some(0.6),
+            review_gini: Some(0.41),
+            waiting: vec![(12, 9.2), (15, 3.0)],
+            after_hours_share: Some(0.12),
+            weekend_share: Some(0.05),
+            negative_share: Some(0.18),
+            negative_share_before: Some(0.12),
+            uncivil: 1,
+            ci_jobs: 40,
+            ci_hours: 12.5,
+            ci_failed: 6,
+        };
+        insta::assert_snapshot!(
+            "digest",
+            digest(&d, Some("| risk | people |\n|---|---:|\n| 0–24 | 5 |"))
         );
         insta::assert_snapshot!(
             "explain_unavailable",

@@ -6,6 +6,7 @@ pub mod burnout;
 pub mod carbon;
 pub mod demo;
 mod demo_webhooks;
+pub mod digest;
 pub mod events;
 pub mod inbox;
 pub mod outbox;

@@ -1,0 +1,307 @@
+//! The figures of a weekly maintainer digest, team level only: no person is named or counted
+//! alone. Pure: events, the week and the text scorers are passed in.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use crate::event::{ChangeAction, CiResult, Event, EventKind, Platform};
+use crate::week::IsoWeek;
+use crate::weekly::{is_late_night, is_weekend};
+
+/// Weeks before the digest's week that its trends compare with.
+pub const TREND_WEEKS: i64 = 4;
+/// A change waiting longer than this for a first review is called out.
+pub const WAITING_DAYS: i64 = 7;
+
+/// The digest's figures.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Digest {
+    /// Repository.
+    pub repo: String,
+    /// Week.
+    pub week: String,
+    /// Changes opened this week.
+    pub opened: usize,
+    /// Changes merged this week.
+    pub merged: usize,
+    /// Changes closed unmerged (abandoned) this week.
+    pub abandoned: usize,
+    /// Median hours to merge of this week's merges.
+    pub ttm_median_hours: Option<f64>,
+    /// 90th percentile hours to merge.
+    pub ttm_p90_hours: Option<f64>,
+    /// Median hours to merge over the previous weeks (trend reference).
+    pub ttm_median_before: Option<f64>,
+    /// Median hours from opening to the first review by someone else, for changes first
+    /// reviewed this week.
+    pub first_review_median_hours: Option<f64>,
+    /// Reviews given this week.
+    pub reviews: usize,
+    /// Distinct reviewers this week.
+    pub reviewers: usize,
+    /// Share of reviews given by the busiest 20% of reviewers.
+    pub busiest_fifth_share: Option<f64>,
+    /// Gini coefficient of reviews per reviewer.
+    pub review_gini: Option<f64>,
+    /// Open changes without any review, longest waiting first: (number, days waiting).
+    pub waiting: Vec<(u64, f64)>,
+    /// Share of activity (commits, reviews, comments) late at night.
+    pub after_hours_share: Option<f64>,
+    /// Share of activity at weekends.
+    pub weekend_share: Option<f64>,
+    /// Mean probability that a comment is negative, this week.
+    pub negative_share: Option<f64>,
+    /// The same over the previous weeks.
+    pub negative_share_before: Option<f64>,
+    /// Uncivil comments this week.
+    pub uncivil: usize,
+    /// CI jobs finished this week.
+    pub ci_jobs: usize,
+    /// Their total runtime, hours.
+    pub ci_hours: f64,
+    /// Failed CI jobs.
+    pub ci_failed: usize,
+}
+
+fn quantile(mut v: Vec<f64>, q: f64) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let i = ((v.len() - 1) as f64 * q).round() as usize;
+    Some(v[i])
+}
+
+/// Gini coefficient of non-negative amounts (0 = perfectly even).
+pub fn gini(values: &[f64]) -> Option<f64> {
+    let n = values.len();
+    let total: f64 = values.iter().sum();
+    if n < 2 || total <= 0.0 {
+        return None;
+    }
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let weighted: f64 = v
+        .iter()
+        .enumerate()
+        .map(|(i, x)| (i as f64 + 1.0) * x)
+        .sum();
+    Some((2.0 * weighted) / (n as f64 * total) - (n as f64 + 1.0) / n as f64)
+}
+
+/// Builds the digest of `repo` for `week` from its events (any order).
+pub fn build(
+    repo: &str,
+    events: &[Event],
+    week: IsoWeek,
+    negative: Option<&dyn Fn(&str) -> f64>,
+    uncivil: Option<&dyn Fn(&str) -> bool>,
+) -> Digest {
+    let start = week.start_utc();
+    let end = week.next().start_utc();
+    let before = start - Duration::weeks(TREND_WEEKS);
+    let in_week = |t: DateTime<Utc>| t >= start && t < end;
+    let in_before = |t: DateTime<Utc>| t >= before && t < start;
+    let mut d = Digest {
+        repo: repo.to_string(),
+        week: week.to_string(),
+        ..Digest::default()
+    };
+    let mut sorted: Vec<&Event> = events.iter().filter(|e| e.repo == repo).collect();
+    sorted.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.id.cmp(&b.id)));
+    // Per change: opened at, author key, closed at, first review by someone else.
+    type ChangeKey = (Platform, u64);
+    let mut opened: HashMap<ChangeKey, (DateTime<Utc>, String)> = HashMap::new();
+    let mut closed: HashMap<ChangeKey, DateTime<Utc>> = HashMap::new();
+    let mut first_review: HashMap<ChangeKey, DateTime<Utc>> = HashMap::new();
+    let mut ttm_week = Vec::new();
+    let mut ttm_before = Vec::new();
+    let mut per_reviewer: BTreeMap<String, f64> = BTreeMap::new();
+    let (mut stamped, mut late, mut weekend) = (0.0, 0.0, 0.0);
+    let (mut neg_week, mut neg_before) = (Vec::new(), Vec::new());
+    for e in sorted {
+        let at = e.at_utc();
+        let local = e.at;
+        let count_time = |stamped: &mut f64, late: &mut f64, weekend: &mut f64| {
+            *stamped += 1.0;
+            *late += f64::from(u8::from(is_late_night(&local)));
+            *weekend += f64::from(u8::from(is_weekend(&local)));
+        };
+        match &e.kind {
+            EventKind::Change(c) => {
+                let k = (e.platform, c.number);
+                let created = c.created_at.with_timezone(&Utc);
+                opened.entry(k).or_insert((created, c.author.key.clone()));
+                match c.action {
+                    ChangeAction::Opened if in_week(at) => d.opened += 1,
+                    ChangeAction::Merged => {
+                        closed.insert(k, at);
+                        let hours = (at - created).num_seconds().max(0) as f64 / 3600.0;
+                        if in_week(at) {
+                            d.merged += 1;
+                            ttm_week.push(hours);
+                        } else if in_before(at) {
+                            ttm_before.push(hours);
+                        }
+                    }
+                    ChangeAction::Closed => {
+                        closed.insert(k, at);
+                        if in_week(at) {
+                            d.abandoned += 1;
+                        }
+                    }
+                    ChangeAction::Reopened => {
+                        closed.remove(&k);
+                    }
+                    _ => {}
+                }
+            }
+            EventKind::Review(r) => {
+                let k = (e.platform, r.change);
+                let by_other = opened.get(&k).is_none_or(|(_, a)| a != &r.reviewer.key);
+                if by_other && !r.reviewer.is_bot() {
+                    first_review.entry(k).or_insert(at);
+                }
+                if in_week(at) && !r.reviewer.is_bot() {
+                    d.reviews += 1;
+                    *per_reviewer.entry(r.reviewer.key.clone()).or_default() += 1.0;
+                    count_time(&mut stamped, &mut late, &mut weekend);
+                }
+            }
+            EventKind::Comment(c) if !c.author.is_bot() => {
+                if in_week(at) {
+                    count_time(&mut stamped, &mut late, &mut weekend);
+                    if uncivil.is_some_and(|f| f(&c.body)) {
+                        d.uncivil += 1;
+                    }
+                }
+                if let Some(f) = negative {
+                    if in_week(at) {
+                        neg_week.push(f(&c.body));
+                    } else if in_before(at) {
+                        neg_before.push(f(&c.body));
+                    }
+                }
+            }
+            EventKind::Commit(c) if in_week(at) && !c.author.is_bot() && c.parents.len() < 2 => {
+                stamped += 1.0;
+                late += f64::from(u8::from(is_late_night(&c.author_time)));
+                weekend += f64::from(u8::from(is_weekend(&c.author_time)));
+            }
+            EventKind::CiJobFinished(j) if in_week(at) => {
+                d.ci_jobs += 1;
+                d.ci_hours += j.duration_secs as f64 / 3600.0;
+                if !matches!(j.result, CiResult::Success | CiResult::Skipped) {
+                    d.ci_failed += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    d.ttm_median_hours = quantile(ttm_week.clone(), 0.5);
+    d.ttm_p90_hours = quantile(ttm_week, 0.9);
+    d.ttm_median_before = quantile(ttm_before, 0.5);
+    let firsts: Vec<f64> = first_review
+        .iter()
+        .filter(|(_, t)| in_week(**t))
+        .filter_map(|(k, t)| {
+            opened
+                .get(k)
+                .map(|(o, _)| (*t - *o).num_seconds().max(0) as f64 / 3600.0)
+        })
+        .collect();
+    d.first_review_median_hours = quantile(firsts, 0.5);
+    let mut loads: Vec<f64> = per_reviewer.into_values().collect();
+    d.reviewers = loads.len();
+    d.review_gini = gini(&loads);
+    if !loads.is_empty() {
+        loads.sort_by(|a, b| b.total_cmp(a));
+        let top = loads.len().div_ceil(5);
+        d.busiest_fifth_share = Some(loads[..top].iter().sum::<f64>() / loads.iter().sum::<f64>());
+    }
+    let mut waiting: Vec<(u64, f64)> = opened
+        .iter()
+        .filter(|(k, (o, _))| {
+            *o < end
+                && closed.get(k).is_none_or(|c| *c >= end)
+                && first_review.get(k).is_none_or(|r| *r >= end)
+        })
+        .map(|((_, n), (o, _))| (*n, (end - *o).num_seconds() as f64 / 86_400.0))
+        .collect();
+    waiting.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    d.waiting = waiting;
+    if stamped > 0.0 {
+        d.after_hours_share = Some(late / stamped);
+        d.weekend_share = Some(weekend / stamped);
+    }
+    let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+    d.negative_share = mean(&neg_week);
+    d.negative_share_before = mean(&neg_before);
+    d
+}
+
+impl Digest {
+    /// Two or three concrete suggestions from the figures.
+    pub fn suggestions(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let long: Vec<&(u64, f64)> = self
+            .waiting
+            .iter()
+            .filter(|w| w.1 > WAITING_DAYS as f64)
+            .collect();
+        if !long.is_empty() {
+            out.push(format!(
+                "{} {} waited over {WAITING_DAYS} days for a first review (oldest: #{}, {:.0} days).",
+                long.len(),
+                if long.len() == 1 { "change has" } else { "changes have" },
+                long[0].0,
+                long[0].1
+            ));
+        }
+        if let Some(s) = self.busiest_fifth_share
+            && self.reviewers >= 5
+            && s > 0.5
+        {
+            out.push(format!(
+                "The busiest fifth of reviewers gave {:.0}% of this week's reviews; asking others to review spreads the load.",
+                s * 100.0
+            ));
+        }
+        if let (Some(now), Some(before)) = (self.ttm_median_hours, self.ttm_median_before)
+            && now > before * 1.5
+            && now - before > 12.0
+        {
+            out.push(format!(
+                "Median time to merge rose from {before:.0} to {now:.0} hours compared with the previous {TREND_WEEKS} weeks."
+            ));
+        }
+        if self.uncivil > 0 {
+            out.push(format!(
+                "{} {} flagged as uncivil this week.",
+                self.uncivil,
+                if self.uncivil == 1 {
+                    "comment was"
+                } else {
+                    "comments were"
+                }
+            ));
+        }
+        out.truncate(3);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gini_of_even_and_concentrated_loads() {
+        assert_eq!(gini(&[3.0, 3.0, 3.0]), Some(0.0));
+        let g = gini(&[0.0, 0.0, 0.0, 10.0]).unwrap();
+        assert!((g - 0.75).abs() < 1e-12);
+        assert_eq!(gini(&[5.0]), None);
+    }
+}

@@ -1,0 +1,77 @@
+//! `canopy digest` on a store filled by replaying the bundled GitHub story of PR #7.
+
+use canopy_e2e::{run_canopy, workspace_root};
+
+const BIN: &str = env!("CARGO_BIN_EXE_canopy-e2e-bin");
+
+#[test]
+fn a_replayed_week_gives_a_team_level_digest() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = dir.path().join("store");
+    let fixtures = workspace_root().join("tests/fixtures/github");
+    let out = run_canopy(
+        BIN,
+        &[
+            "replay",
+            fixtures.to_str().unwrap(),
+            "--platform",
+            "github",
+            "--store",
+            s.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run_canopy(
+        BIN,
+        &[
+            "digest",
+            "--store",
+            s.to_str().unwrap(),
+            "--repo",
+            "canopy-demo/widgets",
+            "--week",
+            "2026-W45",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        md.contains("## Canopy weekly digest: canopy-demo/widgets, 2026-W45"),
+        "{md}"
+    );
+    assert!(md.contains("1 opened, 1 merged"), "{md}");
+    assert!(
+        md.contains("Time to merge: median 1 day") || md.contains("Time to merge: median 2 days"),
+        "{md}"
+    );
+    assert!(md.contains("reviews by"), "{md}");
+    assert!(md.contains("(docs/metrics.md#digest)"), "{md}");
+    // Team level only: no login of the story's people, and no burnout section (nobody opted in).
+    for login in ["ada-l", "bob-b", "carol-c"] {
+        assert!(!md.contains(login), "{login} named in {md}");
+    }
+    assert!(!md.contains("Burnout risk"), "{md}");
+    // A repository the store does not know is named in the error.
+    let bad = run_canopy(
+        BIN,
+        &[
+            "digest",
+            "--store",
+            s.to_str().unwrap(),
+            "--repo",
+            "no/such",
+            "--week",
+            "2026-W45",
+        ],
+    );
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no events of no/such"));
+}
