@@ -1,6 +1,6 @@
 //! Burnout scores for 10,000 people over 5 years of weekly history (2.6 million person-weeks):
 //! baselines, sustained deviations, team percentiles and a score for every person-week; and one
-//! exact explanation (12 indicators that differ from the reference, 4,096 coalitions).
+//! exact explanation (10 indicators that differ from the reference, 1,024 coalitions).
 //! Run: `cargo bench -p canopy-models --bench burnout`.
 
 use canopy_analyzer::indicators::{N, PersonWeek};
@@ -52,7 +52,7 @@ fn bench(c: &mut Criterion) {
     let rows = standardise(&weeks[..2600]);
     let refs = team_reference(&rows);
     let r = &rows[2000];
-    c.bench_function("burnout/explain_12_indicators", |b| {
+    c.bench_function("burnout/explain_10_indicators", |b| {
         b.iter(|| model.explain(black_box(&r.x), &refs[&r.week]))
     });
 }
