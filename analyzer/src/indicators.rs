@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, Utc};
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::event::{ChangeAction, Event, EventKind};
@@ -79,7 +79,6 @@ struct Acc {
     areas_by_day: BTreeMap<NaiveDate, BTreeSet<String>>,
     neg_written: Vec<f64>,
     neg_received: Vec<f64>,
-    any_review_source: bool,
 }
 
 /// Builds person-weeks. Feed events in any order; `finish` sorts them.
@@ -237,7 +236,6 @@ impl<'a> IndicatorBuilder<'a> {
                     }
                     let a = acc.entry((p.clone(), IsoWeek::of_local(&t))).or_default();
                     a.reviews += 1.0;
-                    a.any_review_source = true;
                     a.areas_by_day
                         .entry(t.date_naive())
                         .or_default()
@@ -352,7 +350,6 @@ impl<'a> IndicatorBuilder<'a> {
                         .and_then(|h| mean(h));
                 }
                 v[idx::MEETINGS] = self.meetings.get(&(p.clone(), w)).copied();
-                let _ = a.any_review_source;
                 out.push(PersonWeek {
                     person: p.clone(),
                     week: w,
@@ -389,7 +386,6 @@ fn longest_streak_in(days: &BTreeSet<NaiveDate>, w: IsoWeek) -> u32 {
         }
         best = best.max(n);
     }
-    let _ = monday.weekday();
     best
 }
 

@@ -25,16 +25,21 @@ fn model_key(repo: &str) -> String {
     format!("ttm_model:{repo}")
 }
 
+/// The events a repository's time-to-merge history is built from (changes and reviews).
+fn history_events(store: &RedbStore, repo: &str, out: &mut Vec<Event>) -> Result<(), StoreError> {
+    store.scan_repo(repo, TimeRange::ALL, &mut |e| {
+        if matches!(e.kind, EventKind::Change(_) | EventKind::Review(_)) {
+            out.push(e);
+        }
+        ControlFlow::Continue(())
+    })
+}
+
 /// Every change of every repository in the store, as training records.
 pub fn history_records(store: &RedbStore) -> Result<Vec<PrRecord>, StoreError> {
     let mut events = Vec::new();
     for repo in store.repos()? {
-        store.scan_repo(&repo, TimeRange::ALL, &mut |e| {
-            if matches!(e.kind, EventKind::Change(_) | EventKind::Review(_)) {
-                events.push(e);
-            }
-            ControlFlow::Continue(())
-        })?;
+        history_events(store, &repo, &mut events)?;
     }
     Ok(histories(&events)
         .into_values()
@@ -204,12 +209,9 @@ impl TtmCache {
         };
         let h = hs.entry(repo.to_string()).or_insert_with(|| {
             let mut events = Vec::new();
-            let _ = store.scan_repo(repo, TimeRange::ALL, &mut |e| {
-                if matches!(e.kind, EventKind::Change(_) | EventKind::Review(_)) {
-                    events.push(e);
-                }
-                ControlFlow::Continue(())
-            });
+            if let Err(e) = history_events(store, repo, &mut events) {
+                tracing::warn!(repo = %repo, error = %e, "cannot read the repository's history; predicting from what is known");
+            }
             RepoHistory::from_events(repo, &events)
         });
         for e in new {

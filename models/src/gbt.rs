@@ -81,6 +81,16 @@ pub struct Tree {
     pub nodes: Vec<Node>,
 }
 
+/// Whether a row goes left at a split (missing values go the learned way).
+fn goes_left(row: &[f64], feature: usize, threshold: f64, missing_left: bool) -> bool {
+    let v = row.get(feature).copied().unwrap_or(f64::NAN);
+    if v.is_nan() {
+        missing_left
+    } else {
+        v <= threshold
+    }
+}
+
 impl Tree {
     /// The tree's output for a row.
     pub fn predict(&self, x: &[f64]) -> f64 {
@@ -95,12 +105,7 @@ impl Tree {
                     left,
                     right,
                 } => {
-                    let v = x.get(*feature).copied().unwrap_or(f64::NAN);
-                    let go_left = if v.is_nan() {
-                        *missing_left
-                    } else {
-                        v <= *threshold
-                    };
+                    let go_left = goes_left(x, *feature, *threshold, *missing_left);
                     i = if go_left { *left } else { *right };
                 }
             }
@@ -167,15 +172,8 @@ impl Tree {
                 left,
                 right,
             } => {
-                let goes_left = |row: &[f64]| {
-                    let v = row.get(*feature).copied().unwrap_or(f64::NAN);
-                    if v.is_nan() {
-                        *missing_left
-                    } else {
-                        v <= *threshold
-                    }
-                };
-                let (xl, bl) = (goes_left(x), goes_left(b));
+                let side = |row: &[f64]| goes_left(row, *feature, *threshold, *missing_left);
+                let (xl, bl) = (side(x), side(b));
                 let p = player_of(*feature);
                 let pos = state.iter().position(|s| s.0 == p);
                 for (child, x_ok, b_ok) in [(*left, xl, bl), (*right, !xl, !bl)] {

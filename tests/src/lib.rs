@@ -184,6 +184,35 @@ pub fn stdout_json(out: &Output) -> serde_json::Value {
     })
 }
 
+/// Parses stdout as JSON lines, after checking the command succeeded (stderr in the panic).
+pub fn stdout_json_lines(out: &Output) -> Vec<serde_json::Value> {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+/// Stdout of a command that must succeed (stderr in the panic).
+pub fn stdout_ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A bundled fixture under `tests/fixtures/<dir>/<name>`, parsed as JSON.
+pub fn fixture_json(dir: &str, name: &str) -> serde_json::Value {
+    let p = workspace_root().join("tests/fixtures").join(dir).join(name);
+    serde_json::from_slice(&std::fs::read(&p).expect("fixture")).expect("fixture is JSON")
+}
+
 /// The workspace root (for tests that read the project's own files).
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -1,22 +1,9 @@
 //! The stable JSON interfaces of `canopy carbon window`, `canopy sentiment eval` and
 //! `canopy sentiment score --file`, run as the real binary on small fixtures written here.
 
-use canopy_e2e::run_canopy;
-use serde_json::Value;
+use canopy_e2e::{run_canopy, stdout_json_lines};
 
 const BIN: &str = env!("CARGO_BIN_EXE_canopy-e2e-bin");
-
-fn json_lines(out: std::process::Output) -> Vec<Value> {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
 
 #[test]
 fn carbon_window_prints_the_documented_fields() {
@@ -29,7 +16,7 @@ fn carbon_window_prints_the_documented_fields() {
         csv.push_str(&format!("2020-06-01 {h:02}:00:00,{v}\n"));
     }
     std::fs::write(&f, csv).unwrap();
-    let out = json_lines(run_canopy(
+    let out = stdout_json_lines(&run_canopy(
         BIN,
         &[
             "carbon",
@@ -84,7 +71,7 @@ fn sentiment_eval_and_score_print_the_documented_fields() {
         "id,polarity,text\n1,positive,\"Thanks a lot, this looks great!\"\n2,negative,\"This is wrong and makes no sense at all.\"\n3,neutral,\"The function returns a list of widgets.\"\n",
     )
     .unwrap();
-    let e = &json_lines(run_canopy(
+    let e = &stdout_json_lines(&run_canopy(
         BIN,
         &[
             "sentiment",
@@ -105,7 +92,7 @@ fn sentiment_eval_and_score_print_the_documented_fields() {
     for l in ["negative", "neutral", "positive"] {
         assert!(e["per_class"][l].is_number(), "{e}");
     }
-    let rows = json_lines(run_canopy(
+    let rows = stdout_json_lines(&run_canopy(
         BIN,
         &[
             "sentiment",

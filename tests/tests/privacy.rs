@@ -3,7 +3,7 @@
 //! goes through the intake; then the public comments, the team view and the personal view are
 //! checked for the opted-out identity and for individual scores.
 
-use canopy_e2e::{run_canopy, workspace_root};
+use canopy_e2e::{fixture_json, run_canopy, stdout_ok};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_canopy-e2e-bin");
@@ -17,13 +17,8 @@ const PEOPLE: [&str; 7] = [
     "mallory-x",
 ];
 
-fn fixture(name: &str) -> Value {
-    let p = workspace_root().join("tests/fixtures/github").join(name);
-    serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
-}
-
 fn comment(id: u64, login: &str, body: &str, at: chrono::DateTime<chrono::Utc>) -> Value {
-    let mut v = fixture("issue_comment.created.json");
+    let mut v = fixture_json("github", "issue_comment.created.json");
     v["comment"]["id"] = json!(id);
     v["comment"]["body"] = json!(body);
     v["comment"]["user"]["login"] = json!(login);
@@ -32,15 +27,6 @@ fn comment(id: u64, login: &str, body: &str, at: chrono::DateTime<chrono::Utc>) 
     v["comment"]["updated_at"] = json!(at.to_rfc3339());
     v["sender"]["login"] = json!(login);
     v
-}
-
-fn ok(out: std::process::Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]
@@ -52,7 +38,7 @@ fn no_opted_out_identity_and_no_individual_score_leaks() {
     std::fs::create_dir(&hist).unwrap();
     std::fs::write(
         hist.join("a0.pull_request.json"),
-        serde_json::to_vec(&fixture("pull_request.opened.json")).unwrap(),
+        serde_json::to_vec(&fixture_json("github", "pull_request.opened.json")).unwrap(),
     )
     .unwrap();
     let start = chrono::DateTime::parse_from_rfc3339("2026-01-05T09:00:00Z")
@@ -91,7 +77,7 @@ fn no_opted_out_identity_and_no_individual_score_leaks() {
         }
     }
     // Every reaction of the intake, as the actions it would take (replies, sticky comment).
-    let actions = ok(run_canopy(
+    let actions = stdout_ok(&run_canopy(
         BIN,
         &[
             "replay",
@@ -106,7 +92,7 @@ fn no_opted_out_identity_and_no_individual_score_leaks() {
         ],
     ));
     // The PR payload needs its own event name.
-    ok(run_canopy(
+    stdout_ok(&run_canopy(
         BIN,
         &[
             "replay",
@@ -133,7 +119,7 @@ fn no_opted_out_identity_and_no_individual_score_leaks() {
     }
 
     // The team view (maintainers): buckets over the six who opted in, no names, no scores.
-    let team = ok(run_canopy(
+    let team = stdout_ok(&run_canopy(
         BIN,
         &["burnout", "team", "--store", s, "--k", "5"],
     ));
@@ -146,14 +132,14 @@ fn no_opted_out_identity_and_no_individual_score_leaks() {
         "no individual score in the team view: {team}"
     );
     // With a larger k than the group, nothing is shown.
-    let small = ok(run_canopy(
+    let small = stdout_ok(&run_canopy(
         BIN,
         &["burnout", "team", "--store", s, "--k", "7"],
     ));
     assert!(small.contains("fewer than the minimum of 7"), "{small}");
 
     // A person sees their own score, and nobody else's.
-    let me = ok(run_canopy(
+    let me = stdout_ok(&run_canopy(
         BIN,
         &["burnout", "me", "--store", s, "--identity", "github:eve-e"],
     ));

@@ -1,20 +1,8 @@
 //! `canopy replay` and `canopy events list` as a real process on the bundled fixtures.
 
-use canopy_e2e::{run_canopy, workspace_root};
+use canopy_e2e::{run_canopy, stdout_json_lines, workspace_root};
 
 const BIN: &str = env!("CARGO_BIN_EXE_canopy-e2e-bin");
-
-fn lines(out: &std::process::Output) -> Vec<serde_json::Value> {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
 
 #[test]
 fn replayed_zuul_reports_list_every_job_field() {
@@ -38,7 +26,7 @@ fn replayed_zuul_reports_list_every_job_field() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("16 new deliveries"));
-    let events = lines(&run_canopy(
+    let events = stdout_json_lines(&run_canopy(
         BIN,
         &[
             "events",
@@ -104,7 +92,7 @@ fn replayed_github_payloads_take_the_event_from_file_names_or_sidecars() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let all = lines(&run_canopy(
+    let all = stdout_json_lines(&run_canopy(
         BIN,
         &["events", "list", "--store", s, "--format", "json"],
     ));
@@ -140,7 +128,7 @@ fn replayed_github_payloads_take_the_event_from_file_names_or_sidecars() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let one = lines(&run_canopy(
+    let one = stdout_json_lines(&run_canopy(
         BIN,
         &["events", "list", "--store", s2, "--format", "json"],
     ));
@@ -187,7 +175,7 @@ fn malformed_payloads_are_quarantined_and_can_be_retried() {
         ],
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("quarantined 1"));
-    let q = lines(&run_canopy(
+    let q = stdout_json_lines(&run_canopy(
         BIN,
         &[
             "inbox",
@@ -213,7 +201,7 @@ fn malformed_payloads_are_quarantined_and_can_be_retried() {
     let out = run_canopy(BIN, &["inbox", "retry", "--store", s, &id]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("quarantined again: malformed payload"));
-    let rec = lines(&run_canopy(
+    let rec = stdout_json_lines(&run_canopy(
         BIN,
         &["inbox", "list", "--store", s, "--format", "json"],
     ));
@@ -234,7 +222,7 @@ fn malformed_payloads_are_quarantined_and_can_be_retried() {
             s,
         ],
     );
-    let all = lines(&run_canopy(
+    let all = stdout_json_lines(&run_canopy(
         BIN,
         &["inbox", "list", "--store", s, "--format", "json"],
     ));

@@ -7,18 +7,13 @@ use std::time::Duration;
 
 use canopy_e2e::fake_gerrit::FakeGerrit;
 use canopy_e2e::fake_github::FakeGitHub;
+use canopy_e2e::fixture_json;
 use canopy_e2e::server::ServerProcess;
-use canopy_e2e::workspace_root;
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_canopy-e2e-bin");
 const TOKEN: &str = "test-token";
 const REPO: &str = "canopy-demo/widgets";
-
-fn fixture(dir: &str, name: &str) -> Value {
-    let p = workspace_root().join("tests/fixtures").join(dir).join(name);
-    serde_json::from_slice(&std::fs::read(p).expect("fixture")).expect("json")
-}
 
 fn bytes(v: &Value) -> Vec<u8> {
     serde_json::to_vec(v).unwrap()
@@ -75,14 +70,14 @@ async fn a_deferred_github_rerun_survives_a_restart_and_runs_once_at_the_window(
         ("workflow_job", "workflow_job.completed.json"),
         ("pull_request", "pull_request.converted_to_draft.json"),
     ] {
-        let mut v = fixture("github", name);
+        let mut v = fixture_json("github", name);
         if event == "workflow_job" {
             // A 20-second job (expected reruns are at least a minute).
             v["workflow_job"]["completed_at"] = json!("2026-11-03T16:21:20Z");
         }
         assert_eq!(s.github(event, name, &bytes(&v)).await, 202);
     }
-    let mut rerun = fixture("github", "workflow_run.requested.rerun.json");
+    let mut rerun = fixture_json("github", "workflow_run.requested.rerun.json");
     rerun["workflow_run"]["run_started_at"] = json!(rfc_now());
     rerun["workflow_run"]["updated_at"] = json!(rfc_now());
     assert_eq!(
@@ -118,7 +113,7 @@ async fn a_deferred_github_rerun_survives_a_restart_and_runs_once_at_the_window(
     assert!(pct > 40.0, "{sticky}");
 
     // The author defers it.
-    let mut cmd = fixture("github", "issue_comment.created.json");
+    let mut cmd = fixture_json("github", "issue_comment.created.json");
     cmd["comment"]["id"] = json!(7_100_001);
     cmd["comment"]["body"] = json!("/canopy defer");
     cmd["comment"]["user"]["login"] = json!("ada-l");
@@ -185,10 +180,10 @@ async fn a_gerrit_report_with_only_non_voting_failures_gets_advice_and_a_deferre
     )
     .await;
     let now = chrono::Utc::now().timestamp();
-    let mut created = fixture("gerrit", "01-patchset-created.json");
+    let mut created = fixture_json("gerrit", "01-patchset-created.json");
     created["eventCreatedOn"] = json!(now - 120);
     assert_eq!(s.gerrit(&bytes(&created)).await, 202);
-    let mut report = fixture("gerrit", "03-comment-added-zuul-check-failed.json");
+    let mut report = fixture_json("gerrit", "03-comment-added-zuul-check-failed.json");
     report["comment"] = json!(
         "Patch Set 1: Verified+1\n\nBuild succeeded (check pipeline).\n\n- widgets-tox-pep8 https://zuul.example.org/t/example/build/5d1c0a7e : SUCCESS in 3m 21s\n- widgets-docs-build https://zuul.example.org/t/example/build/77ab00cd : FAILURE in 40s (non-voting)\n"
     );
@@ -225,7 +220,7 @@ async fn a_gerrit_report_with_only_non_voting_failures_gets_advice_and_a_deferre
     );
 
     // The change owner defers it.
-    let mut cmd = fixture("gerrit", "07-comment-added-review.json");
+    let mut cmd = fixture_json("gerrit", "07-comment-added-review.json");
     cmd["patchSet"] = created["patchSet"].clone();
     cmd["author"] = json!({"name": "Ada Lovelace", "email": "ada@example.org", "username": "ada"});
     cmd["approvals"] = json!([]);

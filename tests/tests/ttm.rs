@@ -2,30 +2,16 @@
 //! learns from the store, and a newly opened pull request gets a prediction section with
 //! reasons in its sticky comment.
 
-use canopy_e2e::{run_canopy, workspace_root};
+use canopy_e2e::{fixture_json, run_canopy, stdout_ok};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_canopy-e2e-bin");
 
-fn fixture(name: &str) -> Value {
-    let p = workspace_root().join("tests/fixtures/github").join(name);
-    serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap()
-}
-
-fn ok(out: &std::process::Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// 260 merged pull requests whose time to merge grows with their size (a deterministic
 /// pseudo-random spread around it), opened a few hours apart.
 fn write_history(dir: &std::path::Path) {
-    let opened = fixture("pull_request.opened.json");
-    let merged = fixture("pull_request.closed.merged.json");
+    let opened = fixture_json("github", "pull_request.opened.json");
+    let merged = fixture_json("github", "pull_request.closed.merged.json");
     let start = chrono::DateTime::parse_from_rfc3339("2026-01-05T09:00:00Z").unwrap();
     let mut state = 0x2545_f491_u64;
     for n in 1..=260u64 {
@@ -72,7 +58,7 @@ fn a_replayed_pull_request_gets_a_time_to_merge_section_with_reasons() {
     let history = dir.path().join("history");
     std::fs::create_dir(&history).unwrap();
     write_history(&history);
-    ok(&run_canopy(
+    stdout_ok(&run_canopy(
         BIN,
         &[
             "replay",
@@ -85,7 +71,7 @@ fn a_replayed_pull_request_gets_a_time_to_merge_section_with_reasons() {
     ));
 
     // Before training there is no model: the comment has no prediction.
-    let mut big = fixture("pull_request.opened.json");
+    let mut big = fixture_json("github", "pull_request.opened.json");
     big["pull_request"]["number"] = json!(999);
     big["pull_request"]["additions"] = json!(3000);
     big["pull_request"]["deletions"] = json!(500);
@@ -95,7 +81,7 @@ fn a_replayed_pull_request_gets_a_time_to_merge_section_with_reasons() {
     let new_pr = dir.path().join("pull_request.opened.json");
     std::fs::write(&new_pr, serde_json::to_vec(&big).unwrap()).unwrap();
 
-    let trained = ok(&run_canopy(
+    let trained = stdout_ok(&run_canopy(
         BIN,
         &["ttm", "train", "--store", s, "--min-repo", "100"],
     ));
@@ -104,7 +90,7 @@ fn a_replayed_pull_request_gets_a_time_to_merge_section_with_reasons() {
         "{trained}"
     );
 
-    let out = ok(&run_canopy(
+    let out = stdout_ok(&run_canopy(
         BIN,
         &[
             "replay",

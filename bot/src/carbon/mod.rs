@@ -179,13 +179,13 @@ pub fn load_offline(
     let names: Vec<String> = regions.iter().map(|(n, _)| n.clone()).collect();
     cache.load(store, &names);
     for (name, p) in regions {
-        let points = match p {
-            Provider::Fixed(v) => Some(vec![(now.timestamp() - 86_400, *v), (now.timestamp() + 6 * 86_400, *v)]),
-            Provider::Csv { path, column } => csv_series::read_series(path, column.as_deref())
-                .map_err(|e| tracing::warn!(region = %name, error = %format!("{e:#}"), "cannot read the region's series"))
-                .ok()
-                .map(|s| s.points().collect()),
-            _ => None,
+        let points = match p.offline_points(now) {
+            Some(Ok(points)) => Some(points),
+            Some(Err(e)) => {
+                tracing::warn!(region = %name, error = %e, "cannot read the region's series");
+                None
+            }
+            None => None,
         };
         if let Some(series) = points.and_then(|p| Series::new(p).ok()) {
             cache.set(

@@ -83,6 +83,29 @@ impl Provider {
         }
     }
 
+    /// Points of the providers that need no network (a fixed value covers a week around `now`;
+    /// a CSV file is read), or `None` for the APIs.
+    pub fn offline_points(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Option<Result<Vec<(i64, f64)>, ProviderError>> {
+        match self {
+            Provider::Fixed(v) => {
+                let t = now.timestamp() - 86_400;
+                Some(Ok(vec![(t, *v), (t + 7 * 86_400, *v)]))
+            }
+            Provider::Csv { path, column } => Some(
+                read_series(path, column.as_deref())
+                    .map(|s| s.points().collect())
+                    .map_err(|e| ProviderError::Unavailable {
+                        provider: "csv",
+                        message: format!("{e:#}"),
+                    }),
+            ),
+            Provider::UkGrid { .. } | Provider::ElectricityMaps { .. } => None,
+        }
+    }
+
     /// Points covering at least `now` and, where the provider forecasts, the next 24–48 hours.
     pub async fn fetch(
         &self,
@@ -90,18 +113,9 @@ impl Provider {
         now: DateTime<Utc>,
     ) -> Result<Vec<(i64, f64)>, ProviderError> {
         match self {
-            Provider::Fixed(v) => {
-                let t = now.timestamp() - 86_400;
-                Ok(vec![(t, *v), (t + 7 * 86_400, *v)])
-            }
-            Provider::Csv { path, column } => {
-                let s = read_series(path, column.as_deref()).map_err(|e| {
-                    ProviderError::Unavailable {
-                        provider: "csv",
-                        message: format!("{e:#}"),
-                    }
-                })?;
-                Ok(s.points().collect())
+            // Answered without the network; `offline_points` is `Some` for both.
+            Provider::Fixed(_) | Provider::Csv { .. } => {
+                self.offline_points(now).unwrap_or_else(|| Ok(Vec::new()))
             }
             Provider::UkGrid { api_url, region_id } => {
                 let from = now.format("%Y-%m-%dT%H:%MZ");

@@ -208,17 +208,7 @@ pub fn opted_in(
         if !yes {
             continue;
         }
-        let (ns, rest) = key.split_once(':').unwrap_or(("", &key));
-        let actor = match ns {
-            "github" => canopy_analyzer::Actor::github(rest),
-            "email" => canopy_analyzer::Actor::git("", rest),
-            _ => canopy_analyzer::Actor {
-                key: key.clone(),
-                name: None,
-                email: None,
-            },
-        };
-        if let Some(p) = ids.person(&actor) {
+        if let Some(p) = ids.person(&actor_of_key(&key)) {
             people.push(p);
         }
     }
@@ -240,16 +230,42 @@ fn pick_week(rows: &[Standardised], week: Option<&str>) -> anyhow::Result<IsoWee
     }
 }
 
+/// An actor from its key (`github:login`, `email:address`, or any other key as is).
+fn actor_of_key(key: &str) -> canopy_analyzer::Actor {
+    match key.split_once(':') {
+        Some(("github", login)) => canopy_analyzer::Actor::github(login),
+        Some(("email", email)) => canopy_analyzer::Actor::git("", email),
+        _ => canopy_analyzer::Actor {
+            key: key.to_string(),
+            name: None,
+            email: None,
+        },
+    }
+}
+
+/// The person an `--identity` names: a person id, or an actor key resolved to its person.
 fn resolve_self(ids: &Identities, identity: &str) -> String {
     match identity.split_once(':') {
-        Some(("github", l)) => ids
-            .person(&canopy_analyzer::Actor::github(l))
-            .unwrap_or_else(|| identity.to_string()),
-        Some(("email", e)) => ids
-            .person(&canopy_analyzer::Actor::git("", e))
+        Some(("github" | "email", _)) => ids
+            .person(&actor_of_key(identity))
             .unwrap_or_else(|| identity.to_string()),
         _ => identity.to_string(),
     }
+}
+
+/// Standardised person-weeks of the people the rules allow to be analysed (opted in); nobody
+/// else's data is scored at all.
+pub fn analysable_rows(
+    store: &RedbStore,
+    ids: &Identities,
+    rules: &Rules,
+    meetings: Option<&Path>,
+) -> anyhow::Result<Vec<Standardised>> {
+    let weeks: Vec<PersonWeek> = person_weeks(store, ids, meetings)?
+        .into_iter()
+        .filter(|w| rules.analysable(&w.person))
+        .collect();
+    Ok(burnout::standardise(&weeks))
 }
 
 #[allow(clippy::needless_range_loop)] // indicator i indexes several parallel arrays
@@ -267,12 +283,7 @@ fn me(a: MeArgs) -> anyhow::Result<ExitCode> {
             a.identity
         );
     }
-    // Only opted-in people are analysed at all.
-    let weeks: Vec<PersonWeek> = person_weeks(&store, &ids, a.ids.meetings.as_deref())?
-        .into_iter()
-        .filter(|w| rules.analysable(&w.person))
-        .collect();
-    let rows = burnout::standardise(&weeks);
+    let rows = analysable_rows(&store, &ids, &rules, a.ids.meetings.as_deref())?;
     let week = pick_week(&rows, a.week.as_deref())?;
     let refs = burnout::team_reference(&rows);
     let Some(row) = rows.iter().find(|r| r.person == person && r.week == week) else {
@@ -371,11 +382,7 @@ fn team(a: TeamArgs) -> anyhow::Result<ExitCode> {
     let store = RedbStore::open(&a.store)?;
     let ids = identities(&a.ids)?;
     let rules = Rules::new(a.k, opted_in(&store, &ids, &a.opted_in)?);
-    let weeks: Vec<PersonWeek> = person_weeks(&store, &ids, a.ids.meetings.as_deref())?
-        .into_iter()
-        .filter(|w| rules.analysable(&w.person))
-        .collect();
-    let rows = burnout::standardise(&weeks);
+    let rows = analysable_rows(&store, &ids, &rules, a.ids.meetings.as_deref())?;
     let week = pick_week(&rows, a.week.as_deref())?;
     match team_view(&rows, week, &rules) {
         Ok(text) => print!("{text}"),
@@ -487,7 +494,6 @@ fn standardise_columns(train: &mut [[f64; N]], test: &mut [[f64; N]]) {
 fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
     let mut all: Vec<Sample> = Vec::new();
     let mut people = std::collections::BTreeSet::new();
-    let mut last_week: Option<IsoWeek> = None;
     for path in &a.git {
         let dir = tempfile::tempdir()?;
         let store = RedbStore::open(dir.path())?;
@@ -549,18 +555,11 @@ fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
                 }
             }
             weeks = padded;
-            last_week = Some(last_week.map_or(end, |l| l.max(end)));
         }
         let rows = burnout::standardise(&weeks);
-        for s in samples(&weeks, &rows) {
-            people.insert(format!("{name}/{}", s.week));
-            all.push(s);
-        }
-        for w in &weeks {
-            people.insert(format!("{name}:{}", w.person));
-        }
+        all.extend(samples(&weeks, &rows));
+        people.extend(weeks.iter().map(|w| format!("{name}:{}", w.person)));
     }
-    people.retain(|p| !p.contains('/'));
     anyhow::ensure!(
         !all.is_empty(),
         "not enough history: nobody was active 8 of 12 weeks with 12 weeks of data after"
@@ -605,7 +604,6 @@ fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
             .map(|(n, w)| (n.to_string(), w))
             .collect(),
     };
-    let _ = last_week;
     let mut out = std::io::stdout().lock();
     match a.format {
         ReportFormat::Json => writeln!(out, "{}", serde_json::to_string(&report)?)?,
@@ -625,21 +623,4 @@ fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
         )?,
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Reads person-weeks of a store for tests and tools.
-pub fn store_rows(
-    store_dir: &Path,
-    ids: &IdentityArgs,
-    extra: &[String],
-) -> anyhow::Result<(Vec<Standardised>, Rules)> {
-    let store = RedbStore::open(store_dir)?;
-    let meetings = ids.meetings.clone();
-    let ids = identities(ids)?;
-    let rules = Rules::new(5, opted_in(&store, &ids, extra)?);
-    let weeks: Vec<PersonWeek> = person_weeks(&store, &ids, meetings.as_deref())?
-        .into_iter()
-        .filter(|w| rules.analysable(&w.person))
-        .collect();
-    Ok((burnout::standardise(&weeks), rules))
 }

@@ -7,11 +7,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use canopy_analyzer::Event;
 use canopy_analyzer::week::IsoWeek;
-use canopy_models::burnout;
-use canopy_models::sentiment::{Model as Sentiment, uncivil_marker};
+use canopy_models::sentiment::Model as Sentiment;
 
 use super::analyze::ReportFormat;
-use super::burnout::{IdentityArgs, identities, opted_in, person_weeks, team_view};
+use super::burnout::{IdentityArgs, analysable_rows, identities, opted_in, team_view};
 use crate::messages;
 use crate::store::{EventStore, RedbStore, TimeRange};
 
@@ -54,17 +53,13 @@ pub fn run(a: DigestArgs) -> anyhow::Result<ExitCode> {
     })?;
     let sentiment = Sentiment::shipped().context("loading the sentiment model")?;
     let negative = |t: &str| sentiment.probabilities(t)[0];
-    let uncivil = |t: &str| sentiment.probabilities(t)[0] >= 0.5 && uncivil_marker(t);
+    let uncivil = |t: &str| sentiment.score(t).uncivil;
     let d =
         canopy_analyzer::digest::build(&a.repo, &events, a.week, Some(&negative), Some(&uncivil));
     // The burnout section: opted-in people only, k-anonymous, or nothing.
     let ids = identities(&a.ids)?;
     let rules = canopy_policies::visibility::Rules::new(a.k, opted_in(&store, &ids, &[])?);
-    let weeks: Vec<_> = person_weeks(&store, &ids, a.ids.meetings.as_deref())?
-        .into_iter()
-        .filter(|w| rules.analysable(&w.person))
-        .collect();
-    let rows = burnout::standardise(&weeks);
+    let rows = analysable_rows(&store, &ids, &rules, a.ids.meetings.as_deref())?;
     let section = team_view(&rows, a.week, &rules).ok();
     match a.format {
         ReportFormat::Json => println!("{}", serde_json::to_string(&d)?),
