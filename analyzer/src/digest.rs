@@ -63,6 +63,48 @@ pub struct Digest {
     pub ci_hours: f64,
     /// Failed CI jobs.
     pub ci_failed: usize,
+    /// Energy of this week's CI jobs, kWh (filled in by the caller, who knows the runners).
+    pub ci_kwh: Option<f64>,
+    /// Their operational and embodied emissions, gCO2e (filled in by the caller).
+    pub ci_co2e_g: Option<f64>,
+    /// Reruns deferred to a greener window that ran this week (filled in by the caller).
+    pub deferred_reruns: usize,
+    /// Emissions those deferrals avoided, gCO2e (filled in by the caller).
+    pub deferred_saved_g: Option<f64>,
+    /// Activity per UTC day of the week, Monday first (for the charts).
+    pub daily: Vec<DayActivity>,
+    /// Median hours to merge per week, the previous weeks then this one (for the trend chart).
+    pub ttm_weekly: Vec<WeekMedian>,
+}
+
+/// One day's team activity.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DayActivity {
+    /// Date, `YYYY-MM-DD`.
+    pub date: String,
+    /// Changes opened.
+    pub opened: usize,
+    /// Changes merged.
+    pub merged: usize,
+    /// Reviews given.
+    pub reviews: usize,
+    /// Comments written (bots excluded).
+    pub comments: usize,
+    /// CI jobs finished.
+    pub ci_jobs: usize,
+    /// Hours of CI runtime.
+    pub ci_hours: f64,
+}
+
+/// One week's median time to merge.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WeekMedian {
+    /// Week, `YYYY-Www`.
+    pub week: String,
+    /// Median hours, or `None` when nothing merged.
+    pub median_hours: Option<f64>,
+    /// Merges that week.
+    pub merged: usize,
 }
 
 fn quantile(mut v: Vec<f64>, q: f64) -> Option<f64> {
@@ -107,8 +149,16 @@ pub fn build(
     let mut d = Digest {
         repo: repo.to_string(),
         week: week.to_string(),
+        daily: (0..7)
+            .map(|i| DayActivity {
+                date: (week.monday() + Duration::days(i)).to_string(),
+                ..DayActivity::default()
+            })
+            .collect(),
         ..Digest::default()
     };
+    let day_of = |t: DateTime<Utc>| ((t - start).num_days().clamp(0, 6)) as usize;
+    let mut ttm_by_week: Vec<Vec<f64>> = vec![Vec::new(); TREND_WEEKS as usize + 1];
     let mut sorted: Vec<&Event> = events.iter().filter(|e| e.repo == repo).collect();
     sorted.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.id.cmp(&b.id)));
     // Per change: opened at, author key, closed at, first review by someone else.
@@ -135,15 +185,22 @@ pub fn build(
                 let created = c.created_at.with_timezone(&Utc);
                 opened.entry(k).or_insert((created, c.author.key.clone()));
                 match c.action {
-                    ChangeAction::Opened if in_week(at) => d.opened += 1,
+                    ChangeAction::Opened if in_week(at) => {
+                        d.opened += 1;
+                        d.daily[day_of(at)].opened += 1;
+                    }
                     ChangeAction::Merged => {
                         closed.insert(k, at);
                         let hours = (at - created).num_seconds().max(0) as f64 / 3600.0;
                         if in_week(at) {
                             d.merged += 1;
+                            d.daily[day_of(at)].merged += 1;
                             ttm_week.push(hours);
+                            ttm_by_week[TREND_WEEKS as usize].push(hours);
                         } else if in_before(at) {
                             ttm_before.push(hours);
+                            let w = (at - before).num_weeks().clamp(0, TREND_WEEKS - 1);
+                            ttm_by_week[w as usize].push(hours);
                         }
                     }
                     ChangeAction::Closed => {
@@ -166,12 +223,14 @@ pub fn build(
                 }
                 if in_week(at) && !r.reviewer.is_bot() {
                     d.reviews += 1;
+                    d.daily[day_of(at)].reviews += 1;
                     *per_reviewer.entry(r.reviewer.key.clone()).or_default() += 1.0;
                     count_time(&mut stamped, &mut late, &mut weekend);
                 }
             }
             EventKind::Comment(c) if !c.author.is_bot() => {
                 if in_week(at) {
+                    d.daily[day_of(at)].comments += 1;
                     count_time(&mut stamped, &mut late, &mut weekend);
                     if uncivil.is_some_and(|f| f(&c.body)) {
                         d.uncivil += 1;
@@ -193,6 +252,8 @@ pub fn build(
             EventKind::CiJobFinished(j) if in_week(at) => {
                 d.ci_jobs += 1;
                 d.ci_hours += j.duration_secs as f64 / 3600.0;
+                d.daily[day_of(at)].ci_jobs += 1;
+                d.daily[day_of(at)].ci_hours += j.duration_secs as f64 / 3600.0;
                 if !matches!(j.result, CiResult::Success | CiResult::Skipped) {
                     d.ci_failed += 1;
                 }
@@ -203,6 +264,15 @@ pub fn build(
     d.ttm_median_hours = quantile(ttm_week.clone(), 0.5);
     d.ttm_p90_hours = quantile(ttm_week, 0.9);
     d.ttm_median_before = quantile(ttm_before, 0.5);
+    d.ttm_weekly = ttm_by_week
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| WeekMedian {
+            week: IsoWeek::of_utc(&(before + Duration::weeks(i as i64))).to_string(),
+            merged: v.len(),
+            median_hours: quantile(v, 0.5),
+        })
+        .collect();
     let firsts: Vec<f64> = first_review
         .iter()
         .filter(|(_, t)| in_week(**t))
@@ -296,6 +366,19 @@ impl Digest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn daily_series_and_weekly_trend_cover_the_week() {
+        let d = build("o/r", &[], "2026-W47".parse().unwrap(), None, None);
+        assert_eq!(d.daily.len(), 7);
+        assert_eq!(d.daily[0].date, "2026-11-16");
+        assert_eq!(d.daily[6].date, "2026-11-22");
+        let weeks: Vec<&str> = d.ttm_weekly.iter().map(|w| w.week.as_str()).collect();
+        assert_eq!(
+            weeks,
+            ["2026-W43", "2026-W44", "2026-W45", "2026-W46", "2026-W47"]
+        );
+    }
 
     #[test]
     fn gini_of_even_and_concentrated_loads() {

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod actor;
+pub mod aggregate;
 pub mod digest;
 pub mod event;
 pub mod identity;

@@ -73,6 +73,8 @@ pub struct Running {
     health: Arc<WorkerHealth>,
     /// Wakes the outbox worker (tests that move a manual clock use it).
     pub outbox_notify: Arc<Notify>,
+    /// The store's writer, for background tasks that write (the digest scheduler).
+    pub committer: Committer,
 }
 
 /// Starts the writer, the worker pool and the HTTP server.
@@ -116,7 +118,7 @@ pub fn start(
     }
     .start(cfg.workers, signal.clone());
     let state = Arc::new(AppState {
-        committer,
+        committer: committer.clone(),
         store: store.clone(),
         github_secrets: cfg.github_secrets,
         gerrit_secrets: cfg.gerrit_secrets,
@@ -138,6 +140,7 @@ pub fn start(
         outbox,
         health,
         outbox_notify,
+        committer,
     })
 }
 

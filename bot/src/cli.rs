@@ -34,8 +34,11 @@ pub enum Command {
     Carbon(commands::carbon::CarbonArgs),
     /// Import past PRs or Gerrit changes through the APIs into a store.
     Backfill(commands::backfill::BackfillArgs),
-    /// A repository's weekly maintainer digest from the store, printed (not sent).
+    /// A repository's weekly maintainer digest: printed (Markdown, JSON, HTML with charts), or
+    /// queued for its channels with --send.
     Digest(commands::digest::DigestArgs),
+    /// Privacy-reviewed aggregate reports: create a draft, approve it, publish it.
+    Report(commands::report::ReportArgs),
     /// Show what Canopy does on this repository (or a path given), with no credentials.
     Demo(commands::demo::DemoArgs),
     /// Stored events: list them.
@@ -73,6 +76,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Carbon(args) => commands::carbon::run(args),
         Command::Demo(args) => commands::demo::run(args),
         Command::Digest(args) => commands::digest::run(args),
+        Command::Report(args) => commands::report::run(args),
         Command::Events(args) => commands::events::run(args),
         Command::Inbox(args) => commands::inbox::run(args),
         Command::Outbox(args) => commands::outbox::run(args),

@@ -30,9 +30,95 @@ pub struct Config {
     /// Grid carbon-intensity data per region.
     #[serde(default)]
     pub grid: GridConfig,
+    /// Where digests go besides the platform.
+    #[serde(default)]
+    pub digest: DigestChannelsConfig,
+    /// Privacy-reviewed reports.
+    #[serde(default)]
+    pub reports: ReportsConfig,
     /// Settings for repositories that have no `.github/canopy.toml` of their own (same keys).
     #[serde(default)]
     pub defaults: crate::repo_config::RepoConfig,
+}
+
+/// `[digest]` of the server file: channels for scheduled digests. A Slack/Matrix-compatible
+/// webhook is used when `CANOPY_DIGEST_WEBHOOK_URL(_FILE)` is set.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DigestChannelsConfig {
+    /// Directory each digest is also written to as HTML with charts. Default none.
+    pub dir: Option<PathBuf>,
+    /// Email recipients of every digest (needs `[digest.smtp]`). Default none.
+    pub email_to: Vec<String>,
+    /// SMTP server for email.
+    pub smtp: Option<SmtpConfig>,
+    /// Seconds between looks at the repositories' digest schedules. Default 60.
+    pub poll_secs: u64,
+}
+
+impl Default for DigestChannelsConfig {
+    fn default() -> Self {
+        DigestChannelsConfig {
+            dir: None,
+            email_to: Vec::new(),
+            smtp: None,
+            poll_secs: 60,
+        }
+    }
+}
+
+/// `[digest.smtp]`; the password comes from `CANOPY_SMTP_PASSWORD(_FILE)`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    /// Host.
+    pub host: String,
+    /// Port. Default 587.
+    #[serde(default = "default_smtp_port")]
+    pub port: u16,
+    /// `none`, `starttls` or `tls`. Default `starttls`.
+    #[serde(default = "default_smtp_security")]
+    pub security: crate::channels::SmtpSecurity,
+    /// Sender, e.g. `Canopy <canopy@example.org>`.
+    pub from: String,
+    /// Login, if the server needs one.
+    pub username: Option<String>,
+}
+
+fn default_smtp_port() -> u16 {
+    587
+}
+
+fn default_smtp_security() -> crate::channels::SmtpSecurity {
+    crate::channels::SmtpSecurity::Starttls
+}
+
+/// `[reports]`
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportsConfig {
+    /// Who may approve a report (`canopy report approve --reviewer NAME`). Default none: no
+    /// report can be approved until reviewers are named.
+    pub reviewers: Vec<String>,
+    /// Smallest group a published cell may count; reports made with a smaller k fail review.
+    /// Default 5.
+    pub min_k: u64,
+    /// Differential-privacy epsilon allowed per period over all its reports. Default 3.0.
+    pub epsilon_per_period: f64,
+    /// File with the pseudonym key (any bytes; replace it to rotate). Default
+    /// `<store>/pseudonym.key`, created with 32 random bytes on first use.
+    pub key_file: Option<PathBuf>,
+}
+
+impl Default for ReportsConfig {
+    fn default() -> Self {
+        ReportsConfig {
+            reviewers: Vec::new(),
+            min_k: canopy_policies::report::DEFAULT_MIN_K,
+            epsilon_per_period: 3.0,
+            key_file: None,
+        }
+    }
 }
 
 /// `[github]`
@@ -260,6 +346,22 @@ impl Config {
             self.grid.refresh_minutes >= 1,
             "grid.refresh_minutes must be at least 1"
         );
+        anyhow::ensure!(
+            self.reports.min_k >= 2,
+            "reports.min_k must be at least 2, got {}",
+            self.reports.min_k
+        );
+        anyhow::ensure!(
+            self.reports.epsilon_per_period > 0.0 && self.reports.epsilon_per_period.is_finite(),
+            "reports.epsilon_per_period must be a positive number"
+        );
+        anyhow::ensure!(
+            self.digest.email_to.is_empty() || self.digest.smtp.is_some(),
+            "digest.email_to is set but [digest.smtp] is not"
+        );
+        if let Err(e) = self.defaults.digest.parsed() {
+            anyhow::bail!("defaults.{e}");
+        }
         for (name, r) in &self.grid.regions {
             let missing = |key: &str| {
                 anyhow::anyhow!(

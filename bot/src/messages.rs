@@ -57,8 +57,15 @@ impl StickyView {
     }
 }
 
-const TEMPLATES: [(&str, &str); 12] = [
+const TEMPLATES: [(&str, &str); 15] = [
+    ("report.html", include_str!("../templates/report.html.j2")),
     ("digest", include_str!("../templates/digest.md.j2")),
+    // The `.html` name turns on HTML escaping.
+    ("digest.html", include_str!("../templates/digest.html.j2")),
+    (
+        "digest_chat",
+        include_str!("../templates/digest_chat.md.j2"),
+    ),
     (
         "rerun_advice",
         include_str!("../templates/rerun_advice.md.j2"),
@@ -276,11 +283,43 @@ pub fn defer_reply(
 
 /// The weekly digest in Markdown: team-level figures, the k-anonymous burnout section (or none)
 /// and suggestions.
-pub fn digest(d: &canopy_analyzer::digest::Digest, burnout: Option<&str>) -> String {
+pub fn digest(d: &canopy_analyzer::digest::Digest, burnout: Option<&str>, charts: &str) -> String {
     let waiting: Vec<(u64, f64)> = d.waiting.iter().take(3).copied().collect();
     render(
         "digest",
-        context! { d => Value::from(Serde(d)), waiting, burnout, suggestions => d.suggestions() },
+        context! { d => Value::from(Serde(d)), waiting, burnout, charts, suggestions => d.suggestions() },
+    )
+}
+
+/// The weekly digest as a self-contained HTML page with inline SVG charts (file and email).
+pub fn digest_html(
+    d: &canopy_analyzer::digest::Digest,
+    burnout: Option<&crate::commands::burnout::TeamBurnout>,
+    charts: &[String],
+) -> String {
+    let waiting: Vec<(u64, f64)> = d.waiting.iter().take(3).copied().collect();
+    render(
+        "digest.html",
+        context! {
+            d => Value::from(Serde(d)),
+            waiting,
+            burnout => burnout.map(|b| Value::from(Serde(b))),
+            charts => charts.to_vec(),
+            suggestions => d.suggestions()
+        },
+    )
+}
+
+/// A privacy-reviewed report as an HTML page (its tables and its review).
+pub fn report_html(doc: &serde_json::Value) -> String {
+    render("report.html", context! { r => Value::from(Serde(doc)) })
+}
+
+/// The weekly digest in a few lines for a chat webhook (Slack, Matrix).
+pub fn digest_chat(d: &canopy_analyzer::digest::Digest) -> String {
+    render(
+        "digest_chat",
+        context! { d => Value::from(Serde(d)), suggestions => d.suggestions() },
     )
 }
 
@@ -431,11 +470,58 @@ mod tests {
             ci_jobs: 40,
             ci_hours: 12.5,
             ci_failed: 6,
+            ci_kwh: Some(1.84),
+            ci_co2e_g: Some(702.0),
+            deferred_reruns: 2,
+            deferred_saved_g: Some(61.0),
+            daily: (0..7)
+                .map(|i| canopy_analyzer::digest::DayActivity {
+                    date: format!("2026-11-{}", 16 + i),
+                    opened: i % 2,
+                    merged: i % 3,
+                    reviews: 2 + i,
+                    comments: 3,
+                    ci_jobs: 5,
+                    ci_hours: 1.5 + i as f64 * 0.2,
+                })
+                .collect(),
+            ttm_weekly: ["2026-W43", "2026-W44", "2026-W45", "2026-W46", "2026-W47"]
+                .iter()
+                .zip([Some(10.0), Some(14.0), None, Some(12.0), Some(30.0)])
+                .map(|(w, m)| canopy_analyzer::digest::WeekMedian {
+                    week: w.to_string(),
+                    median_hours: m,
+                    merged: 3,
+                })
+                .collect(),
         };
         insta::assert_snapshot!(
             "digest",
-            digest(&d, Some("| risk | people |\n|---|---:|\n| 0–24 | 5 |"))
+            digest(
+                &d,
+                Some("| risk | people |\n|---|---:|\n| 0–24 | 5 |"),
+                &crate::digest::charts::mermaid(&d)
+            )
         );
+        let burnout = crate::commands::burnout::TeamBurnout {
+            week: "2026-W47".into(),
+            people: 7,
+            buckets: vec![
+                ("0–24".into(), Some(5)),
+                ("25–49".into(), None),
+                ("50–74".into(), None),
+                ("75–100".into(), Some(0)),
+            ],
+            k: 5,
+            drivers: vec!["late night share (+4.1 points)".into()],
+        };
+        let charts = [
+            crate::digest::charts::activity_svg(&d).unwrap(),
+            crate::digest::charts::ttm_svg(&d).unwrap(),
+            crate::digest::charts::ci_svg(&d).unwrap(),
+        ];
+        insta::assert_snapshot!("digest_html", digest_html(&d, Some(&burnout), &charts));
+        insta::assert_snapshot!("digest_chat", digest_chat(&d));
         insta::assert_snapshot!(
             "explain_unavailable",
             explain_unavailable(

@@ -23,6 +23,57 @@ pub struct RepoConfig {
     pub reruns: RerunConfig,
     /// Privacy thresholds.
     pub privacy: PrivacyConfig,
+    /// The weekly maintainer digest.
+    pub digest: DigestSchedule,
+}
+
+/// `[digest]`: when the weekly digest is made and where it is posted on the platform (the
+/// server's `[digest]` adds file, webhook and email channels).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DigestSchedule {
+    /// Cron expression (5 fields, e.g. `0 9 * * MON`); empty means no scheduled digest.
+    /// Default empty.
+    pub schedule: String,
+    /// IANA time zone the schedule is read in. Default `UTC`.
+    pub timezone: String,
+    /// Open a weekly issue with the digest (GitHub repositories). Default true.
+    pub issue: bool,
+    /// Labels of that issue. Default `["canopy-digest"]`.
+    pub labels: Vec<String>,
+}
+
+impl Default for DigestSchedule {
+    fn default() -> Self {
+        DigestSchedule {
+            schedule: String::new(),
+            timezone: "UTC".into(),
+            issue: true,
+            labels: vec!["canopy-digest".into()],
+        }
+    }
+}
+
+impl DigestSchedule {
+    /// The parsed schedule and time zone, `Ok(None)` when no schedule is set.
+    pub fn parsed(&self) -> Result<Option<(croner::Cron, chrono_tz::Tz)>, ConfigError> {
+        if self.schedule.trim().is_empty() {
+            return Ok(None);
+        }
+        let cron: croner::Cron = self.schedule.trim().parse().map_err(|e| {
+            ConfigError(format!(
+                "digest.schedule: {:?} is not a cron expression ({e}); e.g. \"0 9 * * MON\"",
+                self.schedule
+            ))
+        })?;
+        let tz: chrono_tz::Tz = self.timezone.trim().parse().map_err(|_| {
+            ConfigError(format!(
+                "digest.timezone: {:?} is not an IANA time zone like Europe/Berlin",
+                self.timezone
+            ))
+        })?;
+        Ok(Some((cron, tz)))
+    }
 }
 
 /// `[comment]`
@@ -243,6 +294,7 @@ impl RepoConfig {
                 self.privacy.k
             ));
         }
+        self.digest.parsed()?;
         Ok(())
     }
 
@@ -276,6 +328,11 @@ mod tests {
             ("[comment]\nsections = [\"weather\"]\n", "comment.sections"),
             ("[comment]\nquiet_hours = \"late\"\n", "comment.quiet_hours"),
             ("[privacy]\nk = 1\n", "privacy.k"),
+            ("[digest]\nschedule = \"every monday\"\n", "digest.schedule"),
+            (
+                "[digest]\nschedule = \"0 9 * * MON\"\ntimezone = \"Mars/Olympus\"\n",
+                "digest.timezone",
+            ),
             ("[carbon]\nutilisation = 1.5\n", "carbon.utilisation"),
             (
                 "[reruns]\ndefault_deadline = \"soon\"\n",

@@ -120,6 +120,55 @@ pub fn executor(
     Ok(PlatformExecutor {
         github: github.map(Arc::new),
         gerrit: gerrit.map(Arc::new),
+        channels: Some(Arc::new(channels(cfg, env)?)),
+    })
+}
+
+/// Environment variable with the digest chat webhook URL (Slack or Matrix; or `_FILE`).
+pub const DIGEST_WEBHOOK_VAR: &str = "CANOPY_DIGEST_WEBHOOK_URL";
+/// Environment variable with the SMTP password (or `_FILE`).
+pub const SMTP_PASSWORD_VAR: &str = "CANOPY_SMTP_PASSWORD";
+
+/// The digest channels the configuration and environment allow.
+pub fn channels(
+    cfg: &Config,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<crate::channels::Channels> {
+    let webhook_url = secret_text(DIGEST_WEBHOOK_VAR, env)?.map(|u| u.trim().to_string());
+    if let Some(u) = &webhook_url {
+        anyhow::ensure!(
+            u.starts_with("https://") || u.starts_with("http://"),
+            "{DIGEST_WEBHOOK_VAR} must be an http(s) URL"
+        );
+    }
+    let smtp = match &cfg.digest.smtp {
+        Some(s) => {
+            let credentials = match &s.username {
+                Some(u) => {
+                    let p = secret_text(SMTP_PASSWORD_VAR, env)?.with_context(|| {
+                        format!("digest.smtp.username is set but {SMTP_PASSWORD_VAR} (or {SMTP_PASSWORD_VAR}_FILE) is not")
+                    })?;
+                    Some((u.clone(), p.trim().to_string()))
+                }
+                None => None,
+            };
+            Some(crate::channels::Smtp {
+                host: s.host.clone(),
+                port: s.port,
+                security: s.security,
+                from: s.from.clone(),
+                credentials,
+            })
+        }
+        None => None,
+    };
+    Ok(crate::channels::Channels {
+        http: reqwest::Client::builder()
+            .build()
+            .context("building the HTTP client")?,
+        webhook_url,
+        dir: cfg.digest.dir.clone(),
+        smtp,
     })
 }
 

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod privacy;
+pub mod report;
 pub mod rerun;
 pub mod visibility;
 pub mod window;

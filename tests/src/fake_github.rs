@@ -1,5 +1,5 @@
-//! A fake GitHub REST API on loopback with an in-memory model: issue comments, workflow runs,
-//! repository files, App installations and tokens. Every request is recorded (method, path,
+//! A fake GitHub REST API on loopback with an in-memory model: issues and their comments,
+//! workflow runs, repository files, App installations and tokens. Every request is recorded (method, path,
 //! authorization, body), faults can be injected, and tests assert exactly what was changed.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -38,6 +38,33 @@ pub struct Comment {
     pub body: String,
     /// Author login.
     pub user: String,
+}
+
+/// An issue in the model.
+#[derive(Debug, Clone)]
+pub struct Issue {
+    /// Number, unique in its repository.
+    pub number: u64,
+    /// Title.
+    pub title: String,
+    /// Text.
+    pub body: String,
+    /// Label names.
+    pub labels: Vec<String>,
+}
+
+impl Issue {
+    /// As the API shows it.
+    fn to_json(&self) -> Value {
+        let labels: Vec<Value> = self.labels.iter().map(|l| json!({"name": l})).collect();
+        json!({
+            "number": self.number,
+            "title": self.title,
+            "body": self.body,
+            "labels": labels,
+            "state": "open",
+        })
+    }
 }
 
 /// What to do to a matching request instead of (or after) serving it.
@@ -102,6 +129,8 @@ pub struct Model {
     pub runs_by_sha: HashMap<String, Vec<Value>>,
     /// Jobs by workflow run id.
     pub jobs: HashMap<u64, Vec<Value>>,
+    /// Issues by repo, in creation order (numbered from 1 in each repo).
+    pub issues: BTreeMap<String, Vec<Issue>>,
 }
 
 /// A running fake.
@@ -162,6 +191,17 @@ impl FakeGitHub {
             .unwrap()
             .comments
             .get(&(repo.to_string(), number))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Issues of a repository, in creation order.
+    pub fn issues(&self, repo: &str) -> Vec<Issue> {
+        self.model
+            .lock()
+            .unwrap()
+            .issues
+            .get(repo)
             .cloned()
             .unwrap_or_default()
     }
@@ -351,6 +391,55 @@ fn serve(
     }
     let body_json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     match (method.as_str(), seg.as_slice()) {
+        ("GET", ["repos", o, r, "issues"]) => {
+            let wanted: Vec<String> = query
+                .get("labels")
+                .map(|v| {
+                    percent_decode(v)
+                        .split(',')
+                        .map(|l| l.trim().to_string())
+                        .filter(|l| !l.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let items: Vec<Value> = m
+                .issues
+                .get(&format!("{o}/{r}"))
+                .map(|list| {
+                    list.iter()
+                        .filter(|i| wanted.iter().all(|w| i.labels.contains(w)))
+                        .map(Issue::to_json)
+                        .collect()
+                })
+                .unwrap_or_default();
+            json_response(StatusCode::OK, Value::Array(items))
+        }
+        ("POST", ["repos", o, r, "issues"]) => {
+            let Some(title) = body_json["title"].as_str().filter(|t| !t.is_empty()) else {
+                return json_response(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    json!({"message": "Validation Failed", "errors": [{"field": "title", "code": "missing_field"}]}),
+                );
+            };
+            let labels: Vec<String> = body_json["labels"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|l| l.as_str().or_else(|| l["name"].as_str()))
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default();
+            let list = m.issues.entry(format!("{o}/{r}")).or_default();
+            let issue = Issue {
+                number: list.iter().map(|i| i.number).max().unwrap_or(0) + 1,
+                title: title.to_string(),
+                body: body_json["body"].as_str().unwrap_or("").to_string(),
+                labels,
+            };
+            list.push(issue.clone());
+            json_response(StatusCode::CREATED, issue.to_json())
+        }
         ("GET", ["repos", o, r, "issues", n, "comments"]) => {
             let key = (format!("{o}/{r}"), n.parse().unwrap_or(0));
             let all = m.comments.get(&key).cloned().unwrap_or_default();
@@ -490,6 +579,28 @@ fn serve(
             json!({"message": "Not Found", "path": path}),
         ),
     }
+}
+
+/// Decodes `%XX` escapes and `+` (as a space) in a query value.
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && let Some(v) = b
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(if b[i] == b'+' { b' ' } else { b[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Convenience for tests: a model lock.

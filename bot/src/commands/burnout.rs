@@ -274,57 +274,119 @@ fn me(a: MeArgs) -> anyhow::Result<ExitCode> {
     let ids = identities(&a.ids)?;
     let person = resolve_self(&ids, &a.identity);
     let rules = Rules::new(5, opted_in(&store, &ids, &a.opted_in)?);
+    let rows = if rules.analysable(&person) {
+        analysable_rows(&store, &ids, &rules, a.ids.meetings.as_deref())?
+    } else {
+        Vec::new()
+    };
+    let week = match a.week.as_deref() {
+        None if rows.is_empty() => IsoWeek::of_utc(&chrono::Utc::now()),
+        w => pick_week(&rows, w)?,
+    };
+    let text = personal_section(&rows, &rules, &person, week)
+        .map_err(|why| anyhow::anyhow!("no score for {}: {why}", a.identity))?;
+    print!("{text}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The person id an identity given on the command line stands for.
+pub fn person_of(ids: &Identities, identity: &str) -> String {
+    resolve_self(ids, identity)
+}
+
+/// A person's own section (score, reasons, indicators) for `week`, only if they opted in; it
+/// goes to that person alone.
+#[allow(clippy::needless_range_loop)] // indexes several parallel arrays
+pub fn personal_section(
+    rows: &[Standardised],
+    rules: &Rules,
+    person: &str,
+    week: IsoWeek,
+) -> Result<String, String> {
     if let Decision::Deny(why) = rules.may_see(
-        &Viewer::Person(person.clone()),
-        &Item::PersonLevel { person: &person },
+        &Viewer::Person(person.to_string()),
+        &Item::PersonLevel { person },
     ) {
-        anyhow::bail!(
-            "no score for {}: {why} (comment `/canopy opt-in` on a PR or change)",
-            a.identity
-        );
+        return Err(format!(
+            "{why} (comment `/canopy opt-in` on a PR or change)"
+        ));
     }
-    let rows = analysable_rows(&store, &ids, &rules, a.ids.meetings.as_deref())?;
-    let week = pick_week(&rows, a.week.as_deref())?;
-    let refs = burnout::team_reference(&rows);
+    let refs = burnout::team_reference(rows);
     let Some(row) = rows.iter().find(|r| r.person == person && r.week == week) else {
-        anyhow::bail!("no activity of {} in {week}", a.identity);
+        return Err(format!("no activity in {week}"));
     };
     let m = ScoreModel::default();
     let s = m.explain(&row.x, refs.get(&week).unwrap_or(&[0.0; N]));
-    let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "Your burnout-risk score for {week}: {:.0}/100 (team reference {:.0}).",
+    let mut out = format!(
+        "Your burnout-risk score for {week}: {:.0}/100 (team reference {:.0}).\n",
         s.score, s.baseline
-    )?;
+    );
     for r in burnout::reasons(&s, row, 3) {
-        writeln!(out, "- {r}")?;
+        out.push_str(&format!("- {r}\n"));
     }
-    writeln!(
-        out,
-        "\n| indicator | this week | vs your usual (sd) | team percentile |\n|---|---:|---:|---:|"
-    )?;
+    out.push_str(
+        "\n| indicator | this week | vs your usual (sd) | team percentile |\n|---|---:|---:|---:|\n",
+    );
     for i in 0..N {
-        writeln!(
-            out,
-            "| {} | {} | {:+.1} | {} |",
+        out.push_str(&format!(
+            "| {} | {} | {:+.1} | {} |\n",
             NAMES[i],
             row.raw[i].map_or("absent".into(), |v| format!("{v:.2}")),
             row.z[i],
             row.team_percentile[i].map_or("–".into(), |p| format!("{p:.0}"))
-        )?;
+        ));
     }
-    writeln!(
-        out,
-        "\nOnly you see this. Meeting hours are not observable from these sources and are not part of the score."
-    )?;
-    Ok(ExitCode::SUCCESS)
+    out.push_str(
+        "\nOnly you see this. Meeting hours are not observable from these sources and are not part of the score.\n",
+    );
+    Ok(out)
 }
 
-/// The team view: counts per risk bucket and the indicators driving the team's scores, or
-/// nothing when fewer than k opted-in people are active.
-#[allow(clippy::needless_range_loop)] // indicator i indexes contributions and totals
-pub fn team_view(rows: &[Standardised], week: IsoWeek, rules: &Rules) -> Result<String, String> {
+/// The team's burnout-risk distribution of one week: k-anonymous buckets (with complementary
+/// suppression, so a hidden bucket cannot be recovered from the total) and the indicators
+/// raising scores most on average.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TeamBurnout {
+    /// Week.
+    pub week: String,
+    /// People who opted in and were analysed that week.
+    pub people: usize,
+    /// Risk bucket label and its count, `None` when hidden.
+    pub buckets: Vec<(String, Option<usize>)>,
+    /// The smallest group shown.
+    pub k: usize,
+    /// Indicators raising scores most, with mean points ("late night share (+4.1 points)").
+    pub drivers: Vec<String>,
+}
+
+impl TeamBurnout {
+    /// As Markdown (a table and a sentence).
+    pub fn markdown(&self) -> String {
+        let mut out = format!(
+            "Team burnout-risk distribution, {} ({} people who opted in):\n\n| risk | people |\n|---|---:|\n",
+            self.week, self.people
+        );
+        for (label, n) in &self.buckets {
+            let shown = n.map_or_else(
+                || format!("hidden (fewer than {} or complementary)", self.k),
+                |n| n.to_string(),
+            );
+            out.push_str(&format!("| {label} | {shown} |\n"));
+        }
+        out.push_str("\nIndicators raising scores most, on average: ");
+        out.push_str(&self.drivers.join(", "));
+        out.push('\n');
+        out
+    }
+}
+
+/// The team's burnout section for `week`, or why it may not be shown (fewer than k people).
+#[allow(clippy::needless_range_loop)] // indexes several parallel arrays
+pub fn team_burnout(
+    rows: &[Standardised],
+    week: IsoWeek,
+    rules: &Rules,
+) -> Result<TeamBurnout, String> {
     let refs = burnout::team_reference(rows);
     let m = ScoreModel::default();
     let members: Vec<&Standardised> = rows
@@ -339,43 +401,42 @@ pub fn team_view(rows: &[Standardised], week: IsoWeek, rules: &Rules) -> Result<
     ) {
         return Err(why);
     }
-    let mut buckets = [0usize; 4];
+    let mut counts = [0u64; 4];
     let mut drive = [0.0; N];
     for r in &members {
         let s = m.explain(&r.x, refs.get(&week).unwrap_or(&[0.0; N]));
-        buckets[((s.score / 25.0) as usize).min(3)] += 1;
+        counts[((s.score / 25.0) as usize).min(3)] += 1;
         for i in 0..N {
             drive[i] += s.contributions[i].max(0.0) / members.len() as f64;
         }
     }
-    let mut out = format!(
-        "Team burnout-risk distribution, {week} ({} people who opted in):\n\n| risk | people |\n|---|---:|\n",
-        members.len()
-    );
-    // A bucket with fewer than k people is merged into "fewer than k" rather than shown.
-    for (i, label) in ["0–24", "25–49", "50–74", "75–100"].iter().enumerate() {
-        let n = buckets[i];
-        let shown = if n == 0 || n >= rules.k {
-            n.to_string()
-        } else {
-            format!("fewer than {}", rules.k)
-        };
-        out.push_str(&format!("| {label} | {shown} |\n"));
-    }
+    let published = canopy_policies::privacy::suppress(&counts, rules.k as u64);
+    let buckets = ["0–24", "25–49", "50–74", "75–100"]
+        .iter()
+        .zip(&published.cells)
+        .map(|(label, c)| {
+            let n = match c {
+                canopy_policies::privacy::Cell::Shown(v) => Some(*v as usize),
+                _ => None,
+            };
+            (label.to_string(), n)
+        })
+        .collect();
     let mut order: Vec<usize> = (0..N).collect();
     order.sort_by(|&a, &b| drive[b].total_cmp(&drive[a]));
-    out.push_str("\nIndicators raising scores most, on average: ");
-    out.push_str(
-        &order
-            .iter()
-            .take(3)
-            .filter(|&&i| drive[i] > 0.05)
-            .map(|&i| format!("{} (+{:.1} points)", NAMES[i].replace('_', " "), drive[i]))
-            .collect::<Vec<_>>()
-            .join(", "),
-    );
-    out.push('\n');
-    Ok(out)
+    let drivers = order
+        .iter()
+        .take(3)
+        .filter(|&&i| drive[i] > 0.05)
+        .map(|&i| format!("{} (+{:.1} points)", NAMES[i].replace('_', " "), drive[i]))
+        .collect();
+    Ok(TeamBurnout {
+        week: week.to_string(),
+        people: members.len(),
+        buckets,
+        k: rules.k,
+        drivers,
+    })
 }
 
 fn team(a: TeamArgs) -> anyhow::Result<ExitCode> {
@@ -384,8 +445,8 @@ fn team(a: TeamArgs) -> anyhow::Result<ExitCode> {
     let rules = Rules::new(a.k, opted_in(&store, &ids, &a.opted_in)?);
     let rows = analysable_rows(&store, &ids, &rules, a.ids.meetings.as_deref())?;
     let week = pick_week(&rows, a.week.as_deref())?;
-    match team_view(&rows, week, &rules) {
-        Ok(text) => print!("{text}"),
+    match team_burnout(&rows, week, &rules) {
+        Ok(t) => print!("{}", t.markdown()),
         Err(why) => println!("Nothing to show for {week}: {why}."),
     }
     Ok(ExitCode::SUCCESS)

@@ -1,21 +1,42 @@
-//! `canopy digest`: one repository's weekly maintainer digest from the store, printed (not sent).
+//! `canopy digest`: one repository's weekly maintainer digest from the store, printed (Markdown,
+//! JSON or HTML with charts), or queued for the configured channels with `--send`, or one
+//! person's private section with `--for`.
 
-use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use canopy_analyzer::Event;
+use canopy_analyzer::Platform;
 use canopy_analyzer::week::IsoWeek;
-use canopy_models::sentiment::Model as Sentiment;
+use canopy_policies::visibility::Rules;
 
-use super::analyze::ReportFormat;
-use super::burnout::{IdentityArgs, analysable_rows, identities, opted_in, team_view};
-use crate::messages;
-use crate::store::{EventStore, RedbStore, TimeRange};
+use super::burnout::{
+    IdentityArgs, analysable_rows, identities, opted_in, person_of, personal_section,
+};
+use crate::config::Config;
+use crate::store::{EventStore, RedbStore, WriteOp};
+
+/// How to print a digest.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum DigestFormat {
+    /// Markdown with Mermaid charts (what the GitHub issue shows).
+    #[default]
+    Md,
+    /// The figures as one JSON object.
+    Json,
+    /// A self-contained HTML page with SVG charts (what files and emails carry).
+    Html,
+}
 
 /// Arguments of `canopy digest`.
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Without --send nothing is sent: the digest is printed (or written with --out). \
+With --send the digest's actions (GitHub issue, HTML file, email, chat webhook, as configured) are \
+queued in the store's outbox and performed by `canopy serve` when it next runs; add --dry-run to \
+print them as JSON lines instead. Scheduled digests are configured with [digest] schedule in a \
+repository's settings (see deploy/canopy.example.toml)."
+)]
 pub struct DigestArgs {
     /// Store directory (filled by `canopy serve`, `canopy replay`, `canopy backfill` or
     /// `canopy analyze --store`).
@@ -27,18 +48,38 @@ pub struct DigestArgs {
     /// ISO week, e.g. `2026-W47`.
     #[arg(long)]
     pub week: IsoWeek,
-    /// Smallest group shown in the burnout section.
-    #[arg(long, default_value_t = 5)]
-    pub k: usize,
+    /// Smallest group shown in the burnout section [default: privacy.k of the settings, 5].
+    #[arg(long)]
+    pub k: Option<usize>,
     #[command(flatten)]
     pub ids: IdentityArgs,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
-    pub format: ReportFormat,
+    #[arg(long, value_enum, default_value_t = DigestFormat::Md)]
+    pub format: DigestFormat,
+    /// Write to this file instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Server configuration (repository defaults, channels, grid).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Queue the digest for the configured channels.
+    #[arg(long)]
+    pub send: bool,
+    /// With --send: print the actions instead of queueing them.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print only this person's private section (their own score and reasons), if they opted
+    /// in: a person id or actor key such as `github:ada-l`.
+    #[arg(long = "for", value_name = "IDENTITY")]
+    pub for_person: Option<String>,
 }
 
 /// Runs `canopy digest`.
 pub fn run(a: DigestArgs) -> anyhow::Result<ExitCode> {
+    let cfg = match &a.config {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
     let store = RedbStore::open(&a.store)?;
     anyhow::ensure!(
         store.repos()?.contains(&a.repo),
@@ -46,24 +87,101 @@ pub fn run(a: DigestArgs) -> anyhow::Result<ExitCode> {
         a.repo,
         store.repos()?.join(", ")
     );
-    let mut events: Vec<Event> = Vec::new();
-    store.scan_repo(&a.repo, TimeRange::ALL, &mut |e| {
-        events.push(e);
-        ControlFlow::Continue(())
-    })?;
-    let sentiment = Sentiment::shipped().context("loading the sentiment model")?;
-    let negative = |t: &str| sentiment.probabilities(t)[0];
-    let uncivil = |t: &str| sentiment.score(t).uncivil;
-    let d =
-        canopy_analyzer::digest::build(&a.repo, &events, a.week, Some(&negative), Some(&uncivil));
-    // The burnout section: opted-in people only, k-anonymous, or nothing.
+    let mut repo_cfg = cfg.defaults.clone();
+    if let Some(k) = a.k {
+        anyhow::ensure!(k >= 2, "--k must be at least 2");
+        repo_cfg.privacy.k = k as u32;
+    }
     let ids = identities(&a.ids)?;
-    let rules = canopy_policies::visibility::Rules::new(a.k, opted_in(&store, &ids, &[])?);
-    let rows = analysable_rows(&store, &ids, &rules, a.ids.meetings.as_deref())?;
-    let section = team_view(&rows, a.week, &rules).ok();
-    match a.format {
-        ReportFormat::Json => println!("{}", serde_json::to_string(&d)?),
-        ReportFormat::Md => print!("{}", messages::digest(&d, section.as_deref())),
+    if let Some(who) = &a.for_person {
+        let person = person_of(&ids, who);
+        let rules = Rules::new(repo_cfg.privacy.k as usize, opted_in(&store, &ids, &[])?);
+        let rows = if rules.analysable(&person) {
+            analysable_rows(&store, &ids, &rules, a.ids.meetings.as_deref())?
+        } else {
+            Vec::new()
+        };
+        let text = personal_section(&rows, &rules, &person, a.week)
+            .map_err(|why| anyhow::anyhow!("no private section for {who}: {why}"))?;
+        return emit(&a, &text);
+    }
+    let grid = match &repo_cfg.carbon.region {
+        Some(r) => {
+            let cache = crate::carbon::IntensityCache::default();
+            let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+            let regions = crate::wiring::grid_providers(&cfg, &env)?;
+            crate::carbon::load_offline(&cache, &store, &regions, chrono::Utc::now());
+            cache.get(r)
+        }
+        None => None,
+    };
+    let built = crate::digest::build(
+        &store,
+        &a.repo,
+        a.week,
+        &repo_cfg,
+        grid.as_ref(),
+        &ids,
+        &[],
+        a.ids.meetings.as_deref(),
+    )?;
+    if a.send {
+        let platform = first_platform(&store, &a.repo);
+        let webhook = std::env::var(crate::wiring::DIGEST_WEBHOOK_VAR).is_ok()
+            || std::env::var(format!("{}_FILE", crate::wiring::DIGEST_WEBHOOK_VAR)).is_ok();
+        let now = chrono::Utc::now();
+        let actions =
+            crate::digest::actions(&built, platform, &repo_cfg, &cfg.digest, webhook, now)?;
+        anyhow::ensure!(
+            !actions.is_empty(),
+            "no channel is configured for {}: set [digest] dir, email_to or {} in the server \
+             configuration (a GitHub repository also gets an issue)",
+            a.repo,
+            crate::wiring::DIGEST_WEBHOOK_VAR
+        );
+        if a.dry_run {
+            for e in &actions {
+                println!("{}", e.action.dry_run_line(&e.id, None));
+            }
+        } else {
+            let n = actions.len();
+            store.apply_writes(
+                actions
+                    .into_iter()
+                    .map(|e| WriteOp::Enqueue(e, now))
+                    .collect(),
+            )?;
+            eprintln!(
+                "canopy: queued {n} digest action(s) for {} {}; `canopy serve` performs them",
+                a.repo, a.week
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let text = match a.format {
+        DigestFormat::Json => serde_json::to_string(&built.digest)? + "\n",
+        DigestFormat::Md => built.markdown(),
+        DigestFormat::Html => built.html()?,
+    };
+    emit(&a, &text)
+}
+
+fn first_platform(store: &RedbStore, repo: &str) -> Platform {
+    let mut p = Platform::Git;
+    let _ = store.scan_repo(repo, crate::store::TimeRange::ALL, &mut |e| {
+        p = e.platform;
+        std::ops::ControlFlow::Break(())
+    });
+    p
+}
+
+fn emit(a: &DigestArgs, text: &str) -> anyhow::Result<ExitCode> {
+    match &a.out {
+        Some(p) => {
+            std::fs::write(p, text).with_context(|| format!("writing {}", p.display()))?;
+            eprintln!("canopy: wrote {}", p.display());
+        }
+        None => print!("{text}"),
     }
     Ok(ExitCode::SUCCESS)
 }

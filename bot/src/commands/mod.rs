@@ -11,6 +11,7 @@ pub mod events;
 pub mod inbox;
 pub mod outbox;
 pub mod replay;
+pub mod report;
 pub mod sentiment;
 pub mod serve;
 pub mod ttm;

@@ -80,6 +80,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let (reactor, configs) = wiring::reactor(&cfg);
     let ttm_cache = reactor.ttm.clone();
     let grid_cache = reactor.grid.clone();
+    let digest_grid = reactor.grid.clone();
+    let digest_configs = configs.clone();
+    let digest_webhook = platform_webhook(&env);
     let grid_regions = wiring::grid_providers(&cfg, &env)?;
     grid_cache.load(
         &store,
@@ -170,9 +173,30 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             );
             (trigger, task)
         });
+        let scheduler = {
+            let (trigger, signal) = crate::inbox::tokio_shutdown::channel();
+            let task = crate::digest::schedule::Scheduler {
+                store: running.store.clone(),
+                committer: running.committer.clone(),
+                configs: digest_configs,
+                channels: cfg.digest.clone(),
+                webhook: digest_webhook,
+                grid: digest_grid,
+                clock: Arc::new(SystemClock),
+                outbox: running.outbox_notify.clone(),
+                poll: Duration::from_secs(cfg.digest.poll_secs.max(1)),
+            }
+            .start(signal);
+            (trigger, task)
+        };
         shutdown_signal().await;
         tracing::info!("shutting down; unprocessed deliveries stay queued in the store");
-        for (trigger, task) in refresher.into_iter().chain(retrainer).chain(grid) {
+        for (trigger, task) in refresher
+            .into_iter()
+            .chain(retrainer)
+            .chain(grid)
+            .chain(Some(scheduler))
+        {
             trigger.fire();
             let _ = task.await;
         }
@@ -180,6 +204,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether a digest chat webhook is configured.
+fn platform_webhook(env: &dyn Fn(&str) -> Option<String>) -> bool {
+    let v = crate::wiring::DIGEST_WEBHOOK_VAR;
+    env(v).is_some() || env(&format!("{v}_FILE")).is_some()
 }
 
 async fn shutdown_signal() {

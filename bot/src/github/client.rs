@@ -242,6 +242,53 @@ impl GitHubClient {
         Ok(())
     }
 
+    /// Opens an issue unless one with its first label has `marker` in its body; returns the number.
+    pub async fn create_issue_once(
+        &self,
+        repo: &str,
+        title: &str,
+        body: &str,
+        labels: &[String],
+        marker: &str,
+    ) -> Result<u64, ExecError> {
+        let crab = self.for_repo(repo).await?;
+        #[derive(Deserialize)]
+        struct ApiIssue {
+            number: u64,
+            #[serde(default)]
+            body: Option<String>,
+        }
+        let path = match labels.first() {
+            Some(label) => format!(
+                "/repos/{repo}/issues?state=all&labels={}&per_page=100",
+                percent_encode(label)
+            ),
+            None => format!("/repos/{repo}/issues?state=all&per_page=100"),
+        };
+        let existing: Vec<ApiIssue> =
+            send_json(&crab, self.timeout, "GET", &path, None, "list issues").await?;
+        if let Some(found) = existing
+            .iter()
+            .find(|i| i.body.as_deref().is_some_and(|b| b.contains(marker)))
+        {
+            return Ok(found.number);
+        }
+        #[derive(Deserialize)]
+        struct Created {
+            number: u64,
+        }
+        let created: Created = send_json(
+            &crab,
+            self.timeout,
+            "POST",
+            &format!("/repos/{repo}/issues"),
+            Some(serde_json::json!({ "title": title, "body": body, "labels": labels })),
+            "create an issue",
+        )
+        .await?;
+        Ok(created.number)
+    }
+
     /// Re-runs the failed jobs of a workflow run, unless it is already running again.
     pub async fn rerun_failed_jobs(&self, repo: &str, run_id: u64) -> Result<(), ExecError> {
         let crab = self.for_repo(repo).await?;
@@ -410,6 +457,19 @@ async fn send_json<T: DeserializeOwned>(
     let bytes = send(crab, timeout, method, path, body, what).await?;
     serde_json::from_slice(&bytes)
         .map_err(|e| ExecError::permanent(format!("{what}: unexpected response: {e}")))
+}
+
+/// Percent-encodes a query value (everything but RFC 3986 unreserved characters).
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 fn transport_message(e: &octocrab::Error) -> String {

@@ -66,10 +66,59 @@ pub enum Action {
         /// Patchset.
         patchset: u32,
     },
+    /// Open a labelled GitHub issue (the weekly digest), once: `marker` identifies it.
+    CreateIssue {
+        /// `owner/name`.
+        repo: String,
+        /// Title.
+        title: String,
+        /// Body, marker included.
+        body: String,
+        /// Labels.
+        labels: Vec<String>,
+        /// Hidden marker unique to this issue.
+        marker: String,
+    },
+    /// Post a message to a Slack- or Matrix-compatible incoming webhook (`{"text": ...}`); the
+    /// URL comes from the server's environment, never from the store.
+    PostWebhook {
+        /// What the message is about (`owner/name 2026-W47`), for logs.
+        subject: String,
+        /// Message text (Markdown).
+        text: String,
+    },
+    /// Write a file (the HTML digest) into the configured directory, atomically.
+    WriteFile {
+        /// File name inside the directory (no path separators).
+        name: String,
+        /// Contents.
+        contents: String,
+    },
+    /// Send an email through the configured SMTP server.
+    SendEmail {
+        /// Recipients.
+        to: Vec<String>,
+        /// Subject.
+        subject: String,
+        /// Plain-text body.
+        text: String,
+        /// HTML body.
+        html: String,
+    },
 }
 
 impl Action {
-    /// The platform it acts on.
+    /// Where it acts: `github`, `gerrit`, or the digest channel (`webhook`, `file`, `email`).
+    pub fn channel(&self) -> &'static str {
+        match self {
+            Action::PostWebhook { .. } => "webhook",
+            Action::WriteFile { .. } => "file",
+            Action::SendEmail { .. } => "email",
+            other => other.platform().as_str(),
+        }
+    }
+
+    /// The code platform it acts on (channels outside GitHub and Gerrit count as `git`).
     pub fn platform(&self) -> Platform {
         match self {
             Action::UpsertComment { .. }
@@ -77,6 +126,11 @@ impl Action {
             | Action::RerunFailedJobs { .. }
             | Action::CancelRun { .. } => Platform::Github,
             Action::PostReviewMessage { .. } | Action::GerritRecheck { .. } => Platform::Gerrit,
+            Action::CreateIssue { .. } => Platform::Github,
+            // Channels outside the code platforms.
+            Action::PostWebhook { .. } | Action::WriteFile { .. } | Action::SendEmail { .. } => {
+                Platform::Git
+            }
         }
     }
 
@@ -89,6 +143,10 @@ impl Action {
             Action::RerunFailedJobs { .. } => "rerun_failed_jobs",
             Action::CancelRun { .. } => "cancel_run",
             Action::GerritRecheck { .. } => "gerrit_recheck",
+            Action::CreateIssue { .. } => "create_issue",
+            Action::PostWebhook { .. } => "post_webhook",
+            Action::WriteFile { .. } => "write_file",
+            Action::SendEmail { .. } => "send_email",
         }
     }
 
@@ -114,6 +172,10 @@ impl Action {
                 patchset,
                 ..
             } => format!("{project}~{change}/{patchset}"),
+            Action::CreateIssue { repo, .. } => format!("{repo}/issues"),
+            Action::PostWebhook { subject, .. } => format!("webhook: {subject}"),
+            Action::WriteFile { name, .. } => format!("file: {name}"),
+            Action::SendEmail { to, .. } => format!("email to {} recipients", to.len()),
         }
     }
 
@@ -122,7 +184,10 @@ impl Action {
         match self {
             Action::UpsertComment { body, .. }
             | Action::PostComment { body, .. }
-            | Action::PostReviewMessage { body, .. } => Some(body),
+            | Action::PostReviewMessage { body, .. }
+            | Action::CreateIssue { body, .. } => Some(body),
+            Action::PostWebhook { text, .. } | Action::SendEmail { text, .. } => Some(text),
+            Action::WriteFile { .. } => None,
             Action::GerritRecheck { .. } => Some("recheck"),
             Action::RerunFailedJobs { .. } | Action::CancelRun { .. } => None,
         }
@@ -132,7 +197,7 @@ impl Action {
     pub fn dry_run_line(&self, id: &str, due: Option<chrono::DateTime<chrono::Utc>>) -> String {
         let mut v = serde_json::json!({
             "action": self.name(),
-            "platform": self.platform().as_str(),
+            "platform": self.channel(),
             "target": self.target(),
             "id": id,
         });

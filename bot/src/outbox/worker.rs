@@ -11,6 +11,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use super::{Action, ExecError, backoff};
+use crate::channels::Channels;
 use crate::clock::Clock;
 use crate::gerrit::client::GerritClient;
 use crate::github::client::GitHubClient;
@@ -35,6 +36,8 @@ pub struct PlatformExecutor {
     pub github: Option<Arc<GitHubClient>>,
     /// Gerrit client, when credentials are configured.
     pub gerrit: Option<Arc<GerritClient>>,
+    /// Digest channels (webhook, files, email).
+    pub channels: Option<Arc<Channels>>,
 }
 
 impl Execute for PlatformExecutor {
@@ -50,7 +53,37 @@ impl Execute for PlatformExecutor {
                     "no Gerrit API credentials configured ([gerrit] url and CANOPY_GERRIT_PASSWORD)",
                 )
             };
+            let no_channels = || ExecError::permanent("no digest channels configured ([digest])");
             match &item.action {
+                Action::CreateIssue {
+                    repo,
+                    title,
+                    body,
+                    labels,
+                    marker,
+                } => {
+                    let gh = self.github.as_ref().ok_or_else(no_github)?;
+                    gh.create_issue_once(repo, title, body, labels, marker)
+                        .await
+                        .map(|_| ())
+                }
+                Action::PostWebhook { text, .. } => {
+                    let c = self.channels.as_ref().ok_or_else(no_channels)?;
+                    c.post_webhook(text).await
+                }
+                Action::WriteFile { name, contents } => {
+                    let c = self.channels.as_ref().ok_or_else(no_channels)?;
+                    c.write_file(name, contents)
+                }
+                Action::SendEmail {
+                    to,
+                    subject,
+                    text,
+                    html,
+                } => {
+                    let c = self.channels.as_ref().ok_or_else(no_channels)?;
+                    c.send_email(to, subject, text, html).await
+                }
                 Action::UpsertComment { repo, number, body } => {
                     let gh = self.github.as_ref().ok_or_else(no_github)?;
                     gh.upsert_marked_comment(repo, *number, STICKY_MARKER, body)

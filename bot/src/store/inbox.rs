@@ -169,6 +169,18 @@ pub enum WriteOp {
         /// Now.
         now: DateTime<Utc>,
     },
+    /// A scheduled run: its actions and the record of its time, in one transaction, so a run
+    /// is never lost nor sent twice across a crash.
+    ScheduledRun {
+        /// Meta key of the schedule's last run.
+        key: String,
+        /// The run's scheduled time (written as RFC 3339).
+        at: DateTime<Utc>,
+        /// Actions to enqueue.
+        actions: Vec<Enqueue>,
+        /// Now.
+        now: DateTime<Utc>,
+    },
 }
 
 /// What an [`WriteOp`] did.
@@ -469,6 +481,18 @@ fn apply_one(
             max_attempts,
         } => outbox::failed(txn, &id, error, retry_at, max_attempts),
         WriteOp::OutboxRetry { id, now } => outbox::retry(txn, &id, now),
+        WriteOp::ScheduledRun {
+            key,
+            at,
+            actions,
+            now,
+        } => {
+            for e in actions {
+                outbox::enqueue(txn, e, now)?;
+            }
+            super::redb_store::put_meta_in(txn, &key, at.to_rfc3339().as_bytes())?;
+            Ok(WriteOutcome::Enqueued)
+        }
     }
 }
 

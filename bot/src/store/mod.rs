@@ -5,6 +5,7 @@ mod consent;
 mod inbox;
 mod outbox;
 mod redb_store;
+mod reports;
 
 use std::path::PathBuf;
 
@@ -17,6 +18,7 @@ pub use inbox::{
 };
 pub use outbox::{Enqueue, EnqueueMode, OutboxItem, OutboxState};
 pub use redb_store::{DB_FILE, RedbStore};
+pub use reports::{AuditEntry, ReportStatus, StoredReport};
 
 /// Version of the on-disk layout; a store written with another version is refused.
 pub const STORE_FORMAT_VERSION: u32 = 1;

@@ -118,6 +118,7 @@ impl RedbStore {
             super::inbox::init_tables(&txn)?;
             super::outbox::init_tables(&txn)?;
             super::consent::init_tables(&txn)?;
+            super::reports::init_tables(&txn)?;
         }
         txn.commit().map_err(db_err)
     }
@@ -333,6 +334,17 @@ impl EventStore for RedbStore {
         }
         txn.commit().map_err(db_err)
     }
+}
+
+/// Writes a meta value inside a larger transaction.
+pub(super) fn put_meta_in(
+    txn: &redb::WriteTransaction,
+    key: &str,
+    value: &[u8],
+) -> Result<(), StoreError> {
+    let mut t = txn.open_table(META).map_err(db_err)?;
+    t.insert(key, value).map_err(db_err)?;
+    Ok(())
 }
 
 #[cfg(test)]

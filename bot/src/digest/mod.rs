@@ -1,0 +1,276 @@
+//! The weekly maintainer digest: gathered from the store (team figures, CI footprint and the
+//! savings of deferred reruns, the k-anonymous burnout section), rendered as Markdown with
+//! Mermaid charts for GitHub and as HTML with SVG charts for files and email, and turned into
+//! outbox actions for each configured channel.
+
+pub mod charts;
+pub mod schedule;
+
+use std::ops::ControlFlow;
+use std::path::Path;
+
+use anyhow::Context;
+use canopy_analyzer::Event;
+use canopy_analyzer::digest::Digest;
+use canopy_analyzer::event::{CiJobEvent, EventKind};
+use canopy_analyzer::identity::Identities;
+use canopy_analyzer::week::IsoWeek;
+use canopy_models::energy::{Footprint, Utilisation};
+use canopy_models::sentiment::Model as Sentiment;
+use chrono::{DateTime, Duration, Utc};
+
+use crate::carbon::RegionData;
+use crate::commands::burnout::{TeamBurnout, analysable_rows, opted_in, team_burnout};
+use crate::config::DigestChannelsConfig;
+use crate::messages;
+use crate::outbox::Action;
+use crate::react::sticky::profile_for;
+use crate::repo_config::RepoConfig;
+use crate::store::{Enqueue, EnqueueMode, EventStore, OutboxState, RedbStore, TimeRange};
+
+/// A digest with everything its renderings need.
+#[derive(Debug, Clone)]
+pub struct Built {
+    /// Team figures.
+    pub digest: Digest,
+    /// The burnout section, when at least k opted-in people were active.
+    pub burnout: Option<TeamBurnout>,
+}
+
+/// Where a job's grid intensity comes from: the region's series at the job's middle, else the
+/// configured fixed value.
+fn intensity(cfg: &RepoConfig, grid: Option<&RegionData>, at: DateTime<Utc>) -> f64 {
+    grid.and_then(|g| g.series.at(at.timestamp()))
+        .unwrap_or(cfg.carbon.intensity_g_per_kwh)
+}
+
+fn job_footprint(
+    f: &mut Footprint,
+    j: &CiJobEvent,
+    at: DateTime<Utc>,
+    cfg: &RepoConfig,
+    grid: Option<&RegionData>,
+) {
+    let mid = at - Duration::seconds(j.duration_secs as i64 / 2);
+    f.add_job(
+        j.duration_secs as f64,
+        &profile_for(j, cfg),
+        Utilisation::around(cfg.carbon.utilisation),
+        intensity(cfg, grid, mid),
+    );
+}
+
+/// Reruns of `repo` deferred to a greener window that ran in `[start, end)`, and the gCO2e they
+/// avoided: the energy of the change's CI jobs in the 12 hours after the rerun, times the drop
+/// in intensity between the request and the run (needs the region's series).
+fn deferred(
+    store: &RedbStore,
+    repo: &str,
+    events: &[Event],
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    cfg: &RepoConfig,
+    grid: Option<&RegionData>,
+) -> anyhow::Result<(usize, Option<f64>)> {
+    let mut runs: Vec<(u64, DateTime<Utc>, DateTime<Utc>)> = Vec::new();
+    store.scan_outbox(false, &mut |item| {
+        let ours = item
+            .id
+            .strip_prefix("rerun:")
+            .and_then(|rest| rest.split_once(':'))
+            .and_then(|(_, rest)| rest.strip_prefix(repo))
+            .and_then(|rest| rest.strip_prefix('#'))
+            .and_then(|rest| rest.split(':').next())
+            .and_then(|n| n.parse::<u64>().ok());
+        if let (Some(number), Some(done)) = (ours, item.done_at)
+            && item.state == OutboxState::Done
+            && done >= start
+            && done < end
+            && item.due_at - item.created_at > Duration::minutes(1)
+        {
+            runs.push((number, item.created_at, done));
+        }
+        ControlFlow::Continue(())
+    })?;
+    let Some(g) = grid else {
+        return Ok((runs.len(), None));
+    };
+    let mut saved = 0.0;
+    for (number, asked, ran) in &runs {
+        let mut f = Footprint::default();
+        for e in events {
+            if let EventKind::CiJobFinished(j) = &e.kind
+                && j.change == Some(*number)
+                && e.at_utc() >= *ran
+                && e.at_utc() < *ran + Duration::hours(12)
+            {
+                job_footprint(&mut f, j, e.at_utc(), cfg, None);
+            }
+        }
+        let drop = match (g.series.at(asked.timestamp()), g.series.at(ran.timestamp())) {
+            (Some(a), Some(b)) => a - b,
+            _ => 0.0,
+        };
+        saved += f.energy_kwh.value * drop;
+    }
+    Ok((runs.len(), Some(saved)))
+}
+
+/// Gathers the digest of `repo` for `week`.
+#[allow(clippy::too_many_arguments)]
+pub fn build(
+    store: &RedbStore,
+    repo: &str,
+    week: IsoWeek,
+    cfg: &RepoConfig,
+    grid: Option<&RegionData>,
+    ids: &Identities,
+    extra_opted_in: &[String],
+    meetings: Option<&Path>,
+) -> anyhow::Result<Built> {
+    let mut events: Vec<Event> = Vec::new();
+    store.scan_repo(repo, TimeRange::ALL, &mut |e| {
+        events.push(e);
+        ControlFlow::Continue(())
+    })?;
+    let sentiment = Sentiment::shipped().context("loading the sentiment model")?;
+    let negative = |t: &str| sentiment.probabilities(t)[0];
+    let uncivil = |t: &str| sentiment.score(t).uncivil;
+    let mut d =
+        canopy_analyzer::digest::build(repo, &events, week, Some(&negative), Some(&uncivil));
+    let (start, end) = (week.start_utc(), week.next().start_utc());
+    let mut f = Footprint::default();
+    for e in &events {
+        if let EventKind::CiJobFinished(j) = &e.kind
+            && e.at_utc() >= start
+            && e.at_utc() < end
+        {
+            job_footprint(&mut f, j, e.at_utc(), cfg, grid);
+        }
+    }
+    if f.jobs > 0 {
+        d.ci_kwh = Some(f.energy_kwh.value);
+        d.ci_co2e_g = Some(f.total_g().value);
+    }
+    (d.deferred_reruns, d.deferred_saved_g) =
+        deferred(store, repo, &events, start, end, cfg, grid)?;
+    let rules = canopy_policies::visibility::Rules::new(
+        cfg.privacy.k as usize,
+        opted_in(store, ids, extra_opted_in)?,
+    );
+    let rows = analysable_rows(store, ids, &rules, meetings)?;
+    let burnout = team_burnout(&rows, week, &rules).ok();
+    Ok(Built { digest: d, burnout })
+}
+
+impl Built {
+    /// Markdown for GitHub, with Mermaid charts.
+    pub fn markdown(&self) -> String {
+        messages::digest(
+            &self.digest,
+            self.burnout.as_ref().map(TeamBurnout::markdown).as_deref(),
+            &charts::mermaid(&self.digest),
+        )
+    }
+
+    /// Self-contained HTML with inline SVG charts.
+    pub fn html(&self) -> anyhow::Result<String> {
+        let svg =
+            |r: Result<String, String>| r.map_err(|e| anyhow::anyhow!("drawing a chart: {e}"));
+        Ok(messages::digest_html(
+            &self.digest,
+            self.burnout.as_ref(),
+            &[
+                svg(charts::activity_svg(&self.digest))?,
+                svg(charts::ttm_svg(&self.digest))?,
+                svg(charts::ci_svg(&self.digest))?,
+            ],
+        ))
+    }
+
+    /// A short plain-text version for chat webhooks.
+    pub fn chat_text(&self) -> String {
+        messages::digest_chat(&self.digest)
+    }
+}
+
+/// File-name-safe form of a repository name.
+fn slug(repo: &str) -> String {
+    repo.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The outbox items that deliver a digest on every configured channel; each id is unique per
+/// repository, week and channel, so a digest is never sent twice.
+pub fn actions(
+    built: &Built,
+    platform: canopy_analyzer::Platform,
+    cfg: &RepoConfig,
+    channels: &DigestChannelsConfig,
+    webhook: bool,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<Enqueue>> {
+    let d = &built.digest;
+    let base = format!("digest:{}:{}", d.repo, d.week);
+    let item = |channel: &str, action: Action| Enqueue {
+        id: format!("{base}:{channel}"),
+        action,
+        due_at: now,
+        mode: EnqueueMode::Once,
+    };
+    let title = format!("Canopy weekly digest: {} {}", d.repo, d.week);
+    let mut out = Vec::new();
+    if cfg.digest.issue && platform == canopy_analyzer::Platform::Github {
+        let marker = format!("<!-- canopy:digest:{}:{} -->", d.repo, d.week);
+        out.push(item(
+            "issue",
+            Action::CreateIssue {
+                repo: d.repo.clone(),
+                title: title.clone(),
+                body: format!("{marker}\n{}", built.markdown()),
+                labels: cfg.digest.labels.clone(),
+                marker,
+            },
+        ));
+    }
+    if channels.dir.is_some() || !channels.email_to.is_empty() {
+        let html = built.html()?;
+        if channels.dir.is_some() {
+            out.push(item(
+                "file",
+                Action::WriteFile {
+                    name: format!("{}-{}.html", slug(&d.repo), d.week),
+                    contents: html.clone(),
+                },
+            ));
+        }
+        if !channels.email_to.is_empty() {
+            out.push(item(
+                "email",
+                Action::SendEmail {
+                    to: channels.email_to.clone(),
+                    subject: title.clone(),
+                    text: built.markdown(),
+                    html,
+                },
+            ));
+        }
+    }
+    if webhook {
+        out.push(item(
+            "webhook",
+            Action::PostWebhook {
+                subject: format!("{} {}", d.repo, d.week),
+                text: built.chat_text(),
+            },
+        ));
+    }
+    Ok(out)
+}

@@ -1,0 +1,249 @@
+//! Digests through the real `canopy serve`: a replayed history's digest queued with
+//! `canopy digest --send` and a scheduled digest are delivered as a labelled issue on the fake
+//! GitHub, an HTML file with SVG charts, an email to a local SMTP server and a chat webhook
+//! message; a restart sends nothing twice.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use canopy_e2e::fake_github::FakeGitHub;
+use canopy_e2e::server::ServerProcess;
+use canopy_e2e::{run_canopy, stdout_ok, workspace_root};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+const BIN: &str = env!("CARGO_BIN_EXE_canopy-e2e-bin");
+const TOKEN: &str = "test-token";
+const REPO: &str = "canopy-demo/widgets";
+
+/// A chat webhook receiver: every POST body.
+async fn fake_chat() -> (String, Arc<Mutex<Vec<String>>>) {
+    let got: Arc<Mutex<Vec<String>>> = Arc::default();
+    let g = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: String| {
+            let g = g.clone();
+            async move {
+                g.lock().unwrap().push(body);
+                "ok"
+            }
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await });
+    (url, got)
+}
+
+/// A minimal SMTP server that accepts every message: (port, messages).
+async fn fake_smtp() -> (u16, Arc<Mutex<Vec<String>>>) {
+    let got: Arc<Mutex<Vec<String>>> = Arc::default();
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    let g = got.clone();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = l.accept().await {
+            let g = g.clone();
+            tokio::spawn(async move {
+                let (r, mut w) = sock.into_split();
+                let mut lines = BufReader::new(r).lines();
+                let _ = w.write_all(b"220 fake ESMTP\r\n").await;
+                let mut data: Option<String> = None;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if let Some(d) = data.as_mut() {
+                        if line == "." {
+                            g.lock().unwrap().push(std::mem::take(d));
+                            data = None;
+                            let _ = w.write_all(b"250 queued\r\n").await;
+                        } else {
+                            d.push_str(&line);
+                            d.push('\n');
+                        }
+                        continue;
+                    }
+                    let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                    let reply: &[u8] = match verb.as_str() {
+                        "EHLO" | "HELO" => b"250 fake\r\n",
+                        "DATA" => {
+                            data = Some(String::new());
+                            b"354 go on\r\n"
+                        }
+                        "QUIT" => {
+                            let _ = w.write_all(b"221 bye\r\n").await;
+                            return;
+                        }
+                        _ => b"250 ok\r\n",
+                    };
+                    let _ = w.write_all(reply).await;
+                }
+            });
+        }
+    });
+    (port, got)
+}
+
+async fn eventually(what: &str, timeout: Duration, cond: impl Fn() -> bool) {
+    let end = tokio::time::Instant::now() + timeout;
+    while !cond() {
+        assert!(
+            tokio::time::Instant::now() < end,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_replayed_history_and_a_scheduled_digest_reach_every_channel_once() {
+    let fake = FakeGitHub::start(TOKEN).await;
+    let (chat_url, chat) = fake_chat().await;
+    let (smtp_port, mails) = fake_smtp().await;
+    let dir = tempfile::tempdir().unwrap();
+    let html_dir = dir.path().join("digests");
+    let cfg = format!(
+        "[github]\napi_url = \"{}\"\ntimeout_secs = 2\n\
+         [outbox]\nbackoff_base_ms = 50\n\
+         [digest]\ndir = \"{}\"\nemail_to = [\"maintainers@example.org\"]\npoll_secs = 1\n\
+         [digest.smtp]\nhost = \"127.0.0.1\"\nport = {smtp_port}\nsecurity = \"none\"\nfrom = \"Canopy <canopy@example.org>\"\n\
+         [defaults.digest]\nschedule = \"*/2 * * * * *\"\nlabels = [\"canopy-digest\", \"weekly\"]\n",
+        fake.url(),
+        html_dir.display()
+    );
+    let cfg_path = dir.path().join("canopy.toml");
+    std::fs::write(&cfg_path, &cfg).unwrap();
+    let env = [
+        ("CANOPY_GITHUB_TOKEN", TOKEN),
+        ("CANOPY_DIGEST_WEBHOOK_URL", chat_url.as_str()),
+    ];
+    let mut s = ServerProcess::start(BIN, &cfg, &env, &[]).await;
+    s.kill();
+    // The bundled history of PR #7, replayed into the server's store; its week's digest is
+    // queued for every channel by hand.
+    let store = s.store().to_str().unwrap().to_string();
+    let fixtures = workspace_root().join("tests/fixtures/github");
+    stdout_ok(&run_canopy(
+        BIN,
+        &[
+            "replay",
+            fixtures.to_str().unwrap(),
+            "--platform",
+            "github",
+            "--store",
+            &store,
+        ],
+    ));
+    let dry = std::process::Command::new(BIN)
+        .args([
+            "digest", "--store", &store, "--repo", REPO, "--week", "2026-W45",
+        ])
+        .args([
+            "--send",
+            "--dry-run",
+            "--config",
+            cfg_path.to_str().unwrap(),
+        ])
+        .env("CANOPY_DIGEST_WEBHOOK_URL", &chat_url)
+        .output()
+        .unwrap();
+    let lines = stdout_ok(&dry);
+    let channels: Vec<String> = lines
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["platform"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(channels, ["github", "file", "email", "webhook"], "{lines}");
+    let sent = std::process::Command::new(BIN)
+        .args([
+            "digest", "--store", &store, "--repo", REPO, "--week", "2026-W45",
+        ])
+        .args(["--send", "--config", cfg_path.to_str().unwrap()])
+        .env("CANOPY_DIGEST_WEBHOOK_URL", &chat_url)
+        .output()
+        .unwrap();
+    assert!(
+        sent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    s.restart().await;
+
+    let w45_title = format!("Canopy weekly digest: {REPO} 2026-W45");
+    let issues = || fake.issues(REPO);
+    eventually(
+        "the W45 issue and the scheduled one",
+        Duration::from_secs(30),
+        || {
+            let i = issues();
+            i.iter().any(|x| x.title == w45_title) && i.len() >= 2
+        },
+    )
+    .await;
+    let w45 = issues().into_iter().find(|x| x.title == w45_title).unwrap();
+    assert_eq!(w45.labels, ["canopy-digest", "weekly"]);
+    assert!(w45.body.contains("1 opened, 1 merged"), "{}", w45.body);
+    assert!(
+        w45.body.contains("```mermaid\nxychart-beta"),
+        "{}",
+        w45.body
+    );
+    assert!(w45.body.contains("docs/metrics.md#digest"), "{}", w45.body);
+    for login in ["ada-l", "bob-b", "carol-c"] {
+        assert!(!w45.body.contains(login), "{login} named in the digest");
+    }
+    // The HTML file with its charts, the email and the chat message.
+    eventually(
+        "HTML files, emails and chat messages",
+        Duration::from_secs(20),
+        || {
+            std::fs::read_dir(&html_dir).map(|d| d.count()).unwrap_or(0) >= 2
+                && mails.lock().unwrap().len() >= 2
+                && chat.lock().unwrap().len() >= 2
+        },
+    )
+    .await;
+    let html = std::fs::read_to_string(html_dir.join("canopy-demo_widgets-2026-W45.html")).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert_eq!(html.matches("<svg").count(), 3, "three charts");
+    assert!(html.contains("#2E7D32") && html.contains("#1565C0") && html.contains("#EF6C00"));
+    let mail = mails.lock().unwrap()[0].clone();
+    assert!(mail.contains("maintainers@example.org"), "{mail}");
+    assert!(mail.contains("text/html"), "{mail}");
+    let chat_msg: serde_json::Value = serde_json::from_str(&chat.lock().unwrap()[0]).unwrap();
+    assert!(
+        chat_msg["text"]
+            .as_str()
+            .unwrap()
+            .contains("Canopy weekly digest")
+    );
+
+    // A restart (and schedule ticks every 2 seconds) send nothing twice.
+    let counts = |fake: &FakeGitHub| {
+        (
+            fake.issues(REPO).len(),
+            mails.lock().unwrap().len(),
+            chat.lock().unwrap().len(),
+        )
+    };
+    let before = counts(&fake);
+    s.restart().await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let after = counts(&fake);
+    // Only a new week could add one (if the test runs across a Monday midnight).
+    assert!(
+        after.0 <= before.0 + 1 && after.1 <= before.1 + 1,
+        "{before:?} → {after:?}"
+    );
+    let titles: Vec<String> = fake.issues(REPO).into_iter().map(|i| i.title).collect();
+    let mut unique = titles.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        titles.len(),
+        "an issue was opened twice: {titles:?}"
+    );
+}

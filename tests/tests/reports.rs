@@ -1,0 +1,249 @@
+//! `canopy report create / approve / publish` end to end on a store filled by
+//! `canopy analyze --git`: the draft carries its privacy review, only a configured reviewer can
+//! approve it, a report with a cell below k cannot be approved, publishing needs approval, every
+//! step is in the audit log, no raw identity appears, and the privacy budget is enforced.
+
+use canopy_e2e::{TestRepo, run_canopy, stdout_json, stdout_json_lines, stdout_ok};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_canopy-e2e-bin");
+
+const PEOPLE: [(&str, &str, &str); 8] = [
+    ("Ada Lovelace", "ada@example.org", "+01:00"),
+    ("Bob Builder", "bob@example.org", "+01:00"),
+    ("Carol Chen", "carol@example.org", "+08:00"),
+    ("Dan Dorn", "dan@example.org", "-05:00"),
+    ("Eve Evans", "eve@example.org", "+02:00"),
+    ("Fay Fischer", "fay@example.org", "+01:00"),
+    ("Gus Gomez", "gus@example.org", "-03:00"),
+    ("Hal Hansen", "hal@example.org", "+00:00"),
+];
+
+/// July: all eight people commit; August: only Ada, Bob and Carol (a month below k = 5);
+/// September: six people.
+fn history() -> TestRepo {
+    let r = TestRepo::new();
+    let mut n = 0;
+    let mut commit = |who: usize, day: &str| {
+        let (name, email, tz) = PEOPLE[who];
+        n += 1;
+        r.write("f.txt", format!("{n}\n").as_bytes());
+        r.commit(
+            name,
+            email,
+            &format!("{day}T10:00:00{tz}"),
+            &format!("change {n}"),
+        );
+    };
+    for who in 0..8 {
+        commit(who, "2026-07-06");
+        commit(who, "2026-07-20");
+    }
+    for who in 0..3 {
+        commit(who, "2026-08-12");
+    }
+    for who in 0..6 {
+        commit(who, "2026-09-09");
+    }
+    r
+}
+
+fn report(store: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["report"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--store", store]);
+    run_canopy(BIN, &args)
+}
+
+fn rule<'a>(doc: &'a Value, name: &str) -> &'a Value {
+    doc["privacy_review"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rule"] == name)
+        .unwrap_or_else(|| panic!("no rule {name} in {doc}"))
+}
+
+fn audit_actions(store: &str, id: &str) -> Vec<String> {
+    stdout_json_lines(&report(store, &["audit", id]))
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn create_approve_publish_with_review_audit_and_budget() {
+    let repo = history();
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let store = store.to_str().unwrap();
+    stdout_ok(&run_canopy(
+        BIN,
+        &[
+            "analyze",
+            "--git",
+            repo.path().to_str().unwrap(),
+            "--store",
+            store,
+            "--repo",
+            "acme/widgets",
+        ],
+    ));
+    let cfg = dir.path().join("canopy.toml");
+    std::fs::write(&cfg, "[reports]\nreviewers = [\"rita\"]\n").unwrap();
+    let cfg = cfg.to_str().unwrap();
+
+    // The draft: one JSON object with an id and a passing review.
+    let out = report(
+        store,
+        &[
+            "create",
+            "--period",
+            "2026-07-01..2026-09-30",
+            "--format",
+            "json",
+        ],
+    );
+    let doc = stdout_json(&out);
+    let id = doc["id"].as_str().unwrap().to_string();
+    assert_eq!(doc["status"], "draft");
+    assert!(
+        doc["privacy_review"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["passed"] == true),
+        "{doc}"
+    );
+    for r in [
+        "cells_at_least_k",
+        "complementary_suppression",
+        "no_raw_identity",
+        "pseudonym_key_absent",
+        "quasi_identifiers_generalised",
+    ] {
+        assert_eq!(rule(&doc, r)["passed"], true, "{r}");
+    }
+    // August (3 people) is suppressed; July's commits (8 people) are shown.
+    let t = &doc["tables"][0];
+    assert_eq!(t["name"], "monthly_activity");
+    let row = |m: &str| {
+        t["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["label"] == m)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(row("2026-07")["cells"][1]["value"], 16.0);
+    assert_eq!(row("2026-08")["cells"][1]["status"], "suppressed");
+    assert_eq!(row("2026-08")["cells"][1]["value"], Value::Null);
+    // ... and one more cell of the column goes with it, so August is not total minus the rest.
+    assert_eq!(row("2026-09")["cells"][1]["status"], "complementary");
+    assert_eq!(t["total"]["cells"][1]["value"], 25.0);
+    // No raw identity anywhere.
+    let text = String::from_utf8_lossy(&out.stdout).to_lowercase();
+    let words: Vec<&str> = text.split(|c: char| !c.is_alphanumeric()).collect();
+    for (name, email, _) in PEOPLE {
+        assert!(!text.contains(email), "{email} appears in the report");
+        for part in name.to_lowercase().split(' ') {
+            assert!(!words.contains(&part), "{part} appears in the report");
+        }
+    }
+
+    // Only a configured reviewer approves; publishing needs approval.
+    let refused = report(store, &["publish", &id]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("must approve it first"));
+    let stranger = report(
+        store,
+        &["approve", &id, "--reviewer", "mallory", "--config", cfg],
+    );
+    assert_eq!(stranger.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&stranger.stderr).contains("not a configured reviewer"));
+    stdout_ok(&report(
+        store,
+        &["approve", &id, "--reviewer", "rita", "--config", cfg],
+    ));
+    let published = stdout_json(&report(store, &["publish", &id]));
+    assert_eq!(published["status"], "published");
+    assert_eq!(published["tables"], doc["tables"]);
+    assert_eq!(
+        audit_actions(store, &id),
+        [
+            "created",
+            "publish_refused",
+            "approval_refused",
+            "approved",
+            "published"
+        ]
+    );
+    let audit = stdout_json_lines(&report(store, &["audit", &id]));
+    assert_eq!(audit[3]["actor"], "rita");
+
+    // A report made with k = 2 shows August and fails review: it cannot be approved.
+    let small = stdout_json(&report(
+        store,
+        &[
+            "create", "--period", "2026-Q3", "--k", "2", "--format", "json",
+        ],
+    ));
+    assert_eq!(rule(&small, "min_group_size")["passed"], false);
+    assert_eq!(rule(&small, "cells_at_least_k")["passed"], false);
+    let small_id = small["id"].as_str().unwrap();
+    let no = report(
+        store,
+        &["approve", small_id, "--reviewer", "rita", "--config", cfg],
+    );
+    assert_eq!(no.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&no.stderr).contains("cells_at_least_k"));
+    assert_eq!(
+        audit_actions(store, small_id),
+        ["created", "approval_refused"]
+    );
+
+    // Noise spends the quarter's budget (3.0 by default); more than is left is refused.
+    let noised = stdout_json(&report(
+        store,
+        &[
+            "create",
+            "--period",
+            "2026-Q3",
+            "--epsilon",
+            "2",
+            "--format",
+            "json",
+        ],
+    ));
+    assert_eq!(rule(&noised, "differential_privacy")["passed"], true);
+    assert!(noised["noise"]["cells"].as_u64().unwrap() > 0);
+    assert_eq!(
+        noised["tables"][0]["rows"][0]["cells"][1]["status"],
+        "noised"
+    );
+    let over = report(store, &["create", "--period", "2026-Q3", "--epsilon", "2"]);
+    assert!(!over.status.success());
+    assert!(
+        String::from_utf8_lossy(&over.stderr).contains("only 1 is left"),
+        "{}",
+        String::from_utf8_lossy(&over.stderr)
+    );
+
+    // CSV and HTML renderings of the same draft.
+    let csv = stdout_ok(&report(store, &["show", &id, "--format", "csv"]));
+    assert!(csv.starts_with("table,row,column,value,status\n"));
+    assert!(
+        csv.contains("monthly_activity,2026-08,commits,,suppressed"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("privacy_review,cells_at_least_k,passed,true"),
+        "{csv}"
+    );
+    let html = stdout_ok(&report(store, &["show", &id, "--format", "html"]));
+    assert!(html.contains("<h2>Privacy review</h2>") && html.contains("suppressed"));
+    // Bad input is named.
+    let bad = report(store, &["create", "--period", "last summer"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid period"));
+}
