@@ -430,3 +430,125 @@ pub fn to_csv(doc: &serde_json::Value) -> anyhow::Result<String> {
 pub fn to_html(doc: &serde_json::Value) -> String {
     crate::messages::report_html(doc)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use canopy_analyzer::aggregate::aggregate;
+    use canopy_analyzer::event::{CommentEvent, CommitEvent, EventKind};
+    use canopy_analyzer::{IsoWeek, Platform};
+    use canopy_policies::report::{CellStatus, publish, tokens};
+    use proptest::prelude::*;
+
+    /// People with every kind of raw identity a source gives.
+    const NAMES: [&str; 9] = [
+        "Zelda Quartz",
+        "Yusuf Ozturk",
+        "Xia Wen",
+        "Wanda Vole",
+        "Uma Tindall",
+        "Sven Rask",
+        "Rhea Pomfrey",
+        "Quincy Oddo",
+        "Nadia Mirz",
+    ];
+
+    fn login(i: usize) -> String {
+        format!(
+            "user{i}-{}",
+            NAMES[i].split(' ').next().unwrap_or("").to_lowercase()
+        )
+    }
+
+    fn history(acts: &[(usize, u8, u16)]) -> Vec<Event> {
+        acts.iter()
+            .enumerate()
+            .map(|(n, &(who, kind, day))| {
+                let at = chrono::DateTime::parse_from_rfc3339("2026-07-01T09:00:00+02:00").unwrap()
+                    + chrono::Duration::hours(day as i64 * 7);
+                let name = NAMES[who];
+                let email = format!("{}@mail.example", login(who));
+                let kind = if kind == 0 {
+                    let author = canopy_analyzer::Actor::git(name, &email);
+                    EventKind::Commit(CommitEvent {
+                        sha: format!("{n:040x}"),
+                        parents: vec![],
+                        committer: author.clone(),
+                        author,
+                        author_time: at,
+                        commit_time: at,
+                        subject: format!("fix by {name}"),
+                        files: vec![],
+                        trailers: vec![],
+                        co_authors: vec![],
+                        change_id: None,
+                        merged_pr: None,
+                        unreadable_objects: 0,
+                    })
+                } else {
+                    EventKind::Comment(CommentEvent {
+                        number: 1,
+                        on_change: true,
+                        comment_id: n.to_string(),
+                        author: canopy_analyzer::Actor::github(&login(who)),
+                        addressee: None,
+                        body: format!("thanks {} for this", login(who)),
+                        inline: false,
+                        edited: false,
+                        author_role: None,
+                    })
+                };
+                Event::new(format!("e{n}"), Platform::Github, "o/r", at, kind)
+            })
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        #[test]
+        fn reports_and_digests_never_show_raw_identities_and_cells_count_k(
+            acts in proptest::collection::vec((0usize..9, 0u8..2, 0u16..300), 1..120),
+            k in 2u64..7,
+        ) {
+            let events = history(&acts);
+            let ids = Identities::default();
+            let key = b"proptest-key".to_vec();
+            let person = |a: &Actor| ids.person(a).map(|p| pseudonym("k1", &key, &p));
+            let from = "2026-07-01T00:00:00Z".parse().unwrap();
+            let to = "2026-10-01T00:00:00Z".parse().unwrap();
+            let agg = aggregate(&events, from, to, &person, &|_, _| (0.0, 0.0), None);
+            let (tables, _) = publish(&agg.tables, k, None);
+            for (raw, p) in agg.tables.iter().zip(&tables) {
+                for j in 0..p.columns.len() {
+                    let mut hidden = 0;
+                    for (rr, pr) in raw.rows.iter().zip(&p.rows) {
+                        if matches!(pr.cells[j].status, CellStatus::Shown) {
+                            prop_assert!(rr.1[j].people == 0 || rr.1[j].people >= k);
+                        } else {
+                            hidden += 1;
+                        }
+                    }
+                    if p.total.cells[j].value.is_some() {
+                        prop_assert!(raw.total[j].people >= k);
+                        prop_assert!(hidden != 1, "a lone hidden cell next to its total");
+                    }
+                }
+            }
+            let report_text = serde_json::to_string(&tables).unwrap().to_lowercase();
+            let week = IsoWeek::of_utc(&events[0].at_utc());
+            let d = canopy_analyzer::digest::build("o/r", &events, week, Some(&|_: &str| 0.5), Some(&|_: &str| false));
+            let md = crate::messages::digest(&d, None, &crate::digest::charts::mermaid(&d)).to_lowercase();
+            for text in [&report_text, &md] {
+                let words = tokens(text);
+                for i in 0..NAMES.len() {
+                    let email = format!("{}@mail.example", login(i));
+                    prop_assert!(!text.contains(&email));
+                    prop_assert!(!words.contains(&login(i).as_str()));
+                    for part in NAMES[i].to_lowercase().split(' ') {
+                        prop_assert!(!words.contains(&part), "{part} in {text}");
+                    }
+                }
+            }
+        }
+    }
+}

@@ -57,13 +57,15 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         "Canopy demo: reading the history of {} into a temporary store.\n",
         repo.display()
     )?;
+    let tmp = tempfile::tempdir().context("creating the demo's temporary store")?;
+    let store_dir = tmp.path().join("store");
     let report = analyze(&AnalyzeArgs {
         git: repo.clone(),
         since: None,
         until: None,
         format: ReportFormat::Md,
         repo: name,
-        store: None,
+        store: Some(store_dir.clone()),
         rev: "HEAD".into(),
         jobs: None,
         weeks: 12,
@@ -77,5 +79,99 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     out.flush()?;
     let webhooks = super::demo_webhooks::run().context("running the webhook demo")?;
     write!(out, "{webhooks}")?;
+    let (digest, report) = digest_and_report(&store_dir, &report.repo)?;
+    writeln!(
+        out,
+        "\n# Weekly digest of the latest week (as the GitHub issue would show it)\n\n{digest}"
+    )?;
+    writeln!(
+        out,
+        "\n# Privacy-reviewed report of the last 3 months\n\n{report}"
+    )?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The digest of the latest week with activity and a draft report of the last three months,
+/// both from the demo's store.
+fn digest_and_report(store_dir: &Path, repo: &str) -> anyhow::Result<(String, String)> {
+    use crate::store::{EventStore, RedbStore, TimeRange};
+    use canopy_analyzer::week::IsoWeek;
+    let store = RedbStore::open(store_dir)?;
+    let mut last = None;
+    store.scan_repo(repo, TimeRange::ALL, &mut |e| {
+        last = Some(e.at_utc());
+        std::ops::ControlFlow::Continue(())
+    })?;
+    let last = last.context("the demo store has no events")?;
+    let cfg = crate::repo_config::RepoConfig::default();
+    let ids = canopy_analyzer::identity::Identities::default();
+    let built = crate::digest::build(
+        &store,
+        repo,
+        IsoWeek::of_utc(&last),
+        &cfg,
+        None,
+        &ids,
+        &[],
+        None,
+    )?;
+    let end = last.date_naive();
+    let start = end - chrono::Duration::days(91);
+    let key = crate::report::load_or_create_key(&store_dir.join("pseudonym.key"))?;
+    let opts = crate::report::Options {
+        period: format!("{start}..{end}")
+            .parse()
+            .map_err(|e: String| anyhow::anyhow!(e))?,
+        scope: None,
+        k: 5,
+        min_k: 5,
+        epsilon: None,
+        epsilon_per_period: 3.0,
+        key,
+        repo_defaults: cfg,
+    };
+    let (r, _) = crate::report::create(&store, &ids, &opts, chrono::Utc::now())?;
+    let d = &r.document;
+    let mut text = format!(
+        "Draft {} for {} to {} (k = 5). `canopy report create --store DIR --period {}..{} --format json` makes it; a reviewer must `approve` it before `publish`.\n\n",
+        r.id,
+        d["period"]["start"].as_str().unwrap_or(""),
+        d["period"]["end"].as_str().unwrap_or(""),
+        start,
+        end
+    );
+    let mut shown = 0;
+    let mut hidden = 0;
+    for t in d["tables"].as_array().into_iter().flatten() {
+        for row in t["rows"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .chain([&t["total"]])
+        {
+            for c in row["cells"].as_array().into_iter().flatten() {
+                if c["value"].is_null() {
+                    hidden += 1;
+                } else {
+                    shown += 1;
+                }
+            }
+        }
+    }
+    text.push_str(&format!(
+        "{shown} cells shown, {hidden} hidden because they count fewer than 5 people (or would reveal one that does).\n\nPrivacy review:\n"
+    ));
+    for rule in d["privacy_review"].as_array().into_iter().flatten() {
+        text.push_str(&format!(
+            "- {}: {} ({})\n",
+            rule["rule"].as_str().unwrap_or(""),
+            if rule["passed"] == true {
+                "passed"
+            } else {
+                "FAILED"
+            },
+            rule["detail"].as_str().unwrap_or("")
+        ));
+    }
+    Ok((built.markdown(), text))
 }
