@@ -109,12 +109,15 @@ impl Actor {
         ];
         let local = email.split('@').next().unwrap_or("");
         let login = key.strip_prefix("github:").unwrap_or("");
+        // `w` followed by one of `seps` (no allocation: this runs for every event).
+        let word_then = |s: &str, w: &str, seps: &[char]| {
+            s.strip_prefix(w).is_some_and(|rest| rest.starts_with(seps))
+        };
         BOT_WORDS.iter().any(|w| {
             name == *w
-                || name.starts_with(&format!("{w} "))
+                || word_then(&name, w, &[' '])
                 || local == *w
-                || local.starts_with(&format!("{w}-"))
-                || local.starts_with(&format!("{w}+"))
+                || word_then(local, w, &['-', '+'])
                 || login == *w
         }) || name.ends_with(" bot")
             || name == "bot"

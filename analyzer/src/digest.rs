@@ -183,7 +183,9 @@ pub fn build(
             EventKind::Change(c) => {
                 let k = (e.platform, c.number);
                 let created = c.created_at.with_timezone(&Utc);
-                opened.entry(k).or_insert((created, c.author.key.clone()));
+                opened
+                    .entry(k)
+                    .or_insert_with(|| (created, c.author.key.clone()));
                 match c.action {
                     ChangeAction::Opened if in_week(at) => {
                         d.opened += 1;

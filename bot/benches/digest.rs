@@ -155,10 +155,22 @@ fn bench(c: &mut Criterion) {
             let built = Built {
                 digest,
                 burnout: None,
+                private: vec![],
             };
             let md = built.markdown();
             let html = built.html().expect("html");
             (md.len(), html.len())
+        })
+    });
+    g.bench_function("figures_markdown_without_sentiment", |b| {
+        b.iter(|| {
+            let digest = canopy_analyzer::digest::build("o/r", &events, week, None, None);
+            let built = Built {
+                digest,
+                burnout: None,
+                private: vec![],
+            };
+            built.markdown().len()
         })
     });
     g.finish();

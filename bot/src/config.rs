@@ -54,6 +54,9 @@ pub struct DigestChannelsConfig {
     pub smtp: Option<SmtpConfig>,
     /// Seconds between looks at the repositories' digest schedules. Default 60.
     pub poll_secs: u64,
+    /// Also email each opted-in person with an email identity their own private section
+    /// (needs `[digest.smtp]`). Default false.
+    pub private_emails: bool,
 }
 
 impl Default for DigestChannelsConfig {
@@ -63,6 +66,7 @@ impl Default for DigestChannelsConfig {
             email_to: Vec::new(),
             smtp: None,
             poll_secs: 60,
+            private_emails: false,
         }
     }
 }
@@ -358,6 +362,10 @@ impl Config {
         anyhow::ensure!(
             self.digest.email_to.is_empty() || self.digest.smtp.is_some(),
             "digest.email_to is set but [digest.smtp] is not"
+        );
+        anyhow::ensure!(
+            !self.digest.private_emails || self.digest.smtp.is_some(),
+            "digest.private_emails is set but [digest.smtp] is not"
         );
         if let Err(e) = self.defaults.digest.parsed() {
             anyhow::bail!("defaults.{e}");

@@ -57,7 +57,8 @@ impl StickyView {
     }
 }
 
-const TEMPLATES: [(&str, &str); 15] = [
+const TEMPLATES: [(&str, &str); 16] = [
+    ("private.html", include_str!("../templates/private.html.j2")),
     ("report.html", include_str!("../templates/report.html.j2")),
     ("digest", include_str!("../templates/digest.md.j2")),
     // The `.html` name turns on HTML escaping.
@@ -281,13 +282,16 @@ pub fn defer_reply(
     )
 }
 
+/// Where the digest's figures are defined (absolute, so links work in issues and emails).
+pub const METRICS_URL: &str = concat!(env!("CARGO_PKG_REPOSITORY"), "/blob/main/docs/metrics.md");
+
 /// The weekly digest in Markdown: team-level figures, the k-anonymous burnout section (or none)
 /// and suggestions.
 pub fn digest(d: &canopy_analyzer::digest::Digest, burnout: Option<&str>, charts: &str) -> String {
     let waiting: Vec<(u64, f64)> = d.waiting.iter().take(3).copied().collect();
     render(
         "digest",
-        context! { d => Value::from(Serde(d)), waiting, burnout, charts, suggestions => d.suggestions() },
+        context! { d => Value::from(Serde(d)), waiting, burnout, charts, docs => METRICS_URL, suggestions => d.suggestions() },
     )
 }
 
@@ -305,9 +309,15 @@ pub fn digest_html(
             waiting,
             burnout => burnout.map(|b| Value::from(Serde(b))),
             charts => charts.to_vec(),
+            docs => METRICS_URL,
             suggestions => d.suggestions()
         },
     )
+}
+
+/// A person's private digest section as HTML (for an email to that person only).
+pub fn private_digest_html(week: &str, text: &str) -> String {
+    render("private.html", context! { week, text })
 }
 
 /// A privacy-reviewed report as an HTML page (its tables and its review).

@@ -540,11 +540,11 @@ mod tests {
             let md = crate::messages::digest(&d, None, &crate::digest::charts::mermaid(&d)).to_lowercase();
             for text in [&report_text, &md] {
                 let words = tokens(text);
-                for i in 0..NAMES.len() {
+                for (i, name) in NAMES.iter().enumerate() {
                     let email = format!("{}@mail.example", login(i));
                     prop_assert!(!text.contains(&email));
                     prop_assert!(!words.contains(&login(i).as_str()));
-                    for part in NAMES[i].to_lowercase().split(' ') {
+                    for part in name.to_lowercase().split(' ') {
                         prop_assert!(!words.contains(&part), "{part} in {text}");
                     }
                 }

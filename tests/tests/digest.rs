@@ -53,7 +53,10 @@ fn a_replayed_week_gives_a_team_level_digest() {
         "{md}"
     );
     assert!(md.contains("reviews by"), "{md}");
-    assert!(md.contains("(docs/metrics.md#digest)"), "{md}");
+    assert!(
+        md.contains("(https://github.com/canopy-bot/canopy/blob/main/docs/metrics.md#digest)"),
+        "{md}"
+    );
     // Team level only: no login of the story's people, and no burnout section (nobody opted in).
     for login in ["ada-l", "bob-b", "carol-c"] {
         assert!(!md.contains(login), "{login} named in {md}");

@@ -18,9 +18,12 @@ use canopy_analyzer::week::IsoWeek;
 use canopy_models::energy::{Footprint, Utilisation};
 use canopy_models::sentiment::Model as Sentiment;
 use chrono::{DateTime, Duration, Utc};
+use sha2::Digest as _;
 
 use crate::carbon::RegionData;
-use crate::commands::burnout::{TeamBurnout, analysable_rows, opted_in, team_burnout};
+use crate::commands::burnout::{
+    TeamBurnout, analysable_rows, opted_in, personal_section, team_burnout,
+};
 use crate::config::DigestChannelsConfig;
 use crate::messages;
 use crate::outbox::Action;
@@ -35,6 +38,18 @@ pub struct Built {
     pub digest: Digest,
     /// The burnout section, when at least k opted-in people were active.
     pub burnout: Option<TeamBurnout>,
+    /// Private sections of opted-in people with a known email address; each goes only to its
+    /// person and never into the team renderings.
+    pub private: Vec<PrivateSection>,
+}
+
+/// One person's private section of a digest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrivateSection {
+    /// Their email address (from an `email:` identity).
+    pub email: String,
+    /// Their own score, reasons and indicators.
+    pub text: String,
 }
 
 /// Where a job's grid intensity comes from: the region's series at the job's middle, else the
@@ -160,7 +175,29 @@ pub fn build(
     );
     let rows = analysable_rows(store, ids, &rules, meetings)?;
     let burnout = team_burnout(&rows, week, &rules).ok();
-    Ok(Built { digest: d, burnout })
+    let mut people: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.week == week)
+        .map(|r| r.person.as_str())
+        .collect();
+    people.sort_unstable();
+    people.dedup();
+    let private = people
+        .into_iter()
+        .filter_map(|p| {
+            let email = p.strip_prefix("email:")?;
+            let text = personal_section(&rows, &rules, p, week).ok()?;
+            Some(PrivateSection {
+                email: email.to_string(),
+                text,
+            })
+        })
+        .collect();
+    Ok(Built {
+        digest: d,
+        burnout,
+        private,
+    })
 }
 
 impl Built {
@@ -263,6 +300,21 @@ pub fn actions(
             ));
         }
     }
+    if channels.private_emails && channels.smtp.is_some() {
+        for p in &built.private {
+            // The id names the person by a hash, not by address: ids appear in logs.
+            let who = &hex::encode(sha2::Sha256::digest(p.email.as_bytes()))[..12];
+            out.push(item(
+                &format!("private:{who}"),
+                Action::SendEmail {
+                    to: vec![p.email.clone()],
+                    subject: format!("Your Canopy week {} (private)", d.week),
+                    html: messages::private_digest_html(&d.week, &p.text),
+                    text: p.text.clone(),
+                },
+            ));
+        }
+    }
     if webhook {
         out.push(item(
             "webhook",
@@ -273,4 +325,104 @@ pub fn actions(
         ));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use canopy_analyzer::event::CommitEvent;
+    use canopy_analyzer::{Actor, Platform};
+
+    fn commit(n: usize, who: &str, at: &str) -> Event {
+        let at = chrono::DateTime::parse_from_rfc3339(at).unwrap();
+        let author = Actor::git(who, &format!("{}@example.org", who.to_lowercase()));
+        Event::new(
+            format!("c{n}"),
+            Platform::Git,
+            "acme/widgets",
+            at,
+            EventKind::Commit(CommitEvent {
+                sha: format!("{n:040x}"),
+                parents: vec![],
+                committer: author.clone(),
+                author,
+                author_time: at,
+                commit_time: at,
+                subject: "change".into(),
+                files: vec![],
+                trailers: vec![],
+                co_authors: vec![],
+                change_id: None,
+                merged_pr: None,
+                unreadable_objects: 0,
+            }),
+        )
+    }
+
+    #[test]
+    fn a_private_section_goes_only_to_its_opted_in_person() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(dir.path()).unwrap();
+        let mut events = Vec::new();
+        let monday = chrono::DateTime::parse_from_rfc3339("2026-10-05T09:00:00+01:00").unwrap();
+        for week in 0..6i64 {
+            for (i, who) in ["Ada", "Bob", "Cy", "Di", "Ed", "Flo"].iter().enumerate() {
+                let at = monday
+                    + chrono::Duration::days(week * 7 + (i % 3) as i64)
+                    + chrono::Duration::hours(i as i64);
+                events.push(commit(events.len(), who, &at.to_rfc3339()));
+            }
+        }
+        store.put_events(&events).unwrap();
+        let week: IsoWeek = "2026-W46".parse().unwrap();
+        let built = build(
+            &store,
+            "acme/widgets",
+            week,
+            &RepoConfig::default(),
+            None,
+            &Identities::default(),
+            &["email:ada@example.org".to_string()],
+            None,
+        )
+        .unwrap();
+        assert_eq!(built.private.len(), 1, "{:?}", built.private);
+        assert_eq!(built.private[0].email, "ada@example.org");
+        assert!(built.private[0].text.contains("Your burnout-risk score"));
+        // Nobody else's section exists, and the team renderings carry no person.
+        let md = built.markdown().to_lowercase();
+        assert!(
+            !md.contains("ada") && !md.contains("your burnout-risk"),
+            "{md}"
+        );
+        let channels = DigestChannelsConfig {
+            private_emails: true,
+            smtp: Some(crate::config::SmtpConfig {
+                host: "localhost".into(),
+                port: 25,
+                security: crate::channels::SmtpSecurity::None,
+                from: "canopy@example.org".into(),
+                username: None,
+            }),
+            ..DigestChannelsConfig::default()
+        };
+        let actions = actions(
+            &built,
+            Platform::Git,
+            &RepoConfig::default(),
+            &channels,
+            false,
+            Utc::now(),
+        )
+        .unwrap();
+        let emails: Vec<&Vec<String>> = actions
+            .iter()
+            .filter_map(|e| match &e.action {
+                Action::SendEmail { to, .. } => Some(to),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(emails, [&vec!["ada@example.org".to_string()]]);
+        assert!(!actions[0].id.contains("ada"), "{}", actions[0].id);
+    }
 }
