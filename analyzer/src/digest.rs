@@ -45,8 +45,9 @@ pub struct Digest {
     pub busiest_fifth_share: Option<f64>,
     /// Gini coefficient of reviews per reviewer.
     pub review_gini: Option<f64>,
-    /// Open changes without any review, longest waiting first: (number, days waiting).
-    pub waiting: Vec<(u64, f64)>,
+    /// Open changes without any review, longest waiting first: (`#12`, or `name#12` in an
+    /// organisation's digest, and days waiting).
+    pub waiting: Vec<(String, f64)>,
     /// Share of activity (commits, reviews, comments) late at night.
     pub after_hours_share: Option<f64>,
     /// Share of activity at weekends.
@@ -141,6 +142,36 @@ pub fn build(
     negative: Option<&dyn Fn(&str) -> f64>,
     uncivil: Option<&dyn Fn(&str) -> bool>,
 ) -> Digest {
+    build_scope(repo, &|r| r == repo, events, week, negative, uncivil)
+}
+
+/// Builds the digest of an organisation (every repository `org/...`) for `week`.
+pub fn build_org(
+    org: &str,
+    events: &[Event],
+    week: IsoWeek,
+    negative: Option<&dyn Fn(&str) -> f64>,
+    uncivil: Option<&dyn Fn(&str) -> bool>,
+) -> Digest {
+    let prefix = format!("{org}/");
+    build_scope(
+        org,
+        &|r| r.starts_with(&prefix),
+        events,
+        week,
+        negative,
+        uncivil,
+    )
+}
+
+fn build_scope(
+    repo: &str,
+    in_scope: &dyn Fn(&str) -> bool,
+    events: &[Event],
+    week: IsoWeek,
+    negative: Option<&dyn Fn(&str) -> f64>,
+    uncivil: Option<&dyn Fn(&str) -> bool>,
+) -> Digest {
     let start = week.start_utc();
     let end = week.next().start_utc();
     let before = start - Duration::weeks(TREND_WEEKS);
@@ -159,10 +190,10 @@ pub fn build(
     };
     let day_of = |t: DateTime<Utc>| ((t - start).num_days().clamp(0, 6)) as usize;
     let mut ttm_by_week: Vec<Vec<f64>> = vec![Vec::new(); TREND_WEEKS as usize + 1];
-    let mut sorted: Vec<&Event> = events.iter().filter(|e| e.repo == repo).collect();
+    let mut sorted: Vec<&Event> = events.iter().filter(|e| in_scope(&e.repo)).collect();
     sorted.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.id.cmp(&b.id)));
     // Per change: opened at, author key, closed at, first review by someone else.
-    type ChangeKey = (Platform, u64);
+    type ChangeKey<'a> = (&'a str, Platform, u64);
     let mut opened: HashMap<ChangeKey, (DateTime<Utc>, String)> = HashMap::new();
     let mut closed: HashMap<ChangeKey, DateTime<Utc>> = HashMap::new();
     let mut first_review: HashMap<ChangeKey, DateTime<Utc>> = HashMap::new();
@@ -181,7 +212,7 @@ pub fn build(
         };
         match &e.kind {
             EventKind::Change(c) => {
-                let k = (e.platform, c.number);
+                let k = (e.repo.as_str(), e.platform, c.number);
                 let created = c.created_at.with_timezone(&Utc);
                 opened
                     .entry(k)
@@ -218,7 +249,7 @@ pub fn build(
                 }
             }
             EventKind::Review(r) => {
-                let k = (e.platform, r.change);
+                let k = (e.repo.as_str(), e.platform, r.change);
                 let by_other = opened.get(&k).is_none_or(|(_, a)| a != &r.reviewer.key);
                 if by_other && !r.reviewer.is_bot() {
                     first_review.entry(k).or_insert(at);
@@ -293,14 +324,25 @@ pub fn build(
         let top = loads.len().div_ceil(5);
         d.busiest_fifth_share = Some(loads[..top].iter().sum::<f64>() / loads.iter().sum::<f64>());
     }
-    let mut waiting: Vec<(u64, f64)> = opened
+    let single = events.iter().all(|e| !in_scope(&e.repo) || e.repo == repo);
+    let mut waiting: Vec<(String, f64)> = opened
         .iter()
         .filter(|(k, (o, _))| {
             *o < end
                 && closed.get(k).is_none_or(|c| *c >= end)
                 && first_review.get(k).is_none_or(|r| *r >= end)
         })
-        .map(|((_, n), (o, _))| (*n, (end - *o).num_seconds() as f64 / 86_400.0))
+        .map(|((r, _, n), (o, _))| {
+            let name = if single {
+                String::new()
+            } else {
+                r.rsplit('/').next().unwrap_or(r).to_string()
+            };
+            (
+                format!("{name}#{n}"),
+                (end - *o).num_seconds() as f64 / 86_400.0,
+            )
+        })
         .collect();
     waiting.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     d.waiting = waiting;
@@ -318,14 +360,14 @@ impl Digest {
     /// Two or three concrete suggestions from the figures.
     pub fn suggestions(&self) -> Vec<String> {
         let mut out = Vec::new();
-        let long: Vec<&(u64, f64)> = self
+        let long: Vec<&(String, f64)> = self
             .waiting
             .iter()
             .filter(|w| w.1 > WAITING_DAYS as f64)
             .collect();
         if !long.is_empty() {
             out.push(format!(
-                "{} {} waited over {WAITING_DAYS} days for a first review (oldest: #{}, {:.0} days).",
+                "{} {} waited over {WAITING_DAYS} days for a first review (oldest: {}, {:.0} days).",
                 long.len(),
                 if long.len() == 1 { "change has" } else { "changes have" },
                 long[0].0,
@@ -380,6 +422,48 @@ mod tests {
             weeks,
             ["2026-W43", "2026-W44", "2026-W45", "2026-W46", "2026-W47"]
         );
+    }
+
+    #[test]
+    fn an_organisation_digest_keeps_equal_numbers_of_two_repositories_apart() {
+        use crate::Actor;
+        use crate::event::ChangeEvent;
+        let at = chrono::DateTime::parse_from_rfc3339("2026-11-17T10:00:00+00:00").unwrap();
+        let change = |repo: &str| {
+            Event::new(
+                format!("{repo}-7"),
+                Platform::Github,
+                repo,
+                at,
+                EventKind::Change(ChangeEvent {
+                    number: 7,
+                    action: ChangeAction::Opened,
+                    author: Actor::github("ada"),
+                    actor: None,
+                    title: String::new(),
+                    description: String::new(),
+                    draft: false,
+                    created_at: at,
+                    size: Default::default(),
+                    labels: vec![],
+                    base_ref: "main".into(),
+                    head_sha: None,
+                    patchset: None,
+                    change_id: None,
+                    reviewers_requested: vec![],
+                    url: None,
+                }),
+            )
+        };
+        let events = [change("acme/a"), change("acme/b"), change("other/c")];
+        let week = "2026-W47".parse().unwrap();
+        let org = build_org("acme", &events, week, None, None);
+        assert_eq!(org.opened, 2);
+        let names: Vec<&str> = org.waiting.iter().map(|w| w.0.as_str()).collect();
+        assert_eq!(names, ["a#7", "b#7"]);
+        let one = build("acme/a", &events, week, None, None);
+        assert_eq!(one.opened, 1);
+        assert_eq!(one.waiting[0].0, "#7");
     }
 
     #[test]

@@ -57,6 +57,9 @@ pub struct DigestChannelsConfig {
     /// Also email each opted-in person with an email identity their own private section
     /// (needs `[digest.smtp]`). Default false.
     pub private_emails: bool,
+    /// Organisation digests over every repository `<org>/...`, by organisation (same keys as a
+    /// repository's `[digest]`; set `issue_repo` for the issue).
+    pub orgs: std::collections::BTreeMap<String, crate::repo_config::DigestSchedule>,
 }
 
 impl Default for DigestChannelsConfig {
@@ -67,6 +70,7 @@ impl Default for DigestChannelsConfig {
             smtp: None,
             poll_secs: 60,
             private_emails: false,
+            orgs: Default::default(),
         }
     }
 }
@@ -369,6 +373,15 @@ impl Config {
         );
         if let Err(e) = self.defaults.digest.parsed() {
             anyhow::bail!("defaults.{e}");
+        }
+        for (org, d) in &self.digest.orgs {
+            if let Err(e) = d.parsed() {
+                anyhow::bail!("digest.orgs.{org}: {e}");
+            }
+            anyhow::ensure!(
+                !org.is_empty() && !org.contains('/'),
+                "digest.orgs: {org:?} is not an organisation name"
+            );
         }
         for (name, r) in &self.grid.regions {
             let missing = |key: &str| {

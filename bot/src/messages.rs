@@ -288,7 +288,7 @@ pub const METRICS_URL: &str = concat!(env!("CARGO_PKG_REPOSITORY"), "/blob/main/
 /// The weekly digest in Markdown: team-level figures, the k-anonymous burnout section (or none)
 /// and suggestions.
 pub fn digest(d: &canopy_analyzer::digest::Digest, burnout: Option<&str>, charts: &str) -> String {
-    let waiting: Vec<(u64, f64)> = d.waiting.iter().take(3).copied().collect();
+    let waiting: Vec<(String, f64)> = d.waiting.iter().take(3).cloned().collect();
     render(
         "digest",
         context! { d => Value::from(Serde(d)), waiting, burnout, charts, docs => METRICS_URL, suggestions => d.suggestions() },
@@ -301,7 +301,7 @@ pub fn digest_html(
     burnout: Option<&crate::commands::burnout::TeamBurnout>,
     charts: &[String],
 ) -> String {
-    let waiting: Vec<(u64, f64)> = d.waiting.iter().take(3).copied().collect();
+    let waiting: Vec<(String, f64)> = d.waiting.iter().take(3).cloned().collect();
     render(
         "digest.html",
         context! {
@@ -471,7 +471,7 @@ mod tests {
             reviewers: 6,
             busiest_fifth_share: Some(0.6),
             review_gini: Some(0.41),
-            waiting: vec![(12, 9.2), (15, 3.0)],
+            waiting: vec![("#12".into(), 9.2), ("#15".into(), 3.0)],
             after_hours_share: Some(0.12),
             weekend_share: Some(0.05),
             negative_share: Some(0.18),

@@ -41,6 +41,9 @@ pub struct DigestSchedule {
     pub issue: bool,
     /// Labels of that issue. Default `["canopy-digest"]`.
     pub labels: Vec<String>,
+    /// Repository the issue is opened in. Default: the repository itself; an organisation's
+    /// digest (`[digest.orgs.<org>]` in the server file) needs one, e.g. `acme/.github`.
+    pub issue_repo: Option<String>,
 }
 
 impl Default for DigestSchedule {
@@ -50,6 +53,7 @@ impl Default for DigestSchedule {
             timezone: "UTC".into(),
             issue: true,
             labels: vec!["canopy-digest".into()],
+            issue_repo: None,
         }
     }
 }

@@ -78,3 +78,78 @@ fn a_replayed_week_gives_a_team_level_digest() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("no events of no/such"));
 }
+
+#[test]
+fn an_organisation_digest_covers_its_repositories_and_goes_to_its_issue_repository() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = dir.path().join("store");
+    let fixtures = workspace_root().join("tests/fixtures/github");
+    let out = run_canopy(
+        BIN,
+        &[
+            "replay",
+            fixtures.to_str().unwrap(),
+            "--platform",
+            "github",
+            "--store",
+            s.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success());
+    let cfg = dir.path().join("canopy.toml");
+    std::fs::write(
+        &cfg,
+        "[digest.orgs.canopy-demo]\nschedule = \"0 9 * * MON\"\ntimezone = \"Europe/Berlin\"\nissue_repo = \"canopy-demo/.github\"\n",
+    )
+    .unwrap();
+    let md = canopy_e2e::stdout_ok(&run_canopy(
+        BIN,
+        &[
+            "digest",
+            "--store",
+            s.to_str().unwrap(),
+            "--org",
+            "canopy-demo",
+            "--week",
+            "2026-W45",
+        ],
+    ));
+    assert!(
+        md.contains("## Canopy weekly digest: canopy-demo, 2026-W45"),
+        "{md}"
+    );
+    assert!(md.contains("1 opened, 1 merged"), "{md}");
+    let lines = canopy_e2e::stdout_json_lines(&run_canopy(
+        BIN,
+        &[
+            "digest",
+            "--store",
+            s.to_str().unwrap(),
+            "--org",
+            "canopy-demo",
+            "--week",
+            "2026-W45",
+            "--send",
+            "--dry-run",
+            "--config",
+            cfg.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["target"], "canopy-demo/.github/issues");
+    assert_eq!(lines[0]["id"], "digest:org:canopy-demo:2026-W45:issue");
+    // An organisation the store does not know is named.
+    let bad = run_canopy(
+        BIN,
+        &[
+            "digest",
+            "--store",
+            s.to_str().unwrap(),
+            "--org",
+            "nobody",
+            "--week",
+            "2026-W45",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no events of nobody"));
+}

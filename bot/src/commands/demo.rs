@@ -107,7 +107,7 @@ fn digest_and_report(store_dir: &Path, repo: &str) -> anyhow::Result<(String, St
     let ids = canopy_analyzer::identity::Identities::default();
     let built = crate::digest::build(
         &store,
-        repo,
+        &crate::digest::Scope::Repo(repo.to_string()),
         IsoWeek::of_utc(&last),
         &cfg,
         None,

@@ -14,6 +14,7 @@ use super::burnout::{
     IdentityArgs, analysable_rows, identities, opted_in, person_of, personal_section,
 };
 use crate::config::Config;
+use crate::digest::Scope;
 use crate::store::{EventStore, RedbStore, WriteOp};
 
 /// How to print a digest.
@@ -43,8 +44,11 @@ pub struct DigestArgs {
     #[arg(long, value_name = "DIR")]
     pub store: PathBuf,
     /// Repository (`owner/name`, Gerrit project, or the name given to `analyze --repo`).
+    #[arg(long, required_unless_present = "org", conflicts_with = "org")]
+    pub repo: Option<String>,
+    /// Organisation: a digest over every repository `ORG/...` in the store.
     #[arg(long)]
-    pub repo: String,
+    pub org: Option<String>,
     /// ISO week, e.g. `2026-W47`.
     #[arg(long)]
     pub week: IsoWeek,
@@ -81,13 +85,17 @@ pub fn run(a: DigestArgs) -> anyhow::Result<ExitCode> {
         None => Config::default(),
     };
     let store = RedbStore::open(&a.store)?;
-    anyhow::ensure!(
-        store.repos()?.contains(&a.repo),
-        "the store has no events of {}; repositories in it: {}",
-        a.repo,
-        store.repos()?.join(", ")
-    );
+    let scope = match (&a.repo, &a.org) {
+        (Some(r), _) => Scope::Repo(r.clone()),
+        (None, Some(o)) => Scope::Org(o.clone()),
+        (None, None) => anyhow::bail!("pass --repo R or --org ORG"),
+    };
     let mut repo_cfg = cfg.defaults.clone();
+    if let Scope::Org(o) = &scope
+        && let Some(d) = cfg.digest.orgs.get(o)
+    {
+        repo_cfg.digest = d.clone();
+    }
     if let Some(k) = a.k {
         anyhow::ensure!(k >= 2, "--k must be at least 2");
         repo_cfg.privacy.k = k as u32;
@@ -117,7 +125,7 @@ pub fn run(a: DigestArgs) -> anyhow::Result<ExitCode> {
     };
     let built = crate::digest::build(
         &store,
-        &a.repo,
+        &scope,
         a.week,
         &repo_cfg,
         grid.as_ref(),
@@ -126,17 +134,27 @@ pub fn run(a: DigestArgs) -> anyhow::Result<ExitCode> {
         a.ids.meetings.as_deref(),
     )?;
     if a.send {
-        let platform = first_platform(&store, &a.repo);
+        let platform = match &scope {
+            Scope::Repo(r) => first_platform(&store, r),
+            Scope::Org(_) => Platform::Git,
+        };
         let webhook = std::env::var(crate::wiring::DIGEST_WEBHOOK_VAR).is_ok()
             || std::env::var(format!("{}_FILE", crate::wiring::DIGEST_WEBHOOK_VAR)).is_ok();
         let now = chrono::Utc::now();
-        let actions =
-            crate::digest::actions(&built, platform, &repo_cfg, &cfg.digest, webhook, now)?;
+        let actions = crate::digest::actions(
+            &built,
+            &scope,
+            platform,
+            &repo_cfg,
+            &cfg.digest,
+            webhook,
+            now,
+        )?;
         anyhow::ensure!(
             !actions.is_empty(),
             "no channel is configured for {}: set [digest] dir, email_to or {} in the server \
              configuration (a GitHub repository also gets an issue)",
-            a.repo,
+            scope.label(),
             crate::wiring::DIGEST_WEBHOOK_VAR
         );
         if a.dry_run {
@@ -153,7 +171,8 @@ pub fn run(a: DigestArgs) -> anyhow::Result<ExitCode> {
             )?;
             eprintln!(
                 "canopy: queued {n} digest action(s) for {} {}; `canopy serve` performs them",
-                a.repo, a.week
+                scope.label(),
+                a.week
             );
         }
         return Ok(ExitCode::SUCCESS);

@@ -31,6 +31,47 @@ use crate::react::sticky::profile_for;
 use crate::repo_config::RepoConfig;
 use crate::store::{Enqueue, EnqueueMode, EventStore, OutboxState, RedbStore, TimeRange};
 
+/// What a digest covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// One repository (or Gerrit project).
+    Repo(String),
+    /// Every repository `<org>/...` in the store.
+    Org(String),
+}
+
+impl Scope {
+    /// The name shown in the digest.
+    pub fn label(&self) -> &str {
+        match self {
+            Scope::Repo(r) | Scope::Org(r) => r,
+        }
+    }
+
+    /// The key in outbox ids and schedule records (`acme/widgets`, `org:acme`).
+    pub fn key(&self) -> String {
+        match self {
+            Scope::Repo(r) => r.clone(),
+            Scope::Org(o) => format!("org:{o}"),
+        }
+    }
+
+    /// The store's repositories it covers.
+    pub fn repos(&self, store: &RedbStore) -> anyhow::Result<Vec<String>> {
+        let all = store.repos()?;
+        Ok(match self {
+            Scope::Repo(r) => all.into_iter().filter(|x| x == r).collect(),
+            Scope::Org(o) => all
+                .into_iter()
+                .filter(|x| {
+                    x.strip_prefix(o.as_str())
+                        .is_some_and(|t| t.starts_with('/'))
+                })
+                .collect(),
+        })
+    }
+}
+
 /// A digest with everything its renderings need.
 #[derive(Debug, Clone)]
 pub struct Built {
@@ -131,11 +172,11 @@ fn deferred(
     Ok((runs.len(), Some(saved)))
 }
 
-/// Gathers the digest of `repo` for `week`.
+/// Gathers the digest of a repository or organisation for `week`.
 #[allow(clippy::too_many_arguments)]
 pub fn build(
     store: &RedbStore,
-    repo: &str,
+    scope: &Scope,
     week: IsoWeek,
     cfg: &RepoConfig,
     grid: Option<&RegionData>,
@@ -143,16 +184,31 @@ pub fn build(
     extra_opted_in: &[String],
     meetings: Option<&Path>,
 ) -> anyhow::Result<Built> {
+    let repos = scope.repos(store)?;
+    anyhow::ensure!(
+        !repos.is_empty(),
+        "the store has no events of {}; repositories in it: {}",
+        scope.label(),
+        store.repos()?.join(", ")
+    );
     let mut events: Vec<Event> = Vec::new();
-    store.scan_repo(repo, TimeRange::ALL, &mut |e| {
-        events.push(e);
-        ControlFlow::Continue(())
-    })?;
+    for repo in &repos {
+        store.scan_repo(repo, TimeRange::ALL, &mut |e| {
+            events.push(e);
+            ControlFlow::Continue(())
+        })?;
+    }
     let sentiment = Sentiment::shipped().context("loading the sentiment model")?;
     let negative = |t: &str| sentiment.probabilities(t)[0];
     let uncivil = |t: &str| sentiment.score(t).uncivil;
-    let mut d =
-        canopy_analyzer::digest::build(repo, &events, week, Some(&negative), Some(&uncivil));
+    let mut d = match scope {
+        Scope::Repo(r) => {
+            canopy_analyzer::digest::build(r, &events, week, Some(&negative), Some(&uncivil))
+        }
+        Scope::Org(o) => {
+            canopy_analyzer::digest::build_org(o, &events, week, Some(&negative), Some(&uncivil))
+        }
+    };
     let (start, end) = (week.start_utc(), week.next().start_utc());
     let mut f = Footprint::default();
     for e in &events {
@@ -167,8 +223,14 @@ pub fn build(
         d.ci_kwh = Some(f.energy_kwh.value);
         d.ci_co2e_g = Some(f.total_g().value);
     }
-    (d.deferred_reruns, d.deferred_saved_g) =
-        deferred(store, repo, &events, start, end, cfg, grid)?;
+    for repo in &repos {
+        let own: Vec<Event> = events.iter().filter(|e| &e.repo == repo).cloned().collect();
+        let (n, g) = deferred(store, repo, &own, start, end, cfg, grid)?;
+        d.deferred_reruns += n;
+        if let Some(g) = g {
+            *d.deferred_saved_g.get_or_insert(0.0) += g;
+        }
+    }
     let rules = canopy_policies::visibility::Rules::new(
         cfg.privacy.k as usize,
         opted_in(store, ids, extra_opted_in)?,
@@ -246,8 +308,10 @@ fn slug(repo: &str) -> String {
 
 /// The outbox items that deliver a digest on every configured channel; each id is unique per
 /// repository, week and channel, so a digest is never sent twice.
+#[allow(clippy::too_many_arguments)]
 pub fn actions(
     built: &Built,
+    scope: &Scope,
     platform: canopy_analyzer::Platform,
     cfg: &RepoConfig,
     channels: &DigestChannelsConfig,
@@ -255,7 +319,7 @@ pub fn actions(
     now: DateTime<Utc>,
 ) -> anyhow::Result<Vec<Enqueue>> {
     let d = &built.digest;
-    let base = format!("digest:{}:{}", d.repo, d.week);
+    let base = format!("digest:{}:{}", scope.key(), d.week);
     let item = |channel: &str, action: Action| Enqueue {
         id: format!("{base}:{channel}"),
         action,
@@ -264,12 +328,18 @@ pub fn actions(
     };
     let title = format!("Canopy weekly digest: {} {}", d.repo, d.week);
     let mut out = Vec::new();
-    if cfg.digest.issue && platform == canopy_analyzer::Platform::Github {
-        let marker = format!("<!-- canopy:digest:{}:{} -->", d.repo, d.week);
+    // The issue goes to the configured repository, else to a GitHub repository itself.
+    let issue_repo = match (&cfg.digest.issue_repo, scope) {
+        (Some(r), _) => Some(r.clone()),
+        (None, Scope::Repo(r)) if platform == canopy_analyzer::Platform::Github => Some(r.clone()),
+        _ => None,
+    };
+    if let Some(issue_repo) = issue_repo.filter(|_| cfg.digest.issue) {
+        let marker = format!("<!-- canopy:digest:{}:{} -->", scope.key(), d.week);
         out.push(item(
             "issue",
             Action::CreateIssue {
-                repo: d.repo.clone(),
+                repo: issue_repo,
                 title: title.clone(),
                 body: format!("{marker}\n{}", built.markdown()),
                 labels: cfg.digest.labels.clone(),
@@ -283,7 +353,7 @@ pub fn actions(
             out.push(item(
                 "file",
                 Action::WriteFile {
-                    name: format!("{}-{}.html", slug(&d.repo), d.week),
+                    name: format!("{}-{}.html", slug(&scope.key()), d.week),
                     contents: html.clone(),
                 },
             ));
@@ -377,7 +447,7 @@ mod tests {
         let week: IsoWeek = "2026-W46".parse().unwrap();
         let built = build(
             &store,
-            "acme/widgets",
+            &Scope::Repo("acme/widgets".into()),
             week,
             &RepoConfig::default(),
             None,
@@ -408,6 +478,7 @@ mod tests {
         };
         let actions = actions(
             &built,
+            &Scope::Repo("acme/widgets".into()),
             Platform::Git,
             &RepoConfig::default(),
             &channels,

@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
+use super::Scope;
 use crate::carbon::IntensityCache;
 use crate::clock::Clock;
 use crate::config::DigestChannelsConfig;
@@ -115,11 +116,24 @@ impl Scheduler {
             .await
             .unwrap_or_default();
         let mut queued = 0;
-        for repo in repos {
-            let cfg = self.configs.get(&repo);
+        // Every repository with a schedule, then every organisation.
+        let mut jobs: Vec<(Scope, crate::repo_config::RepoConfig)> = repos
+            .into_iter()
+            .map(|r| {
+                let cfg = self.configs.get(&r);
+                (Scope::Repo(r), cfg)
+            })
+            .collect();
+        for (org, sched) in &self.channels.orgs {
+            let mut cfg = self.configs.get(&format!("{org}/.github"));
+            cfg.digest = sched.clone();
+            jobs.push((Scope::Org(org.clone()), cfg));
+        }
+        for (scope, cfg) in jobs {
             let Ok(Some((cron, tz))) = cfg.digest.parsed() else {
                 continue;
             };
+            let repo = scope.key();
             let last = last_run(&self.store, &repo);
             let (at, actions) = match due(&cron, tz, last, now) {
                 Due::Nothing => continue,
@@ -130,11 +144,11 @@ impl Scheduler {
                     let grid = region.and_then(|r| self.grid.get(&r));
                     let channels = self.channels.clone();
                     let webhook = self.webhook;
-                    let r = repo.clone();
+                    let sc = scope.clone();
                     let made = tokio::task::spawn_blocking(move || {
                         let built = super::build(
                             &store,
-                            &r,
+                            &sc,
                             week,
                             &cfg,
                             grid.as_ref(),
@@ -142,8 +156,11 @@ impl Scheduler {
                             &[],
                             None,
                         )?;
-                        let platform = platform_of(&store, &r).unwrap_or(Platform::Git);
-                        super::actions(&built, platform, &cfg, &channels, webhook, now)
+                        let platform = match &sc {
+                            Scope::Repo(r) => platform_of(&store, r).unwrap_or(Platform::Git),
+                            Scope::Org(_) => Platform::Git,
+                        };
+                        super::actions(&built, &sc, platform, &cfg, &channels, webhook, now)
                     })
                     .await;
                     match made {
