@@ -159,6 +159,29 @@ async fn a_deferred_github_rerun_survives_a_restart_and_runs_once_at_the_window(
     // Not before the window opened (25 s after the series was written, minus setup slack).
     drop(m);
     s.kill();
+    // This week's digest counts the deferred rerun and what it avoided.
+    let cfg_path = dir.path().join("canopy.toml");
+    std::fs::write(&cfg_path, &cfg).unwrap();
+    let week = canopy_analyzer::IsoWeek::of_utc(&chrono::Utc::now()).to_string();
+    let out = canopy_e2e::run_canopy(
+        BIN,
+        &[
+            "digest",
+            "--store",
+            s.store().to_str().unwrap(),
+            "--repo",
+            REPO,
+            "--week",
+            &week,
+            "--config",
+            cfg_path.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    let d = canopy_e2e::stdout_json(&out);
+    assert_eq!(d["deferred_reruns"], 1, "{d}");
+    assert!(d["deferred_saved_g"].as_f64().unwrap() > 0.0, "{d}");
 }
 
 #[tokio::test]

@@ -117,8 +117,9 @@ fn job_footprint(
 }
 
 /// Reruns of `repo` deferred to a greener window that ran in `[start, end)`, and the gCO2e they
-/// avoided: the energy of the change's CI jobs in the 12 hours after the rerun, times the drop
-/// in intensity between the request and the run (needs the region's series).
+/// avoided: the energy of the rerun (the change's CI jobs in the 12 hours after it, else the
+/// failed jobs of the run it repeated) times the drop in intensity between the request and the
+/// run (needs the region's series).
 fn deferred(
     store: &RedbStore,
     repo: &str,
@@ -128,7 +129,7 @@ fn deferred(
     cfg: &RepoConfig,
     grid: Option<&RegionData>,
 ) -> anyhow::Result<(usize, Option<f64>)> {
-    let mut runs: Vec<(u64, DateTime<Utc>, DateTime<Utc>)> = Vec::new();
+    let mut runs: Vec<(u64, Option<String>, DateTime<Utc>, DateTime<Utc>)> = Vec::new();
     store.scan_outbox(false, &mut |item| {
         let ours = item
             .id
@@ -142,9 +143,14 @@ fn deferred(
             && item.state == OutboxState::Done
             && done >= start
             && done < end
-            && item.due_at - item.created_at > Duration::minutes(1)
+            && item.due_at - item.created_at > Duration::seconds(1)
         {
-            runs.push((number, item.created_at, done));
+            // GitHub jobs name their workflow run but not always their PR.
+            let run = match &item.action {
+                Action::RerunFailedJobs { run_id, .. } => Some(run_id.to_string()),
+                _ => None,
+            };
+            runs.push((number, run, item.created_at, done));
         }
         ControlFlow::Continue(())
     })?;
@@ -152,15 +158,39 @@ fn deferred(
         return Ok((runs.len(), None));
     };
     let mut saved = 0.0;
-    for (number, asked, ran) in &runs {
+    for (number, run, asked, ran) in &runs {
+        let jobs = || {
+            events.iter().filter_map(|e| match &e.kind {
+                EventKind::CiJobFinished(j)
+                    if j.change == Some(*number) || (run.is_some() && j.run_id == *run) =>
+                {
+                    Some((e.at_utc(), j))
+                }
+                _ => None,
+            })
+        };
         let mut f = Footprint::default();
-        for e in events {
-            if let EventKind::CiJobFinished(j) = &e.kind
-                && j.change == Some(*number)
-                && e.at_utc() >= *ran
-                && e.at_utc() < *ran + Duration::hours(12)
-            {
-                job_footprint(&mut f, j, e.at_utc(), cfg, None);
+        for (at, j) in jobs().filter(|(at, _)| at >= ran && *at < *ran + Duration::hours(12)) {
+            job_footprint(&mut f, j, at, cfg, None);
+        }
+        if f.jobs == 0 {
+            // No job of the rerun was reported (yet): the failed jobs it repeats.
+            let failed = |j: &CiJobEvent| {
+                !matches!(
+                    j.result,
+                    canopy_analyzer::event::CiResult::Success
+                        | canopy_analyzer::event::CiResult::Skipped
+                )
+            };
+            let last_run = jobs()
+                .filter(|(at, j)| at <= asked && failed(j))
+                .max_by_key(|(at, _)| *at)
+                .map(|(_, j)| j.run_id.clone());
+            if let Some(run) = last_run {
+                for (at, j) in jobs().filter(|(at, j)| at <= asked && failed(j) && j.run_id == run)
+                {
+                    job_footprint(&mut f, j, at, cfg, None);
+                }
             }
         }
         let drop = match (g.series.at(asked.timestamp()), g.series.at(ran.timestamp())) {
