@@ -129,7 +129,9 @@ fn deferred(
     cfg: &RepoConfig,
     grid: Option<&RegionData>,
 ) -> anyhow::Result<(usize, Option<f64>)> {
-    let mut runs: Vec<(u64, Option<String>, DateTime<Utc>, DateTime<Utc>)> = Vec::new();
+    // (change, workflow run, asked at, ran at)
+    type Deferred = (u64, Option<String>, DateTime<Utc>, DateTime<Utc>);
+    let mut runs: Vec<Deferred> = Vec::new();
     store.scan_outbox(false, &mut |item| {
         let ours = item
             .id
