@@ -9,6 +9,7 @@ use std::time::Duration;
 use canopy_e2e::fake_github::FakeGitHub;
 use canopy_e2e::server::ServerProcess;
 use canopy_e2e::{run_canopy, stdout_ok, workspace_root};
+use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 const BIN: &str = env!("CARGO_BIN_EXE_canopy-e2e-bin");
@@ -82,6 +83,79 @@ async fn fake_smtp() -> (u16, Arc<Mutex<Vec<String>>>) {
     (port, got)
 }
 
+/// A month of a repository's activity as GitHub webhook payloads (built from the bundled
+/// fixtures): four weeks from Monday 2026-10-05, five PRs a week by six people, each reviewed
+/// and commented on by someone else, four of five merged. Written as `<event>.<n>.json`.
+fn write_month(dir: &std::path::Path) {
+    let fx = |name: &str| canopy_e2e::fixture_json("github", name);
+    let people = ["ada-l", "bob-b", "cy-maint", "dee-d", "eli-e", "fay-f"];
+    let t0 = chrono::DateTime::parse_from_rfc3339("2026-10-05T09:00:00Z").unwrap();
+    let ts = |t: chrono::DateTime<chrono::FixedOffset>| {
+        t.to_utc()
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    let mut n = 0;
+    let mut write = |event: &str, v: &serde_json::Value| {
+        n += 1;
+        std::fs::write(
+            dir.join(format!("{event}.{n:03}.json")),
+            serde_json::to_vec(v).unwrap(),
+        )
+        .unwrap();
+    };
+    for w in 0..4i64 {
+        for j in 0..5i64 {
+            let i = (w * 5 + j) as usize;
+            let number = 100 + i as u64;
+            let author = people[i % 6];
+            let other = people[(i + 1) % 6];
+            let created = t0 + chrono::Duration::hours(w * 168 + j * 25);
+            let pr = |v: &mut serde_json::Value, key: &str| {
+                v[key]["number"] = json!(number);
+                v[key]["id"] = json!(1_900_000 + number);
+                v[key]["created_at"] = json!(ts(created));
+                v[key]["user"]["login"] = json!(author);
+            };
+            let mut opened = fx("pull_request.opened.json");
+            opened["number"] = json!(number);
+            pr(&mut opened, "pull_request");
+            opened["pull_request"]["updated_at"] = json!(ts(created));
+            opened["sender"]["login"] = json!(author);
+            write("pull_request", &opened);
+            let mut review = fx("pull_request_review.approved.json");
+            pr(&mut review, "pull_request");
+            review["review"]["id"] = json!(900_000 + number);
+            review["review"]["submitted_at"] = json!(ts(created + chrono::Duration::hours(3)));
+            review["review"]["user"]["login"] = json!(other);
+            review["sender"]["login"] = json!(other);
+            write("pull_request_review", &review);
+            let mut comment = fx("issue_comment.created.json");
+            comment["issue"]["number"] = json!(number);
+            comment["issue"]["id"] = json!(2_900_000 + number);
+            comment["issue"]["user"]["login"] = json!(author);
+            comment["issue"]["created_at"] = json!(ts(created));
+            comment["comment"]["id"] = json!(800_000 + number);
+            comment["comment"]["created_at"] = json!(ts(created + chrono::Duration::hours(2)));
+            comment["comment"]["updated_at"] = json!(ts(created + chrono::Duration::hours(2)));
+            comment["comment"]["user"]["login"] = json!(other);
+            comment["comment"]["body"] = json!("Looks good, one small question about the test.");
+            comment["sender"]["login"] = json!(other);
+            write("issue_comment", &comment);
+            if j != 4 {
+                let merged_at = ts(created + chrono::Duration::hours(10 * (j + 1)));
+                let mut merged = fx("pull_request.closed.merged.json");
+                merged["number"] = json!(number);
+                pr(&mut merged, "pull_request");
+                for k in ["updated_at", "closed_at", "merged_at"] {
+                    merged["pull_request"][k] = json!(merged_at);
+                }
+                merged["sender"]["login"] = json!(author);
+                write("pull_request", &merged);
+            }
+        }
+    }
+}
+
 async fn eventually(what: &str, timeout: Duration, cond: impl Fn() -> bool) {
     let end = tokio::time::Instant::now() + timeout;
     while !cond() {
@@ -117,21 +191,39 @@ async fn a_replayed_history_and_a_scheduled_digest_reach_every_channel_once() {
     ];
     let mut s = ServerProcess::start(BIN, &cfg, &env, &[]).await;
     s.kill();
-    // The bundled history of PR #7, replayed into the server's store; its week's digest is
-    // queued for every channel by hand.
+    // The bundled history of PR #7 and a month of activity, replayed into the server's store;
+    // PR #7's week and a week of the month are queued for every channel by hand.
     let store = s.store().to_str().unwrap().to_string();
     let fixtures = workspace_root().join("tests/fixtures/github");
-    stdout_ok(&run_canopy(
-        BIN,
-        &[
-            "replay",
-            fixtures.to_str().unwrap(),
-            "--platform",
-            "github",
-            "--store",
-            &store,
-        ],
-    ));
+    let month = dir.path().join("month");
+    std::fs::create_dir_all(&month).unwrap();
+    write_month(&month);
+    for d in [&fixtures, &month] {
+        stdout_ok(&run_canopy(
+            BIN,
+            &[
+                "replay",
+                d.to_str().unwrap(),
+                "--platform",
+                "github",
+                "--store",
+                &store,
+            ],
+        ));
+    }
+    let month_week = std::process::Command::new(BIN)
+        .args([
+            "digest", "--store", &store, "--repo", REPO, "--week", "2026-W43",
+        ])
+        .args(["--send", "--config", cfg_path.to_str().unwrap()])
+        .env("CANOPY_DIGEST_WEBHOOK_URL", &chat_url)
+        .output()
+        .unwrap();
+    assert!(
+        month_week.status.success(),
+        "{}",
+        String::from_utf8_lossy(&month_week.stderr)
+    );
     let dry = std::process::Command::new(BIN)
         .args([
             "digest", "--store", &store, "--repo", REPO, "--week", "2026-W45",
@@ -178,10 +270,26 @@ async fn a_replayed_history_and_a_scheduled_digest_reach_every_channel_once() {
         Duration::from_secs(30),
         || {
             let i = issues();
-            i.iter().any(|x| x.title == w45_title) && i.len() >= 2
+            i.iter().any(|x| x.title == w45_title) && i.len() >= 3
         },
     )
     .await;
+    let w43_title = format!("Canopy weekly digest: {REPO} 2026-W43");
+    eventually("the month's W43 issue", Duration::from_secs(20), || {
+        issues().iter().any(|x| x.title == w43_title)
+    })
+    .await;
+    let w43 = issues().into_iter().find(|x| x.title == w43_title).unwrap();
+    assert!(w43.body.contains("5 opened, 4 merged"), "{}", w43.body);
+    assert!(
+        w43.body.contains("5 reviews by 5 reviewers"),
+        "{}",
+        w43.body
+    );
+    assert!(
+        html_dir.join("canopy-demo_widgets-2026-W43.html").exists(),
+        "the month's HTML digest"
+    );
     let w45 = issues().into_iter().find(|x| x.title == w45_title).unwrap();
     assert_eq!(w45.labels, ["canopy-digest", "weekly"]);
     assert!(w45.body.contains("1 opened, 1 merged"), "{}", w45.body);
@@ -199,9 +307,9 @@ async fn a_replayed_history_and_a_scheduled_digest_reach_every_channel_once() {
         "HTML files, emails and chat messages",
         Duration::from_secs(20),
         || {
-            std::fs::read_dir(&html_dir).map(|d| d.count()).unwrap_or(0) >= 2
-                && mails.lock().unwrap().len() >= 2
-                && chat.lock().unwrap().len() >= 2
+            std::fs::read_dir(&html_dir).map(|d| d.count()).unwrap_or(0) >= 3
+                && mails.lock().unwrap().len() >= 3
+                && chat.lock().unwrap().len() >= 3
         },
     )
     .await;
