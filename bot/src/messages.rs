@@ -532,6 +532,27 @@ mod tests {
         ];
         insta::assert_snapshot!("digest_html", digest_html(&d, Some(&burnout), &charts));
         insta::assert_snapshot!("digest_chat", digest_chat(&d));
+        let report = serde_json::json!({
+            "id": "rpt-20260701-0a1b2c3d", "status": "draft",
+            "period": {"start": "2026-07-01", "end": "2026-09-30"},
+            "scope": "acme", "repositories": 3, "k": 5, "epsilon": null,
+            "pseudonym_key_id": "k3f9a1c",
+            "tables": [{
+                "name": "tenure_band", "columns": ["people"],
+                "rows": [
+                    {"label": "under 6 months", "cells": [{"value": 7.0, "status": "shown"}]},
+                    {"label": "6 to 24 months", "cells": [{"value": null, "status": "suppressed"}]},
+                    {"label": "over 2 years", "cells": [{"value": null, "status": "complementary"}]}
+                ],
+                "total": {"label": "total", "cells": [{"value": 16.0, "status": "shown"}]}
+            }],
+            "ci": {"jobs": 120, "co2e_kg": 1.42, "intensity_g_per_kwh": 475.0},
+            "privacy_review": [
+                {"rule": "cells_at_least_k", "passed": true, "detail": "3 cells shown, 0 of them count fewer than 5 people; 1 suppressed"},
+                {"rule": "min_group_size", "passed": false, "detail": "made with k = 2; the policy requires at least 5"}
+            ]
+        });
+        insta::assert_snapshot!("report_html", report_html(&report));
         insta::assert_snapshot!(
             "explain_unavailable",
             explain_unavailable(

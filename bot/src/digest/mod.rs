@@ -267,7 +267,18 @@ pub fn build(
         cfg.privacy.k as usize,
         opted_in(store, ids, extra_opted_in)?,
     );
-    let rows = analysable_rows(store, ids, &rules, meetings)?;
+    // The team: people active in the scope this week. Their indicators cover all their work
+    // in the store (load elsewhere counts), but only they are in this digest's section.
+    let members: std::collections::HashSet<String> = events
+        .iter()
+        .filter(|e| e.at_utc() >= start && e.at_utc() < end)
+        .flat_map(|e| e.actors())
+        .filter_map(|a| ids.person(a))
+        .collect();
+    let rows: Vec<_> = analysable_rows(store, ids, &rules, meetings)?
+        .into_iter()
+        .filter(|r| members.contains(&r.person))
+        .collect();
     let burnout = team_burnout(&rows, week, &rules).ok();
     let mut people: Vec<&str> = rows
         .iter()
