@@ -177,6 +177,22 @@ mod tests {
                     "a lone suppressed cell is recoverable: {counts:?} -> {:?}", s.cells);
             }
         }
+
+        /// The same key gives the same pseudonym, another key a different one, and the
+        /// identity never shows through.
+        #[test]
+        fn pseudonyms_depend_on_the_key_only(
+            identity in "[a-z][a-z0-9.@:-]{7,30}",
+            k1 in proptest::collection::vec(any::<u8>(), 1..48),
+            k2 in proptest::collection::vec(any::<u8>(), 1..48),
+        ) {
+            let a = pseudonym("k", &k1, &identity);
+            prop_assert_eq!(&a, &pseudonym("k", &k1, &identity));
+            if k1 != k2 {
+                prop_assert_ne!(&a, &pseudonym("k", &k2, &identity));
+            }
+            prop_assert!(!a.contains(&identity));
+        }
     }
 
     #[test]
