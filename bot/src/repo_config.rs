@@ -44,6 +44,9 @@ pub struct DigestSchedule {
     /// Repository the issue is opened in. Default: the repository itself; an organisation's
     /// digest (`[digest.orgs.<org>]` in the server file) needs one, e.g. `acme/.github`.
     pub issue_repo: Option<String>,
+    /// Post each digest as a comment on this issue (e.g. a pinned "Weekly digest" issue)
+    /// instead of opening a new issue every week. Default none.
+    pub pinned_issue: Option<u64>,
 }
 
 impl Default for DigestSchedule {
@@ -54,6 +57,7 @@ impl Default for DigestSchedule {
             issue: true,
             labels: vec!["canopy-digest".into()],
             issue_repo: None,
+            pinned_issue: None,
         }
     }
 }

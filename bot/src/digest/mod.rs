@@ -377,8 +377,18 @@ pub fn actions(
         (None, Scope::Repo(r)) if platform == canopy_analyzer::Platform::Github => Some(r.clone()),
         _ => None,
     };
-    if let Some(issue_repo) = issue_repo.filter(|_| cfg.digest.issue) {
-        let marker = format!("<!-- canopy:digest:{}:{} -->", scope.key(), d.week);
+    let marker = format!("<!-- canopy:digest:{}:{} -->", scope.key(), d.week);
+    if let (Some(repo), Some(number)) = (&issue_repo, cfg.digest.pinned_issue) {
+        out.push(item(
+            "comment",
+            Action::PostComment {
+                repo: repo.clone(),
+                number,
+                body: format!("{marker}\n{}", built.markdown()),
+                marker: marker.clone(),
+            },
+        ));
+    } else if let Some(issue_repo) = issue_repo.filter(|_| cfg.digest.issue) {
         out.push(item(
             "issue",
             Action::CreateIssue {
@@ -538,5 +548,42 @@ mod tests {
             .collect();
         assert_eq!(emails, [&vec!["ada@example.org".to_string()]]);
         assert!(!actions[0].id.contains("ada"), "{}", actions[0].id);
+    }
+
+    #[test]
+    fn a_pinned_issue_gets_a_comment_instead_of_a_new_issue() {
+        let built = Built {
+            digest: canopy_analyzer::digest::build(
+                "acme/widgets",
+                &[],
+                "2026-W47".parse().unwrap(),
+                None,
+                None,
+            ),
+            burnout: None,
+            private: vec![],
+        };
+        let scope = Scope::Repo("acme/widgets".into());
+        let mut cfg = RepoConfig::default();
+        let ch = DigestChannelsConfig::default();
+        let now = Utc::now();
+        let a = actions(&built, &scope, Platform::Github, &cfg, &ch, false, now).unwrap();
+        assert!(matches!(a[0].action, Action::CreateIssue { .. }));
+        cfg.digest.pinned_issue = Some(42);
+        let a = actions(&built, &scope, Platform::Github, &cfg, &ch, false, now).unwrap();
+        assert_eq!(a.len(), 1);
+        match &a[0].action {
+            Action::PostComment {
+                repo,
+                number,
+                body,
+                marker,
+            } => {
+                assert_eq!((repo.as_str(), *number), ("acme/widgets", 42));
+                assert!(body.starts_with(marker.as_str()));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(a[0].id, "digest:acme/widgets:2026-W47:comment");
     }
 }
