@@ -206,9 +206,13 @@ pub fn aggregate(
     clip: Option<u64>,
 ) -> Aggregates {
     let month_labels = months(from, to);
-    let mut rows: BTreeMap<String, Acc> = month_labels
+    // Rows by (year, month): no label is built per event.
+    let mut rows: BTreeMap<(i32, u32), Acc> = month_labels
         .iter()
-        .map(|m| (m.clone(), Acc::new()))
+        .filter_map(|m| {
+            let (y, mo) = m.split_once('-')?;
+            Some(((y.parse().ok()?, mo.parse().ok()?), Acc::new()))
+        })
         .collect();
     let mut total = Acc::new();
     let mut first_seen: HashMap<String, DateTime<Utc>> = HashMap::new();
@@ -226,7 +230,7 @@ pub fn aggregate(
         if at < from || at >= to {
             continue;
         }
-        let month = format!("{:04}-{:02}", at.year(), at.month());
+        let month = (at.year(), at.month());
         let (actor, column, stamped) = match &e.kind {
             EventKind::Commit(c) if c.parents.len() < 2 => (Some(&c.author), "commits", true),
             EventKind::Change(c) => match c.action {
@@ -296,7 +300,7 @@ pub fn aggregate(
         columns,
         rows: rows
             .iter()
-            .map(|(m, acc)| (m.clone(), acc.cells(clip)))
+            .map(|((y, m), acc)| (format!("{y:04}-{m:02}"), acc.cells(clip)))
             .collect(),
         total: total.cells(clip.map(|c| c * month_labels.len().max(1) as u64)),
     };

@@ -142,7 +142,7 @@ pub fn build(
     negative: Option<&dyn Fn(&str) -> f64>,
     uncivil: Option<&dyn Fn(&str) -> bool>,
 ) -> Digest {
-    build_scope(repo, &|r| r == repo, events, week, negative, uncivil)
+    build_scope(repo, &|r| r == repo, false, events, week, negative, uncivil)
 }
 
 /// Builds the digest of an organisation (every repository `org/...`) for `week`.
@@ -157,6 +157,7 @@ pub fn build_org(
     build_scope(
         org,
         &|r| r.starts_with(&prefix),
+        true,
         events,
         week,
         negative,
@@ -164,9 +165,11 @@ pub fn build_org(
     )
 }
 
+/// `qualify`: name waiting changes with their repository (`name#12`), for organisations.
 fn build_scope(
     repo: &str,
     in_scope: &dyn Fn(&str) -> bool,
+    qualify: bool,
     events: &[Event],
     week: IsoWeek,
     negative: Option<&dyn Fn(&str) -> f64>,
@@ -324,7 +327,6 @@ fn build_scope(
         let top = loads.len().div_ceil(5);
         d.busiest_fifth_share = Some(loads[..top].iter().sum::<f64>() / loads.iter().sum::<f64>());
     }
-    let single = events.iter().all(|e| !in_scope(&e.repo) || e.repo == repo);
     let mut waiting: Vec<(String, f64)> = opened
         .iter()
         .filter(|(k, (o, _))| {
@@ -333,10 +335,10 @@ fn build_scope(
                 && first_review.get(k).is_none_or(|r| *r >= end)
         })
         .map(|((r, _, n), (o, _))| {
-            let name = if single {
-                String::new()
-            } else {
+            let name = if qualify {
                 r.rsplit('/').next().unwrap_or(r).to_string()
+            } else {
+                String::new()
             };
             (
                 format!("{name}#{n}"),
@@ -435,24 +437,12 @@ mod tests {
                 Platform::Github,
                 repo,
                 at,
-                EventKind::Change(ChangeEvent {
-                    number: 7,
-                    action: ChangeAction::Opened,
-                    author: Actor::github("ada"),
-                    actor: None,
-                    title: String::new(),
-                    description: String::new(),
-                    draft: false,
-                    created_at: at,
-                    size: Default::default(),
-                    labels: vec![],
-                    base_ref: "main".into(),
-                    head_sha: None,
-                    patchset: None,
-                    change_id: None,
-                    reviewers_requested: vec![],
-                    url: None,
-                }),
+                EventKind::Change(ChangeEvent::new(
+                    7,
+                    ChangeAction::Opened,
+                    Actor::github("ada"),
+                    at,
+                )),
             )
         };
         let events = [change("acme/a"), change("acme/b"), change("other/c")];

@@ -265,6 +265,36 @@ pub struct ChangeEvent {
     pub url: Option<String>,
 }
 
+impl ChangeEvent {
+    /// A change event with its number, action, author and opening time and nothing else
+    /// (synthetic histories, tests and benchmarks fill in the rest with struct update syntax).
+    pub fn new(
+        number: u64,
+        action: ChangeAction,
+        author: Actor,
+        created_at: DateTime<FixedOffset>,
+    ) -> ChangeEvent {
+        ChangeEvent {
+            number,
+            action,
+            author,
+            actor: None,
+            title: String::new(),
+            description: String::new(),
+            draft: false,
+            created_at,
+            size: ChangeSize::default(),
+            labels: vec![],
+            base_ref: "main".into(),
+            head_sha: None,
+            patchset: None,
+            change_id: None,
+            reviewers_requested: vec![],
+            url: None,
+        }
+    }
+}
+
 /// How one file changed in a commit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileChange {
@@ -352,6 +382,26 @@ fn is_zero(n: &u32) -> bool {
 }
 
 impl CommitEvent {
+    /// A commit by `author` at `at` with no parents, files or trailers (synthetic histories,
+    /// tests and benchmarks fill in the rest with struct update syntax).
+    pub fn new(sha: impl Into<String>, author: Actor, at: DateTime<FixedOffset>) -> CommitEvent {
+        CommitEvent {
+            sha: sha.into(),
+            parents: vec![],
+            committer: author.clone(),
+            author,
+            author_time: at,
+            commit_time: at,
+            subject: String::new(),
+            files: vec![],
+            trailers: vec![],
+            co_authors: vec![],
+            change_id: None,
+            merged_pr: None,
+            unreadable_objects: 0,
+        }
+    }
+
     /// True when the commit has more than one parent.
     pub fn is_merge(&self) -> bool {
         self.parents.len() > 1

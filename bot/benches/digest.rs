@@ -46,24 +46,7 @@ fn history() -> Vec<Event> {
                 Platform::Github,
                 "o/r",
                 at,
-                EventKind::Change(ChangeEvent {
-                    number: n,
-                    action,
-                    author: author.clone(),
-                    actor: None,
-                    title: String::new(),
-                    description: String::new(),
-                    draft: false,
-                    created_at: opened,
-                    size: Default::default(),
-                    labels: vec![],
-                    base_ref: "main".into(),
-                    head_sha: None,
-                    patchset: None,
-                    change_id: None,
-                    reviewers_requested: vec![],
-                    url: None,
-                }),
+                EventKind::Change(ChangeEvent::new(n, action, author.clone(), opened)),
             ));
         }
         for r in 0..5u64 {

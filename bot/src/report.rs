@@ -175,15 +175,10 @@ pub struct Options {
 }
 
 fn in_scope(repo: &str, scope: &Option<String>) -> bool {
-    match scope {
-        None => true,
-        Some(s) => {
-            repo == s
-                || repo
-                    .strip_prefix(s.as_str())
-                    .is_some_and(|r| r.starts_with('/'))
-        }
-    }
+    use crate::digest::Scope;
+    scope
+        .as_ref()
+        .is_none_or(|s| Scope::Repo(s.clone()).covers(repo) || Scope::Org(s.clone()).covers(repo))
 }
 
 /// The identity strings of an actor that must never appear in a report.
@@ -471,19 +466,8 @@ mod tests {
                 let kind = if kind == 0 {
                     let author = canopy_analyzer::Actor::git(name, &email);
                     EventKind::Commit(CommitEvent {
-                        sha: format!("{n:040x}"),
-                        parents: vec![],
-                        committer: author.clone(),
-                        author,
-                        author_time: at,
-                        commit_time: at,
                         subject: format!("fix by {name}"),
-                        files: vec![],
-                        trailers: vec![],
-                        co_authors: vec![],
-                        change_id: None,
-                        merged_pr: None,
-                        unreadable_objects: 0,
+                        ..CommitEvent::new(format!("{n:040x}"), author, at)
                     })
                 } else {
                     EventKind::Comment(CommentEvent {

@@ -129,6 +129,11 @@ pub const DIGEST_WEBHOOK_VAR: &str = "CANOPY_DIGEST_WEBHOOK_URL";
 /// Environment variable with the SMTP password (or `_FILE`).
 pub const SMTP_PASSWORD_VAR: &str = "CANOPY_SMTP_PASSWORD";
 
+/// Whether a digest chat webhook is configured in the environment.
+pub fn digest_webhook_configured(env: &dyn Fn(&str) -> Option<String>) -> bool {
+    env(DIGEST_WEBHOOK_VAR).is_some() || env(&format!("{DIGEST_WEBHOOK_VAR}_FILE")).is_some()
+}
+
 /// The digest channels the configuration and environment allow.
 pub fn channels(
     cfg: &Config,

@@ -5,7 +5,7 @@
 use canopy_analyzer::aggregate::{CellKind, RawCell, RawTable, TENURE_BANDS, TZ_BANDS};
 use serde::{Deserialize, Serialize};
 
-use crate::privacy::laplace;
+use crate::privacy::{self, Cell, laplace};
 
 /// Smallest group any published cell may count, unless configured higher.
 pub const DEFAULT_MIN_K: u64 = 5;
@@ -116,24 +116,18 @@ fn suppress_table(t: &RawTable, k: u64) -> PubTable {
             }
             continue;
         }
-        for (i, r) in rows.iter_mut().enumerate() {
-            let p = people(i);
-            if p > 0 && p < k {
-                r.cells[j] = none(CellStatus::Suppressed);
+        // Cells under k, and their complements, exactly as for any k-anonymous row of counts.
+        let counts: Vec<u64> = (0..rows.len()).map(people).collect();
+        for (r, c) in rows.iter_mut().zip(privacy::suppress(&counts, k).cells) {
+            match c {
+                Cell::Shown(_) => {}
+                Cell::Suppressed => r.cells[j] = none(CellStatus::Suppressed),
+                Cell::Complementary => r.cells[j] = none(CellStatus::Complementary),
             }
         }
-        let hidden_n = rows.iter().filter(|r| hidden(&r.cells[j])).count();
-        if hidden_n == 1 {
-            // Hide the smallest other cell with people in it (else any other), so that the
-            // total minus the shown cells no longer equals the suppressed one.
-            let pick = (0..rows.len())
-                .filter(|i| !hidden(&rows[*i].cells[j]) && people(*i) > 0)
-                .min_by_key(|i| people(*i))
-                .or_else(|| (0..rows.len()).find(|i| !hidden(&rows[*i].cells[j])));
-            match pick {
-                Some(i) => rows[i].cells[j] = none(CellStatus::Complementary),
-                None => total.cells[j] = none(CellStatus::Complementary),
-            }
+        // A lone hidden cell with no other cell to hide with it: the total goes instead.
+        if rows.iter().filter(|r| hidden(&r.cells[j])).count() == 1 {
+            total.cells[j] = none(CellStatus::Complementary);
         }
     }
     PubTable {

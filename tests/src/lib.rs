@@ -207,6 +207,22 @@ pub fn stdout_ok(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Replays saved GitHub payloads (a file or directory) into a store with `canopy replay`,
+/// which must succeed.
+pub fn replay_github(bin: &str, payloads: &Path, store: &Path) {
+    stdout_ok(&run_canopy(
+        bin,
+        &[
+            "replay",
+            payloads.to_str().expect("UTF-8 path"),
+            "--platform",
+            "github",
+            "--store",
+            store.to_str().expect("UTF-8 path"),
+        ],
+    ));
+}
+
 /// A bundled fixture under `tests/fixtures/<dir>/<name>`, parsed as JSON.
 pub fn fixture_json(dir: &str, name: &str) -> serde_json::Value {
     let p = workspace_root().join("tests/fixtures").join(dir).join(name);

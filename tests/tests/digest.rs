@@ -1,6 +1,6 @@
 //! `canopy digest` on a store filled by replaying the bundled GitHub story of PR #7.
 
-use canopy_e2e::{run_canopy, workspace_root};
+use canopy_e2e::{replay_github, run_canopy, workspace_root};
 
 const BIN: &str = env!("CARGO_BIN_EXE_canopy-e2e-bin");
 
@@ -8,23 +8,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_canopy-e2e-bin");
 fn a_replayed_week_gives_a_team_level_digest() {
     let dir = tempfile::tempdir().unwrap();
     let s = dir.path().join("store");
-    let fixtures = workspace_root().join("tests/fixtures/github");
-    let out = run_canopy(
-        BIN,
-        &[
-            "replay",
-            fixtures.to_str().unwrap(),
-            "--platform",
-            "github",
-            "--store",
-            s.to_str().unwrap(),
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    replay_github(BIN, &workspace_root().join("tests/fixtures/github"), &s);
     let out = run_canopy(
         BIN,
         &[
@@ -83,19 +67,7 @@ fn a_replayed_week_gives_a_team_level_digest() {
 fn an_organisation_digest_covers_its_repositories_and_goes_to_its_issue_repository() {
     let dir = tempfile::tempdir().unwrap();
     let s = dir.path().join("store");
-    let fixtures = workspace_root().join("tests/fixtures/github");
-    let out = run_canopy(
-        BIN,
-        &[
-            "replay",
-            fixtures.to_str().unwrap(),
-            "--platform",
-            "github",
-            "--store",
-            s.to_str().unwrap(),
-        ],
-    );
-    assert!(out.status.success());
+    replay_github(BIN, &workspace_root().join("tests/fixtures/github"), &s);
     let cfg = dir.path().join("canopy.toml");
     std::fs::write(
         &cfg,

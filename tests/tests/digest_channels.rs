@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use canopy_e2e::fake_github::FakeGitHub;
 use canopy_e2e::server::ServerProcess;
-use canopy_e2e::{run_canopy, stdout_ok, workspace_root};
+use canopy_e2e::{replay_github, stdout_ok, workspace_root};
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
@@ -199,17 +199,7 @@ async fn a_replayed_history_and_a_scheduled_digest_reach_every_channel_once() {
     std::fs::create_dir_all(&month).unwrap();
     write_month(&month);
     for d in [&fixtures, &month] {
-        stdout_ok(&run_canopy(
-            BIN,
-            &[
-                "replay",
-                d.to_str().unwrap(),
-                "--platform",
-                "github",
-                "--store",
-                &store,
-            ],
-        ));
+        replay_github(BIN, d, s.store());
     }
     let month_week = std::process::Command::new(BIN)
         .args([

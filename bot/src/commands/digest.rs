@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use canopy_analyzer::Platform;
 use canopy_analyzer::week::IsoWeek;
 use canopy_policies::visibility::Rules;
 
@@ -15,7 +14,7 @@ use super::burnout::{
 };
 use crate::config::Config;
 use crate::digest::Scope;
-use crate::store::{EventStore, RedbStore, WriteOp};
+use crate::store::{RedbStore, WriteOp};
 
 /// How to print a digest.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -134,12 +133,9 @@ pub fn run(a: DigestArgs) -> anyhow::Result<ExitCode> {
         a.ids.meetings.as_deref(),
     )?;
     if a.send {
-        let platform = match &scope {
-            Scope::Repo(r) => first_platform(&store, r),
-            Scope::Org(_) => Platform::Git,
-        };
-        let webhook = std::env::var(crate::wiring::DIGEST_WEBHOOK_VAR).is_ok()
-            || std::env::var(format!("{}_FILE", crate::wiring::DIGEST_WEBHOOK_VAR)).is_ok();
+        let platform = scope.platform(&store);
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let webhook = crate::wiring::digest_webhook_configured(&env);
         let now = chrono::Utc::now();
         let actions = crate::digest::actions(
             &built,
@@ -183,15 +179,6 @@ pub fn run(a: DigestArgs) -> anyhow::Result<ExitCode> {
         DigestFormat::Html => built.html()?,
     };
     emit(&a, &text)
-}
-
-fn first_platform(store: &RedbStore, repo: &str) -> Platform {
-    let mut p = Platform::Git;
-    let _ = store.scan_repo(repo, crate::store::TimeRange::ALL, &mut |e| {
-        p = e.platform;
-        std::ops::ControlFlow::Break(())
-    });
-    p
 }
 
 fn emit(a: &DigestArgs, text: &str) -> anyhow::Result<ExitCode> {

@@ -82,7 +82,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let grid_cache = reactor.grid.clone();
     let digest_grid = reactor.grid.clone();
     let digest_configs = configs.clone();
-    let digest_webhook = platform_webhook(&env);
+    let digest_webhook = wiring::digest_webhook_configured(&env);
     let grid_regions = wiring::grid_providers(&cfg, &env)?;
     grid_cache.load(
         &store,
@@ -204,12 +204,6 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Whether a digest chat webhook is configured.
-fn platform_webhook(env: &dyn Fn(&str) -> Option<String>) -> bool {
-    let v = crate::wiring::DIGEST_WEBHOOK_VAR;
-    env(v).is_some() || env(&format!("{v}_FILE")).is_some()
 }
 
 async fn shutdown_signal() {

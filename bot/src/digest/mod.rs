@@ -56,19 +56,36 @@ impl Scope {
         }
     }
 
+    /// Whether it covers a repository.
+    pub fn covers(&self, repo: &str) -> bool {
+        match self {
+            Scope::Repo(r) => repo == r,
+            Scope::Org(o) => repo
+                .strip_prefix(o.as_str())
+                .is_some_and(|t| t.starts_with('/')),
+        }
+    }
+
+    /// The platform it is on: a repository's events tell; an organisation's digest has no
+    /// platform of its own (`git`).
+    pub fn platform(&self, store: &RedbStore) -> canopy_analyzer::Platform {
+        let mut p = canopy_analyzer::Platform::Git;
+        if let Scope::Repo(r) = self {
+            let _ = store.scan_repo(r, TimeRange::ALL, &mut |e| {
+                p = e.platform;
+                ControlFlow::Break(())
+            });
+        }
+        p
+    }
+
     /// The store's repositories it covers.
     pub fn repos(&self, store: &RedbStore) -> anyhow::Result<Vec<String>> {
-        let all = store.repos()?;
-        Ok(match self {
-            Scope::Repo(r) => all.into_iter().filter(|x| x == r).collect(),
-            Scope::Org(o) => all
-                .into_iter()
-                .filter(|x| {
-                    x.strip_prefix(o.as_str())
-                        .is_some_and(|t| t.starts_with('/'))
-                })
-                .collect(),
-        })
+        Ok(store
+            .repos()?
+            .into_iter()
+            .filter(|r| self.covers(r))
+            .collect())
     }
 }
 
@@ -164,7 +181,8 @@ fn deferred(
         let jobs = || {
             events.iter().filter_map(|e| match &e.kind {
                 EventKind::CiJobFinished(j)
-                    if j.change == Some(*number) || (run.is_some() && j.run_id == *run) =>
+                    if e.repo == repo
+                        && (j.change == Some(*number) || (run.is_some() && j.run_id == *run)) =>
                 {
                     Some((e.at_utc(), j))
                 }
@@ -256,8 +274,7 @@ pub fn build(
         d.ci_co2e_g = Some(f.total_g().value);
     }
     for repo in &repos {
-        let own: Vec<Event> = events.iter().filter(|e| &e.repo == repo).cloned().collect();
-        let (n, g) = deferred(store, repo, &own, start, end, cfg, grid)?;
+        let (n, g) = deferred(store, repo, &events, start, end, cfg, grid)?;
         d.deferred_reruns += n;
         if let Some(g) = g {
             *d.deferred_saved_g.get_or_insert(0.0) += g;
@@ -465,19 +482,8 @@ mod tests {
             "acme/widgets",
             at,
             EventKind::Commit(CommitEvent {
-                sha: format!("{n:040x}"),
-                parents: vec![],
-                committer: author.clone(),
-                author,
-                author_time: at,
-                commit_time: at,
                 subject: "change".into(),
-                files: vec![],
-                trailers: vec![],
-                co_authors: vec![],
-                change_id: None,
-                merged_pr: None,
-                unreadable_objects: 0,
+                ..CommitEvent::new(format!("{n:040x}"), author, at)
             }),
         )
     }

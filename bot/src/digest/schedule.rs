@@ -3,11 +3,9 @@
 //! run's outbox actions, so a run missed while the bot was down is caught up once at the next
 //! start, and none is sent twice.
 
-use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::Duration;
 
-use canopy_analyzer::Platform;
 use canopy_analyzer::identity::Identities;
 use canopy_analyzer::week::IsoWeek;
 use chrono::{DateTime, Utc};
@@ -21,7 +19,7 @@ use crate::config::DigestChannelsConfig;
 use crate::inbox::Committer;
 use crate::inbox::tokio_shutdown::Signal;
 use crate::react::RepoConfigs;
-use crate::store::{EventStore, RedbStore, TimeRange, WriteOp};
+use crate::store::{EventStore, RedbStore, WriteOp};
 
 /// What a schedule asks for now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,16 +71,6 @@ pub fn last_run(store: &RedbStore, repo: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(std::str::from_utf8(&bytes).ok()?)
         .ok()
         .map(|t| t.with_timezone(&Utc))
-}
-
-/// The platform a repository's events come from.
-fn platform_of(store: &RedbStore, repo: &str) -> Option<Platform> {
-    let mut p = None;
-    let _ = store.scan_repo(repo, TimeRange::ALL, &mut |e| {
-        p = Some(e.platform);
-        ControlFlow::Break(())
-    });
-    p
 }
 
 /// The scheduler's dependencies.
@@ -156,10 +144,7 @@ impl Scheduler {
                             &[],
                             None,
                         )?;
-                        let platform = match &sc {
-                            Scope::Repo(r) => platform_of(&store, r).unwrap_or(Platform::Git),
-                            Scope::Org(_) => Platform::Git,
-                        };
+                        let platform = sc.platform(&store);
                         super::actions(&built, &sc, platform, &cfg, &channels, webhook, now)
                     })
                     .await;
@@ -218,8 +203,10 @@ mod tests {
     use crate::clock::ManualClock;
     use crate::repo_config::RepoConfig;
     use crate::store::OutboxItem;
+    use canopy_analyzer::Platform;
     use canopy_analyzer::event::{ChangeAction, ChangeEvent, EventKind};
     use canopy_analyzer::{Actor, Event};
+    use std::ops::ControlFlow;
 
     fn t(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
@@ -253,24 +240,12 @@ mod tests {
             Platform::Github,
             "o/r",
             at,
-            EventKind::Change(ChangeEvent {
-                number: n,
-                action: ChangeAction::Opened,
-                author: Actor::github("ada"),
-                actor: None,
-                title: String::new(),
-                description: String::new(),
-                draft: false,
-                created_at: at,
-                size: Default::default(),
-                labels: vec![],
-                base_ref: "main".into(),
-                head_sha: None,
-                patchset: None,
-                change_id: None,
-                reviewers_requested: vec![],
-                url: None,
-            }),
+            EventKind::Change(ChangeEvent::new(
+                n,
+                ChangeAction::Opened,
+                Actor::github("ada"),
+                at,
+            )),
         )
     }
 
