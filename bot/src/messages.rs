@@ -535,7 +535,7 @@ mod tests {
         let report = serde_json::json!({
             "id": "rpt-20260701-0a1b2c3d", "status": "draft",
             "period": {"start": "2026-07-01", "end": "2026-09-30"},
-            "scope": "acme", "repositories": 3, "k": 5, "epsilon": null,
+            "scope": "acme", "repositories": 3, "k": 5, "epsilon": null, "noise": null,
             "pseudonym_key_id": "k3f9a1c",
             "tables": [{
                 "name": "tenure_band", "columns": ["people"],

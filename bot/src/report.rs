@@ -12,7 +12,7 @@ use canopy_analyzer::identity::Identities;
 use canopy_analyzer::{Actor, Event};
 use canopy_models::energy::{Footprint, Utilisation};
 use canopy_policies::privacy::{Budget, pseudonym};
-use canopy_policies::report::{self as review, Noise, ReviewInput, RuleResult};
+use canopy_policies::report::{self as review, Mechanism, Noise, ReviewInput, RuleResult};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rand::RngExt;
 use sha2::{Digest as _, Sha256};
@@ -166,6 +166,8 @@ pub struct Options {
     pub min_k: u64,
     /// Epsilon of optional noise.
     pub epsilon: Option<f64>,
+    /// The noise's mechanism (used only with `epsilon`).
+    pub mechanism: Mechanism,
     /// Epsilon allowed per period.
     pub epsilon_per_period: f64,
     /// Pseudonym key id and bytes.
@@ -251,11 +253,12 @@ pub fn create(
         "rpt-{}-{}",
         o.period.start.format("%Y%m%d"),
         &hex::encode(Sha256::digest(format!(
-            "{}|{:?}|{}|{:?}|{}",
+            "{}|{:?}|{}|{:?}|{:?}|{}",
             o.period.label(),
             o.scope,
             o.k,
             o.epsilon,
+            o.mechanism,
             now.to_rfc3339()
         )))[..8]
     );
@@ -297,6 +300,7 @@ pub fn create(
     }
     let noise = o.epsilon.map(|epsilon| Noise {
         epsilon,
+        mechanism: o.mechanism,
         clip: DEFAULT_CLIP,
         seed,
     });

@@ -143,10 +143,60 @@ pub fn laplace(values: &[f64], sensitivity: f64, epsilon: f64, seed: u64) -> Vec
         .collect()
 }
 
+/// Standard deviation of the classical Gaussian mechanism (Dwork and Roth, theorem A.1): noise
+/// of this sigma on a query of L2 sensitivity `sensitivity` is (epsilon, delta)-differentially
+/// private for epsilon at most 1.
+pub fn gaussian_sigma(sensitivity: f64, epsilon: f64, delta: f64) -> f64 {
+    sensitivity * (2.0 * (1.25 / delta).ln()).sqrt() / epsilon
+}
+
+/// Adds Gaussian noise of standard deviation `sigma` to each value (seeded, Box-Muller), and
+/// rounds counts to whole numbers no lower than zero.
+pub fn gaussian(values: &[f64], sigma: f64, seed: u64) -> Vec<f64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    values
+        .iter()
+        .map(|v| {
+            let u1: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
+            let u2: f64 = rng.random::<f64>();
+            let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+            (v + sigma * z).round().max(0.0)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn gaussian_noise_has_the_stated_spread_and_is_seeded() {
+        let sigma = gaussian_sigma(1.0, 0.5, 1e-6);
+        // sqrt(2 ln(1.25e6)) / 0.5 = 10.6
+        assert!((sigma - 10.60).abs() < 0.01, "{sigma}");
+        let base = vec![1000.0; 20_000];
+        let noised = gaussian(&base, sigma, 42);
+        assert_eq!(noised, gaussian(&base, sigma, 42));
+        assert_ne!(noised, gaussian(&base, sigma, 43));
+        let n = noised.len() as f64;
+        let mean = noised.iter().sum::<f64>() / n;
+        let sd = (noised.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt();
+        assert!((mean - 1000.0).abs() < 0.3, "mean {mean}");
+        // Rounding to whole numbers adds 1/12 of variance.
+        let expected = (sigma * sigma + 1.0 / 12.0).sqrt();
+        assert!(
+            (sd - expected).abs() / expected < 0.03,
+            "sd {sd} vs {expected}"
+        );
+        // About 68% within one sigma, as for a normal distribution.
+        let within = noised
+            .iter()
+            .filter(|x| (*x - 1000.0).abs() <= sigma)
+            .count() as f64
+            / n;
+        assert!((within - 0.683).abs() < 0.02, "{within}");
+    }
 
     #[test]
     fn pseudonyms_are_stable_per_key_and_differ_across_keys() {

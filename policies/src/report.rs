@@ -5,7 +5,7 @@
 use canopy_analyzer::aggregate::{CellKind, RawCell, RawTable, TENURE_BANDS, TZ_BANDS};
 use serde::{Deserialize, Serialize};
 
-use crate::privacy::{self, Cell, laplace};
+use crate::privacy::{self, Cell, gaussian, gaussian_sigma, laplace};
 
 /// Smallest group any published cell may count, unless configured higher.
 pub const DEFAULT_MIN_K: u64 = 5;
@@ -16,7 +16,7 @@ pub const DEFAULT_MIN_K: u64 = 5;
 pub enum CellStatus {
     /// The exact value.
     Shown,
-    /// The value with Laplace noise added.
+    /// The value with Laplace or Gaussian noise added.
     Noised,
     /// Hidden: it counts fewer than k people.
     Suppressed,
@@ -55,11 +55,26 @@ pub struct PubTable {
     pub total: PubRow,
 }
 
+/// Which differential-privacy mechanism adds the noise.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "mechanism")]
+pub enum Mechanism {
+    /// Laplace noise: pure epsilon-differential privacy.
+    Laplace,
+    /// Gaussian noise: (epsilon, delta)-differential privacy, lighter tails.
+    Gaussian {
+        /// Delta of the whole report, split evenly over the noised cells.
+        delta: f64,
+    },
+}
+
 /// The noise added to a report.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Noise {
     /// Epsilon of the whole report.
     pub epsilon: f64,
+    /// The mechanism.
+    pub mechanism: Mechanism,
     /// Most one person adds to an activity cell.
     pub clip: u64,
     /// Seed (from the report id, so the draft can be regenerated).
@@ -69,14 +84,33 @@ pub struct Noise {
 /// What noise was added, for the review.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NoiseNote {
+    /// `laplace` or `gaussian`.
+    pub mechanism: String,
     /// Epsilon of the whole report.
     pub epsilon: f64,
-    /// Noised cells (epsilon is split evenly over them: basic composition).
+    /// Delta of the whole report (Gaussian only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta: Option<f64>,
+    /// Noised cells (epsilon and delta are split evenly over them: basic composition).
     pub cells: usize,
-    /// Laplace scale of a people count.
+    /// Scale of the noise on a people count: Laplace b, or Gaussian sigma.
     pub people_scale: f64,
-    /// Laplace scale of a monthly activity count.
+    /// Scale of the noise on a monthly activity count.
     pub activity_scale: f64,
+}
+
+impl Noise {
+    /// Scale of the noise on a cell of this sensitivity when epsilon is split over `cells`:
+    /// Laplace b, or Gaussian sigma.
+    pub fn scale(&self, sensitivity: f64, cells: usize) -> f64 {
+        let n = cells.max(1) as f64;
+        match self.mechanism {
+            Mechanism::Laplace => sensitivity * n / self.epsilon,
+            Mechanism::Gaussian { delta } => {
+                gaussian_sigma(sensitivity, self.epsilon / n, delta / n)
+            }
+        }
+    }
 }
 
 fn hidden(c: &PubCell) -> bool {
@@ -138,8 +172,8 @@ fn suppress_table(t: &RawTable, k: u64) -> PubTable {
     }
 }
 
-/// Publishes tables: suppression at `k`, then (with `noise`) Laplace noise on every shown count
-/// of people or activity, epsilon split evenly over those cells.
+/// Publishes tables: suppression at `k`, then (with `noise`) Laplace or Gaussian noise on every
+/// shown count of people or activity, epsilon (and delta) split evenly over those cells.
 pub fn publish(
     tables: &[RawTable],
     k: u64,
@@ -175,22 +209,34 @@ pub fn publish(
         }
     }
     let cells = targets.len();
-    let eps_cell = n.epsilon / cells.max(1) as f64;
     for (idx, (ti, row, j, s)) in targets.iter().enumerate() {
         let cell = match row {
             Some(i) => &mut out[*ti].rows[*i].cells[*j],
             None => &mut out[*ti].total.cells[*j],
         };
         let v = cell.value.unwrap_or(0.0);
-        let noised = laplace(&[v], *s, eps_cell, n.seed.wrapping_add(idx as u64));
+        let seed = n.seed.wrapping_add(idx as u64);
+        let noised = match n.mechanism {
+            Mechanism::Laplace => laplace(&[v], *s, n.epsilon / cells.max(1) as f64, seed),
+            Mechanism::Gaussian { .. } => gaussian(&[v], n.scale(*s, cells), seed),
+        };
         cell.value = noised.first().copied();
         cell.status = CellStatus::Noised;
     }
     let note = NoiseNote {
+        mechanism: match n.mechanism {
+            Mechanism::Laplace => "laplace",
+            Mechanism::Gaussian { .. } => "gaussian",
+        }
+        .into(),
         epsilon: n.epsilon,
+        delta: match n.mechanism {
+            Mechanism::Laplace => None,
+            Mechanism::Gaussian { delta } => Some(delta),
+        },
         cells,
-        people_scale: 1.0 / eps_cell,
-        activity_scale: n.clip as f64 / eps_cell,
+        people_scale: n.scale(1.0, cells),
+        activity_scale: n.scale(n.clip as f64, cells),
     };
     (out, Some(note))
 }
@@ -368,14 +414,7 @@ pub fn review(r: &ReviewInput<'_>) -> Vec<RuleResult> {
         "the pseudonym key appears nowhere in the report",
     ));
     out.push(match r.noise {
-        Some(n) => RuleResult::new(
-            "differential_privacy",
-            n.epsilon > 0.0 && n.epsilon.is_finite(),
-            format!(
-                "Laplace noise, epsilon {} over {} cells (scale {:.1} on people counts, {:.1} on activity counts); CI runtime and energy are not about people and are not noised",
-                n.epsilon, n.cells, n.people_scale, n.activity_scale
-            ),
-        ),
+        Some(n) => dp_rule(n),
         None => RuleResult::new(
             "differential_privacy",
             true,
@@ -383,6 +422,44 @@ pub fn review(r: &ReviewInput<'_>) -> Vec<RuleResult> {
         ),
     });
     out
+}
+
+/// The `differential_privacy` rule for a noised report. Gaussian noise passes only where its
+/// classical analysis holds: delta in (0, 1) and at most 1 epsilon per cell.
+fn dp_rule(n: &NoiseNote) -> RuleResult {
+    const NOT_PEOPLE: &str = "CI runtime and energy are not about people and are not noised";
+    let eps_ok = n.epsilon > 0.0 && n.epsilon.is_finite();
+    match n.delta {
+        None => RuleResult::new(
+            "differential_privacy",
+            eps_ok,
+            format!(
+                "Laplace noise, epsilon {} over {} cells (scale {:.1} on people counts, {:.1} on activity counts); {NOT_PEOPLE}",
+                n.epsilon, n.cells, n.people_scale, n.activity_scale
+            ),
+        ),
+        Some(delta) => {
+            let per_cell = n.epsilon / n.cells.max(1) as f64;
+            let delta_ok = delta > 0.0 && delta < 1.0;
+            let mut detail = format!(
+                "Gaussian noise, (epsilon, delta) = ({}, {delta:e}) over {} cells (sigma {:.1} on people counts, {:.1} on activity counts); {NOT_PEOPLE}",
+                n.epsilon, n.cells, n.people_scale, n.activity_scale
+            );
+            if !delta_ok {
+                detail.push_str("; delta must be between 0 and 1");
+            }
+            if per_cell > 1.0 {
+                detail.push_str(&format!(
+                    "; epsilon per cell is {per_cell:.2}, but the Gaussian mechanism's guarantee needs at most 1: lower epsilon or use Laplace"
+                ));
+            }
+            RuleResult::new(
+                "differential_privacy",
+                eps_ok && delta_ok && per_cell <= 1.0,
+                detail,
+            )
+        }
+    }
 }
 
 #[cfg(test)]
@@ -477,6 +554,7 @@ mod tests {
             5,
             Some(Noise {
                 epsilon: 1.0,
+                mechanism: Mechanism::Laplace,
                 clip: 50,
                 seed: 7,
             }),
@@ -504,5 +582,45 @@ mod tests {
             .map(|r| r.rule.as_str())
             .collect();
         assert_eq!(failed, ["no_raw_identity", "pseudonym_key_absent"]);
+    }
+
+    #[test]
+    fn gaussian_noise_is_reviewed_against_its_guarantee() {
+        let raw = [table(&[6, 9, 12])];
+        let gauss = |epsilon: f64, delta: f64| Noise {
+            epsilon,
+            mechanism: Mechanism::Gaussian { delta },
+            clip: 50,
+            seed: 7,
+        };
+        let (p, note) = publish(&raw, 5, Some(gauss(1.0, 1e-6)));
+        let note = note.expect("noise note");
+        assert_eq!(note.mechanism, "gaussian");
+        assert_eq!(note.delta, Some(1e-6));
+        // Four cells (three rows and the total) share epsilon 1 and delta 1e-6.
+        assert_eq!(note.cells, 4);
+        let sigma = gaussian_sigma(1.0, 0.25, 0.25e-6);
+        assert!((note.people_scale - sigma).abs() < 1e-9);
+        assert!(
+            p[0].rows
+                .iter()
+                .all(|r| r.cells[0].status == CellStatus::Noised)
+        );
+        let rule = dp_rule(&note);
+        assert!(rule.passed, "{}", rule.detail);
+        assert!(rule.detail.starts_with("Gaussian noise"));
+        // Eight epsilon over four cells is 2 per cell: outside the classical analysis.
+        let (_, wide) = publish(&raw, 5, Some(gauss(8.0, 1e-6)));
+        let rule = dp_rule(&wide.expect("noise note"));
+        assert!(!rule.passed && rule.detail.contains("epsilon per cell is 2.00"));
+        let (_, bad) = publish(&raw, 5, Some(gauss(1.0, 1.5)));
+        assert!(!dp_rule(&bad.expect("noise note")).passed);
+        // The same seed gives the same report; Laplace and Gaussian differ.
+        assert_eq!(publish(&raw, 5, Some(gauss(1.0, 1e-6))).0, p);
+        let laplace = Noise {
+            mechanism: Mechanism::Laplace,
+            ..gauss(1.0, 1e-6)
+        };
+        assert_ne!(publish(&raw, 5, Some(laplace)).0, p);
     }
 }

@@ -229,6 +229,75 @@ fn create_approve_publish_with_review_audit_and_budget() {
         "{}",
         String::from_utf8_lossy(&over.stderr)
     );
+    // Gaussian noise spends the last 1 of the budget, with its delta stated.
+    let bad_delta = report(
+        store,
+        &[
+            "create",
+            "--period",
+            "2026-Q3",
+            "--epsilon",
+            "1",
+            "--noise",
+            "gaussian",
+            "--delta",
+            "2",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&bad_delta.stderr).contains("--delta must be between 0 and 1"));
+    let laplace_delta = report(
+        store,
+        &[
+            "create",
+            "--period",
+            "2026-Q3",
+            "--epsilon",
+            "1",
+            "--delta",
+            "1e-6",
+        ],
+    );
+    assert!(
+        String::from_utf8_lossy(&laplace_delta.stderr)
+            .contains("--delta applies only to --noise gaussian")
+    );
+    let no_eps = report(
+        store,
+        &["create", "--period", "2026-Q3", "--noise", "gaussian"],
+    );
+    assert!(!no_eps.status.success());
+    assert!(String::from_utf8_lossy(&no_eps.stderr).contains("--epsilon"));
+    let gauss = stdout_json(&report(
+        store,
+        &[
+            "create",
+            "--period",
+            "2026-Q3",
+            "--epsilon",
+            "1",
+            "--noise",
+            "gaussian",
+            "--delta",
+            "1e-6",
+        ],
+    ));
+    assert_eq!(gauss["noise"]["mechanism"], "gaussian");
+    assert_eq!(gauss["noise"]["delta"], 1e-6);
+    let dp = rule(&gauss, "differential_privacy");
+    assert_eq!(dp["passed"], true, "{dp}");
+    assert!(dp["detail"].as_str().unwrap().starts_with("Gaussian noise"));
+    assert!(
+        rule(&gauss, "privacy_budget")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("3.00 of 3.00")
+    );
+    let gauss_id = gauss["id"].as_str().unwrap();
+    let gauss_html = stdout_ok(&report(store, &["show", gauss_id, "--format", "html"]));
+    assert!(
+        gauss_html.contains("Gaussian noise (epsilon 1"),
+        "{gauss_html}"
+    );
 
     // CSV and HTML renderings of the same draft.
     let csv = stdout_ok(&report(store, &["show", &id, "--format", "csv"]));

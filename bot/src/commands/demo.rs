@@ -126,6 +126,7 @@ fn digest_and_report(store_dir: &Path, repo: &str) -> anyhow::Result<(String, St
         k: 5,
         min_k: 5,
         epsilon: None,
+        mechanism: canopy_policies::report::Mechanism::Laplace,
         epsilon_per_period: 3.0,
         key,
         repo_defaults: cfg,

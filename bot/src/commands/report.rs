@@ -12,6 +12,7 @@ use super::burnout::identities;
 use crate::config::Config;
 use crate::report::{self, Options, Period};
 use crate::store::{AuditEntry, RedbStore, ReportStatus, StoredReport};
+use canopy_policies::report::Mechanism;
 
 /// Arguments of `canopy report`.
 #[derive(Debug, clap::Args)]
@@ -31,6 +32,16 @@ pub enum ReportOut {
     Csv,
     /// A self-contained HTML page.
     Html,
+}
+
+/// Differential-privacy noise mechanisms offered by `report create --noise`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum NoiseKind {
+    /// Laplace noise: pure epsilon-differential privacy.
+    #[default]
+    Laplace,
+    /// Gaussian noise: (epsilon, delta)-differential privacy.
+    Gaussian,
 }
 
 /// Subcommands of `canopy report`.
@@ -64,8 +75,8 @@ pub struct StoreArg {
     after_help = "Every table cell counts people under keyed pseudonyms (HMAC-SHA256; the key \
 is reports.key_file, default <store>/pseudonym.key, created on first use; replace the file to rotate). \
 Cells counting fewer than k people are suppressed, with complementary suppression against the totals. \
-With --epsilon, counts get Laplace noise and the epsilon is charged to the quarter's budget \
-(reports.epsilon_per_period). The draft can be approved only if every rule of its privacy_review passed."
+With --epsilon, counts get Laplace noise (or, with --noise gaussian, Gaussian noise with --delta) \
+and the epsilon is charged to the quarter's budget (reports.epsilon_per_period). The draft can be approved only if every rule of its privacy_review passed."
 )]
 pub struct CreateArgs {
     /// Store directory.
@@ -81,9 +92,17 @@ pub struct CreateArgs {
     /// draft that fails review.
     #[arg(long)]
     pub k: Option<u64>,
-    /// Add Laplace noise with this epsilon (differential privacy).
+    /// Add noise with this epsilon to the counts (differential privacy).
     #[arg(long)]
     pub epsilon: Option<f64>,
+    /// Noise mechanism, with --epsilon: laplace (pure epsilon-DP) or gaussian ((epsilon,
+    /// delta)-DP, lighter tails; needs at most 1 epsilon per noised cell).
+    #[arg(long, value_enum, default_value_t = NoiseKind::Laplace, requires = "epsilon")]
+    pub noise: NoiseKind,
+    /// Delta of Gaussian noise (probability the epsilon guarantee fails), between 0 and 1
+    /// [default: 1e-6].
+    #[arg(long, requires = "epsilon")]
+    pub delta: Option<f64>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportOut::Json)]
     pub format: ReportOut,
@@ -212,6 +231,20 @@ fn create(a: CreateArgs) -> anyhow::Result<ExitCode> {
             "--epsilon must be a positive number"
         );
     }
+    let mechanism = match (a.noise, a.delta) {
+        (NoiseKind::Laplace, None) => Mechanism::Laplace,
+        (NoiseKind::Laplace, Some(_)) => {
+            anyhow::bail!("--delta applies only to --noise gaussian (Laplace noise has no delta)")
+        }
+        (NoiseKind::Gaussian, delta) => {
+            let delta = delta.unwrap_or(1e-6);
+            anyhow::ensure!(
+                delta > 0.0 && delta < 1.0,
+                "--delta must be between 0 and 1 (exclusive), e.g. 1e-6"
+            );
+            Mechanism::Gaussian { delta }
+        }
+    };
     let k = a.k.unwrap_or(cfg.reports.min_k);
     anyhow::ensure!(k >= 1, "--k must be at least 1");
     let store = RedbStore::open(&a.store)?;
@@ -228,6 +261,7 @@ fn create(a: CreateArgs) -> anyhow::Result<ExitCode> {
         k,
         min_k: cfg.reports.min_k,
         epsilon: a.epsilon,
+        mechanism,
         epsilon_per_period: cfg.reports.epsilon_per_period,
         key,
         repo_defaults: cfg.defaults.clone(),
