@@ -81,6 +81,23 @@ struct Acc {
     neg_received: Vec<f64>,
 }
 
+impl Acc {
+    /// Counts one activity at local time `t`, with its late-night and weekend flags.
+    fn stamp(&mut self, t: &DateTime<FixedOffset>) {
+        self.stamped += 1.0;
+        self.late += f64::from(u8::from(is_late_night(t)));
+        self.weekend += f64::from(u8::from(is_weekend(t)));
+    }
+
+    /// Records work on `area` on `t`'s local day, for context switching.
+    fn touch(&mut self, t: &DateTime<FixedOffset>, area: String) {
+        self.areas_by_day
+            .entry(t.date_naive())
+            .or_default()
+            .insert(area);
+    }
+}
+
 /// Builds person-weeks. Feed events in any order; `finish` sorts them.
 pub struct IndicatorBuilder<'a> {
     ids: &'a Identities,
@@ -189,14 +206,9 @@ impl<'a> IndicatorBuilder<'a> {
                             a.rework += lines;
                         }
                         last_touch.insert(key, at);
-                        a.areas_by_day
-                            .entry(t.date_naive())
-                            .or_default()
-                            .insert(format!("{}:{}", e.repo, top_level(&f.path)));
+                        a.touch(&t, format!("{}:{}", e.repo, top_level(&f.path)));
                     }
-                    a.stamped += 1.0;
-                    a.late += f64::from(u8::from(is_late_night(&t)));
-                    a.weekend += f64::from(u8::from(is_weekend(&t)));
+                    a.stamp(&t);
                     active_days.entry(p).or_default().insert(t.date_naive());
                 }
                 EventKind::Change(ch) => {
@@ -236,13 +248,8 @@ impl<'a> IndicatorBuilder<'a> {
                     }
                     let a = acc.entry((p.clone(), IsoWeek::of_local(&t))).or_default();
                     a.reviews += 1.0;
-                    a.areas_by_day
-                        .entry(t.date_naive())
-                        .or_default()
-                        .insert(format!("{}#{}", e.repo, r.change));
-                    a.stamped += 1.0;
-                    a.late += f64::from(u8::from(is_late_night(&t)));
-                    a.weekend += f64::from(u8::from(is_weekend(&t)));
+                    a.touch(&t, format!("{}#{}", e.repo, r.change));
+                    a.stamp(&t);
                     active_days.entry(p).or_default().insert(t.date_naive());
                 }
                 EventKind::Comment(c) => {
@@ -253,13 +260,8 @@ impl<'a> IndicatorBuilder<'a> {
                     let neg = self.negative.map(|f| f(&c.body));
                     let a = acc.entry((p.clone(), IsoWeek::of_local(&t))).or_default();
                     a.comments += 1.0;
-                    a.areas_by_day
-                        .entry(t.date_naive())
-                        .or_default()
-                        .insert(format!("{}#{}", e.repo, c.number));
-                    a.stamped += 1.0;
-                    a.late += f64::from(u8::from(is_late_night(&t)));
-                    a.weekend += f64::from(u8::from(is_weekend(&t)));
+                    a.touch(&t, format!("{}#{}", e.repo, c.number));
+                    a.stamp(&t);
                     if let Some(n) = neg {
                         a.neg_written.push(n);
                     }
@@ -403,12 +405,7 @@ mod tests {
             "o/r",
             t,
             EventKind::Commit(CommitEvent {
-                sha: format!("{at}{path}"),
                 parents: vec!["p".into()],
-                author: Actor::git("X", email),
-                committer: Actor::git("X", email),
-                author_time: t,
-                commit_time: t,
                 subject: "s".into(),
                 files: vec![FileChange {
                     path: path.into(),
@@ -416,11 +413,7 @@ mod tests {
                     deleted: 0,
                     status: Default::default(),
                 }],
-                trailers: vec![],
-                co_authors: vec![],
-                change_id: None,
-                merged_pr: None,
-                unreadable_objects: 0,
+                ..CommitEvent::new(format!("{at}{path}"), Actor::git("X", email), t)
             }),
         )
     }

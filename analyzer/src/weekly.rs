@@ -332,13 +332,7 @@ mod tests {
     fn commit(author: &str, time: &str, files: &[(&str, u32, u32)], parents: usize) -> CommitEvent {
         let t = DateTime::parse_from_rfc3339(time).unwrap();
         CommitEvent {
-            sha: format!("{author}{time}"),
             parents: (0..parents).map(|i| format!("p{i}")).collect(),
-            author: Actor::git(author, &format!("{author}@example.org")),
-            committer: Actor::git(author, &format!("{author}@example.org")),
-            author_time: t,
-            commit_time: t,
-            subject: String::new(),
             files: files
                 .iter()
                 .map(|(p, a, d)| FileChange {
@@ -348,11 +342,11 @@ mod tests {
                     status: FileStatus::Text,
                 })
                 .collect(),
-            trailers: vec![],
-            co_authors: vec![],
-            change_id: None,
-            merged_pr: None,
-            unreadable_objects: 0,
+            ..CommitEvent::new(
+                format!("{author}{time}"),
+                Actor::git(author, &format!("{author}@example.org")),
+                t,
+            )
         }
     }
 

@@ -39,6 +39,19 @@ fn std_floor(mean: f64) -> f64 {
     0.1 + 0.1 * mean.abs()
 }
 
+/// Runs `f` on each group in a scoped thread of its own and concatenates the results in the
+/// groups' order.
+fn on_threads<G: Sync, R: Send>(groups: &[G], f: impl Fn(&G) -> Vec<R> + Sync) -> Vec<R> {
+    std::thread::scope(|s| {
+        let f = &f;
+        let handles: Vec<_> = groups.iter().map(|g| s.spawn(move || f(g))).collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
+}
+
 /// Standardises person-weeks (sorted by person then week, as the builder returns them), on
 /// all cores: people are independent, and so are weeks for the team percentiles.
 pub fn standardise(weeks: &[PersonWeek]) -> Vec<Standardised> {
@@ -68,23 +81,11 @@ pub fn standardise(weeks: &[PersonWeek]) -> Vec<Standardised> {
             g.push(r);
         }
     }
-    let parts: Vec<Vec<Standardised>> = std::thread::scope(|s| {
-        let handles: Vec<_> = groups
-            .iter()
-            .map(|g| {
-                s.spawn(move || {
-                    g.iter()
-                        .flat_map(|&(a, b)| standardise_run(&weeks[a..b]))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_default())
+    let mut out: Vec<Standardised> = on_threads(&groups, |g| {
+        g.iter()
+            .flat_map(|&(a, b)| standardise_run(&weeks[a..b]))
             .collect()
     });
-    let mut out: Vec<Standardised> = parts.into_iter().flatten().collect();
     // Team percentiles per week.
     let mut by_week: BTreeMap<IsoWeek, Vec<usize>> = BTreeMap::new();
     for (i, s) in out.iter().enumerate() {
@@ -92,24 +93,11 @@ pub fn standardise(weeks: &[PersonWeek]) -> Vec<Standardised> {
     }
     let week_groups: Vec<Vec<usize>> = by_week.into_values().collect();
     let chunk = week_groups.len().div_ceil(threads).max(1);
-    let results: Vec<Vec<(usize, [Option<f64>; N])>> = std::thread::scope(|s| {
-        let out = &out;
-        let handles: Vec<_> = week_groups
-            .chunks(chunk)
-            .map(|ws| {
-                s.spawn(move || {
-                    ws.iter()
-                        .flat_map(|m| percentiles(out, m))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_default())
-            .collect()
+    let chunks: Vec<&[Vec<usize>]> = week_groups.chunks(chunk).collect();
+    let results: Vec<(usize, [Option<f64>; N])> = on_threads(&chunks, |ws| {
+        ws.iter().flat_map(|m| percentiles(&out, m)).collect()
     });
-    for (i, p) in results.into_iter().flatten() {
+    for (i, p) in results {
         out[i].team_percentile = p;
     }
     out

@@ -128,11 +128,11 @@ impl Budget {
     }
 }
 
-/// Adds Laplace noise of scale `sensitivity / epsilon` to each value (seeded, so a report can
-/// be regenerated), and rounds counts to whole numbers no lower than zero.
-pub fn laplace(values: &[f64], sensitivity: f64, epsilon: f64, seed: u64) -> Vec<f64> {
+/// Adds Laplace noise of scale `b` (sensitivity / epsilon for epsilon-differential privacy) to
+/// each value (seeded, so a report can be regenerated), and rounds counts to whole numbers no
+/// lower than zero.
+pub fn laplace(values: &[f64], b: f64, seed: u64) -> Vec<f64> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let b = sensitivity / epsilon;
     values
         .iter()
         .map(|v| {
@@ -255,9 +255,9 @@ mod tests {
         assert!(matches!(b.spend(0.6), Err(BudgetError::Exhausted { .. })));
         assert!(matches!(b.spend(0.0), Err(BudgetError::BadEpsilon(_))));
         let v = [10.0, 20.0, 30.0];
-        assert_eq!(laplace(&v, 1.0, 1.0, 7), laplace(&v, 1.0, 1.0, 7));
+        assert_eq!(laplace(&v, 1.0, 7), laplace(&v, 1.0, 7));
         // With a large epsilon the noise is small.
-        let n = laplace(&[1000.0; 200], 1.0, 100.0, 1);
+        let n = laplace(&[1000.0; 200], 1.0 / 100.0, 1);
         assert!(n.iter().all(|x| (x - 1000.0).abs() <= 1.0));
     }
 }

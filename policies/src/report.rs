@@ -105,7 +105,7 @@ impl Noise {
     pub fn scale(&self, sensitivity: f64, cells: usize) -> f64 {
         let n = cells.max(1) as f64;
         match self.mechanism {
-            Mechanism::Laplace => sensitivity * n / self.epsilon,
+            Mechanism::Laplace => sensitivity / (self.epsilon / n),
             Mechanism::Gaussian { delta } => {
                 gaussian_sigma(sensitivity, self.epsilon / n, delta / n)
             }
@@ -216,9 +216,10 @@ pub fn publish(
         };
         let v = cell.value.unwrap_or(0.0);
         let seed = n.seed.wrapping_add(idx as u64);
+        let scale = n.scale(*s, cells);
         let noised = match n.mechanism {
-            Mechanism::Laplace => laplace(&[v], *s, n.epsilon / cells.max(1) as f64, seed),
-            Mechanism::Gaussian { .. } => gaussian(&[v], n.scale(*s, cells), seed),
+            Mechanism::Laplace => laplace(&[v], scale, seed),
+            Mechanism::Gaussian { .. } => gaussian(&[v], scale, seed),
         };
         cell.value = noised.first().copied();
         cell.status = CellStatus::Noised;
@@ -468,6 +469,14 @@ mod tests {
     use canopy_analyzer::aggregate::Column;
     use proptest::prelude::*;
 
+    /// The names of the rules that failed.
+    fn failed(res: &[RuleResult]) -> Vec<&str> {
+        res.iter()
+            .filter(|r| !r.passed)
+            .map(|r| r.rule.as_str())
+            .collect()
+    }
+
     fn table(rows: &[u64]) -> RawTable {
         let cell = |p: u64| RawCell {
             value: p as f64,
@@ -538,12 +547,7 @@ mod tests {
             key: b"k",
             noise: None,
         });
-        let failed: Vec<&str> = res
-            .iter()
-            .filter(|r| !r.passed)
-            .map(|r| r.rule.as_str())
-            .collect();
-        assert_eq!(failed, ["min_group_size", "cells_at_least_k"]);
+        assert_eq!(failed(&res), ["min_group_size", "cells_at_least_k"]);
     }
 
     #[test]
@@ -576,12 +580,7 @@ mod tests {
             key,
             noise: note.as_ref(),
         });
-        let failed: Vec<&str> = res
-            .iter()
-            .filter(|r| !r.passed)
-            .map(|r| r.rule.as_str())
-            .collect();
-        assert_eq!(failed, ["no_raw_identity", "pseudonym_key_absent"]);
+        assert_eq!(failed(&res), ["no_raw_identity", "pseudonym_key_absent"]);
     }
 
     #[test]

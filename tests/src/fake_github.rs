@@ -395,7 +395,7 @@ fn serve(
             let wanted: Vec<String> = query
                 .get("labels")
                 .map(|v| {
-                    percent_decode(v)
+                    canopy_bot::server::auth::percent_decode(v)
                         .split(',')
                         .map(|l| l.trim().to_string())
                         .filter(|l| !l.is_empty())
@@ -579,28 +579,6 @@ fn serve(
             json!({"message": "Not Found", "path": path}),
         ),
     }
-}
-
-/// Decodes `%XX` escapes and `+` (as a space) in a query value.
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && let Some(v) = b
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(v);
-            i += 3;
-            continue;
-        }
-        out.push(if b[i] == b'+' { b' ' } else { b[i] });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Convenience for tests: a model lock.

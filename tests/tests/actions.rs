@@ -9,7 +9,7 @@ use axum::http::Method;
 use canopy_e2e::fake_gerrit::FakeGerrit;
 use canopy_e2e::fake_github::{FakeGitHub, Fault};
 use canopy_e2e::server::ServerProcess;
-use canopy_e2e::{run_canopy, workspace_root};
+use canopy_e2e::{run_canopy, stdout_json_lines, workspace_root};
 
 const BIN: &str = env!("CARGO_BIN_EXE_canopy-e2e-bin");
 const TOKEN: &str = "test-token";
@@ -471,15 +471,7 @@ fn dead_items(store: &std::path::Path) -> Vec<serde_json::Value> {
             "json",
         ],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    stdout_json_lines(&out)
 }
 
 #[tokio::test]

@@ -16,23 +16,14 @@ fn carbon_window_prints_the_documented_fields() {
         csv.push_str(&format!("2020-06-01 {h:02}:00:00,{v}\n"));
     }
     std::fs::write(&f, csv).unwrap();
-    let out = stdout_json_lines(&run_canopy(
-        BIN,
-        &[
-            "carbon",
-            "window",
-            "--series",
-            f.to_str().unwrap(),
-            "--duration",
-            "2h",
-            "--deadline",
-            "10h",
-            "--at",
-            "2020-06-01T00:00:00Z",
-            "--format",
-            "json",
-        ],
-    ));
+    let window = |at: &str, extra: &[&str]| {
+        let series = f.to_str().unwrap();
+        let mut args = vec!["carbon", "window", "--series", series];
+        args.extend_from_slice(&["--duration", "2h", "--deadline", "10h", "--at", at]);
+        args.extend_from_slice(extra);
+        run_canopy(BIN, &args)
+    };
+    let out = stdout_json_lines(&window("2020-06-01T00:00:00Z", &["--format", "json"]));
     let v = &out[0];
     assert_eq!(v["start"], "2020-06-01T03:00:00Z");
     assert_eq!(v["end"], "2020-06-01T05:00:00Z");
@@ -40,21 +31,7 @@ fn carbon_window_prints_the_documented_fields() {
     assert_eq!(v["now_avg_intensity"], 400.0);
     assert_eq!(v["savings_pct"], 75.0);
     // Outside the series: a clear error naming the range.
-    let bad = run_canopy(
-        BIN,
-        &[
-            "carbon",
-            "window",
-            "--series",
-            f.to_str().unwrap(),
-            "--duration",
-            "2h",
-            "--deadline",
-            "10h",
-            "--at",
-            "2021-01-01T00:00:00Z",
-        ],
-    );
+    let bad = window("2021-01-01T00:00:00Z", &[]);
     assert!(!bad.status.success());
     assert!(
         String::from_utf8_lossy(&bad.stderr)

@@ -74,54 +74,26 @@ fn an_organisation_digest_covers_its_repositories_and_goes_to_its_issue_reposito
         "[digest.orgs.canopy-demo]\nschedule = \"0 9 * * MON\"\ntimezone = \"Europe/Berlin\"\nissue_repo = \"canopy-demo/.github\"\n",
     )
     .unwrap();
-    let md = canopy_e2e::stdout_ok(&run_canopy(
-        BIN,
-        &[
-            "digest",
-            "--store",
-            s.to_str().unwrap(),
-            "--org",
-            "canopy-demo",
-            "--week",
-            "2026-W45",
-        ],
-    ));
+    let org_digest = |org: &str, extra: &[&str]| {
+        let mut args = vec!["digest", "--store", s.to_str().unwrap(), "--org", org];
+        args.extend_from_slice(&["--week", "2026-W45"]);
+        args.extend_from_slice(extra);
+        run_canopy(BIN, &args)
+    };
+    let md = canopy_e2e::stdout_ok(&org_digest("canopy-demo", &[]));
     assert!(
         md.contains("## Canopy weekly digest: canopy-demo, 2026-W45"),
         "{md}"
     );
     assert!(md.contains("1 opened, 1 merged"), "{md}");
-    let lines = canopy_e2e::stdout_json_lines(&run_canopy(
-        BIN,
-        &[
-            "digest",
-            "--store",
-            s.to_str().unwrap(),
-            "--org",
-            "canopy-demo",
-            "--week",
-            "2026-W45",
-            "--send",
-            "--dry-run",
-            "--config",
-            cfg.to_str().unwrap(),
-        ],
+    let lines = canopy_e2e::stdout_json_lines(&org_digest(
+        "canopy-demo",
+        &["--send", "--dry-run", "--config", cfg.to_str().unwrap()],
     ));
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert_eq!(lines[0]["target"], "canopy-demo/.github/issues");
     assert_eq!(lines[0]["id"], "digest:org:canopy-demo:2026-W45:issue");
     // An organisation the store does not know is named.
-    let bad = run_canopy(
-        BIN,
-        &[
-            "digest",
-            "--store",
-            s.to_str().unwrap(),
-            "--org",
-            "nobody",
-            "--week",
-            "2026-W45",
-        ],
-    );
+    let bad = org_digest("nobody", &[]);
     assert!(String::from_utf8_lossy(&bad.stderr).contains("no events of nobody"));
 }

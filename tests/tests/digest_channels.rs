@@ -201,32 +201,22 @@ async fn a_replayed_history_and_a_scheduled_digest_reach_every_channel_once() {
     for d in [&fixtures, &month] {
         replay_github(BIN, d, s.store());
     }
-    let month_week = std::process::Command::new(BIN)
-        .args([
-            "digest", "--store", &store, "--repo", REPO, "--week", "2026-W43",
-        ])
-        .args(["--send", "--config", cfg_path.to_str().unwrap()])
-        .env("CANOPY_DIGEST_WEBHOOK_URL", &chat_url)
-        .output()
-        .unwrap();
+    let digest = |week: &str, extra: &[&str]| {
+        std::process::Command::new(BIN)
+            .args(["digest", "--store", &store, "--repo", REPO, "--week", week])
+            .args(extra)
+            .args(["--config", cfg_path.to_str().unwrap()])
+            .env("CANOPY_DIGEST_WEBHOOK_URL", &chat_url)
+            .output()
+            .unwrap()
+    };
+    let month_week = digest("2026-W43", &["--send"]);
     assert!(
         month_week.status.success(),
         "{}",
         String::from_utf8_lossy(&month_week.stderr)
     );
-    let dry = std::process::Command::new(BIN)
-        .args([
-            "digest", "--store", &store, "--repo", REPO, "--week", "2026-W45",
-        ])
-        .args([
-            "--send",
-            "--dry-run",
-            "--config",
-            cfg_path.to_str().unwrap(),
-        ])
-        .env("CANOPY_DIGEST_WEBHOOK_URL", &chat_url)
-        .output()
-        .unwrap();
+    let dry = digest("2026-W45", &["--send", "--dry-run"]);
     let lines = stdout_ok(&dry);
     let channels: Vec<String> = lines
         .lines()
@@ -238,14 +228,7 @@ async fn a_replayed_history_and_a_scheduled_digest_reach_every_channel_once() {
         })
         .collect();
     assert_eq!(channels, ["github", "file", "email", "webhook"], "{lines}");
-    let sent = std::process::Command::new(BIN)
-        .args([
-            "digest", "--store", &store, "--repo", REPO, "--week", "2026-W45",
-        ])
-        .args(["--send", "--config", cfg_path.to_str().unwrap()])
-        .env("CANOPY_DIGEST_WEBHOOK_URL", &chat_url)
-        .output()
-        .unwrap();
+    let sent = digest("2026-W45", &["--send"]);
     assert!(
         sent.status.success(),
         "{}",

@@ -230,56 +230,19 @@ fn create_approve_publish_with_review_audit_and_budget() {
         String::from_utf8_lossy(&over.stderr)
     );
     // Gaussian noise spends the last 1 of the budget, with its delta stated.
-    let bad_delta = report(
-        store,
-        &[
-            "create",
-            "--period",
-            "2026-Q3",
-            "--epsilon",
-            "1",
-            "--noise",
-            "gaussian",
-            "--delta",
-            "2",
-        ],
-    );
-    assert!(String::from_utf8_lossy(&bad_delta.stderr).contains("--delta must be between 0 and 1"));
-    let laplace_delta = report(
-        store,
-        &[
-            "create",
-            "--period",
-            "2026-Q3",
-            "--epsilon",
-            "1",
-            "--delta",
-            "1e-6",
-        ],
-    );
-    assert!(
-        String::from_utf8_lossy(&laplace_delta.stderr)
-            .contains("--delta applies only to --noise gaussian")
-    );
-    let no_eps = report(
-        store,
-        &["create", "--period", "2026-Q3", "--noise", "gaussian"],
-    );
+    let create_q3 =
+        |flags: &[&str]| report(store, &[&["create", "--period", "2026-Q3"], flags].concat());
+    let stderr = |out: &std::process::Output| String::from_utf8_lossy(&out.stderr).into_owned();
+    let gaussian = ["--epsilon", "1", "--noise", "gaussian", "--delta"];
+    let bad_delta = create_q3(&[&gaussian[..], &["2"]].concat());
+    assert!(stderr(&bad_delta).contains("--delta must be between 0 and 1"));
+    let laplace_delta = create_q3(&["--epsilon", "1", "--delta", "1e-6"]);
+    assert!(stderr(&laplace_delta).contains("--delta applies only to --noise gaussian"));
+    let no_eps = create_q3(&["--noise", "gaussian"]);
     assert!(!no_eps.status.success());
-    assert!(String::from_utf8_lossy(&no_eps.stderr).contains("--epsilon"));
-    let gauss = stdout_json(&report(
-        store,
-        &[
-            "create",
-            "--period",
-            "2026-Q3",
-            "--epsilon",
-            "1",
-            "--noise",
-            "gaussian",
-            "--delta",
-            "1e-6",
-        ],
+    assert!(stderr(&no_eps).contains("--epsilon"));
+    let gauss = stdout_json(&create_q3(
+        &[&gaussian[..], &["1e-6", "--format", "json"]].concat(),
     ));
     assert_eq!(gauss["noise"]["mechanism"], "gaussian");
     assert_eq!(gauss["noise"]["delta"], 1e-6);

@@ -59,7 +59,8 @@ pub fn gerrit_request_ok(secrets: &Secrets, headers: &HeaderMap, query: Option<&
         .any(|c| secrets.iter().fold(false, |ok, s| ok | same_secret(c, s)))
 }
 
-fn percent_decode(s: &str) -> String {
+/// Decodes `%XX` escapes and `+` (as a space) in a URL query value.
+pub fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

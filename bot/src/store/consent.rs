@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
-use super::StoreError;
 use super::redb_store::{RedbStore, db_err};
+use super::{StoreError, decode, encode};
 
 /// Actor key → latest consent record.
 const CONSENT: TableDefinition<&str, &[u8]> = TableDefinition::new("consent");
@@ -41,8 +41,7 @@ pub(super) fn record(txn: &WriteTransaction, consents: &[Consent]) -> Result<(),
             None => true,
         };
         if newer {
-            let bytes = serde_json::to_vec(c).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            t.insert(c.actor_key.as_str(), bytes.as_slice())
+            t.insert(c.actor_key.as_str(), encode(c)?.as_slice())
                 .map_err(db_err)?;
         }
     }
@@ -57,10 +56,7 @@ impl RedbStore {
         let mut out = Vec::new();
         for entry in t.iter().map_err(db_err)? {
             let (_, v) = entry.map_err(db_err)?;
-            out.push(
-                serde_json::from_slice(v.value())
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            );
+            out.push(decode(v.value(), "consent record")?);
         }
         Ok(out)
     }

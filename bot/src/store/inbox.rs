@@ -8,10 +8,10 @@ use chrono::{DateTime, Utc};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
-use super::StoreError;
 use super::consent::{self, Consent};
 use super::outbox::{self, Enqueue};
 use super::redb_store::{RedbStore, db_err, insert_events};
+use super::{StoreError, decode, encode};
 use crate::outbox::Action;
 
 /// Delivery records (without body), by (platform, delivery id).
@@ -256,7 +256,7 @@ impl RedbStore {
                 .ok_or_else(|| {
                     StoreError::Corrupt(format!("queued delivery {platform}/{id} has no record"))
                 })?;
-            let mut rec: DeliveryRecord = decode(rec.value())?;
+            let mut rec: DeliveryRecord = decode(rec.value(), "delivery record")?;
             rec.delivery.body = bodies
                 .get((platform, id))
                 .map_err(db_err)?
@@ -287,7 +287,7 @@ impl RedbStore {
         let t = txn.open_table(DELIVERIES).map_err(db_err)?;
         for entry in t.iter().map_err(db_err)? {
             let (_, v) = entry.map_err(db_err)?;
-            if visit(decode(v.value())?).is_break() {
+            if visit(decode(v.value(), "delivery record")?).is_break() {
                 break;
             }
         }
@@ -304,7 +304,7 @@ impl RedbStore {
             let (k, _) = entry.map_err(db_err)?;
             let (platform, id) = k.value();
             if let Some(v) = deliveries.get((platform, id)).map_err(db_err)? {
-                out.push(decode(v.value())?);
+                out.push(decode(v.value(), "delivery record")?);
             }
         }
         Ok(out)
@@ -320,7 +320,7 @@ impl RedbStore {
         let t = txn.open_table(DELIVERIES).map_err(db_err)?;
         t.get((platform.as_str(), id))
             .map_err(db_err)?
-            .map(|v| decode(v.value()))
+            .map(|v| decode(v.value(), "delivery record"))
             .transpose()
     }
 
@@ -336,14 +336,6 @@ impl RedbStore {
             .map_err(db_err)?
             .map(|v| v.value().to_vec()))
     }
-}
-
-fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(v).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 fn apply_one(
@@ -502,7 +494,7 @@ fn read_record(
 ) -> Result<Option<DeliveryRecord>, StoreError> {
     t.get(key)
         .map_err(db_err)?
-        .map(|v| decode(v.value()))
+        .map(|v| decode(v.value(), "delivery record"))
         .transpose()
 }
 

@@ -23,6 +23,19 @@ pub use reports::{AuditEntry, ReportStatus, StoredReport};
 /// Version of the on-disk layout; a store written with another version is refused.
 pub const STORE_FORMAT_VERSION: u32 = 1;
 
+/// Serialises a record for the store (JSON).
+fn encode<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// Reads a record the store wrote with `encode`; `what` names it if it is corrupt.
+fn decode<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    what: impl std::fmt::Display,
+) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
 /// Why the store could not do what was asked. Callers branch on `Incompatible` and `InUse`.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -9,7 +9,7 @@ use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use super::redb_store::{RedbStore, db_err};
-use super::{StoreError, WriteOutcome};
+use super::{StoreError, WriteOutcome, decode, encode};
 use crate::outbox::Action;
 
 /// Items by id.
@@ -101,7 +101,7 @@ impl RedbStore {
             for entry in dead.iter().map_err(db_err)? {
                 let (k, _) = entry.map_err(db_err)?;
                 if let Some(v) = items.get(k.value()).map_err(db_err)?
-                    && visit(decode(v.value())?).is_break()
+                    && visit(decode(v.value(), "outbox item")?).is_break()
                 {
                     break;
                 }
@@ -109,7 +109,7 @@ impl RedbStore {
         } else {
             for entry in items.iter().map_err(db_err)? {
                 let (_, v) = entry.map_err(db_err)?;
-                if visit(decode(v.value())?).is_break() {
+                if visit(decode(v.value(), "outbox item")?).is_break() {
                     break;
                 }
             }
@@ -137,7 +137,7 @@ impl RedbStore {
             let (k, _) = entry.map_err(db_err)?;
             let (_, id) = k.value();
             if let Some(v) = items.get(id).map_err(db_err)? {
-                out.push(decode(v.value())?);
+                out.push(decode(v.value(), "outbox item")?);
             }
         }
         Ok(out)
@@ -158,13 +158,9 @@ impl RedbStore {
         items
             .get(id)
             .map_err(db_err)?
-            .map(|v| decode(v.value()))
+            .map(|v| decode(v.value(), "outbox item"))
             .transpose()
     }
-}
-
-fn decode(bytes: &[u8]) -> Result<OutboxItem, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 fn put(
@@ -194,9 +190,8 @@ fn put(
         }
         OutboxState::Done => {}
     }
-    let bytes = serde_json::to_vec(item).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     items
-        .insert(item.id.as_str(), bytes.as_slice())
+        .insert(item.id.as_str(), encode(item)?.as_slice())
         .map_err(db_err)?;
     Ok(())
 }
@@ -206,7 +201,7 @@ fn get(txn: &WriteTransaction, id: &str) -> Result<Option<OutboxItem>, StoreErro
     items
         .get(id)
         .map_err(db_err)?
-        .map(|v| decode(v.value()))
+        .map(|v| decode(v.value(), "outbox item"))
         .transpose()
 }
 

@@ -185,8 +185,7 @@ fn decode_u32(b: &[u8]) -> Option<u32> {
 }
 
 fn decode_event(bytes: &[u8]) -> Result<Event, StoreError> {
-    let ev: Event =
-        serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let ev: Event = super::decode(bytes, "event")?;
     if ev.v > EVENT_SCHEMA_VERSION {
         return Err(StoreError::Corrupt(format!(
             "event {} has schema version {}, newer than this canopy's {}",

@@ -5,15 +5,13 @@ use chrono::{DateTime, Utc};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
-use super::StoreError;
 use super::redb_store::{RedbStore, db_err, put_meta_in};
+use super::{EventStore, StoreError, decode, encode};
 
 /// Reports by id.
 const REPORTS: TableDefinition<&str, &[u8]> = TableDefinition::new("reports");
 /// Audit log: (report id, sequence) → entry.
 const AUDIT: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("report_audit");
-/// The meta table (the budget lives there).
-const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
 /// Creates the report tables.
 pub(super) fn init_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
@@ -59,10 +57,6 @@ pub struct AuditEntry {
     pub actor: String,
     /// Why or what.
     pub detail: String,
-}
-
-fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(v).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 fn append(txn: &WriteTransaction, id: &str, entry: &AuditEntry) -> Result<(), StoreError> {
@@ -112,12 +106,10 @@ impl RedbStore {
     pub fn report(&self, id: &str) -> Result<Option<StoredReport>, StoreError> {
         let txn = self.db.begin_read().map_err(db_err)?;
         let t = txn.open_table(REPORTS).map_err(db_err)?;
-        match t.get(id).map_err(db_err)? {
-            Some(v) => serde_json::from_slice(v.value())
-                .map(Some)
-                .map_err(|e| StoreError::Corrupt(format!("report {id}: {e}"))),
-            None => Ok(None),
-        }
+        t.get(id)
+            .map_err(db_err)?
+            .map(|v| decode(v.value(), format_args!("report {id}")))
+            .transpose()
     }
 
     /// Every report, by id.
@@ -127,10 +119,7 @@ impl RedbStore {
         let mut out = Vec::new();
         for entry in t.iter().map_err(db_err)? {
             let (_, v) = entry.map_err(db_err)?;
-            out.push(
-                serde_json::from_slice(v.value())
-                    .map_err(|e| StoreError::Corrupt(format!("report: {e}")))?,
-            );
+            out.push(decode(v.value(), "report")?);
         }
         Ok(out)
     }
@@ -142,10 +131,7 @@ impl RedbStore {
         let mut out = Vec::new();
         for entry in t.range((id, 0)..=(id, u64::MAX)).map_err(db_err)? {
             let (_, v) = entry.map_err(db_err)?;
-            out.push(
-                serde_json::from_slice(v.value())
-                    .map_err(|e| StoreError::Corrupt(format!("audit entry: {e}")))?,
-            );
+            out.push(decode(v.value(), "audit entry")?);
         }
         Ok(out)
     }
@@ -155,13 +141,8 @@ impl RedbStore {
         &self,
         key: &str,
     ) -> Result<Option<canopy_policies::privacy::Budget>, StoreError> {
-        let txn = self.db.begin_read().map_err(db_err)?;
-        let t = txn.open_table(META).map_err(db_err)?;
-        match t.get(key).map_err(db_err)? {
-            Some(v) => serde_json::from_slice(v.value())
-                .map(Some)
-                .map_err(|e| StoreError::Corrupt(format!("budget {key}: {e}"))),
-            None => Ok(None),
-        }
+        self.get_meta(key)?
+            .map(|v| decode(&v, format_args!("budget {key}")))
+            .transpose()
     }
 }
