@@ -1,35 +1,50 @@
-//! The durable store: a small trait over the persistence Canopy needs, so that a second backend
-//! (PostgreSQL, for several replicas) can be added next to the embedded redb one.
+//! Layer 2, durable state behind traits. Each concept has its own trait — [`EventStore`]
+//! (events and their indexes), [`InboxStore`] (raw deliveries and their queue),
+//! [`OutboxStore`] (actions waiting to be performed), [`ConsentStore`], [`ReportStore`],
+//! [`MetaStore`] (small named values: settings, cursors, models) and [`ScheduleStore`] (the
+//! last run of each schedule) — and [`Store`] is all of them plus [`Store::apply_writes`], the
+//! one way the running bot changes the inbox, the outbox, consent and schedules, atomically.
+//! Everything above this layer holds an `Arc<dyn Store>` (or a narrower trait object), never a
+//! concrete backend. The traits are shaped for a networked, multi-process backend as well as
+//! for the embedded one: pending deliveries and due actions are *claimed* for a while by an
+//! owner rather than read by a cursor, outbox ids are idempotency keys, and a scheduled run is
+//! recorded with a compare-and-set on the previous one. [`redb`] is the embedded backend (one
+//! file, one process); a PostgreSQL backend goes next to it as another module implementing the
+//! same traits. [`faults`] wraps any store to inject failures in tests.
+#![forbid(unsafe_code)]
 
-mod consent;
-mod inbox;
-mod outbox;
-mod redb_store;
-mod reports;
+pub mod consent;
+pub mod events;
+pub mod faults;
+pub mod inbox;
+pub mod meta;
+pub mod outbox;
+pub mod redb;
+pub mod reports;
 
 use std::path::PathBuf;
 
-use canopy_analyzer::Event;
+use canopy_core::{WriteOp, WriteOutcome};
 use chrono::{DateTime, Utc};
 
-pub use consent::Consent;
-pub use inbox::{
-    Delivery, DeliveryRecord, DeliveryState, Pending, WriteOp, WriteOutcome, state_name,
-};
-pub use outbox::{Enqueue, EnqueueMode, OutboxItem, OutboxState};
-pub use redb_store::{DB_FILE, RedbStore};
-pub use reports::{AuditEntry, ReportStatus, StoredReport};
+pub use consent::ConsentStore;
+pub use events::{EventStore, TimeRange, Visit, repo_events, scan_all};
+pub use inbox::InboxStore;
+pub use meta::{MetaStore, ScheduleStore};
+pub use outbox::OutboxStore;
+pub use redb::{DB_FILE, RedbStore};
+pub use reports::{AuditEntry, ReportStatus, ReportStore, StoredReport};
 
 /// Version of the on-disk layout; a store written with another version is refused.
 pub const STORE_FORMAT_VERSION: u32 = 1;
 
 /// Serialises a record for the store (JSON).
-fn encode<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
+pub(crate) fn encode<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(v).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 /// Reads a record the store wrote with `encode`; `what` names it if it is corrupt.
-fn decode<T: serde::de::DeserializeOwned>(
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(
     bytes: &[u8],
     what: impl std::fmt::Display,
 ) -> Result<T, StoreError> {
@@ -73,106 +88,37 @@ pub enum StoreError {
     Db(String),
 }
 
-/// A half-open time range `[from, to)` over event times; `None` means unbounded.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TimeRange {
-    /// Inclusive lower bound.
-    pub from: Option<DateTime<Utc>>,
-    /// Exclusive upper bound.
-    pub to: Option<DateTime<Utc>>,
+/// A claim on work (pending deliveries, due actions): what is claimed belongs to `owner` until
+/// it is completed or `until` passes, so several workers — or several processes sharing a
+/// networked store — never pick the same item at once, and a claimant does not pick again
+/// what it already holds. An expired claim is taken over (its holder is presumed dead).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    /// Who claims (a process and worker name, unique among live claimants).
+    pub owner: String,
+    /// The claimant's time now.
+    pub now: DateTime<Utc>,
+    /// When the claim lapses if the work is not completed.
+    pub until: DateTime<Utc>,
 }
 
-impl TimeRange {
-    /// Every time.
-    pub const ALL: TimeRange = TimeRange {
-        from: None,
-        to: None,
-    };
-
-    /// Lower bound in epoch milliseconds.
-    pub fn from_millis(&self) -> i64 {
-        self.from.map_or(i64::MIN, |t| t.timestamp_millis())
-    }
-
-    /// Upper bound in epoch milliseconds.
-    pub fn to_millis(&self) -> i64 {
-        self.to.map_or(i64::MAX, |t| t.timestamp_millis())
-    }
-}
-
-/// Whether a scan should go on after the event just visited.
-pub type Visit<'a> = &'a mut dyn FnMut(Event) -> std::ops::ControlFlow<()>;
-
-/// What the analysis side needs from persistence: durable, idempotent event writes and time
-/// range scans per repository and per actor.
-pub trait EventStore: Send + Sync {
-    /// Stores the events whose `(repo, id)` is not stored yet; returns how many were new.
-    /// When this returns `Ok`, the events are on disk.
-    fn put_events(&self, events: &[Event]) -> Result<usize, StoreError>;
-
-    /// Whether an event with this id is stored for this repository.
-    fn has_event(&self, repo: &str, id: &str) -> Result<bool, StoreError>;
-
-    /// Ids of the stored events of a repository that start with `prefix`.
-    fn event_ids(&self, repo: &str, prefix: &str) -> Result<Vec<String>, StoreError>;
-
-    /// Visits a repository's events in time order.
-    fn scan_repo(&self, repo: &str, range: TimeRange, visit: Visit<'_>) -> Result<(), StoreError>;
-
-    /// Visits the events naming an actor (by `Actor::key`), in time order, across repositories.
-    fn scan_actor(
-        &self,
-        actor_key: &str,
-        range: TimeRange,
-        visit: Visit<'_>,
-    ) -> Result<(), StoreError>;
-
-    /// Visits the events of one PR or change (by number), in time order.
-    fn scan_change(&self, repo: &str, number: u64, visit: Visit<'_>) -> Result<(), StoreError>;
-
-    /// Visits the events about one commit (CI jobs, reruns, PR heads), in time order.
-    fn scan_sha(&self, repo: &str, sha: &str, visit: Visit<'_>) -> Result<(), StoreError>;
-
-    /// Repositories with at least one stored event.
-    fn repos(&self) -> Result<Vec<String>, StoreError>;
-
-    /// Reads a small named value (cursors, schedules' last runs).
-    fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
-
-    /// Writes a small named value durably.
-    fn put_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError>;
-}
-
-/// Collects a repository's events into a vector (for tests and small reports).
-pub fn repo_events(
-    store: &dyn EventStore,
-    repo: &str,
-    range: TimeRange,
-) -> Result<Vec<Event>, StoreError> {
-    let mut out = Vec::new();
-    store.scan_repo(repo, range, &mut |e| {
-        out.push(e);
-        std::ops::ControlFlow::Continue(())
-    })?;
-    Ok(out)
-}
-
-/// Reads every event of every repository in a time range, repository by repository.
-pub fn scan_all(
-    store: &dyn EventStore,
-    range: TimeRange,
-    visit: Visit<'_>,
-) -> Result<(), StoreError> {
-    for repo in store.repos()? {
-        let mut stop = false;
-        store.scan_repo(&repo, range, &mut |e| {
-            let flow = visit(e);
-            stop = flow.is_break();
-            flow
-        })?;
-        if stop {
-            break;
+impl Claim {
+    /// A claim by `owner` at `now` for `lease`.
+    pub fn new(owner: impl Into<String>, now: DateTime<Utc>, lease: chrono::Duration) -> Claim {
+        Claim {
+            owner: owner.into(),
+            now,
+            until: now + lease,
         }
     }
-    Ok(())
+}
+
+/// All of the store, and the atomic write the running bot changes it with.
+pub trait Store:
+    EventStore + MetaStore + ScheduleStore + InboxStore + OutboxStore + ConsentStore + ReportStore
+{
+    /// Applies operations in one transaction, durable when this returns `Ok`; one outcome per
+    /// operation. Completing or quarantining a delivery, and recording an action's result,
+    /// also release the claim on it.
+    fn apply_writes(&self, ops: Vec<WriteOp>) -> Result<Vec<WriteOutcome>, StoreError>;
 }

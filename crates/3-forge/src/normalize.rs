@@ -4,8 +4,7 @@
 use canopy_analyzer::Platform;
 
 use crate::gerrit::normalize::GerritNormalizeConfig;
-use crate::inbox::{Normalize, Normalized};
-use crate::store::Delivery;
+use canopy_core::{Delivery, Normalize, Normalized};
 
 /// Why a delivery could not be turned into events (it goes to quarantine with this message).
 #[derive(Debug, thiserror::Error)]

@@ -1,14 +1,14 @@
 //! A weekly digest of a repository with 100,000 events: figures (with the shipped sentiment
 //! model scoring the comments), Markdown with Mermaid charts, and HTML with SVG charts.
-//! `cargo bench -p canopy-bot --bench digest`
+//! `cargo bench -p canopy-service --bench digest`
 
 use canopy_analyzer::event::{
     ChangeAction, ChangeEvent, CiJobEvent, CiResult, CommentEvent, EventKind, ReviewEvent,
     ReviewVerdict,
 };
 use canopy_analyzer::{Actor, Event, IsoWeek, Platform};
-use canopy_bot::digest::Built;
 use canopy_models::sentiment::Model;
+use canopy_service::digest::Built;
 use chrono::{DateTime, Duration, FixedOffset};
 use criterion::{Criterion, criterion_group, criterion_main};
 

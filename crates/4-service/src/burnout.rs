@@ -18,9 +18,9 @@ use canopy_models::sentiment::Model as Sentiment;
 use canopy_policies::visibility::{Decision, Item, Rules, Viewer};
 use serde::Serialize;
 
-use super::analyze::ReportFormat;
-use crate::git::{self, IngestOptions};
-use crate::store::{EventStore, RedbStore, TimeRange};
+use crate::format::ReportFormat;
+use canopy_forge::git::{self, IngestOptions};
+use canopy_store::{EventStore, RedbStore, Store, TimeRange};
 
 /// Arguments of `canopy burnout`.
 #[derive(Debug, clap::Args)]
@@ -169,7 +169,7 @@ pub fn identities(a: &IdentityArgs) -> anyhow::Result<Identities> {
 
 /// Person-weeks from every event in a store, with sentiment from the shipped model.
 pub fn person_weeks(
-    store: &RedbStore,
+    store: &dyn Store,
     ids: &Identities,
     meetings: Option<&Path>,
 ) -> anyhow::Result<Vec<PersonWeek>> {
@@ -190,7 +190,7 @@ pub fn person_weeks(
 
 /// Who opted in: the latest consent record of each actor, resolved to people, plus `extra`.
 pub fn opted_in(
-    store: &RedbStore,
+    store: &dyn Store,
     ids: &Identities,
     extra: &[String],
 ) -> anyhow::Result<Vec<String>> {
@@ -256,7 +256,7 @@ fn resolve_self(ids: &Identities, identity: &str) -> String {
 /// Standardised person-weeks of the people the rules allow to be analysed (opted in); nobody
 /// else's data is scored at all.
 pub fn analysable_rows(
-    store: &RedbStore,
+    store: &dyn Store,
     ids: &Identities,
     rules: &Rules,
     meetings: Option<&Path>,

@@ -9,7 +9,7 @@ use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-use crate::outbox::ExecError;
+use canopy_core::ExecError;
 
 /// How to reach the SMTP server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]

@@ -194,6 +194,12 @@ pub struct ServerConfig {
     pub header_timeout_secs: u64,
     /// Seconds a whole request may take. Default 30.
     pub request_timeout_secs: u64,
+    /// Request body bytes held at once across all connections, in MiB; a request beyond it
+    /// is answered 503 with `Retry-After` before its body is read. Default 256.
+    pub max_inflight_mib: usize,
+    /// Concurrent connections from one peer address; more are answered 503 and closed.
+    /// Default 64.
+    pub max_connections_per_peer: usize,
 }
 
 impl Default for ServerConfig {
@@ -205,6 +211,8 @@ impl Default for ServerConfig {
             max_body_mib: 25,
             header_timeout_secs: 10,
             request_timeout_secs: 30,
+            max_inflight_mib: 256,
+            max_connections_per_peer: 64,
         }
     }
 }
@@ -343,6 +351,16 @@ impl Config {
             "server.header_timeout_secs must be at least 1"
         );
         anyhow::ensure!(
+            s.max_inflight_mib >= s.max_body_mib,
+            "server.max_inflight_mib ({}) must be at least server.max_body_mib ({}), or no large delivery could ever be read",
+            s.max_inflight_mib,
+            s.max_body_mib
+        );
+        anyhow::ensure!(
+            s.max_connections_per_peer >= 1,
+            "server.max_connections_per_peer must be at least 1"
+        );
+        anyhow::ensure!(
             s.request_timeout_secs >= 1,
             "server.request_timeout_secs must be at least 1"
         );
@@ -449,7 +467,7 @@ mod tests {
 
     #[test]
     fn the_example_file_parses_and_documents_every_key() {
-        let text = include_str!("../../deploy/canopy.example.toml");
+        let text = include_str!("../../../deploy/canopy.example.toml");
         let parsed = Config::parse(text).unwrap();
         assert_eq!(parsed.server.workers, ServerConfig::default().workers);
         for key in [
@@ -459,6 +477,8 @@ mod tests {
             "max_body_mib",
             "header_timeout_secs",
             "request_timeout_secs",
+            "max_inflight_mib",
+            "max_connections_per_peer",
             "host",
             "ci_accounts",
         ] {

@@ -1,5 +1,5 @@
 //! Every text Canopy posts, in one place: a named constructor per message, rendered from a
-//! template in `bot/templates/`, snapshot-tested. Nothing else builds comment text.
+//! template in `templates/` of this crate, snapshot-tested. Nothing else builds comment text.
 
 use std::sync::OnceLock;
 
@@ -8,7 +8,7 @@ use minijinja::{Environment, Value, context};
 use serde::Serialize;
 
 use crate::bot_command::{CommandKind, ParseError};
-use crate::outbox::STICKY_MARKER;
+use canopy_core::STICKY_MARKER;
 
 /// The time-to-merge section.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -112,7 +112,7 @@ fn env() -> &'static Environment<'static> {
             env.set_syntax(syntax);
         }
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-        env.add_function("h", |hours: f64| crate::ttm_service::duration_words(hours));
+        env.add_function("h", |hours: f64| crate::ttm::duration_words(hours));
         env.add_function("pct", |share: f64| format!("{:.0}%", share * 100.0));
         for (name, source) in TEMPLATES {
             // The templates are compiled into the binary and covered by tests.
@@ -298,7 +298,7 @@ pub fn digest(d: &canopy_analyzer::digest::Digest, burnout: Option<&str>, charts
 /// The weekly digest as a self-contained HTML page with inline SVG charts (file and email).
 pub fn digest_html(
     d: &canopy_analyzer::digest::Digest,
-    burnout: Option<&crate::commands::burnout::TeamBurnout>,
+    burnout: Option<&crate::burnout::TeamBurnout>,
     charts: &[String],
 ) -> String {
     let waiting: Vec<(String, f64)> = d.waiting.iter().take(3).cloned().collect();
@@ -513,7 +513,7 @@ mod tests {
                 &crate::digest::charts::mermaid(&d)
             )
         );
-        let burnout = crate::commands::burnout::TeamBurnout {
+        let burnout = crate::burnout::TeamBurnout {
             week: "2026-W47".into(),
             people: 7,
             buckets: vec![

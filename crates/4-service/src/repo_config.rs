@@ -321,6 +321,40 @@ pub fn parse_quiet_hours(s: &str) -> Option<(NaiveTime, NaiveTime)> {
     ))
 }
 
+/// Settings of every repository, refreshed in the background; the reactor only reads them.
+#[derive(Debug, Default)]
+pub struct RepoConfigs {
+    defaults: std::sync::RwLock<RepoConfig>,
+    per_repo: std::sync::RwLock<std::collections::HashMap<String, RepoConfig>>,
+}
+
+impl RepoConfigs {
+    /// Settings with the server's defaults only.
+    pub fn with_defaults(defaults: RepoConfig) -> RepoConfigs {
+        RepoConfigs {
+            defaults: std::sync::RwLock::new(defaults),
+            per_repo: std::sync::RwLock::default(),
+        }
+    }
+
+    /// The settings in force for a repository.
+    pub fn get(&self, repo: &str) -> RepoConfig {
+        if let Ok(m) = self.per_repo.read()
+            && let Some(c) = m.get(repo)
+        {
+            return c.clone();
+        }
+        self.defaults.read().map(|d| d.clone()).unwrap_or_default()
+    }
+
+    /// Replaces a repository's settings (after a successful refresh).
+    pub fn set(&self, repo: &str, cfg: RepoConfig) {
+        if let Ok(mut m) = self.per_repo.write() {
+            m.insert(repo.to_string(), cfg);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

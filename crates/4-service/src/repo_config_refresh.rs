@@ -4,16 +4,12 @@
 //! store, so a restart keeps them too — when a refresh fails or a file is invalid.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use canopy_analyzer::Platform;
-use tokio::task::JoinHandle;
+use canopy_forge::github::client::GitHubClient;
+use canopy_store::{EventStore, Store, StoreError, TimeRange};
 
-use crate::github::client::GitHubClient;
-use crate::inbox::tokio_shutdown::Signal;
-use crate::react::RepoConfigs;
-use crate::repo_config::RepoConfig;
-use crate::store::{EventStore, RedbStore};
+use crate::repo_config::{RepoConfig, RepoConfigs};
 
 /// Where a repository's settings came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,7 +40,7 @@ pub async fn fetch(
     client: &GitHubClient,
     repo: &str,
     defaults: &RepoConfig,
-) -> Result<Refresh, crate::outbox::ExecError> {
+) -> Result<Refresh, canopy_core::ExecError> {
     if let Some(text) = client.file(repo, ".github/canopy.toml").await? {
         return Ok(match RepoConfig::parse(&text) {
             Ok(c) => Refresh::Loaded(Box::new(c), Source::Repository),
@@ -65,75 +61,69 @@ pub async fn fetch(
     ))
 }
 
-/// Loads the last good settings saved in the store into the cache (at startup).
-pub fn load_saved(store: &RedbStore, configs: &RepoConfigs) {
-    let Ok(repos) = store.repos() else { return };
-    for repo in repos {
-        if let Ok(Some(bytes)) = store.get_meta(&meta_key(&repo))
-            && let Ok(cfg) = serde_json::from_slice::<RepoConfig>(&bytes)
-        {
-            configs.set(&repo, cfg);
-        }
-    }
-}
-
-/// Refreshes every GitHub repository's settings now and then every `interval`.
-pub fn start(
-    client: Arc<GitHubClient>,
-    store: Arc<RedbStore>,
-    configs: Arc<RepoConfigs>,
-    defaults: RepoConfig,
-    interval: Duration,
-    mut shutdown: Signal,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            let s = store.clone();
-            let repos: Vec<String> = tokio::task::spawn_blocking(move || github_repos(&s))
-                .await
-                .unwrap_or_default();
-            for repo in repos {
-                match fetch(&client, &repo, &defaults).await {
-                    Ok(Refresh::Loaded(cfg, source)) => {
-                        tracing::debug!(repo = %repo, ?source, "repository settings loaded");
-                        if let Ok(bytes) = serde_json::to_vec(&*cfg) {
-                            let s = store.clone();
-                            let key = meta_key(&repo);
-                            let _ =
-                                tokio::task::spawn_blocking(move || s.put_meta(&key, &bytes)).await;
-                        }
-                        configs.set(&repo, *cfg);
-                    }
-                    Ok(Refresh::Invalid(message)) => {
-                        tracing::warn!(repo = %repo, error = %message, "invalid repository settings; keeping the last good ones");
-                    }
-                    Err(e) => {
-                        tracing::warn!(repo = %repo, error = %e, "cannot read repository settings; keeping the last good ones");
-                    }
+/// Loads the last good settings saved in the store into the cache (at startup); saved
+/// settings that no longer parse are skipped, a store error is returned.
+pub fn load_saved(store: &dyn Store, configs: &RepoConfigs) -> Result<(), StoreError> {
+    for repo in store.repos()? {
+        if let Some(bytes) = store.get_meta(&meta_key(&repo))? {
+            match serde_json::from_slice::<RepoConfig>(&bytes) {
+                Ok(cfg) => configs.set(&repo, cfg),
+                Err(e) => {
+                    tracing::warn!(repo = %repo, error = %e, "saved repository settings are unreadable; using the defaults")
                 }
             }
-            tokio::select! {
-                _ = tokio::time::sleep(interval) => {}
-                _ = shutdown.wait() => return,
+        }
+    }
+    Ok(())
+}
+
+/// Reads every GitHub repository's settings once, keeping the last good ones (in memory and
+/// in the store) when a file is invalid or cannot be read.
+pub async fn refresh_all(
+    client: &GitHubClient,
+    store: &Arc<dyn Store>,
+    configs: &RepoConfigs,
+    defaults: &RepoConfig,
+) -> Result<(), StoreError> {
+    let s = store.clone();
+    let repos = tokio::task::spawn_blocking(move || github_repos(s.as_ref()))
+        .await
+        .map_err(|e| StoreError::Db(format!("listing repositories: {e}")))??;
+    for repo in repos {
+        match fetch(client, &repo, defaults).await {
+            Ok(Refresh::Loaded(cfg, source)) => {
+                tracing::debug!(repo = %repo, ?source, "repository settings loaded");
+                let bytes =
+                    serde_json::to_vec(&*cfg).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let (s, key) = (store.clone(), meta_key(&repo));
+                tokio::task::spawn_blocking(move || s.put_meta(&key, &bytes))
+                    .await
+                    .map_err(|e| StoreError::Db(format!("saving settings: {e}")))??;
+                configs.set(&repo, *cfg);
+            }
+            Ok(Refresh::Invalid(message)) => {
+                tracing::warn!(repo = %repo, error = %message, "invalid repository settings; keeping the last good ones");
+            }
+            Err(e) => {
+                tracing::warn!(repo = %repo, error = %e, "cannot read repository settings; keeping the last good ones");
             }
         }
-    })
+    }
+    Ok(())
 }
 
 /// Repositories with GitHub events.
-fn github_repos(store: &RedbStore) -> Vec<String> {
-    let Ok(repos) = store.repos() else {
-        return Vec::new();
-    };
-    repos
-        .into_iter()
-        .filter(|r| {
-            let mut github = false;
-            let _ = store.scan_repo(r, crate::store::TimeRange::ALL, &mut |e| {
-                github = e.platform == Platform::Github;
-                std::ops::ControlFlow::Break(())
-            });
-            github
-        })
-        .collect()
+fn github_repos(store: &dyn EventStore) -> Result<Vec<String>, StoreError> {
+    let mut out = Vec::new();
+    for r in store.repos()? {
+        let mut github = false;
+        store.scan_repo(&r, TimeRange::ALL, &mut |e| {
+            github = e.platform == Platform::Github;
+            std::ops::ControlFlow::Break(())
+        })?;
+        if github {
+            out.push(r);
+        }
+    }
+    Ok(out)
 }

@@ -19,7 +19,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::react::sticky::profile_for;
 use crate::repo_config::RepoConfig;
-use crate::store::{EventStore, RedbStore, ReportStatus, StoredReport, TimeRange};
+use canopy_store::{ReportStatus, Store, StoredReport, TimeRange};
 
 /// A reporting period: whole days, end exclusive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -200,7 +200,7 @@ fn raw_identities(a: &Actor, out: &mut std::collections::BTreeSet<String>) {
 
 /// Makes a draft report (not yet stored) with its privacy review.
 pub fn create(
-    store: &RedbStore,
+    store: &dyn Store,
     ids: &Identities,
     o: &Options,
     now: DateTime<Utc>,

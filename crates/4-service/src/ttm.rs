@@ -12,21 +12,21 @@ use canopy_models::ttm::history::{RepoHistory, histories};
 use canopy_models::ttm::{
     Explanation, PrRecord, Prediction, Scope, TrainConfig, TtmModel, from_log, train_for_repo,
 };
+use canopy_store::{EventStore, MetaStore, Store, StoreError, TimeRange};
 use chrono::{DateTime, Utc};
-use tokio::task::JoinHandle;
-
-use crate::clock::Clock;
-use crate::inbox::tokio_shutdown::Signal;
 
 use crate::messages::TtmView;
-use crate::store::{EventStore, RedbStore, StoreError, TimeRange};
 
 fn model_key(repo: &str) -> String {
     format!("ttm_model:{repo}")
 }
 
 /// The events a repository's time-to-merge history is built from (changes and reviews).
-fn history_events(store: &RedbStore, repo: &str, out: &mut Vec<Event>) -> Result<(), StoreError> {
+fn history_events(
+    store: &dyn EventStore,
+    repo: &str,
+    out: &mut Vec<Event>,
+) -> Result<(), StoreError> {
     store.scan_repo(repo, TimeRange::ALL, &mut |e| {
         if matches!(e.kind, EventKind::Change(_) | EventKind::Review(_)) {
             out.push(e);
@@ -36,7 +36,7 @@ fn history_events(store: &RedbStore, repo: &str, out: &mut Vec<Event>) -> Result
 }
 
 /// Every change of every repository in the store, as training records.
-pub fn history_records(store: &RedbStore) -> Result<Vec<PrRecord>, StoreError> {
+pub fn history_records(store: &dyn EventStore) -> Result<Vec<PrRecord>, StoreError> {
     let mut events = Vec::new();
     for repo in store.repos()? {
         history_events(store, &repo, &mut events)?;
@@ -48,13 +48,13 @@ pub fn history_records(store: &RedbStore) -> Result<Vec<PrRecord>, StoreError> {
 }
 
 /// Saves a repository's model.
-pub fn save_model(store: &RedbStore, repo: &str, model: &TtmModel) -> Result<(), StoreError> {
+pub fn save_model(store: &dyn MetaStore, repo: &str, model: &TtmModel) -> Result<(), StoreError> {
     let bytes = serde_json::to_vec(model).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     store.put_meta(&model_key(repo), &bytes)
 }
 
 /// Loads a repository's model, if one was trained.
-pub fn load_model(store: &RedbStore, repo: &str) -> Result<Option<TtmModel>, StoreError> {
+pub fn load_model(store: &dyn MetaStore, repo: &str) -> Result<Option<TtmModel>, StoreError> {
     Ok(store
         .get_meta(&model_key(repo))?
         .and_then(|b| serde_json::from_slice(&b).ok()))
@@ -73,7 +73,7 @@ pub struct Trained {
 
 /// Trains and saves a model for every repository in the store with changes, and records when.
 pub fn train_all(
-    store: &RedbStore,
+    store: &dyn Store,
     min_repo: usize,
     now: DateTime<Utc>,
 ) -> Result<Vec<Trained>, StoreError> {
@@ -94,76 +94,12 @@ pub fn train_all(
 }
 
 /// When the models were last trained, if ever.
-pub fn last_trained(store: &RedbStore) -> Result<Option<DateTime<Utc>>, StoreError> {
+pub fn last_trained(store: &dyn MetaStore) -> Result<Option<DateTime<Utc>>, StoreError> {
     Ok(store
         .get_meta(TRAINED_AT)?
         .and_then(|b| String::from_utf8(b).ok())
         .and_then(|s| s.parse::<i64>().ok())
         .and_then(|t| DateTime::from_timestamp(t, 0)))
-}
-
-/// Retrains every `interval` (and at once if the last training is older than that), in a
-/// blocking thread so that webhooks and reactions never wait for it; new models go live in
-/// `cache` as soon as they are saved.
-pub fn start_retrainer(
-    store: Arc<RedbStore>,
-    cache: Arc<TtmCache>,
-    clock: Arc<dyn Clock>,
-    interval: std::time::Duration,
-    min_repo: usize,
-    mut shutdown: Signal,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            let s = store.clone();
-            let last = tokio::task::spawn_blocking(move || last_trained(&s))
-                .await
-                .ok()
-                .and_then(Result::ok)
-                .flatten();
-            let now = clock.now();
-            let due = last.map_or(now, |t| {
-                t + chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::days(1))
-            });
-            if due <= now {
-                let (s, c) = (store.clone(), cache.clone());
-                let started = std::time::Instant::now();
-                let result = tokio::task::spawn_blocking(move || {
-                    let trained = train_all(&s, min_repo, now)?;
-                    for t in &trained {
-                        if let Ok(m) = &t.outcome {
-                            c.set_model(&t.repo, m.clone());
-                        }
-                    }
-                    Ok::<_, StoreError>(trained)
-                })
-                .await;
-                match result {
-                    Ok(Ok(trained)) => {
-                        let ok = trained.iter().filter(|t| t.outcome.is_ok()).count();
-                        tracing::info!(
-                            repos = trained.len(),
-                            trained = ok,
-                            ms = started.elapsed().as_millis() as u64,
-                            "time-to-merge models retrained"
-                        );
-                    }
-                    Ok(Err(e)) => {
-                        tracing::warn!(error = %e, "time-to-merge retraining failed; keeping the current models")
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "time-to-merge retraining panicked; keeping the current models")
-                    }
-                }
-                continue;
-            }
-            let wait = (due - now).to_std().unwrap_or(interval);
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = shutdown.wait() => return,
-            }
-        }
-    })
 }
 
 /// Models and histories in memory, for predictions in the reactor without rereading the store.
@@ -174,18 +110,23 @@ pub struct TtmCache {
 }
 
 impl TtmCache {
-    /// The model of a repository (loaded from the store once).
-    pub fn model(&self, store: &RedbStore, repo: &str) -> Option<Arc<TtmModel>> {
+    /// The model of a repository (loaded from the store once; a store error is returned and
+    /// the load tried again next time).
+    pub fn model(
+        &self,
+        store: &dyn MetaStore,
+        repo: &str,
+    ) -> Result<Option<Arc<TtmModel>>, StoreError> {
         if let Ok(m) = self.models.read()
             && let Some(cached) = m.get(repo)
         {
-            return cached.clone();
+            return Ok(cached.clone());
         }
-        let loaded = load_model(store, repo).ok().flatten().map(Arc::new);
+        let loaded = load_model(store, repo)?.map(Arc::new);
         if let Ok(mut m) = self.models.write() {
             m.insert(repo.to_string(), loaded.clone());
         }
-        loaded
+        Ok(loaded)
     }
 
     /// Replaces a repository's model after training.
@@ -198,26 +139,27 @@ impl TtmCache {
     /// Features of a change at `t`, from the repository's history plus `new` events.
     pub fn features(
         &self,
-        store: &RedbStore,
+        store: &dyn EventStore,
         repo: &str,
         new: &[Event],
         number: u64,
         t: DateTime<Utc>,
-    ) -> TtmFeatures {
+    ) -> Result<TtmFeatures, StoreError> {
         let Ok(mut hs) = self.histories.lock() else {
-            return TtmFeatures::default();
+            return Ok(TtmFeatures::default());
         };
-        let h = hs.entry(repo.to_string()).or_insert_with(|| {
-            let mut events = Vec::new();
-            if let Err(e) = history_events(store, repo, &mut events) {
-                tracing::warn!(repo = %repo, error = %e, "cannot read the repository's history; predicting from what is known");
+        let h = match hs.entry(repo.to_string()) {
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                let mut events = Vec::new();
+                history_events(store, repo, &mut events)?;
+                v.insert(RepoHistory::from_events(repo, &events))
             }
-            RepoHistory::from_events(repo, &events)
-        });
+        };
         for e in new {
             h.add(e);
         }
-        h.features_at(number, t)
+        Ok(h.features_at(number, t))
     }
 }
 

@@ -1,25 +1,50 @@
-//! Assembles the running bot from its parts — listener, store, normaliser, clock — all passed
-//! in, so the `serve` command, the demo and the tests start the very same thing.
+//! Assembles the running bot from its parts — listener, store, normaliser, clock, reactor,
+//! executor — all passed in, and starts every loop: the HTTP intake, the worker pool, the
+//! outbox worker, the digest scheduler, the settings refresher, the retrainer and the grid
+//! refresher. `canopy serve`, the demo and the tests start the very same thing.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
+use canopy_core::shutdown::{self, Signal, Trigger};
+use canopy_core::{Clock, Normalize};
+use canopy_service::carbon::IntensityCache;
+use canopy_service::config::DigestChannelsConfig;
+use canopy_service::react::{NoReactions, React};
+use canopy_service::repo_config::RepoConfigs;
+use canopy_store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-use crate::clock::Clock;
-use crate::inbox::tokio_shutdown::{self, Trigger};
-use crate::inbox::{Committer, Normalize, Pool, React, WorkerHealth};
-use crate::outbox::{Execute, OutboxWorker};
+use crate::activity::Activity;
+use crate::budget::Budget;
+use crate::committer::Committer;
+use crate::http::{self, AppState, Limits};
+use crate::loops::{ConfigRefresher, GridRefresher, Retrainer};
+use crate::metrics::Metrics;
+use crate::outbox_worker::{Execute, OutboxWorker};
+use crate::pool::{Pool, WorkerHealth};
+use crate::scheduler::Scheduler;
 use crate::secrets::Secrets;
-use crate::server::metrics::Metrics;
-use crate::server::{self, AppState, Limits};
-use crate::store::RedbStore;
+
+/// What the digest scheduler needs besides the store and the clock.
+pub struct Digests {
+    /// Per-repository settings (schedules among them).
+    pub configs: Arc<RepoConfigs>,
+    /// The server's digest channels and organisation schedules.
+    pub channels: DigestChannelsConfig,
+    /// Whether a chat webhook is configured.
+    pub webhook: bool,
+    /// Grid data for the CI footprint.
+    pub grid: Arc<IntensityCache>,
+    /// Time between looks at the schedules.
+    pub poll: Duration,
+}
 
 /// What the server needs besides its dependencies.
-#[derive(Clone)]
 pub struct AppConfig {
     /// Request limits.
     pub limits: Limits,
@@ -35,25 +60,40 @@ pub struct AppConfig {
     pub executor: Option<Arc<dyn Execute>>,
     /// Attempts before an action goes to the dead-letter list.
     pub max_attempts: u32,
-    /// Longest sleep of the outbox worker between looks at its queue.
+    /// Longest real-time sleep of the outbox worker between looks at its queue.
     pub outbox_poll: Duration,
     /// First retry delay of a failed action (doubled at each attempt).
     pub backoff_base: Duration,
+    /// The digest scheduler, if digests are sent.
+    pub digests: Option<Digests>,
+    /// The repository settings refresher, if a GitHub client is configured.
+    pub config_refresher: Option<ConfigRefresher>,
+    /// The time-to-merge retrainer, if retraining is on.
+    pub retrainer: Option<Retrainer>,
+    /// The grid intensity refresher, if regions are configured.
+    pub grid_refresher: Option<GridRefresher>,
+    /// Name of this process's claims on shared work (unique per replica).
+    pub instance: String,
 }
 
 impl AppConfig {
-    /// Intake only: default limits, no reactions, no outbox worker.
+    /// Intake only: default limits, no reactions, no outbox worker, no loops.
     pub fn intake(github_secrets: Secrets, gerrit_secrets: Secrets) -> AppConfig {
         AppConfig {
             limits: Limits::default(),
             workers: 2,
             github_secrets,
             gerrit_secrets,
-            reactor: Arc::new(crate::inbox::NoReactions),
+            reactor: Arc::new(NoReactions),
             executor: None,
             max_attempts: 8,
             outbox_poll: Duration::from_secs(1),
             backoff_base: Duration::from_secs(1),
+            digests: None,
+            config_refresher: None,
+            retrainer: None,
+            grid_refresher: None,
+            instance: "canopy".into(),
         }
     }
 }
@@ -63,60 +103,66 @@ pub struct Running {
     /// Address it listens on.
     pub addr: SocketAddr,
     /// Its store.
-    pub store: Arc<RedbStore>,
+    pub store: Arc<dyn Store>,
     /// Its metrics.
     pub metrics: Arc<Metrics>,
+    /// The request byte budget (for tests and metrics).
+    pub budget: Arc<Budget>,
+    /// What each loop is doing.
+    pub activity: Activity,
+    /// Wakes the outbox worker.
+    pub outbox_notify: Arc<Notify>,
+    /// The store's writer.
+    pub committer: Committer,
     trigger: Trigger,
     server: JoinHandle<std::io::Result<()>>,
-    dispatcher: JoinHandle<()>,
-    outbox: Option<JoinHandle<()>>,
+    tasks: Vec<JoinHandle<()>>,
     health: Arc<WorkerHealth>,
-    /// Wakes the outbox worker (tests that move a manual clock use it).
-    pub outbox_notify: Arc<Notify>,
-    /// The store's writer, for background tasks that write (the digest scheduler).
-    pub committer: Committer,
+    writer_alive: Arc<AtomicBool>,
 }
 
-/// Starts the writer, the worker pool and the HTTP server.
+/// Starts the writer, the worker pool, the outbox worker, every configured loop and the HTTP
+/// server.
 pub fn start(
     listener: TcpListener,
-    store: Arc<RedbStore>,
+    store: Arc<dyn Store>,
     normalizer: Arc<dyn Normalize>,
     clock: Arc<dyn Clock>,
     cfg: AppConfig,
 ) -> std::io::Result<Running> {
     let addr = listener.local_addr()?;
-    let (trigger, signal) = tokio_shutdown::channel();
+    let (trigger, signal) = shutdown::channel();
     let committer = Committer::spawn(store.clone());
     let notify = Arc::new(Notify::new());
     let metrics = Arc::new(Metrics::default());
     let health = Arc::new(WorkerHealth::default());
     let outbox_notify = Arc::new(Notify::new());
-    let outbox = cfg.executor.clone().map(|executor| {
-        OutboxWorker {
+    let activity = Activity::default();
+    let budget = Arc::new(Budget::new(cfg.limits.inflight_bytes));
+    let parts = Parts {
+        store: &store,
+        committer: &committer,
+        clock: &clock,
+        activity: &activity,
+        outbox_notify: &outbox_notify,
+        signal: &signal,
+    };
+    let mut tasks = parts.loops(&cfg);
+    tasks.push(
+        Pool {
             store: store.clone(),
             committer: committer.clone(),
-            executor,
+            normalizer,
+            reactor: cfg.reactor.clone(),
+            outbox_notify: outbox_notify.clone(),
+            notify: notify.clone(),
             clock: clock.clone(),
-            notify: outbox_notify.clone(),
-            max_attempts: cfg.max_attempts,
-            poll: cfg.outbox_poll,
-            backoff_base: cfg.backoff_base,
+            metrics: metrics.clone(),
+            health: health.clone(),
+            owner: format!("{}:pool", cfg.instance),
         }
-        .start(signal.clone())
-    });
-    let dispatcher = Pool {
-        store: store.clone(),
-        committer: committer.clone(),
-        normalizer,
-        reactor: cfg.reactor.clone(),
-        outbox_notify: outbox_notify.clone(),
-        notify: notify.clone(),
-        clock: clock.clone(),
-        metrics: metrics.clone(),
-        health: health.clone(),
-    }
-    .start(cfg.workers, signal.clone());
+        .start(cfg.workers, signal.clone()),
+    );
     let state = Arc::new(AppState {
         committer: committer.clone(),
         store: store.clone(),
@@ -127,42 +173,121 @@ pub fn start(
         clock,
         health: health.clone(),
         limits: cfg.limits,
+        budget: budget.clone(),
     });
-    let app = server::router(state);
-    let server = tokio::spawn(server::serve(listener, app, cfg.limits, signal));
+    let app = http::router(state);
+    let server = tokio::spawn(http::serve(listener, app, cfg.limits, signal));
     Ok(Running {
         addr,
+        writer_alive: committer.alive_flag(),
         store,
         metrics,
-        trigger,
-        server,
-        dispatcher,
-        outbox,
-        health,
+        budget,
+        activity,
         outbox_notify,
         committer,
+        trigger,
+        server,
+        tasks,
+        health,
     })
 }
 
+/// What every loop is started with.
+struct Parts<'a> {
+    store: &'a Arc<dyn Store>,
+    committer: &'a Committer,
+    clock: &'a Arc<dyn Clock>,
+    activity: &'a Activity,
+    outbox_notify: &'a Arc<Notify>,
+    signal: &'a Signal,
+}
+
+impl Parts<'_> {
+    /// Starts the outbox worker and every configured periodic loop.
+    fn loops(&self, cfg: &AppConfig) -> Vec<JoinHandle<()>> {
+        let (store, clock, signal) = (self.store, self.clock, self.signal);
+        let mut tasks = Vec::new();
+        if let Some(executor) = cfg.executor.clone() {
+            let worker = OutboxWorker {
+                store: store.clone(),
+                committer: self.committer.clone(),
+                executor,
+                clock: clock.clone(),
+                notify: self.outbox_notify.clone(),
+                max_attempts: cfg.max_attempts,
+                poll: cfg.outbox_poll,
+                backoff_base: cfg.backoff_base,
+                owner: format!("{}:outbox", cfg.instance),
+                state: self.activity.register("outbox"),
+            };
+            tasks.push(worker.start(signal.clone()));
+        }
+        if let Some(d) = &cfg.digests {
+            let scheduler = Scheduler {
+                store: store.clone(),
+                committer: self.committer.clone(),
+                configs: d.configs.clone(),
+                channels: d.channels.clone(),
+                webhook: d.webhook,
+                grid: d.grid.clone(),
+                clock: clock.clone(),
+                outbox: self.outbox_notify.clone(),
+                poll: d.poll,
+            };
+            let state = self.activity.register("digests");
+            tasks.push(scheduler.start(state, signal.clone()));
+        }
+        if let Some(r) = &cfg.config_refresher {
+            let state = self.activity.register("settings");
+            tasks.push(
+                r.clone()
+                    .start(store.clone(), clock.clone(), state, signal.clone()),
+            );
+        }
+        if let Some(r) = &cfg.retrainer {
+            let state = self.activity.register("retrainer");
+            tasks.push(
+                r.clone()
+                    .start(store.clone(), clock.clone(), state, signal.clone()),
+            );
+        }
+        if let Some(r) = &cfg.grid_refresher {
+            let state = self.activity.register("grid");
+            tasks.push(
+                r.clone()
+                    .start(store.clone(), clock.clone(), state, signal.clone()),
+            );
+        }
+        tasks
+    }
+}
+
 impl Running {
-    /// Stops accepting, lets workers finish the delivery in hand, and waits for them (at most
-    /// `grace`). Deliveries not yet processed stay pending in the store for the next start.
+    /// Stops accepting, lets workers finish the delivery in hand, stops every loop, and waits
+    /// for them and for the store writer to let go of the store (at most `grace` for the
+    /// workers and the writer). Deliveries not yet processed stay pending for the next start.
     pub async fn shutdown(self, grace: Duration) {
         self.trigger.fire();
         let _ = self.server.await;
-        let _ = self.dispatcher.await;
-        if let Some(o) = self.outbox {
-            let _ = o.await;
+        for t in self.tasks {
+            let _ = t.await;
         }
         let deadline = tokio::time::Instant::now() + grace;
-        while self
-            .health
-            .running
-            .load(std::sync::atomic::Ordering::SeqCst)
-            > 0
+        let running = || {
+            self.health
+                .running
+                .load(std::sync::atomic::Ordering::SeqCst)
+        };
+        while running() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        drop(self.committer);
+        drop(self.store);
+        while self.writer_alive.load(std::sync::atomic::Ordering::SeqCst)
             && tokio::time::Instant::now() < deadline
         {
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 

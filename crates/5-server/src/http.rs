@@ -1,12 +1,11 @@
-//! The webhook server: limit the body, authenticate on the raw bytes, store the delivery
-//! durably, answer fast; the real work happens afterwards in the inbox's worker pool.
+//! The webhook server: bound the bytes in flight and the connections per peer, limit the body,
+//! authenticate on the raw bytes, store the delivery durably, answer fast; the real work
+//! happens afterwards in the worker pool.
 
-pub mod auth;
-pub mod metrics;
-
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -15,7 +14,10 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use canopy_analyzer::Platform;
+use canopy_core::shutdown::Signal;
+use canopy_core::{Clock, Delivery, Platform, WriteOp, WriteOutcome};
+use canopy_store::Store;
+use http_body_util::BodyExt;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use serde_json::json;
@@ -23,17 +25,23 @@ use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
-use crate::clock::Clock;
-use crate::inbox::tokio_shutdown::Signal;
-use crate::inbox::{CommitError, Committer, WorkerHealth};
+use crate::auth;
+use crate::budget::{Budget, Reservation};
+use crate::committer::{CommitError, Committer};
+use crate::metrics::Metrics;
+use crate::pool::WorkerHealth;
 use crate::secrets::Secrets;
-use crate::store::{Delivery, RedbStore, WriteOp, WriteOutcome};
-use metrics::Metrics;
 
 /// GitHub's own cap on webhook payloads: bigger bodies are refused without being read.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 25 * 1024 * 1024;
+/// Default budget of request body bytes in flight across all connections.
+pub const DEFAULT_INFLIGHT_BYTES: usize = 256 * 1024 * 1024;
+/// Default cap on concurrent connections from one peer address.
+pub const DEFAULT_CONNECTIONS_PER_PEER: usize = 64;
+/// Seconds a client is asked to wait when the server sheds load.
+const RETRY_AFTER_SECS: u64 = 5;
 
-/// Limits that protect the server from slow or oversized requests.
+/// Limits that protect the server from slow, oversized or too many requests.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Largest accepted body.
@@ -42,6 +50,10 @@ pub struct Limits {
     pub header_timeout: Duration,
     /// Time a whole request (headers, body, storing) may take.
     pub request_timeout: Duration,
+    /// Body bytes in flight across all requests; beyond it, 503 without reading.
+    pub inflight_bytes: usize,
+    /// Concurrent connections from one peer address; beyond it, 503 and close.
+    pub connections_per_peer: usize,
 }
 
 impl Default for Limits {
@@ -50,6 +62,8 @@ impl Default for Limits {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             header_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
+            inflight_bytes: DEFAULT_INFLIGHT_BYTES,
+            connections_per_peer: DEFAULT_CONNECTIONS_PER_PEER,
         }
     }
 }
@@ -59,7 +73,7 @@ pub struct AppState {
     /// Durable writer for deliveries.
     pub committer: Committer,
     /// The store (for readiness and queue depth).
-    pub store: Arc<RedbStore>,
+    pub store: Arc<dyn Store>,
     /// Accepted GitHub webhook secrets (several during rotation).
     pub github_secrets: Secrets,
     /// Accepted Gerrit webhook secrets.
@@ -74,6 +88,8 @@ pub struct AppState {
     pub health: Arc<WorkerHealth>,
     /// Request limits.
     pub limits: Limits,
+    /// Body bytes in flight.
+    pub budget: Arc<Budget>,
 }
 
 /// The router with every endpoint.
@@ -92,13 +108,55 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// Accepts connections until `shutdown` fires. Slow senders of headers are cut off.
+/// Open connections per peer address.
+#[derive(Debug, Default)]
+struct Peers(Mutex<HashMap<IpAddr, usize>>);
+
+/// A connection counted against its peer's cap; uncounted when dropped.
+struct PeerSlot {
+    peers: Arc<Peers>,
+    ip: IpAddr,
+}
+
+impl Peers {
+    /// A slot for one more connection from `ip`, unless it already has `cap`.
+    fn admit(self: &Arc<Self>, ip: IpAddr, cap: usize) -> Option<PeerSlot> {
+        let mut m = self.0.lock().ok()?;
+        let n = m.entry(ip).or_default();
+        if *n >= cap {
+            return None;
+        }
+        *n += 1;
+        Some(PeerSlot {
+            peers: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for PeerSlot {
+    fn drop(&mut self) {
+        if let Ok(mut m) = self.peers.0.lock()
+            && let Some(n) = m.get_mut(&self.ip)
+        {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Accepts connections until `shutdown` fires, at most `limits.connections_per_peer` at once
+/// from one address. Slow senders of headers are cut off; on shutdown, open connections finish
+/// the request in hand and close.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: Limits,
     mut shutdown: Signal,
 ) -> std::io::Result<()> {
+    let peers = Arc::new(Peers::default());
     loop {
         let (stream, peer): (tokio::net::TcpStream, SocketAddr) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -112,14 +170,33 @@ pub async fn serve(
             },
             _ = shutdown.wait() => return Ok(()),
         };
+        let Some(slot) = peers.admit(peer.ip(), limits.connections_per_peer) else {
+            tracing::warn!(%peer, "too many connections from one peer; refused");
+            let busy = format!(
+                "HTTP/1.1 503 Service Unavailable\r\nRetry-After: {RETRY_AFTER_SECS}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            let _ = stream.try_write(busy.as_bytes());
+            continue;
+        };
         let svc = TowerToHyperService::new(app.clone());
         let header_timeout = limits.header_timeout;
+        let mut stop = shutdown.clone();
         tokio::spawn(async move {
+            let _slot = slot;
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder
                 .timer(TokioTimer::new())
                 .header_read_timeout(header_timeout);
-            if let Err(e) = builder.serve_connection(TokioIo::new(stream), svc).await {
+            let conn = builder.serve_connection(TokioIo::new(stream), svc);
+            tokio::pin!(conn);
+            let ended = tokio::select! {
+                r = conn.as_mut() => r,
+                _ = stop.wait() => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = ended {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
         });
@@ -146,25 +223,71 @@ fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter(|s| !s.is_empty())
 }
 
-/// Rejects a body whose declared length is over the limit before reading any of it.
-fn too_large(h: &HeaderMap, max: usize) -> bool {
-    header_str(h, header::CONTENT_LENGTH.as_str())
-        .and_then(|v| v.parse::<u64>().ok())
-        .is_some_and(|n| n > max as u64)
+/// The body's declared length, if any.
+fn declared_len(h: &HeaderMap) -> Option<u64> {
+    header_str(h, header::CONTENT_LENGTH.as_str()).and_then(|v| v.parse::<u64>().ok())
 }
 
-/// Reads the body up to the limit: `Err(413)` past it, `Err(400)` when the client breaks off.
-async fn read_body(body: Body, max: usize) -> Result<bytes::Bytes, Response> {
-    axum::body::to_bytes(body, max).await.map_err(|e| {
-        let too_big = std::error::Error::source(&e)
-            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-            || e.to_string().contains("length limit");
-        if too_big {
-            problem(StatusCode::PAYLOAD_TOO_LARGE, "body is larger than 25 MiB")
-        } else {
-            problem(StatusCode::BAD_REQUEST, "could not read the request body")
+/// A refusal and the outcome it is counted as.
+type Refusal = (Response, &'static str);
+
+fn too_large() -> Refusal {
+    (
+        problem(StatusCode::PAYLOAD_TOO_LARGE, "body is larger than 25 MiB"),
+        "too_large",
+    )
+}
+
+fn shed() -> Refusal {
+    let mut r = problem(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the server is receiving too much at once; retry later",
+    );
+    r.headers_mut().insert(
+        header::RETRY_AFTER,
+        header::HeaderValue::from(RETRY_AFTER_SECS),
+    );
+    (r, "shed")
+}
+
+/// Reads the body within the request limit and the global budget: the declared length is
+/// reserved before anything is read (refused with 413 past the limit, 503 past the budget);
+/// a body without a length reserves its chunks as they arrive. The reservation is held until
+/// the caller is done with the bytes.
+async fn read_body(
+    s: &AppState,
+    h: &HeaderMap,
+    body: Body,
+) -> Result<(Vec<u8>, Reservation), Refusal> {
+    let max = s.limits.max_body_bytes;
+    let declared = declared_len(h);
+    if declared.is_some_and(|n| n > max as u64) {
+        return Err(too_large());
+    }
+    let upfront = declared.unwrap_or(0) as usize;
+    let mut held = s.budget.try_reserve(upfront).ok_or_else(shed)?;
+    let mut bytes = Vec::with_capacity(upfront);
+    let mut body = body;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| {
+            (
+                problem(StatusCode::BAD_REQUEST, "could not read the request body"),
+                "bad_request",
+            )
+        })?;
+        let Ok(chunk) = frame.into_data() else {
+            continue;
+        };
+        if bytes.len() + chunk.len() > max {
+            return Err(too_large());
         }
-    })
+        let beyond = (bytes.len() + chunk.len()).saturating_sub(held.bytes());
+        if !held.grow(beyond) {
+            return Err(shed());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok((bytes, held))
 }
 
 async fn store_delivery(s: &AppState, d: Delivery) -> Result<WriteOutcome, CommitError> {
@@ -239,73 +362,59 @@ async fn github_inner(
     event: &str,
     body: Body,
 ) -> (Response, &'static str) {
-    if s.github_secrets.is_empty() {
-        return (
-            problem(
-                StatusCode::NOT_FOUND,
-                "GitHub webhooks are not enabled on this server",
-            ),
-            "disabled",
-        );
+    match github_accept(s, h, event, body).await {
+        Ok(r) | Err(r) => r,
     }
-    if too_large(h, s.limits.max_body_bytes) {
-        return (
-            problem(StatusCode::PAYLOAD_TOO_LARGE, "body is larger than 25 MiB"),
-            "too_large",
-        );
+}
+
+fn refuse(status: StatusCode, message: &str, outcome: &'static str) -> Refusal {
+    (problem(status, message), outcome)
+}
+
+async fn github_accept(
+    s: &AppState,
+    h: &HeaderMap,
+    event: &str,
+    body: Body,
+) -> Result<Refusal, Refusal> {
+    if s.github_secrets.is_empty() {
+        let msg = "GitHub webhooks are not enabled on this server";
+        return Err(refuse(StatusCode::NOT_FOUND, msg, "disabled"));
+    }
+    if declared_len(h).is_some_and(|n| n > s.limits.max_body_bytes as u64) {
+        return Err(too_large());
     }
     if event.is_empty() {
-        return (
-            problem(StatusCode::BAD_REQUEST, "missing X-GitHub-Event header"),
-            "bad_request",
-        );
+        let msg = "missing X-GitHub-Event header";
+        return Err(refuse(StatusCode::BAD_REQUEST, msg, "bad_request"));
     }
     let Some(signature) = header_str(h, "x-hub-signature-256").map(str::to_string) else {
-        return (
-            problem(
-                StatusCode::UNAUTHORIZED,
-                "missing X-Hub-Signature-256 header",
-            ),
-            "unauthorized",
-        );
+        let msg = "missing X-Hub-Signature-256 header";
+        return Err(refuse(StatusCode::UNAUTHORIZED, msg, "unauthorized"));
     };
     let Some(delivery_id) = header_str(h, "x-github-delivery").map(str::to_string) else {
-        return (
-            problem(StatusCode::BAD_REQUEST, "missing X-GitHub-Delivery header"),
-            "bad_request",
-        );
+        let msg = "missing X-GitHub-Delivery header";
+        return Err(refuse(StatusCode::BAD_REQUEST, msg, "bad_request"));
     };
     if delivery_id.len() > 200 {
-        return (
-            problem(StatusCode::BAD_REQUEST, "X-GitHub-Delivery is too long"),
-            "bad_request",
-        );
+        let msg = "X-GitHub-Delivery is too long";
+        return Err(refuse(StatusCode::BAD_REQUEST, msg, "bad_request"));
     }
-    let bytes = match read_body(body, s.limits.max_body_bytes).await {
-        Ok(b) => b,
-        Err(r) => {
-            let o = if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                "too_large"
-            } else {
-                "bad_request"
-            };
-            return (r, o);
-        }
-    };
+    let (bytes, held) = read_body(s, h, body).await?;
     if !auth::github_signature_ok(&s.github_secrets, &signature, &bytes) {
-        return (
-            problem(StatusCode::UNAUTHORIZED, "signature does not match"),
-            "unauthorized",
-        );
+        let msg = "signature does not match";
+        return Err(refuse(StatusCode::UNAUTHORIZED, msg, "unauthorized"));
     }
     let d = Delivery {
         platform: Platform::Github,
         id: delivery_id.clone(),
         event: event.to_string(),
         received_at: s.clock.now(),
-        body: bytes.to_vec(),
+        body: bytes,
     };
-    stored_response(store_delivery(s, d).await, &delivery_id)
+    let stored = store_delivery(s, d).await;
+    drop(held);
+    Ok(stored_response(stored, &delivery_id))
 }
 
 #[derive(serde::Deserialize)]
@@ -329,60 +438,43 @@ async fn gerrit_inner(
     parts: &axum::http::request::Parts,
     body: Body,
 ) -> (Response, String, &'static str) {
-    let unknown = || "unknown".to_string();
+    match gerrit_accept(s, parts, body).await {
+        Ok(r) => r,
+        Err((resp, outcome)) => (resp, "unknown".to_string(), outcome),
+    }
+}
+
+async fn gerrit_accept(
+    s: &AppState,
+    parts: &axum::http::request::Parts,
+    body: Body,
+) -> Result<(Response, String, &'static str), Refusal> {
     if s.gerrit_secrets.is_empty() {
-        return (
-            problem(
-                StatusCode::NOT_FOUND,
-                "Gerrit webhooks are not enabled on this server",
-            ),
-            unknown(),
-            "disabled",
-        );
+        let msg = "Gerrit webhooks are not enabled on this server";
+        return Err(refuse(StatusCode::NOT_FOUND, msg, "disabled"));
     }
     if !auth::gerrit_request_ok(&s.gerrit_secrets, &parts.headers, parts.uri.query()) {
-        return (
-            problem(
-                StatusCode::UNAUTHORIZED,
-                "missing or wrong credentials (basic auth password or token parameter)",
-            ),
-            unknown(),
-            "unauthorized",
-        );
+        let msg = "missing or wrong credentials (basic auth password or token parameter)";
+        return Err(refuse(StatusCode::UNAUTHORIZED, msg, "unauthorized"));
     }
-    if too_large(&parts.headers, s.limits.max_body_bytes) {
-        return (
-            problem(StatusCode::PAYLOAD_TOO_LARGE, "body is larger than 25 MiB"),
-            unknown(),
-            "too_large",
-        );
-    }
-    let bytes = match read_body(body, s.limits.max_body_bytes).await {
-        Ok(b) => b,
-        Err(r) => {
-            let o = if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                "too_large"
-            } else {
-                "bad_request"
-            };
-            return (r, unknown(), o);
-        }
-    };
+    let (bytes, held) = read_body(s, &parts.headers, body).await?;
     let event = serde_json::from_slice::<GerritType>(&bytes)
         .ok()
         .and_then(|t| t.kind)
         .filter(|k| k.len() <= 64)
-        .unwrap_or_else(unknown);
+        .unwrap_or_else(|| "unknown".to_string());
     let id = gerrit_delivery_id(&bytes);
     let d = Delivery {
         platform: Platform::Gerrit,
         id: id.clone(),
         event: event.clone(),
         received_at: s.clock.now(),
-        body: bytes.to_vec(),
+        body: bytes,
     };
-    let (resp, outcome) = stored_response(store_delivery(s, d).await, &id);
-    (resp, event, outcome)
+    let stored = store_delivery(s, d).await;
+    drop(held);
+    let (resp, outcome) = stored_response(stored, &id);
+    Ok((resp, event, outcome))
 }
 
 /// Gerrit sends no delivery id; the digest of the body is one (a retried post is the same body).
@@ -413,10 +505,12 @@ async fn metrics_endpoint(State(s): State<Arc<AppState>>) -> Response {
         .await
         .ok()
         .flatten();
+    let mut text = s.metrics.render(depth);
+    text.push_str(&crate::metrics::render_budget(&s.budget));
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        s.metrics.render(depth),
+        text,
     )
         .into_response()
 }

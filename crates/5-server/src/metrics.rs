@@ -188,6 +188,25 @@ impl Metrics {
     }
 }
 
+/// The request byte budget as gauges and a counter.
+pub fn render_budget(b: &crate::budget::Budget) -> String {
+    let mut out = String::new();
+    out.push_str(
+        "# HELP canopy_request_bytes_in_flight Request body bytes held by the server now.\n",
+    );
+    out.push_str("# TYPE canopy_request_bytes_in_flight gauge\n");
+    let _ = writeln!(out, "canopy_request_bytes_in_flight {}", b.in_use());
+    out.push_str(
+        "# HELP canopy_request_bytes_budget The budget of request body bytes in flight.\n",
+    );
+    out.push_str("# TYPE canopy_request_bytes_budget gauge\n");
+    let _ = writeln!(out, "canopy_request_bytes_budget {}", b.limit());
+    out.push_str("# HELP canopy_requests_shed_total Requests answered 503 for lack of budget.\n");
+    out.push_str("# TYPE canopy_requests_shed_total counter\n");
+    let _ = writeln!(out, "canopy_requests_shed_total {}", b.refused());
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,27 +1,30 @@
-//! The outbox worker: performs due actions one at a time through an executor, records the
-//! result durably, backs off with jitter (or as long as the platform asks), and moves an action
-//! that keeps failing to the dead-letter list with its last error.
+//! The outbox worker: claims due actions and performs them one at a time through an executor,
+//! records the result durably, backs off with jitter (or as long as the platform asks), and
+//! moves an action that keeps failing to the dead-letter list with its last error. It sleeps
+//! on the clock until the next action is due, and is woken when new ones are enqueued.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use canopy_core::shutdown::Signal;
+use canopy_core::{
+    Action, BoxFuture, Clock, ExecError, OutboxItem, STICKY_MARKER, WriteOp, backoff,
+};
+use canopy_forge::gerrit::client::GerritClient;
+use canopy_forge::github::client::GitHubClient;
+use canopy_service::channels::Channels;
+use canopy_store::{Claim, Store};
+use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-use super::{Action, ExecError, backoff};
-use crate::channels::Channels;
-use crate::clock::Clock;
-use crate::gerrit::client::GerritClient;
-use crate::github::client::GitHubClient;
-use crate::inbox::Committer;
-use crate::inbox::tokio_shutdown::Signal;
-use crate::outbox::STICKY_MARKER;
-use crate::store::{OutboxItem, RedbStore, WriteOp};
+use crate::activity::LoopState;
+use crate::committer::Committer;
 
-/// A boxed future, for object-safe async executors.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+/// Actions claimed per look at the queue.
+const BATCH: usize = 16;
+/// How long a claimed action is this worker's before another process may take it over.
+const LEASE_MINUTES: i64 = 10;
 
 /// Performs actions. Implementations must be idempotent: the same item may be performed again
 /// after a crash between "sent" and "recorded as sent".
@@ -145,7 +148,7 @@ impl Execute for DryRunExecutor {
 /// The worker's dependencies and settings.
 pub struct OutboxWorker {
     /// The store.
-    pub store: Arc<RedbStore>,
+    pub store: Arc<dyn Store>,
     /// The writer.
     pub committer: Committer,
     /// What performs actions.
@@ -156,10 +159,15 @@ pub struct OutboxWorker {
     pub notify: Arc<Notify>,
     /// Attempts before an action is dead.
     pub max_attempts: u32,
-    /// Longest sleep between looks at the queue.
+    /// Longest real-time sleep between looks at the queue (a safety net: new actions wake the
+    /// worker, and the next due one is awaited on the clock).
     pub poll: Duration,
     /// First retry delay (doubled at each attempt).
     pub backoff_base: Duration,
+    /// Name of this worker's claims.
+    pub owner: String,
+    /// Where the worker reports whether it is busy.
+    pub state: LoopState,
 }
 
 /// A reproducible jitter in [0, 1) from an item's id and attempt.
@@ -177,38 +185,71 @@ impl OutboxWorker {
     pub fn start(self, mut shutdown: Signal) -> JoinHandle<()> {
         tokio::spawn(async move {
             loop {
-                let now = self.clock.now();
-                let store = self.store.clone();
-                let due = tokio::task::spawn_blocking(move || store.due_outbox(now, 16))
-                    .await
-                    .ok()
-                    .and_then(Result::ok)
-                    .unwrap_or_default();
+                self.state.busy();
+                let due = self.claim_due().await;
                 if due.is_empty() {
-                    let store = self.store.clone();
-                    let next = tokio::task::spawn_blocking(move || store.next_due().ok().flatten())
-                        .await
-                        .ok()
-                        .flatten();
-                    let wait = next
-                        .and_then(|t| (t - now).to_std().ok())
-                        .map_or(self.poll, |d| d.min(self.poll));
+                    let next = self.next_due().await;
+                    self.state.asleep(next);
+                    let at_due = async {
+                        match next {
+                            Some(t) => self.clock.sleep_until(t).await,
+                            None => std::future::pending().await,
+                        }
+                    };
                     tokio::select! {
                         _ = self.notify.notified() => {}
-                        _ = tokio::time::sleep(wait) => {}
-                        _ = shutdown.wait() => return,
+                        _ = at_due => {}
+                        _ = tokio::time::sleep(self.poll) => {}
+                        _ = shutdown.wait() => break,
                     }
                     continue;
                 }
                 for item in due {
                     let result = tokio::select! {
                         r = self.executor.execute(&item) => r,
-                        _ = shutdown.wait() => return,
+                        _ = shutdown.wait() => { self.state.stopped(); return },
                     };
                     self.record(&item, result).await;
                 }
             }
+            self.state.stopped();
         })
+    }
+
+    /// Claims the actions due now; a store error is logged and the worker tries again later.
+    async fn claim_due(&self) -> Vec<OutboxItem> {
+        let claim = Claim::new(
+            self.owner.clone(),
+            self.clock.now(),
+            chrono::Duration::minutes(LEASE_MINUTES),
+        );
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || store.claim_due(&claim, BATCH)).await {
+            Ok(Ok(due)) => due,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "reading due actions failed");
+                Vec::new()
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "reading due actions panicked");
+                Vec::new()
+            }
+        }
+    }
+
+    /// When the next action is due; after a store error, a look again after `poll`.
+    async fn next_due(&self) -> Option<DateTime<Utc>> {
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || store.next_due()).await {
+            Ok(Ok(next)) => next,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "reading the next due action failed");
+                chrono::Duration::from_std(self.poll)
+                    .ok()
+                    .map(|d| self.clock.now() + d)
+            }
+            Err(_) => None,
+        }
     }
 
     async fn record(&self, item: &OutboxItem, result: Result<(), ExecError>) {

@@ -8,18 +8,19 @@ use std::time::Duration;
 
 use canopy_analyzer::identity::Identities;
 use canopy_analyzer::week::IsoWeek;
+use canopy_core::shutdown::Signal;
+use canopy_core::{Clock, Enqueue, WriteOp};
+use canopy_service::carbon::IntensityCache;
+use canopy_service::config::DigestChannelsConfig;
+use canopy_service::digest::{self, Scope};
+use canopy_service::repo_config::{RepoConfig, RepoConfigs};
+use canopy_store::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-use super::Scope;
-use crate::carbon::IntensityCache;
-use crate::clock::Clock;
-use crate::config::DigestChannelsConfig;
-use crate::inbox::Committer;
-use crate::inbox::tokio_shutdown::Signal;
-use crate::react::RepoConfigs;
-use crate::store::{EventStore, RedbStore, WriteOp};
+use crate::activity::LoopState;
+use crate::committer::Committer;
 
 /// What a schedule asks for now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,18 +66,10 @@ pub fn last_run_key(repo: &str) -> String {
     format!("digest-last-run:{repo}")
 }
 
-/// The last scheduled run recorded for a repository.
-pub fn last_run(store: &RedbStore, repo: &str) -> Option<DateTime<Utc>> {
-    let bytes = store.get_meta(&last_run_key(repo)).ok()??;
-    DateTime::parse_from_rfc3339(std::str::from_utf8(&bytes).ok()?)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
-}
-
 /// The scheduler's dependencies.
 pub struct Scheduler {
     /// The store.
-    pub store: Arc<RedbStore>,
+    pub store: Arc<dyn Store>,
     /// The writer.
     pub committer: Committer,
     /// Per-repository settings.
@@ -91,21 +84,22 @@ pub struct Scheduler {
     pub clock: Arc<dyn Clock>,
     /// Wakes the outbox worker.
     pub outbox: Arc<Notify>,
-    /// Time between looks at the schedules.
+    /// Time between looks at the schedules (on the clock).
     pub poll: Duration,
 }
 
 impl Scheduler {
-    /// Looks at every repository's schedule once; returns how many digests were queued.
-    pub async fn tick(&self) -> usize {
+    /// Looks at every repository's and organisation's schedule once; returns how many digests
+    /// were queued. A store error while reading a schedule's last run skips that schedule this
+    /// time (it is never read as "never ran").
+    pub async fn tick(&self) -> Result<usize, StoreError> {
         let now = self.clock.now();
         let store = self.store.clone();
-        let repos = tokio::task::spawn_blocking(move || store.repos().unwrap_or_default())
+        let repos = tokio::task::spawn_blocking(move || store.repos())
             .await
-            .unwrap_or_default();
-        let mut queued = 0;
+            .map_err(|e| StoreError::Db(format!("listing repositories: {e}")))??;
         // Every repository with a schedule, then every organisation.
-        let mut jobs: Vec<(Scope, crate::repo_config::RepoConfig)> = repos
+        let mut jobs: Vec<(Scope, RepoConfig)> = repos
             .into_iter()
             .map(|r| {
                 let cfg = self.configs.get(&r);
@@ -117,82 +111,119 @@ impl Scheduler {
             cfg.digest = sched.clone();
             jobs.push((Scope::Org(org.clone()), cfg));
         }
+        let mut queued = 0;
         for (scope, cfg) in jobs {
-            let Ok(Some((cron, tz))) = cfg.digest.parsed() else {
-                continue;
-            };
-            let repo = scope.key();
-            let last = last_run(&self.store, &repo);
-            let (at, actions) = match due(&cron, tz, last, now) {
-                Due::Nothing => continue,
-                Due::Start(t) => (t, Vec::new()),
-                Due::Run { at, week } => {
-                    let store = self.store.clone();
-                    let region = cfg.carbon.region.clone();
-                    let grid = region.and_then(|r| self.grid.get(&r));
-                    let channels = self.channels.clone();
-                    let webhook = self.webhook;
-                    let sc = scope.clone();
-                    let made = tokio::task::spawn_blocking(move || {
-                        let built = super::build(
-                            &store,
-                            &sc,
-                            week,
-                            &cfg,
-                            grid.as_ref(),
-                            &Identities::default(),
-                            &[],
-                            None,
-                        )?;
-                        let platform = sc.platform(&store);
-                        super::actions(&built, &sc, platform, &cfg, &channels, webhook, now)
-                    })
-                    .await;
-                    match made {
-                        Ok(Ok(a)) => {
-                            tracing::info!(repo = %repo, week = %week, actions = a.len(), "digest queued");
-                            queued += 1;
-                            (at, a)
-                        }
-                        Ok(Err(e)) => {
-                            // Recorded as run anyway: a digest that cannot be built now would
-                            // fail the same way at every tick.
-                            tracing::error!(repo = %repo, week = %week, error = %format!("{e:#}"), "digest failed");
-                            (at, Vec::new())
-                        }
-                        Err(e) => {
-                            tracing::error!(repo = %repo, error = %e, "digest task failed");
-                            continue;
-                        }
-                    }
+            match self.run_schedule(&scope, cfg, now).await {
+                Ok(true) => queued += 1,
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::error!(scope = %scope.key(), error = %e, "a digest schedule could not be checked; trying again at the next tick")
                 }
-            };
-            let op = WriteOp::ScheduledRun {
-                key: last_run_key(&repo),
-                at,
-                actions,
-                now,
-            };
-            if let Err(e) = self.committer.submit(op).await {
-                tracing::error!(repo = %repo, error = %e, "recording a scheduled digest failed");
             }
         }
         if queued > 0 {
             self.outbox.notify_one();
         }
-        queued
+        Ok(queued)
     }
 
-    /// Runs until `shutdown`, looking at the schedules every `poll`.
-    pub fn start(self, mut shutdown: Signal) -> JoinHandle<()> {
+    /// Checks one schedule and records its run (with the digest's actions) when one is due;
+    /// true when a digest was queued.
+    async fn run_schedule(
+        &self,
+        scope: &Scope,
+        cfg: RepoConfig,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let Ok(Some((cron, tz))) = cfg.digest.parsed() else {
+            return Ok(false);
+        };
+        let key = last_run_key(&scope.key());
+        let (store, k) = (self.store.clone(), key.clone());
+        let previous = tokio::task::spawn_blocking(move || store.last_run(&k))
+            .await
+            .map_err(|e| StoreError::Db(format!("reading a schedule: {e}")))??;
+        let (at, actions) = match due(&cron, tz, previous, now) {
+            Due::Nothing => return Ok(false),
+            Due::Start(t) => (t, Vec::new()),
+            Due::Run { at, week } => (at, self.digest_actions(scope, cfg, week, now).await?),
+        };
+        let queued = !actions.is_empty();
+        let op = WriteOp::ScheduledRun {
+            key,
+            previous,
+            at,
+            actions,
+            now,
+        };
+        match self.committer.submit(op).await {
+            Ok(canopy_core::WriteOutcome::Unchanged) => Ok(false),
+            Ok(_) => Ok(queued),
+            Err(e) => Err(StoreError::Db(format!("recording a scheduled digest: {e}"))),
+        }
+    }
+
+    /// Builds the digest of `week` and its actions. A digest that cannot be built is logged
+    /// and recorded as run anyway (it would fail the same way at every tick); a store error is
+    /// returned so the run is tried again.
+    async fn digest_actions(
+        &self,
+        scope: &Scope,
+        cfg: RepoConfig,
+        week: IsoWeek,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Enqueue>, StoreError> {
+        let store = self.store.clone();
+        let grid = cfg.carbon.region.clone().and_then(|r| self.grid.get(&r));
+        let (channels, webhook, sc) = (self.channels.clone(), self.webhook, scope.clone());
+        let made = tokio::task::spawn_blocking(move || {
+            let built = digest::build(
+                store.as_ref(),
+                &sc,
+                week,
+                &cfg,
+                grid.as_ref(),
+                &Identities::default(),
+                &[],
+                None,
+            )?;
+            let platform = sc.platform(store.as_ref())?;
+            digest::actions(&built, &sc, platform, &cfg, &channels, webhook, now)
+        })
+        .await
+        .map_err(|e| StoreError::Db(format!("digest task failed: {e}")))?;
+        match made {
+            Ok(a) => {
+                tracing::info!(scope = %scope.key(), week = %week, actions = a.len(), "digest queued");
+                Ok(a)
+            }
+            Err(e) => match e.downcast::<StoreError>() {
+                Ok(store_error) => Err(store_error),
+                Err(e) => {
+                    tracing::error!(scope = %scope.key(), week = %week, error = %format!("{e:#}"), "digest failed");
+                    Ok(Vec::new())
+                }
+            },
+        }
+    }
+
+    /// Runs until `shutdown`, looking at the schedules every `poll` on the clock.
+    pub fn start(self, state: LoopState, mut shutdown: Signal) -> JoinHandle<()> {
         tokio::spawn(async move {
             loop {
-                self.tick().await;
+                state.busy();
+                if let Err(e) = self.tick().await {
+                    tracing::error!(error = %e, "digest schedules could not be read");
+                }
+                let next = self.clock.now()
+                    + chrono::Duration::from_std(self.poll).unwrap_or(chrono::Duration::minutes(1));
+                state.asleep(Some(next));
                 tokio::select! {
-                    _ = tokio::time::sleep(self.poll) => {}
-                    _ = shutdown.wait() => return,
+                    _ = self.clock.sleep_until(next) => {}
+                    _ = shutdown.wait() => break,
                 }
             }
+            state.stopped();
         })
     }
 }
@@ -200,12 +231,12 @@ impl Scheduler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::ManualClock;
-    use crate::repo_config::RepoConfig;
-    use crate::store::OutboxItem;
     use canopy_analyzer::Platform;
     use canopy_analyzer::event::{ChangeAction, ChangeEvent, EventKind};
     use canopy_analyzer::{Actor, Event};
+    use canopy_core::{ManualClock, OutboxItem};
+    use canopy_store::faults::FailingStore;
+    use canopy_store::{EventStore, RedbStore, ScheduleStore};
     use std::ops::ControlFlow;
 
     fn t(s: &str) -> DateTime<Utc> {
@@ -249,7 +280,7 @@ mod tests {
         )
     }
 
-    fn digests(store: &RedbStore) -> Vec<OutboxItem> {
+    fn digests(store: &dyn Store) -> Vec<OutboxItem> {
         let mut out = Vec::new();
         store
             .scan_outbox(false, &mut |i| {
@@ -273,7 +304,7 @@ mod tests {
             let mut tries = 0;
             let store = loop {
                 match RedbStore::open(dir.path()) {
-                    Ok(s) => break Arc::new(s),
+                    Ok(s) => break Arc::new(s) as Arc<dyn Store>,
                     Err(e) if tries < 200 => {
                         tries += 1;
                         let _ = e;
@@ -300,25 +331,68 @@ mod tests {
                 .put_events(&[event(1, "2026-11-17T10:00:00Z")])
                 .unwrap();
             // First sight of the schedule: remembered, nothing sent.
-            assert_eq!(s.tick().await, 0);
-            assert!(digests(&s.store).is_empty());
+            assert_eq!(s.tick().await.unwrap(), 0);
+            assert!(digests(s.store.as_ref()).is_empty());
         }
         // "Down" from Friday to Wednesday, over Monday 09:00.
         clock.set(t("2026-11-25T12:00:00Z"));
         let s = run(clock.clone());
-        assert_eq!(s.tick().await, 1);
-        assert_eq!(s.tick().await, 0, "the same run is not made twice");
-        let items = digests(&s.store);
+        assert_eq!(s.tick().await.unwrap(), 1);
+        assert_eq!(s.tick().await.unwrap(), 0, "the same run is not made twice");
+        let items = digests(s.store.as_ref());
         assert_eq!(items.len(), 1, "{items:?}");
         assert_eq!(items[0].id, "digest:o/r:2026-W47:issue");
         drop(s);
         // Another restart the same day: still one.
         let s = run(clock.clone());
-        assert_eq!(s.tick().await, 0);
-        assert_eq!(digests(&s.store).len(), 1);
+        assert_eq!(s.tick().await.unwrap(), 0);
+        assert_eq!(digests(s.store.as_ref()).len(), 1);
         // The next Monday: one more.
         clock.set(t("2026-11-30T09:30:00Z"));
-        assert_eq!(s.tick().await, 1);
-        assert_eq!(digests(&s.store).len(), 2);
+        assert_eq!(s.tick().await.unwrap(), 1);
+        assert_eq!(digests(s.store.as_ref()).len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_store_error_on_the_last_run_skips_the_tick_instead_of_losing_the_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let redb: Arc<dyn Store> = Arc::new(RedbStore::open(dir.path()).unwrap());
+        let store = Arc::new(FailingStore::new(redb));
+        let mut cfg = RepoConfig::default();
+        cfg.digest.schedule = "0 9 * * MON".into();
+        let clock = Arc::new(ManualClock::new(t("2026-11-20T10:00:00Z")));
+        let s = Scheduler {
+            store: store.clone(),
+            committer: Committer::spawn(store.clone()),
+            configs: Arc::new(RepoConfigs::with_defaults(cfg)),
+            channels: DigestChannelsConfig::default(),
+            webhook: false,
+            grid: Arc::new(IntensityCache::default()),
+            clock: clock.clone(),
+            outbox: Arc::new(Notify::new()),
+            poll: Duration::from_millis(10),
+        };
+        store
+            .put_events(&[event(1, "2026-11-17T10:00:00Z")])
+            .unwrap();
+        assert_eq!(s.tick().await.unwrap(), 0, "first sight: remembered");
+        clock.set(t("2026-11-23T09:30:00Z"));
+        // The record of the last run cannot be read: nothing is sent and nothing recorded…
+        store.fail("last_run");
+        assert_eq!(s.tick().await.unwrap(), 0);
+        store.heal();
+        assert!(digests(store.as_ref()).is_empty());
+        assert_eq!(
+            store.last_run(&last_run_key("o/r")).unwrap(),
+            Some(t("2026-11-20T10:00:00Z")),
+            "a failed read is not taken for \"never ran\""
+        );
+        // …and the due run is made at the next tick, once.
+        assert_eq!(s.tick().await.unwrap(), 1);
+        assert_eq!(s.tick().await.unwrap(), 0);
+        assert_eq!(digests(store.as_ref()).len(), 1);
+        // A store that cannot even list repositories reports it.
+        store.fail("repos");
+        assert!(s.tick().await.is_err());
     }
 }

@@ -1,33 +1,13 @@
-//! The `canopy` application: CLI commands, adapters for git, GitHub and Gerrit, the durable
-//! store, the webhook server and the outbox. The only crate of the workspace that does I/O.
+//! Layer 6, the `canopy` program: the command line (one module per subcommand) and the wiring
+//! that builds the layers below from the configuration file and the environment — the only
+//! place that reads credentials from the environment and names the store backend. The serve
+//! command and the end-to-end harness assemble the running bot with the same [`assemble::bot`].
 #![forbid(unsafe_code)]
 
-pub mod app;
-pub mod backfill;
-pub mod bot_command;
-pub mod carbon;
-pub mod channels;
+pub mod assemble;
 pub mod cli;
-pub mod clock;
 pub mod commands;
-pub mod config;
-pub mod digest;
-pub mod gerrit;
-pub mod git;
-pub mod github;
-pub mod inbox;
 pub mod logging;
-pub mod messages;
-pub mod normalize;
-pub mod outbox;
-pub mod react;
-pub mod repo_config;
-pub mod repo_config_refresh;
-pub mod report;
-pub mod secrets;
-pub mod server;
-pub mod store;
-pub mod ttm_service;
 pub mod wiring;
 
 /// The whole program: parse the command line, set up logging, run the subcommand, and turn

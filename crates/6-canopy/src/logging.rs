@@ -13,14 +13,31 @@ pub enum LogFormat {
     Json,
 }
 
+/// The crates whose logs `-v` turns up: the binary's and its layers'.
+const CRATES: [&str; 6] = [
+    "canopy",
+    "canopy_core",
+    "canopy_store",
+    "canopy_forge",
+    "canopy_service",
+    "canopy_server",
+];
+
 /// Installs the global subscriber. `verbose` is the number of `-v` flags (long-running commands
 /// add one so that they log at info level by default); `RUST_LOG` overrides it.
 pub fn init(verbose: u8, format: LogFormat) {
-    let default = match verbose {
-        0 => "warn",
-        1 => "warn,canopy_bot=info",
-        2 => "info,canopy_bot=debug",
-        _ => "debug,canopy_bot=trace",
+    let (others, ours) = match verbose {
+        0 => ("warn", None),
+        1 => ("warn", Some("info")),
+        2 => ("info", Some("debug")),
+        _ => ("debug", Some("trace")),
+    };
+    let default = match ours {
+        None => others.to_string(),
+        Some(level) => {
+            let crates: Vec<String> = CRATES.iter().map(|c| format!("{c}={level}")).collect();
+            format!("{others},{}", crates.join(","))
+        }
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()

@@ -1,5 +1,5 @@
-//! The `canopy` binary: everything happens in the library's [`canopy_bot::main_entry`].
+//! The `canopy` binary: everything happens in the library's [`canopy::main_entry`].
 
 fn main() -> std::process::ExitCode {
-    canopy_bot::main_entry()
+    canopy::main_entry()
 }

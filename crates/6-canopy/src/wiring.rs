@@ -1,20 +1,29 @@
-//! Builds the bot's parts from the configuration file and the environment: the normaliser, the
-//! reactor with per-repository settings, and the platform clients. The only place that reads
-//! API credentials from the environment (the commands pass the lookup in).
+//! Builds the bot's parts from the configuration file and the environment: the store, the
+//! normaliser, the reactor with per-repository settings, and the platform clients. The only
+//! place that reads API credentials from the environment (the commands pass the lookup in),
+//! and the only one that names a store backend.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use canopy_core::Clock;
+use canopy_forge::gerrit::client::{GerritAuth, GerritClient};
+use canopy_forge::gerrit::normalize::GerritNormalizeConfig;
+use canopy_forge::github::client::{GitHubAuth, GitHubClient};
+use canopy_forge::normalize::PlatformNormalizer;
+use canopy_server::outbox_worker::PlatformExecutor;
+use canopy_server::secrets::Secrets;
+use canopy_service::config::Config;
+use canopy_service::react::Reactor;
+use canopy_service::repo_config::RepoConfigs;
+use canopy_store::{RedbStore, Store};
 
-use crate::config::Config;
-use crate::gerrit::client::{GerritAuth, GerritClient};
-use crate::gerrit::normalize::GerritNormalizeConfig;
-use crate::github::client::{GitHubAuth, GitHubClient};
-use crate::normalize::PlatformNormalizer;
-use crate::outbox::PlatformExecutor;
-use crate::react::{Reactor, RepoConfigs};
-use crate::secrets::Secrets;
+/// Opens (or creates) the store in `dir`: the embedded redb store.
+pub fn open_store(dir: &Path) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(Arc::new(RedbStore::open(dir)?))
+}
 
 /// Environment variable with a GitHub token (or `_FILE`).
 pub const GITHUB_TOKEN_VAR: &str = "CANOPY_GITHUB_TOKEN";
@@ -63,6 +72,7 @@ fn secret_text(var: &str, env: &dyn Fn(&str) -> Option<String>) -> anyhow::Resul
 pub fn executor(
     cfg: &Config,
     env: &dyn Fn(&str) -> Option<String>,
+    clock: Arc<dyn Clock>,
 ) -> anyhow::Result<PlatformExecutor> {
     let github = match (
         cfg.github.app_id,
@@ -76,6 +86,7 @@ pub fn executor(
                 private_key_pem: key,
             },
             Duration::from_secs(cfg.github.timeout_secs),
+            clock.clone(),
         )?),
         (Some(_), None, _) => anyhow::bail!(
             "github.app_id is set but {GITHUB_APP_KEY_VAR} (or {GITHUB_APP_KEY_VAR}_FILE) is not"
@@ -90,6 +101,7 @@ pub fn executor(
                 &cfg.github.api_url,
                 GitHubAuth::Token(token),
                 Duration::from_secs(cfg.github.timeout_secs),
+                clock.clone(),
             )?)
         }
         (None, _, None) => None,
@@ -106,11 +118,13 @@ pub fn executor(
                 password: password.trim().to_string(),
             },
             Duration::from_secs(cfg.gerrit.timeout_secs),
+            clock.clone(),
         )?),
         (Some(url), None, Some(token)) => Some(GerritClient::new(
             url,
             GerritAuth::Bearer(token.trim().to_string()),
             Duration::from_secs(cfg.gerrit.timeout_secs),
+            clock.clone(),
         )?),
         (Some(_), _, None) => anyhow::bail!(
             "gerrit.url is set but {GERRIT_PASSWORD_VAR} (or {GERRIT_PASSWORD_VAR}_FILE) is not"
@@ -138,7 +152,7 @@ pub fn digest_webhook_configured(env: &dyn Fn(&str) -> Option<String>) -> bool {
 pub fn channels(
     cfg: &Config,
     env: &dyn Fn(&str) -> Option<String>,
-) -> anyhow::Result<crate::channels::Channels> {
+) -> anyhow::Result<canopy_service::channels::Channels> {
     let webhook_url = secret_text(DIGEST_WEBHOOK_VAR, env)?.map(|u| u.trim().to_string());
     if let Some(u) = &webhook_url {
         anyhow::ensure!(
@@ -157,7 +171,7 @@ pub fn channels(
                 }
                 None => None,
             };
-            Some(crate::channels::Smtp {
+            Some(canopy_service::channels::Smtp {
                 host: s.host.clone(),
                 port: s.port,
                 security: s.security,
@@ -167,7 +181,7 @@ pub fn channels(
         }
         None => None,
     };
-    Ok(crate::channels::Channels {
+    Ok(canopy_service::channels::Channels {
         http: reqwest::Client::builder()
             .build()
             .context("building the HTTP client")?,
@@ -184,10 +198,10 @@ pub const ELECTRICITY_MAPS_TOKEN_VAR: &str = "CANOPY_ELECTRICITYMAPS_TOKEN";
 pub fn grid_providers(
     cfg: &Config,
     env: &dyn Fn(&str) -> Option<String>,
-) -> anyhow::Result<Vec<(String, crate::carbon::Provider)>> {
-    use crate::carbon::Provider;
-    use crate::carbon::provider::{ELECTRICITY_MAPS_API, UK_API};
-    use crate::config::ProviderKind;
+) -> anyhow::Result<Vec<(String, canopy_service::carbon::Provider)>> {
+    use canopy_service::carbon::Provider;
+    use canopy_service::carbon::provider::{ELECTRICITY_MAPS_API, UK_API};
+    use canopy_service::config::ProviderKind;
     let mut out = Vec::new();
     for (name, r) in &cfg.grid.regions {
         let p = match r.provider {

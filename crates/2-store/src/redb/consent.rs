@@ -1,12 +1,10 @@
-//! Consent records: who opted in to (or out of) person-level analysis, when and how. The
-//! latest record per identity wins.
+//! Consent on redb: the latest record per identity, by actor key.
 
-use chrono::{DateTime, Utc};
+use canopy_core::Consent;
 use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
-use serde::{Deserialize, Serialize};
 
-use super::redb_store::{RedbStore, db_err};
-use super::{StoreError, decode, encode};
+use super::{RedbStore, db_err};
+use crate::{ConsentStore, StoreError, decode, encode};
 
 /// Actor key → latest consent record.
 const CONSENT: TableDefinition<&str, &[u8]> = TableDefinition::new("consent");
@@ -15,19 +13,6 @@ const CONSENT: TableDefinition<&str, &[u8]> = TableDefinition::new("consent");
 pub(super) fn init_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
     txn.open_table(CONSENT).map_err(db_err)?;
     Ok(())
-}
-
-/// One person's choice.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Consent {
-    /// The identity (`Actor::key`).
-    pub actor_key: String,
-    /// Opted in (true) or out (false).
-    pub opted_in: bool,
-    /// When.
-    pub at: DateTime<Utc>,
-    /// How (`github comment canopy-demo/widgets#7`, `config`).
-    pub via: String,
 }
 
 /// Records consents inside a write transaction; a record older than the stored one is ignored.
@@ -48,9 +33,8 @@ pub(super) fn record(txn: &WriteTransaction, consents: &[Consent]) -> Result<(),
     Ok(())
 }
 
-impl RedbStore {
-    /// Every consent record.
-    pub fn consents(&self) -> Result<Vec<Consent>, StoreError> {
+impl ConsentStore for RedbStore {
+    fn consents(&self) -> Result<Vec<Consent>, StoreError> {
         let txn = self.db.begin_read().map_err(db_err)?;
         let t = txn.open_table(CONSENT).map_err(db_err)?;
         let mut out = Vec::new();

@@ -1,18 +1,16 @@
-//! The durable inbox: raw webhook deliveries, stored before they are acknowledged, deduplicated
-//! by delivery id, queued for processing, and completed atomically with the events they produce.
+//! The inbox on redb, and the one write transaction of [`crate::Store::apply_writes`]:
+//! deliveries stored before they are acknowledged, deduplicated by delivery id, queued in
+//! arrival order, and completed atomically with the events and decisions they produce.
 
 use std::ops::ControlFlow;
 
-use canopy_analyzer::{Event, Platform};
-use chrono::{DateTime, Utc};
-use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
-use serde::{Deserialize, Serialize};
+use canopy_core::{
+    DeliveryRecord, DeliveryState, Pending, Platform, WriteOp, WriteOutcome, state_name,
+};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 
-use super::consent::{self, Consent};
-use super::outbox::{self, Enqueue};
-use super::redb_store::{RedbStore, db_err, insert_events};
-use super::{StoreError, decode, encode};
-use crate::outbox::Action;
+use super::{RedbStore, consent, db_err, insert_events, last_run_in, outbox, put_meta_in};
+use crate::{Claim, InboxStore, StoreError, decode, encode};
 
 /// Delivery records (without body), by (platform, delivery id).
 const DELIVERIES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("deliveries");
@@ -37,214 +35,38 @@ pub(super) fn init_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// A webhook delivery as received: the raw body and the little the handler knew.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Delivery {
-    /// Platform that sent it.
-    pub platform: Platform,
-    /// Delivery id (GitHub's `X-GitHub-Delivery`; for Gerrit, a digest of the body).
-    pub id: String,
-    /// Event name (`X-GitHub-Event`, or Gerrit's `type`).
-    pub event: String,
-    /// When it was received.
-    pub received_at: DateTime<Utc>,
-    /// The raw body, byte for byte.
-    #[serde(skip)]
-    pub body: Vec<u8>,
-}
-
-/// Where a delivery is in its life.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
-pub enum DeliveryState {
-    /// Stored, waiting to be turned into events.
-    Pending,
-    /// Turned into events.
-    Processed {
-        /// Events it produced (new and already known).
-        events: u32,
-        /// When it was processed.
-        at: DateTime<Utc>,
-    },
-    /// Stored but deliberately not processed (unknown event type, ping...).
-    Ignored {
-        /// Why.
-        reason: String,
-        /// When it was decided.
-        at: DateTime<Utc>,
-    },
-    /// Could not be turned into events; kept with the error until retried.
-    Quarantined {
-        /// The normalisation error.
-        error: String,
-        /// When it was quarantined.
-        at: DateTime<Utc>,
-    },
-}
-
-/// A delivery's stored record, without its body.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DeliveryRecord {
-    /// The delivery (its `body` is empty here; see [`RedbStore::delivery_body`]).
-    #[serde(flatten)]
-    pub delivery: Delivery,
-    /// Size of the raw body in bytes.
-    pub body_len: u64,
-    /// Position in the processing queue.
-    pub seq: u64,
-    /// Times it has been processed (1 after a normal life; more only after `inbox retry`).
-    #[serde(default)]
-    pub attempts: u32,
-    /// Current state.
-    #[serde(flatten)]
-    pub state: DeliveryState,
-}
-
-/// One change to the inbox or outbox, applied with others in a single durable transaction.
-#[derive(Debug, Clone)]
-pub enum WriteOp {
-    /// Store a new delivery (a duplicate id is reported, not stored again).
-    Receive(Delivery),
-    /// Record the events a pending delivery produced and mark it processed (or ignored).
-    Complete {
-        /// Platform of the delivery.
-        platform: Platform,
-        /// Delivery id.
-        id: String,
-        /// Events to store (idempotent by event id).
-        events: Vec<Event>,
-        /// Set when the delivery was deliberately ignored.
-        ignored: Option<String>,
-        /// Processing time.
-        at: DateTime<Utc>,
-        /// Actions decided from these events, enqueued in the same transaction.
-        actions: Vec<Enqueue>,
-        /// Consent changes decided from these events (opt-in/out commands).
-        consents: Vec<Consent>,
-    },
-    /// Move a pending delivery to quarantine with its error.
-    Quarantine {
-        /// Platform of the delivery.
-        platform: Platform,
-        /// Delivery id.
-        id: String,
-        /// Why it could not be processed.
-        error: String,
-        /// When.
-        at: DateTime<Utc>,
-    },
-    /// Put a quarantined (or ignored) delivery back in the queue.
-    Retry {
-        /// Platform of the delivery.
-        platform: Platform,
-        /// Delivery id.
-        id: String,
-    },
-    /// Add an action to the outbox (at `now`).
-    Enqueue(Enqueue, DateTime<Utc>),
-    /// An outbox action was performed.
-    OutboxDone {
-        /// Item id.
-        id: String,
-        /// The action as performed (a newer one may have replaced it meanwhile).
-        executed: Action,
-        /// When.
-        at: DateTime<Utc>,
-    },
-    /// An outbox action failed.
-    OutboxFailed {
-        /// Item id.
-        id: String,
-        /// The error.
-        error: String,
-        /// When to try again; `None` for a permanent failure.
-        retry_at: Option<DateTime<Utc>>,
-        /// Attempts after which the item is dead.
-        max_attempts: u32,
-    },
-    /// Put a dead outbox item back in the queue.
-    OutboxRetry {
-        /// Item id.
-        id: String,
-        /// Now.
-        now: DateTime<Utc>,
-    },
-    /// A scheduled run: its actions and the record of its time, in one transaction, so a run
-    /// is never lost nor sent twice across a crash.
-    ScheduledRun {
-        /// Meta key of the schedule's last run.
-        key: String,
-        /// The run's scheduled time (written as RFC 3339).
-        at: DateTime<Utc>,
-        /// Actions to enqueue.
-        actions: Vec<Enqueue>,
-        /// Now.
-        now: DateTime<Utc>,
-    },
-}
-
-/// What an [`WriteOp`] did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WriteOutcome {
-    /// A new delivery was stored, with its queue position.
-    Received {
-        /// Queue position.
-        seq: u64,
-    },
-    /// The delivery id was already stored: nothing written.
-    Duplicate,
-    /// Completed; this many events were new.
-    Completed {
-        /// Events newly stored.
-        new_events: usize,
-    },
-    /// Quarantined.
-    Quarantined,
-    /// Queued again.
-    Requeued,
-    /// An action was added to the outbox (or replaced a pending one).
-    Enqueued,
-    /// Nothing to do: the same action is already there.
-    Unchanged,
-    /// The op did not apply (unknown delivery, wrong state); nothing written for it.
-    Rejected(String),
-}
-
-/// A pending delivery handed to a worker.
-#[derive(Debug, Clone)]
-pub struct Pending {
-    /// Queue position.
-    pub seq: u64,
-    /// The delivery with its body.
-    pub delivery: Delivery,
-}
-
-impl RedbStore {
-    /// Applies inbox operations in one transaction committed durably; one outcome per op.
-    pub fn apply_writes(&self, ops: Vec<WriteOp>) -> Result<Vec<WriteOutcome>, StoreError> {
-        let txn = self.db.begin_write().map_err(db_err)?;
-        let mut outcomes = Vec::with_capacity(ops.len());
-        {
-            let mut counters = txn.open_table(COUNTERS).map_err(db_err)?;
-            let mut seq = counters.get(SEQ).map_err(db_err)?.map_or(0, |v| v.value());
-            for op in ops {
-                let outcome = apply_one(&txn, op, &mut seq)?;
-                outcomes.push(outcome);
-            }
-            counters.insert(SEQ, seq).map_err(db_err)?;
+/// Applies operations in one transaction committed durably; one outcome per op.
+pub(super) fn apply_writes(
+    db: &Database,
+    ops: Vec<WriteOp>,
+) -> Result<Vec<WriteOutcome>, StoreError> {
+    let txn = db.begin_write().map_err(db_err)?;
+    let mut outcomes = Vec::with_capacity(ops.len());
+    {
+        let mut counters = txn.open_table(COUNTERS).map_err(db_err)?;
+        let mut seq = counters.get(SEQ).map_err(db_err)?.map_or(0, |v| v.value());
+        for op in ops {
+            let outcome = apply_one(&txn, op, &mut seq)?;
+            outcomes.push(outcome);
         }
-        txn.commit().map_err(db_err)?;
-        Ok(outcomes)
+        counters.insert(SEQ, seq).map_err(db_err)?;
     }
+    txn.commit().map_err(db_err)?;
+    Ok(outcomes)
+}
 
-    /// Pending deliveries with a queue position above `after`, oldest first, at most `limit`.
-    pub fn pending(&self, after: u64, limit: usize) -> Result<Vec<Pending>, StoreError> {
+impl InboxStore for RedbStore {
+    fn claim_pending(&self, claim: &Claim, limit: usize) -> Result<Vec<Pending>, StoreError> {
         let txn = self.db.begin_read().map_err(db_err)?;
         let queue = txn.open_table(QUEUE).map_err(db_err)?;
         let deliveries = txn.open_table(DELIVERIES).map_err(db_err)?;
         let bodies = txn.open_table(BODIES).map_err(db_err)?;
+        let mut claims = self
+            .claims
+            .lock()
+            .map_err(|_| StoreError::Db("the claim table is poisoned".into()))?;
         let mut out = Vec::new();
-        for entry in queue.range(after.saturating_add(1)..).map_err(db_err)? {
+        for entry in queue.iter().map_err(db_err)? {
             if out.len() >= limit {
                 break;
             }
@@ -257,6 +79,9 @@ impl RedbStore {
                     StoreError::Corrupt(format!("queued delivery {platform}/{id} has no record"))
                 })?;
             let mut rec: DeliveryRecord = decode(rec.value(), "delivery record")?;
+            if !claims.take_delivery(rec.delivery.platform, &rec.delivery.id, claim) {
+                continue;
+            }
             rec.delivery.body = bodies
                 .get((platform, id))
                 .map_err(db_err)?
@@ -270,16 +95,14 @@ impl RedbStore {
         Ok(out)
     }
 
-    /// Number of deliveries waiting to be processed.
-    pub fn queue_depth(&self) -> Result<u64, StoreError> {
+    fn queue_depth(&self) -> Result<u64, StoreError> {
         use redb::ReadableTableMetadata;
         let txn = self.db.begin_read().map_err(db_err)?;
         let queue = txn.open_table(QUEUE).map_err(db_err)?;
         queue.len().map_err(db_err)
     }
 
-    /// Visits every delivery record (without bodies) in (platform, id) order.
-    pub fn scan_deliveries(
+    fn scan_deliveries(
         &self,
         visit: &mut dyn FnMut(DeliveryRecord) -> ControlFlow<()>,
     ) -> Result<(), StoreError> {
@@ -294,8 +117,7 @@ impl RedbStore {
         Ok(())
     }
 
-    /// Quarantined deliveries.
-    pub fn quarantined(&self) -> Result<Vec<DeliveryRecord>, StoreError> {
+    fn quarantined(&self) -> Result<Vec<DeliveryRecord>, StoreError> {
         let txn = self.db.begin_read().map_err(db_err)?;
         let q = txn.open_table(QUARANTINE).map_err(db_err)?;
         let deliveries = txn.open_table(DELIVERIES).map_err(db_err)?;
@@ -310,12 +132,7 @@ impl RedbStore {
         Ok(out)
     }
 
-    /// One delivery's record.
-    pub fn delivery(
-        &self,
-        platform: Platform,
-        id: &str,
-    ) -> Result<Option<DeliveryRecord>, StoreError> {
+    fn delivery(&self, platform: Platform, id: &str) -> Result<Option<DeliveryRecord>, StoreError> {
         let txn = self.db.begin_read().map_err(db_err)?;
         let t = txn.open_table(DELIVERIES).map_err(db_err)?;
         t.get((platform.as_str(), id))
@@ -324,12 +141,7 @@ impl RedbStore {
             .transpose()
     }
 
-    /// One delivery's raw body.
-    pub fn delivery_body(
-        &self,
-        platform: Platform,
-        id: &str,
-    ) -> Result<Option<Vec<u8>>, StoreError> {
+    fn delivery_body(&self, platform: Platform, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let txn = self.db.begin_read().map_err(db_err)?;
         let t = txn.open_table(BODIES).map_err(db_err)?;
         Ok(t.get((platform.as_str(), id))
@@ -343,35 +155,13 @@ fn apply_one(
     op: WriteOp,
     seq: &mut u64,
 ) -> Result<WriteOutcome, StoreError> {
-    let mut deliveries = txn.open_table(DELIVERIES).map_err(db_err)?;
-    let mut queue = txn.open_table(QUEUE).map_err(db_err)?;
-    let mut quarantine = txn.open_table(QUARANTINE).map_err(db_err)?;
+    let mut inbox = Tables {
+        deliveries: txn.open_table(DELIVERIES).map_err(db_err)?,
+        queue: txn.open_table(QUEUE).map_err(db_err)?,
+        quarantine: txn.open_table(QUARANTINE).map_err(db_err)?,
+    };
     match op {
-        WriteOp::Receive(mut d) => {
-            let key = (d.platform.as_str(), d.id.as_str());
-            if deliveries.get(key).map_err(db_err)?.is_some() {
-                return Ok(WriteOutcome::Duplicate);
-            }
-            *seq += 1;
-            let body = std::mem::take(&mut d.body);
-            let rec = DeliveryRecord {
-                body_len: body.len() as u64,
-                seq: *seq,
-                attempts: 0,
-                state: DeliveryState::Pending,
-                delivery: d,
-            };
-            let key = (rec.delivery.platform.as_str(), rec.delivery.id.as_str());
-            deliveries
-                .insert(key, encode(&rec)?.as_slice())
-                .map_err(db_err)?;
-            txn.open_table(BODIES)
-                .map_err(db_err)?
-                .insert(key, body.as_slice())
-                .map_err(db_err)?;
-            queue.insert(*seq, key).map_err(db_err)?;
-            Ok(WriteOutcome::Received { seq: *seq })
-        }
+        WriteOp::Receive(d) => inbox.receive(txn, d, seq),
         WriteOp::Complete {
             platform,
             id,
@@ -381,25 +171,15 @@ fn apply_one(
             actions,
             consents,
         } => {
-            let key = (platform.as_str(), id.as_str());
-            let Some(mut rec) = read_record(&deliveries, key)? else {
-                return Ok(WriteOutcome::Rejected(format!(
-                    "no delivery {platform}/{id}"
-                )));
+            let mut rec = match inbox.pending_record(platform, &id)? {
+                Ok(rec) => rec,
+                Err(rejected) => return Ok(rejected),
             };
-            if rec.state != DeliveryState::Pending {
-                // Already completed (a worker raced a restart): keep the first result.
-                return Ok(WriteOutcome::Rejected(format!(
-                    "delivery {platform}/{id} is not pending"
-                )));
-            }
             let new_events = insert_events(txn, &events)?;
             for a in actions {
                 outbox::enqueue(txn, a, at)?;
             }
             consent::record(txn, &consents)?;
-            queue.remove(rec.seq).map_err(db_err)?;
-            rec.attempts += 1;
             rec.state = match ignored {
                 Some(reason) => DeliveryState::Ignored { reason, at },
                 None => DeliveryState::Processed {
@@ -407,9 +187,7 @@ fn apply_one(
                     at,
                 },
             };
-            deliveries
-                .insert(key, encode(&rec)?.as_slice())
-                .map_err(db_err)?;
+            inbox.finish(rec)?;
             Ok(WriteOutcome::Completed { new_events })
         }
         WriteOp::Quarantine {
@@ -418,52 +196,15 @@ fn apply_one(
             error,
             at,
         } => {
-            let key = (platform.as_str(), id.as_str());
-            let Some(mut rec) = read_record(&deliveries, key)? else {
-                return Ok(WriteOutcome::Rejected(format!(
-                    "no delivery {platform}/{id}"
-                )));
+            let mut rec = match inbox.pending_record(platform, &id)? {
+                Ok(rec) => rec,
+                Err(rejected) => return Ok(rejected),
             };
-            if rec.state != DeliveryState::Pending {
-                return Ok(WriteOutcome::Rejected(format!(
-                    "delivery {platform}/{id} is not pending"
-                )));
-            }
-            queue.remove(rec.seq).map_err(db_err)?;
-            rec.attempts += 1;
             rec.state = DeliveryState::Quarantined { error, at };
-            deliveries
-                .insert(key, encode(&rec)?.as_slice())
-                .map_err(db_err)?;
-            quarantine.insert(key, ()).map_err(db_err)?;
+            inbox.finish(rec)?;
             Ok(WriteOutcome::Quarantined)
         }
-        WriteOp::Retry { platform, id } => {
-            let key = (platform.as_str(), id.as_str());
-            let Some(mut rec) = read_record(&deliveries, key)? else {
-                return Ok(WriteOutcome::Rejected(format!(
-                    "no delivery {platform}/{id}"
-                )));
-            };
-            if matches!(
-                rec.state,
-                DeliveryState::Pending | DeliveryState::Processed { .. }
-            ) {
-                return Ok(WriteOutcome::Rejected(format!(
-                    "delivery {platform}/{id} is {}, only quarantined or ignored deliveries can be retried",
-                    state_name(&rec.state)
-                )));
-            }
-            *seq += 1;
-            rec.seq = *seq;
-            rec.state = DeliveryState::Pending;
-            deliveries
-                .insert(key, encode(&rec)?.as_slice())
-                .map_err(db_err)?;
-            quarantine.remove(key).map_err(db_err)?;
-            queue.insert(*seq, key).map_err(db_err)?;
-            Ok(WriteOutcome::Requeued)
-        }
+        WriteOp::Retry { platform, id } => inbox.retry(platform, &id, seq),
         WriteOp::Enqueue(e, now) => outbox::enqueue(txn, e, now),
         WriteOp::OutboxDone { id, executed, at } => outbox::done(txn, &id, &executed, at),
         WriteOp::OutboxFailed {
@@ -475,35 +216,137 @@ fn apply_one(
         WriteOp::OutboxRetry { id, now } => outbox::retry(txn, &id, now),
         WriteOp::ScheduledRun {
             key,
+            previous,
             at,
             actions,
             now,
         } => {
+            if last_run_in(txn, &key)? != previous {
+                // Another run (another replica) recorded it first.
+                return Ok(WriteOutcome::Unchanged);
+            }
             for e in actions {
                 outbox::enqueue(txn, e, now)?;
             }
-            super::redb_store::put_meta_in(txn, &key, at.to_rfc3339().as_bytes())?;
+            put_meta_in(txn, &key, at.to_rfc3339().as_bytes())?;
             Ok(WriteOutcome::Enqueued)
         }
     }
 }
 
-fn read_record(
-    t: &redb::Table<(&str, &str), &[u8]>,
-    key: (&str, &str),
-) -> Result<Option<DeliveryRecord>, StoreError> {
-    t.get(key)
-        .map_err(db_err)?
-        .map(|v| decode(v.value(), "delivery record"))
-        .transpose()
+/// The inbox's tables inside one write transaction.
+struct Tables<'t> {
+    deliveries: redb::Table<'t, (&'static str, &'static str), &'static [u8]>,
+    queue: redb::Table<'t, u64, (&'static str, &'static str)>,
+    quarantine: redb::Table<'t, (&'static str, &'static str), ()>,
 }
 
-/// Short name of a state, as printed by `canopy inbox list`.
-pub fn state_name(s: &DeliveryState) -> &'static str {
-    match s {
-        DeliveryState::Pending => "pending",
-        DeliveryState::Processed { .. } => "processed",
-        DeliveryState::Ignored { .. } => "ignored",
-        DeliveryState::Quarantined { .. } => "quarantined",
+impl Tables<'_> {
+    fn record(&self, platform: Platform, id: &str) -> Result<Option<DeliveryRecord>, StoreError> {
+        self.deliveries
+            .get((platform.as_str(), id))
+            .map_err(db_err)?
+            .map(|v| decode(v.value(), "delivery record"))
+            .transpose()
+    }
+
+    fn put(&mut self, rec: &DeliveryRecord) -> Result<(), StoreError> {
+        let key = (rec.delivery.platform.as_str(), rec.delivery.id.as_str());
+        self.deliveries
+            .insert(key, encode(rec)?.as_slice())
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Stores a new delivery at the end of the queue (a known id is a duplicate).
+    fn receive(
+        &mut self,
+        txn: &WriteTransaction,
+        mut d: canopy_core::Delivery,
+        seq: &mut u64,
+    ) -> Result<WriteOutcome, StoreError> {
+        if self.record(d.platform, &d.id)?.is_some() {
+            return Ok(WriteOutcome::Duplicate);
+        }
+        *seq += 1;
+        let body = std::mem::take(&mut d.body);
+        let rec = DeliveryRecord {
+            body_len: body.len() as u64,
+            seq: *seq,
+            attempts: 0,
+            state: DeliveryState::Pending,
+            delivery: d,
+        };
+        self.put(&rec)?;
+        let key = (rec.delivery.platform.as_str(), rec.delivery.id.as_str());
+        txn.open_table(BODIES)
+            .map_err(db_err)?
+            .insert(key, body.as_slice())
+            .map_err(db_err)?;
+        self.queue.insert(*seq, key).map_err(db_err)?;
+        Ok(WriteOutcome::Received { seq: *seq })
+    }
+
+    /// The record of a pending delivery, or why it cannot be completed.
+    fn pending_record(
+        &self,
+        platform: Platform,
+        id: &str,
+    ) -> Result<Result<DeliveryRecord, WriteOutcome>, StoreError> {
+        let Some(rec) = self.record(platform, id)? else {
+            return Ok(Err(WriteOutcome::Rejected(format!(
+                "no delivery {platform}/{id}"
+            ))));
+        };
+        if rec.state != DeliveryState::Pending {
+            // Already completed (a worker raced a restart): keep the first result.
+            return Ok(Err(WriteOutcome::Rejected(format!(
+                "delivery {platform}/{id} is not pending"
+            ))));
+        }
+        Ok(Ok(rec))
+    }
+
+    /// Takes a delivery out of the queue in its new state (quarantined ones are listed).
+    fn finish(&mut self, mut rec: DeliveryRecord) -> Result<(), StoreError> {
+        self.queue.remove(rec.seq).map_err(db_err)?;
+        rec.attempts += 1;
+        self.put(&rec)?;
+        if matches!(rec.state, DeliveryState::Quarantined { .. }) {
+            let key = (rec.delivery.platform.as_str(), rec.delivery.id.as_str());
+            self.quarantine.insert(key, ()).map_err(db_err)?;
+        }
+        Ok(())
+    }
+
+    /// Puts a quarantined or ignored delivery back at the end of the queue.
+    fn retry(
+        &mut self,
+        platform: Platform,
+        id: &str,
+        seq: &mut u64,
+    ) -> Result<WriteOutcome, StoreError> {
+        let Some(mut rec) = self.record(platform, id)? else {
+            return Ok(WriteOutcome::Rejected(format!(
+                "no delivery {platform}/{id}"
+            )));
+        };
+        if matches!(
+            rec.state,
+            DeliveryState::Pending | DeliveryState::Processed { .. }
+        ) {
+            return Ok(WriteOutcome::Rejected(format!(
+                "delivery {platform}/{id} is {}, only quarantined or ignored deliveries can be retried",
+                state_name(&rec.state)
+            )));
+        }
+        *seq += 1;
+        rec.seq = *seq;
+        rec.state = DeliveryState::Pending;
+        self.put(&rec)?;
+        let key = (platform.as_str(), id);
+        self.quarantine.remove(key).map_err(db_err)?;
+        self.queue.insert(*seq, key).map_err(db_err)?;
+        Ok(WriteOutcome::Requeued)
     }
 }

@@ -1,16 +1,30 @@
 //! The embedded store on redb (pure Rust, ACID, copy-on-write B-trees). One file per store
-//! directory; every write transaction is committed with immediate durability (fsync).
+//! directory, opened by one process at a time; every write transaction is committed with
+//! immediate durability (fsync). Claims on deliveries and actions are kept in memory: only
+//! this process can hold the file, so they need not survive it.
+
+mod claims;
+mod consent;
+mod inbox;
+mod outbox;
+mod reports;
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use canopy_analyzer::Event;
 use canopy_analyzer::event::EVENT_SCHEMA_VERSION;
+use canopy_core::{WriteOp, WriteOutcome};
+use chrono::{DateTime, Utc};
 use redb::{
     Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
     WriteTransaction,
 };
 
-use super::{EventStore, STORE_FORMAT_VERSION, StoreError, TimeRange, Visit};
+use crate::{
+    EventStore, MetaStore, STORE_FORMAT_VERSION, ScheduleStore, Store, StoreError, TimeRange, Visit,
+};
+use claims::Claims;
 
 /// Small named values: the format version, cursors, schedule state.
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -37,11 +51,12 @@ pub const DB_FILE: &str = "canopy.redb";
 
 /// The embedded, single-file store.
 pub struct RedbStore {
-    pub(super) db: Database,
+    db: Database,
     path: PathBuf,
+    claims: Mutex<Claims>,
 }
 
-pub(super) fn db_err<E: Into<redb::Error>>(e: E) -> StoreError {
+fn db_err<E: Into<redb::Error>>(e: E) -> StoreError {
     StoreError::Db(e.into().to_string())
 }
 
@@ -67,6 +82,7 @@ impl RedbStore {
         let store = RedbStore {
             db,
             path: dir.to_path_buf(),
+            claims: Mutex::default(),
         };
         store.check_or_init_format()?;
         Ok(store)
@@ -115,10 +131,10 @@ impl RedbStore {
             txn.open_table(REPOS).map_err(db_err)?;
             txn.open_table(BY_CHANGE).map_err(db_err)?;
             txn.open_table(BY_SHA).map_err(db_err)?;
-            super::inbox::init_tables(&txn)?;
-            super::outbox::init_tables(&txn)?;
-            super::consent::init_tables(&txn)?;
-            super::reports::init_tables(&txn)?;
+            inbox::init_tables(&txn)?;
+            outbox::init_tables(&txn)?;
+            consent::init_tables(&txn)?;
+            reports::init_tables(&txn)?;
         }
         txn.commit().map_err(db_err)
     }
@@ -131,7 +147,7 @@ impl RedbStore {
 }
 
 /// Inserts the events not stored yet inside an open write transaction; returns how many were new.
-pub(super) fn insert_events(txn: &WriteTransaction, events: &[Event]) -> Result<usize, StoreError> {
+fn insert_events(txn: &WriteTransaction, events: &[Event]) -> Result<usize, StoreError> {
     let mut new = 0;
     let mut ev_t = txn.open_table(EVENTS).map_err(db_err)?;
     let mut ids = txn.open_table(EVENT_IDS).map_err(db_err)?;
@@ -185,7 +201,7 @@ fn decode_u32(b: &[u8]) -> Option<u32> {
 }
 
 fn decode_event(bytes: &[u8]) -> Result<Event, StoreError> {
-    let ev: Event = super::decode(bytes, "event")?;
+    let ev: Event = crate::decode(bytes, "event")?;
     if ev.v > EVENT_SCHEMA_VERSION {
         return Err(StoreError::Corrupt(format!(
             "event {} has schema version {}, newer than this canopy's {}",
@@ -318,7 +334,9 @@ impl EventStore for RedbStore {
         }
         Ok(out)
     }
+}
 
+impl MetaStore for RedbStore {
     fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let txn = self.db.begin_read().map_err(db_err)?;
         let t = txn.open_table(META).map_err(db_err)?;
@@ -327,20 +345,49 @@ impl EventStore for RedbStore {
 
     fn put_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(db_err)?;
-        {
-            let mut t = txn.open_table(META).map_err(db_err)?;
-            t.insert(key, value).map_err(db_err)?;
-        }
+        put_meta_in(&txn, key, value)?;
         txn.commit().map_err(db_err)
     }
 }
 
+impl ScheduleStore for RedbStore {
+    fn last_run(&self, key: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let t = txn.open_table(META).map_err(db_err)?;
+        let value = t.get(key).map_err(db_err)?;
+        value.map(|v| parse_run(key, v.value())).transpose()
+    }
+}
+
+/// A schedule's last run as stored (RFC 3339 text).
+fn parse_run(key: &str, bytes: &[u8]) -> Result<DateTime<Utc>, StoreError> {
+    std::str::from_utf8(bytes)
+        .ok()
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| StoreError::Corrupt(format!("the last run of schedule {key} is not a time")))
+}
+
+/// Reads a schedule's last run inside a write transaction.
+fn last_run_in(txn: &WriteTransaction, key: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let t = txn.open_table(META).map_err(db_err)?;
+    let value = t.get(key).map_err(db_err)?;
+    value.map(|v| parse_run(key, v.value())).transpose()
+}
+
+impl Store for RedbStore {
+    fn apply_writes(&self, ops: Vec<WriteOp>) -> Result<Vec<WriteOutcome>, StoreError> {
+        let released = claims::Released::of(&ops);
+        let outcomes = inbox::apply_writes(&self.db, ops)?;
+        if let Ok(mut c) = self.claims.lock() {
+            c.release(&released);
+        }
+        Ok(outcomes)
+    }
+}
+
 /// Writes a meta value inside a larger transaction.
-pub(super) fn put_meta_in(
-    txn: &redb::WriteTransaction,
-    key: &str,
-    value: &[u8],
-) -> Result<(), StoreError> {
+fn put_meta_in(txn: &redb::WriteTransaction, key: &str, value: &[u8]) -> Result<(), StoreError> {
     let mut t = txn.open_table(META).map_err(db_err)?;
     t.insert(key, value).map_err(db_err)?;
     Ok(())
@@ -349,7 +396,7 @@ pub(super) fn put_meta_in(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::repo_events;
+    use crate::repo_events;
     use canopy_analyzer::event::{CommentEvent, EventKind};
     use canopy_analyzer::{Actor, Platform};
     use chrono::DateTime;

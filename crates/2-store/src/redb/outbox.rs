@@ -4,13 +4,12 @@
 
 use std::ops::ControlFlow;
 
+use canopy_core::{Action, Enqueue, EnqueueMode, OutboxItem, OutboxState, WriteOutcome};
 use chrono::{DateTime, Utc};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
-use serde::{Deserialize, Serialize};
 
-use super::redb_store::{RedbStore, db_err};
-use super::{StoreError, WriteOutcome, decode, encode};
-use crate::outbox::Action;
+use super::{RedbStore, db_err};
+use crate::{Claim, OutboxStore, StoreError, decode, encode};
 
 /// Items by id.
 const OUTBOX: TableDefinition<&str, &[u8]> = TableDefinition::new("outbox");
@@ -27,69 +26,8 @@ pub(super) fn init_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Where an item is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OutboxState {
-    /// Waiting to be performed at `due_at`.
-    Pending,
-    /// Performed.
-    Done,
-    /// Gave up after repeated or permanent failures; see `last_error`.
-    Dead,
-}
-
-/// One stored action.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct OutboxItem {
-    /// Deterministic id: the same intention always gets the same id, which makes enqueueing
-    /// idempotent (`sticky:github:o/r#7`, `reply:github:o/r:comment:123`, ...).
-    pub id: String,
-    /// What to do.
-    #[serde(flatten)]
-    pub action: Action,
-    /// Current state.
-    pub state: OutboxState,
-    /// When it was first enqueued.
-    pub created_at: DateTime<Utc>,
-    /// When it may next be performed.
-    pub due_at: DateTime<Utc>,
-    /// Failed attempts since it was last (re)queued.
-    pub attempts: u32,
-    /// The last error, for the dead-letter list.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_error: Option<String>,
-    /// When it was performed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub done_at: Option<DateTime<Utc>>,
-}
-
-/// How a new action relates to an existing item with the same id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum EnqueueMode {
-    /// The latest content wins (the sticky comment): replaces a pending item, revives a done one
-    /// whose content differs, and does nothing when the content is what was already done.
-    Replace,
-    /// Only the first one counts (a reply to a command, a rerun): an existing item is kept.
-    Once,
-}
-
-/// A request to add an action to the outbox.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Enqueue {
-    /// Item id.
-    pub id: String,
-    /// The action.
-    pub action: Action,
-    /// When it may be performed.
-    pub due_at: DateTime<Utc>,
-    /// How it combines with an existing item.
-    pub mode: EnqueueMode,
-}
-
-impl RedbStore {
-    /// Visits outbox items (all, or only dead ones) in id order.
-    pub fn scan_outbox(
+impl OutboxStore for RedbStore {
+    fn scan_outbox(
         &self,
         dead_only: bool,
         visit: &mut dyn FnMut(OutboxItem) -> ControlFlow<()>,
@@ -117,18 +55,17 @@ impl RedbStore {
         Ok(())
     }
 
-    /// Pending items due at or before `now`, earliest first, at most `limit`.
-    pub fn due_outbox(
-        &self,
-        now: DateTime<Utc>,
-        limit: usize,
-    ) -> Result<Vec<OutboxItem>, StoreError> {
+    fn claim_due(&self, claim: &Claim, limit: usize) -> Result<Vec<OutboxItem>, StoreError> {
         let txn = self.db.begin_read().map_err(db_err)?;
         let due = txn.open_table(DUE).map_err(db_err)?;
         let items = txn.open_table(OUTBOX).map_err(db_err)?;
+        let mut claims = self
+            .claims
+            .lock()
+            .map_err(|_| StoreError::Db("the claim table is poisoned".into()))?;
         let mut out = Vec::new();
         for entry in due
-            .range((i64::MIN, "")..(now.timestamp_millis() + 1, ""))
+            .range((i64::MIN, "")..(claim.now.timestamp_millis() + 1, ""))
             .map_err(db_err)?
         {
             if out.len() >= limit {
@@ -136,23 +73,23 @@ impl RedbStore {
             }
             let (k, _) = entry.map_err(db_err)?;
             let (_, id) = k.value();
-            if let Some(v) = items.get(id).map_err(db_err)? {
+            if let Some(v) = items.get(id).map_err(db_err)?
+                && claims.take_action(id, claim)
+            {
                 out.push(decode(v.value(), "outbox item")?);
             }
         }
         Ok(out)
     }
 
-    /// When the next pending item is due, if any.
-    pub fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+    fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         let txn = self.db.begin_read().map_err(db_err)?;
         let due = txn.open_table(DUE).map_err(db_err)?;
         let first = due.first().map_err(db_err)?;
         Ok(first.and_then(|(k, _)| DateTime::from_timestamp_millis(k.value().0)))
     }
 
-    /// One item.
-    pub fn outbox_item(&self, id: &str) -> Result<Option<OutboxItem>, StoreError> {
+    fn outbox_item(&self, id: &str) -> Result<Option<OutboxItem>, StoreError> {
         let txn = self.db.begin_read().map_err(db_err)?;
         let items = txn.open_table(OUTBOX).map_err(db_err)?;
         items

@@ -11,7 +11,7 @@ use super::github::BackfillError;
 use super::{Progress, with_retries};
 use crate::gerrit::client::{GerritClient, parse_gerrit_time};
 use crate::gerrit::normalize::{GerritNormalizeConfig, normalize};
-use crate::store::{EventStore, RedbStore};
+use canopy_store::Store;
 
 /// Changes per query page.
 pub const PAGE: usize = 100;
@@ -69,7 +69,7 @@ pub struct Summary {
 /// Imports a project's changes updated after `since` into the store.
 pub async fn run(
     client: &GerritClient,
-    store: &RedbStore,
+    store: &dyn Store,
     cfg: &GerritNormalizeConfig,
     project: &str,
     since: Option<DateTime<Utc>>,
@@ -86,13 +86,14 @@ pub async fn run(
     if let Some(s) = since {
         query.push_str(&format!(" after:\"{}\"", s.format("%Y-%m-%d %H:%M:%S")));
     }
-    let now = Utc::now();
+    let now = client.clock().now();
     loop {
         let path = format!(
             "/changes/?q={}&o=ALL_REVISIONS&o=MESSAGES&o=DETAILED_ACCOUNTS&n={PAGE}&S={offset}",
             enc(&query)
         );
-        let page: Vec<Value> = with_retries(|| client.get::<Vec<Value>>(&path)).await?;
+        let page: Vec<Value> =
+            with_retries(client.clock(), || client.get::<Vec<Value>>(&path)).await?;
         let more = page
             .last()
             .and_then(|c| c["_more_changes"].as_bool())

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use super::{Progress, with_retries};
 use crate::github::client::GitHubClient;
 use crate::github::normalize::normalize;
-use crate::outbox::ExecError;
-use crate::store::{EventStore, RedbStore, StoreError};
+use canopy_core::ExecError;
+use canopy_store::{Store, StoreError};
 
 /// PRs per page of the list.
 pub const PAGE: usize = 100;
@@ -42,7 +42,7 @@ pub struct Summary {
 }
 
 async fn get(client: &GitHubClient, repo: &str, path: &str) -> Result<Value, ExecError> {
-    with_retries(|| client.get_json::<Value>(repo, path)).await
+    with_retries(client.clock(), || client.get_json::<Value>(repo, path)).await
 }
 
 /// Every item of a paginated list endpoint (`?per_page=100&page=N`), or of an object's array
@@ -89,7 +89,7 @@ fn envelope(repo: &str, action: &str, sender: &Value, mut body: Value) -> Vec<u8
 /// Imports a repository's PRs created at or after `since` into the store.
 pub async fn run(
     client: &GitHubClient,
-    store: &RedbStore,
+    store: &dyn Store,
     repo: &str,
     since: Option<DateTime<Utc>>,
     progress: &mut dyn FnMut(Progress),
@@ -101,7 +101,7 @@ pub async fn run(
         .and_then(|s| s.parse().ok())
         .unwrap_or(1);
     summary.resumed_from_page = start_page;
-    let now = Utc::now();
+    let now = client.clock().now();
     for page in start_page..=10_000u32 {
         let list = get(
             client,

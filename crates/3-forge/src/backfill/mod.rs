@@ -8,7 +8,7 @@ pub mod github;
 use std::future::Future;
 use std::time::Duration;
 
-use crate::outbox::{ExecError, backoff};
+use canopy_core::{Clock, ExecError, backoff};
 
 /// Progress of a backfill, for a progress line.
 #[derive(Debug, Clone)]
@@ -26,8 +26,8 @@ pub const MAX_ATTEMPTS: u32 = 8;
 
 /// Runs `call` until it succeeds, waiting after transient failures as long as the platform
 /// asks (`Retry-After`, rate-limit reset) or with exponential backoff; permanent failures and
-/// exhausted retries are returned.
-pub async fn with_retries<T, F, Fut>(mut call: F) -> Result<T, ExecError>
+/// exhausted retries are returned. Waits are measured on `clock`.
+pub async fn with_retries<T, F, Fut>(clock: &dyn Clock, mut call: F) -> Result<T, ExecError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, ExecError>>,
@@ -39,12 +39,14 @@ where
             Ok(v) => return Ok(v),
             Err(e) if !e.transient || attempt >= MAX_ATTEMPTS => return Err(e),
             Err(e) => {
+                let now = clock.now();
                 let wait = e
                     .retry_at
-                    .and_then(|t| (t - chrono::Utc::now()).to_std().ok())
+                    .and_then(|t| (t - now).to_std().ok())
                     .unwrap_or_else(|| backoff(attempt, 0.5, Duration::from_millis(500)));
                 tracing::info!(attempt, wait_ms = wait.as_millis() as u64, error = %e, "backfill request failed; waiting");
-                tokio::time::sleep(wait).await;
+                let until = now + chrono::Duration::from_std(wait).unwrap_or_default();
+                clock.sleep_until(until).await;
             }
         }
     }

@@ -18,8 +18,8 @@ use serde::de::DeserializeOwned;
 
 use super::lenient::strip_trailing_commas;
 use super::zuul;
-use crate::inbox::Normalized;
 use crate::normalize::NormalizeError;
+use canopy_core::Normalized;
 
 /// What the normaliser needs to know about the Gerrit instance.
 #[derive(Debug, Clone)]

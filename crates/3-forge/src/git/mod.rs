@@ -18,7 +18,7 @@ use gix::ObjectId;
 use gix::objs::Find;
 use serde::{Deserialize, Serialize};
 
-use crate::store::{EventStore, StoreError};
+use canopy_store::{Store, StoreError};
 use commit::{RawCommit, co_author, merged_pr, parse_commit, subject, trailers};
 use numstat::Numstat;
 
@@ -173,7 +173,7 @@ pub fn open(path: &Path) -> Result<gix::Repository, GitError> {
 pub fn ingest(
     path: &Path,
     opts: &IngestOptions,
-    store: &dyn EventStore,
+    store: &dyn Store,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<IngestReport, GitError> {
     let started = Instant::now();
@@ -526,7 +526,7 @@ struct WriterStats {
 }
 
 fn writer(
-    store: &dyn EventStore,
+    store: &dyn Store,
     rx: Receiver<WorkerOutput>,
     written: &AtomicU64,
     walked: &AtomicU64,

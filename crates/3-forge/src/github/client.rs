@@ -6,14 +6,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use http_body_util::BodyExt;
 use octocrab::Octocrab;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
 
-use crate::outbox::ExecError;
+use canopy_core::{Clock, ExecError};
 
 /// How Canopy authenticates to GitHub.
 #[derive(Clone)]
@@ -55,6 +54,7 @@ pub struct GitHubClient {
     token: Option<Octocrab>,
     app: Option<Octocrab>,
     installations: Mutex<HashMap<String, Octocrab>>,
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for GitHubClient {
@@ -64,9 +64,20 @@ impl std::fmt::Debug for GitHubClient {
 }
 
 impl GitHubClient {
+    /// The clock this client measures rate-limit waits on (backfill waits on it too).
+    pub fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
     /// A client for the API at `base` (`https://api.github.com`, or a fake in tests); a request
-    /// that takes longer than `timeout` is abandoned as a transient failure.
-    pub fn new(base: &str, auth: GitHubAuth, timeout: Duration) -> anyhow::Result<GitHubClient> {
+    /// that takes longer than `timeout` is abandoned as a transient failure. Rate-limit waits
+    /// are computed against `clock`.
+    pub fn new(
+        base: &str,
+        auth: GitHubAuth,
+        timeout: Duration,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<GitHubClient> {
         let builder = || -> anyhow::Result<octocrab::OctocrabBuilder<_, _, _, _>> {
             Ok(Octocrab::builder()
                 .base_uri(base)?
@@ -96,6 +107,7 @@ impl GitHubClient {
             token,
             app,
             installations: Mutex::new(HashMap::new()),
+            clock,
         })
     }
 
@@ -117,15 +129,15 @@ impl GitHubClient {
         struct Installation {
             id: u64,
         }
-        let inst: Installation = send_json(
-            app,
-            self.timeout,
-            "GET",
-            &format!("/repos/{repo}/installation"),
-            None,
-            "find the App installation",
-        )
-        .await?;
+        let inst: Installation = self
+            .send_json(
+                app,
+                "GET",
+                &format!("/repos/{repo}/installation"),
+                None,
+                "find the App installation",
+            )
+            .await?;
         let crab = app
             .installation(inst.id.into())
             .map_err(|e| ExecError::permanent(format!("using installation {}: {e}", inst.id)))?;
@@ -139,8 +151,9 @@ impl GitHubClient {
         let mut out = Vec::new();
         for page in 1..=50u32 {
             let path = format!("/repos/{repo}/issues/{number}/comments?per_page=100&page={page}");
-            let batch: Vec<ApiComment> =
-                send_json(&crab, self.timeout, "GET", &path, None, "list comments").await?;
+            let batch: Vec<ApiComment> = self
+                .send_json(&crab, "GET", &path, None, "list comments")
+                .await?;
             let n = batch.len();
             out.extend(batch);
             if n < 100 {
@@ -170,24 +183,16 @@ impl GitHubClient {
         // keep the first, delete the rest.
         for extra in marked.iter().skip(1) {
             let path = format!("/repos/{repo}/issues/comments/{}", extra.id);
-            send(
-                &crab,
-                self.timeout,
-                "DELETE",
-                &path,
-                None,
-                "delete a duplicate comment",
-            )
-            .await?;
+            self.send(&crab, "DELETE", &path, None, "delete a duplicate comment")
+                .await?;
         }
         marked.truncate(1);
         match marked.pop() {
             Some(c) if c.body.as_deref() == Some(body) => Ok(()),
             Some(c) => {
                 let path = format!("/repos/{repo}/issues/comments/{}", c.id);
-                send(
+                self.send(
                     &crab,
-                    self.timeout,
                     "PATCH",
                     &path,
                     Some(serde_json::json!({ "body": body })),
@@ -198,9 +203,8 @@ impl GitHubClient {
             }
             None => {
                 let path = format!("/repos/{repo}/issues/{number}/comments");
-                send(
+                self.send(
                     &crab,
-                    self.timeout,
                     "POST",
                     &path,
                     Some(serde_json::json!({ "body": body })),
@@ -230,9 +234,8 @@ impl GitHubClient {
             return Ok(());
         }
         let path = format!("/repos/{repo}/issues/{number}/comments");
-        send(
+        self.send(
             &crab,
-            self.timeout,
             "POST",
             &path,
             Some(serde_json::json!({ "body": body })),
@@ -265,8 +268,9 @@ impl GitHubClient {
             ),
             None => format!("/repos/{repo}/issues?state=all&per_page=100"),
         };
-        let existing: Vec<ApiIssue> =
-            send_json(&crab, self.timeout, "GET", &path, None, "list issues").await?;
+        let existing: Vec<ApiIssue> = self
+            .send_json(&crab, "GET", &path, None, "list issues")
+            .await?;
         if let Some(found) = existing
             .iter()
             .find(|i| i.body.as_deref().is_some_and(|b| b.contains(marker)))
@@ -277,15 +281,15 @@ impl GitHubClient {
         struct Created {
             number: u64,
         }
-        let created: Created = send_json(
-            &crab,
-            self.timeout,
-            "POST",
-            &format!("/repos/{repo}/issues"),
-            Some(serde_json::json!({ "title": title, "body": body, "labels": labels })),
-            "create an issue",
-        )
-        .await?;
+        let created: Created = self
+            .send_json(
+                &crab,
+                "POST",
+                &format!("/repos/{repo}/issues"),
+                Some(serde_json::json!({ "title": title, "body": body, "labels": labels })),
+                "create an issue",
+            )
+            .await?;
         Ok(created.number)
     }
 
@@ -296,15 +300,15 @@ impl GitHubClient {
         struct Run {
             status: Option<String>,
         }
-        let run: Run = send_json(
-            &crab,
-            self.timeout,
-            "GET",
-            &format!("/repos/{repo}/actions/runs/{run_id}"),
-            None,
-            "read the workflow run",
-        )
-        .await?;
+        let run: Run = self
+            .send_json(
+                &crab,
+                "GET",
+                &format!("/repos/{repo}/actions/runs/{run_id}"),
+                None,
+                "read the workflow run",
+            )
+            .await?;
         if matches!(
             run.status.as_deref(),
             Some("queued" | "in_progress" | "waiting" | "requested" | "pending")
@@ -313,9 +317,8 @@ impl GitHubClient {
             return Ok(());
         }
         let path = format!("/repos/{repo}/actions/runs/{run_id}/rerun-failed-jobs");
-        send(
+        self.send(
             &crab,
-            self.timeout,
             "POST",
             &path,
             Some(serde_json::json!({})),
@@ -329,15 +332,15 @@ impl GitHubClient {
     pub async fn cancel_run(&self, repo: &str, run_id: u64) -> Result<(), ExecError> {
         let crab = self.for_repo(repo).await?;
         let path = format!("/repos/{repo}/actions/runs/{run_id}/cancel");
-        match send(
-            &crab,
-            self.timeout,
-            "POST",
-            &path,
-            Some(serde_json::json!({})),
-            "cancel the workflow run",
-        )
-        .await
+        match self
+            .send(
+                &crab,
+                "POST",
+                &path,
+                Some(serde_json::json!({})),
+                "cancel the workflow run",
+            )
+            .await
         {
             // 409: the run already finished; nothing to cancel.
             Err(e) if e.message.contains("HTTP 409") => Ok(()),
@@ -353,15 +356,15 @@ impl GitHubClient {
             content: Option<String>,
             encoding: Option<String>,
         }
-        match send_json::<Content>(
-            &crab,
-            self.timeout,
-            "GET",
-            &format!("/repos/{repo}/contents/{path}"),
-            None,
-            "read a file",
-        )
-        .await
+        match self
+            .send_json::<Content>(
+                &crab,
+                "GET",
+                &format!("/repos/{repo}/contents/{path}"),
+                None,
+                "read a file",
+            )
+            .await
         {
             Ok(c) => {
                 let raw = c.content.unwrap_or_default().replace(['\n', '\r'], "");
@@ -388,75 +391,77 @@ impl GitHubClient {
         path: &str,
     ) -> Result<T, ExecError> {
         let crab = self.for_repo(repo).await?;
-        send_json(&crab, self.timeout, "GET", path, None, "backfill").await
+        self.send_json(&crab, "GET", path, None, "backfill").await
     }
 }
 
-/// Sends a request and returns the body of a 2xx response, or a classified error.
-async fn send(
-    crab: &Octocrab,
-    timeout: Duration,
-    method: &str,
-    path: &str,
-    body: Option<serde_json::Value>,
-    what: &str,
-) -> Result<bytes::Bytes, ExecError> {
-    let result = tokio::time::timeout(timeout, async {
-        match method {
-            "GET" => crab._get(path).await,
-            "POST" => crab._post(path, body.as_ref()).await,
-            "PATCH" => crab._patch(path, body.as_ref()).await,
-            _ => crab._delete(path, body.as_ref()).await,
+impl GitHubClient {
+    /// Sends a request and returns the body of a 2xx response, or a classified error.
+    async fn send(
+        &self,
+        crab: &Octocrab,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+        what: &str,
+    ) -> Result<bytes::Bytes, ExecError> {
+        let result = tokio::time::timeout(self.timeout, async {
+            match method {
+                "GET" => crab._get(path).await,
+                "POST" => crab._post(path, body.as_ref()).await,
+                "PATCH" => crab._patch(path, body.as_ref()).await,
+                _ => crab._delete(path, body.as_ref()).await,
+            }
+        })
+        .await;
+        let resp = match result {
+            Err(_) => return Err(ExecError::transient(format!("{what}: timed out"))),
+            Ok(Err(e)) => {
+                return Err(ExecError::transient(format!(
+                    "{what}: {}",
+                    transport_message(&e)
+                )));
+            }
+            Ok(Ok(r)) => r,
+        };
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let bytes = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| ExecError::transient(format!("{what}: reading the response: {e}")))?
+            .to_bytes();
+        if (200..300).contains(&status) {
+            return Ok(bytes);
         }
-    })
-    .await;
-    let resp = match result {
-        Err(_) => return Err(ExecError::transient(format!("{what}: timed out"))),
-        Ok(Err(e)) => {
-            return Err(ExecError::transient(format!(
-                "{what}: {}",
-                transport_message(&e)
-            )));
-        }
-        Ok(Ok(r)) => r,
-    };
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let bytes = resp
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| ExecError::transient(format!("{what}: reading the response: {e}")))?
-        .to_bytes();
-    if (200..300).contains(&status) {
-        return Ok(bytes);
+        let h = |k: &str| {
+            headers
+                .get(k)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        Err(ExecError::from_status(
+            what,
+            status,
+            h,
+            &String::from_utf8_lossy(&bytes),
+            self.clock.now(),
+        ))
     }
-    let h = |k: &str| {
-        headers
-            .get(k)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
-    Err(ExecError::from_status(
-        what,
-        status,
-        h,
-        &String::from_utf8_lossy(&bytes),
-        Utc::now(),
-    ))
-}
 
-async fn send_json<T: DeserializeOwned>(
-    crab: &Octocrab,
-    timeout: Duration,
-    method: &str,
-    path: &str,
-    body: Option<serde_json::Value>,
-    what: &str,
-) -> Result<T, ExecError> {
-    let bytes = send(crab, timeout, method, path, body, what).await?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| ExecError::permanent(format!("{what}: unexpected response: {e}")))
+    async fn send_json<T: DeserializeOwned>(
+        &self,
+        crab: &Octocrab,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+        what: &str,
+    ) -> Result<T, ExecError> {
+        let bytes = self.send(crab, method, path, body, what).await?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ExecError::permanent(format!("{what}: unexpected response: {e}")))
+    }
 }
 
 /// Percent-encodes a query value (everything but RFC 3986 unreserved characters).

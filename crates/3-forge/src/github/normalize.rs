@@ -17,8 +17,8 @@ use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 
 use super::payload as p;
-use crate::inbox::Normalized;
 use crate::normalize::NormalizeError;
+use canopy_core::Normalized;
 
 /// Normalises one delivery given its `X-GitHub-Event` name, delivery id, raw body and the time
 /// it was received (used where the payload carries no time of its own).

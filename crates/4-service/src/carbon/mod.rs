@@ -1,21 +1,17 @@
 //! Grid carbon intensity inside the bot: providers per region, a cache of the last good data
-//! (kept in the store, so a restart or an outage of the provider does not lose it), and a
-//! background refresher. The reactor only reads the cache, never the network.
+//! (kept in the store, so a restart or an outage of the provider does not lose it), refreshed
+//! by the server's grid loop. The reactor only reads the cache, never the network.
 
 pub mod csv_series;
 pub mod provider;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
 use canopy_policies::window::Series;
+use canopy_store::{MetaStore, Store, StoreError};
 use chrono::{DateTime, Utc};
-use tokio::task::JoinHandle;
 
-use crate::clock::Clock;
-use crate::inbox::tokio_shutdown::Signal;
-use crate::store::{EventStore, RedbStore, StoreError};
 pub use provider::{Provider, ProviderError};
 
 /// A region's data as last fetched.
@@ -63,14 +59,23 @@ impl IntensityCache {
         }
     }
 
-    /// Loads the last good data of every region from the store (at startup).
-    pub fn load(&self, store: &RedbStore, regions: &[String]) {
+    /// Loads the last good data of every region from the store (at startup); saved data that
+    /// no longer parses is skipped with a warning, a store error is returned.
+    pub fn load(&self, store: &dyn MetaStore, regions: &[String]) -> Result<(), StoreError> {
         for r in regions {
-            if let Ok(Some(bytes)) = store.get_meta(&meta_key(r))
-                && let Ok(saved) = serde_json::from_slice::<Saved>(&bytes)
-                && let Ok(series) = Series::new(saved.points)
-            {
-                self.set(
+            let Some(bytes) = store.get_meta(&meta_key(r))? else {
+                continue;
+            };
+            let saved = serde_json::from_slice::<Saved>(&bytes)
+                .map_err(|e| e.to_string())
+                .and_then(|saved| {
+                    Ok((
+                        Series::new(saved.points.clone()).map_err(|e| e.to_string())?,
+                        saved,
+                    ))
+                });
+            match saved {
+                Ok((series, saved)) => self.set(
                     r,
                     RegionData {
                         series,
@@ -78,9 +83,13 @@ impl IntensityCache {
                         fetched_at: saved.fetched_at,
                         stale: Some("not refreshed since the restart yet".into()),
                     },
-                );
+                ),
+                Err(e) => {
+                    tracing::warn!(region = %r, error = %e, "saved grid data is unreadable; ignored")
+                }
             }
         }
+        Ok(())
     }
 }
 
@@ -95,7 +104,7 @@ struct Saved {
 /// and is marked stale.
 pub async fn refresh_region(
     http: &reqwest::Client,
-    store: &Arc<RedbStore>,
+    store: &Arc<dyn Store>,
     cache: &IntensityCache,
     region: &str,
     provider: &Provider,
@@ -114,7 +123,13 @@ pub async fn refresh_region(
             };
             if let Ok(bytes) = serde_json::to_vec(&saved) {
                 let (s, key) = (store.clone(), meta_key(region));
-                let _ = tokio::task::spawn_blocking(move || s.put_meta(&key, &bytes)).await;
+                let saving = tokio::task::spawn_blocking(move || s.put_meta(&key, &bytes)).await;
+                if let Err(e) = saving
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r.map_err(|e| e.to_string()))
+                {
+                    tracing::error!(region = %region, error = %e, "saving grid data failed; kept in memory only");
+                }
             }
             cache.set(
                 region,
@@ -134,50 +149,16 @@ pub async fn refresh_region(
     }
 }
 
-/// Refreshes every region every `interval` until shutdown.
-pub fn start_refresher(
-    store: Arc<RedbStore>,
-    cache: Arc<IntensityCache>,
-    regions: Vec<(String, Provider)>,
-    clock: Arc<dyn Clock>,
-    interval: Duration,
-    mut shutdown: Signal,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let http = match reqwest::Client::builder().build() {
-            Ok(h) => h,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot build the HTTP client for grid intensity");
-                return;
-            }
-        };
-        loop {
-            for (region, provider) in &regions {
-                match refresh_region(&http, &store, &cache, region, provider, clock.now()).await {
-                    Ok(()) => tracing::debug!(region = %region, "grid intensity refreshed"),
-                    Err(e) => {
-                        tracing::warn!(region = %region, error = %e, "grid intensity provider failed; keeping the last good data")
-                    }
-                }
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(interval) => {}
-                _ = shutdown.wait() => return,
-            }
-        }
-    })
-}
-
 /// Fills the cache without the network (for `canopy replay` and `canopy inbox drain`): fixed
 /// values and CSV files are read directly, API regions use their last good data in the store.
 pub fn load_offline(
     cache: &IntensityCache,
-    store: &RedbStore,
+    store: &dyn MetaStore,
     regions: &[(String, Provider)],
     now: DateTime<Utc>,
-) {
+) -> Result<(), StoreError> {
     let names: Vec<String> = regions.iter().map(|(n, _)| n.clone()).collect();
-    cache.load(store, &names);
+    cache.load(store, &names)?;
     for (name, p) in regions {
         let points = match p.offline_points(now) {
             Some(Ok(points)) => Some(points),
@@ -199,10 +180,15 @@ pub fn load_offline(
             );
         }
     }
+    Ok(())
 }
 
 /// Saves data fetched outside the server (tests, `canopy carbon` tools) as a region's last good.
-pub fn save_region(store: &RedbStore, region: &str, data: &RegionData) -> Result<(), StoreError> {
+pub fn save_region(
+    store: &dyn MetaStore,
+    region: &str,
+    data: &RegionData,
+) -> Result<(), StoreError> {
     let saved = Saved {
         source: data.source.clone(),
         fetched_at: data.fetched_at,
@@ -245,7 +231,8 @@ mod tests {
         let down = Arc::new(AtomicBool::new(false));
         let url = fake_uk(down.clone()).await;
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(RedbStore::open(&dir.path().join("s")).unwrap());
+        let store: Arc<dyn Store> =
+            Arc::new(canopy_store::RedbStore::open(&dir.path().join("s")).unwrap());
         let cache = IntensityCache::default();
         let p = Provider::UkGrid {
             api_url: url,
@@ -271,7 +258,7 @@ mod tests {
         assert!(d.stale.as_deref().is_some_and(|e| e.contains("503")));
         // After a restart the last good data comes back from the store, marked stale.
         let fresh = IntensityCache::default();
-        fresh.load(&store, &["gb".to_string()]);
+        fresh.load(store.as_ref(), &["gb".to_string()]).unwrap();
         assert_eq!(fresh.get("gb").unwrap().series.len(), 3);
         assert!(fresh.get("gb").unwrap().stale.is_some());
     }

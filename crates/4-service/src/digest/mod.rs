@@ -4,7 +4,6 @@
 //! outbox actions for each configured channel.
 
 pub mod charts;
-pub mod schedule;
 
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -20,16 +19,15 @@ use canopy_models::sentiment::Model as Sentiment;
 use chrono::{DateTime, Duration, Utc};
 use sha2::Digest as _;
 
+use canopy_core::{Action, Enqueue, EnqueueMode, OutboxState};
+use canopy_store::{EventStore, Store, TimeRange};
+
+use crate::burnout::{TeamBurnout, analysable_rows, opted_in, personal_section, team_burnout};
 use crate::carbon::RegionData;
-use crate::commands::burnout::{
-    TeamBurnout, analysable_rows, opted_in, personal_section, team_burnout,
-};
 use crate::config::DigestChannelsConfig;
 use crate::messages;
-use crate::outbox::Action;
 use crate::react::sticky::profile_for;
 use crate::repo_config::RepoConfig;
-use crate::store::{Enqueue, EnqueueMode, EventStore, OutboxState, RedbStore, TimeRange};
 
 /// What a digest covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,19 +66,22 @@ impl Scope {
 
     /// The platform it is on: a repository's events tell; an organisation's digest has no
     /// platform of its own (`git`).
-    pub fn platform(&self, store: &RedbStore) -> canopy_analyzer::Platform {
+    pub fn platform(
+        &self,
+        store: &dyn EventStore,
+    ) -> Result<canopy_analyzer::Platform, canopy_store::StoreError> {
         let mut p = canopy_analyzer::Platform::Git;
         if let Scope::Repo(r) = self {
-            let _ = store.scan_repo(r, TimeRange::ALL, &mut |e| {
+            store.scan_repo(r, TimeRange::ALL, &mut |e| {
                 p = e.platform;
                 ControlFlow::Break(())
-            });
+            })?;
         }
-        p
+        Ok(p)
     }
 
     /// The store's repositories it covers.
-    pub fn repos(&self, store: &RedbStore) -> anyhow::Result<Vec<String>> {
+    pub fn repos(&self, store: &dyn EventStore) -> anyhow::Result<Vec<String>> {
         Ok(store
             .repos()?
             .into_iter()
@@ -138,7 +139,7 @@ fn job_footprint(
 /// failed jobs of the run it repeated) times the drop in intensity between the request and the
 /// run (needs the region's series).
 fn deferred(
-    store: &RedbStore,
+    store: &dyn Store,
     repo: &str,
     events: &[Event],
     start: DateTime<Utc>,
@@ -225,7 +226,7 @@ fn deferred(
 /// Gathers the digest of a repository or organisation for `week`.
 #[allow(clippy::too_many_arguments)]
 pub fn build(
-    store: &RedbStore,
+    store: &dyn Store,
     scope: &Scope,
     week: IsoWeek,
     cfg: &RepoConfig,
@@ -491,7 +492,7 @@ mod tests {
     #[test]
     fn a_private_section_goes_only_to_its_opted_in_person() {
         let dir = tempfile::tempdir().unwrap();
-        let store = RedbStore::open(dir.path()).unwrap();
+        let store = canopy_store::RedbStore::open(dir.path()).unwrap();
         let mut events = Vec::new();
         let monday = chrono::DateTime::parse_from_rfc3339("2026-10-05T09:00:00+01:00").unwrap();
         for week in 0..6i64 {

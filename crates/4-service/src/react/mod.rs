@@ -1,59 +1,58 @@
 //! The reactor: after a delivery is normalised, decide what Canopy does — refresh the sticky
 //! comment of every change the events touch, answer `/canopy` commands, record consent. It reads
 //! the store and returns decisions; the inbox stores them in the same transaction as the events.
+//! A store error is returned, never read as "nothing there": the delivery is then quarantined
+//! with it and can be retried.
 
+mod commands;
 pub mod rerun;
 pub mod sticky;
 
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
-use canopy_analyzer::event::{ChangeAction, CommentEvent};
+use canopy_analyzer::event::ChangeAction;
 use canopy_analyzer::{Event, EventKind, Platform};
+use canopy_core::{Action, Consent, Enqueue, EnqueueMode, OutboxState};
+use canopy_store::{EventStore, Store, StoreError};
 use chrono::{DateTime, Utc};
 
-use crate::bot_command::{BotCommand, CommandKind, PREFIX, parse_comment};
 use crate::carbon::{IntensityCache, RegionData};
-use crate::inbox::{React, Reaction};
 use crate::messages::{self, StickyView};
-use crate::outbox::Action;
-use crate::repo_config::{RepoConfig, parse_quiet_hours};
-use crate::store::{Consent, Enqueue, EnqueueMode, EventStore, RedbStore};
-use crate::ttm_service::{self, TtmCache};
+use crate::repo_config::{RepoConfig, RepoConfigs, parse_quiet_hours};
+use crate::ttm::{self, TtmCache};
 use sticky::ChangeHistory;
 
-/// Settings of every repository, refreshed in the background; the reactor only reads them.
-#[derive(Debug, Default)]
-pub struct RepoConfigs {
-    defaults: RwLock<RepoConfig>,
-    per_repo: RwLock<std::collections::HashMap<String, RepoConfig>>,
+/// What a reactor decided about a delivery's events.
+#[derive(Debug, Default, Clone)]
+pub struct Reaction {
+    /// Actions to enqueue.
+    pub actions: Vec<Enqueue>,
+    /// Consent changes to record.
+    pub consents: Vec<Consent>,
 }
 
-impl RepoConfigs {
-    /// Settings with the server's defaults only.
-    pub fn with_defaults(defaults: RepoConfig) -> RepoConfigs {
-        RepoConfigs {
-            defaults: RwLock::new(defaults),
-            per_repo: RwLock::default(),
-        }
-    }
+/// Decides what to do about new events (comments to update, commands to answer). It reads the
+/// store but never writes: its decisions are stored in the same transaction as the events.
+pub trait React: Send + Sync + 'static {
+    /// The reaction to the events of one delivery, given the time; a store error is returned
+    /// (the delivery is then quarantined with it, to be retried).
+    fn react(
+        &self,
+        store: &dyn Store,
+        events: &[Event],
+        now: DateTime<Utc>,
+    ) -> Result<Reaction, StoreError>;
+}
 
-    /// The settings in force for a repository.
-    pub fn get(&self, repo: &str) -> RepoConfig {
-        if let Ok(m) = self.per_repo.read()
-            && let Some(c) = m.get(repo)
-        {
-            return c.clone();
-        }
-        self.defaults.read().map(|d| d.clone()).unwrap_or_default()
-    }
+/// A reactor that never acts (ingest only).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoReactions;
 
-    /// Replaces a repository's settings (after a successful refresh).
-    pub fn set(&self, repo: &str, cfg: RepoConfig) {
-        if let Ok(mut m) = self.per_repo.write() {
-            m.insert(repo.to_string(), cfg);
-        }
+impl React for NoReactions {
+    fn react(&self, _: &dyn Store, _: &[Event], _: DateTime<Utc>) -> Result<Reaction, StoreError> {
+        Ok(Reaction::default())
     }
 }
 
@@ -68,6 +67,9 @@ pub struct Reactor {
     /// Grid intensity per region, refreshed in the background.
     pub grid: Arc<IntensityCache>,
 }
+
+/// (platform, repo, change number)
+type ChangeKey = (Platform, String, u64);
 
 impl Reactor {
     /// A reactor with the given settings.
@@ -90,24 +92,23 @@ impl Reactor {
     #[allow(clippy::too_many_arguments)]
     fn rerun_section(
         &self,
-        store: &RedbStore,
+        store: &dyn Store,
         key: &ChangeKey,
         h: &ChangeHistory,
         cfg: &RepoConfig,
         now: DateTime<Utc>,
         scheduled: Option<DateTime<Utc>>,
         out: &mut Reaction,
-    ) -> Option<messages::RerunView> {
+    ) -> Result<Option<messages::RerunView>, StoreError> {
         let (platform, repo, number) = key;
-        let t = rerun::latest_target(*platform, h)?;
+        let Some(t) = rerun::latest_target(*platform, h) else {
+            return Ok(None);
+        };
         let window = deadline_span(cfg);
         let deadline = t.at + window;
         let grid = self.grid_for(cfg);
         let advice = rerun::advise(h, &t, cfg, grid.as_ref(), deadline);
-        let item = store
-            .outbox_item(&rerun::rerun_id(*platform, repo, *number, &t))
-            .ok()
-            .flatten();
+        let item = store.outbox_item(&rerun::rerun_id(*platform, repo, *number, &t))?;
         let mut view = messages::RerunAdvice {
             platform: platform.as_str().to_string(),
             jobs: rerun::job_words(&t),
@@ -132,7 +133,7 @@ impl Reactor {
         }
         let due = scheduled.or_else(|| {
             item.as_ref()
-                .filter(|i| i.state == crate::store::OutboxState::Pending)
+                .filter(|i| i.state == OutboxState::Pending)
                 .map(|i| i.due_at)
         });
         if let Some(done) = item.as_ref().and_then(|i| i.done_at) {
@@ -143,7 +144,7 @@ impl Reactor {
             view.start = rerun::clock_words(due, now);
         } else {
             if now > deadline || !rerun::worth_deferring(&advice, cfg) {
-                return None;
+                return Ok(None);
             }
             if cfg.reruns.auto_defer
                 && let Some(c) = advice.choice
@@ -155,152 +156,44 @@ impl Reactor {
                 view.start = rerun::clock_words(when, now);
             }
         }
-        Some(messages::rerun_advice(&view))
-    }
-
-    /// `/canopy defer` and `/canopy now`: schedule the change's latest rerun.
-    #[allow(clippy::too_many_arguments)]
-    fn defer_command(
-        &self,
-        store: &RedbStore,
-        e: &Event,
-        c: &CommentEvent,
-        cmd: &BotCommand,
-        now: DateTime<Utc>,
-        cfg: &RepoConfig,
-        marker: &str,
-        user: &str,
-        out: &mut Reaction,
-    ) -> String {
-        let key: ChangeKey = (e.platform, e.repo.clone(), c.number);
-        let h = change_history(store, &key, &[]);
-        let command = if *cmd == BotCommand::Now {
-            "run now"
-        } else {
-            "defer"
-        };
-        let nothing =
-            |reason: &str| messages::defer_reply(marker, user, command, "", None, None, reason);
-        let Some(t) = rerun::latest_target(e.platform, &h) else {
-            return nothing("this change has no failed CI run to rerun");
-        };
-        let jobs = rerun::job_words(&t);
-        if e.platform == Platform::Github && t.run_id.is_none() {
-            return nothing("the rerun request names no workflow run Canopy can re-run");
-        }
-        let id = rerun::rerun_id(e.platform, &e.repo, c.number, &t);
-        if let Ok(Some(item)) = store.outbox_item(&id)
-            && let Some(done) = item.done_at
-        {
-            return nothing(&format!(
-                "that rerun already started at {}",
-                rerun::clock_words(done, now)
-            ));
-        }
-        let (when, savings) = match cmd {
-            BotCommand::Defer { by } => {
-                let deadline = by
-                    .as_ref()
-                    .map_or(now + deadline_span(cfg), |d| d.resolve(now));
-                let Some(grid) = self.grid_for(cfg) else {
-                    return nothing(&match &cfg.carbon.region {
-                        Some(r) => format!("there is no intensity forecast for region {r} yet"),
-                        None => "this repository has no carbon.region, so there is no forecast to choose a window from".into(),
-                    });
-                };
-                let from_now = rerun::Target {
-                    at: now,
-                    ..t.clone()
-                };
-                let advice = rerun::advise(&h, &from_now, cfg, Some(&grid), deadline);
-                if advice.criticality.critical {
-                    return nothing(&format!(
-                        "the rerun is critical ({})",
-                        advice.criticality.reason
-                    ));
-                }
-                let Some(choice) = advice.choice else {
-                    return nothing("the forecast does not cover a full run before the deadline");
-                };
-                (
-                    rerun::from_epoch(choice.best.start).max(now),
-                    Some(format!("{:.0}", choice.savings_pct)),
-                )
-            }
-            _ => (now, None),
-        };
-        out.actions.extend(rerun::schedule(
-            e.platform, &e.repo, c.number, &t, when, now,
-        ));
-        if e.platform == Platform::Github {
-            self.refresh_change_with(store, &key, &[], now, Some(when), out);
-        }
-        let when_words = rerun::clock_words(when, now);
-        messages::defer_reply(
-            marker,
-            user,
-            command,
-            &jobs,
-            Some(&when_words),
-            savings.as_deref(),
-            "",
-        )
+        Ok(Some(messages::rerun_advice(&view)))
     }
 
     /// The time-to-merge section of an open change, when a model exists.
     fn ttm_view(
         &self,
-        store: &RedbStore,
+        store: &dyn Store,
         key: &ChangeKey,
         h: &ChangeHistory,
         new: &[Event],
-    ) -> Option<crate::messages::TtmView> {
+    ) -> Result<Option<messages::TtmView>, StoreError> {
         let (_, repo, number) = key;
-        let latest = h.latest()?;
+        let Some(latest) = h.latest() else {
+            return Ok(None);
+        };
         if matches!(latest.action, ChangeAction::Merged | ChangeAction::Closed) {
-            return None;
+            return Ok(None);
         }
-        let model = self.ttm.model(store, repo)?;
-        let t = h.events.last().map(|e| e.at_utc())?;
-        let f = self.ttm.features(store, repo, new, *number, t);
+        let Some(model) = self.ttm.model(store, repo)? else {
+            return Ok(None);
+        };
+        let Some(t) = h.events.last().map(|e| e.at_utc()) else {
+            return Ok(None);
+        };
+        let f = self.ttm.features(store, repo, new, *number, t)?;
         let p = model.predict(&f);
         let e = model.explain(&f);
-        Some(ttm_service::view(&model, &f, &p, &e))
-    }
-
-    /// The answer to `/canopy explain` on a change.
-    fn explain_reply(&self, store: &RedbStore, e: &Event, number: u64, marker: &str) -> String {
-        let key = (e.platform, e.repo.clone(), number);
-        let h = change_history(store, &key, std::slice::from_ref(e));
-        let Some(model) = self.ttm.model(store, &e.repo) else {
-            return messages::explain_unavailable(
-                marker,
-                "no time-to-merge model has been trained for this repository yet",
-            );
-        };
-        let t = e.at_utc();
-        if h.latest().is_none() {
-            return messages::explain_unavailable(marker, "Canopy has not seen this change open");
-        }
-        let f = self
-            .ttm
-            .features(store, &e.repo, std::slice::from_ref(e), number, t);
-        let p = model.predict(&f);
-        let x = model.explain(&f);
-        let view = ttm_service::view(&model, &f, &p, &x);
-        messages::explain(
-            marker,
-            &view.headline,
-            &ttm_service::explanation_lines(&f, &x),
-        )
+        Ok(Some(ttm::view(&model, &f, &p, &e)))
     }
 }
 
-/// (platform, repo, change number)
-type ChangeKey = (Platform, String, u64);
-
 impl React for Reactor {
-    fn react(&self, store: &RedbStore, events: &[Event], now: DateTime<Utc>) -> Reaction {
+    fn react(
+        &self,
+        store: &dyn Store,
+        events: &[Event],
+        now: DateTime<Utc>,
+    ) -> Result<Reaction, StoreError> {
         let mut reaction = Reaction::default();
         let mut touched: BTreeSet<ChangeKey> = BTreeSet::new();
         for e in events {
@@ -309,53 +202,52 @@ impl React for Reactor {
             }
             if let EventKind::Comment(c) = &e.kind {
                 // Comments change nothing the sticky comment shows; only their commands matter.
-                self.commands(store, e, c, now, &mut reaction);
+                self.commands(store, e, c, now, &mut reaction)?;
                 continue;
             }
-            match e.change_number() {
-                Some(n) => {
-                    touched.insert((e.platform, e.repo.clone(), n));
-                }
-                None => {
-                    if let Some(n) = e
-                        .head_sha()
-                        .and_then(|sha| change_of_sha(store, &e.repo, sha))
-                    {
-                        touched.insert((e.platform, e.repo.clone(), n));
-                    }
-                }
+            let number = match (e.change_number(), e.head_sha()) {
+                (Some(n), _) => Some(n),
+                (None, Some(sha)) => change_of_sha(store, &e.repo, sha)?,
+                (None, None) => None,
+            };
+            if let Some(n) = number {
+                touched.insert((e.platform, e.repo.clone(), n));
             }
         }
         for key in touched {
-            self.refresh_change(store, &key, events, now, &mut reaction);
+            self.refresh_change(store, &key, events, now, None, &mut reaction)?;
         }
-        reaction
+        Ok(reaction)
     }
 }
 
 /// The PR whose head a commit is, if known.
-fn change_of_sha(store: &RedbStore, repo: &str, sha: &str) -> Option<u64> {
+fn change_of_sha(store: &dyn EventStore, repo: &str, sha: &str) -> Result<Option<u64>, StoreError> {
     let mut found = None;
-    let _ = store.scan_sha(repo, sha, &mut |e| {
+    store.scan_sha(repo, sha, &mut |e| {
         if let EventKind::Change(c) = &e.kind {
             found = Some(c.number);
             return ControlFlow::Break(());
         }
         ControlFlow::Continue(())
-    });
-    found
+    })?;
+    Ok(found)
 }
 
 /// A change's history from the store plus the events being processed (not stored yet).
-pub fn change_history(store: &RedbStore, key: &ChangeKey, new: &[Event]) -> ChangeHistory {
+pub fn change_history(
+    store: &dyn EventStore,
+    key: &ChangeKey,
+    new: &[Event],
+) -> Result<ChangeHistory, StoreError> {
     let (platform, repo, number) = key;
     let mut events: Vec<Event> = Vec::new();
-    let _ = store.scan_change(repo, *number, &mut |e| {
+    store.scan_change(repo, *number, &mut |e| {
         if e.platform == *platform {
             events.push(e);
         }
         ControlFlow::Continue(())
-    });
+    })?;
     events.extend(
         new.iter()
             .filter(|e| {
@@ -366,12 +258,12 @@ pub fn change_history(store: &RedbStore, key: &ChangeKey, new: &[Event]) -> Chan
     // Jobs recorded by commit only (GitHub Actions): attach those of the change's heads.
     let heads = ChangeHistory::from_events(events.clone()).heads();
     for sha in &heads {
-        let _ = store.scan_sha(repo, sha, &mut |e| {
+        store.scan_sha(repo, sha, &mut |e| {
             if matches!(e.kind, EventKind::CiJobFinished(_)) {
                 events.push(e);
             }
             ControlFlow::Continue(())
-        });
+        })?;
         events.extend(
             new.iter()
                 .filter(|e| {
@@ -382,7 +274,7 @@ pub fn change_history(store: &RedbStore, key: &ChangeKey, new: &[Event]) -> Chan
                 .cloned(),
         );
     }
-    ChangeHistory::from_events(events)
+    Ok(ChangeHistory::from_events(events))
 }
 
 /// When an update may be posted: now, or the end of the repository's quiet hours.
@@ -420,258 +312,128 @@ fn deadline_span(cfg: &RepoConfig) -> chrono::Duration {
 }
 
 impl Reactor {
+    /// Recomputes what a change's sticky comment (GitHub) or patchset message (Gerrit) says
+    /// and queues it. `scheduled` is a rerun deferral decided in this same reaction.
     fn refresh_change(
         &self,
-        store: &RedbStore,
-        key: &ChangeKey,
-        new: &[Event],
-        now: DateTime<Utc>,
-        out: &mut Reaction,
-    ) {
-        self.refresh_change_with(store, key, new, now, None, out);
-    }
-
-    fn refresh_change_with(
-        &self,
-        store: &RedbStore,
+        store: &dyn Store,
         key: &ChangeKey,
         new: &[Event],
         now: DateTime<Utc>,
         scheduled: Option<DateTime<Utc>>,
         out: &mut Reaction,
-    ) {
-        let (platform, repo, number) = key;
+    ) -> Result<(), StoreError> {
+        let (platform, repo, _) = key;
         let cfg = self.configs.get(repo);
-        let h = change_history(store, key, new);
+        let h = change_history(store, key, new)?;
         if h.changes.is_empty() {
             // Jobs or comments of a change Canopy has not seen open: nothing to anchor a comment to.
-            return;
+            return Ok(());
         }
+        let ttm = match cfg.section_on("ttm") {
+            true => self.ttm_view(store, key, &h, new)?,
+            false => None,
+        };
+        let rerun = match cfg.section_on("rerun") {
+            true => self.rerun_section(store, key, &h, &cfg, now, scheduled, out)?,
+            false => None,
+        };
         let view = StickyView {
-            ttm: cfg
-                .section_on("ttm")
-                .then(|| self.ttm_view(store, key, &h, new))
-                .flatten(),
+            ttm,
             energy: cfg
                 .section_on("energy")
                 .then(|| sticky::energy_view(&h, &cfg, self.grid_for(&cfg).as_ref()))
                 .flatten(),
-            rerun: cfg
-                .section_on("rerun")
-                .then(|| self.rerun_section(store, key, &h, &cfg, now, scheduled, out))
-                .flatten(),
+            rerun,
             status: cfg
                 .section_on("status")
                 .then(|| sticky::status_line(&h))
                 .flatten(),
         };
         match platform {
-            Platform::Github => {
-                if view.is_empty() {
-                    return;
-                }
-                out.actions.push(Enqueue {
-                    id: format!("sticky:github:{repo}#{number}"),
-                    action: Action::UpsertComment {
-                        repo: repo.clone(),
-                        number: *number,
-                        body: messages::sticky(&view),
-                    },
-                    due_at: post_time(&cfg, now),
-                    mode: EnqueueMode::Replace,
-                });
-            }
-            Platform::Gerrit => {
-                // One message per patchset, once its CI has reported.
-                let Some(ps) = h.latest().and_then(|c| c.patchset) else {
-                    return;
-                };
-                let reported = new.iter().any(|e| {
-                    matches!(&e.kind, EventKind::CiJobFinished(j) if j.patchset == Some(ps) && j.change == Some(*number))
-                });
-                if !reported {
-                    return;
-                }
-                // Rerun advice is its own message, once per Zuul report it is about.
-                if let (Some(advice), Some(t)) = (&view.rerun, rerun::latest_target(*platform, &h))
-                {
-                    out.actions.push(Enqueue {
-                        id: format!("rerun-advice:gerrit:{repo}~{number}:{}", t.event_id),
-                        action: Action::PostReviewMessage {
-                            project: repo.clone(),
-                            change: *number,
-                            patchset: ps,
-                            body: messages::gerrit_rerun(advice),
-                        },
-                        due_at: now,
-                        mode: EnqueueMode::Once,
-                    });
-                }
-                if view.energy.is_none() {
-                    return;
-                }
-                let view = StickyView {
-                    rerun: None,
-                    ..view
-                };
-                out.actions.push(Enqueue {
-                    id: format!("patchset:gerrit:{repo}~{number}/{ps}"),
-                    action: Action::PostReviewMessage {
-                        project: repo.clone(),
-                        change: *number,
-                        patchset: ps,
-                        body: messages::gerrit_patchset(ps, &view),
-                    },
-                    due_at: post_time(&cfg, now),
-                    mode: EnqueueMode::Once,
-                });
-            }
+            Platform::Github => github_sticky(key, view, &cfg, now, out),
+            Platform::Gerrit => gerrit_messages(key, &h, view, new, &cfg, now, out),
             Platform::Git => {}
         }
-    }
-
-    fn is_self(&self, c: &CommentEvent) -> bool {
-        let name = c.author.name.as_deref().unwrap_or("").to_ascii_lowercase();
-        self.bot_logins
-            .iter()
-            .any(|b| b.eq_ignore_ascii_case(&name))
-            || c.author.is_bot()
-    }
-
-    fn commands(
-        &self,
-        store: &RedbStore,
-        e: &Event,
-        c: &CommentEvent,
-        now: DateTime<Utc>,
-        out: &mut Reaction,
-    ) {
-        if c.edited || self.is_self(c) || !c.body.contains(PREFIX) {
-            return;
-        }
-        let cfg = self.configs.get(&e.repo);
-        let user = c
-            .author
-            .name
-            .clone()
-            .unwrap_or_else(|| c.author.key.clone());
-        for (i, parsed) in parse_comment(&c.body, now).into_iter().enumerate() {
-            let marker = messages::reply_marker(&format!("{}-{i}", c.comment_id));
-            let body = match parsed {
-                Err(err) => {
-                    let line = c
-                        .body
-                        .lines()
-                        .map(str::trim)
-                        .filter(|l| l.starts_with(PREFIX))
-                        .nth(i)
-                        .unwrap_or(PREFIX)
-                        .to_string();
-                    Some(messages::command_error(&marker, &line, &err))
-                }
-                Ok(cmd) => {
-                    if !self.may_run(store, e, c, &cmd, &cfg) {
-                        Some(messages::permission_denied(&marker, &user, cmd.kind()))
-                    } else {
-                        match cmd {
-                            BotCommand::Help => Some(messages::help(&marker)),
-                            BotCommand::OptIn | BotCommand::OptOut => {
-                                let opted_in = cmd == BotCommand::OptIn;
-                                out.consents.push(Consent {
-                                    actor_key: c.author.key.clone(),
-                                    opted_in,
-                                    at: e.at_utc(),
-                                    via: format!("{} comment {}#{}", e.platform, e.repo, c.number),
-                                });
-                                Some(messages::consent(&marker, &user, opted_in, cfg.privacy.k))
-                            }
-                            BotCommand::Explain => {
-                                Some(self.explain_reply(store, e, c.number, &marker))
-                            }
-                            BotCommand::Defer { .. } | BotCommand::Now => {
-                                Some(self.defer_command(
-                                    store, e, c, &cmd, now, &cfg, &marker, &user, out,
-                                ))
-                            }
-                        }
-                    }
-                }
-            };
-            if let Some(body) = body {
-                out.actions.push(reply(e, c, i, marker, body, now));
-            }
-        }
-    }
-
-    /// Who may run what: anyone for help and explain, anyone for their own consent, and the
-    /// change's author, maintainers or the rerun's requester for defer and now.
-    fn may_run(
-        &self,
-        store: &RedbStore,
-        e: &Event,
-        c: &CommentEvent,
-        cmd: &BotCommand,
-        cfg: &RepoConfig,
-    ) -> bool {
-        match cmd.kind() {
-            CommandKind::Help | CommandKind::Explain | CommandKind::OptIn | CommandKind::OptOut => {
-                true
-            }
-            CommandKind::Defer | CommandKind::Now => {
-                let maintainer = c.author_role.as_deref().is_some_and(|r| {
-                    cfg.maintainers
-                        .associations
-                        .iter()
-                        .any(|a| a.eq_ignore_ascii_case(r))
-                }) || c.author.name.as_deref().is_some_and(|n| {
-                    cfg.maintainers
-                        .users
-                        .iter()
-                        .any(|u| u.eq_ignore_ascii_case(n))
-                });
-                if maintainer {
-                    return true;
-                }
-                let h = change_history(store, &(e.platform, e.repo.clone(), c.number), &[]);
-                let author = h.latest().is_some_and(|ch| ch.author.key == c.author.key);
-                let requester = h.events.iter().any(|ev| matches!(&ev.kind, EventKind::RerunRequested(r) if r.requested_by.key == c.author.key));
-                author || requester
-            }
-        }
+        Ok(())
     }
 }
 
-fn reply(
-    e: &Event,
-    c: &CommentEvent,
-    i: usize,
-    marker: String,
-    body: String,
+/// The GitHub sticky comment, replacing any earlier version still waiting.
+fn github_sticky(
+    (_, repo, number): &ChangeKey,
+    view: StickyView,
+    cfg: &RepoConfig,
     now: DateTime<Utc>,
-) -> Enqueue {
-    let action = match e.platform {
-        Platform::Gerrit => Action::PostReviewMessage {
-            project: e.repo.clone(),
-            change: c.number,
-            patchset: 0,
-            body,
-        },
-        _ => Action::PostComment {
-            repo: e.repo.clone(),
-            number: c.number,
-            body,
-            marker,
-        },
-    };
-    Enqueue {
-        id: format!(
-            "reply:{}:{}#{}:{}:{i}",
-            e.platform, e.repo, c.number, c.comment_id
-        ),
-        action,
-        due_at: now,
-        mode: EnqueueMode::Once,
+    out: &mut Reaction,
+) {
+    if view.is_empty() {
+        return;
     }
+    out.actions.push(Enqueue {
+        id: format!("sticky:github:{repo}#{number}"),
+        action: Action::UpsertComment {
+            repo: repo.clone(),
+            number: *number,
+            body: messages::sticky(&view),
+        },
+        due_at: post_time(cfg, now),
+        mode: EnqueueMode::Replace,
+    });
+}
+
+/// Gerrit: one message per patchset once its CI has reported, and the rerun advice as its own
+/// message, once per Zuul report it is about.
+fn gerrit_messages(
+    key: &ChangeKey,
+    h: &ChangeHistory,
+    view: StickyView,
+    new: &[Event],
+    cfg: &RepoConfig,
+    now: DateTime<Utc>,
+    out: &mut Reaction,
+) {
+    let (platform, repo, number) = key;
+    let Some(ps) = h.latest().and_then(|c| c.patchset) else {
+        return;
+    };
+    let reported = new.iter().any(|e| {
+        matches!(&e.kind, EventKind::CiJobFinished(j) if j.patchset == Some(ps) && j.change == Some(*number))
+    });
+    if !reported {
+        return;
+    }
+    if let (Some(advice), Some(t)) = (&view.rerun, rerun::latest_target(*platform, h)) {
+        out.actions.push(Enqueue {
+            id: format!("rerun-advice:gerrit:{repo}~{number}:{}", t.event_id),
+            action: Action::PostReviewMessage {
+                project: repo.clone(),
+                change: *number,
+                patchset: ps,
+                body: messages::gerrit_rerun(advice),
+            },
+            due_at: now,
+            mode: EnqueueMode::Once,
+        });
+    }
+    if view.energy.is_none() {
+        return;
+    }
+    let view = StickyView {
+        rerun: None,
+        ..view
+    };
+    out.actions.push(Enqueue {
+        id: format!("patchset:gerrit:{repo}~{number}/{ps}"),
+        action: Action::PostReviewMessage {
+            project: repo.clone(),
+            change: *number,
+            patchset: ps,
+            body: messages::gerrit_patchset(ps, &view),
+        },
+        due_at: post_time(cfg, now),
+        mode: EnqueueMode::Once,
+    });
 }
 
 #[cfg(test)]

@@ -16,9 +16,9 @@ use chrono::{DateTime, TimeZone, Utc};
 
 use super::sticky::ChangeHistory;
 use crate::carbon::RegionData;
-use crate::outbox::Action;
 use crate::repo_config::RepoConfig;
-use crate::store::{Enqueue, EnqueueMode};
+use canopy_core::Action;
+use canopy_core::{Enqueue, EnqueueMode};
 
 /// What is to be rerun.
 #[derive(Debug, Clone, PartialEq)]
@@ -280,7 +280,7 @@ pub fn duration_words(secs: i64) -> String {
     if m < 60 {
         format!("{m} minute{}", if m == 1 { "" } else { "s" })
     } else {
-        crate::ttm_service::duration_words(secs as f64 / 3600.0)
+        crate::ttm::duration_words(secs as f64 / 3600.0)
     }
 }
 

@@ -10,18 +10,9 @@ use canopy_analyzer::weekly::{TeamReport, TeamWeek, WeeklyBuilder, plural};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::Serialize;
 
-use crate::git::{self, IngestOptions, IngestReport, Progress};
-use crate::store::{EventStore, RedbStore, TimeRange};
-
-/// Output format of reports.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum ReportFormat {
-    /// A readable Markdown report.
-    #[default]
-    Md,
-    /// One JSON object (stable; see docs/analyze.md).
-    Json,
-}
+use canopy_forge::git::{self, IngestOptions, IngestReport, Progress};
+pub use canopy_service::format::ReportFormat;
+use canopy_store::{EventStore, TimeRange};
 
 /// Arguments of `canopy analyze`.
 #[derive(Debug, Clone, clap::Args)]
@@ -142,7 +133,7 @@ pub fn analyze(args: &AnalyzeArgs) -> anyhow::Result<AnalyzeOutput> {
             _tmp.path().to_path_buf()
         }
     };
-    let store = RedbStore::open(&store_dir)?;
+    let store = crate::wiring::open_store(&store_dir)?;
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -160,7 +151,7 @@ pub fn analyze(args: &AnalyzeArgs) -> anyhow::Result<AnalyzeOutput> {
             );
         }
     };
-    let ingest = git::ingest(&args.git, &opts, &store, &progress)?;
+    let ingest = git::ingest(&args.git, &opts, store.as_ref(), &progress)?;
     if tty {
         eprintln!();
     }
@@ -172,7 +163,7 @@ pub fn analyze(args: &AnalyzeArgs) -> anyhow::Result<AnalyzeOutput> {
         seconds = ingest.seconds,
         "history read"
     );
-    let (report, commits) = weekly_report(&store, &repo_name, args.since, args.until)?;
+    let (report, commits) = weekly_report(store.as_ref(), &repo_name, args.since, args.until)?;
     let mut warnings = ingest.warnings();
     if commits == 0 {
         warnings.push("no commits in the selected period".into());

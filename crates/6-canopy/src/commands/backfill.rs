@@ -10,10 +10,9 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 
 use super::analyze::parse_date;
-use crate::backfill::{self, Progress};
-use crate::config::Config;
-use crate::store::RedbStore;
 use crate::wiring;
+use canopy_forge::backfill::{self, Progress};
+use canopy_service::config::Config;
 
 /// Arguments of `canopy backfill`.
 #[derive(Debug, clap::Args)]
@@ -64,13 +63,13 @@ pub fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
         Some(p) => Config::load(p)?,
         None => Config::default(),
     };
-    let store = RedbStore::open(&a.store)?;
+    let store = crate::wiring::open_store(&a.store)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let _guard = runtime.enter();
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let clients = wiring::executor(&cfg, &env)?;
+    let clients = wiring::executor(&cfg, &env, std::sync::Arc::new(canopy_core::SystemClock))?;
     let tty = std::io::stderr().is_terminal();
     let mut progress = |p: Progress| {
         if tty {
@@ -91,7 +90,7 @@ pub fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
         );
         let s = runtime.block_on(backfill::github::run(
             &client,
-            &store,
+            store.as_ref(),
             &a.name,
             a.since,
             &mut progress,
@@ -114,7 +113,7 @@ pub fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
         let ncfg = wiring::normalizer(&cfg).gerrit;
         let s = runtime.block_on(backfill::gerrit::run(
             &client,
-            &store,
+            store.as_ref(),
             &ncfg,
             &a.name,
             a.since,

@@ -14,7 +14,7 @@ use rand::SeedableRng;
 use serde::Serialize;
 
 use super::analyze::ReportFormat;
-use crate::carbon::csv_series::{parse_time, read_series};
+use canopy_service::carbon::csv_series::{parse_time, read_series};
 
 /// Arguments of `canopy carbon`.
 #[derive(Debug, clap::Args)]
@@ -90,8 +90,10 @@ pub struct SimulateArgs {
 }
 
 fn parse_span(s: &str) -> Result<chrono::Duration, String> {
-    match crate::bot_command::parse_deadline(s, DateTime::UNIX_EPOCH) {
-        Ok(crate::bot_command::Deadline::Within(d)) if d > chrono::Duration::zero() => Ok(d),
+    match canopy_service::bot_command::parse_deadline(s, DateTime::UNIX_EPOCH) {
+        Ok(canopy_service::bot_command::Deadline::Within(d)) if d > chrono::Duration::zero() => {
+            Ok(d)
+        }
         _ => Err(format!("{s:?} is not a duration like 90m, 2h or 1d")),
     }
 }

@@ -94,20 +94,20 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 /// The digest of the latest week with activity and a draft report of the last three months,
 /// both from the demo's store.
 fn digest_and_report(store_dir: &Path, repo: &str) -> anyhow::Result<(String, String)> {
-    use crate::store::{EventStore, RedbStore, TimeRange};
     use canopy_analyzer::week::IsoWeek;
-    let store = RedbStore::open(store_dir)?;
+    use canopy_store::TimeRange;
+    let store = crate::wiring::open_store(store_dir)?;
     let mut last = None;
     store.scan_repo(repo, TimeRange::ALL, &mut |e| {
         last = Some(e.at_utc());
         std::ops::ControlFlow::Continue(())
     })?;
     let last = last.context("the demo store has no events")?;
-    let cfg = crate::repo_config::RepoConfig::default();
+    let cfg = canopy_service::repo_config::RepoConfig::default();
     let ids = canopy_analyzer::identity::Identities::default();
-    let built = crate::digest::build(
-        &store,
-        &crate::digest::Scope::Repo(repo.to_string()),
+    let built = canopy_service::digest::build(
+        store.as_ref(),
+        &canopy_service::digest::Scope::Repo(repo.to_string()),
         IsoWeek::of_utc(&last),
         &cfg,
         None,
@@ -117,8 +117,8 @@ fn digest_and_report(store_dir: &Path, repo: &str) -> anyhow::Result<(String, St
     )?;
     let end = last.date_naive();
     let start = end - chrono::Duration::days(91);
-    let key = crate::report::load_or_create_key(&store_dir.join("pseudonym.key"))?;
-    let opts = crate::report::Options {
+    let key = canopy_service::report::load_or_create_key(&store_dir.join("pseudonym.key"))?;
+    let opts = canopy_service::report::Options {
         period: format!("{start}..{end}")
             .parse()
             .map_err(|e: String| anyhow::anyhow!(e))?,
@@ -131,7 +131,7 @@ fn digest_and_report(store_dir: &Path, repo: &str) -> anyhow::Result<(String, St
         key,
         repo_defaults: cfg,
     };
-    let (r, _) = crate::report::create(&store, &ids, &opts, chrono::Utc::now())?;
+    let (r, _) = canopy_service::report::create(store.as_ref(), &ids, &opts, chrono::Utc::now())?;
     let d = &r.document;
     let mut text = format!(
         "Draft {} for {} to {} (k = 5). `canopy report create --store DIR --period {}..{} --format json` makes it; a reviewer must `approve` it before `publish`.\n\n",

@@ -11,75 +11,77 @@ use std::time::Duration;
 use anyhow::Context;
 use canopy_analyzer::EventKind;
 
-use crate::app::{self, AppConfig};
-use crate::clock::SystemClock;
-use crate::normalize::PlatformNormalizer;
-use crate::secrets::Secrets;
-use crate::server::auth::github_signature;
-use crate::store::{EventStore, RedbStore, TimeRange};
+use canopy_core::SystemClock;
+use canopy_forge::normalize::PlatformNormalizer;
+use canopy_server::app::{self, AppConfig};
+use canopy_server::auth::github_signature;
+use canopy_server::secrets::Secrets;
+use canopy_store::{Store, TimeRange};
 
 /// Bundled GitHub deliveries: (event, delivery id, body). PR #7's life on `canopy-demo/widgets`.
 const GITHUB: [(&str, &str, &[u8]); 9] = [
     (
         "pull_request",
         "demo-1",
-        include_bytes!("../../../tests/fixtures/github/pull_request.opened.json"),
+        include_bytes!("../../../../tests/fixtures/github/pull_request.opened.json"),
     ),
     (
         "pull_request",
         "demo-2",
-        include_bytes!("../../../tests/fixtures/github/pull_request.review_requested.json"),
+        include_bytes!("../../../../tests/fixtures/github/pull_request.review_requested.json"),
     ),
     (
         "pull_request_review",
         "demo-3",
-        include_bytes!("../../../tests/fixtures/github/pull_request_review.submitted.json"),
+        include_bytes!("../../../../tests/fixtures/github/pull_request_review.submitted.json"),
     ),
     (
         "pull_request_review_comment",
         "demo-4",
-        include_bytes!("../../../tests/fixtures/github/pull_request_review_comment.created.json"),
+        include_bytes!(
+            "../../../../tests/fixtures/github/pull_request_review_comment.created.json"
+        ),
     ),
     (
         "pull_request",
         "demo-5",
-        include_bytes!("../../../tests/fixtures/github/pull_request.synchronize.json"),
+        include_bytes!("../../../../tests/fixtures/github/pull_request.synchronize.json"),
     ),
     (
         "workflow_job",
         "demo-6",
-        include_bytes!("../../../tests/fixtures/github/workflow_job.completed.json"),
+        include_bytes!("../../../../tests/fixtures/github/workflow_job.completed.json"),
     ),
     (
         "check_run",
         "demo-7",
-        include_bytes!("../../../tests/fixtures/github/check_run.rerequested.json"),
+        include_bytes!("../../../../tests/fixtures/github/check_run.rerequested.json"),
     ),
     (
         "pull_request_review",
         "demo-8",
-        include_bytes!("../../../tests/fixtures/github/pull_request_review.approved.json"),
+        include_bytes!("../../../../tests/fixtures/github/pull_request_review.approved.json"),
     ),
     (
         "pull_request",
         "demo-9",
-        include_bytes!("../../../tests/fixtures/github/pull_request.closed.merged.json"),
+        include_bytes!("../../../../tests/fixtures/github/pull_request.closed.merged.json"),
     ),
 ];
 
 /// Bundled Gerrit events: change 4711 on `widgets/core`, with Zuul reports.
 const GERRIT: [&[u8]; 5] = [
-    include_bytes!("../../../tests/fixtures/gerrit/01-patchset-created.json"),
-    include_bytes!("../../../tests/fixtures/gerrit/03-comment-added-zuul-check-failed.json"),
-    include_bytes!("../../../tests/fixtures/gerrit/04-comment-added-recheck.json"),
-    include_bytes!("../../../tests/fixtures/gerrit/07-comment-added-review.json"),
-    include_bytes!("../../../tests/fixtures/gerrit/11-change-merged.json"),
+    include_bytes!("../../../../tests/fixtures/gerrit/01-patchset-created.json"),
+    include_bytes!("../../../../tests/fixtures/gerrit/03-comment-added-zuul-check-failed.json"),
+    include_bytes!("../../../../tests/fixtures/gerrit/04-comment-added-recheck.json"),
+    include_bytes!("../../../../tests/fixtures/gerrit/07-comment-added-review.json"),
+    include_bytes!("../../../../tests/fixtures/gerrit/11-change-merged.json"),
 ];
 
 /// Runs the webhook demo and returns its Markdown report.
 pub fn run() -> anyhow::Result<String> {
     let dir = tempfile::tempdir().context("creating a temporary store")?;
-    let store = Arc::new(RedbStore::open(dir.path())?);
+    let store = crate::wiring::open_store(dir.path())?;
     let secret = format!("demo-{}", std::process::id());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -88,13 +90,13 @@ pub fn run() -> anyhow::Result<String> {
         .context("starting the async runtime")?;
     let mut out = String::new();
     runtime.block_on(post_all(store.clone(), &secret, &mut out))?;
-    summarise(&store, &mut out)?;
-    actions(&store, &mut out)?;
+    summarise(store.as_ref(), &mut out)?;
+    actions(store.as_ref(), &mut out)?;
     Ok(out)
 }
 
 /// What Canopy would post: the outbox, with the texts of the sticky comment and Gerrit message.
-fn actions(store: &RedbStore, out: &mut String) -> anyhow::Result<()> {
+fn actions(store: &dyn Store, out: &mut String) -> anyhow::Result<()> {
     let mut items = Vec::new();
     store.scan_outbox(false, &mut |i| {
         items.push(i);
@@ -122,7 +124,7 @@ fn actions(store: &RedbStore, out: &mut String) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn post_all(store: Arc<RedbStore>, secret: &str, out: &mut String) -> anyhow::Result<()> {
+async fn post_all(store: Arc<dyn Store>, secret: &str, out: &mut String) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let running = app::start(
         listener,
@@ -132,8 +134,8 @@ async fn post_all(store: Arc<RedbStore>, secret: &str, out: &mut String) -> anyh
         AppConfig {
             // The real reactor decides what to post; with no executor (no credentials) the
             // actions stay in the outbox, where the demo shows them.
-            reactor: Arc::new(crate::react::Reactor::new(Arc::new(
-                crate::react::RepoConfigs::default(),
+            reactor: Arc::new(canopy_service::react::Reactor::new(Arc::new(
+                canopy_service::repo_config::RepoConfigs::default(),
             ))),
             ..AppConfig::intake(
                 Secrets::new([secret.to_string()]),
@@ -212,7 +214,7 @@ async fn post_all(store: Arc<RedbStore>, secret: &str, out: &mut String) -> anyh
     Ok(())
 }
 
-fn summarise(store: &RedbStore, out: &mut String) -> anyhow::Result<()> {
+fn summarise(store: &dyn Store, out: &mut String) -> anyhow::Result<()> {
     let mut kinds: BTreeMap<(String, String), usize> = BTreeMap::new();
     let mut jobs = Vec::new();
     for repo in store.repos()? {

@@ -12,9 +12,9 @@ use canopy_policies::visibility::Rules;
 use super::burnout::{
     IdentityArgs, analysable_rows, identities, opted_in, person_of, personal_section,
 };
-use crate::config::Config;
-use crate::digest::Scope;
-use crate::store::{RedbStore, WriteOp};
+use canopy_core::{Clock, SystemClock, WriteOp};
+use canopy_service::config::Config;
+use canopy_service::digest::Scope;
 
 /// How to print a digest.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -83,7 +83,8 @@ pub fn run(a: DigestArgs) -> anyhow::Result<ExitCode> {
         Some(p) => Config::load(p)?,
         None => Config::default(),
     };
-    let store = RedbStore::open(&a.store)?;
+    let store = crate::wiring::open_store(&a.store)?;
+    let clock = SystemClock;
     let scope = match (&a.repo, &a.org) {
         (Some(r), _) => Scope::Repo(r.clone()),
         (None, Some(o)) => Scope::Org(o.clone()),
@@ -102,9 +103,12 @@ pub fn run(a: DigestArgs) -> anyhow::Result<ExitCode> {
     let ids = identities(&a.ids)?;
     if let Some(who) = &a.for_person {
         let person = person_of(&ids, who);
-        let rules = Rules::new(repo_cfg.privacy.k as usize, opted_in(&store, &ids, &[])?);
+        let rules = Rules::new(
+            repo_cfg.privacy.k as usize,
+            opted_in(store.as_ref(), &ids, &[])?,
+        );
         let rows = if rules.analysable(&person) {
-            analysable_rows(&store, &ids, &rules, a.ids.meetings.as_deref())?
+            analysable_rows(store.as_ref(), &ids, &rules, a.ids.meetings.as_deref())?
         } else {
             Vec::new()
         };
@@ -114,16 +118,16 @@ pub fn run(a: DigestArgs) -> anyhow::Result<ExitCode> {
     }
     let grid = match &repo_cfg.carbon.region {
         Some(r) => {
-            let cache = crate::carbon::IntensityCache::default();
+            let cache = canopy_service::carbon::IntensityCache::default();
             let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
             let regions = crate::wiring::grid_providers(&cfg, &env)?;
-            crate::carbon::load_offline(&cache, &store, &regions, chrono::Utc::now());
+            canopy_service::carbon::load_offline(&cache, store.as_ref(), &regions, clock.now())?;
             cache.get(r)
         }
         None => None,
     };
-    let built = crate::digest::build(
-        &store,
+    let built = canopy_service::digest::build(
+        store.as_ref(),
         &scope,
         a.week,
         &repo_cfg,
@@ -133,11 +137,11 @@ pub fn run(a: DigestArgs) -> anyhow::Result<ExitCode> {
         a.ids.meetings.as_deref(),
     )?;
     if a.send {
-        let platform = scope.platform(&store);
+        let platform = scope.platform(store.as_ref())?;
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let webhook = crate::wiring::digest_webhook_configured(&env);
-        let now = chrono::Utc::now();
-        let actions = crate::digest::actions(
+        let now = clock.now();
+        let actions = canopy_service::digest::actions(
             &built,
             &scope,
             platform,

@@ -10,7 +10,7 @@ use canopy_analyzer::Event;
 use chrono::{DateTime, Utc};
 
 use super::analyze::parse_date;
-use crate::store::{EventStore, RedbStore, TimeRange};
+use canopy_store::TimeRange;
 
 /// Arguments of `canopy events`.
 #[derive(Debug, clap::Args)]
@@ -111,7 +111,7 @@ fn json_line(e: &Event) -> String {
 }
 
 fn list(a: ListArgs) -> anyhow::Result<ExitCode> {
-    let store = RedbStore::open(&a.store)?;
+    let store = crate::wiring::open_store(&a.store)?;
     let range = TimeRange {
         from: a.since,
         to: a.until,

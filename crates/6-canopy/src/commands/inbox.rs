@@ -9,11 +9,11 @@ use std::process::ExitCode;
 use canopy_analyzer::Platform;
 
 use super::events::ListFormat;
-use crate::clock::SystemClock;
-use crate::config::Config;
-use crate::inbox::drain_blocking;
-use crate::store::{DeliveryRecord, DeliveryState, RedbStore, WriteOp, WriteOutcome, state_name};
 use crate::wiring;
+use canopy_core::{Clock, SystemClock};
+use canopy_core::{DeliveryRecord, DeliveryState, WriteOp, WriteOutcome, state_name};
+use canopy_server::pool::drain_blocking;
+use canopy_service::config::Config;
 
 /// Arguments of `canopy inbox`.
 #[derive(Debug, clap::Args)]
@@ -98,7 +98,7 @@ fn line(r: &DeliveryRecord) -> String {
 }
 
 fn list(a: InboxListArgs) -> anyhow::Result<ExitCode> {
-    let store = RedbStore::open(&a.store)?;
+    let store = crate::wiring::open_store(&a.store)?;
     let mut records = Vec::new();
     if a.quarantined {
         records = store.quarantined()?;
@@ -126,7 +126,7 @@ fn list(a: InboxListArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn retry(a: InboxRetryArgs) -> anyhow::Result<ExitCode> {
-    let store = RedbStore::open(&a.store)?;
+    let store = crate::wiring::open_store(&a.store)?;
     let platforms = match a.platform {
         Some(p) => vec![p],
         None => vec![Platform::Github, Platform::Gerrit],
@@ -167,8 +167,13 @@ fn retry(a: InboxRetryArgs) -> anyhow::Result<ExitCode> {
     let regions = wiring::grid_providers(&cfg, &|k: &str| {
         std::env::var(k).ok().filter(|v| !v.is_empty())
     })?;
-    crate::carbon::load_offline(&reactor.grid, &store, &regions, chrono::Utc::now());
-    drain_blocking(&store, &normalizer, &reactor, &SystemClock, None)?;
+    canopy_service::carbon::load_offline(
+        &reactor.grid,
+        store.as_ref(),
+        &regions,
+        SystemClock.now(),
+    )?;
+    drain_blocking(store.as_ref(), &normalizer, &reactor, &SystemClock, None)?;
     match store.delivery(platform, &a.id)?.map(|r| r.state) {
         Some(DeliveryState::Processed { events, .. }) => {
             println!("delivery {} processed: {events} events", a.id);

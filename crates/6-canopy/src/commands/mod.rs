@@ -2,7 +2,8 @@
 
 pub mod analyze;
 pub mod backfill;
-pub mod burnout;
+/// `canopy burnout` lives with the burnout logic in the service layer (see canopy_service::burnout).
+pub use canopy_service::burnout;
 pub mod carbon;
 pub mod demo;
 mod demo_webhooks;

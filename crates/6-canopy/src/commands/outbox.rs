@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::events::ListFormat;
-use crate::store::{OutboxItem, OutboxState, RedbStore, WriteOp, WriteOutcome};
+use canopy_core::{OutboxItem, OutboxState, WriteOp, WriteOutcome};
 
 /// Arguments of `canopy outbox`.
 #[derive(Debug, clap::Args)]
@@ -79,7 +79,7 @@ fn line(i: &OutboxItem) -> String {
 }
 
 fn list(a: OutboxListArgs) -> anyhow::Result<ExitCode> {
-    let store = RedbStore::open(&a.store)?;
+    let store = crate::wiring::open_store(&a.store)?;
     let mut items = Vec::new();
     store.scan_outbox(a.dead, &mut |i| {
         items.push(i);
@@ -102,7 +102,7 @@ fn list(a: OutboxListArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn retry(a: OutboxRetryArgs) -> anyhow::Result<ExitCode> {
-    let store = RedbStore::open(&a.store)?;
+    let store = crate::wiring::open_store(&a.store)?;
     let out = store
         .apply_writes(vec![WriteOp::OutboxRetry {
             id: a.id.clone(),

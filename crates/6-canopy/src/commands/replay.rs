@@ -9,12 +9,12 @@ use canopy_analyzer::Platform;
 use sha2::{Digest, Sha256};
 
 use super::inbox::parse_platform;
-use crate::clock::SystemClock;
-use crate::config::Config;
-use crate::inbox::drain_blocking;
-use crate::server::gerrit_delivery_id;
-use crate::store::{Delivery, RedbStore, WriteOp, WriteOutcome};
 use crate::wiring;
+use canopy_core::{Clock, SystemClock};
+use canopy_core::{Delivery, WriteOp, WriteOutcome};
+use canopy_server::http::gerrit_delivery_id;
+use canopy_server::pool::drain_blocking;
+use canopy_service::config::Config;
 
 /// GitHub event names recognised at the start of a file name (`pull_request.opened.json`).
 const GITHUB_EVENTS: [&str; 14] = [
@@ -140,10 +140,11 @@ pub fn gerrit_delivery(body: Vec<u8>, now: chrono::DateTime<chrono::Utc>) -> Del
         #[serde(rename = "type")]
         kind: Option<String>,
     }
-    let event = serde_json::from_slice::<T>(&crate::gerrit::lenient::strip_trailing_commas(&body))
-        .ok()
-        .and_then(|t| t.kind)
-        .unwrap_or_else(|| "unknown".into());
+    let event =
+        serde_json::from_slice::<T>(&canopy_forge::gerrit::lenient::strip_trailing_commas(&body))
+            .ok()
+            .and_then(|t| t.kind)
+            .unwrap_or_else(|| "unknown".into());
     Delivery {
         platform: Platform::Gerrit,
         id: gerrit_delivery_id(&body),
@@ -164,9 +165,9 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         !files.is_empty(),
         "no payload files found in the paths given"
     );
-    let store = RedbStore::open(&args.store)?;
+    let store = crate::wiring::open_store(&args.store)?;
     let clock = SystemClock;
-    let now = chrono::Utc::now();
+    let now = clock.now();
     let mut ops = Vec::with_capacity(files.len());
     for f in &files {
         let body = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
@@ -187,16 +188,16 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let regions = wiring::grid_providers(&cfg, &|k: &str| {
         std::env::var(k).ok().filter(|v| !v.is_empty())
     })?;
-    crate::carbon::load_offline(&reactor.grid, &store, &regions, chrono::Utc::now());
+    canopy_service::carbon::load_offline(&reactor.grid, store.as_ref(), &regions, now)?;
     let mut actions = 0usize;
     // As the outbox does, an action identical to the last one for the same id is not repeated.
-    let mut last: std::collections::HashMap<String, crate::outbox::Action> =
+    let mut last: std::collections::HashMap<String, canopy_core::Action> =
         std::collections::HashMap::new();
-    let mut print = |e: &crate::store::Enqueue| {
+    let mut print = |e: &canopy_core::Enqueue| {
         if last.get(&e.id) == Some(&e.action) {
             return;
         }
-        let once = e.mode == crate::store::EnqueueMode::Once && last.contains_key(&e.id);
+        let once = e.mode == canopy_core::EnqueueMode::Once && last.contains_key(&e.id);
         last.insert(e.id.clone(), e.action.clone());
         if once {
             return;
@@ -205,10 +206,11 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         let due = (e.due_at > now + chrono::Duration::seconds(1)).then_some(e.due_at);
         println!("{}", e.action.dry_run_line(&e.id, due));
     };
-    let sink: Option<&mut dyn FnMut(&crate::store::Enqueue)> =
+    let sink: Option<&mut dyn FnMut(&canopy_core::Enqueue)> =
         if args.dry_run { Some(&mut print) } else { None };
+    let drained = drain_blocking(store.as_ref(), &normalizer, &reactor, &clock, sink)?;
     let (processed, ignored, quarantined) =
-        drain_blocking(&store, &normalizer, &reactor, &clock, sink)?;
+        (drained.processed, drained.ignored, drained.quarantined);
     // In a dry run stdout carries only the actions; the summary goes to stderr.
     let say = |line: String| {
         if args.dry_run {

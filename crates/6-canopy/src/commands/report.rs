@@ -9,10 +9,10 @@ use anyhow::Context;
 use chrono::Utc;
 
 use super::burnout::identities;
-use crate::config::Config;
-use crate::report::{self, Options, Period};
-use crate::store::{AuditEntry, RedbStore, ReportStatus, StoredReport};
 use canopy_policies::report::Mechanism;
+use canopy_service::config::Config;
+use canopy_service::report::{self, Options, Period};
+use canopy_store::{AuditEntry, ReportStatus, Store, StoredReport};
 
 /// Arguments of `canopy report`.
 #[derive(Debug, clap::Args)]
@@ -165,13 +165,13 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
         ReportCommand::Approve(c) => approve(c),
         ReportCommand::Publish(c) => publish(c),
         ReportCommand::Show(c) => {
-            let store = RedbStore::open(&c.store)?;
-            let r = find(&store, &c.id)?;
+            let store = crate::wiring::open_store(&c.store)?;
+            let r = find(store.as_ref(), &c.id)?;
             print!("{}", render(&r.document, c.format)?);
             Ok(ExitCode::SUCCESS)
         }
         ReportCommand::List(c) => {
-            let store = RedbStore::open(&c.store)?;
+            let store = crate::wiring::open_store(&c.store)?;
             for r in store.reports()? {
                 println!(
                     "{}",
@@ -187,8 +187,8 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         ReportCommand::Audit(c) => {
-            let store = RedbStore::open(&c.store)?;
-            find(&store, &c.id)?;
+            let store = crate::wiring::open_store(&c.store)?;
+            find(store.as_ref(), &c.id)?;
             for e in store.audit(&c.id)? {
                 println!("{}", serde_json::to_string(&e)?);
             }
@@ -205,7 +205,7 @@ fn render(doc: &serde_json::Value, f: ReportOut) -> anyhow::Result<String> {
     })
 }
 
-fn find(store: &RedbStore, id: &str) -> anyhow::Result<StoredReport> {
+fn find(store: &dyn Store, id: &str) -> anyhow::Result<StoredReport> {
     store.report(id)?.with_context(|| {
         format!("no report {id} in the store (`canopy report list` shows the reports)")
     })
@@ -247,7 +247,7 @@ fn create(a: CreateArgs) -> anyhow::Result<ExitCode> {
     };
     let k = a.k.unwrap_or(cfg.reports.min_k);
     anyhow::ensure!(k >= 1, "--k must be at least 1");
-    let store = RedbStore::open(&a.store)?;
+    let store = crate::wiring::open_store(&a.store)?;
     let key_path = cfg
         .reports
         .key_file
@@ -266,7 +266,7 @@ fn create(a: CreateArgs) -> anyhow::Result<ExitCode> {
         key,
         repo_defaults: cfg.defaults.clone(),
     };
-    let (r, budget) = report::create(&store, &ids, &opts, Utc::now())?;
+    let (r, budget) = report::create(store.as_ref(), &ids, &opts, Utc::now())?;
     let failed = report::failed_rules(&r);
     let budget_key = a.period.budget_key();
     store.save_report(
@@ -300,8 +300,8 @@ fn create(a: CreateArgs) -> anyhow::Result<ExitCode> {
 
 fn approve(a: ApproveArgs) -> anyhow::Result<ExitCode> {
     let cfg = Config::load(&a.config)?;
-    let store = RedbStore::open(&a.store)?;
-    let mut r = find(&store, &a.id)?;
+    let store = crate::wiring::open_store(&a.store)?;
+    let mut r = find(store.as_ref(), &a.id)?;
     let refuse = |why: String| -> anyhow::Result<ExitCode> {
         store.audit_append(&a.id, &entry("approval_refused", &a.reviewer, why.clone()))?;
         eprintln!("error: report {} not approved: {why}", a.id);
@@ -341,8 +341,8 @@ fn approve(a: ApproveArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn publish(a: PublishArgs) -> anyhow::Result<ExitCode> {
-    let store = RedbStore::open(&a.store)?;
-    let mut r = find(&store, &a.id)?;
+    let store = crate::wiring::open_store(&a.store)?;
+    let mut r = find(store.as_ref(), &a.id)?;
     if r.status == ReportStatus::Draft {
         store.audit_append(&a.id, &entry("publish_refused", "canopy", "not approved"))?;
         eprintln!(

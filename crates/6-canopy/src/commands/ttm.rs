@@ -11,8 +11,7 @@ use canopy_models::ttm::gousios::{GousiosRow, records};
 use canopy_models::ttm::{PrRecord, TrainConfig};
 
 use super::analyze::ReportFormat;
-use crate::store::RedbStore;
-use crate::ttm_service;
+use canopy_service::ttm;
 
 /// Arguments of `canopy ttm`.
 #[derive(Debug, clap::Args)]
@@ -160,8 +159,8 @@ fn markdown(path: &Path, r: &EvalReport) -> String {
 }
 
 fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
-    let store = RedbStore::open(&a.store)?;
-    let trained = ttm_service::train_all(&store, a.min_repo, chrono::Utc::now())?;
+    let store = crate::wiring::open_store(&a.store)?;
+    let trained = ttm::train_all(store.as_ref(), a.min_repo, chrono::Utc::now())?;
     anyhow::ensure!(
         !trained.is_empty(),
         "the store at {} has no pull requests or changes to learn from",
