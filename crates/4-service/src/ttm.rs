@@ -129,6 +129,14 @@ impl TtmCache {
         Ok(loaded)
     }
 
+    /// Forgets the cached models, so each is loaded again from the store when next needed
+    /// (after another replica trained new ones).
+    pub fn forget_models(&self) {
+        if let Ok(mut m) = self.models.write() {
+            m.clear();
+        }
+    }
+
     /// Replaces a repository's model after training.
     pub fn set_model(&self, repo: &str, model: TtmModel) {
         if let Ok(mut m) = self.models.write() {

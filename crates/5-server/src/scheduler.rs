@@ -14,7 +14,7 @@ use canopy_service::carbon::IntensityCache;
 use canopy_service::config::DigestChannelsConfig;
 use canopy_service::digest::{self, Scope};
 use canopy_service::repo_config::{RepoConfig, RepoConfigs};
-use canopy_store::{Store, StoreError};
+use canopy_store::{Claim, Store, StoreError};
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -86,7 +86,12 @@ pub struct Scheduler {
     pub outbox: Arc<Notify>,
     /// Time between looks at the schedules (on the clock).
     pub poll: Duration,
+    /// Name of this replica's lease on the schedules (unique per process).
+    pub owner: String,
 }
+
+/// Name of the lease under which one replica at a time looks at the digest schedules.
+pub const LEASE: &str = "digest-scheduler";
 
 impl Scheduler {
     /// Looks at every repository's and organisation's schedule once; returns how many digests
@@ -94,6 +99,20 @@ impl Scheduler {
     /// time (it is never read as "never ran").
     pub async fn tick(&self) -> Result<usize, StoreError> {
         let now = self.clock.now();
+        // One replica at a time looks at the schedules; the others wait for its lease to lapse.
+        let length = chrono::Duration::from_std(self.poll * 3)
+            .unwrap_or(chrono::Duration::minutes(5))
+            + chrono::Duration::minutes(1);
+        let (store, claim) = (
+            self.store.clone(),
+            Claim::new(self.owner.clone(), now, length),
+        );
+        let held = tokio::task::spawn_blocking(move || store.try_lease(LEASE, &claim))
+            .await
+            .map_err(|e| StoreError::Db(format!("taking the schedule lease: {e}")))??;
+        if !held {
+            return Ok(0);
+        }
         let store = self.store.clone();
         let repos = tokio::task::spawn_blocking(move || store.repos())
             .await
@@ -323,6 +342,7 @@ mod tests {
                 clock,
                 outbox: Arc::new(Notify::new()),
                 poll: Duration::from_millis(10),
+                owner: "test".into(),
             }
         };
         {
@@ -371,6 +391,7 @@ mod tests {
             clock: clock.clone(),
             outbox: Arc::new(Notify::new()),
             poll: Duration::from_millis(10),
+            owner: "test".into(),
         };
         store
             .put_events(&[event(1, "2026-11-17T10:00:00Z")])

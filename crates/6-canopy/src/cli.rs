@@ -45,6 +45,8 @@ pub enum Command {
     Events(commands::events::EventsArgs),
     /// Stored webhook deliveries: list them, retry quarantined ones.
     Inbox(commands::inbox::InboxArgs),
+    /// Create or upgrade a PostgreSQL store's schema.
+    Migrate(commands::migrate::MigrateArgs),
     /// Outgoing actions: list them (pending, done, dead), retry dead ones.
     Outbox(commands::outbox::OutboxArgs),
     /// Feed saved webhook payloads through the normal intake into a store.
@@ -53,6 +55,8 @@ pub enum Command {
     Sentiment(commands::sentiment::SentimentArgs),
     /// Run the webhook server.
     Serve(commands::serve::ServeArgs),
+    /// Move a store: copy an embedded store into PostgreSQL.
+    Store(commands::store::StoreArgs),
     /// Time to merge: evaluate the model on PR histories, train it from the store.
     Ttm(commands::ttm::TtmArgs),
 }
@@ -72,17 +76,22 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Analyze(args) => commands::analyze::run(args),
         Command::Backfill(args) => commands::backfill::run(args),
-        Command::Burnout(args) => commands::burnout::run(args),
+        Command::Burnout(args) => commands::burnout::run(args, &|loc| {
+            let migrate = crate::store_location::Migrate::No;
+            Ok(crate::store_location::open(loc, migrate)?.1)
+        }),
         Command::Carbon(args) => commands::carbon::run(args),
         Command::Demo(args) => commands::demo::run(args),
         Command::Digest(args) => commands::digest::run(args),
         Command::Report(args) => commands::report::run(args),
         Command::Events(args) => commands::events::run(args),
         Command::Inbox(args) => commands::inbox::run(args),
+        Command::Migrate(args) => commands::migrate::run(args),
         Command::Outbox(args) => commands::outbox::run(args),
         Command::Replay(args) => commands::replay::run(args),
         Command::Sentiment(args) => commands::sentiment::run(args),
         Command::Serve(args) => commands::serve::run(args),
+        Command::Store(args) => commands::store::run(args),
         Command::Ttm(args) => commands::ttm::run(args),
     }
 }

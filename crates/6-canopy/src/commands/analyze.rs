@@ -35,10 +35,10 @@ pub struct AnalyzeArgs {
     /// Name of the repository in the store and reports [default: the directory's name].
     #[arg(long)]
     pub repo: Option<String>,
-    /// Keep events in this store directory (a second run reads only new commits).
-    /// Without it, a temporary store is used and removed afterwards.
-    #[arg(long, value_name = "DIR")]
-    pub store: Option<PathBuf>,
+    /// Keep events in this store: a directory or a postgres:// URL (a second run reads only
+    /// new commits). Without it, a temporary store is used and removed afterwards.
+    #[arg(long, value_name = "DIR|URL", env = "CANOPY_STORE")]
+    pub store: Option<canopy_store::Location>,
     /// Revision whose history is read.
     #[arg(long, default_value = "HEAD")]
     pub rev: String,
@@ -126,14 +126,13 @@ pub fn analyze(args: &AnalyzeArgs) -> anyhow::Result<AnalyzeOutput> {
         .clone()
         .unwrap_or_else(|| default_repo_name(&args.git));
     let _tmp;
-    let store_dir = match &args.store {
-        Some(d) => d.clone(),
+    let store = match &args.store {
+        Some(loc) => crate::store_location::open(Some(loc), crate::store_location::Migrate::Yes)?.1,
         None => {
             _tmp = tempfile::tempdir().context("creating a temporary store")?;
-            _tmp.path().to_path_buf()
+            crate::wiring::open_store(_tmp.path())?
         }
     };
-    let store = crate::wiring::open_store(&store_dir)?;
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));

@@ -65,7 +65,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         until: None,
         format: ReportFormat::Md,
         repo: name,
-        store: Some(store_dir.clone()),
+        store: Some(canopy_store::Location::Dir(store_dir.clone())),
         rev: "HEAD".into(),
         jobs: None,
         weeks: 12,

@@ -9,6 +9,7 @@ use anyhow::Context;
 use canopy_models::ttm::eval::{EvalReport, evaluate};
 use canopy_models::ttm::gousios::{GousiosRow, records};
 use canopy_models::ttm::{PrRecord, TrainConfig};
+use canopy_store::Location;
 
 use super::analyze::ReportFormat;
 use canopy_service::ttm;
@@ -64,9 +65,8 @@ pub struct EvalArgs {
 /// Arguments of `canopy ttm train`.
 #[derive(Debug, clap::Args)]
 pub struct TrainArgs {
-    /// Store directory.
-    #[arg(long, value_name = "DIR")]
-    pub store: PathBuf,
+    #[arg(long, value_name = "DIR|URL", env = "CANOPY_STORE", help = crate::store_location::STORE_HELP)]
+    pub store: Option<Location>,
     /// Fewest merged changes for a repository's own model (else a pooled one).
     #[arg(long, default_value_t = 200)]
     pub min_repo: usize,
@@ -159,12 +159,13 @@ fn markdown(path: &Path, r: &EvalReport) -> String {
 }
 
 fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
-    let store = crate::wiring::open_store(&a.store)?;
+    let (loc, store) =
+        crate::store_location::open(a.store.as_ref(), crate::store_location::Migrate::No)?;
     let trained = ttm::train_all(store.as_ref(), a.min_repo, chrono::Utc::now())?;
     anyhow::ensure!(
         !trained.is_empty(),
         "the store at {} has no pull requests or changes to learn from",
-        a.store.display()
+        loc
     );
     for t in trained {
         match t.outcome {
