@@ -1,5 +1,6 @@
 -- wrk script: POSTs the same signed payload with a fresh X-GitHub-Delivery per request.
--- Environment: BODY_FILE (payload), SIGNATURE (sha256=...), EVENT (X-GitHub-Event).
+-- Environment: BODY_FILE (payload), SIGNATURE (sha256=...), EVENT (X-GitHub-Event),
+-- ID_PREFIX (optional, keeps the ids of several concurrent wrk runs apart).
 local counter = 0
 local thread_id = 0
 local threads = {}
@@ -22,7 +23,7 @@ end
 
 function request()
   counter = counter + 1
-  wrk.headers["X-GitHub-Delivery"] = string.format("bench-%d-%d-%d", os.time(), thread_id, counter)
+  wrk.headers["X-GitHub-Delivery"] = string.format("%sbench-%d-%d-%d", os.getenv("ID_PREFIX") or "", os.time(), thread_id, counter)
   return wrk.format()
 end
 

@@ -205,8 +205,16 @@ impl OutboxWorker {
                     continue;
                 }
                 for item in due {
+                    // An action never outlives its claim: cut off at half the lease, it is
+                    // retried later rather than performed by two replicas at once.
+                    let limit = self.lease.to_std().unwrap_or_default() / 2;
                     let result = tokio::select! {
-                        r = self.executor.execute(&item) => r,
+                        r = tokio::time::timeout(limit, self.executor.execute(&item)) => r.unwrap_or_else(|_| {
+                            Err(ExecError::transient(format!(
+                                "took longer than half the claim lease ({} s); will retry",
+                                limit.as_secs()
+                            )))
+                        }),
                         _ = shutdown.wait() => { self.state.stopped(); return },
                     };
                     self.record(&item, result).await;
