@@ -53,6 +53,9 @@ pub enum Command {
     Sentiment(commands::sentiment::SentimentArgs),
     /// Run the webhook server.
     Serve(commands::serve::ServeArgs),
+    /// Ask a running server whether it is ready (GET /readyz): exit 0 if so, else 1 with the
+    /// reason. For container health checks.
+    Healthcheck(commands::healthcheck::HealthcheckArgs),
     /// Time to merge: evaluate the model on PR histories, train it from the store.
     Ttm(commands::ttm::TtmArgs),
 }
@@ -78,6 +81,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Digest(args) => commands::digest::run(args),
         Command::Report(args) => commands::report::run(args),
         Command::Events(args) => commands::events::run(args),
+        Command::Healthcheck(args) => commands::healthcheck::run(args),
         Command::Inbox(args) => commands::inbox::run(args),
         Command::Outbox(args) => commands::outbox::run(args),
         Command::Replay(args) => commands::replay::run(args),

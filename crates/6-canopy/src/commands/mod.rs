@@ -9,6 +9,7 @@ pub mod demo;
 mod demo_webhooks;
 pub mod digest;
 pub mod events;
+pub mod healthcheck;
 pub mod inbox;
 pub mod outbox;
 pub mod replay;
