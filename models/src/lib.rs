@@ -6,4 +6,5 @@ pub mod energy;
 pub mod gbt;
 pub mod sentiment;
 pub mod shapley;
+pub mod stopping;
 pub mod ttm;
