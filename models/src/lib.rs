@@ -4,6 +4,7 @@
 pub mod burnout;
 pub mod energy;
 pub mod gbt;
+pub mod measured;
 pub mod sentiment;
 pub mod shapley;
 pub mod stopping;

@@ -4,6 +4,7 @@ pub mod analyze;
 pub mod backfill;
 pub mod burnout;
 pub mod carbon;
+pub mod ci;
 pub mod demo;
 mod demo_webhooks;
 pub mod digest;

@@ -1,13 +1,14 @@
 //! Optimal stopping point of a CI job. From the durations and outcomes of a job's past runs:
 //! the probability that a run still going after `t` seconds ends in success,
-//! `P(success | T > t) = n_s·S_s(t) / (n_s·S_s(t) + n_f·S_f(t))`, and the duration `t*` after
-//! which it stays below a threshold (default 0.5: more likely to fail than to pass), no earlier
+//! `P(success | T > t) = n_s·S_s(t) / (n_s·S_s(t) + n_f·S_f(t))`, and the first duration `t*`
+//! where it is below a threshold (default 0.5: more likely to fail than to pass), no earlier
 //! than the duration only a small share of passing runs exceed (default 5%). Two estimates of
 //! the survivals: a smoothed non-parametric one (the default, see `docs/ci.md` for why) and a
 //! parametric one that fits a distribution per outcome as AI4CI does. Pure: runs in, numbers out.
 
 pub mod dist;
 pub mod eval;
+pub mod history;
 
 use serde::{Deserialize, Serialize};
 
@@ -51,7 +52,7 @@ pub enum Method {
 /// Settings of the stopping model.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Settings {
-    /// `t*` is where `P(success | still running)` falls and stays below this. Default 0.5.
+    /// `t*` is where `P(success | still running)` first falls below this. Default 0.5.
     pub threshold: f64,
     /// Fewest runs before any `t*` is stated. Default 30.
     pub min_runs: usize,
@@ -99,13 +100,13 @@ pub enum NoStop {
     },
     /// Long runs are not more likely to fail.
     #[error(
-        "a run still going is never more likely to fail than the threshold allows: P(success | still running) ends at {last_p:.2} ≥ {threshold}"
+        "long runs are not more likely to fail: P(success | still running) is at least {lowest_p:.2} wherever {threshold} could be judged"
     )]
     NeverBelow {
         /// The threshold.
         threshold: f64,
-        /// The probability at the longest duration judged.
-        last_p: f64,
+        /// The lowest probability where at least `min_at_risk` runs were still going.
+        lowest_p: f64,
     },
 }
 
@@ -255,9 +256,9 @@ fn split(runs: &[Run]) -> (Vec<f64>, Vec<f64>) {
 /// A stated stopping point.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct StoppingPoint {
-    /// `t*`, seconds: the later of where the curve falls below the threshold and the guard.
+    /// `t*`, seconds: the later of where the curve first falls below the threshold and the guard.
     pub secs: f64,
-    /// Where the curve falls and stays below the threshold, seconds.
+    /// Where the curve first falls below the threshold, seconds.
     pub below_threshold_secs: f64,
     /// The passing-duration quantile of the false-stop guard, seconds.
     pub guard_secs: Option<f64>,
@@ -342,21 +343,14 @@ fn stopping_point(
     s: &Settings,
     curve: &Curve,
 ) -> Result<StoppingPoint, NoStop> {
-    let judged = grid.iter().rposition(|g| g.2 >= s.min_at_risk).unwrap_or(0);
-    let last_p = grid.get(judged).map_or(1.0, |g| g.1);
-    let never = NoStop::NeverBelow {
-        threshold: s.threshold,
-        last_p,
+    let judged = || grid.iter().filter(|g| g.2 >= s.min_at_risk);
+    let Some(first) = judged().find(|g| g.1 < s.threshold) else {
+        return Err(NoStop::NeverBelow {
+            threshold: s.threshold,
+            lowest_p: judged().map(|g| g.1).fold(1.0, f64::min),
+        });
     };
-    if last_p >= s.threshold {
-        return Err(never);
-    }
-    // Walk back from the longest judged duration while the curve stays below the threshold.
-    let mut first = judged;
-    while first > 0 && grid[first - 1].1 < s.threshold {
-        first -= 1;
-    }
-    let below = grid[first].0;
+    let below = first.0;
     let guard = s.max_false_stop.map(|a| pass_quantile(successes, a));
     let secs = guard.map_or(below, |g| g.max(below));
     Ok(StoppingPoint {

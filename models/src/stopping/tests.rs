@@ -96,7 +96,7 @@ fn a_job_whose_failures_are_fast_never_gets_one() {
             },
         );
         match l.stop {
-            Err(NoStop::NeverBelow { last_p, .. }) => assert!(last_p > 0.5, "{method:?}"),
+            Err(NoStop::NeverBelow { lowest_p, .. }) => assert!(lowest_p > 0.5, "{method:?}"),
             other => panic!("{method:?}: {other:?}"),
         }
     }
