@@ -20,6 +20,7 @@ pub mod logging;
 pub mod messages;
 pub mod normalize;
 pub mod outbox;
+pub mod prometheus;
 pub mod react;
 pub mod repo_config;
 pub mod repo_config_refresh;
