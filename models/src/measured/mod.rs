@@ -206,5 +206,52 @@ pub fn compare(measured_kwh: f64, estimated_kwh: Range) -> Comparison {
     }
 }
 
+/// A job's energy as shown: measured (with the estimate beside it) or estimated (with why no
+/// measurement, when one was attempted).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "source", rename_all = "snake_case")]
+pub enum JobEnergy {
+    /// Measured by the runner's exporter.
+    Measured {
+        /// Measured, kWh.
+        kwh: f64,
+        /// The estimate for the same job.
+        estimate: Range,
+    },
+    /// Estimated from a power model.
+    Estimated {
+        /// The estimate, kWh.
+        estimate: Range,
+        /// Why a configured measurement is missing, if one was attempted.
+        unmeasured: Option<String>,
+    },
+}
+
+impl JobEnergy {
+    /// The energy used in totals: the measurement when there is one.
+    pub fn kwh(&self) -> f64 {
+        match self {
+            JobEnergy::Measured { kwh, .. } => *kwh,
+            JobEnergy::Estimated { estimate, .. } => estimate.value,
+        }
+    }
+
+    /// `measured` or `estimated`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            JobEnergy::Measured { .. } => "measured",
+            JobEnergy::Estimated { .. } => "estimated",
+        }
+    }
+
+    /// The comparison with the estimate, for measured jobs.
+    pub fn comparison(&self) -> Option<Comparison> {
+        match self {
+            JobEnergy::Measured { kwh, estimate } => Some(compare(*kwh, *estimate)),
+            JobEnergy::Estimated { .. } => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;

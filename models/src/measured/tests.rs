@@ -111,3 +111,26 @@ fn comparison_with_the_estimate() {
     assert!(!compare(0.02, est).within_range);
     assert_eq!(compare(0.0, est).relative_error, None);
 }
+
+#[test]
+fn job_energy_prefers_the_measurement_and_says_which() {
+    let est = Range {
+        value: 0.012,
+        low: 0.008,
+        high: 0.016,
+    };
+    let m = JobEnergy::Measured {
+        kwh: 0.010,
+        estimate: est,
+    };
+    assert_eq!((m.kwh(), m.label()), (0.010, "measured"));
+    assert!(m.comparison().unwrap().within_range);
+    let e = JobEnergy::Estimated {
+        estimate: est,
+        unmeasured: Some("no series".into()),
+    };
+    assert_eq!(
+        (e.kwh(), e.label(), e.comparison()),
+        (0.012, "estimated", None)
+    );
+}

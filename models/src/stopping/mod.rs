@@ -9,6 +9,7 @@
 pub mod dist;
 pub mod eval;
 pub mod history;
+pub mod impact;
 
 use serde::{Deserialize, Serialize};
 
