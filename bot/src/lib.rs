@@ -7,6 +7,7 @@ pub mod backfill;
 pub mod bot_command;
 pub mod carbon;
 pub mod channels;
+pub mod ci_insights;
 pub mod cli;
 pub mod clock;
 pub mod commands;
