@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use canopy_analyzer::event::{CiJobEvent, CiResult};
 use canopy_analyzer::{Event, EventKind, Platform};
-use canopy_bot::store::{EventStore, RedbStore};
+use canopy_store::{EventStore, RedbStore};
 use canopy_e2e::{run_canopy, stdout_json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_canopy-e2e-bin");

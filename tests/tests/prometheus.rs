@@ -3,7 +3,7 @@
 //! an instant `increase()`, and each way a measurement fails (no series, counter reset, a bad
 //! query, Prometheus down or behind a failing proxy).
 
-use canopy_bot::prometheus::{
+use canopy_service::prometheus::{
     JobWindow, MeasureError, MetricKind, PrometheusSource, Unmeasured, measure,
 };
 use canopy_e2e::fake_prometheus::{Answer, FakePrometheus};
