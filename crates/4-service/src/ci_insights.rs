@@ -6,19 +6,22 @@
 use std::collections::BTreeMap;
 
 use canopy_analyzer::event::CiJobEvent;
+use std::ops::ControlFlow;
+
 use canopy_analyzer::{Event, EventKind};
 use canopy_models::stopping::history::{job_key, run_of};
 use canopy_models::stopping::impact::PastStop;
 use canopy_models::stopping::{Outcome, Run, Settings, StoppingPoint, learn};
+use canopy_store::{EventStore, StoreError, TimeRange};
 use chrono::Duration;
 use serde::Serialize;
 
 use crate::react::sticky::{ChangeHistory, duration_words};
 
-/// A repository's (or organisation's) finished runs by job key, with their end times.
+/// A repository's (or organisation's) finished runs by job key: end time, run, energy (kWh).
 #[derive(Debug, Clone, Default)]
 pub struct JobHistory {
-    runs: BTreeMap<String, Vec<(i64, Run)>>,
+    runs: BTreeMap<String, Vec<(i64, Run, f64)>>,
 }
 
 impl JobHistory {
@@ -35,8 +38,16 @@ impl JobHistory {
 
     /// Adds a finished job reported at `ended_at`.
     pub fn add(&mut self, ended_at: i64, j: &CiJobEvent) {
+        self.add_with_energy(ended_at, j, 0.0);
+    }
+
+    /// Adds a finished job with its energy in kWh.
+    pub fn add_with_energy(&mut self, ended_at: i64, j: &CiJobEvent, kwh: f64) {
         if let Some(r) = run_of(ended_at, j) {
-            self.runs.entry(job_key(j)).or_default().push((ended_at, r));
+            self.runs
+                .entry(job_key(j))
+                .or_default()
+                .push((ended_at, r, kwh));
         }
     }
 
@@ -52,8 +63,8 @@ impl JobHistory {
             .runs
             .get(job)?
             .iter()
-            .filter(|(end, _)| *end < before)
-            .map(|(_, r)| *r)
+            .filter(|(end, _, _)| *end < before)
+            .map(|(_, r, _)| *r)
             .collect();
         learn(&runs, s).stop.ok().map(|p| (p, runs.len()))
     }
@@ -107,27 +118,45 @@ pub fn stopping_notes(h: &ChangeHistory, hist: &JobHistory, s: &Settings) -> Vec
     out
 }
 
+/// The stopping notes of a change, reading the repository's CI history from the store only when
+/// one of the change's jobs failed.
+pub fn change_notes(
+    store: &dyn EventStore,
+    repo: &str,
+    h: &ChangeHistory,
+    s: &Settings,
+) -> Result<Vec<StoppingNote>, StoreError> {
+    let failed = h
+        .jobs
+        .iter()
+        .any(|(at, j)| run_of(at.timestamp(), j).is_some_and(|r| r.outcome == Outcome::Failure));
+    if !failed {
+        return Ok(Vec::new());
+    }
+    let mut hist = JobHistory::default();
+    store.scan_repo(repo, TimeRange::ALL, &mut |e| {
+        if let EventKind::CiJobFinished(j) = &e.kind {
+            hist.add(e.at_utc().timestamp(), j);
+        }
+        ControlFlow::Continue(())
+    })?;
+    Ok(stopping_notes(h, &hist, s))
+}
+
 fn words(secs: f64) -> String {
     duration_words(Duration::seconds(secs.round() as i64))
 }
 
 /// Time and energy spent past stopping points by the runs that ended in `[start, end)`, each
-/// judged by its job's point learned on runs that ended before `start`. `kwh` gives a job's
-/// energy (measured when there is a measurement).
-pub fn past_stop(
-    hist: &JobHistory,
-    start: i64,
-    end: i64,
-    s: &Settings,
-    kwh: impl Fn(&str, &Run) -> f64,
-) -> PastStop {
+/// judged by its job's point learned on runs that ended before `start`.
+pub fn past_stop(hist: &JobHistory, start: i64, end: i64, s: &Settings) -> PastStop {
     let mut total = PastStop::default();
     for (job, runs) in &hist.runs {
         let Some((p, _)) = hist.stopping_point_before(job, start, s) else {
             continue;
         };
-        for (_, r) in runs.iter().filter(|(e, _)| *e >= start && *e < end) {
-            total.add(r, p.secs, kwh(job, r));
+        for (_, r, kwh) in runs.iter().filter(|(e, _, _)| *e >= start && *e < end) {
+            total.add(r, p.secs, *kwh);
         }
     }
     total
@@ -215,14 +244,18 @@ mod tests {
         events.push(event(600, week + 100, job(8, 900, CiResult::Failure)));
         events.push(event(601, week + 200, job(9, 800, CiResult::Success)));
         events.push(event(602, week + 300, job(10, 120, CiResult::Success)));
-        let hist = JobHistory::from_events(&events);
+        let mut hist = JobHistory::default();
+        for e in &events {
+            if let EventKind::CiJobFinished(j) = &e.kind {
+                let kwh = j.duration_secs as f64 / 3600.0;
+                hist.add_with_energy(e.at_utc().timestamp(), j, kwh);
+            }
+        }
         let s = Settings::default();
         let (p, _) = hist
             .stopping_point_before("tempest (check)", week, &s)
             .unwrap();
-        let w = past_stop(&hist, week, week + 7 * 86_400, &s, |_, r| {
-            r.duration_secs / 3600.0
-        });
+        let w = past_stop(&hist, week, week + 7 * 86_400, &s);
         assert_eq!(
             (w.failed_runs_past, w.passing_runs_past, w.passing_runs),
             (1, 1, 2)
