@@ -40,20 +40,12 @@ fn history() -> Vec<Event> {
                 "widgets/core",
                 at,
                 EventKind::CiJobFinished(CiJobEvent {
-                    name: "widgets-integration-arm64".into(),
-                    system: "zuul".into(),
                     pipeline: Some("check".into()),
-                    duration_secs: secs as u64,
-                    runner: None,
-                    result,
                     voting: false,
                     change: Some(4000 + i as u64),
                     patchset: Some(1),
-                    head_sha: None,
                     run_id: Some(format!("hist{i}")),
-                    attempt: 1,
-                    started_at: None,
-                    url: None,
+                    ..CiJobEvent::new("widgets-integration-arm64", "zuul", secs as u64, result)
                 }),
             )
         })

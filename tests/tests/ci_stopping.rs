@@ -5,8 +5,8 @@ use std::fmt::Write as _;
 
 use canopy_analyzer::event::{CiJobEvent, CiResult};
 use canopy_analyzer::{Event, EventKind, Platform};
-use canopy_store::{EventStore, RedbStore};
 use canopy_e2e::{run_canopy, stdout_json};
+use canopy_store::{EventStore, RedbStore};
 
 const BIN: &str = env!("CARGO_BIN_EXE_canopy-e2e-bin");
 
@@ -151,30 +151,21 @@ fn a_stores_ci_events_are_read_per_job_and_pipeline() {
                 let end = chrono::DateTime::from_timestamp(start + d as i64, 0)
                     .unwrap()
                     .fixed_offset();
+                let result = match r {
+                    "SUCCESS" => CiResult::Success,
+                    _ => CiResult::Failure,
+                };
                 Event::new(
                     format!("zuul-{i}"),
                     Platform::Gerrit,
                     "acme/widgets",
                     end,
                     EventKind::CiJobFinished(CiJobEvent {
-                        name: "tempest".into(),
-                        system: "zuul".into(),
                         pipeline: Some("check".into()),
-                        duration_secs: d,
-                        runner: None,
-                        result: if r == "SUCCESS" {
-                            CiResult::Success
-                        } else {
-                            CiResult::Failure
-                        },
-                        voting: true,
                         change: Some(i as u64),
                         patchset: Some(1),
-                        head_sha: None,
                         run_id: Some(format!("b{i}")),
-                        attempt: 1,
-                        started_at: None,
-                        url: None,
+                        ..CiJobEvent::new("tempest", "zuul", d, result)
                     }),
                 )
             })

@@ -3,10 +3,10 @@
 //! an instant `increase()`, and each way a measurement fails (no series, counter reset, a bad
 //! query, Prometheus down or behind a failing proxy).
 
+use canopy_e2e::fake_prometheus::{Answer, FakePrometheus};
 use canopy_service::prometheus::{
     JobWindow, MeasureError, MetricKind, PrometheusSource, Unmeasured, measure,
 };
-use canopy_e2e::fake_prometheus::{Answer, FakePrometheus};
 
 const START: i64 = 1_700_000_000;
 const END: i64 = 1_700_000_600;

@@ -170,20 +170,11 @@ mod tests {
 
     fn job(i: u64, secs: u64, result: CiResult) -> CiJobEvent {
         CiJobEvent {
-            name: "tempest".into(),
-            system: "zuul".into(),
             pipeline: Some("check".into()),
-            duration_secs: secs,
-            runner: None,
-            result,
-            voting: true,
             change: Some(i),
             patchset: Some(1),
-            head_sha: None,
             run_id: Some(format!("b{i}")),
-            attempt: 1,
-            started_at: None,
-            url: None,
+            ..CiJobEvent::new("tempest", "zuul", secs, result)
         }
     }
 

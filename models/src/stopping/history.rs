@@ -62,20 +62,8 @@ mod tests {
 
     fn job(name: &str, pipeline: Option<&str>, result: CiResult, secs: u64) -> CiJobEvent {
         CiJobEvent {
-            name: name.into(),
-            system: "zuul".into(),
             pipeline: pipeline.map(str::to_string),
-            duration_secs: secs,
-            runner: None,
-            result,
-            voting: true,
-            change: Some(1),
-            patchset: Some(1),
-            head_sha: None,
-            run_id: None,
-            attempt: 1,
-            started_at: None,
-            url: None,
+            ..CiJobEvent::new(name, "zuul", secs, result)
         }
     }
 
