@@ -32,6 +32,8 @@ pub enum Command {
     Burnout(commands::burnout::BurnoutArgs),
     /// Grid carbon intensity: the greenest window for a job, simulations of deferral policies.
     Carbon(commands::carbon::CarbonArgs),
+    /// CI jobs: where a still-running job is more likely to fail (optimal stopping point).
+    Ci(commands::ci::CiArgs),
     /// Import past PRs or Gerrit changes through the APIs into a store.
     Backfill(commands::backfill::BackfillArgs),
     /// A repository's weekly maintainer digest: printed (Markdown, JSON, HTML with charts), or
@@ -77,6 +79,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Backfill(args) => commands::backfill::run(args),
         Command::Burnout(args) => commands::burnout::run(args),
         Command::Carbon(args) => commands::carbon::run(args),
+        Command::Ci(args) => commands::ci::run(args),
         Command::Demo(args) => commands::demo::run(args),
         Command::Digest(args) => commands::digest::run(args),
         Command::Report(args) => commands::report::run(args),

@@ -5,6 +5,7 @@ pub mod backfill;
 /// `canopy burnout` lives with the burnout logic in the service layer (see canopy_service::burnout).
 pub use canopy_service::burnout;
 pub mod carbon;
+pub mod ci;
 pub mod demo;
 mod demo_webhooks;
 pub mod digest;
