@@ -9,7 +9,7 @@ use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
 use crate::cast::Person;
-use crate::git::{Blob, Edit, History, Ident, Tree};
+use crate::git::{Blob, Edit, FileStat, History, Ident, Tree};
 use crate::story::{Change, MainPush, MainWhat, PlannedCommit};
 
 /// A repository: its GitHub identity and its git history.
@@ -156,16 +156,12 @@ pub fn initial(
         add: 12,
         del: 0,
     });
-    let (mut tree, stats) = repo.git.apply(&Tree::new(), &edits, rng);
-    tree.insert(".mailmap".into(), Arc::new(Blob::new(mailmap(people))));
-    let workflow = vec![
-        "name: CI".to_string(),
-        "on: [push, pull_request]".to_string(),
-    ];
-    tree.insert(
-        ".github/workflows/ci.yml".into(),
-        Arc::new(Blob::new(workflow)),
-    );
+    let (mut tree, mut stats) = repo.git.apply(&Tree::new(), &edits, rng);
+    let workflow = vec!["name: CI".to_string(), "on: [push, pull_request]".to_string()];
+    for (path, lines) in [(".mailmap", mailmap(people)), (".github/workflows/ci.yml", workflow)] {
+        stats.push(FileStat { path: path.into(), added: lines.len() as u32, deleted: 0 });
+        tree.insert(path.into(), Arc::new(Blob::new(lines)));
+    }
     let who = &people[0];
     let id = ident(who, at.with_timezone(&who.offset()), false);
     let c = repo.git.commit(
