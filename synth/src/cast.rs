@@ -206,174 +206,50 @@ fn person(
     }
 }
 
+/// (login, name, user id, UTC offset in hours, role, repository weights, pull requests a week,
+/// tone weights: warm, neutral, terse, uncivil). Every name is invented.
+type Row = (
+    &'static str,
+    &'static str,
+    u64,
+    f64,
+    Role,
+    [f64; 2],
+    f64,
+    [f64; 4],
+);
+
+#[rustfmt::skip]
+const CAST: [Row; 16] = [
+    ("mokafor", "Maren Okafor", 5_310_101, 1.0, Role::Maintainer, [0.6, 0.4], 1.2, [0.35, 0.55, 0.08, 0.02]),
+    ("tlindqvist", "Tobias Lindqvist", 5_310_102, 1.0, Role::Maintainer, [0.4, 0.6], 1.1, [0.05, 0.50, 0.30, 0.15]),
+    ("priyar", "Priya Raman", 5_310_103, 5.5, Role::Member, [0.7, 0.3], 1.0, [0.40, 0.55, 0.05, 0.0]),
+    ("dsalas", "Diego Salas", 5_310_104, -3.0, Role::Member, [0.3, 0.7], 1.0, [0.30, 0.60, 0.10, 0.0]),
+    ("hveit", "Hanne Veit", 5_310_105, 2.0, Role::Member, [0.5, 0.5], 0.9, [0.30, 0.60, 0.10, 0.0]),
+    ("kmorita", "Kenta Morita", 5_310_106, 9.0, Role::Member, [0.8, 0.2], 0.8, [0.25, 0.70, 0.05, 0.0]),
+    ("abrookfield", "Aiyana Brookfield", 5_310_107, -7.0, Role::Member, [0.2, 0.8], 1.0, [0.35, 0.60, 0.05, 0.0]),
+    ("swhitcombe", "Sami Whitcombe", 5_310_108, 0.0, Role::Member, [0.5, 0.5], 0.8, [0.30, 0.60, 0.10, 0.0]),
+    ("lpetrovna", "Lidia Petrovna", 5_310_109, 3.0, Role::Member, [0.6, 0.4], 0.9, [0.20, 0.70, 0.10, 0.0]),
+    ("oadewale", "Olu Adewale", 5_310_110, 1.0, Role::Member, [0.3, 0.7], 0.9, [0.40, 0.55, 0.05, 0.0]),
+    ("mbellandi", "Marco Bellandi", 5_310_111, 1.0, Role::Member, [0.5, 0.5], 0.4, [0.30, 0.65, 0.05, 0.0]),
+    ("weichen-dev", "Wei Chenbao", 5_310_112, 8.0, Role::Member, [0.7, 0.3], 0.8, [0.25, 0.70, 0.05, 0.0]),
+    ("rjimeno", "Rosa Jimeno", 5_310_113, -5.0, Role::Member, [0.4, 0.6], 0.9, [0.10, 0.50, 0.35, 0.05]),
+    ("nkaplow", "Noam Kaplow", 5_310_114, -5.0, Role::Newcomer, [0.3, 0.7], 0.7, [0.45, 0.50, 0.05, 0.0]),
+    ("iduartes", "Inês Duartes", 5_310_115, 0.0, Role::Newcomer, [0.7, 0.3], 0.6, [0.50, 0.45, 0.05, 0.0]),
+    ("dependabot[bot]", "dependabot[bot]", 49_699_333, 0.0, Role::Bot, [0.5, 0.5], 1.0, [0.0, 1.0, 0.0, 0.0]),
+];
+
 /// The fixed cast: fifteen people in nine time zones (two maintainers, eleven members, two
 /// newcomers, two of the members drifting into late nights and weekends before going quiet)
 /// and the dependency bot. `weeks` is the length of the history; drifts and joins scale to it.
 pub fn cast(weeks: u32) -> Vec<Person> {
     let w = |frac: f64| ((f64::from(weeks) * frac).round() as u32).min(weeks.saturating_sub(1));
-    use Role::*;
-    let mut people = vec![
-        person(
-            "mokafor",
-            "Maren Okafor",
-            5_310_101,
-            1.0,
-            Maintainer,
-            [0.6, 0.4],
-            1.2,
-            [0.35, 0.55, 0.08, 0.02],
-        ),
-        person(
-            "tlindqvist",
-            "Tobias Lindqvist",
-            5_310_102,
-            1.0,
-            Maintainer,
-            [0.4, 0.6],
-            1.1,
-            [0.05, 0.50, 0.30, 0.15],
-        ),
-        person(
-            "priyar",
-            "Priya Raman",
-            5_310_103,
-            5.5,
-            Member,
-            [0.7, 0.3],
-            1.0,
-            [0.40, 0.55, 0.05, 0.0],
-        ),
-        person(
-            "dsalas",
-            "Diego Salas",
-            5_310_104,
-            -3.0,
-            Member,
-            [0.3, 0.7],
-            1.0,
-            [0.30, 0.60, 0.10, 0.0],
-        ),
-        person(
-            "hveit",
-            "Hanne Veit",
-            5_310_105,
-            2.0,
-            Member,
-            [0.5, 0.5],
-            0.9,
-            [0.30, 0.60, 0.10, 0.0],
-        ),
-        person(
-            "kmorita",
-            "Kenta Morita",
-            5_310_106,
-            9.0,
-            Member,
-            [0.8, 0.2],
-            0.8,
-            [0.25, 0.70, 0.05, 0.0],
-        ),
-        person(
-            "abrookfield",
-            "Aiyana Brookfield",
-            5_310_107,
-            -7.0,
-            Member,
-            [0.2, 0.8],
-            1.0,
-            [0.35, 0.60, 0.05, 0.0],
-        ),
-        person(
-            "swhitcombe",
-            "Sami Whitcombe",
-            5_310_108,
-            0.0,
-            Member,
-            [0.5, 0.5],
-            0.8,
-            [0.30, 0.60, 0.10, 0.0],
-        ),
-        person(
-            "lpetrovna",
-            "Lidia Petrovna",
-            5_310_109,
-            3.0,
-            Member,
-            [0.6, 0.4],
-            0.9,
-            [0.20, 0.70, 0.10, 0.0],
-        ),
-        person(
-            "oadewale",
-            "Olu Adewale",
-            5_310_110,
-            1.0,
-            Member,
-            [0.3, 0.7],
-            0.9,
-            [0.40, 0.55, 0.05, 0.0],
-        ),
-        person(
-            "mbellandi",
-            "Marco Bellandi",
-            5_310_111,
-            1.0,
-            Member,
-            [0.5, 0.5],
-            0.4,
-            [0.30, 0.65, 0.05, 0.0],
-        ),
-        person(
-            "weichen-dev",
-            "Wei Chenbao",
-            5_310_112,
-            8.0,
-            Member,
-            [0.7, 0.3],
-            0.8,
-            [0.25, 0.70, 0.05, 0.0],
-        ),
-        person(
-            "rjimeno",
-            "Rosa Jimeno",
-            5_310_113,
-            -5.0,
-            Member,
-            [0.4, 0.6],
-            0.9,
-            [0.10, 0.50, 0.35, 0.05],
-        ),
-        person(
-            "nkaplow",
-            "Noam Kaplow",
-            5_310_114,
-            -5.0,
-            Newcomer,
-            [0.3, 0.7],
-            0.7,
-            [0.45, 0.50, 0.05, 0.0],
-        ),
-        person(
-            "iduartes",
-            "Inês Duartes",
-            5_310_115,
-            0.0,
-            Newcomer,
-            [0.7, 0.3],
-            0.6,
-            [0.50, 0.45, 0.05, 0.0],
-        ),
-        person(
-            "dependabot[bot]",
-            "dependabot[bot]",
-            49_699_333,
-            0.0,
-            Bot,
-            [0.5, 0.5],
-            1.0,
-            [0.0, 1.0, 0.0, 0.0],
-        ),
-    ];
+    let mut people: Vec<Person> = CAST
+        .iter()
+        .map(|&(login, name, id, offset, role, weights, pace, tone)| {
+            person(login, name, id, offset, role, weights, pace, tone)
+        })
+        .collect();
     people[0].day = (8.0, 17.0);
     people[2].day = (10.0, 19.0);
     people[5].day = (9.5, 19.5);

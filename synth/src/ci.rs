@@ -5,7 +5,8 @@
 use chrono::{DateTime, Duration, Utc};
 use rand::RngExt;
 
-use crate::story::{IdKind, Planner};
+use crate::model::IdKind;
+use crate::story::Planner;
 
 /// A finished CI job (a GitHub Actions workflow job, or an external app's check run).
 #[derive(Debug, Clone, PartialEq)]

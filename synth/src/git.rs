@@ -191,13 +191,12 @@ pub struct Edit {
 }
 
 impl History {
-    /// Adds a commit and returns its index.
+    /// Adds a commit by `(author, committer)` and returns its index.
     pub fn commit(
         &mut self,
         parents: Vec<usize>,
         tree: Tree,
-        author: Ident,
-        committer: Ident,
+        (author, committer): (Ident, Ident),
         message: String,
         stats: Vec<FileStat>,
         refname: &str,
@@ -358,8 +357,10 @@ mod tests {
         let c = h.commit(
             vec![],
             t,
-            ident("2005-04-07T22:13:13+02:00"),
-            ident("2005-04-07T22:13:13+02:00"),
+            (
+                ident("2005-04-07T22:13:13+02:00"),
+                ident("2005-04-07T22:13:13+02:00"),
+            ),
             "x\n".into(),
             vec![],
             "refs/heads/main",

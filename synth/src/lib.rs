@@ -16,7 +16,7 @@ pub mod cast;
 pub mod ci;
 pub mod git;
 pub mod github;
-pub mod objects;
+pub mod model;
 pub mod repos;
 pub mod sha1;
 pub mod story;
@@ -28,8 +28,9 @@ use rand_chacha::ChaCha8Rng;
 
 use cast::{Person, Role};
 pub use github::Delivery;
+use model::{Change, IdKind, MainPush, MainWhat, Nightly, Note, Outcome};
 use repos::Repo;
-use story::{Change, IdKind, MainPush, MainWhat, Nightly, Note, Outcome, Planner};
+use story::Planner;
 use text::Kind;
 
 /// What to generate.
@@ -117,7 +118,7 @@ pub fn generate(config: &Config) -> Org {
         start: config.start,
         now,
         rng: ChaCha8Rng::seed_from_u64(config.seed),
-        ids: story::Ids::default(),
+        ids: model::Ids::default(),
         numbers: [1, 1],
         files: [repos::paths(0), repos::paths(1)],
         changes: Vec::new(),
@@ -225,7 +226,7 @@ fn plan_week(
                 .find(|f| f.starts_with(path))
                 .cloned()
                 .unwrap_or_else(|| "README.md".into());
-            let commit = story::PlannedCommit {
+            let commit = model::PlannedCommit {
                 author: i,
                 at: at.with_timezone(&person.offset()),
                 subject: "Fix typos in the docs".into(),

@@ -10,7 +10,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::cast::Person;
 use crate::git::{Blob, Edit, FileStat, History, Ident, Tree};
-use crate::story::{Change, MainPush, MainWhat, PlannedCommit};
+use crate::model::{Change, MainPush, MainWhat, PlannedCommit};
 
 /// A repository: its GitHub identity and its git history.
 #[derive(Debug, Clone)]
@@ -157,9 +157,19 @@ pub fn initial(
         del: 0,
     });
     let (mut tree, mut stats) = repo.git.apply(&Tree::new(), &edits, rng);
-    let workflow = vec!["name: CI".to_string(), "on: [push, pull_request]".to_string()];
-    for (path, lines) in [(".mailmap", mailmap(people)), (".github/workflows/ci.yml", workflow)] {
-        stats.push(FileStat { path: path.into(), added: lines.len() as u32, deleted: 0 });
+    let workflow = vec![
+        "name: CI".to_string(),
+        "on: [push, pull_request]".to_string(),
+    ];
+    for (path, lines) in [
+        (".mailmap", mailmap(people)),
+        (".github/workflows/ci.yml", workflow),
+    ] {
+        stats.push(FileStat {
+            path: path.into(),
+            added: lines.len() as u32,
+            deleted: 0,
+        });
         tree.insert(path.into(), Arc::new(Blob::new(lines)));
     }
     let who = &people[0];
@@ -167,8 +177,7 @@ pub fn initial(
     let c = repo.git.commit(
         vec![],
         tree,
-        id.clone(),
-        id,
+        (id.clone(), id),
         "Initial import\n".into(),
         stats,
         "refs/heads/main",
@@ -211,7 +220,7 @@ pub fn build(
             ops.push((mp.at, 2, m, Op::Main(m)));
         }
     }
-    ops.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+    ops.sort_by_key(|a| (a.0, a.1, a.2));
     let mut base = vec![0usize; changes.len()];
     let mut head: Vec<Option<usize>> = vec![None; changes.len()];
     for (at, _, _, op) in ops {
@@ -238,38 +247,9 @@ pub fn build(
                         idx
                     }
                     MainWhat::Merge(ci) => {
-                        let c = &changes[*ci];
                         let Some(h) = head[*ci] else { continue };
-                        let mut tree = repo.git.commits[tip].tree.clone();
-                        for path in c.paths() {
-                            if let Some(b) = repo.git.commits[h].tree.get(&path) {
-                                tree.insert(path, b.clone());
-                            }
-                        }
                         let merger = &people[mains[m].pusher];
-                        let author = Ident {
-                            name: merger.name.clone(),
-                            email: merger.email.clone(),
-                            at: at.with_timezone(&merger.offset()),
-                        };
-                        let owner = if c.from_fork {
-                            people[c.author].login.as_str()
-                        } else {
-                            ORG
-                        };
-                        let msg = format!(
-                            "Merge pull request #{} from {owner}/{}\n\n{}\n",
-                            c.number, c.branch, c.title
-                        );
-                        repo.git.commit(
-                            vec![tip, h],
-                            tree,
-                            author,
-                            github_committer(at),
-                            msg,
-                            vec![],
-                            "refs/heads/main",
-                        )
+                        merge(repo, &changes[*ci], people, merger, (tip, h), at)
                     }
                 };
                 repo.main.push((at, idx));
@@ -302,10 +282,49 @@ fn commit_planned(
     repo.git.commit(
         vec![parent],
         tree,
-        id,
-        committer,
+        (id, committer),
         format!("{}\n", pc.subject),
         stats,
         refname,
+    )
+}
+
+/// GitHub's merge commit of change `c` on `main`: `main`'s tree with the files the change
+/// touched as they are on its head (a conflict-free merge of the two sides).
+fn merge(
+    repo: &mut Repo,
+    c: &Change,
+    people: &[Person],
+    merger: &Person,
+    (tip, head): (usize, usize),
+    at: DateTime<Utc>,
+) -> usize {
+    let mut tree = repo.git.commits[tip].tree.clone();
+    for path in c.paths() {
+        if let Some(b) = repo.git.commits[head].tree.get(&path) {
+            tree.insert(path, b.clone());
+        }
+    }
+    let author = Ident {
+        name: merger.name.clone(),
+        email: merger.email.clone(),
+        at: at.with_timezone(&merger.offset()),
+    };
+    let owner = if c.from_fork {
+        people[c.author].login.as_str()
+    } else {
+        ORG
+    };
+    let msg = format!(
+        "Merge pull request #{} from {owner}/{}\n\n{}\n",
+        c.number, c.branch, c.title
+    );
+    repo.git.commit(
+        vec![tip, head],
+        tree,
+        (author, github_committer(at)),
+        msg,
+        vec![],
+        "refs/heads/main",
     )
 }

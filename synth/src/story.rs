@@ -1,239 +1,18 @@
-//! The plan of the history: every pull request's life (commits, pushes, review requests,
-//! reviews, comments, CI runs with failures and reruns, merge or close), direct pushes and
-//! nightly jobs, with times that follow each person's time zone and habits. Commit ids are
-//! filled in afterwards by [`crate::repos`], payloads rendered by [`crate::github`].
+//! Planning the history: every pull request's life (commits, pushes, review requests, reviews,
+//! comments, CI runs with failures and reruns, merge or close), with times that follow each
+//! person's time zone and habits. Commit ids are filled in afterwards by [`crate::repos`],
+//! payloads rendered by [`crate::github`].
 
-use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rand::RngExt;
 use rand::seq::IndexedRandom;
 use rand_chacha::ChaCha8Rng;
 
 use crate::cast::{Person, Role};
-use crate::ci::{self, Job, Rerun};
+use crate::ci;
 use crate::git::Edit;
+use crate::model::{Change, IdKind, Ids, Note, Outcome, PlannedCommit, Push, Review};
 use crate::text::{self, Kind};
-
-/// A commit as planned (its id comes from the git pass).
-#[derive(Debug, Clone)]
-pub struct PlannedCommit {
-    /// Author (index into the cast).
-    pub author: usize,
-    /// Author time in the author's time zone.
-    pub at: DateTime<FixedOffset>,
-    /// Subject line.
-    pub subject: String,
-    /// File edits.
-    pub edits: Vec<Edit>,
-    /// Whether the commit carries the author's work email instead of the noreply address.
-    pub work_email: bool,
-    /// Index in the repository's git history, once made.
-    pub index: Option<usize>,
-}
-
-/// A push of commits to a pull request's branch, and the CI it triggered.
-#[derive(Debug, Clone)]
-pub struct Push {
-    /// When it was pushed.
-    pub at: DateTime<Utc>,
-    /// The commits pushed.
-    pub commits: Vec<PlannedCommit>,
-    /// CI jobs run on the pushed head (first attempts and reruns).
-    pub jobs: Vec<Job>,
-    /// Rerun requests.
-    pub reruns: Vec<Rerun>,
-}
-
-/// A comment (on the conversation, or inline on a file when `path` is set).
-#[derive(Debug, Clone)]
-pub struct Note {
-    /// When.
-    pub at: DateTime<Utc>,
-    /// Comment id.
-    pub id: u64,
-    /// Who wrote it.
-    pub author: usize,
-    /// Text.
-    pub body: String,
-    /// File of an inline comment.
-    pub path: Option<String>,
-}
-
-/// A submitted review.
-#[derive(Debug, Clone)]
-pub struct Review {
-    /// When.
-    pub at: DateTime<Utc>,
-    /// Review id.
-    pub id: u64,
-    /// Reviewer.
-    pub reviewer: usize,
-    /// `approved`, `changes_requested` or `commented`.
-    pub state: &'static str,
-    /// Review text.
-    pub body: String,
-    /// Inline comments submitted with it.
-    pub inline: Vec<Note>,
-}
-
-/// How a pull request ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Merged by someone.
-    Merged {
-        /// When.
-        at: DateTime<Utc>,
-        /// Who merged.
-        by: usize,
-    },
-    /// Closed without merging.
-    Closed {
-        /// When.
-        at: DateTime<Utc>,
-        /// Who closed it.
-        by: usize,
-    },
-    /// Still open at the end of the history.
-    Open,
-}
-
-/// One pull request's life.
-#[derive(Debug, Clone)]
-pub struct Change {
-    /// Repository index.
-    pub repo: usize,
-    /// PR number.
-    pub number: u64,
-    /// PR object id.
-    pub id: u64,
-    /// Author.
-    pub author: usize,
-    /// Kind.
-    pub kind: Kind,
-    /// Title.
-    pub title: String,
-    /// Description.
-    pub body: String,
-    /// Head branch name.
-    pub branch: String,
-    /// Labels.
-    pub labels: Vec<&'static str>,
-    /// Opened from a fork (no push events reach the repository).
-    pub from_fork: bool,
-    /// Opened as a draft, marked ready at this time.
-    pub ready_at: Option<DateTime<Utc>>,
-    /// Opened.
-    pub opened_at: DateTime<Utc>,
-    /// Pushes; the first one comes before the opening.
-    pub pushes: Vec<Push>,
-    /// Review requests: (when, reviewer, requested by).
-    pub requests: Vec<(DateTime<Utc>, usize, usize)>,
-    /// Reviews.
-    pub reviews: Vec<Review>,
-    /// Conversation comments.
-    pub comments: Vec<Note>,
-    /// End.
-    pub outcome: Outcome,
-}
-
-impl Change {
-    /// Every path this change edits.
-    pub fn paths(&self) -> Vec<String> {
-        let mut v: Vec<String> = self
-            .pushes
-            .iter()
-            .flat_map(|p| {
-                p.commits
-                    .iter()
-                    .flat_map(|c| c.edits.iter().map(|e| e.path.clone()))
-            })
-            .collect();
-        v.sort();
-        v.dedup();
-        v
-    }
-}
-
-/// A push straight to `main`: a merge (by index into the changes) or a maintainer's commit.
-#[derive(Debug, Clone)]
-pub struct MainPush {
-    /// When.
-    pub at: DateTime<Utc>,
-    /// Who pushed (or merged).
-    pub pusher: usize,
-    /// Repository.
-    pub repo: usize,
-    /// The merged change, or the direct commit.
-    pub what: MainWhat,
-    /// CI jobs on the new tip.
-    pub jobs: Vec<Job>,
-    /// Index of the new tip in the repository's git history, once made.
-    pub tip: Option<usize>,
-}
-
-/// What a push to `main` carries.
-#[derive(Debug, Clone)]
-pub enum MainWhat {
-    /// The merge of change `n` (index into the changes).
-    Merge(usize),
-    /// A direct commit.
-    Direct(PlannedCommit),
-}
-
-/// A scheduled job on `main` (the nightly benchmark).
-#[derive(Debug, Clone)]
-pub struct Nightly {
-    /// Repository.
-    pub repo: usize,
-    /// The job.
-    pub job: Job,
-}
-
-/// Counters for GitHub object ids.
-#[derive(Debug, Clone)]
-pub struct Ids {
-    next: [u64; 6],
-}
-
-/// Kinds of GitHub ids.
-#[derive(Debug, Clone, Copy)]
-pub enum IdKind {
-    /// Pull request object ids.
-    Pr = 0,
-    /// Review ids.
-    Review = 1,
-    /// Comment ids.
-    Comment = 2,
-    /// Workflow run ids.
-    Run = 3,
-    /// Job and check run ids.
-    Job = 4,
-    /// Workflow run numbers.
-    RunNumber = 5,
-}
-
-impl Default for Ids {
-    fn default() -> Ids {
-        Ids {
-            next: [
-                2_100_000_000,
-                2_400_000_000,
-                2_300_000_000,
-                11_900_000_000,
-                33_400_000_000,
-                100,
-            ],
-        }
-    }
-}
-
-impl Ids {
-    /// The next id of `kind`.
-    pub fn next(&mut self, kind: IdKind) -> u64 {
-        let i = kind as usize;
-        self.next[i] += 1;
-        self.next[i]
-    }
-}
 
 /// The planner's state.
 pub struct Planner<'a> {
@@ -450,14 +229,33 @@ impl Planner<'_> {
 
     /// Plans one pull request by `author` in `repo`, started in `week`.
     pub fn change(&mut self, author: usize, repo: usize, week: u32, kind: Kind) {
-        let p = &self.people[author];
-        let monday = self.start + Duration::days(7 * i64::from(week));
-        let first = if p.role == Role::Bot {
-            p.local(monday, self.rng.random_range(3.0..6.0))
-        } else {
-            p.work_time(monday, week, &mut self.rng)
+        let shape = self.shape(author, repo, week, kind);
+        let title = text::title(kind, &mut self.rng);
+        let body = text::description(kind, &title, &mut self.rng);
+        let edits = self.edits_for(repo, kind, shape.lines);
+        let (commits, last) = self.initial_commits(author, week, kind, &title, &edits);
+        let opened_at = last + Duration::minutes(self.rng.random_range(3..40));
+        if !self.acts(author, opened_at) {
+            return;
         }
-        .with_timezone(&Utc);
+        let mut c = self.new_change(author, repo, kind, title, body, opened_at);
+        let pushed = opened_at - Duration::minutes(2);
+        let mut ready = self.push(repo, author, pushed, commits, &mut c.pushes);
+        if kind != Kind::Bump && self.rng.random_bool(0.08) {
+            let delay = hours(exp(&mut self.rng, 20.0));
+            let r = self.next_moment(author, opened_at + delay);
+            if self.acts(author, r) {
+                c.ready_at = Some(r);
+                ready = ready.max(r);
+            }
+        }
+        let (reviewers, requested) = self.request_reviews(&mut c, week);
+        self.review_rounds(&mut c, ready.max(requested), reviewers, &shape);
+        self.changes.push(c);
+    }
+
+    fn shape(&mut self, author: usize, repo: usize, week: u32, kind: Kind) -> Shape {
+        let p = &self.people[author];
         let drift = p.drift_level(week);
         let newcomer = p.role == Role::Newcomer
             && !self
@@ -472,37 +270,64 @@ impl Planner<'_> {
             Kind::Tests => 60.0,
             Kind::Bump => 2.0,
         } * (1.0 + drift);
-        let lines = (median
-            * (self.rng.random::<f64>() * 2.0 - 1.0).exp()
-            * self.rng.random_range(0.5..1.5))
-        .max(2.0);
-        let title = text::title(kind, &mut self.rng);
-        let body = text::description(kind, &title, &mut self.rng);
-        let n_commits = if kind == Kind::Bump {
+        let spread = (self.rng.random::<f64>() * 2.0 - 1.0).exp() * self.rng.random_range(0.5..1.5);
+        Shape {
+            week,
+            drift,
+            newcomer,
+            lines: (median * spread).max(2.0),
+        }
+    }
+
+    /// The commits written before the pull request is opened, and when the last was written.
+    fn initial_commits(
+        &mut self,
+        author: usize,
+        week: u32,
+        kind: Kind,
+        title: &str,
+        edits: &[Edit],
+    ) -> (Vec<PlannedCommit>, DateTime<Utc>) {
+        let p = &self.people[author];
+        let monday = self.start + Duration::days(7 * i64::from(week));
+        let mut t = if p.role == Role::Bot {
+            p.local(monday, self.rng.random_range(3.0..6.0))
+        } else {
+            p.work_time(monday, week, &mut self.rng)
+        }
+        .with_timezone(&Utc);
+        let n: u32 = if kind == Kind::Bump {
             1
         } else {
             self.rng.random_range(1..=3)
         };
         let mut commits = Vec::new();
-        let mut t = first;
-        let edits = self.edits_for(repo, kind, lines);
-        for k in 0..n_commits {
+        for k in 0..n {
+            let first = u32::from(k == 0);
             let part: Vec<Edit> = edits
                 .iter()
                 .map(|e| Edit {
                     path: e.path.clone(),
-                    add: e.add / n_commits + u32::from(k == 0) * (e.add % n_commits),
-                    del: e.del / n_commits + u32::from(k == 0) * (e.del % n_commits),
+                    add: e.add / n + first * (e.add % n),
+                    del: e.del / n + first * (e.del % n),
                 })
                 .collect();
-            let subject = text::commit_subject(&title, k as usize, &mut self.rng);
+            let subject = text::commit_subject(title, k as usize, &mut self.rng);
             commits.push(self.commit(author, t, subject, part));
             t += hours(exp(&mut self.rng, 0.8));
         }
-        let opened_at = t + Duration::minutes(self.rng.random_range(3..40));
-        if !self.acts(author, opened_at) {
-            return;
-        }
+        (commits, t)
+    }
+
+    fn new_change(
+        &mut self,
+        author: usize,
+        repo: usize,
+        kind: Kind,
+        title: String,
+        body: String,
+        opened_at: DateTime<Utc>,
+    ) -> Change {
         let number = self.numbers[repo];
         self.numbers[repo] += 1;
         let slug: String = title
@@ -514,10 +339,10 @@ impl Planner<'_> {
             .chars()
             .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
             .collect();
-        let mut c = Change {
+        Change {
             repo,
             number,
-            id: self.ids.next(crate::story::IdKind::Pr),
+            id: self.ids.next(IdKind::Pr),
             author,
             kind,
             branch: if kind == Kind::Bump {
@@ -534,7 +359,7 @@ impl Planner<'_> {
                 Kind::Bump => vec!["dependencies"],
                 _ => vec![],
             },
-            from_fork: p.role == Role::Newcomer,
+            from_fork: self.people[author].role == Role::Newcomer,
             ready_at: None,
             opened_at,
             pushes: Vec::new(),
@@ -542,38 +367,15 @@ impl Planner<'_> {
             reviews: Vec::new(),
             comments: Vec::new(),
             outcome: Outcome::Open,
-        };
-        let mut ready = self.push(
-            repo,
-            author,
-            opened_at - Duration::minutes(2),
-            commits,
-            &mut c.pushes,
-        );
-        if kind != Kind::Bump && self.rng.random_bool(0.08) {
-            let delay = hours(exp(&mut self.rng, 20.0));
-            let r = self.next_moment(author, opened_at + delay);
-            if self.acts(author, r) {
-                c.ready_at = Some(r);
-                ready = ready.max(r);
-            }
         }
-        self.review_rounds(&mut c, ready, week, drift, newcomer, lines);
-        self.changes.push(c);
     }
 
-    fn review_rounds(
-        &mut self,
-        c: &mut Change,
-        ready: DateTime<Utc>,
-        week: u32,
-        drift: f64,
-        newcomer: bool,
-        lines: f64,
-    ) {
+    /// Requests one or two reviewers (a maintainer asks for forks and the bot); returns them
+    /// and when they were asked.
+    fn request_reviews(&mut self, c: &mut Change, week: u32) -> (Vec<usize>, DateTime<Utc>) {
         let author = c.author;
         let bot = self.people[author].role == Role::Bot;
-        let requester = if c.from_fork || bot {
+        let mut requester = if c.from_fork || bot {
             self.maintainer(author)
         } else {
             author
@@ -585,152 +387,201 @@ impl Planner<'_> {
             reviewers.push(second);
         }
         let delay = Duration::minutes(self.rng.random_range(1..90));
-        let mut req_at = self.next_moment(requester, c.opened_at + delay);
-        let mut requester = requester;
-        if !self.acts(requester, req_at) {
+        let mut at = self.next_moment(requester, c.opened_at + delay);
+        if !self.acts(requester, at) {
             // The author has gone quiet before asking: a maintainer asks instead.
             requester = self.maintainer(author);
-            req_at = self.next_moment(requester, c.opened_at + delay);
+            at = self.next_moment(requester, c.opened_at + delay);
         }
         for r in &reviewers {
-            c.requests.push((req_at, *r, requester));
+            c.requests.push((at, *r, requester));
         }
-        let mean_wait = 3.0
-            * (1.0 + lines / 400.0)
-            * if newcomer { 2.5 } else { 1.0 }
-            * if bot { 0.3 } else { 1.0 }
-            * if c.kind == Kind::Docs { 0.6 } else { 1.0 };
-        let mut t = ready.max(req_at);
-        let mut approved_at = None;
+        (reviewers, at)
+    }
+
+    /// Up to three rounds of review and fixes, then the merge (or, rarely, a close).
+    fn review_rounds(
+        &mut self,
+        c: &mut Change,
+        mut t: DateTime<Utc>,
+        mut reviewers: Vec<usize>,
+        s: &Shape,
+    ) {
         for round in 0..3 {
-            let wait = hours(exp(&mut self.rng, mean_wait));
-            let mut reviewer = reviewers[0];
-            let mut at = self.next_moment(reviewer, t + wait);
-            if !self.people[reviewer].active(self.week_of(at)) {
-                // The requested reviewer has gone quiet: someone else picks it up.
-                reviewer = self.pick_reviewer(author, c.repo, self.week_of(at), &[]);
-                reviewers[0] = reviewer;
-                at = self.next_moment(reviewer, t + wait + hours(24.0));
-            }
-            if at > self.now {
+            let Some(review) = self.review(c, t, &mut reviewers[0], round, s) else {
+                return;
+            };
+            let (at, state) = (review.at, review.state);
+            c.reviews.push(review);
+            if state == "approved" {
+                self.finish(c, at, s.newcomer);
                 return;
             }
-            let harsh = if self.people[author].drift_level(self.week_of(at)) > 0.0
-                && self.people[reviewer].tone.uncivil > 0.1
-            {
+            match self.address(c, at, reviewers[0], s) {
+                Some(ready) => t = ready,
+                None => return,
+            }
+        }
+    }
+
+    /// The next review once the change is ready at `t`, or `None` past the end of the history.
+    fn review(
+        &mut self,
+        c: &Change,
+        t: DateTime<Utc>,
+        reviewer: &mut usize,
+        round: u32,
+        s: &Shape,
+    ) -> Option<Review> {
+        let author = c.author;
+        let bot = self.people[author].role == Role::Bot;
+        let mean_wait = 3.0
+            * (1.0 + s.lines / 400.0)
+            * if s.newcomer { 2.5 } else { 1.0 }
+            * if bot { 0.3 } else { 1.0 }
+            * if c.kind == Kind::Docs { 0.6 } else { 1.0 };
+        let wait = hours(exp(&mut self.rng, mean_wait));
+        let mut at = self.next_moment(*reviewer, t + wait);
+        if !self.acts(*reviewer, at) {
+            // The requested reviewer has gone quiet: someone else picks it up.
+            *reviewer = self.pick_reviewer(author, c.repo, self.week_of(at), &[]);
+            at = self.next_moment(*reviewer, t + wait + hours(24.0));
+        }
+        if at > self.now {
+            return None;
+        }
+        let who = &self.people[*reviewer];
+        // A harsh reviewer is harsher still with someone who is struggling.
+        let harsh =
+            if self.people[author].drift_level(self.week_of(at)) > 0.0 && who.tone.uncivil > 0.1 {
                 0.7
             } else {
                 0.0
             };
-            let p_changes = if round == 2 {
-                0.0
-            } else {
-                0.15 + 0.25 * (lines / 500.0).min(1.0)
-                    + if newcomer { 0.2 } else { 0.0 }
-                    + 0.2 * drift
-                    + harsh * 0.3
-            };
-            let state = if bot {
-                "approved"
-            } else if self.rng.random_bool(p_changes.min(0.9)) {
-                "changes_requested"
-            } else if self.rng.random_bool(0.15) {
-                "commented"
-            } else {
-                "approved"
-            };
-            let reg = text::register(&self.people[reviewer].tone, harsh, &mut self.rng);
-            let paths = c.paths();
-            let file = paths
+        let p_changes = if round == 2 {
+            0.0
+        } else {
+            0.15 + 0.25 * (s.lines / 500.0).min(1.0)
+                + if s.newcomer { 0.2 } else { 0.0 }
+                + 0.2 * s.drift
+                + harsh * 0.3
+        };
+        let state = if bot {
+            "approved"
+        } else if self.rng.random_bool(p_changes.min(0.9)) {
+            "changes_requested"
+        } else if self.rng.random_bool(0.15) {
+            "commented"
+        } else {
+            "approved"
+        };
+        let tone = who.tone;
+        let paths = c.paths();
+        let file = paths
+            .choose(&mut self.rng)
+            .cloned()
+            .unwrap_or_else(|| "README.md".into());
+        let reg = text::register(&tone, harsh, &mut self.rng);
+        let body = text::review_body(state, reg, &file, &mut self.rng);
+        let mut inline = Vec::new();
+        for _ in 0..if state == "approved" {
+            0
+        } else {
+            self.rng.random_range(1..=3)
+        } {
+            let reg = text::register(&tone, harsh, &mut self.rng);
+            let path = paths
                 .choose(&mut self.rng)
                 .cloned()
-                .unwrap_or_else(|| "README.md".into());
-            let body = text::review_body(state, reg, &file, &mut self.rng);
-            let mut inline = Vec::new();
-            if state != "approved" {
-                for _ in 0..self.rng.random_range(1..=3) {
-                    let reg = text::register(&self.people[reviewer].tone, harsh, &mut self.rng);
-                    let path = paths
-                        .choose(&mut self.rng)
-                        .cloned()
-                        .unwrap_or_else(|| "README.md".into());
-                    let body = text::remark(reg, &path, &mut self.rng);
-                    let id = self.ids.next(IdKind::Comment);
-                    inline.push(Note {
-                        at,
-                        id,
-                        author: reviewer,
-                        body,
-                        path: Some(path),
-                    });
-                }
-            }
-            let id = self.ids.next(IdKind::Review);
-            c.reviews.push(Review {
+                .unwrap_or_else(|| file.clone());
+            let body = text::remark(reg, &path, &mut self.rng);
+            let id = self.ids.next(IdKind::Comment);
+            inline.push(Note {
                 at,
                 id,
-                reviewer,
-                state,
+                author: *reviewer,
                 body,
-                inline,
+                path: Some(path),
             });
-            if state == "approved" {
-                approved_at = Some(at);
-                break;
-            }
-            // The author addresses the review (unless they have gone quiet).
-            let delay = hours(exp(&mut self.rng, 4.0 * (1.0 + drift)));
-            let fix_at = self.next_moment(author, at + delay);
-            if fix_at > self.now || !self.people[author].active(self.week_of(fix_at)) {
-                return;
-            }
-            let edits: Vec<Edit> = paths
-                .iter()
-                .take(2)
-                .map(|p| Edit {
-                    path: p.clone(),
-                    add: self.rng.random_range(3..40),
-                    del: self.rng.random_range(1..20),
-                })
-                .collect();
-            let subject = text::commit_subject(&c.title, 1, &mut self.rng);
-            let delay = Duration::minutes(self.rng.random_range(2..30));
-            let commit = self.commit(author, fix_at - delay, subject, edits);
-            let ready = self.push(c.repo, author, fix_at, vec![commit], &mut c.pushes);
-            let reg = text::register(
-                &self.people[author].tone,
-                self.people[author].drift_level(self.week_of(fix_at)),
-                &mut self.rng,
-            );
-            let body = text::reply(reg, &mut self.rng);
-            let id = self.ids.next(IdKind::Comment);
-            c.comments.push(Note {
-                at: fix_at + Duration::minutes(self.rng.random_range(1..15)),
-                id,
-                author,
-                body,
-                path: None,
-            });
-            if self.rng.random_bool(0.35) {
-                let other = self.pick_reviewer(author, c.repo, week, &[reviewer]);
-                let delay = hours(exp(&mut self.rng, 5.0));
-                let oat = self.next_moment(other, fix_at + delay);
-                if self.acts(other, oat) {
-                    let reg = text::register(&self.people[other].tone, 0.0, &mut self.rng);
-                    let body = text::remark(reg, &file, &mut self.rng);
-                    let id = self.ids.next(IdKind::Comment);
-                    c.comments.push(Note {
-                        at: oat,
-                        id,
-                        author: other,
-                        body,
-                        path: None,
-                    });
-                }
-            }
-            t = ready;
         }
-        let Some(approved) = approved_at else { return };
+        let id = self.ids.next(IdKind::Review);
+        Some(Review {
+            at,
+            id,
+            reviewer: *reviewer,
+            state,
+            body,
+            inline,
+        })
+    }
+
+    /// The author pushes a fix for the review at `at` and replies; sometimes another reviewer
+    /// chimes in. Returns when the change is ready again, or `None` if the author has gone
+    /// quiet or the history ends first.
+    fn address(
+        &mut self,
+        c: &mut Change,
+        at: DateTime<Utc>,
+        reviewer: usize,
+        s: &Shape,
+    ) -> Option<DateTime<Utc>> {
+        let author = c.author;
+        let delay = hours(exp(&mut self.rng, 4.0 * (1.0 + s.drift)));
+        let fix_at = self.next_moment(author, at + delay);
+        if fix_at > self.now || !self.acts(author, fix_at) {
+            return None;
+        }
+        let paths = c.paths();
+        let edits: Vec<Edit> = paths
+            .iter()
+            .take(2)
+            .map(|p| Edit {
+                path: p.clone(),
+                add: self.rng.random_range(3..40),
+                del: self.rng.random_range(1..20),
+            })
+            .collect();
+        let subject = text::commit_subject(&c.title, 1, &mut self.rng);
+        let delay = Duration::minutes(self.rng.random_range(2..30));
+        let commit = self.commit(author, fix_at - delay, subject, edits);
+        let ready = self.push(c.repo, author, fix_at, vec![commit], &mut c.pushes);
+        let drift = self.people[author].drift_level(self.week_of(fix_at));
+        let reg = text::register(&self.people[author].tone, drift, &mut self.rng);
+        let body = text::reply(reg, &mut self.rng);
+        let id = self.ids.next(IdKind::Comment);
+        let reply_at = fix_at + Duration::minutes(self.rng.random_range(1..15));
+        c.comments.push(Note {
+            at: reply_at,
+            id,
+            author,
+            body,
+            path: None,
+        });
+        if self.rng.random_bool(0.35) {
+            let other = self.pick_reviewer(author, c.repo, s.week, &[reviewer]);
+            let delay = hours(exp(&mut self.rng, 5.0));
+            let at = self.next_moment(other, fix_at + delay);
+            if self.acts(other, at) {
+                let reg = text::register(&self.people[other].tone, 0.0, &mut self.rng);
+                let file = paths.first().cloned().unwrap_or_else(|| "README.md".into());
+                let body = text::remark(reg, &file, &mut self.rng);
+                let id = self.ids.next(IdKind::Comment);
+                c.comments.push(Note {
+                    at,
+                    id,
+                    author: other,
+                    body,
+                    path: None,
+                });
+            }
+        }
+        Some(ready)
+    }
+
+    /// A maintainer (or the author, when a maintainer) merges the approved change; a few are
+    /// closed instead (superseded, or not wanted after all).
+    fn finish(&mut self, c: &mut Change, approved: DateTime<Utc>, newcomer: bool) {
+        let author = c.author;
         let close = self.rng.random_bool(if newcomer { 0.12 } else { 0.05 });
         let by = if self.people[author].role == Role::Maintainer && self.rng.random_bool(0.5) {
             author
@@ -745,6 +596,15 @@ impl Planner<'_> {
             Outcome::Merged { at, by }
         };
     }
+}
+
+/// What shapes a pull request's review: its week, the author's drift, whether the author is
+/// new to the repository, and its size in lines.
+struct Shape {
+    week: u32,
+    drift: f64,
+    newcomer: bool,
+    lines: f64,
 }
 
 /// Welcomes each newcomer on their first pull request (by opening time).

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use canopy_synth::cast::Role;
-use canopy_synth::story::Outcome;
+use canopy_synth::model::Outcome;
 use canopy_synth::{Config, Delivery, Org, generate};
 use chrono::{DateTime, Datelike, FixedOffset, Timelike};
 use serde_json::Value;
@@ -18,8 +18,11 @@ fn org() -> &'static (Org, Vec<Delivery>) {
     &all().0
 }
 
-fn all() -> &'static ((Org, Vec<Delivery>), Vec<Value>) {
-    static ORG: OnceLock<((Org, Vec<Delivery>), Vec<Value>)> = OnceLock::new();
+/// The history with its deliveries, and the deliveries' parsed bodies.
+type Parsed = ((Org, Vec<Delivery>), Vec<Value>);
+
+fn all() -> &'static Parsed {
+    static ORG: OnceLock<Parsed> = OnceLock::new();
     ORG.get_or_init(|| {
         let org = generate(&Config::default());
         let d = org.deliveries();
