@@ -10,10 +10,10 @@ use std::sync::OnceLock;
 
 use canopy_analyzer::EventKind;
 use canopy_analyzer::event::CommitEvent;
-use canopy_bot::git::{self, IngestOptions};
-use canopy_bot::github::normalize::normalize;
-use canopy_bot::store::{RedbStore, TimeRange, repo_events};
 use canopy_e2e::git as run_git;
+use canopy_forge::git::{self, IngestOptions};
+use canopy_forge::github::normalize::normalize;
+use canopy_store::{RedbStore, TimeRange, repo_events};
 use canopy_synth::{Config, Org, generate};
 
 fn org() -> &'static Org {
@@ -38,7 +38,12 @@ fn every_delivery_normalises_into_events() {
             n.ignored
         );
         for e in n.events {
-            assert!(ids.insert((e.repo.clone(), e.id.clone())), "two deliveries made event {} in {}", e.id, e.repo);
+            assert!(
+                ids.insert((e.repo.clone(), e.id.clone())),
+                "two deliveries made event {} in {}",
+                e.id,
+                e.repo
+            );
             assert!(e.at_utc() <= org.now, "{} happens after the end", e.id);
             match &e.kind {
                 EventKind::CiJobFinished(j) => assert!(j.duration_secs > 0, "{}", e.id),
@@ -58,7 +63,10 @@ fn every_delivery_normalises_into_events() {
     ] {
         assert!(kinds.get(kind).copied().unwrap_or(0) > 30, "{kinds:?}");
     }
-    assert_eq!(rerun_changes, kinds["rerun_requested"], "every rerun names its PR");
+    assert_eq!(
+        rerun_changes, kinds["rerun_requested"],
+        "every rerun names its PR"
+    );
 }
 
 /// Commits reachable from `main` in the generated history.
