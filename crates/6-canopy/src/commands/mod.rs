@@ -6,6 +6,7 @@ pub mod backfill;
 pub use canopy_service::burnout;
 pub mod carbon;
 pub mod demo;
+pub mod demo_history;
 mod demo_webhooks;
 pub mod digest;
 pub mod events;
