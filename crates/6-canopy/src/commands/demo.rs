@@ -92,7 +92,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     out.flush()?;
     let webhooks = super::demo_webhooks::run().context("running the webhook demo")?;
     write!(out, "{webhooks}")?;
-    let (digest, report) = digest_and_report(&store_dir, &report.repo)?;
+    let (digest, _, report) = digest_and_report(&store_dir, &report.repo)?;
     writeln!(
         out,
         "\n# Weekly digest of the latest week (as the GitHub issue would show it)\n\n{digest}"
@@ -151,22 +151,46 @@ fn bundled() -> anyhow::Result<ExitCode> {
         "# Webhooks\n\n{} GitHub deliveries went through the inbox, the normaliser and the reactor: {} processed, {} ignored, {} quarantined.\n",
         loaded.deliveries, loaded.processed, loaded.ignored, loaded.quarantined
     )?;
+    writeln!(
+        out,
+        "Time-to-merge models trained on the history before the last moment (`canopy ttm train`):\n"
+    )?;
+    for t in &loaded.trained {
+        writeln!(out, "- {t}")?;
+    }
+    writeln!(out)?;
     let showcase = format!("{}#{}", org.showcase.repo, org.showcase.number);
     let posts = super::demo_history::outbox_for(&store_dir, &showcase)?;
-    writeln!(out, "## What Canopy would post on {showcase} (an open PR)\n\n{posts}")?;
-    let (digest, report) = digest_and_report(&store_dir, &org.showcase.repo)?;
+    writeln!(
+        out,
+        "## What Canopy would post on {showcase} (an open PR)\n\n{posts}"
+    )?;
+    let (digest, html, report) = digest_and_report(&store_dir, &org.showcase.repo)?;
     writeln!(
         out,
         "\n# Weekly digest of {} for the latest week (as the GitHub issue would show it)\n\n{digest}",
         org.showcase.repo
     )?;
-    writeln!(out, "\n# Privacy-reviewed report of the last 3 months\n\n{report}")?;
+    // The HTML page outlives the demo's temporary store, so it can be opened afterwards.
+    let dir = std::env::temp_dir().join(format!("canopy-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let page = dir.join("digest.html");
+    std::fs::write(&page, html).with_context(|| format!("writing {}", page.display()))?;
+    writeln!(
+        out,
+        "The same digest as an HTML page with SVG charts: {}\n",
+        page.display()
+    )?;
+    writeln!(
+        out,
+        "\n# Privacy-reviewed report of the last 3 months\n\n{report}"
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// The digest of the latest week with activity and a draft report of the last three months,
-/// both from the demo's store.
-fn digest_and_report(store_dir: &Path, repo: &str) -> anyhow::Result<(String, String)> {
+/// The digest of the latest week with activity (Markdown and HTML) and a draft report of the
+/// last three months, all from the demo's store.
+fn digest_and_report(store_dir: &Path, repo: &str) -> anyhow::Result<(String, String, String)> {
     use canopy_analyzer::week::IsoWeek;
     use canopy_store::TimeRange;
     let store = crate::wiring::open_store(store_dir)?;
@@ -247,5 +271,5 @@ fn digest_and_report(store_dir: &Path, repo: &str) -> anyhow::Result<(String, St
             rule["detail"].as_str().unwrap_or("")
         ));
     }
-    Ok((built.markdown(), text))
+    Ok((built.markdown(), built.html()?, text))
 }

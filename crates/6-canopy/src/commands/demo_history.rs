@@ -30,6 +30,8 @@ pub struct Loaded {
     pub ignored: u64,
     /// Deliveries the normaliser could not read.
     pub quarantined: u64,
+    /// What training the time-to-merge models did, per repository.
+    pub trained: Vec<String>,
 }
 
 /// Rebuilds repository `index` of `org` as a bare repository under `dir` with `git fast-import`.
@@ -50,7 +52,11 @@ pub fn rebuild_repository(org: &Org, index: usize, dir: &Path) -> anyhow::Result
             .context("running git (the demo rebuilds its repositories with `git fast-import`; install git)")
     };
     let init = git(&["init", "--quiet", "--bare", "--initial-branch=main"])?.wait_with_output()?;
-    anyhow::ensure!(init.status.success(), "git init failed: {}", String::from_utf8_lossy(&init.stderr));
+    anyhow::ensure!(
+        init.status.success(),
+        "git init failed: {}",
+        String::from_utf8_lossy(&init.stderr)
+    );
     let mut child = git(&["fast-import", "--quiet"])?;
     child
         .stdin
@@ -67,33 +73,54 @@ pub fn rebuild_repository(org: &Org, index: usize, dir: &Path) -> anyhow::Result
     Ok(path)
 }
 
+/// Fewest merged changes for a repository's own time-to-merge model (`canopy ttm train`'s default).
+const TTM_MIN_REPO: usize = 200;
+
 /// Stores every webhook delivery of `org` in the inbox of the store at `store_dir` and processes
 /// them with the real normaliser and reactor, the clock standing at the end of the history.
+/// Before the last moment's deliveries (the open PR's rerun request) the time-to-merge models
+/// are trained on the history so far, as `canopy serve` does on its schedule, so the reactor
+/// predicts with them.
 pub fn replay_webhooks(org: &Org, store_dir: &Path, loaded: &mut Loaded) -> anyhow::Result<()> {
     let store = wiring::open_store(store_dir)?;
-    let ops: Vec<WriteOp> = org
+    let (earlier, last): (Vec<_>, Vec<_>) = org
         .deliveries()
         .into_iter()
-        .map(|d| {
-            WriteOp::Receive(Delivery {
-                platform: Platform::Github,
-                id: d.id,
-                event: d.event.to_string(),
-                received_at: d.at,
-                body: d.body,
-            })
+        .map(|d| Delivery {
+            platform: Platform::Github,
+            id: d.id,
+            event: d.event.to_string(),
+            received_at: d.at,
+            body: d.body,
         })
-        .collect();
-    loaded.deliveries = ops.len();
-    store.apply_writes(ops)?;
+        .partition(|d| d.received_at < org.now);
+    loaded.deliveries = earlier.len() + last.len();
     let cfg = Config::default();
     let normalizer = wiring::normalizer(&cfg);
-    let (reactor, _) = wiring::reactor(&cfg);
     let clock = ManualClock::new(org.now);
-    let drained = canopy_server::pool::drain_blocking(store.as_ref(), &normalizer, &reactor, &clock, None)?;
-    loaded.processed = drained.processed;
-    loaded.ignored = drained.ignored;
-    loaded.quarantined = drained.quarantined;
+    for (i, batch) in [earlier, last].into_iter().enumerate() {
+        if i == 1 {
+            for t in canopy_service::ttm::train_all(store.as_ref(), TTM_MIN_REPO, org.now)? {
+                loaded.trained.push(match t.outcome {
+                    Ok(m) => format!("{}: trained on {} merged changes", t.repo, m.n_merged),
+                    Err(e) => format!("{}: not trained: {e}", t.repo),
+                });
+            }
+        }
+        store.apply_writes(batch.into_iter().map(WriteOp::Receive).collect())?;
+        // A fresh reactor, as after a restart: it reads the models trained just now.
+        let (reactor, _) = wiring::reactor(&cfg);
+        let drained = canopy_server::pool::drain_blocking(
+            store.as_ref(),
+            &normalizer,
+            &reactor,
+            &clock,
+            None,
+        )?;
+        loaded.processed += drained.processed;
+        loaded.ignored += drained.ignored;
+        loaded.quarantined += drained.quarantined;
+    }
     Ok(())
 }
 
@@ -115,7 +142,11 @@ pub fn outbox_for(store_dir: &Path, target: &str) -> anyhow::Result<String> {
         mine.len()
     );
     for i in &mine {
-        out.push_str(&format!("\n{} on {}:\n\n", i.action.name(), i.action.target()));
+        out.push_str(&format!(
+            "\n{} on {}:\n\n",
+            i.action.name(),
+            i.action.target()
+        ));
         for line in i.action.body().unwrap_or("").lines() {
             out.push_str(&format!("> {line}\n"));
         }
