@@ -32,6 +32,8 @@ pub enum Command {
     Burnout(commands::burnout::BurnoutArgs),
     /// Grid carbon intensity: the greenest window for a job, simulations of deferral policies.
     Carbon(commands::carbon::CarbonArgs),
+    /// CI jobs: where a still-running job is more likely to fail (optimal stopping point).
+    Ci(commands::ci::CiArgs),
     /// Import past PRs or Gerrit changes through the APIs into a store.
     Backfill(commands::backfill::BackfillArgs),
     /// A repository's weekly maintainer digest: printed (Markdown, JSON, HTML with charts), or
@@ -57,6 +59,9 @@ pub enum Command {
     Serve(commands::serve::ServeArgs),
     /// Move a store: copy an embedded store into PostgreSQL.
     Store(commands::store::StoreArgs),
+    /// Ask a running server whether it is ready (GET /readyz): exit 0 if so, else 1 with the
+    /// reason. For container health checks.
+    Healthcheck(commands::healthcheck::HealthcheckArgs),
     /// Time to merge: evaluate the model on PR histories, train it from the store.
     Ttm(commands::ttm::TtmArgs),
 }
@@ -81,10 +86,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(crate::store_location::open(loc, migrate)?.1)
         }),
         Command::Carbon(args) => commands::carbon::run(args),
+        Command::Ci(args) => commands::ci::run(args),
         Command::Demo(args) => commands::demo::run(args),
         Command::Digest(args) => commands::digest::run(args),
         Command::Report(args) => commands::report::run(args),
         Command::Events(args) => commands::events::run(args),
+        Command::Healthcheck(args) => commands::healthcheck::run(args),
         Command::Inbox(args) => commands::inbox::run(args),
         Command::Migrate(args) => commands::migrate::run(args),
         Command::Outbox(args) => commands::outbox::run(args),
