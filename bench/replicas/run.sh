@@ -4,8 +4,8 @@
 #
 #   cargo build --release && bench/replicas/run.sh [SECONDS] [CONNECTIONS]
 #
-# wrk (Debian: apt-get install wrk) POSTs the signed 25.9 KB pull_request.opened fixture with a
-# fresh delivery id per request; with 3 replicas, three wrk processes split the connections
+# wrk (Debian: apt-get install wrk) POSTs the signed 25.9 KB pull_request.opened fixture, as if
+# from 16 repositories, with a fresh delivery id per request; with 3 replicas, three wrk processes split the connections
 # between them (a load balancer's round robin). "acked/s" counts 2xx answers during the run;
 # "processed/s" counts deliveries turned into events (the server's canopy_processed_total),
 # from the first request until the queue is empty again. PostgreSQL runs in a throw-away
@@ -31,8 +31,15 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-sig="sha256=$(openssl dgst -sha256 -hmac "$secret" -r < "$body" | cut -d' ' -f1)"
-export BODY_FILE=$body SIGNATURE=$sig EVENT=pull_request
+# One payload per repository (16): a repository's deliveries are processed in order, by one
+# worker of one replica at a time; different repositories in parallel.
+files=() sigs=()
+for r in $(seq 1 16); do
+  f="$work/body-$r.json"
+  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d["repository"]["full_name"]="bench-org/repo-"+sys.argv[2]; d["repository"]["name"]="repo-"+sys.argv[2]; sys.stdout.write(json.dumps(d))' "$body" "$r" > "$f"
+  files+=("$f"); sigs+=("sha256=$(openssl dgst -sha256 -hmac "$secret" -r < "$f" | cut -d' ' -f1)")
+done
+export BODY_FILES="${files[*]}" SIGNATURES="${sigs[*]}" EVENT=pull_request
 
 wait_ready() { for _ in $(seq 400); do curl -fs "http://127.0.0.1:$1/readyz" >/dev/null && return 0; sleep 0.05; done; echo "port $1 never ready" >&2; return 1; }
 metric() { curl -fs "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 ~ "^"m {s+=$2} END {printf "%d", s}'; }
@@ -84,7 +91,7 @@ run() {
   pids=()
 }
 
-echo "payload $(basename "$body") ($(wc -c < "$body") bytes), ${secs}s, $conns connections, wrk on the same machine; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "payload $(basename "$body") ($(wc -c < "$body") bytes, 16 repositories), ${secs}s, $conns connections, wrk on the same machine; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 run redb "$work/redb"
 for db in pg1 pg3; do as_pg "$pgbin/createdb" -h 127.0.0.1 -p $pgport -U canopy "$db"; "$bin" migrate --store "$url/$db" >/dev/null; done
 run postgres-1-replica "$url/pg1"

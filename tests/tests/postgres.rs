@@ -213,7 +213,7 @@ fn delivery(n: usize, t: &Templates) -> (String, &'static str, Vec<u8>) {
         ("issue_comment", n64 % PRS)
     };
     let (repo, pr) = pr_of(k);
-    let sha = format!("{:040x}", 0xc0ffee_0000_u64 + k);
+    let sha = format!("{:040x}", 0x00c0_ffee_0000_u64 + k);
     let mut v = match event {
         "pull_request" => {
             let mut v = t.opened.clone();

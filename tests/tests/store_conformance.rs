@@ -234,7 +234,7 @@ fn events_are_found_by_change_commit_and_actor(f: &Fixture) {
     let other = comment("o/r", "c1", "2024-03-01T12:00:00Z", "bob", 8);
     s.put_events(&[ci.clone(), opened.clone(), other.clone()])
         .unwrap();
-    let collect = |scan: &dyn Fn(&mut dyn FnMut(Event) -> ControlFlow<()>)| {
+    let collect = |scan: &dyn Fn(canopy_store::Visit<'_>)| {
         let mut v = Vec::new();
         scan(&mut |e| {
             v.push(e.id);

@@ -416,4 +416,39 @@ mod tests {
         store.fail("repos");
         assert!(s.tick().await.is_err());
     }
+
+    #[tokio::test]
+    async fn of_two_replicas_only_the_lease_holder_looks_at_the_schedules() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(RedbStore::open(dir.path()).unwrap());
+        let mut cfg = RepoConfig::default();
+        cfg.digest.schedule = "0 9 * * MON".into();
+        let clock = Arc::new(ManualClock::new(t("2026-11-20T10:00:00Z")));
+        let replica = |owner: &str| Scheduler {
+            store: store.clone(),
+            committer: Committer::spawn(store.clone()),
+            configs: Arc::new(RepoConfigs::with_defaults(cfg.clone())),
+            channels: DigestChannelsConfig::default(),
+            webhook: false,
+            grid: Arc::new(IntensityCache::default()),
+            clock: clock.clone(),
+            outbox: Arc::new(Notify::new()),
+            poll: Duration::from_secs(60),
+            owner: owner.into(),
+        };
+        let (a, b) = (replica("a"), replica("b"));
+        store
+            .put_events(&[event(1, "2026-11-17T10:00:00Z")])
+            .unwrap();
+        assert_eq!(a.tick().await.unwrap(), 0, "first sight: remembered by a");
+        clock.set(t("2026-11-23T09:30:00Z"));
+        assert_eq!(a.tick().await.unwrap(), 1);
+        clock.set(t("2026-11-23T09:31:00Z"));
+        assert_eq!(b.tick().await.unwrap(), 0, "b does not hold the lease");
+        assert_eq!(digests(store.as_ref()).len(), 1);
+        // a dies; once its lease lapsed (3 polls + 1 minute), b takes the schedules over.
+        clock.set(t("2026-11-30T09:30:00Z"));
+        assert_eq!(b.tick().await.unwrap(), 1);
+        assert_eq!(digests(store.as_ref()).len(), 2);
+    }
 }

@@ -171,6 +171,9 @@ impl Param {
     }
 }
 
+/// What a scan does with each row's bytes: go on or stop, or fail.
+type RowVisit<'a> = &'a mut dyn FnMut(&[u8]) -> Result<ControlFlow<()>, StoreError>;
+
 /// What a scan's query task sends to the caller.
 enum Rows {
     Batch(Vec<Vec<u8>>),
@@ -292,7 +295,7 @@ impl PgStore {
         &self,
         sql: &'static str,
         params: Vec<Param>,
-        visit: &mut dyn FnMut(&[u8]) -> Result<ControlFlow<()>, StoreError>,
+        visit: RowVisit<'_>,
     ) -> Result<(), StoreError> {
         let (tx, rx) = sync_channel::<Rows>(2);
         let pool = self.pool.clone();
@@ -351,10 +354,7 @@ async fn stream_rows(
     Ok(())
 }
 
-fn consume_rows(
-    rx: Receiver<Rows>,
-    visit: &mut dyn FnMut(&[u8]) -> Result<ControlFlow<()>, StoreError>,
-) -> Result<(), StoreError> {
+fn consume_rows(rx: Receiver<Rows>, visit: RowVisit<'_>) -> Result<(), StoreError> {
     loop {
         match rx.recv() {
             Ok(Rows::Batch(batch)) => {
