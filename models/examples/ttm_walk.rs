@@ -1,0 +1,84 @@
+//! Development helper: the walk-forward evaluation of Gousios-format PR histories with settings
+//! from the command line, one JSON line of figures per file (tuning runs; the product command is
+//! `canopy ttm eval`). Run: `cargo run --release -p canopy-models --example ttm_walk -- FILES…
+//! [--trees N] [--depth N] [--lr X] [--min-leaf N] [--cal X] [--relative] [--gamma X]
+//! [--weeks X] [--bucket median|likely] [--with-size]`.
+
+use canopy_models::ttm::gousios::{GousiosRow, records};
+use canopy_models::ttm::walk::{BucketRule, WalkConfig, evaluate};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut cfg = WalkConfig::default();
+    let mut files = Vec::new();
+    let mut with_size = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut val = || args.next().ok_or(format!("{a} needs a value"));
+        match a.as_str() {
+            "--trees" => cfg.train.params.trees = val()?.parse()?,
+            "--depth" => cfg.train.params.max_depth = val()?.parse()?,
+            "--lr" => cfg.train.params.learning_rate = val()?.parse()?,
+            "--min-leaf" => cfg.train.params.min_leaf = val()?.parse()?,
+            "--subsample" => cfg.train.params.subsample = val()?.parse()?,
+            "--cal" => cfg.train.calibration_fraction = val()?.parse()?,
+            "--relative" => cfg.train.relative = true,
+            "--absolute" => cfg.train.relative = false,
+            "--refit" => cfg.train.refit = true,
+            "--gamma" => cfg.gamma = val()?.parse()?,
+            "--weeks" => cfg.retrain_every = (val()?.parse::<f64>()? * 7.0 * 86_400.0) as i64,
+            "--bucket" => {
+                cfg.bucket_rule = match val()?.as_str() {
+                    "likely" => BucketRule::MostLikely,
+                    _ => BucketRule::OfMedian,
+                }
+            }
+            "--with-size" => with_size = true,
+            _ => files.push(a),
+        }
+    }
+    for f in files {
+        let mut rdr = csv::Reader::from_path(&f)?;
+        let rows: Vec<GousiosRow> = rdr.deserialize().collect::<Result<_, _>>()?;
+        let mut recs = records(&rows);
+        if !with_size {
+            for r in &mut recs {
+                for &i in &canopy_models::ttm::gousios::FINAL_SIZE {
+                    r.features.0[i] = f64::NAN;
+                }
+            }
+        }
+        let t = std::time::Instant::now();
+        let rep = evaluate(&recs, &cfg)?;
+        let name = std::path::Path::new(&f)
+            .file_stem()
+            .map(|s| s.to_string_lossy().replace("gousios2014_", ""))
+            .unwrap_or_default();
+        let fig = if with_size {
+            rep.with_final_size.as_ref().unwrap_or(&rep.leak_free)
+        } else {
+            &rep.leak_free
+        };
+        let worst = fig
+            .coverage_by_month
+            .iter()
+            .filter(|m| m.n >= 10)
+            .map(|m| m.coverage)
+            .fold(1.0, f64::min);
+        let rm = &fig.baselines["running_median"];
+        let clf = &fig.baselines["ai4ci_bucket_classifier"];
+        println!(
+            "{}",
+            serde_json::json!({
+                "repo": name, "n_test": fig.n_test, "log_mae": fig.log_mae,
+                "rm_log_mae": rm.log_mae, "ratio": fig.log_mae / rm.log_mae,
+                "coverage": fig.coverage_10_90, "static_coverage": fig.static_coverage_10_90,
+                "rm_coverage": rm.coverage_10_90, "worst_month": worst,
+                "f1": fig.bucket_macro_f1, "clf_f1": clf.bucket_macro_f1,
+                "auc": fig.merge_30d_auc, "served_log_mae": fig.served.log_mae,
+                "model_share": fig.served.model_share, "retrains": fig.retrains,
+                "secs": t.elapsed().as_secs_f64(),
+            })
+        );
+    }
+    Ok(())
+}
