@@ -5,12 +5,13 @@
 //! [--weeks X] [--bucket median|likely] [--with-size]`.
 
 use canopy_models::ttm::gousios::{GousiosRow, records};
-use canopy_models::ttm::walk::{BucketRule, WalkConfig, evaluate};
+use canopy_models::ttm::walk::{BucketRule, WalkConfig, rows as rows_of, score};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut cfg = WalkConfig::default();
     let mut files = Vec::new();
     let mut with_size = false;
+    let mut dump: Option<String> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut val = || args.next().ok_or(format!("{a} needs a value"));
@@ -33,31 +34,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
             }
             "--with-size" => with_size = true,
+            "--no-clf" => cfg.classifier = false,
+            "--dump" => dump = Some(val()?),
             _ => files.push(a),
         }
     }
     for f in files {
         let mut rdr = csv::Reader::from_path(&f)?;
         let rows: Vec<GousiosRow> = rdr.deserialize().collect::<Result<_, _>>()?;
-        let mut recs = records(&rows);
-        if !with_size {
-            for r in &mut recs {
-                for &i in &canopy_models::ttm::gousios::FINAL_SIZE {
-                    r.features.0[i] = f64::NAN;
-                }
-            }
-        }
+        let recs = records(&rows);
         let t = std::time::Instant::now();
-        let rep = evaluate(&recs, &cfg)?;
+        let (walk, retrains) = rows_of(&recs, &cfg, with_size)?;
+        let end = recs.iter().map(|r| r.created_at).max().unwrap_or(0);
+        let fig = &score(&walk, end, cfg.bucket_rule, retrains);
         let name = std::path::Path::new(&f)
             .file_stem()
             .map(|s| s.to_string_lossy().replace("gousios2014_", ""))
             .unwrap_or_default();
-        let fig = if with_size {
-            rep.with_final_size.as_ref().unwrap_or(&rep.leak_free)
-        } else {
-            &rep.leak_free
-        };
+        if let Some(dir) = &dump {
+            let mut out = String::new();
+            for r in &walk {
+                out.push_str(&serde_json::to_string(r)?);
+                out.push('\n');
+            }
+            std::fs::write(format!("{dir}/{name}.jsonl"), out)?;
+        }
         let worst = fig
             .coverage_by_month
             .iter()
@@ -65,7 +66,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map(|m| m.coverage)
             .fold(1.0, f64::min);
         let rm = &fig.baselines["running_median"];
-        let clf = &fig.baselines["ai4ci_bucket_classifier"];
+        let clf_f1 = fig
+            .baselines
+            .get("ai4ci_bucket_classifier")
+            .map_or(f64::NAN, |m| m.bucket_macro_f1);
         println!(
             "{}",
             serde_json::json!({
@@ -73,7 +77,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "rm_log_mae": rm.log_mae, "ratio": fig.log_mae / rm.log_mae,
                 "coverage": fig.coverage_10_90, "static_coverage": fig.static_coverage_10_90,
                 "rm_coverage": rm.coverage_10_90, "worst_month": worst,
-                "f1": fig.bucket_macro_f1, "clf_f1": clf.bucket_macro_f1,
+                "f1": fig.bucket_macro_f1, "clf_f1": clf_f1,
                 "auc": fig.merge_30d_auc, "served_log_mae": fig.served.log_mae,
                 "model_share": fig.served.model_share, "retrains": fig.retrains,
                 "secs": t.elapsed().as_secs_f64(),

@@ -44,6 +44,9 @@ pub struct GousiosRow {
     pub intra_branch: Option<String>,
     /// Requester is a core member.
     pub main_team_member: Option<String>,
+    /// Requester's login (only to find the same author's earlier PRs; never a feature itself).
+    #[serde(default)]
+    pub requester: Option<String>,
 }
 
 /// The columns deliberately not used, with why (documented and tested).
@@ -112,6 +115,20 @@ pub fn records(rows: &[GousiosRow]) -> Vec<PrRecord> {
             })
             .collect(),
     );
+    // Each requester's merges, for their running median of time to merge.
+    let mut by_author: std::collections::HashMap<&str, Vec<(i64, f64)>> = Default::default();
+    for r in &rows {
+        if let (Some(a), Some(m)) = (r.requester.as_deref(), r.merged_at) {
+            by_author
+                .entry(a)
+                .or_default()
+                .push((m, (m - r.created_at).max(0) as f64 / 3600.0));
+        }
+    }
+    let by_author: std::collections::HashMap<&str, RunningMedian> = by_author
+        .into_iter()
+        .map(|(a, v)| (a, RunningMedian::new(v)))
+        .collect();
     let mut out = Vec::with_capacity(rows.len());
     for (i, r) in rows.iter().enumerate() {
         let t = r.created_at;
@@ -154,6 +171,12 @@ pub fn records(rows: &[GousiosRow]) -> Vec<PrRecord> {
         f[idx::BACKLOG] = (created_before - closed_by).max(0.0);
         // The running median of time to merge before t.
         f[idx::RECENT_MEDIAN] = running.median_at(t).map_or(f64::NAN, to_log);
+        f[idx::AUTHOR_MEDIAN] = r
+            .requester
+            .as_deref()
+            .and_then(|a| by_author.get(a))
+            .and_then(|rm| rm.median_at(t))
+            .map_or(f64::NAN, to_log);
         if let Some(dt) = DateTime::from_timestamp(t, 0) {
             f[idx::HOUR] = f64::from(dt.hour());
             f[idx::WEEKDAY] = f64::from(dt.weekday().num_days_from_monday());
@@ -193,6 +216,7 @@ mod tests {
             requester_succ_rate: Some(0.0),
             intra_branch: Some("false".into()),
             main_team_member: Some("true".into()),
+            requester: Some("ada".into()),
         }
     }
 
@@ -211,6 +235,9 @@ mod tests {
         // PR 3 at 20h: PR 1 merged (10 h), PR 2 still open.
         assert_eq!(r[2].features.0[idx::BACKLOG], 1.0);
         assert!((r[2].features.0[idx::RECENT_MEDIAN] - to_log(10.0)).abs() < 1e-12);
+        // The same requester's earlier merge (PR 1, 10 hours) is PR 3's author median.
+        assert!((r[2].features.0[idx::AUTHOR_MEDIAN] - to_log(10.0)).abs() < 1e-12);
+        assert!(r[1].features.0[idx::AUTHOR_MEDIAN].is_nan());
         // PR 3's own merge (at 30h) is in no feature of PR 3.
         let mut later = rows.clone();
         later[2].merged_at = Some(99 * h);

@@ -200,6 +200,21 @@ impl RepoHistory {
             .iter()
             .filter(|o| o.merged.as_ref().is_some_and(|(m, _)| *m <= t))
             .count();
+        // The running median of the author's earlier merges (as for the repository's).
+        let author_merges = RunningMedian::new(
+            before
+                .iter()
+                .filter_map(|o| match (&o.merged, o.created) {
+                    (Some((m, _)), Some(c)) => {
+                        Some((m.timestamp(), (*m - c).num_seconds().max(0) as f64 / 3600.0))
+                    }
+                    _ => None,
+                })
+                .collect(),
+        );
+        f[idx::AUTHOR_MEDIAN] = author_merges
+            .median_at(t.timestamp())
+            .map_or(f64::NAN, to_log);
         f[idx::MERGE_RATE] = if before.is_empty() {
             f64::NAN
         } else {
@@ -431,6 +446,9 @@ mod tests {
         assert!((at7.0[idx::RECENT_MEDIAN] - to_log(5.0)).abs() < 1e-12);
         let ada2 = h.features_at(2, t0 + Duration::hours(6));
         assert_eq!((ada2.0[idx::PRIOR], ada2.0[idx::MERGE_RATE]), (1.0, 1.0));
+        // Ada's change 1 took 5 hours.
+        assert!((ada2.0[idx::AUTHOR_MEDIAN] - to_log(5.0)).abs() < 1e-12);
+        assert!(at7.0[idx::AUTHOR_MEDIAN].is_nan());
         let recs = h.records();
         assert_eq!(recs.len(), 3);
         assert_eq!(recs[0].hours_to_merge(), Some(5.0));

@@ -14,7 +14,7 @@ use super::aci::DEFAULT_GAMMA;
 use super::bucket_classifier::BucketClassifier;
 use super::eval::{Metrics, Preds, auc, bucket, metrics, most_likely_bucket};
 use super::gousios::FINAL_SIZE;
-use super::model::{Prediction, Scope, TrainConfig, TtmError, TtmModel};
+use super::model::{Prediction, RawQuantiles, Scope, TrainConfig, TtmError, TtmModel};
 use super::online::OnlineState;
 use super::record::{PrRecord, THIRTY_DAYS};
 use super::running_median::{RunningMedian, Spread};
@@ -46,6 +46,8 @@ pub struct WalkConfig {
     pub gamma: f64,
     /// Bucket of a predicted distribution.
     pub bucket_rule: BucketRule,
+    /// Train and score the AI4CI-style classifier too (most of the evaluation's time).
+    pub classifier: bool,
 }
 
 impl Default for WalkConfig {
@@ -56,6 +58,7 @@ impl Default for WalkConfig {
             train: TrainConfig::default(),
             gamma: DEFAULT_GAMMA,
             bucket_rule: BucketRule::OfMedian,
+            classifier: true,
         }
     }
 }
@@ -136,18 +139,35 @@ pub struct EvalReport {
     pub with_final_size: Option<Figures>,
 }
 
-/// A test change as predicted when it opened.
-struct TestRow {
-    hours: Option<f64>,
-    created: i64,
-    merged_30d: bool,
-    month: String,
-    model: Prediction,
-    static_interval: (f64, f64),
-    median: Option<Spread>,
-    clf_bucket: usize,
-    clf_hours: f64,
-    shown_model: bool,
+/// A test change as predicted when it opened (public for analyses of a walk).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WalkRow {
+    /// Repository.
+    pub repo: String,
+    /// Change number.
+    pub number: u64,
+    /// Opened (epoch seconds).
+    pub created: i64,
+    /// Merged (epoch seconds), if it was.
+    pub merged_at: Option<i64>,
+    /// Hours to merge, if it merged.
+    pub hours: Option<f64>,
+    /// Merged within 30 days of opening.
+    pub merged_30d: bool,
+    /// Opening month, "2013-05".
+    pub month: String,
+    /// The model's prediction with the adaptive interval.
+    pub model: Prediction,
+    /// The model's quantiles before widening.
+    pub raw: RawQuantiles,
+    /// The static split-conformal interval, hours.
+    pub static_interval: (f64, f64),
+    /// The running median then.
+    pub median: Option<Spread>,
+    /// The AI4CI-style classifier's bucket and its hours, when trained.
+    pub clf: Option<(usize, f64)>,
+    /// Whether the fallback showed the model.
+    pub shown_model: bool,
 }
 
 /// `records` as known at `t`: opened before it, with later outcomes hidden.
@@ -178,30 +198,60 @@ fn month_of(t: i64) -> String {
     DateTime::from_timestamp(t, 0).map_or_else(String::new, |d| d.format("%Y-%m").to_string())
 }
 
-/// Evaluates on `records` (any order): leak-free, and with the final-size features when the
-/// data has them.
-pub fn evaluate(records: &[PrRecord], cfg: &WalkConfig) -> Result<EvalReport, TtmError> {
+/// `records` by opening time, the index where the test window starts, and the repositories.
+fn prepare(records: &[PrRecord], cfg: &WalkConfig) -> (Vec<PrRecord>, usize, Vec<String>) {
     let mut sorted: Vec<PrRecord> = records.to_vec();
     sorted.sort_by_key(|r| (r.created_at, r.number));
     let cut =
         ((sorted.len() as f64) * (1.0 - cfg.test_fraction.clamp(0.01, 0.99))).round() as usize;
     let cut = cut.min(sorted.len().saturating_sub(1));
-    let split_at = sorted.get(cut).map_or(i64::MAX, |r| r.created_at);
     let mut repos: Vec<String> = sorted.iter().map(|r| r.repo.clone()).collect();
     repos.sort();
     repos.dedup();
-    let has_size = sorted
-        .iter()
-        .any(|r| FINAL_SIZE.iter().any(|&f| !r.features.0[f].is_nan()));
-    let mut leak_free = sorted.clone();
-    for r in &mut leak_free {
+    (sorted, cut, repos)
+}
+
+/// The records without the final-size features.
+fn leak_free(records: &[PrRecord]) -> Vec<PrRecord> {
+    let mut out = records.to_vec();
+    for r in &mut out {
         for &f in &FINAL_SIZE {
             r.features.0[f] = f64::NAN;
         }
     }
-    let headline = walk(&leak_free, cut, &repos, cfg)?;
+    out
+}
+
+/// The walk's per-change predictions (leak-free or with the final-size features) and the
+/// number of models trained.
+pub fn rows(
+    records: &[PrRecord],
+    cfg: &WalkConfig,
+    final_size: bool,
+) -> Result<(Vec<WalkRow>, usize), TtmError> {
+    let (sorted, cut, repos) = prepare(records, cfg);
+    let sorted = if final_size {
+        sorted
+    } else {
+        leak_free(&sorted)
+    };
+    walk_rows(&sorted, cut, &repos, cfg)
+}
+
+/// Evaluates on `records` (any order): leak-free, and with the final-size features when the
+/// data has them.
+pub fn evaluate(records: &[PrRecord], cfg: &WalkConfig) -> Result<EvalReport, TtmError> {
+    let (sorted, cut, repos) = prepare(records, cfg);
+    let split_at = sorted.get(cut).map_or(i64::MAX, |r| r.created_at);
+    let end = sorted.iter().map(|r| r.created_at).max().unwrap_or(0);
+    let has_size = sorted
+        .iter()
+        .any(|r| FINAL_SIZE.iter().any(|&f| !r.features.0[f].is_nan()));
+    let (rows, retrains) = walk_rows(&leak_free(&sorted), cut, &repos, cfg)?;
+    let headline = score(&rows, end, cfg.bucket_rule, retrains);
     let with_size = if has_size {
-        Some(walk(&sorted, cut, &repos, cfg)?)
+        let (rows, retrains) = walk_rows(&sorted, cut, &repos, cfg)?;
+        Some(score(&rows, end, cfg.bucket_rule, retrains))
     } else {
         None
     };
@@ -223,28 +273,52 @@ pub fn evaluate(records: &[PrRecord], cfg: &WalkConfig) -> Result<EvalReport, Tt
 struct Current {
     k: i64,
     model: TtmModel,
-    classifier: BucketClassifier,
+    classifier: Option<BucketClassifier>,
 }
 
-/// Runs the test window in time order and scores it.
-fn walk(
-    sorted: &[PrRecord],
-    cut: usize,
-    repos: &[String],
-    cfg: &WalkConfig,
-) -> Result<Figures, TtmError> {
-    let split_at = sorted.get(cut).map_or(i64::MAX, |r| r.created_at);
-    let every = cfg.retrain_every.max(3600);
+/// Each repository's running median over every merge in `sorted` (at a moment it reads only
+/// the merges before it).
+fn running_medians(sorted: &[PrRecord]) -> HashMap<&str, RunningMedian> {
     let mut merges: HashMap<&str, Vec<(i64, f64)>> = HashMap::new();
     for r in sorted {
         if let (Some(m), Some(h)) = (r.merged_at, r.hours_to_merge()) {
             merges.entry(r.repo.as_str()).or_default().push((m, h));
         }
     }
-    let running: HashMap<&str, RunningMedian> = merges
+    merges
         .into_iter()
         .map(|(k, v)| (k, RunningMedian::new(v)))
-        .collect();
+        .collect()
+}
+
+/// Trains the models in force from `t` on what was known at `t`.
+fn retrain(
+    sorted: &[PrRecord],
+    t: i64,
+    k: i64,
+    repos: &[String],
+    cfg: &WalkConfig,
+) -> Result<Current, TtmError> {
+    let known = known_at(sorted, t);
+    Ok(Current {
+        k,
+        model: TtmModel::train(&known, scope_of(repos), &cfg.train)?,
+        classifier: cfg
+            .classifier
+            .then(|| BucketClassifier::train(&known, &cfg.train.params)),
+    })
+}
+
+/// Runs the test window in time order: openings are predicted, merges update the online state.
+fn walk_rows(
+    sorted: &[PrRecord],
+    cut: usize,
+    repos: &[String],
+    cfg: &WalkConfig,
+) -> Result<(Vec<WalkRow>, usize), TtmError> {
+    let split_at = sorted.get(cut).map_or(i64::MAX, |r| r.created_at);
+    let every = cfg.retrain_every.max(3600);
+    let running = running_medians(sorted);
     // (time, 0 = merge / 1 = open, index): merges at the same second come first.
     let mut events: Vec<(i64, u8, usize)> = Vec::new();
     for (i, r) in sorted.iter().enumerate().skip(cut) {
@@ -257,7 +331,7 @@ fn walk(
     let mut current: Option<Current> = None;
     let mut retrains = 0;
     let mut states: HashMap<&str, OnlineState> = HashMap::new();
-    let mut rows: Vec<TestRow> = Vec::new();
+    let mut rows: Vec<WalkRow> = Vec::new();
     for (t, kind, i) in events {
         let r = &sorted[i];
         if kind == 0 {
@@ -268,14 +342,7 @@ fn walk(
         }
         let k = (t - split_at).div_euclid(every);
         if current.as_ref().is_none_or(|c| c.k != k) {
-            let known = known_at(sorted, split_at + k * every);
-            let model = TtmModel::train(&known, scope_of(repos), &cfg.train)?;
-            let classifier = BucketClassifier::train(&known, &cfg.train.params);
-            current = Some(Current {
-                k,
-                model,
-                classifier,
-            });
+            current = Some(retrain(sorted, split_at + k * every, k, repos, cfg)?);
             retrains += 1;
         }
         let Some(c) = current.as_ref() else { continue };
@@ -292,22 +359,26 @@ fn walk(
             median.map(|s| s.p50_hours),
         );
         let fixed = c.model.predict(&r.features);
-        let clf_bucket = c.classifier.predict(&r.features);
-        rows.push(TestRow {
-            hours: r.hours_to_merge(),
+        rows.push(WalkRow {
+            repo: r.repo.clone(),
+            number: r.number,
             created: t,
+            merged_at: r.merged_at,
+            hours: r.hours_to_merge(),
             merged_30d: r.merged_within_30d(),
             month: month_of(t),
+            raw: c.model.raw(&r.features),
             static_interval: (fixed.p10_hours, fixed.p90_hours),
             model,
             median,
-            clf_bucket,
-            clf_hours: c.classifier.hours(clf_bucket),
+            clf: c.classifier.as_ref().map(|m| {
+                let b = m.predict(&r.features);
+                (b, m.hours(b))
+            }),
             shown_model,
         });
     }
-    let end = sorted.iter().map(|r| r.created_at).max().unwrap_or(0);
-    Ok(score(&rows, end, cfg.bucket_rule, retrains))
+    Ok((rows, retrains))
 }
 
 /// The running median's prediction: its spread, or a day with an unbounded range before any
@@ -323,9 +394,10 @@ fn inside(h: f64, (lo, hi): (f64, f64)) -> bool {
     lo <= h && h <= hi
 }
 
-/// The figures of the test rows; `end` is the data's last opening time.
-fn score(rows: &[TestRow], end: i64, rule: BucketRule, retrains: usize) -> Figures {
-    let merged: Vec<&TestRow> = rows.iter().filter(|r| r.hours.is_some()).collect();
+/// The figures of a walk's rows; `end` is the data's last opening time (the merge-within-30-days
+/// figure uses the changes opened at least 30 days before it).
+pub fn score(rows: &[WalkRow], end: i64, rule: BucketRule, retrains: usize) -> Figures {
+    let merged: Vec<&WalkRow> = rows.iter().filter(|r| r.hours.is_some()).collect();
     let truth: Vec<f64> = merged.iter().filter_map(|r| r.hours).collect();
     let model_preds: Preds = merged
         .iter()
@@ -347,8 +419,6 @@ fn score(rows: &[TestRow], end: i64, rule: BucketRule, retrains: usize) -> Figur
         .collect();
     let main = metrics(&truth, &model_preds, Some(&buckets));
     let median_preds: Preds = merged.iter().map(|r| median_pred(&r.median)).collect();
-    let clf_preds: Preds = merged.iter().map(|r| (r.clf_hours, None)).collect();
-    let clf_buckets: Vec<usize> = merged.iter().map(|r| r.clf_bucket).collect();
     let served_preds: Preds = merged
         .iter()
         .zip(model_preds.iter().zip(&median_preds))
@@ -361,7 +431,7 @@ fn score(rows: &[TestRow], end: i64, rule: BucketRule, retrains: usize) -> Figur
         .filter(|r| r.hours.is_some_and(|h| inside(h, r.static_interval)))
         .count() as f64
         / n;
-    let known: Vec<&TestRow> = rows
+    let known: Vec<&WalkRow> = rows
         .iter()
         .filter(|r| r.created + THIRTY_DAYS <= end)
         .collect();
@@ -377,10 +447,15 @@ fn score(rows: &[TestRow], end: i64, rule: BucketRule, retrains: usize) -> Figur
         "running_median".to_string(),
         metrics(&truth, &median_preds, None),
     );
-    baselines.insert(
-        "ai4ci_bucket_classifier".to_string(),
-        metrics(&truth, &clf_preds, Some(&clf_buckets)),
-    );
+    let clf: Option<Vec<(usize, f64)>> = merged.iter().map(|r| r.clf).collect();
+    if let Some(clf) = clf {
+        let preds: Preds = clf.iter().map(|(_, h)| (*h, None)).collect();
+        let buckets: Vec<usize> = clf.iter().map(|(b, _)| *b).collect();
+        baselines.insert(
+            "ai4ci_bucket_classifier".to_string(),
+            metrics(&truth, &preds, Some(&buckets)),
+        );
+    }
     Figures {
         n_test: merged.len(),
         log_mae: main.log_mae,
@@ -402,7 +477,7 @@ fn score(rows: &[TestRow], end: i64, rule: BucketRule, retrains: usize) -> Figur
 }
 
 /// Coverage per opening month.
-fn by_month(merged: &[&TestRow]) -> Vec<MonthCoverage> {
+fn by_month(merged: &[&WalkRow]) -> Vec<MonthCoverage> {
     let mut months: BTreeMap<&str, [usize; 4]> = BTreeMap::new();
     for r in merged {
         let Some(h) = r.hours else { continue };
@@ -480,6 +555,7 @@ mod tests {
             },
             gamma,
             bucket_rule: BucketRule::OfMedian,
+            classifier: true,
         }
     }
 
