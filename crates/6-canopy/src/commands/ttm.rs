@@ -1,0 +1,237 @@
+//! `canopy ttm eval|train`: evaluate the time-to-merge model on PR history files, and train it
+//! from the store's history (or a history file).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use canopy_models::ttm::gousios::{GousiosRow, records};
+use canopy_models::ttm::walk::{EvalReport, Figures, SERVE_RETRAIN_HOURS, WalkConfig, evaluate};
+use canopy_models::ttm::{PrRecord, TrainConfig};
+
+use super::analyze::ReportFormat;
+use canopy_service::ttm;
+
+/// Arguments of `canopy ttm`.
+#[derive(Debug, clap::Args)]
+pub struct TtmArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: TtmCommand,
+}
+
+/// Subcommands of `canopy ttm`.
+#[derive(Debug, clap::Subcommand)]
+pub enum TtmCommand {
+    /// Evaluate on PR history files (the columns of the Gousios pullreqs dataset) walk-forward,
+    /// as `canopy serve` runs: the last 20% of changes are predicted when they open, by models
+    /// retrained on a schedule on what was known then, with adaptive intervals and the fallback
+    /// to the running median updated at each merge. Figures are leak-free (without the size
+    /// columns, which the dataset holds only as final totals) and, beside them, with them.
+    Eval(EvalArgs),
+    /// Train the models the bot uses, from the store's history, and save them in the store.
+    Train(TrainArgs),
+}
+
+/// Arguments of `canopy ttm eval`.
+#[derive(Debug, clap::Args)]
+pub struct EvalArgs {
+    /// PR history CSV (repeat for several; each is evaluated on its own).
+    #[arg(long = "data", value_name = "FILE", required = true)]
+    pub data: Vec<PathBuf>,
+    /// Share of the latest changes (by opening time) tested.
+    #[arg(long, default_value_t = 0.2)]
+    pub test_fraction: f64,
+    /// Weeks between retrainings inside the test window (default: `canopy serve`'s schedule,
+    /// `ttm.retrain_hours`); fractions allowed (1/7 = daily).
+    #[arg(long, value_name = "WEEKS", default_value_t = SERVE_RETRAIN_HOURS as f64 / 168.0)]
+    pub retrain_every: f64,
+    /// Output format (json: one object per file, one per line).
+    #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
+    pub format: ReportFormat,
+    /// Trees per model (the AI4CI-style classifier gets as many).
+    #[arg(long, default_value_t = TrainConfig::default().params.trees)]
+    pub trees: usize,
+    /// Depth of each tree.
+    #[arg(long, default_value_t = TrainConfig::default().params.max_depth)]
+    pub max_depth: usize,
+    /// Shrinkage of each tree.
+    #[arg(long, default_value_t = TrainConfig::default().params.learning_rate)]
+    pub learning_rate: f64,
+    /// Share of the latest training changes used to calibrate the interval.
+    #[arg(long, default_value_t = TrainConfig::default().calibration_fraction)]
+    pub calibration: f64,
+    /// Step of the adaptive interval levels (0: static split-conformal intervals).
+    #[arg(long, default_value_t = WalkConfig::default().gamma)]
+    pub gamma: f64,
+}
+
+/// Arguments of `canopy ttm train`.
+#[derive(Debug, clap::Args)]
+pub struct TrainArgs {
+    /// Store directory.
+    #[arg(long, value_name = "DIR")]
+    pub store: PathBuf,
+    /// Fewest merged changes for a repository's own model (else a pooled one).
+    #[arg(long, default_value_t = 200)]
+    pub min_repo: usize,
+}
+
+/// Runs `canopy ttm`.
+pub fn run(args: TtmArgs) -> anyhow::Result<ExitCode> {
+    match args.command {
+        TtmCommand::Eval(a) => eval(a),
+        TtmCommand::Train(a) => train(a),
+    }
+}
+
+/// Reads a PR history CSV.
+pub fn read_history(path: &Path) -> anyhow::Result<Vec<PrRecord>> {
+    anyhow::ensure!(
+        path.exists(),
+        "no such file: {} (PR histories are in ../shared/data/prs/)",
+        path.display()
+    );
+    let mut rdr =
+        csv::Reader::from_path(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut rows: Vec<GousiosRow> = Vec::new();
+    for (i, r) in rdr.deserialize::<GousiosRow>().enumerate() {
+        rows.push(r.with_context(|| {
+            format!(
+                "{}: row {} is not in the expected columns",
+                path.display(),
+                i + 2
+            )
+        })?);
+    }
+    anyhow::ensure!(!rows.is_empty(), "{} has no rows", path.display());
+    Ok(records(&rows))
+}
+
+fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        a.retrain_every > 0.0 && a.retrain_every.is_finite(),
+        "--retrain-every must be a positive number of weeks, not {}",
+        a.retrain_every
+    );
+    anyhow::ensure!(
+        (0.0..1.0).contains(&a.test_fraction) && a.test_fraction > 0.0,
+        "--test-fraction must be between 0 and 1, not {}",
+        a.test_fraction
+    );
+    let mut cfg = WalkConfig {
+        test_fraction: a.test_fraction,
+        retrain_every: (a.retrain_every * 7.0 * 86_400.0).round() as i64,
+        gamma: a.gamma,
+        ..WalkConfig::default()
+    };
+    cfg.train.params.trees = a.trees;
+    cfg.train.params.max_depth = a.max_depth;
+    cfg.train.params.learning_rate = a.learning_rate;
+    cfg.train.calibration_fraction = a.calibration;
+    let mut out = std::io::stdout().lock();
+    for path in &a.data {
+        let recs = read_history(path)?;
+        tracing::info!(file = %path.display(), changes = recs.len(), "evaluating walk-forward");
+        let report =
+            evaluate(&recs, &cfg).with_context(|| format!("evaluating {}", path.display()))?;
+        match a.format {
+            ReportFormat::Json => writeln!(out, "{}", serde_json::to_string(&report)?)?,
+            ReportFormat::Md => write!(out, "{}", markdown(path, &report))?,
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One table row per predictor of a walk.
+fn rows(label: &str, f: &Figures) -> String {
+    let mut s = format!(
+        "| Canopy{label} | {:.3} | {:.1} | {:.1}% (static {:.1}%) | {:.3} | {:.3} |\n",
+        f.log_mae,
+        f.median_abs_error_hours,
+        f.coverage_10_90 * 100.0,
+        f.static_coverage_10_90 * 100.0,
+        f.bucket_accuracy,
+        f.bucket_macro_f1
+    );
+    for (name, m) in &f.baselines {
+        s.push_str(&format!(
+            "| {name}{label} | {:.3} | {:.1} | {} | {:.3} | {:.3} |\n",
+            m.log_mae,
+            m.median_abs_error_hours,
+            m.coverage_10_90
+                .map_or("–".into(), |c| format!("{:.1}%", c * 100.0)),
+            m.bucket_accuracy,
+            m.bucket_macro_f1
+        ));
+    }
+    s.push_str(&format!(
+        "| shown (model {:.0}% of the time, else running median){label} | {:.3} | | {:.1}% | | |\n",
+        f.served.model_share * 100.0,
+        f.served.log_mae,
+        f.served.coverage_10_90 * 100.0
+    ));
+    s
+}
+
+fn markdown(path: &Path, r: &EvalReport) -> String {
+    let f = &r.leak_free;
+    let mut s = format!(
+        "## {}\n\n{} merged changes known when the test window opened, {} tested on; models retrained every {:.2} weeks ({} times). Leak-free: without the final-size columns.\n\n| predictor | log-MAE | median abs. error (h) | 10–90% coverage | bucket accuracy | bucket macro-F1 |\n|---|---:|---:|---:|---:|---:|\n",
+        path.file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        r.n_train,
+        f.n_test,
+        r.retrain_every_weeks,
+        f.retrains
+    );
+    s.push_str(&rows("", f));
+    if let Some(w) = &r.with_final_size {
+        s.push_str(&rows(" (with final size)", w));
+    }
+    if let Some(auc) = f.merge_30d_auc {
+        s.push_str(&format!("\nMerged within 30 days: ROC AUC {auc:.3}.\n"));
+    }
+    s.push_str(
+        "\n| month | merged | coverage | static | running median |\n|---|---:|---:|---:|---:|\n",
+    );
+    for m in &f.coverage_by_month {
+        s.push_str(&format!(
+            "| {} | {} | {:.0}% | {:.0}% | {:.0}% |\n",
+            m.month,
+            m.n,
+            m.coverage * 100.0,
+            m.static_coverage * 100.0,
+            m.running_median_coverage * 100.0
+        ));
+    }
+    s.push('\n');
+    s
+}
+
+fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
+    let store = crate::wiring::open_store(&a.store)?;
+    let trained = ttm::train_all(store.as_ref(), a.min_repo, chrono::Utc::now())?;
+    anyhow::ensure!(
+        !trained.is_empty(),
+        "the store at {} has no pull requests or changes to learn from",
+        a.store.display()
+    );
+    for t in trained {
+        match t.outcome {
+            Ok(model) => println!(
+                "{}: trained on {} merged changes ({})",
+                t.repo,
+                model.n_merged,
+                match &model.scope {
+                    canopy_models::ttm::Scope::Repository { .. } => "its own history".to_string(),
+                    canopy_models::ttm::Scope::Pooled { reason, .. } => reason.clone(),
+                }
+            ),
+            Err(e) => println!("{}: not trained: {e}", t.repo),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
