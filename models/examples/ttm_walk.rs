@@ -23,6 +23,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--subsample" => cfg.train.params.subsample = val()?.parse()?,
             "--cal" => cfg.train.calibration_fraction = val()?.parse()?,
             "--relative" => cfg.train.relative = true,
+            "--censor" => cfg.train.censor_days = val()?.parse()?,
             "--absolute" => cfg.train.relative = false,
             "--refit" => cfg.train.refit = true,
             "--gamma" => cfg.gamma = val()?.parse()?,

@@ -65,6 +65,11 @@ pub struct TrainConfig {
     /// (the `recent_median_ttm_log` feature) instead of its time itself: with few trees or
     /// little signal the prediction stays near the running median.
     pub relative: bool,
+    /// Censoring window, days before the latest opening: if a change opened in it is still
+    /// open, the merged changes opened after that one are left out of the quantile models and
+    /// the calibration — only the quick ones among them could merge yet, so they would pull the
+    /// times (and the interval's upper side) down. 0 keeps them all.
+    pub censor_days: f64,
 }
 
 impl Default for TrainConfig {
@@ -75,6 +80,7 @@ impl Default for TrainConfig {
             min_merged: 30,
             refit: false,
             relative: false,
+            censor_days: 30.0,
         }
     }
 }
@@ -224,12 +230,28 @@ impl TtmModel {
         scope: Scope,
         cfg: &TrainConfig,
     ) -> Result<TtmModel, TtmError> {
+        let through = records.iter().map(|r| r.created_at).max().unwrap_or(0);
         let mut merged: Vec<&PrRecord> = records.iter().filter(|r| r.merged_at.is_some()).collect();
         if merged.len() < cfg.min_merged {
             return Err(TtmError::TooLittleHistory {
                 found: merged.len(),
                 needed: cfg.min_merged,
             });
+        }
+        // Leave out the merged changes opened since the first change of the last `censor_days`
+        // that is still open: after it only the quick ones could merge yet (unless that leaves
+        // too little to learn from).
+        let window = through - (cfg.censor_days * 86_400.0) as i64;
+        let open_since = records
+            .iter()
+            .filter(|r| r.created_at > window && r.merged_at.is_none() && r.closed_at.is_none())
+            .map(|r| r.created_at)
+            .min();
+        if let Some(since) = open_since {
+            let settled = merged.iter().filter(|r| r.created_at < since).count();
+            if settled >= cfg.min_merged {
+                merged.retain(|r| r.created_at < since);
+            }
         }
         merged.sort_by_key(|r| r.created_at);
         let truth = |r: &PrRecord| to_log(r.hours_to_merge().unwrap_or(0.0));
@@ -296,7 +318,6 @@ impl TtmModel {
                 evidence: Vec::new(),
             }
         };
-        let through = records.iter().map(|r| r.created_at).max().unwrap_or(0);
         let known: Vec<&PrRecord> = records
             .iter()
             .filter(|r| r.created_at + THIRTY_DAYS <= through)
@@ -536,6 +557,74 @@ mod tests {
                 brute[c.group]
             );
         }
+    }
+
+    #[test]
+    fn changes_still_open_keep_the_quick_recent_merges_out() {
+        // Every third change takes 400 hours, the others 2. At the end of the history the slow
+        // ones opened in the last 16 days are still open: the quick ones beside them merged.
+        let mut recs = synthetic(900, 3);
+        let end = recs.last().unwrap().created_at;
+        for r in recs.iter_mut() {
+            let slow = r.number % 3 == 0;
+            let hours: i64 = if slow { 400 } else { 2 };
+            let open = slow && r.created_at + hours * 3600 > end;
+            r.merged_at = (!open).then_some(r.created_at + hours * 3600);
+        }
+        let scope = || Scope::Repository { repo: "o/r".into() };
+        let censored = TtmModel::train(&recs, scope(), &TrainConfig::default()).unwrap();
+        let naive = TtmModel::train(
+            &recs,
+            scope(),
+            &TrainConfig {
+                censor_days: 0.0,
+                ..TrainConfig::default()
+            },
+        )
+        .unwrap();
+        assert!(censored.n_merged < naive.n_merged);
+        // Slow changes are a third of all: the 90th percentile is slow once the quick recent
+        // merges no longer outnumber them in the calibration changes.
+        let x = recs[5].features;
+        assert!(
+            censored.predict(&x).p90_hours > 300.0,
+            "{:?}",
+            censored.predict(&x)
+        );
+        assert!(
+            naive.predict(&x).p90_hours < censored.predict(&x).p90_hours,
+            "{:?}",
+            naive.predict(&x)
+        );
+        // A history with nothing open loses nothing.
+        let all = synthetic(300, 4);
+        let m = TtmModel::train(&all, scope(), &TrainConfig::default()).unwrap();
+        assert_eq!(m.n_merged, 300);
+    }
+
+    #[test]
+    fn relative_models_start_from_the_running_median_and_explain_exactly() {
+        let mut recs = synthetic(1500, 8);
+        for r in recs.iter_mut() {
+            r.features.0[idx::RECENT_MEDIAN] = 1.0 + (r.number % 7) as f64 * 0.1;
+        }
+        let cfg = TrainConfig {
+            relative: true,
+            ..TrainConfig::default()
+        };
+        let m = TtmModel::train(&recs, Scope::Repository { repo: "o/r".into() }, &cfg).unwrap();
+        let mut f = recs[10].features;
+        f.0[idx::RECENT_MEDIAN] = 4.0;
+        let e = m.explain(&f);
+        let sum: f64 = e.contributions.iter().map(|c| c.log_effect).sum();
+        assert!((sum - (e.prediction_log - e.base_log)).abs() < 1e-9);
+        let pace = e.contributions.iter().find(|c| c.name == "pace").unwrap();
+        assert!(
+            pace.log_effect > 2.0,
+            "the offset moved with the running median: {pace:?}"
+        );
+        assert!((m.raw(&f).mid - e.prediction_log).abs() < 1e-12);
+        assert!(!m.evidence.is_empty() && !m.recent_scores.is_empty());
     }
 
     #[test]
