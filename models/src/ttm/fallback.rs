@@ -1,14 +1,16 @@
 //! The honest fallback: per repository, the errors of the model and of the running median on
-//! the same recent merges. The model is shown only while its recent error is clearly lower
-//! (at most [`MARGIN`] × the running median's, over at least [`MIN_PAIRS`] merges); otherwise
-//! users see the running median's range, labelled as such.
+//! the same recent merges. The model is shown once its recent error is clearly lower (at most
+//! [`MARGIN`] × the running median's, over at least [`MIN_PAIRS`] merges), and withdrawn as soon
+//! as it is no longer lower at all; otherwise users see the running median's range, labelled as
+//! such. (The gap between the two thresholds keeps the comment from flipping back and forth on
+//! noise; on the development repositories it served as well as a single threshold.)
 
 use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
 /// Recent merges compared.
-pub const WINDOW: usize = 100;
+pub const WINDOW: usize = 200;
 
 /// The model must reach at most this share of the running median's error.
 pub const MARGIN: f64 = 0.95;
@@ -21,6 +23,9 @@ pub const MIN_PAIRS: usize = 30;
 pub struct RollingError {
     /// (model, running median), oldest first, at most [`WINDOW`].
     pairs: VecDeque<(f64, f64)>,
+    /// Whether the model is shown (decided after each merge).
+    #[serde(default)]
+    shown: bool,
 }
 
 /// What the recent merges say.
@@ -78,6 +83,9 @@ impl RollingError {
         while self.pairs.len() > WINDOW {
             self.pairs.pop_front();
         }
+        let e = self.evidence();
+        let bar = if self.shown { 1.0 } else { MARGIN };
+        self.shown = e.n >= MIN_PAIRS && e.model_mae <= bar * e.median_mae;
     }
 
     /// The evidence so far.
@@ -100,7 +108,7 @@ impl RollingError {
     /// Model or running median.
     pub fn choice(&self) -> Choice {
         let e = self.evidence();
-        if e.n >= MIN_PAIRS && e.model_mae <= MARGIN * e.median_mae {
+        if self.shown {
             Choice::Model(e)
         } else {
             Choice::RunningMedian(e)
@@ -113,19 +121,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_model_is_shown_only_while_it_clearly_wins() {
+    fn the_model_is_shown_once_it_clearly_wins_and_withdrawn_when_it_stops_winning() {
         assert!(!RollingError::default().choice().is_model());
         // 29 clear wins are not enough evidence yet; the 30th is.
         let mut r = RollingError::seeded(&[(0.5, 1.0); 29]);
         assert!(!r.choice().is_model());
         r.push(0.5, 1.0);
         assert!(r.choice().is_model());
-        // 4% better is not clearly better.
+        // 4% better is not clearly better: never shown on that alone.
         let close = RollingError::seeded(&[(0.96, 1.0); 50]);
         assert!(matches!(close.choice(), Choice::RunningMedian(e) if e.n == 50));
-        // The window forgets: after 100 losses the early wins are gone.
-        let mut w = RollingError::seeded(&[(0.1, 1.0); 100]);
+        // Once shown, it stays while it is better at all, and goes when it is not.
+        let mut h = RollingError::seeded(&[(0.9, 1.0); 100]);
+        assert!(h.choice().is_model());
+        for _ in 0..60 {
+            h.push(1.04, 1.0);
+        }
+        assert!(h.choice().is_model(), "{:?}", h.evidence());
         for _ in 0..100 {
+            h.push(1.2, 1.0);
+        }
+        assert!(!h.choice().is_model(), "{:?}", h.evidence());
+        // The window forgets: after a window of losses the early wins are gone.
+        let mut w = RollingError::seeded(&[(0.1, 1.0); WINDOW]);
+        for _ in 0..WINDOW {
             w.push(2.0, 1.0);
         }
         let e = w.choice().evidence();

@@ -86,6 +86,21 @@ impl OnlineState {
         }
     }
 
+    /// The adaptive interval's (lower, upper) widths for `model` (its calibration scores if
+    /// it is newer than the window, its static widths while the window is short).
+    pub fn widths(&self, model: &TtmModel) -> (f64, f64) {
+        let fresh;
+        let scores = if model.trained_through == self.model {
+            &self.scores
+        } else {
+            fresh = ScoreWindow::seeded(&model.recent_scores);
+            &fresh
+        };
+        scores
+            .widths(&self.aci)
+            .unwrap_or_else(|| model.static_widths())
+    }
+
     /// The prediction for change `number` at `at` with the adaptive interval (adopting `model`
     /// if it is new), recorded if it is the change's first; `median_hours` is the running
     /// median then.
@@ -98,11 +113,7 @@ impl OnlineState {
         median_hours: Option<f64>,
     ) -> Prediction {
         self.adopt(model);
-        let widths = self
-            .scores
-            .widths(&self.aci)
-            .unwrap_or_else(|| model.static_widths());
-        let p = model.predict_with(f, widths);
+        let p = model.predict_with(f, self.widths(model));
         self.issue(
             number,
             Issued {
@@ -123,8 +134,9 @@ impl OnlineState {
         self.errors.choice()
     }
 
-    /// Records the first prediction of change `number` (later ones are ignored), and drops
-    /// issued predictions older than [`PENDING_MAX_AGE`].
+    /// Records the first prediction of change `number` (later ones, and predictions that are
+    /// not finite numbers, are ignored), and drops issued predictions older than
+    /// [`PENDING_MAX_AGE`].
     pub fn issue(&mut self, number: u64, issued: Issued) {
         self.pending
             .retain(|_, p| p.at + PENDING_MAX_AGE >= issued.at);
