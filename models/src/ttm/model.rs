@@ -223,6 +223,130 @@ pub struct RawQuantiles {
     pub hi: f64,
 }
 
+/// The target of a change: ln(1 + hours to merge).
+fn truth(r: &PrRecord) -> f64 {
+    to_log(r.hours_to_merge().unwrap_or(0.0))
+}
+
+/// What the quantile models learn: the target, minus the offset when relative.
+struct Target {
+    relative: bool,
+    center_log: f64,
+}
+
+impl Target {
+    fn offset(&self, r: &PrRecord) -> f64 {
+        offset_of(self.relative, self.center_log, &r.features.0)
+    }
+
+    fn xy(&self, rows: &[&PrRecord]) -> (Vec<Vec<f64>>, Vec<f64>) {
+        (
+            rows.iter().map(|r| r.features.0.to_vec()).collect(),
+            rows.iter().map(|r| truth(r) - self.offset(r)).collect(),
+        )
+    }
+}
+
+/// The merged changes to learn from, by opening time: all of them, except (with
+/// `censor_days`) those opened since the first change of that window still open — after it only
+/// the quick ones could merge yet — unless that leaves too few.
+fn settled<'a>(
+    records: &'a [PrRecord],
+    through: i64,
+    cfg: &TrainConfig,
+) -> Result<Vec<&'a PrRecord>, TtmError> {
+    let mut merged: Vec<&PrRecord> = records.iter().filter(|r| r.merged_at.is_some()).collect();
+    if merged.len() < cfg.min_merged {
+        return Err(TtmError::TooLittleHistory {
+            found: merged.len(),
+            needed: cfg.min_merged,
+        });
+    }
+    let window = through - (cfg.censor_days * 86_400.0) as i64;
+    let open_since = records
+        .iter()
+        .filter(|r| r.created_at > window && r.merged_at.is_none() && r.closed_at.is_none())
+        .map(|r| r.created_at)
+        .min();
+    if let Some(since) = open_since {
+        let kept = merged.iter().filter(|r| r.created_at < since).count();
+        if cfg.censor_days > 0.0 && kept >= cfg.min_merged {
+            merged.retain(|r| r.created_at < since);
+        }
+    }
+    merged.sort_by_key(|r| r.created_at);
+    Ok(merged)
+}
+
+/// Fits the interval models on all but the latest `calibration_fraction` of `merged` and
+/// measures them (and a median, against the running median) on those; with too few to hold
+/// out, fits on all of them without scores.
+fn calibrate(
+    merged: &[&PrRecord],
+    records: &[PrRecord],
+    target: &Target,
+    cfg: &TrainConfig,
+    (x, y): (&[Vec<f64>], &[f64]),
+) -> Calibrated {
+    let fit = |x: &[Vec<f64>], y: &[f64], a: f64| gbt::fit(x, y, Loss::Quantile(a), &cfg.params);
+    let n_cal = ((merged.len() as f64) * cfg.calibration_fraction).floor() as usize;
+    if n_cal < 10 {
+        return Calibrated {
+            q10: fit(x, y, 0.1),
+            q90: fit(x, y, 0.9),
+            lo_scores: Scores::default(),
+            hi_scores: Scores::default(),
+            recent_scores: Vec::new(),
+            evidence: Vec::new(),
+        };
+    }
+    let (fit_rows, cal_rows) = merged.split_at(merged.len() - n_cal);
+    let (fx, fy) = target.xy(fit_rows);
+    let (lo, mid, hi) = (fit(&fx, &fy, 0.1), fit(&fx, &fy, 0.5), fit(&fx, &fy, 0.9));
+    let running = running_medians(records);
+    let mut scores = Vec::with_capacity(n_cal);
+    let mut evidence = Vec::with_capacity(n_cal);
+    for r in cal_rows {
+        let (row, t, o) = (&r.features.0, truth(r), target.offset(r));
+        scores.push((o + lo.predict(row) - t, t - o - hi.predict(row)));
+        if let Some(m) = running
+            .get(r.repo.as_str())
+            .and_then(|rm| rm.median_at(r.created_at))
+        {
+            evidence.push(((o + mid.predict(row) - t).abs(), (to_log(m) - t).abs()));
+        }
+    }
+    let keep = evidence.len().saturating_sub(super::fallback::WINDOW);
+    let (q10, q90) = if cfg.refit {
+        (fit(x, y, 0.1), fit(x, y, 0.9))
+    } else {
+        (lo, hi)
+    };
+    Calibrated {
+        q10,
+        q90,
+        lo_scores: Scores::new(scores.iter().map(|s| s.0).collect()),
+        hi_scores: Scores::new(scores.iter().map(|s| s.1).collect()),
+        recent_scores: scores.split_off(n_cal.saturating_sub(WINDOW)),
+        evidence: evidence.split_off(keep),
+    }
+}
+
+/// The merged-within-30-days classifier, on the changes opened at least 30 days before
+/// `through` (whose outcome is known), and how many there were.
+fn merge_classifier(records: &[PrRecord], through: i64, params: &Params) -> (Gbt, usize) {
+    let known: Vec<&PrRecord> = records
+        .iter()
+        .filter(|r| r.created_at + THIRTY_DAYS <= through)
+        .collect();
+    let x: Vec<Vec<f64>> = known.iter().map(|r| r.features.0.to_vec()).collect();
+    let y: Vec<f64> = known
+        .iter()
+        .map(|r| f64::from(u8::from(r.merged_within_30d())))
+        .collect();
+    (gbt::fit(&x, &y, Loss::Logistic, params), known.len())
+}
+
 impl TtmModel {
     /// Trains on `records` (any order). Quantiles learn from merged changes; the merge
     /// probability from changes opened at least 30 days before the latest one, whose outcome
@@ -233,103 +357,16 @@ impl TtmModel {
         cfg: &TrainConfig,
     ) -> Result<TtmModel, TtmError> {
         let through = records.iter().map(|r| r.created_at).max().unwrap_or(0);
-        let mut merged: Vec<&PrRecord> = records.iter().filter(|r| r.merged_at.is_some()).collect();
-        if merged.len() < cfg.min_merged {
-            return Err(TtmError::TooLittleHistory {
-                found: merged.len(),
-                needed: cfg.min_merged,
-            });
-        }
-        // Leave out the merged changes opened since the first change of the last `censor_days`
-        // that is still open: after it only the quick ones could merge yet (unless that leaves
-        // too little to learn from).
-        let window = through - (cfg.censor_days * 86_400.0) as i64;
-        let open_since = records
-            .iter()
-            .filter(|r| r.created_at > window && r.merged_at.is_none() && r.closed_at.is_none())
-            .map(|r| r.created_at)
-            .min();
-        if let Some(since) = open_since {
-            let settled = merged.iter().filter(|r| r.created_at < since).count();
-            if settled >= cfg.min_merged {
-                merged.retain(|r| r.created_at < since);
-            }
-        }
-        merged.sort_by_key(|r| r.created_at);
-        let truth = |r: &PrRecord| to_log(r.hours_to_merge().unwrap_or(0.0));
+        let merged = settled(records, through, cfg)?;
         let mut all_y: Vec<f64> = merged.iter().map(|r| truth(r)).collect();
-        let center_log = quantile(&mut all_y, 0.5);
-        let off = |r: &PrRecord| offset_of(cfg.relative, center_log, &r.features.0);
-        let xy = |rows: &[&PrRecord]| -> (Vec<Vec<f64>>, Vec<f64>) {
-            (
-                rows.iter().map(|r| r.features.0.to_vec()).collect(),
-                rows.iter().map(|r| truth(r) - off(r)).collect(),
-            )
+        let target = Target {
+            relative: cfg.relative,
+            center_log: quantile(&mut all_y, 0.5),
         };
-        let (x, y) = xy(&merged);
-        let fit =
-            |x: &[Vec<f64>], y: &[f64], a: f64| gbt::fit(x, y, Loss::Quantile(a), &cfg.params);
-        let q50 = fit(&x, &y, 0.5);
-        let n_cal = ((merged.len() as f64) * cfg.calibration_fraction).floor() as usize;
-        let cal = if n_cal >= 10 {
-            let (fit_rows, cal_rows) = merged.split_at(merged.len() - n_cal);
-            let (fx, fy) = xy(fit_rows);
-            let (lo, mid, hi) = (fit(&fx, &fy, 0.1), fit(&fx, &fy, 0.5), fit(&fx, &fy, 0.9));
-            let running = running_medians(records);
-            let mut lo_s = Vec::with_capacity(n_cal);
-            let mut hi_s = Vec::with_capacity(n_cal);
-            let mut evidence = Vec::with_capacity(n_cal);
-            for r in cal_rows {
-                let (row, t, o) = (&r.features.0, truth(r), off(r));
-                lo_s.push(o + lo.predict(row) - t);
-                hi_s.push(t - o - hi.predict(row));
-                if let Some(m) = running
-                    .get(r.repo.as_str())
-                    .and_then(|rm| rm.median_at(r.created_at))
-                {
-                    evidence.push(((o + mid.predict(row) - t).abs(), (to_log(m) - t).abs()));
-                }
-            }
-            let keep = evidence.len().saturating_sub(super::fallback::WINDOW);
-            let recent_scores: Vec<(f64, f64)> = lo_s
-                .iter()
-                .zip(&hi_s)
-                .skip(n_cal.saturating_sub(WINDOW))
-                .map(|(l, h)| (*l, *h))
-                .collect();
-            let (q10, q90) = if cfg.refit {
-                (fit(&x, &y, 0.1), fit(&x, &y, 0.9))
-            } else {
-                (lo, hi)
-            };
-            Calibrated {
-                q10,
-                q90,
-                lo_scores: Scores::new(lo_s),
-                hi_scores: Scores::new(hi_s),
-                recent_scores,
-                evidence: evidence.split_off(keep),
-            }
-        } else {
-            Calibrated {
-                q10: fit(&x, &y, 0.1),
-                q90: fit(&x, &y, 0.9),
-                lo_scores: Scores::default(),
-                hi_scores: Scores::default(),
-                recent_scores: Vec::new(),
-                evidence: Vec::new(),
-            }
-        };
-        let known: Vec<&PrRecord> = records
-            .iter()
-            .filter(|r| r.created_at + THIRTY_DAYS <= through)
-            .collect();
-        let mx: Vec<Vec<f64>> = known.iter().map(|r| r.features.0.to_vec()).collect();
-        let my: Vec<f64> = known
-            .iter()
-            .map(|r| f64::from(u8::from(r.merged_within_30d())))
-            .collect();
-        let merge30 = gbt::fit(&mx, &my, Loss::Logistic, &cfg.params);
+        let (x, y) = target.xy(&merged);
+        let q50 = gbt::fit(&x, &y, Loss::Quantile(0.5), &cfg.params);
+        let cal = calibrate(&merged, records, &target, cfg, (&x, &y));
+        let (merge30, n_changes) = merge_classifier(records, through, &cfg.params);
         Ok(TtmModel {
             version: MODEL_VERSION,
             q10: cal.q10,
@@ -340,11 +377,11 @@ impl TtmModel {
             hi_scores: cal.hi_scores,
             recent_scores: cal.recent_scores,
             relative: cfg.relative,
-            center_log,
+            center_log: target.center_log,
             evidence: cal.evidence,
             baseline: median_features(&merged),
             n_merged: merged.len(),
-            n_changes: known.len(),
+            n_changes,
             scope,
             trained_through: through,
         })
