@@ -12,6 +12,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut files = Vec::new();
     let mut with_size = false;
     let mut dump: Option<String> = None;
+    let mut report = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut val = || args.next().ok_or(format!("{a} needs a value"));
@@ -37,6 +38,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--with-size" => with_size = true,
             "--no-clf" => cfg.classifier = false,
             "--dump" => dump = Some(val()?),
+            "--report" => report = true,
             _ => files.push(a),
         }
     }
@@ -44,6 +46,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut rdr = csv::Reader::from_path(&f)?;
         let rows: Vec<GousiosRow> = rdr.deserialize().collect::<Result<_, _>>()?;
         let recs = records(&rows);
+        if report {
+            // Exactly what `canopy ttm eval --format json` prints.
+            println!(
+                "{}",
+                serde_json::to_string(&canopy_models::ttm::walk::evaluate(&recs, &cfg)?)?
+            );
+            continue;
+        }
         let t = std::time::Instant::now();
         let (walk, retrains) = rows_of(&recs, &cfg, with_size)?;
         let end = recs.iter().map(|r| r.created_at).max().unwrap_or(0);
