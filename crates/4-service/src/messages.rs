@@ -50,12 +50,18 @@ pub struct StickyView {
     pub rerun: Option<RerunView>,
     /// "Merged 2 days 3 hours after opening.", when closed.
     pub status: Option<String>,
+    /// Failed CI jobs of the change that ran past their stopping point.
+    pub stopping: Vec<crate::ci_insights::StoppingNote>,
 }
 
 impl StickyView {
     /// Whether there is anything to say at all.
     pub fn is_empty(&self) -> bool {
-        self.ttm.is_none() && self.energy.is_none() && self.rerun.is_none() && self.status.is_none()
+        self.ttm.is_none()
+            && self.energy.is_none()
+            && self.rerun.is_none()
+            && self.status.is_none()
+            && self.stopping.is_empty()
     }
 }
 
@@ -155,6 +161,7 @@ pub fn sticky(view: &StickyView) -> String {
             energy => Value::from(Serde(&view.energy)),
             rerun => Value::from(Serde(&view.rerun)),
             status => view.status.clone(),
+            stopping => Value::from(Serde(&view.stopping)),
         },
     )
 }
@@ -168,6 +175,7 @@ pub fn gerrit_patchset(patchset: u32, view: &StickyView) -> String {
             ttm => Value::from(Serde(&view.ttm)),
             energy => Value::from(Serde(&view.energy)),
             rerun => Value::from(Serde(&view.rerun)),
+            stopping => Value::from(Serde(&view.stopping)),
         },
     )
 }
@@ -363,7 +371,32 @@ mod tests {
             }),
             rerun: None,
             status: Some("Merged 1 day 2 hours after opening.".into()),
+            stopping: vec![],
         }
+    }
+
+    fn past_stop() -> Vec<crate::ci_insights::StoppingNote> {
+        vec![crate::ci_insights::StoppingNote {
+            job: "tempest-full (check)".into(),
+            ran: "2 hours".into(),
+            past: "35 minutes".into(),
+            stopping_point: "1 hour".into(),
+            fail_share: 0.62,
+            runs: 412,
+            past_s: 2100.0,
+        }]
+    }
+
+    #[test]
+    fn sticky_comment_with_a_job_past_its_stopping_point() {
+        let v = StickyView {
+            ttm: None,
+            status: None,
+            stopping: past_stop(),
+            ..full()
+        };
+        insta::assert_snapshot!(sticky(&v));
+        insta::assert_snapshot!("gerrit_message_past_stopping_point", gerrit_patchset(3, &v));
     }
 
     #[test]
@@ -532,6 +565,13 @@ mod tests {
             ci_co2e_g: Some(702.0),
             deferred_reruns: 2,
             deferred_saved_g: Some(61.0),
+            past_stop: Some(canopy_analyzer::digest::PastStopFigures {
+                failed_runs: 3,
+                failed_hours: 2.25,
+                failed_kwh: 0.41,
+                passing_runs_past: 1,
+                passing_runs: 31,
+            }),
             daily: (0..7)
                 .map(|i| canopy_analyzer::digest::DayActivity {
                     date: format!("2026-11-{}", 16 + i),

@@ -32,6 +32,8 @@ pub enum Command {
     Burnout(commands::burnout::BurnoutArgs),
     /// Grid carbon intensity: the greenest window for a job, simulations of deferral policies.
     Carbon(commands::carbon::CarbonArgs),
+    /// CI jobs: where a still-running job is more likely to fail (optimal stopping point).
+    Ci(commands::ci::CiArgs),
     /// Import past PRs or Gerrit changes through the APIs into a store.
     Backfill(commands::backfill::BackfillArgs),
     /// A repository's weekly maintainer digest: printed (Markdown, JSON, HTML with charts), or
@@ -53,6 +55,9 @@ pub enum Command {
     Sentiment(commands::sentiment::SentimentArgs),
     /// Run the webhook server.
     Serve(commands::serve::ServeArgs),
+    /// Ask a running server whether it is ready (GET /readyz): exit 0 if so, else 1 with the
+    /// reason. For container health checks.
+    Healthcheck(commands::healthcheck::HealthcheckArgs),
     /// Time to merge: evaluate the model on PR histories, train it from the store.
     Ttm(commands::ttm::TtmArgs),
 }
@@ -74,10 +79,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Backfill(args) => commands::backfill::run(args),
         Command::Burnout(args) => commands::burnout::run(args),
         Command::Carbon(args) => commands::carbon::run(args),
+        Command::Ci(args) => commands::ci::run(args),
         Command::Demo(args) => commands::demo::run(args),
         Command::Digest(args) => commands::digest::run(args),
         Command::Report(args) => commands::report::run(args),
         Command::Events(args) => commands::events::run(args),
+        Command::Healthcheck(args) => commands::healthcheck::run(args),
         Command::Inbox(args) => commands::inbox::run(args),
         Command::Outbox(args) => commands::outbox::run(args),
         Command::Replay(args) => commands::replay::run(args),

@@ -421,7 +421,17 @@ impl Reactor {
             true => self.rerun_section(store, key, &h, &cfg, now, scheduled, out)?,
             false => None,
         };
+        let stopping = match cfg.section_on("energy") {
+            true => crate::ci_insights::change_notes(
+                store,
+                repo,
+                &h,
+                &canopy_models::stopping::Settings::default(),
+            )?,
+            false => Vec::new(),
+        };
         let view = StickyView {
+            stopping,
             ttm,
             energy: cfg
                 .section_on("energy")

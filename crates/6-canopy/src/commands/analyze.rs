@@ -101,8 +101,12 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Name of a repository from its path: the directory name, without `.git`.
+/// Name of a repository from its path: for a bare clone with an `origin`, the origin's
+/// `owner/name`; else the directory name, without `.git`.
 pub fn default_repo_name(path: &Path) -> String {
+    if let Some(name) = bare_origin_name(path) {
+        return name;
+    }
     let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let name = abs
         .file_name()
@@ -116,6 +120,32 @@ pub fn default_repo_name(path: &Path) -> String {
             .unwrap_or_else(|| "repository".into())
     } else {
         name
+    }
+}
+
+/// `owner/name` of the `origin` URL of a bare repository (`https://host/owner/name.git`,
+/// `git@host:owner/name.git`, a local path), if it has one.
+fn bare_origin_name(path: &Path) -> Option<String> {
+    let repo = gix::open(path).ok()?;
+    if repo.workdir().is_some() {
+        return None;
+    }
+    let url = repo
+        .config_snapshot()
+        .string("remote.origin.url")?
+        .to_string();
+    let url = url.trim_end_matches('/').trim_end_matches(".git");
+    let parts: Vec<&str> = url
+        .rsplit(['/', ':'])
+        .filter(|p| !p.is_empty())
+        .take(2)
+        .collect();
+    match parts.as_slice() {
+        [name, owner] if !owner.contains('@') && !owner.contains('.') => {
+            Some(format!("{owner}/{name}"))
+        }
+        [name, ..] => Some((*name).to_string()),
+        [] => None,
     }
 }
 
