@@ -308,7 +308,9 @@ pub struct RegionConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct TtmConfig {
     /// Hours between retrainings of the time-to-merge models; also how old a model may be at
-    /// startup before it is retrained at once. 0 turns retraining off. Default 24.
+    /// startup before it is retrained at once. 0 turns retraining off. Default 168 (weekly):
+    /// between retrainings the adaptive interval and the fallback follow every merge, and
+    /// `canopy ttm eval` evaluates this same cadence by default.
     pub retrain_hours: u64,
     /// Fewest merged changes for a repository's own model; smaller repositories get a model
     /// pooled over every repository in the store, and the comment says so. Default 200.
@@ -318,7 +320,7 @@ pub struct TtmConfig {
 impl Default for TtmConfig {
     fn default() -> Self {
         TtmConfig {
-            retrain_hours: 24,
+            retrain_hours: canopy_models::ttm::walk::SERVE_RETRAIN_HOURS,
             min_repo_changes: 200,
         }
     }

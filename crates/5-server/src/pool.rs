@@ -213,6 +213,7 @@ pub fn decide(
             events,
             ignored: n.ignored,
             at: now,
+            meta: reaction.meta(),
             actions: reaction.actions,
             consents: reaction.consents,
         },

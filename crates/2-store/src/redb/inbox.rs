@@ -180,6 +180,7 @@ fn apply_one(
             at,
             actions,
             consents,
+            meta,
         } => {
             let mut rec = match inbox.pending_record(platform, &id)? {
                 Ok(rec) => rec,
@@ -190,6 +191,9 @@ fn apply_one(
                 outbox::enqueue(txn, a, at)?;
             }
             consent::record(txn, &consents)?;
+            for (key, value) in &meta {
+                put_meta_in(txn, key, value)?;
+            }
             rec.state = match ignored {
                 Some(reason) => DeliveryState::Ignored { reason, at },
                 None => DeliveryState::Processed {
