@@ -69,6 +69,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         rev: "HEAD".into(),
         jobs: None,
         weeks: 12,
+        find_renames: crate::git::renames::DEFAULT_RENAME_PERCENT,
+        find_copies: 0,
+        rename_limit: crate::git::renames::DEFAULT_RENAME_LIMIT,
     })
     .with_context(|| format!("analysing {}", repo.display()))?;
     write!(out, "{}", render_markdown(&report, 12))?;
