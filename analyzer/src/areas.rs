@@ -2,15 +2,15 @@
 //! part of the code to another, at a granularity the repository itself shows (docs/metrics.md,
 //! "areas"). Found from the file changes of its history:
 //!
-//! 1. **Packages**, when the repository has at least [`MIN_AREAS`] packages (directories with a
-//!    Cargo, npm, Python, Go, Maven, Gradle, Composer or Mix manifest) that each hold at least
-//!    [`MEANINGFUL_SHARE`] of the file changes and none holds more than [`DOMINANT_SHARE`].
-//! 2. Otherwise **directories**: starting from the top-level directories, the area with the most
-//!    file changes is replaced by its subdirectories (the files directly in it stay one area)
-//!    while it holds more than [`DOMINANT_SHARE`] of all changes or fewer than [`MIN_AREAS`]
-//!    areas hold [`MEANINGFUL_SHARE`] each. Code under one top-level folder is thus split where
-//!    it branches (`nova/compute`, `nova/virt`, …), a `src/main/java/org/x` chain is followed
-//!    down to where it forks.
+//! 1. Every **package** is an area: a directory with a Cargo, npm, Python, Go, Maven, Gradle,
+//!    Composer or Mix manifest (other than the repository root).
+//! 2. The rest is split by **directories** where the history branches: starting from the whole
+//!    repository, the area with the most file changes is replaced by its subdirectories (the
+//!    files directly in it stay one area) while it holds more than [`DOMINANT_SHARE`] of all
+//!    changes or fewer than [`MIN_AREAS`] areas hold [`MEANINGFUL_SHARE`] each. Code under one
+//!    top-level folder is thus split where it branches (`nova/compute`, `nova/virt`, …), a
+//!    `src/main/java/org/x` chain is followed down to where it forks, and a package holding most
+//!    of the history is split in turn.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -52,16 +52,6 @@ fn within(dir: &str, area: &str) -> bool {
         || (dir.len() > area.len() && dir.starts_with(area) && dir.as_bytes()[area.len()] == b'/')
 }
 
-/// How areas were found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Granularity {
-    /// Package roots (manifest directories).
-    Packages,
-    /// Directories split where the history branches.
-    Directories,
-}
-
 /// One area and its share of the history's file changes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AreaShare {
@@ -69,6 +59,8 @@ pub struct AreaShare {
     pub area: String,
     /// Its share of file changes (0–1, rounded to 4 places).
     pub share: f64,
+    /// Whether it is a package (a directory with a manifest).
+    pub package: bool,
 }
 
 /// Counts file changes per directory and finds the repository's areas.
@@ -94,24 +86,14 @@ impl AreaFinder {
         }
     }
 
-    /// The areas: packages when they split the history meaningfully, else directories.
+    /// The areas: packages, then directories split where the history branches.
     pub fn finish(&self) -> Areas {
         let total: u64 = self.dirs.values().sum();
+        let mut areas: BTreeSet<String> = self.manifests.clone();
+        areas.insert(String::new());
         if total == 0 {
-            return Areas::new(Granularity::Directories, BTreeSet::new(), BTreeMap::new());
+            return Areas::new(areas, &self.manifests, BTreeMap::new());
         }
-        let mut packages: BTreeSet<String> = self.manifests.clone();
-        packages.insert(String::new());
-        let counts = self.counts(&packages);
-        let meaningful = counts
-            .iter()
-            .filter(|(a, n)| !a.is_empty() && share(**n, total) >= MEANINGFUL_SHARE)
-            .count();
-        let dominant = counts.values().any(|n| share(*n, total) > DOMINANT_SHARE);
-        if meaningful >= MIN_AREAS && !dominant {
-            return Areas::new(Granularity::Packages, packages, counts);
-        }
-        let mut areas: BTreeSet<String> = BTreeSet::from([String::new()]);
         for _ in 0..MAX_SPLITS {
             let counts = self.counts(&areas);
             let meaningful = counts
@@ -132,7 +114,7 @@ impl AreaFinder {
             areas.extend(children);
         }
         let counts = self.counts(&areas);
-        Areas::new(Granularity::Directories, areas, counts)
+        Areas::new(areas, &self.manifests, counts)
     }
 
     /// File changes per area, each directory counted in the deepest area containing it.
@@ -191,15 +173,14 @@ fn deepest<'a>(areas: &'a BTreeSet<String>, dir: &str) -> &'a str {
 /// A repository's areas: maps a file path to the area it belongs to.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Areas {
-    granularity: Granularity,
     areas: BTreeSet<String>,
     shares: Vec<AreaShare>,
 }
 
 impl Areas {
     fn new(
-        granularity: Granularity,
         areas: BTreeSet<String>,
+        packages: &BTreeSet<String>,
         counts: BTreeMap<String, u64>,
     ) -> Areas {
         let total: u64 = counts.values().sum();
@@ -207,16 +188,13 @@ impl Areas {
             .into_iter()
             .filter(|(_, n)| *n > 0)
             .map(|(a, n)| AreaShare {
+                package: !a.is_empty() && packages.contains(&a),
                 area: if a.is_empty() { ".".into() } else { a },
                 share: (share(n, total.max(1)) * 10_000.0).round() / 10_000.0,
             })
             .collect();
         shares.sort_by(|a, b| b.share.total_cmp(&a.share).then(a.area.cmp(&b.area)));
-        Areas {
-            granularity,
-            areas,
-            shares,
-        }
+        Areas { areas, shares }
     }
 
     /// The area of a file path (`.` for paths outside every area).
@@ -225,11 +203,6 @@ impl Areas {
             "" => ".",
             a => a,
         }
-    }
-
-    /// How the areas were found.
-    pub fn granularity(&self) -> Granularity {
-        self.granularity
     }
 
     /// Areas with changes, largest share first.
@@ -263,7 +236,6 @@ mod tests {
             ("README.rst", 5),
         ]);
         let a = f.finish();
-        assert_eq!(a.granularity(), Granularity::Directories);
         assert_eq!(a.area_of("nova/compute/api.py"), "nova/compute");
         assert_eq!(a.area_of("nova/virt/libvirt/driver.py"), "nova/virt");
         assert_eq!(a.area_of("nova/tests/unit/virt/x.py"), "nova/tests");
@@ -288,22 +260,22 @@ mod tests {
     }
 
     #[test]
-    fn packages_win_when_they_split_the_history() {
+    fn packages_are_areas_and_a_dominant_one_is_split() {
         let f = finder(&[
             ("Cargo.toml", 1),
-            ("analyzer/Cargo.toml", 1),
-            ("analyzer/src/lib.rs", 30),
-            ("bot/Cargo.toml", 1),
-            ("bot/src/git/mod.rs", 40),
-            ("models/Cargo.toml", 1),
-            ("models/src/lib.rs", 25),
+            ("crates/core/Cargo.toml", 1),
+            ("crates/core/src/lib.rs", 30),
+            ("crates/ignore/Cargo.toml", 1),
+            ("crates/ignore/src/walk.rs", 40),
+            ("crates/cli/Cargo.toml", 1),
+            ("crates/cli/src/lib.rs", 25),
             ("docs/metrics.md", 5),
         ]);
         let a = f.finish();
-        assert_eq!(a.granularity(), Granularity::Packages);
-        assert_eq!(a.area_of("bot/src/git/numstat.rs"), "bot");
+        assert_eq!(a.area_of("crates/ignore/src/dir.rs"), "crates/ignore");
         assert_eq!(a.area_of("docs/metrics.md"), ".");
-        // One package holding most of the history: directories instead.
+        assert!(a.shares().iter().any(|s| s.area == "crates/cli" && s.package));
+        // One package holding most of the history is split where it branches.
         let f = finder(&[
             ("a/Cargo.toml", 1),
             ("a/src/x/lib.rs", 50),
@@ -314,8 +286,8 @@ mod tests {
             ("c/lib.rs", 6),
         ]);
         let a = f.finish();
-        assert_eq!(a.granularity(), Granularity::Directories);
         assert_eq!(a.area_of("a/src/x/lib.rs"), "a/src/x");
+        assert_eq!(a.area_of("b/lib.rs"), "b");
     }
 
     #[test]

@@ -391,12 +391,13 @@ impl<'a> IndicatorBuilder<'a> {
     }
 }
 
-/// Each repository's areas, from the file changes of its non-merge commits.
+/// Each repository's areas, from the file changes of its non-merge commits by people.
 fn repository_areas(events: &[Event]) -> HashMap<String, Areas> {
     let mut finders: HashMap<&str, AreaFinder> = HashMap::new();
     for e in events {
         if let EventKind::Commit(c) = &e.kind
             && !c.is_merge()
+            && !c.author.is_bot()
         {
             let f = finders.entry(e.repo.as_str()).or_default();
             for file in &c.files {
@@ -509,5 +510,57 @@ mod tests {
         assert_eq!(w[idx::NEG_WRITTEN], None);
         assert_eq!(pw[1].values[idx::COMMITS], Some(0.0));
         assert_eq!(pw[2].values[idx::REWORK], Some(2.0));
+    }
+
+    #[test]
+    fn context_switching_counts_areas_changes_and_reviews_per_day() {
+        use crate::event::{ChangeEvent, ReviewEvent, ReviewVerdict};
+        let ids = Identities::default();
+        let mut b = IndicatorBuilder::new(&ids, HashMap::new(), None);
+        // Areas of o/r: api, core and docs (a third each).
+        for (i, path) in ["api/a.py", "core/b.py", "docs/c.md"].iter().enumerate() {
+            b.add(commit(
+                "bob@x.org",
+                &format!("2026-11-0{}T10:00:00+00:00", i + 2),
+                path,
+                1,
+            ));
+        }
+        // Ada on Monday 16 Nov: two commits in api, one in core (2 areas), a review of change
+        // 7 and an update of her own change 9 (2 changes): 4 things. Tuesday: one commit (1).
+        let ada = Actor::git("Ada", "ada@x.org");
+        b.add(commit("ada@x.org", "2026-11-16T09:00:00+00:00", "api/a.py", 1));
+        b.add(commit("ada@x.org", "2026-11-16T10:00:00+00:00", "api/x.py", 1));
+        b.add(commit("ada@x.org", "2026-11-16T11:00:00+00:00", "core/b.py", 1));
+        b.add(commit("ada@x.org", "2026-11-17T11:00:00+00:00", "docs/c.md", 1));
+        let t = DateTime::parse_from_rfc3339("2026-11-16T12:00:00+00:00").unwrap();
+        b.add(Event::new(
+            "review",
+            Platform::Github,
+            "o/r",
+            t,
+            EventKind::Review(ReviewEvent {
+                change: 7,
+                patchset: None,
+                reviewer: ada.clone(),
+                change_author: None,
+                verdict: ReviewVerdict::Approved,
+                votes: vec![],
+                body: None,
+            }),
+        ));
+        b.add(Event::new(
+            "update",
+            Platform::Github,
+            "o/r",
+            t,
+            EventKind::Change(ChangeEvent::new(9, ChangeAction::Updated, ada, t)),
+        ));
+        let pw = b.finish();
+        let ada = pw
+            .iter()
+            .find(|w| w.person.contains("ada") && w.values[idx::COMMITS] == Some(4.0))
+            .unwrap();
+        assert_eq!(ada.values[idx::CONTEXT], Some((4.0 + 1.0) / 2.0));
     }
 }

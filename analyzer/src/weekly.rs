@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Timelike, Utc, Weekday};
 use serde::{Deserialize, Serialize};
 
-use crate::areas::{AreaFinder, AreaShare, Areas, Granularity, dir_of};
+use crate::areas::{AreaFinder, AreaShare, Areas, dir_of};
 use crate::event::{CommitEvent, Event, EventKind};
 use crate::week::IsoWeek;
 
@@ -51,12 +51,10 @@ pub struct TeamWeek {
     pub bot_lines_deleted: u64,
 }
 
-/// The areas context switching counts: how they were found and each one's share of changes.
+/// The areas context switching counts, each with its share of the file changes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AreaSummary {
-    /// Packages or directories.
-    pub granularity: Granularity,
-    /// Areas with their share of the file changes, largest first.
+    /// Areas (packages and directories), largest share first.
     pub areas: Vec<AreaShare>,
 }
 
@@ -177,7 +175,6 @@ impl WeeklyBuilder {
         let mut weeks = Vec::new();
         let areas = self.finder.finish();
         let summary = AreaSummary {
-            granularity: areas.granularity(),
             areas: areas.shares().to_vec(),
         };
         let (Some(first), Some(last)) = (

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use canopy_analyzer::areas::Granularity;
 use canopy_analyzer::weekly::{AreaSummary, TeamReport, TeamWeek, WeeklyBuilder, plural};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::Serialize;
@@ -307,15 +306,14 @@ pub fn render_markdown(out: &AnalyzeOutput, max_weeks: usize) -> String {
         .areas
         .iter()
         .take(8)
-        .map(|a| format!("{} ({})", a.area, pct(a.share)))
+        .map(|a| {
+            let mark = if a.package { "*" } else { "" };
+            format!("{}{mark} ({})", a.area, pct(a.share))
+        })
         .collect();
     if !areas.is_empty() {
         s.push_str(&format!(
-            "\nAreas ({}, by share of file changes): {}{}.\n",
-            match out.areas.granularity {
-                Granularity::Packages => "packages",
-                Granularity::Directories => "directories",
-            },
+            "\nAreas (packages marked *, by share of file changes): {}{}.\n",
             areas.join(", "),
             if out.areas.areas.len() > 8 {
                 format!(" and {} more", out.areas.areas.len() - 8)
