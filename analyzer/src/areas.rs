@@ -274,7 +274,11 @@ mod tests {
         let a = f.finish();
         assert_eq!(a.area_of("crates/ignore/src/dir.rs"), "crates/ignore");
         assert_eq!(a.area_of("docs/metrics.md"), ".");
-        assert!(a.shares().iter().any(|s| s.area == "crates/cli" && s.package));
+        assert!(
+            a.shares()
+                .iter()
+                .any(|s| s.area == "crates/cli" && s.package)
+        );
         // One package holding most of the history is split where it branches.
         let f = finder(&[
             ("a/Cargo.toml", 1),

@@ -529,10 +529,30 @@ mod tests {
         // Ada on Monday 16 Nov: two commits in api, one in core (2 areas), a review of change
         // 7 and an update of her own change 9 (2 changes): 4 things. Tuesday: one commit (1).
         let ada = Actor::git("Ada", "ada@x.org");
-        b.add(commit("ada@x.org", "2026-11-16T09:00:00+00:00", "api/a.py", 1));
-        b.add(commit("ada@x.org", "2026-11-16T10:00:00+00:00", "api/x.py", 1));
-        b.add(commit("ada@x.org", "2026-11-16T11:00:00+00:00", "core/b.py", 1));
-        b.add(commit("ada@x.org", "2026-11-17T11:00:00+00:00", "docs/c.md", 1));
+        b.add(commit(
+            "ada@x.org",
+            "2026-11-16T09:00:00+00:00",
+            "api/a.py",
+            1,
+        ));
+        b.add(commit(
+            "ada@x.org",
+            "2026-11-16T10:00:00+00:00",
+            "api/x.py",
+            1,
+        ));
+        b.add(commit(
+            "ada@x.org",
+            "2026-11-16T11:00:00+00:00",
+            "core/b.py",
+            1,
+        ));
+        b.add(commit(
+            "ada@x.org",
+            "2026-11-17T11:00:00+00:00",
+            "docs/c.md",
+            1,
+        ));
         let t = DateTime::parse_from_rfc3339("2026-11-16T12:00:00+00:00").unwrap();
         b.add(Event::new(
             "review",

@@ -263,6 +263,37 @@ fn every_subcommand_has_help() {
 }
 
 #[test]
+fn a_bare_clone_is_named_after_its_origin_or_its_path_without_git() {
+    let r = history();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = r.path().to_str().unwrap();
+    // A bare clone in a directory called `repo`, whose origin is a GitHub repository.
+    canopy_e2e::git(dir.path(), &["clone", "-q", "--bare", src, "repo"]);
+    let bare = dir.path().join("repo");
+    let url = "https://github.com/acme/widgets.git";
+    canopy_e2e::git(&bare, &["remote", "set-url", "origin", url]);
+    let name = |path: &std::path::Path| {
+        let out = run_canopy(
+            BIN,
+            &[
+                "analyze",
+                "--git",
+                path.to_str().unwrap(),
+                "--format",
+                "json",
+            ],
+        );
+        stdout_json(&out)["repo"].as_str().unwrap_or("").to_string()
+    };
+    assert_eq!(name(&bare), "acme/widgets");
+    // Without an origin, the directory name without `.git`.
+    canopy_e2e::git(dir.path(), &["clone", "-q", "--bare", src, "widgets.git"]);
+    let plain = dir.path().join("widgets.git");
+    canopy_e2e::git(&plain, &["remote", "remove", "origin"]);
+    assert_eq!(name(&plain), "widgets");
+}
+
+#[test]
 fn find_renames_sets_how_moved_files_count() {
     // A 20-line file moved with 2 lines edited: 2 added and 2 deleted with git's default
     // rename detection, 20 and 20 with exact renames only.
@@ -276,9 +307,20 @@ fn find_renames_sets_how_moved_files_count() {
             .replace("line 9\n", "nine\n")
             .as_bytes(),
     );
-    r.commit("Ada", "ada@example.org", "2024-03-11T10:00:00+00:00", "move");
+    r.commit(
+        "Ada",
+        "ada@example.org",
+        "2024-03-11T10:00:00+00:00",
+        "move",
+    );
     let analyze = |extra: &[&str]| {
-        let mut args = vec!["analyze", "--git", r.path().to_str().unwrap(), "--format", "json"];
+        let mut args = vec![
+            "analyze",
+            "--git",
+            r.path().to_str().unwrap(),
+            "--format",
+            "json",
+        ];
         args.extend_from_slice(extra);
         run_canopy(BIN, &args)
     };
