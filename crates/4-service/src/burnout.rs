@@ -575,6 +575,7 @@ fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
                 repo_name: name.clone(),
                 rev: "HEAD".into(),
                 jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+                renames: git::Renames::default(),
             },
             &store,
             &|_| {},

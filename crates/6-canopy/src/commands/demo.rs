@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use super::analyze::{AnalyzeArgs, ReportFormat, analyze, render_markdown};
+use canopy_forge::git;
 
 /// Arguments of `canopy demo`.
 #[derive(Debug, Clone, clap::Args)]
@@ -82,6 +83,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         rev: "HEAD".into(),
         jobs: None,
         weeks: 12,
+        find_renames: git::renames::DEFAULT_RENAME_PERCENT,
+        find_copies: 0,
+        rename_limit: git::renames::DEFAULT_RENAME_LIMIT,
     })
     .with_context(|| format!("analysing {}", repo.display()))?;
     write!(out, "{}", render_markdown(&report, 12))?;
@@ -134,6 +138,9 @@ fn bundled() -> anyhow::Result<ExitCode> {
             rev: "HEAD".into(),
             jobs: None,
             weeks: 8,
+            find_renames: git::renames::DEFAULT_RENAME_PERCENT,
+            find_copies: 0,
+            rename_limit: git::renames::DEFAULT_RENAME_LIMIT,
         })
         .with_context(|| format!("analysing {name}"))?;
         reports.push(report);
