@@ -133,6 +133,7 @@ fn complete(id: &str, events: Vec<Event>, actions: Vec<Enqueue>, at: &str) -> Wr
         at: t(at),
         actions,
         consents: Vec::new(),
+        meta: vec![(format!("state:{id}"), id.as_bytes().to_vec())],
     }
 }
 
@@ -476,12 +477,19 @@ fn deliveries_are_stored_once_and_processed_once(f: &Fixture) {
         apply(s, done.clone()),
         WriteOutcome::Completed { new_events: 1 }
     );
+    // Named values decided from the events are written in the same transaction.
+    assert_eq!(s.get_meta("state:d1").unwrap(), Some(b"d1".to_vec()));
     // Completing again (a replica whose claim lapsed) writes nothing.
     assert!(matches!(apply(s, done), WriteOutcome::Rejected(m) if m.contains("not pending")));
     assert!(matches!(
         apply(s, complete("nope", vec![], vec![], "2026-01-01T10:01:01Z")),
         WriteOutcome::Rejected(m) if m.contains("no delivery")
     ));
+    assert_eq!(
+        s.get_meta("state:nope").unwrap(),
+        None,
+        "a rejected completion writes no meta"
+    );
     let rec = s.delivery(Platform::Github, "d1").unwrap().unwrap();
     assert_eq!(
         (rec.state, rec.attempts),
@@ -505,6 +513,7 @@ fn deliveries_are_stored_once_and_processed_once(f: &Fixture) {
         at: t("2026-01-01T10:01:02Z"),
         actions: Vec::new(),
         consents: Vec::new(),
+        meta: Vec::new(),
     };
     assert_eq!(apply(s, ignore), WriteOutcome::Completed { new_events: 0 });
     let mut all = Vec::new();
@@ -934,6 +943,7 @@ fn consent_keeps_the_latest_record(f: &Fixture) {
             at: t("2026-01-03T00:00:00Z"),
             actions: Vec::new(),
             consents: vec![c],
+            meta: Vec::new(),
         };
         apply(s, op);
     }

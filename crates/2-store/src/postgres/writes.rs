@@ -88,6 +88,7 @@ async fn apply_one(c: &mut Pooled, op: &WriteOp) -> Result<WriteOutcome, StoreEr
             at,
             actions,
             consents,
+            meta,
         } => {
             let state = match ignored {
                 Some(reason) => DeliveryState::Ignored {
@@ -107,6 +108,9 @@ async fn apply_one(c: &mut Pooled, op: &WriteOp) -> Result<WriteOutcome, StoreEr
                 outbox::enqueue(c, a, *at).await?;
             }
             record_consents(c, consents).await?;
+            for (key, value) in meta {
+                put_meta(c, key, value).await?;
+            }
             Ok(WriteOutcome::Completed { new_events })
         }
         WriteOp::Quarantine {
