@@ -16,6 +16,7 @@ pub mod cast;
 pub mod ci;
 pub mod git;
 pub mod github;
+pub mod grid;
 pub mod model;
 pub mod repos;
 pub mod sha1;

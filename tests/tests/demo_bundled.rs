@@ -57,15 +57,130 @@ fn the_bundled_demo_shows_every_section_and_names_nobody() {
     let html = std::fs::read_to_string(page.trim()).expect("the HTML digest exists");
     assert!(html.contains("<svg"));
     let _ = std::fs::remove_dir_all(std::path::Path::new(page.trim()).parent().unwrap());
-    let lower = out.to_lowercase();
+    for section in [
+        "# Greener CI reruns",
+        "The job is not critical",
+        "`/canopy defer`",
+        "`rerun_failed_jobs` due",
+        "# Burnout risk",
+    ] {
+        assert!(out.contains(section), "missing {section:?} in:\n{out}");
+    }
+    assert_names_nobody(&out, "the demo's output");
+    assert_names_nobody(&html, "the HTML digest");
+}
+
+/// Fails if any person's login, name or email address appears in `text`.
+fn assert_names_nobody(text: &str, what: &str) {
+    let lower = text.to_lowercase();
     for p in cast(39).iter().filter(|p| p.role != Role::Bot) {
         let mut ids = vec![p.login.clone(), p.name.clone(), p.email.clone()];
         ids.extend(p.work_email.clone());
         for id in ids {
             assert!(
                 !lower.contains(&id.to_lowercase()),
-                "{id} appears in the demo's output"
+                "{id} appears in {what}"
             );
         }
     }
+}
+
+fn time(v: &serde_json::Value, what: &str) -> chrono::DateTime<chrono::FixedOffset> {
+    chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{what} is not an RFC 3339 time ({v}): {e}"))
+}
+
+fn num(v: &serde_json::Value, what: &str) -> f64 {
+    v.as_f64()
+        .unwrap_or_else(|| panic!("{what} is not a number: {v}"))
+}
+
+/// `canopy demo --format json` prints the interface: every section present and
+/// plausible, in one object that names nobody (nor does the HTML page it points to).
+#[test]
+fn the_json_demo_has_every_section_plausible_and_names_nobody() {
+    let out = run_canopy(BIN, &["demo", "--format", "json"]);
+    let text = stdout_ok(&out);
+    let j: serde_json::Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON object: {e}\n{text}"));
+    let weeks = j["weeks"].as_u64().expect("weeks");
+    assert!((39..=2 * 40).contains(&weeks), "weeks {weeks}");
+    let people = j["people"].as_u64().expect("people");
+    assert!((10..=40).contains(&people), "people {people}");
+
+    let t = &j["ttm"];
+    let (lo, med, hi) = (
+        num(&t["low_hours"], "ttm.low_hours"),
+        num(&t["median_hours"], "ttm.median_hours"),
+        num(&t["high_hours"], "ttm.high_hours"),
+    );
+    assert!(0.0 < lo && lo <= med && med <= hi && hi < 24.0 * 365.0, "{t}");
+    let p = num(&t["p_merge"], "ttm.p_merge");
+    assert!(p > 0.0 && p <= 1.0, "{t}");
+    let reasons = t["reasons"].as_array().expect("ttm.reasons");
+    assert!(!reasons.is_empty() && reasons.iter().all(|r| r.as_str().is_some_and(|s| s.len() > 5)));
+
+    let e = &j["energy"];
+    let (kwh, g) = (num(&e["kwh"], "energy.kwh"), num(&e["gco2e"], "energy.gco2e"));
+    assert!(kwh > 0.0 && kwh < 10.0, "{e}");
+    // Operational at the bundled grid's 200–450 g/kWh plus embodied emissions.
+    assert!(g / kwh > 150.0 && g / kwh < 1500.0, "{e}");
+
+    let a = &j["rerun_advice"];
+    let (asked, start, deadline) = (
+        time(&a["requested"], "rerun_advice.requested"),
+        time(&a["start"], "rerun_advice.start"),
+        time(&a["deadline"], "rerun_advice.deadline"),
+    );
+    assert!(asked < start && start < deadline, "{a}");
+    let share = num(&a["saving_share"], "rerun_advice.saving_share");
+    assert!(share >= 0.1 && share < 1.0, "{a}");
+    assert_eq!(a["critical"], false, "{a}");
+    let scheduled = j["defer"].as_array().expect("defer");
+    let rerun = scheduled
+        .iter()
+        .find(|s| s["action"] == "rerun_failed_jobs")
+        .unwrap_or_else(|| panic!("/canopy defer scheduled no rerun: {scheduled:?}"));
+    assert_eq!(time(&rerun["due"], "defer.due"), start, "scheduled at the greenest start");
+
+    let team = &j["burnout_team"];
+    match team["withheld"].as_str() {
+        Some(why) => assert!(!why.is_empty()),
+        None => {
+            let buckets = team["buckets"].as_array().expect("burnout_team.buckets");
+            assert_eq!(buckets.len(), 4, "{team}");
+            let n = team["people"].as_u64().expect("burnout_team.people");
+            assert!(n >= 5, "{team}");
+            let shown: u64 = buckets.iter().filter_map(|b| b["people"].as_u64()).sum();
+            assert!(shown > 0 && shown <= n, "{team}");
+            assert!(buckets.iter().all(|b| b["people"].as_u64().is_none_or(|c| c >= 5)));
+        }
+    }
+    let me = &j["burnout_me"];
+    match me["withheld"].as_str() {
+        Some(why) => assert!(!why.is_empty()),
+        None => {
+            let score = num(&me["score"], "burnout_me.score");
+            assert!((0.0..=100.0).contains(&score), "{me}");
+            assert!(me["reasons"].as_array().is_some(), "{me}");
+        }
+    }
+
+    let d = &j["digest"];
+    for k in ["opened", "merged", "reviews"] {
+        assert!(d[k].as_u64().is_some_and(|n| n > 0), "digest.{k}: {d}");
+    }
+    let page = std::path::PathBuf::from(d["html_path"].as_str().expect("digest.html_path"));
+    let html = std::fs::read_to_string(&page).expect("the HTML digest exists");
+    assert!(html.contains("<svg"));
+    let _ = std::fs::remove_dir_all(page.parent().expect("its directory"));
+
+    let r = &j["report"];
+    assert!(r["cells_shown"].as_u64().is_some_and(|n| n > 0), "{r}");
+    assert!(r["cells_suppressed"].as_u64().is_some(), "{r}");
+    assert_eq!(r["approvable"], true, "{r}");
+
+    assert_names_nobody(&text, "the JSON demo");
+    assert_names_nobody(&html, "the HTML digest");
+    assert_names_nobody(&String::from_utf8_lossy(&out.stderr), "the demo's log");
 }

@@ -275,3 +275,26 @@ fn main_push(org: &Org, m: &MainPush, out: &mut Out) {
         }
     }
 }
+
+/// The demo PR's author commenting `text` on it `after` the end of the history (the demo's
+/// `/canopy defer`), as an `issue_comment` delivery; `None` if the history has no such PR.
+pub fn showcase_comment(org: &Org, text: &str, after: Duration) -> Option<Delivery> {
+    let c = org.changes.iter().find(|c| {
+        c.number == org.showcase.number && org.repos[c.repo].full_name == org.showcase.repo
+    })?;
+    let at = org.now + after;
+    let note = crate::model::Note {
+        at,
+        id: 4_000_000_000 + c.number,
+        author: c.author,
+        body: text.to_string(),
+        path: None,
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(org.config.seed ^ 0x636f_6d6d_656e_74);
+    Some(Delivery {
+        event: "issue_comment",
+        id: guid(&mut rng),
+        at,
+        body: serde_json::to_vec(&pull::issue_comment(org, c, &note)).unwrap_or_default(),
+    })
+}

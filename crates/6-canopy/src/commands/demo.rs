@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use super::analyze::{AnalyzeArgs, ReportFormat, analyze, render_markdown};
+use super::demo_facts::{self, DigestFacts, ReportFacts, Summary};
 use canopy_forge::git;
 
 /// Arguments of `canopy demo`.
@@ -25,6 +26,11 @@ pub struct DemoArgs {
     /// the current directory) instead of the bundled team history.
     #[arg(long, conflicts_with_all = ["git", "path"])]
     pub own: bool,
+    /// Output format: the story in Markdown, or (bundled history only) its figures as one JSON
+    /// object (`weeks`, `people`, `ttm`, `energy`, `rerun_advice`, `defer`, `burnout_team`,
+    /// `burnout_me`, `digest`, `report`; see docs/demo.md).
+    #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
+    pub format: ReportFormat,
 }
 
 /// Finds the repository to analyse: the path given, the current directory's repository, or the
@@ -57,8 +63,12 @@ fn demo_repository(path: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let path = args.git.or(args.path);
     if path.is_none() && !args.own {
-        return bundled();
+        return bundled(args.format);
     }
+    anyhow::ensure!(
+        args.format == ReportFormat::Md,
+        "--format json is for the bundled team history only; for a clone use `canopy analyze --git PATH --format json`"
+    );
     let name = if path.is_none() {
         Some("canopy".to_string())
     } else {
@@ -96,24 +106,40 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     out.flush()?;
     let webhooks = super::demo_webhooks::run().context("running the webhook demo")?;
     write!(out, "{webhooks}")?;
-    let (digest, _, report) = digest_and_report(&store_dir, &report.repo)?;
+    let d = digest_and_report(&store_dir, &report.repo, None)?;
     writeln!(
         out,
-        "\n# Weekly digest of the latest week (as the GitHub issue would show it)\n\n{digest}"
+        "\n# Weekly digest of the latest week (as the GitHub issue would show it)\n\n{}",
+        d.markdown
     )?;
     writeln!(
         out,
-        "\n# Privacy-reviewed report of the last 3 months\n\n{report}"
+        "\n# Privacy-reviewed report of the last 3 months\n\n{}",
+        d.report_text
     )?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// The demo on the bundled team history: its git histories and webhooks loaded into one
-/// temporary store, then the weekly report, what Canopy would post on the open PR, the latest
-/// week's digest and a privacy-reviewed report.
-fn bundled() -> anyhow::Result<ExitCode> {
-    let mut out = std::io::stdout().lock();
+/// temporary store, then the weekly reports, what Canopy would post on the open PR, its rerun
+/// advice and `/canopy defer`, the burnout view, the latest week's digest and a
+/// privacy-reviewed report; as a story in Markdown, or its figures as one JSON object.
+fn bundled(format: ReportFormat) -> anyhow::Result<ExitCode> {
+    if format == ReportFormat::Json {
+        let summary = story(&mut std::io::sink())?;
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut out, &summary)?;
+        writeln!(out)?;
+    } else {
+        story(&mut std::io::stdout().lock())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the bundled demo, telling its story to `out`, and returns its figures.
+fn story(out: &mut dyn Write) -> anyhow::Result<Summary> {
     let org = canopy_synth::generate(&canopy_synth::Config::default());
+    let grid = canopy_synth::grid::grid(&org);
     writeln!(
         out,
         "Canopy demo on a bundled team history: {} people (and a dependency bot) in two repositories, {} to {}. Every name in it is invented; nothing below names anyone.\n",
@@ -124,7 +150,7 @@ fn bundled() -> anyhow::Result<ExitCode> {
     let tmp = tempfile::tempdir().context("creating the demo's temporary directory")?;
     let store_dir = tmp.path().join("store");
     let mut loaded = super::demo_history::Loaded::default();
-    let mut reports = Vec::new();
+    let mut weeks = 0;
     for i in 0..org.repos.len() {
         let name = org.repos[i].full_name.clone();
         let git = super::demo_history::rebuild_repository(&org, i, tmp.path())?;
@@ -143,16 +169,14 @@ fn bundled() -> anyhow::Result<ExitCode> {
             rename_limit: git::renames::DEFAULT_RENAME_LIMIT,
         })
         .with_context(|| format!("analysing {name}"))?;
-        reports.push(report);
+        weeks += report.weeks.len();
+        writeln!(out, "# {}\n", report.repo)?;
+        write!(out, "{}", render_markdown(&report, 8))?;
+        writeln!(out)?;
         loaded.repos.push((name, git));
     }
-    for r in &reports {
-        writeln!(out, "# {}\n", r.repo)?;
-        write!(out, "{}", render_markdown(r, 8))?;
-        writeln!(out)?;
-    }
     out.flush()?;
-    super::demo_history::replay_webhooks(&org, &store_dir, &mut loaded)?;
+    super::demo_history::replay_webhooks(&org, &store_dir, Some(&grid), &mut loaded)?;
     writeln!(
         out,
         "# Webhooks\n\n{} GitHub deliveries went through the inbox, the normaliser and the reactor: {} processed, {} ignored, {} quarantined.\n",
@@ -166,23 +190,64 @@ fn bundled() -> anyhow::Result<ExitCode> {
         writeln!(out, "- {t}")?;
     }
     writeln!(out)?;
-    let showcase = format!("{}#{}", org.showcase.repo, org.showcase.number);
+    let (repo, number) = (org.showcase.repo.clone(), org.showcase.number);
+    let showcase = format!("{repo}#{number}");
     let posts = super::demo_history::outbox_for(&store_dir, &showcase)?;
     writeln!(
         out,
         "## What Canopy would post on {showcase} (an open PR)\n\n{posts}"
     )?;
-    let (digest, html, report) = digest_and_report(&store_dir, &org.showcase.repo)?;
+    let cfg = super::demo_history::demo_config(Some(&grid)).defaults;
+    let region = super::demo_history::region_data(&grid, org.now)?;
+    let (ttm, energy, rerun_advice) = {
+        let store = crate::wiring::open_store(&store_dir)?;
+        let h = demo_facts::history(store.as_ref(), &repo, number)?;
+        (
+            demo_facts::ttm(store.as_ref(), &h, &repo, number)?,
+            demo_facts::energy(&h, &cfg, Some(&region)),
+            demo_facts::rerun_advice(&h, &cfg, Some(&region)),
+        )
+    };
+    // The author answers the advice with `/canopy defer`, two minutes later.
+    let defer = match canopy_synth::github::showcase_comment(
+        &org,
+        "/canopy defer",
+        chrono::Duration::minutes(2),
+    ) {
+        Some(d) => {
+            let at = d.at;
+            super::demo_history::deliver(&store_dir, d, Some(&grid), &mut loaded)?;
+            let store = crate::wiring::open_store(&store_dir)?;
+            Some((at, demo_facts::scheduled(store.as_ref(), &showcase)?))
+        }
+        None => None,
+    };
+    write_rerun(out, &energy, rerun_advice.as_ref(), defer.as_ref())?;
+    let author = org
+        .changes
+        .iter()
+        .find(|c| c.number == number && org.repos[c.repo].full_name == repo)
+        .map(|c| format!("github:{}", org.people[c.author].login))
+        .context("the demo PR's author")?;
+    let (burnout_team, burnout_me, team_text, me_text, people) = {
+        let store = crate::wiring::open_store(&store_dir)?;
+        demo_facts::burnout(store.as_ref(), &author)?
+    };
     writeln!(
         out,
-        "\n# Weekly digest of {} for the latest week (as the GitHub issue would show it)\n\n{digest}",
-        org.showcase.repo
+        "# Burnout risk\n\nMaintainers see the team only in groups of at least 5 people who opted in (`canopy burnout team`):\n\n{team_text}\nThe demo PR's author opted in; this is their own view (`canopy burnout me`), which Canopy shows to them alone:\n\n{me_text}"
+    )?;
+    let d = digest_and_report(&store_dir, &repo, Some(&region))?;
+    writeln!(
+        out,
+        "\n# Weekly digest of {repo} for the latest week (as the GitHub issue would show it)\n\n{}",
+        d.markdown
     )?;
     // The HTML page outlives the demo's temporary store, so it can be opened afterwards.
     let dir = std::env::temp_dir().join(format!("canopy-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let page = dir.join("digest.html");
-    std::fs::write(&page, html).with_context(|| format!("writing {}", page.display()))?;
+    std::fs::write(&page, &d.html).with_context(|| format!("writing {}", page.display()))?;
     writeln!(
         out,
         "The same digest as an HTML page with SVG charts: {}\n",
@@ -190,14 +255,104 @@ fn bundled() -> anyhow::Result<ExitCode> {
     )?;
     writeln!(
         out,
-        "\n# Privacy-reviewed report of the last 3 months\n\n{report}"
+        "\n# Privacy-reviewed report of the last 3 months\n\n{}",
+        d.report_text
     )?;
-    Ok(ExitCode::SUCCESS)
+    Ok(Summary {
+        weeks,
+        people,
+        ttm,
+        energy,
+        rerun_advice,
+        defer: defer.map(|(_, s)| s).unwrap_or_default(),
+        burnout_team,
+        burnout_me,
+        digest: DigestFacts {
+            week: d.week,
+            opened: d.opened,
+            merged: d.merged,
+            reviews: d.reviews,
+            html_path: page.display().to_string(),
+        },
+        report: d.report,
+    })
+}
+
+/// The greener-rerun section: the PR's CI footprint, the advice for its rerun request and what
+/// `/canopy defer` scheduled.
+fn write_rerun(
+    out: &mut dyn Write,
+    energy: &demo_facts::Energy,
+    advice: Option<&demo_facts::RerunAdvice>,
+    defer: Option<&(chrono::DateTime<chrono::Utc>, Vec<demo_facts::Scheduled>)>,
+) -> anyhow::Result<()> {
+    writeln!(
+        out,
+        "# Greener CI reruns\n\nThe PR's {} CI jobs so far used about {:.4} kWh, {:.2} gCO2e (grid: {}).\n",
+        energy.jobs, energy.kwh, energy.gco2e, energy.grid
+    )?;
+    let Some(a) = advice else {
+        writeln!(
+            out,
+            "Its rerun request has no greener window before its deadline in the grid data.\n"
+        )?;
+        return Ok(());
+    };
+    writeln!(
+        out,
+        "Its author asked for a rerun of {} at {}, when the grid was at {} gCO2e/kWh. {} ({}). The greenest start before the deadline ({}) is {}, at {:.0} gCO2e/kWh: {:.0}% less CO2e.\n",
+        a.jobs.join(", "),
+        a.requested,
+        a.now_gco2e_per_kwh
+            .map_or("unknown".into(), |g| format!("{g:.0}")),
+        if a.critical {
+            "The job is critical, so it is never deferred"
+        } else {
+            "The job is not critical"
+        },
+        a.why,
+        a.deadline,
+        a.start,
+        a.best_gco2e_per_kwh,
+        a.saving_share * 100.0
+    )?;
+    if let Some((at, items)) = defer {
+        writeln!(
+            out,
+            "At {} the author comments `/canopy defer`; Canopy puts in its durable outbox:\n",
+            demo_facts::rfc3339(*at)
+        )?;
+        if items.is_empty() {
+            writeln!(out, "- nothing (see its reply on the PR)")?;
+        }
+        for i in items {
+            writeln!(out, "- `{}` due {}", i.action, i.due)?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+/// The digest of the latest week with activity and a draft privacy-reviewed report of the last
+/// three months, from the demo's store.
+struct DigestAndReport {
+    week: String,
+    opened: usize,
+    merged: usize,
+    reviews: usize,
+    markdown: String,
+    html: String,
+    report_text: String,
+    report: ReportFacts,
 }
 
 /// The digest of the latest week with activity (Markdown and HTML) and a draft report of the
 /// last three months, all from the demo's store.
-fn digest_and_report(store_dir: &Path, repo: &str) -> anyhow::Result<(String, String, String)> {
+fn digest_and_report(
+    store_dir: &Path,
+    repo: &str,
+    grid: Option<&canopy_service::carbon::RegionData>,
+) -> anyhow::Result<DigestAndReport> {
     use canopy_analyzer::week::IsoWeek;
     use canopy_store::TimeRange;
     let store = crate::wiring::open_store(store_dir)?;
@@ -207,14 +362,15 @@ fn digest_and_report(store_dir: &Path, repo: &str) -> anyhow::Result<(String, St
         std::ops::ControlFlow::Continue(())
     })?;
     let last = last.context("the demo store has no events")?;
-    let cfg = canopy_service::repo_config::RepoConfig::default();
+    let mut cfg = canopy_service::repo_config::RepoConfig::default();
+    cfg.carbon.region = grid.map(|_| canopy_synth::grid::REGION.to_string());
     let ids = canopy_analyzer::identity::Identities::default();
     let built = canopy_service::digest::build(
         store.as_ref(),
         &canopy_service::digest::Scope::Repo(repo.to_string()),
         IsoWeek::of_utc(&last),
         &cfg,
-        None,
+        grid,
         &ids,
         &[],
         None,
@@ -278,5 +434,18 @@ fn digest_and_report(store_dir: &Path, repo: &str) -> anyhow::Result<(String, St
             rule["detail"].as_str().unwrap_or("")
         ));
     }
-    Ok((built.markdown(), built.html()?, text))
+    Ok(DigestAndReport {
+        week: built.digest.week.clone(),
+        opened: built.digest.opened,
+        merged: built.digest.merged,
+        reviews: built.digest.reviews,
+        markdown: built.markdown(),
+        html: built.html()?,
+        report_text: text,
+        report: ReportFacts {
+            cells_shown: shown,
+            cells_suppressed: hidden,
+            approvable: d["approvable"] == true,
+        },
+    })
 }

@@ -11,7 +11,10 @@ use std::process::{Command, Stdio};
 use anyhow::Context;
 use canopy_analyzer::Platform;
 use canopy_core::{Delivery, ManualClock, WriteOp};
+use canopy_policies::window::Series;
+use canopy_service::carbon::RegionData;
 use canopy_synth::Org;
+use canopy_synth::grid::Grid;
 
 use canopy_service::config::Config;
 
@@ -76,52 +79,100 @@ pub fn rebuild_repository(org: &Org, index: usize, dir: &Path) -> anyhow::Result
 /// Fewest merged changes for a repository's own time-to-merge model (`canopy ttm train`'s default).
 const TTM_MIN_REPO: usize = 200;
 
+/// The demo's server configuration: the defaults, with the repositories' `carbon.region` set to
+/// the bundled grid's region when there is one.
+pub fn demo_config(grid: Option<&Grid>) -> Config {
+    let mut cfg = Config::default();
+    cfg.defaults.carbon.region = grid.map(|g| g.region.to_string());
+    cfg
+}
+
+/// The bundled grid as the intensity data of its region, fetched at `now`.
+pub fn region_data(grid: &Grid, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<RegionData> {
+    Ok(RegionData {
+        series: Series::new(grid.points.clone())
+            .map_err(|e| anyhow::anyhow!("the bundled grid series: {e}"))?,
+        source: grid.source.clone(),
+        fetched_at: now,
+        stale: None,
+    })
+}
+
+/// Stores `batch` in the inbox and processes it with the real normaliser and a fresh reactor
+/// (as after a restart: it reads the models trained so far) whose grid cache holds `grid`, the
+/// clock standing at `now`.
+fn drain(
+    store: &dyn canopy_store::Store,
+    batch: Vec<Delivery>,
+    grid: Option<&Grid>,
+    now: chrono::DateTime<chrono::Utc>,
+    loaded: &mut Loaded,
+) -> anyhow::Result<()> {
+    let cfg = demo_config(grid);
+    let normalizer = wiring::normalizer(&cfg);
+    let clock = ManualClock::new(now);
+    loaded.deliveries += batch.len();
+    store.apply_writes(batch.into_iter().map(WriteOp::Receive).collect())?;
+    let (reactor, _) = wiring::reactor(&cfg);
+    if let Some(g) = grid {
+        reactor.grid.set(g.region, region_data(g, now)?);
+    }
+    let drained =
+        canopy_server::pool::drain_blocking(store, &normalizer, &reactor, &clock, None)?;
+    loaded.processed += drained.processed;
+    loaded.ignored += drained.ignored;
+    loaded.quarantined += drained.quarantined;
+    Ok(())
+}
+
+fn delivery(d: canopy_synth::Delivery) -> Delivery {
+    Delivery {
+        platform: Platform::Github,
+        id: d.id,
+        event: d.event.to_string(),
+        received_at: d.at,
+        body: d.body,
+    }
+}
+
 /// Stores every webhook delivery of `org` in the inbox of the store at `store_dir` and processes
 /// them with the real normaliser and reactor, the clock standing at the end of the history.
 /// Before the last moment's deliveries (the open PR's rerun request) the time-to-merge models
 /// are trained on the history so far, as `canopy serve` does on its schedule, so the reactor
 /// predicts with them.
-pub fn replay_webhooks(org: &Org, store_dir: &Path, loaded: &mut Loaded) -> anyhow::Result<()> {
+pub fn replay_webhooks(
+    org: &Org,
+    store_dir: &Path,
+    grid: Option<&Grid>,
+    loaded: &mut Loaded,
+) -> anyhow::Result<()> {
     let store = wiring::open_store(store_dir)?;
     let (earlier, last): (Vec<_>, Vec<_>) = org
         .deliveries()
         .into_iter()
-        .map(|d| Delivery {
-            platform: Platform::Github,
-            id: d.id,
-            event: d.event.to_string(),
-            received_at: d.at,
-            body: d.body,
-        })
+        .map(delivery)
         .partition(|d| d.received_at < org.now);
-    loaded.deliveries = earlier.len() + last.len();
-    let cfg = Config::default();
-    let normalizer = wiring::normalizer(&cfg);
-    let clock = ManualClock::new(org.now);
-    for (i, batch) in [earlier, last].into_iter().enumerate() {
-        if i == 1 {
-            for t in canopy_service::ttm::train_all(store.as_ref(), TTM_MIN_REPO, org.now)? {
-                loaded.trained.push(match t.outcome {
-                    Ok(m) => format!("{}: trained on {} merged changes", t.repo, m.n_merged),
-                    Err(e) => format!("{}: not trained: {e}", t.repo),
-                });
-            }
-        }
-        store.apply_writes(batch.into_iter().map(WriteOp::Receive).collect())?;
-        // A fresh reactor, as after a restart: it reads the models trained just now.
-        let (reactor, _) = wiring::reactor(&cfg);
-        let drained = canopy_server::pool::drain_blocking(
-            store.as_ref(),
-            &normalizer,
-            &reactor,
-            &clock,
-            None,
-        )?;
-        loaded.processed += drained.processed;
-        loaded.ignored += drained.ignored;
-        loaded.quarantined += drained.quarantined;
+    drain(store.as_ref(), earlier, grid, org.now, loaded)?;
+    for t in canopy_service::ttm::train_all(store.as_ref(), TTM_MIN_REPO, org.now)? {
+        loaded.trained.push(match t.outcome {
+            Ok(m) => format!("{}: trained on {} merged changes", t.repo, m.n_merged),
+            Err(e) => format!("{}: not trained: {e}", t.repo),
+        });
     }
-    Ok(())
+    drain(store.as_ref(), last, grid, org.now, loaded)
+}
+
+/// Delivers one more webhook of the demo (a comment after the end of the history) and
+/// processes it with the clock at its time.
+pub fn deliver(
+    store_dir: &Path,
+    d: canopy_synth::Delivery,
+    grid: Option<&Grid>,
+    loaded: &mut Loaded,
+) -> anyhow::Result<()> {
+    let store = wiring::open_store(store_dir)?;
+    let at = d.at;
+    drain(store.as_ref(), vec![delivery(d)], grid, at, loaded)
 }
 
 /// What Canopy would post on `target` (`owner/name#n`): the actions waiting in the outbox of
