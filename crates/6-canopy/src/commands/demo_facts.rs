@@ -330,12 +330,18 @@ pub fn burnout(
 ) -> anyhow::Result<(BurnoutTeam, BurnoutMe, String, String, usize)> {
     let ids = Identities::default();
     let everyone = service_burnout::person_weeks(store, &ids, None)?;
-    let mut people: Vec<&str> = everyone.iter().map(|w| w.person.as_str()).collect();
-    people.sort_unstable();
-    people.dedup();
-    let people = people.len();
+    let people = everyone
+        .iter()
+        .map(|w| w.person.as_str())
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
     let rules = Rules::new(5, service_burnout::opted_in(store, &ids, &[])?);
-    let rows = service_burnout::analysable_rows(store, &ids, &rules, None)?;
+    // As `analysable_rows`: only the opted-in are scored at all (one pass over the store).
+    let analysable: Vec<_> = everyone
+        .into_iter()
+        .filter(|w| rules.analysable(&w.person))
+        .collect();
+    let rows = burnout::standardise(&analysable);
     let week = rows
         .iter()
         .map(|r| r.week)
