@@ -4,7 +4,7 @@
 
 pub mod fake_gerrit;
 pub mod fake_github;
-pub mod server;
+pub mod harness;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -461,4 +461,54 @@ mod tests {
             at_time(day, 13, 0)
         );
     }
+
+    /// A fixture delivery's events, through the GitHub normaliser.
+    fn fixture(event: &str, name: &str) -> Vec<Event> {
+        let path = format!(
+            "{}/../../tests/fixtures/github/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let body = std::fs::read(&path).unwrap();
+        let now = "2026-11-05T12:00:00Z".parse().unwrap();
+        canopy_forge::github::normalize::normalize(event, name, &body, now)
+            .unwrap()
+            .events
+    }
+
+    #[test]
+    fn a_store_error_while_deciding_is_returned_never_read_as_absent() {
+        use canopy_store::faults::FailingStore;
+        let dir = tempfile::tempdir().unwrap();
+        let redb: Arc<dyn Store> = Arc::new(canopy_store::RedbStore::open(dir.path()).unwrap());
+        let store = FailingStore::new(redb);
+        for (event, name) in [
+            ("pull_request", "pull_request.opened.json"),
+            ("pull_request", "pull_request.synchronize.json"),
+            ("workflow_job", "workflow_job.completed.json"),
+        ] {
+            store.put_events(&fixture(event, name)).unwrap();
+        }
+        let reactor = Reactor::new(Arc::new(RepoConfigs::default()));
+        let now: DateTime<Utc> = "2026-11-05T12:00:00Z".parse().unwrap();
+        let job = fixture("workflow_job", "workflow_job.completed.lint.json");
+        let rerun = fixture("workflow_run", "workflow_run.requested.rerun.json");
+        let command = fixture("issue_comment", "issue_comment.command.json");
+        // Each lookup the reactor makes: the commit's change (a job names only its commit),
+        // the change's history, the outbox item of a deferral, the history behind a command.
+        for (method, events) in [
+            ("scan_sha", &job),
+            ("scan_change", &job),
+            ("outbox_item", &rerun),
+            ("scan_change", &command),
+        ] {
+            assert!(
+                reactor.react(&store, events, now).is_ok(),
+                "{method} healthy"
+            );
+            store.fail(method);
+            let err = reactor.react(&store, events, now).unwrap_err();
+            assert!(err.to_string().contains(method), "{method}: {err}");
+            store.heal();
+        }
+    }
 }
