@@ -16,6 +16,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use canopy_core::shutdown::Signal;
 use canopy_core::{Clock, Delivery, Platform, WriteOp, WriteOutcome};
+use canopy_forge::gerrit;
+use canopy_forge::github::event::GithubEvent;
 use canopy_store::Store;
 use http_body_util::BodyExt;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -340,6 +342,15 @@ fn stored_response(
     }
 }
 
+/// A bounded metric label for a GitHub event header: the event if Canopy knows it.
+fn github_label(event: &str) -> &'static str {
+    match GithubEvent::from_name(event) {
+        Some(e) => e.as_str(),
+        None if event.is_empty() => "unknown",
+        None => "other",
+    }
+}
+
 async fn github(State(s): State<Arc<AppState>>, req: Request) -> Response {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
@@ -348,7 +359,7 @@ async fn github(State(s): State<Arc<AppState>>, req: Request) -> Response {
     let (resp, outcome) = github_inner(&s, h, &event, body).await;
     s.metrics.observe_delivery(
         "github",
-        if event.is_empty() { "unknown" } else { &event },
+        github_label(&event),
         outcome,
         started.elapsed().as_secs_f64(),
     );
@@ -427,8 +438,12 @@ async fn gerrit(State(s): State<Arc<AppState>>, req: Request) -> Response {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
     let (resp, event, outcome) = gerrit_inner(&s, &parts, body).await;
+    let label = match event.as_str() {
+        "unknown" => "unknown",
+        kind => gerrit::normalize::event_label(kind),
+    };
     s.metrics
-        .observe_delivery("gerrit", &event, outcome, started.elapsed().as_secs_f64());
+        .observe_delivery("gerrit", label, outcome, started.elapsed().as_secs_f64());
     tracing::info!(platform = "gerrit", event = %event, outcome, "webhook");
     resp
 }

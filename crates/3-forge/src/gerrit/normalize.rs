@@ -172,6 +172,31 @@ fn secs(n: Option<Num>) -> Option<DateTime<Utc>> {
     n.and_then(|n| DateTime::from_timestamp(n.0, 0))
 }
 
+/// The stream-event types Gerrit sends (the `type` field), read or deliberately ignored.
+pub const EVENT_TYPES: [&str; 12] = [
+    "patchset-created",
+    "change-merged",
+    "change-abandoned",
+    "change-restored",
+    "comment-added",
+    "reviewer-added",
+    "wip-state-changed",
+    "ref-updated",
+    "change-deleted",
+    "hashtags-changed",
+    "vote-deleted",
+    "topic-changed",
+];
+
+/// A bounded label for an event type (metrics): the type itself if Gerrit documents it, else
+/// `other`.
+pub fn event_label(kind: &str) -> &'static str {
+    EVENT_TYPES
+        .into_iter()
+        .find(|t| *t == kind)
+        .unwrap_or("other")
+}
+
 /// Normalises one Gerrit event; `received` is used when the event carries no time.
 pub fn normalize(
     body: &[u8],

@@ -14,53 +14,62 @@ use canopy_analyzer::event::{
 };
 use canopy_analyzer::{Actor, Event, EventKind, Platform};
 use chrono::{DateTime, Utc};
-use serde::de::DeserializeOwned;
 
+use super::event::{Delivered, GithubEvent, Handling, Payload};
 use super::payload as p;
 use crate::normalize::NormalizeError;
 use canopy_core::Normalized;
 
 /// Normalises one delivery given its `X-GitHub-Event` name, delivery id, raw body and the time
-/// it was received (used where the payload carries no time of its own).
+/// it was received (used where the payload carries no time of its own). The name is parsed
+/// into a [`GithubEvent`] and the body into its [`Payload`], once.
 pub fn normalize(
     event: &str,
     delivery_id: &str,
     body: &[u8],
     received: DateTime<Utc>,
 ) -> Result<Normalized, NormalizeError> {
-    match event {
-        "ping" => return Ok(ignored("ping")),
-        "installation" | "installation_repositories" | "github_app_authorization" => {
-            return Ok(ignored("installation change (no activity event)"));
-        }
-        _ => {}
-    }
-    let env: p::Envelope = parse(body)?;
-    let Some(repo) = env.repository.as_ref().map(|r| r.full_name.clone()) else {
-        return Ok(ignored("no repository in the payload"));
+    let Some(event) = GithubEvent::from_name(event) else {
+        return Ok(ignored("event type not used by Canopy"));
     };
-    let action = env.action.clone().unwrap_or_default();
-    let sender = env.sender.as_ref().map(|u| Actor::github(&u.login));
-    let ctx = Ctx {
-        repo,
-        action,
-        sender,
-        delivery_id,
-        received,
-    };
-    match event {
-        "pull_request" => pull_request(&ctx, parse(body)?),
-        "pull_request_review" => review(&ctx, parse(body)?),
-        "pull_request_review_comment" => review_comment(&ctx, parse(body)?),
-        "issue_comment" => issue_comment(&ctx, parse(body)?),
-        "push" => push(&ctx, parse(body)?),
-        "check_run" => check_run(&ctx, parse(body)?),
-        "check_suite" => check_suite(&ctx, parse(body)?),
-        "workflow_run" => workflow_run(&ctx, parse(body)?),
-        "workflow_job" => workflow_job(&ctx, parse(body)?),
-        "status" => status(&ctx, parse(body)?),
-        _ => Ok(ignored("event type not used by Canopy")),
+    normalize_event(event, delivery_id, body, received)
+}
+
+/// Normalises one delivery of a known event.
+pub fn normalize_event(
+    event: GithubEvent,
+    delivery_id: &str,
+    body: &[u8],
+    received: DateTime<Utc>,
+) -> Result<Normalized, NormalizeError> {
+    if let Handling::Ignored(reason) = event.handling() {
+        return Ok(ignored(reason));
     }
+    let Some(payload) = Payload::parse(event, body)? else {
+        return Ok(ignored("event type not used by Canopy"));
+    };
+    macro_rules! dispatch {
+        ($($variant:ident => $handler:ident),* $(,)?) => {
+            match payload {
+                $(Payload::$variant(d) => match Ctx::of(&d, delivery_id, received) {
+                    Some(ctx) => $handler(&ctx, d.event),
+                    None => Ok(ignored("no repository in the payload")),
+                },)*
+            }
+        };
+    }
+    dispatch!(
+        PullRequest => pull_request,
+        Review => review,
+        ReviewComment => review_comment,
+        IssueComment => issue_comment,
+        Push => push,
+        CheckRun => check_run,
+        CheckSuite => check_suite,
+        WorkflowRun => workflow_run,
+        WorkflowJob => workflow_job,
+        Status => status,
+    )
 }
 
 struct Ctx<'a> {
@@ -71,8 +80,17 @@ struct Ctx<'a> {
     received: DateTime<Utc>,
 }
 
-fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, NormalizeError> {
-    serde_json::from_slice(body).map_err(NormalizeError::from)
+impl<'a> Ctx<'a> {
+    /// The context of a delivery, if it names its repository.
+    fn of<T>(d: &Delivered<T>, delivery_id: &'a str, received: DateTime<Utc>) -> Option<Ctx<'a>> {
+        Some(Ctx {
+            repo: d.repository.as_ref()?.full_name.clone(),
+            action: d.action.clone().unwrap_or_default(),
+            sender: d.sender.as_ref().map(|u| Actor::github(&u.login)),
+            delivery_id,
+            received,
+        })
+    }
 }
 
 fn ignored(reason: &str) -> Normalized {

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use canopy_analyzer::Platform;
+use canopy_forge::github::event::GithubEvent;
 use sha2::{Digest, Sha256};
 
 use super::inbox::parse_platform;
@@ -15,24 +16,6 @@ use canopy_core::{Delivery, WriteOp, WriteOutcome};
 use canopy_server::http::gerrit_delivery_id;
 use canopy_server::pool::drain_blocking;
 use canopy_service::config::Config;
-
-/// GitHub event names recognised at the start of a file name (`pull_request.opened.json`).
-const GITHUB_EVENTS: [&str; 14] = [
-    "pull_request_review_comment",
-    "pull_request_review",
-    "pull_request",
-    "issue_comment",
-    "push",
-    "check_run",
-    "check_suite",
-    "workflow_run",
-    "workflow_job",
-    "status",
-    "ping",
-    "installation_repositories",
-    "installation",
-    "issues",
-];
 
 /// Arguments of `canopy replay`.
 #[derive(Debug, clap::Args)]
@@ -112,7 +95,7 @@ pub fn github_delivery(
         .or_else(|| sidecar(file, "X-GitHub-Event"))
         .or_else(|| {
             let first = name.split('.').next().unwrap_or("");
-            GITHUB_EVENTS.contains(&first).then(|| first.to_string())
+            GithubEvent::from_name(first).map(|e| e.as_str().to_string())
         })
         .with_context(|| {
             format!("{}: no event name; pass --event, add {name}.headers, or name the file <event>.<action>.json", file.display())
