@@ -74,6 +74,8 @@ impl Numstat {
         out
     }
 
+    // Long: the rename pairing, the per-file diff and the counters share one pass over the
+    // records and its indexes; split, each piece would need them all passed in.
     fn count_changes(&mut self, odb: &impl Find, records: Vec<Change>, out: &mut CommitStat) {
         // Exact renames: a deleted and an added blob with the same id are one file, `0 0`.
         let mut deleted_by_id: HashMap<ObjectId, usize> = HashMap::new();

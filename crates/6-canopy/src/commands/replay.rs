@@ -137,6 +137,25 @@ pub fn gerrit_delivery(body: Vec<u8>, now: chrono::DateTime<chrono::Utc>) -> Del
     }
 }
 
+/// The deliveries the files stand for, to store.
+fn receive_all(
+    args: &ReplayArgs,
+    files: &[PathBuf],
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<Vec<WriteOp>> {
+    let mut ops = Vec::with_capacity(files.len());
+    for f in files {
+        let body = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
+        let d = match args.platform {
+            Platform::Github => github_delivery(f, body, args.event.as_deref(), now)?,
+            Platform::Gerrit => gerrit_delivery(body, now),
+            Platform::Git => anyhow::bail!("git histories are read with `canopy analyze --git`"),
+        };
+        ops.push(WriteOp::Receive(d));
+    }
+    Ok(ops)
+}
+
 /// Runs `canopy replay`.
 pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let cfg = match &args.config {
@@ -151,17 +170,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let store = crate::wiring::open_store(&args.store)?;
     let clock = SystemClock;
     let now = clock.now();
-    let mut ops = Vec::with_capacity(files.len());
-    for f in &files {
-        let body = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
-        let d = match args.platform {
-            Platform::Github => github_delivery(f, body, args.event.as_deref(), now)?,
-            Platform::Gerrit => gerrit_delivery(body, now),
-            Platform::Git => anyhow::bail!("git histories are read with `canopy analyze --git`"),
-        };
-        ops.push(WriteOp::Receive(d));
-    }
-    let outcomes = store.apply_writes(ops)?;
+    let outcomes = store.apply_writes(receive_all(&args, &files, now)?)?;
     let new = outcomes
         .iter()
         .filter(|o| matches!(o, WriteOutcome::Received { .. }))
