@@ -10,7 +10,6 @@ use std::time::Duration;
 use canopy::assemble::{self, ServeOptions};
 use canopy_core::{Clock, ManualClock, SystemClock};
 use canopy_server::app::{self, Running};
-use canopy_server::auth::github_signature;
 use canopy_server::secrets::Secrets;
 use canopy_service::config::Config;
 use canopy_store::Store;
@@ -140,16 +139,7 @@ impl Harness {
 
     /// POSTs a signed GitHub delivery; returns the HTTP status.
     pub async fn github(&self, event: &str, delivery: &str, body: &[u8]) -> u16 {
-        reqwest::Client::new()
-            .post(format!("{}/webhooks/github", self.url()))
-            .header("X-GitHub-Event", event)
-            .header("X-GitHub-Delivery", delivery)
-            .header("X-Hub-Signature-256", github_signature(SECRET, body))
-            .body(body.to_vec())
-            .send()
-            .await
-            .map(|r| r.status().as_u16())
-            .unwrap_or(0)
+        crate::post_github(&self.url(), SECRET, event, delivery, body).await
     }
 
     /// POSTs a Gerrit event with the shared secret; returns the HTTP status.

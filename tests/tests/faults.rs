@@ -11,7 +11,6 @@ use canopy_core::{DeliveryState, Event, Platform, SystemClock, WriteOp};
 use canopy_e2e::{run_canopy, stdout_ok, workspace_root};
 use canopy_forge::normalize::PlatformNormalizer;
 use canopy_server::app::{self, AppConfig, Running};
-use canopy_server::auth::github_signature;
 use canopy_server::http::Limits;
 use canopy_server::pool::drain_blocking;
 use canopy_server::secrets::Secrets;
@@ -67,16 +66,8 @@ async fn start(store: Arc<dyn Store>, reactor: Arc<dyn React>, limits: Limits) -
 }
 
 async fn post(r: &Running, event: &str, delivery: &str, body: &[u8]) -> u16 {
-    reqwest::Client::new()
-        .post(format!("http://{}/webhooks/github", r.addr))
-        .header("X-GitHub-Event", event)
-        .header("X-GitHub-Delivery", delivery)
-        .header("X-Hub-Signature-256", github_signature(SECRET, body))
-        .body(body.to_vec())
-        .send()
-        .await
-        .map(|r| r.status().as_u16())
-        .unwrap_or(0)
+    let base = format!("http://{}", r.addr);
+    canopy_e2e::post_github(&base, SECRET, event, delivery, body).await
 }
 
 fn quarantine_error(store: &dyn Store, id: &str) -> String {

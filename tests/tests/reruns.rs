@@ -152,10 +152,11 @@ async fn a_deferred_github_rerun_survives_a_restart_and_runs_once_at_the_window(
         "the rerun never came"
     );
     s.settle().await;
-    let m = fake.model.lock().unwrap();
-    assert_eq!(m.reruns, vec![(REPO.to_string(), 31000001)], "exactly once");
-    assert_eq!(m.cancels, vec![(REPO.to_string(), 31000001)]);
-    drop(m);
+    {
+        let m = fake.model.lock().unwrap();
+        assert_eq!(m.reruns, vec![(REPO.to_string(), 31000001)], "exactly once");
+        assert_eq!(m.cancels, vec![(REPO.to_string(), 31000001)]);
+    }
     s.stop().await;
     // This week's digest counts the deferred rerun and what it avoided.
     let cfg_path = dir.path().join("canopy.toml");

@@ -3,6 +3,7 @@
 //! work through the service layer, then sleeps on the clock until its next turn, so a test
 //! with a manual clock runs them by moving the clock.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,18 +20,40 @@ use tokio::task::JoinHandle;
 
 use crate::activity::LoopState;
 
-/// Sleeps on the clock until `t` (reported as the loop's next wake-up); false on shutdown.
-async fn sleep_until(
-    clock: &dyn Clock,
-    state: &LoopState,
-    t: DateTime<Utc>,
-    shutdown: &mut Signal,
-) -> bool {
-    state.asleep(Some(t));
-    tokio::select! {
-        _ = clock.sleep_until(t) => { state.busy(); true }
-        _ = shutdown.wait() => { state.stopped(); false }
-    }
+/// One periodic loop: a turn's work, which says when the next turn is due.
+pub trait Periodic: Send + Sync + 'static {
+    /// Does one turn's work; returns when the next turn is due (on the clock).
+    fn turn(
+        &self,
+        store: &Arc<dyn Store>,
+        clock: &dyn Clock,
+    ) -> impl Future<Output = DateTime<Utc>> + Send;
+}
+
+/// Runs a loop until `shutdown`: a turn, then a sleep on the clock until the next one (reported
+/// through `state`, so a test harness knows when the loop is quiet).
+pub fn start(
+    job: impl Periodic,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    state: LoopState,
+    mut shutdown: Signal,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            state.busy();
+            let next = job.turn(&store, clock.as_ref()).await;
+            if next <= clock.now() {
+                continue;
+            }
+            state.asleep(Some(next));
+            tokio::select! {
+                _ = clock.sleep_until(next) => {}
+                _ = shutdown.wait() => break,
+            }
+        }
+        state.stopped();
+    })
 }
 
 fn span(d: Duration) -> chrono::Duration {
@@ -50,29 +73,13 @@ pub struct ConfigRefresher {
     pub interval: Duration,
 }
 
-impl ConfigRefresher {
-    /// Runs until `shutdown`.
-    pub fn start(
-        self,
-        store: Arc<dyn Store>,
-        clock: Arc<dyn Clock>,
-        state: LoopState,
-        mut shutdown: Signal,
-    ) -> JoinHandle<()> {
-        tokio::spawn(async move {
-            loop {
-                state.busy();
-                if let Err(e) =
-                    refresh_all(&self.client, &store, &self.configs, &self.defaults).await
-                {
-                    tracing::error!(error = %e, "refreshing repository settings failed; keeping the current ones");
-                }
-                let next = clock.now() + span(self.interval);
-                if !sleep_until(clock.as_ref(), &state, next, &mut shutdown).await {
-                    return;
-                }
-            }
-        })
+impl Periodic for ConfigRefresher {
+    async fn turn(&self, store: &Arc<dyn Store>, clock: &dyn Clock) -> DateTime<Utc> {
+        let refreshed = refresh_all(&self.client, store, &self.configs, &self.defaults).await;
+        if let Err(e) = refreshed {
+            tracing::error!(error = %e, "refreshing repository settings failed; keeping the current ones");
+        }
+        clock.now() + span(self.interval)
     }
 }
 
@@ -89,36 +96,24 @@ pub struct Retrainer {
     pub min_repo: usize,
 }
 
-impl Retrainer {
-    /// Runs until `shutdown`.
-    pub fn start(
-        self,
-        store: Arc<dyn Store>,
-        clock: Arc<dyn Clock>,
-        state: LoopState,
-        mut shutdown: Signal,
-    ) -> JoinHandle<()> {
-        tokio::spawn(async move {
-            loop {
-                state.busy();
-                let due = match self.due(&store).await {
-                    Ok(due) => due,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot read when models were trained; trying again later");
-                        clock.now() + span(self.interval)
-                    }
-                };
-                if due <= clock.now() {
-                    self.train(&store, clock.now()).await;
-                    continue;
-                }
-                if !sleep_until(clock.as_ref(), &state, due, &mut shutdown).await {
-                    return;
-                }
+impl Periodic for Retrainer {
+    async fn turn(&self, store: &Arc<dyn Store>, clock: &dyn Clock) -> DateTime<Utc> {
+        let now = clock.now();
+        match self.due(store).await {
+            Ok(due) if due > now => due,
+            Ok(_) => {
+                self.train(store, now).await;
+                now + span(self.interval)
             }
-        })
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read when models were trained; trying again later");
+                now + span(self.interval)
+            }
+        }
     }
+}
 
+impl Retrainer {
     async fn due(&self, store: &Arc<dyn Store>) -> Result<DateTime<Utc>, StoreError> {
         let s = store.clone();
         let last = tokio::task::spawn_blocking(move || last_trained(s.as_ref()))
@@ -169,44 +164,21 @@ pub struct GridRefresher {
     pub regions: Vec<(String, Provider)>,
     /// Time between refreshes.
     pub interval: Duration,
+    /// The HTTP client of the providers' APIs.
+    pub http: reqwest::Client,
 }
 
-impl GridRefresher {
-    /// Runs until `shutdown`.
-    pub fn start(
-        self,
-        store: Arc<dyn Store>,
-        clock: Arc<dyn Clock>,
-        state: LoopState,
-        mut shutdown: Signal,
-    ) -> JoinHandle<()> {
-        tokio::spawn(async move {
-            let http = match reqwest::Client::builder().build() {
-                Ok(h) => h,
+impl Periodic for GridRefresher {
+    async fn turn(&self, store: &Arc<dyn Store>, clock: &dyn Clock) -> DateTime<Utc> {
+        for (region, provider) in &self.regions {
+            let (http, cache, now) = (&self.http, &self.cache, clock.now());
+            match refresh_region(http, store, cache, region, provider, now).await {
+                Ok(()) => tracing::debug!(region = %region, "grid intensity refreshed"),
                 Err(e) => {
-                    tracing::error!(error = %e, "cannot build the HTTP client for grid intensity");
-                    state.stopped();
-                    return;
-                }
-            };
-            loop {
-                state.busy();
-                for (region, provider) in &self.regions {
-                    let r =
-                        refresh_region(&http, &store, &self.cache, region, provider, clock.now())
-                            .await;
-                    match r {
-                        Ok(()) => tracing::debug!(region = %region, "grid intensity refreshed"),
-                        Err(e) => {
-                            tracing::warn!(region = %region, error = %e, "grid intensity provider failed; keeping the last good data")
-                        }
-                    }
-                }
-                let next = clock.now() + span(self.interval);
-                if !sleep_until(clock.as_ref(), &state, next, &mut shutdown).await {
-                    return;
+                    tracing::warn!(region = %region, error = %e, "grid intensity provider failed; keeping the last good data")
                 }
             }
-        })
+        }
+        clock.now() + span(self.interval)
     }
 }

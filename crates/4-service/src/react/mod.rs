@@ -248,13 +248,12 @@ pub fn change_history(
         }
         ControlFlow::Continue(())
     })?;
-    events.extend(
-        new.iter()
-            .filter(|e| {
-                e.platform == *platform && &e.repo == repo && e.change_number() == Some(*number)
-            })
-            .cloned(),
-    );
+    let new_where = |pred: &dyn Fn(&Event) -> bool| -> Vec<Event> {
+        new.iter().filter(|e| pred(e)).cloned().collect()
+    };
+    events.extend(new_where(&|e| {
+        e.platform == *platform && &e.repo == repo && e.change_number() == Some(*number)
+    }));
     // Jobs recorded by commit only (GitHub Actions): attach those of the change's heads.
     let heads = ChangeHistory::from_events(events.clone()).heads();
     for sha in &heads {
@@ -264,15 +263,11 @@ pub fn change_history(
             }
             ControlFlow::Continue(())
         })?;
-        events.extend(
-            new.iter()
-                .filter(|e| {
-                    &e.repo == repo
-                        && e.head_sha() == Some(sha)
-                        && matches!(e.kind, EventKind::CiJobFinished(_))
-                })
-                .cloned(),
-        );
+        events.extend(new_where(&|e| {
+            &e.repo == repo
+                && e.head_sha() == Some(sha)
+                && matches!(e.kind, EventKind::CiJobFinished(_))
+        }));
     }
     Ok(ChangeHistory::from_events(events))
 }
