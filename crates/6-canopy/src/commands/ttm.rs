@@ -11,6 +11,7 @@ use canopy_models::ttm::gousios::{GousiosRow, records};
 use canopy_models::ttm::{PrRecord, TrainConfig};
 
 use super::analyze::ReportFormat;
+use canopy_core::{Clock, SystemClock};
 use canopy_service::ttm;
 
 /// Arguments of `canopy ttm`.
@@ -160,7 +161,7 @@ fn markdown(path: &Path, r: &EvalReport) -> String {
 
 fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
     let store = crate::wiring::open_store(&a.store)?;
-    let trained = ttm::train_all(store.as_ref(), a.min_repo, chrono::Utc::now())?;
+    let trained = ttm::train_all(store.as_ref(), a.min_repo, SystemClock.now())?;
     anyhow::ensure!(
         !trained.is_empty(),
         "the store at {} has no pull requests or changes to learn from",
