@@ -334,12 +334,11 @@ pub fn create(
         "ci": ci_summary,
         "noise": note,
     });
-    let text = doc.to_string();
     let identities: Vec<String> = identities.into_iter().collect();
     let mut rules = review::review(&ReviewInput {
         raw: &agg.tables,
         published: &tables,
-        text: &text,
+        document: &doc,
         k: o.k,
         min_k: o.min_k,
         identities: &identities,

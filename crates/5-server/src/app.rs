@@ -74,6 +74,9 @@ pub struct AppConfig {
     pub grid_refresher: Option<GridRefresher>,
     /// Name of this process's claims on shared work (unique per replica).
     pub instance: String,
+    /// How long a claimed delivery or action stays this process's before another replica may
+    /// take it over (presuming this one dead).
+    pub claim_lease: Duration,
 }
 
 impl AppConfig {
@@ -94,6 +97,7 @@ impl AppConfig {
             retrainer: None,
             grid_refresher: None,
             instance: "canopy".into(),
+            claim_lease: Duration::from_secs(60),
         }
     }
 }
@@ -160,6 +164,7 @@ pub fn start(
             metrics: metrics.clone(),
             health: health.clone(),
             owner: format!("{}:pool", cfg.instance),
+            lease: lease(cfg.claim_lease),
         }
         .start(cfg.workers, signal.clone()),
     );
@@ -193,6 +198,12 @@ pub fn start(
     })
 }
 
+/// A claim lease as the store takes it.
+fn lease(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d.max(Duration::from_secs(1)))
+        .unwrap_or(chrono::Duration::minutes(10))
+}
+
 /// What every loop is started with.
 struct Parts<'a> {
     store: &'a Arc<dyn Store>,
@@ -219,6 +230,7 @@ impl Parts<'_> {
                 poll: cfg.outbox_poll,
                 backoff_base: cfg.backoff_base,
                 owner: format!("{}:outbox", cfg.instance),
+                lease: lease(cfg.claim_lease),
                 state: self.activity.register("outbox"),
             };
             tasks.push(worker.start(signal.clone()));
@@ -226,6 +238,7 @@ impl Parts<'_> {
         let loops = Loops {
             store,
             clock,
+            owner: &cfg.instance,
             activity: self.activity,
             signal,
         };
@@ -240,6 +253,7 @@ impl Parts<'_> {
                 clock: clock.clone(),
                 outbox: self.outbox_notify.clone(),
                 poll: d.poll,
+                owner: cfg.instance.clone(),
             };
             tasks.push(loops.start("digests", scheduler));
         }
@@ -247,7 +261,7 @@ impl Parts<'_> {
             tasks.push(loops.start("settings", r.clone()));
         }
         if let Some(r) = &cfg.retrainer {
-            tasks.push(loops.start("retrainer", r.clone()));
+            tasks.push(loops.start("retrainer", r.clone().looped()));
         }
         if let Some(r) = &cfg.grid_refresher {
             tasks.push(loops.start("grid", r.clone()));
@@ -260,6 +274,7 @@ impl Parts<'_> {
 struct Loops<'a> {
     store: &'a Arc<dyn Store>,
     clock: &'a Arc<dyn Clock>,
+    owner: &'a str,
     activity: &'a Activity,
     signal: &'a Signal,
 }
@@ -268,7 +283,7 @@ impl Loops<'_> {
     fn start(&self, name: &'static str, job: impl Periodic) -> JoinHandle<()> {
         let state = self.activity.register(name);
         let (store, clock, signal) = (self.store.clone(), self.clock.clone(), self.signal.clone());
-        loops::start(job, store, clock, state, signal)
+        loops::start(job, store, clock, self.owner.to_string(), state, signal)
     }
 }
 

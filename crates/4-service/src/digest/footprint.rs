@@ -60,6 +60,34 @@ pub(super) fn add_ci(
         d.ci_kwh = Some(f.energy_kwh.value);
         d.ci_co2e_g = Some(f.total_g().value);
     }
+    d.past_stop = past_stop_figures(events, start, end, cfg);
+}
+
+/// The week's runs against their jobs' stopping points (learned on the runs before the week),
+/// with each run's estimated energy; `None` when no job has a stopping point.
+fn past_stop_figures(
+    events: &[Event],
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    cfg: &RepoConfig,
+) -> Option<canopy_analyzer::digest::PastStopFigures> {
+    let mut hist = crate::ci_insights::JobHistory::default();
+    for e in events {
+        if let EventKind::CiJobFinished(j) = &e.kind {
+            let mut f = Footprint::default();
+            job_footprint(&mut f, j, e.at_utc(), cfg, None);
+            hist.add_with_energy(e.at_utc().timestamp(), j, f.energy_kwh.value);
+        }
+    }
+    let settings = canopy_models::stopping::Settings::default();
+    let p = crate::ci_insights::past_stop(&hist, start.timestamp(), end.timestamp(), &settings);
+    (!p.is_empty()).then_some(canopy_analyzer::digest::PastStopFigures {
+        failed_runs: p.failed_runs_past,
+        failed_hours: p.failed_hours_past,
+        failed_kwh: p.failed_kwh_past,
+        passing_runs_past: p.passing_runs_past,
+        passing_runs: p.passing_runs,
+    })
 }
 
 /// A rerun that was deferred and ran.
