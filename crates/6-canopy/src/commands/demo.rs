@@ -391,7 +391,28 @@ fn digest_and_report(
         key,
         repo_defaults: cfg,
     };
-    let (r, _) = canopy_service::report::create(store.as_ref(), &ids, &opts, chrono::Utc::now())?;
+    let now = canopy_core::Clock::now(&canopy_core::SystemClock);
+    let (r, _) = canopy_service::report::create(store.as_ref(), &ids, &opts, now)?;
+    let (report_text, report) = report_words(&r, start, end);
+    Ok(DigestAndReport {
+        week: built.digest.week.clone(),
+        opened: built.digest.opened,
+        merged: built.digest.merged,
+        reviews: built.digest.reviews,
+        markdown: built.markdown(),
+        html: built.html()?,
+        report_text,
+        report,
+    })
+}
+
+/// What the demo says about its draft report (cells shown and hidden, the privacy review), and
+/// its figures.
+fn report_words(
+    r: &canopy_store::StoredReport,
+    start: chrono::NaiveDate,
+    end: chrono::NaiveDate,
+) -> (String, ReportFacts) {
     let d = &r.document;
     let mut text = format!(
         "Draft {} for {} to {} (k = 5). `canopy report create --store DIR --period {}..{} --format json` makes it; a reviewer must `approve` it before `publish`.\n\n",
@@ -434,18 +455,10 @@ fn digest_and_report(
             rule["detail"].as_str().unwrap_or("")
         ));
     }
-    Ok(DigestAndReport {
-        week: built.digest.week.clone(),
-        opened: built.digest.opened,
-        merged: built.digest.merged,
-        reviews: built.digest.reviews,
-        markdown: built.markdown(),
-        html: built.html()?,
-        report_text: text,
-        report: ReportFacts {
-            cells_shown: shown,
-            cells_suppressed: hidden,
-            approvable: d["approvable"] == true,
-        },
-    })
+    let facts = ReportFacts {
+        cells_shown: shown,
+        cells_suppressed: hidden,
+        approvable: d["approvable"] == true,
+    };
+    (text, facts)
 }
