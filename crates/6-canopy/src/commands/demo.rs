@@ -106,7 +106,12 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     out.flush()?;
     let webhooks = super::demo_webhooks::run().context("running the webhook demo")?;
     write!(out, "{webhooks}")?;
-    let d = digest_and_report(&store_dir, &report.repo, None)?;
+    let d = digest_and_report(
+        &store_dir,
+        &report.repo,
+        None,
+        &canopy_analyzer::identity::Identities::default(),
+    )?;
     writeln!(
         out,
         "\n# Weekly digest of the latest week (as the GitHub issue would show it)\n\n{}",
@@ -229,15 +234,16 @@ fn story(out: &mut dyn Write) -> anyhow::Result<Summary> {
         .find(|c| c.number == number && org.repos[c.repo].full_name == repo)
         .map(|c| format!("github:{}", org.people[c.author].login))
         .context("the demo PR's author")?;
+    let ids = demo_facts::identities(&org);
     let (burnout_team, burnout_me, team_text, me_text, people) = {
         let store = crate::wiring::open_store(&store_dir)?;
-        demo_facts::burnout(store.as_ref(), &author)?
+        demo_facts::burnout(store.as_ref(), &ids, &author)?
     };
     writeln!(
         out,
         "# Burnout risk\n\nMaintainers see the team only in groups of at least 5 people who opted in (`canopy burnout team`):\n\n{team_text}\nThe demo PR's author opted in; this is their own view (`canopy burnout me`), which Canopy shows to them alone:\n\n{me_text}"
     )?;
-    let d = digest_and_report(&store_dir, &repo, Some(&region))?;
+    let d = digest_and_report(&store_dir, &repo, Some(&region), &ids)?;
     writeln!(
         out,
         "\n# Weekly digest of {repo} for the latest week (as the GitHub issue would show it)\n\n{}",
@@ -352,6 +358,7 @@ fn digest_and_report(
     store_dir: &Path,
     repo: &str,
     grid: Option<&canopy_service::carbon::RegionData>,
+    ids: &canopy_analyzer::identity::Identities,
 ) -> anyhow::Result<DigestAndReport> {
     use canopy_analyzer::week::IsoWeek;
     use canopy_store::TimeRange;
@@ -364,14 +371,13 @@ fn digest_and_report(
     let last = last.context("the demo store has no events")?;
     let mut cfg = canopy_service::repo_config::RepoConfig::default();
     cfg.carbon.region = grid.map(|_| canopy_synth::grid::REGION.to_string());
-    let ids = canopy_analyzer::identity::Identities::default();
     let built = canopy_service::digest::build(
         store.as_ref(),
         &canopy_service::digest::Scope::Repo(repo.to_string()),
         IsoWeek::of_utc(&last),
         &cfg,
         grid,
-        &ids,
+        ids,
         &[],
         None,
     )?;
@@ -392,7 +398,7 @@ fn digest_and_report(
         repo_defaults: cfg,
     };
     let now = canopy_core::Clock::now(&canopy_core::SystemClock);
-    let (r, _) = canopy_service::report::create(store.as_ref(), &ids, &opts, now)?;
+    let (r, _) = canopy_service::report::create(store.as_ref(), ids, &opts, now)?;
     let (report_text, report) = report_words(&r, start, end);
     Ok(DigestAndReport {
         week: built.digest.week.clone(),

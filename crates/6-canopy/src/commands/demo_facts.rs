@@ -187,6 +187,14 @@ pub struct ReportFacts {
     pub approvable: bool,
 }
 
+/// Who is who in the bundled history: the repositories' `.mailmap` (which maps the work
+/// addresses some people commit with to their GitHub identity), as a maintainer would give
+/// `--mailmap`.
+pub fn identities(org: &canopy_synth::Org) -> Identities {
+    let mailmap = canopy_synth::repos::mailmap(&org.people).join("\n");
+    Identities::new(canopy_analyzer::identity::Mailmap::parse(&mailmap), &[])
+}
+
 /// RFC 3339, seconds, `Z`.
 pub fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
@@ -204,7 +212,12 @@ pub fn history(store: &dyn Store, repo: &str, number: u64) -> anyhow::Result<Cha
 /// The change's time-to-merge prediction as the reactor made it: the same features at its
 /// latest event, the repository's stored model and online state (its adaptive intervals and
 /// the choice between the model and the running median).
-pub fn ttm(store: &dyn Store, h: &ChangeHistory, repo: &str, number: u64) -> anyhow::Result<Option<Ttm>> {
+pub fn ttm(
+    store: &dyn Store,
+    h: &ChangeHistory,
+    repo: &str,
+    number: u64,
+) -> anyhow::Result<Option<Ttm>> {
     let Some(t) = h.events.last().map(|e| e.at_utc()) else {
         return Ok(None);
     };
@@ -222,11 +235,16 @@ pub fn ttm(store: &dyn Store, h: &ChangeHistory, repo: &str, number: u64) -> any
         let why = canopy_service::ttm_online::Why::NoModel.words();
         return Ok(spread.map(|s| median(&s, why)));
     };
-    let mut state = canopy_service::ttm_online::load_online(store, repo)?.unwrap_or_else(|| {
-        OnlineState::for_model(&model, canopy_models::ttm::aci::DEFAULT_GAMMA)
-    });
+    let mut state = canopy_service::ttm_online::load_online(store, repo)?
+        .unwrap_or_else(|| OnlineState::for_model(&model, canopy_models::ttm::aci::DEFAULT_GAMMA));
     let choice = state.choice();
-    let p = state.predict(&model, number, &f, t.timestamp(), spread.map(|s| s.p50_hours));
+    let p = state.predict(
+        &model,
+        number,
+        &f,
+        t.timestamp(),
+        spread.map(|s| s.p50_hours),
+    );
     if let (false, Some(s)) = (choice.is_model(), spread) {
         let why = canopy_service::ttm_online::Why::of(&choice).words();
         return Ok(Some(median(&s, why)));
@@ -257,7 +275,12 @@ pub fn energy(h: &ChangeHistory, cfg: &RepoConfig, grid: Option<&RegionData>) ->
             }
             None => cfg.carbon.intensity_g_per_kwh,
         };
-        f.add_job(j.duration_secs as f64, &sticky::profile_for(j, cfg), u, intensity);
+        f.add_job(
+            j.duration_secs as f64,
+            &sticky::profile_for(j, cfg),
+            u,
+            intensity,
+        );
     }
     Energy {
         kwh: f.energy_kwh.value,
@@ -326,16 +349,16 @@ pub fn scheduled(store: &dyn Store, target: &str) -> anyhow::Result<Vec<Schedule
 /// key; and how many distinct people the history has.
 pub fn burnout(
     store: &dyn Store,
+    ids: &Identities,
     me: &str,
 ) -> anyhow::Result<(BurnoutTeam, BurnoutMe, String, String, usize)> {
-    let ids = Identities::default();
-    let everyone = service_burnout::person_weeks(store, &ids, None)?;
+    let everyone = service_burnout::person_weeks(store, ids, None)?;
     let people = everyone
         .iter()
         .map(|w| w.person.as_str())
         .collect::<std::collections::BTreeSet<_>>()
         .len();
-    let rules = Rules::new(5, service_burnout::opted_in(store, &ids, &[])?);
+    let rules = Rules::new(5, service_burnout::opted_in(store, ids, &[])?);
     // As `analysable_rows`: only the opted-in are scored at all (one pass over the store).
     let analysable: Vec<_> = everyone
         .into_iter()
@@ -348,17 +371,20 @@ pub fn burnout(
         .max()
         .context("nobody who opted in has any activity")?;
     let (team, team_text) = match service_burnout::team_burnout(&rows, week, &rules) {
-        Ok(t) => (BurnoutTeam::Shown {
-            week: t.week.clone(),
-            people: t.people,
-            k: t.k,
-            buckets: t
-                .buckets
-                .iter()
-                .cloned()
-                .map(|(risk, people)| Bucket { risk, people })
-                .collect(),
-        }, t.markdown()),
+        Ok(t) => (
+            BurnoutTeam::Shown {
+                week: t.week.clone(),
+                people: t.people,
+                k: t.k,
+                buckets: t
+                    .buckets
+                    .iter()
+                    .cloned()
+                    .map(|(risk, people)| Bucket { risk, people })
+                    .collect(),
+            },
+            t.markdown(),
+        ),
         Err(why) => (
             BurnoutTeam::Withheld {
                 withheld: why.clone(),
@@ -366,7 +392,7 @@ pub fn burnout(
             format!("Nothing to show for {week}: {why}.\n"),
         ),
     };
-    let person = service_burnout::person_of(&ids, me);
+    let person = service_burnout::person_of(ids, me);
     let (mine, text) = match service_burnout::personal_section(&rows, &rules, &person, week) {
         Ok(text) => (own_score(&rows, &person, week), text),
         Err(why) => (

@@ -117,8 +117,7 @@ fn drain(
     if let Some(g) = grid {
         reactor.grid.set(g.region, region_data(g, now)?);
     }
-    let drained =
-        canopy_server::pool::drain_blocking(store, &normalizer, &reactor, &clock, None)?;
+    let drained = canopy_server::pool::drain_blocking(store, &normalizer, &reactor, &clock, None)?;
     loaded.processed += drained.processed;
     loaded.ignored += drained.ignored;
     loaded.quarantined += drained.quarantined;
