@@ -290,7 +290,7 @@ pub fn showcase_comment(org: &Org, text: &str, after: Duration) -> Option<Delive
         body: text.to_string(),
         path: None,
     };
-    let mut rng = ChaCha8Rng::seed_from_u64(org.config.seed ^ 0x636f_6d6d_656e_74);
+    let mut rng = ChaCha8Rng::seed_from_u64(org.config.seed ^ 0x0063_6f6d_6d65_6e74);
     Some(Delivery {
         event: "issue_comment",
         id: guid(&mut rng),
