@@ -205,6 +205,22 @@ fn markdown_is_a_readable_report() {
 }
 
 #[test]
+fn demo_json_of_a_clone_is_refused_with_what_to_use_instead() {
+    let r = history();
+    let out = run_canopy(
+        BIN,
+        &["demo", "--format", "json", r.path().to_str().unwrap()],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--format json is for the bundled team history only")
+            && err.contains("canopy analyze --git PATH --format json"),
+        "{err}"
+    );
+}
+
+#[test]
 fn demo_prints_a_weekly_report_and_exits_zero() {
     let r = history();
     let out = run_canopy(BIN, &["demo", r.path().to_str().unwrap()]);

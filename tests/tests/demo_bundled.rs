@@ -149,7 +149,7 @@ fn the_json_demo_has_every_section_plausible_and_names_nobody() {
     );
     assert!(asked < start && start < deadline, "{a}");
     let share = num(&a["saving_share"], "rerun_advice.saving_share");
-    assert!(share >= 0.1 && share < 1.0, "{a}");
+    assert!((0.1..1.0).contains(&share), "{a}");
     assert_eq!(a["critical"], false, "{a}");
     let scheduled = j["defer"].as_array().expect("defer");
     let rerun = scheduled
