@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     AuditEntry, Claim, ConsentStore, EventStore, InboxStore, MetaStore, OutboxStore, ReportStore,
-    ScheduleStore, Store, StoreError, StoredReport, TimeRange, Visit,
+    ScheduleStore, Store, StoreError, StoredReport, TimeRange, Visit, VisitSummary,
 };
 
 /// Wraps a store; methods named with [`FailingStore::fail`] return [`StoreError::Db`].
@@ -85,6 +85,22 @@ impl EventStore for FailingStore {
     fn repos(&self) -> Result<Vec<String>, StoreError> {
         self.check("repos")?;
         self.inner.repos()
+    }
+    fn change_of_sha(&self, repo: &str, sha: &str) -> Result<Option<u64>, StoreError> {
+        self.check("change_of_sha")?;
+        self.inner.change_of_sha(repo, sha)
+    }
+    fn scan_sha_jobs(&self, repo: &str, sha: &str, visit: Visit<'_>) -> Result<(), StoreError> {
+        self.check("scan_sha_jobs")?;
+        self.inner.scan_sha_jobs(repo, sha, visit)
+    }
+    fn scan_job(&self, repo: &str, job: &str, visit: Visit<'_>) -> Result<(), StoreError> {
+        self.check("scan_job")?;
+        self.inner.scan_job(repo, job, visit)
+    }
+    fn scan_change_summaries(&self, repo: &str, visit: VisitSummary<'_>) -> Result<(), StoreError> {
+        self.check("scan_change_summaries")?;
+        self.inner.scan_change_summaries(repo, visit)
     }
 }
 

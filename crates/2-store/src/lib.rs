@@ -13,6 +13,7 @@
 //! same traits. [`faults`] wraps any store to inject failures in tests.
 #![forbid(unsafe_code)]
 
+pub mod codec;
 pub mod consent;
 pub mod events;
 pub mod faults;
@@ -28,7 +29,7 @@ use canopy_core::{WriteOp, WriteOutcome};
 use chrono::{DateTime, Utc};
 
 pub use consent::ConsentStore;
-pub use events::{EventStore, TimeRange, Visit, repo_events, scan_all};
+pub use events::{EventStore, TimeRange, Visit, VisitSummary, by_scan, repo_events, scan_all};
 pub use inbox::InboxStore;
 pub use meta::{MetaStore, ScheduleStore};
 pub use outbox::OutboxStore;
@@ -36,7 +37,7 @@ pub use redb::{DB_FILE, RedbStore};
 pub use reports::{AuditEntry, ReportStatus, ReportStore, StoredReport};
 
 /// Version of the on-disk layout; a store written with another version is refused.
-pub const STORE_FORMAT_VERSION: u32 = 1;
+pub const STORE_FORMAT_VERSION: u32 = 2;
 
 /// Serialises a record for the store (JSON).
 pub(crate) fn encode<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
