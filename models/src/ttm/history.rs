@@ -18,7 +18,7 @@ use chrono::{DateTime, Datelike, Duration, Timelike, Utc};
 
 use super::features::{TtmFeatures, idx, title_kind, to_log};
 use super::record::PrRecord;
-use crate::gbt::quantile;
+use super::running_median::{RunningMedian, WINDOW};
 
 /// How far back the recent pace and team size look.
 pub const PACE_WINDOW_DAYS: i64 = 90;
@@ -119,6 +119,8 @@ struct AuthorChanges {
     merged: Sorted<DateTime<Utc>>,
     /// Creation times of the changes merged at or before their creation (odd data).
     merged_early: Sorted<DateTime<Utc>>,
+    /// (merged at in epoch seconds, hours to merge, created, number) of the merged changes.
+    merge_hours: Sorted<(i64, f64, DateTime<Utc>, u64)>,
 }
 
 /// A merged change in the pace window: merge time, number, hours to merge, merger.
@@ -165,13 +167,12 @@ impl Facts {
     }
 }
 
-/// The recent pace at one window, remembered between predictions.
+/// The team size at one window, remembered between predictions.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct PaceMemo {
     lo: usize,
     hi: usize,
     generation: u64,
-    median: f64,
     team: f64,
 }
 
@@ -184,6 +185,8 @@ pub struct RepoHistory {
     authors: HashMap<String, AuthorChanges>,
     mergers: HashMap<String, Sorted<DateTime<Utc>>>,
     merges: Vec<Merge>,
+    /// The same merges for the running median.
+    running: RunningMedian,
     waits: HashMap<String, Spans>,
     /// Bumped whenever `merges` changes.
     generation: u64,
@@ -257,10 +260,19 @@ impl RepoHistory {
                 Some(_) => op.apply(&mut ac.merged_early, created),
                 None => {}
             }
+            if let Some((m, _)) = f.merged {
+                let hours = (m - created).num_seconds().max(0) as f64 / 3600.0;
+                op.apply(&mut ac.merge_hours, (m.timestamp(), hours, created, n));
+            }
         }
         if let Some((m, who)) = &f.merged {
             self.generation += 1;
             let hours = (*m - created).num_seconds().max(0) as f64 / 3600.0;
+            match op {
+                Op::Add => self.running.push(m.timestamp(), hours),
+                Op::Remove => self.running.remove(m.timestamp(), hours),
+                Op::Bulk => {}
+            }
             let pos = self.merges.partition_point(|x| (x.0, x.1) < (*m, n));
             match op {
                 Op::Add => self.merges.insert(pos, (*m, n, hours, who.clone())),
@@ -290,6 +302,7 @@ impl RepoHistory {
             a.created.sort();
             a.merged.sort();
             a.merged_early.sort();
+            a.merge_hours.sort();
         }
         for m in self.mergers.values_mut() {
             m.sort();
@@ -298,6 +311,8 @@ impl RepoHistory {
             w.sort();
         }
         self.merges.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        self.running =
+            RunningMedian::new(self.merges.iter().map(|x| (x.0.timestamp(), x.2)).collect());
     }
 
     /// A change's summary.
@@ -315,38 +330,58 @@ impl RepoHistory {
         self.changes.get(&number).and_then(|s| s.created)
     }
 
+    /// The repository's running median of time to merge (its merges so far).
+    pub fn running_median(&self) -> &RunningMedian {
+        &self.running
+    }
+
     /// Merged changes known to the history.
     pub fn merged_count(&self) -> usize {
         self.merges.len()
     }
 
-    /// The median hours to merge and the number of distinct mergers among the changes merged
-    /// in `(t - 90 days, t]`; NaN for both when there are none.
-    fn pace(&self, t: DateTime<Utc>) -> (f64, f64) {
+    /// The number of distinct mergers among the changes merged in `(t - 90 days, t]`; NaN
+    /// when there are none.
+    fn team(&self, t: DateTime<Utc>) -> f64 {
         let from = t - Duration::days(PACE_WINDOW_DAYS);
         let lo = self.merges.partition_point(|x| x.0 <= from);
         let hi = self.merges.partition_point(|x| x.0 <= t);
         if let Some(m) = self.pace.get()
             && (m.lo, m.hi, m.generation) == (lo, hi, self.generation)
         {
-            return (m.median, m.team);
+            return m.team;
         }
         let window = &self.merges[lo..hi.max(lo)];
-        let (median, team) = if window.is_empty() {
-            (f64::NAN, f64::NAN)
+        let team = if window.is_empty() {
+            f64::NAN
         } else {
-            let mut hours: Vec<f64> = window.iter().map(|x| x.2).collect();
             let team: HashSet<&String> = window.iter().filter_map(|x| x.3.as_ref()).collect();
-            (to_log(quantile(&mut hours, 0.5)), team.len() as f64)
+            team.len() as f64
         };
         self.pace.set(Some(PaceMemo {
             lo,
             hi,
             generation: self.generation,
-            median,
             team,
         }));
-        (median, team)
+        team
+    }
+
+    /// The running median of an author's merges before `t` of their changes created before
+    /// `t`, other than change `number`: the last [`WINDOW`] of them.
+    fn author_median(&self, ac: &AuthorChanges, number: u64, t: DateTime<Utc>) -> f64 {
+        let ts = t.timestamp();
+        let end = ac.merge_hours.0.partition_point(|x| x.0 < ts);
+        let last: Vec<(i64, f64)> = ac.merge_hours.0[..end]
+            .iter()
+            .rev()
+            .filter(|x| x.3 != number && x.2 < t)
+            .take(WINDOW)
+            .map(|x| (x.0, x.1))
+            .collect();
+        RunningMedian::new(last)
+            .median_at(ts)
+            .map_or(f64::NAN, to_log)
     }
 
     /// Features of change `number` as they were at time `t`.
@@ -379,6 +414,7 @@ impl RepoHistory {
         let merged_before = ac.merged.count_le(&t) + ac.merged_early.count_lt(&t) - own_merged;
         f[idx::PRIOR] = prior as f64;
         f[idx::FIRST_TIME] = f64::from(u8::from(prior == 0));
+        f[idx::AUTHOR_MEDIAN] = self.author_median(ac, number, t);
         f[idx::MERGE_RATE] = if prior == 0 {
             f64::NAN
         } else {
@@ -393,9 +429,11 @@ impl RepoHistory {
         f[idx::CORE] = f64::from(u8::from(core));
         // Backlog and pace.
         f[idx::BACKLOG] = (self.open.covering(t) - usize::from(own_open)) as f64;
-        let (median, team) = self.pace(t);
-        f[idx::RECENT_MEDIAN] = median;
-        f[idx::TEAM] = team;
+        f[idx::RECENT_MEDIAN] = self
+            .running
+            .median_at(t.timestamp())
+            .map_or(f64::NAN, to_log);
+        f[idx::TEAM] = self.team(t);
         f[idx::HOUR] = f64::from(created.hour());
         f[idx::WEEKDAY] = f64::from(created.weekday().num_days_from_monday());
         TtmFeatures(f)
@@ -514,6 +552,14 @@ pub mod scan {
         } else {
             merged_before as f64 / before.len() as f64
         };
+        let hours = |o: &ChangeSummary| -> Option<(i64, f64)> {
+            let (c, m) = (o.created?, o.merged_at()?);
+            Some((m.timestamp(), (m - c).num_seconds().max(0) as f64 / 3600.0))
+        };
+        f[idx::AUTHOR_MEDIAN] =
+            RunningMedian::new(before.iter().filter_map(|o| hours(o)).collect())
+                .median_at(t.timestamp())
+                .map_or(f64::NAN, to_log);
         // Merged changes with a known creation: (merge time, hours, merger).
         let merges: Vec<(DateTime<Utc>, f64, Option<&str>)> = changes
             .values()
@@ -536,12 +582,9 @@ pub mod scan {
             .iter()
             .filter(|(m, _, _)| *m <= t && *m > from)
             .collect();
-        let mut hours: Vec<f64> = window.iter().map(|(_, h, _)| *h).collect();
-        f[idx::RECENT_MEDIAN] = if hours.is_empty() {
-            f64::NAN
-        } else {
-            to_log(quantile(&mut hours, 0.5))
-        };
+        f[idx::RECENT_MEDIAN] = RunningMedian::new(changes.values().filter_map(hours).collect())
+            .median_at(t.timestamp())
+            .map_or(f64::NAN, to_log);
         let mergers: HashSet<&str> = window.iter().filter_map(|(_, _, w)| *w).collect();
         f[idx::TEAM] = if window.is_empty() {
             f64::NAN
@@ -709,6 +752,9 @@ mod tests {
         assert!((at7.0[idx::RECENT_MEDIAN] - to_log(5.0)).abs() < 1e-12);
         let ada2 = h.features_at(2, t0 + Duration::hours(6));
         assert_eq!((ada2.0[idx::PRIOR], ada2.0[idx::MERGE_RATE]), (1.0, 1.0));
+        // Ada's change 1 took 5 hours.
+        assert!((ada2.0[idx::AUTHOR_MEDIAN] - to_log(5.0)).abs() < 1e-12);
+        assert!(at7.0[idx::AUTHOR_MEDIAN].is_nan());
         let recs = h.records();
         assert_eq!(recs.len(), 3);
         assert_eq!(recs[0].hours_to_merge(), Some(5.0));

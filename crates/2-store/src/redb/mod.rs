@@ -21,7 +21,7 @@ use redb::{
     WriteTransaction,
 };
 
-use crate::{MetaStore, STORE_FORMAT_VERSION, ScheduleStore, Store, StoreError};
+use crate::{Claim, MetaStore, STORE_FORMAT_VERSION, ScheduleStore, Store, StoreError};
 use claims::Claims;
 use events::EVENTS;
 use events::insert_events;
@@ -154,6 +154,24 @@ impl MetaStore for RedbStore {
         put_meta_in(&txn, key, value)?;
         txn.commit().map_err(db_err)
     }
+
+    fn scan_meta(
+        &self,
+        visit: &mut dyn FnMut(&str, &[u8]) -> std::ops::ControlFlow<()>,
+    ) -> Result<(), StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let t = txn.open_table(META).map_err(db_err)?;
+        for entry in t.iter().map_err(db_err)? {
+            let (k, v) = entry.map_err(db_err)?;
+            if k.value() == FORMAT_KEY {
+                continue; // the embedded store's own format marker
+            }
+            if visit(k.value(), v.value()).is_break() {
+                break;
+            }
+        }
+        Ok(())
+    }
 }
 
 impl ScheduleStore for RedbStore {
@@ -161,24 +179,30 @@ impl ScheduleStore for RedbStore {
         let txn = self.db.begin_read().map_err(db_err)?;
         let t = txn.open_table(META).map_err(db_err)?;
         let value = t.get(key).map_err(db_err)?;
-        value.map(|v| parse_run(key, v.value())).transpose()
+        value.map(|v| crate::parse_run(key, v.value())).transpose()
     }
-}
 
-/// A schedule's last run as stored (RFC 3339 text).
-fn parse_run(key: &str, bytes: &[u8]) -> Result<DateTime<Utc>, StoreError> {
-    std::str::from_utf8(bytes)
-        .ok()
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .map(|t| t.with_timezone(&Utc))
-        .ok_or_else(|| StoreError::Corrupt(format!("the last run of schedule {key} is not a time")))
+    fn try_lease(&self, name: &str, claim: &Claim) -> Result<bool, StoreError> {
+        let mut claims = self
+            .claims
+            .lock()
+            .map_err(|_| StoreError::Db("the claim table is poisoned".into()))?;
+        Ok(claims.take_lease(name, claim))
+    }
+
+    fn release_lease(&self, name: &str, owner: &str) -> Result<(), StoreError> {
+        if let Ok(mut claims) = self.claims.lock() {
+            claims.release_lease(name, owner);
+        }
+        Ok(())
+    }
 }
 
 /// Reads a schedule's last run inside a write transaction.
 fn last_run_in(txn: &WriteTransaction, key: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
     let t = txn.open_table(META).map_err(db_err)?;
     let value = t.get(key).map_err(db_err)?;
-    value.map(|v| parse_run(key, v.value())).transpose()
+    value.map(|v| crate::parse_run(key, v.value())).transpose()
 }
 
 impl Store for RedbStore {
