@@ -18,8 +18,8 @@ use canopy_core::{
     WriteOutcome,
 };
 use canopy_store::{
-    AuditEntry, Claim, EventStore, PgStore, RedbStore, ReportStatus, Store, StoreError,
-    StoredReport, TimeRange, by_scan, repo_events,
+    AuditEntry, Claim, PgStore, RedbStore, ReportStatus, Store, StoreError, StoredReport,
+    TimeRange, by_scan, repo_events,
 };
 use chrono::{DateTime, Duration, Utc};
 
