@@ -146,6 +146,10 @@ impl InboxStore for FailingStore {
         self.check("queue_depth")?;
         self.inner.queue_depth()
     }
+    fn oldest_pending(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.check("oldest_pending")?;
+        self.inner.oldest_pending()
+    }
     fn scan_deliveries(
         &self,
         visit: &mut dyn FnMut(DeliveryRecord) -> ControlFlow<()>,
