@@ -36,7 +36,7 @@ fn change_events(repo: &str, n: u64, at: DateTime<FixedOffset>) -> Vec<Event> {
     let ev = |id: String, t: DateTime<FixedOffset>, kind| {
         Event::new(id, Platform::Github, repo, t, kind)
     };
-    let change = |action, t: DateTime<FixedOffset>, by: &Actor| ChangeEvent {
+    let change = |action, by: &Actor| ChangeEvent {
         title: format!("Change {n}: tidy the widget code"),
         description: "A change written by the benchmark's loader.".into(),
         size: ChangeSize {
@@ -58,16 +58,12 @@ fn change_events(repo: &str, n: u64, at: DateTime<FixedOffset>) -> Vec<Event> {
         ev(
             format!("fill:{n}:opened"),
             at,
-            EventKind::Change(change(ChangeAction::Opened, at, &author)),
+            EventKind::Change(change(ChangeAction::Opened, &author)),
         ),
         ev(
             format!("fill:{n}:requested"),
             at + Duration::minutes(5),
-            EventKind::Change(change(
-                ChangeAction::ReviewRequested,
-                at + Duration::minutes(5),
-                &author,
-            )),
+            EventKind::Change(change(ChangeAction::ReviewRequested, &author)),
         ),
     ];
     for (k, (name, pipeline)) in JOBS.iter().enumerate() {
@@ -130,7 +126,7 @@ fn change_events(repo: &str, n: u64, at: DateTime<FixedOffset>) -> Vec<Event> {
         out.push(ev(
             format!("fill:{n}:merged"),
             t,
-            EventKind::Change(change(ChangeAction::Merged, t, &reviewer)),
+            EventKind::Change(change(ChangeAction::Merged, &reviewer)),
         ));
     }
     out
