@@ -65,6 +65,9 @@ impl ChangeState {
     }
 }
 
+/// A reviewer, when a review was first requested of them and when they first gave one.
+pub type ReviewerSpan<'a> = (&'a str, DateTime<Utc>, Option<DateTime<Utc>>);
+
 /// One change's summary.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ChangeSummary {
@@ -186,8 +189,8 @@ impl ChangeSummary {
 
     /// Per reviewer, when a review was first requested and first given (`None`: not yet).
     /// A reviewer is waited on at `t` when `requested <= t < given`.
-    pub fn reviewer_spans(&self) -> Vec<(&str, DateTime<Utc>, Option<DateTime<Utc>>)> {
-        let mut out: Vec<(&str, DateTime<Utc>, Option<DateTime<Utc>>)> = Vec::new();
+    pub fn reviewer_spans(&self) -> Vec<ReviewerSpan<'_>> {
+        let mut out: Vec<ReviewerSpan<'_>> = Vec::new();
         for (at, r) in &self.requested {
             // `requested` is sorted by time: the first entry of a reviewer is the earliest.
             if !out.iter().any(|(x, _, _)| x == r) {

@@ -68,7 +68,7 @@ fn change_events(repo: &str, n: u64, at: DateTime<FixedOffset>) -> Vec<Event> {
     ];
     for (k, (name, pipeline)) in JOBS.iter().enumerate() {
         let t = at + Duration::minutes(20 + k as i64);
-        let result = if (i + k) % 9 == 0 {
+        let result = if (i + k).is_multiple_of(9) {
             CiResult::Failure
         } else {
             CiResult::Success
@@ -121,7 +121,7 @@ fn change_events(repo: &str, n: u64, at: DateTime<FixedOffset>) -> Vec<Event> {
             body: None,
         }),
     ));
-    if i % 10 != 0 {
+    if !i.is_multiple_of(10) {
         let t = reviewed + Duration::hours(1);
         out.push(ev(
             format!("fill:{n}:merged"),

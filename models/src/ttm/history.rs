@@ -310,7 +310,7 @@ impl RepoHistory {
         for w in self.waits.values_mut() {
             w.sort();
         }
-        self.merges.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        self.merges.sort_by_key(|a| (a.0, a.1));
         self.running =
             RunningMedian::new(self.merges.iter().map(|x| (x.0.timestamp(), x.2)).collect());
     }

@@ -277,11 +277,11 @@ impl EventStore for PgStore {
                 let Some(n) = e.change_number() else {
                     return ControlFlow::Continue(());
                 };
-                if let Some((m, s)) = current.take_if(|(m, _)| *m != n) {
-                    if visit(m, s).is_break() {
-                        stopped = true;
-                        return ControlFlow::Break(());
-                    }
+                if let Some((m, s)) = current.take_if(|(m, _)| *m != n)
+                    && visit(m, s).is_break()
+                {
+                    stopped = true;
+                    return ControlFlow::Break(());
                 }
                 current
                     .get_or_insert_with(|| (n, ChangeSummary::default()))
