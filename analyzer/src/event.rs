@@ -584,6 +584,15 @@ impl CiJobEvent {
             url: None,
         }
     }
+
+    /// The job's name with its pipeline (`tempest (check)`): runs of the same key are runs of
+    /// the same job, for stopping points and per-job indexes.
+    pub fn job_key(&self) -> String {
+        match &self.pipeline {
+            Some(p) if !p.is_empty() => format!("{} ({p})", self.name),
+            _ => self.name.clone(),
+        }
+    }
 }
 
 fn one() -> u32 {

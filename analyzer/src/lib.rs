@@ -5,6 +5,7 @@
 pub mod actor;
 pub mod aggregate;
 pub mod areas;
+pub mod change_summary;
 pub mod digest;
 pub mod event;
 pub mod identity;

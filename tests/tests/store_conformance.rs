@@ -9,7 +9,8 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use canopy_analyzer::event::{
-    ChangeAction, ChangeEvent, CiJobEvent, CiResult, CommentEvent, EventKind,
+    ChangeAction, ChangeEvent, CiJobEvent, CiResult, CommentEvent, EventKind, ReviewEvent,
+    ReviewVerdict,
 };
 use canopy_analyzer::{Actor, Event, Platform};
 use canopy_core::{
@@ -18,7 +19,7 @@ use canopy_core::{
 };
 use canopy_store::{
     AuditEntry, Claim, PgStore, RedbStore, ReportStatus, Store, StoreError, StoredReport,
-    TimeRange, repo_events,
+    TimeRange, by_scan, repo_events,
 };
 use chrono::{DateTime, Duration, Utc};
 
@@ -43,7 +44,8 @@ fn redb() -> Fixture {
 fn postgres() -> Fixture {
     let db = canopy_e2e::pg::fresh_database();
     let (store, applied) = PgStore::open_and_migrate(&db.options()).unwrap();
-    assert_eq!(applied, vec![canopy_store::postgres::SCHEMA_VERSION]);
+    let every: Vec<u32> = (1..=canopy_store::postgres::SCHEMA_VERSION).collect();
+    assert_eq!(applied, every);
     Fixture {
         store: Arc::new(store),
         replica: Box::new(move || Arc::new(PgStore::open(&db.options()).unwrap())),
@@ -66,6 +68,7 @@ macro_rules! conformance {
 conformance!(
     events_are_idempotent_and_scanned_in_time_order,
     events_are_found_by_change_commit_and_actor,
+    indexes_answer_what_a_scan_computes,
     text_with_nul_characters_round_trips,
     named_values_and_leases,
     a_scheduled_run_is_recorded_once,
@@ -266,6 +269,156 @@ fn events_are_found_by_change_commit_and_actor(f: &Fixture) {
     // The source's UTC offset is kept.
     let got = repo_events(s, "o/r", TimeRange::ALL).unwrap();
     assert_eq!(got[0], opened);
+}
+
+/// A change event of `number` with head `sha`, `hours` after a fixed instant.
+fn change_at(id: &str, number: u64, action: ChangeAction, sha: &str, hours: i64) -> Event {
+    let at = DateTime::parse_from_rfc3339("2024-03-01T10:00:00Z").unwrap() + Duration::hours(hours);
+    let mut c = ChangeEvent::new(number, action, Actor::github("ada"), at);
+    c.head_sha = Some(sha.into());
+    c.reviewers_requested = vec![Actor::github("bob")];
+    c.actor = Some(Actor::github("cy"));
+    Event::new(id, Platform::Github, "o/r", at, EventKind::Change(c))
+}
+
+/// A finished CI job `name (pipeline)` on `sha`, for `change` if known, `hours` after it.
+fn job_at(
+    id: &str,
+    name: &str,
+    pipeline: Option<&str>,
+    change: Option<u64>,
+    sha: &str,
+    hours: i64,
+) -> Event {
+    let at = DateTime::parse_from_rfc3339("2024-03-01T10:00:00Z").unwrap() + Duration::hours(hours);
+    let job = CiJobEvent {
+        name: name.into(),
+        system: "zuul".into(),
+        pipeline: pipeline.map(str::to_string),
+        duration_secs: 600,
+        runner: None,
+        result: CiResult::Failure,
+        voting: true,
+        change,
+        patchset: None,
+        head_sha: Some(sha.into()),
+        run_id: None,
+        attempt: 1,
+        started_at: None,
+        url: None,
+    };
+    Event::new(
+        id,
+        Platform::Github,
+        "o/r",
+        at,
+        EventKind::CiJobFinished(job),
+    )
+}
+
+/// The events for the index checks: two changes sharing a commit (the earlier one is the
+/// commit's change), jobs by change and by commit only, with and without a pipeline, a
+/// review, a merge, a comment.
+fn indexed_events() -> Vec<Event> {
+    let review = Event::new(
+        "rv:7",
+        Platform::Github,
+        "o/r",
+        DateTime::parse_from_rfc3339("2024-03-01T13:30:00Z").unwrap(),
+        EventKind::Review(ReviewEvent {
+            change: 7,
+            patchset: None,
+            reviewer: Actor::github("bob"),
+            change_author: None,
+            verdict: ReviewVerdict::Approved,
+            votes: vec![],
+            body: None,
+        }),
+    );
+    vec![
+        change_at("pr:7:opened", 7, ChangeAction::Opened, "aaa", 0),
+        change_at("pr:8:opened", 8, ChangeAction::Opened, "aaa", 1),
+        change_at("pr:7:sync", 7, ChangeAction::Updated, "bbb", 2),
+        job_at("ci:1", "tempest", Some("check"), Some(7), "aaa", 1),
+        job_at("ci:2", "tempest", Some("check"), None, "bbb", 3),
+        job_at("ci:3", "tempest", None, None, "bbb", 3),
+        job_at("ci:4", "lint", Some("gate"), Some(8), "aaa", 4),
+        review,
+        change_at("pr:7:merged", 7, ChangeAction::Merged, "bbb", 5),
+        comment("o/r", "c1", "2024-03-01T12:00:00Z", "bob", 7),
+    ]
+}
+
+fn indexes_answer_what_a_scan_computes(f: &Fixture) {
+    let s = f.store.as_ref();
+    let events = indexed_events();
+    // In two batches, the second with a redelivery of the first's events.
+    s.put_events(&events[5..]).unwrap();
+    s.put_events(&events).unwrap();
+    let ids = |scan: &dyn Fn(canopy_store::Visit<'_>)| {
+        let mut v = Vec::new();
+        scan(&mut |e| {
+            v.push(e.id);
+            ControlFlow::Continue(())
+        });
+        v
+    };
+    assert_eq!(s.change_of_sha("o/r", "aaa").unwrap(), Some(7));
+    assert_eq!(s.change_of_sha("o/r", "bbb").unwrap(), Some(7));
+    assert_eq!(s.change_of_sha("o/r", "zzz").unwrap(), None);
+    assert_eq!(s.change_of_sha("o/other", "aaa").unwrap(), None);
+    assert_eq!(
+        ids(&|v| s.scan_sha_jobs("o/r", "bbb", v).unwrap()),
+        ["ci:2", "ci:3"]
+    );
+    assert_eq!(
+        ids(&|v| s.scan_job("o/r", "tempest (check)", v).unwrap()),
+        ["ci:1", "ci:2"]
+    );
+    assert_eq!(ids(&|v| s.scan_job("o/r", "tempest", v).unwrap()), ["ci:3"]);
+    for sha in ["aaa", "bbb", "zzz"] {
+        assert_eq!(
+            s.change_of_sha("o/r", sha).unwrap(),
+            by_scan::change_of_sha(s, "o/r", sha).unwrap()
+        );
+        assert_eq!(
+            ids(&|v| s.scan_sha_jobs("o/r", sha, v).unwrap()),
+            ids(&|v| by_scan::scan_sha_jobs(s, "o/r", sha, v).unwrap())
+        );
+    }
+    for job in ["tempest (check)", "tempest", "lint (gate)", "none"] {
+        assert_eq!(
+            ids(&|v| s.scan_job("o/r", job, v).unwrap()),
+            ids(&|v| by_scan::scan_job(s, "o/r", job, v).unwrap())
+        );
+    }
+    let mut summaries = Vec::new();
+    s.scan_change_summaries("o/r", &mut |n, sum| {
+        summaries.push((n, sum));
+        ControlFlow::Continue(())
+    })
+    .unwrap();
+    let want: Vec<_> = by_scan::change_summaries(s, "o/r")
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(summaries, want);
+    assert_eq!(
+        summaries.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+        [7, 8]
+    );
+    let seven = &summaries[0].1;
+    assert_eq!(seven.ids.len(), 4, "three change events and a review");
+    assert_eq!(seven.merged_by(), Some("github:cy"));
+    assert_eq!(seven.waiting_on(t("2024-03-01T13:00:00Z")), ["github:bob"]);
+    // A walk stops when asked.
+    let mut first = Vec::new();
+    s.scan_change_summaries("o/r", &mut |n, _| {
+        first.push(n);
+        ControlFlow::Break(())
+    })
+    .unwrap();
+    assert_eq!(first, [7]);
 }
 
 fn text_with_nul_characters_round_trips(f: &Fixture) {
@@ -1073,4 +1226,91 @@ fn postgres_wrong_password_and_newer_schema_are_clear_errors() {
         matches!(err, StoreError::Incompatible { found: 99, .. }),
         "{err}"
     );
+}
+
+#[test]
+fn postgres_schema_1_events_get_their_kinds_and_job_keys_when_migrated() {
+    use std::io::Write;
+    let db = canopy_e2e::pg::fresh_database();
+    // A database as schema version 1 left it, with events in its JSON form.
+    let (_, _, initial) = canopy_store::postgres::MIGRATIONS[0];
+    let mut sql = String::from(initial);
+    sql.push_str("CREATE TABLE canopy_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());\n");
+    sql.push_str("INSERT INTO canopy_migrations (version, name) VALUES (1, 'initial');\n");
+    let mut events = indexed_events();
+    // A job whose name has a NUL, as an old store may hold.
+    events.push(job_at("ci:5", "odd\0name", None, None, "bbb", 6));
+    for e in &events {
+        let json = serde_json::to_string(e).unwrap().replace('\'', "''");
+        sql.push_str(&format!(
+            "INSERT INTO events (repo, id, at_ms, change_number, head_sha, data) VALUES ('{}', '{}', {}, {}, {}, convert_to('{}', 'UTF8'));\n",
+            e.repo,
+            e.id,
+            e.at_millis(),
+            e.change_number().map_or("NULL".to_string(), |n| n.to_string()),
+            e.head_sha().map_or("NULL".to_string(), |h| format!("'{h}'")),
+            json,
+        ));
+    }
+    let mut psql = std::process::Command::new("psql")
+        .args([&db.url, "-v", "ON_ERROR_STOP=1", "-q", "-f", "-"])
+        .env("PGPASSWORD", canopy_e2e::pg::PASSWORD)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("psql");
+    psql.stdin
+        .take()
+        .unwrap()
+        .write_all(sql.as_bytes())
+        .unwrap();
+    let out = psql.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = PgStore::open(&db.options())
+        .err()
+        .expect("schema 1 is refused");
+    assert!(
+        matches!(err, StoreError::NotMigrated { found: 1, .. }),
+        "{err}"
+    );
+    let (store, applied) = PgStore::open_and_migrate(&db.options()).unwrap();
+    assert_eq!(applied, vec![2]);
+    let s: &dyn Store = &store;
+    assert_eq!(s.change_of_sha("o/r", "aaa").unwrap(), Some(7));
+    let ids = |scan: &dyn Fn(canopy_store::Visit<'_>)| {
+        let mut v = Vec::new();
+        scan(&mut |e| {
+            v.push(e.id);
+            ControlFlow::Continue(())
+        });
+        v
+    };
+    assert_eq!(
+        ids(&|v| s.scan_sha_jobs("o/r", "bbb", v).unwrap()),
+        ["ci:2", "ci:3", "ci:5"]
+    );
+    assert_eq!(
+        ids(&|v| s.scan_job("o/r", "tempest (check)", v).unwrap()),
+        ["ci:1", "ci:2"]
+    );
+    assert_eq!(
+        ids(&|v| s.scan_job("o/r", "odd\0name", v).unwrap()),
+        ["ci:5"]
+    );
+    let mut summaries = Vec::new();
+    s.scan_change_summaries("o/r", &mut |n, sum| {
+        summaries.push((n, sum));
+        ControlFlow::Continue(())
+    })
+    .unwrap();
+    let want: Vec<_> = by_scan::change_summaries(s, "o/r")
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(summaries, want);
 }

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     AuditEntry, Claim, ConsentStore, EventStore, InboxStore, MetaStore, OutboxStore, ReportStore,
-    ScheduleStore, Store, StoreError, StoredReport, TimeRange, Visit,
+    ScheduleStore, Store, StoreError, StoredReport, TimeRange, Visit, VisitSummary,
 };
 
 /// Wraps a store; methods named with [`FailingStore::fail`] return [`StoreError::Db`].
@@ -86,6 +86,22 @@ impl EventStore for FailingStore {
         self.check("repos")?;
         self.inner.repos()
     }
+    fn change_of_sha(&self, repo: &str, sha: &str) -> Result<Option<u64>, StoreError> {
+        self.check("change_of_sha")?;
+        self.inner.change_of_sha(repo, sha)
+    }
+    fn scan_sha_jobs(&self, repo: &str, sha: &str, visit: Visit<'_>) -> Result<(), StoreError> {
+        self.check("scan_sha_jobs")?;
+        self.inner.scan_sha_jobs(repo, sha, visit)
+    }
+    fn scan_job(&self, repo: &str, job: &str, visit: Visit<'_>) -> Result<(), StoreError> {
+        self.check("scan_job")?;
+        self.inner.scan_job(repo, job, visit)
+    }
+    fn scan_change_summaries(&self, repo: &str, visit: VisitSummary<'_>) -> Result<(), StoreError> {
+        self.check("scan_change_summaries")?;
+        self.inner.scan_change_summaries(repo, visit)
+    }
 }
 
 impl MetaStore for FailingStore {
@@ -129,6 +145,10 @@ impl InboxStore for FailingStore {
     fn queue_depth(&self) -> Result<u64, StoreError> {
         self.check("queue_depth")?;
         self.inner.queue_depth()
+    }
+    fn oldest_pending(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.check("oldest_pending")?;
+        self.inner.oldest_pending()
     }
     fn scan_deliveries(
         &self,

@@ -5,6 +5,7 @@
 use std::ops::ControlFlow;
 
 use canopy_core::{DeliveryRecord, Pending, Platform};
+use chrono::{DateTime, Utc};
 
 use crate::{Claim, StoreError};
 
@@ -16,6 +17,10 @@ pub trait InboxStore: Send + Sync {
 
     /// Number of deliveries waiting to be processed (claimed or not).
     fn queue_depth(&self) -> Result<u64, StoreError>;
+
+    /// When the first delivery in the queue (the oldest waiting, claimed or not) was received;
+    /// `None` when none waits. With [`InboxStore::queue_depth`], the backlog's size and age.
+    fn oldest_pending(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
 
     /// Visits every delivery record (without bodies) in (platform, id) order.
     fn scan_deliveries(

@@ -14,6 +14,7 @@
 //! (`tests/tests/store_conformance.rs`). [`faults`] wraps any store to inject failures in tests.
 #![forbid(unsafe_code)]
 
+pub mod codec;
 pub mod consent;
 pub mod copy;
 pub mod events;
@@ -33,7 +34,7 @@ use canopy_core::{WriteOp, WriteOutcome};
 use chrono::{DateTime, Utc};
 
 pub use consent::ConsentStore;
-pub use events::{EventStore, TimeRange, Visit, repo_events, scan_all};
+pub use events::{EventStore, TimeRange, Visit, VisitSummary, by_scan, repo_events, scan_all};
 pub use inbox::InboxStore;
 pub use location::Location;
 pub use meta::{MetaStore, ScheduleStore};
@@ -43,7 +44,7 @@ pub use redb::{DB_FILE, RedbStore};
 pub use reports::{AuditEntry, ReportStatus, ReportStore, StoredReport};
 
 /// Version of the on-disk layout; a store written with another version is refused.
-pub const STORE_FORMAT_VERSION: u32 = 1;
+pub const STORE_FORMAT_VERSION: u32 = 2;
 
 /// Serialises a record for the store (JSON).
 pub(crate) fn encode<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
@@ -58,18 +59,7 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
 }
 
-/// Reads an event the store wrote, refusing one written by a newer event schema.
-pub(crate) fn decode_event(bytes: &[u8]) -> Result<canopy_analyzer::Event, StoreError> {
-    use canopy_analyzer::event::EVENT_SCHEMA_VERSION;
-    let ev: canopy_analyzer::Event = decode(bytes, "event")?;
-    if ev.v > EVENT_SCHEMA_VERSION {
-        return Err(StoreError::Corrupt(format!(
-            "event {} has schema version {}, newer than this canopy's {}",
-            ev.id, ev.v, EVENT_SCHEMA_VERSION
-        )));
-    }
-    Ok(ev)
-}
+pub(crate) use codec::decode_event;
 
 /// A schedule's last run as stored (RFC 3339 text).
 pub(crate) fn parse_run(key: &str, bytes: &[u8]) -> Result<DateTime<Utc>, StoreError> {

@@ -12,7 +12,7 @@ use canopy_analyzer::{Event, EventKind};
 use canopy_models::stopping::history::{job_key, run_of};
 use canopy_models::stopping::impact::PastStop;
 use canopy_models::stopping::{Outcome, Run, Settings, StoppingPoint, learn};
-use canopy_store::{EventStore, StoreError, TimeRange};
+use canopy_store::{EventStore, StoreError};
 use chrono::Duration;
 use serde::Serialize;
 
@@ -118,8 +118,8 @@ pub fn stopping_notes(h: &ChangeHistory, hist: &JobHistory, s: &Settings) -> Vec
     out
 }
 
-/// The stopping notes of a change, reading the repository's CI history from the store only when
-/// one of the change's jobs failed.
+/// The stopping notes of a change, reading the history of each of its failed jobs from the
+/// store (by job, only when one failed).
 pub fn change_notes(
     store: &dyn EventStore,
     repo: &str,
@@ -133,13 +133,22 @@ pub fn change_notes(
     if !failed {
         return Ok(Vec::new());
     }
+    // Only the failed jobs' own histories matter: read them by job, not the repository.
+    let keys: std::collections::BTreeSet<String> = h
+        .jobs
+        .iter()
+        .filter(|(at, j)| run_of(at.timestamp(), j).is_some_and(|r| r.outcome == Outcome::Failure))
+        .map(|(_, j)| job_key(j))
+        .collect();
     let mut hist = JobHistory::default();
-    store.scan_repo(repo, TimeRange::ALL, &mut |e| {
-        if let EventKind::CiJobFinished(j) = &e.kind {
-            hist.add(e.at_utc().timestamp(), j);
-        }
-        ControlFlow::Continue(())
-    })?;
+    for key in &keys {
+        store.scan_job(repo, key, &mut |e| {
+            if let EventKind::CiJobFinished(j) = &e.kind {
+                hist.add(e.at_utc().timestamp(), j);
+            }
+            ControlFlow::Continue(())
+        })?;
+    }
     Ok(stopping_notes(h, &hist, s))
 }
 

@@ -204,6 +204,9 @@ pub struct ServerConfig {
     /// Seconds a claimed delivery or outbox action stays one replica's before another may
     /// take it over (the claimant is presumed dead). Default 60.
     pub claim_lease_secs: u64,
+    /// Seconds the oldest waiting delivery may have waited before `/readyz` says the server
+    /// is not ready (a load balancer then sends new deliveries to another replica). Default 60.
+    pub max_backlog_age_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -218,6 +221,7 @@ impl Default for ServerConfig {
             max_inflight_mib: 256,
             max_connections_per_peer: 64,
             claim_lease_secs: 60,
+            max_backlog_age_secs: 60,
         }
     }
 }
@@ -416,6 +420,10 @@ impl ServerConfig {
             s.max_connections_per_peer >= 1,
             "server.max_connections_per_peer must be at least 1"
         );
+        anyhow::ensure!(
+            s.max_backlog_age_secs >= 1,
+            "server.max_backlog_age_secs must be at least 1"
+        );
         Ok(())
     }
 }
@@ -504,6 +512,7 @@ mod tests {
             "request_timeout_secs",
             "max_inflight_mib",
             "max_connections_per_peer",
+            "max_backlog_age_secs",
             "host",
             "ci_accounts",
         ] {

@@ -190,9 +190,13 @@ impl TtmCache {
         let h = match hs.entry(repo.to_string()) {
             std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
             std::collections::hash_map::Entry::Vacant(v) => {
-                let mut events = Vec::new();
-                history_events(store, repo, &mut events)?;
-                v.insert(RepoHistory::from_events(repo, &events))
+                // Once per process and repository: the changes' summaries, read by key.
+                let mut summaries = Vec::new();
+                store.scan_change_summaries(repo, &mut |n, s| {
+                    summaries.push((n, s));
+                    ControlFlow::Continue(())
+                })?;
+                v.insert(RepoHistory::from_summaries(repo, summaries))
             }
         };
         for e in new {

@@ -51,6 +51,8 @@ pub struct Limits {
     pub inflight_bytes: usize,
     /// Concurrent connections from one peer address; beyond it, 503 and close.
     pub connections_per_peer: usize,
+    /// Age of the oldest waiting delivery beyond which `/readyz` says not ready.
+    pub max_backlog_age: Duration,
 }
 
 impl Default for Limits {
@@ -61,6 +63,7 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(30),
             inflight_bytes: DEFAULT_INFLIGHT_BYTES,
             connections_per_peer: DEFAULT_CONNECTIONS_PER_PEER,
+            max_backlog_age: Duration::from_secs(60),
         }
     }
 }
@@ -331,11 +334,43 @@ pub fn gerrit_delivery_id(body: &[u8]) -> String {
     format!("gerrit-{}", &hex::encode(digest)[..32])
 }
 
+/// The deliveries waiting to be processed, read from the store.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Backlog {
+    /// How many wait (claimed or not).
+    pub depth: u64,
+    /// Seconds the oldest has waited (0 when none waits).
+    pub age_secs: f64,
+}
+
+/// The backlog now, or the store's error.
+async fn backlog(s: &AppState) -> Result<Backlog, String> {
+    let store = s.store.clone();
+    let read = tokio::task::spawn_blocking(move || {
+        Ok::<_, canopy_store::StoreError>((store.queue_depth()?, store.oldest_pending()?))
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| e.to_string())?;
+    let (depth, oldest) = read;
+    let age_secs = oldest.map_or(0.0, |t| {
+        (s.clock.now() - t).num_milliseconds().max(0) as f64 / 1000.0
+    });
+    Ok(Backlog { depth, age_secs })
+}
+
 async fn readyz(State(s): State<Arc<AppState>>) -> Response {
     let expected = s.health.expected.load(Ordering::SeqCst);
     let running = s.health.running.load(Ordering::SeqCst);
     let writer = s.committer.is_alive();
-    let ready = writer && expected > 0 && running == expected;
+    let limit = s.limits.max_backlog_age.as_secs_f64();
+    let (backlog, store_error) = match backlog(&s).await {
+        Ok(b) => (Some(b), None),
+        Err(e) => (None, Some(e)),
+    };
+    // Unread, the backlog cannot be vouched for: not ready.
+    let backlog_ok = backlog.is_some_and(|b| b.age_secs <= limit);
+    let ready = writer && expected > 0 && running == expected && backlog_ok;
     let status = if ready {
         StatusCode::OK
     } else {
@@ -343,17 +378,28 @@ async fn readyz(State(s): State<Arc<AppState>>) -> Response {
     };
     reply(
         status,
-        json!({ "ready": ready, "store_writer": writer, "workers_running": running, "workers_expected": expected }),
+        json!({
+            "ready": ready,
+            "store_writer": writer,
+            "workers_running": running,
+            "workers_expected": expected,
+            "backlog": backlog.map(|b| b.depth),
+            "backlog_age_seconds": backlog.map(|b| b.age_secs),
+            "backlog_age_limit_seconds": limit,
+            "store_error": store_error,
+        }),
     )
 }
 
 async fn metrics_endpoint(State(s): State<Arc<AppState>>) -> Response {
-    let store = s.store.clone();
-    let depth = tokio::task::spawn_blocking(move || store.queue_depth().ok())
-        .await
-        .ok()
-        .flatten();
-    let mut text = s.metrics.render(depth);
+    let backlog = backlog(&s).await.ok();
+    let mut text = s.metrics.render(backlog.map(|b| b.depth));
+    if let Some(b) = backlog {
+        text.push_str(&crate::metrics::render_backlog_age(
+            b.age_secs,
+            s.limits.max_backlog_age.as_secs_f64(),
+        ));
+    }
     text.push_str(&crate::metrics::render_budget(&s.budget));
     (
         StatusCode::OK,

@@ -1,5 +1,5 @@
 //! Prometheus metrics in the text exposition format: deliveries by platform, event and outcome,
-//! time to acknowledge, processing latency and outcome, queue depth.
+//! time to acknowledge, processing latency and outcome, queue depth and the backlog's age.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -150,6 +150,18 @@ impl Metrics {
         }
         out
     }
+}
+
+/// The backlog's age and the age at which `/readyz` turns unready, as gauges.
+pub fn render_backlog_age(age_secs: f64, limit_secs: f64) -> String {
+    let mut out = String::new();
+    out.push_str("# HELP canopy_inbox_backlog_age_seconds How long the oldest delivery waiting to be processed has waited (0 when none waits).\n");
+    out.push_str("# TYPE canopy_inbox_backlog_age_seconds gauge\n");
+    let _ = writeln!(out, "canopy_inbox_backlog_age_seconds {age_secs}");
+    out.push_str("# HELP canopy_inbox_backlog_age_limit_seconds Backlog age beyond which /readyz answers 503.\n");
+    out.push_str("# TYPE canopy_inbox_backlog_age_limit_seconds gauge\n");
+    let _ = writeln!(out, "canopy_inbox_backlog_age_limit_seconds {limit_secs}");
+    out
 }
 
 /// The request byte budget as gauges and a counter.

@@ -52,6 +52,7 @@ pub fn limits(cfg: &Config) -> Limits {
         request_timeout: Duration::from_secs(s.request_timeout_secs),
         inflight_bytes: s.max_inflight_mib * 1024 * 1024,
         connections_per_peer: s.max_connections_per_peer,
+        max_backlog_age: Duration::from_secs(s.max_backlog_age_secs),
     }
 }
 

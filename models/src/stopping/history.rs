@@ -10,10 +10,7 @@ use super::{Outcome, Run};
 
 /// The key a job's history is kept under: `name`, or `name (pipeline)` when it has one.
 pub fn job_key(j: &CiJobEvent) -> String {
-    match &j.pipeline {
-        Some(p) if !p.is_empty() => format!("{} ({p})", j.name),
-        _ => j.name.clone(),
-    }
+    j.job_key()
 }
 
 /// The outcome of a result: `None` for cancelled and skipped runs.

@@ -43,10 +43,23 @@ impl RunningMedian {
         RunningMedian { merges }
     }
 
-    /// Adds one merge.
+    /// Adds one merge (in the order [`RunningMedian::new`] gives).
     pub fn push(&mut self, merged_at: i64, hours: f64) {
-        let pos = self.merges.partition_point(|(m, _)| *m <= merged_at);
+        let pos = self
+            .merges
+            .partition_point(|(m, h)| m.cmp(&merged_at).then(h.total_cmp(&hours)).is_le());
         self.merges.insert(pos, (merged_at, hours));
+    }
+
+    /// Takes out one merge added before (when a change's merge turns out otherwise).
+    pub fn remove(&mut self, merged_at: i64, hours: f64) {
+        if let Some(pos) = self
+            .merges
+            .iter()
+            .position(|(m, h)| *m == merged_at && h.total_cmp(&hours).is_eq())
+        {
+            self.merges.remove(pos);
+        }
     }
 
     /// Merges known.

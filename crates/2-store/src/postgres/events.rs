@@ -1,15 +1,23 @@
 //! Events on PostgreSQL: idempotent bulk inserts (`ON CONFLICT DO NOTHING` on the event's
-//! (repository, id)), an index row per person named, and time-ordered scans.
+//! (repository, id)), an index row per person named, and time-ordered scans. Each row keeps
+//! the event's kind and CI job key beside it, so the reads the reactor makes per delivery
+//! (the change of a commit, a commit's jobs, a job's runs, the changes' summaries) are index
+//! lookups (schema version 2).
 
-use canopy_analyzer::Event;
+use std::ops::ControlFlow;
+
+use canopy_analyzer::change_summary::ChangeSummary;
+use canopy_analyzer::{Event, EventKind};
 use tokio_postgres::types::ToSql;
 
 use super::pool::Pooled;
 use super::{Param, PgStore, pg_err, pg_text};
-use crate::{EventStore, StoreError, TimeRange, Visit, decode_event};
+use crate::{EventStore, StoreError, TimeRange, Visit, VisitSummary, decode_event};
 
-const INSERT_EVENTS: &str = "INSERT INTO events (repo, id, at_ms, change_number, head_sha, data) \
-     SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[], $5::text[], $6::bytea[]) \
+const INSERT_EVENTS: &str = "INSERT INTO events \
+     (repo, id, at_ms, change_number, head_sha, data, kind, job_key) \
+     SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[], $5::text[], $6::bytea[], \
+     $7::text[], $8::text[]) \
      ON CONFLICT (repo, id) DO NOTHING RETURNING repo, id";
 
 const INSERT_ACTORS: &str = "INSERT INTO event_actors (actor_key, at_ms, repo, id) \
@@ -40,6 +48,7 @@ async fn insert_chunk(c: &mut Pooled, events: &[Event]) -> Result<usize, StoreEr
         Vec::with_capacity(n),
         Vec::with_capacity(n),
     );
+    let (mut kinds, mut jobs) = (Vec::with_capacity(n), Vec::with_capacity(n));
     for ev in events {
         repos.push(pg_text(&ev.repo));
         ids.push(pg_text(&ev.id));
@@ -50,9 +59,15 @@ async fn insert_chunk(c: &mut Pooled, events: &[Event]) -> Result<usize, StoreEr
         );
         shas.push(ev.head_sha().map(pg_text));
         data.push(crate::encode(ev)?);
+        kinds.push(ev.kind_name());
+        jobs.push(match &ev.kind {
+            EventKind::CiJobFinished(j) => Some(pg_text(&j.job_key())),
+            _ => None,
+        });
     }
     let st = c.statement(INSERT_EVENTS).await?;
-    let params: [&(dyn ToSql + Sync); 6] = [&repos, &ids, &ats, &changes, &shas, &data];
+    let params: [&(dyn ToSql + Sync); 8] =
+        [&repos, &ids, &ats, &changes, &shas, &data, &kinds, &jobs];
     let inserted = c.client().query(&st, &params).await.map_err(pg_err)?;
     if inserted.is_empty() {
         return Ok(0);
@@ -217,5 +232,67 @@ impl EventStore for PgStore {
             out.push(r.try_get::<_, String>(0).map_err(pg_err)?);
         }
         Ok(out)
+    }
+
+    fn change_of_sha(&self, repo: &str, sha: &str) -> Result<Option<u64>, StoreError> {
+        let rows = self.query(
+            "SELECT change_number FROM events \
+             WHERE repo = $1 AND head_sha = $2 AND kind = 'change' ORDER BY at_ms, id LIMIT 1",
+            vec![Param::Text(pg_text(repo)), Param::Text(pg_text(sha))],
+        )?;
+        let Some(row) = rows.first() else {
+            return Ok(None);
+        };
+        let n: Option<i64> = row.try_get(0).map_err(pg_err)?;
+        Ok(n.map(|n| n.max(0) as u64))
+    }
+
+    fn scan_sha_jobs(&self, repo: &str, sha: &str, visit: Visit<'_>) -> Result<(), StoreError> {
+        self.scan_events(
+            "SELECT data FROM events \
+             WHERE repo = $1 AND head_sha = $2 AND kind = 'ci_job_finished' ORDER BY at_ms, id",
+            vec![Param::Text(pg_text(repo)), Param::Text(pg_text(sha))],
+            visit,
+        )
+    }
+
+    fn scan_job(&self, repo: &str, job: &str, visit: Visit<'_>) -> Result<(), StoreError> {
+        self.scan_events(
+            "SELECT data FROM events WHERE repo = $1 AND job_key = $2 ORDER BY at_ms, id",
+            vec![Param::Text(pg_text(repo)), Param::Text(pg_text(job))],
+            visit,
+        )
+    }
+
+    fn scan_change_summaries(&self, repo: &str, visit: VisitSummary<'_>) -> Result<(), StoreError> {
+        // The change and review events by change (an index range), folded here: replicas
+        // writing the same change never contend for a summary row.
+        let mut current: Option<(u64, ChangeSummary)> = None;
+        let mut stopped = false;
+        self.scan_events(
+            "SELECT data FROM events WHERE repo = $1 AND kind IN ('change', 'review') \
+             ORDER BY change_number, at_ms, id",
+            vec![Param::Text(pg_text(repo))],
+            &mut |e| {
+                let Some(n) = e.change_number() else {
+                    return ControlFlow::Continue(());
+                };
+                if let Some((m, s)) = current.take_if(|(m, _)| *m != n)
+                    && visit(m, s).is_break()
+                {
+                    stopped = true;
+                    return ControlFlow::Break(());
+                }
+                current
+                    .get_or_insert_with(|| (n, ChangeSummary::default()))
+                    .1
+                    .add(&e);
+                ControlFlow::Continue(())
+            },
+        )?;
+        if !stopped && let Some((m, s)) = current {
+            let _ = visit(m, s);
+        }
+        Ok(())
     }
 }

@@ -291,6 +291,18 @@ impl InboxStore for PgStore {
         Ok(n.max(0) as u64)
     }
 
+    fn oldest_pending(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let rows = self.query(
+            "SELECT received_at FROM deliveries WHERE state = 'pending' ORDER BY seq LIMIT 1",
+            Vec::new(),
+        )?;
+        let Some(row) = rows.first() else {
+            return Ok(None);
+        };
+        let at: String = row.try_get(0).map_err(pg_err)?;
+        parse_time(&at, "receipt time").map(Some)
+    }
+
     fn scan_deliveries(
         &self,
         visit: &mut dyn FnMut(DeliveryRecord) -> ControlFlow<()>,

@@ -7,11 +7,17 @@ use super::pool::Pooled;
 use crate::StoreError;
 
 /// Every migration, in order: (version, name, SQL).
-pub const MIGRATIONS: &[(u32, &str, &str)] =
-    &[(1, "initial", include_str!("migrations/0001_initial.sql"))];
+pub const MIGRATIONS: &[(u32, &str, &str)] = &[
+    (1, "initial", include_str!("migrations/0001_initial.sql")),
+    (
+        2,
+        "event kinds",
+        include_str!("migrations/0002_event_kinds.sql"),
+    ),
+];
 
 /// The schema version this build reads and writes (the last migration's).
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Key of the advisory lock held while migrating.
 const MIGRATION_LOCK: i64 = 0x63_616e_6f70_7901; // "canopy" 1

@@ -115,6 +115,24 @@ impl InboxStore for RedbStore {
         queue.len().map_err(db_err)
     }
 
+    fn oldest_pending(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let queue = txn.open_table(QUEUE).map_err(db_err)?;
+        let Some((_, v)) = queue.first().map_err(db_err)? else {
+            return Ok(None);
+        };
+        let (platform, id) = v.value();
+        let deliveries = txn.open_table(DELIVERIES).map_err(db_err)?;
+        let rec = deliveries
+            .get((platform, id))
+            .map_err(db_err)?
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!("queued delivery {platform}/{id} has no record"))
+            })?;
+        let rec: DeliveryRecord = decode(rec.value(), "delivery record")?;
+        Ok(Some(rec.delivery.received_at))
+    }
+
     fn scan_deliveries(
         &self,
         visit: &mut dyn FnMut(DeliveryRecord) -> ControlFlow<()>,

@@ -5,14 +5,15 @@
 
 mod claims;
 mod consent;
+mod events;
 mod inbox;
+mod migrate;
 mod outbox;
 mod reports;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use canopy_analyzer::Event;
 use canopy_core::{WriteOp, WriteOutcome};
 use chrono::{DateTime, Utc};
 use redb::{
@@ -20,28 +21,13 @@ use redb::{
     WriteTransaction,
 };
 
-use crate::{
-    Claim, EventStore, MetaStore, STORE_FORMAT_VERSION, ScheduleStore, Store, StoreError,
-    TimeRange, Visit, decode_event,
-};
+use crate::{Claim, MetaStore, STORE_FORMAT_VERSION, ScheduleStore, Store, StoreError};
 use claims::Claims;
+use events::EVENTS;
+use events::insert_events;
 
 /// Small named values: the format version, cursors, schedule state.
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
-/// Events by (repository, time in ms, id): time-range scans per repository.
-const EVENTS: TableDefinition<(&str, i64, &str), &[u8]> = TableDefinition::new("events");
-/// (repository, id) → time in ms: idempotent inserts and lookups by id.
-const EVENT_IDS: TableDefinition<(&str, &str), i64> = TableDefinition::new("event_ids");
-/// (actor key, time in ms, repository, id): time-range scans per actor.
-const BY_ACTOR: TableDefinition<(&str, i64, &str, &str), ()> =
-    TableDefinition::new("events_by_actor");
-/// (repository, PR/change number, time in ms, id): a change's events in time order.
-const BY_CHANGE: TableDefinition<(&str, u64, i64, &str), ()> =
-    TableDefinition::new("events_by_change");
-/// (repository, commit, time in ms, id): CI jobs, reruns and PR states by commit.
-const BY_SHA: TableDefinition<(&str, &str, i64, &str), ()> = TableDefinition::new("events_by_sha");
-/// Repository → number of stored events.
-const REPOS: TableDefinition<&str, u64> = TableDefinition::new("repos");
 
 const FORMAT_KEY: &str = "format_version";
 /// Page cache of the database (redb's default of 1 GiB is far more than Canopy needs).
@@ -94,47 +80,53 @@ impl RedbStore {
     }
 
     fn check_or_init_format(&self) -> Result<(), StoreError> {
+        let found = {
+            let txn = self.db.begin_write().map_err(db_err)?;
+            let found = {
+                let meta = txn.open_table(META).map_err(db_err)?;
+                let v = meta.get(FORMAT_KEY).map_err(db_err)?;
+                v.map(|v| decode_u32(v.value()).unwrap_or(0))
+            };
+            txn.abort().map_err(db_err)?;
+            found
+        };
+        match found {
+            Some(v) if v == STORE_FORMAT_VERSION => {}
+            Some(v) if migrate::FROM.contains(&v) => migrate::run(&self.db, v)?,
+            Some(v) => {
+                return Err(StoreError::Incompatible {
+                    path: self.path.clone(),
+                    found: v,
+                    supported: STORE_FORMAT_VERSION,
+                });
+            }
+            None => self.init_format()?,
+        }
+        // Create every table so read transactions never meet a missing one.
+        let txn = self.db.begin_write().map_err(db_err)?;
+        events::init_tables(&txn)?;
+        inbox::init_tables(&txn)?;
+        outbox::init_tables(&txn)?;
+        consent::init_tables(&txn)?;
+        reports::init_tables(&txn)?;
+        txn.commit().map_err(db_err)
+    }
+
+    /// Records the format of a new store, unless it already holds data written without one.
+    fn init_format(&self) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(db_err)?;
         {
-            let mut meta = txn.open_table(META).map_err(db_err)?;
-            let found = meta
-                .get(FORMAT_KEY)
-                .map_err(db_err)?
-                .map(|v| decode_u32(v.value()));
-            match found {
-                Some(Some(v)) if v == STORE_FORMAT_VERSION => {}
-                Some(v) => {
-                    return Err(StoreError::Incompatible {
-                        path: self.path.clone(),
-                        found: v.unwrap_or(0),
-                        supported: STORE_FORMAT_VERSION,
-                    });
-                }
-                None => {
-                    // A new store, unless it already holds data written without a version.
-                    let events = txn.open_table(EVENTS).map_err(db_err)?;
-                    if !events.is_empty().map_err(db_err)? {
-                        return Err(StoreError::Incompatible {
-                            path: self.path.clone(),
-                            found: 0,
-                            supported: STORE_FORMAT_VERSION,
-                        });
-                    }
-                    drop(events);
-                    meta.insert(FORMAT_KEY, STORE_FORMAT_VERSION.to_le_bytes().as_slice())
-                        .map_err(db_err)?;
-                }
+            let events = txn.open_table(EVENTS).map_err(db_err)?;
+            if !events.is_empty().map_err(db_err)? {
+                return Err(StoreError::Incompatible {
+                    path: self.path.clone(),
+                    found: 0,
+                    supported: STORE_FORMAT_VERSION,
+                });
             }
-            // Create every table so read transactions never meet a missing one.
-            txn.open_table(EVENT_IDS).map_err(db_err)?;
-            txn.open_table(BY_ACTOR).map_err(db_err)?;
-            txn.open_table(REPOS).map_err(db_err)?;
-            txn.open_table(BY_CHANGE).map_err(db_err)?;
-            txn.open_table(BY_SHA).map_err(db_err)?;
-            inbox::init_tables(&txn)?;
-            outbox::init_tables(&txn)?;
-            consent::init_tables(&txn)?;
-            reports::init_tables(&txn)?;
+            let mut meta = txn.open_table(META).map_err(db_err)?;
+            meta.insert(FORMAT_KEY, STORE_FORMAT_VERSION.to_le_bytes().as_slice())
+                .map_err(db_err)?;
         }
         txn.commit().map_err(db_err)
     }
@@ -146,177 +138,8 @@ impl RedbStore {
     }
 }
 
-/// Inserts the events not stored yet inside an open write transaction; returns how many were new.
-fn insert_events(txn: &WriteTransaction, events: &[Event]) -> Result<usize, StoreError> {
-    let mut new = 0;
-    let mut ev_t = txn.open_table(EVENTS).map_err(db_err)?;
-    let mut ids = txn.open_table(EVENT_IDS).map_err(db_err)?;
-    let mut by_actor = txn.open_table(BY_ACTOR).map_err(db_err)?;
-    let mut repos = txn.open_table(REPOS).map_err(db_err)?;
-    let mut by_change = txn.open_table(BY_CHANGE).map_err(db_err)?;
-    let mut by_sha = txn.open_table(BY_SHA).map_err(db_err)?;
-    let mut buf = Vec::with_capacity(1024);
-    for ev in events {
-        let key = (ev.repo.as_str(), ev.id.as_str());
-        if ids.get(key).map_err(db_err)?.is_some() {
-            continue;
-        }
-        let at = ev.at_millis();
-        buf.clear();
-        serde_json::to_writer(&mut buf, ev).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        ev_t.insert((ev.repo.as_str(), at, ev.id.as_str()), buf.as_slice())
-            .map_err(db_err)?;
-        ids.insert(key, at).map_err(db_err)?;
-        let mut seen: Vec<&str> = Vec::new();
-        for a in ev.actors() {
-            if !seen.contains(&a.key.as_str()) {
-                seen.push(&a.key);
-                by_actor
-                    .insert((a.key.as_str(), at, ev.repo.as_str(), ev.id.as_str()), ())
-                    .map_err(db_err)?;
-            }
-        }
-        if let Some(n) = ev.change_number() {
-            by_change
-                .insert((ev.repo.as_str(), n, at, ev.id.as_str()), ())
-                .map_err(db_err)?;
-        }
-        if let Some(sha) = ev.head_sha() {
-            by_sha
-                .insert((ev.repo.as_str(), sha, at, ev.id.as_str()), ())
-                .map_err(db_err)?;
-        }
-        let count = repos
-            .get(ev.repo.as_str())
-            .map_err(db_err)?
-            .map_or(0, |v| v.value());
-        repos.insert(ev.repo.as_str(), count + 1).map_err(db_err)?;
-        new += 1;
-    }
-    Ok(new)
-}
-
-/// Visits, in index order, the events an index of (repository, key, time ms, id) names
-/// between two keys. (A macro: the indexes' key types differ.)
-macro_rules! scan_index {
-    ($store:expr, $table:expr, $lo:expr, $hi:expr, $repo:expr, $visit:expr) => {{
-        let txn = $store.db.begin_read().map_err(db_err)?;
-        let idx = txn.open_table($table).map_err(db_err)?;
-        let events = txn.open_table(EVENTS).map_err(db_err)?;
-        for entry in idx.range($lo..=$hi).map_err(db_err)? {
-            let (k, _) = entry.map_err(db_err)?;
-            let (_, _, at, id) = k.value();
-            if let Some(v) = events.get(($repo, at, id)).map_err(db_err)?
-                && $visit(decode_event(v.value())?).is_break()
-            {
-                break;
-            }
-        }
-        Ok(())
-    }};
-}
-
 fn decode_u32(b: &[u8]) -> Option<u32> {
     Some(u32::from_le_bytes(b.try_into().ok()?))
-}
-
-impl EventStore for RedbStore {
-    fn put_events(&self, events: &[Event]) -> Result<usize, StoreError> {
-        if events.is_empty() {
-            return Ok(0);
-        }
-        let txn = self.db.begin_write().map_err(db_err)?;
-        let new = insert_events(&txn, events)?;
-        txn.commit().map_err(db_err)?;
-        Ok(new)
-    }
-
-    fn has_event(&self, repo: &str, id: &str) -> Result<bool, StoreError> {
-        let txn = self.db.begin_read().map_err(db_err)?;
-        let ids = txn.open_table(EVENT_IDS).map_err(db_err)?;
-        Ok(ids.get((repo, id)).map_err(db_err)?.is_some())
-    }
-
-    fn event_ids(&self, repo: &str, prefix: &str) -> Result<Vec<String>, StoreError> {
-        let txn = self.db.begin_read().map_err(db_err)?;
-        let ids = txn.open_table(EVENT_IDS).map_err(db_err)?;
-        let mut out = Vec::new();
-        for entry in ids.range((repo, prefix)..).map_err(db_err)? {
-            let (k, _) = entry.map_err(db_err)?;
-            let (r, id) = k.value();
-            if r != repo || !id.starts_with(prefix) {
-                break;
-            }
-            out.push(id.to_string());
-        }
-        Ok(out)
-    }
-
-    fn scan_repo(&self, repo: &str, range: TimeRange, visit: Visit<'_>) -> Result<(), StoreError> {
-        let txn = self.db.begin_read().map_err(db_err)?;
-        let t = txn.open_table(EVENTS).map_err(db_err)?;
-        let (lo, hi) = (range.from_millis(), range.to_millis());
-        for entry in t.range((repo, lo, "")..(repo, hi, "")).map_err(db_err)? {
-            let (_, v) = entry.map_err(db_err)?;
-            if visit(decode_event(v.value())?).is_break() {
-                break;
-            }
-        }
-        Ok(())
-    }
-
-    fn scan_actor(
-        &self,
-        actor_key: &str,
-        range: TimeRange,
-        visit: Visit<'_>,
-    ) -> Result<(), StoreError> {
-        let txn = self.db.begin_read().map_err(db_err)?;
-        let idx = txn.open_table(BY_ACTOR).map_err(db_err)?;
-        let ids = txn.open_table(EVENT_IDS).map_err(db_err)?;
-        let events = txn.open_table(EVENTS).map_err(db_err)?;
-        let (lo, hi) = (range.from_millis(), range.to_millis());
-        for entry in idx
-            .range((actor_key, lo, "", "")..(actor_key, hi, "", ""))
-            .map_err(db_err)?
-        {
-            let (k, _) = entry.map_err(db_err)?;
-            let (_, at, repo, id) = k.value();
-            debug_assert!(ids.get((repo, id)).ok().flatten().is_some());
-            let Some(v) = events.get((repo, at, id)).map_err(db_err)? else {
-                return Err(StoreError::Corrupt(format!(
-                    "actor index points at a missing event {id}"
-                )));
-            };
-            if visit(decode_event(v.value())?).is_break() {
-                break;
-            }
-        }
-        Ok(())
-    }
-
-    fn scan_change(&self, repo: &str, number: u64, visit: Visit<'_>) -> Result<(), StoreError> {
-        let lo = (repo, number, i64::MIN, "");
-        let hi = (repo, number, i64::MAX, "\u{10ffff}");
-        scan_index!(self, BY_CHANGE, lo, hi, repo, visit)
-    }
-
-    fn scan_sha(&self, repo: &str, sha: &str, visit: Visit<'_>) -> Result<(), StoreError> {
-        let lo = (repo, sha, i64::MIN, "");
-        let hi = (repo, sha, i64::MAX, "\u{10ffff}");
-        scan_index!(self, BY_SHA, lo, hi, repo, visit)
-    }
-
-    fn repos(&self) -> Result<Vec<String>, StoreError> {
-        let txn = self.db.begin_read().map_err(db_err)?;
-        let t = txn.open_table(REPOS).map_err(db_err)?;
-        let mut out = Vec::new();
-        for entry in t.iter().map_err(db_err)? {
-            let (k, _) = entry.map_err(db_err)?;
-            out.push(k.value().to_string());
-        }
-        Ok(out)
-    }
 }
 
 impl MetaStore for RedbStore {
@@ -403,7 +226,8 @@ fn put_meta_in(txn: &redb::WriteTransaction, key: &str, value: &[u8]) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::repo_events;
+    use crate::{EventStore, TimeRange, repo_events};
+    use canopy_analyzer::Event;
     use canopy_analyzer::event::{CommentEvent, EventKind};
     use canopy_analyzer::{Actor, Platform};
     use chrono::DateTime;
@@ -483,7 +307,7 @@ mod tests {
         assert!(matches!(err, StoreError::Incompatible { found: 99, .. }));
         let msg = err.to_string();
         assert!(
-            msg.contains("format 99") && msg.contains("reads format 1"),
+            msg.contains("format 99") && msg.contains("reads format 2"),
             "{msg}"
         );
     }

@@ -304,17 +304,9 @@ impl React for Reactor {
     }
 }
 
-/// The PR whose head a commit is, if known.
+/// The PR whose head a commit is, if known (read by key).
 fn change_of_sha(store: &dyn EventStore, repo: &str, sha: &str) -> Result<Option<u64>, StoreError> {
-    let mut found = None;
-    store.scan_sha(repo, sha, &mut |e| {
-        if let EventKind::Change(c) = &e.kind {
-            found = Some(c.number);
-            return ControlFlow::Break(());
-        }
-        ControlFlow::Continue(())
-    })?;
-    Ok(found)
+    store.change_of_sha(repo, sha)
 }
 
 /// A change's history from the store plus the events being processed (not stored yet).
@@ -340,10 +332,8 @@ pub fn change_history(
     // Jobs recorded by commit only (GitHub Actions): attach those of the change's heads.
     let heads = ChangeHistory::from_events(events.clone()).heads();
     for sha in &heads {
-        store.scan_sha(repo, sha, &mut |e| {
-            if matches!(e.kind, EventKind::CiJobFinished(_)) {
-                events.push(e);
-            }
+        store.scan_sha_jobs(repo, sha, &mut |e| {
+            events.push(e);
             ControlFlow::Continue(())
         })?;
         events.extend(new_where(&|e| {

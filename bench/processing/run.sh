@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Processing keeps pace with intake (issue 15): drives the real release `canopy serve` with wrk
+# (signed, real-sized `pull_request.opened` deliveries for distinct PRs), waits until
+# canopy_inbox_queue_depth is 0 and prints acknowledged/s, processed/s (from the first request
+# to the empty queue) and processing p50/p99, on stores pre-filled with 10k, 100k and 1M
+# events; in the same run the no-op intake ceiling (an axum server that only verifies the
+# HMAC and answers); then the SIGKILL test (a backlog built under load, the server killed,
+# the time the restarted server takes to drain it).
+#
+#   bench/processing/run.sh [SECONDS] [CONNECTIONS]
+#
+# Environment: SIZES (default "10000 100000 1000000"), PRS (distinct PRs, default 2000),
+# BACKLOG (SIGKILL test target, default 10000), KEEP=1 keeps the work directory.
+# Needs wrk (apt-get install wrk), python3, curl. Builds what it runs (release).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+secs=${1:-10}
+conns=${2:-32}
+sizes=${SIZES:-"10000 100000 1000000"}
+prs=${PRS:-2000}
+backlog_target=${BACKLOG:-10000}
+secret=bench-secret
+port=18090
+target=${CARGO_TARGET_DIR:-$root/target}
+
+(cd "$root" && cargo build --release --locked -q -p canopy \
+  && cargo build --release --locked -q -p canopy-store --example fill_store \
+  && cargo build --release --locked -q -p canopy-server --example noop_intake)
+canopy=$target/release/canopy
+fill=$target/release/examples/fill_store
+noop=$target/release/examples/noop_intake
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/canopy-bench.XXXXXX")
+cleanup() { kill $(jobs -p) 2>/dev/null || true; [ "${KEEP:-}" = 1 ] || rm -rf "$work"; }
+trap cleanup EXIT
+python3 "$here/payloads.py" "$root/tests/fixtures/github/pull_request.opened.json" "$work/payloads" "$prs" "$secret" >/dev/null
+export MANIFEST=$work/payloads/manifest.txt
+payload_bytes=$(wc -c < "$(head -1 "$MANIFEST" | cut -d' ' -f1)")
+
+wait_port() { for _ in $(seq 400); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; return 1; }
+metrics() { python3 "$here/metrics.py" "http://127.0.0.1:$port/metrics" "$1"; }
+load() { ID_PREFIX=$1 wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$here/signed.lua" "http://127.0.0.1:$port/webhooks/github" | grep '^RESULT'; }
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
+serve() { # store dir -> pid
+  CANOPY_GITHUB_WEBHOOK_SECRET=$secret RUST_LOG=error "$canopy" serve --listen 127.0.0.1:$port --store "$1" --workers 2 >>"$work/serve.log" 2>&1 &
+  echo $!
+}
+wait_drained() { # -> seconds waited until the queue is empty (gives up after 900 s)
+  local t0=$(date +%s.%N) depth
+  while :; do
+    depth=$(metrics depth)
+    [ "$depth" = 0 ] && break
+    if (( $(echo "$(date +%s.%N) - $t0 > 900" | bc) )); then echo "queue still at $depth after 900 s" >&2; break; fi
+    sleep 0.05
+  done
+  echo "$(date +%s.%N) - $t0" | bc
+}
+
+echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at start; wrk -t2 -c$conns -d${secs}s on the same machine"
+echo "payloads: $prs distinct PRs, pull_request.opened, $payload_bytes bytes each"
+printf '%-22s %12s %12s %10s %10s %14s\n' "run" "acked/s" "processed/s" "p50_ms" "p99_ms" "delivered"
+
+# The intake ceiling: verify the HMAC and answer, nothing else.
+"$noop" 127.0.0.1:$port "$secret" & noop_pid=$!
+wait_port $port
+r=$(load noop)
+kill $noop_pid; wait $noop_pid 2>/dev/null || true
+printf '%-22s %12s %12s %10s %10s %14s\n' "no-op axum (HMAC only)" "$(echo "$r" | field rps)" "-" "-" "-" "$(echo "$r" | field requests)"
+
+for size in $sizes; do
+  store=$work/store-$size
+  fill_out=$("$fill" "$store" "$size" 2>&1 | tr '\r' '\n' | tail -1)
+  pid=$(serve "$store")
+  wait_port $port
+  t0=$(date +%s.%N)
+  r=$(load "s$size-")
+  wait_drained >/dev/null
+  t1=$(date +%s.%N)
+  processed=$(metrics processed)
+  read -r p50 p99 < <(metrics quantiles)
+  kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
+  rate=$(echo "scale=1; $processed / ($t1 - $t0)" | bc)
+  printf '%-22s %12s %12s %10s %10s %14s\n' "canopy, ${size} events" "$(echo "$r" | field rps)" "$rate" "$p50" "$p99" "$processed"
+  echo "    (prefill: $fill_out; load average now $(cut -d' ' -f1-3 /proc/loadavg))"
+done
+
+# SIGKILL: build a backlog under load, kill -9 the server, time the drain after a restart.
+store=$work/store-kill
+"$fill" "$store" 10000 >/dev/null 2>&1
+pid=$(serve "$store")
+wait_port $port
+ID_PREFIX=kill- wrk -t2 -c"$conns" -d60s -s "$here/signed.lua" "http://127.0.0.1:$port/webhooks/github" >/dev/null 2>&1 & wrk_pid=$!
+peak=0
+for _ in $(seq 1200); do
+  depth=$(metrics depth 2>/dev/null || echo 0)
+  (( depth > peak )) && peak=$depth
+  (( depth >= backlog_target )) && break
+  sleep 0.05
+done
+kill -9 "$pid"; kill "$wrk_pid" 2>/dev/null || true; wait 2>/dev/null || true
+pending=$("$canopy" inbox list --store "$store" --format json | grep -c '"state":"pending"' || true)
+pid=$(serve "$store")
+t0=$(date +%s.%N)
+wait_port $port
+drain=$(wait_drained)
+total=$(echo "$(date +%s.%N) - $t0" | bc)
+kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
+echo "SIGKILL: $pending deliveries pending after kill -9 (target $backlog_target); restarted server drained them in ${total} s (${drain} s after its port opened)"
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -1,0 +1,190 @@
+//! Fills an embedded store with a synthetic repository history, fast, for benchmarks at a
+//! given store size (bench/processing/run.sh): changes opened with a head commit, review
+//! requests, reviews, comments, CI jobs on the head and merges, about nine events per change,
+//! spread over the two years before `--until`, written in large transactions.
+//!
+//!     cargo run --release -p canopy-store --example fill_store -- DIR EVENTS [REPO] [UNTIL]
+//!
+//! REPO defaults to `canopy-demo/widgets` (the repository of the GitHub fixtures), UNTIL (RFC
+//! 3339) to 2026-01-01. Change numbers start at 1; keep the benchmark's own PRs above the
+//! number of changes written (EVENTS / 9 + 1).
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use canopy_analyzer::event::{
+    ChangeAction, ChangeEvent, ChangeSize, CiJobEvent, CiResult, CommentEvent, ReviewEvent,
+    ReviewVerdict,
+};
+use canopy_analyzer::{Actor, Event, EventKind, Platform};
+use canopy_store::{EventStore, RedbStore};
+use chrono::{DateTime, Duration, FixedOffset};
+
+const PEOPLE: usize = 60;
+const JOBS: [(&str, &str); 3] = [("build", "ci"), ("test", "ci"), ("lint", "ci")];
+const BATCH: usize = 20_000;
+
+fn person(i: usize) -> Actor {
+    Actor::github(&format!("dev{}", i % PEOPLE))
+}
+
+/// The events of change `n`, opened at `at` (deterministic in `n`).
+fn change_events(repo: &str, n: u64, at: DateTime<FixedOffset>) -> Vec<Event> {
+    let i = n as usize;
+    let (author, reviewer) = (person(i * 7), person(i * 7 + 3));
+    let head = format!("{:040x}", n.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    let ev = |id: String, t: DateTime<FixedOffset>, kind| {
+        Event::new(id, Platform::Github, repo, t, kind)
+    };
+    let change = |action, by: &Actor| ChangeEvent {
+        title: format!("Change {n}: tidy the widget code"),
+        description: "A change written by the benchmark's loader.".into(),
+        size: ChangeSize {
+            additions: 10 + n % 400,
+            deletions: n % 70,
+            files_changed: 1 + n % 12,
+            ..ChangeSize::default()
+        },
+        head_sha: Some(head.clone()),
+        actor: Some(by.clone()),
+        reviewers_requested: if action == ChangeAction::ReviewRequested {
+            vec![reviewer.clone()]
+        } else {
+            vec![]
+        },
+        ..ChangeEvent::new(n, action, author.clone(), at)
+    };
+    let mut out = vec![
+        ev(
+            format!("fill:{n}:opened"),
+            at,
+            EventKind::Change(change(ChangeAction::Opened, &author)),
+        ),
+        ev(
+            format!("fill:{n}:requested"),
+            at + Duration::minutes(5),
+            EventKind::Change(change(ChangeAction::ReviewRequested, &author)),
+        ),
+    ];
+    for (k, (name, pipeline)) in JOBS.iter().enumerate() {
+        let t = at + Duration::minutes(20 + k as i64);
+        let result = if (i + k).is_multiple_of(9) {
+            CiResult::Failure
+        } else {
+            CiResult::Success
+        };
+        let job = CiJobEvent {
+            pipeline: Some((*pipeline).into()),
+            change: Some(n),
+            head_sha: Some(head.clone()),
+            ..CiJobEvent::new(*name, "github-actions", 300 + (i % 600) as u64, result)
+        };
+        out.push(ev(
+            format!("fill:{n}:job:{name}"),
+            t,
+            EventKind::CiJobFinished(job),
+        ));
+    }
+    for c in 0..2 {
+        let t = at + Duration::hours(1 + c);
+        out.push(ev(
+            format!("fill:{n}:comment:{c}"),
+            t,
+            EventKind::Comment(CommentEvent {
+                number: n,
+                on_change: true,
+                comment_id: format!("{n}-{c}"),
+                author: if c == 0 {
+                    reviewer.clone()
+                } else {
+                    author.clone()
+                },
+                addressee: None,
+                body: "Looks reasonable; one question about the error path.".into(),
+                inline: c == 0,
+                edited: false,
+                author_role: None,
+            }),
+        ));
+    }
+    let reviewed = at + Duration::hours(3 + (i % 40) as i64);
+    out.push(ev(
+        format!("fill:{n}:review"),
+        reviewed,
+        EventKind::Review(ReviewEvent {
+            change: n,
+            patchset: None,
+            reviewer: reviewer.clone(),
+            change_author: Some(author.clone()),
+            verdict: ReviewVerdict::Approved,
+            votes: vec![],
+            body: None,
+        }),
+    ));
+    if !i.is_multiple_of(10) {
+        let t = reviewed + Duration::hours(1);
+        out.push(ev(
+            format!("fill:{n}:merged"),
+            t,
+            EventKind::Change(change(ChangeAction::Merged, &reviewer)),
+        ));
+    }
+    out
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (Some(dir), Some(total)) = (
+        args.first(),
+        args.get(1).and_then(|n| n.parse::<usize>().ok()),
+    ) else {
+        eprintln!("usage: fill_store DIR EVENTS [REPO] [UNTIL]");
+        return ExitCode::from(2);
+    };
+    let repo = args.get(2).map_or("canopy-demo/widgets", String::as_str);
+    let until = match args.get(3).map_or(
+        Ok(DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap_or_default()),
+        |s| DateTime::parse_from_rfc3339(s),
+    ) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("UNTIL must be an RFC 3339 time: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let store = match RedbStore::open(std::path::Path::new(dir)) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("cannot open the store at {dir}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let changes = (total / 9 + 1) as u64;
+    let span = Duration::days(730).num_minutes() / changes as i64;
+    let started = Instant::now();
+    let (mut written, mut batch) = (0usize, Vec::with_capacity(BATCH + 16));
+    for n in 1..=changes {
+        let at = until - Duration::days(730) + Duration::minutes(span * n as i64);
+        batch.extend(change_events(repo, n, at));
+        if batch.len() >= BATCH || n == changes {
+            batch.truncate(total - written);
+            match store.put_events(&batch) {
+                Ok(k) => written += k,
+                Err(e) => {
+                    eprintln!("writing events failed after {written}: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+            batch.clear();
+            eprint!("\r{written} events");
+            if written >= total {
+                break;
+            }
+        }
+    }
+    eprintln!(
+        "\r{written} events for {changes} changes of {repo} in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    ExitCode::SUCCESS
+}

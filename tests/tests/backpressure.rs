@@ -1,0 +1,150 @@
+//! Back-pressure that tells the truth: `/readyz` and `/metrics` report the backlog (deliveries
+//! waiting to be processed) and the age of its oldest delivery, and a backlog older than the
+//! configured limit makes `/readyz` answer 503 until it has drained. The normaliser here holds
+//! its worker until the test lets it go, so a delivery stays waiting while a manual clock ages
+//! it.
+
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use canopy_core::{Delivery, ManualClock, Normalize, Normalized};
+use canopy_server::app::{self, AppConfig, Running};
+use canopy_server::auth::github_signature;
+use canopy_server::http::Limits;
+use canopy_server::secrets::Secrets;
+use canopy_store::RedbStore;
+use chrono::{TimeZone, Utc};
+use serde_json::Value;
+
+const SECRET: &str = "test-secret";
+
+/// Ignores every delivery, but only once the gate is open.
+struct GatedNormalizer {
+    open: Arc<(Mutex<bool>, Condvar)>,
+}
+
+impl Normalize for GatedNormalizer {
+    fn normalize(&self, _d: &Delivery) -> Result<Normalized, String> {
+        let (lock, cv) = &*self.open;
+        let mut open = lock.lock().map_err(|e| e.to_string())?;
+        while !*open {
+            open = cv.wait(open).map_err(|e| e.to_string())?;
+        }
+        Ok(Normalized {
+            events: vec![],
+            ignored: Some("test".into()),
+        })
+    }
+}
+
+async fn get(r: &Running, path: &str) -> (u16, String) {
+    let resp = reqwest::get(format!("http://{}{}", r.addr, path))
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+async fn readyz(r: &Running) -> (u16, Value) {
+    let (status, body) = get(r, "/readyz").await;
+    (status, serde_json::from_str(&body).unwrap())
+}
+
+/// The value of an unlabelled metric.
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_old_backlog_makes_the_server_unready_until_it_drains() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(RedbStore::open(dir.path()).unwrap());
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap(),
+    ));
+    let gate = Arc::new((Mutex::new(false), Condvar::new()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let r = app::start(
+        listener,
+        store,
+        Arc::new(GatedNormalizer { open: gate.clone() }),
+        clock.clone(),
+        AppConfig {
+            limits: Limits {
+                max_backlog_age: Duration::from_secs(30),
+                ..Limits::default()
+            },
+            ..AppConfig::intake(Secrets::new([SECRET.to_string()]), Secrets::new([]))
+        },
+    )
+    .unwrap();
+
+    // Ready with nothing waiting (once the workers run).
+    let mut ready = (0, Value::Null);
+    for _ in 0..100 {
+        ready = readyz(&r).await;
+        if ready.0 == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(ready.0, 200, "{}", ready.1);
+    assert_eq!(ready.1["backlog"], 0);
+    assert_eq!(ready.1["backlog_age_seconds"], 0.0);
+    assert_eq!(ready.1["backlog_age_limit_seconds"], 30.0);
+
+    // Two deliveries wait (the first holds a worker at the gate).
+    for id in ["d-1", "d-2"] {
+        let body = br#"{"n":1}"#;
+        let resp = reqwest::Client::new()
+            .post(format!("http://{}/webhooks/github", r.addr))
+            .header("X-GitHub-Event", "issue_comment")
+            .header("X-GitHub-Delivery", id)
+            .header("X-Hub-Signature-256", github_signature(SECRET, body))
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 202);
+        clock.advance(chrono::Duration::seconds(10));
+    }
+    // The oldest arrived 20 s ago by the clock: still within the limit.
+    let (status, body) = readyz(&r).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["backlog"], 2);
+    assert_eq!(body["backlog_age_seconds"], 20.0);
+    let (_, text) = get(&r, "/metrics").await;
+    assert_eq!(metric(&text, "canopy_inbox_queue_depth"), 2.0);
+    assert_eq!(metric(&text, "canopy_inbox_backlog_age_seconds"), 20.0);
+    assert_eq!(
+        metric(&text, "canopy_inbox_backlog_age_limit_seconds"),
+        30.0
+    );
+
+    // Beyond the limit: not ready, and it says why.
+    clock.advance(chrono::Duration::seconds(15));
+    let (status, body) = readyz(&r).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["ready"], false);
+    assert_eq!(body["store_writer"], true);
+    assert_eq!(body["workers_running"], body["workers_expected"]);
+    assert_eq!(body["backlog_age_seconds"], 35.0);
+    let (_, text) = get(&r, "/metrics").await;
+    assert_eq!(metric(&text, "canopy_inbox_backlog_age_seconds"), 35.0);
+
+    // Drained: ready again.
+    {
+        let (lock, cv) = &*gate;
+        *lock.lock().unwrap() = true;
+        cv.notify_all();
+    }
+    assert!(r.wait_idle(Duration::from_secs(10)).await);
+    let (status, body) = readyz(&r).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["backlog"], 0);
+    assert_eq!(body["backlog_age_seconds"], 0.0);
+    r.shutdown(Duration::from_secs(1)).await;
+}
