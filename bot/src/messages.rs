@@ -523,7 +523,9 @@ mod tests {
                 ("75–100".into(), Some(0)),
             ],
             k: 5,
-            drivers: vec!["late night share (+4.1 points)".into()],
+            drivers: vec!["recent activity (+4.1 points)".into()],
+            note: None,
+            trends: vec!["weekend share +0.8 sd".into()],
         };
         let charts = [
             crate::digest::charts::activity_svg(&d).unwrap(),
