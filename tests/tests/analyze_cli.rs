@@ -262,3 +262,34 @@ fn every_subcommand_has_help() {
         assert!(String::from_utf8_lossy(&out.stdout).contains("Usage:"));
     }
 }
+
+#[test]
+fn a_bare_clone_is_named_after_its_origin_or_its_path_without_git() {
+    let r = history();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = r.path().to_str().unwrap();
+    // A bare clone in a directory called `repo`, whose origin is a GitHub repository.
+    canopy_e2e::git(dir.path(), &["clone", "-q", "--bare", src, "repo"]);
+    let bare = dir.path().join("repo");
+    let url = "https://github.com/acme/widgets.git";
+    canopy_e2e::git(&bare, &["remote", "set-url", "origin", url]);
+    let name = |path: &std::path::Path| {
+        let out = run_canopy(
+            BIN,
+            &[
+                "analyze",
+                "--git",
+                path.to_str().unwrap(),
+                "--format",
+                "json",
+            ],
+        );
+        stdout_json(&out)["repo"].as_str().unwrap_or("").to_string()
+    };
+    assert_eq!(name(&bare), "acme/widgets");
+    // Without an origin, the directory name without `.git`.
+    canopy_e2e::git(dir.path(), &["clone", "-q", "--bare", src, "widgets.git"]);
+    let plain = dir.path().join("widgets.git");
+    canopy_e2e::git(&plain, &["remote", "remove", "origin"]);
+    assert_eq!(name(&plain), "widgets");
+}

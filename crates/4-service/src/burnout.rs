@@ -1,0 +1,1063 @@
+//! `canopy burnout`: validate the disengagement model on real histories (`eval`), train the
+//! artifact Canopy ships (`train`), a person's own view (`me`, opted-in people only) and the
+//! team's k-anonymous view (`team`). Every output goes through the visibility rules of
+//! `canopy_policies::visibility`, which show a risk score only when the model is validated.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use canopy_analyzer::identity::{Identities, Mailmap};
+use canopy_analyzer::indicators::{IndicatorBuilder, N, NAMES, PersonWeek};
+use canopy_analyzer::week::IsoWeek;
+use canopy_analyzer::{Event, EventKind};
+use canopy_models::burnout::eval::{Settings, evaluate};
+use canopy_models::burnout::explain::{GROUPS, reasons};
+use canopy_models::burnout::features::{self, Team};
+use canopy_models::burnout::labels::LabelRule;
+use canopy_models::burnout::model::{self, Artifact, Recipe, TrainingSource, Validation};
+use canopy_models::burnout::report::Summary;
+use canopy_models::burnout::score::attach_predictors;
+use canopy_models::burnout::walk::Dataset;
+use canopy_models::burnout::{self, Standardised};
+use canopy_models::sentiment::Model as Sentiment;
+use canopy_policies::visibility::{Decision, Evidence, Item, Rules, Viewer};
+
+use crate::format::ReportFormat;
+use canopy_forge::git::{self, IngestOptions};
+use canopy_store::{EventStore, RedbStore, Store, TimeRange};
+
+/// Arguments of `canopy burnout`.
+#[derive(Debug, clap::Args)]
+pub struct BurnoutArgs {
+    #[command(subcommand)]
+    command: BurnoutCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum BurnoutCommand {
+    /// Evaluate walk-forward against disengagement (active 4 of 12 weeks, then 12 weeks
+    /// without activity): the model, the shipped artifact and simple baselines.
+    Eval(EvalArgs),
+    /// Train the disengagement model on histories and write the artifact with its ARTIFACT.md.
+    Train(TrainArgs),
+    /// Your own score and its reasons (only if you opted in).
+    Me(MeArgs),
+    /// The team's risk distribution in k-anonymous buckets (maintainers).
+    Team(TeamArgs),
+}
+
+/// Identity sources shared by the subcommands.
+#[derive(Debug, Clone, clap::Args)]
+pub struct IdentityArgs {
+    /// A `.mailmap` file.
+    #[arg(long, value_name = "FILE")]
+    pub mailmap: Option<PathBuf>,
+    /// Explicit identities: TOML with `[people]` mapping a person id to actor keys, e.g.
+    /// `ada = ["email:ada@example.org", "github:ada-l", "gerrit:review.example.org/1000042"]`.
+    #[arg(long, value_name = "FILE")]
+    pub identities: Option<PathBuf>,
+    /// Meeting hours exported from calendars: CSV with `person`, `week` (`2026-W47`) and
+    /// `hours` columns. Without it the meeting indicator is absent.
+    #[arg(long, value_name = "FILE")]
+    pub meetings: Option<PathBuf>,
+}
+
+/// Reads a meeting-hours CSV.
+pub fn read_meetings(path: &Path) -> anyhow::Result<HashMap<(String, IsoWeek), f64>> {
+    let mut rdr =
+        csv::Reader::from_path(path).with_context(|| format!("opening {}", path.display()))?;
+    let h = rdr.headers()?.clone();
+    let col = |n: &str| h.iter().position(|x| x == n);
+    let (Some(p), Some(w), Some(hr)) = (col("person"), col("week"), col("hours")) else {
+        anyhow::bail!("{}: needs columns person, week, hours", path.display());
+    };
+    let mut out = HashMap::new();
+    for (i, rec) in rdr.records().enumerate() {
+        let rec = rec.with_context(|| format!("{}: row {}", path.display(), i + 2))?;
+        let bad = |what: &str| anyhow::anyhow!("{}: row {}: bad {what}", path.display(), i + 2);
+        let week: IsoWeek = rec.get(w).unwrap_or("").parse().map_err(|_| bad("week"))?;
+        let hours: f64 = rec
+            .get(hr)
+            .unwrap_or("")
+            .trim()
+            .parse()
+            .map_err(|_| bad("hours"))?;
+        anyhow::ensure!(
+            hours.is_finite() && hours >= 0.0,
+            "{}: row {}: hours must be at least 0",
+            path.display(),
+            i + 2
+        );
+        out.insert((rec.get(p).unwrap_or("").to_string(), week), hours);
+    }
+    Ok(out)
+}
+
+/// Arguments of `canopy burnout eval`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "A person-week is eligible when the person was active in at least --min-active of the last --window weeks; it is a disengagement when no activity follows for --horizon weeks. Weeks whose horizon reaches past the data's end are not labelled. The walk trains on outcomes known before each cut and scores the next --block-weeks; histories are pooled on the calendar.\n\nExamples:\n  canopy burnout eval --git ~/src/nova --git ~/src/neutron --format json\n  canopy burnout eval --store /var/lib/canopy   # this installation's own history (recorded for the visibility gate)\n  canopy burnout eval --git ../repo.git --model my-model.json --horizon 24"
+)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    pub history: HistoryArgs,
+    /// Model to evaluate as shipped (no refit) [default: the artifact built into Canopy].
+    #[arg(long, value_name = "FILE")]
+    pub model: Option<PathBuf>,
+    /// Weeks scored after each cut of the walk.
+    #[arg(long, default_value_t = 26)]
+    pub block_weeks: i64,
+    /// Bootstrap resamples (by person) of the 95% intervals.
+    #[arg(long, default_value_t = 500)]
+    pub bootstrap: usize,
+    /// Record the --model file's figures here as its validation (run only on histories it was
+    /// neither trained nor tuned on).
+    #[arg(long, requires = "model")]
+    pub record_validation: bool,
+    #[command(flatten)]
+    pub recipe: RecipeArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
+    pub format: ReportFormat,
+}
+
+/// Arguments of `canopy burnout train`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Every labelled person-week of every history is used. ARTIFACT.md (beside --out unless --notes) lists each history and the commit read.\n\nExample:\n  canopy burnout train --git ~/src/nova --git ~/src/git --out models/src/burnout/model.json"
+)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub history: HistoryArgs,
+    /// Where the artifact (JSON) is written.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Where its notes are written [default: ARTIFACT.md beside --out].
+    #[arg(long, value_name = "FILE")]
+    pub notes: Option<PathBuf>,
+    #[command(flatten)]
+    pub recipe: RecipeArgs,
+}
+
+/// Arguments of `canopy burnout me`.
+#[derive(Debug, clap::Args)]
+pub struct MeArgs {
+    /// Store directory.
+    #[arg(long, value_name = "DIR")]
+    pub store: PathBuf,
+    /// Your person id or one of your actor keys (`github:ada-l`, `email:ada@example.org`).
+    #[arg(long)]
+    pub identity: String,
+    /// Week (`2026-W47`) [default: the latest week with data].
+    #[arg(long)]
+    pub week: Option<String>,
+    #[command(flatten)]
+    pub ids: IdentityArgs,
+    /// People opted in by configuration (in addition to `/canopy opt-in` records).
+    #[arg(long = "opted-in", value_name = "ID")]
+    pub opted_in: Vec<String>,
+}
+
+/// Arguments of `canopy burnout team`.
+#[derive(Debug, clap::Args)]
+pub struct TeamArgs {
+    /// Store directory.
+    #[arg(long, value_name = "DIR")]
+    pub store: PathBuf,
+    /// Week [default: the latest week with data].
+    #[arg(long)]
+    pub week: Option<String>,
+    /// Smallest group shown.
+    #[arg(long, default_value_t = 5)]
+    pub k: usize,
+    #[command(flatten)]
+    pub ids: IdentityArgs,
+    /// People opted in by configuration.
+    #[arg(long = "opted-in", value_name = "ID")]
+    pub opted_in: Vec<String>,
+}
+
+/// Runs `canopy burnout`.
+pub fn run(args: BurnoutArgs) -> anyhow::Result<ExitCode> {
+    match args.command {
+        BurnoutCommand::Eval(a) => eval(a),
+        BurnoutCommand::Train(a) => train_cmd(a),
+        BurnoutCommand::Me(a) => me(a),
+        BurnoutCommand::Team(a) => team(a),
+    }
+}
+
+/// Reads the identity sources.
+pub fn identities(a: &IdentityArgs) -> anyhow::Result<Identities> {
+    let mailmap = match &a.mailmap {
+        Some(p) => Mailmap::parse(
+            &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+        ),
+        None => Mailmap::default(),
+    };
+    let mut mapping = Vec::new();
+    if let Some(p) = &a.identities {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct File {
+            people: BTreeMap<String, Vec<String>>,
+        }
+        let text =
+            std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+        let f: File = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+        mapping = f.people.into_iter().collect();
+    }
+    Ok(Identities::new(mailmap, &mapping))
+}
+
+/// Person-weeks from every event in a store, with sentiment from the shipped model.
+pub fn person_weeks(
+    store: &dyn Store,
+    ids: &Identities,
+    meetings: Option<&Path>,
+) -> anyhow::Result<Vec<PersonWeek>> {
+    let sentiment = Sentiment::shipped().context("loading the sentiment model")?;
+    let negative = |t: &str| sentiment.probabilities(t)[0];
+    let mut b = IndicatorBuilder::new(ids, HashMap::new(), Some(&negative));
+    if let Some(m) = meetings {
+        b.set_meetings(read_meetings(m)?);
+    }
+    for repo in store.repos()? {
+        store.scan_repo(&repo, TimeRange::ALL, &mut |e| {
+            b.add(e);
+            ControlFlow::Continue(())
+        })?;
+    }
+    Ok(b.finish())
+}
+
+/// Who opted in: the latest consent record of each actor, resolved to people, plus `extra`.
+pub fn opted_in(
+    store: &dyn Store,
+    ids: &Identities,
+    extra: &[String],
+) -> anyhow::Result<Vec<String>> {
+    let mut latest: BTreeMap<String, (chrono::DateTime<chrono::Utc>, bool)> = BTreeMap::new();
+    for c in store.consents()? {
+        let e = latest
+            .entry(c.actor_key.clone())
+            .or_insert((c.at, c.opted_in));
+        if c.at >= e.0 {
+            *e = (c.at, c.opted_in);
+        }
+    }
+    let mut people: Vec<String> = extra.to_vec();
+    for (key, (_, yes)) in latest {
+        if !yes {
+            continue;
+        }
+        if let Some(p) = ids.person(&actor_of_key(&key)) {
+            people.push(p);
+        }
+    }
+    people.sort();
+    people.dedup();
+    Ok(people)
+}
+
+fn pick_week(rows: &[Standardised], week: Option<&str>) -> anyhow::Result<IsoWeek> {
+    match week {
+        Some(w) => w
+            .parse::<IsoWeek>()
+            .map_err(|e| anyhow::anyhow!("--week: {e}")),
+        None => rows
+            .iter()
+            .map(|r| r.week)
+            .max()
+            .context("the store has no activity to score"),
+    }
+}
+
+/// An actor from its key (`github:login`, `email:address`, or any other key as is).
+fn actor_of_key(key: &str) -> canopy_analyzer::Actor {
+    match key.split_once(':') {
+        Some(("github", login)) => canopy_analyzer::Actor::github(login),
+        Some(("email", email)) => canopy_analyzer::Actor::git("", email),
+        _ => canopy_analyzer::Actor {
+            key: key.to_string(),
+            name: None,
+            email: None,
+        },
+    }
+}
+
+/// The person an `--identity` names: a person id, or an actor key resolved to its person.
+fn resolve_self(ids: &Identities, identity: &str) -> String {
+    match identity.split_once(':') {
+        Some(("github" | "email", _)) => ids
+            .person(&actor_of_key(identity))
+            .unwrap_or_else(|| identity.to_string()),
+        _ => identity.to_string(),
+    }
+}
+
+/// Standardised person-weeks of the people the rules allow to be analysed (opted in), with
+/// their predictors of disengagement; nobody else's data is scored at all (the team's
+/// predictors count everyone's activity, as the team-level digest does).
+pub fn analysable_rows(
+    store: &dyn Store,
+    ids: &Identities,
+    rules: &Rules,
+    meetings: Option<&Path>,
+) -> anyhow::Result<Vec<Standardised>> {
+    let all = person_weeks(store, ids, meetings)?;
+    let (Some(first), Some(last)) = (
+        all.iter().map(|w| w.week).min(),
+        all.iter().map(|w| w.week).max(),
+    ) else {
+        return Ok(Vec::new());
+    };
+    let team = Team::new(&all, first, last);
+    let own: Vec<PersonWeek> = all
+        .into_iter()
+        .filter(|w| rules.analysable(&w.person))
+        .collect();
+    let mut rows = burnout::standardise(&own);
+    attach_predictors(&mut rows, &own, &team, last);
+    Ok(rows)
+}
+
+/// The validation the visibility gate reads: this installation's own last evaluation
+/// (`burnout eval --store`) when it rests on enough disengagements, else the artifact's.
+pub fn evidence(store: &RedbStore, model: &Artifact) -> anyhow::Result<Option<Evidence>> {
+    if let Some(b) = store.get_meta(LOCAL_VALIDATION)? {
+        let v: Validation = serde_json::from_slice(&b).context("reading the stored evaluation")?;
+        if v.positives >= canopy_policies::visibility::MIN_VALIDATED_POSITIVES {
+            return Ok(Some(Evidence {
+                auc: v.auc,
+                positives: v.positives,
+                source: "this installation's own history".into(),
+            }));
+        }
+    }
+    Ok(artifact_evidence(model))
+}
+
+/// The artifact's own validation, as evidence for the gate.
+fn artifact_evidence(model: &Artifact) -> Option<Evidence> {
+    model.evidence().map(|(auc, positives, source)| Evidence {
+        auc,
+        positives,
+        source,
+    })
+}
+
+/// Whether the shipped model's own validation lets scores be shown (no local evaluation).
+pub fn shipped_model_validated() -> bool {
+    let evidence = Artifact::shipped().ok().and_then(|m| artifact_evidence(&m));
+    Rules::new(5, []).with_evidence(evidence).scores_shown() == Decision::Allow
+}
+
+/// Store meta key of the last `burnout eval --store` figures of the shipped model.
+const LOCAL_VALIDATION: &str = "burnout_validation";
+
+fn me(a: MeArgs) -> anyhow::Result<ExitCode> {
+    let store = RedbStore::open(&a.store)?;
+    let ids = identities(&a.ids)?;
+    let person = resolve_self(&ids, &a.identity);
+    let model = Artifact::shipped().context("the shipped burnout model")?;
+    let rules = Rules::new(5, opted_in(&store, &ids, &a.opted_in)?)
+        .with_evidence(evidence(&store, &model)?);
+    let rows = if rules.analysable(&person) {
+        analysable_rows(&store, &ids, &rules, a.ids.meetings.as_deref())?
+    } else {
+        Vec::new()
+    };
+    let week = match a.week.as_deref() {
+        None if rows.is_empty() => IsoWeek::of_utc(&chrono::Utc::now()),
+        w => pick_week(&rows, w)?,
+    };
+    let text = personal_section(&rows, &rules, &person, week)
+        .map_err(|why| anyhow::anyhow!("nothing to show for {}: {why}", a.identity))?;
+    print!("{text}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The person id an identity given on the command line stands for.
+pub fn person_of(ids: &Identities, identity: &str) -> String {
+    resolve_self(ids, identity)
+}
+
+/// A person's own section for `week`, only if they opted in; it goes to that person alone.
+/// The risk score and its reasons appear only when the rules' evidence validates the model;
+/// otherwise the indicators and their trends, and one sentence why.
+#[allow(clippy::needless_range_loop)] // indexes several parallel arrays
+pub fn personal_section(
+    rows: &[Standardised],
+    rules: &Rules,
+    person: &str,
+    week: IsoWeek,
+) -> Result<String, String> {
+    let me = Viewer::Person(person.to_string());
+    if let Decision::Deny(why) = rules.may_see(&me, &Item::PersonLevel { person }) {
+        return Err(format!(
+            "{why} (comment `/canopy opt-in` on a PR or change)"
+        ));
+    }
+    let Some(row) = rows.iter().find(|r| r.person == person && r.week == week) else {
+        return Err(format!("no activity in {week}"));
+    };
+    let mut out = String::new();
+    match rules.may_see(&me, &Item::PersonScore { person }) {
+        Decision::Allow => {
+            let m = Artifact::shipped().map_err(|e| e.to_string())?;
+            let e = m.explain(&row.predictors, &m.reference_row());
+            out.push_str(&format!(
+                "Your burnout-risk score for {week}: {:.0}/100 — the chance, as the validated model sees it, that you step away for {} weeks or more (a typical contributor's week: {:.0}).\n",
+                e.score, m.rule.horizon, e.reference
+            ));
+            for r in reasons(&e, &row.predictors, 3) {
+                out.push_str(&format!("- {r}\n"));
+            }
+        }
+        Decision::Deny(why) => {
+            out.push_str(&format!("Your indicators for {week}. {why}\n"));
+        }
+    }
+    out.push_str(
+        "\n| indicator | this week | vs your usual (sd) | team percentile |\n|---|---:|---:|---:|\n",
+    );
+    for i in 0..N {
+        out.push_str(&format!(
+            "| {} | {} | {:+.1} | {} |\n",
+            NAMES[i],
+            row.raw[i].map_or("absent".into(), |v| format!("{v:.2}")),
+            row.z[i],
+            row.team_percentile[i].map_or("–".into(), |p| format!("{p:.0}"))
+        ));
+    }
+    out.push_str(
+        "\nOnly you see this. Meeting hours are not observable from these sources and are not part of the score.\n",
+    );
+    Ok(out)
+}
+
+/// The team's burnout view of one week: k-anonymous risk buckets (with complementary
+/// suppression, so a hidden bucket cannot be recovered from the total) and the groups of
+/// predictors raising scores most — or, when the model is not validated, the indicators
+/// furthest from people's own usual and the sentence why there is no score.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TeamBurnout {
+    /// Week.
+    pub week: String,
+    /// People who opted in and were analysed that week.
+    pub people: usize,
+    /// Risk bucket label and its count, `None` when hidden; empty without a score.
+    pub buckets: Vec<(String, Option<usize>)>,
+    /// The smallest group shown.
+    pub k: usize,
+    /// Groups raising scores most, with mean points ("recent activity (+4.1 points)").
+    pub drivers: Vec<String>,
+    /// Why there is no score, when there is none.
+    pub note: Option<String>,
+    /// Indicators furthest from people's own usual, on average ("weekend share +0.8 sd").
+    pub trends: Vec<String>,
+}
+
+impl TeamBurnout {
+    /// As Markdown (a table and a sentence, or the trends and why there is no score).
+    pub fn markdown(&self) -> String {
+        let mut out = format!(
+            "Team burnout view, {} ({} people who opted in):\n\n",
+            self.week, self.people
+        );
+        if let Some(note) = &self.note {
+            out.push_str(note);
+            out.push_str("\n\n");
+        } else {
+            out.push_str("| risk | people |\n|---|---:|\n");
+            for (label, n) in &self.buckets {
+                let shown = n.map_or_else(
+                    || format!("hidden (fewer than {} or complementary)", self.k),
+                    |n| n.to_string(),
+                );
+                out.push_str(&format!("| {label} | {shown} |\n"));
+            }
+            out.push_str("\nRaising scores most, on average: ");
+            out.push_str(&self.drivers.join(", "));
+            out.push_str("\n\n");
+        }
+        out.push_str("Indicators furthest from people's own usual, on average: ");
+        out.push_str(&self.trends.join(", "));
+        out.push('\n');
+        out
+    }
+}
+
+/// The team's burnout section for `week`, or why it may not be shown (fewer than k people).
+#[allow(clippy::needless_range_loop)] // indexes several parallel arrays
+pub fn team_burnout(
+    rows: &[Standardised],
+    week: IsoWeek,
+    rules: &Rules,
+) -> Result<TeamBurnout, String> {
+    let members: Vec<&Standardised> = rows
+        .iter()
+        .filter(|r| r.week == week && rules.analysable(&r.person))
+        .collect();
+    let n = members.len();
+    if let Decision::Deny(why) =
+        rules.may_see(&Viewer::Maintainer, &Item::Aggregate { group_size: n })
+    {
+        return Err(why);
+    }
+    let mut mean_z = [0.0; N];
+    for r in &members {
+        for i in 0..N {
+            mean_z[i] += r.z[i] / n as f64;
+        }
+    }
+    let mut order: Vec<usize> = (0..N).filter(|&i| mean_z[i].abs() >= 0.1).collect();
+    order.sort_by(|&a, &b| mean_z[b].abs().total_cmp(&mean_z[a].abs()));
+    let trends = order
+        .iter()
+        .take(4)
+        .map(|&i| format!("{} {:+.1} sd", NAMES[i].replace('_', " "), mean_z[i]))
+        .collect();
+    let mut t = TeamBurnout {
+        week: week.to_string(),
+        people: n,
+        buckets: Vec::new(),
+        k: rules.k,
+        drivers: Vec::new(),
+        note: None,
+        trends,
+    };
+    if let Decision::Deny(why) =
+        rules.may_see(&Viewer::Maintainer, &Item::TeamScores { group_size: n })
+    {
+        t.note = Some(why);
+        return Ok(t);
+    }
+    let m = Artifact::shipped().map_err(|e| e.to_string())?;
+    let reference = m.reference_row();
+    let mut counts = [0u64; 4];
+    let mut drive = [0.0; GROUPS.len()];
+    for r in &members {
+        let e = m.explain(&r.predictors, &reference);
+        counts[((e.score / 25.0) as usize).min(3)] += 1;
+        for (g, c) in e.contributions.iter().enumerate() {
+            drive[g] += c.max(0.0) / n as f64;
+        }
+    }
+    let published = canopy_policies::privacy::suppress(&counts, rules.k as u64);
+    t.buckets = ["0–24", "25–49", "50–74", "75–100"]
+        .iter()
+        .zip(&published.cells)
+        .map(|(label, c)| {
+            let n = match c {
+                canopy_policies::privacy::Cell::Shown(v) => Some(*v as usize),
+                _ => None,
+            };
+            (label.to_string(), n)
+        })
+        .collect();
+    let mut groups: Vec<usize> = (0..GROUPS.len()).collect();
+    groups.sort_by(|&a, &b| drive[b].total_cmp(&drive[a]));
+    t.drivers = groups
+        .iter()
+        .take(3)
+        .filter(|&&g| drive[g] > 0.05)
+        .map(|&g| format!("{} (+{:.1} points)", GROUPS[g].0, drive[g]))
+        .collect();
+    Ok(t)
+}
+
+fn team(a: TeamArgs) -> anyhow::Result<ExitCode> {
+    let store = RedbStore::open(&a.store)?;
+    let ids = identities(&a.ids)?;
+    let model = Artifact::shipped().context("the shipped burnout model")?;
+    let rules = Rules::new(a.k, opted_in(&store, &ids, &a.opted_in)?)
+        .with_evidence(evidence(&store, &model)?);
+    let rows = analysable_rows(&store, &ids, &rules, a.ids.meetings.as_deref())?;
+    let week = pick_week(&rows, a.week.as_deref())?;
+    match team_burnout(&rows, week, &rules) {
+        Ok(t) => print!("{}", t.markdown()),
+        Err(why) => println!("Nothing to show for {week}: {why}."),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One history read for evaluation or training: its person-weeks and the data's span.
+struct History {
+    name: String,
+    /// Commits of the tips read (git), for ARTIFACT.md.
+    commits: Vec<String>,
+    weeks: Vec<PersonWeek>,
+    first: IsoWeek,
+    last: IsoWeek,
+}
+
+/// The name of a repository path: its directory, or the parent's for `.../repo` and `.git`.
+fn history_name(path: &Path) -> String {
+    let base = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
+    let name = base(path).unwrap_or_else(|| "repo".into());
+    if name == "repo" || name == ".git" {
+        if let Some(parent) = path.parent().and_then(base) {
+            return parent;
+        }
+    }
+    name.trim_end_matches(".git").to_string()
+}
+
+/// The commit HEAD points at and the `.mailmap` of that commit, if any.
+fn head_and_mailmap(path: &Path) -> anyhow::Result<(String, Mailmap)> {
+    let repo = git::open(path)?;
+    let head = repo
+        .head_commit()
+        .with_context(|| format!("{}: no HEAD commit", path.display()))?;
+    let id = head.id().to_string();
+    let text = head
+        .tree()
+        .ok()
+        .and_then(|t| t.lookup_entry_by_path(".mailmap").ok().flatten())
+        .and_then(|e| e.object().ok())
+        .map(|o| String::from_utf8_lossy(&o.data).into_owned());
+    Ok((id, text.map(|t| Mailmap::parse(&t)).unwrap_or_default()))
+}
+
+/// Person-weeks of every event a store holds (sentiment scored when `sentiment`), with the
+/// data's span: from the first person-week to the latest event (commits count at their commit
+/// time, so a mis-set author clock cannot extend the data).
+fn history_of_store(
+    store: &RedbStore,
+    ids: &Identities,
+    sentiment: bool,
+) -> anyhow::Result<(Vec<PersonWeek>, Option<(IsoWeek, IsoWeek)>)> {
+    let model = if sentiment {
+        Some(Sentiment::shipped().context("loading the sentiment model")?)
+    } else {
+        None
+    };
+    let negative = |t: &str| model.as_ref().map_or(0.0, |m| m.probabilities(t)[0]);
+    let scorer: &dyn Fn(&str) -> f64 = &negative;
+    let mut b = IndicatorBuilder::new(ids, HashMap::new(), model.is_some().then_some(scorer));
+    let mut end: Option<chrono::DateTime<chrono::Utc>> = None;
+    for repo in store.repos()? {
+        store.scan_repo(&repo, TimeRange::ALL, &mut |e: Event| {
+            let t = match &e.kind {
+                EventKind::Commit(c) => c.commit_time.with_timezone(&chrono::Utc),
+                _ => e.at_utc(),
+            };
+            end = Some(end.map_or(t, |m| m.max(t)));
+            b.add(e);
+            ControlFlow::Continue(())
+        })?;
+    }
+    let weeks = b.finish();
+    let first = weeks.iter().map(|w| w.week).min();
+    Ok((weeks, first.zip(end.map(|t| IsoWeek::of_utc(&t)))))
+}
+
+fn read_git(path: &Path) -> anyhow::Result<History> {
+    let name = history_name(path);
+    let (head, mailmap) = head_and_mailmap(path)?;
+    let dir = tempfile::tempdir()?;
+    let store = RedbStore::open(dir.path())?;
+    eprintln!(
+        "reading {} ({name} at {}) …",
+        path.display(),
+        &head[..12.min(head.len())]
+    );
+    git::ingest(
+        path,
+        &IngestOptions {
+            repo_name: name.clone(),
+            rev: head.clone(),
+            jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        },
+        &store,
+        &|_| {},
+    )
+    .with_context(|| format!("reading the history of {}", path.display()))?;
+    let ids = Identities::new(mailmap, &[]);
+    let (weeks, span) = history_of_store(&store, &ids, false)?;
+    let (first, last) = span.with_context(|| format!("{}: no commits", path.display()))?;
+    Ok(History {
+        name,
+        commits: vec![head],
+        weeks,
+        first,
+        last,
+    })
+}
+
+fn read_store(dir: &Path, ids: &Identities) -> anyhow::Result<History> {
+    let store = RedbStore::open(dir)?;
+    eprintln!("reading the store {} …", dir.display());
+    let mut commits = Vec::new();
+    for repo in store.repos()? {
+        if let Some(tips) = store.get_meta(&format!("git_tips:{repo}"))? {
+            let tips: Vec<String> = serde_json::from_slice(&tips).unwrap_or_default();
+            commits.extend(tips);
+        }
+    }
+    let (weeks, span) = history_of_store(&store, ids, true)?;
+    let (first, last) =
+        span.with_context(|| format!("{}: the store has no events", dir.display()))?;
+    let repos = store.repos()?;
+    let name = if repos.len() == 1 {
+        repos[0].clone()
+    } else {
+        history_name(dir)
+    };
+    Ok(History {
+        name,
+        commits,
+        weeks,
+        first,
+        last,
+    })
+}
+
+/// Reads every history named and labels it; `on_history` sees each before it is dropped.
+fn dataset(
+    h: &HistoryArgs,
+    rule: &LabelRule,
+    mut on_history: impl FnMut(&History, &Dataset),
+) -> anyhow::Result<Dataset> {
+    let ids = identities(&h.ids)?;
+    let mut d = Dataset::default();
+    let sources = h
+        .git
+        .iter()
+        .map(|p| (p, true))
+        .chain(h.store.iter().map(|p| (p, false)));
+    for (path, is_git) in sources {
+        let hist = if is_git {
+            read_git(path)?
+        } else {
+            read_store(path, &ids)?
+        };
+        d.add(&hist.name, &hist.weeks, hist.first, hist.last, rule);
+        on_history(&hist, &d);
+    }
+    anyhow::ensure!(
+        d.positives() > 0 && d.positives() < d.samples.len(),
+        "not enough history: no person-week had {} active weeks in {} followed by {} observed weeks of both outcomes",
+        rule.min_active,
+        rule.window,
+        rule.horizon
+    );
+    Ok(d)
+}
+
+/// Histories read by `eval` and `train`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct HistoryArgs {
+    /// Git repositories, each one history (repeatable; work tree or bare).
+    #[arg(long = "git", value_name = "PATH")]
+    pub git: Vec<PathBuf>,
+    /// Stores (webhook events, imported histories), each one history with its reviews,
+    /// comments and their sentiment (repeatable).
+    #[arg(long = "store", value_name = "DIR")]
+    pub store: Vec<PathBuf>,
+    /// Weeks looked back for eligibility.
+    #[arg(long, default_value_t = 12)]
+    pub window: usize,
+    /// Active weeks within the window that make a person-week eligible.
+    #[arg(long, default_value_t = 4)]
+    pub min_active: usize,
+    /// Weeks without activity that make a disengagement (also try 24).
+    #[arg(long, default_value_t = 12)]
+    pub horizon: usize,
+    #[command(flatten)]
+    pub ids: IdentityArgs,
+}
+
+/// How the model is trained (`train`, and the walk-forward model of `eval`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct RecipeArgs {
+    /// Trees.
+    #[arg(long, default_value_t = Recipe::default().params.trees)]
+    pub trees: usize,
+    /// Shrinkage of each tree.
+    #[arg(long, default_value_t = Recipe::default().params.learning_rate)]
+    pub learning_rate: f64,
+    /// Depth of each tree.
+    #[arg(long, default_value_t = Recipe::default().params.max_depth)]
+    pub depth: usize,
+    /// Fewest training person-weeks in a leaf.
+    #[arg(long, default_value_t = Recipe::default().params.min_leaf)]
+    pub min_leaf: usize,
+    /// Most non-disengaged person-weeks trained on (sampled, seeded).
+    #[arg(long, default_value_t = Recipe::default().max_negatives)]
+    pub max_negatives: usize,
+}
+
+impl RecipeArgs {
+    fn recipe(&self) -> anyhow::Result<Recipe> {
+        anyhow::ensure!(self.trees > 0, "--trees must be at least 1");
+        anyhow::ensure!(
+            self.learning_rate > 0.0 && self.learning_rate <= 1.0,
+            "--learning-rate must be in (0, 1]"
+        );
+        anyhow::ensure!(self.depth > 0, "--depth must be at least 1");
+        let mut r = Recipe::default();
+        r.params.trees = self.trees;
+        r.params.learning_rate = self.learning_rate;
+        r.params.max_depth = self.depth;
+        r.params.min_leaf = self.min_leaf.max(1);
+        r.max_negatives = self.max_negatives.max(1);
+        Ok(r)
+    }
+}
+
+impl HistoryArgs {
+    fn rule(&self) -> anyhow::Result<LabelRule> {
+        anyhow::ensure!(
+            !self.git.is_empty() || !self.store.is_empty(),
+            "name at least one history: --git PATH or --store DIR"
+        );
+        LabelRule::new(self.window, self.min_active, self.horizon)
+            .map_err(|e| anyhow::anyhow!("{e}"))
+    }
+}
+
+/// The model `eval` compares and `me`/`team` use: a file, or the shipped artifact.
+fn load_model(path: Option<&Path>) -> anyhow::Result<Artifact> {
+    match path {
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            Artifact::from_json(&text).with_context(|| format!("{}", p.display()))
+        }
+        None => Artifact::shipped().context("the shipped burnout model"),
+    }
+}
+
+fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
+    let rule = a.history.rule()?;
+    let recipe = a.recipe.recipe()?;
+    let model = load_model(a.model.as_deref())?;
+    let mut names = Vec::new();
+    let data = dataset(&a.history, &rule, |h, d| {
+        names.push(match h.commits.first() {
+            Some(c) => format!("{}@{}", h.name, &c[..12.min(c.len())]),
+            None => h.name.clone(),
+        });
+        eprintln!(
+            "{}: {} people, {} labelled person-weeks so far ({} disengaged)",
+            h.name,
+            d.people.last().copied().unwrap_or(0),
+            d.samples.len(),
+            d.positives()
+        )
+    })?;
+    let mut settings = Settings::default();
+    settings.recipe = recipe;
+    settings.plan.horizon = rule.horizon as i64;
+    settings.plan.block_weeks = a.block_weeks;
+    settings.bootstrap = a.bootstrap;
+    eprintln!(
+        "walking forward over {} labelled person-weeks …",
+        data.samples.len()
+    );
+    let e = evaluate(&data, Some(&model), &settings, &|m: &str| {
+        eprintln!("{m} …")
+    });
+    let summary = Summary::new(&e, rule.horizon);
+    let validation = validation_of(&summary, &names);
+    if a.record_validation
+        && let Some(path) = &a.model
+    {
+        let v = validation
+            .clone()
+            .context("no validation to record: the AUC was withheld (too few disengagements)")?;
+        let mut m = model.clone();
+        m.validation = Some(v);
+        write_artifact(&m, path, None)?;
+        eprintln!("recorded the validation in {}", path.display());
+    }
+    if a.history.git.is_empty()
+        && let [dir] = a.history.store.as_slice()
+    {
+        match &validation {
+            Some(v) => {
+                RedbStore::open(dir)?.put_meta(LOCAL_VALIDATION, &serde_json::to_vec(v)?)?;
+                eprintln!("recorded for the visibility gate of this installation");
+            }
+            None => {
+                eprintln!("not recorded for the visibility gate: too few disengagements for an AUC")
+            }
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    match a.format {
+        ReportFormat::Json => writeln!(out, "{}", serde_json::to_string(&summary)?)?,
+        ReportFormat::Md => write!(out, "{}", summary.markdown())?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The shipped model's pooled figures as a validation, when an AUC was given.
+fn validation_of(s: &Summary, histories: &[String]) -> Option<Validation> {
+    Some(Validation {
+        histories: histories.to_vec(),
+        auc: s.prior_auc.filter(|a| a.is_finite())?,
+        auc_ci: s.prior_auc_ci?,
+        positives: s.positives,
+        departures: s.departures,
+        brier: s.prior_brier?,
+        precision_at_top_decile: s.prior_precision_at_top_decile?,
+        base_rate: s.base_rate,
+        best_baseline: s.baseline.clone(),
+        best_baseline_auc: s.baseline_auc?,
+    })
+}
+
+fn train_cmd(a: TrainArgs) -> anyhow::Result<ExitCode> {
+    let rule = a.history.rule()?;
+    let recipe = a.recipe.recipe()?;
+    let mut sources: Vec<TrainingSource> = Vec::new();
+    let data = dataset(&a.history, &rule, |h, d| {
+        let i = d.histories.len() - 1;
+        let samples: Vec<&canopy_models::burnout::walk::Sample> = d
+            .samples
+            .iter()
+            .filter(|s| usize::from(s.history) == i)
+            .collect();
+        let source = TrainingSource {
+            name: h.name.clone(),
+            commit: h.commits.first().cloned(),
+            people: d.people[i],
+            samples: samples.len(),
+            positives: samples.iter().filter(|s| s.y).count(),
+        };
+        eprintln!(
+            "{}: {} people, {} labelled person-weeks, {} disengaged",
+            source.name, source.people, source.samples, source.positives
+        );
+        sources.push(source);
+    })?;
+    eprintln!(
+        "training on {} labelled person-weeks ({} disengaged) from {} histories …",
+        data.samples.len(),
+        data.positives(),
+        data.histories.len()
+    );
+    let rows: Vec<&canopy_models::burnout::walk::Sample> = data.samples.iter().collect();
+    let artifact = Artifact {
+        format: model::FORMAT,
+        predictors: features::NAMES.iter().map(|s| s.to_string()).collect(),
+        rule,
+        recipe,
+        model: model::train(&rows, &recipe),
+        reference: model::mean_row(&rows),
+        trained_on: sources,
+        validation: None,
+    };
+    write_artifact(&artifact, &a.out, a.notes.as_deref())?;
+    eprintln!("wrote {}", a.out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes an artifact and its notes (ARTIFACT.md beside it unless given).
+fn write_artifact(a: &Artifact, out: &Path, notes: Option<&Path>) -> anyhow::Result<()> {
+    std::fs::write(out, a.to_json()? + "\n")
+        .with_context(|| format!("writing {}", out.display()))?;
+    let notes = notes.map_or_else(|| out.with_file_name("ARTIFACT.md"), Path::to_path_buf);
+    std::fs::write(&notes, a.notes()).with_context(|| format!("writing {}", notes.display()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use canopy_analyzer::indicators::idx;
+
+    /// Eight people's weeks: committing steadily, one of them ("p0") stopping at week 30.
+    fn rows() -> (Vec<Standardised>, IsoWeek) {
+        let mut weeks = Vec::new();
+        for p in 0..8 {
+            for w in 0..40 {
+                let mut values = [Some(0.0); N];
+                values[idx::REVIEWS] = None;
+                let active = !(p == 0 && w >= 30) && (w + p) % 3 != 0;
+                if active {
+                    values[idx::COMMITS] = Some(3.0);
+                    values[idx::CHURN] = Some(40.0);
+                    values[idx::ACTIVE_DAYS] = Some(2.0);
+                    values[idx::AREAS] = Some(1.0);
+                    values[idx::LATE_NIGHT] = Some(0.1 * p as f64);
+                    values[idx::HOUR_SPREAD] = Some(2.0);
+                }
+                weeks.push(PersonWeek {
+                    person: format!("p{p}"),
+                    week: IsoWeek::from_index(2900 + w),
+                    values,
+                });
+            }
+        }
+        let (first, last) = (IsoWeek::from_index(2900), IsoWeek::from_index(2939));
+        let team = Team::new(&weeks, first, last);
+        let mut rows = burnout::standardise(&weeks);
+        attach_predictors(&mut rows, &weeks, &team, last);
+        (rows, last)
+    }
+
+    fn rules(evidence: Option<(f64, usize)>) -> Rules {
+        Rules::new(5, (0..8).map(|p| format!("p{p}"))).with_evidence(evidence.map(
+            |(auc, positives)| Evidence {
+                auc,
+                positives,
+                source: "test".into(),
+            },
+        ))
+    }
+
+    #[test]
+    fn a_personal_score_only_with_a_validated_model() {
+        let (rows, week) = rows();
+        assert!(
+            rows.iter()
+                .all(|r| r.predictors.iter().any(|v| !v.is_nan()))
+        );
+        let shown = personal_section(&rows, &rules(Some((0.8, 100))), "p0", week).unwrap();
+        assert!(shown.contains("Your burnout-risk score for"), "{shown}");
+        assert!(shown.contains("points"), "reasons in words: {shown}");
+        assert!(shown.contains("| commits |"));
+        for hidden in [None, Some((0.65, 100)), Some((0.9, 12))] {
+            let text = personal_section(&rows, &rules(hidden), "p0", week).unwrap();
+            assert!(!text.contains("/100"), "{text}");
+            assert!(text.contains("No risk score:"), "{text}");
+            assert!(text.contains("| commits |"), "indicators stay: {text}");
+        }
+    }
+
+    #[test]
+    fn team_buckets_only_with_a_validated_model() {
+        let (rows, week) = rows();
+        let t = team_burnout(&rows, week, &rules(Some((0.8, 100)))).unwrap();
+        assert_eq!(t.buckets.len(), 4);
+        assert!(t.note.is_none());
+        let md = t.markdown();
+        assert!(md.contains("| risk | people |"), "{md}");
+        let t = team_burnout(&rows, week, &rules(None)).unwrap();
+        assert!(t.buckets.is_empty() && t.drivers.is_empty());
+        let md = t.markdown();
+        assert!(
+            md.contains("No risk score:") && !md.contains("| risk |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("Indicators furthest from people's own usual"),
+            "{md}"
+        );
+        let few = Rules::new(9, (0..8).map(|p| format!("p{p}")));
+        assert!(
+            team_burnout(&rows, week, &few)
+                .unwrap_err()
+                .contains("fewer than")
+        );
+    }
+}
