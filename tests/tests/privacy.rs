@@ -144,7 +144,7 @@ fn no_opted_out_identity_and_no_individual_score_leaks() {
         BIN,
         &["burnout", "me", "--store", s, "--identity", "github:eve-e"],
     ));
-    let validated = canopy_bot::commands::burnout::shipped_model_validated();
+    let validated = canopy_service::burnout::shipped_model_validated();
     if validated {
         assert!(me.contains("Your burnout-risk score for 2026-W17"), "{me}");
     } else {

@@ -28,7 +28,7 @@ use canopy_policies::visibility::{Decision, Evidence, Item, Rules, Viewer};
 
 use crate::format::ReportFormat;
 use canopy_forge::git::{self, IngestOptions};
-use canopy_store::{EventStore, RedbStore, Store, TimeRange};
+use canopy_store::{EventStore, MetaStore, RedbStore, Store, TimeRange};
 
 /// Arguments of `canopy burnout`.
 #[derive(Debug, clap::Args)]
