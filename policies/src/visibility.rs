@@ -57,6 +57,9 @@ pub struct Evidence {
     pub positives: usize,
     /// Where it comes from ("hold-out of the shipped model", "this installation's history").
     pub source: String,
+    /// The best simple baseline on the same weeks (name, ROC AUC), when it was measured: a
+    /// model that does not beat it adds nothing a count of recent activity would not say.
+    pub baseline: Option<(String, f64)>,
 }
 
 /// The rules in force.
@@ -109,6 +112,14 @@ impl Rules {
             Some(e) if !(e.auc >= MIN_VALIDATED_AUC) => Decision::Deny(format!(
                 "No risk score: the model's validated ROC AUC is {:.2} ({}, {} disengagements), below the {MIN_VALIDATED_AUC:.2} a score needs to mean something, {instead}.",
                 e.auc, e.source, e.positives
+            )),
+            Some(Evidence {
+                auc,
+                source,
+                baseline: Some((name, b)),
+                ..
+            }) if !(auc > b) => Decision::Deny(format!(
+                "No risk score: the model's validated ROC AUC ({auc:.2}, {source}) is no better than the simple baseline `{name}` ({b:.2}), {instead}."
             )),
             Some(_) => Decision::Allow,
         }
@@ -203,6 +214,7 @@ mod tests {
                 auc,
                 positives,
                 source: "hold-out".into(),
+                baseline: None,
             })
         };
         let base = Rules::new(5, ["ada".to_string()]);
@@ -253,5 +265,31 @@ mod tests {
         assert!(
             matches!(r.may_see(&Viewer::Person("bob".into()), &Item::PersonScore { person: "bob" }), Decision::Deny(m) if m.contains("opted in"))
         );
+    }
+
+    #[test]
+    fn no_score_when_the_model_does_not_beat_the_best_baseline() {
+        let ev = |auc, b| Evidence {
+            auc,
+            positives: 400,
+            source: "hold-out".into(),
+            baseline: Some(("recency_and_trend".into(), b)),
+        };
+        let me = Viewer::Person("ada".into());
+        let mine = Item::PersonScore { person: "ada" };
+        let with = |e| Rules::new(5, ["ada".to_string()]).with_evidence(Some(e));
+        for (auc, b) in [(0.75, 0.78), (0.75, 0.75)] {
+            let d = with(ev(auc, b)).may_see(&me, &mine);
+            assert!(
+                matches!(&d, Decision::Deny(m) if m.contains("no better than") && m.contains("recency_and_trend") && m.contains("indicators")),
+                "{d:?}"
+            );
+        }
+        assert_eq!(with(ev(0.80, 0.73)).may_see(&me, &mine), Decision::Allow);
+        // Above the baseline is not enough below the floor.
+        assert!(matches!(
+            with(ev(0.68, 0.60)).scores_shown(),
+            Decision::Deny(m) if m.contains("0.70")
+        ));
     }
 }

@@ -177,7 +177,9 @@ fn eval_and_train_on_a_real_git_history() {
     let m = model.to_str().unwrap();
     let trained = run_canopy(
         BIN,
-        &["burnout", "train", "--git", path, "--out", m, "--trees", "30"],
+        &[
+            "burnout", "train", "--git", path, "--out", m, "--trees", "30",
+        ],
     );
     assert!(
         trained.status.success(),

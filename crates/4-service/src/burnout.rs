@@ -326,9 +326,21 @@ pub fn analysable_rows(
     Ok(rows)
 }
 
+/// The rules in force for a store: k, who opted in (with `extra`), and the shipped model's
+/// validation (or this installation's own) for the score gate.
+pub fn rules(
+    store: &dyn Store,
+    ids: &Identities,
+    k: usize,
+    extra: &[String],
+) -> anyhow::Result<Rules> {
+    let model = Artifact::shipped().context("the shipped burnout model")?;
+    Ok(Rules::new(k, opted_in(store, ids, extra)?).with_evidence(evidence(store, &model)?))
+}
+
 /// The validation the visibility gate reads: this installation's own last evaluation
 /// (`burnout eval --store`) when it rests on enough disengagements, else the artifact's.
-pub fn evidence(store: &RedbStore, model: &Artifact) -> anyhow::Result<Option<Evidence>> {
+pub fn evidence(store: &dyn MetaStore, model: &Artifact) -> anyhow::Result<Option<Evidence>> {
     if let Some(b) = store.get_meta(LOCAL_VALIDATION)? {
         let v: Validation = serde_json::from_slice(&b).context("reading the stored evaluation")?;
         if v.positives >= canopy_policies::visibility::MIN_VALIDATED_POSITIVES {
@@ -336,6 +348,7 @@ pub fn evidence(store: &RedbStore, model: &Artifact) -> anyhow::Result<Option<Ev
                 auc: v.auc,
                 positives: v.positives,
                 source: "this installation's own history".into(),
+                baseline: Some((v.best_baseline.clone(), v.best_baseline_auc)),
             }));
         }
     }
@@ -344,10 +357,11 @@ pub fn evidence(store: &RedbStore, model: &Artifact) -> anyhow::Result<Option<Ev
 
 /// The artifact's own validation, as evidence for the gate.
 fn artifact_evidence(model: &Artifact) -> Option<Evidence> {
-    model.evidence().map(|(auc, positives, source)| Evidence {
-        auc,
-        positives,
-        source,
+    model.validation.as_ref().map(|v| Evidence {
+        auc: v.auc,
+        positives: v.positives,
+        source: format!("hold-out of {} histories it never saw", v.histories.len()),
+        baseline: Some((v.best_baseline.clone(), v.best_baseline_auc)),
     })
 }
 
@@ -364,9 +378,12 @@ fn me(a: MeArgs) -> anyhow::Result<ExitCode> {
     let store = RedbStore::open(&a.store)?;
     let ids = identities(&a.ids)?;
     let person = resolve_self(&ids, &a.identity);
-    let model = Artifact::shipped().context("the shipped burnout model")?;
-    let rules = Rules::new(5, opted_in(&store, &ids, &a.opted_in)?)
-        .with_evidence(evidence(&store, &model)?);
+    let rules = rules(
+        &store,
+        &ids,
+        canopy_policies::privacy::DEFAULT_MIN_K,
+        &a.opted_in,
+    )?;
     let rows = if rules.analysable(&person) {
         analysable_rows(&store, &ids, &rules, a.ids.meetings.as_deref())?
     } else {
@@ -575,9 +592,7 @@ pub fn team_burnout(
 fn team(a: TeamArgs) -> anyhow::Result<ExitCode> {
     let store = RedbStore::open(&a.store)?;
     let ids = identities(&a.ids)?;
-    let model = Artifact::shipped().context("the shipped burnout model")?;
-    let rules = Rules::new(a.k, opted_in(&store, &ids, &a.opted_in)?)
-        .with_evidence(evidence(&store, &model)?);
+    let rules = rules(&store, &ids, a.k, &a.opted_in)?;
     let rows = analysable_rows(&store, &ids, &rules, a.ids.meetings.as_deref())?;
     let week = pick_week(&rows, a.week.as_deref())?;
     match team_burnout(&rows, week, &rules) {
@@ -1011,6 +1026,7 @@ mod tests {
                 auc,
                 positives,
                 source: "test".into(),
+                baseline: Some(("recency".into(), 0.6)),
             },
         ))
     }

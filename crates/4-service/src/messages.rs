@@ -224,7 +224,7 @@ pub fn explain_unavailable(marker: &str, reason: &str) -> String {
 }
 
 /// The confirmation of `/canopy opt-in` or `/canopy opt-out`.
-pub fn consent(marker: &str, user: &str, opted_in: bool, k: u32) -> String {
+pub fn consent(marker: &str, user: &str, opted_in: bool, k: usize) -> String {
     render("consent", context! { marker, user, opted_in, k })
 }
 

@@ -188,17 +188,6 @@ impl Artifact {
         std::array::from_fn(|i| self.reference.get(i).copied().flatten().unwrap_or(f64::NAN))
     }
 
-    /// The validation as (ROC AUC, disengagements, where), when it has one.
-    pub fn evidence(&self) -> Option<(f64, usize, String)> {
-        self.validation.as_ref().map(|v| {
-            (
-                v.auc,
-                v.positives,
-                format!("hold-out of {} histories it never saw", v.histories.len()),
-            )
-        })
-    }
-
     /// ARTIFACT.md: what the model is, how to reproduce it, what it was trained on, how it did.
     pub fn notes(&self) -> String {
         notes::render(self)

@@ -22,7 +22,7 @@ use sha2::Digest as _;
 use canopy_core::{Action, Enqueue, EnqueueMode, OutboxState};
 use canopy_store::{EventStore, Store, TimeRange};
 
-use crate::burnout::{TeamBurnout, analysable_rows, opted_in, personal_section, team_burnout};
+use crate::burnout::{TeamBurnout, analysable_rows, personal_section, team_burnout};
 use crate::carbon::RegionData;
 use crate::config::DigestChannelsConfig;
 use crate::messages;
@@ -309,10 +309,7 @@ pub fn build(
             *d.deferred_saved_g.get_or_insert(0.0) += g;
         }
     }
-    let rules = canopy_policies::visibility::Rules::new(
-        cfg.privacy.k as usize,
-        opted_in(store, ids, extra_opted_in)?,
-    );
+    let rules = crate::burnout::rules(store, ids, cfg.privacy.k(), extra_opted_in)?;
     // The team: people active in the scope this week. Their indicators cover all their work
     // in the store (load elsewhere counts), but only they are in this digest's section.
     let members: std::collections::HashSet<String> = events

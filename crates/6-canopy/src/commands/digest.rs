@@ -5,13 +5,11 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use super::burnout::{
+    self, IdentityArgs, analysable_rows, identities, person_of, personal_section,
+};
 use anyhow::Context;
 use canopy_analyzer::week::IsoWeek;
-use canopy_policies::visibility::Rules;
-
-use super::burnout::{
-    IdentityArgs, analysable_rows, identities, opted_in, person_of, personal_section,
-};
 use canopy_core::{Clock, SystemClock, WriteOp};
 use canopy_service::config::Config;
 use canopy_service::digest::Scope;
@@ -51,7 +49,8 @@ pub struct DigestArgs {
     /// ISO week, e.g. `2026-W47`.
     #[arg(long)]
     pub week: IsoWeek,
-    /// Smallest group shown in the burnout section [default: privacy.k of the settings, 5].
+    /// Smallest group shown in the burnout section [default: privacy.k of the settings]; never
+    /// below the server's `[privacy] min_k` (5 unless set).
     #[arg(long)]
     pub k: Option<usize>,
     #[command(flatten)]
@@ -96,17 +95,17 @@ pub fn run(a: DigestArgs) -> anyhow::Result<ExitCode> {
     {
         repo_cfg.digest = d.clone();
     }
-    if let Some(k) = a.k {
-        anyhow::ensure!(k >= 2, "--k must be at least 2");
-        repo_cfg.privacy.k = k as u32;
-    }
+    repo_cfg.privacy.k = Some(
+        canopy_policies::privacy::effective_k(
+            cfg.privacy.min_k,
+            a.k.or(repo_cfg.privacy.k.map(|k| k as usize)),
+        )
+        .map_err(|e| anyhow::anyhow!("--k: {e}"))? as u32,
+    );
     let ids = identities(&a.ids)?;
     if let Some(who) = &a.for_person {
         let person = person_of(&ids, who);
-        let rules = Rules::new(
-            repo_cfg.privacy.k as usize,
-            opted_in(store.as_ref(), &ids, &[])?,
-        );
+        let rules = burnout::rules(store.as_ref(), &ids, repo_cfg.privacy.k(), &[])?;
         let rows = if rules.analysable(&person) {
             analysable_rows(store.as_ref(), &ids, &rules, a.ids.meetings.as_deref())?
         } else {
