@@ -211,6 +211,15 @@ mod tests {
         assert!(a.trained_on.iter().all(|t| t.commit.is_some()));
         let p = a.probability(&[f64::NAN; F]);
         assert!((0.0..=1.0).contains(&p));
+        // A trained model, not a placeholder, with its hold-out validation recorded.
+        assert_eq!(a.model.trees.len(), a.recipe.params.trees);
+        let v = a.validation.as_ref().expect("hold-out validation recorded");
+        assert!(v.positives >= 30 && v.histories.len() >= 3, "{v:?}");
+        let trained: Vec<&str> = a.trained_on.iter().map(|t| t.name.as_str()).collect();
+        for held in &v.histories {
+            let name = held.split('@').next().unwrap_or(held);
+            assert!(!trained.contains(&name), "{name} is both trained on and held out");
+        }
         let mut bad = a.clone();
         bad.predictors[0] = "other".into();
         assert!(matches!(
