@@ -120,6 +120,7 @@ fn the_git_history_reads_back_with_the_same_ids_time_zones_and_line_counts() {
             repo_name: org.repos[repo].full_name.clone(),
             rev: "HEAD".into(),
             jobs: 2,
+            renames: git::Renames::default(),
         };
         let report = git::ingest(dir.path(), &opts, &store, &|_| {}).expect("ingest");
         let expected = reachable(org, repo);

@@ -8,6 +8,7 @@ use std::io::Write;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use canopy_analyzer::identity::{Identities, Mailmap};
@@ -28,7 +29,7 @@ use canopy_policies::visibility::{Decision, Evidence, Item, Rules, Viewer};
 
 use crate::format::ReportFormat;
 use canopy_forge::git::{self, IngestOptions};
-use canopy_store::{EventStore, MetaStore, RedbStore, Store, TimeRange};
+use canopy_store::{EventStore, Location, MetaStore, RedbStore, Store, TimeRange};
 
 /// Arguments of `canopy burnout`.
 #[derive(Debug, clap::Args)]
@@ -146,9 +147,9 @@ pub struct TrainArgs {
 /// Arguments of `canopy burnout me`.
 #[derive(Debug, clap::Args)]
 pub struct MeArgs {
-    /// Store directory.
-    #[arg(long, value_name = "DIR")]
-    pub store: PathBuf,
+    /// Store: a directory or a postgres:// URL [env: CANOPY_STORE, or CANOPY_STORE_FILE].
+    #[arg(long, value_name = "DIR|URL", env = "CANOPY_STORE")]
+    pub store: Option<Location>,
     /// Your person id or one of your actor keys (`github:ada-l`, `email:ada@example.org`).
     #[arg(long)]
     pub identity: String,
@@ -165,9 +166,9 @@ pub struct MeArgs {
 /// Arguments of `canopy burnout team`.
 #[derive(Debug, clap::Args)]
 pub struct TeamArgs {
-    /// Store directory.
-    #[arg(long, value_name = "DIR")]
-    pub store: PathBuf,
+    /// Store: a directory or a postgres:// URL [env: CANOPY_STORE, or CANOPY_STORE_FILE].
+    #[arg(long, value_name = "DIR|URL", env = "CANOPY_STORE")]
+    pub store: Option<Location>,
     /// Week [default: the latest week with data].
     #[arg(long)]
     pub week: Option<String>,
@@ -181,13 +182,16 @@ pub struct TeamArgs {
     pub opted_in: Vec<String>,
 }
 
-/// Runs `canopy burnout`.
-pub fn run(args: BurnoutArgs) -> anyhow::Result<ExitCode> {
+/// Opens the store a command names (the binary's wiring: a directory or PostgreSQL).
+pub type OpenStore<'a> = &'a dyn Fn(Option<&Location>) -> anyhow::Result<Arc<dyn Store>>;
+
+/// Runs `canopy burnout`, opening stores with `open`.
+pub fn run(args: BurnoutArgs, open: OpenStore<'_>) -> anyhow::Result<ExitCode> {
     match args.command {
         BurnoutCommand::Eval(a) => eval(a),
         BurnoutCommand::Train(a) => train_cmd(a),
-        BurnoutCommand::Me(a) => me(a),
-        BurnoutCommand::Team(a) => team(a),
+        BurnoutCommand::Me(a) => me(a, open),
+        BurnoutCommand::Team(a) => team(a, open),
     }
 }
 
@@ -374,18 +378,19 @@ pub fn shipped_model_validated() -> bool {
 /// Store meta key of the last `burnout eval --store` figures of the shipped model.
 const LOCAL_VALIDATION: &str = "burnout_validation";
 
-fn me(a: MeArgs) -> anyhow::Result<ExitCode> {
-    let store = RedbStore::open(&a.store)?;
+fn me(a: MeArgs, open: OpenStore<'_>) -> anyhow::Result<ExitCode> {
+    let store = open(a.store.as_ref())?;
+    let store = store.as_ref();
     let ids = identities(&a.ids)?;
     let person = resolve_self(&ids, &a.identity);
     let rules = rules(
-        &store,
+        store,
         &ids,
         canopy_policies::privacy::DEFAULT_MIN_K,
         &a.opted_in,
     )?;
     let rows = if rules.analysable(&person) {
-        analysable_rows(&store, &ids, &rules, a.ids.meetings.as_deref())?
+        analysable_rows(store, &ids, &rules, a.ids.meetings.as_deref())?
     } else {
         Vec::new()
     };
@@ -589,11 +594,12 @@ pub fn team_burnout(
     Ok(t)
 }
 
-fn team(a: TeamArgs) -> anyhow::Result<ExitCode> {
-    let store = RedbStore::open(&a.store)?;
+fn team(a: TeamArgs, open: OpenStore<'_>) -> anyhow::Result<ExitCode> {
+    let store = open(a.store.as_ref())?;
+    let store = store.as_ref();
     let ids = identities(&a.ids)?;
-    let rules = rules(&store, &ids, a.k, &a.opted_in)?;
-    let rows = analysable_rows(&store, &ids, &rules, a.ids.meetings.as_deref())?;
+    let rules = rules(store, &ids, a.k, &a.opted_in)?;
+    let rows = analysable_rows(store, &ids, &rules, a.ids.meetings.as_deref())?;
     let week = pick_week(&rows, a.week.as_deref())?;
     match team_burnout(&rows, week, &rules) {
         Ok(t) => print!("{}", t.markdown()),
@@ -689,6 +695,7 @@ fn read_git(path: &Path) -> anyhow::Result<History> {
             repo_name: name.clone(),
             rev: head.clone(),
             jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            renames: git::Renames::default(),
         },
         &store,
         &|_| {},

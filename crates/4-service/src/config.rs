@@ -205,7 +205,8 @@ impl Default for OutboxConfig {
 pub struct ServerConfig {
     /// Address to listen on (`--listen` overrides). Default `127.0.0.1:8080`.
     pub listen: SocketAddr,
-    /// Store directory (`--store` overrides). No default: it must be given somewhere.
+    /// Store: a directory (embedded redb) or a `postgres://` URL (`--store` and
+    /// `CANOPY_STORE` override). No default: it must be given somewhere.
     pub store: Option<PathBuf>,
     /// Workers turning deliveries into events. Default 2.
     pub workers: usize,
@@ -221,6 +222,9 @@ pub struct ServerConfig {
     /// Concurrent connections from one peer address; more are answered 503 and closed.
     /// Default 64.
     pub max_connections_per_peer: usize,
+    /// Seconds a claimed delivery or outbox action stays one replica's before another may
+    /// take it over (the claimant is presumed dead). Default 60.
+    pub claim_lease_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -234,6 +238,7 @@ impl Default for ServerConfig {
             request_timeout_secs: 30,
             max_inflight_mib: 256,
             max_connections_per_peer: 64,
+            claim_lease_secs: 60,
         }
     }
 }
@@ -324,7 +329,9 @@ pub struct RegionConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct TtmConfig {
     /// Hours between retrainings of the time-to-merge models; also how old a model may be at
-    /// startup before it is retrained at once. 0 turns retraining off. Default 24.
+    /// startup before it is retrained at once. 0 turns retraining off. Default 168 (weekly):
+    /// between retrainings the adaptive interval and the fallback follow every merge, and
+    /// `canopy ttm eval` evaluates this same cadence by default.
     pub retrain_hours: u64,
     /// Fewest merged changes for a repository's own model; smaller repositories get a model
     /// pooled over every repository in the store, and the comment says so. Default 200.
@@ -334,7 +341,7 @@ pub struct TtmConfig {
 impl Default for TtmConfig {
     fn default() -> Self {
         TtmConfig {
-            retrain_hours: 24,
+            retrain_hours: canopy_models::ttm::walk::SERVE_RETRAIN_HOURS,
             min_repo_changes: 200,
         }
     }
@@ -356,42 +363,10 @@ impl Config {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
-        let s = &self.server;
-        anyhow::ensure!(
-            s.workers >= 1 && s.workers <= 256,
-            "server.workers must be between 1 and 256, got {}",
-            s.workers
-        );
-        anyhow::ensure!(
-            s.max_body_mib >= 1 && s.max_body_mib <= 100,
-            "server.max_body_mib must be between 1 and 100, got {}",
-            s.max_body_mib
-        );
-        anyhow::ensure!(
-            s.header_timeout_secs >= 1,
-            "server.header_timeout_secs must be at least 1"
-        );
-        anyhow::ensure!(
-            s.max_inflight_mib >= s.max_body_mib,
-            "server.max_inflight_mib ({}) must be at least server.max_body_mib ({}), or no large delivery could ever be read",
-            s.max_inflight_mib,
-            s.max_body_mib
-        );
-        anyhow::ensure!(
-            s.max_connections_per_peer >= 1,
-            "server.max_connections_per_peer must be at least 1"
-        );
-        anyhow::ensure!(
-            s.request_timeout_secs >= 1,
-            "server.request_timeout_secs must be at least 1"
-        );
+        self.server.validate()?;
         anyhow::ensure!(
             !self.gerrit.host.trim().is_empty(),
             "gerrit.host must not be empty"
-        );
-        anyhow::ensure!(
-            self.grid.refresh_minutes >= 1,
-            "grid.refresh_minutes must be at least 1"
         );
         anyhow::ensure!(
             self.privacy.min_k >= canopy_policies::privacy::ABSOLUTE_MIN_K,
@@ -410,6 +385,11 @@ impl Config {
             self.reports.epsilon_per_period > 0.0 && self.reports.epsilon_per_period.is_finite(),
             "reports.epsilon_per_period must be a positive number"
         );
+        self.validate_digest()?;
+        self.grid.validate()
+    }
+
+    fn validate_digest(&self) -> anyhow::Result<()> {
         anyhow::ensure!(
             self.digest.email_to.is_empty() || self.digest.smtp.is_some(),
             "digest.email_to is set but [digest.smtp] is not"
@@ -430,7 +410,52 @@ impl Config {
                 "digest.orgs: {org:?} is not an organisation name"
             );
         }
-        for (name, r) in &self.grid.regions {
+        Ok(())
+    }
+}
+
+impl ServerConfig {
+    fn validate(&self) -> anyhow::Result<()> {
+        let s = self;
+        anyhow::ensure!(
+            s.workers >= 1 && s.workers <= 256,
+            "server.workers must be between 1 and 256, got {}",
+            s.workers
+        );
+        anyhow::ensure!(
+            s.max_body_mib >= 1 && s.max_body_mib <= 100,
+            "server.max_body_mib must be between 1 and 100, got {}",
+            s.max_body_mib
+        );
+        anyhow::ensure!(
+            s.header_timeout_secs >= 1,
+            "server.header_timeout_secs must be at least 1"
+        );
+        anyhow::ensure!(
+            s.request_timeout_secs >= 1,
+            "server.request_timeout_secs must be at least 1"
+        );
+        anyhow::ensure!(
+            s.max_inflight_mib >= s.max_body_mib,
+            "server.max_inflight_mib ({}) must be at least server.max_body_mib ({}), or no large delivery could ever be read",
+            s.max_inflight_mib,
+            s.max_body_mib
+        );
+        anyhow::ensure!(
+            s.max_connections_per_peer >= 1,
+            "server.max_connections_per_peer must be at least 1"
+        );
+        Ok(())
+    }
+}
+
+impl GridConfig {
+    fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.refresh_minutes >= 1,
+            "grid.refresh_minutes must be at least 1"
+        );
+        for (name, r) in &self.regions {
             let missing = |key: &str| {
                 anyhow::anyhow!(
                     "grid.regions.{name}: provider {:?} needs `{key}`",

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
 use canopy_core::{Clock, Normalize};
 use canopy_server::app::{AppConfig, Digests};
 use canopy_server::http::Limits;
@@ -28,6 +29,18 @@ pub struct ServeOptions {
     pub gerrit_secrets: Secrets,
     /// Print actions instead of performing them.
     pub dry_run: bool,
+}
+
+/// A name for this process's claims and leases, unique among the replicas sharing a store:
+/// the host name (a pod's name on Kubernetes), the process id and a random suffix, so that a
+/// restarted replica never mistakes its dead predecessor's claims for its own.
+pub fn instance_name(env: &dyn Fn(&str) -> Option<String>) -> String {
+    let host = env("HOSTNAME").unwrap_or_else(|| "canopy".into());
+    format!(
+        "{host}-{}-{:04x}",
+        std::process::id(),
+        rand::random::<u16>()
+    )
 }
 
 /// The request limits of the configuration.
@@ -94,12 +107,19 @@ pub fn bot(
             interval: Duration::from_secs(cfg.ttm.retrain_hours * 3600),
             min_repo: cfg.ttm.min_repo_changes,
         }),
-        grid_refresher: (!regions.is_empty()).then(|| GridRefresher {
-            cache: grid,
-            regions,
-            interval: Duration::from_secs(cfg.grid.refresh_minutes * 60),
-        }),
-        instance: env("HOSTNAME").unwrap_or_else(|| "canopy".into()),
+        grid_refresher: match regions.is_empty() {
+            true => None,
+            false => Some(GridRefresher {
+                cache: grid,
+                regions,
+                interval: Duration::from_secs(cfg.grid.refresh_minutes * 60),
+                http: reqwest::Client::builder()
+                    .build()
+                    .context("building the HTTP client for grid intensity")?,
+            }),
+        },
+        instance: instance_name(env),
+        claim_lease: Duration::from_secs(cfg.server.claim_lease_secs.max(1)),
     };
     Ok((normalizer, app))
 }

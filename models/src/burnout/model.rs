@@ -218,7 +218,10 @@ mod tests {
         let trained: Vec<&str> = a.trained_on.iter().map(|t| t.name.as_str()).collect();
         for held in &v.histories {
             let name = held.split('@').next().unwrap_or(held);
-            assert!(!trained.contains(&name), "{name} is both trained on and held out");
+            assert!(
+                !trained.contains(&name),
+                "{name} is both trained on and held out"
+            );
         }
         let mut bad = a.clone();
         bad.predictors[0] = "other".into();

@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use canopy_analyzer::Event;
-use canopy_analyzer::event::EVENT_SCHEMA_VERSION;
 use canopy_core::{WriteOp, WriteOutcome};
 use chrono::{DateTime, Utc};
 use redb::{
@@ -22,7 +21,8 @@ use redb::{
 };
 
 use crate::{
-    EventStore, MetaStore, STORE_FORMAT_VERSION, ScheduleStore, Store, StoreError, TimeRange, Visit,
+    Claim, EventStore, MetaStore, STORE_FORMAT_VERSION, ScheduleStore, Store, StoreError,
+    TimeRange, Visit, decode_event,
 };
 use claims::Claims;
 
@@ -196,19 +196,28 @@ fn insert_events(txn: &WriteTransaction, events: &[Event]) -> Result<usize, Stor
     Ok(new)
 }
 
-fn decode_u32(b: &[u8]) -> Option<u32> {
-    Some(u32::from_le_bytes(b.try_into().ok()?))
+/// Visits, in index order, the events an index of (repository, key, time ms, id) names
+/// between two keys. (A macro: the indexes' key types differ.)
+macro_rules! scan_index {
+    ($store:expr, $table:expr, $lo:expr, $hi:expr, $repo:expr, $visit:expr) => {{
+        let txn = $store.db.begin_read().map_err(db_err)?;
+        let idx = txn.open_table($table).map_err(db_err)?;
+        let events = txn.open_table(EVENTS).map_err(db_err)?;
+        for entry in idx.range($lo..=$hi).map_err(db_err)? {
+            let (k, _) = entry.map_err(db_err)?;
+            let (_, _, at, id) = k.value();
+            if let Some(v) = events.get(($repo, at, id)).map_err(db_err)?
+                && $visit(decode_event(v.value())?).is_break()
+            {
+                break;
+            }
+        }
+        Ok(())
+    }};
 }
 
-fn decode_event(bytes: &[u8]) -> Result<Event, StoreError> {
-    let ev: Event = crate::decode(bytes, "event")?;
-    if ev.v > EVENT_SCHEMA_VERSION {
-        return Err(StoreError::Corrupt(format!(
-            "event {} has schema version {}, newer than this canopy's {}",
-            ev.id, ev.v, EVENT_SCHEMA_VERSION
-        )));
-    }
-    Ok(ev)
+fn decode_u32(b: &[u8]) -> Option<u32> {
+    Some(u32::from_le_bytes(b.try_into().ok()?))
 }
 
 impl EventStore for RedbStore {
@@ -287,41 +296,15 @@ impl EventStore for RedbStore {
     }
 
     fn scan_change(&self, repo: &str, number: u64, visit: Visit<'_>) -> Result<(), StoreError> {
-        let txn = self.db.begin_read().map_err(db_err)?;
-        let idx = txn.open_table(BY_CHANGE).map_err(db_err)?;
-        let events = txn.open_table(EVENTS).map_err(db_err)?;
-        for entry in idx
-            .range((repo, number, i64::MIN, "")..=(repo, number, i64::MAX, "\u{10ffff}"))
-            .map_err(db_err)?
-        {
-            let (k, _) = entry.map_err(db_err)?;
-            let (_, _, at, id) = k.value();
-            if let Some(v) = events.get((repo, at, id)).map_err(db_err)?
-                && visit(decode_event(v.value())?).is_break()
-            {
-                break;
-            }
-        }
-        Ok(())
+        let lo = (repo, number, i64::MIN, "");
+        let hi = (repo, number, i64::MAX, "\u{10ffff}");
+        scan_index!(self, BY_CHANGE, lo, hi, repo, visit)
     }
 
     fn scan_sha(&self, repo: &str, sha: &str, visit: Visit<'_>) -> Result<(), StoreError> {
-        let txn = self.db.begin_read().map_err(db_err)?;
-        let idx = txn.open_table(BY_SHA).map_err(db_err)?;
-        let events = txn.open_table(EVENTS).map_err(db_err)?;
-        for entry in idx
-            .range((repo, sha, i64::MIN, "")..=(repo, sha, i64::MAX, "\u{10ffff}"))
-            .map_err(db_err)?
-        {
-            let (k, _) = entry.map_err(db_err)?;
-            let (_, _, at, id) = k.value();
-            if let Some(v) = events.get((repo, at, id)).map_err(db_err)?
-                && visit(decode_event(v.value())?).is_break()
-            {
-                break;
-            }
-        }
-        Ok(())
+        let lo = (repo, sha, i64::MIN, "");
+        let hi = (repo, sha, i64::MAX, "\u{10ffff}");
+        scan_index!(self, BY_SHA, lo, hi, repo, visit)
     }
 
     fn repos(&self) -> Result<Vec<String>, StoreError> {
@@ -348,6 +331,24 @@ impl MetaStore for RedbStore {
         put_meta_in(&txn, key, value)?;
         txn.commit().map_err(db_err)
     }
+
+    fn scan_meta(
+        &self,
+        visit: &mut dyn FnMut(&str, &[u8]) -> std::ops::ControlFlow<()>,
+    ) -> Result<(), StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let t = txn.open_table(META).map_err(db_err)?;
+        for entry in t.iter().map_err(db_err)? {
+            let (k, v) = entry.map_err(db_err)?;
+            if k.value() == FORMAT_KEY {
+                continue; // the embedded store's own format marker
+            }
+            if visit(k.value(), v.value()).is_break() {
+                break;
+            }
+        }
+        Ok(())
+    }
 }
 
 impl ScheduleStore for RedbStore {
@@ -355,24 +356,30 @@ impl ScheduleStore for RedbStore {
         let txn = self.db.begin_read().map_err(db_err)?;
         let t = txn.open_table(META).map_err(db_err)?;
         let value = t.get(key).map_err(db_err)?;
-        value.map(|v| parse_run(key, v.value())).transpose()
+        value.map(|v| crate::parse_run(key, v.value())).transpose()
     }
-}
 
-/// A schedule's last run as stored (RFC 3339 text).
-fn parse_run(key: &str, bytes: &[u8]) -> Result<DateTime<Utc>, StoreError> {
-    std::str::from_utf8(bytes)
-        .ok()
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .map(|t| t.with_timezone(&Utc))
-        .ok_or_else(|| StoreError::Corrupt(format!("the last run of schedule {key} is not a time")))
+    fn try_lease(&self, name: &str, claim: &Claim) -> Result<bool, StoreError> {
+        let mut claims = self
+            .claims
+            .lock()
+            .map_err(|_| StoreError::Db("the claim table is poisoned".into()))?;
+        Ok(claims.take_lease(name, claim))
+    }
+
+    fn release_lease(&self, name: &str, owner: &str) -> Result<(), StoreError> {
+        if let Ok(mut claims) = self.claims.lock() {
+            claims.release_lease(name, owner);
+        }
+        Ok(())
+    }
 }
 
 /// Reads a schedule's last run inside a write transaction.
 fn last_run_in(txn: &WriteTransaction, key: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
     let t = txn.open_table(META).map_err(db_err)?;
     let value = t.get(key).map_err(db_err)?;
-    value.map(|v| parse_run(key, v.value())).transpose()
+    value.map(|v| crate::parse_run(key, v.value())).transpose()
 }
 
 impl Store for RedbStore {

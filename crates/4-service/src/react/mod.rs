@@ -8,13 +8,14 @@ mod commands;
 pub mod rerun;
 pub mod sticky;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use canopy_analyzer::event::ChangeAction;
 use canopy_analyzer::{Event, EventKind, Platform};
 use canopy_core::{Action, Consent, Enqueue, EnqueueMode, OutboxState};
+use canopy_models::ttm::online::OnlineState;
 use canopy_store::{EventStore, Store, StoreError};
 use chrono::{DateTime, Utc};
 
@@ -22,6 +23,7 @@ use crate::carbon::{IntensityCache, RegionData};
 use crate::messages::{self, StickyView};
 use crate::repo_config::{RepoConfig, RepoConfigs, parse_quiet_hours};
 use crate::ttm::{self, TtmCache};
+use crate::ttm_online::{self, Why};
 use sticky::ChangeHistory;
 
 /// What a reactor decided about a delivery's events.
@@ -31,6 +33,18 @@ pub struct Reaction {
     pub actions: Vec<Enqueue>,
     /// Consent changes to record.
     pub consents: Vec<Consent>,
+    /// Time-to-merge online states these events changed (or read), by repository.
+    pub ttm: BTreeMap<String, OnlineState>,
+}
+
+impl Reaction {
+    /// The small named values to store with the events (see [`canopy_core::WriteOp`]).
+    pub fn meta(&self) -> Vec<(String, Vec<u8>)> {
+        self.ttm
+            .iter()
+            .map(|(repo, s)| (ttm_online::online_key(repo), ttm_online::encode_online(s)))
+            .collect()
+    }
 }
 
 /// Decides what to do about new events (comments to update, commands to answer). It reads the
@@ -159,13 +173,69 @@ impl Reactor {
         Ok(Some(messages::rerun_advice(&view)))
     }
 
-    /// The time-to-merge section of an open change, when a model exists.
+    /// A repository's online state: as this reaction left it, else as stored, else fresh for
+    /// `model` (`None` when there is none and no model).
+    fn online<'a>(
+        &self,
+        store: &dyn Store,
+        out: &'a mut Reaction,
+        repo: &str,
+        model: Option<&canopy_models::ttm::TtmModel>,
+    ) -> Result<Option<&'a mut OnlineState>, StoreError> {
+        if !out.ttm.contains_key(repo) {
+            let state = match ttm_online::load_online(store, repo)? {
+                Some(s) => s,
+                None => match model {
+                    Some(m) => OnlineState::for_model(m, canopy_models::ttm::aci::DEFAULT_GAMMA),
+                    None => return Ok(None),
+                },
+            };
+            out.ttm.insert(repo.to_string(), state);
+        }
+        Ok(out.ttm.get_mut(repo))
+    }
+
+    /// A change merged or closed: its first prediction is scored (the adaptive interval and
+    /// the rolling errors move) or forgotten.
+    fn ttm_outcome(
+        &self,
+        store: &dyn Store,
+        e: &Event,
+        out: &mut Reaction,
+    ) -> Result<(), StoreError> {
+        let EventKind::Change(c) = &e.kind else {
+            return Ok(());
+        };
+        if !matches!(c.action, ChangeAction::Merged | ChangeAction::Closed) {
+            return Ok(());
+        }
+        let Some(state) = self.online(store, out, &e.repo, None)? else {
+            return Ok(());
+        };
+        if c.action == ChangeAction::Closed {
+            state.closed(c.number);
+            return Ok(());
+        }
+        let hours = (e.at_utc() - c.created_at.with_timezone(&Utc))
+            .num_seconds()
+            .max(0) as f64
+            / 3600.0;
+        if let Some(o) = state.merged(c.number, hours) {
+            tracing::debug!(repo = %e.repo, change = c.number, below = o.below, above = o.above, model_error = o.model_error, "time-to-merge prediction scored");
+        }
+        Ok(())
+    }
+
+    /// The time-to-merge section of an open change: the model's prediction when it has clearly
+    /// beaten the running median on recent merges, else the running median, labelled as such.
+    /// The model's prediction is recorded either way, to be scored when the change merges.
     fn ttm_view(
         &self,
         store: &dyn Store,
         key: &ChangeKey,
         h: &ChangeHistory,
         new: &[Event],
+        out: &mut Reaction,
     ) -> Result<Option<messages::TtmView>, StoreError> {
         let (_, repo, number) = key;
         let Some(latest) = h.latest() else {
@@ -174,16 +244,28 @@ impl Reactor {
         if matches!(latest.action, ChangeAction::Merged | ChangeAction::Closed) {
             return Ok(None);
         }
-        let Some(model) = self.ttm.model(store, repo)? else {
-            return Ok(None);
-        };
         let Some(t) = h.events.last().map(|e| e.at_utc()) else {
             return Ok(None);
         };
-        let f = self.ttm.features(store, repo, new, *number, t)?;
-        let p = model.predict(&f);
-        let e = model.explain(&f);
-        Ok(Some(ttm::view(&model, &f, &p, &e)))
+        let (f, spread) = self.ttm.features_and_spread(store, repo, new, *number, t)?;
+        let Some(model) = self.ttm.model(store, repo)? else {
+            return Ok(spread.map(|s| ttm_online::median_view(&s, Why::NoModel)));
+        };
+        let Some(state) = self.online(store, out, repo, Some(&model))? else {
+            return Ok(None);
+        };
+        let choice = state.choice();
+        let p = state.predict(
+            &model,
+            *number,
+            &f,
+            t.timestamp(),
+            spread.map(|s| s.p50_hours),
+        );
+        match (choice.is_model(), spread) {
+            (false, Some(s)) => Ok(Some(ttm_online::median_view(&s, Why::of(&choice)))),
+            _ => Ok(Some(ttm::view(&model, &f, &p, &model.explain(&f)))),
+        }
     }
 }
 
@@ -205,6 +287,7 @@ impl React for Reactor {
                 self.commands(store, e, c, now, &mut reaction)?;
                 continue;
             }
+            self.ttm_outcome(store, e, &mut reaction)?;
             let number = match (e.change_number(), e.head_sha()) {
                 (Some(n), _) => Some(n),
                 (None, Some(sha)) => change_of_sha(store, &e.repo, sha)?,
@@ -248,13 +331,12 @@ pub fn change_history(
         }
         ControlFlow::Continue(())
     })?;
-    events.extend(
-        new.iter()
-            .filter(|e| {
-                e.platform == *platform && &e.repo == repo && e.change_number() == Some(*number)
-            })
-            .cloned(),
-    );
+    let new_where = |pred: &dyn Fn(&Event) -> bool| -> Vec<Event> {
+        new.iter().filter(|e| pred(e)).cloned().collect()
+    };
+    events.extend(new_where(&|e| {
+        e.platform == *platform && &e.repo == repo && e.change_number() == Some(*number)
+    }));
     // Jobs recorded by commit only (GitHub Actions): attach those of the change's heads.
     let heads = ChangeHistory::from_events(events.clone()).heads();
     for sha in &heads {
@@ -264,15 +346,11 @@ pub fn change_history(
             }
             ControlFlow::Continue(())
         })?;
-        events.extend(
-            new.iter()
-                .filter(|e| {
-                    &e.repo == repo
-                        && e.head_sha() == Some(sha)
-                        && matches!(e.kind, EventKind::CiJobFinished(_))
-                })
-                .cloned(),
-        );
+        events.extend(new_where(&|e| {
+            &e.repo == repo
+                && e.head_sha() == Some(sha)
+                && matches!(e.kind, EventKind::CiJobFinished(_))
+        }));
     }
     Ok(ChangeHistory::from_events(events))
 }
@@ -331,7 +409,7 @@ impl Reactor {
             return Ok(());
         }
         let ttm = match cfg.section_on("ttm") {
-            true => self.ttm_view(store, key, &h, new)?,
+            true => self.ttm_view(store, key, &h, new, out)?,
             false => None,
         };
         let rerun = match cfg.section_on("rerun") {
@@ -447,6 +525,9 @@ fn gerrit_messages(
 }
 
 #[cfg(test)]
+mod ttm_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use chrono::NaiveTime;
@@ -470,5 +551,55 @@ mod tests {
             post_time(&day_cfg, at_time(day, 12, 30)),
             at_time(day, 13, 0)
         );
+    }
+
+    /// A fixture delivery's events, through the GitHub normaliser.
+    fn fixture(event: &str, name: &str) -> Vec<Event> {
+        let path = format!(
+            "{}/../../tests/fixtures/github/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let body = std::fs::read(&path).unwrap();
+        let now = "2026-11-05T12:00:00Z".parse().unwrap();
+        canopy_forge::github::normalize::normalize(event, name, &body, now)
+            .unwrap()
+            .events
+    }
+
+    #[test]
+    fn a_store_error_while_deciding_is_returned_never_read_as_absent() {
+        use canopy_store::faults::FailingStore;
+        let dir = tempfile::tempdir().unwrap();
+        let redb: Arc<dyn Store> = Arc::new(canopy_store::RedbStore::open(dir.path()).unwrap());
+        let store = FailingStore::new(redb);
+        for (event, name) in [
+            ("pull_request", "pull_request.opened.json"),
+            ("pull_request", "pull_request.synchronize.json"),
+            ("workflow_job", "workflow_job.completed.json"),
+        ] {
+            store.put_events(&fixture(event, name)).unwrap();
+        }
+        let reactor = Reactor::new(Arc::new(RepoConfigs::default()));
+        let now: DateTime<Utc> = "2026-11-05T12:00:00Z".parse().unwrap();
+        let job = fixture("workflow_job", "workflow_job.completed.lint.json");
+        let rerun = fixture("workflow_run", "workflow_run.requested.rerun.json");
+        let command = fixture("issue_comment", "issue_comment.command.json");
+        // Each lookup the reactor makes: the commit's change (a job names only its commit),
+        // the change's history, the outbox item of a deferral, the history behind a command.
+        for (method, events) in [
+            ("scan_sha", &job),
+            ("scan_change", &job),
+            ("outbox_item", &rerun),
+            ("scan_change", &command),
+        ] {
+            assert!(
+                reactor.react(&store, events, now).is_ok(),
+                "{method} healthy"
+            );
+            store.fail(method);
+            let err = reactor.react(&store, events, now).unwrap_err();
+            assert!(err.to_string().contains(method), "{method}: {err}");
+            store.heal();
+        }
     }
 }

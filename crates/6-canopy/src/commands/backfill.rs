@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use canopy_store::Location;
 use chrono::{DateTime, Utc};
 
 use super::analyze::parse_date;
@@ -45,9 +46,8 @@ pub struct SourceArgs {
     /// Only changes created (GitHub) or updated (Gerrit) on or after this date.
     #[arg(long, value_parser = parse_date)]
     pub since: Option<DateTime<Utc>>,
-    /// Store directory.
-    #[arg(long, value_name = "DIR")]
-    pub store: PathBuf,
+    #[arg(long, value_name = "DIR|URL", env = "CANOPY_STORE", help = crate::store_location::STORE_HELP)]
+    pub store: Option<Location>,
     /// Server configuration (API URLs, Gerrit host and account).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -63,7 +63,8 @@ pub fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
         Some(p) => Config::load(p)?,
         None => Config::default(),
     };
-    let store = crate::wiring::open_store(&a.store)?;
+    let (_, store) =
+        crate::store_location::open(a.store.as_ref(), crate::store_location::Migrate::Yes)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -88,47 +89,37 @@ pub fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
             "{:?} is not a repository: use OWNER/NAME",
             a.name
         );
-        let s = runtime.block_on(backfill::github::run(
-            &client,
-            store.as_ref(),
-            &a.name,
-            a.since,
-            &mut progress,
-        ))?;
+        let run = backfill::github::run(&client, store.as_ref(), &a.name, a.since, &mut progress);
+        let s = runtime.block_on(run)?;
+        let resumed = (s.resumed_from_page > 1)
+            .then(|| format!(" (resumed at page {})", s.resumed_from_page));
+        let (prs, new) = (s.prs, s.new_events);
         format!(
-            "{}: {} PRs read, {} new events stored{}",
+            "{}: {prs} PRs read, {new} new events stored{}",
             a.name,
-            s.prs,
-            s.new_events,
-            if s.resumed_from_page > 1 {
-                format!(" (resumed at page {})", s.resumed_from_page)
-            } else {
-                String::new()
-            }
+            resumed.unwrap_or_default()
         )
     } else {
         let client = clients
             .gerrit
             .context("no Gerrit credentials: set [gerrit] url and username in --config and CANOPY_GERRIT_PASSWORD")?;
         let ncfg = wiring::normalizer(&cfg).gerrit;
-        let s = runtime.block_on(backfill::gerrit::run(
+        let run = backfill::gerrit::run(
             &client,
             store.as_ref(),
             &ncfg,
             &a.name,
             a.since,
             &mut progress,
-        ))?;
+        );
+        let s = runtime.block_on(run)?;
+        let resumed =
+            (s.resumed_from > 0).then(|| format!(" (resumed at change {})", s.resumed_from));
+        let (changes, new) = (s.changes, s.new_events);
         format!(
-            "{}: {} changes read, {} new events stored{}",
+            "{}: {changes} changes read, {new} new events stored{}",
             a.name,
-            s.changes,
-            s.new_events,
-            if s.resumed_from > 0 {
-                format!(" (resumed at change {})", s.resumed_from)
-            } else {
-                String::new()
-            }
+            resumed.unwrap_or_default()
         )
     };
     if tty {

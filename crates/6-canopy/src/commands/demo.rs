@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use super::analyze::{AnalyzeArgs, ReportFormat, analyze, render_markdown};
+use canopy_forge::git;
 
 /// Arguments of `canopy demo`.
 #[derive(Debug, Clone, clap::Args)]
@@ -78,10 +79,13 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         until: None,
         format: ReportFormat::Md,
         repo: name,
-        store: Some(store_dir.clone()),
+        store: Some(canopy_store::Location::Dir(store_dir.clone())),
         rev: "HEAD".into(),
         jobs: None,
         weeks: 12,
+        find_renames: git::renames::DEFAULT_RENAME_PERCENT,
+        find_copies: 0,
+        rename_limit: git::renames::DEFAULT_RENAME_LIMIT,
     })
     .with_context(|| format!("analysing {}", repo.display()))?;
     write!(out, "{}", render_markdown(&report, 12))?;
@@ -130,10 +134,13 @@ fn bundled() -> anyhow::Result<ExitCode> {
             until: None,
             format: ReportFormat::Md,
             repo: Some(name.clone()),
-            store: Some(store_dir.clone()),
+            store: Some(canopy_store::Location::Dir(store_dir.clone())),
             rev: "HEAD".into(),
             jobs: None,
             weeks: 8,
+            find_renames: git::renames::DEFAULT_RENAME_PERCENT,
+            find_copies: 0,
+            rename_limit: git::renames::DEFAULT_RENAME_LIMIT,
         })
         .with_context(|| format!("analysing {name}"))?;
         reports.push(report);
@@ -228,7 +235,21 @@ fn digest_and_report(store_dir: &Path, repo: &str) -> anyhow::Result<(String, St
         key,
         repo_defaults: cfg,
     };
-    let (r, _) = canopy_service::report::create(store.as_ref(), &ids, &opts, chrono::Utc::now())?;
+    let now = canopy_core::Clock::now(&canopy_core::SystemClock);
+    let (r, _) = canopy_service::report::create(store.as_ref(), &ids, &opts, now)?;
+    Ok((
+        built.markdown(),
+        built.html()?,
+        report_words(&r, start, end),
+    ))
+}
+
+/// What the demo says about its draft report: cells shown and hidden, the privacy review.
+fn report_words(
+    r: &canopy_store::StoredReport,
+    start: chrono::NaiveDate,
+    end: chrono::NaiveDate,
+) -> String {
     let d = &r.document;
     let mut text = format!(
         "Draft {} for {} to {} (k = 5). `canopy report create --store DIR --period {}..{} --format json` makes it; a reviewer must `approve` it before `publish`.\n\n",
@@ -271,5 +292,5 @@ fn digest_and_report(store_dir: &Path, repo: &str) -> anyhow::Result<(String, St
             rule["detail"].as_str().unwrap_or("")
         ));
     }
-    Ok((built.markdown(), built.html()?, text))
+    text
 }
