@@ -14,7 +14,7 @@ use crate::week::IsoWeek;
 use crate::weekly::{is_late_night, is_weekend};
 
 /// Indicator names, in vector order.
-pub const NAMES: [&str; 15] = [
+pub const NAMES: [&str; 18] = [
     "commits",
     "churn",
     "rework",
@@ -30,6 +30,9 @@ pub const NAMES: [&str; 15] = [
     "review_requests_pending",
     "time_to_first_review_hours",
     "meeting_hours",
+    "active_days",
+    "hour_spread",
+    "areas",
 ];
 /// Number of indicators.
 pub const N: usize = NAMES.len();
@@ -51,6 +54,9 @@ pub mod idx {
     pub const REQUESTS_PENDING: usize = 12;
     pub const TIME_TO_FIRST_REVIEW: usize = 13;
     pub const MEETINGS: usize = 14;
+    pub const ACTIVE_DAYS: usize = 15;
+    pub const HOUR_SPREAD: usize = 16;
+    pub const AREAS: usize = 17;
 }
 
 /// One person's indicators in one week.
@@ -77,6 +83,10 @@ struct Acc {
     stamped: f64,
     late: f64,
     weekend: f64,
+    /// Sum and sum of squares of the hours of day (from 06:00) of timestamped activity.
+    hour_sum: f64,
+    hour_sq: f64,
+    days: BTreeSet<NaiveDate>,
     areas_by_day: BTreeMap<NaiveDate, BTreeSet<String>>,
     neg_written: Vec<f64>,
     neg_received: Vec<f64>,
@@ -88,6 +98,18 @@ impl Acc {
         self.stamped += 1.0;
         self.late += f64::from(u8::from(is_late_night(t)));
         self.weekend += f64::from(u8::from(is_weekend(t)));
+        let h = working_day_hour(t);
+        self.hour_sum += h;
+        self.hour_sq += h * h;
+        self.days.insert(t.date_naive());
+    }
+
+    /// Standard deviation of the activity's hours of day, with at least two activities.
+    fn hour_spread(&self) -> Option<f64> {
+        (self.stamped >= 2.0).then(|| {
+            let mean = self.hour_sum / self.stamped;
+            (self.hour_sq / self.stamped - mean * mean).max(0.0).sqrt()
+        })
     }
 
     /// Records work on `area` on `t`'s local day, for context switching.
@@ -97,6 +119,14 @@ impl Acc {
             .or_default()
             .insert(area);
     }
+}
+
+/// Hours since 06:00 local time (0–24), so that a session from 23:00 to 01:00 spans two
+/// hours rather than twenty-two: working days are taken to start at 06:00.
+pub fn working_day_hour(t: &DateTime<FixedOffset>) -> f64 {
+    use chrono::Timelike;
+    let h = f64::from(t.hour()) + f64::from(t.minute()) / 60.0;
+    (h - 6.0).rem_euclid(24.0)
 }
 
 /// Builds person-weeks. Feed events in any order; `finish` sorts them.
@@ -376,6 +406,10 @@ impl<'a> IndicatorBuilder<'a> {
                         .and_then(|h| mean(h));
                 }
                 v[idx::MEETINGS] = self.meetings.get(&(p.clone(), w)).copied();
+                v[idx::ACTIVE_DAYS] = Some(a.days.len() as f64);
+                v[idx::HOUR_SPREAD] = a.hour_spread();
+                let areas: BTreeSet<&String> = a.areas_by_day.values().flatten().collect();
+                v[idx::AREAS] = Some(areas.len() as f64);
                 out.push(PersonWeek {
                     person: p.clone(),
                     week: w,
@@ -506,6 +540,13 @@ mod tests {
         assert_eq!(w[idx::LATE_NIGHT], Some(0.25));
         assert_eq!(w[idx::WEEKEND], Some(0.25));
         assert_eq!(w[idx::CONSECUTIVE], Some(3.0));
+        assert_eq!(w[idx::ACTIVE_DAYS], Some(4.0));
+        assert_eq!(w[idx::AREAS], Some(2.0), "o/r:src and o/r:docs");
+        // Hours from 06:00: 4, 4, 4 and 17.5 → mean 7.375, sd √(31.640625) ≈ 5.85.
+        let sd = w[idx::HOUR_SPREAD].unwrap();
+        assert!((sd - 5.8457).abs() < 1e-3, "{sd}");
+        assert_eq!(pw[1].values[idx::HOUR_SPREAD], None, "no activity: absent");
+        assert_eq!(pw[1].values[idx::ACTIVE_DAYS], Some(0.0));
         assert_eq!(w[idx::REVIEWS], None, "no review source: absent, not zero");
         assert_eq!(w[idx::NEG_WRITTEN], None);
         assert_eq!(pw[1].values[idx::COMMITS], Some(0.0));

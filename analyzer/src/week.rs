@@ -60,7 +60,24 @@ impl IsoWeek {
     pub fn prev(self) -> IsoWeek {
         IsoWeek::of_date(self.monday() - Duration::days(7))
     }
+
+    /// Weeks since the ISO week of 1970-01-05 (a Monday): consecutive weeks have consecutive
+    /// indices, so week arithmetic is integer arithmetic.
+    pub fn index(self) -> i64 {
+        (self.monday() - EPOCH_MONDAY).num_days().div_euclid(7)
+    }
+
+    /// The week with a given [`IsoWeek::index`].
+    pub fn from_index(i: i64) -> IsoWeek {
+        IsoWeek::of_date(EPOCH_MONDAY + Duration::days(7 * i))
+    }
 }
+
+/// Monday of week index 0.
+const EPOCH_MONDAY: NaiveDate = match NaiveDate::from_ymd_opt(1970, 1, 5) {
+    Some(d) => d,
+    None => NaiveDate::MIN,
+};
 
 impl fmt::Display for IsoWeek {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -99,5 +116,15 @@ mod tests {
         // 1 January 2027 is a Friday in ISO week 2026-W53.
         let d = NaiveDate::from_ymd_opt(2027, 1, 1).unwrap();
         assert_eq!(IsoWeek::of_date(d).to_string(), "2026-W53");
+    }
+
+    #[test]
+    fn indices_are_consecutive_across_years() {
+        let last: IsoWeek = "2020-W53".parse().unwrap();
+        assert_eq!(last.next().index(), last.index() + 1);
+        assert_eq!(IsoWeek::from_index(last.index()), last);
+        let first = IsoWeek::of_date(NaiveDate::from_ymd_opt(1970, 1, 7).unwrap());
+        assert_eq!(first.index(), 0);
+        assert_eq!(first.prev().index(), -1);
     }
 }

@@ -1,14 +1,20 @@
-//! Burnout scores for 10,000 people over 5 years of weekly history (2.6 million person-weeks):
-//! baselines, sustained deviations, team percentiles and a score for every person-week; and one
-//! exact explanation (10 indicators that differ from the reference, 1,024 coalitions).
+//! Burnout scores for 10,000 people over 5 years of weekly history (2.6 million person-weeks)
+//! with the shipped model: every person-week's predictors (own rhythm, working hours, team
+//! activity…) and its probability of disengagement; the indicator tables people see
+//! (deviations from their own usual, team percentiles); and one exact explanation.
 //! Run: `cargo bench -p canopy-models --bench burnout`.
 
-use canopy_analyzer::indicators::{N, PersonWeek};
+use canopy_analyzer::indicators::{N, PersonWeek, idx};
 use canopy_analyzer::week::IsoWeek;
-use canopy_models::burnout::{ScoreModel, standardise, team_reference};
+use canopy_models::burnout::explain::team_reference;
+use canopy_models::burnout::features::{Team, people, person_features};
+use canopy_models::burnout::model::Artifact;
+use canopy_models::burnout::score::score_history;
+use canopy_models::burnout::standardise;
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 
+/// Weekly indicators of `people` people over `weeks` weeks; about one week in five is quiet.
 fn history(people: usize, weeks: usize) -> Vec<PersonWeek> {
     let mut s = 0x2545_f491_4f6c_dd1d_u64;
     let mut next = move || {
@@ -23,7 +29,13 @@ fn history(people: usize, weeks: usize) -> Vec<PersonWeek> {
         let person = format!("person-{p}");
         let mut w = first;
         for _ in 0..weeks {
-            let values: [Option<f64>; N] = std::array::from_fn(|i| (i < 10).then(|| next() * 10.0));
+            let quiet = next() < 0.2;
+            let mut values: [Option<f64>; N] =
+                std::array::from_fn(|i| (i < 10).then(|| if quiet { 0.0 } else { next() * 10.0 }));
+            values[idx::REVIEWS] = None;
+            values[idx::ACTIVE_DAYS] = Some(if quiet { 0.0 } else { (next() * 5.0).ceil() });
+            values[idx::HOUR_SPREAD] = (!quiet).then(|| next() * 4.0);
+            values[idx::AREAS] = Some(if quiet { 0.0 } else { (next() * 3.0).ceil() });
             out.push(PersonWeek {
                 person: person.clone(),
                 week: w,
@@ -37,23 +49,31 @@ fn history(people: usize, weeks: usize) -> Vec<PersonWeek> {
 
 fn bench(c: &mut Criterion) {
     let weeks = history(10_000, 260);
-    let model = ScoreModel::default();
+    let (first, last) = (weeks[0].week, weeks[259].week);
+    let model = Artifact::shipped().expect("shipped model");
     let mut g = c.benchmark_group("burnout");
     g.sample_size(10);
     g.bench_function("score_10k_people_5_years", |b| {
         b.iter(|| {
-            let rows = standardise(black_box(&weeks));
-            let refs = team_reference(&rows);
-            let total: f64 = rows.iter().map(|r| model.score(&r.x)).sum();
-            (total, refs.len())
+            let scores = score_history(&model, black_box(&weeks), first, last);
+            assert_eq!(scores.len(), weeks.len());
+            scores.iter().map(|&s| f64::from(s)).sum::<f64>()
         })
     });
+    g.bench_function("indicator_tables_10k_people_5_years", |b| {
+        b.iter(|| standardise(black_box(&weeks)).len())
+    });
     g.finish();
-    let rows = standardise(&weeks[..2600]);
-    let refs = team_reference(&rows);
-    let r = &rows[2000];
-    c.bench_function("burnout/explain_10_indicators", |b| {
-        b.iter(|| model.explain(black_box(&r.x), &refs[&r.week]))
+    let few = &weeks[..2600];
+    let team = Team::new(few, first, last);
+    let mut rows = Vec::new();
+    for p in people(few, last) {
+        person_features(&p, &team, |_, x| rows.push(*x));
+    }
+    let reference = team_reference(rows.iter());
+    let x = rows[2000];
+    c.bench_function("burnout/explain_11_groups", |b| {
+        b.iter(|| model.explain(black_box(&x), &reference))
     });
 }
 

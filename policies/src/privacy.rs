@@ -165,6 +165,38 @@ pub fn gaussian(values: &[f64], sigma: f64, seed: u64) -> Vec<f64> {
         .collect()
 }
 
+/// The server's floor on k when its configuration sets none.
+pub const DEFAULT_MIN_K: usize = 5;
+/// No configuration may set k below this, whatever the floor.
+pub const ABSOLUTE_MIN_K: usize = 2;
+
+/// A repository asked for a smaller k than the server allows.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "privacy.k = {requested} is below this server's floor of {floor}: a repository's settings may raise k, never lower it (the floor is set only in the server configuration)"
+)]
+pub struct BelowFloor {
+    /// The value asked for.
+    pub requested: usize,
+    /// The server's floor.
+    pub floor: usize,
+}
+
+/// The k in force for a repository: the server's `floor` (itself at least
+/// [`ABSOLUTE_MIN_K`]) unless the repository's settings raise it. Settings can only tighten
+/// privacy: a lower value is refused, naming the floor.
+pub fn effective_k(floor: usize, repo_k: Option<usize>) -> Result<usize, BelowFloor> {
+    let floor = floor.max(ABSOLUTE_MIN_K);
+    match repo_k {
+        Some(k) if k < floor => Err(BelowFloor {
+            requested: k,
+            floor,
+        }),
+        Some(k) => Ok(k),
+        None => Ok(floor),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,5 +291,25 @@ mod tests {
         // With a large epsilon the noise is small.
         let n = laplace(&[1000.0; 200], 1.0 / 100.0, 1);
         assert!(n.iter().all(|x| (x - 1000.0).abs() <= 1.0));
+    }
+
+    #[test]
+    fn repositories_may_raise_k_never_lower_it() {
+        assert_eq!(effective_k(DEFAULT_MIN_K, None), Ok(5));
+        assert_eq!(effective_k(5, Some(5)), Ok(5));
+        assert_eq!(effective_k(5, Some(9)), Ok(9));
+        let e = effective_k(5, Some(2)).unwrap_err();
+        assert_eq!(
+            e,
+            BelowFloor {
+                requested: 2,
+                floor: 5
+            }
+        );
+        assert!(e.to_string().contains("floor of 5"), "{e}");
+        // A server may set a higher floor; a lower one never goes under 2.
+        assert!(effective_k(8, Some(6)).is_err());
+        assert_eq!(effective_k(1, None), Ok(2));
+        assert!(effective_k(0, Some(1)).is_err());
     }
 }

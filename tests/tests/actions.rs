@@ -729,22 +729,34 @@ async fn settings_fall_back_to_the_organisation_then_the_defaults() {
     )
     .unwrap();
     let defaults = RepoConfig::default();
-    match fetch(&client, REPO, &defaults).await.unwrap() {
-        Refresh::Loaded(c, Source::Organisation) => assert_eq!(c.privacy.k, 7),
+    let floor = 5; // the server's default floor on k
+    match fetch(&client, REPO, &defaults, floor).await.unwrap() {
+        Refresh::Loaded(c, Source::Organisation) => assert_eq!(c.privacy.k(), 7),
         other => panic!("{other:?}"),
     }
-    match fetch(&client, "someone-else/repo", &defaults)
+    match fetch(&client, "someone-else/repo", &defaults, floor)
         .await
         .unwrap()
     {
-        Refresh::Loaded(c, Source::Defaults) => assert_eq!(*c, defaults),
+        Refresh::Loaded(c, Source::Defaults) => {
+            assert_eq!(*c, defaults.clone().within_floor(floor).unwrap());
+            assert_eq!(c.privacy.k(), floor);
+        }
+        other => panic!("{other:?}"),
+    }
+    // A repository may raise k above the server's floor, never lower it.
+    match fetch(&client, REPO, &defaults, 8).await.unwrap() {
+        Refresh::Invalid(msg) => assert!(
+            msg.contains("canopy-demo/.github/canopy.toml") && msg.contains("floor of 8"),
+            "{msg}"
+        ),
         other => panic!("{other:?}"),
     }
     fake.model.lock().unwrap().files.insert(
         (REPO.into(), ".github/canopy.toml".into()),
         "[privacy]\nk = 1\n".into(),
     );
-    match fetch(&client, REPO, &defaults).await.unwrap() {
+    match fetch(&client, REPO, &defaults, floor).await.unwrap() {
         Refresh::Invalid(msg) => assert!(
             msg.contains(".github/canopy.toml") && msg.contains("privacy.k"),
             "{msg}"

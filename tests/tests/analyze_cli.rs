@@ -269,6 +269,7 @@ fn every_subcommand_has_help() {
         vec!["sentiment", "eval", "--help"],
         vec!["sentiment", "score", "--help"],
         vec!["burnout", "eval", "--help"],
+        vec!["burnout", "train", "--help"],
         vec!["burnout", "me", "--help"],
         vec!["burnout", "team", "--help"],
     ] {

@@ -35,7 +35,7 @@ fn the_bundled_demo_shows_every_section_and_names_nobody() {
         "Main reasons:",
         "**CI energy.**",
         "```mermaid",
-        "Team burnout-risk distribution",
+        "Team burnout view",
         "Privacy review:",
     ] {
         assert!(out.contains(section), "missing {section:?} in:\n{out}");

@@ -1,6 +1,7 @@
-//! `canopy burnout`: validate the score against disengagement on real repositories (`eval`), a
-//! person's own score (`me`, opted-in people only) and the team's k-anonymous distribution
-//! (`team`). Every output goes through the visibility rules of `canopy_policies::visibility`.
+//! `canopy burnout`: validate the disengagement model on real histories (`eval`), train the
+//! artifact Canopy ships (`train`), a person's own view (`me`, opted-in people only) and the
+//! team's k-anonymous view (`team`). Every output goes through the visibility rules of
+//! `canopy_policies::visibility`, which show a risk score only when the model is validated.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -11,17 +12,24 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use canopy_analyzer::identity::{Identities, Mailmap};
-use canopy_analyzer::indicators::{IndicatorBuilder, N, NAMES, PersonWeek, idx};
+use canopy_analyzer::indicators::{IndicatorBuilder, N, NAMES, PersonWeek};
 use canopy_analyzer::week::IsoWeek;
 use canopy_analyzer::{Event, EventKind};
-use canopy_models::burnout::{self, ScoreModel, Standardised};
+use canopy_models::burnout::eval::{Settings, evaluate};
+use canopy_models::burnout::explain::{GROUPS, reasons};
+use canopy_models::burnout::features::{self, Team};
+use canopy_models::burnout::labels::LabelRule;
+use canopy_models::burnout::model::{self, Artifact, Recipe, TrainingSource, Validation};
+use canopy_models::burnout::report::Summary;
+use canopy_models::burnout::score::attach_predictors;
+use canopy_models::burnout::walk::Dataset;
+use canopy_models::burnout::{self, Standardised};
 use canopy_models::sentiment::Model as Sentiment;
-use canopy_policies::visibility::{Decision, Item, Rules, Viewer};
-use serde::Serialize;
+use canopy_policies::visibility::{Decision, Evidence, Item, Rules, Viewer};
 
 use crate::format::ReportFormat;
 use canopy_forge::git::{self, IngestOptions};
-use canopy_store::{EventStore, Location, Store, TimeRange};
+use canopy_store::{EventStore, Location, MetaStore, RedbStore, Store, TimeRange};
 
 /// Arguments of `canopy burnout`.
 #[derive(Debug, clap::Args)]
@@ -32,8 +40,11 @@ pub struct BurnoutArgs {
 
 #[derive(Debug, clap::Subcommand)]
 enum BurnoutCommand {
-    /// Validate against disengagement (active 8 of 12 weeks, then 12 weeks without activity).
+    /// Evaluate walk-forward against disengagement (active 4 of 12 weeks, then 12 weeks
+    /// without activity): the model, the shipped artifact and simple baselines.
     Eval(EvalArgs),
+    /// Train the disengagement model on histories and write the artifact with its ARTIFACT.md.
+    Train(TrainArgs),
     /// Your own score and its reasons (only if you opted in).
     Me(MeArgs),
     /// The team's risk distribution in k-anonymous buckets (maintainers).
@@ -89,13 +100,48 @@ pub fn read_meetings(path: &Path) -> anyhow::Result<HashMap<(String, IsoWeek), f
 
 /// Arguments of `canopy burnout eval`.
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "A person-week is eligible when the person was active in at least --min-active of the last --window weeks; it is a disengagement when no activity follows for --horizon weeks. Weeks whose horizon reaches past the data's end are not labelled. The walk trains on outcomes known before each cut and scores the next --block-weeks; histories are pooled on the calendar.\n\nExamples:\n  canopy burnout eval --git ~/src/nova --git ~/src/neutron --format json\n  canopy burnout eval --store /var/lib/canopy   # this installation's own history (recorded for the visibility gate)\n  canopy burnout eval --git ../repo.git --model my-model.json --horizon 24"
+)]
 pub struct EvalArgs {
-    /// Git repositories (repeatable).
-    #[arg(long = "git", value_name = "PATH", required = true)]
-    pub git: Vec<PathBuf>,
+    #[command(flatten)]
+    pub history: HistoryArgs,
+    /// Model to evaluate as shipped (no refit) [default: the artifact built into Canopy].
+    #[arg(long, value_name = "FILE")]
+    pub model: Option<PathBuf>,
+    /// Weeks scored after each cut of the walk.
+    #[arg(long, default_value_t = 26)]
+    pub block_weeks: i64,
+    /// Bootstrap resamples (by person) of the 95% intervals.
+    #[arg(long, default_value_t = 500)]
+    pub bootstrap: usize,
+    /// Record the --model file's figures here as its validation (run only on histories it was
+    /// neither trained nor tuned on).
+    #[arg(long, requires = "model")]
+    pub record_validation: bool,
+    #[command(flatten)]
+    pub recipe: RecipeArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
     pub format: ReportFormat,
+}
+
+/// Arguments of `canopy burnout train`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Every labelled person-week of every history is used. ARTIFACT.md (beside --out unless --notes) lists each history and the commit read.\n\nExample:\n  canopy burnout train --git ~/src/nova --git ~/src/git --out models/src/burnout/model.json"
+)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub history: HistoryArgs,
+    /// Where the artifact (JSON) is written.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Where its notes are written [default: ARTIFACT.md beside --out].
+    #[arg(long, value_name = "FILE")]
+    pub notes: Option<PathBuf>,
+    #[command(flatten)]
+    pub recipe: RecipeArgs,
 }
 
 /// Arguments of `canopy burnout me`.
@@ -143,6 +189,7 @@ pub type OpenStore<'a> = &'a dyn Fn(Option<&Location>) -> anyhow::Result<Arc<dyn
 pub fn run(args: BurnoutArgs, open: OpenStore<'_>) -> anyhow::Result<ExitCode> {
     match args.command {
         BurnoutCommand::Eval(a) => eval(a),
+        BurnoutCommand::Train(a) => train_cmd(a),
         BurnoutCommand::Me(a) => me(a, open),
         BurnoutCommand::Team(a) => team(a, open),
     }
@@ -257,28 +304,91 @@ fn resolve_self(ids: &Identities, identity: &str) -> String {
     }
 }
 
-/// Standardised person-weeks of the people the rules allow to be analysed (opted in); nobody
-/// else's data is scored at all.
+/// Standardised person-weeks of the people the rules allow to be analysed (opted in), with
+/// their predictors of disengagement; nobody else's data is scored at all (the team's
+/// predictors count everyone's activity, as the team-level digest does).
 pub fn analysable_rows(
     store: &dyn Store,
     ids: &Identities,
     rules: &Rules,
     meetings: Option<&Path>,
 ) -> anyhow::Result<Vec<Standardised>> {
-    let weeks: Vec<PersonWeek> = person_weeks(store, ids, meetings)?
+    let all = person_weeks(store, ids, meetings)?;
+    let (Some(first), Some(last)) = (
+        all.iter().map(|w| w.week).min(),
+        all.iter().map(|w| w.week).max(),
+    ) else {
+        return Ok(Vec::new());
+    };
+    let team = Team::new(&all, first, last);
+    let own: Vec<PersonWeek> = all
         .into_iter()
         .filter(|w| rules.analysable(&w.person))
         .collect();
-    Ok(burnout::standardise(&weeks))
+    let mut rows = burnout::standardise(&own);
+    attach_predictors(&mut rows, &own, &team, last);
+    Ok(rows)
 }
 
-#[allow(clippy::needless_range_loop)] // indicator i indexes several parallel arrays
+/// The rules in force for a store: k, who opted in (with `extra`), and the shipped model's
+/// validation (or this installation's own) for the score gate.
+pub fn rules(
+    store: &dyn Store,
+    ids: &Identities,
+    k: usize,
+    extra: &[String],
+) -> anyhow::Result<Rules> {
+    let model = Artifact::shipped().context("the shipped burnout model")?;
+    Ok(Rules::new(k, opted_in(store, ids, extra)?).with_evidence(evidence(store, &model)?))
+}
+
+/// The validation the visibility gate reads: this installation's own last evaluation
+/// (`burnout eval --store`) when it rests on enough disengagements, else the artifact's.
+pub fn evidence(store: &dyn MetaStore, model: &Artifact) -> anyhow::Result<Option<Evidence>> {
+    if let Some(b) = store.get_meta(LOCAL_VALIDATION)? {
+        let v: Validation = serde_json::from_slice(&b).context("reading the stored evaluation")?;
+        if v.positives >= canopy_policies::visibility::MIN_VALIDATED_POSITIVES {
+            return Ok(Some(Evidence {
+                auc: v.auc,
+                positives: v.positives,
+                source: "this installation's own history".into(),
+                baseline: Some((v.best_baseline.clone(), v.best_baseline_auc)),
+            }));
+        }
+    }
+    Ok(artifact_evidence(model))
+}
+
+/// The artifact's own validation, as evidence for the gate.
+fn artifact_evidence(model: &Artifact) -> Option<Evidence> {
+    model.validation.as_ref().map(|v| Evidence {
+        auc: v.auc,
+        positives: v.positives,
+        source: format!("hold-out of {} histories it never saw", v.histories.len()),
+        baseline: Some((v.best_baseline.clone(), v.best_baseline_auc)),
+    })
+}
+
+/// Whether the shipped model's own validation lets scores be shown (no local evaluation).
+pub fn shipped_model_validated() -> bool {
+    let evidence = Artifact::shipped().ok().and_then(|m| artifact_evidence(&m));
+    Rules::new(5, []).with_evidence(evidence).scores_shown() == Decision::Allow
+}
+
+/// Store meta key of the last `burnout eval --store` figures of the shipped model.
+const LOCAL_VALIDATION: &str = "burnout_validation";
+
 fn me(a: MeArgs, open: OpenStore<'_>) -> anyhow::Result<ExitCode> {
     let store = open(a.store.as_ref())?;
     let store = store.as_ref();
     let ids = identities(&a.ids)?;
     let person = resolve_self(&ids, &a.identity);
-    let rules = Rules::new(5, opted_in(store, &ids, &a.opted_in)?);
+    let rules = rules(
+        store,
+        &ids,
+        canopy_policies::privacy::DEFAULT_MIN_K,
+        &a.opted_in,
+    )?;
     let rows = if rules.analysable(&person) {
         analysable_rows(store, &ids, &rules, a.ids.meetings.as_deref())?
     } else {
@@ -289,7 +399,7 @@ fn me(a: MeArgs, open: OpenStore<'_>) -> anyhow::Result<ExitCode> {
         w => pick_week(&rows, w)?,
     };
     let text = personal_section(&rows, &rules, &person, week)
-        .map_err(|why| anyhow::anyhow!("no score for {}: {why}", a.identity))?;
+        .map_err(|why| anyhow::anyhow!("nothing to show for {}: {why}", a.identity))?;
     print!("{text}");
     Ok(ExitCode::SUCCESS)
 }
@@ -299,8 +409,9 @@ pub fn person_of(ids: &Identities, identity: &str) -> String {
     resolve_self(ids, identity)
 }
 
-/// A person's own section (score, reasons, indicators) for `week`, only if they opted in; it
-/// goes to that person alone.
+/// A person's own section for `week`, only if they opted in; it goes to that person alone.
+/// The risk score and its reasons appear only when the rules' evidence validates the model;
+/// otherwise the indicators and their trends, and one sentence why.
 #[allow(clippy::needless_range_loop)] // indexes several parallel arrays
 pub fn personal_section(
     rows: &[Standardised],
@@ -308,26 +419,31 @@ pub fn personal_section(
     person: &str,
     week: IsoWeek,
 ) -> Result<String, String> {
-    if let Decision::Deny(why) = rules.may_see(
-        &Viewer::Person(person.to_string()),
-        &Item::PersonLevel { person },
-    ) {
+    let me = Viewer::Person(person.to_string());
+    if let Decision::Deny(why) = rules.may_see(&me, &Item::PersonLevel { person }) {
         return Err(format!(
             "{why} (comment `/canopy opt-in` on a PR or change)"
         ));
     }
-    let refs = burnout::team_reference(rows);
     let Some(row) = rows.iter().find(|r| r.person == person && r.week == week) else {
         return Err(format!("no activity in {week}"));
     };
-    let m = ScoreModel::default();
-    let s = m.explain(&row.x, refs.get(&week).unwrap_or(&[0.0; N]));
-    let mut out = format!(
-        "Your burnout-risk score for {week}: {:.0}/100 (team reference {:.0}).\n",
-        s.score, s.baseline
-    );
-    for r in burnout::reasons(&s, row, 3) {
-        out.push_str(&format!("- {r}\n"));
+    let mut out = String::new();
+    match rules.may_see(&me, &Item::PersonScore { person }) {
+        Decision::Allow => {
+            let m = Artifact::shipped().map_err(|e| e.to_string())?;
+            let e = m.explain(&row.predictors, &m.reference_row());
+            out.push_str(&format!(
+                "Your burnout-risk score for {week}: {:.0}/100 — the chance, as the validated model sees it, that you step away for {} weeks or more (a typical contributor's week: {:.0}).\n",
+                e.score, m.rule.horizon, e.reference
+            ));
+            for r in reasons(&e, &row.predictors, 3) {
+                out.push_str(&format!("- {r}\n"));
+            }
+        }
+        Decision::Deny(why) => {
+            out.push_str(&format!("Your indicators for {week}. {why}\n"));
+        }
     }
     out.push_str(
         "\n| indicator | this week | vs your usual (sd) | team percentile |\n|---|---:|---:|---:|\n",
@@ -347,39 +463,53 @@ pub fn personal_section(
     Ok(out)
 }
 
-/// The team's burnout-risk distribution of one week: k-anonymous buckets (with complementary
-/// suppression, so a hidden bucket cannot be recovered from the total) and the indicators
-/// raising scores most on average.
+/// The team's burnout view of one week: k-anonymous risk buckets (with complementary
+/// suppression, so a hidden bucket cannot be recovered from the total) and the groups of
+/// predictors raising scores most — or, when the model is not validated, the indicators
+/// furthest from people's own usual and the sentence why there is no score.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct TeamBurnout {
     /// Week.
     pub week: String,
     /// People who opted in and were analysed that week.
     pub people: usize,
-    /// Risk bucket label and its count, `None` when hidden.
+    /// Risk bucket label and its count, `None` when hidden; empty without a score.
     pub buckets: Vec<(String, Option<usize>)>,
     /// The smallest group shown.
     pub k: usize,
-    /// Indicators raising scores most, with mean points ("late night share (+4.1 points)").
+    /// Groups raising scores most, with mean points ("recent activity (+4.1 points)").
     pub drivers: Vec<String>,
+    /// Why there is no score, when there is none.
+    pub note: Option<String>,
+    /// Indicators furthest from people's own usual, on average ("weekend share +0.8 sd").
+    pub trends: Vec<String>,
 }
 
 impl TeamBurnout {
-    /// As Markdown (a table and a sentence).
+    /// As Markdown (a table and a sentence, or the trends and why there is no score).
     pub fn markdown(&self) -> String {
         let mut out = format!(
-            "Team burnout-risk distribution, {} ({} people who opted in):\n\n| risk | people |\n|---|---:|\n",
+            "Team burnout view, {} ({} people who opted in):\n\n",
             self.week, self.people
         );
-        for (label, n) in &self.buckets {
-            let shown = n.map_or_else(
-                || format!("hidden (fewer than {} or complementary)", self.k),
-                |n| n.to_string(),
-            );
-            out.push_str(&format!("| {label} | {shown} |\n"));
+        if let Some(note) = &self.note {
+            out.push_str(note);
+            out.push_str("\n\n");
+        } else {
+            out.push_str("| risk | people |\n|---|---:|\n");
+            for (label, n) in &self.buckets {
+                let shown = n.map_or_else(
+                    || format!("hidden (fewer than {} or complementary)", self.k),
+                    |n| n.to_string(),
+                );
+                out.push_str(&format!("| {label} | {shown} |\n"));
+            }
+            out.push_str("\nRaising scores most, on average: ");
+            out.push_str(&self.drivers.join(", "));
+            out.push_str("\n\n");
         }
-        out.push_str("\nIndicators raising scores most, on average: ");
-        out.push_str(&self.drivers.join(", "));
+        out.push_str("Indicators furthest from people's own usual, on average: ");
+        out.push_str(&self.trends.join(", "));
         out.push('\n');
         out
     }
@@ -392,31 +522,57 @@ pub fn team_burnout(
     week: IsoWeek,
     rules: &Rules,
 ) -> Result<TeamBurnout, String> {
-    let refs = burnout::team_reference(rows);
-    let m = ScoreModel::default();
     let members: Vec<&Standardised> = rows
         .iter()
         .filter(|r| r.week == week && rules.analysable(&r.person))
         .collect();
-    if let Decision::Deny(why) = rules.may_see(
-        &Viewer::Maintainer,
-        &Item::Aggregate {
-            group_size: members.len(),
-        },
-    ) {
+    let n = members.len();
+    if let Decision::Deny(why) =
+        rules.may_see(&Viewer::Maintainer, &Item::Aggregate { group_size: n })
+    {
         return Err(why);
     }
-    let mut counts = [0u64; 4];
-    let mut drive = [0.0; N];
+    let mut mean_z = [0.0; N];
     for r in &members {
-        let s = m.explain(&r.x, refs.get(&week).unwrap_or(&[0.0; N]));
-        counts[((s.score / 25.0) as usize).min(3)] += 1;
         for i in 0..N {
-            drive[i] += s.contributions[i].max(0.0) / members.len() as f64;
+            mean_z[i] += r.z[i] / n as f64;
+        }
+    }
+    let mut order: Vec<usize> = (0..N).filter(|&i| mean_z[i].abs() >= 0.1).collect();
+    order.sort_by(|&a, &b| mean_z[b].abs().total_cmp(&mean_z[a].abs()));
+    let trends = order
+        .iter()
+        .take(4)
+        .map(|&i| format!("{} {:+.1} sd", NAMES[i].replace('_', " "), mean_z[i]))
+        .collect();
+    let mut t = TeamBurnout {
+        week: week.to_string(),
+        people: n,
+        buckets: Vec::new(),
+        k: rules.k,
+        drivers: Vec::new(),
+        note: None,
+        trends,
+    };
+    if let Decision::Deny(why) =
+        rules.may_see(&Viewer::Maintainer, &Item::TeamScores { group_size: n })
+    {
+        t.note = Some(why);
+        return Ok(t);
+    }
+    let m = Artifact::shipped().map_err(|e| e.to_string())?;
+    let reference = m.reference_row();
+    let mut counts = [0u64; 4];
+    let mut drive = [0.0; GROUPS.len()];
+    for r in &members {
+        let e = m.explain(&r.predictors, &reference);
+        counts[((e.score / 25.0) as usize).min(3)] += 1;
+        for (g, c) in e.contributions.iter().enumerate() {
+            drive[g] += c.max(0.0) / n as f64;
         }
     }
     let published = canopy_policies::privacy::suppress(&counts, rules.k as u64);
-    let buckets = ["0–24", "25–49", "50–74", "75–100"]
+    t.buckets = ["0–24", "25–49", "50–74", "75–100"]
         .iter()
         .zip(&published.cells)
         .map(|(label, c)| {
@@ -427,28 +583,22 @@ pub fn team_burnout(
             (label.to_string(), n)
         })
         .collect();
-    let mut order: Vec<usize> = (0..N).collect();
-    order.sort_by(|&a, &b| drive[b].total_cmp(&drive[a]));
-    let drivers = order
+    let mut groups: Vec<usize> = (0..GROUPS.len()).collect();
+    groups.sort_by(|&a, &b| drive[b].total_cmp(&drive[a]));
+    t.drivers = groups
         .iter()
         .take(3)
-        .filter(|&&i| drive[i] > 0.05)
-        .map(|&i| format!("{} (+{:.1} points)", NAMES[i].replace('_', " "), drive[i]))
+        .filter(|&&g| drive[g] > 0.05)
+        .map(|&g| format!("{} (+{:.1} points)", GROUPS[g].0, drive[g]))
         .collect();
-    Ok(TeamBurnout {
-        week: week.to_string(),
-        people: members.len(),
-        buckets,
-        k: rules.k,
-        drivers,
-    })
+    Ok(t)
 }
 
 fn team(a: TeamArgs, open: OpenStore<'_>) -> anyhow::Result<ExitCode> {
     let store = open(a.store.as_ref())?;
     let store = store.as_ref();
     let ids = identities(&a.ids)?;
-    let rules = Rules::new(a.k, opted_in(store, &ids, &a.opted_in)?);
+    let rules = rules(store, &ids, a.k, &a.opted_in)?;
     let rows = analysable_rows(store, &ids, &rules, a.ids.meetings.as_deref())?;
     let week = pick_week(&rows, a.week.as_deref())?;
     match team_burnout(&rows, week, &rules) {
@@ -458,237 +608,479 @@ fn team(a: TeamArgs, open: OpenStore<'_>) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The JSON of `canopy burnout eval`.
-#[derive(Debug, Serialize)]
-pub struct EvalReport {
-    /// People with at least one evaluated week.
-    pub people: usize,
-    /// Person-weeks in the test part.
-    pub test_samples: usize,
-    /// Person-weeks in the training part.
-    pub train_samples: usize,
-    /// Disengagements in the test part.
-    pub positives: usize,
-    /// ROC AUC of the score (weights fitted on the training part).
-    pub auc: f64,
-    /// ROC AUC of the volume-only baseline (fitted the same way).
-    pub baseline_auc: f64,
-    /// ROC AUC of the score with Canopy's prior weights (no fitting).
-    pub prior_auc: f64,
-    /// Share of disengagements among the top 10% of scores.
-    pub precision_at_top_decile: f64,
-    /// Same for the baseline.
-    pub baseline_precision_at_top_decile: f64,
-    /// Base rate of disengagement in the test part.
-    pub base_rate: f64,
-    /// Fitted weights by indicator.
-    pub weights: BTreeMap<String, f64>,
+/// One history read for evaluation or training: its person-weeks and the data's span.
+struct History {
+    name: String,
+    /// Commits of the tips read (git), for ARTIFACT.md.
+    commits: Vec<String>,
+    weeks: Vec<PersonWeek>,
+    first: IsoWeek,
+    last: IsoWeek,
 }
 
-/// One evaluated person-week: score inputs, volume inputs, outcome, week.
-struct Sample {
-    x: [f64; N],
-    volume: [f64; N],
-    y: bool,
-    week: IsoWeek,
-}
-
-fn samples(weeks: &[PersonWeek], rows: &[Standardised]) -> Vec<Sample> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    while start < weeks.len() {
-        let mut end = start;
-        while end < weeks.len() && weeks[end].person == weeks[start].person {
-            end += 1;
+/// The name of a repository path: its directory, or the parent's for `.../repo` and `.git`.
+fn history_name(path: &Path) -> String {
+    let base = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
+    let name = base(path).unwrap_or_else(|| "repo".into());
+    if name == "repo" || name == ".git" {
+        if let Some(parent) = path.parent().and_then(base) {
+            return parent;
         }
-        let active: Vec<bool> = weeks[start..end]
-            .iter()
-            .map(|w| {
-                w.values[idx::COMMITS].unwrap_or(0.0)
-                    + w.values[idx::REVIEWS].unwrap_or(0.0)
-                    + w.values[idx::COMMENTS].unwrap_or(0.0)
-                    > 0.0
-            })
-            .collect();
-        // The person's weeks stop at their last activity; weeks after it are inactive until the
-        // end of the data, which the caller bounds with `horizon`.
-        let len = active.len();
-        for k in 11..len {
-            let recent = active[k - 11..=k].iter().filter(|&&a| a).count();
-            if recent < 8 || !active[k] {
-                continue;
-            }
-            let future_active = active[k + 1..(k + 13).min(len)].iter().any(|&a| a);
-            let known_future = k + 12 < len || !future_active;
-            if !known_future {
-                continue;
-            }
-            let r = &rows[start + k];
-            let mut volume = [0.0; N];
-            let sum = |i: usize| {
-                weeks[start + k - 11..=start + k]
-                    .iter()
-                    .map(|w| w.values[i].unwrap_or(0.0))
-                    .sum::<f64>()
-            };
-            volume[0] = sum(idx::COMMITS).ln_1p();
-            volume[1] = sum(idx::CHURN).ln_1p();
-            out.push(Sample {
-                x: r.x,
-                volume,
-                y: !future_active,
-                week: r.week,
-            });
-        }
-        start = end;
     }
-    out
+    name.trim_end_matches(".git").to_string()
 }
 
-fn standardise_columns(train: &mut [[f64; N]], test: &mut [[f64; N]]) {
-    for i in 0..N {
-        let n = train.len().max(1) as f64;
-        let mean = train.iter().map(|x| x[i]).sum::<f64>() / n;
-        let sd = (train.iter().map(|x| (x[i] - mean).powi(2)).sum::<f64>() / n)
-            .sqrt()
-            .max(1e-9);
-        for x in train.iter_mut().chain(test.iter_mut()) {
-            x[i] = (x[i] - mean) / sd;
+/// The commit HEAD points at and the `.mailmap` of that commit, if any.
+fn head_and_mailmap(path: &Path) -> anyhow::Result<(String, Mailmap)> {
+    let repo = git::open(path)?;
+    let head = repo
+        .head_commit()
+        .with_context(|| format!("{}: no HEAD commit", path.display()))?;
+    let id = head.id().to_string();
+    let text = head
+        .tree()
+        .ok()
+        .and_then(|t| t.lookup_entry_by_path(".mailmap").ok().flatten())
+        .and_then(|e| e.object().ok())
+        .map(|o| String::from_utf8_lossy(&o.data).into_owned());
+    Ok((id, text.map(|t| Mailmap::parse(&t)).unwrap_or_default()))
+}
+
+/// Person-weeks of every event a store holds (sentiment scored when `sentiment`), with the
+/// data's span: from the first person-week to the latest event (commits count at their commit
+/// time, so a mis-set author clock cannot extend the data).
+fn history_of_store(
+    store: &RedbStore,
+    ids: &Identities,
+    sentiment: bool,
+) -> anyhow::Result<(Vec<PersonWeek>, Option<(IsoWeek, IsoWeek)>)> {
+    let model = if sentiment {
+        Some(Sentiment::shipped().context("loading the sentiment model")?)
+    } else {
+        None
+    };
+    let negative = |t: &str| model.as_ref().map_or(0.0, |m| m.probabilities(t)[0]);
+    let scorer: &dyn Fn(&str) -> f64 = &negative;
+    let mut b = IndicatorBuilder::new(ids, HashMap::new(), model.is_some().then_some(scorer));
+    let mut end: Option<chrono::DateTime<chrono::Utc>> = None;
+    for repo in store.repos()? {
+        store.scan_repo(&repo, TimeRange::ALL, &mut |e: Event| {
+            let t = match &e.kind {
+                EventKind::Commit(c) => c.commit_time.with_timezone(&chrono::Utc),
+                _ => e.at_utc(),
+            };
+            end = Some(end.map_or(t, |m| m.max(t)));
+            b.add(e);
+            ControlFlow::Continue(())
+        })?;
+    }
+    let weeks = b.finish();
+    let first = weeks.iter().map(|w| w.week).min();
+    Ok((weeks, first.zip(end.map(|t| IsoWeek::of_utc(&t)))))
+}
+
+fn read_git(path: &Path) -> anyhow::Result<History> {
+    let name = history_name(path);
+    let (head, mailmap) = head_and_mailmap(path)?;
+    let dir = tempfile::tempdir()?;
+    let store = RedbStore::open(dir.path())?;
+    eprintln!(
+        "reading {} ({name} at {}) …",
+        path.display(),
+        &head[..12.min(head.len())]
+    );
+    git::ingest(
+        path,
+        &IngestOptions {
+            repo_name: name.clone(),
+            rev: head.clone(),
+            jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            renames: git::Renames::default(),
+        },
+        &store,
+        &|_| {},
+    )
+    .with_context(|| format!("reading the history of {}", path.display()))?;
+    let ids = Identities::new(mailmap, &[]);
+    let (weeks, span) = history_of_store(&store, &ids, false)?;
+    let (first, last) = span.with_context(|| format!("{}: no commits", path.display()))?;
+    Ok(History {
+        name,
+        commits: vec![head],
+        weeks,
+        first,
+        last,
+    })
+}
+
+fn read_store(dir: &Path, ids: &Identities) -> anyhow::Result<History> {
+    let store = RedbStore::open(dir)?;
+    eprintln!("reading the store {} …", dir.display());
+    let mut commits = Vec::new();
+    for repo in store.repos()? {
+        if let Some(tips) = store.get_meta(&format!("git_tips:{repo}"))? {
+            let tips: Vec<String> = serde_json::from_slice(&tips).unwrap_or_default();
+            commits.extend(tips);
         }
+    }
+    let (weeks, span) = history_of_store(&store, ids, true)?;
+    let (first, last) =
+        span.with_context(|| format!("{}: the store has no events", dir.display()))?;
+    let repos = store.repos()?;
+    let name = if repos.len() == 1 {
+        repos[0].clone()
+    } else {
+        history_name(dir)
+    };
+    Ok(History {
+        name,
+        commits,
+        weeks,
+        first,
+        last,
+    })
+}
+
+/// Reads every history named and labels it; `on_history` sees each before it is dropped.
+fn dataset(
+    h: &HistoryArgs,
+    rule: &LabelRule,
+    mut on_history: impl FnMut(&History, &Dataset),
+) -> anyhow::Result<Dataset> {
+    let ids = identities(&h.ids)?;
+    let mut d = Dataset::default();
+    let sources = h
+        .git
+        .iter()
+        .map(|p| (p, true))
+        .chain(h.store.iter().map(|p| (p, false)));
+    for (path, is_git) in sources {
+        let hist = if is_git {
+            read_git(path)?
+        } else {
+            read_store(path, &ids)?
+        };
+        d.add(&hist.name, &hist.weeks, hist.first, hist.last, rule);
+        on_history(&hist, &d);
+    }
+    anyhow::ensure!(
+        d.positives() > 0 && d.positives() < d.samples.len(),
+        "not enough history: no person-week had {} active weeks in {} followed by {} observed weeks of both outcomes",
+        rule.min_active,
+        rule.window,
+        rule.horizon
+    );
+    Ok(d)
+}
+
+/// Histories read by `eval` and `train`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct HistoryArgs {
+    /// Git repositories, each one history (repeatable; work tree or bare).
+    #[arg(long = "git", value_name = "PATH")]
+    pub git: Vec<PathBuf>,
+    /// Stores (webhook events, imported histories), each one history with its reviews,
+    /// comments and their sentiment (repeatable).
+    #[arg(long = "store", value_name = "DIR")]
+    pub store: Vec<PathBuf>,
+    /// Weeks looked back for eligibility.
+    #[arg(long, default_value_t = 12)]
+    pub window: usize,
+    /// Active weeks within the window that make a person-week eligible.
+    #[arg(long, default_value_t = 4)]
+    pub min_active: usize,
+    /// Weeks without activity that make a disengagement (also try 24).
+    #[arg(long, default_value_t = 12)]
+    pub horizon: usize,
+    #[command(flatten)]
+    pub ids: IdentityArgs,
+}
+
+/// How the model is trained (`train`, and the walk-forward model of `eval`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct RecipeArgs {
+    /// Trees.
+    #[arg(long, default_value_t = Recipe::default().params.trees)]
+    pub trees: usize,
+    /// Shrinkage of each tree.
+    #[arg(long, default_value_t = Recipe::default().params.learning_rate)]
+    pub learning_rate: f64,
+    /// Depth of each tree.
+    #[arg(long, default_value_t = Recipe::default().params.max_depth)]
+    pub depth: usize,
+    /// Fewest training person-weeks in a leaf.
+    #[arg(long, default_value_t = Recipe::default().params.min_leaf)]
+    pub min_leaf: usize,
+    /// Most non-disengaged person-weeks trained on (sampled, seeded).
+    #[arg(long, default_value_t = Recipe::default().max_negatives)]
+    pub max_negatives: usize,
+}
+
+impl RecipeArgs {
+    fn recipe(&self) -> anyhow::Result<Recipe> {
+        anyhow::ensure!(self.trees > 0, "--trees must be at least 1");
+        anyhow::ensure!(
+            self.learning_rate > 0.0 && self.learning_rate <= 1.0,
+            "--learning-rate must be in (0, 1]"
+        );
+        anyhow::ensure!(self.depth > 0, "--depth must be at least 1");
+        let mut r = Recipe::default();
+        r.params.trees = self.trees;
+        r.params.learning_rate = self.learning_rate;
+        r.params.max_depth = self.depth;
+        r.params.min_leaf = self.min_leaf.max(1);
+        r.max_negatives = self.max_negatives.max(1);
+        Ok(r)
+    }
+}
+
+impl HistoryArgs {
+    fn rule(&self) -> anyhow::Result<LabelRule> {
+        anyhow::ensure!(
+            !self.git.is_empty() || !self.store.is_empty(),
+            "name at least one history: --git PATH or --store DIR"
+        );
+        LabelRule::new(self.window, self.min_active, self.horizon)
+            .map_err(|e| anyhow::anyhow!("{e}"))
+    }
+}
+
+/// The model `eval` compares and `me`/`team` use: a file, or the shipped artifact.
+fn load_model(path: Option<&Path>) -> anyhow::Result<Artifact> {
+    match path {
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            Artifact::from_json(&text).with_context(|| format!("{}", p.display()))
+        }
+        None => Artifact::shipped().context("the shipped burnout model"),
     }
 }
 
 fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
-    let mut all: Vec<Sample> = Vec::new();
-    let mut people = std::collections::BTreeSet::new();
-    for path in &a.git {
-        let dir = tempfile::tempdir()?;
-        let store = canopy_store::RedbStore::open(dir.path())?;
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "repo".into());
-        eprintln!("reading {} …", path.display());
-        git::ingest(
-            path,
-            &IngestOptions {
-                repo_name: name.clone(),
-                rev: "HEAD".into(),
-                jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
-                renames: git::Renames::default(),
-            },
-            &store,
-            &|_| {},
+    let rule = a.history.rule()?;
+    let recipe = a.recipe.recipe()?;
+    let model = load_model(a.model.as_deref())?;
+    let mut names = Vec::new();
+    let data = dataset(&a.history, &rule, |h, d| {
+        names.push(match h.commits.first() {
+            Some(c) => format!("{}@{}", h.name, &c[..12.min(c.len())]),
+            None => h.name.clone(),
+        });
+        eprintln!(
+            "{}: {} people, {} labelled person-weeks so far ({} disengaged)",
+            h.name,
+            d.people.last().copied().unwrap_or(0),
+            d.samples.len(),
+            d.positives()
         )
-        .with_context(|| format!("reading the history of {}", path.display()))?;
-        let mailmap = std::fs::read_to_string(path.join(".mailmap"))
-            .map(|t| Mailmap::parse(&t))
-            .unwrap_or_default();
-        let ids = Identities::new(mailmap, &[]);
-        let mut b = IndicatorBuilder::new(&ids, HashMap::new(), None);
-        let mut max_week: Option<IsoWeek> = None;
-        store.scan_repo(&name, TimeRange::ALL, &mut |e: Event| {
-            if let EventKind::Commit(c) = &e.kind {
-                let w = IsoWeek::of_local(&c.author_time);
-                max_week = Some(max_week.map_or(w, |m| m.max(w)));
-            }
-            b.add(e);
-            ControlFlow::Continue(())
-        })?;
-        let mut weeks = b.finish();
-        // Pad every person to the repository's last week, so that silence is observed.
-        if let Some(end) = max_week {
-            let mut padded = Vec::with_capacity(weeks.len());
-            let mut i = 0;
-            while i < weeks.len() {
-                let p = weeks[i].person.clone();
-                while i < weeks.len() && weeks[i].person == p {
-                    padded.push(weeks[i].clone());
-                    i += 1;
-                }
-                let mut w = padded.last().map(|x: &PersonWeek| x.week).unwrap_or(end);
-                while w < end {
-                    w = w.next();
-                    let mut values = [Some(0.0); N];
-                    for (j, v) in values.iter_mut().enumerate() {
-                        if padded.last().is_some_and(|l| l.values[j].is_none()) {
-                            *v = None;
-                        }
-                    }
-                    padded.push(PersonWeek {
-                        person: p.clone(),
-                        week: w,
-                        values,
-                    });
-                }
-            }
-            weeks = padded;
-        }
-        let rows = burnout::standardise(&weeks);
-        all.extend(samples(&weeks, &rows));
-        people.extend(weeks.iter().map(|w| format!("{name}:{}", w.person)));
+    })?;
+    let mut settings = Settings::default();
+    settings.recipe = recipe;
+    settings.plan.horizon = rule.horizon as i64;
+    settings.plan.block_weeks = a.block_weeks;
+    settings.bootstrap = a.bootstrap;
+    eprintln!(
+        "walking forward over {} labelled person-weeks …",
+        data.samples.len()
+    );
+    let e = evaluate(&data, Some(&model), &settings, &|m: &str| {
+        eprintln!("{m} …")
+    });
+    let summary = Summary::new(&e, rule.horizon);
+    let validation = validation_of(&summary, &names);
+    if a.record_validation
+        && let Some(path) = &a.model
+    {
+        let v = validation
+            .clone()
+            .context("no validation to record: the AUC was withheld (too few disengagements)")?;
+        let mut m = model.clone();
+        m.validation = Some(v);
+        write_artifact(&m, path, None)?;
+        eprintln!("recorded the validation in {}", path.display());
     }
-    anyhow::ensure!(
-        !all.is_empty(),
-        "not enough history: nobody was active 8 of 12 weeks with 12 weeks of data after"
-    );
-    // Time split: the earliest 70% of weeks train, the rest test.
-    let mut ws: Vec<IsoWeek> = all.iter().map(|s| s.week).collect();
-    ws.sort();
-    let cut = ws[(ws.len() as f64 * 0.7) as usize];
-    let (train, test): (Vec<&Sample>, Vec<&Sample>) = all.iter().partition(|s| s.week < cut);
-    anyhow::ensure!(
-        !train.is_empty() && !test.is_empty(),
-        "too little history for a time split"
-    );
-    let ytr: Vec<bool> = train.iter().map(|s| s.y).collect();
-    let yte: Vec<bool> = test.iter().map(|s| s.y).collect();
-    let mut xtr: Vec<[f64; N]> = train.iter().map(|s| s.x).collect();
-    let mut xte: Vec<[f64; N]> = test.iter().map(|s| s.x).collect();
-    let prior = ScoreModel::default();
-    let prior_scores: Vec<f64> = xte.iter().map(|x| prior.score(x)).collect();
-    standardise_columns(&mut xtr, &mut xte);
-    let fitted = ScoreModel::fit(&xtr, &ytr, 1e-3, 300);
-    let scores: Vec<f64> = xte.iter().map(|x| fitted.score(x)).collect();
-    let mut vtr: Vec<[f64; N]> = train.iter().map(|s| s.volume).collect();
-    let mut vte: Vec<[f64; N]> = test.iter().map(|s| s.volume).collect();
-    standardise_columns(&mut vtr, &mut vte);
-    let base = ScoreModel::fit(&vtr, &ytr, 1e-3, 300);
-    let base_scores: Vec<f64> = vte.iter().map(|x| base.score(x)).collect();
-    let report = EvalReport {
-        people: people.len(),
-        test_samples: test.len(),
-        train_samples: train.len(),
-        positives: yte.iter().filter(|&&y| y).count(),
-        auc: burnout::auc(&scores, &yte),
-        baseline_auc: burnout::auc(&base_scores, &yte),
-        prior_auc: burnout::auc(&prior_scores, &yte),
-        precision_at_top_decile: burnout::precision_at_top_decile(&scores, &yte),
-        baseline_precision_at_top_decile: burnout::precision_at_top_decile(&base_scores, &yte),
-        base_rate: yte.iter().filter(|&&y| y).count() as f64 / yte.len() as f64,
-        weights: NAMES
-            .iter()
-            .zip(fitted.weights)
-            .map(|(n, w)| (n.to_string(), w))
-            .collect(),
-    };
+    if a.history.git.is_empty()
+        && let [dir] = a.history.store.as_slice()
+    {
+        match &validation {
+            Some(v) => {
+                RedbStore::open(dir)?.put_meta(LOCAL_VALIDATION, &serde_json::to_vec(v)?)?;
+                eprintln!("recorded for the visibility gate of this installation");
+            }
+            None => {
+                eprintln!("not recorded for the visibility gate: too few disengagements for an AUC")
+            }
+        }
+    }
     let mut out = std::io::stdout().lock();
     match a.format {
-        ReportFormat::Json => writeln!(out, "{}", serde_json::to_string(&report)?)?,
-        ReportFormat::Md => writeln!(
-            out,
-            "{} people; {} training and {} test person-weeks (split at {cut}); {} disengagements in the test part (base rate {:.1}%).\n\n| predictor | ROC AUC | precision at top decile |\n|---|---:|---:|\n| Canopy score (fitted weights) | {:.3} | {:.3} |\n| Canopy score (prior weights) | {:.3} | – |\n| activity volume only | {:.3} | {:.3} |",
-            report.people,
-            report.train_samples,
-            report.test_samples,
-            report.positives,
-            report.base_rate * 100.0,
-            report.auc,
-            report.precision_at_top_decile,
-            report.prior_auc,
-            report.baseline_auc,
-            report.baseline_precision_at_top_decile
-        )?,
+        ReportFormat::Json => writeln!(out, "{}", serde_json::to_string(&summary)?)?,
+        ReportFormat::Md => write!(out, "{}", summary.markdown())?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The shipped model's pooled figures as a validation, when an AUC was given.
+fn validation_of(s: &Summary, histories: &[String]) -> Option<Validation> {
+    Some(Validation {
+        histories: histories.to_vec(),
+        auc: s.prior_auc.filter(|a| a.is_finite())?,
+        auc_ci: s.prior_auc_ci?,
+        positives: s.positives,
+        departures: s.departures,
+        brier: s.prior_brier?,
+        precision_at_top_decile: s.prior_precision_at_top_decile?,
+        base_rate: s.base_rate,
+        best_baseline: s.baseline.clone(),
+        best_baseline_auc: s.baseline_auc?,
+    })
+}
+
+fn train_cmd(a: TrainArgs) -> anyhow::Result<ExitCode> {
+    let rule = a.history.rule()?;
+    let recipe = a.recipe.recipe()?;
+    let mut sources: Vec<TrainingSource> = Vec::new();
+    let data = dataset(&a.history, &rule, |h, d| {
+        let i = d.histories.len() - 1;
+        let samples: Vec<&canopy_models::burnout::walk::Sample> = d
+            .samples
+            .iter()
+            .filter(|s| usize::from(s.history) == i)
+            .collect();
+        let source = TrainingSource {
+            name: h.name.clone(),
+            commit: h.commits.first().cloned(),
+            people: d.people[i],
+            samples: samples.len(),
+            positives: samples.iter().filter(|s| s.y).count(),
+        };
+        eprintln!(
+            "{}: {} people, {} labelled person-weeks, {} disengaged",
+            source.name, source.people, source.samples, source.positives
+        );
+        sources.push(source);
+    })?;
+    eprintln!(
+        "training on {} labelled person-weeks ({} disengaged) from {} histories …",
+        data.samples.len(),
+        data.positives(),
+        data.histories.len()
+    );
+    let rows: Vec<&canopy_models::burnout::walk::Sample> = data.samples.iter().collect();
+    let artifact = Artifact {
+        format: model::FORMAT,
+        predictors: features::NAMES.iter().map(|s| s.to_string()).collect(),
+        rule,
+        recipe,
+        model: model::train(&rows, &recipe),
+        reference: model::mean_row(&rows),
+        trained_on: sources,
+        validation: None,
+    };
+    write_artifact(&artifact, &a.out, a.notes.as_deref())?;
+    eprintln!("wrote {}", a.out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes an artifact and its notes (ARTIFACT.md beside it unless given).
+fn write_artifact(a: &Artifact, out: &Path, notes: Option<&Path>) -> anyhow::Result<()> {
+    std::fs::write(out, a.to_json()? + "\n")
+        .with_context(|| format!("writing {}", out.display()))?;
+    let notes = notes.map_or_else(|| out.with_file_name("ARTIFACT.md"), Path::to_path_buf);
+    std::fs::write(&notes, a.notes()).with_context(|| format!("writing {}", notes.display()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use canopy_analyzer::indicators::idx;
+
+    /// Eight people's weeks: committing steadily, one of them ("p0") stopping at week 30.
+    fn rows() -> (Vec<Standardised>, IsoWeek) {
+        let mut weeks = Vec::new();
+        for p in 0..8 {
+            for w in 0..40 {
+                let mut values = [Some(0.0); N];
+                values[idx::REVIEWS] = None;
+                let active = !(p == 0 && w >= 30) && (w + p) % 3 != 0;
+                if active {
+                    values[idx::COMMITS] = Some(3.0);
+                    values[idx::CHURN] = Some(40.0);
+                    values[idx::ACTIVE_DAYS] = Some(2.0);
+                    values[idx::AREAS] = Some(1.0);
+                    values[idx::LATE_NIGHT] = Some(0.1 * p as f64);
+                    values[idx::HOUR_SPREAD] = Some(2.0);
+                }
+                weeks.push(PersonWeek {
+                    person: format!("p{p}"),
+                    week: IsoWeek::from_index(2900 + w),
+                    values,
+                });
+            }
+        }
+        let (first, last) = (IsoWeek::from_index(2900), IsoWeek::from_index(2939));
+        let team = Team::new(&weeks, first, last);
+        let mut rows = burnout::standardise(&weeks);
+        attach_predictors(&mut rows, &weeks, &team, last);
+        (rows, last)
+    }
+
+    fn rules(evidence: Option<(f64, usize)>) -> Rules {
+        Rules::new(5, (0..8).map(|p| format!("p{p}"))).with_evidence(evidence.map(
+            |(auc, positives)| Evidence {
+                auc,
+                positives,
+                source: "test".into(),
+                baseline: Some(("recency".into(), 0.6)),
+            },
+        ))
+    }
+
+    #[test]
+    fn a_personal_score_only_with_a_validated_model() {
+        let (rows, week) = rows();
+        assert!(
+            rows.iter()
+                .all(|r| r.predictors.iter().any(|v| !v.is_nan()))
+        );
+        let shown = personal_section(&rows, &rules(Some((0.8, 100))), "p0", week).unwrap();
+        assert!(shown.contains("Your burnout-risk score for"), "{shown}");
+        assert!(shown.contains("points"), "reasons in words: {shown}");
+        assert!(shown.contains("| commits |"));
+        for hidden in [None, Some((0.65, 100)), Some((0.9, 12))] {
+            let text = personal_section(&rows, &rules(hidden), "p0", week).unwrap();
+            assert!(!text.contains("/100"), "{text}");
+            assert!(text.contains("No risk score:"), "{text}");
+            assert!(text.contains("| commits |"), "indicators stay: {text}");
+        }
+    }
+
+    #[test]
+    fn team_buckets_only_with_a_validated_model() {
+        let (rows, week) = rows();
+        let t = team_burnout(&rows, week, &rules(Some((0.8, 100)))).unwrap();
+        assert_eq!(t.buckets.len(), 4);
+        assert!(t.note.is_none());
+        let md = t.markdown();
+        assert!(md.contains("| risk | people |"), "{md}");
+        let t = team_burnout(&rows, week, &rules(None)).unwrap();
+        assert!(t.buckets.is_empty() && t.drivers.is_empty());
+        let md = t.markdown();
+        assert!(
+            md.contains("No risk score:") && !md.contains("| risk |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("Indicators furthest from people's own usual"),
+            "{md}"
+        );
+        let few = Rules::new(9, (0..8).map(|p| format!("p{p}")));
+        assert!(
+            team_burnout(&rows, week, &few)
+                .unwrap_err()
+                .contains("fewer than")
+        );
+    }
 }

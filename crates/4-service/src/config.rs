@@ -36,6 +36,9 @@ pub struct Config {
     /// Privacy-reviewed reports.
     #[serde(default)]
     pub reports: ReportsConfig,
+    /// Privacy floors that repository settings cannot lower.
+    #[serde(default)]
+    pub privacy: PrivacyFloorConfig,
     /// Settings for repositories that have no `.github/canopy.toml` of their own (same keys).
     #[serde(default)]
     pub defaults: crate::repo_config::RepoConfig,
@@ -99,6 +102,24 @@ fn default_smtp_port() -> u16 {
 
 fn default_smtp_security() -> crate::channels::SmtpSecurity {
     crate::channels::SmtpSecurity::Starttls
+}
+
+/// `[privacy]` of the server file: set only here, never by a repository.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrivacyFloorConfig {
+    /// Smallest group any aggregate of any repository may cover. A repository's
+    /// `.github/canopy.toml` may raise its `privacy.k` above this, never lower it. Default 5;
+    /// at least 2.
+    pub min_k: usize,
+}
+
+impl Default for PrivacyFloorConfig {
+    fn default() -> Self {
+        PrivacyFloorConfig {
+            min_k: canopy_policies::privacy::DEFAULT_MIN_K,
+        }
+    }
 }
 
 /// `[reports]`
@@ -351,6 +372,14 @@ impl Config {
             !self.gerrit.host.trim().is_empty(),
             "gerrit.host must not be empty"
         );
+        anyhow::ensure!(
+            self.privacy.min_k >= canopy_policies::privacy::ABSOLUTE_MIN_K,
+            "privacy.min_k must be at least 2, got {}",
+            self.privacy.min_k
+        );
+        if let Err(e) = self.defaults.clone().within_floor(self.privacy.min_k) {
+            anyhow::bail!("defaults.{e}");
+        }
         anyhow::ensure!(
             self.reports.min_k >= 2,
             "reports.min_k must be at least 2, got {}",

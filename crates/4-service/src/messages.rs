@@ -236,7 +236,7 @@ pub fn explain_unavailable(marker: &str, reason: &str) -> String {
 }
 
 /// The confirmation of `/canopy opt-in` or `/canopy opt-out`.
-pub fn consent(marker: &str, user: &str, opted_in: bool, k: u32) -> String {
+pub fn consent(marker: &str, user: &str, opted_in: bool, k: usize) -> String {
     render("consent", context! { marker, user, opted_in, k })
 }
 
@@ -611,7 +611,9 @@ mod tests {
                 ("75–100".into(), Some(0)),
             ],
             k: 5,
-            drivers: vec!["late night share (+4.1 points)".into()],
+            drivers: vec!["recent activity (+4.1 points)".into()],
+            note: None,
+            trends: vec!["weekend share +0.8 sd".into()],
         };
         let charts = [
             crate::digest::charts::activity_svg(&d).unwrap(),

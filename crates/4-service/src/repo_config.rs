@@ -213,16 +213,19 @@ impl Default for RerunConfig {
 }
 
 /// `[privacy]`
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PrivacyConfig {
-    /// Smallest group shown in aggregates. Default 5; never below 2.
-    pub k: u32,
+    /// Smallest group shown in aggregates. Default: the server's floor (`[privacy] min_k` of
+    /// the server file, 5 unless set there). A repository may raise it, never lower it.
+    pub k: Option<u32>,
 }
 
-impl Default for PrivacyConfig {
-    fn default() -> Self {
-        PrivacyConfig { k: 5 }
+impl PrivacyConfig {
+    /// The k in force (settings are resolved against the server's floor when loaded).
+    pub fn k(&self) -> usize {
+        self.k
+            .map_or(canopy_policies::privacy::DEFAULT_MIN_K, |k| k as usize)
     }
 }
 
@@ -296,14 +299,22 @@ impl RepoConfig {
                 self.reruns.default_deadline
             ));
         }
-        if self.privacy.k < 2 {
-            return err(format!(
-                "privacy.k: {} is below the minimum of 2",
-                self.privacy.k
-            ));
+        if let Some(k) = self.privacy.k
+            && (k as usize) < canopy_policies::privacy::ABSOLUTE_MIN_K
+        {
+            return err(format!("privacy.k: {k} is below the minimum of 2"));
         }
         self.digest.parsed()?;
         Ok(())
+    }
+
+    /// The same settings with k resolved against the server's `floor`: a repository may
+    /// raise k, never lower it; a lower value is refused with a message naming the floor.
+    pub fn within_floor(mut self, floor: usize) -> Result<RepoConfig, ConfigError> {
+        let k = canopy_policies::privacy::effective_k(floor, self.privacy.k.map(|k| k as usize))
+            .map_err(|e| ConfigError(e.to_string()))?;
+        self.privacy.k = Some(k as u32);
+        Ok(self)
     }
 
     /// Whether a section is shown.
@@ -326,15 +337,41 @@ pub fn parse_quiet_hours(s: &str) -> Option<(NaiveTime, NaiveTime)> {
 pub struct RepoConfigs {
     defaults: std::sync::RwLock<RepoConfig>,
     per_repo: std::sync::RwLock<std::collections::HashMap<String, RepoConfig>>,
+    floor: usize,
 }
 
 impl RepoConfigs {
-    /// Settings with the server's defaults only.
-    pub fn with_defaults(defaults: RepoConfig) -> RepoConfigs {
+    /// Settings with the server's defaults only; their k (5 unless set) is also the floor.
+    pub fn with_defaults(mut defaults: RepoConfig) -> RepoConfigs {
+        let floor = defaults.privacy.k();
+        defaults.privacy.k = Some(floor as u32);
         RepoConfigs {
             defaults: std::sync::RwLock::new(defaults),
             per_repo: std::sync::RwLock::default(),
+            floor,
         }
+    }
+
+    /// Settings with the server's defaults and its floor on k (`[privacy] min_k`). Defaults
+    /// below the floor (which `Config::validate` refuses at load) are raised to it, never the
+    /// other way round.
+    pub fn new(mut defaults: RepoConfig, floor: usize) -> RepoConfigs {
+        let floor = floor.max(canopy_policies::privacy::ABSOLUTE_MIN_K);
+        let k = defaults
+            .privacy
+            .k
+            .map_or(floor, |k| (k as usize).max(floor));
+        defaults.privacy.k = Some(k as u32);
+        RepoConfigs {
+            defaults: std::sync::RwLock::new(defaults),
+            per_repo: std::sync::RwLock::default(),
+            floor,
+        }
+    }
+
+    /// The server's floor on k, which every repository's settings must respect.
+    pub fn floor(&self) -> usize {
+        self.floor
     }
 
     /// The settings in force for a repository.
@@ -387,5 +424,24 @@ mod tests {
             assert!(e.contains(key), "{text:?} → {e}");
         }
         assert!(parse_quiet_hours("22:00-07:00").is_some());
+    }
+
+    #[test]
+    fn settings_may_raise_k_above_the_servers_floor_never_lower_it() {
+        let parse = |t: &str, floor| RepoConfig::parse(t).unwrap().within_floor(floor);
+        assert_eq!(parse("", 5).unwrap().privacy.k(), 5, "unset: the floor");
+        assert_eq!(parse("", 8).unwrap().privacy.k(), 8);
+        assert_eq!(parse("[privacy]\nk = 9\n", 5).unwrap().privacy.k(), 9);
+        let e = parse("[privacy]\nk = 3\n", 5).unwrap_err().to_string();
+        assert!(
+            e.contains("privacy.k = 3") && e.contains("floor of 5"),
+            "{e}"
+        );
+        assert!(parse("[privacy]\nk = 6\n", 8).is_err());
+        // The server's own defaults are held to its floor too.
+        let low = RepoConfig::parse("[privacy]\nk = 3\n").unwrap();
+        assert_eq!(RepoConfigs::new(low, 5).get("o/r").privacy.k(), 5);
+        let c = RepoConfigs::new(RepoConfig::default(), 7);
+        assert_eq!((c.floor(), c.get("o/r").privacy.k()), (7, 7));
     }
 }

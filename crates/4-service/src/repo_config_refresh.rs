@@ -35,14 +35,17 @@ fn meta_key(repo: &str) -> String {
     format!("repo_config:{repo}")
 }
 
-/// Reads a repository's settings through the API.
+/// Reads a repository's settings through the API; `floor` is the server's floor on k, which
+/// the settings may raise but never lower.
 pub async fn fetch(
     client: &GitHubClient,
     repo: &str,
     defaults: &RepoConfig,
+    floor: usize,
 ) -> Result<Refresh, canopy_core::ExecError> {
+    let read = |text: &str| RepoConfig::parse(text).and_then(|c| c.within_floor(floor));
     if let Some(text) = client.file(repo, ".github/canopy.toml").await? {
-        return Ok(match RepoConfig::parse(&text) {
+        return Ok(match read(&text) {
             Ok(c) => Refresh::Loaded(Box::new(c), Source::Repository),
             Err(e) => Refresh::Invalid(format!("{repo}/.github/canopy.toml: {e}")),
         });
@@ -50,23 +53,27 @@ pub async fn fetch(
     let owner = repo.split('/').next().unwrap_or(repo);
     let org_repo = format!("{owner}/.github");
     if let Some(text) = client.file(&org_repo, "canopy.toml").await? {
-        return Ok(match RepoConfig::parse(&text) {
+        return Ok(match read(&text) {
             Ok(c) => Refresh::Loaded(Box::new(c), Source::Organisation),
             Err(e) => Refresh::Invalid(format!("{org_repo}/canopy.toml: {e}")),
         });
     }
-    Ok(Refresh::Loaded(
-        Box::new(defaults.clone()),
-        Source::Defaults,
-    ))
+    Ok(match defaults.clone().within_floor(floor) {
+        Ok(c) => Refresh::Loaded(Box::new(c), Source::Defaults),
+        Err(e) => Refresh::Invalid(format!("the server's [defaults]: {e}")),
+    })
 }
 
 /// Loads the last good settings saved in the store into the cache (at startup); saved
-/// settings that no longer parse are skipped, a store error is returned.
+/// settings that no longer parse, or whose k is now below the server's floor, are skipped; a
+/// store error is returned.
 pub fn load_saved(store: &dyn Store, configs: &RepoConfigs) -> Result<(), StoreError> {
     for repo in store.repos()? {
         if let Some(bytes) = store.get_meta(&meta_key(&repo))? {
-            match serde_json::from_slice::<RepoConfig>(&bytes) {
+            let saved = serde_json::from_slice::<RepoConfig>(&bytes)
+                .map_err(|e| e.to_string())
+                .and_then(|c| c.within_floor(configs.floor()).map_err(|e| e.to_string()));
+            match saved {
                 Ok(cfg) => configs.set(&repo, cfg),
                 Err(e) => {
                     tracing::warn!(repo = %repo, error = %e, "saved repository settings are unreadable; using the defaults")
@@ -90,7 +97,7 @@ pub async fn refresh_all(
         .await
         .map_err(|e| StoreError::Db(format!("listing repositories: {e}")))??;
     for repo in repos {
-        match fetch(client, &repo, defaults).await {
+        match fetch(client, &repo, defaults, configs.floor()).await {
             Ok(Refresh::Loaded(cfg, source)) => {
                 tracing::debug!(repo = %repo, ?source, "repository settings loaded");
                 let bytes =

@@ -44,7 +44,7 @@ pub fn normalizer(cfg: &Config) -> PlatformNormalizer {
 
 /// The reactor with the server's default repository settings.
 pub fn reactor(cfg: &Config) -> (Reactor, Arc<RepoConfigs>) {
-    let configs = Arc::new(RepoConfigs::with_defaults(cfg.defaults.clone()));
+    let configs = Arc::new(RepoConfigs::new(cfg.defaults.clone(), cfg.privacy.min_k));
     let mut r = Reactor::new(configs.clone());
     if !r.bot_logins.contains(&cfg.github.bot_login) {
         r.bot_logins.push(cfg.github.bot_login.clone());

@@ -21,7 +21,7 @@ use canopy_models::sentiment::Model as Sentiment;
 use canopy_policies::visibility::Rules;
 use canopy_store::{EventStore, Store, TimeRange};
 
-use crate::burnout::{TeamBurnout, analysable_rows, opted_in, personal_section, team_burnout};
+use crate::burnout::{TeamBurnout, analysable_rows, personal_section, team_burnout};
 use crate::carbon::RegionData;
 use crate::messages;
 use crate::repo_config::RepoConfig;
@@ -149,8 +149,7 @@ pub fn build(
     for repo in &repos {
         footprint::add_deferred(&mut d, store, repo, &events, week, cfg, grid)?;
     }
-    let opted_in = opted_in(store, ids, extra_opted_in)?;
-    let rules = Rules::new(cfg.privacy.k as usize, opted_in);
+    let rules = crate::burnout::rules(store, ids, cfg.privacy.k(), extra_opted_in)?;
     let (burnout, private) = people(store, &events, week, ids, &rules, meetings)?;
     Ok(Built {
         digest: d,

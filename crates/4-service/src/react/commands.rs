@@ -102,7 +102,7 @@ impl Reactor {
                     at: a.e.at_utc(),
                     via: format!("{} comment {}#{}", a.e.platform, a.e.repo, a.c.number),
                 });
-                messages::consent(a.marker, a.user, opted_in, a.cfg.privacy.k)
+                messages::consent(a.marker, a.user, opted_in, a.cfg.privacy.k())
             }
             BotCommand::Explain => self.explain_reply(store, a.e, a.c.number, a.marker)?,
             BotCommand::Defer { .. } | BotCommand::Now => {

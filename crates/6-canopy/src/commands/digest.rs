@@ -5,14 +5,13 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use super::burnout::{
+    self, IdentityArgs, analysable_rows, identities, person_of, personal_section,
+};
 use anyhow::Context;
 use canopy_analyzer::week::IsoWeek;
-use canopy_policies::visibility::Rules;
 use canopy_store::Location;
 
-use super::burnout::{
-    IdentityArgs, analysable_rows, identities, opted_in, person_of, personal_section,
-};
 use canopy_analyzer::identity::Identities;
 use canopy_core::{Clock, SystemClock, WriteOp};
 use canopy_service::config::Config;
@@ -55,7 +54,8 @@ pub struct DigestArgs {
     /// ISO week, e.g. `2026-W47`.
     #[arg(long)]
     pub week: IsoWeek,
-    /// Smallest group shown in the burnout section [default: privacy.k of the settings, 5].
+    /// Smallest group shown in the burnout section [default: privacy.k of the settings]; never
+    /// below the server's `[privacy] min_k` (5 unless set).
     #[arg(long)]
     pub k: Option<usize>,
     #[command(flatten)]
@@ -101,10 +101,13 @@ pub fn run(a: DigestArgs) -> anyhow::Result<ExitCode> {
     {
         repo_cfg.digest = d.clone();
     }
-    if let Some(k) = a.k {
-        anyhow::ensure!(k >= 2, "--k must be at least 2");
-        repo_cfg.privacy.k = k as u32;
-    }
+    repo_cfg.privacy.k = Some(
+        canopy_policies::privacy::effective_k(
+            cfg.privacy.min_k,
+            a.k.or(repo_cfg.privacy.k.map(|k| k as usize)),
+        )
+        .map_err(|e| anyhow::anyhow!("--k: {e}"))? as u32,
+    );
     let ids = identities(&a.ids)?;
     if let Some(who) = &a.for_person {
         return private_section(&a, store.as_ref(), &ids, &repo_cfg, who);
@@ -157,7 +160,7 @@ fn private_section(
     who: &str,
 ) -> anyhow::Result<ExitCode> {
     let person = person_of(ids, who);
-    let rules = Rules::new(repo_cfg.privacy.k as usize, opted_in(store, ids, &[])?);
+    let rules = burnout::rules(store, ids, repo_cfg.privacy.k(), &[])?;
     let rows = if rules.analysable(&person) {
         analysable_rows(store, ids, &rules, a.ids.meetings.as_deref())?
     } else {
