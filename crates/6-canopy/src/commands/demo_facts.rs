@@ -8,7 +8,9 @@ use anyhow::Context;
 use canopy_analyzer::Platform;
 use canopy_analyzer::identity::Identities;
 use canopy_analyzer::week::IsoWeek;
-use canopy_models::burnout::{self, ScoreModel};
+use canopy_models::burnout::explain::reasons;
+use canopy_models::burnout::model::Artifact;
+use canopy_models::burnout::{self};
 use canopy_models::energy::{Footprint, Utilisation};
 use canopy_models::ttm::online::OnlineState;
 use canopy_policies::visibility::Rules;
@@ -405,20 +407,27 @@ pub fn burnout(
     Ok((team, mine, team_text, text, people))
 }
 
-/// A person's own score and reasons for `week` (the figures of their own section).
+/// A person's own score and reasons for `week` (the figures of their own section), from the
+/// shipped model, as `personal_section` computes them.
 fn own_score(rows: &[burnout::Standardised], person: &str, week: IsoWeek) -> BurnoutMe {
     let Some(row) = rows.iter().find(|r| r.person == person && r.week == week) else {
         return BurnoutMe::Withheld {
             withheld: format!("no activity in {week}"),
         };
     };
-    let refs = burnout::team_reference(rows);
-    let zero = [0.0; canopy_analyzer::indicators::N];
-    let s = ScoreModel::default().explain(&row.x, refs.get(&week).unwrap_or(&zero));
+    let model = match Artifact::shipped() {
+        Ok(m) => m,
+        Err(e) => {
+            return BurnoutMe::Withheld {
+                withheld: format!("the shipped burnout model could not be read: {e}"),
+            };
+        }
+    };
+    let e = model.explain(&row.predictors, &model.reference_row());
     BurnoutMe::Shown {
         week: week.to_string(),
-        score: s.score,
-        team_reference: s.baseline,
-        reasons: burnout::reasons(&s, row, 3),
+        score: e.score,
+        team_reference: e.reference,
+        reasons: reasons(&e, &row.predictors, 3),
     }
 }
