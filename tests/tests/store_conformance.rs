@@ -215,6 +215,7 @@ fn events_are_found_by_change_commit_and_actor(f: &Fixture) {
         pipeline: None,
         duration_secs: 60,
         runner: None,
+        host: None,
         result: CiResult::Success,
         voting: true,
         change: Some(7),

@@ -11,4 +11,5 @@ pub mod backfill;
 pub mod gerrit;
 pub mod git;
 pub mod github;
+pub mod measured;
 pub mod normalize;

@@ -364,6 +364,7 @@ impl Norm<'_> {
                         pipeline: report.pipeline.clone(),
                         duration_secs: duration,
                         runner: None,
+                        host: None,
                         voting: job.voting,
                         change: Some(change),
                         patchset: ps_n,

@@ -202,7 +202,11 @@ pub fn energy_view(
         u.low * 100.0,
         u.high * 100.0
     );
-    Some(EnergyView { summary, method })
+    Some(EnergyView {
+        summary,
+        method,
+        jobs: Vec::new(),
+    })
 }
 
 /// The status line of a closed change.
