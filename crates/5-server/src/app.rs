@@ -12,6 +12,7 @@ use canopy_core::shutdown::{self, Signal, Trigger};
 use canopy_core::{Clock, Normalize};
 use canopy_service::carbon::IntensityCache;
 use canopy_service::config::DigestChannelsConfig;
+use canopy_service::measurement::Sources;
 use canopy_service::react::{NoReactions, React};
 use canopy_service::repo_config::RepoConfigs;
 use canopy_store::Store;
@@ -23,7 +24,8 @@ use crate::activity::Activity;
 use crate::budget::Budget;
 use crate::committer::Committer;
 use crate::http::{self, AppState, Limits};
-use crate::loops::{ConfigRefresher, GridRefresher, Retrainer};
+use crate::measure_loop::EnergyMeasurer;
+use crate::loops::{self, ConfigRefresher, GridRefresher, Periodic, Retrainer};
 use crate::metrics::Metrics;
 use crate::outbox_worker::{Execute, OutboxWorker};
 use crate::pool::{Pool, WorkerHealth};
@@ -72,6 +74,8 @@ pub struct AppConfig {
     pub retrainer: Option<Retrainer>,
     /// The grid intensity refresher, if regions are configured.
     pub grid_refresher: Option<GridRefresher>,
+    /// Prometheus sources of measured CI energy, if any runner has one.
+    pub measured_energy: Option<Sources>,
     /// Name of this process's claims on shared work (unique per replica).
     pub instance: String,
     /// How long a claimed delivery or action stays this process's before another replica may
@@ -96,6 +100,7 @@ impl AppConfig {
             config_refresher: None,
             retrainer: None,
             grid_refresher: None,
+            measured_energy: None,
             instance: "canopy".into(),
             claim_lease: Duration::from_secs(60),
         }
@@ -149,6 +154,7 @@ pub fn start(
         clock: &clock,
         activity: &activity,
         outbox_notify: &outbox_notify,
+        notify: &notify,
         signal: &signal,
     };
     let mut tasks = parts.loops(&cfg);
@@ -211,6 +217,7 @@ struct Parts<'a> {
     clock: &'a Arc<dyn Clock>,
     activity: &'a Activity,
     outbox_notify: &'a Arc<Notify>,
+    notify: &'a Arc<Notify>,
     signal: &'a Signal,
 }
 
@@ -235,6 +242,13 @@ impl Parts<'_> {
             };
             tasks.push(worker.start(signal.clone()));
         }
+        let loops = Loops {
+            store,
+            clock,
+            owner: &cfg.instance,
+            activity: self.activity,
+            signal,
+        };
         if let Some(d) = &cfg.digests {
             let scheduler = Scheduler {
                 store: store.clone(),
@@ -248,40 +262,39 @@ impl Parts<'_> {
                 poll: d.poll,
                 owner: cfg.instance.clone(),
             };
-            let state = self.activity.register("digests");
-            tasks.push(scheduler.start(state, signal.clone()));
+            tasks.push(loops.start("digests", scheduler));
         }
         if let Some(r) = &cfg.config_refresher {
-            let state = self.activity.register("settings");
-            tasks.push(r.clone().start(
-                store.clone(),
-                clock.clone(),
-                state,
-                cfg.instance.clone(),
-                signal.clone(),
-            ));
+            tasks.push(loops.start("settings", r.clone()));
         }
         if let Some(r) = &cfg.retrainer {
-            let state = self.activity.register("retrainer");
-            tasks.push(r.clone().start(
-                store.clone(),
-                clock.clone(),
-                state,
-                cfg.instance.clone(),
-                signal.clone(),
-            ));
+            tasks.push(loops.start("retrainer", r.clone().looped()));
         }
         if let Some(r) = &cfg.grid_refresher {
-            let state = self.activity.register("grid");
-            tasks.push(r.clone().start(
-                store.clone(),
-                clock.clone(),
-                state,
-                cfg.instance.clone(),
-                signal.clone(),
-            ));
+            tasks.push(loops.start("grid", r.clone()));
+        }
+        if let Some(sources) = cfg.measured_energy.clone().filter(|s| !s.is_empty()) {
+            let m = EnergyMeasurer::new(sources, self.committer.clone(), self.notify.clone());
+            tasks.push(loops.start("energy", m));
         }
         tasks
+    }
+}
+
+/// What the periodic loops are started with.
+struct Loops<'a> {
+    store: &'a Arc<dyn Store>,
+    clock: &'a Arc<dyn Clock>,
+    owner: &'a str,
+    activity: &'a Activity,
+    signal: &'a Signal,
+}
+
+impl Loops<'_> {
+    fn start(&self, name: &'static str, job: impl Periodic) -> JoinHandle<()> {
+        let state = self.activity.register(name);
+        let (store, clock, signal) = (self.store.clone(), self.clock.clone(), self.signal.clone());
+        loops::start(job, store, clock, self.owner.to_string(), state, signal)
     }
 }
 

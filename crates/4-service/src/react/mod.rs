@@ -331,33 +331,34 @@ pub fn change_history(
         }
         ControlFlow::Continue(())
     })?;
-    events.extend(
-        new.iter()
-            .filter(|e| {
-                e.platform == *platform && &e.repo == repo && e.change_number() == Some(*number)
-            })
-            .cloned(),
-    );
+    let new_where = |pred: &dyn Fn(&Event) -> bool| -> Vec<Event> {
+        new.iter().filter(|e| pred(e)).cloned().collect()
+    };
+    events.extend(new_where(&|e| {
+        e.platform == *platform && &e.repo == repo && e.change_number() == Some(*number)
+    }));
     // Jobs recorded by commit only (GitHub Actions): attach those of the change's heads.
     let heads = ChangeHistory::from_events(events.clone()).heads();
     for sha in &heads {
         store.scan_sha(repo, sha, &mut |e| {
-            if matches!(e.kind, EventKind::CiJobFinished(_)) {
+            if is_ci(&e) {
                 events.push(e);
             }
             ControlFlow::Continue(())
         })?;
-        events.extend(
-            new.iter()
-                .filter(|e| {
-                    &e.repo == repo
-                        && e.head_sha() == Some(sha)
-                        && matches!(e.kind, EventKind::CiJobFinished(_))
-                })
-                .cloned(),
-        );
+        events.extend(new_where(&|e| {
+            &e.repo == repo && e.head_sha() == Some(sha) && is_ci(e)
+        }));
     }
     Ok(ChangeHistory::from_events(events))
+}
+
+/// A CI job, or its measured energy.
+fn is_ci(e: &Event) -> bool {
+    matches!(
+        e.kind,
+        EventKind::CiJobFinished(_) | EventKind::CiEnergyMeasured(_)
+    )
 }
 
 /// When an update may be posted: now, or the end of the repository's quiet hours.
@@ -494,6 +495,7 @@ fn gerrit_messages(
         matches!(&e.kind, EventKind::CiJobFinished(j) if j.patchset == Some(ps) && j.change == Some(*number))
     });
     if !reported {
+        gerrit_measured(key, ps, &view, new, cfg, now, out);
         return;
     }
     if let (Some(advice), Some(t)) = (&view.rerun, rerun::latest_target(*platform, h)) {
@@ -529,6 +531,37 @@ fn gerrit_messages(
     });
 }
 
+/// Gerrit: jobs of the current patchset measured after its report get one more message with
+/// the measured energy beside the estimates (once per delivery of measurements).
+fn gerrit_measured(
+    (_, repo, number): &ChangeKey,
+    ps: u32,
+    view: &StickyView,
+    new: &[Event],
+    cfg: &RepoConfig,
+    now: DateTime<Utc>,
+    out: &mut Reaction,
+) {
+    let first = new.iter().find(|e| {
+        matches!(&e.kind, EventKind::CiEnergyMeasured(m)
+            if m.patchset == Some(ps) && m.change == Some(*number) && m.outcome.kwh().is_some())
+    });
+    let (Some(first), Some(energy)) = (first, &view.energy) else {
+        return;
+    };
+    out.actions.push(Enqueue {
+        id: format!("energy-measured:gerrit:{repo}~{number}/{ps}:{}", first.id),
+        action: Action::PostReviewMessage {
+            project: repo.clone(),
+            change: *number,
+            patchset: ps,
+            body: messages::gerrit_measured(ps, energy),
+        },
+        due_at: post_time(cfg, now),
+        mode: EnqueueMode::Once,
+    });
+}
+
 #[cfg(test)]
 mod ttm_tests;
 
@@ -556,5 +589,55 @@ mod tests {
             post_time(&day_cfg, at_time(day, 12, 30)),
             at_time(day, 13, 0)
         );
+    }
+
+    /// A fixture delivery's events, through the GitHub normaliser.
+    fn fixture(event: &str, name: &str) -> Vec<Event> {
+        let path = format!(
+            "{}/../../tests/fixtures/github/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let body = std::fs::read(&path).unwrap();
+        let now = "2026-11-05T12:00:00Z".parse().unwrap();
+        canopy_forge::github::normalize::normalize(event, name, &body, now)
+            .unwrap()
+            .events
+    }
+
+    #[test]
+    fn a_store_error_while_deciding_is_returned_never_read_as_absent() {
+        use canopy_store::faults::FailingStore;
+        let dir = tempfile::tempdir().unwrap();
+        let redb: Arc<dyn Store> = Arc::new(canopy_store::RedbStore::open(dir.path()).unwrap());
+        let store = FailingStore::new(redb);
+        for (event, name) in [
+            ("pull_request", "pull_request.opened.json"),
+            ("pull_request", "pull_request.synchronize.json"),
+            ("workflow_job", "workflow_job.completed.json"),
+        ] {
+            store.put_events(&fixture(event, name)).unwrap();
+        }
+        let reactor = Reactor::new(Arc::new(RepoConfigs::default()));
+        let now: DateTime<Utc> = "2026-11-05T12:00:00Z".parse().unwrap();
+        let job = fixture("workflow_job", "workflow_job.completed.lint.json");
+        let rerun = fixture("workflow_run", "workflow_run.requested.rerun.json");
+        let command = fixture("issue_comment", "issue_comment.command.json");
+        // Each lookup the reactor makes: the commit's change (a job names only its commit),
+        // the change's history, the outbox item of a deferral, the history behind a command.
+        for (method, events) in [
+            ("scan_sha", &job),
+            ("scan_change", &job),
+            ("outbox_item", &rerun),
+            ("scan_change", &command),
+        ] {
+            assert!(
+                reactor.react(&store, events, now).is_ok(),
+                "{method} healthy"
+            );
+            store.fail(method);
+            let err = reactor.react(&store, events, now).unwrap_err();
+            assert!(err.to_string().contains(method), "{method}: {err}");
+            store.heal();
+        }
     }
 }

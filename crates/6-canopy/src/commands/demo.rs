@@ -235,7 +235,21 @@ fn digest_and_report(store_dir: &Path, repo: &str) -> anyhow::Result<(String, St
         key,
         repo_defaults: cfg,
     };
-    let (r, _) = canopy_service::report::create(store.as_ref(), &ids, &opts, chrono::Utc::now())?;
+    let now = canopy_core::Clock::now(&canopy_core::SystemClock);
+    let (r, _) = canopy_service::report::create(store.as_ref(), &ids, &opts, now)?;
+    Ok((
+        built.markdown(),
+        built.html()?,
+        report_words(&r, start, end),
+    ))
+}
+
+/// What the demo says about its draft report: cells shown and hidden, the privacy review.
+fn report_words(
+    r: &canopy_store::StoredReport,
+    start: chrono::NaiveDate,
+    end: chrono::NaiveDate,
+) -> String {
     let d = &r.document;
     let mut text = format!(
         "Draft {} for {} to {} (k = 5). `canopy report create --store DIR --period {}..{} --format json` makes it; a reviewer must `approve` it before `publish`.\n\n",
@@ -278,5 +292,5 @@ fn digest_and_report(store_dir: &Path, repo: &str) -> anyhow::Result<(String, St
             rule["detail"].as_str().unwrap_or("")
         ));
     }
-    Ok((built.markdown(), built.html()?, text))
+    text
 }

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use canopy_core::{Clock, SystemClock};
 use canopy_store::Location;
-use chrono::Utc;
 
 use super::burnout::identities;
 use canopy_policies::report::Mechanism;
@@ -212,7 +212,7 @@ fn find(store: &dyn Store, id: &str) -> anyhow::Result<StoredReport> {
 
 fn entry(action: &str, actor: &str, detail: impl Into<String>) -> AuditEntry {
     AuditEntry {
-        at: Utc::now(),
+        at: SystemClock.now(),
         action: action.into(),
         actor: actor.into(),
         detail: detail.into(),
@@ -269,7 +269,7 @@ fn create(a: CreateArgs) -> anyhow::Result<ExitCode> {
         key,
         repo_defaults: cfg.defaults.clone(),
     };
-    let (r, budget) = report::create(store.as_ref(), &ids, &opts, Utc::now())?;
+    let (r, budget) = report::create(store.as_ref(), &ids, &opts, SystemClock.now())?;
     let failed = report::failed_rules(&r);
     let budget_key = a.period.budget_key();
     store.save_report(
