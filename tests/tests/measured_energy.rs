@@ -28,19 +28,28 @@ fn clock_at(t: &str) -> TestClock {
     TestClock::Manual(Arc::new(ManualClock::new(t)))
 }
 
-fn source(name: &str, prom: &FakePrometheus) -> String {
+fn source(name: &str, prom: &FakePrometheus, query: &str) -> String {
     format!(
-        "[prometheus.{name}]\nurl = \"{}\"\nquery = 'sum(kepler_container_joules_total{{pod=\"{{host}}\", job_name=\"{{job}}\"}})'\nkind = \"counter_joules\"\ntimeout_secs = 2\n",
+        "[prometheus.{name}]\nurl = \"{}\"\nquery = '{query}'\nkind = \"counter_joules\"\ntimeout_secs = 2\n",
         prom.url()
     )
 }
+
+/// A GitHub runner's pod, by the runner's name.
+const BY_POD: &str = r#"sum(kepler_container_joules_total{pod="{host}", job_name="{job}"})"#;
+/// A Zuul node's counter, by the build's id (a Zuul report names no node).
+const BY_BUILD: &str = r#"sum(kepler_node_package_joules_total{zuul_build="{run_id}"})"#;
 
 /// The energy section of a comment or message (from its heading to the next blank line after
 /// the job lines).
 fn energy_section(body: &str) -> String {
     let start = body.find("CI energy").expect("an energy section");
     let rest = &body[start..];
-    let end = rest.find("\n\n**").or(rest.find("\n* ")).unwrap_or(rest.len());
+    let end = ["\n\n**", "\n* ", "\n\n<sub>One comment"]
+        .iter()
+        .filter_map(|m| rest.find(m))
+        .min()
+        .unwrap_or(rest.len());
     rest[..end].trim_end().to_string()
 }
 
@@ -64,7 +73,7 @@ async fn a_github_job_on_a_measured_runner_is_estimated_then_measured_after_one_
     let cfg = format!(
         "[github]\napi_url = \"{}\"\ntimeout_secs = 1\n[outbox]\nbackoff_base_ms = 20\n{}",
         gh.url(),
-        source("kepler", &prom)
+        source("kepler", &prom, BY_POD)
     );
     let s = Harness::start_with(
         &cfg,
@@ -93,7 +102,10 @@ async fn a_github_job_on_a_measured_runner_is_estimated_then_measured_after_one_
     assert_eq!(comments.len(), 1);
     let first = energy_section(&comments[0].body);
     assert!(first.contains("Estimates, not measurements"), "{first}");
-    assert!(prom.requests().is_empty(), "measured before the last scrape");
+    assert!(
+        prom.requests().is_empty(),
+        "measured before the last scrape"
+    );
 
     // One minute after the job ended: Prometheus answers 503; the estimate stands, with why.
     s.advance(chrono::Duration::minutes(2)).await;
@@ -136,12 +148,17 @@ async fn a_zuul_report_is_measured_and_followed_by_one_message() {
     // widgets-tox-pep8's series has a counter reset: it keeps its estimate (no retry).
     prom.script([Answer::matrix(&[(
         &[("pod", "node")],
-        &[(0.0, 5000.0), (60.0, 6000.0), (120.0, 100.0), (201.0, 900.0)],
+        &[
+            (0.0, 5000.0),
+            (60.0, 6000.0),
+            (120.0, 100.0),
+            (201.0, 900.0),
+        ],
     )])]);
     let cfg = format!(
         "[gerrit]\nhost = \"review.example.org\"\nurl = \"{}\"\nusername = \"canopy\"\ntimeout_secs = 1\n[outbox]\nbackoff_base_ms = 20\n{}",
         fake.url(),
-        source("zuul", &prom)
+        source("zuul", &prom, BY_BUILD)
     );
     // The fixture's report was posted at 1762251900 (2025-11-04T10:25:00Z).
     let s = Harness::start_with(
@@ -164,13 +181,15 @@ async fn a_zuul_report_is_measured_and_followed_by_one_message() {
     assert_eq!(fake.messages("widgets/core", 4711).len(), 1);
     s.advance(chrono::Duration::minutes(2)).await;
     s.settle().await;
-    assert!(
-        fake.wait_for(Duration::from_secs(10), |m| m.messages.len() >= 2)
-            .await
-    );
     let msgs = fake.messages("widgets/core", 4711);
     assert_eq!(msgs.len(), 2, "{msgs:?}");
-    assert_eq!(prom.requests().len(), 3, "one query per job of the report");
+    let reqs = prom.requests();
+    assert_eq!(reqs.len(), 3, "one query per job of the report: {reqs:?}");
+    assert!(
+        reqs.iter().any(|r| r.params["query"]
+            == r#"sum(kepler_node_package_joules_total{zuul_build="5d1c0a7e"})"#),
+        "{reqs:?}"
+    );
     insta::assert_snapshot!("zuul_measured_message", msgs[1].message);
     // Nothing more: the reset is not retried, the others are measured.
     s.advance(chrono::Duration::hours(1)).await;

@@ -25,7 +25,12 @@ pub struct DeliveryBody {
 /// One inbox delivery for a repository's measurement events of one turn (so that a Zuul
 /// buildset's jobs, measured together, give one Gerrit message). Its id is derived from the
 /// events, so a turn repeated after a crash is stored once.
-pub fn delivery(platform: Platform, repo: &str, events: Vec<Event>, now: DateTime<Utc>) -> Delivery {
+pub fn delivery(
+    platform: Platform,
+    repo: &str,
+    events: Vec<Event>,
+    now: DateTime<Utc>,
+) -> Delivery {
     let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
     let first = ids.first().copied().unwrap_or_default();
     let id = format!(
@@ -64,7 +69,6 @@ pub fn read_delivery(platform: Platform, body: &[u8]) -> Result<Vec<Event>, Stri
     }
     Ok(b.events)
 }
-
 
 /// FNV-1a, 64 bits: a stable digest of the event ids for the delivery id.
 fn fnv1a(bytes: &[u8]) -> u64 {

@@ -204,7 +204,13 @@ pub async fn measure(
             kwh = m.kwh(), series = m.series, "CI job energy measured"
         ),
         (Err(e), EventKind::CiEnergyMeasured(r)) => {
-            let retry = matches!(r.outcome, MeasureOutcome::Unmeasured { retry_at: Some(_), .. });
+            let retry = matches!(
+                r.outcome,
+                MeasureOutcome::Unmeasured {
+                    retry_at: Some(_),
+                    ..
+                }
+            );
             tracing::warn!(
                 repo = %due.repo, job_id = %due.job_id, source = %due.source, attempt = due.attempt,
                 reason = %e, retry, "CI job energy not measured; the estimate stands"

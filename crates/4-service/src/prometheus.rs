@@ -62,8 +62,7 @@ pub const PLACEHOLDERS: [&str; 6] = ["host", "pod", "job", "runner", "run_id", "
 impl PrometheusSource {
     /// Checks the URL and the template's placeholders; the error names what is wrong.
     pub fn validate(&self) -> Result<(), String> {
-        let url =
-            reqwest::Url::parse(&self.url).map_err(|e| format!("url {:?}: {e}", self.url))?;
+        let url = reqwest::Url::parse(&self.url).map_err(|e| format!("url {:?}: {e}", self.url))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(format!("url {:?}: must be http:// or https://", self.url));
         }

@@ -55,7 +55,10 @@ pub(super) fn add_ci(
             && e.at_utc() >= start
             && e.at_utc() < end
         {
-            let (p, u) = (profile_for(j, cfg), Utilisation::around(cfg.carbon.utilisation));
+            let (p, u) = (
+                profile_for(j, cfg),
+                Utilisation::around(cfg.carbon.utilisation),
+            );
             let secs = j.duration_secs as f64;
             estimates.push((e.id.clone(), job_energy_kwh(secs, &p, u)));
             match measured.get(&e.id).and_then(|m| m.outcome.kwh()) {

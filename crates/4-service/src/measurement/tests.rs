@@ -16,7 +16,13 @@ fn sources() -> Sources {
         settle_secs: 60,
         retry_after_secs: 600,
     };
-    Sources([("kepler".to_string(), src.clone()), ("zuul".to_string(), src)].into())
+    Sources(
+        [
+            ("kepler".to_string(), src.clone()),
+            ("zuul".to_string(), src),
+        ]
+        .into(),
+    )
 }
 
 fn job(id: &str, runner: Option<&str>, system: &str, ended: &str) -> Event {
@@ -89,7 +95,12 @@ fn a_configured_job_is_due_once_settled_and_retried_once_when_worth_it() {
     assert_eq!(p.due.len(), 1);
     assert_eq!(p.due[0].attempt, 2);
     // The retry fails again: no third try.
-    let second = record(&p.due[0], &down, Duration::minutes(10), t("2026-11-05T12:11:00Z"));
+    let second = record(
+        &p.due[0],
+        &down,
+        Duration::minutes(10),
+        t("2026-11-05T12:11:00Z"),
+    );
     let EventKind::CiEnergyMeasured(m) = &second.kind else {
         panic!()
     };
@@ -105,22 +116,40 @@ fn a_configured_job_is_due_once_settled_and_retried_once_when_worth_it() {
 #[test]
 fn old_jobs_and_jobs_without_a_duration_are_left_alone() {
     let s = sources();
-    let mut zero = job("gh:job:3:1", Some("kepler"), "github-actions", "2026-11-05T12:00:00Z");
+    let mut zero = job(
+        "gh:job:3:1",
+        Some("kepler"),
+        "github-actions",
+        "2026-11-05T12:00:00Z",
+    );
     if let EventKind::CiJobFinished(j) = &mut zero.kind {
         j.duration_secs = 0;
     }
     let events = vec![
-        job("gh:job:1:1", Some("kepler"), "github-actions", "2026-11-05T05:00:00Z"),
+        job(
+            "gh:job:1:1",
+            Some("kepler"),
+            "github-actions",
+            "2026-11-05T05:00:00Z",
+        ),
         zero,
     ];
-    assert_eq!(plan(&events, &s, t("2026-11-05T12:30:00Z")), Plan::default());
+    assert_eq!(
+        plan(&events, &s, t("2026-11-05T12:30:00Z")),
+        Plan::default()
+    );
 }
 
 #[test]
 fn a_measurement_wins_over_the_failures_before_it() {
     let s = sources();
     let now = t("2026-11-05T12:01:00Z");
-    let events = vec![job("gh:job:1:1", Some("kepler"), "github-actions", "2026-11-05T12:00:00Z")];
+    let events = vec![job(
+        "gh:job:1:1",
+        Some("kepler"),
+        "github-actions",
+        "2026-11-05T12:00:00Z",
+    )];
     let d = plan(&events, &s, now).due.remove(0);
     let failed = record(
         &d,
@@ -134,7 +163,12 @@ fn a_measurement_wins_over_the_failures_before_it() {
         series: 2,
         coverage: 1.0,
     });
-    let measured = record(&retry, &ok, Duration::minutes(10), now + Duration::minutes(10));
+    let measured = record(
+        &retry,
+        &ok,
+        Duration::minutes(10),
+        now + Duration::minutes(10),
+    );
     for order in [
         vec![failed.clone(), measured.clone()],
         vec![measured.clone(), failed.clone()],
@@ -150,10 +184,30 @@ fn the_digest_figures_compare_the_estimates_with_the_measurements() {
     let s = sources();
     let now = t("2026-11-05T12:01:00Z");
     let events = vec![
-        job("a", Some("kepler"), "github-actions", "2026-11-05T12:00:00Z"),
-        job("b", Some("kepler"), "github-actions", "2026-11-05T12:00:00Z"),
-        job("c", Some("kepler"), "github-actions", "2026-11-05T12:00:00Z"),
-        job("d", Some("ubuntu-latest"), "github-actions", "2026-11-05T12:00:00Z"),
+        job(
+            "a",
+            Some("kepler"),
+            "github-actions",
+            "2026-11-05T12:00:00Z",
+        ),
+        job(
+            "b",
+            Some("kepler"),
+            "github-actions",
+            "2026-11-05T12:00:00Z",
+        ),
+        job(
+            "c",
+            Some("kepler"),
+            "github-actions",
+            "2026-11-05T12:00:00Z",
+        ),
+        job(
+            "d",
+            Some("ubuntu-latest"),
+            "github-actions",
+            "2026-11-05T12:00:00Z",
+        ),
     ];
     let due = plan(&events, &s, now).due;
     let kwh = |k: f64| {

@@ -100,7 +100,10 @@ fn summary(e: &Event) -> String {
                 m.attempt
             ),
             canopy_analyzer::event::MeasureOutcome::Unmeasured { reason, .. } => {
-                format!("{} energy not measured (try {}): {reason}", m.name, m.attempt)
+                format!(
+                    "{} energy not measured (try {}): {reason}",
+                    m.name, m.attempt
+                )
             }
         },
         K::RerunRequested(r) => format!(
