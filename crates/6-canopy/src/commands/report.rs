@@ -219,18 +219,9 @@ fn entry(action: &str, actor: &str, detail: impl Into<String>) -> AuditEntry {
     }
 }
 
-fn create(a: CreateArgs) -> anyhow::Result<ExitCode> {
-    let cfg = match &a.config {
-        Some(p) => Config::load(p)?,
-        None => Config::default(),
-    };
-    if let Some(e) = a.epsilon {
-        anyhow::ensure!(
-            e > 0.0 && e.is_finite(),
-            "--epsilon must be a positive number"
-        );
-    }
-    let mechanism = match (a.noise, a.delta) {
+/// The noise mechanism the flags ask for.
+fn mechanism(noise: NoiseKind, delta: Option<f64>) -> anyhow::Result<Mechanism> {
+    Ok(match (noise, delta) {
         (NoiseKind::Laplace, None) => Mechanism::Laplace,
         (NoiseKind::Laplace, Some(_)) => {
             anyhow::bail!("--delta applies only to --noise gaussian (Laplace noise has no delta)")
@@ -243,7 +234,21 @@ fn create(a: CreateArgs) -> anyhow::Result<ExitCode> {
             );
             Mechanism::Gaussian { delta }
         }
+    })
+}
+
+fn create(a: CreateArgs) -> anyhow::Result<ExitCode> {
+    let cfg = match &a.config {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
     };
+    if let Some(e) = a.epsilon {
+        anyhow::ensure!(
+            e > 0.0 && e.is_finite(),
+            "--epsilon must be a positive number"
+        );
+    }
+    let mechanism = mechanism(a.noise, a.delta)?;
     let k = a.k.unwrap_or(cfg.reports.min_k);
     anyhow::ensure!(k >= 1, "--k must be at least 1");
     let (loc, store) =
