@@ -75,6 +75,9 @@ pub struct Digest {
     /// CI time and energy spent past jobs' stopping points (filled in by the caller; `None`
     /// when no job of this week has a stopping point).
     pub past_stop: Option<PastStopFigures>,
+    /// This week's jobs whose energy was measured on their runners, against their estimates
+    /// (filled in by the caller; `None` when no job was measured or tried).
+    pub measured: Option<MeasuredFigures>,
     /// Activity per UTC day of the week, Monday first (for the charts).
     pub daily: Vec<DayActivity>,
     /// Median hours to merge per week, the previous weeks then this one (for the trend chart).
@@ -94,6 +97,25 @@ pub struct PastStopFigures {
     pub passing_runs_past: usize,
     /// Passing runs of jobs with a stopping point.
     pub passing_runs: usize,
+}
+
+/// A week's measured CI energy against the estimates for the same jobs (see docs/ci.md).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct MeasuredFigures {
+    /// Jobs measured.
+    pub jobs: usize,
+    /// Their measured energy, kWh.
+    pub measured_kwh: f64,
+    /// Their estimated energy, kWh.
+    pub estimated_kwh: f64,
+    /// (estimated − measured) / measured over those jobs' totals.
+    pub total_error: f64,
+    /// Median over jobs of |estimated − measured| / measured.
+    pub median_abs_error: f64,
+    /// Jobs whose measurement falls within the estimate's range.
+    pub within_range: usize,
+    /// Jobs on a runner with a source whose measurement failed (their estimate is used).
+    pub unmeasured: usize,
 }
 
 /// One day's team activity.

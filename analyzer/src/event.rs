@@ -110,7 +110,7 @@ impl Event {
             }
             EventKind::Review(r) => vec![&r.reviewer],
             EventKind::Comment(c) => vec![&c.author],
-            EventKind::CiJobFinished(_) => vec![],
+            EventKind::CiJobFinished(_) | EventKind::CiEnergyMeasured(_) => vec![],
             EventKind::RerunRequested(r) => vec![&r.requested_by],
             EventKind::Push(p) => vec![&p.pusher],
         }
@@ -128,6 +128,7 @@ impl Event {
             EventKind::Review(r) => Some(r.change),
             EventKind::Comment(c) if c.on_change => Some(c.number),
             EventKind::CiJobFinished(j) => j.change,
+            EventKind::CiEnergyMeasured(m) => m.change,
             EventKind::RerunRequested(r) => r.change,
             _ => None,
         }
@@ -137,6 +138,7 @@ impl Event {
     pub fn head_sha(&self) -> Option<&str> {
         match &self.kind {
             EventKind::CiJobFinished(j) => j.head_sha.as_deref(),
+            EventKind::CiEnergyMeasured(m) => m.head_sha.as_deref(),
             EventKind::RerunRequested(r) => r.head_sha.as_deref(),
             EventKind::Change(c) => c.head_sha.as_deref(),
             _ => None,
@@ -158,6 +160,8 @@ pub enum EventKind {
     Comment(CommentEvent),
     /// A CI job finished.
     CiJobFinished(CiJobEvent),
+    /// A finished CI job's energy was measured (or a measurement was tried and failed).
+    CiEnergyMeasured(EnergyMeasuredEvent),
     /// Somebody asked for a CI job to run again.
     RerunRequested(RerunEvent),
     /// Commits were pushed to a branch.
@@ -173,6 +177,7 @@ impl EventKind {
             EventKind::Review(_) => "review",
             EventKind::Comment(_) => "comment",
             EventKind::CiJobFinished(_) => "ci_job_finished",
+            EventKind::CiEnergyMeasured(_) => "ci_energy_measured",
             EventKind::RerunRequested(_) => "rerun_requested",
             EventKind::Push(_) => "push",
         }
@@ -531,6 +536,9 @@ pub struct CiJobEvent {
     /// Runner label (GitHub) or node label (Zuul).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner: Option<String>,
+    /// The machine or pod it ran on (GitHub's runner name), where the platform says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
     /// Outcome.
     pub result: CiResult,
     /// Whether the job votes (false for Zuul's "(non-voting)" jobs).
@@ -573,6 +581,7 @@ impl CiJobEvent {
             pipeline: None,
             duration_secs,
             runner: None,
+            host: None,
             result,
             voting: true,
             change: None,
@@ -597,6 +606,65 @@ impl CiJobEvent {
 
 fn one() -> u32 {
     1
+}
+
+/// The measured energy of a finished CI job, from the exporter of the runner it ran on (Kepler,
+/// Scaphandre, RAPL via Prometheus), or why there is none; recorded beside the job, whose
+/// estimate stays what is shown when the measurement failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnergyMeasuredEvent {
+    /// Id of the job's `ci_job_finished` event (same repository).
+    pub job_id: String,
+    /// Job name.
+    pub name: String,
+    /// The runner profile (configuration key) whose source was queried.
+    pub source: String,
+    /// PR or change number of the job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<u64>,
+    /// Gerrit patchset of the job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patchset: Option<u32>,
+    /// Commit the job ran on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_sha: Option<String>,
+    /// 1 for the first try, 2 for the retry.
+    pub attempt: u32,
+    /// What came of it.
+    pub outcome: MeasureOutcome,
+}
+
+/// The result of measuring a job's energy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum MeasureOutcome {
+    /// Measured.
+    Measured {
+        /// Energy, joules.
+        joules: f64,
+        /// Series summed.
+        series: usize,
+        /// Share of the job's window the samples cover.
+        coverage: f64,
+    },
+    /// No usable measurement: the estimate stands.
+    Unmeasured {
+        /// Why, in words.
+        reason: String,
+        /// When the one retry is due, if one will be made.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_at: Option<DateTime<Utc>>,
+    },
+}
+
+impl MeasureOutcome {
+    /// Energy in kWh when measured.
+    pub fn kwh(&self) -> Option<f64> {
+        match self {
+            MeasureOutcome::Measured { joules, .. } => Some(joules / 3.6e6),
+            MeasureOutcome::Unmeasured { .. } => None,
+        }
+    }
 }
 
 /// A request to run CI again (GitHub re-run, Gerrit `recheck`).

@@ -261,6 +261,26 @@ impl Footprint {
         self.jobs += 1;
     }
 
+    /// Adds one job whose energy was measured (`measured_kwh`, no range); its embodied share
+    /// is still charged from its duration and runner profile.
+    pub fn add_measured_job(
+        &mut self,
+        measured_kwh: f64,
+        duration_secs: f64,
+        profile: &RunnerProfile,
+        intensity: f64,
+    ) {
+        let e = Range {
+            value: measured_kwh,
+            low: measured_kwh,
+            high: measured_kwh,
+        };
+        self.energy_kwh = self.energy_kwh.plus(e);
+        self.operational_g = self.operational_g.plus(operational_g(e, intensity));
+        self.embodied_g += embodied_g(duration_secs, profile);
+        self.jobs += 1;
+    }
+
     /// Total emissions `(E × I) + M`, gCO2e, with the range.
     pub fn total_g(&self) -> Range {
         Range {

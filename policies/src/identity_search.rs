@@ -17,7 +17,7 @@ use serde_json::Value;
 pub const TOTAL_LABEL: &str = "total";
 
 /// Every key of the report document's format (the draft, its noise note, its review).
-pub const KEYS: [&str; 33] = [
+pub const KEYS: [&str; 35] = [
     "id",
     "status",
     "created_at",
@@ -39,6 +39,8 @@ pub const KEYS: [&str; 33] = [
     "total",
     "ci",
     "jobs",
+    "measured_jobs",
+    "estimated_jobs",
     "co2e_kg",
     "intensity_g_per_kwh",
     "noise",

@@ -93,6 +93,10 @@ pub struct Model {
     pub script: VecDeque<Answer>,
     /// The answer when the script is used up (default: empty result).
     pub fallback: Option<Answer>,
+    /// When set (and the script is used up), a range query is answered like a node with a
+    /// Kepler-style energy counter drawing this many watts: one series with a sample every
+    /// `step` from `start` to `end`, starting at 1 MJ.
+    pub counter_watts: Option<f64>,
     /// Every request.
     pub requests: Vec<Recorded>,
 }
@@ -157,11 +161,30 @@ async fn handle(
     if path != "/api/v1/query_range" && path != "/api/v1/query" {
         return (StatusCode::NOT_FOUND, "404 page not found").into_response();
     }
+    let generated = m
+        .counter_watts
+        .filter(|_| path == "/api/v1/query_range")
+        .and_then(|w| counter(w, &m.requests.last()?.params));
     let a = m
         .script
         .pop_front()
+        .or(generated)
         .or_else(|| m.fallback.clone())
         .unwrap_or_else(Answer::empty);
     let status = StatusCode::from_u16(a.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (status, [("content-type", "application/json")], a.body).into_response()
+}
+
+/// A counter drawing `watts` over the query's window, sampled at its step.
+fn counter(watts: f64, p: &BTreeMap<String, String>) -> Option<Answer> {
+    let start: f64 = p.get("start")?.parse().ok()?;
+    let end: f64 = p.get("end")?.parse().ok()?;
+    let step: f64 = p.get("step")?.trim_end_matches('s').parse().ok()?;
+    let mut points = Vec::new();
+    let mut t = start;
+    while t <= end && step > 0.0 {
+        points.push((t, 1_000_000.0 + watts * (t - start)));
+        t += step;
+    }
+    Some(Answer::matrix(&[(&[("pod", "node")], &points)]))
 }

@@ -18,6 +18,8 @@ fn source(url: &str, kind: MetricKind, query: &str) -> PrometheusSource {
         kind,
         step_secs: 30,
         timeout_secs: 2,
+        settle_secs: 60,
+        retry_after_secs: 600,
     }
 }
 

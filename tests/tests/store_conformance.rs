@@ -82,6 +82,7 @@ conformance!(
     outbox_failures_retries_and_dead_letters,
     consent_keeps_the_latest_record,
     reports_audit_logs_and_budgets,
+    a_measurement_delivery_stores_its_events_beside_the_job,
 );
 
 fn t(s: &str) -> DateTime<Utc> {
@@ -218,6 +219,7 @@ fn events_are_found_by_change_commit_and_actor(f: &Fixture) {
         pipeline: None,
         duration_secs: 60,
         runner: None,
+        host: None,
         result: CiResult::Success,
         voting: true,
         change: Some(7),
@@ -297,6 +299,7 @@ fn job_at(
         pipeline: pipeline.map(str::to_string),
         duration_secs: 600,
         runner: None,
+        host: None,
         result: CiResult::Failure,
         voting: true,
         change,
@@ -419,6 +422,104 @@ fn indexes_answer_what_a_scan_computes(f: &Fixture) {
     })
     .unwrap();
     assert_eq!(first, [7]);
+/// Measured CI energy enters as an inbox delivery whose events (`ci_energy_measured`) are
+/// stored beside the job's and found by its commit and change, values intact.
+fn a_measurement_delivery_stores_its_events_beside_the_job(f: &Fixture) {
+    use canopy_analyzer::event::{EnergyMeasuredEvent, MeasureOutcome};
+    let s = f.store.as_ref();
+    let at = DateTime::parse_from_rfc3339("2026-11-03T16:33:40Z").unwrap();
+    let job = Event::new(
+        "gh:job:9:1",
+        Platform::Github,
+        "o/r",
+        at,
+        EventKind::CiJobFinished(CiJobEvent {
+            head_sha: Some("def456".into()),
+            host: Some("runner-7".into()),
+            runner: Some("kepler".into()),
+            ..CiJobEvent::new("build", "github-actions", 760, CiResult::Success)
+        }),
+    );
+    s.put_events(std::slice::from_ref(&job)).unwrap();
+    let measured = |attempt: u32, outcome: MeasureOutcome| {
+        Event::new(
+            format!("energy:gh:job:9:1:{attempt}"),
+            Platform::Github,
+            "o/r",
+            at + Duration::minutes(i64::from(attempt) * 10),
+            EventKind::CiEnergyMeasured(EnergyMeasuredEvent {
+                job_id: "gh:job:9:1".into(),
+                name: "build".into(),
+                source: "kepler".into(),
+                change: None,
+                patchset: None,
+                head_sha: Some("def456".into()),
+                attempt,
+                outcome,
+            }),
+        )
+    };
+    let tries = vec![
+        measured(
+            1,
+            MeasureOutcome::Unmeasured {
+                reason: "Prometheus answered HTTP 503".into(),
+                retry_at: Some(t("2026-11-03T16:54:40Z")),
+            },
+        ),
+        measured(
+            2,
+            MeasureOutcome::Measured {
+                joules: 30_400.000_000_001,
+                series: 1,
+                coverage: 0.987,
+            },
+        ),
+    ];
+    let now = "2026-11-03T16:55:00Z";
+    let d = canopy_forge::measured::delivery(Platform::Github, "o/r", tries.clone(), t(now));
+    assert!(matches!(
+        apply(s, WriteOp::Receive(d.clone())),
+        WriteOutcome::Received { .. }
+    ));
+    assert_eq!(
+        apply(s, WriteOp::Receive(d.clone())),
+        WriteOutcome::Duplicate
+    );
+    let read = canopy_forge::measured::read_delivery(Platform::Github, &d.body).unwrap();
+    let mut op = complete(&d.id, read, Vec::new(), now);
+    if let WriteOp::Complete { meta, .. } = &mut op {
+        meta.clear();
+    }
+    assert_eq!(apply(s, op), WriteOutcome::Completed { new_events: 2 });
+    let mut found = Vec::new();
+    s.scan_sha("o/r", "def456", &mut |e| {
+        found.push(e);
+        ControlFlow::Continue(())
+    })
+    .unwrap();
+    assert_eq!(
+        ids(&found),
+        ["gh:job:9:1", "energy:gh:job:9:1:1", "energy:gh:job:9:1:2"]
+    );
+    assert_eq!(found[0], job);
+    // The index of a commit's CI events answers the same (the sticky comment reads it).
+    let mut jobs = Vec::new();
+    s.scan_sha_jobs("o/r", "def456", &mut |e| {
+        jobs.push(e);
+        ControlFlow::Continue(())
+    })
+    .unwrap();
+    assert_eq!(ids(&jobs), ids(&found));
+    for (stored, sent) in found[1..].iter().zip(&tries) {
+        assert_eq!(
+            Event {
+                delivery_id: None,
+                ..stored.clone()
+            },
+            *sent
+        );
+    }
 }
 
 fn text_with_nul_characters_round_trips(f: &Fixture) {

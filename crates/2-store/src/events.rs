@@ -86,7 +86,8 @@ pub trait EventStore: Send + Sync {
         by_scan::change_of_sha(self, repo, sha)
     }
 
-    /// Visits the finished CI jobs that ran on one commit, in time order. Backends answer from
+    /// Visits the CI events of one commit (finished jobs and their energy measurements), in time
+    /// order. Backends answer from
     /// an index of jobs by commit; the default scans all the commit's events.
     fn scan_sha_jobs(&self, repo: &str, sha: &str, visit: Visit<'_>) -> Result<(), StoreError> {
         by_scan::scan_sha_jobs(self, repo, sha, visit)
@@ -139,7 +140,7 @@ pub mod by_scan {
         visit: Visit<'_>,
     ) -> Result<(), StoreError> {
         store.scan_sha(repo, sha, &mut |e| match e.kind {
-            EventKind::CiJobFinished(_) => visit(e),
+            EventKind::CiJobFinished(_) | EventKind::CiEnergyMeasured(_) => visit(e),
             _ => ControlFlow::Continue(()),
         })
     }

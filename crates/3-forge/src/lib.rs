@@ -11,6 +11,7 @@ pub mod backfill;
 pub mod gerrit;
 pub mod git;
 pub mod github;
+pub mod measured;
 pub mod normalize;
 
 /// An error response of a platform's API as an [`canopy_core::ExecError`], classified by its

@@ -40,6 +40,13 @@ pub struct PlatformNormalizer {
 
 impl Normalize for PlatformNormalizer {
     fn normalize(&self, d: &Delivery) -> Result<Normalized, String> {
+        if d.event == crate::measured::DELIVERY_EVENT {
+            let events = crate::measured::read_delivery(d.platform, &d.body)?;
+            return Ok(Normalized {
+                events,
+                ignored: None,
+            });
+        }
         let result = match d.platform {
             Platform::Github => {
                 crate::github::normalize::normalize(&d.event, &d.id, &d.body, d.received_at)

@@ -96,6 +96,7 @@ fn history() -> Vec<Event> {
                         pipeline: None,
                         duration_secs: 300 + next() % 900,
                         runner: Some("ubuntu-latest".into()),
+                        host: None,
                         result: if next() % 10 == 0 {
                             CiResult::Failure
                         } else {

@@ -42,6 +42,10 @@ pub struct Config {
     /// Settings for repositories that have no `.github/canopy.toml` of their own (same keys).
     #[serde(default)]
     pub defaults: crate::repo_config::RepoConfig,
+    /// Measured energy: a Prometheus source per runner label (GitHub `runs-on` label), or per
+    /// CI system (`zuul`, `jenkins`) for reports that name no runner.
+    #[serde(default)]
+    pub prometheus: std::collections::BTreeMap<String, crate::prometheus::PrometheusSource>,
 }
 
 /// `[digest]` of the server file: channels for scheduled digests. A Slack/Matrix-compatible
@@ -402,6 +406,15 @@ impl Config {
             !self.digest.private_emails || self.digest.smtp.is_some(),
             "digest.private_emails is set but [digest.smtp] is not"
         );
+        for (runner, src) in &self.prometheus {
+            anyhow::ensure!(
+                !runner.trim().is_empty(),
+                "prometheus: a source needs a runner label or CI system name"
+            );
+            if let Err(e) = src.validate() {
+                anyhow::bail!("prometheus.{runner}: {e}");
+            }
+        }
         if let Err(e) = self.defaults.digest.parsed() {
             anyhow::bail!("defaults.{e}");
         }
@@ -525,6 +538,47 @@ mod tests {
             Config::parse("[server]\nlisten = \"nowhere\"\n").unwrap_err()
         );
         assert!(err.contains("listen"), "{err}");
+    }
+
+    #[test]
+    fn prometheus_sources_are_read_and_checked_with_the_runner_named() {
+        // The example's commented-out source, enabled.
+        let text = include_str!("../../../deploy/canopy.example.toml");
+        let block: String = text
+            .lines()
+            .skip_while(|l| !l.starts_with("# [prometheus."))
+            .map(|l| l.trim_start_matches("# "))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let c = Config::parse(&block).unwrap();
+        let src = &c.prometheus["self-hosted-kepler"];
+        assert_eq!(src.kind, crate::prometheus::MetricKind::CounterJoules);
+        assert_eq!((src.settle_secs, src.retry_after_secs), (60, 600));
+        for (bad, says) in [
+            (
+                "[prometheus.zuul]\nurl = \"ftp://x\"\nquery = \"x\"\nkind = \"joules\"\n",
+                "prometheus.zuul: url \"ftp://x\": must be http",
+            ),
+            (
+                "[prometheus.r1]\nurl = \"http://p:9090\"\nquery = 'x{pod=\"{node}\"}'\nkind = \"joules\"\n",
+                "prometheus.r1: query: unknown placeholder {node}",
+            ),
+            (
+                "[prometheus.r1]\nurl = \"http://p:9090\"\nquery = \"x\"\nkind = \"kwh\"\n",
+                "unknown variant `kwh`",
+            ),
+            (
+                "[prometheus.r1]\nurl = \"http://p:9090\"\nquery = \"x\"\nkind = \"joules\"\nstep = 5\n",
+                "unknown field `step`",
+            ),
+            (
+                "[prometheus.r1]\nurl = \"http://p:9090\"\nquery = \" \"\nkind = \"joules\"\n",
+                "prometheus.r1: query must not be empty",
+            ),
+        ] {
+            let err = format!("{:#}", Config::parse(bad).unwrap_err());
+            assert!(err.contains(says), "{bad}: {err}");
+        }
     }
 
     #[test]

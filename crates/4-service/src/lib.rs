@@ -15,6 +15,7 @@ pub mod ci_insights;
 pub mod config;
 pub mod digest;
 pub mod format;
+pub mod measurement;
 pub mod messages;
 pub mod prometheus;
 pub mod react;

@@ -30,6 +30,85 @@ pub struct EnergyView {
     pub summary: String,
     /// How it was estimated, with sources and assumptions.
     pub method: String,
+    /// Each job, "measured" or "estimated", when any job of the change was measured or a
+    /// measurement was tried (empty otherwise: every job is an estimate, as `method` says).
+    pub jobs: Vec<JobEnergyLine>,
+}
+
+/// One job's energy, measured or estimated, in words.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobEnergyLine {
+    /// Job name.
+    pub job: String,
+    /// Whether the energy shown is measured.
+    pub measured: bool,
+    /// `measured` or `estimated`.
+    pub label: &'static str,
+    /// Measured energy, kWh (when measured).
+    pub kwh: Option<String>,
+    /// The estimate, kWh, with its range: "0.0100 (0.00800–0.0130)".
+    pub estimate: String,
+    /// The estimate against the measurement: "the estimate is 19% low".
+    pub error: Option<String>,
+    /// Where the measurement came from: "Prometheus source `kepler`".
+    pub source: Option<String>,
+    /// Why there is no measurement, when one was tried.
+    pub note: Option<String>,
+}
+
+/// A job's energy line: `measured_kwh` is the measurement, if any; `failure` why a tried
+/// measurement failed and whether a retry is coming.
+pub fn job_energy(
+    job: &str,
+    estimate: canopy_models::energy::Range,
+    measured_kwh: Option<f64>,
+    source: &str,
+    failure: Option<(&str, bool)>,
+) -> JobEnergyLine {
+    let num = crate::react::sticky::num;
+    let est = format!(
+        "{} ({}–{})",
+        num(estimate.value),
+        num(estimate.low),
+        num(estimate.high)
+    );
+    let error = measured_kwh.map(|m| {
+        let c = canopy_models::measured::compare(m, estimate);
+        let within = if c.within_range {
+            "within its range"
+        } else {
+            "outside its range"
+        };
+        match c.relative_error {
+            Some(e) if e.abs() < 0.005 => format!("the estimate matches, {within}"),
+            Some(e) => format!(
+                "the estimate is {:.0}% {}, {within}",
+                e.abs() * 100.0,
+                if e > 0.0 { "high" } else { "low" }
+            ),
+            None => "measured zero".to_string(),
+        }
+    });
+    JobEnergyLine {
+        job: job.to_string(),
+        measured: measured_kwh.is_some(),
+        label: if measured_kwh.is_some() {
+            "measured"
+        } else {
+            "estimated"
+        },
+        kwh: measured_kwh.map(num),
+        estimate: est,
+        error,
+        source: measured_kwh.map(|_| format!("Prometheus source `{source}`")),
+        note: failure.map(|(reason, retry)| {
+            if retry {
+                format!("{reason}; trying once more later")
+            } else {
+                reason.to_string()
+            }
+        }),
+    }
 }
 
 /// The rerun advice section.
@@ -65,7 +144,7 @@ impl StickyView {
     }
 }
 
-const TEMPLATES: [(&str, &str); 17] = [
+const TEMPLATES: [(&str, &str); 18] = [
     ("private.html", include_str!("../templates/private.html.j2")),
     ("report.html", include_str!("../templates/report.html.j2")),
     ("digest", include_str!("../templates/digest.md.j2")),
@@ -97,6 +176,10 @@ const TEMPLATES: [(&str, &str); 17] = [
         include_str!("../templates/explain_unavailable.md.j2"),
     ),
     ("sticky", include_str!("../templates/sticky.md.j2")),
+    (
+        "gerrit_measured",
+        include_str!("../templates/gerrit_measured.txt.j2"),
+    ),
     (
         "gerrit_patchset",
         include_str!("../templates/gerrit_patchset.txt.j2"),
@@ -177,6 +260,14 @@ pub fn gerrit_patchset(patchset: u32, view: &StickyView) -> String {
             rerun => Value::from(Serde(&view.rerun)),
             stopping => Value::from(Serde(&view.stopping)),
         },
+    )
+}
+
+/// The Gerrit message when a patchset's jobs were measured after its CI report.
+pub fn gerrit_measured(patchset: u32, energy: &EnergyView) -> String {
+    render(
+        "gerrit_measured",
+        context! { patchset, energy => Value::from(Serde(energy)) },
     )
 }
 
@@ -368,6 +459,7 @@ mod tests {
             energy: Some(EnergyView {
                 summary: "3 builds so far: 0.021 kWh (0.015–0.027), 8.4 gCO2e (6.1–10.7).".into(),
                 method: "Estimate: Eco-CI power curve, 50% utilisation assumed.".into(),
+                jobs: vec![],
             }),
             rerun: None,
             status: Some("Merged 1 day 2 hours after opening.".into()),
@@ -397,6 +489,68 @@ mod tests {
         };
         insta::assert_snapshot!(sticky(&v));
         insta::assert_snapshot!("gerrit_message_past_stopping_point", gerrit_patchset(3, &v));
+    }
+
+    /// Two jobs on a runner with a Prometheus source (one measured, one whose measurement
+    /// failed and will be retried) and one on a GitHub-hosted runner.
+    fn measured_energy() -> EnergyView {
+        use canopy_models::energy::Range;
+        let est = |value: f64| Range {
+            value,
+            low: value * 0.8,
+            high: value * 1.3,
+        };
+        EnergyView {
+            summary: "3 CI jobs so far (1 measured, 2 estimated): 0.0412 kWh, 19.6 gCO2e.".into(),
+            method: "Measured: the runner's exporter via Prometheus. Estimated: Eco-CI power curve, 50% utilisation assumed.".into(),
+            jobs: vec![
+                job_energy("build", est(0.0250), Some(0.0310), "kepler", None),
+                job_energy(
+                    "integration",
+                    est(0.0081),
+                    None,
+                    "kepler",
+                    Some(("Prometheus unreachable: connection failed", true)),
+                ),
+                job_energy("lint", est(0.0021), None, "", None),
+            ],
+        }
+    }
+
+    #[test]
+    fn sticky_comment_with_measured_and_estimated_jobs() {
+        let v = StickyView {
+            ttm: None,
+            status: None,
+            energy: Some(measured_energy()),
+            ..full()
+        };
+        insta::assert_snapshot!(sticky(&v));
+        insta::assert_snapshot!("gerrit_message_measured_jobs", gerrit_patchset(3, &v));
+        insta::assert_snapshot!("gerrit_measured", gerrit_measured(3, &measured_energy()));
+    }
+
+    #[test]
+    fn a_job_line_compares_the_estimate_with_the_measurement() {
+        use canopy_models::energy::Range;
+        let est = Range {
+            value: 0.010,
+            low: 0.008,
+            high: 0.013,
+        };
+        let high = job_energy("a", est, Some(0.008), "k", None);
+        assert_eq!(
+            high.error.as_deref(),
+            Some("the estimate is 25% high, within its range")
+        );
+        let low = job_energy("a", est, Some(0.02), "k", None);
+        assert_eq!(
+            low.error.as_deref(),
+            Some("the estimate is 50% low, outside its range")
+        );
+        let failed = job_energy("a", est, None, "k", Some(("counter reset", false)));
+        assert_eq!(failed.label, "estimated");
+        assert_eq!(failed.note.as_deref(), Some("counter reset"));
     }
 
     #[test]
@@ -563,6 +717,15 @@ mod tests {
             ci_failed: 6,
             ci_kwh: Some(1.84),
             ci_co2e_g: Some(702.0),
+            measured: Some(canopy_analyzer::digest::MeasuredFigures {
+                jobs: 12,
+                measured_kwh: 0.412,
+                estimated_kwh: 0.305,
+                total_error: -0.26,
+                median_abs_error: 0.22,
+                within_range: 7,
+                unmeasured: 1,
+            }),
             deferred_reruns: 2,
             deferred_saved_g: Some(61.0),
             past_stop: Some(canopy_analyzer::digest::PastStopFigures {

@@ -30,6 +30,14 @@ pub struct PrometheusSource {
     /// Seconds before a query is abandoned. Default 10.
     #[serde(default = "default_timeout")]
     pub timeout_secs: u64,
+    /// Seconds after a job ends before it is measured, so the exporter's last scrape of the
+    /// job is in. Default 60.
+    #[serde(default = "default_settle")]
+    pub settle_secs: u64,
+    /// Seconds after a failed measurement that may succeed later (Prometheus down, no samples
+    /// yet) before the one retry. Default 600.
+    #[serde(default = "default_retry")]
+    pub retry_after_secs: u64,
 }
 
 fn default_step() -> u64 {
@@ -40,15 +48,35 @@ fn default_timeout() -> u64 {
     10
 }
 
+fn default_settle() -> u64 {
+    60
+}
+
+fn default_retry() -> u64 {
+    600
+}
+
 /// The placeholders a query template may use.
 pub const PLACEHOLDERS: [&str; 6] = ["host", "pod", "job", "runner", "run_id", "window"];
 
 impl PrometheusSource {
     /// Checks the URL and the template's placeholders; the error names what is wrong.
     pub fn validate(&self) -> Result<(), String> {
-        reqwest::Url::parse(&self.url).map_err(|e| format!("url {:?}: {e}", self.url))?;
+        let url = reqwest::Url::parse(&self.url).map_err(|e| format!("url {:?}: {e}", self.url))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!("url {:?}: must be http:// or https://", self.url));
+        }
+        if self.query.trim().is_empty() {
+            return Err("query must not be empty".into());
+        }
         if self.step_secs == 0 {
             return Err("step_secs must be at least 1".into());
+        }
+        if self.timeout_secs == 0 {
+            return Err("timeout_secs must be at least 1".into());
+        }
+        if self.retry_after_secs == 0 {
+            return Err("retry_after_secs must be at least 1".into());
         }
         for name in placeholders(&self.query) {
             if !PLACEHOLDERS.contains(&name.as_str()) {
@@ -249,6 +277,8 @@ mod tests {
             kind: MetricKind::CounterJoules,
             step_secs: 15,
             timeout_secs: 10,
+            settle_secs: 60,
+            retry_after_secs: 600,
         };
         assert!(src.validate().unwrap_err().contains("{nodename}"));
         assert!(

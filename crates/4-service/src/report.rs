@@ -239,14 +239,30 @@ pub fn create(
     // People are counted under keyed pseudonyms: raw identities never reach the tables.
     let person = |a: &Actor| ids.person(a).map(|p| pseudonym(key_id, key, &p));
     let cfg = &o.repo_defaults;
-    let ci = |j: &canopy_analyzer::event::CiJobEvent, _at: DateTime<Utc>| {
+    // A job's measured energy where its runner reported one, else the estimate.
+    let measured = crate::measurement::measured_kwh_by_job(&events);
+    let measured_jobs = std::cell::Cell::new(0u64);
+    let ci = |j: &canopy_analyzer::event::CiJobEvent, at: DateTime<Utc>| {
         let mut f = Footprint::default();
-        f.add_job(
-            j.duration_secs as f64,
-            &profile_for(j, cfg),
-            Utilisation::around(cfg.carbon.utilisation),
-            cfg.carbon.intensity_g_per_kwh,
-        );
+        let p = profile_for(j, cfg);
+        let key = (j.name.clone(), at.timestamp_millis(), j.run_id.clone());
+        match measured.get(&key) {
+            Some(kwh) => {
+                measured_jobs.set(measured_jobs.get() + 1);
+                f.add_measured_job(
+                    *kwh,
+                    j.duration_secs as f64,
+                    &p,
+                    cfg.carbon.intensity_g_per_kwh,
+                )
+            }
+            None => f.add_job(
+                j.duration_secs as f64,
+                &p,
+                Utilisation::around(cfg.carbon.utilisation),
+                cfg.carbon.intensity_g_per_kwh,
+            ),
+        }
         (f.energy_kwh.value, f.total_g().value)
     };
     let clip = o.epsilon.map(|_| DEFAULT_CLIP);
@@ -316,6 +332,9 @@ pub fn create(
     let ci_summary = (active >= o.min_k).then(|| {
         serde_json::json!({
             "jobs": agg.ci_jobs,
+            // Energy per job: measured on the runner where it reported, estimated otherwise.
+            "measured_jobs": measured_jobs.get(),
+            "estimated_jobs": agg.ci_jobs.saturating_sub(measured_jobs.get()),
             "co2e_kg": (agg.ci_co2e_g / 10.0).round() / 100.0,
             "intensity_g_per_kwh": cfg.carbon.intensity_g_per_kwh,
         })

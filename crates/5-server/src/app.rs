@@ -12,6 +12,7 @@ use canopy_core::shutdown::{self, Signal, Trigger};
 use canopy_core::{Clock, Normalize};
 use canopy_service::carbon::IntensityCache;
 use canopy_service::config::DigestChannelsConfig;
+use canopy_service::measurement::Sources;
 use canopy_service::react::{NoReactions, React};
 use canopy_service::repo_config::RepoConfigs;
 use canopy_store::Store;
@@ -24,6 +25,7 @@ use crate::budget::Budget;
 use crate::committer::Committer;
 use crate::http::{self, AppState, Limits};
 use crate::loops::{self, ConfigRefresher, GridRefresher, Periodic, Retrainer};
+use crate::measure_loop::EnergyMeasurer;
 use crate::metrics::Metrics;
 use crate::outbox_worker::{Execute, OutboxWorker};
 use crate::pool::{Pool, WorkerHealth};
@@ -72,6 +74,8 @@ pub struct AppConfig {
     pub retrainer: Option<Retrainer>,
     /// The grid intensity refresher, if regions are configured.
     pub grid_refresher: Option<GridRefresher>,
+    /// Prometheus sources of measured CI energy, if any runner has one.
+    pub measured_energy: Option<Sources>,
     /// Name of this process's claims on shared work (unique per replica).
     pub instance: String,
     /// How long a claimed delivery or action stays this process's before another replica may
@@ -96,6 +100,7 @@ impl AppConfig {
             config_refresher: None,
             retrainer: None,
             grid_refresher: None,
+            measured_energy: None,
             instance: "canopy".into(),
             claim_lease: Duration::from_secs(60),
         }
@@ -149,6 +154,7 @@ pub fn start(
         clock: &clock,
         activity: &activity,
         outbox_notify: &outbox_notify,
+        notify: &notify,
         signal: &signal,
     };
     let mut tasks = parts.loops(&cfg);
@@ -211,6 +217,7 @@ struct Parts<'a> {
     clock: &'a Arc<dyn Clock>,
     activity: &'a Activity,
     outbox_notify: &'a Arc<Notify>,
+    notify: &'a Arc<Notify>,
     signal: &'a Signal,
 }
 
@@ -265,6 +272,10 @@ impl Parts<'_> {
         }
         if let Some(r) = &cfg.grid_refresher {
             tasks.push(loops.start("grid", r.clone()));
+        }
+        if let Some(sources) = cfg.measured_energy.clone().filter(|s| !s.is_empty()) {
+            let m = EnergyMeasurer::new(sources, self.committer.clone(), self.notify.clone());
+            tasks.push(loops.start("energy", m));
         }
         tasks
     }

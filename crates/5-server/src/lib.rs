@@ -3,10 +3,10 @@
 //! group-commit [`committer`] makes many deliveries share one fsync; the worker [`pool`]
 //! normalises pending deliveries and asks the reactor what to do, storing events and actions
 //! in one transaction; the [`outbox_worker`] performs actions with retries; the scheduled
-//! [`loops`] refresh repository settings, retrain time-to-merge models, refresh grid intensity
-//! and send digests. [`app::start`] starts every one of them from parts passed in (listener,
-//! store, clock, normaliser, reactor, executor), so `canopy serve` and the tests run the same
-//! thing.
+//! [`loops`] refresh repository settings, retrain time-to-merge models, refresh grid intensity,
+//! measure finished CI jobs' energy ([`measure_loop`]) and send digests. [`app::start`]
+//! starts every one of them from parts passed in (listener, store, clock, normaliser, reactor,
+//! executor), so `canopy serve` and the tests run the same thing.
 #![forbid(unsafe_code)]
 
 pub mod activity;
@@ -19,6 +19,7 @@ mod conn;
 pub mod executor;
 pub mod http;
 pub mod loops;
+pub mod measure_loop;
 pub mod metrics;
 pub mod outbox_worker;
 pub mod pool;

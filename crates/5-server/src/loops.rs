@@ -75,7 +75,7 @@ fn span(d: Duration) -> chrono::Duration {
 
 /// Takes or renews the named lease for `owner` until `now + length`; a store error counts as
 /// "not held" (the work waits for the next turn rather than risk running twice).
-async fn hold_lease(t: &Turn<'_>, name: &'static str, length: chrono::Duration) -> bool {
+pub(crate) async fn hold_lease(t: &Turn<'_>, name: &'static str, length: chrono::Duration) -> bool {
     let (s, claim) = (t.store.clone(), Claim::new(t.owner, t.clock.now(), length));
     match tokio::task::spawn_blocking(move || s.try_lease(name, &claim)).await {
         Ok(Ok(held)) => held,

@@ -119,6 +119,8 @@ pub fn bot(
                     .context("building the HTTP client for grid intensity")?,
             }),
         },
+        measured_energy: (!cfg.prometheus.is_empty())
+            .then(|| canopy_service::measurement::Sources(cfg.prometheus.clone())),
         instance: instance_name(env),
         claim_lease: Duration::from_secs(cfg.server.claim_lease_secs.max(1)),
     };

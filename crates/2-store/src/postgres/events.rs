@@ -250,7 +250,8 @@ impl EventStore for PgStore {
     fn scan_sha_jobs(&self, repo: &str, sha: &str, visit: Visit<'_>) -> Result<(), StoreError> {
         self.scan_events(
             "SELECT data FROM events \
-             WHERE repo = $1 AND head_sha = $2 AND kind = 'ci_job_finished' ORDER BY at_ms, id",
+             WHERE repo = $1 AND head_sha = $2 \
+             AND kind IN ('ci_job_finished', 'ci_energy_measured') ORDER BY at_ms, id",
             vec![Param::Text(pg_text(repo)), Param::Text(pg_text(sha))],
             visit,
         )

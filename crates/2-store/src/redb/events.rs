@@ -103,6 +103,13 @@ impl<'t> Indexes<'t> {
                     .insert((repo, j.job_key().as_str(), at, id), ())
                     .map_err(db_err)?;
             }
+            EventKind::CiEnergyMeasured(m) => {
+                if let Some(sha) = m.head_sha.as_deref() {
+                    self.jobs_by_sha
+                        .insert((repo, sha, at, id), ())
+                        .map_err(db_err)?;
+                }
+            }
             _ => {}
         }
         if summarised(ev)

@@ -332,6 +332,9 @@ pub struct WorkflowJob {
     /// Runner labels (`ubuntu-latest`...).
     #[serde(default)]
     pub labels: Vec<String>,
+    /// Name of the runner that ran it (a self-hosted runner's host or pod name).
+    #[serde(default)]
+    pub runner_name: Option<String>,
     /// Web address.
     pub html_url: Option<String>,
 }

@@ -6,7 +6,7 @@ use canopy_analyzer::digest::Digest;
 use canopy_analyzer::event::{CiJobEvent, CiResult, EventKind};
 use canopy_analyzer::week::IsoWeek;
 use canopy_core::{Action, OutboxState};
-use canopy_models::energy::{Footprint, Utilisation};
+use canopy_models::energy::{Footprint, Utilisation, job_energy_kwh};
 use canopy_store::Store;
 use chrono::{DateTime, Duration, Utc};
 use std::ops::ControlFlow;
@@ -47,15 +47,30 @@ pub(super) fn add_ci(
     grid: Option<&RegionData>,
 ) {
     let (start, end) = (week.start_utc(), week.next().start_utc());
+    let measured = crate::measurement::latest_by_job(events);
     let mut f = Footprint::default();
+    let mut estimates = Vec::new();
     for e in events {
         if let EventKind::CiJobFinished(j) = &e.kind
             && e.at_utc() >= start
             && e.at_utc() < end
         {
-            job_footprint(&mut f, j, e.at_utc(), cfg, grid);
+            let (p, u) = (
+                profile_for(j, cfg),
+                Utilisation::around(cfg.carbon.utilisation),
+            );
+            let secs = j.duration_secs as f64;
+            estimates.push((e.id.clone(), job_energy_kwh(secs, &p, u)));
+            match measured.get(&e.id).and_then(|m| m.outcome.kwh()) {
+                Some(kwh) => {
+                    let mid = e.at_utc() - Duration::seconds(j.duration_secs as i64 / 2);
+                    f.add_measured_job(kwh, secs, &p, intensity(cfg, grid, mid));
+                }
+                None => job_footprint(&mut f, j, e.at_utc(), cfg, grid),
+            }
         }
     }
+    d.measured = crate::measurement::figures(events, &estimates);
     if f.jobs > 0 {
         d.ci_kwh = Some(f.energy_kwh.value);
         d.ci_co2e_g = Some(f.total_g().value);

@@ -337,12 +337,18 @@ pub fn change_history(
             ControlFlow::Continue(())
         })?;
         events.extend(new_where(&|e| {
-            &e.repo == repo
-                && e.head_sha() == Some(sha)
-                && matches!(e.kind, EventKind::CiJobFinished(_))
+            &e.repo == repo && e.head_sha() == Some(sha) && is_ci(e)
         }));
     }
     Ok(ChangeHistory::from_events(events))
+}
+
+/// A CI job, or its measured energy.
+fn is_ci(e: &Event) -> bool {
+    matches!(
+        e.kind,
+        EventKind::CiJobFinished(_) | EventKind::CiEnergyMeasured(_)
+    )
 }
 
 /// When an update may be posted: now, or the end of the repository's quiet hours.
@@ -479,6 +485,7 @@ fn gerrit_messages(
         matches!(&e.kind, EventKind::CiJobFinished(j) if j.patchset == Some(ps) && j.change == Some(*number))
     });
     if !reported {
+        gerrit_measured(key, ps, &view, new, cfg, now, out);
         return;
     }
     if let (Some(advice), Some(t)) = (&view.rerun, rerun::latest_target(*platform, h)) {
@@ -508,6 +515,37 @@ fn gerrit_messages(
             change: *number,
             patchset: ps,
             body: messages::gerrit_patchset(ps, &view),
+        },
+        due_at: post_time(cfg, now),
+        mode: EnqueueMode::Once,
+    });
+}
+
+/// Gerrit: jobs of the current patchset measured after its report get one more message with
+/// the measured energy beside the estimates (once per delivery of measurements).
+fn gerrit_measured(
+    (_, repo, number): &ChangeKey,
+    ps: u32,
+    view: &StickyView,
+    new: &[Event],
+    cfg: &RepoConfig,
+    now: DateTime<Utc>,
+    out: &mut Reaction,
+) {
+    let first = new.iter().find(|e| {
+        matches!(&e.kind, EventKind::CiEnergyMeasured(m)
+            if m.patchset == Some(ps) && m.change == Some(*number) && m.outcome.kwh().is_some())
+    });
+    let (Some(first), Some(energy)) = (first, &view.energy) else {
+        return;
+    };
+    out.actions.push(Enqueue {
+        id: format!("energy-measured:gerrit:{repo}~{number}/{ps}:{}", first.id),
+        action: Action::PostReviewMessage {
+            project: repo.clone(),
+            change: *number,
+            patchset: ps,
+            body: messages::gerrit_measured(ps, energy),
         },
         due_at: post_time(cfg, now),
         mode: EnqueueMode::Once,

@@ -4,13 +4,15 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use canopy_analyzer::event::{ChangeAction, ChangeEvent, CiJobEvent};
+use canopy_analyzer::event::{
+    ChangeAction, ChangeEvent, CiJobEvent, EnergyMeasuredEvent, MeasureOutcome,
+};
 use canopy_analyzer::{Event, EventKind};
-use canopy_models::energy::{Footprint, RunnerProfile, Utilisation};
+use canopy_models::energy::{Footprint, Range, RunnerProfile, Utilisation, job_energy_kwh};
 use chrono::{DateTime, Duration, Utc};
 
 use crate::carbon::RegionData;
-use crate::messages::EnergyView;
+use crate::messages::{self, EnergyView, JobEnergyLine};
 use crate::repo_config::RepoConfig;
 
 /// A change's events, gathered from the store and the delivery being processed.
@@ -104,17 +106,29 @@ pub fn profile_for(job: &CiJobEvent, cfg: &RepoConfig) -> RunnerProfile {
     RunnerProfile::generic(2, 7.0)
 }
 
-/// The energy section for a change's jobs, or `None` when no job with a duration ran.
+/// The energy section for a change's jobs, or `None` when no job with a duration ran. A job
+/// whose runner reported its energy counts with the measurement; the others with the estimate.
+/// Once any job of the change was measured (or a measurement was tried), each job is listed as
+/// "measured" (with the estimate beside it) or "estimated".
 pub fn energy_view(
     h: &ChangeHistory,
     cfg: &RepoConfig,
     grid: Option<&RegionData>,
 ) -> Option<EnergyView> {
-    let jobs: Vec<&(DateTime<Utc>, CiJobEvent)> =
-        h.jobs.iter().filter(|(_, j)| j.duration_secs > 0).collect();
+    let jobs: Vec<(&str, DateTime<Utc>, &CiJobEvent)> = h
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::CiJobFinished(j) if j.duration_secs > 0 => {
+                Some((e.id.as_str(), e.at_utc(), j))
+            }
+            _ => None,
+        })
+        .collect();
     if jobs.is_empty() {
         return None;
     }
+    let measurements = crate::measurement::latest_by_job(&h.events);
     let u = Utilisation::around(cfg.carbon.utilisation);
     let fixed = cfg.carbon.intensity_g_per_kwh;
     // The grid's intensity in the middle of each job when the region's data covers it.
@@ -129,28 +143,64 @@ pub fn energy_view(
             None => fixed,
         }
     };
-    let mut total = Footprint::default();
-    let mut latest = Footprint::default();
+    let (mut total, mut latest) = (Footprint::default(), Footprint::default());
     let latest_run = jobs
         .iter()
-        .filter_map(|(_, j)| j.run_id.clone().or(j.head_sha.clone()))
+        .filter_map(|(_, _, j)| j.run_id.clone().or(j.head_sha.clone()))
         .next_back();
     let mut profiles: BTreeMap<String, String> = BTreeMap::new();
-    for (at, j) in &jobs {
+    let mut lines = Vec::new();
+    for (id, at, j) in &jobs {
         let p = profile_for(j, cfg);
         let intensity = intensity_at(at, j);
-        total.add_job(j.duration_secs as f64, &p, u, intensity);
+        let secs = j.duration_secs as f64;
+        let m = measurements.get(*id);
+        let measured = m.and_then(|m| m.outcome.kwh());
         let key = j.run_id.clone().or(j.head_sha.clone());
-        if key.is_some() && key == latest_run {
-            latest.add_job(j.duration_secs as f64, &p, u, intensity);
+        let in_latest = key.is_some() && key == latest_run;
+        for (f, on) in [(&mut total, true), (&mut latest, in_latest)] {
+            match (on, measured) {
+                (false, _) => {}
+                (true, Some(kwh)) => f.add_measured_job(kwh, secs, &p, intensity),
+                (true, None) => f.add_job(secs, &p, u, intensity),
+            }
         }
-        profiles.insert(p.name.clone(), p.source.clone());
+        if measured.is_none() {
+            profiles.insert(p.name.clone(), p.source.clone());
+        }
+        lines.push(job_line(j, job_energy_kwh(secs, &p, u), m));
     }
+    let measured = lines.iter().filter(|l| l.measured).count();
     let grid_words = grid_words(cfg, grid, from_grid, jobs.len());
     Some(EnergyView {
-        summary: energy_summary(&total, &latest, fixed, &grid_words),
-        method: energy_method(&profiles, u),
+        summary: energy_summary(&total, &latest, fixed, &grid_words, measured),
+        method: energy_method(&profiles, u, measured),
+        jobs: if measurements.is_empty() {
+            Vec::new()
+        } else {
+            lines
+        },
     })
+}
+
+/// A job's line: measured (with its estimate), or estimated (with why a tried measurement
+/// failed).
+fn job_line(j: &CiJobEvent, estimate: Range, m: Option<&EnergyMeasuredEvent>) -> JobEnergyLine {
+    let Some(m) = m else {
+        return messages::job_energy(&j.name, estimate, None, "", None);
+    };
+    match &m.outcome {
+        MeasureOutcome::Measured { .. } => {
+            messages::job_energy(&j.name, estimate, m.outcome.kwh(), &m.source, None)
+        }
+        MeasureOutcome::Unmeasured { reason, retry_at } => messages::job_energy(
+            &j.name,
+            estimate,
+            None,
+            &m.source,
+            Some((reason, retry_at.is_some())),
+        ),
+    }
 }
 
 /// Where the intensity came from, in words.
@@ -181,7 +231,13 @@ fn grid_words(
 
 /// The energy and emissions of the change's builds (and of the latest run, if others ran
 /// before it), with ranges.
-fn energy_summary(total: &Footprint, latest: &Footprint, fixed: f64, grid: &str) -> String {
+fn energy_summary(
+    total: &Footprint,
+    latest: &Footprint,
+    fixed: f64,
+    grid: &str,
+    measured: usize,
+) -> String {
     let t = total.total_g();
     let latest_run = if latest.jobs > 0 && latest.jobs < total.jobs {
         format!(
@@ -197,8 +253,16 @@ fn energy_summary(total: &Footprint, latest: &Footprint, fixed: f64, grid: &str)
     } else {
         fixed
     };
+    let split = if measured > 0 {
+        format!(
+            " ({measured} measured, {} estimated)",
+            (total.jobs as usize).saturating_sub(measured)
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "{} so far: {} kWh ({}–{}), {} gCO2e ({}–{}), of which {} g embodied.{latest_run} Grid: {} gCO2e/kWh ({grid}).",
+        "{}{split} so far: {} kWh ({}–{}), {} gCO2e ({}–{}), of which {} g embodied.{latest_run} Grid: {} gCO2e/kWh ({grid}).",
         plural(total.jobs, "CI job"),
         num(total.energy_kwh.value),
         num(total.energy_kwh.low),
@@ -211,10 +275,21 @@ fn energy_summary(total: &Footprint, latest: &Footprint, fixed: f64, grid: &str)
     )
 }
 
-/// How the estimate was made: the runner profiles and the utilisation assumed.
-fn energy_method(profiles: &BTreeMap<String, String>, u: Utilisation) -> String {
+/// How the energy was known: measured by the runners' exporters, and for the other jobs how
+/// the estimate was made (the runner profiles and the utilisation assumed).
+fn energy_method(profiles: &BTreeMap<String, String>, u: Utilisation, measured: usize) -> String {
+    let sci = "embodied share per the Green Software Foundation's SCI.";
+    let by_exporter = "Measured: energy reported by the runner's exporter (Kepler, Scaphandre or RAPL via Prometheus) over the job's run";
+    if measured > 0 && profiles.is_empty() {
+        return format!("{by_exporter}; {sci}");
+    }
     format!(
-        "Estimates, not measurements: {}; {:.0}% CPU utilisation assumed (range {:.0}–{:.0}%); embodied share per the Green Software Foundation's SCI.",
+        "{}: {}; {:.0}% CPU utilisation assumed (range {:.0}–{:.0}%); {sci}",
+        if measured > 0 {
+            format!("{by_exporter}. Estimated, for the other jobs")
+        } else {
+            "Estimates, not measurements".to_string()
+        },
         profiles
             .iter()
             .map(|(n, s)| format!("{n}: {s}"))

@@ -92,6 +92,20 @@ fn summary(e: &Event) -> String {
                 .unwrap_or_default(),
             if j.voting { "" } else { " non-voting" }
         ),
+        K::CiEnergyMeasured(m) => match &m.outcome {
+            canopy_analyzer::event::MeasureOutcome::Measured { joules, .. } => format!(
+                "{} energy measured {:.4} kWh (try {})",
+                m.name,
+                joules / 3.6e6,
+                m.attempt
+            ),
+            canopy_analyzer::event::MeasureOutcome::Unmeasured { reason, .. } => {
+                format!(
+                    "{} energy not measured (try {}): {reason}",
+                    m.name, m.attempt
+                )
+            }
+        },
         K::RerunRequested(r) => format!(
             "rerun {}",
             r.job.as_deref().or(r.run_id.as_deref()).unwrap_or("")

@@ -70,6 +70,7 @@ impl Norm<'_> {
                 pipeline: report.pipeline.clone(),
                 duration_secs: duration,
                 runner: None,
+                host: None,
                 voting: job.voting,
                 change: Some(on.number),
                 patchset: on.ps_n,
