@@ -14,6 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+_read_csv = pd.read_csv
+pd.read_csv = lambda *a, **k: _read_csv(*a, keep_default_na=False, **k)
 from scipy.sparse import hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression

@@ -111,6 +111,7 @@ def main(raw: Path, out: Path) -> None:
             f = pd.read_csv(raw / f"ferreira_{forum}_{label}.csv")
             parts.append(pd.DataFrame({"text": f.quotation, "uncivil": flag, "source": f"ferreira-{forum}"}))
     inc = pd.concat(parts, ignore_index=True)
+    inc = inc[inc.text.notna()]
     inc["text"] = inc.text.astype(str)
     inc = inc[inc.text.str.strip().str.len() > 0]
     inc["key"] = inc.text.map(norm)
