@@ -70,6 +70,14 @@ pub const TZ_BANDS: [&str; 4] = [
 ];
 /// Tenure bands: the generalised form of a join date.
 pub const TENURE_BANDS: [&str; 3] = ["under 6 months", "6 to 24 months", "over 2 years"];
+/// Name of the table of monthly activity counts.
+pub const ACTIVITY_TABLE: &str = "monthly_activity";
+/// Name of the table of people per time-zone band.
+pub const TZ_TABLE: &str = "time_zone_band";
+/// Name of the table of people per tenure band.
+pub const TENURE_TABLE: &str = "tenure_band";
+/// The one column of the band tables: people per band.
+pub const PEOPLE_COLUMN: &str = "people";
 /// Columns of the monthly activity table.
 pub const ACTIVITY_COLUMNS: [(&str, CellKind); 10] = [
     ("active_people", CellKind::People),
@@ -296,7 +304,7 @@ pub fn aggregate(
     // Monthly totals are clipped per person and month; the total row clips per period, so
     // the caller's noise scale holds for both.
     let activity = RawTable {
-        name: "monthly_activity".into(),
+        name: ACTIVITY_TABLE.into(),
         columns,
         rows: rows
             .iter()
@@ -326,7 +334,7 @@ pub fn aggregate(
         RawTable {
             name: name.into(),
             columns: vec![Column {
-                name: "people".into(),
+                name: PEOPLE_COLUMN.into(),
                 kind: CellKind::People,
             }],
             rows,
@@ -336,7 +344,7 @@ pub fn aggregate(
             }],
         }
     };
-    let tz = band_table("time_zone_band", &TZ_BANDS, &|p: &str| {
+    let tz = band_table(TZ_TABLE, &TZ_BANDS, &|p: &str| {
         // The offset a person used most often; UTC-only sources tell nothing.
         offsets
             .get(p)
@@ -345,7 +353,7 @@ pub fn aggregate(
             .map_or(TZ_BANDS[3], tz_band)
     });
     let end = to - Duration::seconds(1);
-    let tenure = band_table("tenure_band", &TENURE_BANDS, &|p: &str| {
+    let tenure = band_table(TENURE_TABLE, &TENURE_BANDS, &|p: &str| {
         tenure_band(first_seen.get(p).map_or(0, |f| (end - *f).num_days()))
     });
     Aggregates {

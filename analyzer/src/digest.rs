@@ -72,10 +72,28 @@ pub struct Digest {
     pub deferred_reruns: usize,
     /// Emissions those deferrals avoided, gCO2e (filled in by the caller).
     pub deferred_saved_g: Option<f64>,
+    /// CI time and energy spent past jobs' stopping points (filled in by the caller; `None`
+    /// when no job of this week has a stopping point).
+    pub past_stop: Option<PastStopFigures>,
     /// Activity per UTC day of the week, Monday first (for the charts).
     pub daily: Vec<DayActivity>,
     /// Median hours to merge per week, the previous weeks then this one (for the trend chart).
     pub ttm_weekly: Vec<WeekMedian>,
+}
+
+/// A week's CI runs against their jobs' stopping points (see docs/ci.md).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct PastStopFigures {
+    /// Failed runs that went past their job's stopping point.
+    pub failed_runs: usize,
+    /// Machine-hours they spent past it.
+    pub failed_hours: f64,
+    /// Energy they spent past it, kWh.
+    pub failed_kwh: f64,
+    /// Passing runs that went past it (stopping there would have stopped them).
+    pub passing_runs_past: usize,
+    /// Passing runs of jobs with a stopping point.
+    pub passing_runs: usize,
 }
 
 /// One day's team activity.

@@ -552,6 +552,34 @@ pub struct CiJobEvent {
     pub url: Option<String>,
 }
 
+impl CiJobEvent {
+    /// A voting first attempt with its name, CI system, duration and result, and nothing else
+    /// known (set the other fields with struct update syntax).
+    pub fn new(
+        name: impl Into<String>,
+        system: impl Into<String>,
+        duration_secs: u64,
+        result: CiResult,
+    ) -> CiJobEvent {
+        CiJobEvent {
+            name: name.into(),
+            system: system.into(),
+            pipeline: None,
+            duration_secs,
+            runner: None,
+            result,
+            voting: true,
+            change: None,
+            patchset: None,
+            head_sha: None,
+            run_id: None,
+            attempt: 1,
+            started_at: None,
+            url: None,
+        }
+    }
+}
+
 fn one() -> u32 {
     1
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The weekly digest's team figures computed with pandas, the way a maintainer would script them
-in a notebook, on a synthetic history of the same shape as `bot/benches/digest.rs`:
+in a notebook, on a synthetic history of the same shape as `crates/4-service/benches/digest.rs`:
 100,000 events over 12 weeks (12,000 changes opened and merged, 30,000 reviews, 30,000 comments,
 16,000 CI jobs) by 300 people. No sentiment model (compare with Canopy's
 `figures_markdown_without_sentiment`). Prints the best of 5 runs.

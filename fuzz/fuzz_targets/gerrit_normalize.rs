@@ -1,7 +1,7 @@
 //! Gerrit normaliser (including the lenient trailing-comma path): must never panic.
 #![no_main]
 
-use canopy_bot::gerrit::normalize::{GerritNormalizeConfig, normalize};
+use canopy_forge::gerrit::normalize::{GerritNormalizeConfig, normalize};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

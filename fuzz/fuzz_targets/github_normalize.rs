@@ -24,5 +24,5 @@ fuzz_target!(|data: &[u8]| {
     let Some((first, body)) = data.split_first() else { return };
     let event = EVENTS[*first as usize % EVENTS.len()];
     let received = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap_or_default();
-    let _ = canopy_bot::github::normalize::normalize(event, "fuzz", body, received);
+    let _ = canopy_forge::github::normalize::normalize(event, "fuzz", body, received);
 });

@@ -4,6 +4,8 @@
 pub mod burnout;
 pub mod energy;
 pub mod gbt;
+pub mod measured;
 pub mod sentiment;
 pub mod shapley;
+pub mod stopping;
 pub mod ttm;

@@ -2,9 +2,13 @@
 //! that must pass before a report may be approved. Pure: tables, keys, identities and seeds are
 //! passed in.
 
-use canopy_analyzer::aggregate::{CellKind, RawCell, RawTable, TENURE_BANDS, TZ_BANDS};
+use canopy_analyzer::aggregate::{
+    CellKind, RawCell, RawTable, TENURE_BANDS, TENURE_TABLE, TZ_BANDS, TZ_TABLE,
+};
 use serde::{Deserialize, Serialize};
 
+pub use crate::identity_search::tokens;
+use crate::identity_search::{self, TOTAL_LABEL};
 use crate::privacy::{self, Cell, gaussian, gaussian_sigma, laplace};
 
 /// Smallest group any published cell may count, unless configured higher.
@@ -137,7 +141,7 @@ fn suppress_table(t: &RawTable, k: u64) -> PubTable {
         })
         .collect();
     let mut total = PubRow {
-        label: "total".into(),
+        label: TOTAL_LABEL.into(),
         cells: t.total.iter().map(shown).collect(),
     };
     for j in 0..t.columns.len() {
@@ -271,8 +275,9 @@ pub struct ReviewInput<'a> {
     pub raw: &'a [RawTable],
     /// The published tables.
     pub published: &'a [PubTable],
-    /// The report as it will be released (serialised), for text checks.
-    pub text: &'a str,
+    /// The report as it will be released. Identities are searched for in its values and labels,
+    /// never in its fixed vocabulary; the pseudonym key anywhere.
+    pub document: &'a serde_json::Value,
     /// k the report was made with.
     pub k: u64,
     /// The policy's minimum k.
@@ -283,15 +288,6 @@ pub struct ReviewInput<'a> {
     pub key: &'a [u8],
     /// Noise added, if any.
     pub noise: Option<&'a NoiseNote>,
-}
-
-/// Words of a text as identities are written: letters, digits and `@._+-` (so an email or a
-/// login is one word, and `ada` does not match inside `canada`).
-pub fn tokens(text: &str) -> Vec<&str> {
-    text.split(|c: char| !(c.is_alphanumeric() || "@._+-".contains(c)))
-        .map(|w| w.trim_matches(|c: char| ".-_".contains(c)))
-        .filter(|w| !w.is_empty())
-        .collect()
 }
 
 fn is_month(s: &str) -> bool {
@@ -363,30 +359,11 @@ pub fn review(r: &ReviewInput<'_>) -> Vec<RuleResult> {
             "{complementary} cells hidden so that no suppressed cell equals its total minus the shown cells"
         ),
     ));
-    let lower = r.text.to_lowercase();
-    let text_tokens = tokens(&lower);
-    let leaked = r
-        .identities
-        .iter()
-        .filter(|i| {
-            let low = i.to_lowercase();
-            let t = tokens(&low);
-            let long_enough = t.iter().map(|w| w.chars().count()).sum::<usize>() >= 3;
-            long_enough && !t.is_empty() && text_tokens.windows(t.len()).any(|w| w == t.as_slice())
-        })
-        .count();
-    out.push(RuleResult::new(
-        "no_raw_identity",
-        leaked == 0,
-        format!(
-            "{} names, emails, logins and account ids searched for; {leaked} found",
-            r.identities.len()
-        ),
-    ));
+    out.push(identity_rule(r.identities, r.document));
     let labels_ok = r.published.iter().all(|t| {
         t.rows.iter().all(|row| match t.name.as_str() {
-            "time_zone_band" => TZ_BANDS.contains(&row.label.as_str()),
-            "tenure_band" => TENURE_BANDS.contains(&row.label.as_str()),
+            TZ_TABLE => TZ_BANDS.contains(&row.label.as_str()),
+            TENURE_TABLE => TENURE_BANDS.contains(&row.label.as_str()),
             _ => is_month(&row.label),
         })
     });
@@ -405,10 +382,12 @@ pub fn review(r: &ReviewInput<'_>) -> Vec<RuleResult> {
         numbers_only && labels_ok,
         "cells are numbers; labels come from a fixed vocabulary, never from comments or messages",
     ));
+    let text = r.document.to_string();
+    let lower = text.to_lowercase();
     let key_hex = hex::encode(r.key);
     let key_text = String::from_utf8_lossy(r.key).trim().to_string();
     let key_leak = (!key_hex.is_empty() && lower.contains(&key_hex))
-        || (key_text.len() >= 8 && r.text.contains(&key_text));
+        || (key_text.len() >= 8 && text.contains(&key_text));
     out.push(RuleResult::new(
         "pseudonym_key_absent",
         !key_leak,
@@ -423,6 +402,22 @@ pub fn review(r: &ReviewInput<'_>) -> Vec<RuleResult> {
         ),
     });
     out
+}
+
+/// The `no_raw_identity` rule: no name, email, login or account id in the report's values and
+/// labels. The detail says where a leak is, never what it is.
+fn identity_rule(identities: &[String], document: &serde_json::Value) -> RuleResult {
+    let found = identity_search::search(identities, document);
+    let mut detail = format!(
+        "{} names, emails, logins and account ids searched for in the report's values and labels (not its keys or fixed vocabulary); {} found",
+        identities.len(),
+        found.identities
+    );
+    if !found.places.is_empty() {
+        let places: Vec<&str> = found.places.iter().map(String::as_str).collect();
+        detail.push_str(&format!(" (in {})", places.join(", ")));
+    }
+    RuleResult::new("no_raw_identity", found.identities == 0, detail)
 }
 
 /// The `differential_privacy` rule for a noised report. Gaussian noise passes only where its
@@ -528,7 +523,7 @@ mod tests {
                 // Never exactly one hidden cell next to a shown total.
                 prop_assert!(hidden_rows.len() != 1);
             }
-            let res = review(&ReviewInput { raw: &raw, published: &p, text: "", k, min_k: k, identities: &[], key: b"0123456789abcdef", noise: None });
+            let res = review(&ReviewInput { raw: &raw, published: &p, document: &serde_json::Value::Null, k, min_k: k, identities: &[], key: b"0123456789abcdef", noise: None });
             prop_assert!(res.iter().all(|r| r.passed), "{res:?}");
         }
     }
@@ -540,7 +535,7 @@ mod tests {
         let res = review(&ReviewInput {
             raw: &raw,
             published: &p,
-            text: "",
+            document: &serde_json::Value::Null,
             k: 2,
             min_k: 5,
             identities: &[],
@@ -551,7 +546,7 @@ mod tests {
     }
 
     #[test]
-    fn identities_and_the_key_are_found_in_text() {
+    fn identities_and_the_key_are_found_in_the_document() {
         let raw = [table(&[6, 9, 12])];
         let (p, note) = publish(
             &raw,
@@ -569,11 +564,15 @@ mod tests {
                 .all(|r| r.cells[0].status == CellStatus::Noised)
         );
         let key = b"super-secret-key";
-        let text = "... ada@example.org, Canada ... super-secret-key";
+        let document = serde_json::json!({
+            "period": { "start": "... ada@example.org, Canada ..." },
+            "tables": p,
+            "id": "super-secret-key",
+        });
         let res = review(&ReviewInput {
             raw: &raw,
             published: &p,
-            text,
+            document: &document,
             k: 5,
             min_k: 5,
             identities: &["Ada@example.org".into(), "bob".into(), "ada".into()],
@@ -581,6 +580,12 @@ mod tests {
             noise: note.as_ref(),
         });
         assert_eq!(failed(&res), ["no_raw_identity", "pseudonym_key_absent"]);
+        let identity = &res[3];
+        assert!(
+            identity.detail.ends_with("; 1 found (in start)"),
+            "{}",
+            identity.detail
+        );
     }
 
     #[test]

@@ -395,7 +395,7 @@ fn serve(
             let wanted: Vec<String> = query
                 .get("labels")
                 .map(|v| {
-                    canopy_bot::server::auth::percent_decode(v)
+                    canopy_server::auth::percent_decode(v)
                         .split(',')
                         .map(|l| l.trim().to_string())
                         .filter(|l| !l.is_empty())

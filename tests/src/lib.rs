@@ -4,6 +4,7 @@
 
 pub mod fake_gerrit;
 pub mod fake_github;
+pub mod fake_prometheus;
 pub mod server;
 
 use std::path::{Path, PathBuf};

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use canopy_bot::server::auth::github_signature;
+use canopy_server::auth::github_signature;
 
 /// Webhook secret used by every test server.
 pub const SECRET: &str = "e2e-webhook-secret";

@@ -10,6 +10,7 @@ use canopy_e2e::fake_gerrit::FakeGerrit;
 use canopy_e2e::fake_github::{FakeGitHub, Fault};
 use canopy_e2e::server::ServerProcess;
 use canopy_e2e::{run_canopy, stdout_json_lines, workspace_root};
+use canopy_store::ConsentStore;
 
 const BIN: &str = env!("CARGO_BIN_EXE_canopy-e2e-bin");
 const TOKEN: &str = "test-token";
@@ -313,7 +314,7 @@ async fn commands_get_replies_with_permissions_checked() {
     );
     // The consent is recorded in the store.
     s.kill();
-    let st = canopy_bot::store::RedbStore::open(s.store()).unwrap();
+    let st = canopy_store::RedbStore::open(s.store()).unwrap();
     let consents = st.consents().unwrap();
     assert_eq!(consents.len(), 1);
     assert_eq!(
@@ -701,9 +702,9 @@ async fn repository_settings_are_read_from_the_repository_and_the_last_good_ones
 
 #[tokio::test]
 async fn settings_fall_back_to_the_organisation_then_the_defaults() {
-    use canopy_bot::github::client::{GitHubAuth, GitHubClient};
-    use canopy_bot::repo_config::RepoConfig;
-    use canopy_bot::repo_config_refresh::{Refresh, Source, fetch};
+    use canopy_forge::github::client::{GitHubAuth, GitHubClient};
+    use canopy_service::repo_config::RepoConfig;
+    use canopy_service::repo_config_refresh::{Refresh, Source, fetch};
     let fake = FakeGitHub::start(TOKEN).await;
     fake.model.lock().unwrap().files.insert(
         ("canopy-demo/.github".into(), "canopy.toml".into()),
@@ -713,6 +714,7 @@ async fn settings_fall_back_to_the_organisation_then_the_defaults() {
         &fake.url(),
         GitHubAuth::Token(TOKEN.into()),
         Duration::from_secs(2),
+        std::sync::Arc::new(canopy_core::SystemClock),
     )
     .unwrap();
     let defaults = RepoConfig::default();

@@ -6,10 +6,10 @@ use std::ops::ControlFlow;
 use std::time::Duration;
 
 use axum::http::Method;
-use canopy_bot::store::{EventStore, RedbStore, TimeRange};
 use canopy_e2e::fake_gerrit::FakeGerrit;
 use canopy_e2e::fake_github::{FakeGitHub, Fault};
 use canopy_e2e::{run_canopy, workspace_root};
+use canopy_store::{EventStore, RedbStore, TimeRange};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_canopy-e2e-bin");

@@ -7,8 +7,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use canopy_bot::server::auth::github_signature;
 use canopy_e2e::{run_canopy, workspace_root};
+use canopy_server::auth::github_signature;
 
 const BIN: &str = env!("CARGO_BIN_EXE_canopy-e2e-bin");
 const SECRET: &str = "crash-test-secret";

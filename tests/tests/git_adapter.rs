@@ -5,9 +5,9 @@ use std::path::Path;
 
 use canopy_analyzer::EventKind;
 use canopy_analyzer::event::{CommitEvent, FileStatus};
-use canopy_bot::git::{self, GitError, IngestOptions, IngestReport};
-use canopy_bot::store::{RedbStore, TimeRange, repo_events};
 use canopy_e2e::{TestRepo, git};
+use canopy_forge::git::{self, GitError, IngestOptions, IngestReport};
+use canopy_store::{RedbStore, TimeRange, repo_events};
 
 fn ingest(path: &Path, store: &RedbStore) -> IngestReport {
     let opts = IngestOptions {
@@ -311,7 +311,7 @@ fn a_run_on_an_older_tip_is_extended_by_the_next_one() {
 #[test]
 fn an_interrupted_run_is_completed_without_storing_twice() {
     // A run that stored its commits but stopped before recording its tip.
-    use canopy_bot::store::EventStore;
+    use canopy_store::MetaStore;
     let r = sample_history();
     let dir = tempfile::tempdir().unwrap();
     let store = RedbStore::open(dir.path()).unwrap();

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use axum::http::Method;
-use canopy_bot::github::client::{GitHubAuth, GitHubClient};
 use canopy_e2e::fake_github::{FakeGitHub, Fault};
+use canopy_forge::github::client::{GitHubAuth, GitHubClient};
 
 const TOKEN: &str = "t";
 const REPO: &str = "canopy-demo/widgets";
@@ -18,6 +18,7 @@ fn client(fake: &FakeGitHub) -> GitHubClient {
         &fake.url(),
         GitHubAuth::Token(TOKEN.into()),
         Duration::from_secs(2),
+        std::sync::Arc::new(canopy_core::SystemClock),
     )
     .expect("client")
 }

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 
 use canopy_analyzer::event::{ChangeAction, CiResult, ReviewVerdict};
 use canopy_analyzer::{Event, EventKind};
-use canopy_bot::gerrit::normalize::{GerritNormalizeConfig, normalize as gerrit};
-use canopy_bot::github::normalize::normalize as github;
-use canopy_bot::inbox::Normalized;
+use canopy_core::Normalized;
 use canopy_e2e::workspace_root;
+use canopy_forge::gerrit::normalize::{GerritNormalizeConfig, normalize as gerrit};
+use canopy_forge::github::normalize::normalize as github;
 use chrono::{DateTime, Utc};
 
 fn received() -> DateTime<Utc> {

@@ -279,3 +279,129 @@ fn create_approve_publish_with_review_audit_and_budget() {
     let bad = report(store, &["create", "--period", "last summer"]);
     assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid period"));
 }
+
+/// A store filled by `canopy analyze --git` from a history where each of `authors` commits
+/// once on 6 July 2026 (written with one `git fast-import`, not a process per commit).
+fn store_of_authors(dir: &std::path::Path, authors: &[String]) -> String {
+    use std::io::Write;
+    let repo = TestRepo::new();
+    let mut stream = String::new();
+    for (i, name) in authors.iter().enumerate() {
+        let line = format!("{i}\n");
+        stream += &format!(
+            "commit refs/heads/main\nauthor {name} <dev{i}@example.org> 1783328400 +0100\n\
+             committer {name} <dev{i}@example.org> 1783328400 +0100\ndata 6\nchange\n\
+             M 644 inline f.txt\ndata {}\n{line}\n",
+            line.len()
+        );
+    }
+    let mut import = std::process::Command::new("git")
+        .current_dir(repo.path())
+        .args(["fast-import", "--quiet"])
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    import
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stream.as_bytes())
+        .unwrap();
+    assert!(import.wait().unwrap().success());
+    let store = dir.join("store").to_str().unwrap().to_string();
+    let git = repo.path().to_str().unwrap();
+    stdout_ok(&run_canopy(
+        BIN,
+        &[
+            "analyze",
+            "--git",
+            git,
+            "--store",
+            &store,
+            "--repo",
+            "acme/widgets",
+        ],
+    ));
+    store
+}
+
+/// Every key of a JSON document, and the words (3 letters or more) of its strings that are not
+/// months or numbers: table and column names, statuses, band labels.
+fn format_words(v: &Value, out: &mut std::collections::BTreeSet<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, v) in m {
+                out.insert(k.clone());
+                format_words(v, out);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| format_words(v, out)),
+        Value::String(s) => out.extend(
+            s.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .filter(|w| w.len() >= 3 && w.chars().all(|c| c.is_alphabetic() || c == '_'))
+                .map(str::to_string),
+        ),
+        _ => {}
+    }
+}
+
+/// Authors whose git names are words of the report's own vocabulary (JSON keys, column and
+/// table names, fixed labels) appear nowhere as people: their drafts are approvable. First
+/// the names of the issue (`Name`, `week`, `count`, ...); then every word of that draft's
+/// format, so a key added to the report without being added to the review's vocabulary fails
+/// here.
+#[test]
+fn authors_named_like_report_fields_pass_review() {
+    let approvable = |authors: &[String], flags: &[&str]| -> Value {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_of_authors(dir.path(), authors);
+        let cfg = dir.path().join("canopy.toml");
+        std::fs::write(&cfg, "[reports]\nreviewers = [\"rita\"]\n").unwrap();
+        let args = [
+            &["create", "--period", "2026-07", "--format", "json"],
+            flags,
+        ]
+        .concat();
+        let doc = stdout_json(&report(&store, &args));
+        let identity = rule(&doc, "no_raw_identity");
+        assert_eq!(identity["passed"], true, "{identity}");
+        assert!(
+            identity["detail"].as_str().unwrap().ends_with("; 0 found"),
+            "{identity}"
+        );
+        assert_eq!(doc["approvable"], true, "{doc}");
+        let id = doc["id"].as_str().unwrap();
+        let cfg = cfg.to_str().unwrap();
+        stdout_ok(&report(
+            &store,
+            &["approve", id, "--reviewer", "rita", "--config", cfg],
+        ));
+        doc
+    };
+    let fields: Vec<String> = [
+        "Name", "week", "count", "Label", "Value", "Status", "Total", "Commits", "People",
+        "Unknown",
+    ]
+    .map(String::from)
+    .to_vec();
+    let doc = approvable(&fields, &["--epsilon", "1"]);
+    // Ten people committed in July: the month is shown (noised), not suppressed.
+    assert_eq!(doc["tables"][0]["rows"][0]["cells"][1]["status"], "noised");
+    let mut words = std::collections::BTreeSet::new();
+    format_words(&doc, &mut words);
+    for w in [
+        "name",
+        "label",
+        "monthly_activity",
+        "active_people",
+        "suppressed",
+        "Europe",
+    ] {
+        assert!(words.contains(w), "{w} not in {words:?}");
+    }
+    let words: Vec<String> = words.into_iter().collect();
+    let doc = approvable(&words, &[]);
+    assert_eq!(doc["tables"][0]["rows"][0]["cells"][1]["status"], "shown");
+}

@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use canopy_analyzer::event::{CommentEvent, EventKind};
 use canopy_analyzer::{Actor, Event, Platform};
-use canopy_bot::app::{self, AppConfig, Running};
-use canopy_bot::clock::SystemClock;
-use canopy_bot::inbox::{Normalize, Normalized};
-use canopy_bot::secrets::Secrets;
-use canopy_bot::server::Limits;
-use canopy_bot::server::auth::github_signature;
-use canopy_bot::store::{Delivery, DeliveryState, RedbStore, TimeRange, WriteOp, repo_events};
+use canopy_core::SystemClock;
+use canopy_core::{Delivery, DeliveryState, Normalize, Normalized, WriteOp};
+use canopy_server::app::{self, AppConfig, Running};
+use canopy_server::auth::github_signature;
+use canopy_server::http::Limits;
+use canopy_server::secrets::Secrets;
+use canopy_store::{RedbStore, Store, TimeRange, repo_events};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const SECRET: &str = "test-secret";
@@ -62,7 +62,7 @@ impl Normalize for ToyNormalizer {
     }
 }
 
-async fn start_with(store: Arc<RedbStore>, limits: Limits) -> Running {
+async fn start_with(store: Arc<dyn Store>, limits: Limits) -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     app::start(
         listener,
@@ -87,6 +87,7 @@ async fn start() -> (Running, tempfile::TempDir) {
         max_body_bytes: 64 * 1024,
         header_timeout: Duration::from_millis(500),
         request_timeout: Duration::from_secs(5),
+        ..Limits::default()
     };
     (start_with(store, limits).await, dir)
 }

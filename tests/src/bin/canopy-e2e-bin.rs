@@ -1,6 +1,6 @@
 //! The `canopy` program built inside the end-to-end test package, so that tests can run it as
-//! a separate process via `CARGO_BIN_EXE_canopy-e2e-bin`. Same entry point as `bot/src/main.rs`.
+//! a separate process via `CARGO_BIN_EXE_canopy-e2e-bin`. Same entry point as `crates/6-canopy/src/main.rs`.
 
 fn main() -> std::process::ExitCode {
-    canopy_bot::main_entry()
+    canopy::main_entry()
 }

@@ -1,0 +1,124 @@
+//! Layer 2, durable state behind traits. Each concept has its own trait — [`EventStore`]
+//! (events and their indexes), [`InboxStore`] (raw deliveries and their queue),
+//! [`OutboxStore`] (actions waiting to be performed), [`ConsentStore`], [`ReportStore`],
+//! [`MetaStore`] (small named values: settings, cursors, models) and [`ScheduleStore`] (the
+//! last run of each schedule) — and [`Store`] is all of them plus [`Store::apply_writes`], the
+//! one way the running bot changes the inbox, the outbox, consent and schedules, atomically.
+//! Everything above this layer holds an `Arc<dyn Store>` (or a narrower trait object), never a
+//! concrete backend. The traits are shaped for a networked, multi-process backend as well as
+//! for the embedded one: pending deliveries and due actions are *claimed* for a while by an
+//! owner rather than read by a cursor, outbox ids are idempotency keys, and a scheduled run is
+//! recorded with a compare-and-set on the previous one. [`redb`] is the embedded backend (one
+//! file, one process); a PostgreSQL backend goes next to it as another module implementing the
+//! same traits. [`faults`] wraps any store to inject failures in tests.
+#![forbid(unsafe_code)]
+
+pub mod consent;
+pub mod events;
+pub mod faults;
+pub mod inbox;
+pub mod meta;
+pub mod outbox;
+pub mod redb;
+pub mod reports;
+
+use std::path::PathBuf;
+
+use canopy_core::{WriteOp, WriteOutcome};
+use chrono::{DateTime, Utc};
+
+pub use consent::ConsentStore;
+pub use events::{EventStore, TimeRange, Visit, repo_events, scan_all};
+pub use inbox::InboxStore;
+pub use meta::{MetaStore, ScheduleStore};
+pub use outbox::OutboxStore;
+pub use redb::{DB_FILE, RedbStore};
+pub use reports::{AuditEntry, ReportStatus, ReportStore, StoredReport};
+
+/// Version of the on-disk layout; a store written with another version is refused.
+pub const STORE_FORMAT_VERSION: u32 = 1;
+
+/// Serialises a record for the store (JSON).
+pub(crate) fn encode<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// Reads a record the store wrote with `encode`; `what` names it if it is corrupt.
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    what: impl std::fmt::Display,
+) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+/// Why the store could not do what was asked. Callers branch on `Incompatible` and `InUse`.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store was written by a Canopy with a different on-disk format.
+    #[error(
+        "the store at {path} uses on-disk format {found}, but this canopy reads format {supported}; \
+         use the canopy release that wrote it, or start a new store with --store"
+    )]
+    Incompatible {
+        /// Store directory.
+        path: PathBuf,
+        /// Version found on disk.
+        found: u32,
+        /// Version this build reads.
+        supported: u32,
+    },
+    /// Another process holds the store open.
+    #[error(
+        "the store at {0} is open in another canopy process (a running server?); stop it or use another --store"
+    )]
+    InUse(PathBuf),
+    /// The store directory or file could not be created or opened.
+    #[error("cannot open the store at {path}: {message}")]
+    Open {
+        /// Store directory.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// A stored record could not be decoded.
+    #[error("corrupt record in the store: {0}")]
+    Corrupt(String),
+    /// The database engine failed (I/O error, full disk...).
+    #[error("store error: {0}")]
+    Db(String),
+}
+
+/// A claim on work (pending deliveries, due actions): what is claimed belongs to `owner` until
+/// it is completed or `until` passes, so several workers — or several processes sharing a
+/// networked store — never pick the same item at once, and a claimant does not pick again
+/// what it already holds. An expired claim is taken over (its holder is presumed dead).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    /// Who claims (a process and worker name, unique among live claimants).
+    pub owner: String,
+    /// The claimant's time now.
+    pub now: DateTime<Utc>,
+    /// When the claim lapses if the work is not completed.
+    pub until: DateTime<Utc>,
+}
+
+impl Claim {
+    /// A claim by `owner` at `now` for `lease`.
+    pub fn new(owner: impl Into<String>, now: DateTime<Utc>, lease: chrono::Duration) -> Claim {
+        Claim {
+            owner: owner.into(),
+            now,
+            until: now + lease,
+        }
+    }
+}
+
+/// All of the store, and the atomic write the running bot changes it with.
+pub trait Store:
+    EventStore + MetaStore + ScheduleStore + InboxStore + OutboxStore + ConsentStore + ReportStore
+{
+    /// Applies operations in one transaction, durable when this returns `Ok`; one outcome per
+    /// operation. Completing or quarantining a delivery, and recording an action's result,
+    /// also release the claim on it.
+    fn apply_writes(&self, ops: Vec<WriteOp>) -> Result<Vec<WriteOutcome>, StoreError>;
+}

@@ -1,0 +1,352 @@
+//! The inbox on redb, and the one write transaction of [`crate::Store::apply_writes`]:
+//! deliveries stored before they are acknowledged, deduplicated by delivery id, queued in
+//! arrival order, and completed atomically with the events and decisions they produce.
+
+use std::ops::ControlFlow;
+
+use canopy_core::{
+    DeliveryRecord, DeliveryState, Pending, Platform, WriteOp, WriteOutcome, state_name,
+};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+
+use super::{RedbStore, consent, db_err, insert_events, last_run_in, outbox, put_meta_in};
+use crate::{Claim, InboxStore, StoreError, decode, encode};
+
+/// Delivery records (without body), by (platform, delivery id).
+const DELIVERIES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("deliveries");
+/// Raw bodies, by (platform, delivery id).
+const BODIES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("delivery_bodies");
+/// Pending deliveries in arrival order: sequence → (platform, delivery id).
+const QUEUE: TableDefinition<u64, (&str, &str)> = TableDefinition::new("inbox_queue");
+/// Quarantined deliveries: (platform, delivery id) → ().
+const QUARANTINE: TableDefinition<(&str, &str), ()> = TableDefinition::new("inbox_quarantine");
+/// Counters: name → value.
+const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
+
+const SEQ: &str = "inbox_seq";
+
+/// Creates the inbox tables in a new store.
+pub(super) fn init_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
+    txn.open_table(DELIVERIES).map_err(db_err)?;
+    txn.open_table(BODIES).map_err(db_err)?;
+    txn.open_table(QUEUE).map_err(db_err)?;
+    txn.open_table(QUARANTINE).map_err(db_err)?;
+    txn.open_table(COUNTERS).map_err(db_err)?;
+    Ok(())
+}
+
+/// Applies operations in one transaction committed durably; one outcome per op.
+pub(super) fn apply_writes(
+    db: &Database,
+    ops: Vec<WriteOp>,
+) -> Result<Vec<WriteOutcome>, StoreError> {
+    let txn = db.begin_write().map_err(db_err)?;
+    let mut outcomes = Vec::with_capacity(ops.len());
+    {
+        let mut counters = txn.open_table(COUNTERS).map_err(db_err)?;
+        let mut seq = counters.get(SEQ).map_err(db_err)?.map_or(0, |v| v.value());
+        for op in ops {
+            let outcome = apply_one(&txn, op, &mut seq)?;
+            outcomes.push(outcome);
+        }
+        counters.insert(SEQ, seq).map_err(db_err)?;
+    }
+    txn.commit().map_err(db_err)?;
+    Ok(outcomes)
+}
+
+impl InboxStore for RedbStore {
+    fn claim_pending(&self, claim: &Claim, limit: usize) -> Result<Vec<Pending>, StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let queue = txn.open_table(QUEUE).map_err(db_err)?;
+        let deliveries = txn.open_table(DELIVERIES).map_err(db_err)?;
+        let bodies = txn.open_table(BODIES).map_err(db_err)?;
+        let mut claims = self
+            .claims
+            .lock()
+            .map_err(|_| StoreError::Db("the claim table is poisoned".into()))?;
+        let mut out = Vec::new();
+        for entry in queue.iter().map_err(db_err)? {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = entry.map_err(db_err)?;
+            let (platform, id) = v.value();
+            let rec = deliveries
+                .get((platform, id))
+                .map_err(db_err)?
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!("queued delivery {platform}/{id} has no record"))
+                })?;
+            let mut rec: DeliveryRecord = decode(rec.value(), "delivery record")?;
+            if !claims.take_delivery(rec.delivery.platform, &rec.delivery.id, claim) {
+                continue;
+            }
+            rec.delivery.body = bodies
+                .get((platform, id))
+                .map_err(db_err)?
+                .map(|b| b.value().to_vec())
+                .unwrap_or_default();
+            out.push(Pending {
+                seq: k.value(),
+                delivery: rec.delivery,
+            });
+        }
+        Ok(out)
+    }
+
+    fn queue_depth(&self) -> Result<u64, StoreError> {
+        use redb::ReadableTableMetadata;
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let queue = txn.open_table(QUEUE).map_err(db_err)?;
+        queue.len().map_err(db_err)
+    }
+
+    fn scan_deliveries(
+        &self,
+        visit: &mut dyn FnMut(DeliveryRecord) -> ControlFlow<()>,
+    ) -> Result<(), StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let t = txn.open_table(DELIVERIES).map_err(db_err)?;
+        for entry in t.iter().map_err(db_err)? {
+            let (_, v) = entry.map_err(db_err)?;
+            if visit(decode(v.value(), "delivery record")?).is_break() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn quarantined(&self) -> Result<Vec<DeliveryRecord>, StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let q = txn.open_table(QUARANTINE).map_err(db_err)?;
+        let deliveries = txn.open_table(DELIVERIES).map_err(db_err)?;
+        let mut out = Vec::new();
+        for entry in q.iter().map_err(db_err)? {
+            let (k, _) = entry.map_err(db_err)?;
+            let (platform, id) = k.value();
+            if let Some(v) = deliveries.get((platform, id)).map_err(db_err)? {
+                out.push(decode(v.value(), "delivery record")?);
+            }
+        }
+        Ok(out)
+    }
+
+    fn delivery(&self, platform: Platform, id: &str) -> Result<Option<DeliveryRecord>, StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let t = txn.open_table(DELIVERIES).map_err(db_err)?;
+        t.get((platform.as_str(), id))
+            .map_err(db_err)?
+            .map(|v| decode(v.value(), "delivery record"))
+            .transpose()
+    }
+
+    fn delivery_body(&self, platform: Platform, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let t = txn.open_table(BODIES).map_err(db_err)?;
+        Ok(t.get((platform.as_str(), id))
+            .map_err(db_err)?
+            .map(|v| v.value().to_vec()))
+    }
+}
+
+fn apply_one(
+    txn: &WriteTransaction,
+    op: WriteOp,
+    seq: &mut u64,
+) -> Result<WriteOutcome, StoreError> {
+    let mut inbox = Tables {
+        deliveries: txn.open_table(DELIVERIES).map_err(db_err)?,
+        queue: txn.open_table(QUEUE).map_err(db_err)?,
+        quarantine: txn.open_table(QUARANTINE).map_err(db_err)?,
+    };
+    match op {
+        WriteOp::Receive(d) => inbox.receive(txn, d, seq),
+        WriteOp::Complete {
+            platform,
+            id,
+            events,
+            ignored,
+            at,
+            actions,
+            consents,
+        } => {
+            let mut rec = match inbox.pending_record(platform, &id)? {
+                Ok(rec) => rec,
+                Err(rejected) => return Ok(rejected),
+            };
+            let new_events = insert_events(txn, &events)?;
+            for a in actions {
+                outbox::enqueue(txn, a, at)?;
+            }
+            consent::record(txn, &consents)?;
+            rec.state = match ignored {
+                Some(reason) => DeliveryState::Ignored { reason, at },
+                None => DeliveryState::Processed {
+                    events: events.len() as u32,
+                    at,
+                },
+            };
+            inbox.finish(rec)?;
+            Ok(WriteOutcome::Completed { new_events })
+        }
+        WriteOp::Quarantine {
+            platform,
+            id,
+            error,
+            at,
+        } => {
+            let mut rec = match inbox.pending_record(platform, &id)? {
+                Ok(rec) => rec,
+                Err(rejected) => return Ok(rejected),
+            };
+            rec.state = DeliveryState::Quarantined { error, at };
+            inbox.finish(rec)?;
+            Ok(WriteOutcome::Quarantined)
+        }
+        WriteOp::Retry { platform, id } => inbox.retry(platform, &id, seq),
+        WriteOp::Enqueue(e, now) => outbox::enqueue(txn, e, now),
+        WriteOp::OutboxDone { id, executed, at } => outbox::done(txn, &id, &executed, at),
+        WriteOp::OutboxFailed {
+            id,
+            error,
+            retry_at,
+            max_attempts,
+        } => outbox::failed(txn, &id, error, retry_at, max_attempts),
+        WriteOp::OutboxRetry { id, now } => outbox::retry(txn, &id, now),
+        WriteOp::ScheduledRun {
+            key,
+            previous,
+            at,
+            actions,
+            now,
+        } => {
+            if last_run_in(txn, &key)? != previous {
+                // Another run (another replica) recorded it first.
+                return Ok(WriteOutcome::Unchanged);
+            }
+            for e in actions {
+                outbox::enqueue(txn, e, now)?;
+            }
+            put_meta_in(txn, &key, at.to_rfc3339().as_bytes())?;
+            Ok(WriteOutcome::Enqueued)
+        }
+    }
+}
+
+/// The inbox's tables inside one write transaction.
+struct Tables<'t> {
+    deliveries: redb::Table<'t, (&'static str, &'static str), &'static [u8]>,
+    queue: redb::Table<'t, u64, (&'static str, &'static str)>,
+    quarantine: redb::Table<'t, (&'static str, &'static str), ()>,
+}
+
+impl Tables<'_> {
+    fn record(&self, platform: Platform, id: &str) -> Result<Option<DeliveryRecord>, StoreError> {
+        self.deliveries
+            .get((platform.as_str(), id))
+            .map_err(db_err)?
+            .map(|v| decode(v.value(), "delivery record"))
+            .transpose()
+    }
+
+    fn put(&mut self, rec: &DeliveryRecord) -> Result<(), StoreError> {
+        let key = (rec.delivery.platform.as_str(), rec.delivery.id.as_str());
+        self.deliveries
+            .insert(key, encode(rec)?.as_slice())
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Stores a new delivery at the end of the queue (a known id is a duplicate).
+    fn receive(
+        &mut self,
+        txn: &WriteTransaction,
+        mut d: canopy_core::Delivery,
+        seq: &mut u64,
+    ) -> Result<WriteOutcome, StoreError> {
+        if self.record(d.platform, &d.id)?.is_some() {
+            return Ok(WriteOutcome::Duplicate);
+        }
+        *seq += 1;
+        let body = std::mem::take(&mut d.body);
+        let rec = DeliveryRecord {
+            body_len: body.len() as u64,
+            seq: *seq,
+            attempts: 0,
+            state: DeliveryState::Pending,
+            delivery: d,
+        };
+        self.put(&rec)?;
+        let key = (rec.delivery.platform.as_str(), rec.delivery.id.as_str());
+        txn.open_table(BODIES)
+            .map_err(db_err)?
+            .insert(key, body.as_slice())
+            .map_err(db_err)?;
+        self.queue.insert(*seq, key).map_err(db_err)?;
+        Ok(WriteOutcome::Received { seq: *seq })
+    }
+
+    /// The record of a pending delivery, or why it cannot be completed.
+    fn pending_record(
+        &self,
+        platform: Platform,
+        id: &str,
+    ) -> Result<Result<DeliveryRecord, WriteOutcome>, StoreError> {
+        let Some(rec) = self.record(platform, id)? else {
+            return Ok(Err(WriteOutcome::Rejected(format!(
+                "no delivery {platform}/{id}"
+            ))));
+        };
+        if rec.state != DeliveryState::Pending {
+            // Already completed (a worker raced a restart): keep the first result.
+            return Ok(Err(WriteOutcome::Rejected(format!(
+                "delivery {platform}/{id} is not pending"
+            ))));
+        }
+        Ok(Ok(rec))
+    }
+
+    /// Takes a delivery out of the queue in its new state (quarantined ones are listed).
+    fn finish(&mut self, mut rec: DeliveryRecord) -> Result<(), StoreError> {
+        self.queue.remove(rec.seq).map_err(db_err)?;
+        rec.attempts += 1;
+        self.put(&rec)?;
+        if matches!(rec.state, DeliveryState::Quarantined { .. }) {
+            let key = (rec.delivery.platform.as_str(), rec.delivery.id.as_str());
+            self.quarantine.insert(key, ()).map_err(db_err)?;
+        }
+        Ok(())
+    }
+
+    /// Puts a quarantined or ignored delivery back at the end of the queue.
+    fn retry(
+        &mut self,
+        platform: Platform,
+        id: &str,
+        seq: &mut u64,
+    ) -> Result<WriteOutcome, StoreError> {
+        let Some(mut rec) = self.record(platform, id)? else {
+            return Ok(WriteOutcome::Rejected(format!(
+                "no delivery {platform}/{id}"
+            )));
+        };
+        if matches!(
+            rec.state,
+            DeliveryState::Pending | DeliveryState::Processed { .. }
+        ) {
+            return Ok(WriteOutcome::Rejected(format!(
+                "delivery {platform}/{id} is {}, only quarantined or ignored deliveries can be retried",
+                state_name(&rec.state)
+            )));
+        }
+        *seq += 1;
+        rec.seq = *seq;
+        rec.state = DeliveryState::Pending;
+        self.put(&rec)?;
+        let key = (platform.as_str(), id);
+        self.quarantine.remove(key).map_err(db_err)?;
+        self.queue.insert(*seq, key).map_err(db_err)?;
+        Ok(WriteOutcome::Requeued)
+    }
+}

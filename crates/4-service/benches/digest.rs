@@ -1,0 +1,163 @@
+//! A weekly digest of a repository with 100,000 events: figures (with the shipped sentiment
+//! model scoring the comments), Markdown with Mermaid charts, and HTML with SVG charts.
+//! `cargo bench -p canopy-service --bench digest`
+
+use canopy_analyzer::event::{
+    ChangeAction, ChangeEvent, CiJobEvent, CiResult, CommentEvent, EventKind, ReviewEvent,
+    ReviewVerdict,
+};
+use canopy_analyzer::{Actor, Event, IsoWeek, Platform};
+use canopy_models::sentiment::Model;
+use canopy_service::digest::Built;
+use chrono::{DateTime, Duration, FixedOffset};
+use criterion::{Criterion, criterion_group, criterion_main};
+
+const TEXTS: [&str; 4] = [
+    "Thanks, this looks good to me.",
+    "Could you add a test for the empty case?",
+    "This is wrong and breaks the build again.",
+    "Nit: rename this variable, otherwise fine.",
+];
+
+/// 100,000 events over 12 weeks: 12,000 changes (opened and merged), 30,000 reviews, 30,000
+/// comments and 16,000 CI jobs by 300 people.
+fn history() -> Vec<Event> {
+    let start: DateTime<FixedOffset> =
+        DateTime::parse_from_rfc3339("2026-09-07T08:00:00+00:00").expect("date");
+    let mut out = Vec::with_capacity(100_000);
+    let mut x: u64 = 42;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let person = |i: u64| Actor::github(&format!("dev{}", i % 300));
+    for n in 0..12_000u64 {
+        let opened = start + Duration::minutes((n * 10) as i64);
+        let merged = opened + Duration::hours((next() % 200) as i64);
+        let author = person(next());
+        for (action, at) in [
+            (ChangeAction::Opened, opened),
+            (ChangeAction::Merged, merged),
+        ] {
+            out.push(Event::new(
+                format!("c{n}{action:?}"),
+                Platform::Github,
+                "o/r",
+                at,
+                EventKind::Change(ChangeEvent::new(n, action, author.clone(), opened)),
+            ));
+        }
+        for r in 0..5u64 {
+            let at = opened + Duration::minutes((next() % 3000) as i64);
+            let kind = if r < 2 || (r == 2 && n % 2 == 0) {
+                EventKind::Review(ReviewEvent {
+                    change: n,
+                    patchset: None,
+                    reviewer: person(next()),
+                    change_author: Some(author.clone()),
+                    verdict: ReviewVerdict::Approved,
+                    votes: vec![],
+                    body: None,
+                })
+            } else {
+                EventKind::Comment(CommentEvent {
+                    number: n,
+                    on_change: true,
+                    comment_id: format!("{n}-{r}"),
+                    author: person(next()),
+                    addressee: None,
+                    body: TEXTS[(next() % 4) as usize].into(),
+                    inline: false,
+                    edited: false,
+                    author_role: None,
+                })
+            };
+            out.push(Event::new(
+                format!("e{n}-{r}"),
+                Platform::Github,
+                "o/r",
+                at,
+                kind,
+            ));
+        }
+        if n % 3 != 0 {
+            for j in 0..2u64 {
+                out.push(Event::new(
+                    format!("j{n}-{j}"),
+                    Platform::Github,
+                    "o/r",
+                    opened + Duration::minutes(20),
+                    EventKind::CiJobFinished(CiJobEvent {
+                        name: format!("test-{j}"),
+                        system: "github-actions".into(),
+                        pipeline: None,
+                        duration_secs: 300 + next() % 900,
+                        runner: Some("ubuntu-latest".into()),
+                        result: if next() % 10 == 0 {
+                            CiResult::Failure
+                        } else {
+                            CiResult::Success
+                        },
+                        voting: true,
+                        change: Some(n),
+                        patchset: None,
+                        head_sha: None,
+                        run_id: Some(n.to_string()),
+                        attempt: 1,
+                        started_at: None,
+                        url: None,
+                    }),
+                ));
+            }
+        }
+    }
+    out.truncate(100_000);
+    out
+}
+
+fn bench(c: &mut Criterion) {
+    let events = history();
+    assert_eq!(events.len(), 100_000);
+    let model = Model::shipped().expect("shipped sentiment model");
+    let week: IsoWeek = "2026-W47".parse().expect("week");
+    let mut g = c.benchmark_group("digest_100k_events");
+    g.sample_size(10);
+    g.bench_function("figures_markdown_html", |b| {
+        b.iter(|| {
+            let negative = |t: &str| model.probabilities(t)[0];
+            let uncivil = |t: &str| model.score(t).uncivil;
+            let digest = canopy_analyzer::digest::build(
+                "o/r",
+                &events,
+                week,
+                Some(&negative),
+                Some(&uncivil),
+            );
+            let built = Built {
+                digest,
+                burnout: None,
+                private: vec![],
+            };
+            let md = built.markdown();
+            let html = built.html().expect("html");
+            (md.len(), html.len())
+        })
+    });
+    g.bench_function("figures_markdown_without_sentiment", |b| {
+        b.iter(|| {
+            let digest = canopy_analyzer::digest::build("o/r", &events, week, None, None);
+            let built = Built {
+                digest,
+                burnout: None,
+                private: vec![],
+            };
+            built.markdown().len()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

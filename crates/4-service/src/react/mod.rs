@@ -1,0 +1,474 @@
+//! The reactor: after a delivery is normalised, decide what Canopy does — refresh the sticky
+//! comment of every change the events touch, answer `/canopy` commands, record consent. It reads
+//! the store and returns decisions; the inbox stores them in the same transaction as the events.
+//! A store error is returned, never read as "nothing there": the delivery is then quarantined
+//! with it and can be retried.
+
+mod commands;
+pub mod rerun;
+pub mod sticky;
+
+use std::collections::BTreeSet;
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use canopy_analyzer::event::ChangeAction;
+use canopy_analyzer::{Event, EventKind, Platform};
+use canopy_core::{Action, Consent, Enqueue, EnqueueMode, OutboxState};
+use canopy_store::{EventStore, Store, StoreError};
+use chrono::{DateTime, Utc};
+
+use crate::carbon::{IntensityCache, RegionData};
+use crate::messages::{self, StickyView};
+use crate::repo_config::{RepoConfig, RepoConfigs, parse_quiet_hours};
+use crate::ttm::{self, TtmCache};
+use sticky::ChangeHistory;
+
+/// What a reactor decided about a delivery's events.
+#[derive(Debug, Default, Clone)]
+pub struct Reaction {
+    /// Actions to enqueue.
+    pub actions: Vec<Enqueue>,
+    /// Consent changes to record.
+    pub consents: Vec<Consent>,
+}
+
+/// Decides what to do about new events (comments to update, commands to answer). It reads the
+/// store but never writes: its decisions are stored in the same transaction as the events.
+pub trait React: Send + Sync + 'static {
+    /// The reaction to the events of one delivery, given the time; a store error is returned
+    /// (the delivery is then quarantined with it, to be retried).
+    fn react(
+        &self,
+        store: &dyn Store,
+        events: &[Event],
+        now: DateTime<Utc>,
+    ) -> Result<Reaction, StoreError>;
+}
+
+/// A reactor that never acts (ingest only).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoReactions;
+
+impl React for NoReactions {
+    fn react(&self, _: &dyn Store, _: &[Event], _: DateTime<Utc>) -> Result<Reaction, StoreError> {
+        Ok(Reaction::default())
+    }
+}
+
+/// The production reactor.
+pub struct Reactor {
+    /// Per-repository settings.
+    pub configs: Arc<RepoConfigs>,
+    /// Logins of Canopy itself (its own comments are never read as commands).
+    pub bot_logins: Vec<String>,
+    /// Time-to-merge models and histories.
+    pub ttm: Arc<TtmCache>,
+    /// Grid intensity per region, refreshed in the background.
+    pub grid: Arc<IntensityCache>,
+}
+
+/// (platform, repo, change number)
+type ChangeKey = (Platform, String, u64);
+
+impl Reactor {
+    /// A reactor with the given settings.
+    pub fn new(configs: Arc<RepoConfigs>) -> Reactor {
+        Reactor {
+            configs,
+            bot_logins: vec!["canopy[bot]".into(), "canopy".into()],
+            ttm: Arc::new(TtmCache::default()),
+            grid: Arc::new(IntensityCache::default()),
+        }
+    }
+
+    /// The intensity data of a repository's region, if it has one and data was fetched.
+    fn grid_for(&self, cfg: &RepoConfig) -> Option<RegionData> {
+        cfg.carbon.region.as_deref().and_then(|r| self.grid.get(r))
+    }
+
+    /// The rerun advice of a change, scheduling it when `auto_defer` is on. `scheduled` is a
+    /// deferral decided in this same reaction (not in the store yet).
+    #[allow(clippy::too_many_arguments)]
+    fn rerun_section(
+        &self,
+        store: &dyn Store,
+        key: &ChangeKey,
+        h: &ChangeHistory,
+        cfg: &RepoConfig,
+        now: DateTime<Utc>,
+        scheduled: Option<DateTime<Utc>>,
+        out: &mut Reaction,
+    ) -> Result<Option<messages::RerunView>, StoreError> {
+        let (platform, repo, number) = key;
+        let Some(t) = rerun::latest_target(*platform, h) else {
+            return Ok(None);
+        };
+        let window = deadline_span(cfg);
+        let deadline = t.at + window;
+        let grid = self.grid_for(cfg);
+        let advice = rerun::advise(h, &t, cfg, grid.as_ref(), deadline);
+        let item = store.outbox_item(&rerun::rerun_id(*platform, repo, *number, &t))?;
+        let mut view = messages::RerunAdvice {
+            platform: platform.as_str().to_string(),
+            jobs: rerun::job_words(&t),
+            reason: advice.criticality.reason.clone(),
+            region: format!(
+                "{}{}",
+                cfg.carbon.region.clone().unwrap_or_default(),
+                grid.as_ref()
+                    .map(|g| format!(", {}", g.source))
+                    .unwrap_or_default()
+            ),
+            duration: rerun::duration_words(advice.duration_secs),
+            deadline: cfg.reruns.default_deadline.clone(),
+            stale: grid.as_ref().and_then(|g| g.stale.clone()),
+            ..messages::RerunAdvice::default()
+        };
+        if let Some(c) = advice.choice {
+            view.now_g = format!("{:.0}", c.now.map_or(0.0, |n| n.avg_intensity));
+            view.best_g = format!("{:.0}", c.best.avg_intensity);
+            view.savings = format!("{:.0}", c.savings_pct);
+            view.start = rerun::clock_words(rerun::from_epoch(c.best.start), now);
+        }
+        let due = scheduled.or_else(|| {
+            item.as_ref()
+                .filter(|i| i.state == OutboxState::Pending)
+                .map(|i| i.due_at)
+        });
+        if let Some(done) = item.as_ref().and_then(|i| i.done_at) {
+            view.ran = true;
+            view.start = rerun::clock_words(done, now);
+        } else if let Some(due) = due {
+            view.deferred = true;
+            view.start = rerun::clock_words(due, now);
+        } else {
+            if now > deadline || !rerun::worth_deferring(&advice, cfg) {
+                return Ok(None);
+            }
+            if cfg.reruns.auto_defer
+                && let Some(c) = advice.choice
+            {
+                let when = rerun::from_epoch(c.best.start).max(now);
+                out.actions
+                    .extend(rerun::schedule(*platform, repo, *number, &t, when, now));
+                view.deferred = true;
+                view.start = rerun::clock_words(when, now);
+            }
+        }
+        Ok(Some(messages::rerun_advice(&view)))
+    }
+
+    /// The time-to-merge section of an open change, when a model exists.
+    fn ttm_view(
+        &self,
+        store: &dyn Store,
+        key: &ChangeKey,
+        h: &ChangeHistory,
+        new: &[Event],
+    ) -> Result<Option<messages::TtmView>, StoreError> {
+        let (_, repo, number) = key;
+        let Some(latest) = h.latest() else {
+            return Ok(None);
+        };
+        if matches!(latest.action, ChangeAction::Merged | ChangeAction::Closed) {
+            return Ok(None);
+        }
+        let Some(model) = self.ttm.model(store, repo)? else {
+            return Ok(None);
+        };
+        let Some(t) = h.events.last().map(|e| e.at_utc()) else {
+            return Ok(None);
+        };
+        let f = self.ttm.features(store, repo, new, *number, t)?;
+        let p = model.predict(&f);
+        let e = model.explain(&f);
+        Ok(Some(ttm::view(&model, &f, &p, &e)))
+    }
+}
+
+impl React for Reactor {
+    fn react(
+        &self,
+        store: &dyn Store,
+        events: &[Event],
+        now: DateTime<Utc>,
+    ) -> Result<Reaction, StoreError> {
+        let mut reaction = Reaction::default();
+        let mut touched: BTreeSet<ChangeKey> = BTreeSet::new();
+        for e in events {
+            if e.platform == Platform::Git {
+                continue;
+            }
+            if let EventKind::Comment(c) = &e.kind {
+                // Comments change nothing the sticky comment shows; only their commands matter.
+                self.commands(store, e, c, now, &mut reaction)?;
+                continue;
+            }
+            let number = match (e.change_number(), e.head_sha()) {
+                (Some(n), _) => Some(n),
+                (None, Some(sha)) => change_of_sha(store, &e.repo, sha)?,
+                (None, None) => None,
+            };
+            if let Some(n) = number {
+                touched.insert((e.platform, e.repo.clone(), n));
+            }
+        }
+        for key in touched {
+            self.refresh_change(store, &key, events, now, None, &mut reaction)?;
+        }
+        Ok(reaction)
+    }
+}
+
+/// The PR whose head a commit is, if known.
+fn change_of_sha(store: &dyn EventStore, repo: &str, sha: &str) -> Result<Option<u64>, StoreError> {
+    let mut found = None;
+    store.scan_sha(repo, sha, &mut |e| {
+        if let EventKind::Change(c) = &e.kind {
+            found = Some(c.number);
+            return ControlFlow::Break(());
+        }
+        ControlFlow::Continue(())
+    })?;
+    Ok(found)
+}
+
+/// A change's history from the store plus the events being processed (not stored yet).
+pub fn change_history(
+    store: &dyn EventStore,
+    key: &ChangeKey,
+    new: &[Event],
+) -> Result<ChangeHistory, StoreError> {
+    let (platform, repo, number) = key;
+    let mut events: Vec<Event> = Vec::new();
+    store.scan_change(repo, *number, &mut |e| {
+        if e.platform == *platform {
+            events.push(e);
+        }
+        ControlFlow::Continue(())
+    })?;
+    events.extend(
+        new.iter()
+            .filter(|e| {
+                e.platform == *platform && &e.repo == repo && e.change_number() == Some(*number)
+            })
+            .cloned(),
+    );
+    // Jobs recorded by commit only (GitHub Actions): attach those of the change's heads.
+    let heads = ChangeHistory::from_events(events.clone()).heads();
+    for sha in &heads {
+        store.scan_sha(repo, sha, &mut |e| {
+            if matches!(e.kind, EventKind::CiJobFinished(_)) {
+                events.push(e);
+            }
+            ControlFlow::Continue(())
+        })?;
+        events.extend(
+            new.iter()
+                .filter(|e| {
+                    &e.repo == repo
+                        && e.head_sha() == Some(sha)
+                        && matches!(e.kind, EventKind::CiJobFinished(_))
+                })
+                .cloned(),
+        );
+    }
+    Ok(ChangeHistory::from_events(events))
+}
+
+/// When an update may be posted: now, or the end of the repository's quiet hours.
+pub fn post_time(cfg: &RepoConfig, now: DateTime<Utc>) -> DateTime<Utc> {
+    let Some((start, end)) = cfg
+        .comment
+        .quiet_hours
+        .as_deref()
+        .and_then(parse_quiet_hours)
+    else {
+        return now;
+    };
+    let t = now.time();
+    let quiet = if start <= end {
+        t >= start && t < end
+    } else {
+        t >= start || t < end
+    };
+    if !quiet {
+        return now;
+    }
+    let mut day = now.date_naive();
+    if start > end && t >= start {
+        day = day.succ_opt().unwrap_or(day);
+    }
+    day.and_time(end).and_utc().max(now)
+}
+
+/// The default deadline of a deferral.
+fn deadline_span(cfg: &RepoConfig) -> chrono::Duration {
+    match crate::bot_command::parse_deadline(&cfg.reruns.default_deadline, DateTime::UNIX_EPOCH) {
+        Ok(d) => d.resolve(DateTime::UNIX_EPOCH) - DateTime::UNIX_EPOCH,
+        Err(_) => chrono::Duration::hours(12),
+    }
+}
+
+impl Reactor {
+    /// Recomputes what a change's sticky comment (GitHub) or patchset message (Gerrit) says
+    /// and queues it. `scheduled` is a rerun deferral decided in this same reaction.
+    fn refresh_change(
+        &self,
+        store: &dyn Store,
+        key: &ChangeKey,
+        new: &[Event],
+        now: DateTime<Utc>,
+        scheduled: Option<DateTime<Utc>>,
+        out: &mut Reaction,
+    ) -> Result<(), StoreError> {
+        let (platform, repo, _) = key;
+        let cfg = self.configs.get(repo);
+        let h = change_history(store, key, new)?;
+        if h.changes.is_empty() {
+            // Jobs or comments of a change Canopy has not seen open: nothing to anchor a comment to.
+            return Ok(());
+        }
+        let ttm = match cfg.section_on("ttm") {
+            true => self.ttm_view(store, key, &h, new)?,
+            false => None,
+        };
+        let rerun = match cfg.section_on("rerun") {
+            true => self.rerun_section(store, key, &h, &cfg, now, scheduled, out)?,
+            false => None,
+        };
+        let stopping = match cfg.section_on("energy") {
+            true => crate::ci_insights::change_notes(
+                store,
+                repo,
+                &h,
+                &canopy_models::stopping::Settings::default(),
+            )?,
+            false => Vec::new(),
+        };
+        let view = StickyView {
+            stopping,
+            ttm,
+            energy: cfg
+                .section_on("energy")
+                .then(|| sticky::energy_view(&h, &cfg, self.grid_for(&cfg).as_ref()))
+                .flatten(),
+            rerun,
+            status: cfg
+                .section_on("status")
+                .then(|| sticky::status_line(&h))
+                .flatten(),
+        };
+        match platform {
+            Platform::Github => github_sticky(key, view, &cfg, now, out),
+            Platform::Gerrit => gerrit_messages(key, &h, view, new, &cfg, now, out),
+            Platform::Git => {}
+        }
+        Ok(())
+    }
+}
+
+/// The GitHub sticky comment, replacing any earlier version still waiting.
+fn github_sticky(
+    (_, repo, number): &ChangeKey,
+    view: StickyView,
+    cfg: &RepoConfig,
+    now: DateTime<Utc>,
+    out: &mut Reaction,
+) {
+    if view.is_empty() {
+        return;
+    }
+    out.actions.push(Enqueue {
+        id: format!("sticky:github:{repo}#{number}"),
+        action: Action::UpsertComment {
+            repo: repo.clone(),
+            number: *number,
+            body: messages::sticky(&view),
+        },
+        due_at: post_time(cfg, now),
+        mode: EnqueueMode::Replace,
+    });
+}
+
+/// Gerrit: one message per patchset once its CI has reported, and the rerun advice as its own
+/// message, once per Zuul report it is about.
+fn gerrit_messages(
+    key: &ChangeKey,
+    h: &ChangeHistory,
+    view: StickyView,
+    new: &[Event],
+    cfg: &RepoConfig,
+    now: DateTime<Utc>,
+    out: &mut Reaction,
+) {
+    let (platform, repo, number) = key;
+    let Some(ps) = h.latest().and_then(|c| c.patchset) else {
+        return;
+    };
+    let reported = new.iter().any(|e| {
+        matches!(&e.kind, EventKind::CiJobFinished(j) if j.patchset == Some(ps) && j.change == Some(*number))
+    });
+    if !reported {
+        return;
+    }
+    if let (Some(advice), Some(t)) = (&view.rerun, rerun::latest_target(*platform, h)) {
+        out.actions.push(Enqueue {
+            id: format!("rerun-advice:gerrit:{repo}~{number}:{}", t.event_id),
+            action: Action::PostReviewMessage {
+                project: repo.clone(),
+                change: *number,
+                patchset: ps,
+                body: messages::gerrit_rerun(advice),
+            },
+            due_at: now,
+            mode: EnqueueMode::Once,
+        });
+    }
+    if view.energy.is_none() {
+        return;
+    }
+    let view = StickyView {
+        rerun: None,
+        ..view
+    };
+    out.actions.push(Enqueue {
+        id: format!("patchset:gerrit:{repo}~{number}/{ps}"),
+        action: Action::PostReviewMessage {
+            project: repo.clone(),
+            change: *number,
+            patchset: ps,
+            body: messages::gerrit_patchset(ps, &view),
+        },
+        due_at: post_time(cfg, now),
+        mode: EnqueueMode::Once,
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveTime;
+
+    fn at_time(day: DateTime<Utc>, h: u32, m: u32) -> DateTime<Utc> {
+        day.date_naive()
+            .and_time(NaiveTime::from_hms_opt(h, m, 0).unwrap())
+            .and_utc()
+    }
+
+    #[test]
+    fn quiet_hours_postpone_updates_to_their_end() {
+        let cfg = RepoConfig::parse("[comment]\nquiet_hours = \"22:00-07:00\"\n").unwrap();
+        let day: DateTime<Utc> = "2026-11-23T00:00:00Z".parse().unwrap();
+        assert_eq!(post_time(&cfg, at_time(day, 12, 0)), at_time(day, 12, 0));
+        assert_eq!(post_time(&cfg, at_time(day, 3, 0)), at_time(day, 7, 0));
+        let next = day + chrono::Duration::days(1);
+        assert_eq!(post_time(&cfg, at_time(day, 23, 0)), at_time(next, 7, 0));
+        let day_cfg = RepoConfig::parse("[comment]\nquiet_hours = \"12:00-13:00\"\n").unwrap();
+        assert_eq!(
+            post_time(&day_cfg, at_time(day, 12, 30)),
+            at_time(day, 13, 0)
+        );
+    }
+}

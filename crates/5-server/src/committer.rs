@@ -1,0 +1,122 @@
+//! The group-commit writer: one thread applies every [`WriteOp`] of the running bot through
+//! [`Store::apply_writes`], taking as many queued operations as are waiting into one
+//! transaction, so many deliveries share one fsync. A caller's `submit` returns once its
+//! operation is durable.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use canopy_core::{WriteOp, WriteOutcome};
+use canopy_store::Store;
+use tokio::sync::{mpsc, oneshot};
+
+/// Operations waiting for the writer thread.
+const COMMIT_QUEUE: usize = 8192;
+/// Most operations written in one transaction.
+const MAX_BATCH: usize = 1024;
+/// Most body bytes written in one transaction.
+const MAX_BATCH_BYTES: usize = 32 * 1024 * 1024;
+
+type Reply = oneshot::Sender<Result<WriteOutcome, String>>;
+
+/// Handle to the group-commit writer thread.
+#[derive(Clone)]
+pub struct Committer {
+    tx: mpsc::Sender<(WriteOp, Reply)>,
+    alive: Arc<AtomicBool>,
+}
+
+/// Why an operation was not made durable.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    /// The writer thread has stopped.
+    #[error("the store writer has stopped")]
+    Stopped,
+    /// The store failed (I/O error, full disk...).
+    #[error("store error: {0}")]
+    Store(String),
+}
+
+impl Committer {
+    /// Starts the writer thread on a store. The thread (and its reference to the store) ends
+    /// when every `Committer` handle is dropped.
+    pub fn spawn(store: Arc<dyn Store>) -> Committer {
+        let (tx, mut rx) = mpsc::channel::<(WriteOp, Reply)>(COMMIT_QUEUE);
+        let alive = Arc::new(AtomicBool::new(true));
+        let flag = alive.clone();
+        let spawned = std::thread::Builder::new()
+            .name("canopy-store-writer".into())
+            .spawn(move || {
+                while let Some(first) = rx.blocking_recv() {
+                    let mut ops = vec![first];
+                    let mut bytes = op_bytes(&ops[0].0);
+                    while ops.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
+                        match rx.try_recv() {
+                            Ok(op) => {
+                                bytes += op_bytes(&op.0);
+                                ops.push(op);
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    write_batch(store.as_ref(), ops);
+                }
+                drop(store);
+                flag.store(false, Ordering::SeqCst);
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start the store writer thread");
+            alive.store(false, Ordering::SeqCst);
+        }
+        Committer { tx, alive }
+    }
+
+    /// Makes one operation durable; returns once it is on disk.
+    pub async fn submit(&self, op: WriteOp) -> Result<WriteOutcome, CommitError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send((op, reply))
+            .await
+            .map_err(|_| CommitError::Stopped)?;
+        match rx.await {
+            Ok(Ok(outcome)) => Ok(outcome),
+            Ok(Err(e)) => Err(CommitError::Store(e)),
+            Err(_) => Err(CommitError::Stopped),
+        }
+    }
+
+    /// Whether the writer thread is running.
+    pub fn is_alive(&self) -> bool {
+        self.alive.load(Ordering::SeqCst) && !self.tx.is_closed()
+    }
+
+    /// A flag that turns false once the writer thread has let go of the store.
+    pub fn alive_flag(&self) -> Arc<AtomicBool> {
+        self.alive.clone()
+    }
+}
+
+/// Applies one batch and answers each caller.
+fn write_batch(store: &dyn Store, ops: Vec<(WriteOp, Reply)>) {
+    let (ops, replies): (Vec<WriteOp>, Vec<Reply>) = ops.into_iter().unzip();
+    match store.apply_writes(ops) {
+        Ok(outcomes) => {
+            for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                let _ = reply.send(Ok(outcome));
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "store write failed");
+            for reply in replies {
+                let _ = reply.send(Err(e.to_string()));
+            }
+        }
+    }
+}
+
+fn op_bytes(op: &WriteOp) -> usize {
+    match op {
+        WriteOp::Receive(d) => d.body.len(),
+        _ => 256,
+    }
+}

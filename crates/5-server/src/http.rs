@@ -1,0 +1,516 @@
+//! The webhook server: bound the bytes in flight and the connections per peer, limit the body,
+//! authenticate on the raw bytes, store the delivery durably, answer fast; the real work
+//! happens afterwards in the worker pool.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use canopy_core::shutdown::Signal;
+use canopy_core::{Clock, Delivery, Platform, WriteOp, WriteOutcome};
+use canopy_store::Store;
+use http_body_util::BodyExt;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+use crate::auth;
+use crate::budget::{Budget, Reservation};
+use crate::committer::{CommitError, Committer};
+use crate::metrics::Metrics;
+use crate::pool::WorkerHealth;
+use crate::secrets::Secrets;
+
+/// GitHub's own cap on webhook payloads: bigger bodies are refused without being read.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 25 * 1024 * 1024;
+/// Default budget of request body bytes in flight across all connections.
+pub const DEFAULT_INFLIGHT_BYTES: usize = 256 * 1024 * 1024;
+/// Default cap on concurrent connections from one peer address.
+pub const DEFAULT_CONNECTIONS_PER_PEER: usize = 64;
+/// Seconds a client is asked to wait when the server sheds load.
+const RETRY_AFTER_SECS: u64 = 5;
+
+/// Limits that protect the server from slow, oversized or too many requests.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest accepted body.
+    pub max_body_bytes: usize,
+    /// Time a client has to send its request headers.
+    pub header_timeout: Duration,
+    /// Time a whole request (headers, body, storing) may take.
+    pub request_timeout: Duration,
+    /// Body bytes in flight across all requests; beyond it, 503 without reading.
+    pub inflight_bytes: usize,
+    /// Concurrent connections from one peer address; beyond it, 503 and close.
+    pub connections_per_peer: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            header_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            inflight_bytes: DEFAULT_INFLIGHT_BYTES,
+            connections_per_peer: DEFAULT_CONNECTIONS_PER_PEER,
+        }
+    }
+}
+
+/// Everything the HTTP handlers share, passed in.
+pub struct AppState {
+    /// Durable writer for deliveries.
+    pub committer: Committer,
+    /// The store (for readiness and queue depth).
+    pub store: Arc<dyn Store>,
+    /// Accepted GitHub webhook secrets (several during rotation).
+    pub github_secrets: Secrets,
+    /// Accepted Gerrit webhook secrets.
+    pub gerrit_secrets: Secrets,
+    /// Metrics registry.
+    pub metrics: Arc<Metrics>,
+    /// Wakes the dispatcher when a delivery is stored.
+    pub notify: Arc<Notify>,
+    /// Time source.
+    pub clock: Arc<dyn Clock>,
+    /// Worker readiness.
+    pub health: Arc<WorkerHealth>,
+    /// Request limits.
+    pub limits: Limits,
+    /// Body bytes in flight.
+    pub budget: Arc<Budget>,
+}
+
+/// The router with every endpoint.
+pub fn router(state: Arc<AppState>) -> Router {
+    let timeout = state.limits.request_timeout;
+    Router::new()
+        .route("/webhooks/github", post(github))
+        .route("/webhooks/gerrit", post(gerrit))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_endpoint))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .with_state(state)
+}
+
+/// Open connections per peer address.
+#[derive(Debug, Default)]
+struct Peers(Mutex<HashMap<IpAddr, usize>>);
+
+/// A connection counted against its peer's cap; uncounted when dropped.
+struct PeerSlot {
+    peers: Arc<Peers>,
+    ip: IpAddr,
+}
+
+impl Peers {
+    /// A slot for one more connection from `ip`, unless it already has `cap`.
+    fn admit(self: &Arc<Self>, ip: IpAddr, cap: usize) -> Option<PeerSlot> {
+        let mut m = self.0.lock().ok()?;
+        let n = m.entry(ip).or_default();
+        if *n >= cap {
+            return None;
+        }
+        *n += 1;
+        Some(PeerSlot {
+            peers: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for PeerSlot {
+    fn drop(&mut self) {
+        if let Ok(mut m) = self.peers.0.lock()
+            && let Some(n) = m.get_mut(&self.ip)
+        {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Accepts connections until `shutdown` fires, at most `limits.connections_per_peer` at once
+/// from one address. Slow senders of headers are cut off; on shutdown, open connections finish
+/// the request in hand and close.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: Limits,
+    mut shutdown: Signal,
+) -> std::io::Result<()> {
+    let peers = Arc::new(Peers::default());
+    loop {
+        let (stream, peer): (tokio::net::TcpStream, SocketAddr) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(x) => x,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.wait() => return Ok(()),
+        };
+        let Some(slot) = peers.admit(peer.ip(), limits.connections_per_peer) else {
+            tracing::warn!(%peer, "too many connections from one peer; refused");
+            let busy = format!(
+                "HTTP/1.1 503 Service Unavailable\r\nRetry-After: {RETRY_AFTER_SECS}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            let _ = stream.try_write(busy.as_bytes());
+            continue;
+        };
+        let svc = TowerToHyperService::new(app.clone());
+        let header_timeout = limits.header_timeout;
+        let mut stop = shutdown.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout);
+            let conn = builder.serve_connection(TokioIo::new(stream), svc);
+            tokio::pin!(conn);
+            let ended = tokio::select! {
+                r = conn.as_mut() => r,
+                _ = stop.wait() => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = ended {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+}
+
+fn reply(status: StatusCode, body: serde_json::Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn problem(status: StatusCode, message: &str) -> Response {
+    reply(status, json!({ "error": message }))
+}
+
+fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+/// The body's declared length, if any.
+fn declared_len(h: &HeaderMap) -> Option<u64> {
+    header_str(h, header::CONTENT_LENGTH.as_str()).and_then(|v| v.parse::<u64>().ok())
+}
+
+/// A refusal and the outcome it is counted as.
+type Refusal = (Response, &'static str);
+
+fn too_large() -> Refusal {
+    (
+        problem(StatusCode::PAYLOAD_TOO_LARGE, "body is larger than 25 MiB"),
+        "too_large",
+    )
+}
+
+fn shed() -> Refusal {
+    let mut r = problem(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the server is receiving too much at once; retry later",
+    );
+    r.headers_mut().insert(
+        header::RETRY_AFTER,
+        header::HeaderValue::from(RETRY_AFTER_SECS),
+    );
+    (r, "shed")
+}
+
+/// Reads the body within the request limit and the global budget: the declared length is
+/// reserved before anything is read (refused with 413 past the limit, 503 past the budget);
+/// a body without a length reserves its chunks as they arrive. The reservation is held until
+/// the caller is done with the bytes.
+async fn read_body(
+    s: &AppState,
+    h: &HeaderMap,
+    body: Body,
+) -> Result<(Vec<u8>, Reservation), Refusal> {
+    let max = s.limits.max_body_bytes;
+    let declared = declared_len(h);
+    if declared.is_some_and(|n| n > max as u64) {
+        return Err(too_large());
+    }
+    let upfront = declared.unwrap_or(0) as usize;
+    let mut held = s.budget.try_reserve(upfront).ok_or_else(shed)?;
+    let mut bytes = Vec::with_capacity(upfront);
+    let mut body = body;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| {
+            (
+                problem(StatusCode::BAD_REQUEST, "could not read the request body"),
+                "bad_request",
+            )
+        })?;
+        let Ok(chunk) = frame.into_data() else {
+            continue;
+        };
+        if bytes.len() + chunk.len() > max {
+            return Err(too_large());
+        }
+        let beyond = (bytes.len() + chunk.len()).saturating_sub(held.bytes());
+        if !held.grow(beyond) {
+            return Err(shed());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok((bytes, held))
+}
+
+async fn store_delivery(s: &AppState, d: Delivery) -> Result<WriteOutcome, CommitError> {
+    let out = s.committer.submit(WriteOp::Receive(d)).await?;
+    if matches!(out, WriteOutcome::Received { .. }) {
+        s.notify.notify_one();
+    }
+    Ok(out)
+}
+
+fn stored_response(
+    result: Result<WriteOutcome, CommitError>,
+    id: &str,
+) -> (Response, &'static str) {
+    match result {
+        Ok(WriteOutcome::Received { .. }) => (
+            reply(
+                StatusCode::ACCEPTED,
+                json!({ "status": "accepted", "delivery": id }),
+            ),
+            "accepted",
+        ),
+        Ok(WriteOutcome::Duplicate) => (
+            reply(
+                StatusCode::OK,
+                json!({ "status": "duplicate", "delivery": id }),
+            ),
+            "duplicate",
+        ),
+        Ok(other) => {
+            tracing::error!(delivery = %id, ?other, "unexpected store outcome for a new delivery");
+            (
+                problem(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "could not store the delivery",
+                ),
+                "store_error",
+            )
+        }
+        Err(e) => {
+            tracing::error!(delivery = %id, error = %e, "storing a delivery failed");
+            (
+                problem(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "could not store the delivery; please redeliver",
+                ),
+                "store_error",
+            )
+        }
+    }
+}
+
+async fn github(State(s): State<Arc<AppState>>, req: Request) -> Response {
+    let started = Instant::now();
+    let (parts, body) = req.into_parts();
+    let h = &parts.headers;
+    let event = header_str(h, "x-github-event").unwrap_or("").to_string();
+    let (resp, outcome) = github_inner(&s, h, &event, body).await;
+    s.metrics.observe_delivery(
+        "github",
+        if event.is_empty() { "unknown" } else { &event },
+        outcome,
+        started.elapsed().as_secs_f64(),
+    );
+    tracing::info!(platform = "github", event = %event, delivery = header_str(h, "x-github-delivery").unwrap_or(""), outcome, "webhook");
+    resp
+}
+
+async fn github_inner(
+    s: &AppState,
+    h: &HeaderMap,
+    event: &str,
+    body: Body,
+) -> (Response, &'static str) {
+    match github_accept(s, h, event, body).await {
+        Ok(r) | Err(r) => r,
+    }
+}
+
+fn refuse(status: StatusCode, message: &str, outcome: &'static str) -> Refusal {
+    (problem(status, message), outcome)
+}
+
+async fn github_accept(
+    s: &AppState,
+    h: &HeaderMap,
+    event: &str,
+    body: Body,
+) -> Result<Refusal, Refusal> {
+    if s.github_secrets.is_empty() {
+        let msg = "GitHub webhooks are not enabled on this server";
+        return Err(refuse(StatusCode::NOT_FOUND, msg, "disabled"));
+    }
+    if declared_len(h).is_some_and(|n| n > s.limits.max_body_bytes as u64) {
+        return Err(too_large());
+    }
+    if event.is_empty() {
+        let msg = "missing X-GitHub-Event header";
+        return Err(refuse(StatusCode::BAD_REQUEST, msg, "bad_request"));
+    }
+    let Some(signature) = header_str(h, "x-hub-signature-256").map(str::to_string) else {
+        let msg = "missing X-Hub-Signature-256 header";
+        return Err(refuse(StatusCode::UNAUTHORIZED, msg, "unauthorized"));
+    };
+    let Some(delivery_id) = header_str(h, "x-github-delivery").map(str::to_string) else {
+        let msg = "missing X-GitHub-Delivery header";
+        return Err(refuse(StatusCode::BAD_REQUEST, msg, "bad_request"));
+    };
+    if delivery_id.len() > 200 {
+        let msg = "X-GitHub-Delivery is too long";
+        return Err(refuse(StatusCode::BAD_REQUEST, msg, "bad_request"));
+    }
+    let (bytes, held) = read_body(s, h, body).await?;
+    if !auth::github_signature_ok(&s.github_secrets, &signature, &bytes) {
+        let msg = "signature does not match";
+        return Err(refuse(StatusCode::UNAUTHORIZED, msg, "unauthorized"));
+    }
+    let d = Delivery {
+        platform: Platform::Github,
+        id: delivery_id.clone(),
+        event: event.to_string(),
+        received_at: s.clock.now(),
+        body: bytes,
+    };
+    let stored = store_delivery(s, d).await;
+    drop(held);
+    Ok(stored_response(stored, &delivery_id))
+}
+
+#[derive(serde::Deserialize)]
+struct GerritType {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+}
+
+async fn gerrit(State(s): State<Arc<AppState>>, req: Request) -> Response {
+    let started = Instant::now();
+    let (parts, body) = req.into_parts();
+    let (resp, event, outcome) = gerrit_inner(&s, &parts, body).await;
+    s.metrics
+        .observe_delivery("gerrit", &event, outcome, started.elapsed().as_secs_f64());
+    tracing::info!(platform = "gerrit", event = %event, outcome, "webhook");
+    resp
+}
+
+async fn gerrit_inner(
+    s: &AppState,
+    parts: &axum::http::request::Parts,
+    body: Body,
+) -> (Response, String, &'static str) {
+    match gerrit_accept(s, parts, body).await {
+        Ok(r) => r,
+        Err((resp, outcome)) => (resp, "unknown".to_string(), outcome),
+    }
+}
+
+async fn gerrit_accept(
+    s: &AppState,
+    parts: &axum::http::request::Parts,
+    body: Body,
+) -> Result<(Response, String, &'static str), Refusal> {
+    if s.gerrit_secrets.is_empty() {
+        let msg = "Gerrit webhooks are not enabled on this server";
+        return Err(refuse(StatusCode::NOT_FOUND, msg, "disabled"));
+    }
+    if !auth::gerrit_request_ok(&s.gerrit_secrets, &parts.headers, parts.uri.query()) {
+        let msg = "missing or wrong credentials (basic auth password or token parameter)";
+        return Err(refuse(StatusCode::UNAUTHORIZED, msg, "unauthorized"));
+    }
+    let (bytes, held) = read_body(s, &parts.headers, body).await?;
+    let event = serde_json::from_slice::<GerritType>(&bytes)
+        .ok()
+        .and_then(|t| t.kind)
+        .filter(|k| k.len() <= 64)
+        .unwrap_or_else(|| "unknown".to_string());
+    let id = gerrit_delivery_id(&bytes);
+    let d = Delivery {
+        platform: Platform::Gerrit,
+        id: id.clone(),
+        event: event.clone(),
+        received_at: s.clock.now(),
+        body: bytes,
+    };
+    let stored = store_delivery(s, d).await;
+    drop(held);
+    let (resp, outcome) = stored_response(stored, &id);
+    Ok((resp, event, outcome))
+}
+
+/// Gerrit sends no delivery id; the digest of the body is one (a retried post is the same body).
+pub fn gerrit_delivery_id(body: &[u8]) -> String {
+    let digest = Sha256::digest(body);
+    format!("gerrit-{}", &hex::encode(digest)[..32])
+}
+
+async fn readyz(State(s): State<Arc<AppState>>) -> Response {
+    let expected = s.health.expected.load(Ordering::SeqCst);
+    let running = s.health.running.load(Ordering::SeqCst);
+    let writer = s.committer.is_alive();
+    let ready = writer && expected > 0 && running == expected;
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    reply(
+        status,
+        json!({ "ready": ready, "store_writer": writer, "workers_running": running, "workers_expected": expected }),
+    )
+}
+
+async fn metrics_endpoint(State(s): State<Arc<AppState>>) -> Response {
+    let store = s.store.clone();
+    let depth = tokio::task::spawn_blocking(move || store.queue_depth().ok())
+        .await
+        .ok()
+        .flatten();
+    let mut text = s.metrics.render(depth);
+    text.push_str(&crate::metrics::render_budget(&s.budget));
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        text,
+    )
+        .into_response()
+}

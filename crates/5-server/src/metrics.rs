@@ -1,0 +1,227 @@
+//! Prometheus metrics in the text exposition format: deliveries by platform, event and outcome,
+//! time to acknowledge, processing latency and outcome, queue depth.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+
+/// Upper bounds (seconds) of the latency histograms.
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
+#[derive(Default, Clone)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    sum: f64,
+    count: u64,
+}
+
+impl Histogram {
+    fn observe(&mut self, v: f64) {
+        for (i, b) in BUCKETS.iter().enumerate() {
+            if v <= *b {
+                self.counts[i] += 1;
+            }
+        }
+        self.sum += v;
+        self.count += 1;
+    }
+
+    fn render(&self, name: &str, labels: &str, out: &mut String) {
+        let sep = if labels.is_empty() { "" } else { "," };
+        for (i, b) in BUCKETS.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{{labels}{sep}le=\"{b}\"}} {}",
+                self.counts[i]
+            );
+        }
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}",
+            self.count
+        );
+        let braces = if labels.is_empty() {
+            String::new()
+        } else {
+            format!("{{{labels}}}")
+        };
+        let _ = writeln!(out, "{name}_sum{braces} {}", self.sum);
+        let _ = writeln!(out, "{name}_count{braces} {}", self.count);
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    deliveries: BTreeMap<(String, String, String), u64>,
+    processed: BTreeMap<(String, String), u64>,
+    ack: BTreeMap<String, Histogram>,
+    processing: BTreeMap<String, Histogram>,
+}
+
+/// The server's metrics registry.
+#[derive(Default)]
+pub struct Metrics {
+    inner: Mutex<Inner>,
+}
+
+/// GitHub and Gerrit event names kept as label values; anything else is counted as `other`,
+/// so a sender cannot grow the label set without bound.
+const KNOWN_EVENTS: [&str; 27] = [
+    "pull_request",
+    "pull_request_review",
+    "pull_request_review_comment",
+    "issue_comment",
+    "push",
+    "check_run",
+    "check_suite",
+    "workflow_run",
+    "workflow_job",
+    "status",
+    "ping",
+    "installation",
+    "installation_repositories",
+    "issues",
+    "patchset-created",
+    "change-merged",
+    "change-abandoned",
+    "change-restored",
+    "comment-added",
+    "reviewer-added",
+    "wip-state-changed",
+    "ref-updated",
+    "change-deleted",
+    "hashtags-changed",
+    "vote-deleted",
+    "topic-changed",
+    "unknown",
+];
+
+fn event_label(event: &str) -> &str {
+    if KNOWN_EVENTS.contains(&event) {
+        event
+    } else {
+        "other"
+    }
+}
+
+impl Metrics {
+    /// Counts a delivery by its HTTP outcome and records the time taken to answer it.
+    pub fn observe_delivery(&self, platform: &str, event: &str, outcome: &str, seconds: f64) {
+        if let Ok(mut m) = self.inner.lock() {
+            *m.deliveries
+                .entry((
+                    platform.to_string(),
+                    event_label(event).to_string(),
+                    outcome.to_string(),
+                ))
+                .or_default() += 1;
+            m.ack
+                .entry(platform.to_string())
+                .or_default()
+                .observe(seconds);
+        }
+    }
+
+    /// Counts a processed delivery by outcome and records how long processing took.
+    pub fn observe_processing(&self, platform: &str, outcome: &str, seconds: f64) {
+        if let Ok(mut m) = self.inner.lock() {
+            *m.processed
+                .entry((platform.to_string(), outcome.to_string()))
+                .or_default() += 1;
+            m.processing
+                .entry(platform.to_string())
+                .or_default()
+                .observe(seconds);
+        }
+    }
+
+    /// Renders every metric; `queue_depth` is read from the store by the caller.
+    pub fn render(&self, queue_depth: Option<u64>) -> String {
+        let mut out = String::new();
+        let Ok(m) = self.inner.lock() else {
+            return out;
+        };
+        out.push_str("# HELP canopy_deliveries_total Webhook deliveries received, by platform, event and outcome.\n");
+        out.push_str("# TYPE canopy_deliveries_total counter\n");
+        for ((p, e, o), n) in &m.deliveries {
+            let _ = writeln!(
+                out,
+                "canopy_deliveries_total{{platform=\"{p}\",event=\"{e}\",outcome=\"{o}\"}} {n}"
+            );
+        }
+        out.push_str(
+            "# HELP canopy_ack_seconds Time from request to response for webhook deliveries.\n",
+        );
+        out.push_str("# TYPE canopy_ack_seconds histogram\n");
+        for (p, h) in &m.ack {
+            h.render("canopy_ack_seconds", &format!("platform=\"{p}\""), &mut out);
+        }
+        out.push_str("# HELP canopy_processed_total Deliveries turned into events, by platform and outcome.\n");
+        out.push_str("# TYPE canopy_processed_total counter\n");
+        for ((p, o), n) in &m.processed {
+            let _ = writeln!(
+                out,
+                "canopy_processed_total{{platform=\"{p}\",outcome=\"{o}\"}} {n}"
+            );
+        }
+        out.push_str(
+            "# HELP canopy_processing_seconds Time to normalise a delivery and store its events.\n",
+        );
+        out.push_str("# TYPE canopy_processing_seconds histogram\n");
+        for (p, h) in &m.processing {
+            h.render(
+                "canopy_processing_seconds",
+                &format!("platform=\"{p}\""),
+                &mut out,
+            );
+        }
+        if let Some(d) = queue_depth {
+            out.push_str(
+                "# HELP canopy_inbox_queue_depth Deliveries stored and waiting to be processed.\n",
+            );
+            out.push_str("# TYPE canopy_inbox_queue_depth gauge\n");
+            let _ = writeln!(out, "canopy_inbox_queue_depth {d}");
+        }
+        out
+    }
+}
+
+/// The request byte budget as gauges and a counter.
+pub fn render_budget(b: &crate::budget::Budget) -> String {
+    let mut out = String::new();
+    out.push_str(
+        "# HELP canopy_request_bytes_in_flight Request body bytes held by the server now.\n",
+    );
+    out.push_str("# TYPE canopy_request_bytes_in_flight gauge\n");
+    let _ = writeln!(out, "canopy_request_bytes_in_flight {}", b.in_use());
+    out.push_str(
+        "# HELP canopy_request_bytes_budget The budget of request body bytes in flight.\n",
+    );
+    out.push_str("# TYPE canopy_request_bytes_budget gauge\n");
+    let _ = writeln!(out, "canopy_request_bytes_budget {}", b.limit());
+    out.push_str("# HELP canopy_requests_shed_total Requests answered 503 for lack of budget.\n");
+    out.push_str("# TYPE canopy_requests_shed_total counter\n");
+    let _ = writeln!(out, "canopy_requests_shed_total {}", b.refused());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_prometheus_text() {
+        let m = Metrics::default();
+        m.observe_delivery("github", "pull_request", "accepted", 0.002);
+        m.observe_delivery("github", "evil\"label", "bad_request", 0.001);
+        m.observe_processing("github", "processed", 0.0004);
+        let text = m.render(Some(3));
+        assert!(text.contains("canopy_deliveries_total{platform=\"github\",event=\"pull_request\",outcome=\"accepted\"} 1"));
+        assert!(text.contains("event=\"other\",outcome=\"bad_request\"} 1"));
+        assert!(text.contains("canopy_ack_seconds_bucket{platform=\"github\",le=\"0.0025\"} 2"));
+        assert!(text.contains("canopy_processing_seconds_count{platform=\"github\"} 1"));
+        assert!(text.contains("canopy_inbox_queue_depth 3"));
+    }
+}

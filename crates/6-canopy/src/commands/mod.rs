@@ -1,0 +1,20 @@
+//! One module per subcommand: its `clap` arguments and its `run` function.
+
+pub mod analyze;
+pub mod backfill;
+/// `canopy burnout` lives with the burnout logic in the service layer (see canopy_service::burnout).
+pub use canopy_service::burnout;
+pub mod carbon;
+pub mod ci;
+pub mod demo;
+mod demo_webhooks;
+pub mod digest;
+pub mod events;
+pub mod healthcheck;
+pub mod inbox;
+pub mod outbox;
+pub mod replay;
+pub mod report;
+pub mod sentiment;
+pub mod serve;
+pub mod ttm;

@@ -1,0 +1,123 @@
+//! `canopy outbox list|retry`: the actions Canopy has queued, performed or given up on, and
+//! putting a dead one back in the queue. The store is single-process: stop the server first.
+
+use std::io::Write;
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use super::events::ListFormat;
+use canopy_core::{OutboxItem, OutboxState, WriteOp, WriteOutcome};
+
+/// Arguments of `canopy outbox`.
+#[derive(Debug, clap::Args)]
+pub struct OutboxArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: OutboxCommand,
+}
+
+/// Subcommands of `canopy outbox`.
+#[derive(Debug, clap::Subcommand)]
+pub enum OutboxCommand {
+    /// List actions with their state (pending, done, dead) and last error.
+    List(OutboxListArgs),
+    /// Put a dead action back in the queue; the server performs it when it next runs.
+    Retry(OutboxRetryArgs),
+}
+
+/// Arguments of `canopy outbox list`.
+#[derive(Debug, clap::Args)]
+pub struct OutboxListArgs {
+    /// Store directory.
+    #[arg(long, value_name = "DIR")]
+    pub store: PathBuf,
+    /// Only the dead-letter list.
+    #[arg(long)]
+    pub dead: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+    pub format: ListFormat,
+}
+
+/// Arguments of `canopy outbox retry`.
+#[derive(Debug, clap::Args)]
+pub struct OutboxRetryArgs {
+    /// Store directory.
+    #[arg(long, value_name = "DIR")]
+    pub store: PathBuf,
+    /// Action id, as `canopy outbox list` shows it.
+    pub id: String,
+}
+
+/// Runs `canopy outbox`.
+pub fn run(args: OutboxArgs) -> anyhow::Result<ExitCode> {
+    match args.command {
+        OutboxCommand::List(a) => list(a),
+        OutboxCommand::Retry(a) => retry(a),
+    }
+}
+
+fn line(i: &OutboxItem) -> String {
+    let state = match i.state {
+        OutboxState::Pending => format!("pending (due {})", i.due_at.to_rfc3339()),
+        OutboxState::Done => "done".to_string(),
+        OutboxState::Dead => "dead".to_string(),
+    };
+    format!(
+        "{:<60} {:<20} {:<40} {} attempts={}{}",
+        i.id,
+        i.action.name(),
+        i.action.target(),
+        state,
+        i.attempts,
+        i.last_error
+            .as_deref()
+            .map(|e| format!(" last error: {e}"))
+            .unwrap_or_default()
+    )
+}
+
+fn list(a: OutboxListArgs) -> anyhow::Result<ExitCode> {
+    let store = crate::wiring::open_store(&a.store)?;
+    let mut items = Vec::new();
+    store.scan_outbox(a.dead, &mut |i| {
+        items.push(i);
+        ControlFlow::Continue(())
+    })?;
+    let mut out = std::io::stdout().lock();
+    for i in &items {
+        let text = match a.format {
+            ListFormat::Json => serde_json::to_string(i)?,
+            ListFormat::Text => line(i),
+        };
+        if let Err(e) = writeln!(out, "{text}") {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                break;
+            }
+            return Err(e.into());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn retry(a: OutboxRetryArgs) -> anyhow::Result<ExitCode> {
+    let store = crate::wiring::open_store(&a.store)?;
+    let out = store
+        .apply_writes(vec![WriteOp::OutboxRetry {
+            id: a.id.clone(),
+            now: chrono::Utc::now(),
+        }])?
+        .pop();
+    match out {
+        Some(WriteOutcome::Requeued) => {
+            println!(
+                "action {} queued again; the server performs it when it next runs",
+                a.id
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(WriteOutcome::Rejected(why)) => anyhow::bail!("{why}"),
+        other => anyhow::bail!("unexpected result {other:?}"),
+    }
+}
