@@ -101,15 +101,29 @@ def main(raw: Path, out: Path) -> None:
         write(df, out / name)
 
     # --- incivility training: GitHub issues (and LKML) from three studies ---------------
+    # `uncivil` = a personal attack or offensive language (insult, name calling, mocking,
+    # vulgarity, threat, identity attack; STRUDEL's "toxic"); frustration, impatience,
+    # entitlement and irony alone count as civil here (their studies call them uncivil; the
+    # `any_incivility` column keeps that broader label).
+    attack = {"insulting", "ia (name calling)", "name_calling", "mocking", "vulgarity", "threat", "identity_attack"}
     parts = []
     ufc = pd.read_csv(raw / "ufc_incivility_final_df_cleaned.csv")
-    parts.append(pd.DataFrame({"text": ufc.message, "uncivil": ufc.actual, "source": "ufc-" + ufc.source}))
+    # Uncivil rows without a category (the `dwhp` part) cannot be sorted into attack or not.
+    ufc = ufc[~((ufc.actual == 1) & ufc.tbdf.isna())]
+    parts.append(
+        pd.DataFrame(
+            {"text": ufc.message, "uncivil": ufc.tbdf.isin(attack).astype(int), "any_incivility": ufc.actual, "source": "ufc-" + ufc.source}
+        )
+    )
     strudel = pd.read_excel(raw / "strudel_issue_comments.xlsx")
-    parts.append(pd.DataFrame({"text": strudel.text, "uncivil": strudel.is_toxic, "source": "strudel"}))
+    parts.append(pd.DataFrame({"text": strudel.text, "uncivil": strudel.is_toxic, "any_incivility": strudel.is_toxic, "source": "strudel"}))
     for forum in ("gh", "lkml"):
         for label, flag in (("civil", 0), ("uncivil", 1)):
             f = pd.read_csv(raw / f"ferreira_{forum}_{label}.csv")
-            parts.append(pd.DataFrame({"text": f.quotation, "uncivil": flag, "source": f"ferreira-{forum}"}))
+            tox = f.quotation_tbdf.isin(attack).astype(int) if flag else 0
+            parts.append(
+                pd.DataFrame({"text": f.quotation, "uncivil": tox, "any_incivility": flag, "source": f"ferreira-{forum}"})
+            )
     inc = pd.concat(parts, ignore_index=True)
     inc = inc[inc.text.notna()]
     inc["text"] = inc.text.astype(str)
@@ -117,12 +131,12 @@ def main(raw: Path, out: Path) -> None:
     inc["key"] = inc.text.map(norm)
     inc = inc[~inc.key.isin(held)]
     # A text labelled both ways by different studies counts as uncivil (any study saw it so).
-    inc = inc.sort_values("uncivil", ascending=False).drop_duplicates("key")
+    inc = inc.sort_values(["uncivil", "any_incivility"], ascending=False).drop_duplicates("key")
     inc = inc.sample(frac=1.0, random_state=42).reset_index(drop=True)
     rng = random.Random(42)
     inc["split"] = ["valid" if rng.random() < 0.2 else "train" for _ in range(len(inc))]
     inc["id"] = [sid("inc", t) for t in inc.text]
-    write(inc[["id", "uncivil", "text", "source", "split"]], out / "incivility_github.csv")
+    write(inc[["id", "uncivil", "any_incivility", "text", "source", "split"]], out / "incivility_github.csv")
 
 
 if __name__ == "__main__":

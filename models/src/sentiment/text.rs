@@ -137,22 +137,30 @@ impl Grams {
     pub fn fill(&mut self, text: &str) {
         self.word.clear();
         self.char.clear();
-        let ws = words(&clean(text));
+        let cleaned = clean(text);
+        let ws = words(&cleaned);
         let mut buf = [0u8; 4];
+        let mut chars: Vec<char> = Vec::new();
         for (i, w) in ws.iter().enumerate() {
             self.word.push(fnv(fnv_start(WORD_SEED), w.as_bytes()));
             if let Some(next) = ws.get(i + 1) {
                 let h = fnv(fnv(fnv_start(BIGRAM_SEED), w.as_bytes()), b" ");
                 self.word.push(fnv(h, next.as_bytes()));
             }
-            let chars: Vec<char> = std::iter::once(' ')
-                .chain(w.chars())
-                .chain(std::iter::once(' '))
-                .collect();
+        }
+        for w in cleaned.split_whitespace() {
+            chars.clear();
+            chars.push(' ');
+            chars.extend(w.chars());
+            chars.push(' ');
             for start in 0..chars.len() {
                 let mut h = fnv_start(CHAR_SEED);
                 for (n, c) in chars[start..].iter().take(CHAR_N.1).enumerate() {
-                    h = fnv(h, c.encode_utf8(&mut buf).as_bytes());
+                    h = if c.is_ascii() {
+                        fnv(h, &[*c as u8])
+                    } else {
+                        fnv(h, c.encode_utf8(&mut buf).as_bytes())
+                    };
                     if n + 1 >= CHAR_N.0 {
                         self.char.push(h);
                     }
