@@ -296,7 +296,7 @@ impl ChangeEvent {
 }
 
 /// How one file changed in a commit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileChange {
     /// Path in the new tree (the old one for deletions).
     pub path: String,
@@ -307,6 +307,12 @@ pub struct FileChange {
     /// Whether the line counts are real.
     #[serde(default, skip_serializing_if = "FileStatus::is_text")]
     pub status: FileStatus,
+    /// The file's previous path when it was renamed (its lines are those edited in the move).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
+    /// The file it was copied from, when copy detection is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copied_from: Option<String>,
 }
 
 /// Whether the line counts of a [`FileChange`] could be computed.

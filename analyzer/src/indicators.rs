@@ -7,10 +7,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
 use serde::Serialize;
 
+use crate::areas::{AreaFinder, Areas};
 use crate::event::{ChangeAction, Event, EventKind};
 use crate::identity::Identities;
 use crate::week::IsoWeek;
-use crate::weekly::{is_late_night, is_weekend, top_level};
+use crate::weekly::{is_late_night, is_weekend};
 
 /// Indicator names, in vector order.
 pub const NAMES: [&str; 15] = [
@@ -155,6 +156,7 @@ impl<'a> IndicatorBuilder<'a> {
                     .or_default() += 1;
             }
         }
+        let areas = repository_areas(&self.events);
         let mut offsets = self.offsets.clone();
         for (p, votes) in offset_votes {
             offsets.entry(p).or_insert_with(|| {
@@ -182,6 +184,10 @@ impl<'a> IndicatorBuilder<'a> {
         type ReqKey = ((String, String, u64), String);
         let mut requests: HashMap<ReqKey, (DateTime<Utc>, Option<DateTime<Utc>>)> = HashMap::new();
         let mut first_review_hours: HashMap<(String, IsoWeek), Vec<f64>> = HashMap::new();
+        // Changes a person acted on, per week and day; merged into context switching for the
+        // weeks the person has (a change event alone does not make a person-week).
+        type DayItems = BTreeMap<NaiveDate, BTreeSet<String>>;
+        let mut change_touches: HashMap<(String, IsoWeek), DayItems> = HashMap::new();
         for e in &self.events {
             let at = e.at_utc();
             let ckey = |n: u64| (e.platform.to_string(), e.repo.clone(), n);
@@ -206,7 +212,8 @@ impl<'a> IndicatorBuilder<'a> {
                             a.rework += lines;
                         }
                         last_touch.insert(key, at);
-                        a.touch(&t, format!("{}:{}", e.repo, top_level(&f.path)));
+                        let area = areas.get(&e.repo).map_or(".", |x| x.area_of(&f.path));
+                        a.touch(&t, format!("{}:{area}", e.repo));
                     }
                     a.stamp(&t);
                     active_days.entry(p).or_default().insert(t.date_naive());
@@ -216,6 +223,20 @@ impl<'a> IndicatorBuilder<'a> {
                         continue;
                     };
                     let k = ckey(ch.number);
+                    // The person acting on the change (the author, or who merged or closed it)
+                    // touched it that day, for context switching.
+                    let who = ch
+                        .actor
+                        .as_ref()
+                        .and_then(|a| ids.person(a))
+                        .unwrap_or(p.clone());
+                    let tw = local(&who, at);
+                    change_touches
+                        .entry((who, IsoWeek::of_local(&tw)))
+                        .or_default()
+                        .entry(tw.date_naive())
+                        .or_default()
+                        .insert(format!("{}#{}", e.repo, ch.number));
                     for r in &ch.reviewers_requested {
                         if let Some(rp) = ids.person(r) {
                             requests.entry((k.clone(), rp)).or_insert((at, None));
@@ -297,7 +318,10 @@ impl<'a> IndicatorBuilder<'a> {
             let days = active_days.get(&p).cloned().unwrap_or_default();
             let mut w = first;
             loop {
-                let a = acc.remove(&(p.clone(), w)).unwrap_or_default();
+                let mut a = acc.remove(&(p.clone(), w)).unwrap_or_default();
+                for (day, items) in change_touches.remove(&(p.clone(), w)).unwrap_or_default() {
+                    a.areas_by_day.entry(day).or_default().extend(items);
+                }
                 let start = w.start_utc();
                 let end = w.next().start_utc();
                 let mut v = [None; N];
@@ -367,6 +391,26 @@ impl<'a> IndicatorBuilder<'a> {
     }
 }
 
+/// Each repository's areas, from the file changes of its non-merge commits by people.
+fn repository_areas(events: &[Event]) -> HashMap<String, Areas> {
+    let mut finders: HashMap<&str, AreaFinder> = HashMap::new();
+    for e in events {
+        if let EventKind::Commit(c) = &e.kind
+            && !c.is_merge()
+            && !c.author.is_bot()
+        {
+            let f = finders.entry(e.repo.as_str()).or_default();
+            for file in &c.files {
+                f.add_path(&file.path);
+            }
+        }
+    }
+    finders
+        .into_iter()
+        .map(|(repo, f)| (repo.to_string(), f.finish()))
+        .collect()
+}
+
 /// The longest run of consecutive active days that includes a day of week `w` (runs may start
 /// before the week).
 fn longest_streak_in(days: &BTreeSet<NaiveDate>, w: IsoWeek) -> u32 {
@@ -411,7 +455,7 @@ mod tests {
                     path: path.into(),
                     added: lines,
                     deleted: 0,
-                    status: Default::default(),
+                    ..Default::default()
                 }],
                 ..CommitEvent::new(format!("{at}{path}"), Actor::git("X", email), t)
             }),
@@ -466,5 +510,77 @@ mod tests {
         assert_eq!(w[idx::NEG_WRITTEN], None);
         assert_eq!(pw[1].values[idx::COMMITS], Some(0.0));
         assert_eq!(pw[2].values[idx::REWORK], Some(2.0));
+    }
+
+    #[test]
+    fn context_switching_counts_areas_changes_and_reviews_per_day() {
+        use crate::event::{ChangeEvent, ReviewEvent, ReviewVerdict};
+        let ids = Identities::default();
+        let mut b = IndicatorBuilder::new(&ids, HashMap::new(), None);
+        // Areas of o/r: api, core and docs (a third each).
+        for (i, path) in ["api/a.py", "core/b.py", "docs/c.md"].iter().enumerate() {
+            b.add(commit(
+                "bob@x.org",
+                &format!("2026-11-0{}T10:00:00+00:00", i + 2),
+                path,
+                1,
+            ));
+        }
+        // Ada on Monday 16 Nov: two commits in api, one in core (2 areas), a review of change
+        // 7 and an update of her own change 9 (2 changes): 4 things. Tuesday: one commit (1).
+        let ada = Actor::git("Ada", "ada@x.org");
+        b.add(commit(
+            "ada@x.org",
+            "2026-11-16T09:00:00+00:00",
+            "api/a.py",
+            1,
+        ));
+        b.add(commit(
+            "ada@x.org",
+            "2026-11-16T10:00:00+00:00",
+            "api/x.py",
+            1,
+        ));
+        b.add(commit(
+            "ada@x.org",
+            "2026-11-16T11:00:00+00:00",
+            "core/b.py",
+            1,
+        ));
+        b.add(commit(
+            "ada@x.org",
+            "2026-11-17T11:00:00+00:00",
+            "docs/c.md",
+            1,
+        ));
+        let t = DateTime::parse_from_rfc3339("2026-11-16T12:00:00+00:00").unwrap();
+        b.add(Event::new(
+            "review",
+            Platform::Github,
+            "o/r",
+            t,
+            EventKind::Review(ReviewEvent {
+                change: 7,
+                patchset: None,
+                reviewer: ada.clone(),
+                change_author: None,
+                verdict: ReviewVerdict::Approved,
+                votes: vec![],
+                body: None,
+            }),
+        ));
+        b.add(Event::new(
+            "update",
+            Platform::Github,
+            "o/r",
+            t,
+            EventKind::Change(ChangeEvent::new(9, ChangeAction::Updated, ada, t)),
+        ));
+        let pw = b.finish();
+        let ada = pw
+            .iter()
+            .find(|w| w.person.contains("ada") && w.values[idx::COMMITS] == Some(4.0))
+            .unwrap();
+        assert_eq!(ada.values[idx::CONTEXT], Some((4.0 + 1.0) / 2.0));
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod actor;
 pub mod aggregate;
+pub mod areas;
 pub mod digest;
 pub mod event;
 pub mod identity;

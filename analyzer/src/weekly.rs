@@ -1,11 +1,12 @@
 //! Team-level weekly picture of a repository's commit history: activity, churn, after-hours
 //! and weekend work, context switching. No person is named in the output.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Timelike, Utc, Weekday};
 use serde::{Deserialize, Serialize};
 
+use crate::areas::{AreaFinder, AreaShare, Areas, dir_of};
 use crate::event::{CommitEvent, Event, EventKind};
 use crate::week::IsoWeek;
 
@@ -37,10 +38,24 @@ pub struct TeamWeek {
     pub weekend_share: f64,
     /// Median over author-days of the distinct top-level directories touched that day.
     pub median_context_switching: f64,
+    /// Mean over author-days of the distinct areas (see [`AreaSummary`]) touched that day
+    /// (0 when no commits; rounded to 2 places).
+    pub context_switching: f64,
     /// Merge commits (not counted in `commits`).
     pub merge_commits: u64,
     /// Commits by recognised bots (not counted in `commits`).
     pub bot_commits: u64,
+    /// Lines added by bots' commits (not counted in `lines_added`).
+    pub bot_lines_added: u64,
+    /// Lines deleted by bots' commits (not counted in `lines_deleted`).
+    pub bot_lines_deleted: u64,
+}
+
+/// The areas context switching counts, each with its share of the file changes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AreaSummary {
+    /// Areas (packages and directories), largest share first.
+    pub areas: Vec<AreaShare>,
 }
 
 /// The whole team report: every week from the first to the last active one, plus trends.
@@ -50,6 +65,8 @@ pub struct TeamReport {
     pub weeks: Vec<TeamWeek>,
     /// Plain-language observations comparing recent weeks with the ones before.
     pub trends: Vec<String>,
+    /// The areas behind `context_switching`.
+    pub areas: AreaSummary,
 }
 
 #[derive(Default)]
@@ -63,8 +80,13 @@ struct WeekAcc {
     weekend: u64,
     merges: u64,
     bots: u64,
+    bot_added: u64,
+    bot_deleted: u64,
     /// (author key, local date) → top-level directories touched.
     author_days: HashMap<(String, NaiveDate), HashSet<String>>,
+    /// (author key, local date) → directories touched (ids in the builder's directory table),
+    /// mapped to areas once the whole history has been seen.
+    author_day_dirs: HashMap<(String, NaiveDate), BTreeSet<u32>>,
 }
 
 /// Accumulates commit events one at a time (streaming: memory grows with weeks and distinct
@@ -74,6 +96,10 @@ pub struct WeeklyBuilder {
     since: Option<DateTime<Utc>>,
     until: Option<DateTime<Utc>>,
     weeks: BTreeMap<IsoWeek, WeekAcc>,
+    finder: AreaFinder,
+    /// Directory table: id → directory, and back.
+    dirs: Vec<String>,
+    dir_ids: HashMap<String, u32>,
 }
 
 impl WeeklyBuilder {
@@ -82,7 +108,7 @@ impl WeeklyBuilder {
         WeeklyBuilder {
             since,
             until,
-            weeks: BTreeMap::new(),
+            ..WeeklyBuilder::default()
         }
     }
 
@@ -107,6 +133,8 @@ impl WeeklyBuilder {
         }
         if c.author.is_bot() {
             acc.bots += 1;
+            acc.bot_added += c.lines_added();
+            acc.bot_deleted += c.lines_deleted();
             return;
         }
         acc.commits += 1;
@@ -119,12 +147,23 @@ impl WeeklyBuilder {
         if is_weekend(&t) {
             acc.weekend += 1;
         }
-        let dirs = acc
-            .author_days
-            .entry((c.author.key.clone(), t.date_naive()))
-            .or_default();
+        let key = (c.author.key.clone(), t.date_naive());
+        let tops = acc.author_days.entry(key.clone()).or_default();
+        let day_dirs = acc.author_day_dirs.entry(key).or_default();
         for f in &c.files {
-            dirs.insert(top_level(&f.path).to_string());
+            tops.insert(top_level(&f.path).to_string());
+            self.finder.add_path(&f.path);
+            let dir = dir_of(&f.path);
+            let id = match self.dir_ids.get(dir) {
+                Some(id) => *id,
+                None => {
+                    let id = self.dirs.len() as u32;
+                    self.dirs.push(dir.to_string());
+                    self.dir_ids.insert(dir.to_string(), id);
+                    id
+                }
+            };
+            day_dirs.insert(id);
             if !acc.files.contains(&f.path) {
                 acc.files.insert(f.path.clone());
             }
@@ -134,6 +173,10 @@ impl WeeklyBuilder {
     /// Produces the report; weeks with no commits between active weeks are included as zeros.
     pub fn finish(self) -> TeamReport {
         let mut weeks = Vec::new();
+        let areas = self.finder.finish();
+        let summary = AreaSummary {
+            areas: areas.shares().to_vec(),
+        };
         let (Some(first), Some(last)) = (
             self.weeks.keys().next().copied(),
             self.weeks.keys().next_back().copied(),
@@ -141,25 +184,44 @@ impl WeeklyBuilder {
             return TeamReport {
                 weeks,
                 trends: vec!["No commits in the selected period.".to_string()],
+                areas: summary,
             };
         };
+        let area_of_dir = area_ids(&areas, &self.dirs);
         let mut map = self.weeks;
         let mut w = first;
         loop {
             let acc = map.remove(&w).unwrap_or_default();
-            weeks.push(acc.into_week(w));
+            weeks.push(acc.into_week(w, &area_of_dir));
             if w >= last {
                 break;
             }
             w = w.next();
         }
         let trends = trends(&weeks);
-        TeamReport { weeks, trends }
+        TeamReport {
+            weeks,
+            trends,
+            areas: summary,
+        }
     }
 }
 
+/// The area of every directory in the table, as a small integer per distinct area.
+fn area_ids(areas: &Areas, dirs: &[String]) -> Vec<u32> {
+    let mut ids: HashMap<&str, u32> = HashMap::new();
+    dirs.iter()
+        .map(|d| {
+            // `area_of` takes a file path: any file name in `d` will do.
+            let area = areas.area_of(&format!("{d}/f"));
+            let next = ids.len() as u32;
+            *ids.entry(area).or_insert(next)
+        })
+        .collect()
+}
+
 impl WeekAcc {
-    fn into_week(self, w: IsoWeek) -> TeamWeek {
+    fn into_week(self, w: IsoWeek, area_of_dir: &[u32]) -> TeamWeek {
         let share = |n: u64| {
             if self.commits == 0 {
                 0.0
@@ -179,8 +241,11 @@ impl WeekAcc {
             late_night_share: round4(share(self.late)),
             weekend_share: round4(share(self.weekend)),
             median_context_switching: median_usize(&mut per_day),
+            context_switching: mean_areas(&self.author_day_dirs, area_of_dir),
             merge_commits: self.merges,
             bot_commits: self.bots,
+            bot_lines_added: self.bot_added,
+            bot_lines_deleted: self.bot_deleted,
         }
     }
 }
@@ -202,6 +267,21 @@ pub fn top_level(path: &str) -> &str {
         Some((dir, _)) if !dir.is_empty() => dir,
         _ => ".",
     }
+}
+
+/// Mean over author-days of the distinct areas their directories fall in (2 places).
+fn mean_areas(days: &HashMap<(String, NaiveDate), BTreeSet<u32>>, area_of_dir: &[u32]) -> f64 {
+    if days.is_empty() {
+        return 0.0;
+    }
+    let total: usize = days
+        .values()
+        .map(|dirs| {
+            let areas: BTreeSet<u32> = dirs.iter().map(|d| area_of_dir[*d as usize]).collect();
+            areas.len()
+        })
+        .sum();
+    (total as f64 / days.len() as f64 * 100.0).round() / 100.0
 }
 
 fn median_usize(v: &mut [usize]) -> f64 {
@@ -326,7 +406,7 @@ fn change_sentence(label: &str, before: f64, recent: f64) -> String {
 mod tests {
     use super::*;
     use crate::actor::Actor;
-    use crate::event::{FileChange, FileStatus};
+    use crate::event::FileChange;
     use chrono::Duration;
 
     fn commit(author: &str, time: &str, files: &[(&str, u32, u32)], parents: usize) -> CommitEvent {
@@ -339,7 +419,7 @@ mod tests {
                     path: p.to_string(),
                     added: *a,
                     deleted: *d,
-                    status: FileStatus::Text,
+                    ..Default::default()
                 })
                 .collect(),
             ..CommitEvent::new(
@@ -422,6 +502,10 @@ mod tests {
         assert_eq!(w.weekend_share, 0.3333);
         // ada on 4 March touched {src, docs} = 2, bob on 9 March touched {.} = 1 → median 1.5.
         assert_eq!(w.median_context_switching, 1.5);
+        // Areas: src (2 changes), docs (1) and the root (1) → the same 2 and 1 areas per day.
+        assert_eq!(w.context_switching, 1.5);
+        assert_eq!((w.bot_lines_added, w.bot_lines_deleted), (100, 100));
+        assert_eq!(r.areas.areas.len(), 3);
     }
 
     #[test]

@@ -1,29 +1,47 @@
--- wrk script: POSTs the same signed payload with a fresh X-GitHub-Delivery per request.
--- Environment: BODY_FILE (payload), SIGNATURE (sha256=...), EVENT (X-GitHub-Event).
+-- wrk script: POSTs signed payloads with a fresh X-GitHub-Delivery per request.
+-- Environment: BODY_FILE (payload) and SIGNATURE (sha256=...), or BODY_FILES and SIGNATURES
+-- (space-separated, the same length: requests go round-robin over them, e.g. one payload per
+-- repository); EVENT (X-GitHub-Event); ID_PREFIX (optional, keeps the ids of several
+-- concurrent wrk runs apart).
 local counter = 0
 local thread_id = 0
 local threads = {}
+local bodies = {}
+local sigs = {}
 
 function setup(thread)
   thread:set("id", #threads)
   table.insert(threads, thread)
 end
 
-function init(args)
-  local f = assert(io.open(os.getenv("BODY_FILE"), "rb"))
-  wrk.body = f:read("*all")
+local function read(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("*all")
   f:close()
+  return s
+end
+
+function init(args)
+  local files = os.getenv("BODY_FILES")
+  if files then
+    for p in string.gmatch(files, "%S+") do table.insert(bodies, read(p)) end
+    for s in string.gmatch(os.getenv("SIGNATURES"), "%S+") do table.insert(sigs, s) end
+  else
+    table.insert(bodies, read(os.getenv("BODY_FILE")))
+    table.insert(sigs, os.getenv("SIGNATURE"))
+  end
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/json"
   wrk.headers["X-GitHub-Event"] = os.getenv("EVENT") or "pull_request"
-  wrk.headers["X-Hub-Signature-256"] = os.getenv("SIGNATURE")
   thread_id = id
 end
 
 function request()
   counter = counter + 1
-  wrk.headers["X-GitHub-Delivery"] = string.format("bench-%d-%d-%d", os.time(), thread_id, counter)
-  return wrk.format()
+  local i = (counter % #bodies) + 1
+  wrk.headers["X-GitHub-Delivery"] = string.format("%sbench-%d-%d-%d", os.getenv("ID_PREFIX") or "", os.time(), thread_id, counter)
+  wrk.headers["X-Hub-Signature-256"] = sigs[i]
+  return wrk.format(nil, nil, nil, bodies[i])
 end
 
 function done(summary, latency, requests)

@@ -2,6 +2,7 @@
 //! Run: `cargo bench -p canopy-models --bench ttm`.
 
 use canopy_models::ttm::features::{N, TtmFeatures};
+use canopy_models::ttm::online::OnlineState;
 use canopy_models::ttm::{PrRecord, Scope, TrainConfig, TtmModel};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -55,6 +56,16 @@ fn bench(c: &mut Criterion) {
     c.bench_function("ttm/predict_and_explain", |b| {
         b.iter(|| {
             let p = model.predict(black_box(&x));
+            let e = model.explain(black_box(&x));
+            (p, e)
+        })
+    });
+    // As the bot does it: the adaptive interval from the repository's online state (its window
+    // of recent scores), the prediction recorded, and the explanation.
+    let mut state = OnlineState::for_model(&model, 0.01);
+    c.bench_function("ttm/predict_adaptive_and_explain", |b| {
+        b.iter(|| {
+            let p = state.predict(&model, 777, black_box(&x), 1_700_000_000, Some(10.0));
             let e = model.explain(black_box(&x));
             (p, e)
         })

@@ -5,6 +5,7 @@
 pub mod fake_gerrit;
 pub mod fake_github;
 pub mod fake_prometheus;
+pub mod pg;
 pub mod server;
 
 use std::path::{Path, PathBuf};
@@ -132,13 +133,18 @@ impl TestRepo {
         std::fs::remove_file(&p).unwrap_or_else(|e| panic!("removing {}: {e}", p.display()));
     }
 
-    /// `git log --numstat` per non-merge commit: (id, lines added, lines deleted, files), with
-    /// only exact renames detected (`-M100%`), to compare with Canopy's own diffs.
+    /// `git log --numstat` per commit: (id, lines added, lines deleted, files), with git's
+    /// default rename detection (`-M50%`), to compare with Canopy's own diffs.
     pub fn git_numstat(&self) -> Vec<(String, u64, u64, usize)> {
-        let out = git(
-            self.path(),
-            &["log", "--numstat", "-M100%", "--format=@%H", "HEAD"],
-        );
+        self.git_numstat_with(&["--find-renames=50%"])
+    }
+
+    /// `git log --numstat` with other diff options (`-M100%`, `--no-renames`, `-C50%`…).
+    pub fn git_numstat_with(&self, options: &[&str]) -> Vec<(String, u64, u64, usize)> {
+        let mut args = vec!["log", "--numstat", "--format=@%H"];
+        args.extend_from_slice(options);
+        args.push("HEAD");
+        let out = git(self.path(), &args);
         let text = String::from_utf8_lossy(&out.stdout);
         let mut rows: Vec<(String, u64, u64, usize)> = Vec::new();
         for line in text.lines() {

@@ -261,3 +261,85 @@ fn every_subcommand_has_help() {
         assert!(String::from_utf8_lossy(&out.stdout).contains("Usage:"));
     }
 }
+
+#[test]
+fn a_bare_clone_is_named_after_its_origin_or_its_path_without_git() {
+    let r = history();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = r.path().to_str().unwrap();
+    // A bare clone in a directory called `repo`, whose origin is a GitHub repository.
+    canopy_e2e::git(dir.path(), &["clone", "-q", "--bare", src, "repo"]);
+    let bare = dir.path().join("repo");
+    let url = "https://github.com/acme/widgets.git";
+    canopy_e2e::git(&bare, &["remote", "set-url", "origin", url]);
+    let name = |path: &std::path::Path| {
+        let out = run_canopy(
+            BIN,
+            &[
+                "analyze",
+                "--git",
+                path.to_str().unwrap(),
+                "--format",
+                "json",
+            ],
+        );
+        stdout_json(&out)["repo"].as_str().unwrap_or("").to_string()
+    };
+    assert_eq!(name(&bare), "acme/widgets");
+    // Without an origin, the directory name without `.git`.
+    canopy_e2e::git(dir.path(), &["clone", "-q", "--bare", src, "widgets.git"]);
+    let plain = dir.path().join("widgets.git");
+    canopy_e2e::git(&plain, &["remote", "remove", "origin"]);
+    assert_eq!(name(&plain), "widgets");
+}
+
+#[test]
+fn find_renames_sets_how_moved_files_count() {
+    // A 20-line file moved with 2 lines edited: 2 added and 2 deleted with git's default
+    // rename detection, 20 and 20 with exact renames only.
+    let r = TestRepo::new();
+    let text: String = (0..20).map(|i| format!("line {i}\n")).collect();
+    r.write("old/f.txt", text.as_bytes());
+    r.commit("Ada", "ada@example.org", "2024-03-04T10:00:00+00:00", "one");
+    r.remove("old/f.txt").write(
+        "new/f.txt",
+        text.replace("line 3\n", "three\n")
+            .replace("line 9\n", "nine\n")
+            .as_bytes(),
+    );
+    r.commit(
+        "Ada",
+        "ada@example.org",
+        "2024-03-11T10:00:00+00:00",
+        "move",
+    );
+    let analyze = |extra: &[&str]| {
+        let mut args = vec![
+            "analyze",
+            "--git",
+            r.path().to_str().unwrap(),
+            "--format",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        run_canopy(BIN, &args)
+    };
+    let moved = |v: &serde_json::Value| {
+        let w = &v["weeks"][1];
+        (w["lines_added"].clone(), w["lines_deleted"].clone())
+    };
+    let v = stdout_json(&analyze(&[]));
+    assert_eq!(moved(&v), (2.into(), 2.into()));
+    assert_eq!(v["renames"], "--find-renames=50%");
+    assert!(v["weeks"][1]["context_switching"].is_number());
+    assert!(v["areas"]["areas"].is_array());
+    let v = stdout_json(&analyze(&["--find-renames", "100"]));
+    assert_eq!(moved(&v), (20.into(), 20.into()));
+    let bad = analyze(&["--find-renames", "150"]);
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("--find-renames"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}

@@ -6,7 +6,7 @@ use std::path::Path;
 use canopy_analyzer::EventKind;
 use canopy_analyzer::event::{CommitEvent, FileStatus};
 use canopy_e2e::{TestRepo, git};
-use canopy_forge::git::{self, GitError, IngestOptions, IngestReport};
+use canopy_forge::git::{self, GitError, IngestOptions, IngestReport, Renames};
 use canopy_store::{RedbStore, TimeRange, repo_events};
 
 fn ingest(path: &Path, store: &RedbStore) -> IngestReport {
@@ -14,6 +14,7 @@ fn ingest(path: &Path, store: &RedbStore) -> IngestReport {
         repo_name: "r".into(),
         rev: "HEAD".into(),
         jobs: 2,
+        renames: Renames::default(),
     };
     git::ingest(path, &opts, store, &|_| {}).expect("ingest")
 }
@@ -299,6 +300,7 @@ fn a_run_on_an_older_tip_is_extended_by_the_next_one() {
         repo_name: "r".into(),
         rev: "HEAD~2".into(),
         jobs: 1,
+        renames: Renames::default(),
     };
     git::ingest(r.path(), &opts, &store, &|_| {}).unwrap();
     let partial = commits(&store).len() as u64;
@@ -333,6 +335,7 @@ fn not_a_repository_is_a_clear_error() {
         repo_name: "r".into(),
         rev: "HEAD".into(),
         jobs: 1,
+        renames: Renames::default(),
     };
     let err = git::ingest(dir.path(), &opts, &store, &|_| {}).unwrap_err();
     assert!(matches!(err, GitError::NotARepository { .. }), "{err}");
@@ -344,4 +347,249 @@ fn not_a_repository_is_a_clear_error() {
     };
     let err = git::ingest(r.path(), &bad, &store, &|_| {}).unwrap_err();
     assert!(matches!(err, GitError::BadRevision { .. }), "{err}");
+}
+
+fn ingest_with(path: &Path, renames: Renames) -> Vec<CommitEvent> {
+    let dir = tempfile::tempdir().unwrap();
+    let store = RedbStore::open(dir.path()).unwrap();
+    let opts = IngestOptions {
+        repo_name: "r".into(),
+        rev: "HEAD".into(),
+        jobs: 1,
+        renames,
+    };
+    git::ingest(path, &opts, &store, &|_| {}).expect("ingest");
+    commits(&store)
+}
+
+/// Lines of a file: `n` distinct lines with a tag, so files differ in known places.
+fn lines(tag: &str, n: usize) -> String {
+    (0..n).map(|i| format!("{tag} line {i}\n")).collect()
+}
+
+/// Replaces lines `edits` of `text` with new content.
+fn edit(text: &str, edits: &[usize]) -> String {
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if edits.contains(&i) {
+                format!("{l} edited\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect()
+}
+
+/// Asserts that every commit's (lines added, deleted, files) equals `git log --numstat` with
+/// the same rename options.
+fn assert_matches_git(r: &TestRepo, ours: &[CommitEvent], git_options: &[&str]) {
+    for (id, added, deleted, files) in r.git_numstat_with(git_options) {
+        let c = ours.iter().find(|c| c.sha == id).expect("every commit");
+        assert_eq!(
+            (c.lines_added(), c.lines_deleted(), c.files.len()),
+            (added, deleted, files),
+            "commit {id} ({}) with {git_options:?}",
+            c.subject
+        );
+    }
+}
+
+/// A history with the kinds of moves the rename tracker must recognise.
+fn moves_history() -> TestRepo {
+    let r = TestRepo::new();
+    r.write("src/engine.rs", lines("engine", 40).as_bytes())
+        .write("src/pure.rs", lines("pure", 30).as_bytes())
+        .write("src/half.rs", lines("half", 20).as_bytes())
+        .write("src/base.rs", lines("base", 30).as_bytes());
+    r.commit(
+        "Ada",
+        "ada@example.org",
+        "2024-03-04T10:00:00+00:00",
+        "root",
+    );
+    // Moved and edited (4 of 40 lines), a pure rename, and a move that changes 10 of 20 lines
+    // (about 40% similar: a rename only below the default threshold).
+    r.remove("src/engine.rs").write(
+        "core/engine.rs",
+        edit(&lines("engine", 40), &[3, 10, 20, 30]).as_bytes(),
+    );
+    r.remove("src/pure.rs")
+        .write("core/pure.rs", lines("pure", 30).as_bytes());
+    r.remove("src/half.rs").write(
+        "core/half.rs",
+        edit(&lines("half", 20), &(0..10).collect::<Vec<_>>()).as_bytes(),
+    );
+    r.commit(
+        "Ada",
+        "ada@example.org",
+        "2024-03-05T10:00:00+00:00",
+        "move",
+    );
+    // A copy of a file modified in the same commit.
+    r.write("src/base.rs", edit(&lines("base", 30), &[0]).as_bytes())
+        .write("src/copy.rs", edit(&lines("base", 30), &[5, 6]).as_bytes());
+    r.commit(
+        "Ada",
+        "ada@example.org",
+        "2024-03-06T10:00:00+00:00",
+        "copy",
+    );
+    r
+}
+
+#[test]
+fn a_moved_and_edited_file_counts_only_its_edited_lines() {
+    let r = moves_history();
+    let ours = ingest_with(r.path(), Renames::default());
+    let moved = ours.iter().find(|c| c.subject == "move").unwrap();
+    let file = |p: &str| moved.files.iter().find(|f| f.path == p).cloned();
+    let engine = file("core/engine.rs").expect("renamed file");
+    assert_eq!((engine.added, engine.deleted), (4, 4));
+    assert_eq!(engine.renamed_from.as_deref(), Some("src/engine.rs"));
+    let pure = file("core/pure.rs").expect("pure rename");
+    assert_eq!((pure.added, pure.deleted), (0, 0));
+    assert_eq!(pure.renamed_from.as_deref(), Some("src/pure.rs"));
+    // 40% similar is below git's 50%: a deletion and an addition.
+    assert!(file("src/half.rs").is_some() && file("core/half.rs").unwrap().renamed_from.is_none());
+    assert!(file("src/engine.rs").is_none() && file("src/pure.rs").is_none());
+    assert_matches_git(&r, &ours, &["--find-renames=50%"]);
+}
+
+#[test]
+fn the_similarity_threshold_decides_what_is_a_rename() {
+    let r = moves_history();
+    let moved = |renames: Renames| {
+        let ours = ingest_with(r.path(), renames);
+        let c = ours.into_iter().find(|c| c.subject == "move").unwrap();
+        (c.lines_added(), c.lines_deleted(), c.files.len())
+    };
+    // 30%: the 40%-similar file is a rename too (10 lines edited each way).
+    let at = |p: u8| Renames {
+        rename_percent: p,
+        ..Renames::default()
+    };
+    assert_eq!(moved(at(30)), (4 + 10, 4 + 10, 3));
+    // Default 50%: engine and pure are renames, half is deleted and re-added.
+    assert_eq!(moved(at(50)), (4 + 20, 4 + 20, 4));
+    // 95%: only the pure rename is (engine is 90% similar).
+    assert_eq!(moved(at(95)), (40 + 20, 40 + 20, 5));
+    // 100% = exact renames only; 0 = no detection at all.
+    assert_eq!(moved(Renames::exact()), (40 + 20, 40 + 20, 5));
+    assert_eq!(moved(Renames::off()), (40 + 30 + 20, 40 + 30 + 20, 6));
+    for (renames, options) in [
+        (at(30), "--find-renames=30%"),
+        (at(95), "--find-renames=95%"),
+        (Renames::exact(), "--find-renames=100%"),
+        (Renames::off(), "--no-renames"),
+    ] {
+        assert_matches_git(&r, &ingest_with(r.path(), renames), &[options]);
+    }
+}
+
+#[test]
+fn copies_are_found_only_when_asked_for() {
+    let r = moves_history();
+    let copy = |renames: Renames| {
+        ingest_with(r.path(), renames)
+            .into_iter()
+            .find(|c| c.subject == "copy")
+            .unwrap()
+    };
+    let off = copy(Renames::default());
+    assert_eq!((off.lines_added(), off.lines_deleted()), (1 + 30, 1));
+    let with_copies = Renames {
+        copy_percent: 50,
+        ..Renames::default()
+    };
+    let on = copy(with_copies);
+    let c = on.files.iter().find(|f| f.path == "src/copy.rs").unwrap();
+    assert_eq!(c.copied_from.as_deref(), Some("src/base.rs"));
+    assert_eq!((c.added, c.deleted), (2, 2));
+    assert_matches_git(
+        &r,
+        &ingest_with(r.path(), with_copies),
+        &["--find-renames=50%", "--find-copies=50%"],
+    );
+}
+
+#[test]
+fn a_store_refuses_to_mix_rename_settings() {
+    let r = moves_history();
+    let dir = tempfile::tempdir().unwrap();
+    let store = RedbStore::open(dir.path()).unwrap();
+    let mut opts = IngestOptions {
+        repo_name: "r".into(),
+        rev: "HEAD".into(),
+        jobs: 1,
+        renames: Renames::default(),
+    };
+    git::ingest(r.path(), &opts, &store, &|_| {}).unwrap();
+    opts.renames = Renames::exact();
+    let err = git::ingest(r.path(), &opts, &store, &|_| {}).unwrap_err();
+    assert!(matches!(err, GitError::RenamesChanged { .. }), "{err}");
+    assert!(err.to_string().contains("--find-renames=50%"), "{err}");
+}
+
+/// A small deterministic generator (xorshift), so the large edits below are reproducible.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+#[test]
+fn large_edits_are_counted_with_gits_own_cut_offs() {
+    // Edits large enough that git's diff stops searching for the shortest edit (cost above
+    // 256 and the square root of the file's length) and settles for a longer one: counts must
+    // still be git's, line for line. Lines are drawn from a vocabulary small enough that most
+    // lines also occur in the other version (so they take part in the search) and, in the
+    // last file, that some are frequent enough for git to discard them.
+    let r = TestRepo::new();
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut files: Vec<Vec<String>> = Vec::new();
+    let shapes = [(1500, 150), (3000, 300), (5000, 2000), (3000, 20)];
+    for (f, (n, vocab)) in shapes.iter().enumerate() {
+        let text: Vec<String> = (0..*n)
+            .map(|_| format!("v{}\n", rng.next(*vocab)))
+            .collect();
+        r.write(&format!("f{f}.txt"), text.concat().as_bytes());
+        files.push(text);
+    }
+    r.commit(
+        "Ada",
+        "ada@example.org",
+        "2024-03-04T10:00:00+00:00",
+        "root",
+    );
+    for round in 0..3u64 {
+        for (f, text) in files.iter_mut().enumerate() {
+            let vocab = shapes[f].1;
+            let edits = text.len() / 4 + 300 * round as usize;
+            for _ in 0..edits {
+                let at = rng.next(text.len() as u64 + 1) as usize;
+                match rng.next(3) {
+                    0 if at < text.len() => {
+                        text.remove(at);
+                    }
+                    1 if at < text.len() => text[at] = format!("v{}\n", rng.next(vocab)),
+                    _ => text.insert(at, format!("v{}\n", rng.next(vocab))),
+                }
+            }
+            r.write(&format!("f{f}.txt"), text.concat().as_bytes());
+        }
+        r.commit(
+            "Ada",
+            "ada@example.org",
+            &format!("2024-03-0{}T10:00:00+00:00", 5 + round),
+            &format!("round {round}"),
+        );
+    }
+    let ours = ingest_with(r.path(), Renames::default());
+    assert_matches_git(&r, &ours, &["--find-renames=50%"]);
 }

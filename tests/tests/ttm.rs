@@ -127,3 +127,119 @@ fn a_replayed_pull_request_gets_a_time_to_merge_section_with_reasons() {
         "{reasons}"
     );
 }
+
+/// A PR history in the Gousios columns: 400 PRs a day apart whose time to merge grows with their
+/// size, by requesters of different pace; every tenth is closed unmerged.
+fn write_gousios(path: &std::path::Path) {
+    let mut csv = String::from(
+        "pull_req_id,project_name,lang,github_id,created_at,merged_at,closed_at,team_size,files_changed,doc_files,src_churn,test_churn,commits_on_files_touched,prev_pullreqs,requester_succ_rate,intra_branch,main_team_member,requester\n",
+    );
+    let mut state = 0x9e37_79b9_u64;
+    for n in 0..400u64 {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let noise = ((state >> 33) % 1000) as f64 / 1000.0;
+        let churn = [5u64, 30, 200, 900][(n % 4) as usize];
+        let who = n % 5;
+        let hours = (1.0 + churn as f64 / 20.0) * (1.0 + who as f64) * (0.5 + noise);
+        let created = 1_300_000_000 + n as i64 * 86_400;
+        let closed = created + (hours * 3600.0) as i64;
+        let merged = if n % 10 == 9 {
+            String::new()
+        } else {
+            closed.to_string()
+        };
+        csv.push_str(&format!(
+            "{n},o/r,ruby,{n},{created},{merged},{closed},5,{},0,{churn},0,3,{},0.8,false,{},dev{who}\n",
+            1 + churn / 100,
+            n / 5,
+            who == 0
+        ));
+    }
+    std::fs::write(path, csv).unwrap();
+}
+
+#[test]
+fn the_walk_forward_evaluation_keeps_its_json_interface() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("gousios2014_o@r.csv");
+    write_gousios(&data);
+    let out = stdout_ok(&run_canopy(
+        BIN,
+        &[
+            "ttm",
+            "eval",
+            "--data",
+            data.to_str().unwrap(),
+            "--format",
+            "json",
+            "--retrain-every",
+            "4",
+            "--trees",
+            "20",
+        ],
+    ));
+    let r: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    // The keys scripts depend on, computed walk-forward.
+    for key in [
+        "n_train",
+        "n_test",
+        "log_mae",
+        "coverage_10_90",
+        "bucket_macro_f1",
+        "merge_30d_auc",
+        "log_mae_with_final_size",
+    ] {
+        assert!(r[key].is_number(), "{key} in {r}");
+    }
+    assert!(
+        r["baselines"]["running_median"]["log_mae"].is_number(),
+        "{r}"
+    );
+    assert!(
+        r["baselines"]["ai4ci_bucket_classifier"]["bucket_macro_f1"].is_number(),
+        "{r}"
+    );
+    // The first 80% of changes hold 288 merged ones; the last few merged after the test window
+    // opened.
+    let n_train = r["n_train"].as_u64().unwrap();
+    assert!((270..=288).contains(&n_train), "{n_train}");
+    assert_eq!(r["n_test"], 72);
+    assert_eq!(r["retrain_every_weeks"], 4.0);
+    // 80 days of test window, a model every 4 weeks.
+    assert_eq!(r["retrains"], 3);
+    let months = r["coverage_by_month"].as_array().unwrap();
+    assert!(months.len() >= 3, "{months:?}");
+    assert_eq!(
+        months.iter().map(|m| m["n"].as_u64().unwrap()).sum::<u64>(),
+        72
+    );
+    assert_eq!(months[0]["month"], "2012-01");
+    // Size drives merge time here: the model with the final sizes is the more accurate one.
+    assert!(
+        r["log_mae_with_final_size"].as_f64().unwrap() < r["log_mae"].as_f64().unwrap(),
+        "{r}"
+    );
+    assert!(r["with_final_size"]["coverage_by_month"].is_array());
+    assert!(r["served"]["model_share"].is_number());
+
+    let bad = run_canopy(
+        BIN,
+        &[
+            "ttm",
+            "eval",
+            "--data",
+            data.to_str().unwrap(),
+            "--retrain-every",
+            "0",
+        ],
+    );
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr)
+            .contains("--retrain-every must be a positive number of weeks"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}

@@ -21,6 +21,37 @@ pub struct Delivery {
     pub body: Vec<u8>,
 }
 
+impl Delivery {
+    /// The repository (GitHub `owner/name`) or Gerrit project the delivery is about, read from
+    /// its body; empty when the body names none (a ping, an unreadable body). Deliveries with
+    /// the same key are processed in arrival order, by one worker of one replica at a time.
+    pub fn ordering_key(&self) -> String {
+        #[derive(Deserialize)]
+        struct Full {
+            full_name: Option<String>,
+            project: Option<String>,
+        }
+        #[derive(Deserialize)]
+        struct Probe {
+            repository: Option<Full>,
+            change: Option<Full>,
+            #[serde(rename = "refUpdate")]
+            ref_update: Option<Full>,
+            project: Option<String>,
+        }
+        let repo = serde_json::from_slice::<Probe>(&self.body)
+            .ok()
+            .and_then(|p| {
+                p.repository
+                    .and_then(|r| r.full_name)
+                    .or(p.change.and_then(|c| c.project))
+                    .or(p.ref_update.and_then(|r| r.project))
+                    .or(p.project)
+            });
+        repo.unwrap_or_default()
+    }
+}
+
 /// Where a delivery is in its life.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]

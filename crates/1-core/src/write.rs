@@ -30,6 +30,10 @@ pub enum WriteOp {
         actions: Vec<Enqueue>,
         /// Consent changes decided from these events (opt-in/out commands).
         consents: Vec<Consent>,
+        /// Small named values decided from these events (a repository's time-to-merge online
+        /// state), written in the same transaction so that a crash neither loses nor repeats
+        /// what the events taught.
+        meta: Vec<(String, Vec<u8>)>,
     },
     /// Move a pending delivery to quarantine with its error.
     Quarantine {

@@ -97,12 +97,27 @@ impl MetaStore for FailingStore {
         self.check("put_meta")?;
         self.inner.put_meta(key, value)
     }
+    fn scan_meta(
+        &self,
+        visit: &mut dyn FnMut(&str, &[u8]) -> ControlFlow<()>,
+    ) -> Result<(), StoreError> {
+        self.check("scan_meta")?;
+        self.inner.scan_meta(visit)
+    }
 }
 
 impl ScheduleStore for FailingStore {
     fn last_run(&self, key: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
         self.check("last_run")?;
         self.inner.last_run(key)
+    }
+    fn try_lease(&self, name: &str, claim: &Claim) -> Result<bool, StoreError> {
+        self.check("try_lease")?;
+        self.inner.try_lease(name, claim)
+    }
+    fn release_lease(&self, name: &str, owner: &str) -> Result<(), StoreError> {
+        self.check("release_lease")?;
+        self.inner.release_lease(name, owner)
     }
 }
 

@@ -8,19 +8,24 @@
 //! concrete backend. The traits are shaped for a networked, multi-process backend as well as
 //! for the embedded one: pending deliveries and due actions are *claimed* for a while by an
 //! owner rather than read by a cursor, outbox ids are idempotency keys, and a scheduled run is
-//! recorded with a compare-and-set on the previous one. [`redb`] is the embedded backend (one
-//! file, one process); a PostgreSQL backend goes next to it as another module implementing the
-//! same traits. [`faults`] wraps any store to inject failures in tests.
+//! recorded with a compare-and-set on the previous one, and scheduled work runs under a named
+//! lease. [`redb`] is the embedded backend (one file, one process); [`postgres`] is the
+//! networked one (several replicas on one database). Both pass the same conformance suite
+//! (`tests/tests/store_conformance.rs`). [`faults`] wraps any store to inject failures in tests.
 #![forbid(unsafe_code)]
 
 pub mod consent;
+pub mod copy;
 pub mod events;
 pub mod faults;
 pub mod inbox;
+pub mod location;
 pub mod meta;
 pub mod outbox;
+pub mod postgres;
 pub mod redb;
 pub mod reports;
+mod transitions;
 
 use std::path::PathBuf;
 
@@ -30,8 +35,10 @@ use chrono::{DateTime, Utc};
 pub use consent::ConsentStore;
 pub use events::{EventStore, TimeRange, Visit, repo_events, scan_all};
 pub use inbox::InboxStore;
+pub use location::Location;
 pub use meta::{MetaStore, ScheduleStore};
 pub use outbox::OutboxStore;
+pub use postgres::{PgOptions, PgStore};
 pub use redb::{DB_FILE, RedbStore};
 pub use reports::{AuditEntry, ReportStatus, ReportStore, StoredReport};
 
@@ -51,7 +58,30 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
 }
 
-/// Why the store could not do what was asked. Callers branch on `Incompatible` and `InUse`.
+/// Reads an event the store wrote, refusing one written by a newer event schema.
+pub(crate) fn decode_event(bytes: &[u8]) -> Result<canopy_analyzer::Event, StoreError> {
+    use canopy_analyzer::event::EVENT_SCHEMA_VERSION;
+    let ev: canopy_analyzer::Event = decode(bytes, "event")?;
+    if ev.v > EVENT_SCHEMA_VERSION {
+        return Err(StoreError::Corrupt(format!(
+            "event {} has schema version {}, newer than this canopy's {}",
+            ev.id, ev.v, EVENT_SCHEMA_VERSION
+        )));
+    }
+    Ok(ev)
+}
+
+/// A schedule's last run as stored (RFC 3339 text).
+pub(crate) fn parse_run(key: &str, bytes: &[u8]) -> Result<DateTime<Utc>, StoreError> {
+    std::str::from_utf8(bytes)
+        .ok()
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| StoreError::Corrupt(format!("the last run of schedule {key} is not a time")))
+}
+
+/// Why the store could not do what was asked. Callers branch on `Incompatible`, `InUse`,
+/// `NotMigrated` and `Conflict`.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The store was written by a Canopy with a different on-disk format.
@@ -83,9 +113,34 @@ pub enum StoreError {
     /// A stored record could not be decoded.
     #[error("corrupt record in the store: {0}")]
     Corrupt(String),
-    /// The database engine failed (I/O error, full disk...).
+    /// The database engine failed (I/O error, full disk, lost connection...).
     #[error("store error: {0}")]
     Db(String),
+    /// The database server could not be reached or refused the login.
+    #[error("cannot reach the store at {target}: {message}")]
+    Connect {
+        /// `postgres://user@host:port/db` (never the password).
+        target: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The database's schema is older than this canopy's (or was never created).
+    #[error(
+        "the store at {target} has schema version {found}, this canopy needs {supported}: \
+         run `canopy migrate --store URL` (canopy serve also migrates when it starts)"
+    )]
+    NotMigrated {
+        /// `postgres://user@host:port/db`.
+        target: String,
+        /// Version found (0: never migrated).
+        found: u32,
+        /// Version this build needs.
+        supported: u32,
+    },
+    /// A concurrent transaction (another replica) conflicted with this one; nothing was
+    /// written, and trying again may succeed.
+    #[error("conflict with a concurrent writer: {0}")]
+    Conflict(String),
 }
 
 /// A claim on work (pending deliveries, due actions): what is claimed belongs to `owner` until

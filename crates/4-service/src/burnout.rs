@@ -7,6 +7,7 @@ use std::io::Write;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use canopy_analyzer::identity::{Identities, Mailmap};
@@ -20,7 +21,7 @@ use serde::Serialize;
 
 use crate::format::ReportFormat;
 use canopy_forge::git::{self, IngestOptions};
-use canopy_store::{EventStore, RedbStore, Store, TimeRange};
+use canopy_store::{EventStore, Location, Store, TimeRange};
 
 /// Arguments of `canopy burnout`.
 #[derive(Debug, clap::Args)]
@@ -100,9 +101,9 @@ pub struct EvalArgs {
 /// Arguments of `canopy burnout me`.
 #[derive(Debug, clap::Args)]
 pub struct MeArgs {
-    /// Store directory.
-    #[arg(long, value_name = "DIR")]
-    pub store: PathBuf,
+    /// Store: a directory or a postgres:// URL [env: CANOPY_STORE, or CANOPY_STORE_FILE].
+    #[arg(long, value_name = "DIR|URL", env = "CANOPY_STORE")]
+    pub store: Option<Location>,
     /// Your person id or one of your actor keys (`github:ada-l`, `email:ada@example.org`).
     #[arg(long)]
     pub identity: String,
@@ -119,9 +120,9 @@ pub struct MeArgs {
 /// Arguments of `canopy burnout team`.
 #[derive(Debug, clap::Args)]
 pub struct TeamArgs {
-    /// Store directory.
-    #[arg(long, value_name = "DIR")]
-    pub store: PathBuf,
+    /// Store: a directory or a postgres:// URL [env: CANOPY_STORE, or CANOPY_STORE_FILE].
+    #[arg(long, value_name = "DIR|URL", env = "CANOPY_STORE")]
+    pub store: Option<Location>,
     /// Week [default: the latest week with data].
     #[arg(long)]
     pub week: Option<String>,
@@ -135,12 +136,15 @@ pub struct TeamArgs {
     pub opted_in: Vec<String>,
 }
 
-/// Runs `canopy burnout`.
-pub fn run(args: BurnoutArgs) -> anyhow::Result<ExitCode> {
+/// Opens the store a command names (the binary's wiring: a directory or PostgreSQL).
+pub type OpenStore<'a> = &'a dyn Fn(Option<&Location>) -> anyhow::Result<Arc<dyn Store>>;
+
+/// Runs `canopy burnout`, opening stores with `open`.
+pub fn run(args: BurnoutArgs, open: OpenStore<'_>) -> anyhow::Result<ExitCode> {
     match args.command {
         BurnoutCommand::Eval(a) => eval(a),
-        BurnoutCommand::Me(a) => me(a),
-        BurnoutCommand::Team(a) => team(a),
+        BurnoutCommand::Me(a) => me(a, open),
+        BurnoutCommand::Team(a) => team(a, open),
     }
 }
 
@@ -269,13 +273,14 @@ pub fn analysable_rows(
 }
 
 #[allow(clippy::needless_range_loop)] // indicator i indexes several parallel arrays
-fn me(a: MeArgs) -> anyhow::Result<ExitCode> {
-    let store = RedbStore::open(&a.store)?;
+fn me(a: MeArgs, open: OpenStore<'_>) -> anyhow::Result<ExitCode> {
+    let store = open(a.store.as_ref())?;
+    let store = store.as_ref();
     let ids = identities(&a.ids)?;
     let person = resolve_self(&ids, &a.identity);
-    let rules = Rules::new(5, opted_in(&store, &ids, &a.opted_in)?);
+    let rules = Rules::new(5, opted_in(store, &ids, &a.opted_in)?);
     let rows = if rules.analysable(&person) {
-        analysable_rows(&store, &ids, &rules, a.ids.meetings.as_deref())?
+        analysable_rows(store, &ids, &rules, a.ids.meetings.as_deref())?
     } else {
         Vec::new()
     };
@@ -439,11 +444,12 @@ pub fn team_burnout(
     })
 }
 
-fn team(a: TeamArgs) -> anyhow::Result<ExitCode> {
-    let store = RedbStore::open(&a.store)?;
+fn team(a: TeamArgs, open: OpenStore<'_>) -> anyhow::Result<ExitCode> {
+    let store = open(a.store.as_ref())?;
+    let store = store.as_ref();
     let ids = identities(&a.ids)?;
-    let rules = Rules::new(a.k, opted_in(&store, &ids, &a.opted_in)?);
-    let rows = analysable_rows(&store, &ids, &rules, a.ids.meetings.as_deref())?;
+    let rules = Rules::new(a.k, opted_in(store, &ids, &a.opted_in)?);
+    let rows = analysable_rows(store, &ids, &rules, a.ids.meetings.as_deref())?;
     let week = pick_week(&rows, a.week.as_deref())?;
     match team_burnout(&rows, week, &rules) {
         Ok(t) => print!("{}", t.markdown()),
@@ -557,7 +563,7 @@ fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
     let mut people = std::collections::BTreeSet::new();
     for path in &a.git {
         let dir = tempfile::tempdir()?;
-        let store = RedbStore::open(dir.path())?;
+        let store = canopy_store::RedbStore::open(dir.path())?;
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -569,6 +575,7 @@ fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
                 repo_name: name.clone(),
                 rev: "HEAD".into(),
                 jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+                renames: git::Renames::default(),
             },
             &store,
             &|_| {},

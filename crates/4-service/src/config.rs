@@ -184,7 +184,8 @@ impl Default for OutboxConfig {
 pub struct ServerConfig {
     /// Address to listen on (`--listen` overrides). Default `127.0.0.1:8080`.
     pub listen: SocketAddr,
-    /// Store directory (`--store` overrides). No default: it must be given somewhere.
+    /// Store: a directory (embedded redb) or a `postgres://` URL (`--store` and
+    /// `CANOPY_STORE` override). No default: it must be given somewhere.
     pub store: Option<PathBuf>,
     /// Workers turning deliveries into events. Default 2.
     pub workers: usize,
@@ -200,6 +201,9 @@ pub struct ServerConfig {
     /// Concurrent connections from one peer address; more are answered 503 and closed.
     /// Default 64.
     pub max_connections_per_peer: usize,
+    /// Seconds a claimed delivery or outbox action stays one replica's before another may
+    /// take it over (the claimant is presumed dead). Default 60.
+    pub claim_lease_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -213,6 +217,7 @@ impl Default for ServerConfig {
             request_timeout_secs: 30,
             max_inflight_mib: 256,
             max_connections_per_peer: 64,
+            claim_lease_secs: 60,
         }
     }
 }
@@ -303,7 +308,9 @@ pub struct RegionConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct TtmConfig {
     /// Hours between retrainings of the time-to-merge models; also how old a model may be at
-    /// startup before it is retrained at once. 0 turns retraining off. Default 24.
+    /// startup before it is retrained at once. 0 turns retraining off. Default 168 (weekly):
+    /// between retrainings the adaptive interval and the fallback follow every merge, and
+    /// `canopy ttm eval` evaluates this same cadence by default.
     pub retrain_hours: u64,
     /// Fewest merged changes for a repository's own model; smaller repositories get a model
     /// pooled over every repository in the store, and the comment says so. Default 200.
@@ -313,7 +320,7 @@ pub struct TtmConfig {
 impl Default for TtmConfig {
     fn default() -> Self {
         TtmConfig {
-            retrain_hours: 24,
+            retrain_hours: canopy_models::ttm::walk::SERVE_RETRAIN_HOURS,
             min_repo_changes: 200,
         }
     }

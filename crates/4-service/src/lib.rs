@@ -22,3 +22,4 @@ pub mod repo_config;
 pub mod repo_config_refresh;
 pub mod report;
 pub mod ttm;
+pub mod ttm_online;

@@ -17,8 +17,10 @@ pub struct TtmView {
     pub headline: String,
     /// Top factors in words ("large change (1,240 lines): +2 days").
     pub reasons: Vec<String>,
-    /// A caveat (pooled model, little history), if any.
+    /// A caveat (pooled model, little history, why the model is not shown), if any.
     pub note: Option<String>,
+    /// The section shows the repository's running median, not a prediction of the model.
+    pub running_median: bool,
 }
 
 /// The CI energy section.
@@ -63,7 +65,7 @@ impl StickyView {
     }
 }
 
-const TEMPLATES: [(&str, &str); 16] = [
+const TEMPLATES: [(&str, &str); 17] = [
     ("private.html", include_str!("../templates/private.html.j2")),
     ("report.html", include_str!("../templates/report.html.j2")),
     ("digest", include_str!("../templates/digest.md.j2")),
@@ -86,6 +88,10 @@ const TEMPLATES: [(&str, &str); 16] = [
         include_str!("../templates/defer_reply.md.j2"),
     ),
     ("explain", include_str!("../templates/explain.md.j2")),
+    (
+        "explain_fallback",
+        include_str!("../templates/explain_fallback.md.j2"),
+    ),
     (
         "explain_unavailable",
         include_str!("../templates/explain_unavailable.md.j2"),
@@ -216,6 +222,12 @@ pub fn explain(marker: &str, headline: &str, lines: &[String]) -> String {
         "explain",
         context! { marker, headline, lines => lines.to_vec() },
     )
+}
+
+/// The answer to `/canopy explain` when the repository is shown its running median instead of
+/// the model's prediction, with why (a sentence).
+pub fn explain_fallback(marker: &str, why: &str) -> String {
+    render("explain_fallback", context! { marker, why })
 }
 
 /// The answer to `/canopy explain` when there is no prediction, with the reason.
@@ -351,6 +363,7 @@ mod tests {
                 headline: "Likely merged in 1–3 days (80% range 5 hours – 9 days), based on 412 earlier changes in this repository.".into(),
                 reasons: vec!["large change (1,240 lines): +2 days".into(), "first-time contributor: +1 day".into()],
                 note: None,
+                running_median: false,
             }),
             energy: Some(EnergyView {
                 summary: "3 builds so far: 0.021 kWh (0.015–0.027), 8.4 gCO2e (6.1–10.7).".into(),
@@ -404,6 +417,41 @@ mod tests {
     #[test]
     fn gerrit_message() {
         insta::assert_snapshot!(gerrit_patchset(3, &full()));
+    }
+
+    /// The model has not beaten the running median here: the comment shows the running
+    /// median's range, labelled as such, and says why.
+    fn running_median_fallback() -> StickyView {
+        use canopy_models::ttm::fallback::RollingError;
+        use canopy_models::ttm::running_median::Spread;
+        let losing = RollingError::seeded(&[(1.52, 1.47); 100]).choice();
+        StickyView {
+            ttm: Some(crate::ttm_online::median_view(
+                &Spread {
+                    p10_hours: 2.0,
+                    p50_hours: 26.0,
+                    p90_hours: 430.0,
+                    n: 100,
+                },
+                crate::ttm_online::Why::of(&losing),
+            )),
+            ..full()
+        }
+    }
+
+    #[test]
+    fn sticky_comment_with_the_running_median_instead_of_the_model() {
+        insta::assert_snapshot!(sticky(&running_median_fallback()));
+        let why = running_median_fallback().ttm.and_then(|t| t.note).unwrap();
+        insta::assert_snapshot!(
+            "explain_fallback",
+            explain_fallback(&reply_marker("7"), &why)
+        );
+    }
+
+    #[test]
+    fn gerrit_message_with_the_running_median_instead_of_the_model() {
+        insta::assert_snapshot!(gerrit_patchset(3, &running_median_fallback()));
     }
 
     #[test]

@@ -9,6 +9,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use canopy_analyzer::{Event, EventKind};
 use canopy_models::ttm::features::{GROUPS, TtmFeatures, idx};
 use canopy_models::ttm::history::{RepoHistory, histories};
+use canopy_models::ttm::model::MODEL_VERSION;
+use canopy_models::ttm::running_median::Spread;
 use canopy_models::ttm::{
     Explanation, PrRecord, Prediction, Scope, TrainConfig, TtmModel, from_log, train_for_repo,
 };
@@ -53,14 +55,31 @@ pub fn save_model(store: &dyn MetaStore, repo: &str, model: &TtmModel) -> Result
     store.put_meta(&model_key(repo), &bytes)
 }
 
-/// Loads a repository's model, if one was trained.
+/// Loads a repository's model, if one was trained. A model saved by an older Canopy (another
+/// format version) is not used (the retrainer replaces it at startup, see [`TRAINED_AT`]); a
+/// value that cannot be read at all is an error.
 pub fn load_model(store: &dyn MetaStore, repo: &str) -> Result<Option<TtmModel>, StoreError> {
-    Ok(store
-        .get_meta(&model_key(repo))?
-        .and_then(|b| serde_json::from_slice(&b).ok()))
+    #[derive(serde::Deserialize)]
+    struct Version {
+        version: u32,
+    }
+    let key = model_key(repo);
+    let Some(bytes) = store.get_meta(&key)? else {
+        return Ok(None);
+    };
+    let corrupt =
+        |e: serde_json::Error| StoreError::Corrupt(format!("time-to-merge model {key}: {e}"));
+    let v: Version = serde_json::from_slice(&bytes).map_err(corrupt)?;
+    if v.version != MODEL_VERSION {
+        tracing::warn!(repo = %repo, version = v.version, expected = MODEL_VERSION, "time-to-merge model from another Canopy version; not used until retrained");
+        return Ok(None);
+    }
+    serde_json::from_slice(&bytes).map(Some).map_err(corrupt)
 }
 
-const TRAINED_AT: &str = "ttm_trained_at";
+/// When the models were last trained. The key names the model format, so models of an older
+/// format count as never trained and are retrained as soon as `canopy serve` starts.
+const TRAINED_AT: &str = "ttm_trained_at_v2";
 
 /// What training did for one repository.
 #[derive(Debug)]
@@ -129,6 +148,14 @@ impl TtmCache {
         Ok(loaded)
     }
 
+    /// Forgets the cached models, so each is loaded again from the store when next needed
+    /// (after another replica trained new ones).
+    pub fn forget_models(&self) {
+        if let Ok(mut m) = self.models.write() {
+            m.clear();
+        }
+    }
+
     /// Replaces a repository's model after training.
     pub fn set_model(&self, repo: &str, model: TtmModel) {
         if let Ok(mut m) = self.models.write() {
@@ -145,8 +172,20 @@ impl TtmCache {
         number: u64,
         t: DateTime<Utc>,
     ) -> Result<TtmFeatures, StoreError> {
+        Ok(self.features_and_spread(store, repo, new, number, t)?.0)
+    }
+
+    /// Features of a change at `t` and the repository's running median then (merges before `t`).
+    pub fn features_and_spread(
+        &self,
+        store: &dyn EventStore,
+        repo: &str,
+        new: &[Event],
+        number: u64,
+        t: DateTime<Utc>,
+    ) -> Result<(TtmFeatures, Option<Spread>), StoreError> {
         let Ok(mut hs) = self.histories.lock() else {
-            return Ok(TtmFeatures::default());
+            return Ok((TtmFeatures::default(), None));
         };
         let h = match hs.entry(repo.to_string()) {
             std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
@@ -159,7 +198,10 @@ impl TtmCache {
         for e in new {
             h.add(e);
         }
-        Ok(h.features_at(number, t))
+        Ok((
+            h.features_at(number, t),
+            h.running_median().at(t.timestamp()),
+        ))
     }
 }
 
@@ -192,7 +234,7 @@ fn signed(hours: f64) -> String {
 }
 
 /// A range in words: "1–3 days", "5 hours – 2 days".
-fn range_words(lo: f64, hi: f64) -> String {
+pub fn range_words(lo: f64, hi: f64) -> String {
     let (a, b) = (duration_words(lo), duration_words(hi));
     let unit = |s: &str| {
         s.rsplit(' ')
@@ -250,15 +292,17 @@ pub fn describe(group: usize, f: &TtmFeatures, effect_hours: f64) -> String {
         "author" if v(idx::FIRST_TIME) == 1.0 => "first-time contributor".into(),
         "author" if !v(idx::PRIOR).is_nan() => {
             let rate = v(idx::MERGE_RATE);
-            if rate.is_nan() {
-                format!("author with {} earlier changes", thousands(v(idx::PRIOR)))
-            } else {
-                format!(
-                    "author with {} earlier changes, {:.0}% merged",
-                    thousands(v(idx::PRIOR)),
-                    rate * 100.0
-                )
+            let mut s = format!("author with {} earlier changes", thousands(v(idx::PRIOR)));
+            if !rate.is_nan() {
+                s.push_str(&format!(", {:.0}% merged", rate * 100.0));
             }
+            if !v(idx::AUTHOR_MEDIAN).is_nan() {
+                s.push_str(&format!(
+                    " (typically in {})",
+                    duration_words(from_log(v(idx::AUTHOR_MEDIAN)))
+                ));
+            }
+            s
         }
         "backlog" if !v(idx::BACKLOG).is_nan() => {
             format!("{} other changes open", thousands(v(idx::BACKLOG)))
@@ -365,6 +409,7 @@ pub fn view(model: &TtmModel, f: &TtmFeatures, p: &Prediction, e: &Explanation) 
         headline,
         reasons,
         note,
+        running_median: false,
     }
 }
 

@@ -74,6 +74,9 @@ pub struct AppConfig {
     pub grid_refresher: Option<GridRefresher>,
     /// Name of this process's claims on shared work (unique per replica).
     pub instance: String,
+    /// How long a claimed delivery or action stays this process's before another replica may
+    /// take it over (presuming this one dead).
+    pub claim_lease: Duration,
 }
 
 impl AppConfig {
@@ -94,6 +97,7 @@ impl AppConfig {
             retrainer: None,
             grid_refresher: None,
             instance: "canopy".into(),
+            claim_lease: Duration::from_secs(60),
         }
     }
 }
@@ -160,6 +164,7 @@ pub fn start(
             metrics: metrics.clone(),
             health: health.clone(),
             owner: format!("{}:pool", cfg.instance),
+            lease: lease(cfg.claim_lease),
         }
         .start(cfg.workers, signal.clone()),
     );
@@ -193,6 +198,12 @@ pub fn start(
     })
 }
 
+/// A claim lease as the store takes it.
+fn lease(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d.max(Duration::from_secs(1)))
+        .unwrap_or(chrono::Duration::minutes(10))
+}
+
 /// What every loop is started with.
 struct Parts<'a> {
     store: &'a Arc<dyn Store>,
@@ -219,6 +230,7 @@ impl Parts<'_> {
                 poll: cfg.outbox_poll,
                 backoff_base: cfg.backoff_base,
                 owner: format!("{}:outbox", cfg.instance),
+                lease: lease(cfg.claim_lease),
                 state: self.activity.register("outbox"),
             };
             tasks.push(worker.start(signal.clone()));
@@ -234,30 +246,40 @@ impl Parts<'_> {
                 clock: clock.clone(),
                 outbox: self.outbox_notify.clone(),
                 poll: d.poll,
+                owner: cfg.instance.clone(),
             };
             let state = self.activity.register("digests");
             tasks.push(scheduler.start(state, signal.clone()));
         }
         if let Some(r) = &cfg.config_refresher {
             let state = self.activity.register("settings");
-            tasks.push(
-                r.clone()
-                    .start(store.clone(), clock.clone(), state, signal.clone()),
-            );
+            tasks.push(r.clone().start(
+                store.clone(),
+                clock.clone(),
+                state,
+                cfg.instance.clone(),
+                signal.clone(),
+            ));
         }
         if let Some(r) = &cfg.retrainer {
             let state = self.activity.register("retrainer");
-            tasks.push(
-                r.clone()
-                    .start(store.clone(), clock.clone(), state, signal.clone()),
-            );
+            tasks.push(r.clone().start(
+                store.clone(),
+                clock.clone(),
+                state,
+                cfg.instance.clone(),
+                signal.clone(),
+            ));
         }
         if let Some(r) = &cfg.grid_refresher {
             let state = self.activity.register("grid");
-            tasks.push(
-                r.clone()
-                    .start(store.clone(), clock.clone(), state, signal.clone()),
-            );
+            tasks.push(r.clone().start(
+                store.clone(),
+                clock.clone(),
+                state,
+                cfg.instance.clone(),
+                signal.clone(),
+            ));
         }
         tasks
     }

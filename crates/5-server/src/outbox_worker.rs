@@ -23,8 +23,6 @@ use crate::committer::Committer;
 
 /// Actions claimed per look at the queue.
 const BATCH: usize = 16;
-/// How long a claimed action is this worker's before another process may take it over.
-const LEASE_MINUTES: i64 = 10;
 
 /// Performs actions. Implementations must be idempotent: the same item may be performed again
 /// after a crash between "sent" and "recorded as sent".
@@ -166,6 +164,8 @@ pub struct OutboxWorker {
     pub backoff_base: Duration,
     /// Name of this worker's claims.
     pub owner: String,
+    /// How long a claimed action is this worker's before another process may take it over.
+    pub lease: chrono::Duration,
     /// Where the worker reports whether it is busy.
     pub state: LoopState,
 }
@@ -205,8 +205,16 @@ impl OutboxWorker {
                     continue;
                 }
                 for item in due {
+                    // An action never outlives its claim: cut off at half the lease, it is
+                    // retried later rather than performed by two replicas at once.
+                    let limit = self.lease.to_std().unwrap_or_default() / 2;
                     let result = tokio::select! {
-                        r = self.executor.execute(&item) => r,
+                        r = tokio::time::timeout(limit, self.executor.execute(&item)) => r.unwrap_or_else(|_| {
+                            Err(ExecError::transient(format!(
+                                "took longer than half the claim lease ({} s); will retry",
+                                limit.as_secs()
+                            )))
+                        }),
                         _ = shutdown.wait() => { self.state.stopped(); return },
                     };
                     self.record(&item, result).await;
@@ -218,11 +226,7 @@ impl OutboxWorker {
 
     /// Claims the actions due now; a store error is logged and the worker tries again later.
     async fn claim_due(&self) -> Vec<OutboxItem> {
-        let claim = Claim::new(
-            self.owner.clone(),
-            self.clock.now(),
-            chrono::Duration::minutes(LEASE_MINUTES),
-        );
+        let claim = Claim::new(self.owner.clone(), self.clock.now(), self.lease);
         let store = self.store.clone();
         match tokio::task::spawn_blocking(move || store.claim_due(&claim, BATCH)).await {
             Ok(Ok(due)) => due,

@@ -21,7 +21,7 @@ use tokio::sync::{Notify, mpsc};
 use crate::committer::{CommitError, Committer};
 use crate::metrics::Metrics;
 
-/// How long a claimed delivery is the pool's before another process may take it over.
+/// How long a delivery claimed by a synchronous drain is its own.
 const LEASE_MINUTES: i64 = 10;
 /// Deliveries claimed per look at the queue.
 const BATCH: usize = 256;
@@ -57,6 +57,8 @@ pub struct Pool {
     pub health: Arc<WorkerHealth>,
     /// Name of this pool's claims (unique per process when several share a store).
     pub owner: String,
+    /// How long a claimed delivery is the pool's before another process may take it over.
+    pub lease: chrono::Duration,
 }
 
 impl Pool {
@@ -89,11 +91,7 @@ impl Pool {
     async fn dispatch(self: Arc<Self>, senders: Vec<mpsc::Sender<Pending>>, mut shutdown: Signal) {
         loop {
             let store = self.store.clone();
-            let claim = Claim::new(
-                self.owner.clone(),
-                self.clock.now(),
-                chrono::Duration::minutes(LEASE_MINUTES),
-            );
+            let claim = Claim::new(self.owner.clone(), self.clock.now(), self.lease);
             let batch =
                 match tokio::task::spawn_blocking(move || store.claim_pending(&claim, BATCH)).await
                 {
@@ -215,6 +213,7 @@ pub fn decide(
             events,
             ignored: n.ignored,
             at: now,
+            meta: reaction.meta(),
             actions: reaction.actions,
             consents: reaction.consents,
         },
@@ -256,30 +255,10 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
 /// The worker a delivery goes to: by its repository, so that a repository's deliveries are
 /// processed in arrival order (a reaction then sees every earlier event of its change).
 pub fn partition(d: &Delivery, workers: usize) -> usize {
-    #[derive(serde::Deserialize)]
-    struct Full {
-        full_name: Option<String>,
-        project: Option<String>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Probe {
-        repository: Option<Full>,
-        change: Option<Full>,
-        #[serde(rename = "refUpdate")]
-        ref_update: Option<Full>,
-        project: Option<String>,
-    }
     if workers <= 1 {
         return 0;
     }
-    let repo = serde_json::from_slice::<Probe>(&d.body).ok().and_then(|p| {
-        p.repository
-            .and_then(|r| r.full_name)
-            .or(p.change.and_then(|c| c.project))
-            .or(p.ref_update.and_then(|r| r.project))
-            .or(p.project)
-    });
-    let key = repo.unwrap_or_default();
+    let key = d.ordering_key();
     let mut h: u64 = 0xcbf29ce484222325;
     for b in key.bytes() {
         h ^= u64::from(b);

@@ -14,7 +14,7 @@ use canopy_service::carbon::IntensityCache;
 use canopy_service::config::DigestChannelsConfig;
 use canopy_service::digest::{self, Scope};
 use canopy_service::repo_config::{RepoConfig, RepoConfigs};
-use canopy_store::{Store, StoreError};
+use canopy_store::{Claim, Store, StoreError};
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -86,7 +86,12 @@ pub struct Scheduler {
     pub outbox: Arc<Notify>,
     /// Time between looks at the schedules (on the clock).
     pub poll: Duration,
+    /// Name of this replica's lease on the schedules (unique per process).
+    pub owner: String,
 }
+
+/// Name of the lease under which one replica at a time looks at the digest schedules.
+pub const LEASE: &str = "digest-scheduler";
 
 impl Scheduler {
     /// Looks at every repository's and organisation's schedule once; returns how many digests
@@ -94,6 +99,20 @@ impl Scheduler {
     /// time (it is never read as "never ran").
     pub async fn tick(&self) -> Result<usize, StoreError> {
         let now = self.clock.now();
+        // One replica at a time looks at the schedules; the others wait for its lease to lapse.
+        let length = chrono::Duration::from_std(self.poll * 3)
+            .unwrap_or(chrono::Duration::minutes(5))
+            + chrono::Duration::minutes(1);
+        let (store, claim) = (
+            self.store.clone(),
+            Claim::new(self.owner.clone(), now, length),
+        );
+        let held = tokio::task::spawn_blocking(move || store.try_lease(LEASE, &claim))
+            .await
+            .map_err(|e| StoreError::Db(format!("taking the schedule lease: {e}")))??;
+        if !held {
+            return Ok(0);
+        }
         let store = self.store.clone();
         let repos = tokio::task::spawn_blocking(move || store.repos())
             .await
@@ -323,6 +342,7 @@ mod tests {
                 clock,
                 outbox: Arc::new(Notify::new()),
                 poll: Duration::from_millis(10),
+                owner: "test".into(),
             }
         };
         {
@@ -371,6 +391,7 @@ mod tests {
             clock: clock.clone(),
             outbox: Arc::new(Notify::new()),
             poll: Duration::from_millis(10),
+            owner: "test".into(),
         };
         store
             .put_events(&[event(1, "2026-11-17T10:00:00Z")])
@@ -394,5 +415,40 @@ mod tests {
         // A store that cannot even list repositories reports it.
         store.fail("repos");
         assert!(s.tick().await.is_err());
+    }
+
+    #[tokio::test]
+    async fn of_two_replicas_only_the_lease_holder_looks_at_the_schedules() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(RedbStore::open(dir.path()).unwrap());
+        let mut cfg = RepoConfig::default();
+        cfg.digest.schedule = "0 9 * * MON".into();
+        let clock = Arc::new(ManualClock::new(t("2026-11-20T10:00:00Z")));
+        let replica = |owner: &str| Scheduler {
+            store: store.clone(),
+            committer: Committer::spawn(store.clone()),
+            configs: Arc::new(RepoConfigs::with_defaults(cfg.clone())),
+            channels: DigestChannelsConfig::default(),
+            webhook: false,
+            grid: Arc::new(IntensityCache::default()),
+            clock: clock.clone(),
+            outbox: Arc::new(Notify::new()),
+            poll: Duration::from_secs(60),
+            owner: owner.into(),
+        };
+        let (a, b) = (replica("a"), replica("b"));
+        store
+            .put_events(&[event(1, "2026-11-17T10:00:00Z")])
+            .unwrap();
+        assert_eq!(a.tick().await.unwrap(), 0, "first sight: remembered by a");
+        clock.set(t("2026-11-23T09:30:00Z"));
+        assert_eq!(a.tick().await.unwrap(), 1);
+        clock.set(t("2026-11-23T09:31:00Z"));
+        assert_eq!(b.tick().await.unwrap(), 0, "b does not hold the lease");
+        assert_eq!(digests(store.as_ref()).len(), 1);
+        // a dies; once its lease lapsed (3 polls + 1 minute), b takes the schedules over.
+        clock.set(t("2026-11-30T09:30:00Z"));
+        assert_eq!(b.tick().await.unwrap(), 1);
+        assert_eq!(digests(store.as_ref()).len(), 2);
     }
 }

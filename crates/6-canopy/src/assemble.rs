@@ -30,6 +30,18 @@ pub struct ServeOptions {
     pub dry_run: bool,
 }
 
+/// A name for this process's claims and leases, unique among the replicas sharing a store:
+/// the host name (a pod's name on Kubernetes), the process id and a random suffix, so that a
+/// restarted replica never mistakes its dead predecessor's claims for its own.
+pub fn instance_name(env: &dyn Fn(&str) -> Option<String>) -> String {
+    let host = env("HOSTNAME").unwrap_or_else(|| "canopy".into());
+    format!(
+        "{host}-{}-{:04x}",
+        std::process::id(),
+        rand::random::<u16>()
+    )
+}
+
 /// The request limits of the configuration.
 pub fn limits(cfg: &Config) -> Limits {
     let s = &cfg.server;
@@ -99,7 +111,8 @@ pub fn bot(
             regions,
             interval: Duration::from_secs(cfg.grid.refresh_minutes * 60),
         }),
-        instance: env("HOSTNAME").unwrap_or_else(|| "canopy".into()),
+        instance: instance_name(env),
+        claim_lease: Duration::from_secs(cfg.server.claim_lease_secs.max(1)),
     };
     Ok((normalizer, app))
 }

@@ -47,6 +47,8 @@ pub enum Command {
     Events(commands::events::EventsArgs),
     /// Stored webhook deliveries: list them, retry quarantined ones.
     Inbox(commands::inbox::InboxArgs),
+    /// Create or upgrade a PostgreSQL store's schema.
+    Migrate(commands::migrate::MigrateArgs),
     /// Outgoing actions: list them (pending, done, dead), retry dead ones.
     Outbox(commands::outbox::OutboxArgs),
     /// Feed saved webhook payloads through the normal intake into a store.
@@ -55,6 +57,8 @@ pub enum Command {
     Sentiment(commands::sentiment::SentimentArgs),
     /// Run the webhook server.
     Serve(commands::serve::ServeArgs),
+    /// Move a store: copy an embedded store into PostgreSQL.
+    Store(commands::store::StoreArgs),
     /// Ask a running server whether it is ready (GET /readyz): exit 0 if so, else 1 with the
     /// reason. For container health checks.
     Healthcheck(commands::healthcheck::HealthcheckArgs),
@@ -77,7 +81,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Analyze(args) => commands::analyze::run(args),
         Command::Backfill(args) => commands::backfill::run(args),
-        Command::Burnout(args) => commands::burnout::run(args),
+        Command::Burnout(args) => commands::burnout::run(args, &|loc| {
+            let migrate = crate::store_location::Migrate::No;
+            Ok(crate::store_location::open(loc, migrate)?.1)
+        }),
         Command::Carbon(args) => commands::carbon::run(args),
         Command::Ci(args) => commands::ci::run(args),
         Command::Demo(args) => commands::demo::run(args),
@@ -86,10 +93,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Events(args) => commands::events::run(args),
         Command::Healthcheck(args) => commands::healthcheck::run(args),
         Command::Inbox(args) => commands::inbox::run(args),
+        Command::Migrate(args) => commands::migrate::run(args),
         Command::Outbox(args) => commands::outbox::run(args),
         Command::Replay(args) => commands::replay::run(args),
         Command::Sentiment(args) => commands::sentiment::run(args),
         Command::Serve(args) => commands::serve::run(args),
+        Command::Store(args) => commands::store::run(args),
         Command::Ttm(args) => commands::ttm::run(args),
     }
 }

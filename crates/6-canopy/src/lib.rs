@@ -8,6 +8,7 @@ pub mod assemble;
 pub mod cli;
 pub mod commands;
 pub mod logging;
+pub mod store_location;
 pub mod wiring;
 
 /// The whole program: parse the command line, set up logging, run the subcommand, and turn

@@ -1,15 +1,10 @@
-//! Evaluation of the time-to-merge model on a time-ordered split (train on the past, test on the
-//! future, never shuffled) against two baselines: the repository's running median, and a
-//! classifier over AI4CI's ten time buckets.
-
-use std::collections::BTreeMap;
+//! How predictions are scored: log-MAE, interval coverage, AI4CI's ten time buckets with
+//! accuracy and macro-F1, ROC AUC. The walk-forward evaluation (`walk`) uses them.
 
 use serde::Serialize;
 
-use super::features::{from_log, to_log};
-use super::model::{Scope, TrainConfig, TtmModel};
-use super::record::{PrRecord, THIRTY_DAYS};
-use crate::gbt::{self, Gbt, Loss, quantile};
+use super::features::to_log;
+use crate::gbt::quantile;
 
 /// AI4CI's bucket edges in hours (openshift/origin time-to-merge classes).
 pub const AI4CI_EDGES: [f64; 9] = [3.0, 6.0, 15.0, 24.0, 36.0, 60.0, 112.0, 190.0, 462.0];
@@ -34,35 +29,8 @@ pub struct Metrics {
     pub bucket_macro_f1: f64,
 }
 
-/// The evaluation report (`canopy ttm eval --format json`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct EvalReport {
-    /// Repositories in the data.
-    pub repos: Vec<String>,
-    /// Merged changes trained on.
-    pub n_train: usize,
-    /// Merged changes tested on.
-    pub n_test: usize,
-    /// Mean absolute error of ln(1 + hours).
-    pub log_mae: f64,
-    /// Median absolute error in hours.
-    pub median_abs_error_hours: f64,
-    /// Share of test changes inside the 10–90% interval (target: 0.80).
-    pub coverage_10_90: f64,
-    /// Accuracy on AI4CI's ten buckets.
-    pub bucket_accuracy: f64,
-    /// Macro-F1 on AI4CI's ten buckets.
-    pub bucket_macro_f1: f64,
-    /// ROC AUC of the merged-within-30-days probability on test changes whose outcome is known.
-    pub merge_30d_auc: Option<f64>,
-    /// Baselines by name, with the same figures.
-    pub baselines: BTreeMap<String, Metrics>,
-    /// Test-period start (epoch seconds): every training change was opened before it.
-    pub split_at: i64,
-}
-
 /// Predictions for the test changes: (point estimate, optional 10–90% interval) in hours.
-type Preds = Vec<(f64, Option<(f64, f64)>)>;
+pub type Preds = Vec<(f64, Option<(f64, f64)>)>;
 
 /// Standard normal CDF (Abramowitz–Stegun 7.1.26, error < 1.5e-7).
 fn phi(z: f64) -> f64 {
@@ -109,7 +77,9 @@ pub fn most_likely_bucket(p10: f64, p50: f64, p90: f64) -> usize {
         .map_or(0, |(b, _)| b)
 }
 
-fn metrics(truth: &[f64], preds: &Preds, point_bucket: Option<&[usize]>) -> Metrics {
+/// The figures of predictions `preds` (hours) against `truth` (hours); buckets are
+/// `point_bucket` when given, else the bucket of each point estimate.
+pub fn metrics(truth: &[f64], preds: &Preds, point_bucket: Option<&[usize]>) -> Metrics {
     let n = truth.len().max(1) as f64;
     let log_mae = truth
         .iter()
@@ -202,180 +172,6 @@ pub fn auc(scores: &[f64], labels: &[bool]) -> Option<f64> {
         i = j + 1;
     }
     Some((rank_sum - pos * (pos + 1.0) / 2.0) / (pos * neg))
-}
-
-/// Evaluates on `records`: the first `1 − test_fraction` (by opening time) train, the rest test.
-pub fn evaluate(
-    records: &[PrRecord],
-    test_fraction: f64,
-    cfg: &TrainConfig,
-) -> Result<EvalReport, super::model::TtmError> {
-    let mut sorted: Vec<PrRecord> = records.to_vec();
-    sorted.sort_by_key(|r| (r.created_at, r.number));
-    let cut = ((sorted.len() as f64) * (1.0 - test_fraction.clamp(0.01, 0.99))).round() as usize;
-    let split_at = sorted.get(cut).map_or(i64::MAX, |r| r.created_at);
-    // Training data is what was known at the split: outcomes after it are not visible.
-    let train: Vec<PrRecord> = sorted[..cut]
-        .iter()
-        .map(|r| {
-            let mut r = r.clone();
-            if r.merged_at.is_some_and(|m| m >= split_at) {
-                r.merged_at = None;
-            }
-            if r.closed_at.is_some_and(|c| c >= split_at) {
-                r.closed_at = None;
-            }
-            r
-        })
-        .collect();
-    let test: Vec<&PrRecord> = sorted[cut..]
-        .iter()
-        .filter(|r| r.merged_at.is_some())
-        .collect();
-    let mut repos: Vec<String> = records.iter().map(|r| r.repo.clone()).collect();
-    repos.sort();
-    repos.dedup();
-    let model = TtmModel::train(
-        &train,
-        Scope::Pooled {
-            repos: repos.clone(),
-            reason: "evaluation".into(),
-        },
-        cfg,
-    )?;
-    let truth: Vec<f64> = test.iter().filter_map(|r| r.hours_to_merge()).collect();
-    let predictions: Vec<_> = test.iter().map(|r| model.predict(&r.features)).collect();
-    let model_preds: Preds = predictions
-        .iter()
-        .map(|p| (p.p50_hours, Some((p.p10_hours, p.p90_hours))))
-        .collect();
-    let buckets: Vec<usize> = predictions
-        .iter()
-        .map(|p| most_likely_bucket(p.p10_hours, p.p50_hours, p.p90_hours))
-        .collect();
-    let main = metrics(&truth, &model_preds, Some(&buckets));
-    // Merge-within-30-days on test changes whose 30 days ended before the data did.
-    let end = sorted.iter().map(|r| r.created_at).max().unwrap_or(0);
-    let known: Vec<&PrRecord> = sorted[cut..]
-        .iter()
-        .filter(|r| r.created_at + THIRTY_DAYS <= end)
-        .collect();
-    let merge_30d_auc = auc(
-        &known
-            .iter()
-            .map(|r| model.predict(&r.features).p_merge_30d)
-            .collect::<Vec<_>>(),
-        &known
-            .iter()
-            .map(|r| r.merged_within_30d())
-            .collect::<Vec<_>>(),
-    );
-    let mut baselines = BTreeMap::new();
-    baselines.insert(
-        "running_median".to_string(),
-        running_median(&sorted, &test, &truth),
-    );
-    baselines.insert(
-        "ai4ci_bucket_classifier".to_string(),
-        bucket_classifier(&train, &test, &truth, cfg),
-    );
-    Ok(EvalReport {
-        repos,
-        n_train: train.iter().filter(|r| r.merged_at.is_some()).count(),
-        n_test: test.len(),
-        log_mae: main.log_mae,
-        median_abs_error_hours: main.median_abs_error_hours,
-        coverage_10_90: main.coverage_10_90.unwrap_or(0.0),
-        bucket_accuracy: main.bucket_accuracy,
-        bucket_macro_f1: main.bucket_macro_f1,
-        merge_30d_auc,
-        baselines,
-        split_at,
-    })
-}
-
-/// For each test change, the median (and 10th/90th percentiles) of the repository's merges
-/// completed before it was opened.
-fn running_median(all: &[PrRecord], test: &[&PrRecord], truth: &[f64]) -> Metrics {
-    let mut merged: Vec<(&str, i64, f64)> = all
-        .iter()
-        .filter_map(|r| {
-            r.merged_at
-                .map(|m| (r.repo.as_str(), m, r.hours_to_merge().unwrap_or(0.0)))
-        })
-        .collect();
-    merged.sort_by_key(|(_, m, _)| *m);
-    let preds: Preds = test
-        .iter()
-        .map(|r| {
-            let mut past: Vec<f64> = merged
-                .iter()
-                .take_while(|(_, m, _)| *m < r.created_at)
-                .filter(|(repo, _, _)| *repo == r.repo)
-                .map(|(_, _, h)| *h)
-                .collect();
-            if past.is_empty() {
-                return (24.0, Some((0.0, f64::INFINITY)));
-            }
-            let lo = quantile(&mut past, 0.1);
-            let hi = quantile(&mut past, 0.9);
-            (quantile(&mut past, 0.5), Some((lo, hi)))
-        })
-        .collect();
-    metrics(truth, &preds, None)
-}
-
-/// AI4CI's approach: a classifier over the ten buckets (one-vs-rest boosted trees on the same
-/// features); its point estimate for log-MAE is the training median of the predicted bucket.
-fn bucket_classifier(
-    train: &[PrRecord],
-    test: &[&PrRecord],
-    truth: &[f64],
-    cfg: &TrainConfig,
-) -> Metrics {
-    let merged: Vec<&PrRecord> = train.iter().filter(|r| r.merged_at.is_some()).collect();
-    let x: Vec<Vec<f64>> = merged.iter().map(|r| r.features.0.to_vec()).collect();
-    let classes: Vec<usize> = merged
-        .iter()
-        .map(|r| bucket(r.hours_to_merge().unwrap_or(0.0)))
-        .collect();
-    let mut params = cfg.params;
-    params.trees = params.trees.min(80);
-    let models: Vec<Gbt> = (0..10)
-        .map(|c| {
-            let y: Vec<f64> = classes
-                .iter()
-                .map(|k| f64::from(u8::from(*k == c)))
-                .collect();
-            gbt::fit(&x, &y, Loss::Logistic, &params)
-        })
-        .collect();
-    let mut medians = [f64::NAN; 10];
-    for (c, m) in medians.iter_mut().enumerate() {
-        let mut v: Vec<f64> = merged
-            .iter()
-            .filter_map(|r| r.hours_to_merge())
-            .filter(|h| bucket(*h) == c)
-            .collect();
-        *m = if v.is_empty() {
-            from_log(0.0)
-        } else {
-            quantile(&mut v, 0.5)
-        };
-    }
-    let predicted: Vec<usize> = test
-        .iter()
-        .map(|r| {
-            let scores: Vec<f64> = models.iter().map(|m| m.predict(&r.features.0)).collect();
-            scores
-                .iter()
-                .enumerate()
-                .max_by(|a, b| a.1.total_cmp(b.1))
-                .map_or(0, |(i, _)| i)
-        })
-        .collect();
-    let preds: Preds = predicted.iter().map(|c| (medians[*c], None)).collect();
-    metrics(truth, &preds, Some(&predicted))
 }
 
 #[cfg(test)]

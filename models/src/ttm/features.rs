@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Number of features.
-pub const N: usize = 22;
+pub const N: usize = 23;
 
 /// Feature names, in vector order.
 pub const NAMES: [&str; N] = [
@@ -32,6 +32,7 @@ pub const NAMES: [&str; N] = [
     "labels",
     "reviewers_requested",
     "reviewer_open_load",
+    "author_median_ttm_log",
 ];
 
 /// Feature indices (so code reads by name).
@@ -59,6 +60,7 @@ pub mod idx {
     pub const LABELS: usize = 19;
     pub const REVIEWERS: usize = 20;
     pub const REVIEWER_LOAD: usize = 21;
+    pub const AUTHOR_MEDIAN: usize = 22;
 }
 
 /// Explanation groups: (name shown in words, features).
@@ -75,6 +77,7 @@ pub const GROUPS: [(&str, &[usize]); 9] = [
             idx::FIRST_TIME,
             idx::CORE,
             idx::SAME_REPO,
+            idx::AUTHOR_MEDIAN,
         ],
     ),
     ("backlog", &[idx::BACKLOG]),

@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::features::{TtmFeatures, idx, to_log};
 use super::record::PrRecord;
+use super::running_median::RunningMedian;
 
 /// The columns Canopy reads. Deserialising ignores every other column, so post-hoc columns
 /// cannot reach the model.
@@ -43,6 +44,9 @@ pub struct GousiosRow {
     pub intra_branch: Option<String>,
     /// Requester is a core member.
     pub main_team_member: Option<String>,
+    /// Requester's login (only to find the same author's earlier PRs; never a feature itself).
+    #[serde(default)]
+    pub requester: Option<String>,
 }
 
 /// The columns deliberately not used, with why (documented and tested).
@@ -69,6 +73,18 @@ pub const EXCLUDED: [(&str, &str); 11] = [
     ),
 ];
 
+/// Features this dataset only holds as the PR's final totals — lines and files changed count
+/// the rework pushed during review, and the activity on the files touched is measured over the
+/// final set of files — so a model given them sees part of the outcome. The evaluation's
+/// headline leaves them out (the live bot measures size at the head when it predicts).
+pub const FINAL_SIZE: [usize; 5] = [
+    idx::LINES,
+    idx::FILES,
+    idx::TEST_SHARE,
+    idx::DOC_ONLY,
+    idx::FILE_ACTIVITY,
+];
+
 fn flag(v: &Option<String>) -> f64 {
     match v.as_deref().map(str::trim) {
         Some("true") | Some("1") => 1.0,
@@ -91,15 +107,28 @@ pub fn records(rows: &[GousiosRow]) -> Vec<PrRecord> {
         .map(|r| r.closed_at.unwrap_or(i64::MAX))
         .collect();
     closed.sort_unstable();
-    // (merged_at, hours to merge) of merged rows, by merge time.
-    let mut merged: Vec<(i64, f64)> = rows
-        .iter()
-        .filter_map(|r| {
-            r.merged_at
-                .map(|m| (m, (m - r.created_at).max(0) as f64 / 3600.0))
-        })
+    let running = RunningMedian::new(
+        rows.iter()
+            .filter_map(|r| {
+                r.merged_at
+                    .map(|m| (m, (m - r.created_at).max(0) as f64 / 3600.0))
+            })
+            .collect(),
+    );
+    // Each requester's merges, for their running median of time to merge.
+    let mut by_author: std::collections::HashMap<&str, Vec<(i64, f64)>> = Default::default();
+    for r in &rows {
+        if let (Some(a), Some(m)) = (r.requester.as_deref(), r.merged_at) {
+            by_author
+                .entry(a)
+                .or_default()
+                .push((m, (m - r.created_at).max(0) as f64 / 3600.0));
+        }
+    }
+    let by_author: std::collections::HashMap<&str, RunningMedian> = by_author
+        .into_iter()
+        .map(|(a, v)| (a, RunningMedian::new(v)))
         .collect();
-    merged.sort_by_key(|(m, _)| *m);
     let mut out = Vec::with_capacity(rows.len());
     for (i, r) in rows.iter().enumerate() {
         let t = r.created_at;
@@ -140,15 +169,14 @@ pub fn records(rows: &[GousiosRow]) -> Vec<PrRecord> {
         let created_before = i as f64;
         let closed_by = closed.partition_point(|c| *c <= t) as f64;
         f[idx::BACKLOG] = (created_before - closed_by).max(0.0);
-        // Median time to merge of PRs merged in the 90 days before t.
-        let lo = merged.partition_point(|(m, _)| *m <= t - 90 * 86_400);
-        let hi = merged.partition_point(|(m, _)| *m <= t);
-        let mut window: Vec<f64> = merged[lo..hi].iter().map(|(_, h)| *h).collect();
-        f[idx::RECENT_MEDIAN] = if window.is_empty() {
-            f64::NAN
-        } else {
-            to_log(crate::gbt::quantile(&mut window, 0.5))
-        };
+        // The running median of time to merge before t.
+        f[idx::RECENT_MEDIAN] = running.median_at(t).map_or(f64::NAN, to_log);
+        f[idx::AUTHOR_MEDIAN] = r
+            .requester
+            .as_deref()
+            .and_then(|a| by_author.get(a))
+            .and_then(|rm| rm.median_at(t))
+            .map_or(f64::NAN, to_log);
         if let Some(dt) = DateTime::from_timestamp(t, 0) {
             f[idx::HOUR] = f64::from(dt.hour());
             f[idx::WEEKDAY] = f64::from(dt.weekday().num_days_from_monday());
@@ -188,6 +216,7 @@ mod tests {
             requester_succ_rate: Some(0.0),
             intra_branch: Some("false".into()),
             main_team_member: Some("true".into()),
+            requester: Some("ada".into()),
         }
     }
 
@@ -206,6 +235,9 @@ mod tests {
         // PR 3 at 20h: PR 1 merged (10 h), PR 2 still open.
         assert_eq!(r[2].features.0[idx::BACKLOG], 1.0);
         assert!((r[2].features.0[idx::RECENT_MEDIAN] - to_log(10.0)).abs() < 1e-12);
+        // The same requester's earlier merge (PR 1, 10 hours) is PR 3's author median.
+        assert!((r[2].features.0[idx::AUTHOR_MEDIAN] - to_log(10.0)).abs() < 1e-12);
+        assert!(r[1].features.0[idx::AUTHOR_MEDIAN].is_nan());
         // PR 3's own merge (at 30h) is in no feature of PR 3.
         let mut later = rows.clone();
         later[2].merged_at = Some(99 * h);

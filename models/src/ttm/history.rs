@@ -10,7 +10,7 @@ use chrono::{DateTime, Datelike, Timelike, Utc};
 
 use super::features::{TtmFeatures, idx, title_kind, to_log};
 use super::record::PrRecord;
-use crate::gbt::quantile;
+use super::running_median::RunningMedian;
 
 /// One change's timeline.
 #[derive(Debug, Clone, Default)]
@@ -41,6 +41,8 @@ pub struct RepoHistory {
     changes: BTreeMap<u64, Timeline>,
     /// (merge time, hours to merge, merger) of merged changes, by merge time.
     merges: Vec<(DateTime<Utc>, f64, Option<String>)>,
+    /// The same merges for the running median.
+    running: RunningMedian,
     /// Ids of the events added.
     seen: HashSet<String>,
 }
@@ -108,6 +110,7 @@ impl RepoHistory {
                 && let (Some((m, who)), Some(created)) = (tl.merged.clone(), tl.created)
             {
                 let entry = (m, (m - created).num_seconds().max(0) as f64 / 3600.0, who);
+                self.running.push(m.timestamp(), entry.1);
                 let pos = self.merges.partition_point(|(x, _, _)| *x <= m);
                 self.merges.insert(pos, entry);
             }
@@ -117,6 +120,11 @@ impl RepoHistory {
     /// When a change was opened, if known.
     pub fn created(&self, number: u64) -> Option<DateTime<Utc>> {
         self.changes.get(&number).and_then(|t| t.created)
+    }
+
+    /// The repository's running median of time to merge (its merges so far).
+    pub fn running_median(&self) -> &RunningMedian {
+        &self.running
     }
 
     /// Merged changes known to the history.
@@ -192,6 +200,21 @@ impl RepoHistory {
             .iter()
             .filter(|o| o.merged.as_ref().is_some_and(|(m, _)| *m <= t))
             .count();
+        // The running median of the author's earlier merges (as for the repository's).
+        let author_merges = RunningMedian::new(
+            before
+                .iter()
+                .filter_map(|o| match (&o.merged, o.created) {
+                    (Some((m, _)), Some(c)) => {
+                        Some((m.timestamp(), (*m - c).num_seconds().max(0) as f64 / 3600.0))
+                    }
+                    _ => None,
+                })
+                .collect(),
+        );
+        f[idx::AUTHOR_MEDIAN] = author_merges
+            .median_at(t.timestamp())
+            .map_or(f64::NAN, to_log);
         f[idx::MERGE_RATE] = if before.is_empty() {
             f64::NAN
         } else {
@@ -213,12 +236,10 @@ impl RepoHistory {
             .iter()
             .filter(|(m, _, _)| *m <= t && *m > t - chrono::Duration::days(90))
             .collect();
-        let mut hours: Vec<f64> = window.iter().map(|(_, h, _)| *h).collect();
-        f[idx::RECENT_MEDIAN] = if hours.is_empty() {
-            f64::NAN
-        } else {
-            to_log(quantile(&mut hours, 0.5))
-        };
+        f[idx::RECENT_MEDIAN] = self
+            .running
+            .median_at(t.timestamp())
+            .map_or(f64::NAN, to_log);
         let mergers: HashSet<&String> = window.iter().filter_map(|(_, _, w)| w.as_ref()).collect();
         f[idx::TEAM] = if window.is_empty() {
             f64::NAN
@@ -425,6 +446,9 @@ mod tests {
         assert!((at7.0[idx::RECENT_MEDIAN] - to_log(5.0)).abs() < 1e-12);
         let ada2 = h.features_at(2, t0 + Duration::hours(6));
         assert_eq!((ada2.0[idx::PRIOR], ada2.0[idx::MERGE_RATE]), (1.0, 1.0));
+        // Ada's change 1 took 5 hours.
+        assert!((ada2.0[idx::AUTHOR_MEDIAN] - to_log(5.0)).abs() < 1e-12);
+        assert!(at7.0[idx::AUTHOR_MEDIAN].is_nan());
         let recs = h.records();
         assert_eq!(recs.len(), 3);
         assert_eq!(recs[0].hours_to_merge(), Some(5.0));

@@ -1,16 +1,22 @@
 //! The time-to-merge model: quantile boosted trees for the 10th, 50th and 90th percentiles of
-//! ln(1 + hours to merge), widened by split-conformal calibration so the 10–90% interval covers
-//! about 80%, a boosted classifier for "merged within 30 days", and exact Shapley explanations
-//! of the median over feature groups.
+//! ln(1 + hours to merge) — optionally as the distance from the repository's running median — with
+//! conformity scores of each side of the interval from held-out calibration changes (so that an
+//! adaptive level can widen or narrow each side, `aci`), a boosted classifier for "merged within
+//! 30 days", the held-out errors of model and running median (the fallback's first evidence),
+//! and exact Shapley explanations of the median over feature groups.
+
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::features::{GROUPS, N, TtmFeatures, from_log, group_of, to_log};
+use super::aci::{Scores, TARGET, WINDOW};
+use super::features::{GROUPS, N, TtmFeatures, from_log, group_of, idx, to_log};
 use super::record::{PrRecord, THIRTY_DAYS};
+use super::running_median::RunningMedian;
 use crate::gbt::{self, Gbt, Loss, Params, quantile};
 
 /// Format version of serialised models.
-pub const MODEL_VERSION: u32 = 1;
+pub const MODEL_VERSION: u32 = 2;
 
 /// Why a model could not be trained.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -52,9 +58,20 @@ pub struct TrainConfig {
     pub calibration_fraction: f64,
     /// Fewest merged changes to train at all.
     pub min_merged: usize,
-    /// Refit the quantile models on all changes after calibrating (sharper, but the correction
-    /// was measured on the earlier fit); otherwise keep the calibrated fit (split conformal).
+    /// Refit the interval models on all changes after calibrating (sharper, but the scores
+    /// were measured on the earlier fit); otherwise keep the calibrated fit (split conformal).
     pub refit: bool,
+    /// Learn each change's distance from the repository's running median at its opening
+    /// (the `recent_median_ttm_log` feature) instead of its time itself: with few trees or
+    /// little signal the prediction stays near the running median.
+    pub relative: bool,
+    /// Censoring window, days before the latest opening: if a change opened in it is still
+    /// open, the merged changes opened after that one are left out of the quantile models and
+    /// the calibration — only the quick ones among them could merge yet, so they would pull the
+    /// times (and the interval's upper side) down. 0 (the default) keeps them all: on the
+    /// development repositories leaving out the last 30 days cost more recency than it removed
+    /// bias (docs/models.md).
+    pub censor_days: f64,
 }
 
 impl Default for TrainConfig {
@@ -64,6 +81,8 @@ impl Default for TrainConfig {
             calibration_fraction: 0.35,
             min_merged: 30,
             refit: false,
+            relative: false,
+            censor_days: 0.0,
         }
     }
 }
@@ -73,17 +92,29 @@ impl Default for TrainConfig {
 pub struct TtmModel {
     /// Format version.
     pub version: u32,
-    /// 10th percentile of ln(1 + hours).
+    /// 10th percentile of ln(1 + hours) (minus the offset when relative).
     pub q10: Gbt,
-    /// Median of ln(1 + hours).
+    /// Median of ln(1 + hours) (minus the offset when relative).
     pub q50: Gbt,
-    /// 90th percentile of ln(1 + hours).
+    /// 90th percentile of ln(1 + hours) (minus the offset when relative).
     pub q90: Gbt,
     /// Log-odds of merging within 30 days.
     pub merge30: Gbt,
-    /// Conformal correction of the interval on the log scale (added to the 90th, subtracted from
-    /// the 10th percentile).
-    pub widen: f64,
+    /// Conformity scores of the lower side on the calibration changes (10th percentile minus
+    /// the truth, ln(1 + hours)).
+    pub lo_scores: Scores,
+    /// Conformity scores of the upper side (truth minus the 90th percentile).
+    pub hi_scores: Scores,
+    /// (lower, upper) scores of the latest calibration changes, oldest first: the first
+    /// window of the adaptive interval.
+    pub recent_scores: Vec<(f64, f64)>,
+    /// Whether the quantiles are distances from the running median.
+    pub relative: bool,
+    /// The offset when a change has no running median: the training median, ln(1 + hours).
+    pub center_log: f64,
+    /// Absolute errors of ln(1 + hours) of (model, running median) on the latest calibration
+    /// changes, the model fitted without them: the fallback's first evidence.
+    pub evidence: Vec<(f64, f64)>,
     /// Feature medians of the training changes: the reference an explanation starts from.
     pub baseline: TtmFeatures,
     /// Merged changes learned from.
@@ -148,6 +179,174 @@ fn median_features(rows: &[&PrRecord]) -> TtmFeatures {
     TtmFeatures(out)
 }
 
+/// The offset of a row: its running median when relative (the training median without one).
+fn offset_of(relative: bool, center_log: f64, x: &[f64]) -> f64 {
+    if !relative {
+        return 0.0;
+    }
+    let m = x[idx::RECENT_MEDIAN];
+    if m.is_nan() { center_log } else { m }
+}
+
+/// Each repository's running median, from the merges among `records`.
+fn running_medians(records: &[PrRecord]) -> HashMap<&str, RunningMedian> {
+    let mut merges: HashMap<&str, Vec<(i64, f64)>> = HashMap::new();
+    for r in records {
+        if let (Some(m), Some(h)) = (r.merged_at, r.hours_to_merge()) {
+            merges.entry(r.repo.as_str()).or_default().push((m, h));
+        }
+    }
+    merges
+        .into_iter()
+        .map(|(k, v)| (k, RunningMedian::new(v)))
+        .collect()
+}
+
+/// What calibration yields: the interval models, their scores and the held-out evidence.
+struct Calibrated {
+    q10: Gbt,
+    q90: Gbt,
+    lo_scores: Scores,
+    hi_scores: Scores,
+    recent_scores: Vec<(f64, f64)>,
+    evidence: Vec<(f64, f64)>,
+}
+
+/// The model's quantiles of ln(1 + hours) for a change, before any conformal widening.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RawQuantiles {
+    /// 10th percentile.
+    pub lo: f64,
+    /// Median.
+    pub mid: f64,
+    /// 90th percentile.
+    pub hi: f64,
+}
+
+/// The target of a change: ln(1 + hours to merge).
+fn truth(r: &PrRecord) -> f64 {
+    to_log(r.hours_to_merge().unwrap_or(0.0))
+}
+
+/// What the quantile models learn: the target, minus the offset when relative.
+struct Target {
+    relative: bool,
+    center_log: f64,
+}
+
+impl Target {
+    fn offset(&self, r: &PrRecord) -> f64 {
+        offset_of(self.relative, self.center_log, &r.features.0)
+    }
+
+    fn xy(&self, rows: &[&PrRecord]) -> (Vec<Vec<f64>>, Vec<f64>) {
+        (
+            rows.iter().map(|r| r.features.0.to_vec()).collect(),
+            rows.iter().map(|r| truth(r) - self.offset(r)).collect(),
+        )
+    }
+}
+
+/// The merged changes to learn from, by opening time: all of them, except (with
+/// `censor_days`) those opened since the first change of that window still open — after it only
+/// the quick ones could merge yet — unless that leaves too few.
+fn settled<'a>(
+    records: &'a [PrRecord],
+    through: i64,
+    cfg: &TrainConfig,
+) -> Result<Vec<&'a PrRecord>, TtmError> {
+    let mut merged: Vec<&PrRecord> = records.iter().filter(|r| r.merged_at.is_some()).collect();
+    if merged.len() < cfg.min_merged {
+        return Err(TtmError::TooLittleHistory {
+            found: merged.len(),
+            needed: cfg.min_merged,
+        });
+    }
+    let window = through - (cfg.censor_days * 86_400.0) as i64;
+    let open_since = records
+        .iter()
+        .filter(|r| r.created_at > window && r.merged_at.is_none() && r.closed_at.is_none())
+        .map(|r| r.created_at)
+        .min();
+    if let Some(since) = open_since {
+        let kept = merged.iter().filter(|r| r.created_at < since).count();
+        if cfg.censor_days > 0.0 && kept >= cfg.min_merged {
+            merged.retain(|r| r.created_at < since);
+        }
+    }
+    merged.sort_by_key(|r| r.created_at);
+    Ok(merged)
+}
+
+/// Fits the interval models on all but the latest `calibration_fraction` of `merged` and
+/// measures them (and a median, against the running median) on those; with too few to hold
+/// out, fits on all of them without scores.
+fn calibrate(
+    merged: &[&PrRecord],
+    records: &[PrRecord],
+    target: &Target,
+    cfg: &TrainConfig,
+    (x, y): (&[Vec<f64>], &[f64]),
+) -> Calibrated {
+    let fit = |x: &[Vec<f64>], y: &[f64], a: f64| gbt::fit(x, y, Loss::Quantile(a), &cfg.params);
+    let n_cal = ((merged.len() as f64) * cfg.calibration_fraction).floor() as usize;
+    if n_cal < 10 {
+        return Calibrated {
+            q10: fit(x, y, 0.1),
+            q90: fit(x, y, 0.9),
+            lo_scores: Scores::default(),
+            hi_scores: Scores::default(),
+            recent_scores: Vec::new(),
+            evidence: Vec::new(),
+        };
+    }
+    let (fit_rows, cal_rows) = merged.split_at(merged.len() - n_cal);
+    let (fx, fy) = target.xy(fit_rows);
+    let (lo, mid, hi) = (fit(&fx, &fy, 0.1), fit(&fx, &fy, 0.5), fit(&fx, &fy, 0.9));
+    let running = running_medians(records);
+    let mut scores = Vec::with_capacity(n_cal);
+    let mut evidence = Vec::with_capacity(n_cal);
+    for r in cal_rows {
+        let (row, t, o) = (&r.features.0, truth(r), target.offset(r));
+        scores.push((o + lo.predict(row) - t, t - o - hi.predict(row)));
+        if let Some(m) = running
+            .get(r.repo.as_str())
+            .and_then(|rm| rm.median_at(r.created_at))
+        {
+            evidence.push(((o + mid.predict(row) - t).abs(), (to_log(m) - t).abs()));
+        }
+    }
+    let keep = evidence.len().saturating_sub(super::fallback::WINDOW);
+    let (q10, q90) = if cfg.refit {
+        (fit(x, y, 0.1), fit(x, y, 0.9))
+    } else {
+        (lo, hi)
+    };
+    Calibrated {
+        q10,
+        q90,
+        lo_scores: Scores::new(scores.iter().map(|s| s.0).collect()),
+        hi_scores: Scores::new(scores.iter().map(|s| s.1).collect()),
+        recent_scores: scores.split_off(n_cal.saturating_sub(WINDOW)),
+        evidence: evidence.split_off(keep),
+    }
+}
+
+/// The merged-within-30-days classifier, on the changes opened at least 30 days before
+/// `through` (whose outcome is known), and how many there were.
+fn merge_classifier(records: &[PrRecord], through: i64, params: &Params) -> (Gbt, usize) {
+    let known: Vec<&PrRecord> = records
+        .iter()
+        .filter(|r| r.created_at + THIRTY_DAYS <= through)
+        .collect();
+    let x: Vec<Vec<f64>> = known.iter().map(|r| r.features.0.to_vec()).collect();
+    let y: Vec<f64> = known
+        .iter()
+        .map(|r| f64::from(u8::from(r.merged_within_30d())))
+        .collect();
+    (gbt::fit(&x, &y, Loss::Logistic, params), known.len())
+}
+
 impl TtmModel {
     /// Trains on `records` (any order). Quantiles learn from merged changes; the merge
     /// probability from changes opened at least 30 days before the latest one, whose outcome
@@ -157,116 +356,93 @@ impl TtmModel {
         scope: Scope,
         cfg: &TrainConfig,
     ) -> Result<TtmModel, TtmError> {
-        let mut merged: Vec<&PrRecord> = records.iter().filter(|r| r.merged_at.is_some()).collect();
-        if merged.len() < cfg.min_merged {
-            return Err(TtmError::TooLittleHistory {
-                found: merged.len(),
-                needed: cfg.min_merged,
-            });
-        }
-        merged.sort_by_key(|r| r.created_at);
-        let xy = |rows: &[&PrRecord]| -> (Vec<Vec<f64>>, Vec<f64>) {
-            (
-                rows.iter().map(|r| r.features.0.to_vec()).collect(),
-                rows.iter()
-                    .map(|r| to_log(r.hours_to_merge().unwrap_or(0.0)))
-                    .collect(),
-            )
-        };
-        // Split-conformal calibration on the latest changes, then a refit on all of them.
-        let n_cal = ((merged.len() as f64) * cfg.calibration_fraction).floor() as usize;
-        let (x, y) = xy(&merged);
-        let (q10, q50, q90, widen) = if n_cal >= 10 {
-            let (fit_rows, cal_rows) = merged.split_at(merged.len() - n_cal);
-            let (fx, fy) = xy(fit_rows);
-            let lo = gbt::fit(&fx, &fy, Loss::Quantile(0.1), &cfg.params);
-            let hi = gbt::fit(&fx, &fy, Loss::Quantile(0.9), &cfg.params);
-            let (cx, cy) = xy(cal_rows);
-            let mut scores: Vec<f64> = cx
-                .iter()
-                .zip(&cy)
-                .map(|(r, t)| (lo.predict(r) - t).max(t - hi.predict(r)))
-                .collect();
-            let level = ((0.8 * (n_cal as f64 + 1.0)).ceil() / n_cal as f64).min(1.0);
-            let widen = quantile(&mut scores, level);
-            if cfg.refit {
-                (
-                    gbt::fit(&x, &y, Loss::Quantile(0.1), &cfg.params),
-                    gbt::fit(&x, &y, Loss::Quantile(0.5), &cfg.params),
-                    gbt::fit(&x, &y, Loss::Quantile(0.9), &cfg.params),
-                    widen,
-                )
-            } else {
-                (
-                    lo,
-                    gbt::fit(&x, &y, Loss::Quantile(0.5), &cfg.params),
-                    hi,
-                    widen,
-                )
-            }
-        } else {
-            (
-                gbt::fit(&x, &y, Loss::Quantile(0.1), &cfg.params),
-                gbt::fit(&x, &y, Loss::Quantile(0.5), &cfg.params),
-                gbt::fit(&x, &y, Loss::Quantile(0.9), &cfg.params),
-                0.0,
-            )
-        };
         let through = records.iter().map(|r| r.created_at).max().unwrap_or(0);
-        let known: Vec<&PrRecord> = records
-            .iter()
-            .filter(|r| r.created_at + THIRTY_DAYS <= through)
-            .collect();
-        let mx: Vec<Vec<f64>> = known.iter().map(|r| r.features.0.to_vec()).collect();
-        let my: Vec<f64> = known
-            .iter()
-            .map(|r| f64::from(u8::from(r.merged_within_30d())))
-            .collect();
-        let merge30 = gbt::fit(&mx, &my, Loss::Logistic, &cfg.params);
+        let merged = settled(records, through, cfg)?;
+        let mut all_y: Vec<f64> = merged.iter().map(|r| truth(r)).collect();
+        let target = Target {
+            relative: cfg.relative,
+            center_log: quantile(&mut all_y, 0.5),
+        };
+        let (x, y) = target.xy(&merged);
+        let q50 = gbt::fit(&x, &y, Loss::Quantile(0.5), &cfg.params);
+        let cal = calibrate(&merged, records, &target, cfg, (&x, &y));
+        let (merge30, n_changes) = merge_classifier(records, through, &cfg.params);
         Ok(TtmModel {
             version: MODEL_VERSION,
-            q10,
+            q10: cal.q10,
             q50,
-            q90,
+            q90: cal.q90,
             merge30,
-            widen,
+            lo_scores: cal.lo_scores,
+            hi_scores: cal.hi_scores,
+            recent_scores: cal.recent_scores,
+            relative: cfg.relative,
+            center_log: target.center_log,
+            evidence: cal.evidence,
             baseline: median_features(&merged),
             n_merged: merged.len(),
-            n_changes: known.len(),
+            n_changes,
             scope,
             trained_through: through,
         })
     }
 
-    /// The predicted distribution for a change.
-    pub fn predict(&self, f: &TtmFeatures) -> Prediction {
+    fn offset(&self, x: &[f64]) -> f64 {
+        offset_of(self.relative, self.center_log, x)
+    }
+
+    /// The model's quantiles for a change, before conformal widening.
+    pub fn raw(&self, f: &TtmFeatures) -> RawQuantiles {
         let x = &f.0;
-        let mid = self.q50.predict(x);
-        let lo = (self.q10.predict(x) - self.widen).min(mid);
-        let hi = (self.q90.predict(x) + self.widen).max(mid);
+        let o = self.offset(x);
+        RawQuantiles {
+            lo: o + self.q10.predict(x),
+            mid: o + self.q50.predict(x),
+            hi: o + self.q90.predict(x),
+        }
+    }
+
+    /// The static (split-conformal) widths: the calibration scores at 10% on each side.
+    pub fn static_widths(&self) -> (f64, f64) {
+        (self.lo_scores.width(TARGET), self.hi_scores.width(TARGET))
+    }
+
+    /// The predicted distribution for a change, with the static split-conformal interval.
+    pub fn predict(&self, f: &TtmFeatures) -> Prediction {
+        self.predict_with(f, self.static_widths())
+    }
+
+    /// The predicted distribution with each side of the interval moved outwards by
+    /// (lower, upper) widths on the ln(1 + hours) scale (see `aci` and `online`).
+    pub fn predict_with(&self, f: &TtmFeatures, widths: (f64, f64)) -> Prediction {
+        let r = self.raw(f);
+        let lo = (r.lo - widths.0).min(r.mid);
+        let hi = (r.hi + widths.1).max(r.mid);
         Prediction {
             p10_hours: from_log(lo),
-            p50_hours: from_log(mid),
+            p50_hours: from_log(r.mid),
             p90_hours: from_log(hi),
             p_merge_30d: if self.merge30.trees.is_empty() && self.n_changes == 0 {
                 f64::NAN
             } else {
-                self.merge30.probability(x)
+                self.merge30.probability(&f.0)
             },
         }
     }
 
     /// Exact Shapley values of the median prediction over the feature groups, against the
-    /// baseline change (features outside a coalition take baseline values).
+    /// baseline change (features outside a coalition take baseline values). The offset reads
+    /// one feature only, so its part goes whole to that feature's group.
     pub fn explain(&self, f: &TtmFeatures) -> Explanation {
         let x = f.0;
         let b = self.baseline.0;
-        let base_log = self.q50.predict(&b);
-        let prediction_log = self.q50.predict(&x);
+        let base_log = self.offset(&b) + self.q50.predict(&b);
+        let prediction_log = self.offset(&x) + self.q50.predict(&x);
         let mut phi = vec![0.0; GROUPS.len()];
         for tree in &self.q50.trees {
             tree.shapley_against(&x, &b, &group_of, &mut phi);
         }
+        phi[group_of(idx::RECENT_MEDIAN)] += self.offset(&x) - self.offset(&b);
         let base_h = from_log(base_log);
         let mut contributions: Vec<Contribution> = phi
             .iter()
@@ -420,6 +596,86 @@ mod tests {
                 brute[c.group]
             );
         }
+    }
+
+    #[test]
+    fn changes_still_open_keep_the_quick_recent_merges_out() {
+        // Every third change takes 400 hours, the others 2. At the end of the history the slow
+        // ones opened in the last 16 days are still open: the quick ones beside them merged.
+        let mut recs = synthetic(900, 3);
+        let end = recs.last().unwrap().created_at;
+        for r in recs.iter_mut() {
+            let slow = r.number % 3 == 0;
+            let hours: i64 = if slow { 400 } else { 2 };
+            let open = slow && r.created_at + hours * 3600 > end;
+            r.merged_at = (!open).then_some(r.created_at + hours * 3600);
+        }
+        let scope = || Scope::Repository { repo: "o/r".into() };
+        let censored = TtmModel::train(
+            &recs,
+            scope(),
+            &TrainConfig {
+                censor_days: 30.0,
+                ..TrainConfig::default()
+            },
+        )
+        .unwrap();
+        let naive = TtmModel::train(
+            &recs,
+            scope(),
+            &TrainConfig {
+                censor_days: 0.0,
+                ..TrainConfig::default()
+            },
+        )
+        .unwrap();
+        assert!(censored.n_merged < naive.n_merged);
+        // Slow changes are a third of all: the 90th percentile is slow once the quick recent
+        // merges no longer outnumber them in the calibration changes.
+        let x = recs[5].features;
+        assert!(
+            censored.predict(&x).p90_hours > 300.0,
+            "{:?}",
+            censored.predict(&x)
+        );
+        assert!(
+            naive.predict(&x).p90_hours < censored.predict(&x).p90_hours,
+            "{:?}",
+            naive.predict(&x)
+        );
+        // A history with nothing open loses nothing.
+        let all = synthetic(300, 4);
+        let cfg = TrainConfig {
+            censor_days: 30.0,
+            ..TrainConfig::default()
+        };
+        let m = TtmModel::train(&all, scope(), &cfg).unwrap();
+        assert_eq!(m.n_merged, 300);
+    }
+
+    #[test]
+    fn relative_models_start_from_the_running_median_and_explain_exactly() {
+        let mut recs = synthetic(1500, 8);
+        for r in recs.iter_mut() {
+            r.features.0[idx::RECENT_MEDIAN] = 1.0 + (r.number % 7) as f64 * 0.1;
+        }
+        let cfg = TrainConfig {
+            relative: true,
+            ..TrainConfig::default()
+        };
+        let m = TtmModel::train(&recs, Scope::Repository { repo: "o/r".into() }, &cfg).unwrap();
+        let mut f = recs[10].features;
+        f.0[idx::RECENT_MEDIAN] = 4.0;
+        let e = m.explain(&f);
+        let sum: f64 = e.contributions.iter().map(|c| c.log_effect).sum();
+        assert!((sum - (e.prediction_log - e.base_log)).abs() < 1e-9);
+        let pace = e.contributions.iter().find(|c| c.name == "pace").unwrap();
+        assert!(
+            pace.log_effect > 2.0,
+            "the offset moved with the running median: {pace:?}"
+        );
+        assert!((m.raw(&f).mid - e.prediction_log).abs() < 1e-12);
+        assert!(!m.evidence.is_empty() && !m.recent_scores.is_empty());
     }
 
     #[test]

@@ -12,7 +12,10 @@ use crate::Claim;
 #[derive(Debug, Default)]
 pub(super) struct Claims {
     deliveries: HashMap<(Platform, String), (String, DateTime<Utc>)>,
+    /// The ordering key (repository) of each claimed delivery.
+    delivery_keys: HashMap<(Platform, String), String>,
     actions: HashMap<String, (String, DateTime<Utc>)>,
+    leases: HashMap<String, (String, DateTime<Utc>)>,
 }
 
 /// Takes `key` for `claim` unless it is held by an unexpired claim (the claimant's own
@@ -30,9 +33,31 @@ fn take<K: std::hash::Hash + Eq>(
 }
 
 impl Claims {
-    /// Claims a delivery; false when someone else holds it.
-    pub(super) fn take_delivery(&mut self, platform: Platform, id: &str, claim: &Claim) -> bool {
-        take(&mut self.deliveries, (platform, id.to_string()), claim)
+    /// Claims a delivery; false when someone holds it.
+    pub(super) fn take_delivery(
+        &mut self,
+        platform: Platform,
+        id: &str,
+        key: &str,
+        claim: &Claim,
+    ) -> bool {
+        let taken = take(&mut self.deliveries, (platform, id.to_string()), claim);
+        if taken {
+            self.delivery_keys
+                .insert((platform, id.to_string()), key.to_string());
+        }
+        taken
+    }
+
+    /// Whether a delivery is held by an unexpired claim, and if by another claimant than
+    /// `claim`'s, the ordering key it blocks.
+    pub(super) fn held(&self, platform: Platform, id: &str, claim: &Claim) -> Option<Option<&str>> {
+        let k = (platform, id.to_string());
+        let (owner, until) = self.deliveries.get(&k)?;
+        if *until <= claim.now {
+            return None;
+        }
+        Some((*owner != claim.owner).then(|| self.delivery_keys.get(&k).map_or("", String::as_str)))
     }
 
     /// Claims an outbox item; false when someone else holds it.
@@ -40,10 +65,31 @@ impl Claims {
         take(&mut self.actions, id.to_string(), claim)
     }
 
+    /// Takes or renews a named lease: granted when free, lapsed, or already the claimant's.
+    pub(super) fn take_lease(&mut self, name: &str, claim: &Claim) -> bool {
+        if let Some((owner, until)) = self.leases.get(name)
+            && *owner != claim.owner
+            && *until > claim.now
+        {
+            return false;
+        }
+        self.leases
+            .insert(name.to_string(), (claim.owner.clone(), claim.until));
+        true
+    }
+
+    /// Lets go of a lease if `owner` holds it.
+    pub(super) fn release_lease(&mut self, name: &str, owner: &str) {
+        if self.leases.get(name).is_some_and(|(o, _)| o == owner) {
+            self.leases.remove(name);
+        }
+    }
+
     /// Lets go of what a committed batch of writes completed.
     pub(super) fn release(&mut self, done: &Released) {
         for d in &done.deliveries {
             self.deliveries.remove(d);
+            self.delivery_keys.remove(d);
         }
         for a in &done.actions {
             self.actions.remove(a);

@@ -19,13 +19,11 @@ pub(super) fn init_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
 pub(super) fn record(txn: &WriteTransaction, consents: &[Consent]) -> Result<(), StoreError> {
     let mut t = txn.open_table(CONSENT).map_err(db_err)?;
     for c in consents {
-        let newer = match t.get(c.actor_key.as_str()).map_err(db_err)? {
-            Some(v) => serde_json::from_slice::<Consent>(v.value())
-                .map(|old| old.at <= c.at)
-                .unwrap_or(true),
-            None => true,
-        };
-        if newer {
+        let old = t
+            .get(c.actor_key.as_str())
+            .map_err(db_err)?
+            .and_then(|v| serde_json::from_slice::<Consent>(v.value()).ok());
+        if crate::transitions::consent_replaces(old.as_ref(), c) {
             t.insert(c.actor_key.as_str(), encode(c)?.as_slice())
                 .map_err(db_err)?;
         }

@@ -2,15 +2,14 @@
 //! deliveries stored before they are acknowledged, deduplicated by delivery id, queued in
 //! arrival order, and completed atomically with the events and decisions they produce.
 
+use std::collections::HashSet;
 use std::ops::ControlFlow;
 
-use canopy_core::{
-    DeliveryRecord, DeliveryState, Pending, Platform, WriteOp, WriteOutcome, state_name,
-};
+use canopy_core::{DeliveryRecord, DeliveryState, Pending, Platform, WriteOp, WriteOutcome};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 
 use super::{RedbStore, consent, db_err, insert_events, last_run_in, outbox, put_meta_in};
-use crate::{Claim, InboxStore, StoreError, decode, encode};
+use crate::{Claim, InboxStore, StoreError, decode, encode, transitions};
 
 /// Delivery records (without body), by (platform, delivery id).
 const DELIVERIES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("deliveries");
@@ -66,6 +65,9 @@ impl InboxStore for RedbStore {
             .lock()
             .map_err(|_| StoreError::Db("the claim table is poisoned".into()))?;
         let mut out = Vec::new();
+        // Repositories with an earlier delivery held by another claimant: their later
+        // deliveries wait, so each repository's deliveries are processed in arrival order.
+        let mut blocked: HashSet<String> = HashSet::new();
         for entry in queue.iter().map_err(db_err)? {
             if out.len() >= limit {
                 break;
@@ -79,7 +81,11 @@ impl InboxStore for RedbStore {
                     StoreError::Corrupt(format!("queued delivery {platform}/{id} has no record"))
                 })?;
             let mut rec: DeliveryRecord = decode(rec.value(), "delivery record")?;
-            if !claims.take_delivery(rec.delivery.platform, &rec.delivery.id, claim) {
+            let (p, i) = (rec.delivery.platform, rec.delivery.id.clone());
+            if let Some(by_other) = claims.held(p, &i, claim) {
+                if let Some(key) = by_other.filter(|k| !k.is_empty()) {
+                    blocked.insert(key.to_string());
+                }
                 continue;
             }
             rec.delivery.body = bodies
@@ -87,6 +93,10 @@ impl InboxStore for RedbStore {
                 .map_err(db_err)?
                 .map(|b| b.value().to_vec())
                 .unwrap_or_default();
+            let key = rec.delivery.ordering_key();
+            if blocked.contains(&key) || !claims.take_delivery(p, &i, &key, claim) {
+                continue;
+            }
             out.push(Pending {
                 seq: k.value(),
                 delivery: rec.delivery,
@@ -170,6 +180,7 @@ fn apply_one(
             at,
             actions,
             consents,
+            meta,
         } => {
             let mut rec = match inbox.pending_record(platform, &id)? {
                 Ok(rec) => rec,
@@ -180,6 +191,9 @@ fn apply_one(
                 outbox::enqueue(txn, a, at)?;
             }
             consent::record(txn, &consents)?;
+            for (key, value) in &meta {
+                put_meta_in(txn, key, value)?;
+            }
             rec.state = match ignored {
                 Some(reason) => DeliveryState::Ignored { reason, at },
                 None => DeliveryState::Processed {
@@ -294,15 +308,11 @@ impl Tables<'_> {
         id: &str,
     ) -> Result<Result<DeliveryRecord, WriteOutcome>, StoreError> {
         let Some(rec) = self.record(platform, id)? else {
-            return Ok(Err(WriteOutcome::Rejected(format!(
-                "no delivery {platform}/{id}"
-            ))));
+            return Ok(Err(transitions::no_delivery(platform, id)));
         };
         if rec.state != DeliveryState::Pending {
             // Already completed (a worker raced a restart): keep the first result.
-            return Ok(Err(WriteOutcome::Rejected(format!(
-                "delivery {platform}/{id} is not pending"
-            ))));
+            return Ok(Err(transitions::not_pending(platform, id)));
         }
         Ok(Ok(rec))
     }
@@ -327,18 +337,10 @@ impl Tables<'_> {
         seq: &mut u64,
     ) -> Result<WriteOutcome, StoreError> {
         let Some(mut rec) = self.record(platform, id)? else {
-            return Ok(WriteOutcome::Rejected(format!(
-                "no delivery {platform}/{id}"
-            )));
+            return Ok(transitions::no_delivery(platform, id));
         };
-        if matches!(
-            rec.state,
-            DeliveryState::Pending | DeliveryState::Processed { .. }
-        ) {
-            return Ok(WriteOutcome::Rejected(format!(
-                "delivery {platform}/{id} is {}, only quarantined or ignored deliveries can be retried",
-                state_name(&rec.state)
-            )));
+        if let Some(refused) = transitions::retry_refused(platform, id, &rec.state) {
+            return Ok(refused);
         }
         *seq += 1;
         rec.seq = *seq;

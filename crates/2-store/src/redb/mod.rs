@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use canopy_analyzer::Event;
-use canopy_analyzer::event::EVENT_SCHEMA_VERSION;
 use canopy_core::{WriteOp, WriteOutcome};
 use chrono::{DateTime, Utc};
 use redb::{
@@ -22,7 +21,8 @@ use redb::{
 };
 
 use crate::{
-    EventStore, MetaStore, STORE_FORMAT_VERSION, ScheduleStore, Store, StoreError, TimeRange, Visit,
+    Claim, EventStore, MetaStore, STORE_FORMAT_VERSION, ScheduleStore, Store, StoreError,
+    TimeRange, Visit, decode_event,
 };
 use claims::Claims;
 
@@ -200,17 +200,6 @@ fn decode_u32(b: &[u8]) -> Option<u32> {
     Some(u32::from_le_bytes(b.try_into().ok()?))
 }
 
-fn decode_event(bytes: &[u8]) -> Result<Event, StoreError> {
-    let ev: Event = crate::decode(bytes, "event")?;
-    if ev.v > EVENT_SCHEMA_VERSION {
-        return Err(StoreError::Corrupt(format!(
-            "event {} has schema version {}, newer than this canopy's {}",
-            ev.id, ev.v, EVENT_SCHEMA_VERSION
-        )));
-    }
-    Ok(ev)
-}
-
 impl EventStore for RedbStore {
     fn put_events(&self, events: &[Event]) -> Result<usize, StoreError> {
         if events.is_empty() {
@@ -348,6 +337,24 @@ impl MetaStore for RedbStore {
         put_meta_in(&txn, key, value)?;
         txn.commit().map_err(db_err)
     }
+
+    fn scan_meta(
+        &self,
+        visit: &mut dyn FnMut(&str, &[u8]) -> std::ops::ControlFlow<()>,
+    ) -> Result<(), StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let t = txn.open_table(META).map_err(db_err)?;
+        for entry in t.iter().map_err(db_err)? {
+            let (k, v) = entry.map_err(db_err)?;
+            if k.value() == FORMAT_KEY {
+                continue; // the embedded store's own format marker
+            }
+            if visit(k.value(), v.value()).is_break() {
+                break;
+            }
+        }
+        Ok(())
+    }
 }
 
 impl ScheduleStore for RedbStore {
@@ -355,24 +362,30 @@ impl ScheduleStore for RedbStore {
         let txn = self.db.begin_read().map_err(db_err)?;
         let t = txn.open_table(META).map_err(db_err)?;
         let value = t.get(key).map_err(db_err)?;
-        value.map(|v| parse_run(key, v.value())).transpose()
+        value.map(|v| crate::parse_run(key, v.value())).transpose()
     }
-}
 
-/// A schedule's last run as stored (RFC 3339 text).
-fn parse_run(key: &str, bytes: &[u8]) -> Result<DateTime<Utc>, StoreError> {
-    std::str::from_utf8(bytes)
-        .ok()
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .map(|t| t.with_timezone(&Utc))
-        .ok_or_else(|| StoreError::Corrupt(format!("the last run of schedule {key} is not a time")))
+    fn try_lease(&self, name: &str, claim: &Claim) -> Result<bool, StoreError> {
+        let mut claims = self
+            .claims
+            .lock()
+            .map_err(|_| StoreError::Db("the claim table is poisoned".into()))?;
+        Ok(claims.take_lease(name, claim))
+    }
+
+    fn release_lease(&self, name: &str, owner: &str) -> Result<(), StoreError> {
+        if let Ok(mut claims) = self.claims.lock() {
+            claims.release_lease(name, owner);
+        }
+        Ok(())
+    }
 }
 
 /// Reads a schedule's last run inside a write transaction.
 fn last_run_in(txn: &WriteTransaction, key: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
     let t = txn.open_table(META).map_err(db_err)?;
     let value = t.get(key).map_err(db_err)?;
-    value.map(|v| parse_run(key, v.value())).transpose()
+    value.map(|v| crate::parse_run(key, v.value())).transpose()
 }
 
 impl Store for RedbStore {

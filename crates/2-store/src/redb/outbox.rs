@@ -4,12 +4,12 @@
 
 use std::ops::ControlFlow;
 
-use canopy_core::{Action, Enqueue, EnqueueMode, OutboxItem, OutboxState, WriteOutcome};
+use canopy_core::{Action, Enqueue, OutboxItem, OutboxState, WriteOutcome};
 use chrono::{DateTime, Utc};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 
 use super::{RedbStore, db_err};
-use crate::{Claim, OutboxStore, StoreError, decode, encode};
+use crate::{Claim, OutboxStore, StoreError, decode, encode, transitions};
 
 /// Items by id.
 const OUTBOX: TableDefinition<&str, &[u8]> = TableDefinition::new("outbox");
@@ -149,28 +149,8 @@ pub(super) fn enqueue(
     now: DateTime<Utc>,
 ) -> Result<WriteOutcome, StoreError> {
     let old = get(txn, &e.id)?;
-    let fresh = |created_at| OutboxItem {
-        id: e.id.clone(),
-        action: e.action.clone(),
-        state: OutboxState::Pending,
-        created_at,
-        due_at: e.due_at,
-        attempts: 0,
-        last_error: None,
-        done_at: None,
-    };
-    let item = match (&old, e.mode) {
-        (None, _) => fresh(now),
-        (Some(_), EnqueueMode::Once) => return Ok(WriteOutcome::Unchanged),
-        (Some(o), EnqueueMode::Replace) if o.state == OutboxState::Done && o.action == e.action => {
-            return Ok(WriteOutcome::Unchanged);
-        }
-        (Some(o), EnqueueMode::Replace) if o.state == OutboxState::Pending => OutboxItem {
-            action: e.action.clone(),
-            due_at: e.due_at.min(o.due_at),
-            ..o.clone()
-        },
-        (Some(o), EnqueueMode::Replace) => fresh(o.created_at),
+    let Some(item) = transitions::enqueued(old.as_ref(), &e, now) else {
+        return Ok(WriteOutcome::Unchanged);
     };
     put(txn, &item, old.as_ref())?;
     Ok(WriteOutcome::Enqueued)
@@ -185,16 +165,10 @@ pub(super) fn done(
     at: DateTime<Utc>,
 ) -> Result<WriteOutcome, StoreError> {
     let Some(old) = get(txn, id)? else {
-        return Ok(WriteOutcome::Rejected(format!("no outbox item {id}")));
+        return Ok(transitions::no_item(id));
     };
-    if old.action != *executed {
+    let Some(item) = transitions::performed(&old, executed, at) else {
         return Ok(WriteOutcome::Unchanged);
-    }
-    let item = OutboxItem {
-        state: OutboxState::Done,
-        done_at: Some(at),
-        last_error: None,
-        ..old.clone()
     };
     put(txn, &item, Some(&old))?;
     Ok(WriteOutcome::Completed { new_events: 0 })
@@ -210,26 +184,11 @@ pub(super) fn failed(
     max_attempts: u32,
 ) -> Result<WriteOutcome, StoreError> {
     let Some(old) = get(txn, id)? else {
-        return Ok(WriteOutcome::Rejected(format!("no outbox item {id}")));
+        return Ok(transitions::no_item(id));
     };
-    let attempts = old.attempts + 1;
-    let (state, due_at) = match retry_at {
-        Some(t) if attempts < max_attempts => (OutboxState::Pending, t),
-        _ => (OutboxState::Dead, old.due_at),
-    };
-    let item = OutboxItem {
-        state,
-        due_at,
-        attempts,
-        last_error: Some(error),
-        ..old.clone()
-    };
+    let (item, outcome) = transitions::failed(&old, error, retry_at, max_attempts);
     put(txn, &item, Some(&old))?;
-    Ok(if state == OutboxState::Dead {
-        WriteOutcome::Quarantined
-    } else {
-        WriteOutcome::Requeued
-    })
+    Ok(outcome)
 }
 
 /// Puts a dead item back in the queue, due now.
@@ -239,19 +198,11 @@ pub(super) fn retry(
     now: DateTime<Utc>,
 ) -> Result<WriteOutcome, StoreError> {
     let Some(old) = get(txn, id)? else {
-        return Ok(WriteOutcome::Rejected(format!("no outbox item {id}")));
+        return Ok(transitions::no_item(id));
     };
-    if old.state != OutboxState::Dead {
-        return Ok(WriteOutcome::Rejected(format!(
-            "outbox item {id} is {:?}; only dead items can be retried",
-            old.state
-        )));
-    }
-    let item = OutboxItem {
-        state: OutboxState::Pending,
-        due_at: now,
-        attempts: 0,
-        ..old.clone()
+    let item = match transitions::revived(&old, now) {
+        Ok(item) => item,
+        Err(rejected) => return Ok(rejected),
     };
     put(txn, &item, Some(&old))?;
     Ok(WriteOutcome::Requeued)

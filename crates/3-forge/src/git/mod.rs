@@ -6,6 +6,7 @@
 pub mod commit;
 mod lcs;
 pub mod numstat;
+pub mod renames;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -21,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use canopy_store::{Store, StoreError};
 use commit::{RawCommit, co_author, merged_pr, parse_commit, subject, trailers};
 use numstat::Numstat;
+pub use renames::Renames;
 
 /// Commits sent to a worker at a time.
 const CHUNK: usize = 256;
@@ -52,6 +54,19 @@ pub enum GitError {
         /// What gitoxide said.
         message: String,
     },
+    /// The store already holds this repository's commits counted with other rename settings.
+    #[error(
+        "the store holds {repo}'s commits counted with {stored}, not {asked}: use the same \
+         settings, or another --store (or none) to read the history again"
+    )]
+    RenamesChanged {
+        /// Repository name.
+        repo: String,
+        /// Settings of the stored commits, as git options.
+        stored: String,
+        /// Settings asked for, as git options.
+        asked: String,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -66,6 +81,8 @@ pub struct IngestOptions {
     pub rev: String,
     /// Worker threads for diffs (at least 1).
     pub jobs: usize,
+    /// How renamed and copied files are recognised (git's defaults unless set).
+    pub renames: Renames,
 }
 
 /// What an ingest run did and what it could not read.
@@ -150,6 +167,41 @@ fn tips_key(repo: &str) -> String {
     format!("git_tips:{repo}")
 }
 
+/// Meta key under which the rename settings of a repository's stored commits are recorded.
+fn renames_key(repo: &str) -> String {
+    format!("git_renames:{repo}")
+}
+
+/// Checks that stored commits were counted with `asked` and records it for a new repository.
+/// Commits stored before rename detection existed were counted with exact renames only.
+fn check_renames(
+    store: &dyn Store,
+    repo: &str,
+    asked: &Renames,
+    has_commits: bool,
+) -> Result<(), GitError> {
+    let stored: Option<Renames> = store
+        .get_meta(&renames_key(repo))?
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let stored = match (stored, has_commits) {
+        (Some(s), _) => s,
+        (None, true) => Renames::exact(),
+        (None, false) => *asked,
+    };
+    if has_commits && stored != *asked {
+        return Err(GitError::RenamesChanged {
+            repo: repo.to_string(),
+            stored: stored.git_args(),
+            asked: asked.git_args(),
+        });
+    }
+    store.put_meta(
+        &renames_key(repo),
+        &serde_json::to_vec(asked).unwrap_or_default(),
+    )?;
+    Ok(())
+}
+
 /// Event id of a commit.
 pub fn commit_event_id(sha: &str) -> String {
     format!("git:{sha}")
@@ -194,6 +246,7 @@ pub fn ingest(
         .into_iter()
         .filter_map(|id| id.strip_prefix("git:").map(str::to_string))
         .collect();
+    check_renames(store, &opts.repo_name, &opts.renames, !known.is_empty())?;
     let completed: Vec<String> = store
         .get_meta(&tips_key(&opts.repo_name))?
         .and_then(|b| serde_json::from_slice(&b).ok())
@@ -218,7 +271,14 @@ pub fn ingest(
             set_caches(&mut local, PACK_CACHE_BYTES, OBJECT_CACHE_BYTES);
             let shallow = &shallow;
             let repo_name = opts.repo_name.as_str();
-            s.spawn(move || worker(&local, repo_name, shallow, rx, tx));
+            let ns = Numstat::new(
+                opts.renames,
+                opts.renames
+                    .enabled()
+                    .then(|| numstat::similarity_cache(&local))
+                    .flatten(),
+            );
+            s.spawn(move || worker(&local, repo_name, shallow, ns, rx, tx));
         }
         drop(chunk_rx);
         drop(ev_tx);
@@ -385,10 +445,10 @@ fn worker(
     repo: &gix::Repository,
     repo_name: &str,
     shallow: &HashSet<ObjectId>,
+    mut ns: Numstat,
     rx: Receiver<Vec<(ObjectId, Vec<u8>)>>,
     tx: Sender<WorkerOutput>,
 ) {
-    let mut ns = Numstat::default();
     let mut buf = Vec::new();
     for chunk in rx {
         let mut out = WorkerOutput {

@@ -1,24 +1,26 @@
 //! Per-file line counts of a commit against its first parent, as `git log --numstat` prints
-//! them: Myers line diff, `-` for binary content, exact renames shown as `0 0`. Missing objects
-//! (partial clones, corruption) are counted, never fatal.
-
-use std::collections::HashMap;
+//! them: git's Myers line diff, `-` for binary content, renamed and copied files (see
+//! [`renames`]) counted as the diff between their old and new content. Missing objects (partial
+//! clones, corruption) are counted, never fatal.
 
 use canopy_analyzer::event::{FileChange, FileStatus};
 use gix::ObjectId;
 use gix::diff::tree::recorder::{Change, Location};
 use gix::diff::tree::{Recorder, State};
-use gix::objs::{Find, TreeRefIter};
-use imara_diff::{Algorithm, Diff, InternedInput};
+use gix::objs::{FindObjectOrHeader, TreeRefIter};
+use imara_diff::InternedInput;
 
 use super::lcs;
+use super::renames::{self, Pairing, Renames};
 
 /// Bytes inspected for a NUL to decide that content is binary (git's own heuristic).
 const BINARY_PROBE: usize = 8000;
 
 /// Reusable buffers for computing numstats on one thread.
-#[derive(Default)]
 pub struct Numstat {
+    renames: Renames,
+    /// Blob cache of the rename tracker's similarity search (`None`: no rename detection).
+    cache: Option<gix::diff::blob::Platform>,
     state: State,
     buf_a: Vec<u8>,
     buf_b: Vec<u8>,
@@ -36,10 +38,24 @@ pub struct CommitStat {
 }
 
 impl Numstat {
+    /// Buffers for one thread; `cache` is the similarity search's blob cache (from
+    /// [`similarity_cache`]), required for renames and copies to be detected.
+    pub fn new(renames: Renames, cache: Option<gix::diff::blob::Platform>) -> Numstat {
+        Numstat {
+            renames,
+            cache: cache.filter(|_| renames.enabled()),
+            state: State::default(),
+            buf_a: Vec::new(),
+            buf_b: Vec::new(),
+            tree_a: Vec::new(),
+            tree_b: Vec::new(),
+        }
+    }
+
     /// Diffs tree `new` against tree `old` (`None` = the empty tree, for root commits).
     pub fn diff_trees(
         &mut self,
-        odb: &impl Find,
+        odb: &impl FindObjectOrHeader,
         old: Option<ObjectId>,
         new: ObjectId,
     ) -> CommitStat {
@@ -74,99 +90,110 @@ impl Numstat {
         out
     }
 
-    fn count_changes(&mut self, odb: &impl Find, records: Vec<Change>, out: &mut CommitStat) {
-        // Exact renames: a deleted and an added blob with the same id are one file, `0 0`.
-        let mut deleted_by_id: HashMap<ObjectId, usize> = HashMap::new();
-        for (i, c) in records.iter().enumerate() {
-            if let Change::Deletion {
-                entry_mode, oid, ..
-            } = c
-                && entry_mode.is_blob_or_symlink()
-            {
-                deleted_by_id.entry(*oid).or_insert(i);
-            }
-        }
-        let mut renamed_away = vec![false; records.len()];
+    fn count_changes(
+        &mut self,
+        odb: &impl FindObjectOrHeader,
+        records: Vec<Change>,
+        out: &mut CommitStat,
+    ) {
+        let pairing = match self.cache.as_mut() {
+            Some(cache) => renames::pair(&self.renames, &records, cache, odb).0,
+            None => vec![Pairing::Alone; records.len()],
+        };
         let mut files = Vec::with_capacity(records.len());
         for (i, c) in records.iter().enumerate() {
-            if let Change::Addition {
-                entry_mode,
-                oid,
-                path,
-                ..
-            } = c
-                && entry_mode.is_blob_or_symlink()
-                && let Some(&d) = deleted_by_id.get(oid)
-                && !renamed_away[d]
-            {
-                renamed_away[d] = true;
-                renamed_away[i] = true;
-                files.push(text(path.to_string(), 0, 0));
-            }
-        }
-        for (i, c) in records.into_iter().enumerate() {
-            if renamed_away[i] {
-                continue;
-            }
-            let fc = match c {
-                Change::Addition {
-                    entry_mode,
-                    oid,
-                    path,
-                    ..
-                } => {
-                    if entry_mode.is_tree() {
+            let fc = match pairing[i] {
+                Pairing::RenamedAway => continue,
+                Pairing::RenamedFrom(s) | Pairing::CopiedFrom(s) => {
+                    let (from, from_id) = preimage(&records[s]);
+                    let Change::Addition { oid, path, .. } = c else {
                         continue;
-                    }
-                    if entry_mode.is_commit() {
-                        text(path.to_string(), 1, 0)
+                    };
+                    let mut fc = if from_id == *oid {
+                        text(path.to_string(), 0, 0)
                     } else {
-                        self.one_side(odb, oid, path.to_string(), true, out)
-                    }
-                }
-                Change::Deletion {
-                    entry_mode,
-                    oid,
-                    path,
-                    ..
-                } => {
-                    if entry_mode.is_tree() {
-                        continue;
-                    }
-                    if entry_mode.is_commit() {
-                        text(path.to_string(), 0, 1)
+                        self.modification(odb, from_id, *oid, path.to_string(), out)
+                    };
+                    if matches!(pairing[i], Pairing::RenamedFrom(_)) {
+                        fc.renamed_from = Some(from);
                     } else {
-                        self.one_side(odb, oid, path.to_string(), false, out)
+                        fc.copied_from = Some(from);
                     }
+                    fc
                 }
-                Change::Modification {
-                    previous_entry_mode,
-                    previous_oid,
-                    entry_mode,
-                    oid,
-                    path,
-                } => {
-                    if entry_mode.is_tree() || previous_entry_mode.is_tree() {
-                        continue;
-                    }
-                    let path = path.to_string();
-                    if previous_oid == oid {
-                        text(path, 0, 0)
-                    } else if entry_mode.is_commit() || previous_entry_mode.is_commit() {
-                        text(path, 1, 1)
-                    } else {
-                        self.modification(odb, previous_oid, oid, path, out)
-                    }
-                }
+                Pairing::Alone => match self.alone(odb, c, out) {
+                    Some(fc) => fc,
+                    None => continue,
+                },
             };
             files.push(fc);
         }
         out.files = files;
     }
 
+    /// Counts a change that is not part of a rename or copy; `None` for trees.
+    fn alone(
+        &mut self,
+        odb: &impl FindObjectOrHeader,
+        c: &Change,
+        out: &mut CommitStat,
+    ) -> Option<FileChange> {
+        Some(match c {
+            Change::Addition {
+                entry_mode,
+                oid,
+                path,
+                ..
+            } => {
+                if entry_mode.is_tree() {
+                    return None;
+                }
+                if entry_mode.is_commit() {
+                    text(path.to_string(), 1, 0)
+                } else {
+                    self.one_side(odb, *oid, path.to_string(), true, out)
+                }
+            }
+            Change::Deletion {
+                entry_mode,
+                oid,
+                path,
+                ..
+            } => {
+                if entry_mode.is_tree() {
+                    return None;
+                }
+                if entry_mode.is_commit() {
+                    text(path.to_string(), 0, 1)
+                } else {
+                    self.one_side(odb, *oid, path.to_string(), false, out)
+                }
+            }
+            Change::Modification {
+                previous_entry_mode,
+                previous_oid,
+                entry_mode,
+                oid,
+                path,
+            } => {
+                if entry_mode.is_tree() || previous_entry_mode.is_tree() {
+                    return None;
+                }
+                let path = path.to_string();
+                if previous_oid == oid {
+                    text(path, 0, 0)
+                } else if entry_mode.is_commit() || previous_entry_mode.is_commit() {
+                    text(path, 1, 1)
+                } else {
+                    self.modification(odb, *previous_oid, *oid, path, out)
+                }
+            }
+        })
+    }
+
     fn one_side(
         &mut self,
-        odb: &impl Find,
+        odb: &impl FindObjectOrHeader,
         id: ObjectId,
         path: String,
         added: bool,
@@ -193,7 +220,7 @@ impl Numstat {
 
     fn modification(
         &mut self,
-        odb: &impl Find,
+        odb: &impl FindObjectOrHeader,
         old: ObjectId,
         new: ObjectId,
         path: String,
@@ -213,11 +240,7 @@ impl Numstat {
     }
 }
 
-/// Lines added and removed between two texts. The counts of a minimal line diff depend only on
-/// the length of the longest common subsequence (LCS) of lines: added = |b| − LCS, deleted =
-/// |a| − LCS. This computes the LCS exactly with Myers' O((N+M)·D) algorithm, which is what
-/// git's own diff finds for all but very large edits; past a cost bound (where git also gives
-/// up on minimality) it falls back to imara-diff's histogram diff.
+/// Lines added and removed between two texts, as git's diff counts them (see [`lcs`]).
 fn line_diff(a: &[u8], b: &[u8]) -> (u32, u32) {
     // Fast paths that git also takes: identical content, or one side empty.
     if a == b {
@@ -230,13 +253,9 @@ fn line_diff(a: &[u8], b: &[u8]) -> (u32, u32) {
         imara_diff::sources::byte_lines(a),
         imara_diff::sources::byte_lines(b),
     );
-    match lcs::git_counts(&input.before, &input.after, input.interner.num_tokens()) {
-        Some((added, deleted)) => (added as u32, deleted as u32),
-        None => {
-            let diff = Diff::compute(Algorithm::Histogram, &input);
-            (diff.count_additions(), diff.count_removals())
-        }
-    }
+    let (added, deleted) =
+        lcs::git_counts(&input.before, &input.after, input.interner.num_tokens());
+    (added as u32, deleted as u32)
 }
 
 /// Lines in a text: newlines, plus one for a last line without a newline.
@@ -255,21 +274,47 @@ pub fn is_binary(data: &[u8]) -> bool {
     data[..data.len().min(BINARY_PROBE)].contains(&0)
 }
 
+/// The blob cache the rename tracker compares contents with: blobs as stored in git, no
+/// worktree, no text conversion.
+pub fn similarity_cache(repo: &gix::Repository) -> Option<gix::diff::blob::Platform> {
+    match repo.diff_resource_cache(
+        gix::diff::blob::pipeline::Mode::ToGit,
+        gix::diff::blob::pipeline::WorktreeRoots::default(),
+    ) {
+        Ok(cache) => Some(cache),
+        Err(e) => {
+            tracing::warn!(error = %e, "no similarity cache: only exact renames are detected");
+            None
+        }
+    }
+}
+
+/// Path and blob a rename or copy starts from: a deleted file, or a modified file's old content.
+fn preimage(c: &Change) -> (String, ObjectId) {
+    match c {
+        Change::Deletion { path, oid, .. } | Change::Addition { path, oid, .. } => {
+            (path.to_string(), *oid)
+        }
+        Change::Modification {
+            path, previous_oid, ..
+        } => (path.to_string(), *previous_oid),
+    }
+}
+
 fn text(path: String, added: u32, deleted: u32) -> FileChange {
     FileChange {
         path,
         added,
         deleted,
-        status: FileStatus::Text,
+        ..FileChange::default()
     }
 }
 
 fn status(path: String, status: FileStatus) -> FileChange {
     FileChange {
         path,
-        added: 0,
-        deleted: 0,
         status,
+        ..FileChange::default()
     }
 }
 

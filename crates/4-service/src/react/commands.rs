@@ -234,10 +234,24 @@ impl Reactor {
                 "Canopy has not seen this change open",
             ));
         }
+        let state = match crate::ttm_online::load_online(store, &e.repo)? {
+            Some(s) => s,
+            None => canopy_models::ttm::online::OnlineState::for_model(
+                &model,
+                canopy_models::ttm::aci::DEFAULT_GAMMA,
+            ),
+        };
+        let choice = state.choice();
+        if !choice.is_model() {
+            return Ok(messages::explain_fallback(
+                marker,
+                &crate::ttm_online::Why::of(&choice).words(),
+            ));
+        }
         let f = self
             .ttm
             .features(store, &e.repo, std::slice::from_ref(e), number, t)?;
-        let p = model.predict(&f);
+        let p = model.predict_with(&f, state.widths(&model));
         let x = model.explain(&f);
         let view = ttm::view(&model, &f, &p, &x);
         Ok(messages::explain(

@@ -8,13 +8,14 @@ mod commands;
 pub mod rerun;
 pub mod sticky;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use canopy_analyzer::event::ChangeAction;
 use canopy_analyzer::{Event, EventKind, Platform};
 use canopy_core::{Action, Consent, Enqueue, EnqueueMode, OutboxState};
+use canopy_models::ttm::online::OnlineState;
 use canopy_store::{EventStore, Store, StoreError};
 use chrono::{DateTime, Utc};
 
@@ -22,6 +23,7 @@ use crate::carbon::{IntensityCache, RegionData};
 use crate::messages::{self, StickyView};
 use crate::repo_config::{RepoConfig, RepoConfigs, parse_quiet_hours};
 use crate::ttm::{self, TtmCache};
+use crate::ttm_online::{self, Why};
 use sticky::ChangeHistory;
 
 /// What a reactor decided about a delivery's events.
@@ -31,6 +33,18 @@ pub struct Reaction {
     pub actions: Vec<Enqueue>,
     /// Consent changes to record.
     pub consents: Vec<Consent>,
+    /// Time-to-merge online states these events changed (or read), by repository.
+    pub ttm: BTreeMap<String, OnlineState>,
+}
+
+impl Reaction {
+    /// The small named values to store with the events (see [`canopy_core::WriteOp`]).
+    pub fn meta(&self) -> Vec<(String, Vec<u8>)> {
+        self.ttm
+            .iter()
+            .map(|(repo, s)| (ttm_online::online_key(repo), ttm_online::encode_online(s)))
+            .collect()
+    }
 }
 
 /// Decides what to do about new events (comments to update, commands to answer). It reads the
@@ -159,13 +173,69 @@ impl Reactor {
         Ok(Some(messages::rerun_advice(&view)))
     }
 
-    /// The time-to-merge section of an open change, when a model exists.
+    /// A repository's online state: as this reaction left it, else as stored, else fresh for
+    /// `model` (`None` when there is none and no model).
+    fn online<'a>(
+        &self,
+        store: &dyn Store,
+        out: &'a mut Reaction,
+        repo: &str,
+        model: Option<&canopy_models::ttm::TtmModel>,
+    ) -> Result<Option<&'a mut OnlineState>, StoreError> {
+        if !out.ttm.contains_key(repo) {
+            let state = match ttm_online::load_online(store, repo)? {
+                Some(s) => s,
+                None => match model {
+                    Some(m) => OnlineState::for_model(m, canopy_models::ttm::aci::DEFAULT_GAMMA),
+                    None => return Ok(None),
+                },
+            };
+            out.ttm.insert(repo.to_string(), state);
+        }
+        Ok(out.ttm.get_mut(repo))
+    }
+
+    /// A change merged or closed: its first prediction is scored (the adaptive interval and
+    /// the rolling errors move) or forgotten.
+    fn ttm_outcome(
+        &self,
+        store: &dyn Store,
+        e: &Event,
+        out: &mut Reaction,
+    ) -> Result<(), StoreError> {
+        let EventKind::Change(c) = &e.kind else {
+            return Ok(());
+        };
+        if !matches!(c.action, ChangeAction::Merged | ChangeAction::Closed) {
+            return Ok(());
+        }
+        let Some(state) = self.online(store, out, &e.repo, None)? else {
+            return Ok(());
+        };
+        if c.action == ChangeAction::Closed {
+            state.closed(c.number);
+            return Ok(());
+        }
+        let hours = (e.at_utc() - c.created_at.with_timezone(&Utc))
+            .num_seconds()
+            .max(0) as f64
+            / 3600.0;
+        if let Some(o) = state.merged(c.number, hours) {
+            tracing::debug!(repo = %e.repo, change = c.number, below = o.below, above = o.above, model_error = o.model_error, "time-to-merge prediction scored");
+        }
+        Ok(())
+    }
+
+    /// The time-to-merge section of an open change: the model's prediction when it has clearly
+    /// beaten the running median on recent merges, else the running median, labelled as such.
+    /// The model's prediction is recorded either way, to be scored when the change merges.
     fn ttm_view(
         &self,
         store: &dyn Store,
         key: &ChangeKey,
         h: &ChangeHistory,
         new: &[Event],
+        out: &mut Reaction,
     ) -> Result<Option<messages::TtmView>, StoreError> {
         let (_, repo, number) = key;
         let Some(latest) = h.latest() else {
@@ -174,16 +244,28 @@ impl Reactor {
         if matches!(latest.action, ChangeAction::Merged | ChangeAction::Closed) {
             return Ok(None);
         }
-        let Some(model) = self.ttm.model(store, repo)? else {
-            return Ok(None);
-        };
         let Some(t) = h.events.last().map(|e| e.at_utc()) else {
             return Ok(None);
         };
-        let f = self.ttm.features(store, repo, new, *number, t)?;
-        let p = model.predict(&f);
-        let e = model.explain(&f);
-        Ok(Some(ttm::view(&model, &f, &p, &e)))
+        let (f, spread) = self.ttm.features_and_spread(store, repo, new, *number, t)?;
+        let Some(model) = self.ttm.model(store, repo)? else {
+            return Ok(spread.map(|s| ttm_online::median_view(&s, Why::NoModel)));
+        };
+        let Some(state) = self.online(store, out, repo, Some(&model))? else {
+            return Ok(None);
+        };
+        let choice = state.choice();
+        let p = state.predict(
+            &model,
+            *number,
+            &f,
+            t.timestamp(),
+            spread.map(|s| s.p50_hours),
+        );
+        match (choice.is_model(), spread) {
+            (false, Some(s)) => Ok(Some(ttm_online::median_view(&s, Why::of(&choice)))),
+            _ => Ok(Some(ttm::view(&model, &f, &p, &model.explain(&f)))),
+        }
     }
 }
 
@@ -205,6 +287,7 @@ impl React for Reactor {
                 self.commands(store, e, c, now, &mut reaction)?;
                 continue;
             }
+            self.ttm_outcome(store, e, &mut reaction)?;
             let number = match (e.change_number(), e.head_sha()) {
                 (Some(n), _) => Some(n),
                 (None, Some(sha)) => change_of_sha(store, &e.repo, sha)?,
@@ -331,7 +414,7 @@ impl Reactor {
             return Ok(());
         }
         let ttm = match cfg.section_on("ttm") {
-            true => self.ttm_view(store, key, &h, new)?,
+            true => self.ttm_view(store, key, &h, new, out)?,
             false => None,
         };
         let rerun = match cfg.section_on("rerun") {
@@ -445,6 +528,9 @@ fn gerrit_messages(
         mode: EnqueueMode::Once,
     });
 }
+
+#[cfg(test)]
+mod ttm_tests;
 
 #[cfg(test)]
 mod tests {

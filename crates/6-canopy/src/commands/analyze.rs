@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use canopy_analyzer::weekly::{TeamReport, TeamWeek, WeeklyBuilder, plural};
+use canopy_analyzer::weekly::{AreaSummary, TeamReport, TeamWeek, WeeklyBuilder, plural};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::Serialize;
 
-use canopy_forge::git::{self, IngestOptions, IngestReport, Progress};
+use canopy_forge::git::{self, IngestOptions, IngestReport, Progress, Renames};
 pub use canopy_service::format::ReportFormat;
 use canopy_store::{EventStore, TimeRange};
 
@@ -35,10 +35,10 @@ pub struct AnalyzeArgs {
     /// Name of the repository in the store and reports [default: the directory's name].
     #[arg(long)]
     pub repo: Option<String>,
-    /// Keep events in this store directory (a second run reads only new commits).
-    /// Without it, a temporary store is used and removed afterwards.
-    #[arg(long, value_name = "DIR")]
-    pub store: Option<PathBuf>,
+    /// Keep events in this store: a directory or a postgres:// URL (a second run reads only
+    /// new commits). Without it, a temporary store is used and removed afterwards.
+    #[arg(long, value_name = "DIR|URL", env = "CANOPY_STORE")]
+    pub store: Option<canopy_store::Location>,
     /// Revision whose history is read.
     #[arg(long, default_value = "HEAD")]
     pub rev: String,
@@ -48,6 +48,21 @@ pub struct AnalyzeArgs {
     /// Weeks shown in the Markdown table (most recent first); 0 shows all.
     #[arg(long, default_value_t = 26)]
     pub weeks: usize,
+    /// Similarity (percent) from which a deleted and an added file are one renamed file, whose
+    /// lines are only those edited in the move, as `git log --find-renames=N%`. 50 is git's
+    /// default; 100 finds exact renames only; 0 turns rename detection off.
+    #[arg(long, value_name = "N", default_value_t = git::renames::DEFAULT_RENAME_PERCENT,
+          value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub find_renames: u8,
+    /// Similarity (percent) from which an added file is a copy of a file modified in the same
+    /// commit, as `git log --find-copies=N%`; 0 (the default, as in git) turns it off.
+    #[arg(long, value_name = "N", default_value_t = 0,
+          value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub find_copies: u8,
+    /// Similarity is not searched in a commit whose deleted × added files exceed N² (git's
+    /// `diff.renameLimit`); exact renames are still found. 0 = no limit.
+    #[arg(long, value_name = "N", default_value_t = git::renames::DEFAULT_RENAME_LIMIT)]
+    pub rename_limit: usize,
 }
 
 /// Parses `YYYY-MM-DD` (midnight UTC) or an RFC 3339 time.
@@ -81,6 +96,10 @@ pub struct AnalyzeOutput {
     pub weeks: Vec<TeamWeek>,
     /// Plain-language trends.
     pub trends: Vec<String>,
+    /// The areas context switching counts.
+    pub areas: AreaSummary,
+    /// Rename and copy detection the line counts follow, as `git log` options.
+    pub renames: String,
     /// Everything that could not be read, in words.
     pub warnings: Vec<String>,
     /// Details of the ingest run.
@@ -101,8 +120,12 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Name of a repository from its path: the directory name, without `.git`.
+/// Name of a repository from its path: for a bare clone with an `origin`, the origin's
+/// `owner/name`; else the directory name, without `.git`.
 pub fn default_repo_name(path: &Path) -> String {
+    if let Some(name) = bare_origin_name(path) {
+        return name;
+    }
     let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let name = abs
         .file_name()
@@ -119,6 +142,32 @@ pub fn default_repo_name(path: &Path) -> String {
     }
 }
 
+/// `owner/name` of the `origin` URL of a bare repository (`https://host/owner/name.git`,
+/// `git@host:owner/name.git`, a local path), if it has one.
+fn bare_origin_name(path: &Path) -> Option<String> {
+    let repo = gix::open(path).ok()?;
+    if repo.workdir().is_some() {
+        return None;
+    }
+    let url = repo
+        .config_snapshot()
+        .string("remote.origin.url")?
+        .to_string();
+    let url = url.trim_end_matches('/').trim_end_matches(".git");
+    let parts: Vec<&str> = url
+        .rsplit(['/', ':'])
+        .filter(|p| !p.is_empty())
+        .take(2)
+        .collect();
+    match parts.as_slice() {
+        [name, owner] if !owner.contains('@') && !owner.contains('.') => {
+            Some(format!("{owner}/{name}"))
+        }
+        [name, ..] => Some((*name).to_string()),
+        [] => None,
+    }
+}
+
 /// Ingests and builds the report; shared with `canopy demo`.
 pub fn analyze(args: &AnalyzeArgs) -> anyhow::Result<AnalyzeOutput> {
     let repo_name = args
@@ -126,14 +175,13 @@ pub fn analyze(args: &AnalyzeArgs) -> anyhow::Result<AnalyzeOutput> {
         .clone()
         .unwrap_or_else(|| default_repo_name(&args.git));
     let _tmp;
-    let store_dir = match &args.store {
-        Some(d) => d.clone(),
+    let store = match &args.store {
+        Some(loc) => crate::store_location::open(Some(loc), crate::store_location::Migrate::Yes)?.1,
         None => {
             _tmp = tempfile::tempdir().context("creating a temporary store")?;
-            _tmp.path().to_path_buf()
+            crate::wiring::open_store(_tmp.path())?
         }
     };
-    let store = crate::wiring::open_store(&store_dir)?;
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -141,6 +189,11 @@ pub fn analyze(args: &AnalyzeArgs) -> anyhow::Result<AnalyzeOutput> {
         repo_name: repo_name.clone(),
         rev: args.rev.clone(),
         jobs,
+        renames: Renames {
+            rename_percent: args.find_renames,
+            copy_percent: args.find_copies,
+            limit: args.rename_limit,
+        },
     };
     let tty = std::io::stderr().is_terminal();
     let progress = move |p: Progress| {
@@ -182,6 +235,8 @@ pub fn analyze(args: &AnalyzeArgs) -> anyhow::Result<AnalyzeOutput> {
         unreadable_objects: ingest.unreadable_objects,
         weeks: report.weeks,
         trends: report.trends,
+        areas: report.areas,
+        renames: opts.renames.git_args(),
         warnings,
         ingest,
     })
@@ -258,14 +313,36 @@ pub fn render_markdown(out: &AnalyzeOutput, max_weeks: usize) -> String {
             w.files_touched,
             pct(w.late_night_share),
             pct(w.weekend_share),
-            w.median_context_switching
+            w.context_switching
         ));
     }
     s.push_str(
         "\nLate night: 22:00–06:00 in the author's own UTC offset. Weekend: Saturday and Sunday, same offset. \
-         Context switching: median distinct top-level directories per author-day. Merges and bots are not counted. \
+         Context switching: mean distinct areas per author-day. Merges and bots are not counted. \
          Definitions: docs/metrics.md.\n",
     );
+    let areas: Vec<String> = out
+        .areas
+        .areas
+        .iter()
+        .take(8)
+        .map(|a| {
+            let mark = if a.package { "*" } else { "" };
+            format!("{}{mark} ({})", a.area, pct(a.share))
+        })
+        .collect();
+    if !areas.is_empty() {
+        s.push_str(&format!(
+            "\nAreas (packages marked *, by share of file changes): {}{}.\n",
+            areas.join(", "),
+            if out.areas.areas.len() > 8 {
+                format!(" and {} more", out.areas.areas.len() - 8)
+            } else {
+                String::new()
+            }
+        ));
+    }
+    s.push_str(&format!("Lines follow `git log {}`.\n", out.renames));
     if !out.warnings.is_empty() {
         s.push_str("\n## What could not be read\n\n");
         for w in &out.warnings {

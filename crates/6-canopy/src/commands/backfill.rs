@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use canopy_store::Location;
 use chrono::{DateTime, Utc};
 
 use super::analyze::parse_date;
@@ -45,9 +46,8 @@ pub struct SourceArgs {
     /// Only changes created (GitHub) or updated (Gerrit) on or after this date.
     #[arg(long, value_parser = parse_date)]
     pub since: Option<DateTime<Utc>>,
-    /// Store directory.
-    #[arg(long, value_name = "DIR")]
-    pub store: PathBuf,
+    #[arg(long, value_name = "DIR|URL", env = "CANOPY_STORE", help = crate::store_location::STORE_HELP)]
+    pub store: Option<Location>,
     /// Server configuration (API URLs, Gerrit host and account).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -63,7 +63,8 @@ pub fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
         Some(p) => Config::load(p)?,
         None => Config::default(),
     };
-    let store = crate::wiring::open_store(&a.store)?;
+    let (_, store) =
+        crate::store_location::open(a.store.as_ref(), crate::store_location::Migrate::Yes)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

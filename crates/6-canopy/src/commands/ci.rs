@@ -15,7 +15,7 @@ use canopy_models::stopping::{self, Method, Outcome, Run, Settings, history};
 use serde::Serialize;
 
 use super::analyze::ReportFormat;
-use canopy_store::{RedbStore, TimeRange, scan_all};
+use canopy_store::{TimeRange, scan_all};
 
 /// Arguments of `canopy ci`.
 #[derive(Debug, clap::Args)]
@@ -47,9 +47,9 @@ pub struct StoppingArgs {
     /// CSV of job runs.
     #[arg(long, value_name = "CSV")]
     pub data: Option<PathBuf>,
-    /// Store directory: every finished CI job in it (the server must be stopped).
-    #[arg(long, value_name = "DIR")]
-    pub store: Option<PathBuf>,
+    /// Store: a directory or a postgres:// URL (CANOPY_STORE_FILE for a URL with its password).
+    #[arg(long, value_name = "DIR|URL")]
+    pub store: Option<canopy_store::Location>,
     /// Only this job (its name, or `name (pipeline)` for store jobs with a pipeline).
     #[arg(long)]
     pub job: Option<String>,
@@ -145,7 +145,7 @@ fn stopping(a: StoppingArgs) -> anyhow::Result<ExitCode> {
     );
     let (mut jobs, mut excluded) = match (&a.data, &a.store) {
         (Some(csv), _) => read_csv(csv)?,
-        (None, Some(dir)) => read_store(dir)?,
+        (None, Some(loc)) => read_store(loc)?,
         (None, None) => anyhow::bail!("give --data CSV or --store DIR"),
     };
     if let Some(name) = &a.job {
@@ -265,10 +265,10 @@ fn read_csv(path: &Path) -> anyhow::Result<Jobs> {
     Ok((jobs, excluded))
 }
 
-fn read_store(dir: &Path) -> anyhow::Result<Jobs> {
-    let store = RedbStore::open(dir)?;
+fn read_store(loc: &canopy_store::Location) -> anyhow::Result<Jobs> {
+    let (_, store) = crate::store_location::open(Some(loc), crate::store_location::Migrate::No)?;
     let mut finished = Vec::new();
-    scan_all(&store, TimeRange::ALL, &mut |e| {
+    scan_all(store.as_ref(), TimeRange::ALL, &mut |e| {
         let at = e.at_utc().timestamp();
         if let EventKind::CiJobFinished(j) = e.kind {
             finished.push((at, j));
@@ -284,8 +284,7 @@ fn read_store(dir: &Path) -> anyhow::Result<Jobs> {
     let jobs = history::by_job(finished.iter().map(|(at, j)| (*at, j)));
     anyhow::ensure!(
         !jobs.is_empty(),
-        "the store in {} has no finished CI jobs with a known outcome",
-        dir.display()
+        "the store {loc} has no finished CI jobs with a known outcome"
     );
     Ok((jobs, excluded))
 }

@@ -1,5 +1,7 @@
-//! `canopy demo`: the main job end to end on the embedded store, with no credentials. It reads
-//! the Canopy repository itself (or a path given) into a temporary store and prints the report.
+//! `canopy demo`: the main job end to end on the embedded store, with no credentials. By
+//! default it runs on a bundled team history (generated, deterministic: fifteen people, two
+//! repositories, nine months; see `demo_history`); with `--git PATH` (or `PATH`) it reads that
+//! clone instead, and without a path in a Canopy checkout, Canopy's own history.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -8,13 +10,21 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use super::analyze::{AnalyzeArgs, ReportFormat, analyze, render_markdown};
+use canopy_forge::git;
 
 /// Arguments of `canopy demo`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DemoArgs {
-    /// Repository to analyse [default: the Canopy checkout this binary was built from, or the
-    /// repository containing the current directory].
+    /// Analyse this git clone (work tree or bare) instead of the bundled team history.
+    #[arg(long = "git", value_name = "PATH", conflicts_with = "path")]
+    pub git: Option<PathBuf>,
+    /// The same as `--git PATH`.
+    #[arg(value_name = "PATH")]
     pub path: Option<PathBuf>,
+    /// Analyse the Canopy checkout this binary was built from (or the repository containing
+    /// the current directory) instead of the bundled team history.
+    #[arg(long, conflicts_with_all = ["git", "path"])]
+    pub own: bool,
 }
 
 /// Finds the repository to analyse: the path given, the current directory's repository, or the
@@ -45,12 +55,16 @@ fn demo_repository(path: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 
 /// Runs `canopy demo`.
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
-    let name = if args.path.is_none() {
+    let path = args.git.or(args.path);
+    if path.is_none() && !args.own {
+        return bundled();
+    }
+    let name = if path.is_none() {
         Some("canopy".to_string())
     } else {
         None
     };
-    let repo = demo_repository(args.path)?;
+    let repo = demo_repository(path)?;
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
@@ -65,10 +79,13 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         until: None,
         format: ReportFormat::Md,
         repo: name,
-        store: Some(store_dir.clone()),
+        store: Some(canopy_store::Location::Dir(store_dir.clone())),
         rev: "HEAD".into(),
         jobs: None,
         weeks: 12,
+        find_renames: git::renames::DEFAULT_RENAME_PERCENT,
+        find_copies: 0,
+        rename_limit: git::renames::DEFAULT_RENAME_LIMIT,
     })
     .with_context(|| format!("analysing {}", repo.display()))?;
     write!(out, "{}", render_markdown(&report, 12))?;
@@ -79,7 +96,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     out.flush()?;
     let webhooks = super::demo_webhooks::run().context("running the webhook demo")?;
     write!(out, "{webhooks}")?;
-    let (digest, report) = digest_and_report(&store_dir, &report.repo)?;
+    let (digest, _, report) = digest_and_report(&store_dir, &report.repo)?;
     writeln!(
         out,
         "\n# Weekly digest of the latest week (as the GitHub issue would show it)\n\n{digest}"
@@ -91,9 +108,96 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The digest of the latest week with activity and a draft report of the last three months,
-/// both from the demo's store.
-fn digest_and_report(store_dir: &Path, repo: &str) -> anyhow::Result<(String, String)> {
+/// The demo on the bundled team history: its git histories and webhooks loaded into one
+/// temporary store, then the weekly report, what Canopy would post on the open PR, the latest
+/// week's digest and a privacy-reviewed report.
+fn bundled() -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    let org = canopy_synth::generate(&canopy_synth::Config::default());
+    writeln!(
+        out,
+        "Canopy demo on a bundled team history: {} people (and a dependency bot) in two repositories, {} to {}. Every name in it is invented; nothing below names anyone.\n",
+        org.humans().count(),
+        org.config.start,
+        org.now.date_naive()
+    )?;
+    let tmp = tempfile::tempdir().context("creating the demo's temporary directory")?;
+    let store_dir = tmp.path().join("store");
+    let mut loaded = super::demo_history::Loaded::default();
+    let mut reports = Vec::new();
+    for i in 0..org.repos.len() {
+        let name = org.repos[i].full_name.clone();
+        let git = super::demo_history::rebuild_repository(&org, i, tmp.path())?;
+        let report = analyze(&AnalyzeArgs {
+            git: git.clone(),
+            since: None,
+            until: None,
+            format: ReportFormat::Md,
+            repo: Some(name.clone()),
+            store: Some(canopy_store::Location::Dir(store_dir.clone())),
+            rev: "HEAD".into(),
+            jobs: None,
+            weeks: 8,
+            find_renames: git::renames::DEFAULT_RENAME_PERCENT,
+            find_copies: 0,
+            rename_limit: git::renames::DEFAULT_RENAME_LIMIT,
+        })
+        .with_context(|| format!("analysing {name}"))?;
+        reports.push(report);
+        loaded.repos.push((name, git));
+    }
+    for r in &reports {
+        writeln!(out, "# {}\n", r.repo)?;
+        write!(out, "{}", render_markdown(r, 8))?;
+        writeln!(out)?;
+    }
+    out.flush()?;
+    super::demo_history::replay_webhooks(&org, &store_dir, &mut loaded)?;
+    writeln!(
+        out,
+        "# Webhooks\n\n{} GitHub deliveries went through the inbox, the normaliser and the reactor: {} processed, {} ignored, {} quarantined.\n",
+        loaded.deliveries, loaded.processed, loaded.ignored, loaded.quarantined
+    )?;
+    writeln!(
+        out,
+        "Time-to-merge models trained on the history before the last moment (`canopy ttm train`):\n"
+    )?;
+    for t in &loaded.trained {
+        writeln!(out, "- {t}")?;
+    }
+    writeln!(out)?;
+    let showcase = format!("{}#{}", org.showcase.repo, org.showcase.number);
+    let posts = super::demo_history::outbox_for(&store_dir, &showcase)?;
+    writeln!(
+        out,
+        "## What Canopy would post on {showcase} (an open PR)\n\n{posts}"
+    )?;
+    let (digest, html, report) = digest_and_report(&store_dir, &org.showcase.repo)?;
+    writeln!(
+        out,
+        "\n# Weekly digest of {} for the latest week (as the GitHub issue would show it)\n\n{digest}",
+        org.showcase.repo
+    )?;
+    // The HTML page outlives the demo's temporary store, so it can be opened afterwards.
+    let dir = std::env::temp_dir().join(format!("canopy-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let page = dir.join("digest.html");
+    std::fs::write(&page, html).with_context(|| format!("writing {}", page.display()))?;
+    writeln!(
+        out,
+        "The same digest as an HTML page with SVG charts: {}\n",
+        page.display()
+    )?;
+    writeln!(
+        out,
+        "\n# Privacy-reviewed report of the last 3 months\n\n{report}"
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The digest of the latest week with activity (Markdown and HTML) and a draft report of the
+/// last three months, all from the demo's store.
+fn digest_and_report(store_dir: &Path, repo: &str) -> anyhow::Result<(String, String, String)> {
     use canopy_analyzer::week::IsoWeek;
     use canopy_store::TimeRange;
     let store = crate::wiring::open_store(store_dir)?;
@@ -174,5 +278,5 @@ fn digest_and_report(store_dir: &Path, repo: &str) -> anyhow::Result<(String, St
             rule["detail"].as_str().unwrap_or("")
         ));
     }
-    Ok((built.markdown(), text))
+    Ok((built.markdown(), built.html()?, text))
 }

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use canopy_analyzer::week::IsoWeek;
 use canopy_policies::visibility::Rules;
+use canopy_store::Location;
 
 use super::burnout::{
     IdentityArgs, analysable_rows, identities, opted_in, person_of, personal_section,
@@ -38,10 +39,8 @@ print them as JSON lines instead. Scheduled digests are configured with [digest]
 repository's settings (see deploy/canopy.example.toml)."
 )]
 pub struct DigestArgs {
-    /// Store directory (filled by `canopy serve`, `canopy replay`, `canopy backfill` or
-    /// `canopy analyze --store`).
-    #[arg(long, value_name = "DIR")]
-    pub store: PathBuf,
+    #[arg(long, value_name = "DIR|URL", env = "CANOPY_STORE", help = crate::store_location::STORE_HELP)]
+    pub store: Option<Location>,
     /// Repository (`owner/name`, Gerrit project, or the name given to `analyze --repo`).
     #[arg(long, required_unless_present = "org", conflicts_with = "org")]
     pub repo: Option<String>,
@@ -83,7 +82,8 @@ pub fn run(a: DigestArgs) -> anyhow::Result<ExitCode> {
         Some(p) => Config::load(p)?,
         None => Config::default(),
     };
-    let store = crate::wiring::open_store(&a.store)?;
+    let (_, store) =
+        crate::store_location::open(a.store.as_ref(), crate::store_location::Migrate::No)?;
     let clock = SystemClock;
     let scope = match (&a.repo, &a.org) {
         (Some(r), _) => Scope::Repo(r.clone()),

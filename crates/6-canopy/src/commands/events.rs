@@ -1,9 +1,9 @@
 //! `canopy events list`: what the store holds, as JSON lines or a table. Reads the store
 //! directly, so the server must be stopped (the store is single-process).
 
+use canopy_store::Location;
 use std::io::Write;
 use std::ops::ControlFlow;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use canopy_analyzer::Event;
@@ -40,9 +40,8 @@ pub enum ListFormat {
 /// Arguments of `canopy events list`.
 #[derive(Debug, clap::Args)]
 pub struct ListArgs {
-    /// Store directory.
-    #[arg(long, value_name = "DIR")]
-    pub store: PathBuf,
+    #[arg(long, value_name = "DIR|URL", env = "CANOPY_STORE", help = crate::store_location::STORE_HELP)]
+    pub store: Option<Location>,
     /// Only this repository (`owner/name`, Gerrit project, or the name given to a git clone).
     #[arg(long)]
     pub repo: Option<String>,
@@ -111,7 +110,8 @@ fn json_line(e: &Event) -> String {
 }
 
 fn list(a: ListArgs) -> anyhow::Result<ExitCode> {
-    let store = crate::wiring::open_store(&a.store)?;
+    let (_, store) =
+        crate::store_location::open(a.store.as_ref(), crate::store_location::Migrate::No)?;
     let range = TimeRange {
         from: a.since,
         to: a.until,

@@ -1,6 +1,7 @@
 //! `canopy inbox list|retry`: the deliveries the server stored, their state, and processing a
 //! quarantined delivery again. The store is single-process: stop the server first.
 
+use canopy_store::Location;
 use std::io::Write;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
@@ -35,9 +36,8 @@ pub enum InboxCommand {
 /// Arguments of `canopy inbox list`.
 #[derive(Debug, clap::Args)]
 pub struct InboxListArgs {
-    /// Store directory (stop the server first: the store is single-process).
-    #[arg(long, value_name = "DIR")]
-    pub store: PathBuf,
+    #[arg(long, value_name = "DIR|URL", env = "CANOPY_STORE", help = crate::store_location::STORE_HELP)]
+    pub store: Option<Location>,
     /// Only quarantined deliveries, with their errors.
     #[arg(long)]
     pub quarantined: bool,
@@ -49,9 +49,8 @@ pub struct InboxListArgs {
 /// Arguments of `canopy inbox retry`.
 #[derive(Debug, clap::Args)]
 pub struct InboxRetryArgs {
-    /// Store directory.
-    #[arg(long, value_name = "DIR")]
-    pub store: PathBuf,
+    #[arg(long, value_name = "DIR|URL", env = "CANOPY_STORE", help = crate::store_location::STORE_HELP)]
+    pub store: Option<Location>,
     /// Delivery id (as shown by `canopy inbox list`).
     pub id: String,
     /// Platform of the delivery, if the id alone is ambiguous.
@@ -98,7 +97,8 @@ fn line(r: &DeliveryRecord) -> String {
 }
 
 fn list(a: InboxListArgs) -> anyhow::Result<ExitCode> {
-    let store = crate::wiring::open_store(&a.store)?;
+    let (_, store) =
+        crate::store_location::open(a.store.as_ref(), crate::store_location::Migrate::No)?;
     let mut records = Vec::new();
     if a.quarantined {
         records = store.quarantined()?;
@@ -126,7 +126,8 @@ fn list(a: InboxListArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn retry(a: InboxRetryArgs) -> anyhow::Result<ExitCode> {
-    let store = crate::wiring::open_store(&a.store)?;
+    let (loc, store) =
+        crate::store_location::open(a.store.as_ref(), crate::store_location::Migrate::No)?;
     let platforms = match a.platform {
         Some(p) => vec![p],
         None => vec![Platform::Github, Platform::Gerrit],
@@ -137,11 +138,7 @@ fn retry(a: InboxRetryArgs) -> anyhow::Result<ExitCode> {
         .collect();
     let platform = match found.as_slice() {
         [p] => *p,
-        [] => anyhow::bail!(
-            "no delivery {:?} in the store at {}",
-            a.id,
-            a.store.display()
-        ),
+        [] => anyhow::bail!("no delivery {:?} in the store at {}", a.id, loc),
         _ => anyhow::bail!(
             "delivery id {:?} exists for several platforms: add --platform",
             a.id

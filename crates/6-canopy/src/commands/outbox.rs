@@ -1,9 +1,9 @@
 //! `canopy outbox list|retry`: the actions Canopy has queued, performed or given up on, and
 //! putting a dead one back in the queue. The store is single-process: stop the server first.
 
+use canopy_store::Location;
 use std::io::Write;
 use std::ops::ControlFlow;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::events::ListFormat;
@@ -29,9 +29,8 @@ pub enum OutboxCommand {
 /// Arguments of `canopy outbox list`.
 #[derive(Debug, clap::Args)]
 pub struct OutboxListArgs {
-    /// Store directory.
-    #[arg(long, value_name = "DIR")]
-    pub store: PathBuf,
+    #[arg(long, value_name = "DIR|URL", env = "CANOPY_STORE", help = crate::store_location::STORE_HELP)]
+    pub store: Option<Location>,
     /// Only the dead-letter list.
     #[arg(long)]
     pub dead: bool,
@@ -43,9 +42,8 @@ pub struct OutboxListArgs {
 /// Arguments of `canopy outbox retry`.
 #[derive(Debug, clap::Args)]
 pub struct OutboxRetryArgs {
-    /// Store directory.
-    #[arg(long, value_name = "DIR")]
-    pub store: PathBuf,
+    #[arg(long, value_name = "DIR|URL", env = "CANOPY_STORE", help = crate::store_location::STORE_HELP)]
+    pub store: Option<Location>,
     /// Action id, as `canopy outbox list` shows it.
     pub id: String,
 }
@@ -79,7 +77,8 @@ fn line(i: &OutboxItem) -> String {
 }
 
 fn list(a: OutboxListArgs) -> anyhow::Result<ExitCode> {
-    let store = crate::wiring::open_store(&a.store)?;
+    let (_, store) =
+        crate::store_location::open(a.store.as_ref(), crate::store_location::Migrate::No)?;
     let mut items = Vec::new();
     store.scan_outbox(a.dead, &mut |i| {
         items.push(i);
@@ -102,7 +101,8 @@ fn list(a: OutboxListArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn retry(a: OutboxRetryArgs) -> anyhow::Result<ExitCode> {
-    let store = crate::wiring::open_store(&a.store)?;
+    let (_, store) =
+        crate::store_location::open(a.store.as_ref(), crate::store_location::Migrate::No)?;
     let out = store
         .apply_writes(vec![WriteOp::OutboxRetry {
             id: a.id.clone(),

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use canopy_analyzer::Platform;
+use canopy_store::Location;
 use sha2::{Digest, Sha256};
 
 use super::inbox::parse_platform;
@@ -49,9 +50,8 @@ pub struct ReplayArgs {
     /// Platform that produced the payloads.
     #[arg(long, value_parser = parse_platform)]
     pub platform: Platform,
-    /// Store directory.
-    #[arg(long, value_name = "DIR")]
-    pub store: PathBuf,
+    #[arg(long, value_name = "DIR|URL", env = "CANOPY_STORE", help = crate::store_location::STORE_HELP)]
+    pub store: Option<Location>,
     /// GitHub event name for every file (overrides sidecars and file names).
     #[arg(long)]
     pub event: Option<String>,
@@ -165,7 +165,8 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         !files.is_empty(),
         "no payload files found in the paths given"
     );
-    let store = crate::wiring::open_store(&args.store)?;
+    let (loc, store) =
+        crate::store_location::open(args.store.as_ref(), crate::store_location::Migrate::Yes)?;
     let clock = SystemClock;
     let now = clock.now();
     let mut ops = Vec::with_capacity(files.len());
@@ -227,7 +228,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     if quarantined > 0 {
         say(format!(
             "see `canopy inbox list --quarantined --store {}` for the errors",
-            args.store.display()
+            loc
         ));
     }
     if args.dry_run {

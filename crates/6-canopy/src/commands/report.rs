@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use canopy_store::Location;
 use chrono::Utc;
 
 use super::burnout::identities;
@@ -64,24 +65,22 @@ pub enum ReportCommand {
 /// `--store DIR`.
 #[derive(Debug, clap::Args)]
 pub struct StoreArg {
-    /// Store directory.
-    #[arg(long, value_name = "DIR")]
-    pub store: PathBuf,
+    #[arg(long, value_name = "DIR|URL", env = "CANOPY_STORE", help = crate::store_location::STORE_HELP)]
+    pub store: Option<Location>,
 }
 
 /// Arguments of `canopy report create`.
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Every table cell counts people under keyed pseudonyms (HMAC-SHA256; the key \
-is reports.key_file, default <store>/pseudonym.key, created on first use; replace the file to rotate). \
+is reports.key_file, default <store>/pseudonym.key for a store directory (a PostgreSQL store needs reports.key_file), created on first use; replace the file to rotate). \
 Cells counting fewer than k people are suppressed, with complementary suppression against the totals. \
 With --epsilon, counts get Laplace noise (or, with --noise gaussian, Gaussian noise with --delta) \
 and the epsilon is charged to the quarter's budget (reports.epsilon_per_period). The draft can be approved only if every rule of its privacy_review passed."
 )]
 pub struct CreateArgs {
-    /// Store directory.
-    #[arg(long, value_name = "DIR")]
-    pub store: PathBuf,
+    #[arg(long, value_name = "DIR|URL", env = "CANOPY_STORE", help = crate::store_location::STORE_HELP)]
+    pub store: Option<Location>,
     /// Period: START..END (days included, e.g. 2026-07-01..2026-09-30), 2026-Q3, 2026-07 or 2026.
     #[arg(long)]
     pub period: Period,
@@ -121,9 +120,8 @@ pub struct ApproveArgs {
     /// Reviewer's name (must be listed in reports.reviewers).
     #[arg(long)]
     pub reviewer: String,
-    /// Store directory.
-    #[arg(long, value_name = "DIR")]
-    pub store: PathBuf,
+    #[arg(long, value_name = "DIR|URL", env = "CANOPY_STORE", help = crate::store_location::STORE_HELP)]
+    pub store: Option<Location>,
     /// Server configuration naming the reviewers.
     #[arg(long, value_name = "FILE")]
     pub config: PathBuf,
@@ -134,9 +132,8 @@ pub struct ApproveArgs {
 pub struct PublishArgs {
     /// Report id.
     pub id: String,
-    /// Store directory.
-    #[arg(long, value_name = "DIR")]
-    pub store: PathBuf,
+    #[arg(long, value_name = "DIR|URL", env = "CANOPY_STORE", help = crate::store_location::STORE_HELP)]
+    pub store: Option<Location>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportOut::Json)]
     pub format: ReportOut,
@@ -150,9 +147,8 @@ pub struct PublishArgs {
 pub struct ShowArgs {
     /// Report id.
     pub id: String,
-    /// Store directory.
-    #[arg(long, value_name = "DIR")]
-    pub store: PathBuf,
+    #[arg(long, value_name = "DIR|URL", env = "CANOPY_STORE", help = crate::store_location::STORE_HELP)]
+    pub store: Option<Location>,
     /// Output format (show only).
     #[arg(long, value_enum, default_value_t = ReportOut::Json)]
     pub format: ReportOut,
@@ -165,13 +161,15 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
         ReportCommand::Approve(c) => approve(c),
         ReportCommand::Publish(c) => publish(c),
         ReportCommand::Show(c) => {
-            let store = crate::wiring::open_store(&c.store)?;
+            let (_, store) =
+                crate::store_location::open(c.store.as_ref(), crate::store_location::Migrate::No)?;
             let r = find(store.as_ref(), &c.id)?;
             print!("{}", render(&r.document, c.format)?);
             Ok(ExitCode::SUCCESS)
         }
         ReportCommand::List(c) => {
-            let store = crate::wiring::open_store(&c.store)?;
+            let (_, store) =
+                crate::store_location::open(c.store.as_ref(), crate::store_location::Migrate::No)?;
             for r in store.reports()? {
                 println!(
                     "{}",
@@ -187,7 +185,8 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         ReportCommand::Audit(c) => {
-            let store = crate::wiring::open_store(&c.store)?;
+            let (_, store) =
+                crate::store_location::open(c.store.as_ref(), crate::store_location::Migrate::No)?;
             find(store.as_ref(), &c.id)?;
             for e in store.audit(&c.id)? {
                 println!("{}", serde_json::to_string(&e)?);
@@ -247,12 +246,16 @@ fn create(a: CreateArgs) -> anyhow::Result<ExitCode> {
     };
     let k = a.k.unwrap_or(cfg.reports.min_k);
     anyhow::ensure!(k >= 1, "--k must be at least 1");
-    let store = crate::wiring::open_store(&a.store)?;
-    let key_path = cfg
-        .reports
-        .key_file
-        .clone()
-        .unwrap_or_else(|| a.store.join("pseudonym.key"));
+    let (loc, store) =
+        crate::store_location::open(a.store.as_ref(), crate::store_location::Migrate::No)?;
+    let key_path = match (&cfg.reports.key_file, &loc) {
+        (Some(f), _) => f.clone(),
+        (None, Location::Dir(dir)) => dir.join("pseudonym.key"),
+        (None, Location::Postgres(_)) => anyhow::bail!(
+            "a PostgreSQL store has no directory for the pseudonym key: set [reports] key_file \
+             in the configuration (keep the key out of the database and its backups)"
+        ),
+    };
     let key = report::load_or_create_key(&key_path)?;
     let ids = identities(&a.ids)?;
     let opts = Options {
@@ -300,7 +303,8 @@ fn create(a: CreateArgs) -> anyhow::Result<ExitCode> {
 
 fn approve(a: ApproveArgs) -> anyhow::Result<ExitCode> {
     let cfg = Config::load(&a.config)?;
-    let store = crate::wiring::open_store(&a.store)?;
+    let (_, store) =
+        crate::store_location::open(a.store.as_ref(), crate::store_location::Migrate::No)?;
     let mut r = find(store.as_ref(), &a.id)?;
     let refuse = |why: String| -> anyhow::Result<ExitCode> {
         store.audit_append(&a.id, &entry("approval_refused", &a.reviewer, why.clone()))?;
@@ -341,7 +345,8 @@ fn approve(a: ApproveArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn publish(a: PublishArgs) -> anyhow::Result<ExitCode> {
-    let store = crate::wiring::open_store(&a.store)?;
+    let (_, store) =
+        crate::store_location::open(a.store.as_ref(), crate::store_location::Migrate::No)?;
     let mut r = find(store.as_ref(), &a.id)?;
     if r.status == ReportStatus::Draft {
         store.audit_append(&a.id, &entry("publish_refused", "canopy", "not approved"))?;

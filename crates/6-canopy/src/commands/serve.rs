@@ -12,9 +12,10 @@ use canopy_core::SystemClock;
 use canopy_server::app;
 use canopy_server::secrets::Secrets;
 use canopy_service::config::Config;
+use canopy_store::Location;
 
 use crate::assemble::{self, ServeOptions};
-use crate::wiring;
+use crate::store_location;
 
 /// Environment variable holding the GitHub webhook secret(s).
 pub const GITHUB_SECRET_VAR: &str = "CANOPY_GITHUB_WEBHOOK_SECRET";
@@ -33,9 +34,12 @@ pub struct ServeArgs {
     /// Address to listen on [default: from the config file, else 127.0.0.1:8080].
     #[arg(long, value_name = "ADDR:PORT")]
     pub listen: Option<SocketAddr>,
-    /// Store directory [default: server.store from the config file].
-    #[arg(long, value_name = "DIR")]
-    pub store: Option<PathBuf>,
+    /// Store: a directory (embedded, one process) or a postgres://USER@HOST:PORT/DB URL
+    /// (several replicas; the password from PGPASSWORD, ~/.pgpass or CANOPY_STORE_FILE)
+    /// [default: CANOPY_STORE, CANOPY_STORE_FILE, else server.store from the config file].
+    /// A PostgreSQL store is migrated when the server starts.
+    #[arg(long, value_name = "DIR|URL", env = "CANOPY_STORE")]
+    pub store: Option<Location>,
     /// Configuration file (see deploy/canopy.example.toml).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -61,11 +65,18 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         "no webhook secret configured: set {GITHUB_SECRET_VAR} (or {GITHUB_SECRET_VAR}_FILE) and/or \
          {GERRIT_SECRET_VAR} (or {GERRIT_SECRET_VAR}_FILE)"
     );
-    let store_dir = args
-        .store
-        .clone()
-        .or_else(|| cfg.server.store.clone())
-        .context("no store directory: pass --store DIR or set server.store in the configuration")?;
+    let location = match (
+        &args.store,
+        env(store_location::STORE_FILE_VAR),
+        &cfg.server.store,
+    ) {
+        (Some(l), _, _) => l.clone(),
+        (None, Some(_), _) => store_location::resolve(None, &env)?,
+        (None, None, Some(from_file)) => Location::from(from_file.clone()),
+        (None, None, None) => anyhow::bail!(
+            "no store: pass --store DIR|URL, set CANOPY_STORE (or CANOPY_STORE_FILE), or set server.store in the configuration"
+        ),
+    };
     let listen = args.listen.unwrap_or(cfg.server.listen);
     let opts = ServeOptions {
         workers: args.workers.unwrap_or(cfg.server.workers).max(1),
@@ -73,7 +84,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         gerrit_secrets,
         dry_run: args.dry_run,
     };
-    let store = wiring::open_store(&store_dir)?;
+    let store = store_location::open_location(&location, store_location::Migrate::Yes, &env)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("canopy")
@@ -91,7 +102,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let running = app::start(listener, store, normalizer, clock, app_cfg)?;
         tracing::info!(
             addr = %running.addr,
-            store = %store_dir.display(),
+            store = %location,
             workers = opts.workers,
             github = !opts.github_secrets.is_empty(),
             gerrit = !opts.gerrit_secrets.is_empty(),

@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use canopy_models::ttm::eval::{EvalReport, evaluate};
 use canopy_models::ttm::gousios::{GousiosRow, records};
+use canopy_models::ttm::walk::{EvalReport, Figures, SERVE_RETRAIN_HOURS, WalkConfig, evaluate};
 use canopy_models::ttm::{PrRecord, TrainConfig};
+use canopy_store::Location;
 
 use super::analyze::ReportFormat;
 use canopy_service::ttm;
@@ -24,8 +25,11 @@ pub struct TtmArgs {
 /// Subcommands of `canopy ttm`.
 #[derive(Debug, clap::Subcommand)]
 pub enum TtmCommand {
-    /// Evaluate on PR history files (the columns of the Gousios pullreqs dataset) with a
-    /// time-ordered split: train on the past, test on the future.
+    /// Evaluate on PR history files (the columns of the Gousios pullreqs dataset) walk-forward,
+    /// as `canopy serve` runs: the last 20% of changes are predicted when they open, by models
+    /// retrained on a schedule on what was known then, with adaptive intervals and the fallback
+    /// to the running median updated at each merge. Figures are leak-free (without the size
+    /// columns, which the dataset holds only as final totals) and, beside them, with them.
     Eval(EvalArgs),
     /// Train the models the bot uses, from the store's history, and save them in the store.
     Train(TrainArgs),
@@ -37,36 +41,38 @@ pub struct EvalArgs {
     /// PR history CSV (repeat for several; each is evaluated on its own).
     #[arg(long = "data", value_name = "FILE", required = true)]
     pub data: Vec<PathBuf>,
-    /// Share of the latest changes held out for testing.
+    /// Share of the latest changes (by opening time) tested.
     #[arg(long, default_value_t = 0.2)]
     pub test_fraction: f64,
+    /// Weeks between retrainings inside the test window (default: `canopy serve`'s schedule,
+    /// `ttm.retrain_hours`); fractions allowed (1/7 = daily).
+    #[arg(long, value_name = "WEEKS", default_value_t = SERVE_RETRAIN_HOURS as f64 / 168.0)]
+    pub retrain_every: f64,
     /// Output format (json: one object per file, one per line).
     #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
     pub format: ReportFormat,
-    /// Trees per model.
-    #[arg(long, default_value_t = 150)]
+    /// Trees per model (the AI4CI-style classifier gets as many).
+    #[arg(long, default_value_t = TrainConfig::default().params.trees)]
     pub trees: usize,
     /// Depth of each tree.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = TrainConfig::default().params.max_depth)]
     pub max_depth: usize,
     /// Shrinkage of each tree.
-    #[arg(long, default_value_t = 0.08)]
+    #[arg(long, default_value_t = TrainConfig::default().params.learning_rate)]
     pub learning_rate: f64,
     /// Share of the latest training changes used to calibrate the interval.
-    #[arg(long, default_value_t = 0.35)]
+    #[arg(long, default_value_t = TrainConfig::default().calibration_fraction)]
     pub calibration: f64,
-    /// Refit the interval models on all training changes after calibrating (sharper
-    /// intervals, weaker coverage guarantee than strict split conformal).
-    #[arg(long)]
-    pub refit: bool,
+    /// Step of the adaptive interval levels (0: static split-conformal intervals).
+    #[arg(long, default_value_t = WalkConfig::default().gamma)]
+    pub gamma: f64,
 }
 
 /// Arguments of `canopy ttm train`.
 #[derive(Debug, clap::Args)]
 pub struct TrainArgs {
-    /// Store directory.
-    #[arg(long, value_name = "DIR")]
-    pub store: PathBuf,
+    #[arg(long, value_name = "DIR|URL", env = "CANOPY_STORE", help = crate::store_location::STORE_HELP)]
+    pub store: Option<Location>,
     /// Fewest merged changes for a repository's own model (else a pooled one).
     #[arg(long, default_value_t = 200)]
     pub min_repo: usize,
@@ -104,17 +110,32 @@ pub fn read_history(path: &Path) -> anyhow::Result<Vec<PrRecord>> {
 }
 
 fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        a.retrain_every > 0.0 && a.retrain_every.is_finite(),
+        "--retrain-every must be a positive number of weeks, not {}",
+        a.retrain_every
+    );
+    anyhow::ensure!(
+        (0.0..1.0).contains(&a.test_fraction) && a.test_fraction > 0.0,
+        "--test-fraction must be between 0 and 1, not {}",
+        a.test_fraction
+    );
+    let mut cfg = WalkConfig {
+        test_fraction: a.test_fraction,
+        retrain_every: (a.retrain_every * 7.0 * 86_400.0).round() as i64,
+        gamma: a.gamma,
+        ..WalkConfig::default()
+    };
+    cfg.train.params.trees = a.trees;
+    cfg.train.params.max_depth = a.max_depth;
+    cfg.train.params.learning_rate = a.learning_rate;
+    cfg.train.calibration_fraction = a.calibration;
     let mut out = std::io::stdout().lock();
     for path in &a.data {
         let recs = read_history(path)?;
-        let mut cfg = TrainConfig::default();
-        cfg.params.trees = a.trees;
-        cfg.params.max_depth = a.max_depth;
-        cfg.params.learning_rate = a.learning_rate;
-        cfg.calibration_fraction = a.calibration;
-        cfg.refit = a.refit;
-        let report = evaluate(&recs, a.test_fraction, &cfg)
-            .with_context(|| format!("evaluating {}", path.display()))?;
+        tracing::info!(file = %path.display(), changes = recs.len(), "evaluating walk-forward");
+        let report =
+            evaluate(&recs, &cfg).with_context(|| format!("evaluating {}", path.display()))?;
         match a.format {
             ReportFormat::Json => writeln!(out, "{}", serde_json::to_string(&report)?)?,
             ReportFormat::Md => write!(out, "{}", markdown(path, &report))?,
@@ -123,26 +144,20 @@ fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn markdown(path: &Path, r: &EvalReport) -> String {
+/// One table row per predictor of a walk.
+fn rows(label: &str, f: &Figures) -> String {
     let mut s = format!(
-        "## {}\n\n{} merged changes trained on, {} tested on (time-ordered split).\n\n| predictor | log-MAE | median abs. error (h) | 10–90% coverage | bucket accuracy | bucket macro-F1 |\n|---|---:|---:|---:|---:|---:|\n",
-        path.file_name()
-            .map(|f| f.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        r.n_train,
-        r.n_test
+        "| Canopy{label} | {:.3} | {:.1} | {:.1}% (static {:.1}%) | {:.3} | {:.3} |\n",
+        f.log_mae,
+        f.median_abs_error_hours,
+        f.coverage_10_90 * 100.0,
+        f.static_coverage_10_90 * 100.0,
+        f.bucket_accuracy,
+        f.bucket_macro_f1
     );
-    s.push_str(&format!(
-        "| Canopy (quantile GBT) | {:.3} | {:.1} | {:.1}% | {:.3} | {:.3} |\n",
-        r.log_mae,
-        r.median_abs_error_hours,
-        r.coverage_10_90 * 100.0,
-        r.bucket_accuracy,
-        r.bucket_macro_f1
-    ));
-    for (name, m) in &r.baselines {
+    for (name, m) in &f.baselines {
         s.push_str(&format!(
-            "| {name} | {:.3} | {:.1} | {} | {:.3} | {:.3} |\n",
+            "| {name}{label} | {:.3} | {:.1} | {} | {:.3} | {:.3} |\n",
             m.log_mae,
             m.median_abs_error_hours,
             m.coverage_10_90
@@ -151,20 +166,59 @@ fn markdown(path: &Path, r: &EvalReport) -> String {
             m.bucket_macro_f1
         ));
     }
-    if let Some(auc) = r.merge_30d_auc {
+    s.push_str(&format!(
+        "| shown (model {:.0}% of the time, else running median){label} | {:.3} | | {:.1}% | | |\n",
+        f.served.model_share * 100.0,
+        f.served.log_mae,
+        f.served.coverage_10_90 * 100.0
+    ));
+    s
+}
+
+fn markdown(path: &Path, r: &EvalReport) -> String {
+    let f = &r.leak_free;
+    let mut s = format!(
+        "## {}\n\n{} merged changes known when the test window opened, {} tested on; models retrained every {:.2} weeks ({} times). Leak-free: without the final-size columns.\n\n| predictor | log-MAE | median abs. error (h) | 10–90% coverage | bucket accuracy | bucket macro-F1 |\n|---|---:|---:|---:|---:|---:|\n",
+        path.file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        r.n_train,
+        f.n_test,
+        r.retrain_every_weeks,
+        f.retrains
+    );
+    s.push_str(&rows("", f));
+    if let Some(w) = &r.with_final_size {
+        s.push_str(&rows(" (with final size)", w));
+    }
+    if let Some(auc) = f.merge_30d_auc {
         s.push_str(&format!("\nMerged within 30 days: ROC AUC {auc:.3}.\n"));
+    }
+    s.push_str(
+        "\n| month | merged | coverage | static | running median |\n|---|---:|---:|---:|---:|\n",
+    );
+    for m in &f.coverage_by_month {
+        s.push_str(&format!(
+            "| {} | {} | {:.0}% | {:.0}% | {:.0}% |\n",
+            m.month,
+            m.n,
+            m.coverage * 100.0,
+            m.static_coverage * 100.0,
+            m.running_median_coverage * 100.0
+        ));
     }
     s.push('\n');
     s
 }
 
 fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
-    let store = crate::wiring::open_store(&a.store)?;
+    let (loc, store) =
+        crate::store_location::open(a.store.as_ref(), crate::store_location::Migrate::No)?;
     let trained = ttm::train_all(store.as_ref(), a.min_repo, chrono::Utc::now())?;
     anyhow::ensure!(
         !trained.is_empty(),
         "the store at {} has no pull requests or changes to learn from",
-        a.store.display()
+        loc
     );
     for t in trained {
         match t.outcome {

@@ -1,0 +1,99 @@
+//! Development helper: the walk-forward evaluation of Gousios-format PR histories with settings
+//! from the command line, one JSON line of figures per file (tuning runs; the product command is
+//! `canopy ttm eval`). Run: `cargo run --release -p canopy-models --example ttm_walk -- FILES…
+//! [--trees N] [--depth N] [--lr X] [--min-leaf N] [--cal X] [--relative] [--gamma X]
+//! [--weeks X] [--bucket median|likely] [--with-size]`.
+
+use canopy_models::ttm::gousios::{GousiosRow, records};
+use canopy_models::ttm::walk::{BucketRule, WalkConfig, rows as rows_of, score};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut cfg = WalkConfig::default();
+    let mut files = Vec::new();
+    let mut with_size = false;
+    let mut dump: Option<String> = None;
+    let mut report = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut val = || args.next().ok_or(format!("{a} needs a value"));
+        match a.as_str() {
+            "--trees" => cfg.train.params.trees = val()?.parse()?,
+            "--depth" => cfg.train.params.max_depth = val()?.parse()?,
+            "--lr" => cfg.train.params.learning_rate = val()?.parse()?,
+            "--min-leaf" => cfg.train.params.min_leaf = val()?.parse()?,
+            "--subsample" => cfg.train.params.subsample = val()?.parse()?,
+            "--cal" => cfg.train.calibration_fraction = val()?.parse()?,
+            "--relative" => cfg.train.relative = true,
+            "--censor" => cfg.train.censor_days = val()?.parse()?,
+            "--absolute" => cfg.train.relative = false,
+            "--refit" => cfg.train.refit = true,
+            "--gamma" => cfg.gamma = val()?.parse()?,
+            "--weeks" => cfg.retrain_every = (val()?.parse::<f64>()? * 7.0 * 86_400.0) as i64,
+            "--bucket" => {
+                cfg.bucket_rule = match val()?.as_str() {
+                    "likely" => BucketRule::MostLikely,
+                    _ => BucketRule::OfMedian,
+                }
+            }
+            "--with-size" => with_size = true,
+            "--no-clf" => cfg.classifier = false,
+            "--dump" => dump = Some(val()?),
+            "--report" => report = true,
+            _ => files.push(a),
+        }
+    }
+    for f in files {
+        let mut rdr = csv::Reader::from_path(&f)?;
+        let rows: Vec<GousiosRow> = rdr.deserialize().collect::<Result<_, _>>()?;
+        let recs = records(&rows);
+        if report {
+            // Exactly what `canopy ttm eval --format json` prints.
+            println!(
+                "{}",
+                serde_json::to_string(&canopy_models::ttm::walk::evaluate(&recs, &cfg)?)?
+            );
+            continue;
+        }
+        let t = std::time::Instant::now();
+        let (walk, retrains) = rows_of(&recs, &cfg, with_size)?;
+        let end = recs.iter().map(|r| r.created_at).max().unwrap_or(0);
+        let fig = &score(&walk, end, cfg.bucket_rule, retrains);
+        let name = std::path::Path::new(&f)
+            .file_stem()
+            .map(|s| s.to_string_lossy().replace("gousios2014_", ""))
+            .unwrap_or_default();
+        if let Some(dir) = &dump {
+            let mut out = String::new();
+            for r in &walk {
+                out.push_str(&serde_json::to_string(r)?);
+                out.push('\n');
+            }
+            std::fs::write(format!("{dir}/{name}.jsonl"), out)?;
+        }
+        let worst = fig
+            .coverage_by_month
+            .iter()
+            .filter(|m| m.n >= 10)
+            .map(|m| m.coverage)
+            .fold(1.0, f64::min);
+        let rm = &fig.baselines["running_median"];
+        let clf_f1 = fig
+            .baselines
+            .get("ai4ci_bucket_classifier")
+            .map_or(f64::NAN, |m| m.bucket_macro_f1);
+        println!(
+            "{}",
+            serde_json::json!({
+                "repo": name, "n_test": fig.n_test, "log_mae": fig.log_mae,
+                "rm_log_mae": rm.log_mae, "ratio": fig.log_mae / rm.log_mae,
+                "coverage": fig.coverage_10_90, "static_coverage": fig.static_coverage_10_90,
+                "rm_coverage": rm.coverage_10_90, "worst_month": worst,
+                "f1": fig.bucket_macro_f1, "clf_f1": clf_f1,
+                "auc": fig.merge_30d_auc, "served_log_mae": fig.served.log_mae,
+                "model_share": fig.served.model_share, "retrains": fig.retrains,
+                "secs": t.elapsed().as_secs_f64(),
+            })
+        );
+    }
+    Ok(())
+}

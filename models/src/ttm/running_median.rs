@@ -1,0 +1,115 @@
+//! The repository's running median of time to merge: the 10th, 50th and 90th percentiles of its
+//! latest merges before a moment. It is the bar the model must clear, and what users see (labelled
+//! as such) when the model does not clear it.
+//!
+//! The window is the last [`WINDOW`] merges: on the development repositories it was the strongest
+//! of the simple variants tried (all history, 90 days, last 25/50/100/200 merges; see
+//! docs/models.md).
+
+use serde::Serialize;
+
+use crate::gbt::quantile;
+
+/// Merges the running median looks back over.
+pub const WINDOW: usize = 100;
+
+/// Fewest earlier merges for a running median at all.
+pub const MIN_MERGES: usize = 1;
+
+/// The running median's distribution at a moment.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Spread {
+    /// 10th percentile, hours.
+    pub p10_hours: f64,
+    /// Median, hours.
+    pub p50_hours: f64,
+    /// 90th percentile, hours.
+    pub p90_hours: f64,
+    /// Merges it rests on.
+    pub n: usize,
+}
+
+/// A repository's merges in merge-time order, for the running median at any moment.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunningMedian {
+    /// (merged at, hours to merge), by merge time.
+    merges: Vec<(i64, f64)>,
+}
+
+impl RunningMedian {
+    /// From (merged at epoch seconds, hours to merge) pairs in any order.
+    pub fn new(mut merges: Vec<(i64, f64)>) -> RunningMedian {
+        merges.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+        RunningMedian { merges }
+    }
+
+    /// Adds one merge.
+    pub fn push(&mut self, merged_at: i64, hours: f64) {
+        let pos = self.merges.partition_point(|(m, _)| *m <= merged_at);
+        self.merges.insert(pos, (merged_at, hours));
+    }
+
+    /// Merges known.
+    pub fn len(&self) -> usize {
+        self.merges.len()
+    }
+
+    /// Whether no merge is known.
+    pub fn is_empty(&self) -> bool {
+        self.merges.is_empty()
+    }
+
+    /// The last [`WINDOW`] merges completed strictly before `t` (epoch seconds), as hours.
+    fn window_before(&self, t: i64) -> Vec<f64> {
+        let end = self.merges.partition_point(|(m, _)| *m < t);
+        let start = end.saturating_sub(WINDOW);
+        self.merges[start..end].iter().map(|(_, h)| *h).collect()
+    }
+
+    /// The spread of the last [`WINDOW`] merges before `t`; `None` with fewer than
+    /// [`MIN_MERGES`].
+    pub fn at(&self, t: i64) -> Option<Spread> {
+        let mut w = self.window_before(t);
+        if w.len() < MIN_MERGES {
+            return None;
+        }
+        Some(Spread {
+            p10_hours: quantile(&mut w, 0.1),
+            p50_hours: quantile(&mut w, 0.5),
+            p90_hours: quantile(&mut w, 0.9),
+            n: w.len(),
+        })
+    }
+
+    /// The median alone, hours (see [`RunningMedian::at`]).
+    pub fn median_at(&self, t: i64) -> Option<f64> {
+        self.at(t).map(|s| s.p50_hours)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn looks_at_the_last_hundred_merges_strictly_before_the_moment() {
+        // 150 merges at t = 0..150 taking 0..150 hours, given out of order.
+        let mut merges: Vec<(i64, f64)> = (0..150).map(|i| (i, i as f64)).collect();
+        merges.reverse();
+        let rm = RunningMedian::new(merges);
+        assert_eq!(rm.len(), 150);
+        assert!(rm.at(0).is_none(), "nothing merged before the first merge");
+        let s = rm.at(5).unwrap();
+        assert_eq!((s.n, s.p50_hours), (5, 2.0));
+        // Before t = 150: merges 50..149, median 99.5.
+        let s = rm.at(150).unwrap();
+        assert_eq!(s.n, WINDOW);
+        assert_eq!(s.p50_hours, 99.5);
+        assert!((s.p10_hours - 59.9).abs() < 1e-9 && (s.p90_hours - 139.1).abs() < 1e-9);
+        // A merge at exactly t is not known at t.
+        let mut rm2 = rm.clone();
+        rm2.push(150, 1e6);
+        assert_eq!(rm2.at(150), rm.at(150));
+        assert_eq!(rm2.median_at(151), Some(100.5));
+    }
+}

@@ -1,0 +1,658 @@
+//! Walk-forward evaluation that runs the model as the bot does. The test window is the last
+//! share of changes by opening time; inside it the model (and the AI4CI-style classifier) are
+//! retrained every `retrain_every` seconds on everything known at that moment — changes opened
+//! before it, outcomes that happened before it — and each test change is predicted when it
+//! opens, with the repository's online state then in force (adaptive interval levels, the
+//! fallback's rolling errors). Each merge updates that state, in time order, as in the bot.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::DateTime;
+use serde::Serialize;
+
+use super::aci::DEFAULT_GAMMA;
+use super::bucket_classifier::BucketClassifier;
+use super::eval::{Metrics, Preds, auc, bucket, metrics, most_likely_bucket};
+use super::gousios::FINAL_SIZE;
+use super::model::{Prediction, RawQuantiles, Scope, TrainConfig, TtmError, TtmModel};
+use super::online::OnlineState;
+use super::record::{PrRecord, THIRTY_DAYS};
+use super::running_median::{RunningMedian, Spread};
+
+/// Hours between retrainings in `canopy serve` (its `ttm.retrain_hours` default) and so the
+/// evaluation's default cadence.
+pub const SERVE_RETRAIN_HOURS: u64 = 168;
+
+/// How a predicted distribution is turned into one of AI4CI's buckets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BucketRule {
+    /// The bucket the predicted median falls in.
+    OfMedian,
+    /// The most probable bucket under the predicted distribution.
+    MostLikely,
+}
+
+/// Evaluation settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WalkConfig {
+    /// Share of the latest changes (by opening time) tested.
+    pub test_fraction: f64,
+    /// Seconds between retrainings inside the test window.
+    pub retrain_every: i64,
+    /// Model settings.
+    pub train: TrainConfig,
+    /// Step of the adaptive interval levels.
+    pub gamma: f64,
+    /// Bucket of a predicted distribution.
+    pub bucket_rule: BucketRule,
+    /// Train and score the AI4CI-style classifier too (most of the evaluation's time).
+    pub classifier: bool,
+}
+
+impl Default for WalkConfig {
+    fn default() -> Self {
+        WalkConfig {
+            test_fraction: 0.2,
+            retrain_every: SERVE_RETRAIN_HOURS as i64 * 3600,
+            train: TrainConfig::default(),
+            gamma: DEFAULT_GAMMA,
+            bucket_rule: BucketRule::OfMedian,
+            classifier: true,
+        }
+    }
+}
+
+/// Coverage of one calendar month's test changes (by opening month, UTC).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MonthCoverage {
+    /// "2013-05".
+    pub month: String,
+    /// Merged test changes opened that month.
+    pub n: usize,
+    /// Inside the adaptive 10–90% interval.
+    pub coverage: f64,
+    /// Inside the static split-conformal interval.
+    pub static_coverage: f64,
+    /// Inside the running median's 10–90% range.
+    pub running_median_coverage: f64,
+}
+
+/// What users would have seen: the model where the fallback showed it, else the running median.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Served {
+    /// Log-MAE of what was shown.
+    pub log_mae: f64,
+    /// Coverage of the range shown.
+    pub coverage_10_90: f64,
+    /// Share of test changes shown the model.
+    pub model_share: f64,
+}
+
+/// The figures of one walk (one feature set).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Figures {
+    /// Merged changes tested on.
+    pub n_test: usize,
+    /// Mean absolute error of ln(1 + hours) of the model's median.
+    pub log_mae: f64,
+    /// Median absolute error in hours.
+    pub median_abs_error_hours: f64,
+    /// Share inside the adaptive 10–90% interval (target: 0.80).
+    pub coverage_10_90: f64,
+    /// Share inside the static split-conformal interval, for comparison.
+    pub static_coverage_10_90: f64,
+    /// Accuracy on AI4CI's ten buckets.
+    pub bucket_accuracy: f64,
+    /// Macro-F1 on AI4CI's ten buckets.
+    pub bucket_macro_f1: f64,
+    /// ROC AUC of the merged-within-30-days probability on test changes whose outcome is known.
+    pub merge_30d_auc: Option<f64>,
+    /// Coverage per calendar month.
+    pub coverage_by_month: Vec<MonthCoverage>,
+    /// With the fallback.
+    pub served: Served,
+    /// Baselines by name, with the same figures.
+    pub baselines: BTreeMap<String, Metrics>,
+    /// Models trained inside the test window.
+    pub retrains: usize,
+}
+
+/// The evaluation report (`canopy ttm eval --format json`). The headline figures (at the top
+/// level) are leak-free: without the size features that datasets only hold as final totals.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EvalReport {
+    /// Repositories in the data.
+    pub repos: Vec<String>,
+    /// Merged changes known at the start of the test window.
+    pub n_train: usize,
+    /// Test-window start (epoch seconds).
+    pub split_at: i64,
+    /// Weeks between retrainings.
+    pub retrain_every_weeks: f64,
+    /// Leak-free figures.
+    #[serde(flatten)]
+    pub leak_free: Figures,
+    /// The model's log-MAE with the final-size features (`None` when the data has none).
+    pub log_mae_with_final_size: Option<f64>,
+    /// Every figure with the final-size features.
+    pub with_final_size: Option<Figures>,
+}
+
+/// A test change as predicted when it opened (public for analyses of a walk).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WalkRow {
+    /// Repository.
+    pub repo: String,
+    /// Change number.
+    pub number: u64,
+    /// Opened (epoch seconds).
+    pub created: i64,
+    /// Merged (epoch seconds), if it was.
+    pub merged_at: Option<i64>,
+    /// Hours to merge, if it merged.
+    pub hours: Option<f64>,
+    /// Merged within 30 days of opening.
+    pub merged_30d: bool,
+    /// Opening month, "2013-05".
+    pub month: String,
+    /// The model's prediction with the adaptive interval.
+    pub model: Prediction,
+    /// The model's quantiles before widening.
+    pub raw: RawQuantiles,
+    /// The static split-conformal interval, hours.
+    pub static_interval: (f64, f64),
+    /// The running median then.
+    pub median: Option<Spread>,
+    /// The AI4CI-style classifier's bucket and its hours, when trained.
+    pub clf: Option<(usize, f64)>,
+    /// Whether the fallback showed the model.
+    pub shown_model: bool,
+}
+
+/// `records` as known at `t`: opened before it, with later outcomes hidden.
+fn known_at(sorted: &[PrRecord], t: i64) -> Vec<PrRecord> {
+    sorted
+        .iter()
+        .take_while(|r| r.created_at < t)
+        .map(|r| {
+            let mut r = r.clone();
+            r.merged_at = r.merged_at.filter(|m| *m < t);
+            r.closed_at = r.closed_at.filter(|c| *c < t);
+            r
+        })
+        .collect()
+}
+
+fn scope_of(repos: &[String]) -> Scope {
+    match repos {
+        [one] => Scope::Repository { repo: one.clone() },
+        _ => Scope::Pooled {
+            repos: repos.to_vec(),
+            reason: "evaluation".into(),
+        },
+    }
+}
+
+fn month_of(t: i64) -> String {
+    DateTime::from_timestamp(t, 0).map_or_else(String::new, |d| d.format("%Y-%m").to_string())
+}
+
+/// `records` by opening time, the index where the test window starts, and the repositories.
+fn prepare(records: &[PrRecord], cfg: &WalkConfig) -> (Vec<PrRecord>, usize, Vec<String>) {
+    let mut sorted: Vec<PrRecord> = records.to_vec();
+    sorted.sort_by_key(|r| (r.created_at, r.number));
+    let cut =
+        ((sorted.len() as f64) * (1.0 - cfg.test_fraction.clamp(0.01, 0.99))).round() as usize;
+    let cut = cut.min(sorted.len().saturating_sub(1));
+    let mut repos: Vec<String> = sorted.iter().map(|r| r.repo.clone()).collect();
+    repos.sort();
+    repos.dedup();
+    (sorted, cut, repos)
+}
+
+/// The records without the final-size features.
+fn leak_free(records: &[PrRecord]) -> Vec<PrRecord> {
+    let mut out = records.to_vec();
+    for r in &mut out {
+        for &f in &FINAL_SIZE {
+            r.features.0[f] = f64::NAN;
+        }
+    }
+    out
+}
+
+/// The walk's per-change predictions (leak-free or with the final-size features) and the
+/// number of models trained.
+pub fn rows(
+    records: &[PrRecord],
+    cfg: &WalkConfig,
+    final_size: bool,
+) -> Result<(Vec<WalkRow>, usize), TtmError> {
+    let (sorted, cut, repos) = prepare(records, cfg);
+    let sorted = if final_size {
+        sorted
+    } else {
+        leak_free(&sorted)
+    };
+    walk_rows(&sorted, cut, &repos, cfg)
+}
+
+/// Evaluates on `records` (any order): leak-free, and with the final-size features when the
+/// data has them.
+pub fn evaluate(records: &[PrRecord], cfg: &WalkConfig) -> Result<EvalReport, TtmError> {
+    let (sorted, cut, repos) = prepare(records, cfg);
+    let split_at = sorted.get(cut).map_or(i64::MAX, |r| r.created_at);
+    let end = sorted.iter().map(|r| r.created_at).max().unwrap_or(0);
+    let has_size = sorted
+        .iter()
+        .any(|r| FINAL_SIZE.iter().any(|&f| !r.features.0[f].is_nan()));
+    let (rows, retrains) = walk_rows(&leak_free(&sorted), cut, &repos, cfg)?;
+    let headline = score(&rows, end, cfg.bucket_rule, retrains);
+    let with_size = if has_size {
+        let (rows, retrains) = walk_rows(&sorted, cut, &repos, cfg)?;
+        Some(score(&rows, end, cfg.bucket_rule, retrains))
+    } else {
+        None
+    };
+    Ok(EvalReport {
+        n_train: sorted[..cut]
+            .iter()
+            .filter(|r| r.merged_at.is_some_and(|m| m < split_at))
+            .count(),
+        split_at,
+        retrain_every_weeks: cfg.retrain_every as f64 / (7.0 * 86_400.0),
+        log_mae_with_final_size: with_size.as_ref().map(|f| f.log_mae),
+        with_final_size: with_size,
+        leak_free: headline,
+        repos,
+    })
+}
+
+/// The models in force: trained at the start of retraining period `k`.
+struct Current {
+    k: i64,
+    model: TtmModel,
+    classifier: Option<BucketClassifier>,
+}
+
+/// Each repository's running median over every merge in `sorted` (at a moment it reads only
+/// the merges before it).
+fn running_medians(sorted: &[PrRecord]) -> HashMap<&str, RunningMedian> {
+    let mut merges: HashMap<&str, Vec<(i64, f64)>> = HashMap::new();
+    for r in sorted {
+        if let (Some(m), Some(h)) = (r.merged_at, r.hours_to_merge()) {
+            merges.entry(r.repo.as_str()).or_default().push((m, h));
+        }
+    }
+    merges
+        .into_iter()
+        .map(|(k, v)| (k, RunningMedian::new(v)))
+        .collect()
+}
+
+/// Trains the models in force from `t` on what was known at `t`.
+fn retrain(
+    sorted: &[PrRecord],
+    t: i64,
+    k: i64,
+    repos: &[String],
+    cfg: &WalkConfig,
+) -> Result<Current, TtmError> {
+    let known = known_at(sorted, t);
+    Ok(Current {
+        k,
+        model: TtmModel::train(&known, scope_of(repos), &cfg.train)?,
+        classifier: cfg
+            .classifier
+            .then(|| BucketClassifier::train(&known, &cfg.train.params)),
+    })
+}
+
+/// Runs the test window in time order: openings are predicted, merges update the online state.
+fn walk_rows(
+    sorted: &[PrRecord],
+    cut: usize,
+    repos: &[String],
+    cfg: &WalkConfig,
+) -> Result<(Vec<WalkRow>, usize), TtmError> {
+    let split_at = sorted.get(cut).map_or(i64::MAX, |r| r.created_at);
+    let every = cfg.retrain_every.max(3600);
+    let running = running_medians(sorted);
+    // (time, 0 = merge / 1 = open, index): merges at the same second come first.
+    let mut events: Vec<(i64, u8, usize)> = Vec::new();
+    for (i, r) in sorted.iter().enumerate().skip(cut) {
+        events.push((r.created_at, 1, i));
+        if let Some(m) = r.merged_at {
+            events.push((m, 0, i));
+        }
+    }
+    events.sort_unstable();
+    let mut current: Option<Current> = None;
+    let mut retrains = 0;
+    let mut states: HashMap<&str, OnlineState> = HashMap::new();
+    let mut rows: Vec<WalkRow> = Vec::new();
+    for (t, kind, i) in events {
+        let r = &sorted[i];
+        if kind == 0 {
+            if let (Some(s), Some(h)) = (states.get_mut(r.repo.as_str()), r.hours_to_merge()) {
+                s.merged(r.number, h);
+            }
+            continue;
+        }
+        let k = (t - split_at).div_euclid(every);
+        if current.as_ref().is_none_or(|c| c.k != k) {
+            current = Some(retrain(sorted, split_at + k * every, k, repos, cfg)?);
+            retrains += 1;
+        }
+        let Some(c) = current.as_ref() else { continue };
+        let state = states
+            .entry(r.repo.as_str())
+            .or_insert_with(|| OnlineState::for_model(&c.model, cfg.gamma));
+        let median = running.get(r.repo.as_str()).and_then(|rm| rm.at(t));
+        let shown_model = state.choice().is_model();
+        let model = state.predict(
+            &c.model,
+            r.number,
+            &r.features,
+            t,
+            median.map(|s| s.p50_hours),
+        );
+        let fixed = c.model.predict(&r.features);
+        rows.push(WalkRow {
+            repo: r.repo.clone(),
+            number: r.number,
+            created: t,
+            merged_at: r.merged_at,
+            hours: r.hours_to_merge(),
+            merged_30d: r.merged_within_30d(),
+            month: month_of(t),
+            raw: c.model.raw(&r.features),
+            static_interval: (fixed.p10_hours, fixed.p90_hours),
+            model,
+            median,
+            clf: c.classifier.as_ref().map(|m| {
+                let b = m.predict(&r.features);
+                (b, m.hours(b))
+            }),
+            shown_model,
+        });
+    }
+    Ok((rows, retrains))
+}
+
+/// The running median's prediction: its spread, or a day with an unbounded range before any
+/// merge.
+fn median_pred(s: &Option<Spread>) -> (f64, Option<(f64, f64)>) {
+    match s {
+        Some(s) => (s.p50_hours, Some((s.p10_hours, s.p90_hours))),
+        None => (24.0, Some((0.0, f64::INFINITY))),
+    }
+}
+
+fn inside(h: f64, (lo, hi): (f64, f64)) -> bool {
+    lo <= h && h <= hi
+}
+
+/// The figures of a walk's rows; `end` is the data's last opening time (the merge-within-30-days
+/// figure uses the changes opened at least 30 days before it).
+pub fn score(rows: &[WalkRow], end: i64, rule: BucketRule, retrains: usize) -> Figures {
+    let merged: Vec<&WalkRow> = rows.iter().filter(|r| r.hours.is_some()).collect();
+    let truth: Vec<f64> = merged.iter().filter_map(|r| r.hours).collect();
+    let model_preds: Preds = merged
+        .iter()
+        .map(|r| {
+            (
+                r.model.p50_hours,
+                Some((r.model.p10_hours, r.model.p90_hours)),
+            )
+        })
+        .collect();
+    let buckets: Vec<usize> = merged
+        .iter()
+        .map(|r| match rule {
+            BucketRule::OfMedian => bucket(r.model.p50_hours),
+            BucketRule::MostLikely => {
+                most_likely_bucket(r.model.p10_hours, r.model.p50_hours, r.model.p90_hours)
+            }
+        })
+        .collect();
+    let main = metrics(&truth, &model_preds, Some(&buckets));
+    let median_preds: Preds = merged.iter().map(|r| median_pred(&r.median)).collect();
+    let served_preds: Preds = merged
+        .iter()
+        .zip(model_preds.iter().zip(&median_preds))
+        .map(|(r, (m, b))| if r.shown_model { *m } else { *b })
+        .collect();
+    let served = metrics(&truth, &served_preds, None);
+    let n = merged.len().max(1) as f64;
+    let static_cov = merged
+        .iter()
+        .filter(|r| r.hours.is_some_and(|h| inside(h, r.static_interval)))
+        .count() as f64
+        / n;
+    let known: Vec<&WalkRow> = rows
+        .iter()
+        .filter(|r| r.created + THIRTY_DAYS <= end)
+        .collect();
+    let merge_30d_auc = auc(
+        &known
+            .iter()
+            .map(|r| r.model.p_merge_30d)
+            .collect::<Vec<_>>(),
+        &known.iter().map(|r| r.merged_30d).collect::<Vec<_>>(),
+    );
+    let mut baselines = BTreeMap::new();
+    baselines.insert(
+        "running_median".to_string(),
+        metrics(&truth, &median_preds, None),
+    );
+    let clf: Option<Vec<(usize, f64)>> = merged.iter().map(|r| r.clf).collect();
+    if let Some(clf) = clf {
+        let preds: Preds = clf.iter().map(|(_, h)| (*h, None)).collect();
+        let buckets: Vec<usize> = clf.iter().map(|(b, _)| *b).collect();
+        baselines.insert(
+            "ai4ci_bucket_classifier".to_string(),
+            metrics(&truth, &preds, Some(&buckets)),
+        );
+    }
+    Figures {
+        n_test: merged.len(),
+        log_mae: main.log_mae,
+        median_abs_error_hours: main.median_abs_error_hours,
+        coverage_10_90: main.coverage_10_90.unwrap_or(0.0),
+        static_coverage_10_90: static_cov,
+        bucket_accuracy: main.bucket_accuracy,
+        bucket_macro_f1: main.bucket_macro_f1,
+        merge_30d_auc,
+        coverage_by_month: by_month(&merged),
+        served: Served {
+            log_mae: served.log_mae,
+            coverage_10_90: served.coverage_10_90.unwrap_or(0.0),
+            model_share: merged.iter().filter(|r| r.shown_model).count() as f64 / n,
+        },
+        baselines,
+        retrains,
+    }
+}
+
+/// Coverage per opening month.
+fn by_month(merged: &[&WalkRow]) -> Vec<MonthCoverage> {
+    let mut months: BTreeMap<&str, [usize; 4]> = BTreeMap::new();
+    for r in merged {
+        let Some(h) = r.hours else { continue };
+        let m = months.entry(r.month.as_str()).or_default();
+        m[0] += 1;
+        m[1] += usize::from(inside(h, (r.model.p10_hours, r.model.p90_hours)));
+        m[2] += usize::from(inside(h, r.static_interval));
+        m[3] += usize::from(median_pred(&r.median).1.is_some_and(|i| inside(h, i)));
+    }
+    months
+        .into_iter()
+        .map(|(month, [n, a, s, b])| {
+            let share = |k: usize| k as f64 / n.max(1) as f64;
+            MonthCoverage {
+                month: month.to_string(),
+                n,
+                coverage: share(a),
+                static_coverage: share(s),
+                running_median_coverage: share(b),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gbt::Params;
+    use crate::ttm::features::{TtmFeatures, from_log, idx};
+    use rand::{RngExt, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    const HOUR: i64 = 3600;
+
+    /// `n` merged changes opened every 6 hours; ln(1 + hours) = level + 0.8·size + spread·z with
+    /// z roughly standard normal; `drift(i)` gives (level, spread) of change `i`, and the team
+    /// feature shows the level (a new team, a new pace).
+    fn history(n: usize, seed: u64, drift: impl Fn(usize) -> (f64, f64)) -> Vec<PrRecord> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        (0..n)
+            .map(|i| {
+                let size: f64 = rng.random::<f64>() * 3.0;
+                let z: f64 = (0..12).map(|_| rng.random::<f64>()).sum::<f64>() - 6.0;
+                let (level, spread) = drift(i);
+                let hours = from_log(level + 0.8 * size + spread * z);
+                let mut f = TtmFeatures::default();
+                f.0[idx::PRIOR] = size;
+                f.0[idx::TEAM] = level;
+                let created = 1_300_000_000 + i as i64 * 6 * HOUR;
+                let merged = created + (hours * 3600.0) as i64;
+                PrRecord {
+                    repo: "o/r".into(),
+                    number: i as u64,
+                    created_at: created,
+                    merged_at: Some(merged),
+                    closed_at: Some(merged),
+                    features: f,
+                }
+            })
+            .collect()
+    }
+
+    fn small(gamma: f64, weeks: f64) -> WalkConfig {
+        WalkConfig {
+            test_fraction: 0.3,
+            retrain_every: (weeks * 7.0 * 86_400.0) as i64,
+            train: TrainConfig {
+                params: Params {
+                    trees: 30,
+                    max_depth: 2,
+                    learning_rate: 0.2,
+                    ..Params::default()
+                },
+                ..TrainConfig::default()
+            },
+            gamma,
+            bucket_rule: BucketRule::OfMedian,
+            classifier: true,
+        }
+    }
+
+    /// Coverage of the adaptive and the static interval over the months after `from`.
+    fn after(f: &Figures, from: &str) -> (f64, f64, usize) {
+        let months: Vec<&MonthCoverage> = f
+            .coverage_by_month
+            .iter()
+            .filter(|m| m.month.as_str() > from)
+            .collect();
+        let n: usize = months.iter().map(|m| m.n).sum();
+        let share = |g: fn(&MonthCoverage) -> f64| {
+            months.iter().map(|m| g(m) * m.n as f64).sum::<f64>() / n.max(1) as f64
+        };
+        (share(|m| m.coverage), share(|m| m.static_coverage), n)
+    }
+
+    #[test]
+    fn adaptive_intervals_keep_coverage_through_a_drift_that_static_ones_miss() {
+        // 2,000 changes over 500 days; the last 600 are tested. Halfway through the test window
+        // the spread of merge times triples. No retraining: only the interval levels can adapt.
+        let recs = history(2000, 5, |i| (1.0, if i < 1700 { 0.4 } else { 1.2 }));
+        let drift_month = month_of(recs[1700].created_at);
+        let report = evaluate(&recs, &small(0.05, 1000.0)).unwrap();
+        let f = &report.leak_free;
+        assert_eq!(f.retrains, 1);
+        let (adaptive, fixed, n) = after(f, &drift_month);
+        assert!(n >= 200, "{n} merges after the drift");
+        assert!(fixed < 0.6, "static coverage after the drift {fixed}");
+        assert!(
+            adaptive > 0.72,
+            "adaptive coverage after the drift {adaptive}"
+        );
+        // Before the drift both hold about 80%.
+        let before: Vec<&MonthCoverage> = f
+            .coverage_by_month
+            .iter()
+            .filter(|m| m.month < drift_month)
+            .collect();
+        assert!(!before.is_empty());
+        for m in before {
+            assert!(m.coverage > 0.65 && m.static_coverage > 0.65, "{m:?}");
+        }
+        // The report keeps the running median and the classifier beside every figure.
+        assert!(f.baselines.contains_key("running_median"));
+        assert!(f.baselines.contains_key("ai4ci_bucket_classifier"));
+        assert!(
+            report.with_final_size.is_none(),
+            "the synthetic data has no size columns"
+        );
+    }
+
+    #[test]
+    fn walk_forward_retraining_follows_a_change_of_pace() {
+        // Halfway through the test window a new team takes over and every change starts taking
+        // e^1.5 times longer: a model trained once has never seen this team; retrained weekly,
+        // it learns the new pace from the merges since.
+        let recs = history(1200, 9, |i| (if i < 1020 { 1.0 } else { 2.5 }, 0.4));
+        // (The classifier is left out: 13 retrainings of it would only slow the test down.)
+        let cfg = |weeks| WalkConfig {
+            classifier: false,
+            ..small(0.0, weeks)
+        };
+        let once = evaluate(&recs, &cfg(1000.0)).unwrap();
+        let weekly = evaluate(&recs, &cfg(1.0)).unwrap();
+        // 360 changes over 90 days: a model per week.
+        assert_eq!(once.leak_free.retrains, 1);
+        assert!(
+            (13..=14).contains(&weekly.leak_free.retrains),
+            "{}",
+            weekly.leak_free.retrains
+        );
+        assert!((weekly.retrain_every_weeks - 1.0).abs() < 1e-9);
+        assert!(
+            weekly.leak_free.log_mae < 0.8 * once.leak_free.log_mae,
+            "weekly {} vs once {}",
+            weekly.leak_free.log_mae,
+            once.leak_free.log_mae
+        );
+        // Merged before the test window opened (the last few merged inside it).
+        assert!((830..=840).contains(&weekly.n_train), "{}", weekly.n_train);
+        assert_eq!(weekly.leak_free.n_test, 360);
+    }
+
+    #[test]
+    fn training_sees_only_what_was_known() {
+        let recs = history(10, 1, |_| (1.0, 0.1));
+        let t = recs[5].created_at;
+        let known = known_at(&recs, t);
+        assert_eq!(known.len(), 5);
+        for (k, r) in known.iter().zip(&recs) {
+            assert_eq!(k.merged_at, r.merged_at.filter(|m| *m < t));
+            assert!(k.created_at < t);
+        }
+        assert!(
+            known.iter().any(|k| k.merged_at.is_none()),
+            "a merge after t is hidden"
+        );
+    }
+}

@@ -1,0 +1,1076 @@
+//! One conformance suite for every store backend: each check below runs against the embedded
+//! redb store and against PostgreSQL (a throw-away cluster started once for this test binary,
+//! a fresh database per test). "Replicas" are a second handle on the same store: for redb the
+//! same process-local store (it is single-process), for PostgreSQL a second connection pool,
+//! as a second `canopy serve` would have.
+
+use std::collections::HashSet;
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use canopy_analyzer::event::{
+    ChangeAction, ChangeEvent, CiJobEvent, CiResult, CommentEvent, EventKind,
+};
+use canopy_analyzer::{Actor, Event, Platform};
+use canopy_core::{
+    Action, Consent, Delivery, DeliveryState, Enqueue, EnqueueMode, OutboxState, WriteOp,
+    WriteOutcome,
+};
+use canopy_store::{
+    AuditEntry, Claim, PgStore, RedbStore, ReportStatus, Store, StoreError, StoredReport,
+    TimeRange, repo_events,
+};
+use chrono::{DateTime, Duration, Utc};
+
+/// A store under test and a way to get a second handle on it.
+struct Fixture {
+    store: Arc<dyn Store>,
+    replica: Box<dyn Fn() -> Arc<dyn Store>>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+fn redb() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(RedbStore::open(dir.path()).unwrap());
+    let same = store.clone();
+    Fixture {
+        store,
+        replica: Box::new(move || same.clone()),
+        _dir: Some(dir),
+    }
+}
+
+fn postgres() -> Fixture {
+    let db = canopy_e2e::pg::fresh_database();
+    let (store, applied) = PgStore::open_and_migrate(&db.options()).unwrap();
+    assert_eq!(applied, vec![canopy_store::postgres::SCHEMA_VERSION]);
+    Fixture {
+        store: Arc::new(store),
+        replica: Box::new(move || Arc::new(PgStore::open(&db.options()).unwrap())),
+        _dir: None,
+    }
+}
+
+/// Runs each named check against both backends.
+macro_rules! conformance {
+    ($($check:ident),* $(,)?) => {
+        mod on_redb {
+            $( #[test] fn $check() { super::$check(&super::redb()) } )*
+        }
+        mod on_postgres {
+            $( #[test] fn $check() { super::$check(&super::postgres()) } )*
+        }
+    };
+}
+
+conformance!(
+    events_are_idempotent_and_scanned_in_time_order,
+    events_are_found_by_change_commit_and_actor,
+    text_with_nul_characters_round_trips,
+    named_values_and_leases,
+    a_scheduled_run_is_recorded_once,
+    deliveries_are_stored_once_and_processed_once,
+    a_claim_is_exclusive_until_it_lapses,
+    a_repository_is_processed_in_arrival_order_across_claimants,
+    quarantine_and_retry,
+    replicas_receiving_the_same_delivery_store_it_once,
+    concurrent_claimants_never_share_a_delivery,
+    outbox_modes_claims_and_results,
+    outbox_failures_retries_and_dead_letters,
+    consent_keeps_the_latest_record,
+    reports_audit_logs_and_budgets,
+);
+
+fn t(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+fn comment(repo: &str, id: &str, at: &str, who: &str, number: u64) -> Event {
+    Event::new(
+        id,
+        Platform::Github,
+        repo,
+        DateTime::parse_from_rfc3339(at).unwrap(),
+        EventKind::Comment(CommentEvent {
+            number,
+            on_change: true,
+            comment_id: id.into(),
+            author: Actor::github(who),
+            addressee: None,
+            body: "looks good".into(),
+            inline: false,
+            edited: false,
+            author_role: None,
+        }),
+    )
+}
+
+fn delivery(id: &str, repo: &str, received: &str) -> Delivery {
+    Delivery {
+        platform: Platform::Github,
+        id: id.into(),
+        event: "issue_comment".into(),
+        received_at: t(received),
+        body: format!(r#"{{"action":"created","repository":{{"full_name":"{repo}"}},"n":"{id}"}}"#)
+            .into_bytes(),
+    }
+}
+
+fn ids(events: &[Event]) -> Vec<String> {
+    events.iter().map(|e| e.id.clone()).collect()
+}
+
+fn apply(s: &dyn Store, op: WriteOp) -> WriteOutcome {
+    s.apply_writes(vec![op]).unwrap().remove(0)
+}
+
+fn complete(id: &str, events: Vec<Event>, actions: Vec<Enqueue>, at: &str) -> WriteOp {
+    WriteOp::Complete {
+        platform: Platform::Github,
+        id: id.into(),
+        events,
+        ignored: None,
+        at: t(at),
+        actions,
+        consents: Vec::new(),
+        meta: vec![(format!("state:{id}"), id.as_bytes().to_vec())],
+    }
+}
+
+fn claim(owner: &str, now: &str) -> Claim {
+    Claim::new(owner, t(now), Duration::minutes(5))
+}
+
+fn pending_ids(p: &[canopy_core::Pending]) -> Vec<String> {
+    p.iter().map(|p| p.delivery.id.clone()).collect()
+}
+
+fn events_are_idempotent_and_scanned_in_time_order(f: &Fixture) {
+    let s = f.store.as_ref();
+    let a = comment("o/r", "c2", "2024-01-02T00:00:00Z", "ada", 1);
+    let b = comment("o/r", "c1", "2024-01-01T00:00:00Z", "bob", 1);
+    let c = comment("o/other", "c1", "2024-01-03T00:00:00Z", "ada", 2);
+    assert_eq!(s.put_events(&[a.clone(), b.clone(), a.clone()]).unwrap(), 2);
+    assert_eq!(s.put_events(&[a.clone(), c.clone()]).unwrap(), 1);
+    assert_eq!(s.put_events(&[]).unwrap(), 0);
+    assert_eq!(
+        repo_events(s, "o/r", TimeRange::ALL).unwrap(),
+        vec![b.clone(), a.clone()]
+    );
+    let from = TimeRange {
+        from: Some(t("2024-01-02T00:00:00Z")),
+        to: None,
+    };
+    assert_eq!(repo_events(s, "o/r", from).unwrap(), vec![a.clone()]);
+    let until = TimeRange {
+        from: None,
+        to: Some(t("2024-01-02T00:00:00Z")),
+    };
+    assert_eq!(repo_events(s, "o/r", until).unwrap(), vec![b.clone()]);
+    assert_eq!(s.repos().unwrap(), ["o/other", "o/r"]);
+    assert!(s.has_event("o/r", "c1").unwrap());
+    assert!(!s.has_event("o/r", "c9").unwrap());
+    assert_eq!(s.event_ids("o/r", "c").unwrap(), ["c1", "c2"]);
+    assert!(s.event_ids("o/r", "x").unwrap().is_empty());
+    // A scan stops when told to.
+    let mut seen = 0;
+    s.scan_repo("o/r", TimeRange::ALL, &mut |_| {
+        seen += 1;
+        ControlFlow::Break(())
+    })
+    .unwrap();
+    assert_eq!(seen, 1);
+    // Many events: scans stream them all, in order.
+    let many: Vec<Event> = (0..1500)
+        .map(|i| {
+            let at = t("2024-02-01T00:00:00Z") + Duration::seconds(i);
+            comment("o/big", &format!("m{i:05}"), &at.to_rfc3339(), "ada", 9)
+        })
+        .collect();
+    assert_eq!(s.put_events(&many).unwrap(), 1500);
+    assert_eq!(
+        ids(&repo_events(s, "o/big", TimeRange::ALL).unwrap()),
+        ids(&many)
+    );
+}
+
+fn events_are_found_by_change_commit_and_actor(f: &Fixture) {
+    let s = f.store.as_ref();
+    let at = DateTime::parse_from_rfc3339("2024-03-01T10:00:00+02:00").unwrap();
+    let opened = Event::new(
+        "pr:7:opened",
+        Platform::Github,
+        "o/r",
+        at,
+        EventKind::Change(ChangeEvent::new(
+            7,
+            ChangeAction::Opened,
+            Actor::github("ada"),
+            at,
+        )),
+    );
+    let job = CiJobEvent {
+        name: "test".into(),
+        system: "github-actions".into(),
+        pipeline: None,
+        duration_secs: 60,
+        runner: None,
+        result: CiResult::Success,
+        voting: true,
+        change: Some(7),
+        patchset: None,
+        head_sha: Some("abc123".into()),
+        run_id: None,
+        attempt: 1,
+        started_at: None,
+        url: None,
+    };
+    let ci = Event::new(
+        "ci:1",
+        Platform::Github,
+        "o/r",
+        at + Duration::hours(1),
+        EventKind::CiJobFinished(job),
+    );
+    let other = comment("o/r", "c1", "2024-03-01T12:00:00Z", "bob", 8);
+    s.put_events(&[ci.clone(), opened.clone(), other.clone()])
+        .unwrap();
+    let collect = |scan: &dyn Fn(canopy_store::Visit<'_>)| {
+        let mut v = Vec::new();
+        scan(&mut |e| {
+            v.push(e.id);
+            ControlFlow::Continue(())
+        });
+        v
+    };
+    assert_eq!(
+        collect(&|v| s.scan_change("o/r", 7, v).unwrap()),
+        ["pr:7:opened", "ci:1"]
+    );
+    assert_eq!(
+        collect(&|v| s.scan_sha("o/r", "abc123", v).unwrap()),
+        ["ci:1"]
+    );
+    assert_eq!(
+        collect(&|v| s.scan_actor("github:bob", TimeRange::ALL, v).unwrap()),
+        ["c1"]
+    );
+    let before_noon = TimeRange {
+        from: None,
+        to: Some(t("2024-03-01T11:00:00Z")),
+    };
+    assert_eq!(
+        collect(&|v| s.scan_actor("github:ada", before_noon, v).unwrap()),
+        ["pr:7:opened"]
+    );
+    // The source's UTC offset is kept.
+    let got = repo_events(s, "o/r", TimeRange::ALL).unwrap();
+    assert_eq!(got[0], opened);
+}
+
+fn text_with_nul_characters_round_trips(f: &Fixture) {
+    let s = f.store.as_ref();
+    let mut e = comment("o/r", "c\0nul", "2024-01-01T00:00:00Z", "a\0b", 1);
+    if let EventKind::Comment(c) = &mut e.kind {
+        c.body = "before\0after".into();
+    }
+    assert_eq!(s.put_events(&[e.clone()]).unwrap(), 1);
+    assert_eq!(s.put_events(&[e.clone()]).unwrap(), 0);
+    assert!(s.has_event("o/r", "c\0nul").unwrap());
+    assert_eq!(repo_events(s, "o/r", TimeRange::ALL).unwrap(), vec![e]);
+    let mut d = delivery("d\0x", "o/r", "2024-01-01T00:00:00Z");
+    d.body = vec![0, 159, 146, 150, 255];
+    assert_eq!(
+        any_seq(apply(s, WriteOp::Receive(d.clone()))),
+        WriteOutcome::Received { seq: 0 }
+    );
+    assert_eq!(
+        s.delivery_body(Platform::Github, "d\0x").unwrap(),
+        Some(d.body)
+    );
+}
+
+/// An outcome without its queue position (positions differ between backends).
+fn any_seq(o: WriteOutcome) -> WriteOutcome {
+    match o {
+        WriteOutcome::Received { .. } => WriteOutcome::Received { seq: 0 },
+        other => other,
+    }
+}
+
+fn named_values_and_leases(f: &Fixture) {
+    let s = f.store.as_ref();
+    assert_eq!(s.get_meta("cursor").unwrap(), None);
+    s.put_meta("cursor", b"abc").unwrap();
+    s.put_meta("b-key", b"").unwrap();
+    s.put_meta("cursor", b"def").unwrap();
+    assert_eq!(s.get_meta("cursor").unwrap().as_deref(), Some(&b"def"[..]));
+    let mut keys = Vec::new();
+    s.scan_meta(&mut |k, _| {
+        keys.push(k.to_string());
+        ControlFlow::Continue(())
+    })
+    .unwrap();
+    assert_eq!(keys, ["b-key", "cursor"]);
+    // Leases: exclusive, renewable by their holder, taken over once lapsed, released.
+    let other = (f.replica)();
+    assert!(
+        s.try_lease("digests", &claim("a", "2026-01-01T10:00:00Z"))
+            .unwrap()
+    );
+    assert!(
+        !other
+            .try_lease("digests", &claim("b", "2026-01-01T10:01:00Z"))
+            .unwrap()
+    );
+    assert!(
+        s.try_lease("digests", &claim("a", "2026-01-01T10:02:00Z"))
+            .unwrap(),
+        "renewed"
+    );
+    assert!(
+        !other
+            .try_lease("digests", &claim("b", "2026-01-01T10:06:00Z"))
+            .unwrap()
+    );
+    assert!(
+        other
+            .try_lease("digests", &claim("b", "2026-01-01T10:07:00Z"))
+            .unwrap(),
+        "lapsed"
+    );
+    assert!(
+        !s.try_lease("digests", &claim("a", "2026-01-01T10:08:00Z"))
+            .unwrap()
+    );
+    s.release_lease("digests", "a").unwrap(); // not a's: no effect
+    assert!(
+        !s.try_lease("digests", &claim("a", "2026-01-01T10:08:00Z"))
+            .unwrap()
+    );
+    other.release_lease("digests", "b").unwrap();
+    assert!(
+        s.try_lease("digests", &claim("a", "2026-01-01T10:08:00Z"))
+            .unwrap()
+    );
+    assert!(
+        other
+            .try_lease("retrain", &claim("b", "2026-01-01T10:08:00Z"))
+            .unwrap(),
+        "leases are independent"
+    );
+}
+
+fn a_scheduled_run_is_recorded_once(f: &Fixture) {
+    let s = f.store.as_ref();
+    let other = (f.replica)();
+    let action = |n: u64| Enqueue {
+        id: format!("digest:o/r:{n}"),
+        action: Action::PostComment {
+            repo: "o/r".into(),
+            number: n,
+            body: "digest".into(),
+            marker: format!("m{n}"),
+        },
+        due_at: t("2026-01-05T09:00:00Z"),
+        mode: EnqueueMode::Once,
+    };
+    let run = |previous: Option<&str>, at: &str, n: u64| WriteOp::ScheduledRun {
+        key: "digest-last-run:o/r".into(),
+        previous: previous.map(t),
+        at: t(at),
+        actions: vec![action(n)],
+        now: t(at),
+    };
+    assert_eq!(s.last_run("digest-last-run:o/r").unwrap(), None);
+    // Two replicas found the first run due: one records it.
+    assert_eq!(
+        apply(s, run(None, "2026-01-05T09:00:00Z", 1)),
+        WriteOutcome::Enqueued
+    );
+    assert_eq!(
+        apply(other.as_ref(), run(None, "2026-01-05T09:00:00Z", 1)),
+        WriteOutcome::Unchanged
+    );
+    assert_eq!(
+        s.last_run("digest-last-run:o/r").unwrap(),
+        Some(t("2026-01-05T09:00:00Z"))
+    );
+    // The next run, decided on the recorded one; a stale decision does nothing.
+    let next = run(Some("2026-01-05T09:00:00Z"), "2026-01-12T09:00:00Z", 2);
+    assert_eq!(apply(other.as_ref(), next.clone()), WriteOutcome::Enqueued);
+    assert_eq!(apply(s, next), WriteOutcome::Unchanged);
+    let mut digests = Vec::new();
+    s.scan_outbox(false, &mut |i| {
+        digests.push(i.id);
+        ControlFlow::Continue(())
+    })
+    .unwrap();
+    assert_eq!(digests, ["digest:o/r:1", "digest:o/r:2"]);
+}
+
+fn sticky(repo: &str, n: u64, body: &str) -> Enqueue {
+    Enqueue {
+        id: format!("sticky:github:{repo}#{n}"),
+        action: Action::UpsertComment {
+            repo: repo.into(),
+            number: n,
+            body: body.into(),
+        },
+        due_at: t("2026-01-01T10:00:00Z"),
+        mode: EnqueueMode::Replace,
+    }
+}
+
+fn deliveries_are_stored_once_and_processed_once(f: &Fixture) {
+    let s = f.store.as_ref();
+    let d1 = delivery("d1", "o/r", "2026-01-01T10:00:00Z");
+    let d2 = delivery("d2", "o/r", "2026-01-01T10:00:01Z");
+    let got = s
+        .apply_writes(vec![
+            WriteOp::Receive(d1.clone()),
+            WriteOp::Receive(d2.clone()),
+            WriteOp::Receive(d1.clone()),
+        ])
+        .unwrap();
+    let seqs: Vec<u64> = got
+        .iter()
+        .filter_map(|o| match o {
+            WriteOutcome::Received { seq } => Some(*seq),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(seqs.len(), 2, "{got:?}");
+    assert!(
+        seqs[0] < seqs[1],
+        "queue positions follow arrival: {seqs:?}"
+    );
+    assert_eq!(got[2], WriteOutcome::Duplicate);
+    assert_eq!(
+        apply(s, WriteOp::Receive(d1.clone())),
+        WriteOutcome::Duplicate
+    );
+    assert_eq!(s.queue_depth().unwrap(), 2);
+    let rec = s.delivery(Platform::Github, "d1").unwrap().unwrap();
+    assert_eq!(rec.state, DeliveryState::Pending);
+    assert_eq!((rec.body_len, rec.attempts), (d1.body.len() as u64, 0));
+    assert_eq!(rec.delivery.received_at, d1.received_at);
+    assert_eq!(
+        s.delivery_body(Platform::Github, "d1").unwrap(),
+        Some(d1.body.clone())
+    );
+    assert_eq!(s.delivery(Platform::Gerrit, "d1").unwrap(), None);
+
+    let claimed = s
+        .claim_pending(&claim("w", "2026-01-01T10:01:00Z"), 10)
+        .unwrap();
+    assert_eq!(pending_ids(&claimed), ["d1", "d2"]);
+    assert_eq!(claimed[0].delivery.body, d1.body);
+    let ev = comment("o/r", "c1", "2026-01-01T09:59:00Z", "ada", 1);
+    let done = complete(
+        "d1",
+        vec![ev.clone()],
+        vec![sticky("o/r", 1, "v1")],
+        "2026-01-01T10:01:01Z",
+    );
+    assert_eq!(
+        apply(s, done.clone()),
+        WriteOutcome::Completed { new_events: 1 }
+    );
+    // Named values decided from the events are written in the same transaction.
+    assert_eq!(s.get_meta("state:d1").unwrap(), Some(b"d1".to_vec()));
+    // Completing again (a replica whose claim lapsed) writes nothing.
+    assert!(matches!(apply(s, done), WriteOutcome::Rejected(m) if m.contains("not pending")));
+    assert!(matches!(
+        apply(s, complete("nope", vec![], vec![], "2026-01-01T10:01:01Z")),
+        WriteOutcome::Rejected(m) if m.contains("no delivery")
+    ));
+    assert_eq!(
+        s.get_meta("state:nope").unwrap(),
+        None,
+        "a rejected completion writes no meta"
+    );
+    let rec = s.delivery(Platform::Github, "d1").unwrap().unwrap();
+    assert_eq!(
+        (rec.state, rec.attempts),
+        (
+            DeliveryState::Processed {
+                events: 1,
+                at: t("2026-01-01T10:01:01Z")
+            },
+            1
+        )
+    );
+    assert_eq!(repo_events(s, "o/r", TimeRange::ALL).unwrap(), vec![ev]);
+    assert!(s.outbox_item("sticky:github:o/r#1").unwrap().is_some());
+    assert_eq!(s.queue_depth().unwrap(), 1);
+    // Ignored: stored, not processed.
+    let ignore = WriteOp::Complete {
+        platform: Platform::Github,
+        id: "d2".into(),
+        events: Vec::new(),
+        ignored: Some("ping".into()),
+        at: t("2026-01-01T10:01:02Z"),
+        actions: Vec::new(),
+        consents: Vec::new(),
+        meta: Vec::new(),
+    };
+    assert_eq!(apply(s, ignore), WriteOutcome::Completed { new_events: 0 });
+    let mut all = Vec::new();
+    s.scan_deliveries(&mut |r| {
+        all.push((r.delivery.id, canopy_core::state_name(&r.state)));
+        ControlFlow::Continue(())
+    })
+    .unwrap();
+    assert_eq!(
+        all,
+        [
+            ("d1".to_string(), "processed"),
+            ("d2".to_string(), "ignored")
+        ]
+    );
+    assert_eq!(s.queue_depth().unwrap(), 0);
+    assert!(
+        s.claim_pending(&claim("w", "2026-01-01T10:30:00Z"), 10)
+            .unwrap()
+            .is_empty()
+    );
+}
+
+fn a_claim_is_exclusive_until_it_lapses(f: &Fixture) {
+    let s = f.store.as_ref();
+    let other = (f.replica)();
+    for (i, repo) in ["o/a", "o/b", "o/c"].iter().enumerate() {
+        apply(
+            s,
+            WriteOp::Receive(delivery(&format!("d{i}"), repo, "2026-01-01T10:00:00Z")),
+        );
+    }
+    let a = s
+        .claim_pending(&claim("a", "2026-01-01T10:00:00Z"), 2)
+        .unwrap();
+    assert_eq!(pending_ids(&a), ["d0", "d1"]);
+    assert!(
+        s.claim_pending(&claim("a", "2026-01-01T10:00:01Z"), 2)
+            .unwrap()
+            .iter()
+            .all(|p| p.delivery.id == "d2")
+    );
+    assert!(
+        other
+            .claim_pending(&claim("b", "2026-01-01T10:01:00Z"), 10)
+            .unwrap()
+            .is_empty()
+    );
+    // a died: after its lease, b takes its deliveries over.
+    let b = other
+        .claim_pending(&claim("b", "2026-01-01T10:05:01Z"), 10)
+        .unwrap();
+    assert_eq!(pending_ids(&b), ["d0", "d1", "d2"]);
+    // Completing releases the claim: nothing is claimable twice.
+    apply(
+        other.as_ref(),
+        complete("d0", vec![], vec![], "2026-01-01T10:05:02Z"),
+    );
+    assert!(
+        s.claim_pending(&claim("a", "2026-01-01T10:05:03Z"), 10)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(s.queue_depth().unwrap(), 2);
+}
+
+fn a_repository_is_processed_in_arrival_order_across_claimants(f: &Fixture) {
+    let s = f.store.as_ref();
+    let other = (f.replica)();
+    apply(
+        s,
+        WriteOp::Receive(delivery("r1", "o/r", "2026-01-01T10:00:00Z")),
+    );
+    apply(
+        s,
+        WriteOp::Receive(delivery("x1", "o/x", "2026-01-01T10:00:01Z")),
+    );
+    apply(
+        s,
+        WriteOp::Receive(delivery("r2", "o/r", "2026-01-01T10:00:02Z")),
+    );
+    let a = s
+        .claim_pending(&claim("a", "2026-01-01T10:00:03Z"), 1)
+        .unwrap();
+    assert_eq!(pending_ids(&a), ["r1"]);
+    // b may not take r2 while a holds the earlier r1 of the same repository.
+    let b = other
+        .claim_pending(&claim("b", "2026-01-01T10:00:04Z"), 10)
+        .unwrap();
+    assert_eq!(pending_ids(&b), ["x1"]);
+    // a itself may: it processes them in order.
+    let a2 = s
+        .claim_pending(&claim("a", "2026-01-01T10:00:05Z"), 10)
+        .unwrap();
+    assert_eq!(pending_ids(&a2), ["r2"]);
+}
+
+fn quarantine_and_retry(f: &Fixture) {
+    let s = f.store.as_ref();
+    apply(
+        s,
+        WriteOp::Receive(delivery("q1", "o/r", "2026-01-01T10:00:00Z")),
+    );
+    let q = WriteOp::Quarantine {
+        platform: Platform::Github,
+        id: "q1".into(),
+        error: "missing field `number`".into(),
+        at: t("2026-01-01T10:00:01Z"),
+    };
+    assert_eq!(apply(s, q.clone()), WriteOutcome::Quarantined);
+    assert!(matches!(apply(s, q), WriteOutcome::Rejected(_)));
+    let quarantined = s.quarantined().unwrap();
+    assert_eq!(quarantined.len(), 1);
+    assert_eq!(
+        quarantined[0].state,
+        DeliveryState::Quarantined {
+            error: "missing field `number`".into(),
+            at: t("2026-01-01T10:00:01Z")
+        }
+    );
+    assert_eq!(s.queue_depth().unwrap(), 0);
+    let retry = WriteOp::Retry {
+        platform: Platform::Github,
+        id: "q1".into(),
+    };
+    assert_eq!(apply(s, retry.clone()), WriteOutcome::Requeued);
+    assert!(s.quarantined().unwrap().is_empty());
+    assert!(matches!(apply(s, retry), WriteOutcome::Rejected(m) if m.contains("pending")));
+    let again = s
+        .claim_pending(&claim("w", "2026-01-01T10:00:02Z"), 10)
+        .unwrap();
+    assert_eq!(pending_ids(&again), ["q1"]);
+    apply(s, complete("q1", vec![], vec![], "2026-01-01T10:00:03Z"));
+    assert_eq!(
+        s.delivery(Platform::Github, "q1")
+            .unwrap()
+            .unwrap()
+            .attempts,
+        2
+    );
+}
+
+fn replicas_receiving_the_same_delivery_store_it_once(f: &Fixture) {
+    let replicas: Vec<Arc<dyn Store>> = (0..4).map(|_| (f.replica)()).collect();
+    let outcomes: Vec<WriteOutcome> = std::thread::scope(|scope| {
+        let handles: Vec<_> = replicas
+            .iter()
+            .map(|r| {
+                scope.spawn(move || {
+                    let mut ops = Vec::new();
+                    for i in 0..50 {
+                        ops.push(WriteOp::Receive(delivery(
+                            &format!("same-{i}"),
+                            "o/r",
+                            "2026-01-01T10:00:00Z",
+                        )));
+                    }
+                    r.apply_writes(ops).unwrap()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    let received = outcomes
+        .iter()
+        .filter(|o| matches!(o, WriteOutcome::Received { .. }))
+        .count();
+    assert_eq!(received, 50, "each delivery stored by exactly one replica");
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| **o == WriteOutcome::Duplicate)
+            .count(),
+        150
+    );
+    assert_eq!(f.store.queue_depth().unwrap(), 50);
+}
+
+fn concurrent_claimants_never_share_a_delivery(f: &Fixture) {
+    let s = f.store.as_ref();
+    let ops: Vec<WriteOp> = (0..200)
+        .map(|i| {
+            WriteOp::Receive(delivery(
+                &format!("c{i:03}"),
+                &format!("o/r{}", i % 10),
+                "2026-01-01T10:00:00Z",
+            ))
+        })
+        .collect();
+    s.apply_writes(ops).unwrap();
+    let replicas: Vec<Arc<dyn Store>> = (0..3).map(|_| (f.replica)()).collect();
+    let taken: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = replicas
+            .iter()
+            .enumerate()
+            .map(|(n, r)| {
+                scope.spawn(move || {
+                    let mut mine = Vec::new();
+                    loop {
+                        let batch = r
+                            .claim_pending(
+                                &claim(&format!("replica-{n}"), "2026-01-01T10:00:01Z"),
+                                7,
+                            )
+                            .unwrap();
+                        if batch.is_empty() {
+                            return mine;
+                        }
+                        for p in batch {
+                            let done =
+                                complete(&p.delivery.id, vec![], vec![], "2026-01-01T10:00:02Z");
+                            assert_eq!(
+                                r.apply_writes(vec![done]).unwrap()[0],
+                                WriteOutcome::Completed { new_events: 0 }
+                            );
+                            mine.push(p.delivery.id);
+                        }
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    let unique: HashSet<&String> = taken.iter().collect();
+    assert_eq!(
+        (taken.len(), unique.len()),
+        (200, 200),
+        "every delivery processed exactly once"
+    );
+    assert_eq!(s.queue_depth().unwrap(), 0);
+}
+
+fn outbox_modes_claims_and_results(f: &Fixture) {
+    let s = f.store.as_ref();
+    let other = (f.replica)();
+    let now = t("2026-01-01T10:00:00Z");
+    let reply = Enqueue {
+        id: "reply:1".into(),
+        action: Action::PostComment {
+            repo: "o/r".into(),
+            number: 1,
+            body: "hi".into(),
+            marker: "m1".into(),
+        },
+        due_at: now,
+        mode: EnqueueMode::Once,
+    };
+    assert_eq!(
+        apply(s, WriteOp::Enqueue(reply.clone(), now)),
+        WriteOutcome::Enqueued
+    );
+    assert_eq!(
+        apply(s, WriteOp::Enqueue(reply, now)),
+        WriteOutcome::Unchanged
+    );
+    assert_eq!(
+        apply(s, WriteOp::Enqueue(sticky("o/r", 1, "v1"), now)),
+        WriteOutcome::Enqueued
+    );
+    let mut later = sticky("o/r", 2, "v1");
+    later.due_at = now + Duration::hours(1);
+    apply(s, WriteOp::Enqueue(later, now));
+    assert_eq!(s.next_due().unwrap(), Some(now));
+    // Claimed by one worker; another sees nothing due until the lease lapses.
+    let a = s
+        .claim_due(&claim("a", "2026-01-01T10:00:00Z"), 10)
+        .unwrap();
+    let a_ids: Vec<&str> = a.iter().map(|i| i.id.as_str()).collect();
+    assert_eq!(a_ids, ["reply:1", "sticky:github:o/r#1"]);
+    assert!(
+        other
+            .claim_due(&claim("b", "2026-01-01T10:01:00Z"), 10)
+            .unwrap()
+            .is_empty()
+    );
+    // The sticky comment changed while a was posting v1: v1 is recorded, v2 stays pending.
+    assert_eq!(
+        apply(s, WriteOp::Enqueue(sticky("o/r", 1, "v2"), now)),
+        WriteOutcome::Enqueued
+    );
+    let done_v1 = WriteOp::OutboxDone {
+        id: "sticky:github:o/r#1".into(),
+        executed: sticky("o/r", 1, "v1").action,
+        at: now,
+    };
+    assert_eq!(apply(s, done_v1), WriteOutcome::Unchanged);
+    let b = other
+        .claim_due(&claim("b", "2026-01-01T10:01:00Z"), 10)
+        .unwrap();
+    assert_eq!(b.len(), 1, "the claim was released: {b:?}");
+    assert_eq!(b[0].action, sticky("o/r", 1, "v2").action);
+    let done_v2 = WriteOp::OutboxDone {
+        id: "sticky:github:o/r#1".into(),
+        executed: sticky("o/r", 1, "v2").action,
+        at: now,
+    };
+    assert_eq!(
+        apply(other.as_ref(), done_v2),
+        WriteOutcome::Completed { new_events: 0 }
+    );
+    let item = s.outbox_item("sticky:github:o/r#1").unwrap().unwrap();
+    assert_eq!((item.state, item.done_at), (OutboxState::Done, Some(now)));
+    // The same content again: nothing to do; new content revives it.
+    assert_eq!(
+        apply(s, WriteOp::Enqueue(sticky("o/r", 1, "v2"), now)),
+        WriteOutcome::Unchanged
+    );
+    assert_eq!(
+        apply(s, WriteOp::Enqueue(sticky("o/r", 1, "v3"), now)),
+        WriteOutcome::Enqueued
+    );
+    assert_eq!(
+        s.outbox_item("sticky:github:o/r#1").unwrap().unwrap().state,
+        OutboxState::Pending
+    );
+    // The reply's claim lapses (its worker died between sending and recording): taken over.
+    let c = other
+        .claim_due(&claim("b", "2026-01-01T10:05:01Z"), 10)
+        .unwrap();
+    assert!(c.iter().any(|i| i.id == "reply:1"), "{c:?}");
+    // Items due later are not claimed before their time.
+    assert!(c.iter().all(|i| i.id != "sticky:github:o/r#2"));
+    let due_later = other
+        .claim_due(&claim("b", "2026-01-01T11:00:00Z"), 10)
+        .unwrap();
+    assert!(due_later.iter().any(|i| i.id == "sticky:github:o/r#2"));
+    assert!(matches!(
+        apply(
+            s,
+            WriteOp::OutboxDone {
+                id: "nope".into(),
+                executed: sticky("o/r", 9, "x").action,
+                at: now
+            }
+        ),
+        WriteOutcome::Rejected(_)
+    ));
+}
+
+fn outbox_failures_retries_and_dead_letters(f: &Fixture) {
+    let s = f.store.as_ref();
+    let now = t("2026-01-01T10:00:00Z");
+    apply(s, WriteOp::Enqueue(sticky("o/r", 1, "v1"), now));
+    let fail = |retry_at: Option<DateTime<Utc>>| WriteOp::OutboxFailed {
+        id: "sticky:github:o/r#1".into(),
+        error: "502 from GitHub".into(),
+        retry_at,
+        max_attempts: 3,
+    };
+    assert_eq!(
+        apply(s, fail(Some(now + Duration::minutes(1)))),
+        WriteOutcome::Requeued
+    );
+    assert_eq!(s.next_due().unwrap(), Some(now + Duration::minutes(1)));
+    assert!(
+        s.claim_due(&claim("w", "2026-01-01T10:00:30Z"), 10)
+            .unwrap()
+            .is_empty(),
+        "backing off"
+    );
+    assert_eq!(
+        apply(s, fail(Some(now + Duration::minutes(2)))),
+        WriteOutcome::Requeued
+    );
+    assert_eq!(
+        apply(s, fail(Some(now + Duration::minutes(4)))),
+        WriteOutcome::Quarantined
+    );
+    let mut dead = Vec::new();
+    s.scan_outbox(true, &mut |i| {
+        dead.push(i);
+        ControlFlow::Continue(())
+    })
+    .unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(
+        (dead[0].attempts, dead[0].last_error.as_deref()),
+        (3, Some("502 from GitHub"))
+    );
+    assert_eq!(s.next_due().unwrap(), None);
+    let retry = WriteOp::OutboxRetry {
+        id: "sticky:github:o/r#1".into(),
+        now,
+    };
+    assert_eq!(apply(s, retry.clone()), WriteOutcome::Requeued);
+    assert!(
+        matches!(apply(s, retry), WriteOutcome::Rejected(_)),
+        "only dead items"
+    );
+    let item = s.outbox_item("sticky:github:o/r#1").unwrap().unwrap();
+    assert_eq!((item.state, item.attempts), (OutboxState::Pending, 0));
+    // A permanent failure is dead at once.
+    assert_eq!(apply(s, fail(None)), WriteOutcome::Quarantined);
+}
+
+fn consent_keeps_the_latest_record(f: &Fixture) {
+    let s = f.store.as_ref();
+    let consent = |opted_in, at: &str| Consent {
+        actor_key: "github:ada".into(),
+        opted_in,
+        at: t(at),
+        via: "comment".into(),
+    };
+    for (i, c) in [
+        consent(true, "2026-01-02T00:00:00Z"),
+        consent(false, "2026-01-01T00:00:00Z"), // older: ignored
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = format!("cd{i}");
+        apply(
+            s,
+            WriteOp::Receive(delivery(&id, "o/r", "2026-01-01T00:00:00Z")),
+        );
+        let op = WriteOp::Complete {
+            platform: Platform::Github,
+            id: id.clone(),
+            events: Vec::new(),
+            ignored: None,
+            at: t("2026-01-03T00:00:00Z"),
+            actions: Vec::new(),
+            consents: vec![c],
+            meta: Vec::new(),
+        };
+        apply(s, op);
+    }
+    assert_eq!(
+        s.consents().unwrap(),
+        vec![consent(true, "2026-01-02T00:00:00Z")]
+    );
+}
+
+fn reports_audit_logs_and_budgets(f: &Fixture) {
+    let s = f.store.as_ref();
+    let report = |status| StoredReport {
+        id: "r-2026Q1".into(),
+        status,
+        document: serde_json::json!({"period": "2026-Q1", "cells": [1, 2, 3]}),
+        raw: Vec::new(),
+    };
+    let entry = |action: &str| AuditEntry {
+        at: t("2026-04-01T00:00:00Z"),
+        action: action.into(),
+        actor: "canopy".into(),
+        detail: String::new(),
+    };
+    let budget = canopy_policies::privacy::Budget {
+        allowed: 1.0,
+        spent: 0.25,
+    };
+    s.save_report(
+        &report(ReportStatus::Draft),
+        &entry("created"),
+        Some(("dp-budget:2026-Q1", &budget)),
+    )
+    .unwrap();
+    s.audit_append("r-2026Q1", &entry("approval_refused"))
+        .unwrap();
+    s.save_report(&report(ReportStatus::Approved), &entry("approved"), None)
+        .unwrap();
+    assert_eq!(
+        s.report("r-2026Q1").unwrap(),
+        Some(report(ReportStatus::Approved))
+    );
+    assert_eq!(s.report("nope").unwrap(), None);
+    assert_eq!(s.reports().unwrap().len(), 1);
+    let log: Vec<String> = s
+        .audit("r-2026Q1")
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(log, ["created", "approval_refused", "approved"]);
+    assert_eq!(s.budget("dp-budget:2026-Q1").unwrap(), Some(budget));
+    assert_eq!(s.budget("dp-budget:2026-Q2").unwrap(), None);
+}
+
+// PostgreSQL only: the schema's life.
+
+#[test]
+fn postgres_migrations_apply_once_even_when_run_concurrently() {
+    let db = canopy_e2e::pg::fresh_database();
+    let err = PgStore::open(&db.options())
+        .err()
+        .expect("an unmigrated store is refused");
+    assert!(
+        matches!(err, StoreError::NotMigrated { found: 0, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("canopy migrate"), "{err}");
+    let applied: Vec<Vec<u32>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| scope.spawn(|| PgStore::open_and_migrate(&db.options()).unwrap().1))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        applied.iter().filter(|a| !a.is_empty()).count(),
+        1,
+        "{applied:?}"
+    );
+    let store = PgStore::open(&db.options()).unwrap();
+    assert_eq!(
+        store.schema_version().unwrap(),
+        Some(canopy_store::postgres::SCHEMA_VERSION)
+    );
+    assert!(store.migrate().unwrap().is_empty());
+}
+
+#[test]
+fn postgres_wrong_password_and_newer_schema_are_clear_errors() {
+    let db = canopy_e2e::pg::fresh_database();
+    let mut wrong = db.options();
+    wrong.password = Some("not-it".into());
+    let err = PgStore::open(&wrong).err().expect("refused");
+    let msg = err.to_string();
+    assert!(matches!(err, StoreError::Connect { .. }), "{msg}");
+    assert!(
+        msg.contains("password authentication failed") && !msg.contains("not-it"),
+        "{msg}"
+    );
+    let (store, _) = PgStore::open_and_migrate(&db.options()).unwrap();
+    use canopy_store::MetaStore;
+    store.put_meta("x", b"y").unwrap();
+    drop(store);
+    // A newer canopy migrated it further: this one refuses it.
+    let newer = std::process::Command::new("psql")
+        .args([
+            &db.url,
+            "-c",
+            "INSERT INTO canopy_migrations (version, name) VALUES (99, 'future')",
+        ])
+        .env("PGPASSWORD", canopy_e2e::pg::PASSWORD)
+        .output()
+        .expect("psql");
+    assert!(
+        newer.status.success(),
+        "{}",
+        String::from_utf8_lossy(&newer.stderr)
+    );
+    let err = PgStore::open(&db.options()).err().expect("refused");
+    assert!(
+        matches!(err, StoreError::Incompatible { found: 99, .. }),
+        "{err}"
+    );
+    let err = PgStore::open_and_migrate(&db.options())
+        .err()
+        .expect("refused");
+    assert!(
+        matches!(err, StoreError::Incompatible { found: 99, .. }),
+        "{err}"
+    );
+}
