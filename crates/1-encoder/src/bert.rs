@@ -134,11 +134,18 @@ impl Layer {
         })
     }
 
-    fn forward(&self, x: &Tensor, mask: &Tensor, drop: &mut Option<&mut Dropout>) -> Result<Tensor> {
+    fn forward(
+        &self,
+        x: &Tensor,
+        mask: &Tensor,
+        drop: &mut Option<&mut Dropout>,
+    ) -> Result<Tensor> {
         let (b, t, h) = x.dims3()?;
         let hd = h / self.heads;
         let split = |y: Tensor| -> Result<Tensor> {
-            y.reshape((b, t, self.heads, hd))?.transpose(1, 2)?.contiguous()
+            y.reshape((b, t, self.heads, hd))?
+                .transpose(1, 2)?
+                .contiguous()
         };
         let q = split(self.q.forward(x)?)?;
         let k = split(self.k.forward(x)?)?;
@@ -197,12 +204,20 @@ impl Bert {
 
     /// Class logits `[batch, CLASSES]` of padded token ids `[batch, len]` with their 0/1
     /// attention mask; dropout only when `drop` is given (training).
-    pub fn forward(&self, ids: &Tensor, mask: &Tensor, mut drop: Option<&mut Dropout>) -> Result<Tensor> {
+    pub fn forward(
+        &self,
+        ids: &Tensor,
+        mask: &Tensor,
+        mut drop: Option<&mut Dropout>,
+    ) -> Result<Tensor> {
         let (b, t) = ids.dims2()?;
         let dev = ids.device();
-        let positions = Tensor::arange(0u32, t as u32, dev)?.unsqueeze(0)?.broadcast_as((b, t))?;
+        let positions = Tensor::arange(0u32, t as u32, dev)?
+            .unsqueeze(0)?
+            .broadcast_as((b, t))?;
         let types = Tensor::zeros((b, t), DType::U32, dev)?;
-        let x = ((self.word.forward(ids)? + self.pos.forward(&positions)?)? + self.typ.forward(&types)?)?;
+        let x = ((self.word.forward(ids)? + self.pos.forward(&positions)?)?
+            + self.typ.forward(&types)?)?;
         let mut x = self.ln.forward(&x)?;
         if let Some(d) = drop.as_deref_mut() {
             x = d.apply(&x)?;
@@ -224,7 +239,11 @@ pub fn batch(rows: &[Vec<u32>], pad: u32, dev: &Device) -> Result<(Tensor, Tenso
     let mut ids = Vec::with_capacity(rows.len() * t);
     let mut mask = Vec::with_capacity(rows.len() * t);
     for r in rows {
-        ids.extend(r.iter().copied().chain(std::iter::repeat_n(pad, t - r.len())));
+        ids.extend(
+            r.iter()
+                .copied()
+                .chain(std::iter::repeat_n(pad, t - r.len())),
+        );
         mask.extend((0..t).map(|i| u32::from(i < r.len())));
     }
     Ok((

@@ -113,7 +113,9 @@ pub(crate) fn write_dir(
         source,
     };
     std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
-    let write = |name: &str, bytes: &[u8]| std::fs::write(dir.join(name), bytes).map_err(|e| io(&dir.join(name), e));
+    let write = |name: &str, bytes: &[u8]| {
+        std::fs::write(dir.join(name), bytes).map_err(|e| io(&dir.join(name), e))
+    };
     write(CONFIG, pretty(config).as_bytes())?;
     write(VOCAB, tok.to_vocab_txt().as_bytes())?;
     let half: HashMap<String, Tensor> = tensors
@@ -198,11 +200,14 @@ pub fn fine_tune(
     let steps_per_epoch = rows.len().div_ceil(cfg.batch);
     let total_steps = (steps_per_epoch * cfg.epochs).max(1);
     let warm = ((total_steps as f64 * cfg.warmup) as usize).max(1);
-    let (mut step, mut report) = (0usize, Report {
-        texts: rows.len(),
-        valid: Vec::new(),
-        epoch: 0,
-    });
+    let (mut step, mut report) = (
+        0usize,
+        Report {
+            texts: rows.len(),
+            valid: Vec::new(),
+            epoch: 0,
+        },
+    );
     for epoch in 1..=cfg.epochs {
         let mut seen = 0usize;
         let mut loss_sum = 0.0;
@@ -217,11 +222,17 @@ pub fn fine_tune(
             let (t, m) = bert::batch(&ids, tok.pad(), &dev)?;
             let logits = model.forward(&t, &m, Some(&mut drop))?;
             let y: Vec<u32> = b.iter().map(|&i| rows[i].1 as u32).collect();
-            let w: Vec<f32> = b.iter().map(|&i| (rows[i].2 * class_w[rows[i].1]) as f32).collect();
+            let w: Vec<f32> = b
+                .iter()
+                .map(|&i| (rows[i].2 * class_w[rows[i].1]) as f32)
+                .collect();
             let wsum: f32 = w.iter().sum();
             let logp = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
-            let picked = logp.gather(&Tensor::from_vec(y, (b.len(), 1), &dev)?, 1)?.squeeze(1)?;
-            let loss = ((picked * Tensor::from_vec(w, b.len(), &dev)?)?.sum_all()? / f64::from(-wsum))?;
+            let picked = logp
+                .gather(&Tensor::from_vec(y, (b.len(), 1), &dev)?, 1)?
+                .squeeze(1)?;
+            let loss =
+                ((picked * Tensor::from_vec(w, b.len(), &dev)?)?.sum_all()? / f64::from(-wsum))?;
             opt.backward_step(&loss)?;
             loss_sum += f64::from(loss.to_scalar::<f32>()?);
             seen += b.len();

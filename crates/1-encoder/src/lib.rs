@@ -56,7 +56,9 @@ pub enum EncoderError {
     #[error(transparent)]
     Vocab(#[from] tokenizer::VocabError),
     /// The directory is a base model, not a fine-tuned one.
-    #[error("{0} has no {META}: fine-tune it first with `canopy sentiment train --encoder {0} --out DIR`")]
+    #[error(
+        "{0} has no {META}: fine-tune it first with `canopy sentiment train --encoder {0} --out DIR`"
+    )]
     NotFineTuned(String),
     /// A tensor operation failed (shapes or weights do not match the config).
     #[error("model: {0}")]
@@ -125,7 +127,8 @@ impl Encoder {
         let meta: Meta = json(&meta_path)?;
         let (config, tok) = read_config_and_vocab(dir)?;
         let dev = Device::Cpu;
-        let vb = VarBuilder::from_buffered_safetensors(read(&dir.join(WEIGHTS))?, DType::F32, &dev)?;
+        let vb =
+            VarBuilder::from_buffered_safetensors(read(&dir.join(WEIGHTS))?, DType::F32, &dev)?;
         let model = Bert::new(&config, vb)?;
         Ok(Encoder {
             tok,
@@ -211,7 +214,11 @@ impl Scorer for WithIncivility {
 
 /// Writes a randomly initialised encoder of `config` over `tokens` as a base-model directory
 /// (config, vocabulary, weights) — for tests and for trying the pipeline without real weights.
-pub fn write_random_base(dir: &Path, config: &Config, tokens: &[String]) -> Result<(), EncoderError> {
+pub fn write_random_base(
+    dir: &Path,
+    config: &Config,
+    tokens: &[String],
+) -> Result<(), EncoderError> {
     let varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
     Bert::new(config, vb)?;
@@ -223,5 +230,11 @@ pub fn write_random_base(dir: &Path, config: &Config, tokens: &[String]) -> Resu
         .filter(|(k, _)| !k.starts_with("classifier"))
         .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
         .collect();
-    finetune::write_dir(dir, config, &Tokenizer::new(tokens.to_vec())?, &tensors, None)
+    finetune::write_dir(
+        dir,
+        config,
+        &Tokenizer::new(tokens.to_vec())?,
+        &tensors,
+        None,
+    )
 }

@@ -210,7 +210,10 @@ mod tests {
     fn splits_punctuation_lowercases_strips_accents_and_finds_word_pieces() {
         let t = tok();
         assert_eq!(t.encode("This is WRONG!", 16), vec![2, 4, 5, 6, 7, 3]);
-        assert_eq!(t.encode("unbelievable, café", 16), vec![2, 8, 9, 10, 12, 11, 3]);
+        assert_eq!(
+            t.encode("unbelievable, café", 16),
+            vec![2, 8, 9, 10, 12, 11, 3]
+        );
         // An unknown word is one [UNK]; truncation keeps [CLS] and [SEP].
         assert_eq!(t.encode("zzz this", 16), vec![2, 1, 4, 3]);
         assert_eq!(t.encode("this is wrong", 4), vec![2, 4, 5, 3]);

@@ -1,7 +1,9 @@
 //! Loading, fine-tuning and batched scoring on a tiny randomly initialised encoder that the
 //! test builds itself (no downloaded weights).
 
-use canopy_encoder::{Config, Encoder, EncoderError, FineTune, WithIncivility, fine_tune, write_random_base};
+use canopy_encoder::{
+    Config, Encoder, EncoderError, FineTune, WithIncivility, fine_tune, write_random_base,
+};
 use canopy_models::sentiment::suite::Scorer;
 use canopy_models::sentiment::{Model, TrainData};
 
@@ -61,13 +63,21 @@ fn fine_tunes_a_tiny_random_encoder_and_scores_in_batches() {
     assert!(best >= 0.99, "{report}");
     let enc = Encoder::load(&out).unwrap();
     assert_eq!(enc.meta().epoch, report.epoch);
-    let texts: Vec<String> = ["thanks, great work!", "this is awful", "the function returns a list", "terrible, awful"]
-        .iter()
-        .map(|t| t.to_string())
-        .collect();
+    let texts: Vec<String> = [
+        "thanks, great work!",
+        "this is awful",
+        "the function returns a list",
+        "terrible, awful",
+    ]
+    .iter()
+    .map(|t| t.to_string())
+    .collect();
     let p = enc.probabilities(&texts).unwrap();
     let best_class = |p: &[f64; 3]| (0..3).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap();
-    assert_eq!(p.iter().map(best_class).collect::<Vec<_>>(), vec![2, 0, 1, 0]);
+    assert_eq!(
+        p.iter().map(best_class).collect::<Vec<_>>(),
+        vec![2, 0, 1, 0]
+    );
     assert!(p.iter().all(|r| (r.iter().sum::<f64>() - 1.0).abs() < 1e-4));
     // Scoring order does not depend on batching by length.
     let one = enc.probabilities(&texts[1..2]).unwrap();

@@ -56,7 +56,10 @@ pub fn to_bytes(m: &Model) -> Vec<u8> {
     let hi = idf.iter().cloned().fold(f32::MIN, f32::max).max(lo + 1e-6);
     put_f32(&mut out, lo);
     put_f32(&mut out, hi);
-    out.extend(idf.iter().map(|v| ((v - lo) / (hi - lo) * 255.0).round() as u8));
+    out.extend(
+        idf.iter()
+            .map(|v| ((v - lo) / (hi - lo) * 255.0).round() as u8),
+    );
     put_head(&mut out, &m.sentiment);
     match &m.incivility {
         None => out.push(0),
@@ -106,7 +109,9 @@ impl<'a> Reader<'a> {
     }
 
     fn head(&mut self, n: usize, cols: usize) -> Result<Head, SentimentError> {
-        let b = (0..cols).map(|_| self.f32()).collect::<Result<Vec<_>, _>>()?;
+        let b = (0..cols)
+            .map(|_| self.f32())
+            .collect::<Result<Vec<_>, _>>()?;
         let scale = self.f32()?;
         let raw = self.take(n * cols * 2)?;
         let w = raw

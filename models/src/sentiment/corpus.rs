@@ -51,7 +51,9 @@ pub enum CorpusError {
         message: String,
     },
     /// No text or gold column.
-    #[error("needs `text` and `polarity` columns (or `negative` / `uncivil` 1/0 for a binary label); found {found}")]
+    #[error(
+        "needs `text` and `polarity` columns (or `negative` / `uncivil` 1/0 for a binary label); found {found}"
+    )]
     Columns {
         /// The header found.
         found: String,
@@ -132,16 +134,23 @@ pub fn parse(name: &str, csv_bytes: &[u8], split: Option<&str>) -> Result<Corpus
         }
         let value = rec.get(g).unwrap_or("");
         match kind {
-            "polarity" => pol.push(label(value).map_err(|source| CorpusError::Label { row, source })?),
+            "polarity" => {
+                pol.push(label(value).map_err(|source| CorpusError::Label { row, source })?)
+            }
             "negative" => bin.push(flag(value, row, "negative")?),
             _ => bin.push(flag(value, row, "uncivil")?),
         }
-        ids.push(id.and_then(|c| rec.get(c)).map_or_else(|| format!("row{row}"), str::to_string));
+        ids.push(
+            id.and_then(|c| rec.get(c))
+                .map_or_else(|| format!("row{row}"), str::to_string),
+        );
         texts.push(rec.get(t).unwrap_or("").to_string());
     }
     if texts.is_empty() {
         return Err(CorpusError::Empty(
-            split.map(|s| format!(" in split {s:?}")).unwrap_or_default(),
+            split
+                .map(|s| format!(" in split {s:?}"))
+                .unwrap_or_default(),
         ));
     }
     let gold = match kind {
@@ -203,14 +212,30 @@ mod tests {
         assert_eq!(n.gold, Gold::Negative(vec![true, false]));
         assert_eq!(n.ids[1], "row3");
         let u = parse("u", b"text,uncivil\nidiot,1\n", None).unwrap();
-        assert_eq!(u.uncivil_pairs().unwrap(), vec![("idiot".to_string(), true)]);
+        assert_eq!(
+            u.uncivil_pairs().unwrap(),
+            vec![("idiot".to_string(), true)]
+        );
         let e = parse("x", b"words\nhello\n", None).unwrap_err();
-        assert!(e.to_string().contains("needs `text` and `polarity` columns"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("needs `text` and `polarity` columns"),
+            "{e}"
+        );
         let e = parse("x", b"text,uncivil\nhm,maybe\n", None).unwrap_err();
-        assert_eq!(e.to_string(), "row 2: uncivil must be 0 or 1, found \"maybe\"");
+        assert_eq!(
+            e.to_string(),
+            "row 2: uncivil must be 0 or 1, found \"maybe\""
+        );
         let e = parse("x", b"text,polarity\nhm,angry\n", None).unwrap_err();
         assert!(e.to_string().starts_with("row 2: unknown label"), "{e}");
-        assert_eq!(parse("x", b"text,polarity\n", Some("test")), Err(CorpusError::NoSplit));
-        assert_eq!(parse("x", b"text,polarity\n", None), Err(CorpusError::Empty(String::new())));
+        assert_eq!(
+            parse("x", b"text,polarity\n", Some("test")),
+            Err(CorpusError::NoSplit)
+        );
+        assert_eq!(
+            parse("x", b"text,polarity\n", None),
+            Err(CorpusError::Empty(String::new()))
+        );
     }
 }

@@ -34,8 +34,16 @@ pub struct Evaluation {
 
 fn prf(tp: f64, fp: f64, fneg: f64) -> (f64, f64, f64) {
     let p = if tp + fp > 0.0 { tp / (tp + fp) } else { 0.0 };
-    let r = if tp + fneg > 0.0 { tp / (tp + fneg) } else { 0.0 };
-    let f = if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 };
+    let r = if tp + fneg > 0.0 {
+        tp / (tp + fneg)
+    } else {
+        0.0
+    };
+    let f = if p + r > 0.0 {
+        2.0 * p * r / (p + r)
+    } else {
+        0.0
+    };
     (p, r, f)
 }
 

@@ -99,7 +99,14 @@ pub fn rows_for(
                 f("neutral"),
                 f("positive")
             );
-            Ok(vec![row("macro-F1", e.n, None, e.macro_f1, e.macro_f1_ci, detail)])
+            Ok(vec![row(
+                "macro-F1",
+                e.n,
+                None,
+                e.macro_f1,
+                e.macro_f1_ci,
+                detail,
+            )])
         }
         Gold::Negative(gold) => {
             let score: Vec<f64> = scored.iter().map(|s| s.negative).collect();
@@ -108,21 +115,41 @@ pub fn rows_for(
                 "P(negative) ≥ 0.5: precision {:.3}, recall {:.3}, F1 {:.3}",
                 b.precision, b.recall, b.f1
             );
-            Ok(vec![row("AUC negative", b.n, Some(b.positives), b.auc, b.auc_ci, detail)])
+            Ok(vec![row(
+                "AUC negative",
+                b.n,
+                Some(b.positives),
+                b.auc,
+                b.auc_ci,
+                detail,
+            )])
         }
         Gold::Uncivil(gold) => {
-            let Some(score) = scored.iter().map(|s| s.incivility).collect::<Option<Vec<f64>>>()
+            let Some(score) = scored
+                .iter()
+                .map(|s| s.incivility)
+                .collect::<Option<Vec<f64>>>()
             else {
                 return Ok(Vec::new());
             };
-            let flags: Vec<f64> = scored.iter().map(|s| f64::from(u8::from(s.uncivil))).collect();
+            let flags: Vec<f64> = scored
+                .iter()
+                .map(|s| f64::from(u8::from(s.uncivil)))
+                .collect();
             let b = evaluate_binary(gold, &flags, 0.5);
             let auc = evaluate_binary(gold, &score, 0.5);
             let detail = format!(
                 "precision {:.3}, recall {:.3}; AUC {:.3} [{:.3}, {:.3}]",
                 b.precision, b.recall, auc.auc, auc.auc_ci[0], auc.auc_ci[1]
             );
-            Ok(vec![row("F1 uncivil", b.n, Some(b.positives), b.f1, b.f1_ci, detail)])
+            Ok(vec![row(
+                "F1 uncivil",
+                b.n,
+                Some(b.positives),
+                b.f1,
+                b.f1_ci,
+                detail,
+            )])
         }
     }
 }
@@ -149,9 +176,12 @@ pub struct Recipe {
     pub data: TrainData,
 }
 
+/// Labelled texts.
+pub type Labelled = Vec<(String, Label)>;
+
 /// Splits a polarity corpus into training and validation texts (every tenth row validates),
 /// for corpora without a validation split of their own.
-pub fn carve_validation(c: &Corpus) -> (Vec<(String, Label)>, Vec<(String, Label)>) {
+pub fn carve_validation(c: &Corpus) -> (Labelled, Labelled) {
     let pairs = c.polarity_pairs().unwrap_or_default();
     let (mut train, mut valid) = (Vec::new(), Vec::new());
     for (i, p) in pairs.into_iter().enumerate() {
@@ -193,7 +223,10 @@ pub fn run(
 /// The rows as two Markdown tables: within-corpus, then cross-corpus.
 pub fn markdown(rows: &[Row]) -> String {
     let mut out = String::new();
-    for (title, within) in [("Within-corpus", true), ("Cross-corpus (not trained on)", false)] {
+    for (title, within) in [
+        ("Within-corpus", true),
+        ("Cross-corpus (not trained on)", false),
+    ] {
         out.push_str(&format!(
             "### {title}\n\n| model | trained on | tested on | n | positives | metric | value [95% CI] | details |\n|---|---|---|---:|---:|---|---:|---|\n"
         ));
@@ -282,6 +315,9 @@ mod tests {
         assert_eq!((rows[2].metric, rows[2].positives), ("F1 uncivil", Some(1)));
         let md = markdown(&rows);
         assert!(md.contains("### Within-corpus") && md.contains("### Cross-corpus"));
-        assert!(md.contains("| tf-idf | toy train | reviews | 2 | 1 | AUC negative | 1.000"), "{md}");
+        assert!(
+            md.contains("| tf-idf | toy train | reviews | 2 | 1 | AUC negative | 1.000"),
+            "{md}"
+        );
     }
 }

@@ -201,7 +201,11 @@ mod tests {
     #[test]
     fn grams_are_stable_and_cover_words_bigrams_and_padded_characters() {
         let a = Grams::of("Thanks, great work!");
-        assert_eq!(a, Grams::of("thanks great work !"));
+        assert_eq!(a, Grams::of("THANKS,   great\nwork!"));
+        let spaced = Grams::of("thanks great work !");
+        assert_eq!(a.word, spaced.word);
+        // Character n-grams run over whitespace tokens: "work!" keeps its "k!" n-gram.
+        assert_ne!(a.char, spaced.char);
         // thanks, great, work, ! and three bigrams between four tokens.
         assert_eq!(a.word.len(), 7);
         // " ab " has 3 + 2 + 1 character n-grams of length 2..=4 (no 5-gram fits).

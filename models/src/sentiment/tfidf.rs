@@ -79,7 +79,11 @@ impl Vocab {
                 e.2 += 1;
             }
         }
-        let collisions = by_key.values().filter(|e| e.2 > 0).map(|e| e.2 + 1).sum::<u32>();
+        let collisions = by_key
+            .values()
+            .filter(|e| e.2 > 0)
+            .map(|e| e.2 + 1)
+            .sum::<u32>();
         let mut kept: Vec<(u32, u32)> = by_key
             .into_iter()
             .filter(|(_, e)| e.2 == 0)

@@ -161,7 +161,11 @@ pub fn train(
         y: data.main.iter().chain(&data.extra).map(|r| r.1).collect(),
     };
     let valid_texts: Vec<&str> = data.valid.iter().map(|r| r.0.as_str()).collect();
-    let valid = split(&vocab, &valid_texts, data.valid.iter().map(|r| r.1).collect());
+    let valid = split(
+        &vocab,
+        &valid_texts,
+        data.valid.iter().map(|r| r.1).collect(),
+    );
     let (sentiment_fit, trials) = choose_sentiment(data, cfg, &vocab, &sent, &valid, progress);
     let chosen = trials
         .iter()
@@ -185,12 +189,21 @@ pub fn train(
             y: data.incivility.iter().map(|r| usize::from(r.1)).collect(),
         };
         let vt: Vec<&str> = data.incivility_valid.iter().map(|r| r.0.as_str()).collect();
-        let vy = data.incivility_valid.iter().map(|r| usize::from(r.1)).collect();
-        let (fit, trials, best) = choose_incivility(cfg, &vocab, &inc, &split(&vocab, &vt, vy), progress);
+        let vy = data
+            .incivility_valid
+            .iter()
+            .map(|r| usize::from(r.1))
+            .collect();
+        let (fit, trials, best) =
+            choose_incivility(cfg, &vocab, &inc, &split(&vocab, &vt, vy), progress);
         // Two-class softmax → one logistic: w = w₁ − w₀.
         let head = Head {
             cols: 1,
-            w: fit.w.chunks_exact(2).map(|c| (c[1] - c[0]) as f32).collect(),
+            w: fit
+                .w
+                .chunks_exact(2)
+                .map(|c| (c[1] - c[0]) as f32)
+                .collect(),
             b: vec![(fit.b[1] - fit.b[0]) as f32],
         };
         incivility = Some(Incivility {

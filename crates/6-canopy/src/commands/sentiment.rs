@@ -55,7 +55,11 @@ pub struct EvalArgs {
     #[arg(long, value_name = "DIR", default_value = "../shared/data/sentiment")]
     pub shared: PathBuf,
     /// Folder of the fetched corpora (Jira, Stack Overflow, incivility, held-out corpora).
-    #[arg(long, value_name = "DIR", default_value = "../shared/data/sentiment-extra")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "../shared/data/sentiment-extra"
+    )]
     pub extra: PathBuf,
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
@@ -181,7 +185,9 @@ pub fn read_corpus(path: &Path, split: Option<&str>) -> anyhow::Result<Corpus> {
         path.display()
     );
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let name = path.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+    let name = path
+        .file_stem()
+        .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
     corpus::parse(&name, &bytes, split).with_context(|| path.display().to_string())
 }
 
@@ -216,9 +222,15 @@ fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
             print_binary(&mut out, a.format, "negative", &b, b.auc)?;
         }
         Gold::Uncivil(gold) => {
-            let p = scored.iter().map(|s| s.incivility).collect::<Option<Vec<_>>>();
+            let p = scored
+                .iter()
+                .map(|s| s.incivility)
+                .collect::<Option<Vec<_>>>();
             let p = p.context("this model has no incivility head (train it with --incivility)")?;
-            let flags: Vec<f64> = scored.iter().map(|s| f64::from(u8::from(s.uncivil))).collect();
+            let flags: Vec<f64> = scored
+                .iter()
+                .map(|s| f64::from(u8::from(s.uncivil)))
+                .collect();
             let b = sentiment::evaluate_binary(gold, &flags, 0.5);
             let auc = sentiment::metrics::roc_auc(gold, &p);
             print_binary(&mut out, a.format, "uncivil", &b, auc)?;
@@ -233,7 +245,10 @@ fn write_polarity_md(out: &mut impl Write, e: &sentiment::Evaluation) -> std::io
         "{} texts: accuracy {:.3}, macro-F1 {:.3} (95% CI {:.3}–{:.3})\n",
         e.n, e.accuracy, e.macro_f1, e.macro_f1_ci[0], e.macro_f1_ci[1]
     )?;
-    writeln!(out, "| label | n | precision | recall | F1 |\n|---|---:|---:|---:|---:|")?;
+    writeln!(
+        out,
+        "| label | n | precision | recall | F1 |\n|---|---:|---:|---:|---:|"
+    )?;
     for l in sentiment::LABELS {
         writeln!(
             out,
@@ -275,15 +290,26 @@ fn eval_suite(a: EvalArgs) -> anyhow::Result<ExitCode> {
         .as_deref()
         .map(|d| scorer(shipped.clone(), Some(d)))
         .transpose()?;
-    let all = recipes.last().map(|r| r.families.clone()).unwrap_or_default();
-    let mut others: Vec<(&str, &str, Vec<String>, &dyn Scorer)> =
-        vec![("shipped", "GitHub + Senti4SD + Jira + SO (artifact)", all.clone(), &shipped)];
+    let all = recipes
+        .last()
+        .map(|r| r.families.clone())
+        .unwrap_or_default();
+    let mut others: Vec<(&str, &str, Vec<String>, &dyn Scorer)> = vec![(
+        "shipped",
+        "GitHub + Senti4SD + Jira + SO (artifact)",
+        all.clone(),
+        &shipped,
+    )];
     if let Some(e) = &encoder {
         others.push(("encoder", "see the encoder's ARTIFACT.md", all, e.as_ref()));
     }
-    let rows = suite::run(&recipes, &tests, &others, &TrainConfig::default(), &mut |m| {
-        eprintln!("{m}")
-    })?;
+    let rows = suite::run(
+        &recipes,
+        &tests,
+        &others,
+        &TrainConfig::default(),
+        &mut |m| eprintln!("{m}"),
+    )?;
     let mut out = std::io::stdout().lock();
     match a.format {
         ReportFormat::Json => {
@@ -319,7 +345,8 @@ fn suite_corpora(
     }
     let inc = |s| -> anyhow::Result<Vec<(String, bool)>> {
         let c = named(extra.join("incivility_github.csv"), Some(s), "")?;
-        c.uncivil_pairs().context("incivility_github.csv: needs an `uncivil` column")
+        c.uncivil_pairs()
+            .context("incivility_github.csv: needs an `uncivil` column")
     };
     let recipe = |name: &str, families: &[&str], data: TrainData| suite::Recipe {
         name: name.to_string(),
@@ -327,16 +354,24 @@ fn suite_corpora(
         data,
     };
     let recipes = vec![
-        recipe("GitHub gold train", &["GitHub gold"], TrainData {
-            main: gh_train.clone(),
-            valid: gh_valid.clone(),
-            ..TrainData::default()
-        }),
-        recipe("Senti4SD train", &["Senti4SD"], TrainData {
-            main: s4_train,
-            valid: s4_valid,
-            ..TrainData::default()
-        }),
+        recipe(
+            "GitHub gold train",
+            &["GitHub gold"],
+            TrainData {
+                main: gh_train.clone(),
+                valid: gh_valid.clone(),
+                ..TrainData::default()
+            },
+        ),
+        recipe(
+            "Senti4SD train",
+            &["Senti4SD"],
+            TrainData {
+                main: s4_train,
+                valid: s4_valid,
+                ..TrainData::default()
+            },
+        ),
         recipe(
             "GitHub + Senti4SD + Jira + SO train; incivility GitHub/LKML",
             &["GitHub gold", "Senti4SD", "Jira", "Stack Overflow (Lin)"],
@@ -358,9 +393,24 @@ fn suite_corpora(
     let tests = vec![
         test(gold, Some("test"), "GitHub gold test", "GitHub gold")?,
         test(s4sd, Some("test"), "Senti4SD test", "Senti4SD")?,
-        test(extra.join("premo_pr_discussions.csv"), None, "PRemo PR discussions (held out)", "PRemo")?,
-        test(extra.join("senticr_code_review.csv"), None, "SentiCR code review (held out)", "SentiCR")?,
-        test(extra.join("toxicr_code_review.csv"), None, "ToxiCR code-review toxicity (held out)", "ToxiCR")?,
+        test(
+            extra.join("premo_pr_discussions.csv"),
+            None,
+            "PRemo PR discussions (held out)",
+            "PRemo",
+        )?,
+        test(
+            extra.join("senticr_code_review.csv"),
+            None,
+            "SentiCR code review (held out)",
+            "SentiCR",
+        )?,
+        test(
+            extra.join("toxicr_code_review.csv"),
+            None,
+            "ToxiCR code-review toxicity (held out)",
+            "ToxiCR",
+        )?,
     ];
     Ok((recipes, tests))
 }
@@ -442,7 +492,12 @@ fn fine_tune(base: &Path, _: &TrainData, _: &TrainArgs) -> anyhow::Result<ExitCo
     load_encoder(base, Model::shipped()?).map(|_| ExitCode::FAILURE)
 }
 
-fn print_scored(out: &mut impl Write, format: ReportFormat, s: &Scored, one: bool) -> anyhow::Result<()> {
+fn print_scored(
+    out: &mut impl Write,
+    format: ReportFormat,
+    s: &Scored,
+    one: bool,
+) -> anyhow::Result<()> {
     match (format, one) {
         (ReportFormat::Json, _) => writeln!(out, "{}", serde_json::to_string(s)?)?,
         (ReportFormat::Md, true) => writeln!(
