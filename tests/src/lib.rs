@@ -5,6 +5,7 @@
 pub mod fake_gerrit;
 pub mod fake_github;
 pub mod fake_prometheus;
+pub mod harness;
 pub mod pg;
 pub mod server;
 
@@ -168,6 +169,30 @@ impl Default for TestRepo {
     fn default() -> Self {
         TestRepo::new()
     }
+}
+
+/// POSTs a GitHub delivery signed with `secret` to the bot at `base`; returns the HTTP status
+/// (0 when the request itself fails).
+pub async fn post_github(
+    base: &str,
+    secret: &str,
+    event: &str,
+    delivery: &str,
+    body: &[u8],
+) -> u16 {
+    reqwest::Client::new()
+        .post(format!("{base}/webhooks/github"))
+        .header("X-GitHub-Event", event)
+        .header("X-GitHub-Delivery", delivery)
+        .header(
+            "X-Hub-Signature-256",
+            canopy_server::auth::github_signature(secret, body),
+        )
+        .body(body.to_vec())
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0)
 }
 
 /// Runs the canopy program at `bin` with arguments; returns its output.

@@ -1,4 +1,5 @@
-//! Acting on GitHub and Gerrit through the real `canopy serve` process against fake servers:
+//! Acting on GitHub and Gerrit through the bot in-process (the harness: the real router,
+//! pool and outbox worker on a manual clock) against fake servers:
 //! one sticky comment edited as a PR evolves, one Gerrit message per patchset, commands with
 //! permissions, GitHub App authentication, and faults — every action delivered exactly once in
 //! the end, or in the dead-letter list with its reason.
@@ -8,7 +9,7 @@ use std::time::Duration;
 use axum::http::Method;
 use canopy_e2e::fake_gerrit::FakeGerrit;
 use canopy_e2e::fake_github::{FakeGitHub, Fault};
-use canopy_e2e::server::ServerProcess;
+use canopy_e2e::harness::{Harness, TestClock};
 use canopy_e2e::{run_canopy, stdout_json_lines, workspace_root};
 use canopy_store::ConsentStore;
 
@@ -29,18 +30,21 @@ fn github_config(fake: &FakeGitHub, github_extra: &str) -> String {
     )
 }
 
-async fn github_server(fake: &FakeGitHub, extra: &str) -> ServerProcess {
-    ServerProcess::start(
-        BIN,
+async fn github_server(fake: &FakeGitHub, extra: &str) -> Harness {
+    github_server_on(fake, extra, TestClock::manual_now()).await
+}
+
+async fn github_server_on(fake: &FakeGitHub, extra: &str, clock: TestClock) -> Harness {
+    Harness::start_with(
         &github_config(fake, extra),
         &[("CANOPY_GITHUB_TOKEN", TOKEN)],
-        &[],
+        clock,
     )
     .await
 }
 
 /// Posts the PR #7 story up to its first CI job (which ran on the head pushed by `synchronize`).
-async fn pr_with_a_job(s: &ServerProcess) {
+async fn pr_with_a_job(s: &Harness) {
     assert_eq!(
         s.github(
             "pull_request",
@@ -77,10 +81,6 @@ fn sticky_count(fake: &FakeGitHub) -> usize {
         .count()
 }
 
-async fn settle() {
-    tokio::time::sleep(Duration::from_millis(600)).await;
-}
-
 #[tokio::test]
 async fn a_pr_gets_one_comment_edited_as_it_evolves() {
     let fake = FakeGitHub::start(TOKEN).await;
@@ -115,7 +115,7 @@ async fn a_pr_gets_one_comment_edited_as_it_evolves() {
             .is_some_and(|c| c.iter().any(|c| c.body.contains("Merged"))))
             .await
     );
-    settle().await;
+    s.settle().await;
     let comments = fake.comments(REPO, 7);
     assert_eq!(comments.len(), 1, "exactly one comment: {comments:?}");
     let body = &comments[0].body;
@@ -155,7 +155,7 @@ async fn a_pr_gets_one_comment_edited_as_it_evolves() {
         .await,
         202
     );
-    settle().await;
+    s.settle().await;
     assert_eq!(fake.mutations().len(), before);
 }
 
@@ -167,13 +167,7 @@ async fn a_gerrit_change_gets_one_message_per_patchset() {
         "[gerrit]\nhost = \"review.example.org\"\nurl = \"{}\"\nusername = \"canopy\"\ntimeout_secs = 1\n[outbox]\nbackoff_base_ms = 20\n",
         fake.url()
     );
-    let s = ServerProcess::start(
-        BIN,
-        &cfg,
-        &[("CANOPY_GERRIT_PASSWORD", "gerrit-http-password")],
-        &[],
-    )
-    .await;
+    let s = Harness::start(&cfg, &[("CANOPY_GERRIT_PASSWORD", "gerrit-http-password")]).await;
     for f in [
         "01-patchset-created.json",
         "03-comment-added-zuul-check-failed.json",
@@ -216,7 +210,7 @@ async fn a_gerrit_change_gets_one_message_per_patchset() {
             >= 2)
             .await
     );
-    settle().await;
+    s.settle().await;
     let msgs = fake.messages("widgets/core", 4711);
     assert_eq!(msgs.len(), 2, "{msgs:?}");
     assert_eq!((msgs[0].revision, msgs[1].revision), (1, 2));
@@ -286,7 +280,7 @@ async fn commands_get_replies_with_permissions_checked() {
         s.github("issue_comment", "d-cmd-1-again", &payload).await,
         202
     );
-    settle().await;
+    s.settle().await;
     let replies = fake.comments(REPO, 7);
     assert_eq!(
         replies.len(),
@@ -313,7 +307,7 @@ async fn commands_get_replies_with_permissions_checked() {
             .any(|c| c.body.contains("@bob-b, you are now opted in"))
     );
     // The consent is recorded in the store.
-    s.kill();
+    s.stop().await;
     let st = canopy_store::RedbStore::open(s.store()).unwrap();
     let consents = st.consents().unwrap();
     assert_eq!(consents.len(), 1);
@@ -324,16 +318,25 @@ async fn commands_get_replies_with_permissions_checked() {
 }
 
 async fn one_comment_despite(fault: Fault) -> (FakeGitHub, Vec<std::time::Instant>) {
+    one_comment_despite_on(fault, TestClock::manual_now()).await
+}
+
+/// The same on a given clock (the system's, for tests of waiting as long as GitHub asks).
+async fn one_comment_despite_on(
+    fault: Fault,
+    clock: TestClock,
+) -> (FakeGitHub, Vec<std::time::Instant>) {
     let fake = FakeGitHub::start(TOKEN).await;
     fake.fault(Some(Method::POST), "/issues/7/comments", fault);
-    let s = github_server(&fake, "").await;
+    let s = github_server_on(&fake, "", clock).await;
     pr_with_a_job(&s).await;
+    s.settle().await;
     assert!(
         fake.wait_for(Duration::from_secs(15), |m| !m.comments.is_empty())
             .await,
         "no comment in the end"
     );
-    settle().await;
+    s.settle().await;
     assert_eq!(sticky_count(&fake), 1, "{:?}", fake.comments(REPO, 7));
     let posts = fake
         .model
@@ -356,11 +359,14 @@ async fn server_errors_are_retried() {
 
 #[tokio::test]
 async fn secondary_rate_limits_wait_for_retry_after() {
-    let (_, posts) = one_comment_despite(Fault::StatusHeaders(
-        403,
-        vec![("retry-after", "1".into())],
-        "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
-    ))
+    let (_, posts) = one_comment_despite_on(
+        Fault::StatusHeaders(
+            403,
+            vec![("retry-after", "1".into())],
+            "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+        ),
+        TestClock::System,
+    )
     .await;
     assert_eq!(posts.len(), 2);
     assert!(
@@ -372,11 +378,10 @@ async fn secondary_rate_limits_wait_for_retry_after() {
 
 #[tokio::test]
 async fn too_many_requests_wait_for_retry_after() {
-    let (_, posts) = one_comment_despite(Fault::StatusHeaders(
-        429,
-        vec![("retry-after", "1".into())],
-        "",
-    ))
+    let (_, posts) = one_comment_despite_on(
+        Fault::StatusHeaders(429, vec![("retry-after", "1".into())], ""),
+        TestClock::System,
+    )
     .await;
     assert!(posts[1] - posts[0] >= Duration::from_millis(950));
 }
@@ -405,9 +410,9 @@ async fn a_crash_between_sent_and_recorded_does_not_duplicate_the_comment() {
     );
     let mut s = github_server(&fake, "").await;
     pr_with_a_job(&s).await;
-    // The comment exists on GitHub, Canopy is waiting for the answer: kill it now.
+    // The comment exists on GitHub, Canopy is waiting for the answer: stop it now (the
+    // request in hand is abandoned, as in a crash).
     assert!(fake.wait_for(Duration::from_secs(10), |m| m.hung).await);
-    s.kill();
     s.restart().await;
     assert!(
         fake.wait_for(Duration::from_secs(10), |m| m
@@ -418,7 +423,7 @@ async fn a_crash_between_sent_and_recorded_does_not_duplicate_the_comment() {
             >= 2)
             .await
     );
-    settle().await;
+    s.settle().await;
     assert_eq!(fake.comments(REPO, 7).len(), 1);
     assert_eq!(
         fake.mutations()
@@ -452,7 +457,7 @@ async fn duplicates_left_by_a_late_request_are_removed() {
         })
         .await;
     assert!(ok, "{:#?}", fake.mutations());
-    settle().await;
+    s.settle().await;
     let c = fake.comments(REPO, 7);
     assert_eq!(c.len(), 1);
     assert_eq!(c[0].id, 1, "the first is kept and edited");
@@ -485,10 +490,10 @@ async fn permanent_failures_and_exhausted_retries_go_to_the_dead_letter_list() {
     );
     let mut s = github_server(&fake, "").await;
     pr_with_a_job(&s).await;
-    settle().await;
-    settle().await;
+    s.settle().await;
+    s.settle().await;
     let store = s.store().to_path_buf();
-    s.kill();
+    s.stop().await;
     let dead = dead_items(&store);
     assert_eq!(dead.len(), 1, "{dead:?}");
     assert!(
@@ -514,11 +519,14 @@ async fn permanent_failures_and_exhausted_retries_go_to_the_dead_letter_list() {
         String::from_utf8_lossy(&out.stderr)
     );
     s.restart().await;
+    // `outbox retry` made it due at the wall clock's now.
+    s.catch_up_with_wall_clock();
+    s.settle().await;
     assert!(
         fake.wait_for(Duration::from_secs(10), |m| !m.comments.is_empty())
             .await
     );
-    s.kill();
+    s.stop().await;
     assert!(dead_items(&store).is_empty());
 
     // Server errors beyond max_attempts.
@@ -532,6 +540,7 @@ async fn permanent_failures_and_exhausted_retries_go_to_the_dead_letter_list() {
     }
     let mut s = github_server(&fake, "").await;
     pr_with_a_job(&s).await;
+    s.settle().await;
     assert!(
         fake.wait_for(Duration::from_secs(15), |m| m
             .requests
@@ -541,9 +550,9 @@ async fn permanent_failures_and_exhausted_retries_go_to_the_dead_letter_list() {
             >= 6)
             .await
     );
-    settle().await;
+    s.settle().await;
     let store = s.store().to_path_buf();
-    s.kill();
+    s.stop().await;
     let dead = dead_items(&store);
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0]["attempts"], 6);
@@ -565,11 +574,9 @@ async fn a_github_app_authenticates_with_installation_tokens_refreshed_before_ex
         "[github]\napi_url = \"{}\"\napp_id = 424242\ntimeout_secs = 2\n[outbox]\nbackoff_base_ms = 20\n",
         fake.url()
     );
-    let s = ServerProcess::start(
-        BIN,
+    let s = Harness::start(
         &cfg,
         &[("CANOPY_GITHUB_APP_KEY_FILE", key.to_str().unwrap())],
-        &[],
     )
     .await;
     pr_with_a_job(&s).await;
@@ -642,12 +649,15 @@ async fn repository_settings_are_read_from_the_repository_and_the_last_good_ones
         .await,
         202
     );
+    // The refresher's next turn (every second) reads the newly known repository's settings.
+    s.settle().await;
+    s.advance(chrono::Duration::seconds(1)).await;
     assert!(
         fake.wait_for(Duration::from_secs(10), |m| reads(m) >= 1)
             .await,
         "settings read once the repository is known"
     );
-    settle().await;
+    s.settle().await;
     // Energy is switched off by the repository: a CI job changes nothing visible.
     assert_eq!(
         s.github(
@@ -667,7 +677,7 @@ async fn repository_settings_are_read_from_the_repository_and_the_last_good_ones
         .await,
         202
     );
-    settle().await;
+    s.settle().await;
     assert!(fake.comments(REPO, 7).is_empty());
     // An invalid file: the last good settings stay in force.
     fake.model
@@ -676,6 +686,7 @@ async fn repository_settings_are_read_from_the_repository_and_the_last_good_ones
         .files
         .insert(file, "[comment]\nsectionz = 1\n".into());
     let before = reads(&fake.model.lock().unwrap());
+    s.advance(chrono::Duration::seconds(1)).await;
     assert!(
         fake.wait_for(Duration::from_secs(10), |m| reads(m) > before)
             .await

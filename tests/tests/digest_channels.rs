@@ -1,4 +1,4 @@
-//! Digests through the real `canopy serve`: a replayed history's digest queued with
+//! Digests through the bot in-process on a manual clock: a replayed history's digest queued with
 //! `canopy digest --send` and a scheduled digest are delivered as a labelled issue on the fake
 //! GitHub, an HTML file with SVG charts, an email to a local SMTP server and a chat webhook
 //! message; a restart sends nothing twice.
@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use canopy_e2e::fake_github::FakeGitHub;
-use canopy_e2e::server::ServerProcess;
+use canopy_e2e::harness::Harness;
 use canopy_e2e::{replay_github, stdout_ok, workspace_root};
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -189,8 +189,8 @@ async fn a_replayed_history_and_a_scheduled_digest_reach_every_channel_once() {
         ("CANOPY_GITHUB_TOKEN", TOKEN),
         ("CANOPY_DIGEST_WEBHOOK_URL", chat_url.as_str()),
     ];
-    let mut s = ServerProcess::start(BIN, &cfg, &env, &[]).await;
-    s.kill();
+    let mut s = Harness::start(&cfg, &env).await;
+    s.stop().await;
     // The bundled history of PR #7 and a month of activity, replayed into the server's store;
     // PR #7's week and a week of the month are queued for every channel by hand.
     let store = s.store().to_str().unwrap().to_string();
@@ -235,6 +235,11 @@ async fn a_replayed_history_and_a_scheduled_digest_reach_every_channel_once() {
         String::from_utf8_lossy(&sent.stderr)
     );
     s.restart().await;
+    // `digest --send` queued its actions at the wall clock's now; the schedule (every two
+    // seconds) is seen on the first tick and runs at the next.
+    s.catch_up_with_wall_clock();
+    s.settle().await;
+    s.advance(chrono::Duration::seconds(3)).await;
 
     let w45_title = format!("Canopy weekly digest: {REPO} 2026-W45");
     let issues = || fake.issues(REPO);
@@ -311,7 +316,7 @@ async fn a_replayed_history_and_a_scheduled_digest_reach_every_channel_once() {
     };
     let before = counts(&fake);
     s.restart().await;
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    s.advance(chrono::Duration::seconds(5)).await;
     let after = counts(&fake);
     // Only a new week could add one (if the test runs across a Monday midnight).
     assert!(

@@ -1,14 +1,14 @@
-//! Greener reruns through the real `canopy serve` process: a non-critical rerun gets advice with
-//! the greenest window from the region's intensity series, `/canopy defer` schedules it as a
-//! durable timer, a restart does not lose it, and at the window the fake GitHub or Gerrit
-//! receives the rerun exactly once.
+//! Greener reruns through the bot in-process on a manual clock: a non-critical rerun gets
+//! advice with the greenest window from the region's intensity series, `/canopy defer`
+//! schedules it as a durable timer, a restart does not lose it, and when the clock reaches the
+//! window the fake GitHub or Gerrit receives the rerun exactly once.
 
 use std::time::Duration;
 
 use canopy_e2e::fake_gerrit::FakeGerrit;
 use canopy_e2e::fake_github::FakeGitHub;
 use canopy_e2e::fixture_json;
-use canopy_e2e::server::ServerProcess;
+use canopy_e2e::harness::{Harness, TestClock};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_canopy-e2e-bin");
@@ -19,10 +19,9 @@ fn bytes(v: &Value) -> Vec<u8> {
     serde_json::to_vec(v).unwrap()
 }
 
-/// An intensity series around now: dirty until `low_from` seconds from now, clean for an hour
-/// after, one point every 5 seconds; written as the CSV format of the shared data.
-fn write_series(dir: &std::path::Path, low_from: i64) -> std::path::PathBuf {
-    let now = chrono::Utc::now().timestamp();
+/// An intensity series around `now`: dirty until `low_from` seconds after it, clean for an
+/// hour after, one point every 5 seconds; written as the CSV format of the shared data.
+fn write_series(dir: &std::path::Path, now: i64, low_from: i64) -> std::path::PathBuf {
     let mut csv = String::from("Time,Carbon Intensity\n");
     let mut t = now - 600;
     while t < now + 3600 {
@@ -43,8 +42,8 @@ fn grid_config(series: &std::path::Path) -> String {
     )
 }
 
-fn rfc_now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+fn rfc(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 #[tokio::test]
@@ -56,13 +55,14 @@ async fn a_deferred_github_rerun_survives_a_restart_and_runs_once_at_the_window(
         .runs
         .insert(31000001, "in_progress".into());
     let dir = tempfile::tempdir().unwrap();
-    let series = write_series(dir.path(), 25);
+    let clock = TestClock::manual_now();
+    let series = write_series(dir.path(), clock.now().timestamp(), 25);
     let cfg = format!(
         "[github]\napi_url = \"{}\"\ntimeout_secs = 1\n{}",
         fake.url(),
         grid_config(&series)
     );
-    let mut s = ServerProcess::start(BIN, &cfg, &[("CANOPY_GITHUB_TOKEN", TOKEN)], &[]).await;
+    let mut s = Harness::start_with(&cfg, &[("CANOPY_GITHUB_TOKEN", TOKEN)], clock).await;
     // A draft PR whose test job failed; then someone re-runs the workflow.
     for (event, name) in [
         ("pull_request", "pull_request.opened.json"),
@@ -78,8 +78,8 @@ async fn a_deferred_github_rerun_survives_a_restart_and_runs_once_at_the_window(
         assert_eq!(s.github(event, name, &bytes(&v)).await, 202);
     }
     let mut rerun = fixture_json("github", "workflow_run.requested.rerun.json");
-    rerun["workflow_run"]["run_started_at"] = json!(rfc_now());
-    rerun["workflow_run"]["updated_at"] = json!(rfc_now());
+    rerun["workflow_run"]["run_started_at"] = json!(rfc(s.clock.now()));
+    rerun["workflow_run"]["updated_at"] = json!(rfc(s.clock.now()));
     assert_eq!(
         s.github("workflow_run", "d-rerun", &bytes(&rerun)).await,
         202
@@ -143,26 +143,25 @@ async fn a_deferred_github_rerun_survives_a_restart_and_runs_once_at_the_window(
         "{sticky}"
     );
 
-    // A crash before the window loses nothing.
-    s.kill();
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // A stop before the window loses nothing; then the clock reaches the window.
     s.restart().await;
+    s.advance(chrono::Duration::seconds(60)).await;
     assert!(
         fake.wait_for(Duration::from_secs(40), |m| !m.reruns.is_empty())
             .await,
         "the rerun never came"
     );
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let m = fake.model.lock().unwrap();
-    assert_eq!(m.reruns, vec![(REPO.to_string(), 31000001)], "exactly once");
-    assert_eq!(m.cancels, vec![(REPO.to_string(), 31000001)]);
-    // Not before the window opened (25 s after the series was written, minus setup slack).
-    drop(m);
-    s.kill();
+    s.settle().await;
+    {
+        let m = fake.model.lock().unwrap();
+        assert_eq!(m.reruns, vec![(REPO.to_string(), 31000001)], "exactly once");
+        assert_eq!(m.cancels, vec![(REPO.to_string(), 31000001)]);
+    }
+    s.stop().await;
     // This week's digest counts the deferred rerun and what it avoided.
     let cfg_path = dir.path().join("canopy.toml");
     std::fs::write(&cfg_path, &cfg).unwrap();
-    let week = canopy_analyzer::IsoWeek::of_utc(&chrono::Utc::now()).to_string();
+    let week = canopy_analyzer::IsoWeek::of_utc(&s.clock.now()).to_string();
     let out = canopy_e2e::run_canopy(
         BIN,
         &[
@@ -189,20 +188,20 @@ async fn a_gerrit_report_with_only_non_voting_failures_gets_advice_and_a_deferre
     let fake = FakeGerrit::start("canopy", "gerrit-http-password").await;
     fake.model.lock().unwrap().current.insert(4711, 1);
     let dir = tempfile::tempdir().unwrap();
-    let series = write_series(dir.path(), 20);
+    let clock = TestClock::manual_now();
+    let series = write_series(dir.path(), clock.now().timestamp(), 20);
     let cfg = format!(
         "[gerrit]\nhost = \"review.example.org\"\nurl = \"{}\"\nusername = \"canopy\"\ntimeout_secs = 1\n{}",
         fake.url(),
         grid_config(&series)
     );
-    let mut s = ServerProcess::start(
-        BIN,
+    let mut s = Harness::start_with(
         &cfg,
         &[("CANOPY_GERRIT_PASSWORD", "gerrit-http-password")],
-        &[],
+        clock,
     )
     .await;
-    let now = chrono::Utc::now().timestamp();
+    let now = s.clock.now().timestamp();
     let mut created = fixture_json("gerrit", "01-patchset-created.json");
     created["eventCreatedOn"] = json!(now - 120);
     assert_eq!(s.gerrit(&bytes(&created)).await, 202);
@@ -267,9 +266,8 @@ async fn a_gerrit_report_with_only_non_voting_failures_gets_advice_and_a_deferre
             .count()
     };
     assert_eq!(rechecks(&fake), 0, "not before the window");
-    s.kill();
-    tokio::time::sleep(Duration::from_secs(1)).await;
     s.restart().await;
+    s.advance(chrono::Duration::seconds(60)).await;
     assert!(
         fake.wait_for(Duration::from_secs(40), |m| m
             .messages
@@ -279,7 +277,7 @@ async fn a_gerrit_report_with_only_non_voting_failures_gets_advice_and_a_deferre
             .await,
         "the recheck never came"
     );
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    s.settle().await;
     assert_eq!(rechecks(&fake), 1, "exactly once");
-    s.kill();
+    s.stop().await;
 }

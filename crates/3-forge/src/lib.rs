@@ -12,3 +12,21 @@ pub mod gerrit;
 pub mod git;
 pub mod github;
 pub mod normalize;
+
+/// An error response of a platform's API as an [`canopy_core::ExecError`], classified by its
+/// status and rate-limit headers (the same for GitHub and Gerrit).
+pub(crate) fn status_error(
+    what: &str,
+    status: u16,
+    headers: &reqwest::header::HeaderMap,
+    body: &[u8],
+    now: chrono::DateTime<chrono::Utc>,
+) -> canopy_core::ExecError {
+    let header = |k: &str| {
+        headers
+            .get(k)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    canopy_core::ExecError::from_status(what, status, header, &String::from_utf8_lossy(body), now)
+}

@@ -20,7 +20,8 @@ const TEXTS: [&str; 4] = [
 ];
 
 /// 100,000 events over 12 weeks: 12,000 changes (opened and merged), 30,000 reviews, 30,000
-/// comments and 16,000 CI jobs by 300 people.
+/// comments and 16,000 CI jobs by 300 people. (Long: one literal event per kind, in the order a
+/// change's life produces them.)
 fn history() -> Vec<Event> {
     let start: DateTime<FixedOffset> =
         DateTime::parse_from_rfc3339("2026-09-07T08:00:00+00:00").expect("date");

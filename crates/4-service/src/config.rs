@@ -342,42 +342,10 @@ impl Config {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
-        let s = &self.server;
-        anyhow::ensure!(
-            s.workers >= 1 && s.workers <= 256,
-            "server.workers must be between 1 and 256, got {}",
-            s.workers
-        );
-        anyhow::ensure!(
-            s.max_body_mib >= 1 && s.max_body_mib <= 100,
-            "server.max_body_mib must be between 1 and 100, got {}",
-            s.max_body_mib
-        );
-        anyhow::ensure!(
-            s.header_timeout_secs >= 1,
-            "server.header_timeout_secs must be at least 1"
-        );
-        anyhow::ensure!(
-            s.max_inflight_mib >= s.max_body_mib,
-            "server.max_inflight_mib ({}) must be at least server.max_body_mib ({}), or no large delivery could ever be read",
-            s.max_inflight_mib,
-            s.max_body_mib
-        );
-        anyhow::ensure!(
-            s.max_connections_per_peer >= 1,
-            "server.max_connections_per_peer must be at least 1"
-        );
-        anyhow::ensure!(
-            s.request_timeout_secs >= 1,
-            "server.request_timeout_secs must be at least 1"
-        );
+        self.server.validate()?;
         anyhow::ensure!(
             !self.gerrit.host.trim().is_empty(),
             "gerrit.host must not be empty"
-        );
-        anyhow::ensure!(
-            self.grid.refresh_minutes >= 1,
-            "grid.refresh_minutes must be at least 1"
         );
         anyhow::ensure!(
             self.reports.min_k >= 2,
@@ -388,6 +356,11 @@ impl Config {
             self.reports.epsilon_per_period > 0.0 && self.reports.epsilon_per_period.is_finite(),
             "reports.epsilon_per_period must be a positive number"
         );
+        self.validate_digest()?;
+        self.grid.validate()
+    }
+
+    fn validate_digest(&self) -> anyhow::Result<()> {
         anyhow::ensure!(
             self.digest.email_to.is_empty() || self.digest.smtp.is_some(),
             "digest.email_to is set but [digest.smtp] is not"
@@ -408,7 +381,52 @@ impl Config {
                 "digest.orgs: {org:?} is not an organisation name"
             );
         }
-        for (name, r) in &self.grid.regions {
+        Ok(())
+    }
+}
+
+impl ServerConfig {
+    fn validate(&self) -> anyhow::Result<()> {
+        let s = self;
+        anyhow::ensure!(
+            s.workers >= 1 && s.workers <= 256,
+            "server.workers must be between 1 and 256, got {}",
+            s.workers
+        );
+        anyhow::ensure!(
+            s.max_body_mib >= 1 && s.max_body_mib <= 100,
+            "server.max_body_mib must be between 1 and 100, got {}",
+            s.max_body_mib
+        );
+        anyhow::ensure!(
+            s.header_timeout_secs >= 1,
+            "server.header_timeout_secs must be at least 1"
+        );
+        anyhow::ensure!(
+            s.request_timeout_secs >= 1,
+            "server.request_timeout_secs must be at least 1"
+        );
+        anyhow::ensure!(
+            s.max_inflight_mib >= s.max_body_mib,
+            "server.max_inflight_mib ({}) must be at least server.max_body_mib ({}), or no large delivery could ever be read",
+            s.max_inflight_mib,
+            s.max_body_mib
+        );
+        anyhow::ensure!(
+            s.max_connections_per_peer >= 1,
+            "server.max_connections_per_peer must be at least 1"
+        );
+        Ok(())
+    }
+}
+
+impl GridConfig {
+    fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.refresh_minutes >= 1,
+            "grid.refresh_minutes must be at least 1"
+        );
+        for (name, r) in &self.regions {
             let missing = |key: &str| {
                 anyhow::anyhow!(
                     "grid.regions.{name}: provider {:?} needs `{key}`",

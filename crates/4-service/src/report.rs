@@ -199,6 +199,9 @@ fn raw_identities(a: &Actor, out: &mut std::collections::BTreeSet<String>) {
 }
 
 /// Makes a draft report (not yet stored) with its privacy review.
+// Long: events → pseudonymised tables → suppression and noise → review, in one place a reader
+// can check end to end; it is also being changed by the privacy review's fix (issue 14 item
+// 6, another branch), so it is not split here.
 pub fn create(
     store: &dyn Store,
     ids: &Identities,

@@ -23,7 +23,7 @@ use crate::activity::Activity;
 use crate::budget::Budget;
 use crate::committer::Committer;
 use crate::http::{self, AppState, Limits};
-use crate::loops::{ConfigRefresher, GridRefresher, Retrainer};
+use crate::loops::{self, ConfigRefresher, GridRefresher, Periodic, Retrainer};
 use crate::metrics::Metrics;
 use crate::outbox_worker::{Execute, OutboxWorker};
 use crate::pool::{Pool, WorkerHealth};
@@ -235,6 +235,13 @@ impl Parts<'_> {
             };
             tasks.push(worker.start(signal.clone()));
         }
+        let loops = Loops {
+            store,
+            clock,
+            owner: &cfg.instance,
+            activity: self.activity,
+            signal,
+        };
         if let Some(d) = &cfg.digests {
             let scheduler = Scheduler {
                 store: store.clone(),
@@ -248,40 +255,35 @@ impl Parts<'_> {
                 poll: d.poll,
                 owner: cfg.instance.clone(),
             };
-            let state = self.activity.register("digests");
-            tasks.push(scheduler.start(state, signal.clone()));
+            tasks.push(loops.start("digests", scheduler));
         }
         if let Some(r) = &cfg.config_refresher {
-            let state = self.activity.register("settings");
-            tasks.push(r.clone().start(
-                store.clone(),
-                clock.clone(),
-                state,
-                cfg.instance.clone(),
-                signal.clone(),
-            ));
+            tasks.push(loops.start("settings", r.clone()));
         }
         if let Some(r) = &cfg.retrainer {
-            let state = self.activity.register("retrainer");
-            tasks.push(r.clone().start(
-                store.clone(),
-                clock.clone(),
-                state,
-                cfg.instance.clone(),
-                signal.clone(),
-            ));
+            tasks.push(loops.start("retrainer", r.clone().looped()));
         }
         if let Some(r) = &cfg.grid_refresher {
-            let state = self.activity.register("grid");
-            tasks.push(r.clone().start(
-                store.clone(),
-                clock.clone(),
-                state,
-                cfg.instance.clone(),
-                signal.clone(),
-            ));
+            tasks.push(loops.start("grid", r.clone()));
         }
         tasks
+    }
+}
+
+/// What the periodic loops are started with.
+struct Loops<'a> {
+    store: &'a Arc<dyn Store>,
+    clock: &'a Arc<dyn Clock>,
+    owner: &'a str,
+    activity: &'a Activity,
+    signal: &'a Signal,
+}
+
+impl Loops<'_> {
+    fn start(&self, name: &'static str, job: impl Periodic) -> JoinHandle<()> {
+        let state = self.activity.register(name);
+        let (store, clock, signal) = (self.store.clone(), self.clock.clone(), self.signal.clone());
+        loops::start(job, store, clock, self.owner.to_string(), state, signal)
     }
 }
 

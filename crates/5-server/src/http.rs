@@ -2,10 +2,8 @@
 //! authenticate on the raw bytes, store the delivery durably, answer fast; the real work
 //! happens afterwards in the worker pool.
 
-use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -14,20 +12,19 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use canopy_core::shutdown::Signal;
 use canopy_core::{Clock, Delivery, Platform, WriteOp, WriteOutcome};
+use canopy_forge::gerrit;
+use canopy_forge::github::event::GithubEvent;
 use canopy_store::Store;
-use http_body_util::BodyExt;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
 use crate::auth;
-use crate::budget::{Budget, Reservation};
+use crate::body::{Refusal, declared_len, read_body, too_large};
+use crate::budget::Budget;
 use crate::committer::{CommitError, Committer};
+pub use crate::conn::serve;
 use crate::metrics::Metrics;
 use crate::pool::WorkerHealth;
 use crate::secrets::Secrets;
@@ -39,7 +36,7 @@ pub const DEFAULT_INFLIGHT_BYTES: usize = 256 * 1024 * 1024;
 /// Default cap on concurrent connections from one peer address.
 pub const DEFAULT_CONNECTIONS_PER_PEER: usize = 64;
 /// Seconds a client is asked to wait when the server sheds load.
-const RETRY_AFTER_SECS: u64 = 5;
+pub(crate) const RETRY_AFTER_SECS: u64 = 5;
 
 /// Limits that protect the server from slow, oversized or too many requests.
 #[derive(Debug, Clone, Copy)]
@@ -108,101 +105,6 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// Open connections per peer address.
-#[derive(Debug, Default)]
-struct Peers(Mutex<HashMap<IpAddr, usize>>);
-
-/// A connection counted against its peer's cap; uncounted when dropped.
-struct PeerSlot {
-    peers: Arc<Peers>,
-    ip: IpAddr,
-}
-
-impl Peers {
-    /// A slot for one more connection from `ip`, unless it already has `cap`.
-    fn admit(self: &Arc<Self>, ip: IpAddr, cap: usize) -> Option<PeerSlot> {
-        let mut m = self.0.lock().ok()?;
-        let n = m.entry(ip).or_default();
-        if *n >= cap {
-            return None;
-        }
-        *n += 1;
-        Some(PeerSlot {
-            peers: self.clone(),
-            ip,
-        })
-    }
-}
-
-impl Drop for PeerSlot {
-    fn drop(&mut self) {
-        if let Ok(mut m) = self.peers.0.lock()
-            && let Some(n) = m.get_mut(&self.ip)
-        {
-            *n -= 1;
-            if *n == 0 {
-                m.remove(&self.ip);
-            }
-        }
-    }
-}
-
-/// Accepts connections until `shutdown` fires, at most `limits.connections_per_peer` at once
-/// from one address. Slow senders of headers are cut off; on shutdown, open connections finish
-/// the request in hand and close.
-pub async fn serve(
-    listener: TcpListener,
-    app: Router,
-    limits: Limits,
-    mut shutdown: Signal,
-) -> std::io::Result<()> {
-    let peers = Arc::new(Peers::default());
-    loop {
-        let (stream, peer): (tokio::net::TcpStream, SocketAddr) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(x) => x,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = shutdown.wait() => return Ok(()),
-        };
-        let Some(slot) = peers.admit(peer.ip(), limits.connections_per_peer) else {
-            tracing::warn!(%peer, "too many connections from one peer; refused");
-            let busy = format!(
-                "HTTP/1.1 503 Service Unavailable\r\nRetry-After: {RETRY_AFTER_SECS}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            );
-            let _ = stream.try_write(busy.as_bytes());
-            continue;
-        };
-        let svc = TowerToHyperService::new(app.clone());
-        let header_timeout = limits.header_timeout;
-        let mut stop = shutdown.clone();
-        tokio::spawn(async move {
-            let _slot = slot;
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(header_timeout);
-            let conn = builder.serve_connection(TokioIo::new(stream), svc);
-            tokio::pin!(conn);
-            let ended = tokio::select! {
-                r = conn.as_mut() => r,
-                _ = stop.wait() => {
-                    conn.as_mut().graceful_shutdown();
-                    conn.await
-                }
-            };
-            if let Err(e) = ended {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
-            }
-        });
-    }
-}
-
 fn reply(status: StatusCode, body: serde_json::Value) -> Response {
     (
         status,
@@ -212,82 +114,15 @@ fn reply(status: StatusCode, body: serde_json::Value) -> Response {
         .into_response()
 }
 
-fn problem(status: StatusCode, message: &str) -> Response {
+pub(crate) fn problem(status: StatusCode, message: &str) -> Response {
     reply(status, json!({ "error": message }))
 }
 
-fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name)
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|s| !s.is_empty())
-}
-
-/// The body's declared length, if any.
-fn declared_len(h: &HeaderMap) -> Option<u64> {
-    header_str(h, header::CONTENT_LENGTH.as_str()).and_then(|v| v.parse::<u64>().ok())
-}
-
-/// A refusal and the outcome it is counted as.
-type Refusal = (Response, &'static str);
-
-fn too_large() -> Refusal {
-    (
-        problem(StatusCode::PAYLOAD_TOO_LARGE, "body is larger than 25 MiB"),
-        "too_large",
-    )
-}
-
-fn shed() -> Refusal {
-    let mut r = problem(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "the server is receiving too much at once; retry later",
-    );
-    r.headers_mut().insert(
-        header::RETRY_AFTER,
-        header::HeaderValue::from(RETRY_AFTER_SECS),
-    );
-    (r, "shed")
-}
-
-/// Reads the body within the request limit and the global budget: the declared length is
-/// reserved before anything is read (refused with 413 past the limit, 503 past the budget);
-/// a body without a length reserves its chunks as they arrive. The reservation is held until
-/// the caller is done with the bytes.
-async fn read_body(
-    s: &AppState,
-    h: &HeaderMap,
-    body: Body,
-) -> Result<(Vec<u8>, Reservation), Refusal> {
-    let max = s.limits.max_body_bytes;
-    let declared = declared_len(h);
-    if declared.is_some_and(|n| n > max as u64) {
-        return Err(too_large());
-    }
-    let upfront = declared.unwrap_or(0) as usize;
-    let mut held = s.budget.try_reserve(upfront).ok_or_else(shed)?;
-    let mut bytes = Vec::with_capacity(upfront);
-    let mut body = body;
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|_| {
-            (
-                problem(StatusCode::BAD_REQUEST, "could not read the request body"),
-                "bad_request",
-            )
-        })?;
-        let Ok(chunk) = frame.into_data() else {
-            continue;
-        };
-        if bytes.len() + chunk.len() > max {
-            return Err(too_large());
-        }
-        let beyond = (bytes.len() + chunk.len()).saturating_sub(held.bytes());
-        if !held.grow(beyond) {
-            return Err(shed());
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    Ok((bytes, held))
 }
 
 async fn store_delivery(s: &AppState, d: Delivery) -> Result<WriteOutcome, CommitError> {
@@ -340,6 +175,15 @@ fn stored_response(
     }
 }
 
+/// A bounded metric label for a GitHub event header: the event if Canopy knows it.
+fn github_label(event: &str) -> &'static str {
+    match GithubEvent::from_name(event) {
+        Some(e) => e.as_str(),
+        None if event.is_empty() => "unknown",
+        None => "other",
+    }
+}
+
 async fn github(State(s): State<Arc<AppState>>, req: Request) -> Response {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
@@ -348,7 +192,7 @@ async fn github(State(s): State<Arc<AppState>>, req: Request) -> Response {
     let (resp, outcome) = github_inner(&s, h, &event, body).await;
     s.metrics.observe_delivery(
         "github",
-        if event.is_empty() { "unknown" } else { &event },
+        github_label(&event),
         outcome,
         started.elapsed().as_secs_f64(),
     );
@@ -427,8 +271,12 @@ async fn gerrit(State(s): State<Arc<AppState>>, req: Request) -> Response {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
     let (resp, event, outcome) = gerrit_inner(&s, &parts, body).await;
+    let label = match event.as_str() {
+        "unknown" => "unknown",
+        kind => gerrit::normalize::event_label(kind),
+    };
     s.metrics
-        .observe_delivery("gerrit", &event, outcome, started.elapsed().as_secs_f64());
+        .observe_delivery("gerrit", label, outcome, started.elapsed().as_secs_f64());
     tracing::info!(platform = "gerrit", event = %event, outcome, "webhook");
     resp
 }

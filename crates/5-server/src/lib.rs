@@ -12,8 +12,11 @@
 pub mod activity;
 pub mod app;
 pub mod auth;
+mod body;
 pub mod budget;
 pub mod committer;
+mod conn;
+pub mod executor;
 pub mod http;
 pub mod loops;
 pub mod metrics;

@@ -1,8 +1,10 @@
 //! The server's periodic loops besides the digest scheduler: the repository settings
 //! refresher, the time-to-merge retrainer and the grid intensity refresher. Each does its
 //! work through the service layer, then sleeps on the clock until its next turn, so a test
-//! with a manual clock runs them by moving the clock.
+//! with a manual clock runs them by moving the clock. Of several replicas, the one holding a
+//! loop's lease does its work; the others load what it saved in the store.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,8 +13,7 @@ use canopy_core::shutdown::Signal;
 use canopy_forge::github::client::GitHubClient;
 use canopy_service::carbon::{IntensityCache, Provider, refresh_region};
 use canopy_service::repo_config::{RepoConfig, RepoConfigs};
-use canopy_service::repo_config_refresh::load_saved;
-use canopy_service::repo_config_refresh::refresh_all;
+use canopy_service::repo_config_refresh::{load_saved, refresh_all};
 use canopy_service::ttm::{TtmCache, last_trained, train_all};
 use canopy_store::{Claim, Store, StoreError};
 use chrono::{DateTime, Utc};
@@ -20,18 +21,52 @@ use tokio::task::JoinHandle;
 
 use crate::activity::LoopState;
 
-/// Sleeps on the clock until `t` (reported as the loop's next wake-up); false on shutdown.
-async fn sleep_until(
-    clock: &dyn Clock,
-    state: &LoopState,
-    t: DateTime<Utc>,
-    shutdown: &mut Signal,
-) -> bool {
-    state.asleep(Some(t));
-    tokio::select! {
-        _ = clock.sleep_until(t) => { state.busy(); true }
-        _ = shutdown.wait() => { state.stopped(); false }
-    }
+/// What a loop's turn works with.
+pub struct Turn<'a> {
+    /// The store.
+    pub store: &'a Arc<dyn Store>,
+    /// The clock.
+    pub clock: &'a dyn Clock,
+    /// This replica's name on leases.
+    pub owner: &'a str,
+}
+
+/// One periodic loop: a turn's work, which says when the next turn is due.
+pub trait Periodic: Send + 'static {
+    /// Does one turn's work; returns when the next turn is due (on the clock).
+    fn turn(&mut self, t: &Turn<'_>) -> impl Future<Output = DateTime<Utc>> + Send;
+}
+
+/// Runs a loop until `shutdown`: a turn, then a sleep on the clock until the next one (reported
+/// through `state`, so a test harness knows when the loop is quiet).
+pub fn start(
+    mut job: impl Periodic,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    owner: String,
+    state: LoopState,
+    mut shutdown: Signal,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            state.busy();
+            let turn = Turn {
+                store: &store,
+                clock: clock.as_ref(),
+                owner: &owner,
+            };
+            let next = job.turn(&turn).await;
+            if next <= clock.now() {
+                continue;
+            }
+            state.asleep(Some(next));
+            tokio::select! {
+                _ = clock.sleep_until(next) => {}
+                _ = shutdown.wait() => break,
+            }
+        }
+        state.stopped();
+    })
 }
 
 fn span(d: Duration) -> chrono::Duration {
@@ -40,14 +75,8 @@ fn span(d: Duration) -> chrono::Duration {
 
 /// Takes or renews the named lease for `owner` until `now + length`; a store error counts as
 /// "not held" (the work waits for the next turn rather than risk running twice).
-async fn hold_lease(
-    store: &Arc<dyn Store>,
-    name: &'static str,
-    owner: &str,
-    now: DateTime<Utc>,
-    length: chrono::Duration,
-) -> bool {
-    let (s, claim) = (store.clone(), Claim::new(owner, now, length));
+async fn hold_lease(t: &Turn<'_>, name: &'static str, length: chrono::Duration) -> bool {
+    let (s, claim) = (t.store.clone(), Claim::new(t.owner, t.clock.now(), length));
     match tokio::task::spawn_blocking(move || s.try_lease(name, &claim)).await {
         Ok(Ok(held)) => held,
         Ok(Err(e)) => {
@@ -81,46 +110,24 @@ pub struct ConfigRefresher {
     pub interval: Duration,
 }
 
-impl ConfigRefresher {
-    /// Runs until `shutdown`.
-    pub fn start(
-        self,
-        store: Arc<dyn Store>,
-        clock: Arc<dyn Clock>,
-        state: LoopState,
-        owner: String,
-        mut shutdown: Signal,
-    ) -> JoinHandle<()> {
-        tokio::spawn(async move {
-            loop {
-                state.busy();
-                let lease = loop_lease(self.interval);
-                if hold_lease(&store, "settings-refresh", &owner, clock.now(), lease).await {
-                    if let Err(e) =
-                        refresh_all(&self.client, &store, &self.configs, &self.defaults).await
-                    {
-                        tracing::error!(error = %e, "refreshing repository settings failed; keeping the current ones");
-                    }
-                } else {
-                    let (s, configs) = (store.clone(), self.configs.clone());
-                    match tokio::task::spawn_blocking(move || load_saved(s.as_ref(), &configs))
-                        .await
-                    {
-                        Ok(Ok(())) => tracing::debug!("repository settings loaded from the store"),
-                        Ok(Err(e)) => {
-                            tracing::warn!(error = %e, "loading repository settings failed; keeping the current ones")
-                        }
-                        Err(e) => {
-                            tracing::warn!(error = %e, "loading repository settings panicked")
-                        }
-                    }
-                }
-                let next = clock.now() + span(self.interval);
-                if !sleep_until(clock.as_ref(), &state, next, &mut shutdown).await {
-                    return;
-                }
+impl Periodic for ConfigRefresher {
+    async fn turn(&mut self, t: &Turn<'_>) -> DateTime<Utc> {
+        if hold_lease(t, "settings-refresh", loop_lease(self.interval)).await {
+            let refreshed = refresh_all(&self.client, t.store, &self.configs, &self.defaults).await;
+            if let Err(e) = refreshed {
+                tracing::error!(error = %e, "refreshing repository settings failed; keeping the current ones");
             }
-        })
+        } else {
+            let (s, configs) = (t.store.clone(), self.configs.clone());
+            match tokio::task::spawn_blocking(move || load_saved(s.as_ref(), &configs)).await {
+                Ok(Ok(())) => tracing::debug!("repository settings loaded from the store"),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "loading repository settings failed; keeping the current ones")
+                }
+                Err(e) => tracing::warn!(error = %e, "loading repository settings panicked"),
+            }
+        }
+        t.clock.now() + span(self.interval)
     }
 }
 
@@ -138,54 +145,54 @@ pub struct Retrainer {
     pub min_repo: usize,
 }
 
-impl Retrainer {
-    /// Runs until `shutdown`.
-    pub fn start(
-        self,
-        store: Arc<dyn Store>,
-        clock: Arc<dyn Clock>,
-        state: LoopState,
-        owner: String,
-        mut shutdown: Signal,
-    ) -> JoinHandle<()> {
-        tokio::spawn(async move {
-            let mut seen = None;
-            loop {
-                state.busy();
-                let (due, last) = match self.due(&store).await {
-                    Ok(due) => due,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot read when models were trained; trying again later");
-                        (clock.now() + span(self.interval), seen)
-                    }
-                };
-                if last != seen {
-                    // Another replica (or an earlier run) trained: use the models it saved.
-                    self.cache.forget_models();
-                    seen = last;
-                }
-                let mut due = due;
-                if due <= clock.now() {
-                    let lease = chrono::Duration::hours(6);
-                    if hold_lease(&store, "ttm-retrain", &owner, clock.now(), lease).await {
-                        self.train(&store, clock.now()).await;
-                        seen = self.due(&store).await.ok().and_then(|(_, last)| last);
-                        let (s, o) = (store.clone(), owner.clone());
-                        let _ =
-                            tokio::task::spawn_blocking(move || s.release_lease("ttm-retrain", &o))
-                                .await;
-                        continue;
-                    }
-                    // Another replica is training: look again in a while.
-                    due = clock.now() + span(self.interval.min(Duration::from_secs(300)));
-                }
-                if !sleep_until(clock.as_ref(), &state, due, &mut shutdown).await {
-                    return;
-                }
-            }
-        })
-    }
+/// The retrainer as a loop: remembers when the models it uses were trained.
+pub struct Retraining {
+    job: Retrainer,
+    seen: Option<DateTime<Utc>>,
+}
 
+impl Retrainer {
+    /// The loop that runs this retrainer.
+    pub fn looped(self) -> Retraining {
+        Retraining {
+            job: self,
+            seen: None,
+        }
+    }
+}
+
+impl Periodic for Retraining {
+    async fn turn(&mut self, t: &Turn<'_>) -> DateTime<Utc> {
+        let interval = self.job.interval;
+        let (due, last) = match self.job.due(t.store).await {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read when models were trained; trying again later");
+                (t.clock.now() + span(interval), self.seen)
+            }
+        };
+        if last != self.seen {
+            // Another replica (or an earlier run) trained: use the models it saved.
+            self.job.cache.forget_models();
+            self.seen = last;
+        }
+        if due > t.clock.now() {
+            return due;
+        }
+        if !hold_lease(t, "ttm-retrain", chrono::Duration::hours(6)).await {
+            // Another replica is training: look again in a while.
+            return t.clock.now() + span(interval.min(Duration::from_secs(300)));
+        }
+        self.job.train(t.store, t.clock.now()).await;
+        self.seen = self.job.due(t.store).await.ok().and_then(|(_, last)| last);
+        let (s, o) = (t.store.clone(), t.owner.to_string());
+        let _ = tokio::task::spawn_blocking(move || s.release_lease("ttm-retrain", &o)).await;
+        // Look again at once: the next due time follows from the training just saved.
+        t.clock.now()
+    }
+}
+
+impl Retrainer {
     /// When the next training is due, and when the last one was.
     async fn due(
         &self,
@@ -242,60 +249,31 @@ pub struct GridRefresher {
     pub regions: Vec<(String, Provider)>,
     /// Time between refreshes.
     pub interval: Duration,
+    /// The HTTP client of the providers' APIs.
+    pub http: reqwest::Client,
 }
 
-impl GridRefresher {
-    /// Runs until `shutdown`.
-    pub fn start(
-        self,
-        store: Arc<dyn Store>,
-        clock: Arc<dyn Clock>,
-        state: LoopState,
-        owner: String,
-        mut shutdown: Signal,
-    ) -> JoinHandle<()> {
-        tokio::spawn(async move {
-            let http = match reqwest::Client::builder().build() {
-                Ok(h) => h,
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot build the HTTP client for grid intensity");
-                    state.stopped();
-                    return;
-                }
-            };
+impl Periodic for GridRefresher {
+    async fn turn(&mut self, t: &Turn<'_>) -> DateTime<Utc> {
+        if !hold_lease(t, "grid-refresh", loop_lease(self.interval)).await {
             let names: Vec<String> = self.regions.iter().map(|(n, _)| n.clone()).collect();
-            loop {
-                state.busy();
-                let lease = loop_lease(self.interval);
-                if !hold_lease(&store, "grid-refresh", &owner, clock.now(), lease).await {
-                    let (s, cache, names) = (store.clone(), self.cache.clone(), names.clone());
-                    if let Ok(Err(e)) =
-                        tokio::task::spawn_blocking(move || cache.load(s.as_ref(), &names)).await
-                    {
-                        tracing::warn!(error = %e, "loading grid intensity from the store failed");
-                    }
-                    let next = clock.now() + span(self.interval);
-                    if !sleep_until(clock.as_ref(), &state, next, &mut shutdown).await {
-                        return;
-                    }
-                    continue;
-                }
-                for (region, provider) in &self.regions {
-                    let r =
-                        refresh_region(&http, &store, &self.cache, region, provider, clock.now())
-                            .await;
-                    match r {
-                        Ok(()) => tracing::debug!(region = %region, "grid intensity refreshed"),
-                        Err(e) => {
-                            tracing::warn!(region = %region, error = %e, "grid intensity provider failed; keeping the last good data")
-                        }
-                    }
-                }
-                let next = clock.now() + span(self.interval);
-                if !sleep_until(clock.as_ref(), &state, next, &mut shutdown).await {
-                    return;
+            let (s, cache) = (t.store.clone(), self.cache.clone());
+            if let Ok(Err(e)) =
+                tokio::task::spawn_blocking(move || cache.load(s.as_ref(), &names)).await
+            {
+                tracing::warn!(error = %e, "loading grid intensity from the store failed");
+            }
+            return t.clock.now() + span(self.interval);
+        }
+        for (region, provider) in &self.regions {
+            let (http, cache, now) = (&self.http, &self.cache, t.clock.now());
+            match refresh_region(http, t.store, cache, region, provider, now).await {
+                Ok(()) => tracing::debug!(region = %region, "grid intensity refreshed"),
+                Err(e) => {
+                    tracing::warn!(region = %region, error = %e, "grid intensity provider failed; keeping the last good data")
                 }
             }
-        })
+        }
+        t.clock.now() + span(self.interval)
     }
 }

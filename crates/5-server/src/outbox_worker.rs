@@ -7,12 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use canopy_core::shutdown::Signal;
-use canopy_core::{
-    Action, BoxFuture, Clock, ExecError, OutboxItem, STICKY_MARKER, WriteOp, backoff,
-};
-use canopy_forge::gerrit::client::GerritClient;
-use canopy_forge::github::client::GitHubClient;
-use canopy_service::channels::Channels;
+use canopy_core::{BoxFuture, Clock, ExecError, OutboxItem, WriteOp, backoff};
 use canopy_store::{Claim, Store};
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
@@ -20,6 +15,7 @@ use tokio::task::JoinHandle;
 
 use crate::activity::LoopState;
 use crate::committer::Committer;
+pub use crate::executor::PlatformExecutor;
 
 /// Actions claimed per look at the queue.
 const BATCH: usize = 16;
@@ -29,105 +25,6 @@ const BATCH: usize = 16;
 pub trait Execute: Send + Sync + 'static {
     /// Performs one item's action.
     fn execute<'a>(&'a self, item: &'a OutboxItem) -> BoxFuture<'a, Result<(), ExecError>>;
-}
-
-/// Performs actions on the real platforms.
-pub struct PlatformExecutor {
-    /// GitHub client, when credentials are configured.
-    pub github: Option<Arc<GitHubClient>>,
-    /// Gerrit client, when credentials are configured.
-    pub gerrit: Option<Arc<GerritClient>>,
-    /// Digest channels (webhook, files, email).
-    pub channels: Option<Arc<Channels>>,
-}
-
-impl Execute for PlatformExecutor {
-    fn execute<'a>(&'a self, item: &'a OutboxItem) -> BoxFuture<'a, Result<(), ExecError>> {
-        Box::pin(async move {
-            let no_github = || {
-                ExecError::permanent(
-                    "no GitHub API credentials configured (CANOPY_GITHUB_TOKEN or a GitHub App)",
-                )
-            };
-            let no_gerrit = || {
-                ExecError::permanent(
-                    "no Gerrit API credentials configured ([gerrit] url and CANOPY_GERRIT_PASSWORD)",
-                )
-            };
-            let no_channels = || ExecError::permanent("no digest channels configured ([digest])");
-            match &item.action {
-                Action::CreateIssue {
-                    repo,
-                    title,
-                    body,
-                    labels,
-                    marker,
-                } => {
-                    let gh = self.github.as_ref().ok_or_else(no_github)?;
-                    gh.create_issue_once(repo, title, body, labels, marker)
-                        .await
-                        .map(|_| ())
-                }
-                Action::PostWebhook { text, .. } => {
-                    let c = self.channels.as_ref().ok_or_else(no_channels)?;
-                    c.post_webhook(text).await
-                }
-                Action::WriteFile { name, contents } => {
-                    let c = self.channels.as_ref().ok_or_else(no_channels)?;
-                    c.write_file(name, contents)
-                }
-                Action::SendEmail {
-                    to,
-                    subject,
-                    text,
-                    html,
-                } => {
-                    let c = self.channels.as_ref().ok_or_else(no_channels)?;
-                    c.send_email(to, subject, text, html).await
-                }
-                Action::UpsertComment { repo, number, body } => {
-                    let gh = self.github.as_ref().ok_or_else(no_github)?;
-                    gh.upsert_marked_comment(repo, *number, STICKY_MARKER, body)
-                        .await
-                }
-                Action::PostComment {
-                    repo,
-                    number,
-                    body,
-                    marker,
-                } => {
-                    let gh = self.github.as_ref().ok_or_else(no_github)?;
-                    gh.post_once(repo, *number, marker, body).await
-                }
-                Action::RerunFailedJobs { repo, run_id } => {
-                    let gh = self.github.as_ref().ok_or_else(no_github)?;
-                    gh.rerun_failed_jobs(repo, *run_id).await
-                }
-                Action::CancelRun { repo, run_id } => {
-                    let gh = self.github.as_ref().ok_or_else(no_github)?;
-                    gh.cancel_run(repo, *run_id).await
-                }
-                Action::PostReviewMessage {
-                    project,
-                    change,
-                    patchset,
-                    body,
-                } => {
-                    let g = self.gerrit.as_ref().ok_or_else(no_gerrit)?;
-                    g.post_message_once(project, *change, *patchset, body).await
-                }
-                Action::GerritRecheck {
-                    project,
-                    change,
-                    patchset,
-                } => {
-                    let g = self.gerrit.as_ref().ok_or_else(no_gerrit)?;
-                    g.recheck_once(project, *change, *patchset, item.created_at)
-                        .await
-                }
-            }
-        })
-    }
 }
 
 /// Prints each action as one JSON line on stdout instead of performing it (`--dry-run`).

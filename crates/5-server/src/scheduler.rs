@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use canopy_analyzer::identity::Identities;
 use canopy_analyzer::week::IsoWeek;
-use canopy_core::shutdown::Signal;
 use canopy_core::{Clock, Enqueue, WriteOp};
 use canopy_service::carbon::IntensityCache;
 use canopy_service::config::DigestChannelsConfig;
@@ -17,10 +16,9 @@ use canopy_service::repo_config::{RepoConfig, RepoConfigs};
 use canopy_store::{Claim, Store, StoreError};
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
-use tokio::task::JoinHandle;
 
-use crate::activity::LoopState;
 use crate::committer::Committer;
+use crate::loops::{Periodic, Turn};
 
 /// What a schedule asks for now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -225,25 +223,15 @@ impl Scheduler {
             },
         }
     }
+}
 
-    /// Runs until `shutdown`, looking at the schedules every `poll` on the clock.
-    pub fn start(self, state: LoopState, mut shutdown: Signal) -> JoinHandle<()> {
-        tokio::spawn(async move {
-            loop {
-                state.busy();
-                if let Err(e) = self.tick().await {
-                    tracing::error!(error = %e, "digest schedules could not be read");
-                }
-                let next = self.clock.now()
-                    + chrono::Duration::from_std(self.poll).unwrap_or(chrono::Duration::minutes(1));
-                state.asleep(Some(next));
-                tokio::select! {
-                    _ = self.clock.sleep_until(next) => {}
-                    _ = shutdown.wait() => break,
-                }
-            }
-            state.stopped();
-        })
+impl Periodic for Scheduler {
+    async fn turn(&mut self, t: &Turn<'_>) -> DateTime<Utc> {
+        if let Err(e) = self.tick().await {
+            tracing::error!(error = %e, "digest schedules could not be read");
+        }
+        let poll = chrono::Duration::from_std(self.poll).unwrap_or(chrono::Duration::minutes(1));
+        t.clock.now() + poll
     }
 }
 

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
 use canopy_core::{Clock, Normalize};
 use canopy_server::app::{AppConfig, Digests};
 use canopy_server::http::Limits;
@@ -106,11 +107,17 @@ pub fn bot(
             interval: Duration::from_secs(cfg.ttm.retrain_hours * 3600),
             min_repo: cfg.ttm.min_repo_changes,
         }),
-        grid_refresher: (!regions.is_empty()).then(|| GridRefresher {
-            cache: grid,
-            regions,
-            interval: Duration::from_secs(cfg.grid.refresh_minutes * 60),
-        }),
+        grid_refresher: match regions.is_empty() {
+            true => None,
+            false => Some(GridRefresher {
+                cache: grid,
+                regions,
+                interval: Duration::from_secs(cfg.grid.refresh_minutes * 60),
+                http: reqwest::Client::builder()
+                    .build()
+                    .context("building the HTTP client for grid intensity")?,
+            }),
+        },
         instance: instance_name(env),
         claim_lease: Duration::from_secs(cfg.server.claim_lease_secs.max(1)),
     };

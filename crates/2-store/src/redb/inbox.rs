@@ -5,7 +5,10 @@
 use std::collections::HashSet;
 use std::ops::ControlFlow;
 
-use canopy_core::{DeliveryRecord, DeliveryState, Pending, Platform, WriteOp, WriteOutcome};
+use canopy_core::{
+    DeliveryRecord, DeliveryState, Enqueue, Pending, Platform, WriteOp, WriteOutcome,
+};
+use chrono::{DateTime, Utc};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 
 use super::{RedbStore, consent, db_err, insert_events, last_run_in, outbox, put_meta_in};
@@ -234,18 +237,28 @@ fn apply_one(
             at,
             actions,
             now,
-        } => {
-            if last_run_in(txn, &key)? != previous {
-                // Another run (another replica) recorded it first.
-                return Ok(WriteOutcome::Unchanged);
-            }
-            for e in actions {
-                outbox::enqueue(txn, e, now)?;
-            }
-            put_meta_in(txn, &key, at.to_rfc3339().as_bytes())?;
-            Ok(WriteOutcome::Enqueued)
-        }
+        } => scheduled_run(txn, &key, previous, at, actions, now),
     }
+}
+
+/// Records a schedule's run with its actions, if its last run is still `previous`.
+fn scheduled_run(
+    txn: &WriteTransaction,
+    key: &str,
+    previous: Option<DateTime<Utc>>,
+    at: DateTime<Utc>,
+    actions: Vec<Enqueue>,
+    now: DateTime<Utc>,
+) -> Result<WriteOutcome, StoreError> {
+    if last_run_in(txn, key)? != previous {
+        // Another run (another replica) recorded it first.
+        return Ok(WriteOutcome::Unchanged);
+    }
+    for e in actions {
+        outbox::enqueue(txn, e, now)?;
+    }
+    put_meta_in(txn, key, at.to_rfc3339().as_bytes())?;
+    Ok(WriteOutcome::Enqueued)
 }
 
 /// The inbox's tables inside one write transaction.

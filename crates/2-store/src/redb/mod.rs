@@ -196,6 +196,26 @@ fn insert_events(txn: &WriteTransaction, events: &[Event]) -> Result<usize, Stor
     Ok(new)
 }
 
+/// Visits, in index order, the events an index of (repository, key, time ms, id) names
+/// between two keys. (A macro: the indexes' key types differ.)
+macro_rules! scan_index {
+    ($store:expr, $table:expr, $lo:expr, $hi:expr, $repo:expr, $visit:expr) => {{
+        let txn = $store.db.begin_read().map_err(db_err)?;
+        let idx = txn.open_table($table).map_err(db_err)?;
+        let events = txn.open_table(EVENTS).map_err(db_err)?;
+        for entry in idx.range($lo..=$hi).map_err(db_err)? {
+            let (k, _) = entry.map_err(db_err)?;
+            let (_, _, at, id) = k.value();
+            if let Some(v) = events.get(($repo, at, id)).map_err(db_err)?
+                && $visit(decode_event(v.value())?).is_break()
+            {
+                break;
+            }
+        }
+        Ok(())
+    }};
+}
+
 fn decode_u32(b: &[u8]) -> Option<u32> {
     Some(u32::from_le_bytes(b.try_into().ok()?))
 }
@@ -276,41 +296,15 @@ impl EventStore for RedbStore {
     }
 
     fn scan_change(&self, repo: &str, number: u64, visit: Visit<'_>) -> Result<(), StoreError> {
-        let txn = self.db.begin_read().map_err(db_err)?;
-        let idx = txn.open_table(BY_CHANGE).map_err(db_err)?;
-        let events = txn.open_table(EVENTS).map_err(db_err)?;
-        for entry in idx
-            .range((repo, number, i64::MIN, "")..=(repo, number, i64::MAX, "\u{10ffff}"))
-            .map_err(db_err)?
-        {
-            let (k, _) = entry.map_err(db_err)?;
-            let (_, _, at, id) = k.value();
-            if let Some(v) = events.get((repo, at, id)).map_err(db_err)?
-                && visit(decode_event(v.value())?).is_break()
-            {
-                break;
-            }
-        }
-        Ok(())
+        let lo = (repo, number, i64::MIN, "");
+        let hi = (repo, number, i64::MAX, "\u{10ffff}");
+        scan_index!(self, BY_CHANGE, lo, hi, repo, visit)
     }
 
     fn scan_sha(&self, repo: &str, sha: &str, visit: Visit<'_>) -> Result<(), StoreError> {
-        let txn = self.db.begin_read().map_err(db_err)?;
-        let idx = txn.open_table(BY_SHA).map_err(db_err)?;
-        let events = txn.open_table(EVENTS).map_err(db_err)?;
-        for entry in idx
-            .range((repo, sha, i64::MIN, "")..=(repo, sha, i64::MAX, "\u{10ffff}"))
-            .map_err(db_err)?
-        {
-            let (k, _) = entry.map_err(db_err)?;
-            let (_, _, at, id) = k.value();
-            if let Some(v) = events.get((repo, at, id)).map_err(db_err)?
-                && visit(decode_event(v.value())?).is_break()
-            {
-                break;
-            }
-        }
-        Ok(())
+        let lo = (repo, sha, i64::MIN, "");
+        let hi = (repo, sha, i64::MAX, "\u{10ffff}");
+        scan_index!(self, BY_SHA, lo, hi, repo, visit)
     }
 
     fn repos(&self) -> Result<Vec<String>, StoreError> {

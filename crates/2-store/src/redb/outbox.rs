@@ -91,12 +91,7 @@ impl OutboxStore for RedbStore {
 
     fn outbox_item(&self, id: &str) -> Result<Option<OutboxItem>, StoreError> {
         let txn = self.db.begin_read().map_err(db_err)?;
-        let items = txn.open_table(OUTBOX).map_err(db_err)?;
-        items
-            .get(id)
-            .map_err(db_err)?
-            .map(|v| decode(v.value(), "outbox item"))
-            .transpose()
+        read_item(&txn.open_table(OUTBOX).map_err(db_err)?, id)
     }
 }
 
@@ -133,13 +128,20 @@ fn put(
     Ok(())
 }
 
-fn get(txn: &WriteTransaction, id: &str) -> Result<Option<OutboxItem>, StoreError> {
-    let items = txn.open_table(OUTBOX).map_err(db_err)?;
+/// One item from the items table (read or write transaction).
+fn read_item(
+    items: &impl ReadableTable<&'static str, &'static [u8]>,
+    id: &str,
+) -> Result<Option<OutboxItem>, StoreError> {
     items
         .get(id)
         .map_err(db_err)?
         .map(|v| decode(v.value(), "outbox item"))
         .transpose()
+}
+
+fn get(txn: &WriteTransaction, id: &str) -> Result<Option<OutboxItem>, StoreError> {
+    read_item(&txn.open_table(OUTBOX).map_err(db_err)?, id)
 }
 
 /// Adds an action according to its mode.

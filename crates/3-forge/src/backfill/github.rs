@@ -148,131 +148,9 @@ async fn pr_events(
     now: DateTime<Utc>,
 ) -> Result<Vec<canopy_analyzer::Event>, ExecError> {
     let pr = get(client, repo, &format!("/repos/{repo}/pulls/{number}")).await?;
-    let author = pr["user"].clone();
-    let mut payloads: Vec<(&str, Vec<u8>)> = vec![(
-        "pull_request",
-        envelope(
-            repo,
-            "opened",
-            &author,
-            json!({ "number": number, "pull_request": pr }),
-        ),
-    )];
-    if pr["state"] == "closed" {
-        let closer = pr["merged_by"].clone();
-        payloads.push((
-            "pull_request",
-            envelope(
-                repo,
-                "closed",
-                &closer,
-                json!({ "number": number, "pull_request": pr }),
-            ),
-        ));
-    }
-    let pr_ref = json!({ "number": number, "user": author });
-    for r in all_pages(
-        client,
-        repo,
-        &format!("/repos/{repo}/pulls/{number}/reviews"),
-        None,
-    )
-    .await?
-    {
-        let sender = r["user"].clone();
-        payloads.push((
-            "pull_request_review",
-            envelope(
-                repo,
-                "submitted",
-                &sender,
-                json!({ "review": r, "pull_request": pr_ref }),
-            ),
-        ));
-    }
-    let issue = json!({ "number": number, "user": author, "pull_request": {} });
-    for c in all_pages(
-        client,
-        repo,
-        &format!("/repos/{repo}/issues/{number}/comments"),
-        None,
-    )
-    .await?
-    {
-        let sender = c["user"].clone();
-        payloads.push((
-            "issue_comment",
-            envelope(
-                repo,
-                "created",
-                &sender,
-                json!({ "comment": c, "issue": issue }),
-            ),
-        ));
-    }
-    for c in all_pages(
-        client,
-        repo,
-        &format!("/repos/{repo}/pulls/{number}/comments"),
-        None,
-    )
-    .await?
-    {
-        let sender = c["user"].clone();
-        payloads.push((
-            "pull_request_review_comment",
-            envelope(
-                repo,
-                "created",
-                &sender,
-                json!({ "comment": c, "pull_request": pr_ref }),
-            ),
-        ));
-    }
+    let mut payloads = conversation(client, repo, number, &pr).await?;
     if let Some(sha) = pr["head"]["sha"].as_str() {
-        for run in all_pages(
-            client,
-            repo,
-            &format!("/repos/{repo}/actions/runs?head_sha={sha}"),
-            Some("workflow_runs"),
-        )
-        .await?
-        {
-            let Some(run_id) = run["id"].as_u64() else {
-                continue;
-            };
-            for job in all_pages(
-                client,
-                repo,
-                &format!("/repos/{repo}/actions/runs/{run_id}/jobs"),
-                Some("jobs"),
-            )
-            .await?
-            {
-                payloads.push((
-                    "workflow_job",
-                    envelope(
-                        repo,
-                        "completed",
-                        &Value::Null,
-                        json!({ "workflow_job": job }),
-                    ),
-                ));
-            }
-        }
-        for cr in all_pages(
-            client,
-            repo,
-            &format!("/repos/{repo}/commits/{sha}/check-runs"),
-            Some("check_runs"),
-        )
-        .await?
-        {
-            payloads.push((
-                "check_run",
-                envelope(repo, "completed", &Value::Null, json!({ "check_run": cr })),
-            ));
-        }
+        payloads.extend(ci(client, repo, sha).await?);
     }
     let mut events = Vec::new();
     for (event, body) in payloads {
@@ -284,4 +162,83 @@ async fn pr_events(
         }
     }
     Ok(events)
+}
+
+/// A webhook payload: its event name and body.
+type Payload = (&'static str, Vec<u8>);
+
+/// The PR's opening (and closing), reviews, conversation comments and review comments, as the
+/// payloads their webhooks would have carried.
+async fn conversation(
+    client: &GitHubClient,
+    repo: &str,
+    number: u64,
+    pr: &Value,
+) -> Result<Vec<Payload>, ExecError> {
+    let author = pr["user"].clone();
+    let whole = json!({ "number": number, "pull_request": pr });
+    let mut payloads = vec![(
+        "pull_request",
+        envelope(repo, "opened", &author, whole.clone()),
+    )];
+    if pr["state"] == "closed" {
+        let closer = pr["merged_by"].clone();
+        payloads.push(("pull_request", envelope(repo, "closed", &closer, whole)));
+    }
+    let pr_ref = json!({ "number": number, "user": author });
+    let issue = json!({ "number": number, "user": author, "pull_request": {} });
+    let lists = [
+        (
+            "reviews",
+            "pull_request_review",
+            "submitted",
+            "review",
+            &pr_ref,
+        ),
+        ("comments", "issue_comment", "created", "comment", &issue),
+        (
+            "comments",
+            "pull_request_review_comment",
+            "created",
+            "comment",
+            &pr_ref,
+        ),
+    ];
+    for (i, (list, event, action, field, parent)) in lists.into_iter().enumerate() {
+        // Conversation comments live on the issue, the others on the pull.
+        let base = if i == 1 { "issues" } else { "pulls" };
+        let path = format!("/repos/{repo}/{base}/{number}/{list}");
+        let parent_field = if i == 1 { "issue" } else { "pull_request" };
+        for item in all_pages(client, repo, &path, None).await? {
+            let sender = item["user"].clone();
+            let body = json!({ field: item, parent_field: parent });
+            payloads.push((event, envelope(repo, action, &sender, body)));
+        }
+    }
+    Ok(payloads)
+}
+
+/// The CI of the PR's head: every job of every workflow run, and the check runs.
+async fn ci(client: &GitHubClient, repo: &str, sha: &str) -> Result<Vec<Payload>, ExecError> {
+    let mut payloads = Vec::new();
+    let runs = format!("/repos/{repo}/actions/runs?head_sha={sha}");
+    for run in all_pages(client, repo, &runs, Some("workflow_runs")).await? {
+        let Some(run_id) = run["id"].as_u64() else {
+            continue;
+        };
+        let jobs = format!("/repos/{repo}/actions/runs/{run_id}/jobs");
+        for job in all_pages(client, repo, &jobs, Some("jobs")).await? {
+            let body = json!({ "workflow_job": job });
+            payloads.push((
+                "workflow_job",
+                envelope(repo, "completed", &Value::Null, body),
+            ));
+        }
+    }
+    let checks = format!("/repos/{repo}/commits/{sha}/check-runs");
+    for cr in all_pages(client, repo, &checks, Some("check_runs")).await? {
+        let body = json!({ "check_run": cr });
+        payloads.push(("check_run", envelope(repo, "completed", &Value::Null, body)));
+    }
+    Ok(payloads)
 }

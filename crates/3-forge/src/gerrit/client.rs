@@ -174,17 +174,11 @@ impl GerritClient {
         if (200..300).contains(&status) {
             return Ok(strip_xssi(&bytes).to_vec());
         }
-        let h = |k: &str| {
-            headers
-                .get(k)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-        };
-        Err(ExecError::from_status(
+        Err(crate::status_error(
             what,
             status,
-            h,
-            &String::from_utf8_lossy(&bytes),
+            &headers,
+            &bytes,
             self.clock.now(),
         ))
     }

@@ -7,17 +7,15 @@
 //! `gerrit:comment:<change>:<ps>:<account>:<eventCreatedOn>` (and `:review`, `:recheck`),
 //! `gerrit:zuul:<change>:<ps>:<pipeline>:<job>:<eventCreatedOn>`.
 
-use canopy_analyzer::event::{
-    ChangeAction, ChangeEvent, ChangeSize, CiJobEvent, CommentEvent, PushEvent, RerunEvent,
-    ReviewEvent, ReviewVerdict, Vote,
-};
+mod comment;
+
+use canopy_analyzer::event::{ChangeAction, ChangeEvent, ChangeSize, PushEvent};
 use canopy_analyzer::{Actor, Event, EventKind, Platform};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::lenient::strip_trailing_commas;
-use super::zuul;
 use crate::normalize::NormalizeError;
 use canopy_core::Normalized;
 
@@ -170,6 +168,31 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, NormalizeError> {
 
 fn secs(n: Option<Num>) -> Option<DateTime<Utc>> {
     n.and_then(|n| DateTime::from_timestamp(n.0, 0))
+}
+
+/// The stream-event types Gerrit sends (the `type` field), read or deliberately ignored.
+pub const EVENT_TYPES: [&str; 12] = [
+    "patchset-created",
+    "change-merged",
+    "change-abandoned",
+    "change-restored",
+    "comment-added",
+    "reviewer-added",
+    "wip-state-changed",
+    "ref-updated",
+    "change-deleted",
+    "hashtags-changed",
+    "vote-deleted",
+    "topic-changed",
+];
+
+/// A bounded label for an event type (metrics): the type itself if Gerrit documents it, else
+/// `other`.
+pub fn event_label(kind: &str) -> &'static str {
+    EVENT_TYPES
+        .into_iter()
+        .find(|t| *t == kind)
+        .unwrap_or("other")
 }
 
 /// Normalises one Gerrit event; `received` is used when the event carries no time.
@@ -337,138 +360,6 @@ impl Norm<'_> {
         })
     }
 
-    fn comment_added(&self, raw: Raw) -> Result<Normalized, NormalizeError> {
-        let c = raw.change.as_ref().ok_or_else(|| missing("change"))?;
-        let author = raw.author.as_ref().ok_or_else(|| missing("author"))?;
-        let text = raw.comment.clone().unwrap_or_default();
-        let change = c.number.0.max(0) as u64;
-        let ps = raw.patch_set.as_ref();
-        let ps_n = ps.map(|p| p.number.0.max(0) as u32);
-        let ts = self.at.timestamp();
-        let mut events = Vec::new();
-        if self.is_ci(author) {
-            if let Some(report) = zuul::parse(&text) {
-                for job in report.jobs {
-                    let id = format!(
-                        "gerrit:zuul:{change}:{}:{}:{}:{ts}",
-                        ps_n.unwrap_or(0),
-                        report.pipeline.as_deref().unwrap_or("-"),
-                        job.name
-                    );
-                    let duration = job.duration_secs.unwrap_or(0);
-                    let ci = CiJobEvent {
-                        result: job.ci_result(),
-                        run_id: job.build_id(),
-                        name: job.name,
-                        system: "zuul".into(),
-                        pipeline: report.pipeline.clone(),
-                        duration_secs: duration,
-                        runner: None,
-                        voting: job.voting,
-                        change: Some(change),
-                        patchset: ps_n,
-                        head_sha: ps.and_then(|p| p.revision.clone()),
-                        attempt: 1,
-                        started_at: Some(
-                            (self.at - chrono::Duration::seconds(duration as i64)).fixed_offset(),
-                        ),
-                        url: job.url,
-                    };
-                    events.push(self.event(&c.project, id, EventKind::CiJobFinished(ci)));
-                }
-                return Ok(Normalized {
-                    events,
-                    ignored: None,
-                });
-            }
-            return Ok(Normalized {
-                events,
-                ignored: Some("CI account comment that is not a build report".into()),
-            });
-        }
-        let who = self.actor(author);
-        let owner = c.owner.as_ref().map(|o| self.actor(o));
-        let base = format!(
-            "gerrit:comment:{change}:{}:{}:{ts}",
-            ps_n.unwrap_or(0),
-            who.key
-        );
-        let votes: Vec<Vote> = raw
-            .approvals
-            .iter()
-            .filter(|a| {
-                a.old_value
-                    .is_none_or(|o| Some(o.0) != a.value.map(|v| v.0))
-            })
-            .filter_map(|a| {
-                a.value.map(|v| Vote {
-                    label: label_name(&a.label),
-                    value: v.0 as i32,
-                })
-            })
-            .filter(|v| v.value != 0)
-            .collect();
-        let body = strip_vote_header(&text);
-        if !votes.is_empty() {
-            let cr = votes
-                .iter()
-                .find(|v| v.label == "Code-Review")
-                .map(|v| v.value);
-            let verdict = match cr {
-                Some(v) if v > 0 => ReviewVerdict::Approved,
-                Some(v) if v < 0 => ReviewVerdict::ChangesRequested,
-                _ => ReviewVerdict::Commented,
-            };
-            let review = ReviewEvent {
-                change,
-                patchset: ps_n,
-                reviewer: who.clone(),
-                change_author: owner.clone(),
-                verdict,
-                votes,
-                body: (!body.is_empty()).then(|| body.clone()),
-            };
-            events.push(self.event(
-                &c.project,
-                format!("{base}:review"),
-                EventKind::Review(review),
-            ));
-        }
-        if zuul::is_recheck(&body) {
-            let r = RerunEvent {
-                change: Some(change),
-                patchset: ps_n,
-                job: None,
-                run_id: None,
-                head_sha: ps.and_then(|p| p.revision.clone()),
-                requested_by: who.clone(),
-            };
-            events.push(self.event(
-                &c.project,
-                format!("{base}:recheck"),
-                EventKind::RerunRequested(r),
-            ));
-        }
-        if !body.is_empty() {
-            let comment = CommentEvent {
-                number: change,
-                on_change: true,
-                comment_id: format!("{}:{}", who.key, ts),
-                author: who,
-                addressee: owner,
-                body,
-                inline: false,
-                edited: false,
-                author_role: None,
-            };
-            events.push(self.event(&c.project, base, EventKind::Comment(comment)));
-        }
-        Ok(Normalized {
-            events,
-            ignored: None,
-        })
-    }
-
     fn ref_updated(&self, raw: Raw) -> Result<Normalized, NormalizeError> {
         let r = raw
             .ref_update
@@ -499,32 +390,9 @@ impl Norm<'_> {
     }
 }
 
-/// Gerrit 2.x label codes → label names.
-fn label_name(code: &str) -> String {
-    match code {
-        "CRVW" => "Code-Review".into(),
-        "VRIF" => "Verified".into(),
-        "APRV" => "Workflow".into(),
-        other => other.to_string(),
-    }
-}
-
-/// Removes the `Patch Set N: Code-Review+2` line Gerrit puts before the text of a comment.
-fn strip_vote_header(text: &str) -> String {
-    let t = text.trim();
-    let rest = match t.strip_prefix("Patch Set ") {
-        Some(r) => match r.split_once('\n') {
-            Some((_, body)) => body,
-            None => "",
-        },
-        None => t,
-    };
-    rest.trim().to_string()
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::comment::{label_name, strip_vote_header};
 
     #[test]
     fn vote_headers_and_label_codes() {

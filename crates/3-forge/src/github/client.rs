@@ -191,27 +191,13 @@ impl GitHubClient {
             Some(c) if c.body.as_deref() == Some(body) => Ok(()),
             Some(c) => {
                 let path = format!("/repos/{repo}/issues/comments/{}", c.id);
-                self.send(
-                    &crab,
-                    "PATCH",
-                    &path,
-                    Some(serde_json::json!({ "body": body })),
-                    "edit the comment",
-                )
-                .await?;
-                Ok(())
+                self.send_text(&crab, "PATCH", &path, body, "edit the comment")
+                    .await
             }
             None => {
                 let path = format!("/repos/{repo}/issues/{number}/comments");
-                self.send(
-                    &crab,
-                    "POST",
-                    &path,
-                    Some(serde_json::json!({ "body": body })),
-                    "create the comment",
-                )
-                .await?;
-                Ok(())
+                self.send_text(&crab, "POST", &path, body, "create the comment")
+                    .await
             }
         }
     }
@@ -234,15 +220,8 @@ impl GitHubClient {
             return Ok(());
         }
         let path = format!("/repos/{repo}/issues/{number}/comments");
-        self.send(
-            &crab,
-            "POST",
-            &path,
-            Some(serde_json::json!({ "body": body })),
-            "post a reply",
-        )
-        .await?;
-        Ok(())
+        self.send_text(&crab, "POST", &path, body, "post a reply")
+            .await
     }
 
     /// Opens an issue unless one with its first label has `marker` in its body; returns the number.
@@ -435,19 +414,26 @@ impl GitHubClient {
         if (200..300).contains(&status) {
             return Ok(bytes);
         }
-        let h = |k: &str| {
-            headers
-                .get(k)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-        };
-        Err(ExecError::from_status(
+        Err(crate::status_error(
             what,
             status,
-            h,
-            &String::from_utf8_lossy(&bytes),
+            &headers,
+            &bytes,
             self.clock.now(),
         ))
+    }
+
+    /// Sends `{"body": text}` (a comment's text) and ignores the response body.
+    async fn send_text(
+        &self,
+        crab: &Octocrab,
+        method: &str,
+        path: &str,
+        text: &str,
+        what: &str,
+    ) -> Result<(), ExecError> {
+        let body = Some(serde_json::json!({ "body": text }));
+        self.send(crab, method, path, body, what).await.map(|_| ())
     }
 
     async fn send_json<T: DeserializeOwned>(

@@ -8,59 +8,71 @@
 //! - reruns are requests, not objects: `gh:rerun:<kind>:<id>:<delivery id>`
 //! - pushes: `gh:push:<ref>:<after>`
 
+mod ci;
+
 use canopy_analyzer::event::{
-    ChangeAction, ChangeEvent, ChangeSize, CiJobEvent, CiResult, CommentEvent, PushEvent,
-    RerunEvent, ReviewEvent, ReviewVerdict,
+    ChangeAction, ChangeEvent, ChangeSize, CommentEvent, PushEvent, ReviewEvent, ReviewVerdict,
 };
 use canopy_analyzer::{Actor, Event, EventKind, Platform};
 use chrono::{DateTime, Utc};
-use serde::de::DeserializeOwned;
+pub use ci::ci_result;
+use ci::{check_run, check_suite, status, workflow_job, workflow_run};
 
+use super::event::{Delivered, GithubEvent, Handling, Payload};
 use super::payload as p;
 use crate::normalize::NormalizeError;
 use canopy_core::Normalized;
 
 /// Normalises one delivery given its `X-GitHub-Event` name, delivery id, raw body and the time
-/// it was received (used where the payload carries no time of its own).
+/// it was received (used where the payload carries no time of its own). The name is parsed
+/// into a [`GithubEvent`] and the body into its [`Payload`], once.
 pub fn normalize(
     event: &str,
     delivery_id: &str,
     body: &[u8],
     received: DateTime<Utc>,
 ) -> Result<Normalized, NormalizeError> {
-    match event {
-        "ping" => return Ok(ignored("ping")),
-        "installation" | "installation_repositories" | "github_app_authorization" => {
-            return Ok(ignored("installation change (no activity event)"));
-        }
-        _ => {}
-    }
-    let env: p::Envelope = parse(body)?;
-    let Some(repo) = env.repository.as_ref().map(|r| r.full_name.clone()) else {
-        return Ok(ignored("no repository in the payload"));
+    let Some(event) = GithubEvent::from_name(event) else {
+        return Ok(ignored("event type not used by Canopy"));
     };
-    let action = env.action.clone().unwrap_or_default();
-    let sender = env.sender.as_ref().map(|u| Actor::github(&u.login));
-    let ctx = Ctx {
-        repo,
-        action,
-        sender,
-        delivery_id,
-        received,
-    };
-    match event {
-        "pull_request" => pull_request(&ctx, parse(body)?),
-        "pull_request_review" => review(&ctx, parse(body)?),
-        "pull_request_review_comment" => review_comment(&ctx, parse(body)?),
-        "issue_comment" => issue_comment(&ctx, parse(body)?),
-        "push" => push(&ctx, parse(body)?),
-        "check_run" => check_run(&ctx, parse(body)?),
-        "check_suite" => check_suite(&ctx, parse(body)?),
-        "workflow_run" => workflow_run(&ctx, parse(body)?),
-        "workflow_job" => workflow_job(&ctx, parse(body)?),
-        "status" => status(&ctx, parse(body)?),
-        _ => Ok(ignored("event type not used by Canopy")),
+    normalize_event(event, delivery_id, body, received)
+}
+
+/// Normalises one delivery of a known event.
+pub fn normalize_event(
+    event: GithubEvent,
+    delivery_id: &str,
+    body: &[u8],
+    received: DateTime<Utc>,
+) -> Result<Normalized, NormalizeError> {
+    if let Handling::Ignored(reason) = event.handling() {
+        return Ok(ignored(reason));
     }
+    let Some(payload) = Payload::parse(event, body)? else {
+        return Ok(ignored("event type not used by Canopy"));
+    };
+    macro_rules! dispatch {
+        ($($variant:ident => $handler:ident),* $(,)?) => {
+            match payload {
+                $(Payload::$variant(d) => match Ctx::of(&d, delivery_id, received) {
+                    Some(ctx) => $handler(&ctx, d.event),
+                    None => Ok(ignored("no repository in the payload")),
+                },)*
+            }
+        };
+    }
+    dispatch!(
+        PullRequest => pull_request,
+        Review => review,
+        ReviewComment => review_comment,
+        IssueComment => issue_comment,
+        Push => push,
+        CheckRun => check_run,
+        CheckSuite => check_suite,
+        WorkflowRun => workflow_run,
+        WorkflowJob => workflow_job,
+        Status => status,
+    )
 }
 
 struct Ctx<'a> {
@@ -71,8 +83,17 @@ struct Ctx<'a> {
     received: DateTime<Utc>,
 }
 
-fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, NormalizeError> {
-    serde_json::from_slice(body).map_err(NormalizeError::from)
+impl<'a> Ctx<'a> {
+    /// The context of a delivery, if it names its repository.
+    fn of<T>(d: &Delivered<T>, delivery_id: &'a str, received: DateTime<Utc>) -> Option<Ctx<'a>> {
+        Some(Ctx {
+            repo: d.repository.as_ref()?.full_name.clone(),
+            action: d.action.clone().unwrap_or_default(),
+            sender: d.sender.as_ref().map(|u| Actor::github(&u.login)),
+            delivery_id,
+            received,
+        })
+    }
 }
 
 fn ignored(reason: &str) -> Normalized {
@@ -287,204 +308,5 @@ fn push(ctx: &Ctx<'_>, e: p::PushEvent) -> Result<Normalized, NormalizeError> {
         format!("gh:push:{}:{}", e.ref_name, e.after),
         at,
         EventKind::Push(push),
-    ))
-}
-
-/// Maps a GitHub conclusion to a CI result.
-pub fn ci_result(conclusion: &str) -> CiResult {
-    match conclusion {
-        "success" | "neutral" => CiResult::Success,
-        "failure" => CiResult::Failure,
-        "cancelled" => CiResult::Cancelled,
-        "skipped" => CiResult::Skipped,
-        "timed_out" => CiResult::TimedOut,
-        _ => CiResult::Error,
-    }
-}
-
-fn duration(start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>) -> u64 {
-    match (start, end) {
-        (Some(s), Some(e)) if e > s => (e - s).num_seconds().max(0) as u64,
-        _ => 0,
-    }
-}
-
-fn rerun(
-    ctx: &Ctx<'_>,
-    kind: &str,
-    id: u64,
-    r: RerunEvent,
-    at: DateTime<Utc>,
-) -> Result<Normalized, NormalizeError> {
-    let eid = format!("gh:rerun:{kind}:{id}:{}", ctx.delivery_id);
-    one(ev(ctx, eid, at, EventKind::RerunRequested(r)))
-}
-
-fn check_run(ctx: &Ctx<'_>, e: p::CheckRunEvent) -> Result<Normalized, NormalizeError> {
-    let c = e.check_run;
-    let change = c.pull_requests.first().map(|p| p.number);
-    let by_actions = c.app.as_ref().and_then(|a| a.slug.as_deref()) == Some("github-actions");
-    match ctx.action.as_str() {
-        // A GitHub Actions job is also a check run with the same id; its `workflow_job`
-        // event carries it with the runner labels, so it is counted once, from there.
-        "completed" if by_actions => Ok(ignored(
-            "GitHub Actions check run (counted from workflow_job)",
-        )),
-        "completed" => {
-            let at = c.completed_at.or(c.started_at).unwrap_or(ctx.received);
-            let job = CiJobEvent {
-                name: c.name,
-                system: c
-                    .app
-                    .and_then(|a| a.slug)
-                    .unwrap_or_else(|| "github-checks".into()),
-                pipeline: None,
-                duration_secs: duration(c.started_at, c.completed_at),
-                runner: None,
-                result: ci_result(c.conclusion.as_deref().unwrap_or("")),
-                voting: true,
-                change,
-                patchset: None,
-                head_sha: Some(c.head_sha),
-                run_id: Some(c.id.to_string()),
-                attempt: 1,
-                started_at: c.started_at.map(|t| t.fixed_offset()),
-                url: c.html_url,
-            };
-            one(ev(
-                ctx,
-                format!("gh:check:{}", c.id),
-                at,
-                EventKind::CiJobFinished(job),
-            ))
-        }
-        "rerequested" => {
-            let r = RerunEvent {
-                change,
-                patchset: None,
-                job: Some(c.name),
-                run_id: Some(c.id.to_string()),
-                head_sha: Some(c.head_sha),
-                requested_by: ctx.sender.clone().unwrap_or_else(|| Actor::github("ghost")),
-            };
-            rerun(
-                ctx,
-                "check_run",
-                c.id,
-                r,
-                c.completed_at.unwrap_or(ctx.received),
-            )
-        }
-        _ => Ok(ignored("check_run action not used by Canopy")),
-    }
-}
-
-fn check_suite(ctx: &Ctx<'_>, e: p::CheckSuiteEvent) -> Result<Normalized, NormalizeError> {
-    let s = e.check_suite;
-    match ctx.action.as_str() {
-        "rerequested" => {
-            let r = RerunEvent {
-                change: s.pull_requests.first().map(|p| p.number),
-                patchset: None,
-                job: None,
-                run_id: Some(s.id.to_string()),
-                head_sha: Some(s.head_sha),
-                requested_by: ctx.sender.clone().unwrap_or_else(|| Actor::github("ghost")),
-            };
-            rerun(
-                ctx,
-                "check_suite",
-                s.id,
-                r,
-                s.updated_at.unwrap_or(ctx.received),
-            )
-        }
-        "completed" => Ok(ignored(
-            "check suite completed (its check runs carry the jobs)",
-        )),
-        _ => Ok(ignored("check_suite action not used by Canopy")),
-    }
-}
-
-fn workflow_run(ctx: &Ctx<'_>, e: p::WorkflowRunEvent) -> Result<Normalized, NormalizeError> {
-    let w = e.workflow_run;
-    if ctx.action == "requested" && w.run_attempt > 1 {
-        let r = RerunEvent {
-            change: w.pull_requests.first().map(|p| p.number),
-            patchset: None,
-            job: w.name,
-            run_id: Some(w.id.to_string()),
-            head_sha: Some(w.head_sha),
-            requested_by: w
-                .triggering_actor
-                .as_ref()
-                .map(|u| Actor::github(&u.login))
-                .or_else(|| ctx.sender.clone())
-                .unwrap_or_else(|| Actor::github("ghost")),
-        };
-        let at = w.run_started_at.or(w.updated_at).unwrap_or(ctx.received);
-        return rerun(ctx, "workflow_run", w.id, r, at);
-    }
-    Ok(ignored("workflow run state (its jobs carry the durations)"))
-}
-
-fn workflow_job(ctx: &Ctx<'_>, e: p::WorkflowJobEvent) -> Result<Normalized, NormalizeError> {
-    let j = e.workflow_job;
-    if ctx.action != "completed" {
-        return Ok(ignored("workflow job not finished"));
-    }
-    let at = j.completed_at.or(j.started_at).unwrap_or(ctx.received);
-    let job = CiJobEvent {
-        name: j.name,
-        system: "github-actions".into(),
-        pipeline: j.workflow_name,
-        duration_secs: duration(j.started_at, j.completed_at),
-        runner: j.labels.first().cloned(),
-        result: ci_result(j.conclusion.as_deref().unwrap_or("")),
-        voting: true,
-        change: None,
-        patchset: None,
-        head_sha: Some(j.head_sha),
-        run_id: Some(j.run_id.to_string()),
-        attempt: j.run_attempt,
-        started_at: j.started_at.map(|t| t.fixed_offset()),
-        url: j.html_url,
-    };
-    let id = format!("gh:job:{}:{}", j.id, j.run_attempt);
-    one(ev(ctx, id, at, EventKind::CiJobFinished(job)))
-}
-
-fn status(ctx: &Ctx<'_>, e: p::StatusEvent) -> Result<Normalized, NormalizeError> {
-    if e.state == "pending" {
-        return Ok(ignored("pending commit status"));
-    }
-    let at = e.updated_at.unwrap_or(e.created_at);
-    let result = match e.state.as_str() {
-        "success" => CiResult::Success,
-        "failure" => CiResult::Failure,
-        _ => CiResult::Error,
-    };
-    // A commit status says how a job ended, not how long it ran: its duration is unknown (0).
-    let job = CiJobEvent {
-        name: e.context,
-        system: "commit-status".into(),
-        pipeline: None,
-        duration_secs: 0,
-        runner: None,
-        result,
-        voting: true,
-        change: None,
-        patchset: None,
-        head_sha: Some(e.sha),
-        run_id: None,
-        attempt: 1,
-        started_at: None,
-        url: e.target_url,
-    };
-    one(ev(
-        ctx,
-        format!("gh:status:{}", e.id),
-        at,
-        EventKind::CiJobFinished(job),
     ))
 }

@@ -19,18 +19,6 @@ pub struct Repository {
     pub full_name: String,
 }
 
-/// Fields present on every repository event.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Envelope {
-    /// The action, for events that have one.
-    #[serde(default)]
-    pub action: Option<String>,
-    /// Repository.
-    pub repository: Option<Repository>,
-    /// Who triggered the event.
-    pub sender: Option<User>,
-}
-
 /// A label.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Label {

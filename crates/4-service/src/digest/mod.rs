@@ -4,6 +4,10 @@
 //! outbox actions for each configured channel.
 
 pub mod charts;
+mod delivery;
+mod footprint;
+
+pub use delivery::actions;
 
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -11,22 +15,15 @@ use std::path::Path;
 use anyhow::Context;
 use canopy_analyzer::Event;
 use canopy_analyzer::digest::Digest;
-use canopy_analyzer::event::{CiJobEvent, EventKind};
 use canopy_analyzer::identity::Identities;
 use canopy_analyzer::week::IsoWeek;
-use canopy_models::energy::{Footprint, Utilisation};
 use canopy_models::sentiment::Model as Sentiment;
-use chrono::{DateTime, Duration, Utc};
-use sha2::Digest as _;
-
-use canopy_core::{Action, Enqueue, EnqueueMode, OutboxState};
+use canopy_policies::visibility::Rules;
 use canopy_store::{EventStore, Store, TimeRange};
 
 use crate::burnout::{TeamBurnout, analysable_rows, opted_in, personal_section, team_burnout};
 use crate::carbon::RegionData;
-use crate::config::DigestChannelsConfig;
 use crate::messages;
-use crate::react::sticky::profile_for;
 use crate::repo_config::RepoConfig;
 
 /// What a digest covers.
@@ -111,145 +108,6 @@ pub struct PrivateSection {
     pub text: String,
 }
 
-/// Where a job's grid intensity comes from: the region's series at the job's middle, else the
-/// configured fixed value.
-fn intensity(cfg: &RepoConfig, grid: Option<&RegionData>, at: DateTime<Utc>) -> f64 {
-    grid.and_then(|g| g.series.at(at.timestamp()))
-        .unwrap_or(cfg.carbon.intensity_g_per_kwh)
-}
-
-fn job_footprint(
-    f: &mut Footprint,
-    j: &CiJobEvent,
-    at: DateTime<Utc>,
-    cfg: &RepoConfig,
-    grid: Option<&RegionData>,
-) {
-    let mid = at - Duration::seconds(j.duration_secs as i64 / 2);
-    f.add_job(
-        j.duration_secs as f64,
-        &profile_for(j, cfg),
-        Utilisation::around(cfg.carbon.utilisation),
-        intensity(cfg, grid, mid),
-    );
-}
-
-/// The week's runs against their jobs' stopping points (learned on the runs before the week),
-/// with each run's estimated energy; `None` when no job has a stopping point.
-fn past_stop_figures(
-    events: &[Event],
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-    cfg: &RepoConfig,
-) -> Option<canopy_analyzer::digest::PastStopFigures> {
-    let mut hist = crate::ci_insights::JobHistory::default();
-    for e in events {
-        if let EventKind::CiJobFinished(j) = &e.kind {
-            let mut f = Footprint::default();
-            job_footprint(&mut f, j, e.at_utc(), cfg, None);
-            hist.add_with_energy(e.at_utc().timestamp(), j, f.energy_kwh.value);
-        }
-    }
-    let settings = canopy_models::stopping::Settings::default();
-    let p = crate::ci_insights::past_stop(&hist, start.timestamp(), end.timestamp(), &settings);
-    (!p.is_empty()).then_some(canopy_analyzer::digest::PastStopFigures {
-        failed_runs: p.failed_runs_past,
-        failed_hours: p.failed_hours_past,
-        failed_kwh: p.failed_kwh_past,
-        passing_runs_past: p.passing_runs_past,
-        passing_runs: p.passing_runs,
-    })
-}
-
-/// Reruns of `repo` deferred to a greener window that ran in `[start, end)`, and the gCO2e they
-/// avoided: the energy of the rerun (the change's CI jobs in the 12 hours after it, else the
-/// failed jobs of the run it repeated) times the drop in intensity between the request and the
-/// run (needs the region's series).
-fn deferred(
-    store: &dyn Store,
-    repo: &str,
-    events: &[Event],
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-    cfg: &RepoConfig,
-    grid: Option<&RegionData>,
-) -> anyhow::Result<(usize, Option<f64>)> {
-    // (change, workflow run, asked at, ran at)
-    type Deferred = (u64, Option<String>, DateTime<Utc>, DateTime<Utc>);
-    let mut runs: Vec<Deferred> = Vec::new();
-    store.scan_outbox(false, &mut |item| {
-        let ours = item
-            .id
-            .strip_prefix("rerun:")
-            .and_then(|rest| rest.split_once(':'))
-            .and_then(|(_, rest)| rest.strip_prefix(repo))
-            .and_then(|rest| rest.strip_prefix('#'))
-            .and_then(|rest| rest.split(':').next())
-            .and_then(|n| n.parse::<u64>().ok());
-        if let (Some(number), Some(done)) = (ours, item.done_at)
-            && item.state == OutboxState::Done
-            && done >= start
-            && done < end
-            && item.due_at - item.created_at > Duration::seconds(1)
-        {
-            // GitHub jobs name their workflow run but not always their PR.
-            let run = match &item.action {
-                Action::RerunFailedJobs { run_id, .. } => Some(run_id.to_string()),
-                _ => None,
-            };
-            runs.push((number, run, item.created_at, done));
-        }
-        ControlFlow::Continue(())
-    })?;
-    let Some(g) = grid else {
-        return Ok((runs.len(), None));
-    };
-    let mut saved = 0.0;
-    for (number, run, asked, ran) in &runs {
-        let jobs = || {
-            events.iter().filter_map(|e| match &e.kind {
-                EventKind::CiJobFinished(j)
-                    if e.repo == repo
-                        && (j.change == Some(*number) || (run.is_some() && j.run_id == *run)) =>
-                {
-                    Some((e.at_utc(), j))
-                }
-                _ => None,
-            })
-        };
-        let mut f = Footprint::default();
-        for (at, j) in jobs().filter(|(at, _)| at >= ran && *at < *ran + Duration::hours(12)) {
-            job_footprint(&mut f, j, at, cfg, None);
-        }
-        if f.jobs == 0 {
-            // No job of the rerun was reported (yet): the failed jobs it repeats.
-            let failed = |j: &CiJobEvent| {
-                !matches!(
-                    j.result,
-                    canopy_analyzer::event::CiResult::Success
-                        | canopy_analyzer::event::CiResult::Skipped
-                )
-            };
-            let last_run = jobs()
-                .filter(|(at, j)| at <= asked && failed(j))
-                .max_by_key(|(at, _)| *at)
-                .map(|(_, j)| j.run_id.clone());
-            if let Some(run) = last_run {
-                for (at, j) in jobs().filter(|(at, j)| at <= asked && failed(j) && j.run_id == run)
-                {
-                    job_footprint(&mut f, j, at, cfg, None);
-                }
-            }
-        }
-        let drop = match (g.series.at(asked.timestamp()), g.series.at(ran.timestamp())) {
-            (Some(a), Some(b)) => a - b,
-            _ => 0.0,
-        };
-        saved += f.energy_kwh.value * drop;
-    }
-    Ok((runs.len(), Some(saved)))
-}
-
 /// Gathers the digest of a repository or organisation for `week`.
 #[allow(clippy::too_many_arguments)]
 pub fn build(
@@ -290,45 +148,43 @@ pub fn build(
             canopy_analyzer::digest::build_org(o, &events, week, Some(&negative), uncivil)
         }
     };
-    let (start, end) = (week.start_utc(), week.next().start_utc());
-    let mut f = Footprint::default();
-    for e in &events {
-        if let EventKind::CiJobFinished(j) = &e.kind
-            && e.at_utc() >= start
-            && e.at_utc() < end
-        {
-            job_footprint(&mut f, j, e.at_utc(), cfg, grid);
-        }
-    }
-    if f.jobs > 0 {
-        d.ci_kwh = Some(f.energy_kwh.value);
-        d.ci_co2e_g = Some(f.total_g().value);
-    }
-    d.past_stop = past_stop_figures(&events, start, end, cfg);
+    footprint::add_ci(&mut d, &events, week, cfg, grid);
     for repo in &repos {
-        let (n, g) = deferred(store, repo, &events, start, end, cfg, grid)?;
-        d.deferred_reruns += n;
-        if let Some(g) = g {
-            *d.deferred_saved_g.get_or_insert(0.0) += g;
-        }
+        footprint::add_deferred(&mut d, store, repo, &events, week, cfg, grid)?;
     }
-    let rules = canopy_policies::visibility::Rules::new(
-        cfg.privacy.k as usize,
-        opted_in(store, ids, extra_opted_in)?,
-    );
-    // The team: people active in the scope this week. Their indicators cover all their work
-    // in the store (load elsewhere counts), but only they are in this digest's section.
+    let opted_in = opted_in(store, ids, extra_opted_in)?;
+    let rules = Rules::new(cfg.privacy.k as usize, opted_in);
+    let (burnout, private) = people(store, &events, week, ids, &rules, meetings)?;
+    Ok(Built {
+        digest: d,
+        burnout,
+        private,
+    })
+}
+
+/// The burnout section and the private sections of the people active in the scope during
+/// `week`. Their indicators cover all their work in the store (load elsewhere counts), but
+/// only they are in this digest.
+fn people(
+    store: &dyn Store,
+    events: &[Event],
+    week: IsoWeek,
+    ids: &Identities,
+    rules: &Rules,
+    meetings: Option<&Path>,
+) -> anyhow::Result<(Option<TeamBurnout>, Vec<PrivateSection>)> {
+    let (start, end) = (week.start_utc(), week.next().start_utc());
     let members: std::collections::HashSet<String> = events
         .iter()
         .filter(|e| e.at_utc() >= start && e.at_utc() < end)
         .flat_map(|e| e.actors())
         .filter_map(|a| ids.person(a))
         .collect();
-    let rows: Vec<_> = analysable_rows(store, ids, &rules, meetings)?
+    let rows: Vec<_> = analysable_rows(store, ids, rules, meetings)?
         .into_iter()
         .filter(|r| members.contains(&r.person))
         .collect();
-    let burnout = team_burnout(&rows, week, &rules).ok();
+    let burnout = team_burnout(&rows, week, rules).ok();
     let mut people: Vec<&str> = rows
         .iter()
         .filter(|r| r.week == week)
@@ -340,18 +196,14 @@ pub fn build(
         .into_iter()
         .filter_map(|p| {
             let email = p.strip_prefix("email:")?;
-            let text = personal_section(&rows, &rules, p, week).ok()?;
+            let text = personal_section(&rows, rules, p, week).ok()?;
             Some(PrivateSection {
                 email: email.to_string(),
                 text,
             })
         })
         .collect();
-    Ok(Built {
-        digest: d,
-        burnout,
-        private,
-    })
+    Ok((burnout, private))
 }
 
 impl Built {
@@ -385,125 +237,14 @@ impl Built {
     }
 }
 
-/// File-name-safe form of a repository name.
-fn slug(repo: &str) -> String {
-    repo.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
-/// The outbox items that deliver a digest on every configured channel; each id is unique per
-/// repository, week and channel, so a digest is never sent twice.
-#[allow(clippy::too_many_arguments)]
-pub fn actions(
-    built: &Built,
-    scope: &Scope,
-    platform: canopy_analyzer::Platform,
-    cfg: &RepoConfig,
-    channels: &DigestChannelsConfig,
-    webhook: bool,
-    now: DateTime<Utc>,
-) -> anyhow::Result<Vec<Enqueue>> {
-    let d = &built.digest;
-    let base = format!("digest:{}:{}", scope.key(), d.week);
-    let item = |channel: &str, action: Action| Enqueue {
-        id: format!("{base}:{channel}"),
-        action,
-        due_at: now,
-        mode: EnqueueMode::Once,
-    };
-    let title = format!("Canopy weekly digest: {} {}", d.repo, d.week);
-    let mut out = Vec::new();
-    // The issue goes to the configured repository, else to a GitHub repository itself.
-    let issue_repo = match (&cfg.digest.issue_repo, scope) {
-        (Some(r), _) => Some(r.clone()),
-        (None, Scope::Repo(r)) if platform == canopy_analyzer::Platform::Github => Some(r.clone()),
-        _ => None,
-    };
-    let marker = format!("<!-- canopy:digest:{}:{} -->", scope.key(), d.week);
-    if let (Some(repo), Some(number)) = (&issue_repo, cfg.digest.pinned_issue) {
-        out.push(item(
-            "comment",
-            Action::PostComment {
-                repo: repo.clone(),
-                number,
-                body: format!("{marker}\n{}", built.markdown()),
-                marker: marker.clone(),
-            },
-        ));
-    } else if let Some(issue_repo) = issue_repo.filter(|_| cfg.digest.issue) {
-        out.push(item(
-            "issue",
-            Action::CreateIssue {
-                repo: issue_repo,
-                title: title.clone(),
-                body: format!("{marker}\n{}", built.markdown()),
-                labels: cfg.digest.labels.clone(),
-                marker,
-            },
-        ));
-    }
-    if channels.dir.is_some() || !channels.email_to.is_empty() {
-        let html = built.html()?;
-        if channels.dir.is_some() {
-            out.push(item(
-                "file",
-                Action::WriteFile {
-                    name: format!("{}-{}.html", slug(&scope.key()), d.week),
-                    contents: html.clone(),
-                },
-            ));
-        }
-        if !channels.email_to.is_empty() {
-            out.push(item(
-                "email",
-                Action::SendEmail {
-                    to: channels.email_to.clone(),
-                    subject: title.clone(),
-                    text: built.markdown(),
-                    html,
-                },
-            ));
-        }
-    }
-    if channels.private_emails && channels.smtp.is_some() {
-        for p in &built.private {
-            // The id names the person by a hash, not by address: ids appear in logs.
-            let who = &hex::encode(sha2::Sha256::digest(p.email.as_bytes()))[..12];
-            out.push(item(
-                &format!("private:{who}"),
-                Action::SendEmail {
-                    to: vec![p.email.clone()],
-                    subject: format!("Your Canopy week {} (private)", d.week),
-                    html: messages::private_digest_html(&d.week, &p.text),
-                    text: p.text.clone(),
-                },
-            ));
-        }
-    }
-    if webhook {
-        out.push(item(
-            "webhook",
-            Action::PostWebhook {
-                subject: format!("{} {}", d.repo, d.week),
-                text: built.chat_text(),
-            },
-        ));
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use canopy_analyzer::event::CommitEvent;
+    use crate::config::DigestChannelsConfig;
+    use canopy_analyzer::event::{CommitEvent, EventKind};
     use canopy_analyzer::{Actor, Platform};
+    use canopy_core::Action;
+    use chrono::Utc;
 
     fn commit(n: usize, who: &str, at: &str) -> Event {
         let at = chrono::DateTime::parse_from_rfc3339(at).unwrap();

@@ -331,13 +331,12 @@ pub fn change_history(
         }
         ControlFlow::Continue(())
     })?;
-    events.extend(
-        new.iter()
-            .filter(|e| {
-                e.platform == *platform && &e.repo == repo && e.change_number() == Some(*number)
-            })
-            .cloned(),
-    );
+    let new_where = |pred: &dyn Fn(&Event) -> bool| -> Vec<Event> {
+        new.iter().filter(|e| pred(e)).cloned().collect()
+    };
+    events.extend(new_where(&|e| {
+        e.platform == *platform && &e.repo == repo && e.change_number() == Some(*number)
+    }));
     // Jobs recorded by commit only (GitHub Actions): attach those of the change's heads.
     let heads = ChangeHistory::from_events(events.clone()).heads();
     for sha in &heads {
@@ -347,15 +346,11 @@ pub fn change_history(
             }
             ControlFlow::Continue(())
         })?;
-        events.extend(
-            new.iter()
-                .filter(|e| {
-                    &e.repo == repo
-                        && e.head_sha() == Some(sha)
-                        && matches!(e.kind, EventKind::CiJobFinished(_))
-                })
-                .cloned(),
-        );
+        events.extend(new_where(&|e| {
+            &e.repo == repo
+                && e.head_sha() == Some(sha)
+                && matches!(e.kind, EventKind::CiJobFinished(_))
+        }));
     }
     Ok(ChangeHistory::from_events(events))
 }
@@ -556,5 +551,55 @@ mod tests {
             post_time(&day_cfg, at_time(day, 12, 30)),
             at_time(day, 13, 0)
         );
+    }
+
+    /// A fixture delivery's events, through the GitHub normaliser.
+    fn fixture(event: &str, name: &str) -> Vec<Event> {
+        let path = format!(
+            "{}/../../tests/fixtures/github/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let body = std::fs::read(&path).unwrap();
+        let now = "2026-11-05T12:00:00Z".parse().unwrap();
+        canopy_forge::github::normalize::normalize(event, name, &body, now)
+            .unwrap()
+            .events
+    }
+
+    #[test]
+    fn a_store_error_while_deciding_is_returned_never_read_as_absent() {
+        use canopy_store::faults::FailingStore;
+        let dir = tempfile::tempdir().unwrap();
+        let redb: Arc<dyn Store> = Arc::new(canopy_store::RedbStore::open(dir.path()).unwrap());
+        let store = FailingStore::new(redb);
+        for (event, name) in [
+            ("pull_request", "pull_request.opened.json"),
+            ("pull_request", "pull_request.synchronize.json"),
+            ("workflow_job", "workflow_job.completed.json"),
+        ] {
+            store.put_events(&fixture(event, name)).unwrap();
+        }
+        let reactor = Reactor::new(Arc::new(RepoConfigs::default()));
+        let now: DateTime<Utc> = "2026-11-05T12:00:00Z".parse().unwrap();
+        let job = fixture("workflow_job", "workflow_job.completed.lint.json");
+        let rerun = fixture("workflow_run", "workflow_run.requested.rerun.json");
+        let command = fixture("issue_comment", "issue_comment.command.json");
+        // Each lookup the reactor makes: the commit's change (a job names only its commit),
+        // the change's history, the outbox item of a deferral, the history behind a command.
+        for (method, events) in [
+            ("scan_sha", &job),
+            ("scan_change", &job),
+            ("outbox_item", &rerun),
+            ("scan_change", &command),
+        ] {
+            assert!(
+                reactor.react(&store, events, now).is_ok(),
+                "{method} healthy"
+            );
+            store.fail(method);
+            let err = reactor.react(&store, events, now).unwrap_err();
+            assert!(err.to_string().contains(method), "{method}: {err}");
+            store.heal();
+        }
     }
 }

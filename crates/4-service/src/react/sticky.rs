@@ -146,9 +146,59 @@ pub fn energy_view(
         }
         profiles.insert(p.name.clone(), p.source.clone());
     }
+    let grid_words = grid_words(cfg, grid, from_grid, jobs.len());
+    Some(EnergyView {
+        summary: energy_summary(&total, &latest, fixed, &grid_words),
+        method: energy_method(&profiles, u),
+    })
+}
+
+/// Where the intensity came from, in words.
+fn grid_words(
+    cfg: &RepoConfig,
+    grid: Option<&RegionData>,
+    from_grid: usize,
+    jobs: usize,
+) -> String {
+    match (&cfg.carbon.region, grid) {
+        (Some(r), Some(g)) if from_grid == jobs => format!(
+            "average while the jobs ran, region {r}, {}{}",
+            g.source,
+            g.stale
+                .as_ref()
+                .map(|e| format!("; stale data: {e}"))
+                .unwrap_or_default()
+        ),
+        (Some(r), Some(g)) => format!(
+            "region {r}, {} for {from_grid} of {jobs} jobs, {} gCO2e/kWh assumed for the rest",
+            g.source,
+            num(cfg.carbon.intensity_g_per_kwh)
+        ),
+        (Some(r), None) => format!("no data for region {r} yet; configured value"),
+        (None, _) => "world average, IEA 2019; set carbon.region for your grid".into(),
+    }
+}
+
+/// The energy and emissions of the change's builds (and of the latest run, if others ran
+/// before it), with ranges.
+fn energy_summary(total: &Footprint, latest: &Footprint, fixed: f64, grid: &str) -> String {
     let t = total.total_g();
-    let summary = format!(
-        "{} so far: {} kWh ({}–{}), {} gCO2e ({}–{}), of which {} g embodied.{} Grid: {} gCO2e/kWh ({}).",
+    let latest_run = if latest.jobs > 0 && latest.jobs < total.jobs {
+        format!(
+            " Latest run: {}, {} kWh.",
+            plural(latest.jobs, "job"),
+            num(latest.energy_kwh.value)
+        )
+    } else {
+        String::new()
+    };
+    let intensity = if total.energy_kwh.value > 0.0 {
+        total.operational_g.value / total.energy_kwh.value
+    } else {
+        fixed
+    };
+    format!(
+        "{} so far: {} kWh ({}–{}), {} gCO2e ({}–{}), of which {} g embodied.{latest_run} Grid: {} gCO2e/kWh ({grid}).",
         plural(total.jobs, "CI job"),
         num(total.energy_kwh.value),
         num(total.energy_kwh.low),
@@ -157,41 +207,13 @@ pub fn energy_view(
         num(t.low),
         num(t.high),
         num(total.embodied_g),
-        if latest.jobs > 0 && latest.jobs < total.jobs {
-            format!(
-                " Latest run: {}, {} kWh.",
-                plural(latest.jobs, "job"),
-                num(latest.energy_kwh.value)
-            )
-        } else {
-            String::new()
-        },
-        num(if total.energy_kwh.value > 0.0 {
-            total.operational_g.value / total.energy_kwh.value
-        } else {
-            fixed
-        }),
-        match (&cfg.carbon.region, grid) {
-            (Some(r), Some(g)) if from_grid == jobs.len() => format!(
-                "average while the jobs ran, region {r}, {}{}",
-                g.source,
-                g.stale
-                    .as_ref()
-                    .map(|e| format!("; stale data: {e}"))
-                    .unwrap_or_default()
-            ),
-            (Some(r), Some(g)) => format!(
-                "region {r}, {} for {} of {} jobs, {} gCO2e/kWh assumed for the rest",
-                g.source,
-                from_grid,
-                jobs.len(),
-                num(fixed)
-            ),
-            (Some(r), None) => format!("no data for region {r} yet; configured value"),
-            (None, _) => "world average, IEA 2019; set carbon.region for your grid".into(),
-        }
-    );
-    let method = format!(
+        num(intensity),
+    )
+}
+
+/// How the estimate was made: the runner profiles and the utilisation assumed.
+fn energy_method(profiles: &BTreeMap<String, String>, u: Utilisation) -> String {
+    format!(
         "Estimates, not measurements: {}; {:.0}% CPU utilisation assumed (range {:.0}–{:.0}%); embodied share per the Green Software Foundation's SCI.",
         profiles
             .iter()
@@ -201,8 +223,7 @@ pub fn energy_view(
         u.assumed * 100.0,
         u.low * 100.0,
         u.high * 100.0
-    );
-    Some(EnergyView { summary, method })
+    )
 }
 
 /// The status line of a closed change.

@@ -273,6 +273,32 @@ fn pct(x: f64) -> String {
     format!("{:.0}%", x * 100.0)
 }
 
+/// The line naming the history's main areas (empty when it has none).
+fn areas_line(out: &AnalyzeOutput) -> String {
+    let areas: Vec<String> = out
+        .areas
+        .areas
+        .iter()
+        .take(8)
+        .map(|a| {
+            let mark = if a.package { "*" } else { "" };
+            format!("{}{mark} ({})", a.area, pct(a.share))
+        })
+        .collect();
+    if areas.is_empty() {
+        return String::new();
+    }
+    format!(
+        "\nAreas (packages marked *, by share of file changes): {}{}.\n",
+        areas.join(", "),
+        if out.areas.areas.len() > 8 {
+            format!(" and {} more", out.areas.areas.len() - 8)
+        } else {
+            String::new()
+        }
+    )
+}
+
 /// Renders the Markdown report; `max_weeks` limits the table to the most recent weeks (0 = all).
 pub fn render_markdown(out: &AnalyzeOutput, max_weeks: usize) -> String {
     let mut s = String::new();
@@ -321,27 +347,7 @@ pub fn render_markdown(out: &AnalyzeOutput, max_weeks: usize) -> String {
          Context switching: mean distinct areas per author-day. Merges and bots are not counted. \
          Definitions: docs/metrics.md.\n",
     );
-    let areas: Vec<String> = out
-        .areas
-        .areas
-        .iter()
-        .take(8)
-        .map(|a| {
-            let mark = if a.package { "*" } else { "" };
-            format!("{}{mark} ({})", a.area, pct(a.share))
-        })
-        .collect();
-    if !areas.is_empty() {
-        s.push_str(&format!(
-            "\nAreas (packages marked *, by share of file changes): {}{}.\n",
-            areas.join(", "),
-            if out.areas.areas.len() > 8 {
-                format!(" and {} more", out.areas.areas.len() - 8)
-            } else {
-                String::new()
-            }
-        ));
-    }
+    s.push_str(&areas_line(out));
     s.push_str(&format!("Lines follow `git log {}`.\n", out.renames));
     if !out.warnings.is_empty() {
         s.push_str("\n## What could not be read\n\n");

@@ -89,47 +89,37 @@ pub fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
             "{:?} is not a repository: use OWNER/NAME",
             a.name
         );
-        let s = runtime.block_on(backfill::github::run(
-            &client,
-            store.as_ref(),
-            &a.name,
-            a.since,
-            &mut progress,
-        ))?;
+        let run = backfill::github::run(&client, store.as_ref(), &a.name, a.since, &mut progress);
+        let s = runtime.block_on(run)?;
+        let resumed = (s.resumed_from_page > 1)
+            .then(|| format!(" (resumed at page {})", s.resumed_from_page));
+        let (prs, new) = (s.prs, s.new_events);
         format!(
-            "{}: {} PRs read, {} new events stored{}",
+            "{}: {prs} PRs read, {new} new events stored{}",
             a.name,
-            s.prs,
-            s.new_events,
-            if s.resumed_from_page > 1 {
-                format!(" (resumed at page {})", s.resumed_from_page)
-            } else {
-                String::new()
-            }
+            resumed.unwrap_or_default()
         )
     } else {
         let client = clients
             .gerrit
             .context("no Gerrit credentials: set [gerrit] url and username in --config and CANOPY_GERRIT_PASSWORD")?;
         let ncfg = wiring::normalizer(&cfg).gerrit;
-        let s = runtime.block_on(backfill::gerrit::run(
+        let run = backfill::gerrit::run(
             &client,
             store.as_ref(),
             &ncfg,
             &a.name,
             a.since,
             &mut progress,
-        ))?;
+        );
+        let s = runtime.block_on(run)?;
+        let resumed =
+            (s.resumed_from > 0).then(|| format!(" (resumed at change {})", s.resumed_from));
+        let (changes, new) = (s.changes, s.new_events);
         format!(
-            "{}: {} changes read, {} new events stored{}",
+            "{}: {changes} changes read, {new} new events stored{}",
             a.name,
-            s.changes,
-            s.new_events,
-            if s.resumed_from > 0 {
-                format!(" (resumed at change {})", s.resumed_from)
-            } else {
-                String::new()
-            }
+            resumed.unwrap_or_default()
         )
     };
     if tty {

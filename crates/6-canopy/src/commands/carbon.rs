@@ -135,7 +135,8 @@ fn rfc(t: i64) -> String {
 
 fn window(a: WindowArgs) -> anyhow::Result<ExitCode> {
     let series = read_series(&a.series, a.column.as_deref())?;
-    let at = a.at.unwrap_or_else(Utc::now);
+    let at =
+        a.at.unwrap_or_else(|| canopy_core::Clock::now(&canopy_core::SystemClock));
     let (first, last) = series.span();
     let q = Query {
         data_start: at.timestamp(),

@@ -123,29 +123,7 @@ fn bundled() -> anyhow::Result<ExitCode> {
     )?;
     let tmp = tempfile::tempdir().context("creating the demo's temporary directory")?;
     let store_dir = tmp.path().join("store");
-    let mut loaded = super::demo_history::Loaded::default();
-    let mut reports = Vec::new();
-    for i in 0..org.repos.len() {
-        let name = org.repos[i].full_name.clone();
-        let git = super::demo_history::rebuild_repository(&org, i, tmp.path())?;
-        let report = analyze(&AnalyzeArgs {
-            git: git.clone(),
-            since: None,
-            until: None,
-            format: ReportFormat::Md,
-            repo: Some(name.clone()),
-            store: Some(canopy_store::Location::Dir(store_dir.clone())),
-            rev: "HEAD".into(),
-            jobs: None,
-            weeks: 8,
-            find_renames: git::renames::DEFAULT_RENAME_PERCENT,
-            find_copies: 0,
-            rename_limit: git::renames::DEFAULT_RENAME_LIMIT,
-        })
-        .with_context(|| format!("analysing {name}"))?;
-        reports.push(report);
-        loaded.repos.push((name, git));
-    }
+    let (mut loaded, reports) = analyze_repositories(&org, tmp.path(), &store_dir)?;
     for r in &reports {
         writeln!(out, "# {}\n", r.repo)?;
         write!(out, "{}", render_markdown(r, 8))?;
@@ -195,6 +173,42 @@ fn bundled() -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Each bundled repository rebuilt with git fast-import under `tmp` and analysed into the
+/// store at `store_dir`.
+fn analyze_repositories(
+    org: &canopy_synth::Org,
+    tmp: &Path,
+    store_dir: &Path,
+) -> anyhow::Result<(
+    super::demo_history::Loaded,
+    Vec<super::analyze::AnalyzeOutput>,
+)> {
+    let mut loaded = super::demo_history::Loaded::default();
+    let mut reports = Vec::new();
+    for i in 0..org.repos.len() {
+        let name = org.repos[i].full_name.clone();
+        let git = super::demo_history::rebuild_repository(org, i, tmp)?;
+        let report = analyze(&AnalyzeArgs {
+            git: git.clone(),
+            since: None,
+            until: None,
+            format: ReportFormat::Md,
+            repo: Some(name.clone()),
+            store: Some(canopy_store::Location::Dir(store_dir.to_path_buf())),
+            rev: "HEAD".into(),
+            jobs: None,
+            weeks: 8,
+            find_renames: git::renames::DEFAULT_RENAME_PERCENT,
+            find_copies: 0,
+            rename_limit: git::renames::DEFAULT_RENAME_LIMIT,
+        })
+        .with_context(|| format!("analysing {name}"))?;
+        reports.push(report);
+        loaded.repos.push((name, git));
+    }
+    Ok((loaded, reports))
+}
+
 /// The digest of the latest week with activity (Markdown and HTML) and a draft report of the
 /// last three months, all from the demo's store.
 fn digest_and_report(store_dir: &Path, repo: &str) -> anyhow::Result<(String, String, String)> {
@@ -235,7 +249,21 @@ fn digest_and_report(store_dir: &Path, repo: &str) -> anyhow::Result<(String, St
         key,
         repo_defaults: cfg,
     };
-    let (r, _) = canopy_service::report::create(store.as_ref(), &ids, &opts, chrono::Utc::now())?;
+    let now = canopy_core::Clock::now(&canopy_core::SystemClock);
+    let (r, _) = canopy_service::report::create(store.as_ref(), &ids, &opts, now)?;
+    Ok((
+        built.markdown(),
+        built.html()?,
+        report_words(&r, start, end),
+    ))
+}
+
+/// What the demo says about its draft report: cells shown and hidden, the privacy review.
+fn report_words(
+    r: &canopy_store::StoredReport,
+    start: chrono::NaiveDate,
+    end: chrono::NaiveDate,
+) -> String {
     let d = &r.document;
     let mut text = format!(
         "Draft {} for {} to {} (k = 5). `canopy report create --store DIR --period {}..{} --format json` makes it; a reviewer must `approve` it before `publish`.\n\n",
@@ -278,5 +306,5 @@ fn digest_and_report(store_dir: &Path, repo: &str) -> anyhow::Result<(String, St
             rule["detail"].as_str().unwrap_or("")
         ));
     }
-    Ok((built.markdown(), built.html()?, text))
+    text
 }

@@ -149,39 +149,24 @@ async fn post_all(store: Arc<dyn Store>, secret: &str, out: &mut String) -> anyh
         "Started `canopy serve` in-process on {base} with a temporary store.\n"
     );
     let client = reqwest::Client::new();
-    let mut status: BTreeMap<u16, usize> = BTreeMap::new();
-    for (event, id, body) in GITHUB {
-        let resp = client
+    let post = |event: &str, id: &str, body: &[u8], key: &str| {
+        client
             .post(format!("{base}/webhooks/github"))
             .header("X-GitHub-Event", event)
             .header("X-GitHub-Delivery", id)
-            .header("X-Hub-Signature-256", github_signature(secret, body))
+            .header("X-Hub-Signature-256", github_signature(key, body))
             .body(body.to_vec())
             .send()
-            .await?;
+    };
+    let mut status: BTreeMap<u16, usize> = BTreeMap::new();
+    for (event, id, body) in GITHUB {
+        let resp = post(event, id, body, secret).await?;
         *status.entry(resp.status().as_u16()).or_default() += 1;
     }
     // GitHub redelivers the first one; a forger sends one with a wrong signature.
     let (event, id, body) = GITHUB[0];
-    let again = client
-        .post(format!("{base}/webhooks/github"))
-        .header("X-GitHub-Event", event)
-        .header("X-GitHub-Delivery", id)
-        .header("X-Hub-Signature-256", github_signature(secret, body))
-        .body(body.to_vec())
-        .send()
-        .await?;
-    let forged = client
-        .post(format!("{base}/webhooks/github"))
-        .header("X-GitHub-Event", event)
-        .header("X-GitHub-Delivery", "forged-1")
-        .header(
-            "X-Hub-Signature-256",
-            github_signature("not-the-secret", body),
-        )
-        .body(body.to_vec())
-        .send()
-        .await?;
+    let again = post(event, id, body, secret).await?;
+    let forged = post(event, "forged-1", body, "not-the-secret").await?;
     for body in GERRIT {
         let resp = client
             .post(format!("{base}/webhooks/gerrit"))

@@ -13,9 +13,14 @@ use canopy_store::Location;
 use super::burnout::{
     IdentityArgs, analysable_rows, identities, opted_in, person_of, personal_section,
 };
+use canopy_analyzer::identity::Identities;
 use canopy_core::{Clock, SystemClock, WriteOp};
 use canopy_service::config::Config;
+use canopy_service::digest::Built;
 use canopy_service::digest::Scope;
+use canopy_service::repo_config::RepoConfig;
+use canopy_store::Store;
+use chrono::{DateTime, Utc};
 
 /// How to print a digest.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -102,19 +107,7 @@ pub fn run(a: DigestArgs) -> anyhow::Result<ExitCode> {
     }
     let ids = identities(&a.ids)?;
     if let Some(who) = &a.for_person {
-        let person = person_of(&ids, who);
-        let rules = Rules::new(
-            repo_cfg.privacy.k as usize,
-            opted_in(store.as_ref(), &ids, &[])?,
-        );
-        let rows = if rules.analysable(&person) {
-            analysable_rows(store.as_ref(), &ids, &rules, a.ids.meetings.as_deref())?
-        } else {
-            Vec::new()
-        };
-        let text = personal_section(&rows, &rules, &person, a.week)
-            .map_err(|why| anyhow::anyhow!("no private section for {who}: {why}"))?;
-        return emit(&a, &text);
+        return private_section(&a, store.as_ref(), &ids, &repo_cfg, who);
     }
     let grid = match &repo_cfg.carbon.region {
         Some(r) => {
@@ -137,45 +130,15 @@ pub fn run(a: DigestArgs) -> anyhow::Result<ExitCode> {
         a.ids.meetings.as_deref(),
     )?;
     if a.send {
-        let platform = scope.platform(store.as_ref())?;
-        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        let webhook = crate::wiring::digest_webhook_configured(&env);
-        let now = clock.now();
-        let actions = canopy_service::digest::actions(
+        return send(
+            &a,
+            store.as_ref(),
             &built,
             &scope,
-            platform,
             &repo_cfg,
-            &cfg.digest,
-            webhook,
-            now,
-        )?;
-        anyhow::ensure!(
-            !actions.is_empty(),
-            "no channel is configured for {}: set [digest] dir, email_to or {} in the server \
-             configuration (a GitHub repository also gets an issue)",
-            scope.label(),
-            crate::wiring::DIGEST_WEBHOOK_VAR
+            &cfg,
+            clock.now(),
         );
-        if a.dry_run {
-            for e in &actions {
-                println!("{}", e.action.dry_run_line(&e.id, None));
-            }
-        } else {
-            let n = actions.len();
-            store.apply_writes(
-                actions
-                    .into_iter()
-                    .map(|e| WriteOp::Enqueue(e, now))
-                    .collect(),
-            )?;
-            eprintln!(
-                "canopy: queued {n} digest action(s) for {} {}; `canopy serve` performs them",
-                scope.label(),
-                a.week
-            );
-        }
-        return Ok(ExitCode::SUCCESS);
     }
     let text = match a.format {
         DigestFormat::Json => serde_json::to_string(&built.digest)? + "\n",
@@ -183,6 +146,75 @@ pub fn run(a: DigestArgs) -> anyhow::Result<ExitCode> {
         DigestFormat::Html => built.html()?,
     };
     emit(&a, &text)
+}
+
+/// `--for`: one opted-in person's private section.
+fn private_section(
+    a: &DigestArgs,
+    store: &dyn Store,
+    ids: &Identities,
+    repo_cfg: &RepoConfig,
+    who: &str,
+) -> anyhow::Result<ExitCode> {
+    let person = person_of(ids, who);
+    let rules = Rules::new(repo_cfg.privacy.k as usize, opted_in(store, ids, &[])?);
+    let rows = if rules.analysable(&person) {
+        analysable_rows(store, ids, &rules, a.ids.meetings.as_deref())?
+    } else {
+        Vec::new()
+    };
+    let text = personal_section(&rows, &rules, &person, a.week)
+        .map_err(|why| anyhow::anyhow!("no private section for {who}: {why}"))?;
+    emit(a, &text)
+}
+
+/// `--send`: queues the digest for every configured channel (or prints them with --dry-run).
+fn send(
+    a: &DigestArgs,
+    store: &dyn Store,
+    built: &Built,
+    scope: &Scope,
+    repo_cfg: &RepoConfig,
+    cfg: &Config,
+    now: DateTime<Utc>,
+) -> anyhow::Result<ExitCode> {
+    let platform = scope.platform(store)?;
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let webhook = crate::wiring::digest_webhook_configured(&env);
+    let actions = canopy_service::digest::actions(
+        built,
+        scope,
+        platform,
+        repo_cfg,
+        &cfg.digest,
+        webhook,
+        now,
+    )?;
+    anyhow::ensure!(
+        !actions.is_empty(),
+        "no channel is configured for {}: set [digest] dir, email_to or {} in the server \
+         configuration (a GitHub repository also gets an issue)",
+        scope.label(),
+        crate::wiring::DIGEST_WEBHOOK_VAR
+    );
+    if a.dry_run {
+        for e in &actions {
+            println!("{}", e.action.dry_run_line(&e.id, None));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let n = actions.len();
+    let ops = actions
+        .into_iter()
+        .map(|e| WriteOp::Enqueue(e, now))
+        .collect();
+    store.apply_writes(ops)?;
+    eprintln!(
+        "canopy: queued {n} digest action(s) for {} {}; `canopy serve` performs them",
+        scope.label(),
+        a.week
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn emit(a: &DigestArgs, text: &str) -> anyhow::Result<ExitCode> {

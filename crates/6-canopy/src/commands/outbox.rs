@@ -7,7 +7,7 @@ use std::ops::ControlFlow;
 use std::process::ExitCode;
 
 use super::events::ListFormat;
-use canopy_core::{OutboxItem, OutboxState, WriteOp, WriteOutcome};
+use canopy_core::{Clock, OutboxItem, OutboxState, SystemClock, WriteOp, WriteOutcome};
 
 /// Arguments of `canopy outbox`.
 #[derive(Debug, clap::Args)]
@@ -106,7 +106,7 @@ fn retry(a: OutboxRetryArgs) -> anyhow::Result<ExitCode> {
     let out = store
         .apply_writes(vec![WriteOp::OutboxRetry {
             id: a.id.clone(),
-            now: chrono::Utc::now(),
+            now: SystemClock.now(),
         }])?
         .pop();
     match out {

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use canopy_analyzer::Platform;
+use canopy_forge::github::event::GithubEvent;
 use canopy_store::Location;
 use sha2::{Digest, Sha256};
 
@@ -16,24 +17,6 @@ use canopy_core::{Delivery, WriteOp, WriteOutcome};
 use canopy_server::http::gerrit_delivery_id;
 use canopy_server::pool::drain_blocking;
 use canopy_service::config::Config;
-
-/// GitHub event names recognised at the start of a file name (`pull_request.opened.json`).
-const GITHUB_EVENTS: [&str; 14] = [
-    "pull_request_review_comment",
-    "pull_request_review",
-    "pull_request",
-    "issue_comment",
-    "push",
-    "check_run",
-    "check_suite",
-    "workflow_run",
-    "workflow_job",
-    "status",
-    "ping",
-    "installation_repositories",
-    "installation",
-    "issues",
-];
 
 /// Arguments of `canopy replay`.
 #[derive(Debug, clap::Args)]
@@ -112,7 +95,7 @@ pub fn github_delivery(
         .or_else(|| sidecar(file, "X-GitHub-Event"))
         .or_else(|| {
             let first = name.split('.').next().unwrap_or("");
-            GITHUB_EVENTS.contains(&first).then(|| first.to_string())
+            GithubEvent::from_name(first).map(|e| e.as_str().to_string())
         })
         .with_context(|| {
             format!("{}: no event name; pass --event, add {name}.headers, or name the file <event>.<action>.json", file.display())
@@ -154,6 +137,25 @@ pub fn gerrit_delivery(body: Vec<u8>, now: chrono::DateTime<chrono::Utc>) -> Del
     }
 }
 
+/// The deliveries the files stand for, to store.
+fn receive_all(
+    args: &ReplayArgs,
+    files: &[PathBuf],
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<Vec<WriteOp>> {
+    let mut ops = Vec::with_capacity(files.len());
+    for f in files {
+        let body = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
+        let d = match args.platform {
+            Platform::Github => github_delivery(f, body, args.event.as_deref(), now)?,
+            Platform::Gerrit => gerrit_delivery(body, now),
+            Platform::Git => anyhow::bail!("git histories are read with `canopy analyze --git`"),
+        };
+        ops.push(WriteOp::Receive(d));
+    }
+    Ok(ops)
+}
+
 /// Runs `canopy replay`.
 pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let cfg = match &args.config {
@@ -169,17 +171,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         crate::store_location::open(args.store.as_ref(), crate::store_location::Migrate::Yes)?;
     let clock = SystemClock;
     let now = clock.now();
-    let mut ops = Vec::with_capacity(files.len());
-    for f in &files {
-        let body = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
-        let d = match args.platform {
-            Platform::Github => github_delivery(f, body, args.event.as_deref(), now)?,
-            Platform::Gerrit => gerrit_delivery(body, now),
-            Platform::Git => anyhow::bail!("git histories are read with `canopy analyze --git`"),
-        };
-        ops.push(WriteOp::Receive(d));
-    }
-    let outcomes = store.apply_writes(ops)?;
+    let outcomes = store.apply_writes(receive_all(&args, &files, now)?)?;
     let new = outcomes
         .iter()
         .filter(|o| matches!(o, WriteOutcome::Received { .. }))

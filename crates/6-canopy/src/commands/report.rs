@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use canopy_core::{Clock, SystemClock};
 use canopy_store::Location;
-use chrono::Utc;
 
 use super::burnout::identities;
 use canopy_policies::report::Mechanism;
@@ -212,11 +212,29 @@ fn find(store: &dyn Store, id: &str) -> anyhow::Result<StoredReport> {
 
 fn entry(action: &str, actor: &str, detail: impl Into<String>) -> AuditEntry {
     AuditEntry {
-        at: Utc::now(),
+        at: SystemClock.now(),
         action: action.into(),
         actor: actor.into(),
         detail: detail.into(),
     }
+}
+
+/// The noise mechanism the flags ask for.
+fn mechanism(noise: NoiseKind, delta: Option<f64>) -> anyhow::Result<Mechanism> {
+    Ok(match (noise, delta) {
+        (NoiseKind::Laplace, None) => Mechanism::Laplace,
+        (NoiseKind::Laplace, Some(_)) => {
+            anyhow::bail!("--delta applies only to --noise gaussian (Laplace noise has no delta)")
+        }
+        (NoiseKind::Gaussian, delta) => {
+            let delta = delta.unwrap_or(1e-6);
+            anyhow::ensure!(
+                delta > 0.0 && delta < 1.0,
+                "--delta must be between 0 and 1 (exclusive), e.g. 1e-6"
+            );
+            Mechanism::Gaussian { delta }
+        }
+    })
 }
 
 fn create(a: CreateArgs) -> anyhow::Result<ExitCode> {
@@ -230,20 +248,7 @@ fn create(a: CreateArgs) -> anyhow::Result<ExitCode> {
             "--epsilon must be a positive number"
         );
     }
-    let mechanism = match (a.noise, a.delta) {
-        (NoiseKind::Laplace, None) => Mechanism::Laplace,
-        (NoiseKind::Laplace, Some(_)) => {
-            anyhow::bail!("--delta applies only to --noise gaussian (Laplace noise has no delta)")
-        }
-        (NoiseKind::Gaussian, delta) => {
-            let delta = delta.unwrap_or(1e-6);
-            anyhow::ensure!(
-                delta > 0.0 && delta < 1.0,
-                "--delta must be between 0 and 1 (exclusive), e.g. 1e-6"
-            );
-            Mechanism::Gaussian { delta }
-        }
-    };
+    let mechanism = mechanism(a.noise, a.delta)?;
     let k = a.k.unwrap_or(cfg.reports.min_k);
     anyhow::ensure!(k >= 1, "--k must be at least 1");
     let (loc, store) =
@@ -269,7 +274,7 @@ fn create(a: CreateArgs) -> anyhow::Result<ExitCode> {
         key,
         repo_defaults: cfg.defaults.clone(),
     };
-    let (r, budget) = report::create(store.as_ref(), &ids, &opts, Utc::now())?;
+    let (r, budget) = report::create(store.as_ref(), &ids, &opts, SystemClock.now())?;
     let failed = report::failed_rules(&r);
     let budget_key = a.period.budget_key();
     store.save_report(

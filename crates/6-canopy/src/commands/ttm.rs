@@ -12,6 +12,7 @@ use canopy_models::ttm::{PrRecord, TrainConfig};
 use canopy_store::Location;
 
 use super::analyze::ReportFormat;
+use canopy_core::{Clock, SystemClock};
 use canopy_service::ttm;
 
 /// Arguments of `canopy ttm`.
@@ -214,7 +215,7 @@ fn markdown(path: &Path, r: &EvalReport) -> String {
 fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
     let (loc, store) =
         crate::store_location::open(a.store.as_ref(), crate::store_location::Migrate::No)?;
-    let trained = ttm::train_all(store.as_ref(), a.min_repo, chrono::Utc::now())?;
+    let trained = ttm::train_all(store.as_ref(), a.min_repo, SystemClock.now())?;
     anyhow::ensure!(
         !trained.is_empty(),
         "the store at {} has no pull requests or changes to learn from",
