@@ -56,8 +56,9 @@ pub struct Digest {
     pub negative_share: Option<f64>,
     /// The same over the previous weeks.
     pub negative_share_before: Option<f64>,
-    /// Uncivil comments this week.
-    pub uncivil: usize,
+    /// Uncivil comments this week; `None` when no validated incivility classifier was given
+    /// (the count is then not shown, rather than shown as zero).
+    pub uncivil: Option<usize>,
     /// CI jobs finished this week.
     pub ci_jobs: usize,
     /// Their total runtime, hours.
@@ -229,6 +230,7 @@ fn build_scope(
                 ..DayActivity::default()
             })
             .collect(),
+        uncivil: uncivil.map(|_| 0),
         ..Digest::default()
     };
     let day_of = |t: DateTime<Utc>| ((t - start).num_days().clamp(0, 6)) as usize;
@@ -308,8 +310,10 @@ fn build_scope(
                 if in_week(at) {
                     d.daily[day_of(at)].comments += 1;
                     count_time(&mut stamped, &mut late, &mut weekend);
-                    if uncivil.is_some_and(|f| f(&c.body)) {
-                        d.uncivil += 1;
+                    if let (Some(f), Some(n)) = (uncivil, d.uncivil.as_mut())
+                        && f(&c.body)
+                    {
+                        *n += 1;
                     }
                 }
                 if let Some(f) = negative {
@@ -433,11 +437,11 @@ impl Digest {
                 "Median time to merge rose from {before:.0} to {now:.0} hours compared with the previous {TREND_WEEKS} weeks."
             ));
         }
-        if self.uncivil > 0 {
+        if let Some(n) = self.uncivil.filter(|&n| n > 0) {
             out.push(format!(
                 "{} {} flagged as uncivil this week.",
-                self.uncivil,
-                if self.uncivil == 1 {
+                n,
+                if n == 1 {
                     "comment was"
                 } else {
                     "comments were"

@@ -711,7 +711,7 @@ mod tests {
             weekend_share: Some(0.05),
             negative_share: Some(0.18),
             negative_share_before: Some(0.12),
-            uncivil: 1,
+            uncivil: Some(1),
             ci_jobs: 40,
             ci_hours: 12.5,
             ci_failed: 6,

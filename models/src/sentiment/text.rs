@@ -89,9 +89,9 @@ pub fn words(clean: &str) -> Vec<String> {
     out
 }
 
-/// FNV-1a, 64-bit: a stable hash for feature buckets (the artifact depends on it).
-pub fn fnv(bytes: &[u8], seed: u64) -> u64 {
-    let mut h = 0xcbf2_9ce4_8422_2325u64 ^ seed;
+/// FNV-1a, 64-bit, continued from `h` (start with [`fnv_start`]): a stable hash for feature
+/// keys (the artifact depends on it).
+pub fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
     for &b in bytes {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0100_0000_01b3);
@@ -99,59 +99,89 @@ pub fn fnv(bytes: &[u8], seed: u64) -> u64 {
     h
 }
 
-/// Hashed features of a text: word 1–2-grams and character 2–5-grams inside words, with
-/// sublinear term frequency, each family L2-normalised. Returns (bucket, value) pairs.
-pub fn features(text: &str, buckets: u32) -> Vec<(u32, f32)> {
-    let c = clean(text);
-    let ws = words(&c);
-    let mut word_f: std::collections::HashMap<u32, f32> = std::collections::HashMap::new();
-    let add = |m: &mut std::collections::HashMap<u32, f32>, key: &[u8], seed: u64| {
-        *m.entry((fnv(key, seed) % u64::from(buckets)) as u32)
-            .or_default() += 1.0;
-    };
-    for (i, w) in ws.iter().enumerate() {
-        add(&mut word_f, w.as_bytes(), 1);
-        if i + 1 < ws.len() {
-            add(&mut word_f, format!("{w} {}", ws[i + 1]).as_bytes(), 2);
-        }
+/// The FNV-1a offset basis, mixed with a family seed.
+pub fn fnv_start(seed: u64) -> u64 {
+    0xcbf2_9ce4_8422_2325u64 ^ seed.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+/// Folds a 64-bit n-gram hash to the 32-bit key stored in the artifact.
+pub fn key(h: u64) -> u32 {
+    ((h >> 32) ^ h) as u32
+}
+
+const WORD_SEED: u64 = 1;
+const BIGRAM_SEED: u64 = 2;
+const CHAR_SEED: u64 = 3;
+
+/// The 64-bit n-gram hashes of one text, by family (each family is normalised on its own).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Grams {
+    /// Word 1- and 2-grams.
+    pub word: Vec<u64>,
+    /// Character 2–5-grams inside words padded with a space each side.
+    pub char: Vec<u64>,
+}
+
+/// Number of characters in the shortest and longest character n-gram.
+pub const CHAR_N: (usize, usize) = (2, 5);
+
+impl Grams {
+    /// The hashes of `text` (cleaned with [`clean`], split with [`words`]), with repeats.
+    pub fn of(text: &str) -> Grams {
+        let mut g = Grams::default();
+        g.fill(text);
+        g
     }
-    let mut char_f = std::collections::HashMap::new();
-    for w in &ws {
-        let padded: Vec<char> = format!(" {w} ").chars().collect();
-        for n in 2..=5 {
-            if padded.len() < n {
-                continue;
+
+    /// Refills `self` with the hashes of `text`, reusing its buffers.
+    pub fn fill(&mut self, text: &str) {
+        self.word.clear();
+        self.char.clear();
+        let cleaned = clean(text);
+        let ws = words(&cleaned);
+        let mut buf = [0u8; 4];
+        let mut chars: Vec<char> = Vec::new();
+        for (i, w) in ws.iter().enumerate() {
+            self.word.push(fnv(fnv_start(WORD_SEED), w.as_bytes()));
+            if let Some(next) = ws.get(i + 1) {
+                let h = fnv(fnv(fnv_start(BIGRAM_SEED), w.as_bytes()), b" ");
+                self.word.push(fnv(h, next.as_bytes()));
             }
-            for win in padded.windows(n) {
-                let s: String = win.iter().collect();
-                add(&mut char_f, s.as_bytes(), 3);
+        }
+        for w in cleaned.split_whitespace() {
+            chars.clear();
+            chars.push(' ');
+            chars.extend(w.chars());
+            chars.push(' ');
+            for start in 0..chars.len() {
+                let mut h = fnv_start(CHAR_SEED);
+                for (n, c) in chars[start..].iter().take(CHAR_N.1).enumerate() {
+                    h = if c.is_ascii() {
+                        fnv(h, &[*c as u8])
+                    } else {
+                        fnv(h, c.encode_utf8(&mut buf).as_bytes())
+                    };
+                    if n + 1 >= CHAR_N.0 {
+                        self.char.push(h);
+                    }
+                }
             }
         }
     }
-    let mut out = Vec::with_capacity(word_f.len() + char_f.len());
-    for m in [word_f, char_f] {
-        let norm: f32 = m
-            .values()
-            .map(|v| (1.0 + v.ln()).powi(2))
-            .sum::<f32>()
-            .sqrt();
-        if norm == 0.0 {
-            continue;
+
+    /// The word n-gram hashes with the text each stands for (for inspecting a model).
+    pub fn named(text: &str) -> Vec<(u64, String)> {
+        let ws = words(&clean(text));
+        let mut out = Vec::new();
+        for (i, w) in ws.iter().enumerate() {
+            out.push((fnv(fnv_start(WORD_SEED), w.as_bytes()), w.clone()));
+            if let Some(next) = ws.get(i + 1) {
+                let h = fnv(fnv(fnv_start(BIGRAM_SEED), w.as_bytes()), b" ");
+                out.push((fnv(h, next.as_bytes()), format!("{w} {next}")));
+            }
         }
-        for (k, v) in m {
-            out.push((k, (1.0 + v.ln()) / norm));
-        }
+        out
     }
-    out.sort_unstable_by_key(|p| p.0);
-    // Collisions between families add up.
-    let mut merged: Vec<(u32, f32)> = Vec::with_capacity(out.len());
-    for (k, v) in out {
-        match merged.last_mut() {
-            Some(last) if last.0 == k => last.1 += v,
-            _ => merged.push((k, v)),
-        }
-    }
-    merged
 }
 
 #[cfg(test)]
@@ -169,11 +199,20 @@ mod tests {
     }
 
     #[test]
-    fn features_are_stable_and_normalised() {
-        let a = features("Thanks, great work!", 1 << 20);
-        let b = features("Thanks, great work!", 1 << 20);
-        assert_eq!(a, b);
-        assert!(a.windows(2).all(|w| w[0].0 < w[1].0));
-        assert!(features("```\ncode only\n```", 1 << 20).is_empty());
+    fn grams_are_stable_and_cover_words_bigrams_and_padded_characters() {
+        let a = Grams::of("Thanks, great work!");
+        assert_eq!(a, Grams::of("THANKS,   great\nwork!"));
+        let spaced = Grams::of("thanks great work !");
+        assert_eq!(a.word, spaced.word);
+        // Character n-grams run over whitespace tokens: "work!" keeps its "k!" n-gram.
+        assert_ne!(a.char, spaced.char);
+        // thanks, great, work, ! and three bigrams between four tokens.
+        assert_eq!(a.word.len(), 7);
+        // " ab " has 3 + 2 + 1 character n-grams of length 2..=4 (no 5-gram fits).
+        assert_eq!(Grams::of("ab").char.len(), 6);
+        assert!(Grams::of("```\ncode only\n```").word.is_empty());
+        let named = Grams::named("great work");
+        assert_eq!(named[1].1, "great work");
+        assert!(a.word.contains(&named[1].0));
     }
 }

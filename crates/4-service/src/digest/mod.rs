@@ -137,12 +137,15 @@ pub fn build(
     let sentiment = Sentiment::shipped().context("loading the sentiment model")?;
     let negative = |t: &str| sentiment.probabilities(t)[0];
     let uncivil = |t: &str| sentiment.score(t).uncivil;
+    // Counted only once the flag is validated on held-out data (docs/burnout.md, Sentiment).
+    let uncivil =
+        canopy_models::sentiment::UNCIVIL_VALIDATED.then_some(&uncivil as &dyn Fn(&str) -> bool);
     let mut d = match scope {
         Scope::Repo(r) => {
-            canopy_analyzer::digest::build(r, &events, week, Some(&negative), Some(&uncivil))
+            canopy_analyzer::digest::build(r, &events, week, Some(&negative), uncivil)
         }
         Scope::Org(o) => {
-            canopy_analyzer::digest::build_org(o, &events, week, Some(&negative), Some(&uncivil))
+            canopy_analyzer::digest::build_org(o, &events, week, Some(&negative), uncivil)
         }
     };
     footprint::add_ci(&mut d, &events, week, cfg, grid);

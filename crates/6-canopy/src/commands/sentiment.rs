@@ -1,11 +1,15 @@
-//! `canopy sentiment`: evaluate, train and apply the SE-specific sentiment classifier.
+//! `canopy sentiment`: evaluate, train and apply the SE-specific sentiment and incivility
+//! classifiers. The substance is in `canopy_models::sentiment` (and `canopy_encoder` for the
+//! optional fine-tuned encoder); this module reads files and prints.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use canopy_models::sentiment::{self, Label, Model, TrainConfig};
+use canopy_models::sentiment::corpus::{self, Corpus, Gold};
+use canopy_models::sentiment::suite::{self, Scorer};
+use canopy_models::sentiment::{self, Label, Model, Scored, TrainConfig, TrainData};
 
 use super::analyze::ReportFormat;
 
@@ -18,9 +22,10 @@ pub struct SentimentArgs {
 
 #[derive(Debug, clap::Subcommand)]
 enum SentimentCommand {
-    /// Per-class and macro F1 on a labelled CSV (`text` and `polarity` columns).
+    /// Figures on a labelled CSV (`text` and `polarity`, `negative` or `uncivil` columns), or
+    /// the within- and cross-corpus tables of the whole evaluation suite (--suite).
     Eval(EvalArgs),
-    /// Train a model on a labelled CSV and write the artifact.
+    /// Train a model on labelled CSVs and write the artifact (or fine-tune an encoder).
     Train(TrainArgs),
     /// Label one text, or every row of a CSV.
     Score(ScoreArgs),
@@ -30,14 +35,32 @@ enum SentimentCommand {
 #[derive(Debug, clap::Args)]
 pub struct EvalArgs {
     /// Labelled CSV, as in ../shared/data/sentiment/.
-    #[arg(long, value_name = "FILE")]
-    pub data: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "suite")]
+    pub data: Option<PathBuf>,
     /// Only rows whose `split_zhang2023` (or `split`) column has this value, e.g. `test`.
     #[arg(long)]
     pub split: Option<String>,
     /// Model artifact [default: the one shipped with Canopy].
     #[arg(long, value_name = "FILE")]
     pub model: Option<PathBuf>,
+    /// Score sentiment with this fine-tuned encoder directory (incivility stays with the
+    /// TF-IDF model's head).
+    #[arg(long, value_name = "DIR")]
+    pub encoder: Option<PathBuf>,
+    /// Train the TF-IDF model on each training corpus and print within- and cross-corpus
+    /// tables for it, the shipped model and --encoder (takes a few minutes).
+    #[arg(long, conflicts_with = "data")]
+    pub suite: bool,
+    /// Folder of the training corpora (GitHub gold, Senti4SD).
+    #[arg(long, value_name = "DIR", default_value = "../shared/data/sentiment")]
+    pub shared: PathBuf,
+    /// Folder of the fetched corpora (Jira, Stack Overflow, incivility, held-out corpora).
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "../shared/data/sentiment-extra"
+    )]
+    pub extra: PathBuf,
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
     pub format: ReportFormat,
@@ -46,27 +69,42 @@ pub struct EvalArgs {
 /// Arguments of `canopy sentiment train`.
 #[derive(Debug, clap::Args)]
 pub struct TrainArgs {
-    /// Labelled CSV (repeatable).
-    #[arg(long, value_name = "FILE", required = true)]
-    pub data: Vec<PathBuf>,
-    /// Only rows of this split, e.g. `train`.
-    #[arg(long)]
-    pub split: Option<String>,
-    /// Where to write the artifact.
+    /// Main labelled CSV (`text`, `polarity`).
     #[arg(long, value_name = "FILE")]
+    pub data: PathBuf,
+    /// Rows of --data to train on.
+    #[arg(long, default_value = "train")]
+    pub split: String,
+    /// Rows of --data to choose settings on (never trained on).
+    #[arg(long, default_value = "valid")]
+    pub valid_split: String,
+    /// More labelled CSVs to train on, as FILE or FILE:SPLIT (repeatable); their weight
+    /// relative to --data is chosen on the validation rows.
+    #[arg(long, value_name = "FILE[:SPLIT]")]
+    pub extra: Vec<String>,
+    /// Incivility CSV (`text`, `uncivil`, `split` = train/valid): adds the incivility head,
+    /// its threshold chosen on the `valid` rows.
+    #[arg(long, value_name = "FILE")]
+    pub incivility: Option<PathBuf>,
+    /// Where to write the artifact (with --encoder: the fine-tuned encoder's directory).
+    #[arg(long, value_name = "PATH")]
     pub out: PathBuf,
-    /// Passes over the data.
-    #[arg(long, default_value_t = TrainConfig::default().epochs)]
-    pub epochs: usize,
-    /// AdaGrad learning rate.
-    #[arg(long, default_value_t = TrainConfig::default().learning_rate)]
-    pub learning_rate: f32,
-    /// L2 penalty.
-    #[arg(long, default_value_t = TrainConfig::default().l2)]
-    pub l2: f32,
-    /// Fewest texts a feature must appear in.
+    /// Fine-tune this all-MiniLM-L6-v2 directory (config.json, vocab.txt, model.safetensors)
+    /// instead of training the TF-IDF model.
+    #[arg(long, value_name = "DIR")]
+    pub encoder: Option<PathBuf>,
+    /// Candidate penalties C, comma-separated (chosen on validation).
+    #[arg(long, value_delimiter = ',', default_values_t = TrainConfig::default().c_grid)]
+    pub c: Vec<f64>,
+    /// Candidate weights of --extra corpora, comma-separated (chosen on validation).
+    #[arg(long, value_delimiter = ',', default_values_t = TrainConfig::default().extra_weights)]
+    pub extra_weight: Vec<f64>,
+    /// Fewest training texts an n-gram must appear in.
     #[arg(long, default_value_t = TrainConfig::default().min_df)]
     pub min_df: usize,
+    /// Encoder fine-tuning passes over the training texts.
+    #[arg(long, default_value_t = 3)]
+    pub epochs: usize,
 }
 
 /// Arguments of `canopy sentiment score`.
@@ -84,6 +122,9 @@ pub struct ScoreArgs {
     /// Model artifact [default: the one shipped with Canopy].
     #[arg(long, value_name = "FILE")]
     pub model: Option<PathBuf>,
+    /// Score sentiment with this fine-tuned encoder directory.
+    #[arg(long, value_name = "DIR")]
+    pub encoder: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
     pub format: ReportFormat,
@@ -92,13 +133,15 @@ pub struct ScoreArgs {
 /// Runs `canopy sentiment`.
 pub fn run(args: SentimentArgs) -> anyhow::Result<ExitCode> {
     match args.command {
+        SentimentCommand::Eval(a) if a.suite => eval_suite(a),
         SentimentCommand::Eval(a) => eval(a),
         SentimentCommand::Train(a) => train(a),
         SentimentCommand::Score(a) => score(a),
     }
 }
 
-fn load(model: Option<&Path>) -> anyhow::Result<Model> {
+/// Loads a model artifact, or the shipped one.
+pub fn load(model: Option<&Path>) -> anyhow::Result<Model> {
     match model {
         Some(p) => {
             let b = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
@@ -109,127 +152,373 @@ fn load(model: Option<&Path>) -> anyhow::Result<Model> {
     }
 }
 
-/// Reads (text, label) rows of a labelled CSV, optionally one split only.
-pub fn read_labelled(path: &Path, split: Option<&str>) -> anyhow::Result<Vec<(String, Label)>> {
+/// The scorer for `--encoder DIR` (sentiment from the encoder, incivility from `tfidf`), or
+/// `tfidf` itself.
+pub fn scorer(tfidf: Model, encoder: Option<&Path>) -> anyhow::Result<Box<dyn Scorer>> {
+    match encoder {
+        None => Ok(Box::new(tfidf)),
+        Some(dir) => load_encoder(dir, tfidf),
+    }
+}
+
+#[cfg(feature = "encoder")]
+fn load_encoder(dir: &Path, tfidf: Model) -> anyhow::Result<Box<dyn Scorer>> {
+    let e = canopy_encoder::Encoder::load(dir)
+        .with_context(|| format!("loading the encoder in {}", dir.display()))?;
+    Ok(Box::new(canopy_encoder::WithIncivility::new(e, tfidf)))
+}
+
+#[cfg(not(feature = "encoder"))]
+fn load_encoder(dir: &Path, _: Model) -> anyhow::Result<Box<dyn Scorer>> {
+    anyhow::bail!(
+        "--encoder {}: this canopy was built without the `encoder` feature; rebuild with \
+         `cargo build --release --features encoder`",
+        dir.display()
+    )
+}
+
+/// Reads a labelled CSV, optionally one split only.
+pub fn read_corpus(path: &Path, split: Option<&str>) -> anyhow::Result<Corpus> {
     anyhow::ensure!(
         path.exists(),
         "no such file: {} (labelled corpora are in ../shared/data/sentiment/)",
         path.display()
     );
-    let mut rdr =
-        csv::Reader::from_path(path).with_context(|| format!("opening {}", path.display()))?;
-    let h = rdr.headers()?.clone();
-    let col = |n: &str| h.iter().position(|x| x == n);
-    let (Some(t), Some(p)) = (col("text"), col("polarity")) else {
-        anyhow::bail!(
-            "{}: needs `text` and `polarity` columns; found {}",
-            path.display(),
-            h.iter().collect::<Vec<_>>().join(", ")
-        );
-    };
-    let s = col("split_zhang2023").or_else(|| col("split"));
-    if split.is_some() && s.is_none() {
-        anyhow::bail!(
-            "{}: --split given but the file has no split column",
-            path.display()
-        );
-    }
-    let mut out = Vec::new();
-    for (i, rec) in rdr.records().enumerate() {
-        let rec = rec.with_context(|| format!("{}: row {}", path.display(), i + 2))?;
-        if let (Some(want), Some(s)) = (split, s)
-            && rec.get(s) != Some(want)
-        {
-            continue;
-        }
-        let label = sentiment::label(rec.get(p).unwrap_or(""))
-            .with_context(|| format!("{}: row {}", path.display(), i + 2))?;
-        out.push((rec.get(t).unwrap_or("").to_string(), label));
-    }
-    anyhow::ensure!(
-        !out.is_empty(),
-        "{}: no rows{}",
-        path.display(),
-        split
-            .map(|s| format!(" in split {s:?}"))
-            .unwrap_or_default()
-    );
-    Ok(out)
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let name = path
+        .file_stem()
+        .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+    corpus::parse(&name, &bytes, split).with_context(|| path.display().to_string())
+}
+
+/// Reads (text, label) rows of a polarity CSV, optionally one split only.
+pub fn read_labelled(path: &Path, split: Option<&str>) -> anyhow::Result<Vec<(String, Label)>> {
+    read_corpus(path, split)?
+        .polarity_pairs()
+        .with_context(|| format!("{}: needs a `polarity` column", path.display()))
 }
 
 fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
-    let model = load(a.model.as_deref())?;
-    let rows = read_labelled(&a.data, a.split.as_deref())?;
-    let gold: Vec<Label> = rows.iter().map(|r| r.1).collect();
-    let pred: Vec<Label> = rows
-        .iter()
-        .map(|(t, _)| {
-            let s = model.score(t);
-            sentiment::label(s.label).unwrap_or(1)
-        })
-        .collect();
-    let e = sentiment::evaluate(&gold, &pred);
+    let data = a.data.as_deref().context("--data FILE or --suite")?;
+    let s = scorer(load(a.model.as_deref())?, a.encoder.as_deref())?;
+    let c = read_corpus(data, a.split.as_deref())?;
+    let scored = s.score_batch(&c.texts)?;
     let mut out = std::io::stdout().lock();
-    match a.format {
-        ReportFormat::Json => writeln!(out, "{}", serde_json::to_string(&e)?)?,
-        ReportFormat::Md => {
-            writeln!(
-                out,
-                "{} texts: accuracy {:.3}, macro-F1 {:.3}\n",
-                e.n, e.accuracy, e.macro_f1
-            )?;
-            writeln!(
-                out,
-                "| label | precision | recall | F1 |\n|---|---:|---:|---:|"
-            )?;
-            for l in sentiment::LABELS {
-                writeln!(
-                    out,
-                    "| {l} | {:.3} | {:.3} | {:.3} |",
-                    e.precision[l], e.recall[l], e.per_class[l]
-                )?;
+    match &c.gold {
+        Gold::Polarity(gold) => {
+            let pred: Vec<Label> = scored
+                .iter()
+                .map(|s| sentiment::label(s.label).unwrap_or(1))
+                .collect();
+            let e = sentiment::evaluate(gold, &pred);
+            match a.format {
+                ReportFormat::Json => writeln!(out, "{}", serde_json::to_string(&e)?)?,
+                ReportFormat::Md => write_polarity_md(&mut out, &e)?,
             }
+        }
+        Gold::Negative(gold) => {
+            let score: Vec<f64> = scored.iter().map(|s| s.negative).collect();
+            let b = sentiment::evaluate_binary(gold, &score, 0.5);
+            print_binary(&mut out, a.format, "negative", &b, b.auc)?;
+        }
+        Gold::Uncivil(gold) => {
+            let p = scored
+                .iter()
+                .map(|s| s.incivility)
+                .collect::<Option<Vec<_>>>();
+            let p = p.context("this model has no incivility head (train it with --incivility)")?;
+            let flags: Vec<f64> = scored
+                .iter()
+                .map(|s| f64::from(u8::from(s.uncivil)))
+                .collect();
+            let b = sentiment::evaluate_binary(gold, &flags, 0.5);
+            let auc = sentiment::metrics::roc_auc(gold, &p);
+            print_binary(&mut out, a.format, "uncivil", &b, auc)?;
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
-    let mut rows = Vec::new();
-    for d in &a.data {
-        rows.extend(read_labelled(d, a.split.as_deref())?);
+fn write_polarity_md(out: &mut impl Write, e: &sentiment::Evaluation) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{} texts: accuracy {:.3}, macro-F1 {:.3} (95% CI {:.3}–{:.3})\n",
+        e.n, e.accuracy, e.macro_f1, e.macro_f1_ci[0], e.macro_f1_ci[1]
+    )?;
+    writeln!(
+        out,
+        "| label | n | precision | recall | F1 |\n|---|---:|---:|---:|---:|"
+    )?;
+    for l in sentiment::LABELS {
+        writeln!(
+            out,
+            "| {l} | {} | {:.3} | {:.3} | {:.3} |",
+            e.support[l], e.precision[l], e.recall[l], e.per_class[l]
+        )?;
     }
-    let cfg = TrainConfig {
-        epochs: a.epochs,
-        learning_rate: a.learning_rate,
-        l2: a.l2,
-        min_df: a.min_df,
-        ..TrainConfig::default()
-    };
-    eprintln!("training on {} texts, {} passes", rows.len(), cfg.epochs);
-    let m = Model::train(&rows, &cfg)?;
-    let bytes = m.to_bytes();
-    std::fs::write(&a.out, &bytes).with_context(|| format!("writing {}", a.out.display()))?;
-    println!("wrote {} ({} KB)", a.out.display(), bytes.len() / 1024);
+    Ok(())
+}
+
+fn print_binary(
+    out: &mut impl Write,
+    format: ReportFormat,
+    what: &str,
+    b: &sentiment::Binary,
+    auc: f64,
+) -> anyhow::Result<()> {
+    match format {
+        ReportFormat::Json => {
+            let mut v = serde_json::to_value(b)?;
+            v["auc"] = serde_json::json!(auc);
+            v["label"] = serde_json::json!(what);
+            writeln!(out, "{v}")?;
+        }
+        ReportFormat::Md => writeln!(
+            out,
+            "{} texts, {} {what}: precision {:.3}, recall {:.3}, F1 {:.3} (95% CI {:.3}–{:.3}); ROC AUC {:.3}",
+            b.n, b.positives, b.precision, b.recall, b.f1, b.f1_ci[0], b.f1_ci[1], auc
+        )?,
+    }
+    Ok(())
+}
+
+fn eval_suite(a: EvalArgs) -> anyhow::Result<ExitCode> {
+    let (recipes, tests) = suite_corpora(&a.shared, &a.extra)?;
+    let shipped = load(a.model.as_deref())?;
+    let encoder = a
+        .encoder
+        .as_deref()
+        .map(|d| scorer(shipped.clone(), Some(d)))
+        .transpose()?;
+    let all = recipes
+        .last()
+        .map(|r| r.families.clone())
+        .unwrap_or_default();
+    let mut others: Vec<(&str, &str, Vec<String>, &dyn Scorer)> = vec![(
+        "shipped",
+        "GitHub + Senti4SD + Jira + SO (artifact)",
+        all.clone(),
+        &shipped,
+    )];
+    if let Some(e) = &encoder {
+        others.push(("encoder", "see the encoder's ARTIFACT.md", all, e.as_ref()));
+    }
+    let rows = suite::run(
+        &recipes,
+        &tests,
+        &others,
+        &TrainConfig::default(),
+        &mut |m| eprintln!("{m}"),
+    )?;
+    let mut out = std::io::stdout().lock();
+    match a.format {
+        ReportFormat::Json => {
+            for r in &rows {
+                writeln!(out, "{}", serde_json::to_string(r)?)?;
+            }
+        }
+        ReportFormat::Md => write!(out, "{}", suite::markdown(&rows))?,
+    }
     Ok(ExitCode::SUCCESS)
 }
 
+/// The suite's training recipes and test sets, from the shared and fetched corpus folders
+/// (file names as in their READMEs).
+fn suite_corpora(
+    shared: &Path,
+    extra: &Path,
+) -> anyhow::Result<(Vec<suite::Recipe>, Vec<suite::TestSet>)> {
+    let gold = shared.join("github_gold_novielli2020.csv");
+    let s4sd = shared.join("senti4sd_stackoverflow.csv");
+    let named = |p: PathBuf, split: Option<&str>, name: &str| -> anyhow::Result<Corpus> {
+        let mut c = read_corpus(&p, split)?;
+        c.name = name.to_string();
+        Ok(c)
+    };
+    let pairs = |c: Corpus| c.polarity_pairs().unwrap_or_default();
+    let gh_train = pairs(named(gold.clone(), Some("train"), "")?);
+    let gh_valid = pairs(named(gold.clone(), Some("valid"), "")?);
+    let (s4_train, s4_valid) = suite::carve_validation(&named(s4sd.clone(), Some("train"), "")?);
+    let mut others = s4_train.clone();
+    for f in ["jira_lin2018.csv", "so_lin2018.csv"] {
+        others.extend(pairs(named(extra.join(f), None, "")?));
+    }
+    let inc = |s| -> anyhow::Result<Vec<(String, bool)>> {
+        let c = named(extra.join("incivility_github.csv"), Some(s), "")?;
+        c.uncivil_pairs()
+            .context("incivility_github.csv: needs an `uncivil` column")
+    };
+    let recipe = |name: &str, families: &[&str], data: TrainData| suite::Recipe {
+        name: name.to_string(),
+        families: families.iter().map(|f| f.to_string()).collect(),
+        data,
+    };
+    let recipes = vec![
+        recipe(
+            "GitHub gold train",
+            &["GitHub gold"],
+            TrainData {
+                main: gh_train.clone(),
+                valid: gh_valid.clone(),
+                ..TrainData::default()
+            },
+        ),
+        recipe(
+            "Senti4SD train",
+            &["Senti4SD"],
+            TrainData {
+                main: s4_train,
+                valid: s4_valid,
+                ..TrainData::default()
+            },
+        ),
+        recipe(
+            "GitHub + Senti4SD + Jira + SO train; incivility GitHub/LKML",
+            &["GitHub gold", "Senti4SD", "Jira", "Stack Overflow (Lin)"],
+            TrainData {
+                main: gh_train,
+                extra: others,
+                valid: gh_valid,
+                incivility: inc("train")?,
+                incivility_valid: inc("valid")?,
+            },
+        ),
+    ];
+    let test = |p: PathBuf, split, name: &str, family: &str| -> anyhow::Result<suite::TestSet> {
+        Ok(suite::TestSet {
+            corpus: named(p, split, name)?,
+            family: family.to_string(),
+        })
+    };
+    let tests = vec![
+        test(gold, Some("test"), "GitHub gold test", "GitHub gold")?,
+        test(s4sd, Some("test"), "Senti4SD test", "Senti4SD")?,
+        test(
+            extra.join("premo_pr_discussions.csv"),
+            None,
+            "PRemo PR discussions (held out)",
+            "PRemo",
+        )?,
+        test(
+            extra.join("senticr_code_review.csv"),
+            None,
+            "SentiCR code review (held out)",
+            "SentiCR",
+        )?,
+        test(
+            extra.join("toxicr_code_review.csv"),
+            None,
+            "ToxiCR code-review toxicity (held out)",
+            "ToxiCR",
+        )?,
+    ];
+    Ok((recipes, tests))
+}
+
+fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
+    let mut data = TrainData {
+        main: read_labelled(&a.data, Some(&a.split))?,
+        valid: read_labelled(&a.data, Some(&a.valid_split))?,
+        ..TrainData::default()
+    };
+    for spec in &a.extra {
+        let (path, split) = match spec.rsplit_once(':') {
+            Some((p, s)) if !Path::new(spec).exists() && !s.contains('/') => (p, Some(s)),
+            _ => (spec.as_str(), None),
+        };
+        data.extra.extend(read_labelled(Path::new(path), split)?);
+    }
+    if let Some(p) = &a.incivility {
+        let pairs = |s| {
+            read_corpus(p, Some(s))?
+                .uncivil_pairs()
+                .with_context(|| format!("{}: needs an `uncivil` column", p.display()))
+        };
+        data.incivility = pairs("train")?;
+        data.incivility_valid = pairs("valid")?;
+    }
+    if let Some(dir) = &a.encoder {
+        return fine_tune(dir, &data, &a);
+    }
+    let cfg = TrainConfig {
+        c_grid: a.c.clone(),
+        extra_weights: a.extra_weight.clone(),
+        min_df: a.min_df,
+        ..TrainConfig::default()
+    };
+    eprintln!(
+        "training on {} + {} texts (validation {}), incivility on {} (validation {})",
+        data.main.len(),
+        data.extra.len(),
+        data.valid.len(),
+        data.incivility.len(),
+        data.incivility_valid.len()
+    );
+    let (m, report) = sentiment::train::train(&data, &cfg, &mut |msg| eprintln!("{msg}"))?;
+    let bytes = m.to_bytes();
+    std::fs::write(&a.out, &bytes).with_context(|| format!("writing {}", a.out.display()))?;
+    eprintln!("{}", serde_json::to_string(&report)?);
+    println!(
+        "wrote {} ({} KB, {} features; C {} and extra weight {} chosen on validation, macro-F1 {:.3}{})",
+        a.out.display(),
+        bytes.len() / 1024,
+        m.features(),
+        report.sentiment_chosen.c,
+        report.sentiment_chosen.extra_weight,
+        report.sentiment_chosen.valid,
+        report.incivility_chosen.map_or(String::new(), |t| format!(
+            "; incivility C {} threshold {:.3}, validation F1 {:.3}",
+            t.c,
+            t.threshold.unwrap_or(0.5),
+            t.valid
+        ))
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(feature = "encoder")]
+fn fine_tune(base: &Path, data: &TrainData, a: &TrainArgs) -> anyhow::Result<ExitCode> {
+    let cfg = canopy_encoder::FineTune {
+        epochs: a.epochs,
+        ..canopy_encoder::FineTune::default()
+    };
+    let report = canopy_encoder::fine_tune(base, data, &cfg, &a.out, &mut |m| eprintln!("{m}"))?;
+    println!("wrote {} ({report})", a.out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(not(feature = "encoder"))]
+fn fine_tune(base: &Path, _: &TrainData, _: &TrainArgs) -> anyhow::Result<ExitCode> {
+    load_encoder(base, Model::shipped()?).map(|_| ExitCode::FAILURE)
+}
+
+fn print_scored(
+    out: &mut impl Write,
+    format: ReportFormat,
+    s: &Scored,
+    one: bool,
+) -> anyhow::Result<()> {
+    match (format, one) {
+        (ReportFormat::Json, _) => writeln!(out, "{}", serde_json::to_string(s)?)?,
+        (ReportFormat::Md, true) => writeln!(
+            out,
+            "{} ({:.0}%){}",
+            s.label,
+            s.confidence * 100.0,
+            if s.uncivil { ", uncivil" } else { "" }
+        )?,
+        (ReportFormat::Md, false) => writeln!(out, "{}\t{:.3}", s.label, s.confidence)?,
+    }
+    Ok(())
+}
+
 fn score(a: ScoreArgs) -> anyhow::Result<ExitCode> {
-    let model = load(a.model.as_deref())?;
+    let s = scorer(load(a.model.as_deref())?, a.encoder.as_deref())?;
     let mut out = std::io::stdout().lock();
     match (&a.text, &a.file) {
         (Some(t), _) => {
-            let s = model.score(t);
-            match a.format {
-                ReportFormat::Json => writeln!(out, "{}", serde_json::to_string(&s)?)?,
-                ReportFormat::Md => writeln!(
-                    out,
-                    "{} ({:.0}%){}",
-                    s.label,
-                    s.confidence * 100.0,
-                    if s.uncivil { ", uncivil" } else { "" }
-                )?,
-            }
+            let scored = s.score_batch(std::slice::from_ref(t))?;
+            print_scored(&mut out, a.format, &scored[0], true)?;
         }
         (None, Some(f)) => {
             let mut rdr =
@@ -239,13 +528,18 @@ fn score(a: ScoreArgs) -> anyhow::Result<ExitCode> {
                 .iter()
                 .position(|x| x == a.column)
                 .with_context(|| format!("{}: no column {:?}", f.display(), a.column))?;
+            let mut texts = Vec::new();
             for (i, rec) in rdr.records().enumerate() {
                 let rec = rec.with_context(|| format!("{}: row {}", f.display(), i + 2))?;
-                let s = model.score(rec.get(c).unwrap_or(""));
-                match a.format {
-                    ReportFormat::Json => writeln!(out, "{}", serde_json::to_string(&s)?)?,
-                    ReportFormat::Md => writeln!(out, "{}\t{:.3}", s.label, s.confidence)?,
+                texts.push(rec.get(c).unwrap_or("").to_string());
+                if texts.len() == 256 {
+                    for sc in s.score_batch(&std::mem::take(&mut texts))? {
+                        print_scored(&mut out, a.format, &sc, false)?;
+                    }
                 }
+            }
+            for sc in s.score_batch(&texts)? {
+                print_scored(&mut out, a.format, &sc, false)?;
             }
         }
         (None, None) => anyhow::bail!("give a TEXT to score, or --file CSV"),

@@ -1,0 +1,240 @@
+//! Canopy's optional fine-tuned encoder: all-MiniLM-L6-v2 (or any BERT of that shape) with a
+//! sentiment head, fine-tuned on CPU with candle and used for batched scoring. Nothing is
+//! downloaded: the base model is a directory the user provides (`config.json`, `vocab.txt`
+//! or `tokenizer.json`, `model.safetensors`); a fine-tuned directory adds
+//! `canopy-encoder.json` and its own weights. Incivility is not learned here: scorers pair
+//! the encoder with the TF-IDF model's incivility head ([`WithIncivility`]).
+
+pub mod bert;
+mod finetune;
+pub mod tokenizer;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{VarBuilder, VarMap};
+use canopy_models::sentiment::suite::{ScoreError, Scorer};
+use canopy_models::sentiment::{LABELS, Model, Scored, text};
+use serde::{Deserialize, Serialize};
+
+pub use bert::{Bert, Config};
+pub use finetune::{FineTune, Report, fine_tune};
+pub use tokenizer::Tokenizer;
+
+/// File names in an encoder directory.
+pub const CONFIG: &str = "config.json";
+/// The vocabulary written with a fine-tuned encoder.
+pub const VOCAB: &str = "vocab.txt";
+/// The Hugging Face tokenizer file (read when there is no `vocab.txt`).
+pub const TOKENIZER_JSON: &str = "tokenizer.json";
+/// The weights.
+pub const WEIGHTS: &str = "model.safetensors";
+/// What Canopy recorded about a fine-tuned encoder.
+pub const META: &str = "canopy-encoder.json";
+
+/// Why an encoder could not be loaded, fine-tuned or run.
+#[derive(Debug, thiserror::Error)]
+pub enum EncoderError {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+    /// A JSON file is not what was expected.
+    #[error("{path}: {message}")]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// The vocabulary is unusable.
+    #[error(transparent)]
+    Vocab(#[from] tokenizer::VocabError),
+    /// The directory is a base model, not a fine-tuned one.
+    #[error(
+        "{0} has no {META}: fine-tune it first with `canopy sentiment train --encoder {0} --out DIR`"
+    )]
+    NotFineTuned(String),
+    /// A tensor operation failed (shapes or weights do not match the config).
+    #[error("model: {0}")]
+    Candle(#[from] candle_core::Error),
+    /// Nothing to fine-tune on.
+    #[error("no training or no validation texts")]
+    Empty,
+}
+
+/// What Canopy records about a fine-tuned encoder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Meta {
+    /// Class order of the head.
+    pub labels: Vec<String>,
+    /// Longest input in tokens (longer texts are truncated).
+    pub max_len: usize,
+    /// Training data, in words.
+    pub trained_on: String,
+    /// Epoch kept (chosen on validation).
+    pub epoch: usize,
+    /// Validation macro-F1 of that epoch.
+    pub valid_macro_f1: f64,
+}
+
+pub(crate) fn read(path: &Path) -> Result<Vec<u8>, EncoderError> {
+    std::fs::read(path).map_err(|source| EncoderError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+pub(crate) fn json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, EncoderError> {
+    serde_json::from_slice(&read(path)?).map_err(|e| EncoderError::Json {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+/// Reads a directory's config and vocabulary (`vocab.txt`, else `tokenizer.json`).
+pub fn read_config_and_vocab(dir: &Path) -> Result<(Config, Tokenizer), EncoderError> {
+    let config: Config = json(&dir.join(CONFIG))?;
+    let vocab = dir.join(VOCAB);
+    let tok = if vocab.exists() {
+        Tokenizer::from_vocab_txt(&String::from_utf8_lossy(&read(&vocab)?))?
+    } else {
+        Tokenizer::from_tokenizer_json(&String::from_utf8_lossy(&read(&dir.join(TOKENIZER_JSON))?))?
+    };
+    Ok((config, tok))
+}
+
+/// A fine-tuned encoder, ready to score.
+pub struct Encoder {
+    tok: Tokenizer,
+    model: Bert,
+    meta: Meta,
+    dev: Device,
+}
+
+impl Encoder {
+    /// Loads a fine-tuned encoder directory.
+    pub fn load(dir: &Path) -> Result<Encoder, EncoderError> {
+        let meta_path = dir.join(META);
+        if !meta_path.exists() {
+            return Err(EncoderError::NotFineTuned(dir.display().to_string()));
+        }
+        let meta: Meta = json(&meta_path)?;
+        let (config, tok) = read_config_and_vocab(dir)?;
+        let dev = Device::Cpu;
+        let vb =
+            VarBuilder::from_buffered_safetensors(read(&dir.join(WEIGHTS))?, DType::F32, &dev)?;
+        let model = Bert::new(&config, vb)?;
+        Ok(Encoder {
+            tok,
+            model,
+            meta,
+            dev,
+        })
+    }
+
+    /// What Canopy recorded about it.
+    pub fn meta(&self) -> &Meta {
+        &self.meta
+    }
+
+    /// Class probabilities (in [`LABELS`] order) of texts, scored in length-sorted batches.
+    pub fn probabilities(&self, texts: &[String]) -> Result<Vec<[f64; 3]>, EncoderError> {
+        let ids: Vec<Vec<u32>> = texts
+            .iter()
+            .map(|t| self.tok.encode(&text::clean(t), self.meta.max_len))
+            .collect();
+        probabilities(&self.model, &ids, self.tok.pad(), &self.dev)
+    }
+}
+
+/// Class probabilities of token id rows under `model`, 32 rows a batch sorted by length.
+pub(crate) fn probabilities(
+    model: &Bert,
+    ids: &[Vec<u32>],
+    pad: u32,
+    dev: &Device,
+) -> Result<Vec<[f64; 3]>, EncoderError> {
+    let mut order: Vec<usize> = (0..ids.len()).collect();
+    order.sort_by_key(|&i| ids[i].len());
+    let mut out = vec![[0.0; 3]; ids.len()];
+    for chunk in order.chunks(32) {
+        let rows: Vec<Vec<u32>> = chunk.iter().map(|&i| ids[i].clone()).collect();
+        let (t, m) = bert::batch(&rows, pad, dev)?;
+        let logits = model.forward(&t, &m, None)?;
+        let p = candle_nn::ops::softmax(&logits, 1)?.to_vec2::<f32>()?;
+        for (&i, row) in chunk.iter().zip(p) {
+            out[i] = [f64::from(row[0]), f64::from(row[1]), f64::from(row[2])];
+        }
+    }
+    Ok(out)
+}
+
+/// Sentiment from a fine-tuned encoder, incivility from the TF-IDF model's head.
+pub struct WithIncivility {
+    encoder: Encoder,
+    tfidf: Model,
+}
+
+impl WithIncivility {
+    /// Pairs an encoder with a TF-IDF model.
+    pub fn new(encoder: Encoder, tfidf: Model) -> WithIncivility {
+        WithIncivility { encoder, tfidf }
+    }
+}
+
+impl Scorer for WithIncivility {
+    fn score_batch(&self, texts: &[String]) -> Result<Vec<Scored>, ScoreError> {
+        let probs = self
+            .encoder
+            .probabilities(texts)
+            .map_err(|e| ScoreError(e.to_string()))?;
+        Ok(texts
+            .iter()
+            .zip(probs)
+            .map(|(t, p)| {
+                let best = (0..3).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap_or(1);
+                let s = self.tfidf.score(t);
+                Scored {
+                    label: LABELS[best],
+                    confidence: p[best],
+                    negative: p[0],
+                    uncivil: s.uncivil,
+                    incivility: s.incivility,
+                }
+            })
+            .collect())
+    }
+}
+
+/// Writes a randomly initialised encoder of `config` over `tokens` as a base-model directory
+/// (config, vocabulary, weights) — for tests and for trying the pipeline without real weights.
+pub fn write_random_base(
+    dir: &Path,
+    config: &Config,
+    tokens: &[String],
+) -> Result<(), EncoderError> {
+    let varmap = VarMap::new();
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+    Bert::new(config, vb)?;
+    let tensors: HashMap<String, Tensor> = varmap
+        .data()
+        .lock()
+        .map_err(|_| EncoderError::Empty)?
+        .iter()
+        .filter(|(k, _)| !k.starts_with("classifier"))
+        .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
+        .collect();
+    finetune::write_dir(
+        dir,
+        config,
+        &Tokenizer::new(tokens.to_vec())?,
+        &tensors,
+        None,
+    )
+}
