@@ -99,6 +99,8 @@ impl Rules {
     }
 
     /// Whether risk scores may be shown at all, and if not, the one sentence saying why.
+    // `!(auc >= min)` on purpose: a NaN AUC (no validation figure) is refused, not shown.
+    #[allow(clippy::neg_cmp_op_on_partial_ord)]
     pub fn scores_shown(&self) -> Decision {
         let instead = "so Canopy shows the indicators and their trends without a score";
         match &self.evidence {

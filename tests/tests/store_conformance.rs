@@ -422,6 +422,8 @@ fn indexes_answer_what_a_scan_computes(f: &Fixture) {
     })
     .unwrap();
     assert_eq!(first, [7]);
+}
+
 /// Measured CI energy enters as an inbox delivery whose events (`ci_energy_measured`) are
 /// stored beside the job's and found by its commit and change, values intact.
 fn a_measurement_delivery_stores_its_events_beside_the_job(f: &Fixture) {

@@ -185,7 +185,7 @@ pub const CLASSES: usize = 3;
 impl Bert {
     /// Builds the model's parameters through `vb` (loaded or freshly initialised).
     pub fn new(c: &Config, vb: VarBuilder) -> Result<Bert> {
-        if c.hidden_act != "gelu" || c.hidden_size % c.num_attention_heads != 0 {
+        if c.hidden_act != "gelu" || !c.hidden_size.is_multiple_of(c.num_attention_heads) {
             candle_core::bail!("unsupported config: {c:?}");
         }
         let e = vb.pp("embeddings");

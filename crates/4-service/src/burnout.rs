@@ -622,10 +622,10 @@ struct History {
 fn history_name(path: &Path) -> String {
     let base = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
     let name = base(path).unwrap_or_else(|| "repo".into());
-    if name == "repo" || name == ".git" {
-        if let Some(parent) = path.parent().and_then(base) {
-            return parent;
-        }
+    if (name == "repo" || name == ".git")
+        && let Some(parent) = path.parent().and_then(base)
+    {
+        return parent;
     }
     name.trim_end_matches(".git").to_string()
 }
@@ -646,6 +646,9 @@ fn head_and_mailmap(path: &Path) -> anyhow::Result<(String, Mailmap)> {
     Ok((id, text.map(|t| Mailmap::parse(&t)).unwrap_or_default()))
 }
 
+/// Person-weeks of a store and the span of its data (first person-week, latest event's week).
+type StoreHistory = (Vec<PersonWeek>, Option<(IsoWeek, IsoWeek)>);
+
 /// Person-weeks of every event a store holds (sentiment scored when `sentiment`), with the
 /// data's span: from the first person-week to the latest event (commits count at their commit
 /// time, so a mis-set author clock cannot extend the data).
@@ -653,7 +656,7 @@ fn history_of_store(
     store: &RedbStore,
     ids: &Identities,
     sentiment: bool,
-) -> anyhow::Result<(Vec<PersonWeek>, Option<(IsoWeek, IsoWeek)>)> {
+) -> anyhow::Result<StoreHistory> {
     let model = if sentiment {
         Some(Sentiment::shipped().context("loading the sentiment model")?)
     } else {
@@ -875,11 +878,13 @@ fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
             d.positives()
         )
     })?;
-    let mut settings = Settings::default();
-    settings.recipe = recipe;
+    let mut settings = Settings {
+        recipe,
+        bootstrap: a.bootstrap,
+        ..Settings::default()
+    };
     settings.plan.horizon = rule.horizon as i64;
     settings.plan.block_weeks = a.block_weeks;
-    settings.bootstrap = a.bootstrap;
     eprintln!(
         "walking forward over {} labelled person-weeks …",
         data.samples.len()

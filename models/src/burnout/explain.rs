@@ -331,8 +331,8 @@ mod tests {
                 }
                 a.score(&row)
             }).unwrap();
-            for g in 0..GROUPS.len() {
-                prop_assert!((brute[g] - e.contributions[g]).abs() < 1e-9, "group {}", g);
+            for (g, (b, c)) in brute.iter().zip(&e.contributions).enumerate() {
+                prop_assert!((b - c).abs() < 1e-9, "group {}", g);
             }
         }
     }

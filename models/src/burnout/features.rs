@@ -311,7 +311,7 @@ impl Gaps {
     fn add(&mut self, gap: i64) {
         let at = self.sorted.partition_point(|&g| g <= gap);
         self.sorted.insert(at, gap);
-        if gap - 1 >= BREAK_WEEKS {
+        if gap > BREAK_WEEKS {
             self.breaks += 1;
             self.longest_break = self.longest_break.max(gap - 1);
         }

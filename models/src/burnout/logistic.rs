@@ -22,6 +22,8 @@ fn sigmoid(z: f64) -> f64 {
 }
 
 /// Solves `a · x = b` by Gaussian elimination with partial pivoting; `None` when singular.
+// Index loops read as the textbook elimination and Hessian they implement.
+#[allow(clippy::needless_range_loop)]
 fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
     let n = b.len();
     for c in 0..n {
@@ -50,6 +52,7 @@ fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
 impl Logistic {
     /// Fits on `rows` (each read at `columns`) and outcomes, with ridge penalty `l2` on the
     /// weights (not the intercept). At most 25 Newton steps.
+    #[allow(clippy::needless_range_loop)]
     pub fn fit<R: AsRef<[f64]>>(rows: &[R], ys: &[bool], columns: &[usize], l2: f64) -> Logistic {
         let d = columns.len();
         let n = rows.len().max(1) as f64;
