@@ -172,6 +172,8 @@ pub fn fine_tune(
     let dev = Device::Cpu;
     let varmap = VarMap::new();
     let model = Bert::new(&config, VarBuilder::from_varmap(&varmap, DType::F32, &dev))?;
+    // The head is new: its weights are drawn from the run's seed (the base replaces the rest).
+    crate::reseed(&varmap, cfg.seed)?;
     load_base(&varmap, &base.join(WEIGHTS))?;
     let enc = |t: &str| tok.encode(&text::clean(t), cfg.max_len);
     let rows: Vec<(Vec<u32>, usize, f64)> = (data.main.iter().map(|r| (r, 1.0)))

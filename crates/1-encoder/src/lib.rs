@@ -222,6 +222,7 @@ pub fn write_random_base(
     let varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
     Bert::new(config, vb)?;
+    reseed(&varmap, RANDOM_BASE_SEED)?;
     let tensors: HashMap<String, Tensor> = varmap
         .data()
         .lock()
@@ -237,4 +238,45 @@ pub fn write_random_base(
         &tensors,
         None,
     )
+}
+
+/// Seed of the weights [`write_random_base`] draws, so that the same config gives the same model.
+const RANDOM_BASE_SEED: u64 = 7;
+
+/// Redraws every randomly initialised weight of `varmap` (those not constant, unlike layer-norm
+/// weights and biases) from a generator seeded with `seed`, keeping each tensor's mean and
+/// spread: candle's initialisers draw from an unseeded generator, and runs must be reproducible.
+pub(crate) fn reseed(varmap: &VarMap, seed: u64) -> Result<(), EncoderError> {
+    use rand::{RngExt, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let data = varmap.data().lock().map_err(|_| EncoderError::Empty)?;
+    let mut names: Vec<&String> = data.keys().collect();
+    names.sort();
+    for name in names {
+        let var = &data[name];
+        let values: Vec<f32> = var.as_tensor().flatten_all()?.to_vec1()?;
+        let n = values.len().max(1) as f64;
+        let mean = values.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+        let var_ = values
+            .iter()
+            .map(|&v| (f64::from(v) - mean).powi(2))
+            .sum::<f64>()
+            / n;
+        if var_ == 0.0 {
+            continue;
+        }
+        let sd = var_.sqrt();
+        let fresh: Vec<f32> = (0..values.len())
+            .map(|_| {
+                // Box–Muller: a standard normal from two uniforms in (0, 1].
+                let u1 = 1.0 - rng.random::<f64>();
+                let u2 = rng.random::<f64>();
+                let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+                (mean + sd * z) as f32
+            })
+            .collect();
+        let t = Tensor::from_vec(fresh, var.as_tensor().shape(), var.as_tensor().device())?;
+        var.set(&t)?;
+    }
+    Ok(())
 }

@@ -67,7 +67,7 @@ fn fine_tunes_a_tiny_random_encoder_and_scores_in_batches() {
         "thanks, great work!",
         "this is awful",
         "the function returns a list",
-        "terrible, awful",
+        "this is awful, terrible",
     ]
     .iter()
     .map(|t| t.to_string())

@@ -615,7 +615,7 @@ mod tests {
         // Each lookup the reactor makes: the commit's change (a job names only its commit),
         // the change's history, the outbox item of a deferral, the history behind a command.
         for (method, events) in [
-            ("scan_sha", &job),
+            ("change_of_sha", &job),
             ("scan_change", &job),
             ("outbox_item", &rerun),
             ("scan_change", &command),

@@ -13,7 +13,7 @@ use canopy_models::burnout::model::Artifact;
 use canopy_models::burnout::{self};
 use canopy_models::energy::{Footprint, Utilisation};
 use canopy_models::ttm::online::OnlineState;
-use canopy_policies::visibility::Rules;
+use canopy_policies::visibility::Decision;
 use canopy_service::burnout as service_burnout;
 use canopy_service::carbon::RegionData;
 use canopy_service::react::sticky::{self, ChangeHistory};
@@ -360,19 +360,21 @@ pub fn burnout(
         .map(|w| w.person.as_str())
         .collect::<std::collections::BTreeSet<_>>()
         .len();
-    let rules = Rules::new(5, service_burnout::opted_in(store, ids, &[])?);
-    // As `analysable_rows`: only the opted-in are scored at all (one pass over the store).
-    let analysable: Vec<_> = everyone
-        .into_iter()
-        .filter(|w| rules.analysable(&w.person))
-        .collect();
-    let rows = burnout::standardise(&analysable);
+    // The same rules, model evidence and rows as `canopy burnout me` / `team`.
+    let rules = service_burnout::rules(store, ids, 5, &[])?;
+    let rows = service_burnout::analysable_rows(store, ids, &rules, None)?;
     let week = rows
         .iter()
         .map(|r| r.week)
         .max()
         .context("nobody who opted in has any activity")?;
     let (team, team_text) = match service_burnout::team_burnout(&rows, week, &rules) {
+        Ok(t) if t.buckets.is_empty() => (
+            BurnoutTeam::Withheld {
+                withheld: t.note.clone().unwrap_or_else(|| "no risk score".into()),
+            },
+            t.markdown(),
+        ),
         Ok(t) => (
             BurnoutTeam::Shown {
                 week: t.week.clone(),
@@ -396,7 +398,10 @@ pub fn burnout(
     };
     let person = service_burnout::person_of(ids, me);
     let (mine, text) = match service_burnout::personal_section(&rows, &rules, &person, week) {
-        Ok(text) => (own_score(&rows, &person, week), text),
+        Ok(text) => match rules.scores_shown() {
+            Decision::Allow => (own_score(&rows, &person, week), text),
+            Decision::Deny(why) => (BurnoutMe::Withheld { withheld: why }, text),
+        },
         Err(why) => (
             BurnoutMe::Withheld {
                 withheld: why.clone(),
