@@ -707,6 +707,8 @@ fn deliveries_are_stored_once_and_processed_once(f: &Fixture) {
         WriteOutcome::Duplicate
     );
     assert_eq!(s.queue_depth().unwrap(), 2);
+    // The backlog's age is that of its oldest delivery (the /readyz back-pressure).
+    assert_eq!(s.oldest_pending().unwrap(), Some(d1.received_at));
     let rec = s.delivery(Platform::Github, "d1").unwrap().unwrap();
     assert_eq!(rec.state, DeliveryState::Pending);
     assert_eq!((rec.body_len, rec.attempts), (d1.body.len() as u64, 0));
@@ -786,6 +788,7 @@ fn deliveries_are_stored_once_and_processed_once(f: &Fixture) {
         ]
     );
     assert_eq!(s.queue_depth().unwrap(), 0);
+    assert_eq!(s.oldest_pending().unwrap(), None, "no backlog, no age");
     assert!(
         s.claim_pending(&claim("w", "2026-01-01T10:30:00Z"), 10)
             .unwrap()
