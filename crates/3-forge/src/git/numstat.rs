@@ -144,17 +144,8 @@ impl Numstat {
                 oid,
                 path,
                 ..
-            } => {
-                if entry_mode.is_tree() {
-                    return None;
-                }
-                if entry_mode.is_commit() {
-                    text(path.to_string(), 1, 0)
-                } else {
-                    self.one_side(odb, *oid, path.to_string(), true, out)
-                }
             }
-            Change::Deletion {
+            | Change::Deletion {
                 entry_mode,
                 oid,
                 path,
@@ -163,10 +154,13 @@ impl Numstat {
                 if entry_mode.is_tree() {
                     return None;
                 }
+                let added = matches!(c, Change::Addition { .. });
                 if entry_mode.is_commit() {
-                    text(path.to_string(), 0, 1)
+                    // A submodule's commit counts as one changed line, as git log --numstat does.
+                    let (plus, minus) = if added { (1, 0) } else { (0, 1) };
+                    text(path.to_string(), plus, minus)
                 } else {
-                    self.one_side(odb, *oid, path.to_string(), false, out)
+                    self.one_side(odb, *oid, path.to_string(), added, out)
                 }
             }
             Change::Modification {
