@@ -3,6 +3,7 @@
 
 pub mod burnout;
 pub mod energy;
+pub mod forest;
 pub mod gbt;
 pub mod measured;
 pub mod sentiment;

@@ -432,12 +432,12 @@ pub fn personal_section(
     match rules.may_see(&me, &Item::PersonScore { person }) {
         Decision::Allow => {
             let m = Artifact::shipped().map_err(|e| e.to_string())?;
-            let e = m.explain(&row.predictors, &m.reference_row());
+            let e = m.explain(&row.predictors(), &m.reference_row());
             out.push_str(&format!(
                 "Your burnout-risk score for {week}: {:.0}/100 — the chance, as the validated model sees it, that you step away for {} weeks or more (a typical contributor's week: {:.0}).\n",
                 e.score, m.rule.horizon, e.reference
             ));
-            for r in reasons(&e, &row.predictors, 3) {
+            for r in reasons(&e, &row.predictors(), 3) {
                 out.push_str(&format!("- {r}\n"));
             }
         }
@@ -565,7 +565,7 @@ pub fn team_burnout(
     let mut counts = [0u64; 4];
     let mut drive = [0.0; GROUPS.len()];
     for r in &members {
-        let e = m.explain(&r.predictors, &reference);
+        let e = m.explain(&r.predictors(), &reference);
         counts[((e.score / 25.0) as usize).min(3)] += 1;
         for (g, c) in e.contributions.iter().enumerate() {
             drive[g] += c.max(0.0) / n as f64;
@@ -1048,7 +1048,7 @@ mod tests {
         let (rows, week) = rows();
         assert!(
             rows.iter()
-                .all(|r| r.predictors.iter().any(|v| !v.is_nan()))
+                .all(|r| r.predictors().iter().any(|v| !v.is_nan()))
         );
         let shown = personal_section(&rows, &rules(Some((0.8, 100))), "p0", week).unwrap();
         assert!(shown.contains("Your burnout-risk score for"), "{shown}");

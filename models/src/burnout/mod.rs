@@ -44,9 +44,19 @@ pub struct Standardised {
     /// Percentile (0–100) among the team members active that week.
     pub team_percentile: [Option<f64>; N],
     /// Predictors of disengagement (`features::NAMES`), once attached with
-    /// [`score::attach_predictors`]; NaN until then.
+    /// [`score::attach_predictors`] (boxed: most rows of a large history never get them).
     #[serde(skip)]
-    pub predictors: [f64; features::F],
+    pub attached: Option<Box<[f64; features::F]>>,
+}
+
+impl Standardised {
+    /// The attached predictors of disengagement; all missing (NaN) when none were attached.
+    pub fn predictors(&self) -> [f64; features::F] {
+        self.attached
+            .as_deref()
+            .copied()
+            .unwrap_or([f64::NAN; features::F])
+    }
 }
 
 fn std_floor(mean: f64) -> f64 {
@@ -59,10 +69,20 @@ fn on_threads<G: Sync, R: Send>(groups: &[G], f: impl Fn(&G) -> Vec<R> + Sync) -
     std::thread::scope(|s| {
         let f = &f;
         let handles: Vec<_> = groups.iter().map(|g| s.spawn(move || f(g))).collect();
-        handles
+        let parts: Vec<Vec<R>> = handles
             .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect();
+        // The first part grows once to the final size (a large block is remapped, not
+        // copied) and the others are moved in, each freed as soon as it is in.
+        let total = parts.iter().map(Vec::len).sum::<usize>();
+        let mut parts = parts.into_iter();
+        let mut all = parts.next().unwrap_or_default();
+        all.reserve_exact(total - all.len());
+        for p in parts {
+            all.extend(p);
+        }
+        all
     })
 }
 
@@ -96,9 +116,11 @@ pub fn standardise(weeks: &[PersonWeek]) -> Vec<Standardised> {
         }
     }
     let mut out: Vec<Standardised> = on_threads(&groups, |g| {
-        g.iter()
-            .flat_map(|&(a, b)| standardise_run(&weeks[a..b]))
-            .collect()
+        let mut rows = Vec::with_capacity(g.iter().map(|&(a, b)| b - a).sum());
+        for &(a, b) in g {
+            standardise_run(&weeks[a..b], &mut rows);
+        }
+        rows
     });
     // Team percentiles per week.
     let mut by_week: BTreeMap<IsoWeek, Vec<usize>> = BTreeMap::new();
@@ -119,7 +141,7 @@ pub fn standardise(weeks: &[PersonWeek]) -> Vec<Standardised> {
 
 /// One person's weeks.
 #[allow(clippy::needless_range_loop)] // indicator i indexes several parallel arrays
-fn standardise_run(run: &[PersonWeek]) -> Vec<Standardised> {
+fn standardise_run(run: &[PersonWeek], out: &mut Vec<Standardised>) {
     let mut zs: Vec<[f64; N]> = Vec::with_capacity(run.len());
     for k in 0..run.len() {
         // The 12 weeks before the current 3-week window, so that a sustained change is
@@ -144,7 +166,6 @@ fn standardise_run(run: &[PersonWeek]) -> Vec<Standardised> {
         }
         zs.push(z);
     }
-    let mut out = Vec::with_capacity(run.len());
     for (k, pw) in run.iter().enumerate() {
         let mut sustained = [0.0; N];
         let window = &zs[k.saturating_sub(SUSTAINED_WEEKS - 1)..=k];
@@ -162,27 +183,43 @@ fn standardise_run(run: &[PersonWeek]) -> Vec<Standardised> {
             z: zs[k],
             sustained,
             team_percentile: [None; N],
-            predictors: [f64::NAN; features::F],
+            attached: None,
         });
     }
-    out
 }
 
-/// Percentiles of one week's members.
+/// Percentiles of one week's members: per indicator, the members' values sorted once and
+/// ranked in one sweep (ties share the mid-rank: below + half of the equal ones).
 fn percentiles(out: &[Standardised], members: &[usize]) -> Vec<(usize, [Option<f64>; N])> {
+    let raws: Vec<[Option<f64>; N]> = members.iter().map(|&m| out[m].raw).collect();
     let mut res: Vec<(usize, [Option<f64>; N])> = members.iter().map(|&m| (m, [None; N])).collect();
+    let mut vals: Vec<(f64, usize)> = Vec::with_capacity(members.len());
     for i in 0..N {
-        let mut vals: Vec<f64> = members.iter().filter_map(|&m| out[m].raw[i]).collect();
+        vals.clear();
+        vals.extend(
+            raws.iter()
+                .enumerate()
+                .filter_map(|(j, r)| r[i].map(|v| (v, j))),
+        );
         if vals.len() < 2 {
             continue;
         }
-        vals.sort_by(f64::total_cmp);
-        for (m, p) in res.iter_mut() {
-            if let Some(v) = out[*m].raw[i] {
-                let below = vals.partition_point(|&o| o < v) as f64;
-                let equal = vals.partition_point(|&o| o <= v) as f64 - below;
-                p[i] = Some(100.0 * (below + 0.5 * equal) / vals.len() as f64);
+        vals.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+        let n = vals.len() as f64;
+        let mut a = 0;
+        while a < vals.len() {
+            let v = vals[a].0;
+            let b = a + vals[a..].iter().take_while(|o| o.0 == v).count().max(1);
+            // A missing-number value compares with nothing: ranked at 0, as by bisection.
+            let p = if v.is_nan() {
+                0.0
+            } else {
+                100.0 * (a as f64 + 0.5 * (b - a) as f64) / n
+            };
+            for &(_, j) in &vals[a..b] {
+                res[j].1[i] = Some(p);
             }
+            a = b;
         }
     }
     res

@@ -9,6 +9,7 @@ use canopy_analyzer::week::IsoWeek;
 use super::Standardised;
 use super::features::{F, Person, Team, people, person_features, runs};
 use super::model::Artifact;
+use crate::forest::FlatForest;
 
 /// Predictors of each person of `weeks` at `week` (people whose weeks start later are left
 /// out). `team` carries the team's aggregate activity; `last` is the data's last week.
@@ -49,12 +50,17 @@ pub fn score_history(
 ) -> Vec<f32> {
     let team = Team::new(weeks, first, last);
     let runs = runs(weeks);
+    let flat = FlatForest::new(&artifact.model);
+    let probability = |x: &[f64; F]| match &flat {
+        Some(f) => f.probability(x),
+        None => artifact.probability(x),
+    };
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 16);
     let per = runs.len().div_ceil(threads).max(1);
     std::thread::scope(|s| {
-        let team = &team;
+        let (team, probability) = (&team, &probability);
         let handles: Vec<_> = runs
             .chunks(per)
             .map(|chunk| {
@@ -62,7 +68,7 @@ pub fn score_history(
                     let mut out = Vec::new();
                     for p in chunk.iter().filter_map(|r| Person::new(r, last)) {
                         person_features(&p, team, |_, x| {
-                            out.push(artifact.probability(x) as f32);
+                            out.push(probability(x) as f32);
                         });
                     }
                     out
@@ -93,7 +99,7 @@ pub fn attach_predictors(
     }
     for r in rows.iter_mut() {
         if let Some(x) = at.get(&(r.person.as_str(), r.week.index())) {
-            r.predictors = *x;
+            r.attached = Some(Box::new(*x));
         }
     }
 }
@@ -130,5 +136,11 @@ mod tests {
         let scores = score_history(&a, &weeks, first, last);
         assert_eq!(scores.len(), 30 + 20, "bob extended to the data's end");
         assert!(scores.iter().all(|s| (0.0..=1.0).contains(s)));
+        // The flat layout scores exactly as the shipped trees walked node by node.
+        let mut walked = Vec::new();
+        for p in people(&weeks, last) {
+            person_features(&p, &team, |_, x| walked.push(a.probability(x) as f32));
+        }
+        assert_eq!(scores, walked);
     }
 }

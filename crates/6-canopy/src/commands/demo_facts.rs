@@ -428,11 +428,11 @@ fn own_score(rows: &[burnout::Standardised], person: &str, week: IsoWeek) -> Bur
             };
         }
     };
-    let e = model.explain(&row.predictors, &model.reference_row());
+    let e = model.explain(&row.predictors(), &model.reference_row());
     BurnoutMe::Shown {
         week: week.to_string(),
         score: e.score,
         team_reference: e.reference,
-        reasons: reasons(&e, &row.predictors, 3),
+        reasons: reasons(&e, &row.predictors(), 3),
     }
 }
