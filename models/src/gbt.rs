@@ -82,7 +82,7 @@ pub struct Tree {
 }
 
 /// Whether a row goes left at a split (missing values go the learned way).
-fn goes_left(row: &[f64], feature: usize, threshold: f64, missing_left: bool) -> bool {
+pub(crate) fn goes_left(row: &[f64], feature: usize, threshold: f64, missing_left: bool) -> bool {
     let v = row.get(feature).copied().unwrap_or(f64::NAN);
     if v.is_nan() {
         missing_left

@@ -5,6 +5,7 @@
 
 use super::features::{F, f};
 use super::model::Artifact;
+use crate::gbt::{Node, goes_left, sigmoid};
 use crate::shapley;
 
 /// The groups of predictors that explanations speak of: (name, predictors).
@@ -121,17 +122,8 @@ impl Artifact {
                     .any(|&i| read[i] && !same(x[i], reference[i]))
             })
             .collect();
-        let value = |mask: u32| {
-            let mut row = *reference;
-            for (j, &g) in players.iter().enumerate() {
-                if mask & (1 << j) != 0 {
-                    for &i in GROUPS[g].1 {
-                        row[i] = x[i];
-                    }
-                }
-            }
-            self.score(&row)
-        };
+        let raw = coalition_scores(self, &players, x, reference);
+        let value = |mask: u32| 100.0 * sigmoid(raw[mask as usize]);
         let phi =
             shapley::shapley(players.len(), value).unwrap_or_else(|_| vec![0.0; players.len()]);
         let mut contributions = [0.0; GROUPS.len()];
@@ -144,6 +136,88 @@ impl Artifact {
             contributions,
         }
     }
+}
+
+/// The model's raw score (log-odds) of every coalition of `players` (bit j of the index:
+/// player j takes `x`'s values, the others `reference`'s), without walking the trees once per
+/// coalition. A leaf is reached exactly by the coalitions that hold the players whose splits
+/// on its path only `x` passes (A) and none of those only the reference passes (B). Such a
+/// set's indicator is Σ over C ⊆ B of (−1)^|C|·[A ∪ C ⊆ S], so every leaf adds its value to
+/// a few entries of a table g, and one subset-sum pass (S ↦ Σ over T ⊆ S of g(T)) gives all
+/// 2^players scores: a walk of each tree's reachable leaves plus players·2^players additions.
+fn coalition_scores(
+    a: &Artifact,
+    players: &[usize],
+    x: &[f64; F],
+    reference: &[f64; F],
+) -> Vec<f64> {
+    let mut player_of = [None; F];
+    for (j, &g) in players.iter().enumerate() {
+        for &i in GROUPS[g].1 {
+            player_of[i] = Some(j);
+        }
+    }
+    let mut g = vec![0.0; 1 << players.len()];
+    g[0] = a.model.base;
+    for t in &a.model.trees {
+        let mut stack = vec![(0usize, 0u32, 0u32)];
+        while let Some((i, with, without)) = stack.pop() {
+            match &t.nodes[i] {
+                Node::Leaf(v) => {
+                    // Every subset C of `without`, with its sign.
+                    let mut c = without;
+                    loop {
+                        let sign = if c.count_ones() % 2 == 0 { 1.0 } else { -1.0 };
+                        g[(with | c) as usize] += sign * v;
+                        if c == 0 {
+                            break;
+                        }
+                        c = (c - 1) & without;
+                    }
+                }
+                Node::Split {
+                    feature,
+                    threshold,
+                    missing_left,
+                    left,
+                    right,
+                } => {
+                    let side = |row: &[f64; F]| {
+                        if goes_left(row, *feature, *threshold, *missing_left) {
+                            *left
+                        } else {
+                            *right
+                        }
+                    };
+                    let (by_x, by_ref) = (side(x), side(reference));
+                    match player_of.get(*feature).copied().flatten() {
+                        Some(j) if by_x != by_ref => {
+                            let bit = 1u32 << j;
+                            if with & bit != 0 {
+                                stack.push((by_x, with, without));
+                            } else if without & bit != 0 {
+                                stack.push((by_ref, with, without));
+                            } else {
+                                stack.push((by_x, with | bit, without));
+                                stack.push((by_ref, with, without | bit));
+                            }
+                        }
+                        // Features of no player keep the reference's value.
+                        _ => stack.push((by_ref, with, without)),
+                    }
+                }
+            }
+        }
+    }
+    for j in 0..players.len() {
+        let bit = 1usize << j;
+        for s in 0..g.len() {
+            if s & bit != 0 {
+                g[s] += g[s ^ bit];
+            }
+        }
+    }
+    g
 }
 
 /// `e^v − 1`, rounded: undoes the `ln(1 + v)` of count predictors.
