@@ -214,11 +214,7 @@ async fn a_gerrit_report_with_only_non_voting_failures_gets_advice_and_a_deferre
     report["eventCreatedOn"] = json!(now);
     assert_eq!(s.gerrit(&bytes(&report)).await, 202);
     assert!(
-        fake.wait_for(Duration::from_secs(10), |m| m
-            .messages
-            .values()
-            .flatten()
-            .any(|x| x.message.contains("rerun advice")))
+        fake.wait_for_message(Duration::from_secs(10), "rerun advice")
             .await,
         "{:#?}",
         fake.messages("widgets/core", 4711)
@@ -250,11 +246,7 @@ async fn a_gerrit_report_with_only_non_voting_failures_gets_advice_and_a_deferre
     cmd["eventCreatedOn"] = json!(now + 1);
     assert_eq!(s.gerrit(&bytes(&cmd)).await, 202);
     assert!(
-        fake.wait_for(Duration::from_secs(10), |m| m
-            .messages
-            .values()
-            .flatten()
-            .any(|x| x.message.contains("will start at")))
+        fake.wait_for_message(Duration::from_secs(10), "will start at")
             .await,
         "{:#?}",
         fake.messages("widgets/core", 4711)
