@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use canopy_e2e::{run_canopy, workspace_root};
+use canopy_e2e::{run_canopy, stdout_ok, workspace_root};
 use canopy_server::auth::github_signature;
 
 const BIN: &str = env!("CARGO_BIN_EXE_canopy-e2e-bin");
@@ -183,11 +183,7 @@ async fn acknowledged_deliveries_survive_sigkill_exactly_once() {
             "json",
         ],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    stdout_ok(&out);
     let mut seen: HashMap<String, usize> = HashMap::new();
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
