@@ -341,17 +341,18 @@ pub fn aggregate(
             total.add(c, &p, 1.0);
         }
     }
+    let columns: Vec<Column> = ACTIVITY_COLUMNS
+        .iter()
+        .map(|(n, k)| Column {
+            name: n.to_string(),
+            kind: *k,
+        })
+        .collect();
     // Monthly totals are clipped per person and month; the total row clips per period, so
     // the caller's noise scale holds for both.
     let activity = RawTable {
         name: ACTIVITY_TABLE.into(),
-        columns: ACTIVITY_COLUMNS
-            .iter()
-            .map(|(n, k)| Column {
-                name: n.to_string(),
-                kind: *k,
-            })
-            .collect(),
+        columns,
         rows: rows
             .iter()
             .map(|((y, m), acc)| (format!("{y:04}-{m:02}"), acc.cells(clip)))

@@ -289,6 +289,20 @@ pub fn run_replay(
     run_canopy(bin, &args)
 }
 
+/// Runs a listing such as `["events", "list"]` on `store` with `--format json`, followed by
+/// `extra` arguments; returns its JSON lines after checking it succeeded (stderr in the panic).
+pub fn list_json(
+    bin: &str,
+    listing: &[&str],
+    store: &str,
+    extra: &[&str],
+) -> Vec<serde_json::Value> {
+    let mut args = listing.to_vec();
+    args.extend_from_slice(&["--store", store, "--format", "json"]);
+    args.extend_from_slice(extra);
+    stdout_json_lines(&run_canopy(bin, &args))
+}
+
 /// Replays saved GitHub payloads (a file or directory) into a store with `canopy replay`,
 /// which must succeed.
 pub fn replay_github(bin: &str, payloads: &Path, store: &Path) {

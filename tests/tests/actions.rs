@@ -10,7 +10,7 @@ use axum::http::Method;
 use canopy_e2e::fake_gerrit::FakeGerrit;
 use canopy_e2e::fake_github::{FakeGitHub, Fault};
 use canopy_e2e::harness::{Harness, TestClock};
-use canopy_e2e::{run_canopy, stdout_json_lines, stdout_ok, workspace_root};
+use canopy_e2e::{list_json, run_canopy, stdout_ok, workspace_root};
 use canopy_store::ConsentStore;
 
 const BIN: &str = env!("CARGO_BIN_EXE_canopy-e2e-bin");
@@ -433,19 +433,12 @@ async fn duplicates_left_by_a_late_request_are_removed() {
 }
 
 fn dead_items(store: &std::path::Path) -> Vec<serde_json::Value> {
-    let out = run_canopy(
+    list_json(
         BIN,
-        &[
-            "outbox",
-            "list",
-            "--dead",
-            "--store",
-            store.to_str().unwrap(),
-            "--format",
-            "json",
-        ],
-    );
-    stdout_json_lines(&out)
+        &["outbox", "list"],
+        store.to_str().unwrap(),
+        &["--dead"],
+    )
 }
 
 #[tokio::test]
