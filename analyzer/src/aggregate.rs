@@ -201,10 +201,65 @@ impl Acc {
 /// A CI job's (kWh, gCO2e), given the job and when it finished.
 pub type CiFootprint<'a> = &'a dyn Fn(&CiJobEvent, DateTime<Utc>) -> (f64, f64);
 
+/// Who an event counts for, in which activity column, and whether its time of day counts.
+fn activity_of(kind: &EventKind) -> Option<(&Actor, &'static str, bool)> {
+    match kind {
+        EventKind::Commit(c) if c.parents.len() < 2 => Some((&c.author, "commits", true)),
+        EventKind::Change(c) => match c.action {
+            ChangeAction::Opened => Some((&c.author, "changes_opened", false)),
+            ChangeAction::Merged => Some((&c.author, "changes_merged", false)),
+            _ => None,
+        },
+        EventKind::Review(r) => Some((&r.reviewer, "reviews", true)),
+        EventKind::Comment(c) => Some((&c.author, "comments", true)),
+        _ => None,
+    }
+}
+
+/// A table counting the `active` people in each band of `labels`, as `band` puts them.
+fn band_table(
+    name: &str,
+    labels: &[&str],
+    active: &BTreeSet<&str>,
+    band: &dyn Fn(&str) -> &'static str,
+) -> RawTable {
+    let mut counts: BTreeMap<&str, u64> = labels.iter().map(|l| (*l, 0)).collect();
+    for p in active {
+        *counts.entry(band(p)).or_default() += 1;
+    }
+    let rows: Vec<(String, Vec<RawCell>)> = labels
+        .iter()
+        .map(|l| {
+            let n = counts.get(l).copied().unwrap_or(0);
+            (
+                l.to_string(),
+                vec![RawCell {
+                    value: n as f64,
+                    people: n,
+                }],
+            )
+        })
+        .collect();
+    RawTable {
+        name: name.into(),
+        columns: vec![Column {
+            name: PEOPLE_COLUMN.into(),
+            kind: CellKind::People,
+        }],
+        rows,
+        total: vec![RawCell {
+            value: active.len() as f64,
+            people: active.len() as u64,
+        }],
+    }
+}
+
 /// Builds the tables for `[from, to)` from a scope's events. `person` maps an actor to the
 /// pseudonym it is counted under (`None` for bots); `ci` gives a CI job's (kWh, gCO2e); `clip`
 /// caps one person's contribution to an activity cell (set it when noise will be added).
 /// Events before `from` are used only for join dates.
+// Long: one pass over the events fills the monthly rows, join dates, time-zone votes and CI
+// totals together (a privacy reader checks what each event adds in one place).
 pub fn aggregate(
     events: &[Event],
     from: DateTime<Utc>,
@@ -239,34 +294,26 @@ pub fn aggregate(
             continue;
         }
         let month = (at.year(), at.month());
-        let (actor, column, stamped) = match &e.kind {
-            EventKind::Commit(c) if c.parents.len() < 2 => (Some(&c.author), "commits", true),
-            EventKind::Change(c) => match c.action {
-                ChangeAction::Opened => (Some(&c.author), "changes_opened", false),
-                ChangeAction::Merged => (Some(&c.author), "changes_merged", false),
-                _ => (None, "", false),
-            },
-            EventKind::Review(r) => (Some(&r.reviewer), "reviews", true),
-            EventKind::Comment(c) => (Some(&c.author), "comments", true),
-            EventKind::CiJobFinished(j) => {
-                let (kwh, g) = ci(j, at);
-                ci_jobs += 1;
-                ci_g += g;
-                let hours = j.duration_secs as f64 / 3600.0;
-                for acc in [rows.get_mut(&month), Some(&mut total)]
-                    .into_iter()
-                    .flatten()
-                {
-                    if let (Some(h), Some(k)) = (col("ci_hours"), col("ci_kwh")) {
-                        acc.infra[h] += hours;
-                        acc.infra[k] += kwh;
-                    }
+        if let EventKind::CiJobFinished(j) = &e.kind {
+            let (kwh, g) = ci(j, at);
+            ci_jobs += 1;
+            ci_g += g;
+            let hours = j.duration_secs as f64 / 3600.0;
+            for acc in [rows.get_mut(&month), Some(&mut total)]
+                .into_iter()
+                .flatten()
+            {
+                if let (Some(h), Some(k)) = (col("ci_hours"), col("ci_kwh")) {
+                    acc.infra[h] += hours;
+                    acc.infra[k] += kwh;
                 }
-                (None, "", false)
             }
-            _ => (None, "", false),
+            continue;
+        }
+        let Some((actor, column, stamped)) = activity_of(&e.kind) else {
+            continue;
         };
-        let Some(p) = actor.and_then(person) else {
+        let Some(p) = person(actor) else {
             continue;
         };
         let local = match &e.kind {
@@ -313,38 +360,7 @@ pub fn aggregate(
         total: total.cells(clip.map(|c| c * month_labels.len().max(1) as u64)),
     };
     let active: BTreeSet<&str> = total.people();
-    let band_table = |name: &str, labels: &[&str], band: &dyn Fn(&str) -> &'static str| {
-        let mut counts: BTreeMap<&str, u64> = labels.iter().map(|l| (*l, 0)).collect();
-        for p in &active {
-            *counts.entry(band(p)).or_default() += 1;
-        }
-        let rows: Vec<(String, Vec<RawCell>)> = labels
-            .iter()
-            .map(|l| {
-                let n = counts.get(l).copied().unwrap_or(0);
-                (
-                    l.to_string(),
-                    vec![RawCell {
-                        value: n as f64,
-                        people: n,
-                    }],
-                )
-            })
-            .collect();
-        RawTable {
-            name: name.into(),
-            columns: vec![Column {
-                name: PEOPLE_COLUMN.into(),
-                kind: CellKind::People,
-            }],
-            rows,
-            total: vec![RawCell {
-                value: active.len() as f64,
-                people: active.len() as u64,
-            }],
-        }
-    };
-    let tz = band_table(TZ_TABLE, &TZ_BANDS, &|p: &str| {
+    let tz = band_table(TZ_TABLE, &TZ_BANDS, &active, &|p: &str| {
         // The offset a person used most often; UTC-only sources tell nothing.
         offsets
             .get(p)
@@ -353,7 +369,7 @@ pub fn aggregate(
             .map_or(TZ_BANDS[3], tz_band)
     });
     let end = to - Duration::seconds(1);
-    let tenure = band_table(TENURE_TABLE, &TENURE_BANDS, &|p: &str| {
+    let tenure = band_table(TENURE_TABLE, &TENURE_BANDS, &active, &|p: &str| {
         tenure_band(first_seen.get(p).map_or(0, |f| (end - *f).num_days()))
     });
     Aggregates {

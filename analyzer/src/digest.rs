@@ -3,10 +3,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, FixedOffset, Utc};
 use serde::Serialize;
 
-use crate::event::{ChangeAction, CiResult, Event, EventKind, Platform};
+use crate::event::{ChangeAction, ChangeEvent, CiResult, Event, EventKind, Platform};
 use crate::week::IsoWeek;
 use crate::weekly::{is_late_night, is_weekend};
 
@@ -217,11 +217,7 @@ fn build_scope(
     uncivil: Option<&dyn Fn(&str) -> bool>,
 ) -> Digest {
     let start = week.start_utc();
-    let end = week.next().start_utc();
-    let before = start - Duration::weeks(TREND_WEEKS);
-    let in_week = |t: DateTime<Utc>| t >= start && t < end;
-    let in_before = |t: DateTime<Utc>| t >= before && t < start;
-    let mut d = Digest {
+    let d = Digest {
         repo: repo.to_string(),
         week: week.to_string(),
         daily: (0..7)
@@ -233,173 +229,257 @@ fn build_scope(
         uncivil: uncivil.map(|_| 0),
         ..Digest::default()
     };
-    let day_of = |t: DateTime<Utc>| ((t - start).num_days().clamp(0, 6)) as usize;
-    let mut ttm_by_week: Vec<Vec<f64>> = vec![Vec::new(); TREND_WEEKS as usize + 1];
+    let mut tally = Tally {
+        start,
+        end: week.next().start_utc(),
+        before: start - Duration::weeks(TREND_WEEKS),
+        negative,
+        uncivil,
+        d,
+        ttm_by_week: vec![Vec::new(); TREND_WEEKS as usize + 1],
+        opened: HashMap::new(),
+        closed: HashMap::new(),
+        first_review: HashMap::new(),
+        ttm_week: Vec::new(),
+        ttm_before: Vec::new(),
+        per_reviewer: BTreeMap::new(),
+        stamped: 0.0,
+        late: 0.0,
+        weekend: 0.0,
+        neg_week: Vec::new(),
+        neg_before: Vec::new(),
+    };
     let mut sorted: Vec<&Event> = events.iter().filter(|e| in_scope(&e.repo)).collect();
     sorted.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.id.cmp(&b.id)));
-    // Per change: opened at, author key, closed at, first review by someone else.
-    type ChangeKey<'a> = (&'a str, Platform, u64);
-    let mut opened: HashMap<ChangeKey, (DateTime<Utc>, String)> = HashMap::new();
-    let mut closed: HashMap<ChangeKey, DateTime<Utc>> = HashMap::new();
-    let mut first_review: HashMap<ChangeKey, DateTime<Utc>> = HashMap::new();
-    let mut ttm_week = Vec::new();
-    let mut ttm_before = Vec::new();
-    let mut per_reviewer: BTreeMap<String, f64> = BTreeMap::new();
-    let (mut stamped, mut late, mut weekend) = (0.0, 0.0, 0.0);
-    let (mut neg_week, mut neg_before) = (Vec::new(), Vec::new());
     for e in sorted {
+        tally.add(e);
+    }
+    tally.finish(qualify)
+}
+
+/// A change: (repository, platform, number).
+type ChangeKey<'a> = (&'a str, Platform, u64);
+
+/// What one pass over a scope's events in time order counts for its digest.
+struct Tally<'a> {
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    /// Start of the trend weeks before the digest's week.
+    before: DateTime<Utc>,
+    negative: Option<&'a dyn Fn(&str) -> f64>,
+    uncivil: Option<&'a dyn Fn(&str) -> bool>,
+    d: Digest,
+    ttm_by_week: Vec<Vec<f64>>,
+    /// Per change: opened at and author key; closed at; first review by someone else.
+    opened: HashMap<ChangeKey<'a>, (DateTime<Utc>, String)>,
+    closed: HashMap<ChangeKey<'a>, DateTime<Utc>>,
+    first_review: HashMap<ChangeKey<'a>, DateTime<Utc>>,
+    ttm_week: Vec<f64>,
+    ttm_before: Vec<f64>,
+    per_reviewer: BTreeMap<String, f64>,
+    stamped: f64,
+    late: f64,
+    weekend: f64,
+    neg_week: Vec<f64>,
+    neg_before: Vec<f64>,
+}
+
+impl<'a> Tally<'a> {
+    fn in_week(&self, t: DateTime<Utc>) -> bool {
+        t >= self.start && t < self.end
+    }
+
+    fn in_before(&self, t: DateTime<Utc>) -> bool {
+        t >= self.before && t < self.start
+    }
+
+    fn day(&mut self, t: DateTime<Utc>) -> &mut DayActivity {
+        let i = ((t - self.start).num_days().clamp(0, 6)) as usize;
+        &mut self.d.daily[i]
+    }
+
+    /// Counts one activity at local time `t` for the after-hours and weekend shares.
+    fn count_time(&mut self, t: &DateTime<FixedOffset>) {
+        self.stamped += 1.0;
+        self.late += f64::from(u8::from(is_late_night(t)));
+        self.weekend += f64::from(u8::from(is_weekend(t)));
+    }
+
+    /// Takes in one event (events come in time order).
+    fn add(&mut self, e: &'a Event) {
         let at = e.at_utc();
-        let local = e.at;
-        let count_time = |stamped: &mut f64, late: &mut f64, weekend: &mut f64| {
-            *stamped += 1.0;
-            *late += f64::from(u8::from(is_late_night(&local)));
-            *weekend += f64::from(u8::from(is_weekend(&local)));
-        };
         match &e.kind {
-            EventKind::Change(c) => {
-                let k = (e.repo.as_str(), e.platform, c.number);
-                let created = c.created_at.with_timezone(&Utc);
-                opened
-                    .entry(k)
-                    .or_insert_with(|| (created, c.author.key.clone()));
-                match c.action {
-                    ChangeAction::Opened if in_week(at) => {
-                        d.opened += 1;
-                        d.daily[day_of(at)].opened += 1;
-                    }
-                    ChangeAction::Merged => {
-                        closed.insert(k, at);
-                        let hours = (at - created).num_seconds().max(0) as f64 / 3600.0;
-                        if in_week(at) {
-                            d.merged += 1;
-                            d.daily[day_of(at)].merged += 1;
-                            ttm_week.push(hours);
-                            ttm_by_week[TREND_WEEKS as usize].push(hours);
-                        } else if in_before(at) {
-                            ttm_before.push(hours);
-                            let w = (at - before).num_weeks().clamp(0, TREND_WEEKS - 1);
-                            ttm_by_week[w as usize].push(hours);
-                        }
-                    }
-                    ChangeAction::Closed => {
-                        closed.insert(k, at);
-                        if in_week(at) {
-                            d.abandoned += 1;
-                        }
-                    }
-                    ChangeAction::Reopened => {
-                        closed.remove(&k);
-                    }
-                    _ => {}
-                }
-            }
+            EventKind::Change(c) => self.change(e, c),
             EventKind::Review(r) => {
                 let k = (e.repo.as_str(), e.platform, r.change);
-                let by_other = opened.get(&k).is_none_or(|(_, a)| a != &r.reviewer.key);
+                let by_other = self
+                    .opened
+                    .get(&k)
+                    .is_none_or(|(_, a)| a != &r.reviewer.key);
                 if by_other && !r.reviewer.is_bot() {
-                    first_review.entry(k).or_insert(at);
+                    self.first_review.entry(k).or_insert(at);
                 }
-                if in_week(at) && !r.reviewer.is_bot() {
-                    d.reviews += 1;
-                    d.daily[day_of(at)].reviews += 1;
-                    *per_reviewer.entry(r.reviewer.key.clone()).or_default() += 1.0;
-                    count_time(&mut stamped, &mut late, &mut weekend);
-                }
-            }
-            EventKind::Comment(c) if !c.author.is_bot() => {
-                if in_week(at) {
-                    d.daily[day_of(at)].comments += 1;
-                    count_time(&mut stamped, &mut late, &mut weekend);
-                    if let (Some(f), Some(n)) = (uncivil, d.uncivil.as_mut())
-                        && f(&c.body)
-                    {
-                        *n += 1;
-                    }
-                }
-                if let Some(f) = negative {
-                    if in_week(at) {
-                        neg_week.push(f(&c.body));
-                    } else if in_before(at) {
-                        neg_before.push(f(&c.body));
-                    }
+                if self.in_week(at) && !r.reviewer.is_bot() {
+                    self.d.reviews += 1;
+                    self.day(at).reviews += 1;
+                    *self.per_reviewer.entry(r.reviewer.key.clone()).or_default() += 1.0;
+                    self.count_time(&e.at);
                 }
             }
-            EventKind::Commit(c) if in_week(at) && !c.author.is_bot() && c.parents.len() < 2 => {
-                stamped += 1.0;
-                late += f64::from(u8::from(is_late_night(&c.author_time)));
-                weekend += f64::from(u8::from(is_weekend(&c.author_time)));
+            EventKind::Comment(c) if !c.author.is_bot() => self.comment(e, &c.body),
+            EventKind::Commit(c)
+                if self.in_week(at) && !c.author.is_bot() && c.parents.len() < 2 =>
+            {
+                self.count_time(&c.author_time);
             }
-            EventKind::CiJobFinished(j) if in_week(at) => {
-                d.ci_jobs += 1;
-                d.ci_hours += j.duration_secs as f64 / 3600.0;
-                d.daily[day_of(at)].ci_jobs += 1;
-                d.daily[day_of(at)].ci_hours += j.duration_secs as f64 / 3600.0;
+            EventKind::CiJobFinished(j) if self.in_week(at) => {
+                let hours = j.duration_secs as f64 / 3600.0;
+                self.d.ci_jobs += 1;
+                self.d.ci_hours += hours;
+                self.day(at).ci_jobs += 1;
+                self.day(at).ci_hours += hours;
                 if !matches!(j.result, CiResult::Success | CiResult::Skipped) {
-                    d.ci_failed += 1;
+                    self.d.ci_failed += 1;
                 }
             }
             _ => {}
         }
     }
-    d.ttm_median_hours = quantile(ttm_week.clone(), 0.5);
-    d.ttm_p90_hours = quantile(ttm_week, 0.9);
-    d.ttm_median_before = quantile(ttm_before, 0.5);
-    d.ttm_weekly = ttm_by_week
-        .into_iter()
-        .enumerate()
-        .map(|(i, v)| WeekMedian {
-            week: IsoWeek::of_utc(&(before + Duration::weeks(i as i64))).to_string(),
-            merged: v.len(),
-            median_hours: quantile(v, 0.5),
-        })
-        .collect();
-    let firsts: Vec<f64> = first_review
-        .iter()
-        .filter(|(_, t)| in_week(**t))
-        .filter_map(|(k, t)| {
-            opened
-                .get(k)
-                .map(|(o, _)| (*t - *o).num_seconds().max(0) as f64 / 3600.0)
-        })
-        .collect();
-    d.first_review_median_hours = quantile(firsts, 0.5);
-    let mut loads: Vec<f64> = per_reviewer.into_values().collect();
-    d.reviewers = loads.len();
-    d.review_gini = gini(&loads);
-    if !loads.is_empty() {
-        loads.sort_by(|a, b| b.total_cmp(a));
-        let top = loads.len().div_ceil(5);
-        d.busiest_fifth_share = Some(loads[..top].iter().sum::<f64>() / loads.iter().sum::<f64>());
+
+    fn change(&mut self, e: &'a Event, c: &ChangeEvent) {
+        let at = e.at_utc();
+        let k = (e.repo.as_str(), e.platform, c.number);
+        let created = c.created_at.with_timezone(&Utc);
+        self.opened
+            .entry(k)
+            .or_insert_with(|| (created, c.author.key.clone()));
+        match c.action {
+            ChangeAction::Opened if self.in_week(at) => {
+                self.d.opened += 1;
+                self.day(at).opened += 1;
+            }
+            ChangeAction::Merged => {
+                self.closed.insert(k, at);
+                let hours = (at - created).num_seconds().max(0) as f64 / 3600.0;
+                if self.in_week(at) {
+                    self.d.merged += 1;
+                    self.day(at).merged += 1;
+                    self.ttm_week.push(hours);
+                    self.ttm_by_week[TREND_WEEKS as usize].push(hours);
+                } else if self.in_before(at) {
+                    self.ttm_before.push(hours);
+                    let w = (at - self.before).num_weeks().clamp(0, TREND_WEEKS - 1);
+                    self.ttm_by_week[w as usize].push(hours);
+                }
+            }
+            ChangeAction::Closed => {
+                self.closed.insert(k, at);
+                if self.in_week(at) {
+                    self.d.abandoned += 1;
+                }
+            }
+            ChangeAction::Reopened => {
+                self.closed.remove(&k);
+            }
+            _ => {}
+        }
     }
-    let mut waiting: Vec<(String, f64)> = opened
-        .iter()
-        .filter(|(k, (o, _))| {
-            *o < end
-                && closed.get(k).is_none_or(|c| *c >= end)
-                && first_review.get(k).is_none_or(|r| *r >= end)
-        })
-        .map(|((r, _, n), (o, _))| {
-            let name = if qualify {
-                r.rsplit('/').next().unwrap_or(r).to_string()
-            } else {
-                String::new()
-            };
-            (
-                format!("{name}#{n}"),
-                (end - *o).num_seconds() as f64 / 86_400.0,
-            )
-        })
-        .collect();
-    waiting.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    d.waiting = waiting;
-    if stamped > 0.0 {
-        d.after_hours_share = Some(late / stamped);
-        d.weekend_share = Some(weekend / stamped);
+
+    fn comment(&mut self, e: &Event, body: &str) {
+        let at = e.at_utc();
+        if self.in_week(at) {
+            self.day(at).comments += 1;
+            self.count_time(&e.at);
+            if let (Some(f), Some(n)) = (self.uncivil, self.d.uncivil.as_mut())
+                && f(body)
+            {
+                *n += 1;
+            }
+        }
+        if let Some(f) = self.negative {
+            if self.in_week(at) {
+                self.neg_week.push(f(body));
+            } else if self.in_before(at) {
+                self.neg_before.push(f(body));
+            }
+        }
     }
-    let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
-    d.negative_share = mean(&neg_week);
-    d.negative_share_before = mean(&neg_before);
-    d
+
+    /// The digest from what was counted.
+    fn finish(self, qualify: bool) -> Digest {
+        let waiting = self.waiting(qualify);
+        let firsts: Vec<f64> = self
+            .first_review
+            .iter()
+            .filter(|(_, t)| self.in_week(**t))
+            .filter_map(|(k, t)| {
+                self.opened
+                    .get(k)
+                    .map(|(o, _)| (*t - *o).num_seconds().max(0) as f64 / 3600.0)
+            })
+            .collect();
+        let before = self.before;
+        let mut d = self.d;
+        d.ttm_median_hours = quantile(self.ttm_week.clone(), 0.5);
+        d.ttm_p90_hours = quantile(self.ttm_week, 0.9);
+        d.ttm_median_before = quantile(self.ttm_before, 0.5);
+        d.ttm_weekly = self
+            .ttm_by_week
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| WeekMedian {
+                week: IsoWeek::of_utc(&(before + Duration::weeks(i as i64))).to_string(),
+                merged: v.len(),
+                median_hours: quantile(v, 0.5),
+            })
+            .collect();
+        d.first_review_median_hours = quantile(firsts, 0.5);
+        let mut loads: Vec<f64> = self.per_reviewer.into_values().collect();
+        d.reviewers = loads.len();
+        d.review_gini = gini(&loads);
+        if !loads.is_empty() {
+            loads.sort_by(|a, b| b.total_cmp(a));
+            let top = loads.len().div_ceil(5);
+            d.busiest_fifth_share =
+                Some(loads[..top].iter().sum::<f64>() / loads.iter().sum::<f64>());
+        }
+        d.waiting = waiting;
+        if self.stamped > 0.0 {
+            d.after_hours_share = Some(self.late / self.stamped);
+            d.weekend_share = Some(self.weekend / self.stamped);
+        }
+        let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+        d.negative_share = mean(&self.neg_week);
+        d.negative_share_before = mean(&self.neg_before);
+        d
+    }
+
+    /// Changes open at the week's end without any review, longest waiting first.
+    fn waiting(&self, qualify: bool) -> Vec<(String, f64)> {
+        let end = self.end;
+        let mut waiting: Vec<(String, f64)> = self
+            .opened
+            .iter()
+            .filter(|(k, (o, _))| {
+                *o < end
+                    && self.closed.get(k).is_none_or(|c| *c >= end)
+                    && self.first_review.get(k).is_none_or(|r| *r >= end)
+            })
+            .map(|((r, _, n), (o, _))| {
+                let name = if qualify {
+                    r.rsplit('/').next().unwrap_or(r).to_string()
+                } else {
+                    String::new()
+                };
+                (
+                    format!("{name}#{n}"),
+                    (end - *o).num_seconds() as f64 / 86_400.0,
+                )
+            })
+            .collect();
+        waiting.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        waiting
+    }
 }
 
 impl Digest {

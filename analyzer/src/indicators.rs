@@ -8,7 +8,9 @@ use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::areas::{AreaFinder, Areas};
-use crate::event::{ChangeAction, Event, EventKind};
+use crate::event::{
+    ChangeAction, ChangeEvent, CommentEvent, CommitEvent, Event, EventKind, ReviewEvent,
+};
 use crate::identity::Identities;
 use crate::week::IsoWeek;
 use crate::weekly::{is_late_night, is_weekend};
@@ -172,248 +174,244 @@ impl<'a> IndicatorBuilder<'a> {
     pub fn finish(mut self) -> Vec<PersonWeek> {
         self.events
             .sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.id.cmp(&b.id)));
-        let ids = self.ids;
-        // Time zones: the most common commit offset per person, unless overridden.
-        let mut offset_votes: HashMap<String, HashMap<i32, usize>> = HashMap::new();
-        for e in &self.events {
-            if let EventKind::Commit(c) = &e.kind
-                && let Some(p) = ids.person(&c.author)
-            {
-                *offset_votes
-                    .entry(p)
-                    .or_default()
-                    .entry(c.author_time.offset().local_minus_utc())
-                    .or_default() += 1;
-            }
-        }
-        let areas = repository_areas(&self.events);
-        let mut offsets = self.offsets.clone();
-        for (p, votes) in offset_votes {
-            offsets.entry(p).or_insert_with(|| {
-                votes
-                    .into_iter()
-                    .max_by_key(|&(o, n)| (n, -o.abs()))
-                    .map_or(0, |(o, _)| o)
-            });
-        }
-        let local = |p: &str, t: DateTime<Utc>| -> DateTime<FixedOffset> {
-            let o = offsets.get(p).copied().unwrap_or(0);
-            t.with_timezone(
-                &FixedOffset::east_opt(o).unwrap_or(FixedOffset::east_opt(0).expect("UTC")),
-            )
+        let offsets = offsets(self.ids, &self.events, self.offsets.clone());
+        let mut pass = Pass {
+            ids: self.ids,
+            negative: self.negative,
+            offsets,
+            areas: repository_areas(&self.events),
+            acc: BTreeMap::new(),
+            active_days: BTreeMap::new(),
+            last_touch: HashMap::new(),
+            change_author: HashMap::new(),
+            lifetimes: HashMap::new(),
+            has_reviews: false,
+            requests: HashMap::new(),
+            first_review_hours: HashMap::new(),
+            change_touches: HashMap::new(),
         };
-        let mut acc: BTreeMap<(String, IsoWeek), Acc> = BTreeMap::new();
-        let mut active_days: BTreeMap<String, BTreeSet<NaiveDate>> = BTreeMap::new();
-        let mut last_touch: HashMap<(String, String, String), DateTime<Utc>> = HashMap::new();
-        // change (platform, repo, number) → author person, and lifetimes of authored changes.
-        let mut change_author: HashMap<(String, String, u64), String> = HashMap::new();
-        type Lifetime = (DateTime<Utc>, Option<DateTime<Utc>>);
-        let mut lifetimes: HashMap<(String, String, u64), Lifetime> = HashMap::new();
-        let mut has_reviews = false;
-        // (change, reviewer person) → (requested at, first review at).
-        type ReqKey = ((String, String, u64), String);
-        let mut requests: HashMap<ReqKey, (DateTime<Utc>, Option<DateTime<Utc>>)> = HashMap::new();
-        let mut first_review_hours: HashMap<(String, IsoWeek), Vec<f64>> = HashMap::new();
-        // Changes a person acted on, per week and day; merged into context switching for the
-        // weeks the person has (a change event alone does not make a person-week).
-        type DayItems = BTreeMap<NaiveDate, BTreeSet<String>>;
-        let mut change_touches: HashMap<(String, IsoWeek), DayItems> = HashMap::new();
         for e in &self.events {
-            let at = e.at_utc();
-            let ckey = |n: u64| (e.platform.to_string(), e.repo.clone(), n);
-            match &e.kind {
-                EventKind::Commit(c) => {
-                    if c.parents.len() > 1 {
-                        continue;
-                    }
-                    let Some(p) = ids.person(&c.author) else {
-                        continue;
-                    };
-                    let t = c.author_time;
-                    let a = acc.entry((p.clone(), IsoWeek::of_local(&t))).or_default();
-                    a.commits += 1.0;
-                    for f in &c.files {
-                        let lines = f64::from(f.added + f.deleted);
-                        a.churn += lines;
-                        let key = (p.clone(), e.repo.clone(), f.path.clone());
-                        if let Some(prev) = last_touch.get(&key)
-                            && at - *prev <= Duration::days(REWORK_DAYS)
-                        {
-                            a.rework += lines;
-                        }
-                        last_touch.insert(key, at);
-                        let area = areas.get(&e.repo).map_or(".", |x| x.area_of(&f.path));
-                        a.touch(&t, format!("{}:{area}", e.repo));
-                    }
-                    a.stamp(&t);
-                    active_days.entry(p).or_default().insert(t.date_naive());
-                }
-                EventKind::Change(ch) => {
-                    let Some(p) = ids.person(&ch.author) else {
-                        continue;
-                    };
-                    let k = ckey(ch.number);
-                    // The person acting on the change (the author, or who merged or closed it)
-                    // touched it that day, for context switching.
-                    let who = ch
-                        .actor
-                        .as_ref()
-                        .and_then(|a| ids.person(a))
-                        .unwrap_or(p.clone());
-                    let tw = local(&who, at);
-                    change_touches
-                        .entry((who, IsoWeek::of_local(&tw)))
-                        .or_default()
-                        .entry(tw.date_naive())
-                        .or_default()
-                        .insert(format!("{}#{}", e.repo, ch.number));
-                    for r in &ch.reviewers_requested {
-                        if let Some(rp) = ids.person(r) {
-                            requests.entry((k.clone(), rp)).or_insert((at, None));
-                        }
-                    }
-                    change_author.entry(k.clone()).or_insert(p);
-                    let life = lifetimes
-                        .entry(k)
-                        .or_insert((ch.created_at.with_timezone(&Utc), None));
-                    match ch.action {
-                        ChangeAction::Merged | ChangeAction::Closed => life.1 = Some(at),
-                        ChangeAction::Reopened => life.1 = None,
-                        _ => {}
-                    }
-                }
-                EventKind::Review(r) => {
-                    has_reviews = true;
-                    let Some(p) = ids.person(&r.reviewer) else {
-                        continue;
-                    };
-                    let t = local(&p, at);
-                    if let Some(req) = requests.get_mut(&(ckey(r.change), p.clone()))
-                        && req.1.is_none()
-                    {
-                        req.1 = Some(at);
-                        first_review_hours
-                            .entry((p.clone(), IsoWeek::of_local(&t)))
-                            .or_default()
-                            .push((at - req.0).num_seconds().max(0) as f64 / 3600.0);
-                    }
-                    let a = acc.entry((p.clone(), IsoWeek::of_local(&t))).or_default();
-                    a.reviews += 1.0;
-                    a.touch(&t, format!("{}#{}", e.repo, r.change));
-                    a.stamp(&t);
-                    active_days.entry(p).or_default().insert(t.date_naive());
-                }
-                EventKind::Comment(c) => {
-                    let Some(p) = ids.person(&c.author) else {
-                        continue;
-                    };
-                    let t = local(&p, at);
-                    let neg = self.negative.map(|f| f(&c.body));
-                    let a = acc.entry((p.clone(), IsoWeek::of_local(&t))).or_default();
-                    a.comments += 1.0;
-                    a.touch(&t, format!("{}#{}", e.repo, c.number));
-                    a.stamp(&t);
-                    if let Some(n) = neg {
-                        a.neg_written.push(n);
-                    }
-                    active_days
-                        .entry(p.clone())
-                        .or_default()
-                        .insert(t.date_naive());
-                    if c.on_change
-                        && let Some(author) = change_author.get(&ckey(c.number))
-                        && author != &p
-                        && let Some(n) = neg
-                    {
-                        let ta = local(author, at);
-                        acc.entry((author.clone(), IsoWeek::of_local(&ta)))
-                            .or_default()
-                            .neg_received
-                            .push(n);
-                    }
-                }
-                _ => {}
+            pass.add(e);
+        }
+        pass.weeks(&self.meetings)
+    }
+}
+
+/// Each person's UTC offset: the override in `given`, else the most common offset of their
+/// commits.
+fn offsets(
+    ids: &Identities,
+    events: &[Event],
+    given: HashMap<String, i32>,
+) -> HashMap<String, i32> {
+    let mut offset_votes: HashMap<String, HashMap<i32, usize>> = HashMap::new();
+    for e in events {
+        if let EventKind::Commit(c) = &e.kind
+            && let Some(p) = ids.person(&c.author)
+        {
+            *offset_votes
+                .entry(p)
+                .or_default()
+                .entry(c.author_time.offset().local_minus_utc())
+                .or_default() += 1;
+        }
+    }
+    let mut offsets = given;
+    for (p, votes) in offset_votes {
+        offsets.entry(p).or_insert_with(|| {
+            votes
+                .into_iter()
+                .max_by_key(|&(o, n)| (n, -o.abs()))
+                .map_or(0, |(o, _)| o)
+        });
+    }
+    offsets
+}
+
+/// `t` in person `p`'s time zone (UTC when unknown).
+fn local(offsets: &HashMap<String, i32>, p: &str, t: DateTime<Utc>) -> DateTime<FixedOffset> {
+    let o = offsets.get(p).copied().unwrap_or(0);
+    t.with_timezone(&FixedOffset::east_opt(o).unwrap_or(FixedOffset::east_opt(0).expect("UTC")))
+}
+
+/// A change: (platform, repo, number).
+type ChangeKey = (String, String, u64);
+/// When a change opened and, if it did, closed.
+type Lifetime = (DateTime<Utc>, Option<DateTime<Utc>>);
+/// (change, reviewer person).
+type ReqKey = (ChangeKey, String);
+/// Items touched per local day.
+type DayItems = BTreeMap<NaiveDate, BTreeSet<String>>;
+
+/// What one pass over the events in time order gathers, before the weeks are built.
+struct Pass<'a> {
+    ids: &'a Identities,
+    negative: Option<&'a dyn Fn(&str) -> f64>,
+    offsets: HashMap<String, i32>,
+    areas: HashMap<String, Areas>,
+    acc: BTreeMap<(String, IsoWeek), Acc>,
+    active_days: BTreeMap<String, BTreeSet<NaiveDate>>,
+    last_touch: HashMap<(String, String, String), DateTime<Utc>>,
+    /// Change → author person.
+    change_author: HashMap<ChangeKey, String>,
+    /// Lifetimes of authored changes.
+    lifetimes: HashMap<ChangeKey, Lifetime>,
+    has_reviews: bool,
+    /// (change, reviewer person) → (requested at, first review at).
+    requests: HashMap<ReqKey, (DateTime<Utc>, Option<DateTime<Utc>>)>,
+    first_review_hours: HashMap<(String, IsoWeek), Vec<f64>>,
+    /// Changes a person acted on, per week and day; merged into context switching for the
+    /// weeks the person has (a change event alone does not make a person-week).
+    change_touches: HashMap<(String, IsoWeek), DayItems>,
+}
+
+impl Pass<'_> {
+    /// Takes in one event (events come in time order).
+    fn add(&mut self, e: &Event) {
+        match &e.kind {
+            EventKind::Commit(c) => self.commit(e, c),
+            EventKind::Change(ch) => self.change(e, ch),
+            EventKind::Review(r) => self.review(e, r),
+            EventKind::Comment(c) => self.comment(e, c),
+            _ => {}
+        }
+    }
+
+    fn commit(&mut self, e: &Event, c: &CommitEvent) {
+        if c.parents.len() > 1 {
+            return;
+        }
+        let Some(p) = self.ids.person(&c.author) else {
+            return;
+        };
+        let at = e.at_utc();
+        let t = c.author_time;
+        let a = activity(&mut self.acc, &mut self.active_days, &p, &t);
+        a.commits += 1.0;
+        for f in &c.files {
+            let lines = f64::from(f.added + f.deleted);
+            a.churn += lines;
+            let key = (p.clone(), e.repo.clone(), f.path.clone());
+            if let Some(prev) = self.last_touch.get(&key)
+                && at - *prev <= Duration::days(REWORK_DAYS)
+            {
+                a.rework += lines;
+            }
+            self.last_touch.insert(key, at);
+            let area = self.areas.get(&e.repo).map_or(".", |x| x.area_of(&f.path));
+            a.touch(&t, format!("{}:{area}", e.repo));
+        }
+    }
+
+    fn change(&mut self, e: &Event, ch: &ChangeEvent) {
+        let Some(p) = self.ids.person(&ch.author) else {
+            return;
+        };
+        let at = e.at_utc();
+        let k = change_key(e, ch.number);
+        // The person acting on the change (the author, or who merged or closed it) touched it
+        // that day, for context switching.
+        let who = ch
+            .actor
+            .as_ref()
+            .and_then(|a| self.ids.person(a))
+            .unwrap_or(p.clone());
+        let tw = local(&self.offsets, &who, at);
+        self.change_touches
+            .entry((who, IsoWeek::of_local(&tw)))
+            .or_default()
+            .entry(tw.date_naive())
+            .or_default()
+            .insert(format!("{}#{}", e.repo, ch.number));
+        for r in &ch.reviewers_requested {
+            if let Some(rp) = self.ids.person(r) {
+                self.requests.entry((k.clone(), rp)).or_insert((at, None));
             }
         }
-        // Fill the weeks between each person's first and last activity.
+        self.change_author.entry(k.clone()).or_insert(p);
+        let life = self
+            .lifetimes
+            .entry(k)
+            .or_insert((ch.created_at.with_timezone(&Utc), None));
+        match ch.action {
+            ChangeAction::Merged | ChangeAction::Closed => life.1 = Some(at),
+            ChangeAction::Reopened => life.1 = None,
+            _ => {}
+        }
+    }
+
+    fn review(&mut self, e: &Event, r: &ReviewEvent) {
+        self.has_reviews = true;
+        let Some(p) = self.ids.person(&r.reviewer) else {
+            return;
+        };
+        let at = e.at_utc();
+        let t = local(&self.offsets, &p, at);
+        if let Some(req) = self.requests.get_mut(&(change_key(e, r.change), p.clone()))
+            && req.1.is_none()
+        {
+            req.1 = Some(at);
+            self.first_review_hours
+                .entry((p.clone(), IsoWeek::of_local(&t)))
+                .or_default()
+                .push((at - req.0).num_seconds().max(0) as f64 / 3600.0);
+        }
+        let a = activity(&mut self.acc, &mut self.active_days, &p, &t);
+        a.reviews += 1.0;
+        a.touch(&t, format!("{}#{}", e.repo, r.change));
+    }
+
+    fn comment(&mut self, e: &Event, c: &CommentEvent) {
+        let Some(p) = self.ids.person(&c.author) else {
+            return;
+        };
+        let at = e.at_utc();
+        let t = local(&self.offsets, &p, at);
+        let neg = self.negative.map(|f| f(&c.body));
+        let a = activity(&mut self.acc, &mut self.active_days, &p, &t);
+        a.comments += 1.0;
+        a.touch(&t, format!("{}#{}", e.repo, c.number));
+        if let Some(n) = neg {
+            a.neg_written.push(n);
+        }
+        if c.on_change
+            && let Some(author) = self.change_author.get(&change_key(e, c.number))
+            && author != &p
+            && let Some(n) = neg
+        {
+            let ta = local(&self.offsets, author, at);
+            self.acc
+                .entry((author.clone(), IsoWeek::of_local(&ta)))
+                .or_default()
+                .neg_received
+                .push(n);
+        }
+    }
+
+    /// The person-weeks, filling the weeks between each person's first and last activity.
+    fn weeks(mut self, meetings: &HashMap<(String, IsoWeek), f64>) -> Vec<PersonWeek> {
         let mut people_weeks: BTreeMap<String, (IsoWeek, IsoWeek)> = BTreeMap::new();
-        for (p, w) in acc.keys() {
+        for (p, w) in self.acc.keys() {
             let r = people_weeks.entry(p.clone()).or_insert((*w, *w));
             r.0 = r.0.min(*w);
             r.1 = r.1.max(*w);
         }
         let mut out = Vec::new();
-        let has_changes = !lifetimes.is_empty();
         for (p, (first, last)) in people_weeks {
-            let days = active_days.get(&p).cloned().unwrap_or_default();
+            let days = self.active_days.get(&p).cloned().unwrap_or_default();
             let mut w = first;
             loop {
-                let mut a = acc.remove(&(p.clone(), w)).unwrap_or_default();
-                for (day, items) in change_touches.remove(&(p.clone(), w)).unwrap_or_default() {
+                let mut a = self.acc.remove(&(p.clone(), w)).unwrap_or_default();
+                let touched = self.change_touches.remove(&(p.clone(), w));
+                for (day, items) in touched.unwrap_or_default() {
                     a.areas_by_day.entry(day).or_default().extend(items);
                 }
-                let start = w.start_utc();
-                let end = w.next().start_utc();
-                let mut v = [None; N];
-                v[idx::COMMITS] = Some(a.commits);
-                v[idx::CHURN] = Some(a.churn);
-                v[idx::REWORK] = Some(a.rework);
-                if has_changes {
-                    let open = lifetimes
-                        .iter()
-                        .filter(|(k, (o, c))| {
-                            change_author.get(*k) == Some(&p)
-                                && *o < end
-                                && c.is_none_or(|c| c >= start)
-                        })
-                        .count();
-                    v[idx::OPEN_CHANGES] = Some(open as f64);
-                }
-                if has_reviews {
-                    v[idx::REVIEWS] = Some(a.reviews);
-                }
-                v[idx::CONTEXT] = Some(if a.areas_by_day.is_empty() {
-                    0.0
-                } else {
-                    a.areas_by_day.values().map(|s| s.len() as f64).sum::<f64>()
-                        / a.areas_by_day.len() as f64
-                });
-                v[idx::COMMENTS] = Some(a.comments);
-                if a.stamped > 0.0 {
-                    v[idx::LATE_NIGHT] = Some(a.late / a.stamped);
-                    v[idx::WEEKEND] = Some(a.weekend / a.stamped);
-                }
-                v[idx::CONSECUTIVE] = Some(longest_streak_in(&days, w) as f64);
-                let mean =
-                    |xs: &[f64]| (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64);
-                v[idx::NEG_WRITTEN] = mean(&a.neg_written);
-                v[idx::NEG_RECEIVED] = mean(&a.neg_received);
-                if !requests.is_empty() {
-                    let pending = requests
-                        .iter()
-                        .filter(|((k, who), (req, first))| {
-                            who == &p
-                                && *req < end
-                                && first.is_none_or(|f| f >= end)
-                                && lifetimes
-                                    .get(k)
-                                    .is_none_or(|(_, c)| c.is_none_or(|c| c >= end))
-                        })
-                        .count();
-                    v[idx::REQUESTS_PENDING] = Some(pending as f64);
-                    v[idx::TIME_TO_FIRST_REVIEW] = first_review_hours
-                        .get(&(p.clone(), w))
-                        .and_then(|h| mean(h));
-                }
-                v[idx::MEETINGS] = self.meetings.get(&(p.clone(), w)).copied();
-                v[idx::ACTIVE_DAYS] = Some(a.days.len() as f64);
-                v[idx::HOUR_SPREAD] = a.hour_spread();
-                let areas: BTreeSet<&String> = a.areas_by_day.values().flatten().collect();
-                v[idx::AREAS] = Some(areas.len() as f64);
+                let mut values = self.values(&p, w, &a, &days);
+                values[idx::MEETINGS] = meetings.get(&(p.clone(), w)).copied();
                 out.push(PersonWeek {
                     person: p.clone(),
                     week: w,
-                    values: v,
+                    values,
                 });
                 if w >= last {
                     break;
@@ -423,6 +421,96 @@ impl<'a> IndicatorBuilder<'a> {
         }
         out
     }
+
+    /// Person `p`'s indicators in week `w` from what was counted for it (`a`) and the days
+    /// `p` was active; meeting hours are left to the caller.
+    fn values(&self, p: &str, w: IsoWeek, a: &Acc, days: &BTreeSet<NaiveDate>) -> [Option<f64>; N] {
+        let start = w.start_utc();
+        let end = w.next().start_utc();
+        let mut v = [None; N];
+        v[idx::COMMITS] = Some(a.commits);
+        v[idx::CHURN] = Some(a.churn);
+        v[idx::REWORK] = Some(a.rework);
+        if !self.lifetimes.is_empty() {
+            let open = self
+                .lifetimes
+                .iter()
+                .filter(|(k, (o, c))| {
+                    self.change_author.get(*k).map(String::as_str) == Some(p)
+                        && *o < end
+                        && c.is_none_or(|c| c >= start)
+                })
+                .count();
+            v[idx::OPEN_CHANGES] = Some(open as f64);
+        }
+        if self.has_reviews {
+            v[idx::REVIEWS] = Some(a.reviews);
+        }
+        v[idx::CONTEXT] = Some(if a.areas_by_day.is_empty() {
+            0.0
+        } else {
+            a.areas_by_day.values().map(|s| s.len() as f64).sum::<f64>()
+                / a.areas_by_day.len() as f64
+        });
+        v[idx::COMMENTS] = Some(a.comments);
+        if a.stamped > 0.0 {
+            v[idx::LATE_NIGHT] = Some(a.late / a.stamped);
+            v[idx::WEEKEND] = Some(a.weekend / a.stamped);
+        }
+        v[idx::CONSECUTIVE] = Some(longest_streak_in(days, w) as f64);
+        let mean = |xs: &[f64]| (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64);
+        v[idx::NEG_WRITTEN] = mean(&a.neg_written);
+        v[idx::NEG_RECEIVED] = mean(&a.neg_received);
+        if !self.requests.is_empty() {
+            let pending = self
+                .requests
+                .iter()
+                .filter(|((k, who), (req, first))| {
+                    who == p
+                        && *req < end
+                        && first.is_none_or(|f| f >= end)
+                        && self
+                            .lifetimes
+                            .get(k)
+                            .is_none_or(|(_, c)| c.is_none_or(|c| c >= end))
+                })
+                .count();
+            v[idx::REQUESTS_PENDING] = Some(pending as f64);
+            v[idx::TIME_TO_FIRST_REVIEW] = self
+                .first_review_hours
+                .get(&(p.to_string(), w))
+                .and_then(|h| mean(h));
+        }
+        v[idx::ACTIVE_DAYS] = Some(a.days.len() as f64);
+        v[idx::HOUR_SPREAD] = a.hour_spread();
+        let areas: BTreeSet<&String> = a.areas_by_day.values().flatten().collect();
+        v[idx::AREAS] = Some(areas.len() as f64);
+        v
+    }
+}
+
+/// Person `p`'s counts for the week of local time `t`, with one timestamped activity at `t`
+/// counted (and `t`'s day recorded as one of `p`'s active days).
+fn activity<'m>(
+    acc: &'m mut BTreeMap<(String, IsoWeek), Acc>,
+    active_days: &mut BTreeMap<String, BTreeSet<NaiveDate>>,
+    p: &str,
+    t: &DateTime<FixedOffset>,
+) -> &'m mut Acc {
+    active_days
+        .entry(p.to_string())
+        .or_default()
+        .insert(t.date_naive());
+    let a = acc
+        .entry((p.to_string(), IsoWeek::of_local(t)))
+        .or_default();
+    a.stamp(t);
+    a
+}
+
+/// The key of change `number` in `e`'s repository.
+fn change_key(e: &Event, number: u64) -> ChangeKey {
+    (e.platform.to_string(), e.repo.clone(), number)
 }
 
 /// Each repository's areas, from the file changes of its non-merge commits by people.

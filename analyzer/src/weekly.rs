@@ -332,23 +332,19 @@ fn trends(weeks: &[TeamWeek]) -> Vec<String> {
             Some(ws.iter().map(|w| f(w) * w.commits as f64).sum::<f64>() / n as f64)
         }
     };
-    let c_recent = per_week(recent, &|w| w.commits as f64);
-    let c_before = per_week(before, &|w| w.commits as f64);
-    out.push(change_sentence("Commits per week", c_before, c_recent));
-    let a_recent = per_week(recent, &|w| w.authors as f64);
-    let a_before = per_week(before, &|w| w.authors as f64);
-    out.push(change_sentence(
-        "Active authors per week",
-        a_before,
-        a_recent,
-    ));
-    let ch_recent = per_week(recent, &|w| w.churn as f64);
-    let ch_before = per_week(before, &|w| w.churn as f64);
-    out.push(change_sentence(
-        "Churn (lines changed) per week",
-        ch_before,
-        ch_recent,
-    ));
+    type Count = fn(&TeamWeek) -> f64;
+    let counts: [(&str, Count); 3] = [
+        ("Commits per week", |w| w.commits as f64),
+        ("Active authors per week", |w| w.authors as f64),
+        ("Churn (lines changed) per week", |w| w.churn as f64),
+    ];
+    for (label, f) in counts {
+        out.push(change_sentence(
+            label,
+            per_week(before, &f),
+            per_week(recent, &f),
+        ));
+    }
     for (label, f) in [
         (
             "Late-night share",

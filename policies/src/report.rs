@@ -296,6 +296,7 @@ fn is_month(s: &str) -> bool {
 }
 
 /// Runs every rule. A report may be approved only if all pass.
+// Long: a flat list of the privacy rules, in the order the review shows them, each a few lines.
 pub fn review(r: &ReviewInput<'_>) -> Vec<RuleResult> {
     let mut out = Vec::new();
     out.push(RuleResult::new(

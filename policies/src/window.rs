@@ -271,6 +271,8 @@ impl Series {
 
     /// The same search on an evenly spaced series without gaps: the prefix integral at any
     /// instant is one index computation away, so no cursors or merging are needed.
+    // Long: the prefix integral and the sliding search share their indices; apart they would
+    // pass half a dozen of them between each other.
     fn search_uniform(&self, q: Query, latest: i64) -> Result<Choice, WindowError> {
         let n = self.times.len();
         let (t0, st) = (self.times[0], self.step);

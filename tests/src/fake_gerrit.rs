@@ -2,19 +2,17 @@
 //! answers as Gerrit sends them), the bot's own account, basic auth, recorded requests and
 //! injectable faults.
 
-use std::collections::{BTreeMap, VecDeque};
-use std::net::SocketAddr;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::fake_github::{Fault, Matcher, Recorded};
+use crate::fake_http::{Fake, Fault, Faults, Recorded, WithFaults};
 
 /// A change message in the model.
 #[derive(Debug, Clone)]
@@ -40,85 +38,51 @@ pub struct Model {
     pub current: BTreeMap<u64, u32>,
     /// Every request.
     pub requests: Vec<Recorded>,
-    faults: VecDeque<(Matcher, Fault)>,
+    faults: Faults,
     /// Accepted basic-auth credentials.
     pub credentials: (String, String),
     /// Changes returned by queries (REST `ChangeInfo` objects), in order.
     pub changes: Vec<Value>,
 }
 
-/// A running fake Gerrit.
-pub struct FakeGerrit {
-    /// Its address.
-    pub addr: SocketAddr,
-    /// Its model.
-    pub model: Arc<Mutex<Model>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for FakeGerrit {
-    fn drop(&mut self) {
-        self.task.abort();
+impl WithFaults for Model {
+    fn faults(&mut self) -> &mut Faults {
+        &mut self.faults
     }
 }
+
+/// A running fake Gerrit.
+pub type FakeGerrit = Fake<Model>;
 
 impl FakeGerrit {
     /// Starts a fake accepting `user`/`password`.
     pub async fn start(user: &str, password: &str) -> FakeGerrit {
-        let model = Arc::new(Mutex::new(Model {
+        let model = Model {
             credentials: (user.into(), password.into()),
             ..Model::default()
-        }));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let app = Router::new().fallback(handle).with_state(model.clone());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        FakeGerrit { addr, model, task }
+        };
+        Fake::serve(model, handle).await
     }
 
-    /// Base URL.
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// Queues a fault.
-    pub fn fault(&self, method: Option<Method>, path_contains: &'static str, fault: Fault) {
-        self.model.lock().unwrap().faults.push_back((
-            Matcher {
-                method,
-                path_contains,
-            },
-            fault,
-        ));
+    /// Waits until a message on any change contains `text`, at most `timeout`; whether one did.
+    pub async fn wait_for_message(&self, timeout: Duration, text: &str) -> bool {
+        self.wait_for(timeout, |m| {
+            m.messages
+                .values()
+                .flatten()
+                .any(|x| x.message.contains(text))
+        })
+        .await
     }
 
     /// Messages on a change.
     pub fn messages(&self, project: &str, change: u64) -> Vec<Message> {
-        self.model
-            .lock()
-            .unwrap()
-            .messages
-            .get(&(project.to_string(), change))
-            .cloned()
-            .unwrap_or_default()
-    }
-
-    /// Waits until `cond` holds, at most `timeout`.
-    pub async fn wait_for(&self, timeout: Duration, cond: impl Fn(&Model) -> bool) -> bool {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            if cond(&self.model.lock().unwrap()) {
-                return true;
-            }
-            if tokio::time::Instant::now() > deadline {
-                return false;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        self.read(|m| {
+            m.messages
+                .get(&(project.to_string(), change))
+                .cloned()
+                .unwrap_or_default()
+        })
     }
 }
 
@@ -158,42 +122,14 @@ async fn handle(State(model): State<Arc<Mutex<Model>>>, req: Request) -> Respons
     let path = parts.uri.path().to_string();
     let fault = {
         let mut m = model.lock().unwrap();
-        m.requests.push(Recorded {
-            method: method.to_string(),
-            path: parts
-                .uri
-                .path_and_query()
-                .map(|p| p.as_str().to_string())
-                .unwrap_or_default(),
-            auth: parts
-                .headers
-                .get("authorization")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string),
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-            at: std::time::Instant::now(),
-        });
-        let idx = m.faults.iter().position(|(mt, _)| {
-            mt.method.as_ref().is_none_or(|x| *x == method) && path.contains(mt.path_contains)
-        });
-        idx.and_then(|i| m.faults.remove(i)).map(|(_, f)| f)
+        m.requests.push(Recorded::of(&parts, &bytes));
+        m.faults.take(&method, &path)
     };
-    match &fault {
-        Some(Fault::Status(code, body)) => {
-            return (StatusCode::from_u16(*code).unwrap(), *body).into_response();
-        }
-        Some(Fault::StatusHeaders(code, headers, body)) => {
-            let mut r = (StatusCode::from_u16(*code).unwrap(), *body).into_response();
-            for (k, v) in headers {
-                r.headers_mut().insert(*k, v.parse().unwrap());
-            }
-            return r;
-        }
-        Some(Fault::Delay(d)) => {
-            tokio::time::sleep(*d).await;
-            return (StatusCode::GATEWAY_TIMEOUT, "timed out").into_response();
-        }
-        _ => {}
+    if let Some(answer) = match &fault {
+        Some(f) => f.answer_before().await,
+        None => None,
+    } {
+        return answer;
     }
     let query = parts.uri.query().unwrap_or("").to_string();
     let resp = serve(&model, &method, &path, &query, &parts.headers, &bytes);

@@ -2,32 +2,17 @@
 //! workflow runs, repository files, App installations and tokens. Every request is recorded (method, path,
 //! authorization, body), faults can be injected, and tests assert exactly what was changed.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-/// One recorded request.
-#[derive(Debug, Clone)]
-pub struct Recorded {
-    /// HTTP method.
-    pub method: String,
-    /// Path and query.
-    pub path: String,
-    /// `Authorization` header.
-    pub auth: Option<String>,
-    /// Body text.
-    pub body: String,
-    /// When it arrived.
-    pub at: std::time::Instant,
-}
+use crate::fake_http::{Fake, Faults, WithFaults};
+pub use crate::fake_http::{Fault, Matcher, Recorded};
 
 /// A comment in the model.
 #[derive(Debug, Clone)]
@@ -67,33 +52,6 @@ impl Issue {
     }
 }
 
-/// What to do to a matching request instead of (or after) serving it.
-#[derive(Debug, Clone)]
-pub enum Fault {
-    /// Answer with this status and body, change nothing.
-    Status(u16, &'static str),
-    /// Answer with this status, headers and body, change nothing.
-    StatusHeaders(u16, Vec<(&'static str, String)>, &'static str),
-    /// Wait this long, then answer 504 without applying (a gateway timeout; with a client
-    /// timeout shorter than the delay the client gives up first).
-    Delay(Duration),
-    /// Close the connection without an answer (the request is not applied).
-    Reset,
-    /// Apply the request, then answer 500: the client thinks it failed although it was done.
-    ApplyThenFail,
-    /// Apply the request, then hold the answer this long (kill the client meanwhile).
-    ApplyThenHang(Duration),
-}
-
-/// Which requests a fault applies to.
-#[derive(Debug, Clone)]
-pub struct Matcher {
-    /// Method, or any.
-    pub method: Option<Method>,
-    /// Substring of the path.
-    pub path_contains: &'static str,
-}
-
 /// The model.
 #[derive(Debug, Default)]
 pub struct Model {
@@ -102,7 +60,7 @@ pub struct Model {
     next_id: u64,
     /// Every request, in order.
     pub requests: Vec<Recorded>,
-    faults: VecDeque<(Matcher, Fault)>,
+    faults: Faults,
     /// Workflow run statuses by id.
     pub runs: HashMap<u64, String>,
     /// Reruns requested: (repo, run id).
@@ -133,103 +91,51 @@ pub struct Model {
     pub issues: BTreeMap<String, Vec<Issue>>,
 }
 
-/// A running fake.
-pub struct FakeGitHub {
-    /// Its address.
-    pub addr: SocketAddr,
-    /// Its model.
-    pub model: Arc<Mutex<Model>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for FakeGitHub {
-    fn drop(&mut self) {
-        self.task.abort();
+impl WithFaults for Model {
+    fn faults(&mut self) -> &mut Faults {
+        &mut self.faults
     }
 }
+
+/// A running fake.
+pub type FakeGitHub = Fake<Model>;
 
 impl FakeGitHub {
     /// Starts a fake that accepts `token` as a personal token.
     pub async fn start(token: &str) -> FakeGitHub {
-        let model = Arc::new(Mutex::new(Model {
+        let model = Model {
             tokens: vec![token.to_string()],
             next_id: 9_000_000,
             token_lifetime: chrono::Duration::hours(1),
             ..Model::default()
-        }));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let app = Router::new().fallback(handle).with_state(model.clone());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        FakeGitHub { addr, model, task }
-    }
-
-    /// Base URL.
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// Queues a fault for the next request matching `method` and `path_contains`.
-    pub fn fault(&self, method: Option<Method>, path_contains: &'static str, fault: Fault) {
-        self.model.lock().unwrap().faults.push_back((
-            Matcher {
-                method,
-                path_contains,
-            },
-            fault,
-        ));
+        };
+        Fake::serve(model, handle).await
     }
 
     /// Comments on an issue or PR.
     pub fn comments(&self, repo: &str, number: u64) -> Vec<Comment> {
-        self.model
-            .lock()
-            .unwrap()
-            .comments
-            .get(&(repo.to_string(), number))
-            .cloned()
-            .unwrap_or_default()
+        self.read(|m| {
+            m.comments
+                .get(&(repo.to_string(), number))
+                .cloned()
+                .unwrap_or_default()
+        })
     }
 
     /// Issues of a repository, in creation order.
     pub fn issues(&self, repo: &str) -> Vec<Issue> {
-        self.model
-            .lock()
-            .unwrap()
-            .issues
-            .get(repo)
-            .cloned()
-            .unwrap_or_default()
+        self.read(|m| m.issues.get(repo).cloned().unwrap_or_default())
     }
 
     /// Requests that change something (not GET), in order.
     pub fn mutations(&self) -> Vec<Recorded> {
-        self.model
-            .lock()
-            .unwrap()
-            .requests
-            .iter()
-            .filter(|r| r.method != "GET")
-            .cloned()
-            .collect()
-    }
-
-    /// Waits until `cond` holds on the model, at most `timeout`.
-    pub async fn wait_for(&self, timeout: Duration, cond: impl Fn(&Model) -> bool) -> bool {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            if cond(&self.model.lock().unwrap()) {
-                return true;
-            }
-            if tokio::time::Instant::now() > deadline {
-                return false;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        self.read(|m| {
+            m.requests
+                .iter()
+                .filter(|r| r.method != "GET")
+                .cloned()
+                .collect()
+        })
     }
 }
 
@@ -269,55 +175,18 @@ async fn handle(State(model): State<Arc<Mutex<Model>>>, req: Request) -> Respons
         .await
         .unwrap_or_default();
     let method = parts.method.clone();
-    let path = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_default();
-    let auth = parts
-        .headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let recorded = Recorded::of(&parts, &bytes);
+    let path = recorded.path.clone();
     let fault = {
         let mut m = model.lock().unwrap();
-        m.requests.push(Recorded {
-            method: method.to_string(),
-            path: path.clone(),
-            auth: auth.clone(),
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-            at: std::time::Instant::now(),
-        });
-        let idx = m.faults.iter().position(|(mt, _)| {
-            mt.method.as_ref().is_none_or(|x| *x == method) && path.contains(mt.path_contains)
-        });
-        idx.and_then(|i| m.faults.remove(i)).map(|(_, f)| f)
+        m.requests.push(recorded);
+        m.faults.take(&method, &path)
     };
-    match &fault {
-        Some(Fault::Status(code, body)) => {
-            return (StatusCode::from_u16(*code).unwrap(), *body).into_response();
-        }
-        Some(Fault::StatusHeaders(code, headers, body)) => {
-            let mut r = (StatusCode::from_u16(*code).unwrap(), *body).into_response();
-            for (k, v) in headers {
-                r.headers_mut().insert(*k, v.parse().unwrap());
-            }
-            return r;
-        }
-        Some(Fault::Delay(d)) => {
-            tokio::time::sleep(*d).await;
-            return (StatusCode::GATEWAY_TIMEOUT, "timed out").into_response();
-        }
-        Some(Fault::Reset) => {
-            // Dropping the connection: hyper closes it when the service panics is not
-            // graceful; an empty 1xx-less close is emulated by an aborted body.
-            return Response::builder()
-                .status(200)
-                .header("content-length", "100")
-                .body(axum::body::Body::from("partial"))
-                .unwrap();
-        }
-        _ => {}
+    if let Some(answer) = match &fault {
+        Some(f) => f.answer_before().await,
+        None => None,
+    } {
+        return answer;
     }
     let resp = serve(&model, &method, &path, &parts.headers, &bytes);
     match fault {

@@ -3,14 +3,14 @@
 //! `status: error` bodies, HTTP errors), and every request is recorded with its parameters.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use axum::Router;
 use axum::extract::{Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
+
+use crate::fake_http::Fake;
 
 /// A series for [`Answer::matrix`]: its labels and its (time, value) samples.
 pub type SeriesSpec<'a> = (&'a [(&'a str, &'a str)], &'a [(f64, f64)]);
@@ -102,38 +102,12 @@ pub struct Model {
 }
 
 /// A running fake Prometheus.
-pub struct FakePrometheus {
-    /// Its address.
-    pub addr: SocketAddr,
-    /// Its state.
-    pub model: Arc<Mutex<Model>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for FakePrometheus {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
+pub type FakePrometheus = Fake<Model>;
 
 impl FakePrometheus {
     /// Starts the fake on a free loopback port.
     pub async fn start() -> FakePrometheus {
-        let model = Arc::new(Mutex::new(Model::default()));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let app = Router::new().fallback(handle).with_state(model.clone());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        FakePrometheus { addr, model, task }
-    }
-
-    /// Its base URL.
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        Fake::serve(Model::default(), handle).await
     }
 
     /// Queues answers.
@@ -143,7 +117,7 @@ impl FakePrometheus {
 
     /// Requests so far.
     pub fn requests(&self) -> Vec<Recorded> {
-        self.model.lock().expect("model").requests.clone()
+        self.read(|m| m.requests.clone())
     }
 }
 

@@ -144,13 +144,7 @@ impl Harness {
 
     /// POSTs a Gerrit event with the shared secret; returns the HTTP status.
     pub async fn gerrit(&self, body: &[u8]) -> u16 {
-        reqwest::Client::new()
-            .post(format!("{}/webhooks/gerrit?token={SECRET}", self.url()))
-            .body(body.to_vec())
-            .send()
-            .await
-            .map(|r| r.status().as_u16())
-            .unwrap_or(0)
+        crate::post_gerrit(&self.url(), SECRET, body).await
     }
 
     /// Runs the bot until it has nothing to do at the current moment (no pending delivery, no

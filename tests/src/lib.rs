@@ -4,6 +4,7 @@
 
 pub mod fake_gerrit;
 pub mod fake_github;
+pub mod fake_http;
 pub mod fake_prometheus;
 pub mod harness;
 pub mod pg;
@@ -40,6 +41,29 @@ pub fn git_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
+}
+
+/// Writes a `git fast-import` stream into the repository at `dir` (isolated like [`git`]);
+/// panics if git refuses it.
+pub fn fast_import(dir: &Path, stream: &[u8]) {
+    use std::io::Write;
+    let mut child = Command::new("git")
+        .current_dir(dir)
+        .args(["fast-import", "--quiet"])
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("HOME", dir)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("git fast-import");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stream)
+        .expect("write the stream");
+    assert!(child.wait().expect("fast-import").success());
 }
 
 impl TestRepo {
@@ -195,6 +219,18 @@ pub async fn post_github(
         .unwrap_or(0)
 }
 
+/// POSTs a Gerrit event with the shared `secret` to the bot at `base`; returns the HTTP
+/// status (0 when the request itself fails).
+pub async fn post_gerrit(base: &str, secret: &str, body: &[u8]) -> u16 {
+    reqwest::Client::new()
+        .post(format!("{base}/webhooks/gerrit?token={secret}"))
+        .body(body.to_vec())
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0)
+}
+
 /// Runs the canopy program at `bin` with arguments; returns its output.
 pub fn run_canopy(bin: &str, args: &[&str]) -> Output {
     Command::new(bin)
@@ -239,19 +275,43 @@ pub fn stdout_ok(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Runs `canopy replay PAYLOADS --platform PLATFORM --store STORE` followed by `extra`
+/// arguments; returns its output.
+pub fn run_replay(
+    bin: &str,
+    payloads: &str,
+    platform: &str,
+    store: &str,
+    extra: &[&str],
+) -> Output {
+    let mut args = vec!["replay", payloads, "--platform", platform, "--store", store];
+    args.extend_from_slice(extra);
+    run_canopy(bin, &args)
+}
+
+/// Runs a listing such as `["events", "list"]` on `store` with `--format json`, followed by
+/// `extra` arguments; returns its JSON lines after checking it succeeded (stderr in the panic).
+pub fn list_json(
+    bin: &str,
+    listing: &[&str],
+    store: &str,
+    extra: &[&str],
+) -> Vec<serde_json::Value> {
+    let mut args = listing.to_vec();
+    args.extend_from_slice(&["--store", store, "--format", "json"]);
+    args.extend_from_slice(extra);
+    stdout_json_lines(&run_canopy(bin, &args))
+}
+
 /// Replays saved GitHub payloads (a file or directory) into a store with `canopy replay`,
 /// which must succeed.
 pub fn replay_github(bin: &str, payloads: &Path, store: &Path) {
-    stdout_ok(&run_canopy(
+    stdout_ok(&run_replay(
         bin,
-        &[
-            "replay",
-            payloads.to_str().expect("UTF-8 path"),
-            "--platform",
-            "github",
-            "--store",
-            store.to_str().expect("UTF-8 path"),
-        ],
+        payloads.to_str().expect("UTF-8 path"),
+        "github",
+        store.to_str().expect("UTF-8 path"),
+        &[],
     ));
 }
 

@@ -6,8 +6,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use canopy_server::auth::github_signature;
-
 /// Webhook secret used by every test server.
 pub const SECRET: &str = "e2e-webhook-secret";
 
@@ -142,27 +140,12 @@ impl ServerProcess {
 
     /// POSTs a signed GitHub delivery; returns the HTTP status.
     pub async fn github(&self, event: &str, delivery: &str, body: &[u8]) -> u16 {
-        reqwest::Client::new()
-            .post(format!("{}/webhooks/github", self.url()))
-            .header("X-GitHub-Event", event)
-            .header("X-GitHub-Delivery", delivery)
-            .header("X-Hub-Signature-256", github_signature(SECRET, body))
-            .body(body.to_vec())
-            .send()
-            .await
-            .map(|r| r.status().as_u16())
-            .unwrap_or(0)
+        crate::post_github(&self.url(), SECRET, event, delivery, body).await
     }
 
     /// POSTs a Gerrit event with the shared secret; returns the HTTP status.
     pub async fn gerrit(&self, body: &[u8]) -> u16 {
-        reqwest::Client::new()
-            .post(format!("{}/webhooks/gerrit?token={SECRET}", self.url()))
-            .body(body.to_vec())
-            .send()
-            .await
-            .map(|r| r.status().as_u16())
-            .unwrap_or(0)
+        crate::post_gerrit(&self.url(), SECRET, body).await
     }
 }
 

@@ -10,7 +10,7 @@ use axum::http::Method;
 use canopy_e2e::fake_gerrit::FakeGerrit;
 use canopy_e2e::fake_github::{FakeGitHub, Fault};
 use canopy_e2e::harness::{Harness, TestClock};
-use canopy_e2e::{run_canopy, stdout_json_lines, workspace_root};
+use canopy_e2e::{list_json, run_canopy, stdout_ok, workspace_root};
 use canopy_store::ConsentStore;
 
 const BIN: &str = env!("CARGO_BIN_EXE_canopy-e2e-bin");
@@ -43,35 +43,17 @@ async fn github_server_on(fake: &FakeGitHub, extra: &str, clock: TestClock) -> H
     .await
 }
 
+/// Posts the GitHub fixture `name` as delivery `delivery` of `event`, which must be accepted.
+async fn deliver(s: &Harness, event: &str, delivery: &str, name: &str) {
+    let status = s.github(event, delivery, &fixture("github", name)).await;
+    assert_eq!(status, 202, "{event} delivery {delivery} ({name})");
+}
+
 /// Posts the PR #7 story up to its first CI job (which ran on the head pushed by `synchronize`).
 async fn pr_with_a_job(s: &Harness) {
-    assert_eq!(
-        s.github(
-            "pull_request",
-            "d-open",
-            &fixture("github", "pull_request.opened.json")
-        )
-        .await,
-        202
-    );
-    assert_eq!(
-        s.github(
-            "pull_request",
-            "d-sync",
-            &fixture("github", "pull_request.synchronize.json")
-        )
-        .await,
-        202
-    );
-    assert_eq!(
-        s.github(
-            "workflow_job",
-            "d-job1",
-            &fixture("github", "workflow_job.completed.json")
-        )
-        .await,
-        202
-    );
+    deliver(s, "pull_request", "d-open", "pull_request.opened.json").await;
+    deliver(s, "pull_request", "d-sync", "pull_request.synchronize.json").await;
+    deliver(s, "workflow_job", "d-job1", "workflow_job.completed.json").await;
 }
 
 fn sticky_count(fake: &FakeGitHub) -> usize {
@@ -90,24 +72,20 @@ async fn a_pr_gets_one_comment_edited_as_it_evolves() {
         fake.wait_for(Duration::from_secs(10), |m| !m.comments.is_empty())
             .await
     );
-    assert_eq!(
-        s.github(
-            "workflow_job",
-            "d-job2",
-            &fixture("github", "workflow_job.completed.lint.json")
-        )
-        .await,
-        202
-    );
-    assert_eq!(
-        s.github(
-            "pull_request",
-            "d-merge",
-            &fixture("github", "pull_request.closed.merged.json")
-        )
-        .await,
-        202
-    );
+    deliver(
+        &s,
+        "workflow_job",
+        "d-job2",
+        "workflow_job.completed.lint.json",
+    )
+    .await;
+    deliver(
+        &s,
+        "pull_request",
+        "d-merge",
+        "pull_request.closed.merged.json",
+    )
+    .await;
     assert!(
         fake.wait_for(Duration::from_secs(10), |m| m
             .comments
@@ -146,15 +124,13 @@ async fn a_pr_gets_one_comment_edited_as_it_evolves() {
     }
     // A redelivered webhook changes nothing.
     let before = fake.mutations().len();
-    assert_eq!(
-        s.github(
-            "pull_request",
-            "d-merge-again",
-            &fixture("github", "pull_request.closed.merged.json")
-        )
-        .await,
-        202
-    );
+    deliver(
+        &s,
+        "pull_request",
+        "d-merge-again",
+        "pull_request.closed.merged.json",
+    )
+    .await;
     s.settle().await;
     assert_eq!(fake.mutations().len(), before);
 }
@@ -243,15 +219,7 @@ fn comment_payload(body: &str, login: &str, association: &str, id: u64) -> Vec<u
 async fn commands_get_replies_with_permissions_checked() {
     let fake = FakeGitHub::start(TOKEN).await;
     let mut s = github_server(&fake, "").await;
-    assert_eq!(
-        s.github(
-            "pull_request",
-            "d-open",
-            &fixture("github", "pull_request.opened.json")
-        )
-        .await,
-        202
-    );
+    deliver(&s, "pull_request", "d-open", "pull_request.opened.json").await;
     let cases = [
         ("/canopy help", "ada-l", "CONTRIBUTOR", 1),
         ("```\n/canopy now\n```\nthanks!", "bob-b", "CONTRIBUTOR", 2),
@@ -465,19 +433,12 @@ async fn duplicates_left_by_a_late_request_are_removed() {
 }
 
 fn dead_items(store: &std::path::Path) -> Vec<serde_json::Value> {
-    let out = run_canopy(
+    list_json(
         BIN,
-        &[
-            "outbox",
-            "list",
-            "--dead",
-            "--store",
-            store.to_str().unwrap(),
-            "--format",
-            "json",
-        ],
-    );
-    stdout_json_lines(&out)
+        &["outbox", "list"],
+        store.to_str().unwrap(),
+        &["--dead"],
+    )
 }
 
 #[tokio::test]
@@ -513,11 +474,7 @@ async fn permanent_failures_and_exhausted_retries_go_to_the_dead_letter_list() {
             dead[0]["id"].as_str().unwrap(),
         ],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    stdout_ok(&out);
     s.restart().await;
     // `outbox retry` made it due at the wall clock's now.
     s.catch_up_with_wall_clock();
@@ -585,15 +542,13 @@ async fn a_github_app_authenticates_with_installation_tokens_refreshed_before_ex
             .await
     );
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(
-        s.github(
-            "pull_request",
-            "d-merge",
-            &fixture("github", "pull_request.closed.merged.json")
-        )
-        .await,
-        202
-    );
+    deliver(
+        &s,
+        "pull_request",
+        "d-merge",
+        "pull_request.closed.merged.json",
+    )
+    .await;
     assert!(
         fake.wait_for(Duration::from_secs(10), |m| m.comments
             [&(REPO.to_string(), 7)][0]
@@ -640,15 +595,7 @@ async fn repository_settings_are_read_from_the_repository_and_the_last_good_ones
             .filter(|r| r.path.contains("/contents/.github/canopy.toml"))
             .count()
     };
-    assert_eq!(
-        s.github(
-            "pull_request",
-            "d-open",
-            &fixture("github", "pull_request.opened.json")
-        )
-        .await,
-        202
-    );
+    deliver(&s, "pull_request", "d-open", "pull_request.opened.json").await;
     // The refresher's next turn (every second) reads the newly known repository's settings.
     s.settle().await;
     s.advance(chrono::Duration::seconds(1)).await;
@@ -659,24 +606,14 @@ async fn repository_settings_are_read_from_the_repository_and_the_last_good_ones
     );
     s.settle().await;
     // Energy is switched off by the repository: a CI job changes nothing visible.
-    assert_eq!(
-        s.github(
-            "pull_request",
-            "d-sync",
-            &fixture("github", "pull_request.synchronize.json")
-        )
-        .await,
-        202
-    );
-    assert_eq!(
-        s.github(
-            "workflow_job",
-            "d-job",
-            &fixture("github", "workflow_job.completed.json")
-        )
-        .await,
-        202
-    );
+    deliver(
+        &s,
+        "pull_request",
+        "d-sync",
+        "pull_request.synchronize.json",
+    )
+    .await;
+    deliver(&s, "workflow_job", "d-job", "workflow_job.completed.json").await;
     s.settle().await;
     assert!(fake.comments(REPO, 7).is_empty());
     // An invalid file: the last good settings stay in force.
@@ -691,15 +628,13 @@ async fn repository_settings_are_read_from_the_repository_and_the_last_good_ones
         fake.wait_for(Duration::from_secs(10), |m| reads(m) > before)
             .await
     );
-    assert_eq!(
-        s.github(
-            "pull_request",
-            "d-merge",
-            &fixture("github", "pull_request.closed.merged.json")
-        )
-        .await,
-        202
-    );
+    deliver(
+        &s,
+        "pull_request",
+        "d-merge",
+        "pull_request.closed.merged.json",
+    )
+    .await;
     assert!(
         fake.wait_for(Duration::from_secs(10), |m| !m.comments.is_empty())
             .await

@@ -1,8 +1,24 @@
 //! `canopy analyze` and `canopy demo` run as a real process on repositories built here.
 
-use canopy_e2e::{TestRepo, run_canopy, stdout_json};
+use std::path::Path;
+use std::process::Output;
+
+use canopy_e2e::{TestRepo, run_canopy, stdout_json, stdout_ok};
 
 const BIN: &str = env!("CARGO_BIN_EXE_canopy-e2e-bin");
+
+/// Runs `canopy analyze --git REPO --format FORMAT` followed by `extra` arguments.
+fn analyze(repo: &Path, format: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "analyze",
+        "--git",
+        repo.to_str().unwrap(),
+        "--format",
+        format,
+    ];
+    args.extend_from_slice(extra);
+    run_canopy(BIN, &args)
+}
 
 fn history() -> TestRepo {
     let r = TestRepo::new();
@@ -35,21 +51,8 @@ fn history() -> TestRepo {
 #[test]
 fn json_output_has_the_stable_fields() {
     let r = history();
-    let out = run_canopy(
-        BIN,
-        &[
-            "analyze",
-            "--git",
-            r.path().to_str().unwrap(),
-            "--format",
-            "json",
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = analyze(r.path(), "json", &[]);
+    stdout_ok(&out);
     let v = stdout_json(&out);
     assert_eq!(v["commits"], 3);
     assert_eq!(v["unreadable_objects"], 0);
@@ -72,16 +75,7 @@ fn json_output_has_the_stable_fields() {
 fn no_person_is_named_in_either_format() {
     let r = history();
     for format in ["json", "md"] {
-        let out = run_canopy(
-            BIN,
-            &[
-                "analyze",
-                "--git",
-                r.path().to_str().unwrap(),
-                "--format",
-                format,
-            ],
-        );
+        let out = analyze(r.path(), format, &[]);
         assert!(out.status.success());
         let text = String::from_utf8_lossy(&out.stdout).to_lowercase();
         for needle in [
@@ -104,19 +98,10 @@ fn no_person_is_named_in_either_format() {
 #[test]
 fn since_and_until_select_weeks() {
     let r = history();
-    let out = run_canopy(
-        BIN,
-        &[
-            "analyze",
-            "--git",
-            r.path().to_str().unwrap(),
-            "--format",
-            "json",
-            "--since",
-            "2024-03-10",
-            "--until",
-            "2024-03-31",
-        ],
+    let out = analyze(
+        r.path(),
+        "json",
+        &["--since", "2024-03-10", "--until", "2024-03-31"],
     );
     let v = stdout_json(&out);
     assert_eq!(v["commits"], 1);
@@ -162,16 +147,7 @@ fn missing_objects_are_reported_with_exit_zero() {
     let r = history();
     let blob = r.rev_parse("HEAD~1:docs/x.md");
     r.delete_loose_object(&blob);
-    let out = run_canopy(
-        BIN,
-        &[
-            "analyze",
-            "--git",
-            r.path().to_str().unwrap(),
-            "--format",
-            "json",
-        ],
-    );
+    let out = analyze(r.path(), "json", &[]);
     assert!(out.status.success());
     let v = stdout_json(&out);
     assert_eq!(v["commits"], 3);
@@ -224,11 +200,7 @@ fn demo_json_of_a_clone_is_refused_with_what_to_use_instead() {
 fn demo_prints_a_weekly_report_and_exits_zero() {
     let r = history();
     let out = run_canopy(BIN, &["demo", r.path().to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    stdout_ok(&out);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("# Team activity"), "{text}");
     assert!(text.contains("2024-W12"));
@@ -290,16 +262,7 @@ fn a_bare_clone_is_named_after_its_origin_or_its_path_without_git() {
     let url = "https://github.com/acme/widgets.git";
     canopy_e2e::git(&bare, &["remote", "set-url", "origin", url]);
     let name = |path: &std::path::Path| {
-        let out = run_canopy(
-            BIN,
-            &[
-                "analyze",
-                "--git",
-                path.to_str().unwrap(),
-                "--format",
-                "json",
-            ],
-        );
+        let out = analyze(path, "json", &[]);
         stdout_json(&out)["repo"].as_str().unwrap_or("").to_string()
     };
     assert_eq!(name(&bare), "acme/widgets");
@@ -330,29 +293,19 @@ fn find_renames_sets_how_moved_files_count() {
         "2024-03-11T10:00:00+00:00",
         "move",
     );
-    let analyze = |extra: &[&str]| {
-        let mut args = vec![
-            "analyze",
-            "--git",
-            r.path().to_str().unwrap(),
-            "--format",
-            "json",
-        ];
-        args.extend_from_slice(extra);
-        run_canopy(BIN, &args)
-    };
+    let run = |extra: &[&str]| analyze(r.path(), "json", extra);
     let moved = |v: &serde_json::Value| {
         let w = &v["weeks"][1];
         (w["lines_added"].clone(), w["lines_deleted"].clone())
     };
-    let v = stdout_json(&analyze(&[]));
+    let v = stdout_json(&run(&[]));
     assert_eq!(moved(&v), (2.into(), 2.into()));
     assert_eq!(v["renames"], "--find-renames=50%");
     assert!(v["weeks"][1]["context_switching"].is_number());
     assert!(v["areas"]["areas"].is_array());
-    let v = stdout_json(&analyze(&["--find-renames", "100"]));
+    let v = stdout_json(&run(&["--find-renames", "100"]));
     assert_eq!(moved(&v), (20.into(), 20.into()));
-    let bad = analyze(&["--find-renames", "150"]);
+    let bad = run(&["--find-renames", "150"]);
     assert!(!bad.status.success());
     assert!(
         String::from_utf8_lossy(&bad.stderr).contains("--find-renames"),

@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::http::Method;
 use canopy_e2e::fake_gerrit::FakeGerrit;
 use canopy_e2e::fake_github::{FakeGitHub, Fault};
-use canopy_e2e::{run_canopy, workspace_root};
+use canopy_e2e::{run_replay, stdout_ok, workspace_root};
 use canopy_store::{EventStore, RedbStore, TimeRange};
 use serde_json::{Value, json};
 
@@ -92,17 +92,7 @@ async fn github_backfill_is_complete_resumable_rate_limit_aware_and_idempotent_w
         )
         .unwrap();
     }
-    let out = run_canopy(
-        BIN,
-        &[
-            "replay",
-            hooks.path().to_str().unwrap(),
-            "--platform",
-            "github",
-            "--store",
-            s,
-        ],
-    );
+    let out = run_replay(BIN, hooks.path().to_str().unwrap(), "github", s, &[]);
     assert!(out.status.success());
     let cfg = dir.path().join("canopy.toml");
     std::fs::write(
@@ -159,11 +149,7 @@ async fn github_backfill_is_complete_resumable_rate_limit_aware_and_idempotent_w
     let second = tokio::task::spawn_blocking(move || run_owned(args, env))
         .await
         .unwrap();
-    assert!(
-        second.status.success(),
-        "{}",
-        String::from_utf8_lossy(&second.stderr)
-    );
+    stdout_ok(&second);
     let text = String::from_utf8_lossy(&second.stdout);
     assert!(
         text.contains("130 PRs read") && text.contains("resumed at page 2"),
@@ -260,11 +246,7 @@ async fn gerrit_backfill_reads_every_page_with_zuul_reports_and_is_idempotent() 
         )
     };
     let out = tokio::task::spawn_blocking(run.clone()).await.unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    stdout_ok(&out);
     assert!(String::from_utf8_lossy(&out.stdout).contains("150 changes read"));
     let all = ids(&store, "widgets/core");
     assert_eq!(

@@ -3,11 +3,9 @@
 //! refusal of an AUC with too few disengagements, the same figures from a store as from git,
 //! and a trained artifact whose ARTIFACT.md names the commit it was trained on.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
-use canopy_e2e::{git, run_canopy, stdout_json_lines};
+use canopy_e2e::{fast_import, git, run_canopy, stdout_json_lines, stdout_ok};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_canopy-e2e-bin");
@@ -60,21 +58,7 @@ fn history(dir: &Path) -> String {
             body.len()
         ));
     }
-    let mut child = Command::new("git")
-        .current_dir(dir)
-        .args(["fast-import", "--quiet"])
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .stdin(Stdio::piped())
-        .spawn()
-        .expect("git fast-import");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stream.as_bytes())
-        .expect("write the stream");
-    assert!(child.wait().expect("fast-import").success());
+    fast_import(dir, stream.as_bytes());
     let head = git(dir, &["rev-parse", "HEAD"]);
     String::from_utf8_lossy(&head.stdout).trim().to_string()
 }
@@ -181,11 +165,7 @@ fn eval_and_train_on_a_real_git_history() {
             "burnout", "train", "--git", path, "--out", m, "--trees", "30",
         ],
     );
-    assert!(
-        trained.status.success(),
-        "{}",
-        String::from_utf8_lossy(&trained.stderr)
-    );
+    stdout_ok(&trained);
     let notes = std::fs::read_to_string(out.path().join("ARTIFACT.md")).unwrap();
     assert!(notes.contains(&head), "{notes}");
     assert!(notes.contains("Not validated yet"), "{notes}");

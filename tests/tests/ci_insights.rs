@@ -9,7 +9,7 @@ use canopy_analyzer::event::{CiJobEvent, CiResult};
 use canopy_analyzer::{Event, EventKind, Platform};
 use canopy_e2e::fake_gerrit::FakeGerrit;
 use canopy_e2e::server::ServerProcess;
-use canopy_e2e::{run_canopy, workspace_root};
+use canopy_e2e::{run_canopy, stdout_ok, workspace_root};
 use canopy_store::{EventStore, RedbStore};
 
 const BIN: &str = env!("CARGO_BIN_EXE_canopy-e2e-bin");
@@ -101,11 +101,7 @@ async fn a_zuul_job_past_its_stopping_point_is_named_in_the_message_and_the_dige
             "2025-W45",
         ],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    stdout_ok(&out);
     let md = String::from_utf8_lossy(&out.stdout);
     let line = md
         .lines()

@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use canopy_e2e::{run_canopy, workspace_root};
+use canopy_e2e::{list_json, workspace_root};
 use canopy_server::auth::github_signature;
 
 const BIN: &str = env!("CARGO_BIN_EXE_canopy-e2e-bin");
@@ -172,25 +172,9 @@ async fn acknowledged_deliveries_survive_sigkill_exactly_once() {
         acked.len()
     );
     // Every acknowledged delivery is stored once, processed once.
-    let out = run_canopy(
-        BIN,
-        &[
-            "inbox",
-            "list",
-            "--store",
-            store.path().to_str().unwrap(),
-            "--format",
-            "json",
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let s = store.path().to_str().unwrap();
     let mut seen: HashMap<String, usize> = HashMap::new();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    for v in list_json(BIN, &["inbox", "list"], s, &[]) {
         let id = v["id"].as_str().unwrap().to_string();
         assert_eq!(v["state"], "processed", "{id}: {v}");
         assert_eq!(v["attempts"], 1, "{id} processed more than once");
@@ -205,20 +189,8 @@ async fn acknowledged_deliveries_survive_sigkill_exactly_once() {
         );
     }
     // And produced exactly one event each.
-    let out = run_canopy(
-        BIN,
-        &[
-            "events",
-            "list",
-            "--store",
-            store.path().to_str().unwrap(),
-            "--format",
-            "json",
-        ],
-    );
     let mut per_delivery: HashMap<String, usize> = HashMap::new();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    for v in list_json(BIN, &["events", "list"], s, &[]) {
         *per_delivery
             .entry(v["delivery_id"].as_str().unwrap().to_string())
             .or_default() += 1;

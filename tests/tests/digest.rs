@@ -1,6 +1,6 @@
 //! `canopy digest` on a store filled by replaying the bundled GitHub story of PR #7.
 
-use canopy_e2e::{replay_github, run_canopy, workspace_root};
+use canopy_e2e::{replay_github, run_canopy, stdout_ok, workspace_root};
 
 const BIN: &str = env!("CARGO_BIN_EXE_canopy-e2e-bin");
 
@@ -21,11 +21,7 @@ fn a_replayed_week_gives_a_team_level_digest() {
             "2026-W45",
         ],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    stdout_ok(&out);
     let md = String::from_utf8_lossy(&out.stdout);
     assert!(
         md.contains("## Canopy weekly digest: canopy-demo/widgets, 2026-W45"),
@@ -80,7 +76,7 @@ fn an_organisation_digest_covers_its_repositories_and_goes_to_its_issue_reposito
         args.extend_from_slice(extra);
         run_canopy(BIN, &args)
     };
-    let md = canopy_e2e::stdout_ok(&org_digest("canopy-demo", &[]));
+    let md = stdout_ok(&org_digest("canopy-demo", &[]));
     assert!(
         md.contains("## Canopy weekly digest: canopy-demo, 2026-W45"),
         "{md}"

@@ -211,11 +211,7 @@ async fn a_replayed_history_and_a_scheduled_digest_reach_every_channel_once() {
             .unwrap()
     };
     let month_week = digest("2026-W43", &["--send"]);
-    assert!(
-        month_week.status.success(),
-        "{}",
-        String::from_utf8_lossy(&month_week.stderr)
-    );
+    stdout_ok(&month_week);
     let dry = digest("2026-W45", &["--send", "--dry-run"]);
     let lines = stdout_ok(&dry);
     let channels: Vec<String> = lines
@@ -229,11 +225,7 @@ async fn a_replayed_history_and_a_scheduled_digest_reach_every_channel_once() {
         .collect();
     assert_eq!(channels, ["github", "file", "email", "webhook"], "{lines}");
     let sent = digest("2026-W45", &["--send"]);
-    assert!(
-        sent.status.success(),
-        "{}",
-        String::from_utf8_lossy(&sent.stderr)
-    );
+    stdout_ok(&sent);
     s.restart().await;
     // `digest --send` queued its actions at the wall clock's now; the schedule (every two
     // seconds) is seen on the first tick and runs at the next.

@@ -9,13 +9,18 @@ use canopy_e2e::{TestRepo, git};
 use canopy_forge::git::{self, GitError, IngestOptions, IngestReport, Renames};
 use canopy_store::{RedbStore, TimeRange, repo_events};
 
-fn ingest(path: &Path, store: &RedbStore) -> IngestReport {
-    let opts = IngestOptions {
+/// Options for the repository `r` at `rev` with `jobs` workers and git's rename detection.
+fn options(rev: &str, jobs: usize) -> IngestOptions {
+    IngestOptions {
         repo_name: "r".into(),
-        rev: "HEAD".into(),
-        jobs: 2,
+        rev: rev.into(),
+        jobs,
         renames: Renames::default(),
-    };
+    }
+}
+
+fn ingest(path: &Path, store: &RedbStore) -> IngestReport {
+    let opts = options("HEAD", 2);
     git::ingest(path, &opts, store, &|_| {}).expect("ingest")
 }
 
@@ -296,12 +301,7 @@ fn a_run_on_an_older_tip_is_extended_by_the_next_one() {
     let r = sample_history();
     let dir = tempfile::tempdir().unwrap();
     let store = RedbStore::open(dir.path()).unwrap();
-    let opts = IngestOptions {
-        repo_name: "r".into(),
-        rev: "HEAD~2".into(),
-        jobs: 1,
-        renames: Renames::default(),
-    };
+    let opts = options("HEAD~2", 1);
     git::ingest(r.path(), &opts, &store, &|_| {}).unwrap();
     let partial = commits(&store).len() as u64;
     assert!(partial < 6);
@@ -331,12 +331,7 @@ fn not_a_repository_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let store_dir = tempfile::tempdir().unwrap();
     let store = RedbStore::open(store_dir.path()).unwrap();
-    let opts = IngestOptions {
-        repo_name: "r".into(),
-        rev: "HEAD".into(),
-        jobs: 1,
-        renames: Renames::default(),
-    };
+    let opts = options("HEAD", 1);
     let err = git::ingest(dir.path(), &opts, &store, &|_| {}).unwrap_err();
     assert!(matches!(err, GitError::NotARepository { .. }), "{err}");
     let r = TestRepo::new();
@@ -353,10 +348,8 @@ fn ingest_with(path: &Path, renames: Renames) -> Vec<CommitEvent> {
     let dir = tempfile::tempdir().unwrap();
     let store = RedbStore::open(dir.path()).unwrap();
     let opts = IngestOptions {
-        repo_name: "r".into(),
-        rev: "HEAD".into(),
-        jobs: 1,
         renames,
+        ..options("HEAD", 1)
     };
     git::ingest(path, &opts, &store, &|_| {}).expect("ingest");
     commits(&store)
@@ -518,12 +511,7 @@ fn a_store_refuses_to_mix_rename_settings() {
     let r = moves_history();
     let dir = tempfile::tempdir().unwrap();
     let store = RedbStore::open(dir.path()).unwrap();
-    let mut opts = IngestOptions {
-        repo_name: "r".into(),
-        rev: "HEAD".into(),
-        jobs: 1,
-        renames: Renames::default(),
-    };
+    let mut opts = options("HEAD", 1);
     git::ingest(r.path(), &opts, &store, &|_| {}).unwrap();
     opts.renames = Renames::exact();
     let err = git::ingest(r.path(), &opts, &store, &|_| {}).unwrap_err();

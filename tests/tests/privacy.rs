@@ -3,7 +3,7 @@
 //! goes through the intake; then the public comments, the team view and the personal view are
 //! checked for the opted-out identity and for individual scores.
 
-use canopy_e2e::{fixture_json, run_canopy, stdout_ok};
+use canopy_e2e::{fixture_json, run_canopy, run_replay, stdout_ok};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_canopy-e2e-bin");
@@ -77,33 +77,20 @@ fn no_opted_out_identity_and_no_individual_score_leaks() {
         }
     }
     // Every reaction of the intake, as the actions it would take (replies, sticky comment).
-    let actions = stdout_ok(&run_canopy(
+    let actions = stdout_ok(&run_replay(
         BIN,
-        &[
-            "replay",
-            hist.to_str().unwrap(),
-            "--platform",
-            "github",
-            "--event",
-            "issue_comment",
-            "--store",
-            s,
-            "--dry-run",
-        ],
+        hist.to_str().unwrap(),
+        "github",
+        s,
+        &["--event", "issue_comment", "--dry-run"],
     ));
     // The PR payload needs its own event name.
-    stdout_ok(&run_canopy(
+    stdout_ok(&run_replay(
         BIN,
-        &[
-            "replay",
-            hist.join("a0.pull_request.json").to_str().unwrap(),
-            "--platform",
-            "github",
-            "--event",
-            "pull_request",
-            "--store",
-            s,
-        ],
+        hist.join("a0.pull_request.json").to_str().unwrap(),
+        "github",
+        s,
+        &["--event", "pull_request"],
     ));
     for line in actions.lines().filter(|l| l.starts_with('{')) {
         let v: Value = serde_json::from_str(line).unwrap();

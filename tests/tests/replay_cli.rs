@@ -1,6 +1,6 @@
 //! `canopy replay` and `canopy events list` as a real process on the bundled fixtures.
 
-use canopy_e2e::{run_canopy, stdout_json_lines, workspace_root};
+use canopy_e2e::{list_json, run_canopy, run_replay, stdout_ok, workspace_root};
 
 const BIN: &str = env!("CARGO_BIN_EXE_canopy-e2e-bin");
 
@@ -9,36 +9,10 @@ fn replayed_zuul_reports_list_every_job_field() {
     let store = tempfile::tempdir().unwrap();
     let s = store.path().to_str().unwrap();
     let fixtures = workspace_root().join("tests/fixtures/gerrit");
-    let out = run_canopy(
-        BIN,
-        &[
-            "replay",
-            fixtures.to_str().unwrap(),
-            "--platform",
-            "gerrit",
-            "--store",
-            s,
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run_replay(BIN, fixtures.to_str().unwrap(), "gerrit", s, &[]);
+    stdout_ok(&out);
     assert!(String::from_utf8_lossy(&out.stdout).contains("16 new deliveries"));
-    let events = stdout_json_lines(&run_canopy(
-        BIN,
-        &[
-            "events",
-            "list",
-            "--store",
-            s,
-            "--format",
-            "json",
-            "--kind",
-            "ci_job_finished",
-        ],
-    ));
+    let events = list_json(BIN, &["events", "list"], s, &["--kind", "ci_job_finished"]);
     assert_eq!(events.len(), 8, "3 + 3 check jobs and 2 gate jobs");
     for e in &events {
         for key in ["platform", "kind", "repo", "delivery_id", "at"] {
@@ -57,17 +31,7 @@ fn replayed_zuul_reports_list_every_job_field() {
         .collect();
     assert_eq!(non_voting.len(), 2);
     // Replaying again stores nothing twice.
-    let again = run_canopy(
-        BIN,
-        &[
-            "replay",
-            fixtures.to_str().unwrap(),
-            "--platform",
-            "gerrit",
-            "--store",
-            s,
-        ],
-    );
+    let again = run_replay(BIN, fixtures.to_str().unwrap(), "gerrit", s, &[]);
     assert!(String::from_utf8_lossy(&again.stdout).contains("0 new deliveries, 16 already stored"));
 }
 
@@ -76,26 +40,9 @@ fn replayed_github_payloads_take_the_event_from_file_names_or_sidecars() {
     let store = tempfile::tempdir().unwrap();
     let s = store.path().to_str().unwrap();
     let fixtures = workspace_root().join("tests/fixtures/github");
-    let out = run_canopy(
-        BIN,
-        &[
-            "replay",
-            fixtures.to_str().unwrap(),
-            "--platform",
-            "github",
-            "--store",
-            s,
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let all = stdout_json_lines(&run_canopy(
-        BIN,
-        &["events", "list", "--store", s, "--format", "json"],
-    ));
+    let out = run_replay(BIN, fixtures.to_str().unwrap(), "github", s, &[]);
+    stdout_ok(&out);
+    let all = list_json(BIN, &["events", "list"], s, &[]);
     assert!(
         all.iter()
             .all(|e| e["platform"] == "github" && e["repo"] == "canopy-demo/widgets")
@@ -112,42 +59,15 @@ fn replayed_github_payloads_take_the_event_from_file_names_or_sidecars() {
     .unwrap();
     let store2 = tempfile::tempdir().unwrap();
     let s2 = store2.path().to_str().unwrap();
-    let out = run_canopy(
-        BIN,
-        &[
-            "replay",
-            payload.to_str().unwrap(),
-            "--platform",
-            "github",
-            "--store",
-            s2,
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let one = stdout_json_lines(&run_canopy(
-        BIN,
-        &["events", "list", "--store", s2, "--format", "json"],
-    ));
+    let out = run_replay(BIN, payload.to_str().unwrap(), "github", s2, &[]);
+    stdout_ok(&out);
+    let one = list_json(BIN, &["events", "list"], s2, &[]);
     assert_eq!(one.len(), 1);
     assert_eq!(one[0]["delivery_id"], "1234-abcd");
     // Without any way to know the event, a clear error.
     let bare = dir.path().join("mystery.json");
     std::fs::write(&bare, "{}").unwrap();
-    let out = run_canopy(
-        BIN,
-        &[
-            "replay",
-            bare.to_str().unwrap(),
-            "--platform",
-            "github",
-            "--store",
-            s2,
-        ],
-    );
+    let out = run_replay(BIN, bare.to_str().unwrap(), "github", s2, &[]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no event name"));
 }
@@ -163,30 +83,9 @@ fn malformed_payloads_are_quarantined_and_can_be_retried() {
         "{\"action\": \"created\", \"repository\": {\"full_name\": \"o/r\"}, \"comment\": 5}",
     )
     .unwrap();
-    let out = run_canopy(
-        BIN,
-        &[
-            "replay",
-            bad.to_str().unwrap(),
-            "--platform",
-            "github",
-            "--store",
-            s,
-        ],
-    );
+    let out = run_replay(BIN, bad.to_str().unwrap(), "github", s, &[]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("quarantined 1"));
-    let q = stdout_json_lines(&run_canopy(
-        BIN,
-        &[
-            "inbox",
-            "list",
-            "--quarantined",
-            "--store",
-            s,
-            "--format",
-            "json",
-        ],
-    ));
+    let q = list_json(BIN, &["inbox", "list"], s, &["--quarantined"]);
     assert_eq!(q.len(), 1);
     assert!(
         q[0]["error"]
@@ -201,31 +100,15 @@ fn malformed_payloads_are_quarantined_and_can_be_retried() {
     let out = run_canopy(BIN, &["inbox", "retry", "--store", s, &id]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("quarantined again: malformed payload"));
-    let rec = stdout_json_lines(&run_canopy(
-        BIN,
-        &["inbox", "list", "--store", s, "--format", "json"],
-    ));
+    let rec = list_json(BIN, &["inbox", "list"], s, &[]);
     assert_eq!(
         (rec[0]["state"].as_str(), rec[0]["attempts"].as_u64()),
         (Some("quarantined"), Some(2))
     );
     // An ignored delivery can be processed again too, and a processed one cannot.
     let ping = workspace_root().join("tests/fixtures/github/ping.json");
-    run_canopy(
-        BIN,
-        &[
-            "replay",
-            ping.to_str().unwrap(),
-            "--platform",
-            "github",
-            "--store",
-            s,
-        ],
-    );
-    let all = stdout_json_lines(&run_canopy(
-        BIN,
-        &["inbox", "list", "--store", s, "--format", "json"],
-    ));
+    run_replay(BIN, ping.to_str().unwrap(), "github", s, &[]);
+    let all = list_json(BIN, &["inbox", "list"], s, &[]);
     let ping_id = all.iter().find(|r| r["event"] == "ping").unwrap()["id"]
         .as_str()
         .unwrap()

@@ -283,7 +283,6 @@ fn create_approve_publish_with_review_audit_and_budget() {
 /// A store filled by `canopy analyze --git` from a history where each of `authors` commits
 /// once on 6 July 2026 (written with one `git fast-import`, not a process per commit).
 fn store_of_authors(dir: &std::path::Path, authors: &[String]) -> String {
-    use std::io::Write;
     let repo = TestRepo::new();
     let mut stream = String::new();
     for (i, name) in authors.iter().enumerate() {
@@ -295,21 +294,7 @@ fn store_of_authors(dir: &std::path::Path, authors: &[String]) -> String {
             line.len()
         );
     }
-    let mut import = std::process::Command::new("git")
-        .current_dir(repo.path())
-        .args(["fast-import", "--quiet"])
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    import
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stream.as_bytes())
-        .unwrap();
-    assert!(import.wait().unwrap().success());
+    canopy_e2e::fast_import(repo.path(), stream.as_bytes());
     let store = dir.join("store").to_str().unwrap().to_string();
     let git = repo.path().to_str().unwrap();
     stdout_ok(&run_canopy(

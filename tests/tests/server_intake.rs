@@ -161,18 +161,8 @@ async fn bad_or_missing_signatures_get_401_and_nothing_is_stored() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 401);
-    assert!(
-        r.store
-            .delivery(Platform::Github, "d-bad")
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        r.store
-            .delivery(Platform::Github, "d-nosig")
-            .unwrap()
-            .is_none()
-    );
+    assert!(state(&r, Platform::Github, "d-bad").is_none());
+    assert!(state(&r, Platform::Github, "d-nosig").is_none());
 }
 
 #[tokio::test]
@@ -232,12 +222,7 @@ async fn oversized_bodies_get_413_declared_or_streamed() {
         answered = String::from_utf8_lossy(&buf[..n]).into_owned();
     }
     assert!(answered.starts_with("HTTP/1.1 413"), "{answered}");
-    assert!(
-        r.store
-            .delivery(Platform::Github, "d-big")
-            .unwrap()
-            .is_none()
-    );
+    assert!(state(&r, Platform::Github, "d-big").is_none());
 }
 
 #[tokio::test]

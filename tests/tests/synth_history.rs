@@ -4,8 +4,6 @@
 //! real git adapter with exactly the commit ids, time zones and line counts it was generated with.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 use canopy_analyzer::EventKind;
@@ -91,21 +89,7 @@ fn the_git_history_reads_back_with_the_same_ids_time_zones_and_line_counts() {
     for repo in 0..2 {
         let dir = tempfile::tempdir().expect("tempdir");
         run_git(dir.path(), &["init", "-q", "--bare", "-b", "main"]);
-        let mut child = Command::new("git")
-            .current_dir(dir.path())
-            .args(["fast-import", "--quiet"])
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .stdin(Stdio::piped())
-            .spawn()
-            .expect("git fast-import");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(&org.fast_import(repo))
-            .expect("stream");
-        assert!(child.wait().expect("fast-import").success());
+        canopy_e2e::fast_import(dir.path(), &org.fast_import(repo));
         let main = run_git(dir.path(), &["rev-parse", "refs/heads/main"]);
         let generated = &org.repos[repo].git.commits;
         let tip = org.repos[repo].main.last().expect("tip").1;

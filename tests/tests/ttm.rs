@@ -2,7 +2,7 @@
 //! learns from the store, and a newly opened pull request gets a prediction section with
 //! reasons in its sticky comment.
 
-use canopy_e2e::{fixture_json, run_canopy, stdout_ok};
+use canopy_e2e::{fixture_json, run_canopy, run_replay, stdout_ok};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_canopy-e2e-bin");
@@ -58,16 +58,12 @@ fn a_replayed_pull_request_gets_a_time_to_merge_section_with_reasons() {
     let history = dir.path().join("history");
     std::fs::create_dir(&history).unwrap();
     write_history(&history);
-    stdout_ok(&run_canopy(
+    stdout_ok(&run_replay(
         BIN,
-        &[
-            "replay",
-            history.to_str().unwrap(),
-            "--platform",
-            "github",
-            "--store",
-            s,
-        ],
+        history.to_str().unwrap(),
+        "github",
+        s,
+        &[],
     ));
 
     // Before training there is no model: the comment has no prediction.
@@ -90,17 +86,12 @@ fn a_replayed_pull_request_gets_a_time_to_merge_section_with_reasons() {
         "{trained}"
     );
 
-    let out = stdout_ok(&run_canopy(
+    let out = stdout_ok(&run_replay(
         BIN,
-        &[
-            "replay",
-            new_pr.to_str().unwrap(),
-            "--platform",
-            "github",
-            "--store",
-            s,
-            "--dry-run",
-        ],
+        new_pr.to_str().unwrap(),
+        "github",
+        s,
+        &["--dry-run"],
     ));
     let comment: Value = out
         .lines()

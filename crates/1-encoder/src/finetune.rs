@@ -158,6 +158,8 @@ fn batches(lens: &[usize], batch: usize, rng: &mut ChaCha8Rng) -> Vec<Vec<usize>
 
 /// Fine-tunes the base encoder in `base` on `data` (main + extra sentiment texts; validation
 /// on `data.valid`) and writes the best epoch to `out`.
+// Long: the training loop (epochs, shuffled length-sorted batches, validation, best-epoch
+// checkpoint) reads top to bottom as one recipe; `load_base` and `batches` are its pieces.
 pub fn fine_tune(
     base: &Path,
     data: &TrainData,

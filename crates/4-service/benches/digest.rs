@@ -90,26 +90,19 @@ fn history() -> Vec<Event> {
                     Platform::Github,
                     "o/r",
                     opened + Duration::minutes(20),
-                    EventKind::CiJobFinished(CiJobEvent {
-                        name: format!("test-{j}"),
-                        system: "github-actions".into(),
-                        pipeline: None,
-                        duration_secs: 300 + next() % 900,
-                        runner: Some("ubuntu-latest".into()),
-                        host: None,
-                        result: if next() % 10 == 0 {
+                    EventKind::CiJobFinished({
+                        let secs = 300 + next() % 900;
+                        let result = if next() % 10 == 0 {
                             CiResult::Failure
                         } else {
                             CiResult::Success
-                        },
-                        voting: true,
-                        change: Some(n),
-                        patchset: None,
-                        head_sha: None,
-                        run_id: Some(n.to_string()),
-                        attempt: 1,
-                        started_at: None,
-                        url: None,
+                        };
+                        CiJobEvent {
+                            runner: Some("ubuntu-latest".into()),
+                            change: Some(n),
+                            run_id: Some(n.to_string()),
+                            ..CiJobEvent::new(format!("test-{j}"), "github-actions", secs, result)
+                        }
                     }),
                 ));
             }

@@ -198,16 +198,8 @@ fn raw_identities(a: &Actor, out: &mut std::collections::BTreeSet<String>) {
     out.extend(a.email.clone());
 }
 
-/// Makes a draft report (not yet stored) with its privacy review.
-// Long: events → pseudonymised tables → suppression and noise → review, in one place a reader
-// can check end to end; it is also being changed by the privacy review's fix (issue 14 item
-// 6, another branch), so it is not split here.
-pub fn create(
-    store: &dyn Store,
-    ids: &Identities,
-    o: &Options,
-    now: DateTime<Utc>,
-) -> anyhow::Result<(StoredReport, Option<Budget>)> {
+/// The repositories in the report's scope and all their events up to the period's end.
+fn scope_events(store: &dyn Store, o: &Options) -> anyhow::Result<(Vec<String>, Vec<Event>)> {
     let repos: Vec<String> = store
         .repos()?
         .into_iter()
@@ -229,6 +221,72 @@ pub fn create(
             ControlFlow::Continue(())
         })?;
     }
+    Ok((repos, events))
+}
+
+/// The report's id: its period's start and a digest of its settings and creation time.
+fn report_id(o: &Options, now: DateTime<Utc>) -> String {
+    format!(
+        "rpt-{}-{}",
+        o.period.start.format("%Y%m%d"),
+        &hex::encode(Sha256::digest(format!(
+            "{}|{:?}|{}|{:?}|{:?}|{}",
+            o.period.label(),
+            o.scope,
+            o.k,
+            o.epsilon,
+            o.mechanism,
+            now.to_rfc3339()
+        )))[..8]
+    )
+}
+
+/// The period's privacy budget after the report's epsilon is spent (none without noise), and
+/// the review rule saying so; an error when the budget does not allow it.
+fn spend_budget(store: &dyn Store, o: &Options) -> anyhow::Result<(Option<Budget>, RuleResult)> {
+    let Some(eps) = o.epsilon else {
+        let rule = RuleResult::new(
+            "privacy_budget",
+            true,
+            "no noise requested, no budget spent",
+        );
+        return Ok((None, rule));
+    };
+    let key = o.period.budget_key();
+    let mut b = store.budget(&key)?.unwrap_or(Budget {
+        allowed: o.epsilon_per_period,
+        spent: 0.0,
+    });
+    b.allowed = o.epsilon_per_period;
+    b.spend(eps).map_err(|e| {
+        anyhow::anyhow!(
+            "{e} ({}; reports.epsilon_per_period)",
+            key.trim_start_matches("privacy-budget:")
+        )
+    })?;
+    let rule = RuleResult::new(
+        "privacy_budget",
+        true,
+        format!(
+            "epsilon {eps} spent; {:.2} of {:.2} used for {}",
+            b.spent,
+            b.allowed,
+            key.trim_start_matches("privacy-budget:")
+        ),
+    );
+    Ok((Some(b), rule))
+}
+
+/// Makes a draft report (not yet stored) with its privacy review.
+// Long: events → pseudonymised tables → suppression and noise → review, in one place a reader
+// can check end to end for what reaches a report.
+pub fn create(
+    store: &dyn Store,
+    ids: &Identities,
+    o: &Options,
+    now: DateTime<Utc>,
+) -> anyhow::Result<(StoredReport, Option<Budget>)> {
+    let (repos, events) = scope_events(store, o)?;
     let mut identities = std::collections::BTreeSet::new();
     for e in &events {
         for a in e.actors() {
@@ -268,55 +326,13 @@ pub fn create(
     let clip = o.epsilon.map(|_| DEFAULT_CLIP);
     let agg = aggregate::aggregate(&events, o.period.from(), o.period.to(), &person, &ci, clip);
     drop(events);
-    let id = format!(
-        "rpt-{}-{}",
-        o.period.start.format("%Y%m%d"),
-        &hex::encode(Sha256::digest(format!(
-            "{}|{:?}|{}|{:?}|{:?}|{}",
-            o.period.label(),
-            o.scope,
-            o.k,
-            o.epsilon,
-            o.mechanism,
-            now.to_rfc3339()
-        )))[..8]
-    );
+    let id = report_id(o, now);
     let seed = u64::from_le_bytes(
         Sha256::digest(id.as_bytes())[..8]
             .try_into()
             .unwrap_or([0; 8]),
     );
-    let mut budget = None;
-    let mut budget_rule = RuleResult::new(
-        "privacy_budget",
-        true,
-        "no noise requested, no budget spent",
-    );
-    if let Some(eps) = o.epsilon {
-        let key = o.period.budget_key();
-        let mut b = store.budget(&key)?.unwrap_or(Budget {
-            allowed: o.epsilon_per_period,
-            spent: 0.0,
-        });
-        b.allowed = o.epsilon_per_period;
-        b.spend(eps).map_err(|e| {
-            anyhow::anyhow!(
-                "{e} ({}; reports.epsilon_per_period)",
-                key.trim_start_matches("privacy-budget:")
-            )
-        })?;
-        budget_rule = RuleResult::new(
-            "privacy_budget",
-            true,
-            format!(
-                "epsilon {eps} spent; {:.2} of {:.2} used for {}",
-                b.spent,
-                b.allowed,
-                key.trim_start_matches("privacy-budget:")
-            ),
-        );
-        budget = Some(b);
-    }
+    let (budget, budget_rule) = spend_budget(store, o)?;
     let noise = o.epsilon.map(|epsilon| Noise {
         epsilon,
         mechanism: o.mechanism,

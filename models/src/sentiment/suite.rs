@@ -63,6 +63,7 @@ pub struct TestSet {
 
 /// Figures of one scorer on one corpus (none for an incivility corpus when the scorer gives
 /// no incivility).
+// Long: one arm per kind of gold label, each its metric and the line that describes it.
 pub fn rows_for(
     model: &str,
     trained_on: &str,

@@ -134,6 +134,8 @@ fn predict_all(x: &Csr, y: &[usize], fit: &Fit, classes: usize, features: usize)
 }
 
 /// Trains a model; `progress` hears about each fit.
+// Long: vectorise, fit each head on its validation split, then report — one recipe read top
+// to bottom; the fits are `choose_sentiment` and `choose_incivility` below.
 pub fn train(
     data: &TrainData,
     cfg: &TrainConfig,

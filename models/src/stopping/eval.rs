@@ -28,15 +28,8 @@ pub struct Scored {
 
 /// Scores a stopping point on runs.
 pub fn score(stop: Option<f64>, runs: &[Run]) -> Scored {
-    let failed_hours: f64 = runs
-        .iter()
-        .filter(|r| r.outcome == Outcome::Failure)
-        .map(|r| r.duration_secs / 3600.0)
-        .sum();
-    let passing = runs
-        .iter()
-        .filter(|r| r.outcome == Outcome::Success)
-        .count();
+    let failed_hours = hours(runs, Outcome::Failure);
+    let passing = durations(runs, Outcome::Success).count();
     let Some(t) = stop else {
         return Scored {
             false_stop_interval: wilson(0, passing),
@@ -66,6 +59,26 @@ pub fn score(stop: Option<f64>, runs: &[Run]) -> Scored {
         false_stop_share: ratio(passing_past, passing),
         false_stop_interval: wilson(passing_past, passing),
     }
+}
+
+/// Durations of the runs that ended with `outcome`, seconds.
+fn durations(runs: &[Run], outcome: Outcome) -> impl Iterator<Item = f64> + '_ {
+    runs.iter()
+        .filter(move |r| r.outcome == outcome)
+        .map(|r| r.duration_secs)
+}
+
+/// Machine-hours of the runs that ended with `outcome`.
+fn hours(runs: &[Run], outcome: Outcome) -> f64 {
+    durations(runs, outcome).map(|d| d / 3600.0).sum()
+}
+
+/// The passing runs' quantile at the false-stop guard (none without a guard or a passing run).
+fn guard_quantile(runs: &[Run], max_false_stop: Option<f64>) -> Option<f64> {
+    let passing: Vec<f64> = durations(runs, Outcome::Success).collect();
+    max_false_stop
+        .filter(|_| !passing.is_empty())
+        .map(|a| pass_quantile(&passing, a))
 }
 
 fn ratio(k: usize, n: usize) -> f64 {
@@ -153,34 +166,15 @@ pub fn evaluate(runs: &[Run], s: &Settings, train_share: f64) -> Evaluation {
         let learned = learn(train, &Settings { method, ..*s });
         method_figures(method, &learned, test, &checkpoints)
     };
-    let passing: Vec<f64> = train
-        .iter()
-        .filter(|r| r.outcome == Outcome::Success)
-        .map(|r| r.duration_secs)
-        .collect();
-    let baseline = s
-        .max_false_stop
-        .filter(|_| !passing.is_empty())
-        .map(|a| pass_quantile(&passing, a));
-    let base_rate = ratio(passing.len(), train.len());
-    let later_passing: Vec<f64> = test
-        .iter()
-        .filter(|r| r.outcome == Outcome::Success)
-        .map(|r| r.duration_secs)
-        .collect();
-    let hindsight = s
-        .max_false_stop
-        .filter(|_| !later_passing.is_empty())
-        .map(|a| pass_quantile(&later_passing, a));
+    let baseline = guard_quantile(train, s.max_false_stop);
+    let base_rate = ratio(durations(train, Outcome::Success).count(), train.len());
+    let hindsight = guard_quantile(test, s.max_false_stop);
     let crossing = Curve::parametric(train).and_then(|c| {
         let mut d: Vec<f64> = train.iter().map(|r| r.duration_secs.max(1.0)).collect();
         d.sort_by(f64::total_cmp);
         c.density_crossing(&super::duration_grid(&d))
     });
-    let test_failures = test
-        .iter()
-        .filter(|r| r.outcome == Outcome::Failure)
-        .count();
+    let test_failures = durations(test, Outcome::Failure).count();
     Evaluation {
         runs: sorted.len(),
         train_runs: train.len(),
@@ -189,11 +183,7 @@ pub fn evaluate(runs: &[Run], s: &Settings, train_share: f64) -> Evaluation {
         failure_share: ratio(test_failures, test.len()),
         test_failures,
         test_successes: test.len() - test_failures,
-        failed_hours: test
-            .iter()
-            .filter(|r| r.outcome == Outcome::Failure)
-            .map(|r| r.duration_secs / 3600.0)
-            .sum(),
+        failed_hours: hours(test, Outcome::Failure),
         chosen: figures(s.method),
         other: figures(other_method),
         pass_quantile_baseline: score(baseline, test),

@@ -99,6 +99,7 @@ fn opt(v: Option<f64>) -> f64 {
 
 /// Turns dataset rows into records, computing history features from earlier rows of the same
 /// project only.
+// Long: one feature a few lines, in `idx` order, each from its dataset column.
 pub fn records(rows: &[GousiosRow]) -> Vec<PrRecord> {
     let mut rows: Vec<&GousiosRow> = rows.iter().collect();
     rows.sort_by_key(|r| (r.created_at, r.github_id));

@@ -508,6 +508,8 @@ pub mod scan {
     use super::*;
 
     /// Features of change `number` at `t`, from every change's summary.
+    // Long: the reference scan, one feature a few lines in `idx` order, kept plain on purpose
+    // so the indexed implementation can be checked against it.
     pub fn features_at(
         changes: &BTreeMap<u64, ChangeSummary>,
         number: u64,

@@ -5,8 +5,6 @@
 //! 30 days", the held-out errors of model and running median (the fallback's first evidence),
 //! and exact Shapley explanations of the median over feature groups.
 
-use std::collections::HashMap;
-
 use serde::{Deserialize, Serialize};
 
 use super::aci::{Scores, TARGET, WINDOW};
@@ -188,20 +186,6 @@ fn offset_of(relative: bool, center_log: f64, x: &[f64]) -> f64 {
     if m.is_nan() { center_log } else { m }
 }
 
-/// Each repository's running median, from the merges among `records`.
-fn running_medians(records: &[PrRecord]) -> HashMap<&str, RunningMedian> {
-    let mut merges: HashMap<&str, Vec<(i64, f64)>> = HashMap::new();
-    for r in records {
-        if let (Some(m), Some(h)) = (r.merged_at, r.hours_to_merge()) {
-            merges.entry(r.repo.as_str()).or_default().push((m, h));
-        }
-    }
-    merges
-        .into_iter()
-        .map(|(k, v)| (k, RunningMedian::new(v)))
-        .collect()
-}
-
 /// What calibration yields: the interval models, their scores and the held-out evidence.
 struct Calibrated {
     q10: Gbt,
@@ -303,7 +287,7 @@ fn calibrate(
     let (fit_rows, cal_rows) = merged.split_at(merged.len() - n_cal);
     let (fx, fy) = target.xy(fit_rows);
     let (lo, mid, hi) = (fit(&fx, &fy, 0.1), fit(&fx, &fy, 0.5), fit(&fx, &fy, 0.9));
-    let running = running_medians(records);
+    let running = RunningMedian::by_repo(records);
     let mut scores = Vec::with_capacity(n_cal);
     let mut evidence = Vec::with_capacity(n_cal);
     for r in cal_rows {

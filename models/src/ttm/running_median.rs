@@ -6,8 +6,11 @@
 //! of the simple variants tried (all history, 90 days, last 25/50/100/200 merges; see
 //! docs/models.md).
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
+use super::record::PrRecord;
 use crate::gbt::quantile;
 
 /// Merges the running median looks back over.
@@ -41,6 +44,21 @@ impl RunningMedian {
     pub fn new(mut merges: Vec<(i64, f64)>) -> RunningMedian {
         merges.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
         RunningMedian { merges }
+    }
+
+    /// Each repository's running median over the merges among `records` (at a moment it reads
+    /// only the merges before it).
+    pub fn by_repo(records: &[PrRecord]) -> HashMap<&str, RunningMedian> {
+        let mut merges: HashMap<&str, Vec<(i64, f64)>> = HashMap::new();
+        for r in records {
+            if let (Some(m), Some(h)) = (r.merged_at, r.hours_to_merge()) {
+                merges.entry(r.repo.as_str()).or_default().push((m, h));
+            }
+        }
+        merges
+            .into_iter()
+            .map(|(k, v)| (k, RunningMedian::new(v)))
+            .collect()
     }
 
     /// Adds one merge (in the order [`RunningMedian::new`] gives).

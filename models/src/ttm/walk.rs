@@ -276,21 +276,6 @@ struct Current {
     classifier: Option<BucketClassifier>,
 }
 
-/// Each repository's running median over every merge in `sorted` (at a moment it reads only
-/// the merges before it).
-fn running_medians(sorted: &[PrRecord]) -> HashMap<&str, RunningMedian> {
-    let mut merges: HashMap<&str, Vec<(i64, f64)>> = HashMap::new();
-    for r in sorted {
-        if let (Some(m), Some(h)) = (r.merged_at, r.hours_to_merge()) {
-            merges.entry(r.repo.as_str()).or_default().push((m, h));
-        }
-    }
-    merges
-        .into_iter()
-        .map(|(k, v)| (k, RunningMedian::new(v)))
-        .collect()
-}
-
 /// Trains the models in force from `t` on what was known at `t`.
 fn retrain(
     sorted: &[PrRecord],
@@ -318,7 +303,7 @@ fn walk_rows(
 ) -> Result<(Vec<WalkRow>, usize), TtmError> {
     let split_at = sorted.get(cut).map_or(i64::MAX, |r| r.created_at);
     let every = cfg.retrain_every.max(3600);
-    let running = running_medians(sorted);
+    let running = RunningMedian::by_repo(sorted);
     // (time, 0 = merge / 1 = open, index): merges at the same second come first.
     let mut events: Vec<(i64, u8, usize)> = Vec::new();
     for (i, r) in sorted.iter().enumerate().skip(cut) {

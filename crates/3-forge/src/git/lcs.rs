@@ -49,34 +49,30 @@ fn classify(lines: &[Token], other_count: &[u32], total_lines: usize) -> Vec<u8>
         .collect()
 }
 
+/// The unmatched lines (0) and one more than the frequent lines (2) at `positions`, nearest
+/// first, up to the first line with some match.
+fn run_from(dis: &[u8], positions: impl Iterator<Item = usize>) -> (usize, usize) {
+    let (mut unmatched, mut frequent) = (0usize, 1usize);
+    for j in positions {
+        match dis[j] {
+            0 => unmatched += 1,
+            2 => frequent += 1,
+            _ => break,
+        }
+    }
+    (unmatched, frequent)
+}
+
 /// Whether a very frequent line at `i` sits in a run of unmatched/frequent lines and should be
 /// discarded (git's `xdl_clean_mmatch`).
 fn discard_frequent(dis: &[u8], i: usize) -> bool {
     let s = i.saturating_sub(SIMSCAN_WINDOW);
     let e = (i + SIMSCAN_WINDOW).min(dis.len() - 1);
-    let (mut rdis0, mut rpdis0) = (0usize, 1usize);
-    let mut r = 1;
-    while i >= s + r {
-        match dis[i - r] {
-            0 => rdis0 += 1,
-            2 => rpdis0 += 1,
-            _ => break,
-        }
-        r += 1;
-    }
+    let (rdis0, rpdis0) = run_from(dis, (s..i).rev());
     if rdis0 == 0 {
         return false;
     }
-    let (mut rdis1, mut rpdis1) = (0usize, 1usize);
-    let mut r = 1;
-    while i + r <= e {
-        match dis[i + r] {
-            0 => rdis1 += 1,
-            2 => rpdis1 += 1,
-            _ => break,
-        }
-        r += 1;
-    }
+    let (rdis1, rpdis1) = run_from(dis, i + 1..=e);
     if rdis1 == 0 {
         return false;
     }
@@ -213,6 +209,8 @@ impl<'a> Myers<'a> {
 
     /// Finds where to split the box (git's `xdl_split`): the middle snake of the shortest edit,
     /// or, past the cost bounds, a good snake or the furthest-reaching point.
+    // Long: it follows git's `xdl_split` step for step (forward and backward sweeps, then the
+    // cost-bound heuristics), so that it can be checked against git's source side by side.
     fn split(
         &mut self,
         off1: isize,

@@ -37,6 +37,31 @@ pub enum ListFormat {
     Json,
 }
 
+impl ListFormat {
+    /// Prints `items` to stdout, one a line: as JSON, or as `text` makes it. A closed pipe
+    /// (`| head`) ends the listing without an error.
+    pub fn print<T: serde::Serialize>(
+        self,
+        items: &[T],
+        text: impl Fn(&T) -> String,
+    ) -> anyhow::Result<()> {
+        let mut out = std::io::stdout().lock();
+        for item in items {
+            let line = match self {
+                ListFormat::Json => serde_json::to_string(item)?,
+                ListFormat::Text => text(item),
+            };
+            if let Err(e) = writeln!(out, "{line}") {
+                if e.kind() == std::io::ErrorKind::BrokenPipe {
+                    break;
+                }
+                return Err(e.into());
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Arguments of `canopy events list`.
 #[derive(Debug, clap::Args)]
 pub struct ListArgs {

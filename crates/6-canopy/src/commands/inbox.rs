@@ -2,7 +2,6 @@
 //! quarantined delivery again. The store is single-process: stop the server first.
 
 use canopy_store::Location;
-use std::io::Write;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -109,19 +108,7 @@ fn list(a: InboxListArgs) -> anyhow::Result<ExitCode> {
         })?;
     }
     records.sort_by_key(|r| r.seq);
-    let mut out = std::io::stdout().lock();
-    for r in &records {
-        let text = match a.format {
-            ListFormat::Json => serde_json::to_string(r)?,
-            ListFormat::Text => line(r),
-        };
-        if let Err(e) = writeln!(out, "{text}") {
-            if e.kind() == std::io::ErrorKind::BrokenPipe {
-                break;
-            }
-            return Err(e.into());
-        }
-    }
+    a.format.print(&records, line)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -2,7 +2,6 @@
 //! putting a dead one back in the queue. The store is single-process: stop the server first.
 
 use canopy_store::Location;
-use std::io::Write;
 use std::ops::ControlFlow;
 use std::process::ExitCode;
 
@@ -84,19 +83,7 @@ fn list(a: OutboxListArgs) -> anyhow::Result<ExitCode> {
         items.push(i);
         ControlFlow::Continue(())
     })?;
-    let mut out = std::io::stdout().lock();
-    for i in &items {
-        let text = match a.format {
-            ListFormat::Json => serde_json::to_string(i)?,
-            ListFormat::Text => line(i),
-        };
-        if let Err(e) = writeln!(out, "{text}") {
-            if e.kind() == std::io::ErrorKind::BrokenPipe {
-                break;
-            }
-            return Err(e.into());
-        }
-    }
+    a.format.print(&items, line)?;
     Ok(ExitCode::SUCCESS)
 }
 

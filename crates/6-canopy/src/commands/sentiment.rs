@@ -324,6 +324,7 @@ fn eval_suite(a: EvalArgs) -> anyhow::Result<ExitCode> {
 
 /// The suite's training recipes and test sets, from the shared and fetched corpus folders
 /// (file names as in their READMEs).
+// Long: a declarative list of the suite's recipes and test sets with their file names.
 fn suite_corpora(
     shared: &Path,
     extra: &Path,

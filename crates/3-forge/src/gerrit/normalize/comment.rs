@@ -62,24 +62,19 @@ impl Norm<'_> {
                 job.name
             );
             let duration = job.duration_secs.unwrap_or(0);
+            let result = job.ci_result();
             let ci = CiJobEvent {
-                result: job.ci_result(),
                 run_id: job.build_id(),
-                name: job.name,
-                system: "zuul".into(),
                 pipeline: report.pipeline.clone(),
-                duration_secs: duration,
-                runner: None,
-                host: None,
                 voting: job.voting,
                 change: Some(on.number),
                 patchset: on.ps_n,
                 head_sha: on.ps.and_then(|p| p.revision.clone()),
-                attempt: 1,
                 started_at: Some(
                     (self.at - chrono::Duration::seconds(duration as i64)).fixed_offset(),
                 ),
                 url: job.url,
+                ..CiJobEvent::new(job.name, "zuul", duration, result)
             };
             events.push(self.event(&on.change.project, id, EventKind::CiJobFinished(ci)));
         }

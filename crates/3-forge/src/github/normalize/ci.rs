@@ -30,6 +30,11 @@ fn duration(start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>) -> u64 {
     }
 }
 
+/// Who sent the delivery (`ghost`, GitHub's deleted user, when the payload does not say).
+fn sender(ctx: &Ctx<'_>) -> Actor {
+    ctx.sender.clone().unwrap_or_else(|| Actor::github("ghost"))
+}
+
 fn rerun(
     ctx: &Ctx<'_>,
     kind: &str,
@@ -53,25 +58,19 @@ pub(super) fn check_run(ctx: &Ctx<'_>, e: p::CheckRunEvent) -> Result<Normalized
         )),
         "completed" => {
             let at = c.completed_at.or(c.started_at).unwrap_or(ctx.received);
+            let system = c.app.and_then(|a| a.slug);
             let job = CiJobEvent {
-                name: c.name,
-                system: c
-                    .app
-                    .and_then(|a| a.slug)
-                    .unwrap_or_else(|| "github-checks".into()),
-                pipeline: None,
-                duration_secs: duration(c.started_at, c.completed_at),
-                runner: None,
-                host: None,
-                result: ci_result(c.conclusion.as_deref().unwrap_or("")),
-                voting: true,
                 change,
-                patchset: None,
                 head_sha: Some(c.head_sha),
                 run_id: Some(c.id.to_string()),
-                attempt: 1,
                 started_at: c.started_at.map(|t| t.fixed_offset()),
                 url: c.html_url,
+                ..CiJobEvent::new(
+                    c.name,
+                    system.unwrap_or_else(|| "github-checks".into()),
+                    duration(c.started_at, c.completed_at),
+                    ci_result(c.conclusion.as_deref().unwrap_or("")),
+                )
             };
             one(ev(
                 ctx,
@@ -87,7 +86,7 @@ pub(super) fn check_run(ctx: &Ctx<'_>, e: p::CheckRunEvent) -> Result<Normalized
                 job: Some(c.name),
                 run_id: Some(c.id.to_string()),
                 head_sha: Some(c.head_sha),
-                requested_by: ctx.sender.clone().unwrap_or_else(|| Actor::github("ghost")),
+                requested_by: sender(ctx),
             };
             rerun(
                 ctx,
@@ -114,7 +113,7 @@ pub(super) fn check_suite(
                 job: None,
                 run_id: Some(s.id.to_string()),
                 head_sha: Some(s.head_sha),
-                requested_by: ctx.sender.clone().unwrap_or_else(|| Actor::github("ghost")),
+                requested_by: sender(ctx),
             };
             rerun(
                 ctx,
@@ -147,8 +146,7 @@ pub(super) fn workflow_run(
                 .triggering_actor
                 .as_ref()
                 .map(|u| Actor::github(&u.login))
-                .or_else(|| ctx.sender.clone())
-                .unwrap_or_else(|| Actor::github("ghost")),
+                .unwrap_or_else(|| sender(ctx)),
         };
         let at = w.run_started_at.or(w.updated_at).unwrap_or(ctx.received);
         return rerun(ctx, "workflow_run", w.id, r, at);
@@ -166,21 +164,20 @@ pub(super) fn workflow_job(
     }
     let at = j.completed_at.or(j.started_at).unwrap_or(ctx.received);
     let job = CiJobEvent {
-        name: j.name,
-        system: "github-actions".into(),
         pipeline: j.workflow_name,
-        duration_secs: duration(j.started_at, j.completed_at),
         runner: j.labels.first().cloned(),
         host: j.runner_name.clone(),
-        result: ci_result(j.conclusion.as_deref().unwrap_or("")),
-        voting: true,
-        change: None,
-        patchset: None,
         head_sha: Some(j.head_sha),
         run_id: Some(j.run_id.to_string()),
         attempt: j.run_attempt,
         started_at: j.started_at.map(|t| t.fixed_offset()),
         url: j.html_url,
+        ..CiJobEvent::new(
+            j.name,
+            "github-actions",
+            duration(j.started_at, j.completed_at),
+            ci_result(j.conclusion.as_deref().unwrap_or("")),
+        )
     };
     let id = format!("gh:job:{}:{}", j.id, j.run_attempt);
     one(ev(ctx, id, at, EventKind::CiJobFinished(job)))
@@ -198,21 +195,9 @@ pub(super) fn status(ctx: &Ctx<'_>, e: p::StatusEvent) -> Result<Normalized, Nor
     };
     // A commit status says how a job ended, not how long it ran: its duration is unknown (0).
     let job = CiJobEvent {
-        name: e.context,
-        system: "commit-status".into(),
-        pipeline: None,
-        duration_secs: 0,
-        runner: None,
-        host: None,
-        result,
-        voting: true,
-        change: None,
-        patchset: None,
         head_sha: Some(e.sha),
-        run_id: None,
-        attempt: 1,
-        started_at: None,
         url: e.target_url,
+        ..CiJobEvent::new(e.context, "commit-status", 0, result)
     };
     one(ev(
         ctx,
