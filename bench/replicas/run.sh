@@ -4,6 +4,8 @@
 #
 #   cargo build --release && bench/replicas/run.sh [SECONDS] [CONNECTIONS]
 #
+# RUNS="redb pg1 pg3" (the default) picks the runs; CANOPY_BIN another binary (A/B comparisons).
+#
 # wrk (Debian: apt-get install wrk) POSTs the signed 25.9 KB pull_request.opened fixture, as if
 # from 16 repositories, with a fresh delivery id per request; with 3 replicas, three wrk processes split the connections
 # between them (a load balancer's round robin). "acked/s" counts 2xx answers during the run;
@@ -92,8 +94,9 @@ run() {
 }
 
 echo "payload $(basename "$body") ($(wc -c < "$body") bytes, 16 repositories), ${secs}s, $conns connections, wrk on the same machine; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-run redb "$work/redb"
+runs=" ${RUNS:-redb pg1 pg3} "
+[[ $runs == *" redb "* ]] && run redb "$work/redb"
 for db in pg1 pg3; do as_pg "$pgbin/createdb" -h 127.0.0.1 -p $pgport -U canopy "$db"; "$bin" migrate --store "$url/$db" >/dev/null; done
-run postgres-1-replica "$url/pg1"
-run postgres-3-replicas "$url/pg3" "$url/pg3" "$url/pg3"
+[[ $runs == *" pg1 "* ]] && run postgres-1-replica "$url/pg1"
+[[ $runs == *" pg3 "* ]] && run postgres-3-replicas "$url/pg3" "$url/pg3" "$url/pg3"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

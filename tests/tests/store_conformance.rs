@@ -73,6 +73,7 @@ conformance!(
     named_values_and_leases,
     a_scheduled_run_is_recorded_once,
     deliveries_are_stored_once_and_processed_once,
+    a_batch_mixes_new_deliveries_with_results,
     a_claim_is_exclusive_until_it_lapses,
     a_repository_is_processed_in_arrival_order_across_claimants,
     quarantine_and_retry,
@@ -796,6 +797,71 @@ fn deliveries_are_stored_once_and_processed_once(f: &Fixture) {
     );
 }
 
+/// A group-commit batch holds new deliveries beside other callers' results (the PostgreSQL
+/// store commits those two parts on two connections at once): each outcome is its own
+/// operation's, in order; a result for a delivery of the same batch is applied after it.
+fn a_batch_mixes_new_deliveries_with_results(f: &Fixture) {
+    let s = f.store.as_ref();
+    let d = |id: &str, sec: u32| delivery(id, "o/r", &format!("2026-01-01T10:00:{sec:02}Z"));
+    assert!(matches!(
+        apply(s, WriteOp::Receive(d("d1", 0))),
+        WriteOutcome::Received { .. }
+    ));
+    s.claim_pending(&claim("w", "2026-01-01T10:01:00Z"), 10)
+        .unwrap();
+    let ev = comment("o/r", "c1", "2026-01-01T09:59:00Z", "ada", 1);
+    let got = s
+        .apply_writes(vec![
+            WriteOp::Receive(d("d2", 2)),
+            complete(
+                "d1",
+                vec![ev.clone()],
+                vec![sticky("o/r", 1, "v1")],
+                "2026-01-01T10:01:01Z",
+            ),
+            WriteOp::Receive(d("d3", 3)),
+            WriteOp::Receive(d("d2", 2)),
+            complete("gone", vec![], vec![], "2026-01-01T10:01:01Z"),
+        ])
+        .unwrap();
+    assert!(matches!(got[0], WriteOutcome::Received { .. }), "{got:?}");
+    assert_eq!(got[1], WriteOutcome::Completed { new_events: 1 });
+    assert!(matches!(got[2], WriteOutcome::Received { .. }), "{got:?}");
+    assert_eq!(got[3], WriteOutcome::Duplicate);
+    assert!(matches!(&got[4], WriteOutcome::Rejected(m) if m.contains("no delivery")));
+    assert!(s.outbox_item("sticky:github:o/r#1").unwrap().is_some());
+    assert_eq!(s.get_meta("state:d1").unwrap(), Some(b"d1".to_vec()));
+    // Received and completed in one batch: in that order.
+    let got = s
+        .apply_writes(vec![
+            WriteOp::Receive(d("d4", 4)),
+            complete("d4", vec![], vec![], "2026-01-01T10:01:02Z"),
+        ])
+        .unwrap();
+    assert!(matches!(got[0], WriteOutcome::Received { .. }), "{got:?}");
+    assert_eq!(got[1], WriteOutcome::Completed { new_events: 0 });
+    let mut all = Vec::new();
+    s.scan_deliveries(&mut |r| {
+        all.push((r.delivery.id, canopy_core::state_name(&r.state)));
+        ControlFlow::Continue(())
+    })
+    .unwrap();
+    assert_eq!(
+        all,
+        [
+            ("d1".to_string(), "processed"),
+            ("d2".to_string(), "pending"),
+            ("d3".to_string(), "pending"),
+            ("d4".to_string(), "processed"),
+        ]
+    );
+    assert_eq!(
+        s.delivery_body(Platform::Github, "d3").unwrap(),
+        Some(d("d3", 3).body)
+    );
+    assert_eq!(s.queue_depth().unwrap(), 2);
+}
+
 fn a_claim_is_exclusive_until_it_lapses(f: &Fixture) {
     let s = f.store.as_ref();
     let other = (f.replica)();
@@ -1290,6 +1356,42 @@ fn postgres_migrations_apply_once_even_when_run_concurrently() {
 }
 
 #[test]
+fn postgres_stores_delivery_bodies_lz4_compressed() {
+    let db = canopy_e2e::pg::fresh_database();
+    let (store, _) = PgStore::open_and_migrate(&db.options()).unwrap();
+    let mut d = delivery("big", "o/r", "2026-01-01T10:00:00Z");
+    // A webhook-sized body: compressible JSON well over the 2 KB at which PostgreSQL compresses.
+    d.body = format!(
+        r#"{{"repository":{{"full_name":"o/r"}},"pad":"{}"}}"#,
+        "abc".repeat(10_000)
+    )
+    .into_bytes();
+    assert!(matches!(
+        apply(&store, WriteOp::Receive(d.clone())),
+        WriteOutcome::Received { .. }
+    ));
+    let out = std::process::Command::new("psql")
+        .args([
+            &db.url,
+            "-XAtc",
+            "SELECT pg_column_compression(body) FROM deliveries WHERE id = 'big'",
+        ])
+        .env("PGPASSWORD", canopy_e2e::pg::PASSWORD)
+        .output()
+        .expect("psql");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "lz4");
+    assert_eq!(
+        canopy_store::InboxStore::delivery_body(&store, Platform::Github, "big").unwrap(),
+        Some(d.body)
+    );
+}
+
+#[test]
 fn postgres_wrong_password_and_newer_schema_are_clear_errors() {
     let db = canopy_e2e::pg::fresh_database();
     let mut wrong = db.options();
@@ -1385,7 +1487,7 @@ fn postgres_schema_1_events_get_their_kinds_and_job_keys_when_migrated() {
         "{err}"
     );
     let (store, applied) = PgStore::open_and_migrate(&db.options()).unwrap();
-    assert_eq!(applied, vec![2]);
+    assert_eq!(applied, vec![2, 3]);
     let s: &dyn Store = &store;
     assert_eq!(s.change_of_sha("o/r", "aaa").unwrap(), Some(7));
     let ids = |scan: &dyn Fn(canopy_store::Visit<'_>)| {

@@ -14,10 +14,15 @@ pub const MIGRATIONS: &[(u32, &str, &str)] = &[
         "event kinds",
         include_str!("migrations/0002_event_kinds.sql"),
     ),
+    (
+        3,
+        "lz4 delivery bodies",
+        include_str!("migrations/0003_lz4_bodies.sql"),
+    ),
 ];
 
 /// The schema version this build reads and writes (the last migration's).
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Key of the advisory lock held while migrating.
 const MIGRATION_LOCK: i64 = 0x63_616e_6f70_7901; // "canopy" 1

@@ -467,9 +467,6 @@ impl ConsentStore for PgStore {
 impl Store for PgStore {
     fn apply_writes(&self, ops: Vec<WriteOp>) -> Result<Vec<WriteOutcome>, StoreError> {
         let pool = self.pool.clone();
-        self.run(async move {
-            let mut c = pool.get().await?;
-            writes::apply_with_retries(&mut c, &ops).await
-        })
+        self.run(writes::apply_batch(pool, ops))
     }
 }

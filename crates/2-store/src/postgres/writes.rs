@@ -2,12 +2,15 @@
 //! of a batch in one transaction, in order (runs of new deliveries in one statement), retried
 //! from the start when it conflicts with a concurrent replica's transaction.
 
-use canopy_core::{Consent, DeliveryState, WriteOp, WriteOutcome};
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use canopy_core::{Consent, Delivery, DeliveryState, Platform, WriteOp, WriteOutcome};
 use chrono::{DateTime, Utc};
 use tokio_postgres::types::ToSql;
 
 use super::inbox;
-use super::pool::Pooled;
+use super::pool::{Pool, Pooled};
 use super::{events, outbox, pg_err, pg_text};
 use crate::{StoreError, encode, transitions};
 
@@ -24,6 +27,88 @@ pub(super) async fn put_meta(c: &mut Pooled, key: &str, value: &[u8]) -> Result<
         .await
         .map_err(pg_err)?;
     Ok(())
+}
+
+/// Applies a batch of the group-commit writer with as few round trips as it allows: new
+/// deliveries alone are one self-committing statement; new deliveries beside other operations
+/// (a worker's results, outbox records) are committed on two connections at once, unless an
+/// operation of the batch concerns one of its new deliveries (then one transaction, in order).
+/// Operations of one batch come from different callers, each waiting for its own, so neither
+/// part depends on the other. On `Err`, the new deliveries of the batch may have been stored
+/// (a redelivery is then a duplicate); nothing else was written.
+pub(super) async fn apply_batch(
+    pool: Arc<Pool>,
+    ops: Vec<WriteOp>,
+) -> Result<Vec<WriteOutcome>, StoreError> {
+    let (received, others): (Vec<usize>, Vec<usize>) =
+        (0..ops.len()).partition(|&i| matches!(ops[i], WriteOp::Receive(_)));
+    let deliveries: Vec<&Delivery> = received
+        .iter()
+        .filter_map(|&i| match &ops[i] {
+            WriteOp::Receive(d) => Some(d),
+            _ => None,
+        })
+        .collect();
+    if others.is_empty() {
+        let mut c = pool.get().await?;
+        return receive_with_retries(&mut c, &deliveries).await;
+    }
+    if deliveries.is_empty() || concerns_any(&ops, &deliveries) {
+        let mut c = pool.get().await?;
+        return apply_with_retries(&mut c, &ops).await;
+    }
+    let rest: Vec<WriteOp> = others.iter().map(|&i| ops[i].clone()).collect();
+    let (got_received, got_others) = tokio::join!(
+        async {
+            let mut c = pool.get().await?;
+            receive_with_retries(&mut c, &deliveries).await
+        },
+        async {
+            let mut c = pool.get().await?;
+            apply_with_retries(&mut c, &rest).await
+        }
+    );
+    let mut outcomes = vec![WriteOutcome::Unchanged; ops.len()];
+    for (i, o) in received.into_iter().zip(got_received?) {
+        outcomes[i] = o;
+    }
+    for (i, o) in others.into_iter().zip(got_others?) {
+        outcomes[i] = o;
+    }
+    Ok(outcomes)
+}
+
+/// Whether an operation changes the state of one of `deliveries` (same platform and id).
+fn concerns_any(ops: &[WriteOp], deliveries: &[&Delivery]) -> bool {
+    let keys: HashSet<(Platform, &str)> = deliveries
+        .iter()
+        .map(|d| (d.platform, d.id.as_str()))
+        .collect();
+    ops.iter().any(|op| match op {
+        WriteOp::Complete { platform, id, .. }
+        | WriteOp::Quarantine { platform, id, .. }
+        | WriteOp::Retry { platform, id } => keys.contains(&(*platform, id.as_str())),
+        _ => false,
+    })
+}
+
+/// Stores new deliveries in one statement that commits by itself (one round trip; it returns
+/// once the commit is durable), retried on a conflict with a concurrent replica's.
+async fn receive_with_retries(
+    c: &mut Pooled,
+    deliveries: &[&Delivery],
+) -> Result<Vec<WriteOutcome>, StoreError> {
+    let mut tries = 0;
+    loop {
+        match inbox::receive(c, deliveries).await {
+            Err(e) if matches!(e, StoreError::Conflict(_)) && tries < CONFLICT_RETRIES => {
+                tries += 1;
+                tracing::debug!(tries, error = %e, "storing deliveries conflicted; trying again");
+                tokio::time::sleep(std::time::Duration::from_millis(5 << tries.min(6))).await;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Applies `ops` in one transaction, retrying it from the start on a conflict.
