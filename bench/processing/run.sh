@@ -11,7 +11,8 @@
 #
 # Environment: SIZES (default "10000 100000"; the issue's full set is SIZES="10000 100000
 # 1000000", whose 1M pre-fill takes minutes), PRS (distinct PRs, default 2000), BACKLOG (the
-# SIGKILL test's queued deliveries, default 10000), KEEP=1 keeps the work directory.
+# SIGKILL test's queued deliveries, default 10000), KEEP=1 keeps the work directory, NO_BUILD=1
+# uses the release binaries already built.
 # Needs wrk (apt-get install wrk), python3, curl. Builds what it runs (release).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -25,7 +26,7 @@ secret=bench-secret
 port=18090
 target=${CARGO_TARGET_DIR:-$root/target}
 
-(cd "$root" && cargo build --release --locked -q -p canopy \
+[ "${NO_BUILD:-}" = 1 ] || (cd "$root" && cargo build --release --locked -q -p canopy \
   && cargo build --release --locked -q -p canopy-store --example fill_store \
   && cargo build --release --locked -q -p canopy-server --example noop_intake)
 canopy=$target/release/canopy
@@ -83,7 +84,7 @@ for size in $sizes; do
   t1=$(date +%s.%N)
   processed=$(metrics processed)
   read -r p50 p99 < <(metrics quantiles)
-  kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
+  kill -TERM "$pid"; while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
   rate=$(echo "scale=1; $processed / ($t1 - $t0)" | bc)
   printf '%-22s %12s %12s %10s %10s %14s\n' "canopy, ${size} events" "$(echo "$r" | field rps)" "$rate" "$p50" "$p99" "$processed"
   echo "    (prefill: $fill_out; load average now $(cut -d' ' -f1-3 /proc/loadavg))"
@@ -99,7 +100,8 @@ store=$work/store-kill
 pid=$(serve "$store")
 wait_port $port
 sleep 0.2
-kill -9 "$pid"; wait "$pid" 2>/dev/null || true
+kill -9 "$pid"
+while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done # not our child (started in $(...)): poll
 pending=$("$canopy" inbox list --store "$store" --format json | grep -c '"state":"pending"' || true)
 pid=$(serve "$store")
 t0=$(date +%s.%N)

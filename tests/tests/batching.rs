@@ -13,7 +13,7 @@ use canopy_e2e::harness::Harness;
 use canopy_e2e::workspace_root;
 use canopy_server::batch::{coalesce, decide_batch};
 use canopy_service::config::Config;
-use canopy_store::{Claim, EventStore, InboxStore, Store, TimeRange};
+use canopy_store::{Claim, EventStore, Store, TimeRange};
 
 const TOKEN: &str = "test-token";
 const REPO: &str = "canopy-demo/widgets";
