@@ -8,6 +8,12 @@
 //! REPO defaults to `canopy-demo/widgets` (the repository of the GitHub fixtures), UNTIL (RFC
 //! 3339) to 2026-01-01. Change numbers start at 1; keep the benchmark's own PRs above the
 //! number of changes written (EVENTS / 9 + 1).
+//!
+//!     fill_store --queue DIR MANIFEST N
+//!
+//! queues N `pull_request` deliveries (the bodies named by the first field of MANIFEST's
+//! lines, round robin, as `payloads.py` writes them) as pending, the way intake leaves them
+//! before they are processed: the backlog of the SIGKILL drain test.
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -17,7 +23,8 @@ use canopy_analyzer::event::{
     ReviewVerdict,
 };
 use canopy_analyzer::{Actor, Event, EventKind, Platform};
-use canopy_store::{EventStore, RedbStore};
+use canopy_core::{Delivery, WriteOp};
+use canopy_store::{EventStore, RedbStore, Store};
 use chrono::{DateTime, Duration, FixedOffset};
 
 const PEOPLE: usize = 60;
@@ -132,8 +139,65 @@ fn change_events(repo: &str, n: u64, at: DateTime<FixedOffset>) -> Vec<Event> {
     out
 }
 
+/// `--queue DIR MANIFEST N`: N pending deliveries of the manifest's bodies.
+fn queue(args: &[String]) -> ExitCode {
+    let (Some(dir), Some(manifest), Some(n)) = (
+        args.first(),
+        args.get(1),
+        args.get(2).and_then(|n| n.parse::<usize>().ok()),
+    ) else {
+        eprintln!("usage: fill_store --queue DIR MANIFEST N");
+        return ExitCode::from(2);
+    };
+    let bodies: Vec<Vec<u8>> = match std::fs::read_to_string(manifest) {
+        Ok(text) => text
+            .lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .filter_map(|path| std::fs::read(path).ok())
+            .collect(),
+        Err(e) => {
+            eprintln!("cannot read {manifest}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if bodies.is_empty() {
+        eprintln!("{manifest} names no readable body");
+        return ExitCode::FAILURE;
+    }
+    let store = match RedbStore::open(std::path::Path::new(dir)) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("cannot open the store at {dir}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let now = chrono::Utc::now();
+    let ops: Vec<WriteOp> = (0..n)
+        .map(|i| {
+            WriteOp::Receive(Delivery {
+                platform: canopy_core::Platform::Github,
+                id: format!("queued-{i}"),
+                event: "pull_request".into(),
+                received_at: now,
+                body: bodies[i % bodies.len()].clone(),
+            })
+        })
+        .collect();
+    for chunk in ops.chunks(1000) {
+        if let Err(e) = store.apply_writes(chunk.to_vec()) {
+            eprintln!("queueing failed: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    eprintln!("{n} deliveries queued");
+    ExitCode::SUCCESS
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|a| a == "--queue") {
+        return queue(&args[1..]);
+    }
     let (Some(dir), Some(total)) = (
         args.first(),
         args.get(1).and_then(|n| n.parse::<usize>().ok()),

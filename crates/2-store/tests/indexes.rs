@@ -258,3 +258,94 @@ proptest! {
         }
     }
 }
+
+/// Every read a decision makes, through any event store, as comparable values.
+fn reads(store: &dyn EventStore, repo: &str) -> Vec<String> {
+    let mut out = vec![format!(
+        "{:?}",
+        collect(|v| store.scan_repo(repo, TimeRange::ALL, v).unwrap())
+    )];
+    for sha in SHAS {
+        out.push(format!(
+            "{sha}: {:?}",
+            store.change_of_sha(repo, sha).unwrap()
+        ));
+        out.push(format!(
+            "{:?}",
+            collect(|v| store.scan_sha_jobs(repo, sha, v).unwrap())
+        ));
+        out.push(format!(
+            "{:?}",
+            collect(|v| store.scan_sha(repo, sha, v).unwrap())
+        ));
+    }
+    for (n, p) in JOBS {
+        let key = CiJobEvent {
+            pipeline: p.map(str::to_string),
+            ..CiJobEvent::new(n, "x", 1, CiResult::Success)
+        }
+        .job_key();
+        out.push(format!(
+            "{:?}",
+            collect(|v| store.scan_job(repo, &key, v).unwrap())
+        ));
+    }
+    for n in 1..5u64 {
+        out.push(format!(
+            "{:?}",
+            collect(|v| store.scan_change(repo, n, v).unwrap())
+        ));
+    }
+    let mut sums = Vec::new();
+    store
+        .scan_change_summaries(repo, &mut |n, s| {
+            sums.push((n, s));
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    out.push(format!("{sums:?}"));
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// A store seen through an overlay of pending completions reads exactly like the store in
+    /// which those completions were committed (the batch's decisions see what they would have
+    /// seen one delivery at a time).
+    #[test]
+    fn an_overlay_reads_like_the_store_with_its_writes_committed(
+        specs in proptest::collection::vec(spec(), 1..50),
+        committed in 0..50usize,
+    ) {
+        let events: Vec<Event> =
+            specs.iter().enumerate().map(|(i, (r, s, m))| build(i, *r, s, *m)).collect();
+        let k = committed.min(events.len());
+        let (dir_all, dir_part) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let all = RedbStore::open(dir_all.path()).unwrap();
+        let part = RedbStore::open(dir_part.path()).unwrap();
+        all.put_events(&events).unwrap();
+        part.put_events(&events[..k]).unwrap();
+        let mut overlay = canopy_store::Overlay::new(&part);
+        // The pending events in deliveries of three, one of them a redelivery of a stored one.
+        let mut pending: Vec<Event> = events[k..].to_vec();
+        if k > 0 {
+            pending.push(events[0].clone());
+        }
+        for (i, chunk) in pending.chunks(3).enumerate() {
+            overlay.add(&canopy_core::WriteOp::Complete {
+                platform: Platform::Github,
+                id: format!("d{i}"),
+                events: chunk.to_vec(),
+                ignored: None,
+                at: chrono::Utc::now(),
+                actions: vec![],
+                consents: vec![],
+                meta: vec![],
+            });
+        }
+        for repo in REPOS {
+            prop_assert_eq!(reads(&overlay, repo), reads(&all, repo));
+        }
+    }
+}

@@ -1,7 +1,8 @@
 //! The group-commit writer: one thread applies every [`WriteOp`] of the running bot through
 //! [`Store::apply_writes`], taking as many queued operations as are waiting into one
 //! transaction, so many deliveries share one fsync. A caller's `submit` returns once its
-//! operation is durable.
+//! operation is durable; `submit_group` hands over several operations that are written in the
+//! same transaction (a worker's batch of processed deliveries).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,12 +18,12 @@ const MAX_BATCH: usize = 1024;
 /// Most body bytes written in one transaction.
 const MAX_BATCH_BYTES: usize = 32 * 1024 * 1024;
 
-type Reply = oneshot::Sender<Result<WriteOutcome, String>>;
+type Reply = oneshot::Sender<Result<Vec<WriteOutcome>, String>>;
 
 /// Handle to the group-commit writer thread.
 #[derive(Clone)]
 pub struct Committer {
-    tx: mpsc::Sender<(WriteOp, Reply)>,
+    tx: mpsc::Sender<(Vec<WriteOp>, Reply)>,
     alive: Arc<AtomicBool>,
 }
 
@@ -41,20 +42,22 @@ impl Committer {
     /// Starts the writer thread on a store. The thread (and its reference to the store) ends
     /// when every `Committer` handle is dropped.
     pub fn spawn(store: Arc<dyn Store>) -> Committer {
-        let (tx, mut rx) = mpsc::channel::<(WriteOp, Reply)>(COMMIT_QUEUE);
+        let (tx, mut rx) = mpsc::channel::<(Vec<WriteOp>, Reply)>(COMMIT_QUEUE);
         let alive = Arc::new(AtomicBool::new(true));
         let flag = alive.clone();
         let spawned = std::thread::Builder::new()
             .name("canopy-store-writer".into())
             .spawn(move || {
                 while let Some(first) = rx.blocking_recv() {
+                    let mut count = first.0.len();
+                    let mut bytes = group_bytes(&first.0);
                     let mut ops = vec![first];
-                    let mut bytes = op_bytes(&ops[0].0);
-                    while ops.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
+                    while count < MAX_BATCH && bytes < MAX_BATCH_BYTES {
                         match rx.try_recv() {
-                            Ok(op) => {
-                                bytes += op_bytes(&op.0);
-                                ops.push(op);
+                            Ok(group) => {
+                                count += group.0.len();
+                                bytes += group_bytes(&group.0);
+                                ops.push(group);
                             }
                             Err(_) => break,
                         }
@@ -73,13 +76,25 @@ impl Committer {
 
     /// Makes one operation durable; returns once it is on disk.
     pub async fn submit(&self, op: WriteOp) -> Result<WriteOutcome, CommitError> {
+        let mut outcomes = self.submit_group(vec![op]).await?;
+        outcomes
+            .pop()
+            .ok_or_else(|| CommitError::Store("the store answered no outcome".into()))
+    }
+
+    /// Makes several operations durable in one transaction (all or none); returns their
+    /// outcomes, in order, once they are on disk.
+    pub async fn submit_group(&self, ops: Vec<WriteOp>) -> Result<Vec<WriteOutcome>, CommitError> {
+        if ops.is_empty() {
+            return Ok(Vec::new());
+        }
         let (reply, rx) = oneshot::channel();
         self.tx
-            .send((op, reply))
+            .send((ops, reply))
             .await
             .map_err(|_| CommitError::Stopped)?;
         match rx.await {
-            Ok(Ok(outcome)) => Ok(outcome),
+            Ok(Ok(outcomes)) => Ok(outcomes),
             Ok(Err(e)) => Err(CommitError::Store(e)),
             Err(_) => Err(CommitError::Stopped),
         }
@@ -96,13 +111,21 @@ impl Committer {
     }
 }
 
-/// Applies one batch and answers each caller.
-fn write_batch(store: &dyn Store, ops: Vec<(WriteOp, Reply)>) {
-    let (ops, replies): (Vec<WriteOp>, Vec<Reply>) = ops.into_iter().unzip();
+/// Applies one batch (the groups of every waiting caller) and answers each caller.
+fn write_batch(store: &dyn Store, groups: Vec<(Vec<WriteOp>, Reply)>) {
+    let mut sizes = Vec::with_capacity(groups.len());
+    let mut replies = Vec::with_capacity(groups.len());
+    let mut ops = Vec::new();
+    for (group, reply) in groups {
+        sizes.push(group.len());
+        replies.push(reply);
+        ops.extend(group);
+    }
     match store.apply_writes(ops) {
         Ok(outcomes) => {
-            for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                let _ = reply.send(Ok(outcome));
+            let mut outcomes = outcomes.into_iter();
+            for (reply, n) in replies.into_iter().zip(sizes) {
+                let _ = reply.send(Ok(outcomes.by_ref().take(n).collect()));
             }
         }
         Err(e) => {
@@ -112,6 +135,10 @@ fn write_batch(store: &dyn Store, ops: Vec<(WriteOp, Reply)>) {
             }
         }
     }
+}
+
+fn group_bytes(ops: &[WriteOp]) -> usize {
+    ops.iter().map(op_bytes).sum()
 }
 
 fn op_bytes(op: &WriteOp) -> usize {

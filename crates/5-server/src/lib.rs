@@ -12,6 +12,7 @@
 pub mod activity;
 pub mod app;
 pub mod auth;
+pub mod batch;
 mod body;
 pub mod budget;
 pub mod committer;

@@ -1,10 +1,15 @@
 //! The inbox at run time: a worker pool that turns pending deliveries into events after the
 //! response. The dispatcher claims pending deliveries oldest first (on restart, those left
-//! pending are picked up again) and hands each to the worker of its repository; the worker
-//! normalises it, asks the reactor what to do, and stores events and decisions in one
-//! transaction. A normaliser error, a reactor error (a store error while deciding) or a panic
-//! quarantines the delivery with its error, to be retried with `canopy inbox retry`: accepted
-//! data is never dropped.
+//! pending are picked up again) and hands each to the worker of its repository. A worker takes
+//! every delivery waiting in its queue (up to [`WORKER_BATCH`]) as one batch: it normalises
+//! each and asks the reactor what to do, in order, each decision reading the store through an
+//! overlay of the results decided before it in the batch, and commits the whole batch in
+//! one transaction ([`crate::batch`]). Sticky-comment refreshes of one change superseded later in the same batch
+//! are dropped: every event is stored and every delivery processed, only the
+//! redundant comment updates are skipped. A crash before the commit leaves the whole batch
+//! pending, to be redone. A normaliser error, a reactor error (a store error while deciding)
+//! or a panic quarantines the delivery with its error, to be retried with `canopy inbox
+//! retry`: accepted data is never dropped.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -13,8 +18,11 @@ use std::time::Duration;
 
 use canopy_core::shutdown::Signal;
 use canopy_core::{Clock, Delivery, Enqueue, Normalize, Pending, WriteOp};
-use canopy_service::react::React;
+use canopy_service::react::{Carried, React};
+use canopy_service::ttm_online;
 use canopy_store::{Claim, Store, StoreError};
+
+use crate::batch::{coalesce, decide_batch};
 use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, mpsc};
 
@@ -25,6 +33,8 @@ use crate::metrics::Metrics;
 const LEASE_MINUTES: i64 = 10;
 /// Deliveries claimed per look at the queue.
 const BATCH: usize = 256;
+/// Most deliveries a worker decides and commits as one batch.
+pub const WORKER_BATCH: usize = crate::batch::WORKER_BATCH;
 
 /// Shared state of the processing side, for readiness and metrics.
 #[derive(Default)]
@@ -72,13 +82,23 @@ impl Pool {
         for n in 0..workers {
             // One queue per worker: deliveries of a repository always go to the same worker,
             // so each is processed after every earlier delivery of that repository.
-            let (tx, mut rx) = mpsc::channel::<Pending>(64);
+            // The dispatcher hands over each claim's deliveries of the worker as one message;
+            // the worker takes every message waiting, up to WORKER_BATCH deliveries at a time.
+            let (tx, mut rx) = mpsc::channel::<Vec<Pending>>(4);
             senders.push(tx);
             let pool = pool.clone();
             tokio::spawn(async move {
                 pool.health.running.fetch_add(1, Ordering::SeqCst);
-                while let Some(p) = rx.recv().await {
-                    pool.process(p).await;
+                let mut waiting: std::collections::VecDeque<Delivery> = Default::default();
+                while let Some(group) = rx.recv().await {
+                    waiting.extend(group.into_iter().map(|p| p.delivery));
+                    while let Ok(more) = rx.try_recv() {
+                        waiting.extend(more.into_iter().map(|p| p.delivery));
+                    }
+                    while !waiting.is_empty() {
+                        let n = waiting.len().min(WORKER_BATCH);
+                        pool.process(waiting.drain(..n).collect()).await;
+                    }
                 }
                 pool.health.running.fetch_sub(1, Ordering::SeqCst);
                 tracing::debug!(worker = n, "worker stopped");
@@ -88,7 +108,11 @@ impl Pool {
         tokio::spawn(async move { pool2.dispatch(senders, shutdown).await })
     }
 
-    async fn dispatch(self: Arc<Self>, senders: Vec<mpsc::Sender<Pending>>, mut shutdown: Signal) {
+    async fn dispatch(
+        self: Arc<Self>,
+        senders: Vec<mpsc::Sender<Vec<Pending>>>,
+        mut shutdown: Signal,
+    ) {
         loop {
             let store = self.store.clone();
             let claim = Claim::new(self.owner.clone(), self.clock.now(), self.lease);
@@ -114,73 +138,94 @@ impl Pool {
                 }
                 continue;
             }
+            let mut groups: Vec<Vec<Pending>> = senders.iter().map(|_| Vec::new()).collect();
             for p in batch {
-                let worker = partition(&p.delivery, senders.len());
+                groups[partition(&p.delivery, senders.len())].push(p);
+            }
+            for (worker, group) in groups.into_iter().enumerate() {
+                if group.is_empty() {
+                    continue;
+                }
                 tokio::select! {
-                    sent = senders[worker].send(p) => if sent.is_err() { return },
+                    sent = senders[worker].send(group) => if sent.is_err() { return },
                     _ = shutdown.wait() => return,
                 }
             }
         }
     }
 
-    /// Decides about one delivery and records the result durably; store failures are retried.
-    async fn process(&self, p: Pending) {
+    /// Decides about a batch of deliveries (in order) and records the results durably in one
+    /// transaction; store failures are retried.
+    async fn process(&self, batch: Vec<Delivery>) {
         let started = std::time::Instant::now();
         let now = self.clock.now();
-        let d = Arc::new(p.delivery);
-        let (store, normalizer, reactor, d2) = (
+        let batch = Arc::new(batch);
+        let (store, normalizer, reactor, b2) = (
             self.store.clone(),
             self.normalizer.clone(),
             self.reactor.clone(),
-            d.clone(),
+            batch.clone(),
         );
-        let op = tokio::task::spawn_blocking(move || {
-            decide(
+        let decided = tokio::task::spawn_blocking(move || {
+            decide_batch(
                 normalizer.as_ref(),
                 reactor.as_ref(),
                 store.as_ref(),
-                &d2,
+                &b2,
                 now,
             )
         })
-        .await
-        .unwrap_or_else(|e| {
-            let why = match e.try_into_panic() {
-                Ok(p) => panic_message(p.as_ref()),
-                Err(e) => e.to_string(),
-            };
-            quarantine(&d, format!("deciding actions panicked: {why}"), now)
-        });
-        let outcome = outcome_name(&op);
-        if outcome == "quarantined" {
-            tracing::warn!(platform = %d.platform, delivery = %d.id, event = %d.event, "delivery quarantined");
-        }
-        let enqueued = matches!(&op, WriteOp::Complete { actions, .. } if !actions.is_empty());
-        if !self.record(&d, op).await {
+        .await;
+        let (mut ops, took) = match decided {
+            Ok(d) => d,
+            // decide_batch catches each delivery's panic; this is the worker thread itself.
+            Err(e) => {
+                let why = e.to_string();
+                let ops = batch
+                    .iter()
+                    .map(|d| quarantine(d, format!("deciding actions failed: {why}"), now))
+                    .collect();
+                (ops, vec![started.elapsed(); batch.len()])
+            }
+        };
+        coalesce(&mut ops);
+        let outcomes: Vec<&'static str> = ops.iter().map(outcome_name).collect();
+        let enqueued = ops
+            .iter()
+            .any(|op| matches!(op, WriteOp::Complete { actions, .. } if !actions.is_empty()));
+        let decided_at = started.elapsed();
+        if !self.record(&batch, ops).await {
             return;
         }
         if enqueued {
             self.outbox_notify.notify_one();
         }
-        self.metrics.observe_processing(
-            d.platform.as_str(),
-            outcome,
-            started.elapsed().as_secs_f64(),
-        );
-        tracing::debug!(platform = %d.platform, delivery = %d.id, outcome, "delivery processed");
+        // Each delivery's time: its own decision plus the wait for the batch's commit.
+        let commit = started.elapsed().saturating_sub(decided_at);
+        for ((d, outcome), took) in batch.iter().zip(outcomes).zip(took) {
+            if outcome == "quarantined" {
+                tracing::warn!(platform = %d.platform, delivery = %d.id, event = %d.event, "delivery quarantined");
+            }
+            self.metrics.observe_processing(
+                d.platform.as_str(),
+                outcome,
+                (took + commit).as_secs_f64(),
+            );
+            tracing::debug!(platform = %d.platform, delivery = %d.id, outcome, "delivery processed");
+        }
     }
 
-    /// Commits a decision, retrying store failures with backoff; false if the writer stopped
-    /// (the delivery stays pending for the next start).
-    async fn record(&self, d: &Delivery, op: WriteOp) -> bool {
+    /// Commits a batch's decisions in one transaction, retrying store failures with backoff;
+    /// false if the writer stopped (the deliveries stay pending for the next start).
+    async fn record(&self, batch: &[Delivery], ops: Vec<WriteOp>) -> bool {
         let mut backoff = Duration::from_millis(100);
         loop {
-            match self.committer.submit(op.clone()).await {
+            match self.committer.submit_group(ops.clone()).await {
                 Ok(_) => return true,
                 Err(CommitError::Stopped) => return false,
                 Err(e) => {
-                    tracing::error!(delivery = %d.id, error = %e, "recording a processed delivery failed; retrying");
+                    let first = batch.first().map(|d| d.id.as_str()).unwrap_or_default();
+                    tracing::error!(delivery = %first, deliveries = batch.len(), error = %e, "recording processed deliveries failed; retrying");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(30));
                 }
@@ -198,33 +243,80 @@ pub fn decide(
     d: &Delivery,
     now: DateTime<Utc>,
 ) -> WriteOp {
+    match decide_carried(normalizer, reactor, store, d, now, Carried::new()) {
+        (
+            WriteOp::Complete {
+                platform,
+                id,
+                events,
+                ignored,
+                at,
+                actions,
+                consents,
+                ..
+            },
+            Some(carried),
+        ) => WriteOp::Complete {
+            platform,
+            id,
+            events,
+            ignored,
+            at,
+            actions,
+            consents,
+            meta: carried
+                .iter()
+                .map(|(repo, s)| (ttm_online::online_key(repo), ttm_online::encode_online(s)))
+                .collect(),
+        },
+        (op, _) => op,
+    }
+}
+
+/// [`decide`] for one delivery of a batch: the reaction starts from the time-to-merge states
+/// `carried` from the batch's earlier deliveries. Returns the decision without those states
+/// (its `meta` is empty) and, when it completed, the states as it leaves them.
+pub fn decide_carried(
+    normalizer: &dyn Normalize,
+    reactor: &dyn React,
+    store: &dyn Store,
+    d: &Delivery,
+    now: DateTime<Utc>,
+    carried: Carried,
+) -> (WriteOp, Option<Carried>) {
     let n = match normalizer.normalize(d) {
         Ok(n) => n,
-        Err(error) => return quarantine(d, error, now),
+        Err(error) => return (quarantine(d, error, now), None),
     };
     let mut events = n.events;
     for e in &mut events {
         e.delivery_id.get_or_insert_with(|| d.id.clone());
     }
-    match reactor.react(store, &events, now) {
-        Ok(reaction) => WriteOp::Complete {
-            platform: d.platform,
-            id: d.id.clone(),
-            events,
-            ignored: n.ignored,
-            at: now,
-            meta: reaction.meta(),
-            actions: reaction.actions,
-            consents: reaction.consents,
-        },
+    match reactor.react_carried(store, &events, now, carried) {
+        Ok(reaction) => (
+            WriteOp::Complete {
+                platform: d.platform,
+                id: d.id.clone(),
+                events,
+                ignored: n.ignored,
+                at: now,
+                meta: Vec::new(),
+                actions: reaction.actions,
+                consents: reaction.consents,
+            },
+            Some(reaction.ttm),
+        ),
         Err(e) => {
             tracing::error!(delivery = %d.id, error = %e, "deciding actions failed");
-            quarantine(d, format!("deciding actions failed: {e}"), now)
+            (
+                quarantine(d, format!("deciding actions failed: {e}"), now),
+                None,
+            )
         }
     }
 }
 
-fn quarantine(d: &Delivery, error: String, now: DateTime<Utc>) -> WriteOp {
+pub(crate) fn quarantine(d: &Delivery, error: String, now: DateTime<Utc>) -> WriteOp {
     WriteOp::Quarantine {
         platform: d.platform,
         id: d.id.clone(),
@@ -234,7 +326,7 @@ fn quarantine(d: &Delivery, error: String, now: DateTime<Utc>) -> WriteOp {
 }
 
 /// The processing outcome a decision stands for, as counted in metrics.
-fn outcome_name(op: &WriteOp) -> &'static str {
+pub(crate) fn outcome_name(op: &WriteOp) -> &'static str {
     match op {
         WriteOp::Complete {
             ignored: Some(_), ..
@@ -245,7 +337,7 @@ fn outcome_name(op: &WriteOp) -> &'static str {
 }
 
 /// The text of a panic's payload.
-fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
     p.downcast_ref::<&str>()
         .map(|s| s.to_string())
         .or_else(|| p.downcast_ref::<String>().cloned())

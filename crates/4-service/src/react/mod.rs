@@ -26,6 +26,9 @@ use crate::ttm::{self, TtmCache};
 use crate::ttm_online::{self, Why};
 use sticky::ChangeHistory;
 
+/// Time-to-merge online states by repository, carried from one delivery of a batch to the next.
+pub type Carried = BTreeMap<String, OnlineState>;
+
 /// What a reactor decided about a delivery's events.
 #[derive(Debug, Default, Clone)]
 pub struct Reaction {
@@ -58,6 +61,22 @@ pub trait React: Send + Sync + 'static {
         events: &[Event],
         now: DateTime<Utc>,
     ) -> Result<Reaction, StoreError>;
+
+    /// The reaction to one delivery of a batch, starting from the time-to-merge states the
+    /// batch's earlier deliveries left (`carried`, by repository; one not in it is read from
+    /// the store): the reaction's `ttm` holds them as this delivery leaves them, so a batch
+    /// decodes and encodes each state once instead of once per delivery. The default ignores
+    /// `carried` (for reactors that keep no such state).
+    fn react_carried(
+        &self,
+        store: &dyn Store,
+        events: &[Event],
+        now: DateTime<Utc>,
+        carried: Carried,
+    ) -> Result<Reaction, StoreError> {
+        let _ = carried;
+        self.react(store, events, now)
+    }
 }
 
 /// A reactor that never acts (ingest only).
@@ -276,7 +295,20 @@ impl React for Reactor {
         events: &[Event],
         now: DateTime<Utc>,
     ) -> Result<Reaction, StoreError> {
-        let mut reaction = Reaction::default();
+        self.react_carried(store, events, now, BTreeMap::new())
+    }
+
+    fn react_carried(
+        &self,
+        store: &dyn Store,
+        events: &[Event],
+        now: DateTime<Utc>,
+        carried: Carried,
+    ) -> Result<Reaction, StoreError> {
+        let mut reaction = Reaction {
+            ttm: carried,
+            ..Reaction::default()
+        };
         let mut touched: BTreeSet<ChangeKey> = BTreeSet::new();
         for e in events {
             if e.platform == Platform::Git {

@@ -1,0 +1,102 @@
+//! A worker's batch of deliveries (issue 15): decided one after the other, each reading the
+//! store through an [`Overlay`] of the results decided before it, so that it sees exactly what
+//! it would have seen had every earlier delivery been committed on its own; then committed in
+//! one transaction. Two things are done once per batch instead of once per delivery: the
+//! time-to-merge online state of a repository is decoded once, carried from delivery to
+//! delivery in memory and encoded once, with the batch's last completed delivery; and a
+//! change's sticky comment is refreshed once, with its latest content ([`coalesce`]).
+
+use std::panic::AssertUnwindSafe;
+use std::time::{Duration, Instant};
+
+use canopy_core::{Delivery, EnqueueMode, Normalize, WriteOp};
+use canopy_service::react::{Carried, React};
+use canopy_service::ttm_online;
+use canopy_store::{Overlay, Store};
+use chrono::{DateTime, Utc};
+
+use crate::pool::{decide_carried, panic_message, quarantine};
+
+/// Most deliveries a worker decides and commits as one batch.
+pub const WORKER_BATCH: usize = 64;
+
+/// Decides about deliveries in order, each seeing the results decided before it; a panic
+/// quarantines only the delivery that caused it. Returns the decisions (the repositories'
+/// time-to-merge states as the batch leaves them written with its last completed delivery)
+/// and the time each decision took.
+pub fn decide_batch(
+    normalizer: &dyn Normalize,
+    reactor: &dyn React,
+    store: &dyn Store,
+    batch: &[Delivery],
+    now: DateTime<Utc>,
+) -> (Vec<WriteOp>, Vec<Duration>) {
+    let mut overlay = Overlay::new(store);
+    let mut ops = Vec::with_capacity(batch.len());
+    let mut took = Vec::with_capacity(batch.len());
+    let mut carried = Carried::new();
+    let mut last_completed = None;
+    for d in batch {
+        let t = Instant::now();
+        // A failed decision must not leave its partial changes in the carried states: each
+        // starts from a copy.
+        let start = carried.clone();
+        let (op, after) = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            decide_carried(normalizer, reactor, &overlay, d, now, start)
+        }))
+        .unwrap_or_else(|p| {
+            let why = panic_message(p.as_ref());
+            (
+                quarantine(d, format!("deciding actions panicked: {why}"), now),
+                None,
+            )
+        });
+        if let Some(after) = after {
+            carried = after;
+            last_completed = Some(ops.len());
+        }
+        overlay.add(&op);
+        ops.push(op);
+        took.push(t.elapsed());
+    }
+    if let Some(WriteOp::Complete { meta, .. }) = last_completed.and_then(|i| ops.get_mut(i)) {
+        meta.extend(
+            carried
+                .iter()
+                .map(|(repo, s)| (ttm_online::online_key(repo), ttm_online::encode_online(s))),
+        );
+    }
+    (ops, took)
+}
+
+/// Drops the sticky-comment updates (actions enqueued with [`EnqueueMode::Replace`]) that a
+/// later decision of the same batch replaces: only the latest content of each is enqueued, due
+/// at the earliest time any of them was (as replacing a pending item would have left it).
+/// Every other action is kept.
+pub fn coalesce(ops: &mut [WriteOp]) {
+    use std::collections::HashMap;
+    // id -> (index of the op holding the latest, earliest due time)
+    let mut latest: HashMap<String, (usize, DateTime<Utc>)> = HashMap::new();
+    for (i, op) in ops.iter().enumerate() {
+        let WriteOp::Complete { actions, .. } = op else {
+            continue;
+        };
+        for a in actions.iter().filter(|a| a.mode == EnqueueMode::Replace) {
+            let e = latest.entry(a.id.clone()).or_insert((i, a.due_at));
+            *e = (i, e.1.min(a.due_at));
+        }
+    }
+    for (i, op) in ops.iter_mut().enumerate() {
+        let WriteOp::Complete { actions, .. } = op else {
+            continue;
+        };
+        actions.retain_mut(|a| match (a.mode, latest.get(&a.id)) {
+            (EnqueueMode::Replace, Some((last, due))) if *last == i => {
+                a.due_at = *due;
+                true
+            }
+            (EnqueueMode::Replace, Some(_)) => false,
+            _ => true,
+        });
+    }
+}

@@ -1,0 +1,222 @@
+//! Processed deliveries committed in batches (issue 15): a burst of deliveries for one PR is
+//! decided as one batch, every event stored and every delivery processed, with one sticky
+//! comment refresh carrying the final state; a crash before a batch is committed leaves all of
+//! it pending, and the restarted bot redoes it without duplicating anything.
+
+use std::collections::BTreeMap;
+use std::ops::ControlFlow;
+use std::time::Duration;
+
+use canopy_core::{Delivery, DeliveryState, Platform, WriteOp};
+use canopy_e2e::fake_github::FakeGitHub;
+use canopy_e2e::harness::Harness;
+use canopy_e2e::workspace_root;
+use canopy_server::batch::{coalesce, decide_batch};
+use canopy_service::config::Config;
+use canopy_store::{Claim, EventStore, Store, TimeRange};
+
+const TOKEN: &str = "test-token";
+const REPO: &str = "canopy-demo/widgets";
+const MARKER: &str = "<!-- canopy:sticky -->";
+
+/// PR #7's story: opened, a new head, two CI jobs on it, merged.
+const STORY: [(&str, &str, &str); 5] = [
+    ("pull_request", "b-open", "pull_request.opened.json"),
+    ("pull_request", "b-sync", "pull_request.synchronize.json"),
+    ("workflow_job", "b-job1", "workflow_job.completed.json"),
+    ("workflow_job", "b-job2", "workflow_job.completed.lint.json"),
+    ("pull_request", "b-merge", "pull_request.closed.merged.json"),
+];
+
+fn config(fake: &FakeGitHub) -> String {
+    format!(
+        "[github]\napi_url = \"{}\"\ntimeout_secs = 1\n[outbox]\nbackoff_base_ms = 20\nmax_attempts = 6\n",
+        fake.url()
+    )
+}
+
+fn story(at: chrono::DateTime<chrono::Utc>) -> Vec<Delivery> {
+    STORY
+        .iter()
+        .map(|(event, id, file)| Delivery {
+            platform: Platform::Github,
+            id: id.to_string(),
+            event: event.to_string(),
+            received_at: at,
+            body: std::fs::read(workspace_root().join("tests/fixtures/github").join(file))
+                .expect("fixture"),
+        })
+        .collect()
+}
+
+/// Queues deliveries in a stopped bot's store, as intake would have before a crash.
+fn queue(store: &dyn Store, deliveries: &[Delivery]) {
+    let ops = deliveries.iter().cloned().map(WriteOp::Receive).collect();
+    store.apply_writes(ops).expect("queued");
+}
+
+/// Each stored event id of the repository, with how many times it is stored.
+fn event_ids(store: &dyn EventStore) -> BTreeMap<String, usize> {
+    let mut ids = BTreeMap::new();
+    store
+        .scan_repo(REPO, TimeRange::ALL, &mut |e| {
+            *ids.entry(e.id).or_insert(0) += 1;
+            ControlFlow::Continue(())
+        })
+        .expect("scan");
+    ids
+}
+
+/// The states of the story's deliveries.
+fn states(store: &dyn Store) -> Vec<DeliveryState> {
+    STORY
+        .iter()
+        .map(|(_, id, _)| {
+            store
+                .delivery(Platform::Github, id)
+                .expect("read")
+                .expect("stored")
+                .state
+        })
+        .collect()
+}
+
+/// The story posted one delivery at a time, each processed before the next: the reference.
+async fn one_at_a_time() -> (BTreeMap<String, usize>, String) {
+    let fake = FakeGitHub::start(TOKEN).await;
+    let mut s = Harness::start_with(
+        &config(&fake),
+        &[("CANOPY_GITHUB_TOKEN", TOKEN)],
+        canopy_e2e::harness::TestClock::manual_now(),
+    )
+    .await;
+    for d in story(s.clock.now()) {
+        assert_eq!(s.github(&d.event, &d.id, &d.body).await, 202);
+        s.settle().await;
+    }
+    let comments = fake.comments(REPO, 7);
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    s.stop().await;
+    let store = canopy::wiring::open_store(s.store()).expect("store");
+    (event_ids(store.as_ref()), comments[0].body.clone())
+}
+
+#[tokio::test]
+async fn a_burst_for_one_pr_is_one_sticky_refresh_with_the_final_state() {
+    let (reference_events, reference_body) = one_at_a_time().await;
+
+    let fake = FakeGitHub::start(TOKEN).await;
+    let mut s = Harness::start(&config(&fake), &[("CANOPY_GITHUB_TOKEN", TOKEN)]).await;
+    s.stop().await;
+    {
+        let store = canopy::wiring::open_store(s.store()).expect("store");
+        queue(store.as_ref(), &story(s.clock.now()));
+    }
+    // The restarted bot finds the five deliveries pending and takes them as one batch.
+    s.restart().await;
+    s.settle().await;
+    assert!(
+        fake.wait_for(Duration::from_secs(10), |m| !m.comments.is_empty())
+            .await
+    );
+    s.settle().await;
+    let comments = fake.comments(REPO, 7);
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    let body = &comments[0].body;
+    assert!(body.starts_with(MARKER));
+    assert!(body.contains("2 CI jobs so far"), "{body}");
+    assert!(
+        body.contains("Merged 1 day 23 hours after opening."),
+        "{body}"
+    );
+    assert_eq!(
+        body, &reference_body,
+        "the same final comment as one at a time"
+    );
+    // One refresh: the comment was created with the final state and never edited.
+    let mutations = fake.mutations();
+    assert_eq!(
+        mutations.iter().filter(|r| r.method == "POST").count(),
+        1,
+        "{mutations:?}"
+    );
+    assert_eq!(
+        mutations.iter().filter(|r| r.method == "PATCH").count(),
+        0,
+        "{mutations:?}"
+    );
+    s.stop().await;
+    let store = canopy::wiring::open_store(s.store()).expect("store");
+    for st in states(store.as_ref()) {
+        assert!(matches!(st, DeliveryState::Processed { .. }), "{st:?}");
+    }
+    assert_eq!(event_ids(store.as_ref()), reference_events);
+}
+
+#[tokio::test]
+async fn a_crash_mid_batch_loses_nothing_and_the_batch_is_redone() {
+    let (reference_events, reference_body) = one_at_a_time().await;
+
+    let fake = FakeGitHub::start(TOKEN).await;
+    let mut s = Harness::start(&config(&fake), &[("CANOPY_GITHUB_TOKEN", TOKEN)]).await;
+    s.stop().await;
+    let now = s.clock.now();
+    {
+        let store = canopy::wiring::open_store(s.store()).expect("store");
+        queue(store.as_ref(), &story(now));
+        let cfg = Config::parse(&config(&fake)).expect("config");
+        let normalizer = canopy::wiring::normalizer(&cfg);
+        let (reactor, _) = canopy::wiring::reactor(&cfg);
+        let claim = Claim::new("crashing", now, chrono::Duration::minutes(1));
+        let pending: Vec<Delivery> = store
+            .claim_pending(&claim, 256)
+            .expect("claim")
+            .into_iter()
+            .map(|p| p.delivery)
+            .collect();
+        assert_eq!(pending.len(), 5);
+        // A first batch (two deliveries) is committed...
+        let (mut first, _) =
+            decide_batch(&normalizer, &reactor, store.as_ref(), &pending[..2], now);
+        coalesce(&mut first);
+        store.apply_writes(first).expect("first batch committed");
+        // ...the second (three) is decided, and the process dies before its commit.
+        let (second, _) = decide_batch(&normalizer, &reactor, store.as_ref(), &pending[2..], now);
+        assert_eq!(second.len(), 3);
+        assert!(
+            second
+                .iter()
+                .all(|op| matches!(op, WriteOp::Complete { events, .. } if !events.is_empty()))
+        );
+        drop(second);
+    }
+    {
+        let store = canopy::wiring::open_store(s.store()).expect("store");
+        let st = states(store.as_ref());
+        assert!(matches!(st[0], DeliveryState::Processed { .. }), "{st:?}");
+        assert!(matches!(st[1], DeliveryState::Processed { .. }), "{st:?}");
+        assert!(
+            st[2..].iter().all(|s| *s == DeliveryState::Pending),
+            "{st:?}"
+        );
+        assert_eq!(store.queue_depth().expect("depth"), 3);
+    }
+    // Restarted, the bot redoes the unfinished batch: every event once, one comment, final state.
+    s.restart().await;
+    s.settle().await;
+    assert!(
+        fake.wait_for(Duration::from_secs(10), |m| !m.comments.is_empty())
+            .await
+    );
+    s.settle().await;
+    let comments = fake.comments(REPO, 7);
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert_eq!(comments[0].body, reference_body);
+    s.stop().await;
+    let store = canopy::wiring::open_store(s.store()).expect("store");
+    for st in states(store.as_ref()) {
+        assert!(matches!(st, DeliveryState::Processed { .. }), "{st:?}");
+    }
+    assert_eq!(event_ids(store.as_ref()), reference_events);
+    assert!(event_ids(store.as_ref()).values().all(|n| *n == 1));
+}
