@@ -363,19 +363,19 @@ fn analyze_repositories(
         let report = analyze_in(
             store,
             &AnalyzeArgs {
-            git: git.clone(),
-            since: None,
-            until: None,
-            format: ReportFormat::Md,
-            repo: Some(name.clone()),
-            store: None,
-            rev: "HEAD".into(),
-            jobs: None,
-            weeks: 8,
-            find_renames: git::renames::DEFAULT_RENAME_PERCENT,
-            find_copies: 0,
-            rename_limit: git::renames::DEFAULT_RENAME_LIMIT,
-        },
+                git: git.clone(),
+                since: None,
+                until: None,
+                format: ReportFormat::Md,
+                repo: Some(name.clone()),
+                store: None,
+                rev: "HEAD".into(),
+                jobs: None,
+                weeks: 8,
+                find_renames: git::renames::DEFAULT_RENAME_PERCENT,
+                find_copies: 0,
+                rename_limit: git::renames::DEFAULT_RENAME_LIMIT,
+            },
         )
         .with_context(|| format!("analysing {name}"))?;
         p.done(&format!("read {name}'s git history"));

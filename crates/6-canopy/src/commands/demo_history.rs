@@ -119,8 +119,7 @@ fn drain(
         reactor.grid.set(g.region, region_data(g, now)?);
     }
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let drained =
-        super::demo_lanes::process(store, &batch, &normalizer, &reactor, now, threads)?;
+    let drained = super::demo_lanes::process(store, &batch, &normalizer, &reactor, now, threads)?;
     // Nothing may be left behind (a delivery the lanes did not see, or one received twice).
     let left = store.queue_depth()?;
     anyhow::ensure!(left == 0, "{left} demo deliveries were left unprocessed");
