@@ -164,8 +164,8 @@ impl Claim {
 pub trait Store:
     EventStore + MetaStore + ScheduleStore + InboxStore + OutboxStore + ConsentStore + ReportStore
 {
-    /// Applies operations in one transaction, durable when this returns `Ok`; one outcome per
-    /// operation. Completing or quarantining a delivery, and recording an action's result,
+    /// Applies operations in one transaction, durable when this returns `Ok` (a scratch store,
+    /// `RedbStore::open_scratch`, only when it is closed); one outcome per operation. Completing or quarantining a delivery, and recording an action's result,
     /// also release the claim on it.
     fn apply_writes(&self, ops: Vec<WriteOp>) -> Result<Vec<WriteOutcome>, StoreError>;
 }

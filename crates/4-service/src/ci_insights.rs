@@ -11,7 +11,7 @@ use std::ops::ControlFlow;
 use canopy_analyzer::{Event, EventKind};
 use canopy_models::stopping::history::{job_key, run_of};
 use canopy_models::stopping::impact::PastStop;
-use canopy_models::stopping::{Outcome, Run, Settings, StoppingPoint, learn};
+use canopy_models::stopping::{Outcome, Run, Settings, StoppingPoint, stopping_point_of};
 use canopy_store::{EventStore, StoreError};
 use chrono::Duration;
 use serde::Serialize;
@@ -66,7 +66,7 @@ impl JobHistory {
             .filter(|(end, _, _)| *end < before)
             .map(|(_, r, _)| *r)
             .collect();
-        learn(&runs, s).stop.ok().map(|p| (p, runs.len()))
+        stopping_point_of(&runs, s).ok().map(|p| (p, runs.len()))
     }
 }
 

@@ -25,6 +25,12 @@ pub fn open_store(dir: &Path) -> anyhow::Result<Arc<dyn Store>> {
     Ok(Arc::new(RedbStore::open(dir)?))
 }
 
+/// Opens a scratch embedded store in `dir` (a temporary one, such as the demo's): commits are
+/// not flushed to disk one by one (see `RedbStore::open_scratch`).
+pub fn open_scratch_store(dir: &Path) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(Arc::new(RedbStore::open_scratch(dir)?))
+}
+
 /// Environment variable with a GitHub token (or `_FILE`).
 pub const GITHUB_TOKEN_VAR: &str = "CANOPY_GITHUB_TOKEN";
 /// Environment variable with the GitHub App's private key, PEM (or `_FILE`).

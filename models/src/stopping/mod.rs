@@ -285,8 +285,43 @@ pub struct Learned {
 /// Points the curve is judged at: log-spaced between the shortest and longest durations.
 const GRID_POINTS: usize = 240;
 
+/// A job's stopping point learned from its runs (any order): the same as
+/// `learn(runs, s).stop`, without tabulating the whole curve (the curve is evaluated at the
+/// judged grid points only until it falls below the threshold).
+pub fn stopping_point_of(runs: &[Run], s: &Settings) -> Result<StoppingPoint, NoStop> {
+    let learned = learn_with(runs, s, false);
+    let Some(curve) = &learned.curve else {
+        return learned.stop;
+    };
+    let (succ, _) = split(runs);
+    let mut durations: Vec<f64> = runs.iter().map(|r| r.duration_secs.max(1.0)).collect();
+    durations.sort_by(f64::total_cmp);
+    let mut lowest_p = 1.0f64;
+    for t in duration_grid(&durations) {
+        let at_risk = durations.len() - durations.partition_point(|d| *d <= t);
+        if at_risk < s.min_at_risk {
+            continue;
+        }
+        let p = curve.p_success(t);
+        if p < s.threshold {
+            return Ok(stated(t, &succ, s, curve));
+        }
+        lowest_p = lowest_p.min(p);
+    }
+    Err(NoStop::NeverBelow {
+        threshold: s.threshold,
+        lowest_p,
+    })
+}
+
 /// Learns a job's stopping point from its runs (any order).
 pub fn learn(runs: &[Run], s: &Settings) -> Learned {
+    learn_with(runs, s, true)
+}
+
+/// `learn`, tabulating the curve and stating the point only when `tabulate` (otherwise only
+/// the counts and the curve are filled in).
+fn learn_with(runs: &[Run], s: &Settings, tabulate: bool) -> Learned {
     let (succ, fail) = split(runs);
     let too_few = NoStop::TooFewRuns {
         successes: succ.len(),
@@ -314,6 +349,9 @@ pub fn learn(runs: &[Run], s: &Settings) -> Learned {
     let Some(curve) = &out.curve else {
         return out;
     };
+    if !tabulate {
+        return out;
+    }
     let mut durations: Vec<f64> = runs.iter().map(|r| r.duration_secs.max(1.0)).collect();
     durations.sort_by(f64::total_cmp);
     out.grid = duration_grid(&durations)
@@ -351,15 +389,20 @@ fn stopping_point(
             lowest_p: judged().map(|g| g.1).fold(1.0, f64::min),
         });
     };
-    let below = first.0;
+    Ok(stated(first.0, successes, s, curve))
+}
+
+/// The point stated when the curve first falls below the threshold at `below`: the later of it
+/// and the false-stop guard.
+fn stated(below: f64, successes: &[f64], s: &Settings, curve: &Curve) -> StoppingPoint {
     let guard = s.max_false_stop.map(|a| pass_quantile(successes, a));
     let secs = guard.map_or(below, |g| g.max(below));
-    Ok(StoppingPoint {
+    StoppingPoint {
         secs,
         below_threshold_secs: below,
         guard_secs: guard,
         p_success: curve.p_success(secs),
-    })
+    }
 }
 
 /// The smallest duration that at most `share` of the passing runs exceed.

@@ -168,3 +168,26 @@ fn evaluation_learns_on_earlier_runs_and_scores_later_ones() {
     assert!(e.other.brier.unwrap() < e.brier_base_rate.unwrap());
     assert!(e.ai4ci_density_crossing_s.is_some());
 }
+
+/// `stopping_point_of` states exactly what `learn` does, for stops, for curves that never
+/// fall below the threshold, for too little history, with either method and with the guard.
+#[test]
+fn the_stopping_point_alone_is_the_one_learn_states() {
+    let mut flat = runs(60, 100.0, 400.0, Outcome::Success, 0);
+    flat.extend(runs(30, 100.0, 400.0, Outcome::Failure, 900));
+    let few = runs(10, 100.0, 200.0, Outcome::Success, 0);
+    let mut late = runs(200, 50.0, 900.0, Outcome::Success, 0);
+    late.extend(runs(20, 700.0, 3000.0, Outcome::Failure, 60));
+    for v in [hanging_job(), flat, few, late] {
+        for method in [Method::Smoothed, Method::Parametric] {
+            for max_false_stop in [None, Some(0.05)] {
+                let s = Settings {
+                    method,
+                    max_false_stop,
+                    ..Settings::default()
+                };
+                assert_eq!(stopping_point_of(&v, &s), learn(&v, &s).stop, "{s:?}");
+            }
+        }
+    }
+}

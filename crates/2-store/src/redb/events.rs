@@ -224,7 +224,7 @@ impl EventStore for RedbStore {
         if events.is_empty() {
             return Ok(0);
         }
-        let txn = self.db.begin_write().map_err(db_err)?;
+        let txn = self.begin_write()?;
         let new = insert_events(&txn, events)?;
         txn.commit().map_err(db_err)?;
         Ok(new)

@@ -9,7 +9,7 @@ use canopy_core::{
     DeliveryRecord, DeliveryState, Enqueue, Pending, Platform, WriteOp, WriteOutcome,
 };
 use chrono::{DateTime, Utc};
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 
 use super::{RedbStore, consent, db_err, insert_events, last_run_in, outbox, put_meta_in};
 use crate::{Claim, InboxStore, StoreError, decode, encode, transitions};
@@ -37,12 +37,12 @@ pub(super) fn init_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Applies operations in one transaction committed durably; one outcome per op.
+/// Applies operations in `txn` and commits it (durably, unless the store is a scratch one);
+/// one outcome per op.
 pub(super) fn apply_writes(
-    db: &Database,
+    txn: WriteTransaction,
     ops: Vec<WriteOp>,
 ) -> Result<Vec<WriteOutcome>, StoreError> {
-    let txn = db.begin_write().map_err(db_err)?;
     let mut outcomes = Vec::with_capacity(ops.len());
     {
         let mut counters = txn.open_table(COUNTERS).map_err(db_err)?;

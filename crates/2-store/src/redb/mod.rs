@@ -1,7 +1,8 @@
 //! The embedded store on redb (pure Rust, ACID, copy-on-write B-trees). One file per store
 //! directory, opened by one process at a time; every write transaction is committed with
-//! immediate durability (fsync). Claims on deliveries and actions are kept in memory: only
-//! this process can hold the file, so they need not survive it.
+//! immediate durability (fsync), except in a scratch store ([`RedbStore::open_scratch`]).
+//! Claims on deliveries and actions are kept in memory: only this process can hold the file,
+//! so they need not survive it.
 
 mod claims;
 mod consent;
@@ -40,6 +41,7 @@ pub struct RedbStore {
     db: Database,
     path: PathBuf,
     claims: Mutex<Claims>,
+    durability: redb::Durability,
 }
 
 fn db_err<E: Into<redb::Error>>(e: E) -> StoreError {
@@ -50,6 +52,18 @@ impl RedbStore {
     /// Opens the store in `dir`, creating the directory and an empty store if needed.
     /// Refuses a store written with another on-disk format version.
     pub fn open(dir: &Path) -> Result<RedbStore, StoreError> {
+        Self::open_with(dir, redb::Durability::Immediate)
+    }
+
+    /// Opens a scratch store in `dir` (a temporary one, such as the demo's): its commits are
+    /// visible at once but not flushed to disk one by one; they reach the disk together when
+    /// the store is closed. A crash loses them, so never use it for a store that must keep
+    /// what it accepted.
+    pub fn open_scratch(dir: &Path) -> Result<RedbStore, StoreError> {
+        Self::open_with(dir, redb::Durability::None)
+    }
+
+    fn open_with(dir: &Path, durability: redb::Durability) -> Result<RedbStore, StoreError> {
         std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
             path: dir.to_path_buf(),
             message: e.to_string(),
@@ -69,6 +83,7 @@ impl RedbStore {
             db,
             path: dir.to_path_buf(),
             claims: Mutex::default(),
+            durability,
         };
         store.check_or_init_format()?;
         Ok(store)
@@ -77,6 +92,14 @@ impl RedbStore {
     /// Directory of the store.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Begins a write transaction with the store's durability.
+    fn begin_write(&self) -> Result<WriteTransaction, StoreError> {
+        let mut txn = self.db.begin_write().map_err(db_err)?;
+        txn.set_durability(self.durability)
+            .map_err(|e| StoreError::Db(e.to_string()))?;
+        Ok(txn)
     }
 
     fn check_or_init_format(&self) -> Result<(), StoreError> {
@@ -103,7 +126,7 @@ impl RedbStore {
             None => self.init_format()?,
         }
         // Create every table so read transactions never meet a missing one.
-        let txn = self.db.begin_write().map_err(db_err)?;
+        let txn = self.begin_write()?;
         events::init_tables(&txn)?;
         inbox::init_tables(&txn)?;
         outbox::init_tables(&txn)?;
@@ -114,7 +137,7 @@ impl RedbStore {
 
     /// Records the format of a new store, unless it already holds data written without one.
     fn init_format(&self) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(db_err)?;
+        let txn = self.begin_write()?;
         {
             let events = txn.open_table(EVENTS).map_err(db_err)?;
             if !events.is_empty().map_err(db_err)? {
@@ -150,7 +173,7 @@ impl MetaStore for RedbStore {
     }
 
     fn put_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(db_err)?;
+        let txn = self.begin_write()?;
         put_meta_in(&txn, key, value)?;
         txn.commit().map_err(db_err)
     }
@@ -208,7 +231,7 @@ fn last_run_in(txn: &WriteTransaction, key: &str) -> Result<Option<DateTime<Utc>
 impl Store for RedbStore {
     fn apply_writes(&self, ops: Vec<WriteOp>) -> Result<Vec<WriteOutcome>, StoreError> {
         let released = claims::Released::of(&ops);
-        let outcomes = inbox::apply_writes(&self.db, ops)?;
+        let outcomes = inbox::apply_writes(self.begin_write()?, ops)?;
         if let Ok(mut c) = self.claims.lock() {
             c.release(&released);
         }
@@ -226,7 +249,7 @@ fn put_meta_in(txn: &redb::WriteTransaction, key: &str, value: &[u8]) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{EventStore, TimeRange, repo_events};
+    use crate::{EventStore, InboxStore, TimeRange, repo_events};
     use canopy_analyzer::Event;
     use canopy_analyzer::event::{CommentEvent, EventKind};
     use canopy_analyzer::{Actor, Platform};
@@ -294,6 +317,33 @@ mod tests {
         let s = RedbStore::open(dir.path()).unwrap();
         assert_eq!(repo_events(&s, "o/r", TimeRange::ALL).unwrap().len(), 1);
         assert_eq!(s.get_meta("cursor").unwrap().as_deref(), Some(&b"abc"[..]));
+    }
+
+    #[test]
+    fn a_scratch_store_shows_its_writes_at_once_and_keeps_them_when_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = RedbStore::open_scratch(dir.path()).unwrap();
+            s.put_events(&[comment("o/r", "c1", "2024-01-01T00:00:00Z", "ada")])
+                .unwrap();
+            s.apply_writes(vec![WriteOp::Receive(canopy_core::Delivery {
+                platform: Platform::Github,
+                id: "d1".into(),
+                event: "issue_comment".into(),
+                received_at: "2024-01-01T00:00:00Z".parse().unwrap(),
+                body: b"{}".to_vec(),
+            })])
+            .unwrap();
+            s.put_meta("cursor", b"abc").unwrap();
+            assert_eq!(repo_events(&s, "o/r", TimeRange::ALL).unwrap().len(), 1);
+            assert_eq!(s.get_meta("cursor").unwrap().as_deref(), Some(&b"abc"[..]));
+            let claim = Claim::new("t", Utc::now(), chrono::Duration::minutes(1));
+            assert_eq!(s.claim_pending(&claim, 10).unwrap().len(), 1);
+        }
+        let s = RedbStore::open(dir.path()).unwrap();
+        assert_eq!(repo_events(&s, "o/r", TimeRange::ALL).unwrap().len(), 1);
+        assert_eq!(s.get_meta("cursor").unwrap().as_deref(), Some(&b"abc"[..]));
+        assert_eq!(s.queue_depth().unwrap(), 1);
     }
 
     #[test]

@@ -41,7 +41,7 @@ impl ReportStore for RedbStore {
         entry: &AuditEntry,
         budget: Option<(&str, &Budget)>,
     ) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(db_err)?;
+        let txn = self.begin_write()?;
         {
             let mut t = txn.open_table(REPORTS).map_err(db_err)?;
             t.insert(r.id.as_str(), encode(r)?.as_slice())
@@ -55,7 +55,7 @@ impl ReportStore for RedbStore {
     }
 
     fn audit_append(&self, id: &str, entry: &AuditEntry) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(db_err)?;
+        let txn = self.begin_write()?;
         append(&txn, id, entry)?;
         txn.commit().map_err(db_err)
     }

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use canopy_forge::git::{self, IngestOptions, IngestReport, Progress, Renames};
 pub use canopy_service::format::ReportFormat;
-use canopy_store::{EventStore, TimeRange};
+use canopy_store::{EventStore, Store, TimeRange};
 
 /// Arguments of `canopy analyze`.
 #[derive(Debug, Clone, clap::Args)]
@@ -170,10 +170,6 @@ fn bare_origin_name(path: &Path) -> Option<String> {
 
 /// Ingests and builds the report; shared with `canopy demo`.
 pub fn analyze(args: &AnalyzeArgs) -> anyhow::Result<AnalyzeOutput> {
-    let repo_name = args
-        .repo
-        .clone()
-        .unwrap_or_else(|| default_repo_name(&args.git));
     let _tmp;
     let store = match &args.store {
         Some(loc) => crate::store_location::open(Some(loc), crate::store_location::Migrate::Yes)?.1,
@@ -182,6 +178,15 @@ pub fn analyze(args: &AnalyzeArgs) -> anyhow::Result<AnalyzeOutput> {
             crate::wiring::open_store(_tmp.path())?
         }
     };
+    analyze_in(store.as_ref(), args)
+}
+
+/// Ingests into `store` (not `args.store`, which the caller has opened) and builds the report.
+pub fn analyze_in(store: &dyn Store, args: &AnalyzeArgs) -> anyhow::Result<AnalyzeOutput> {
+    let repo_name = args
+        .repo
+        .clone()
+        .unwrap_or_else(|| default_repo_name(&args.git));
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -204,7 +209,7 @@ pub fn analyze(args: &AnalyzeArgs) -> anyhow::Result<AnalyzeOutput> {
             );
         }
     };
-    let ingest = git::ingest(&args.git, &opts, store.as_ref(), &progress)?;
+    let ingest = git::ingest(&args.git, &opts, store, &progress)?;
     if tty {
         eprintln!();
     }
@@ -216,7 +221,7 @@ pub fn analyze(args: &AnalyzeArgs) -> anyhow::Result<AnalyzeOutput> {
         seconds = ingest.seconds,
         "history read"
     );
-    let (report, commits) = weekly_report(store.as_ref(), &repo_name, args.since, args.until)?;
+    let (report, commits) = weekly_report(store, &repo_name, args.since, args.until)?;
     let mut warnings = ingest.warnings();
     if commits == 0 {
         warnings.push("no commits in the selected period".into());

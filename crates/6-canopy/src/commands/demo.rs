@@ -9,8 +9,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use super::analyze::{AnalyzeArgs, ReportFormat, analyze, render_markdown};
+use super::analyze::{AnalyzeArgs, ReportFormat, analyze, analyze_in, render_markdown};
 use super::demo_facts::{self, DigestFacts, ReportFacts, Summary};
+use super::demo_progress::Progress;
 use canopy_forge::git;
 
 /// Arguments of `canopy demo`.
@@ -106,11 +107,14 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     out.flush()?;
     let webhooks = super::demo_webhooks::run().context("running the webhook demo")?;
     write!(out, "{webhooks}")?;
+    let store = crate::wiring::open_store(&store_dir)?;
     let d = digest_and_report(
-        &store_dir,
+        store.as_ref(),
+        &store_dir.join("pseudonym.key"),
         &report.repo,
         None,
         &canopy_analyzer::identity::Identities::default(),
+        &mut Progress::new(Box::new(std::io::sink())),
     )?;
     writeln!(
         out,
@@ -131,20 +135,21 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 /// privacy-reviewed report; as a story in Markdown, or its figures as one JSON object.
 fn bundled(format: ReportFormat) -> anyhow::Result<ExitCode> {
     if format == ReportFormat::Json {
-        let summary = story(&mut std::io::sink())?;
+        let summary = story(&mut std::io::sink(), &mut Progress::stderr())?;
         let mut out = std::io::stdout().lock();
         serde_json::to_writer_pretty(&mut out, &summary)?;
         writeln!(out)?;
     } else {
-        story(&mut std::io::stdout().lock())?;
+        story(&mut std::io::stdout().lock(), &mut Progress::stderr())?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// Runs the bundled demo, telling its story to `out`, and returns its figures.
-fn story(out: &mut dyn Write) -> anyhow::Result<Summary> {
+fn story(out: &mut dyn Write, p: &mut Progress<'_>) -> anyhow::Result<Summary> {
     let org = canopy_synth::generate(&canopy_synth::Config::default());
     let grid = canopy_synth::grid::grid(&org);
+    p.done("generated the team history");
     writeln!(
         out,
         "Canopy demo on a bundled team history: {} people (and a dependency bot) in two repositories, {} to {}. Every name in it is invented; nothing below names anyone.\n",
@@ -154,7 +159,10 @@ fn story(out: &mut dyn Write) -> anyhow::Result<Summary> {
     )?;
     let tmp = tempfile::tempdir().context("creating the demo's temporary directory")?;
     let store_dir = tmp.path().join("store");
-    let (mut loaded, reports) = analyze_repositories(&org, tmp.path(), &store_dir)?;
+    // One store for the whole demo, a scratch one: it is deleted at the end.
+    let store = crate::wiring::open_scratch_store(&store_dir)?;
+    let store = store.as_ref();
+    let (mut loaded, reports) = analyze_repositories(&org, tmp.path(), store, p)?;
     let weeks = reports.iter().map(|r| r.weeks.len()).sum();
     for r in &reports {
         writeln!(out, "# {}\n", r.repo)?;
@@ -162,7 +170,7 @@ fn story(out: &mut dyn Write) -> anyhow::Result<Summary> {
         writeln!(out)?;
     }
     out.flush()?;
-    super::demo_history::replay_webhooks(&org, &store_dir, Some(&grid), &mut loaded)?;
+    super::demo_history::replay_webhooks(&org, store, Some(&grid), &mut loaded, p)?;
     writeln!(
         out,
         "# Webhooks\n\n{} GitHub deliveries went through the inbox, the normaliser and the reactor: {} processed, {} ignored, {} quarantined.\n",
@@ -178,22 +186,23 @@ fn story(out: &mut dyn Write) -> anyhow::Result<Summary> {
     writeln!(out)?;
     let (repo, number) = (org.showcase.repo.clone(), org.showcase.number);
     let showcase = format!("{repo}#{number}");
-    let posts = super::demo_history::outbox_for(&store_dir, &showcase)?;
+    let posts = super::demo_history::outbox_for(store, &showcase)?;
     writeln!(
         out,
         "## What Canopy would post on {showcase} (an open PR)\n\n{posts}"
     )?;
+    p.done("read the outbox");
     let cfg = super::demo_history::demo_config(Some(&grid)).defaults;
     let region = super::demo_history::region_data(&grid, org.now)?;
     let (ttm, energy, rerun_advice) = {
-        let store = crate::wiring::open_store(&store_dir)?;
-        let h = demo_facts::history(store.as_ref(), &repo, number)?;
+        let h = demo_facts::history(store, &repo, number)?;
         (
-            demo_facts::ttm(store.as_ref(), &h, &repo, number)?,
+            demo_facts::ttm(store, &h, &repo, number)?,
             demo_facts::energy(&h, &cfg, Some(&region)),
             demo_facts::rerun_advice(&h, &cfg, Some(&region)),
         )
     };
+    p.done("read the open PR's prediction, footprint and rerun advice");
     // The author answers the advice with `/canopy defer`, two minutes later.
     let defer = match canopy_synth::github::showcase_comment(
         &org,
@@ -202,12 +211,12 @@ fn story(out: &mut dyn Write) -> anyhow::Result<Summary> {
     ) {
         Some(d) => {
             let at = d.at;
-            super::demo_history::deliver(&store_dir, d, Some(&grid), &mut loaded)?;
-            let store = crate::wiring::open_store(&store_dir)?;
-            Some((at, demo_facts::scheduled(store.as_ref(), &showcase)?))
+            super::demo_history::deliver(store, d, Some(&grid), &mut loaded)?;
+            Some((at, demo_facts::scheduled(store, &showcase)?))
         }
         None => None,
     };
+    p.done("answered `/canopy defer`");
     write_rerun(out, &energy, rerun_advice.as_ref(), defer.as_ref())?;
     let author = org
         .changes
@@ -216,15 +225,15 @@ fn story(out: &mut dyn Write) -> anyhow::Result<Summary> {
         .map(|c| format!("github:{}", org.people[c.author].login))
         .context("the demo PR's author")?;
     let ids = demo_facts::identities(&org);
-    let (burnout_team, burnout_me, team_text, me_text, people) = {
-        let store = crate::wiring::open_store(&store_dir)?;
-        demo_facts::burnout(store.as_ref(), &ids, &author)?
-    };
+    let (burnout_team, burnout_me, team_text, me_text, people) =
+        demo_facts::burnout(store, &ids, &author)?;
+    p.done("computed the burnout view");
     writeln!(
         out,
         "# Burnout risk\n\nMaintainers see the team only in groups of at least 5 people who opted in (`canopy burnout team`):\n\n{team_text}\nThe demo PR's author opted in; this is their own view (`canopy burnout me`), which Canopy shows to them alone:\n\n{me_text}"
     )?;
-    let d = digest_and_report(&store_dir, &repo, Some(&region), &ids)?;
+    let key = store_dir.join("pseudonym.key");
+    let d = digest_and_report(store, &key, &repo, Some(&region), &ids, p)?;
     writeln!(
         out,
         "\n# Weekly digest of {repo} for the latest week (as the GitHub issue would show it)\n\n{}",
@@ -245,6 +254,7 @@ fn story(out: &mut dyn Write) -> anyhow::Result<Summary> {
         "\n# Privacy-reviewed report of the last 3 months\n\n{}",
         d.report_text
     )?;
+    p.finish();
     Ok(Summary {
         weeks,
         people,
@@ -333,12 +343,13 @@ struct DigestAndReport {
     report: ReportFacts,
 }
 
-/// Each bundled repository rebuilt with git fast-import under `tmp` and analysed into the
-/// store at `store_dir`.
+/// Each bundled repository rebuilt with git fast-import under `tmp` and analysed into
+/// `store`.
 fn analyze_repositories(
     org: &canopy_synth::Org,
     tmp: &Path,
-    store_dir: &Path,
+    store: &dyn canopy_store::Store,
+    p: &mut Progress<'_>,
 ) -> anyhow::Result<(
     super::demo_history::Loaded,
     Vec<super::analyze::AnalyzeOutput>,
@@ -348,21 +359,26 @@ fn analyze_repositories(
     for i in 0..org.repos.len() {
         let name = org.repos[i].full_name.clone();
         let git = super::demo_history::rebuild_repository(org, i, tmp)?;
-        let report = analyze(&AnalyzeArgs {
-            git: git.clone(),
-            since: None,
-            until: None,
-            format: ReportFormat::Md,
-            repo: Some(name.clone()),
-            store: Some(canopy_store::Location::Dir(store_dir.to_path_buf())),
-            rev: "HEAD".into(),
-            jobs: None,
-            weeks: 8,
-            find_renames: git::renames::DEFAULT_RENAME_PERCENT,
-            find_copies: 0,
-            rename_limit: git::renames::DEFAULT_RENAME_LIMIT,
-        })
+        p.done(&format!("rebuilt {name} with git fast-import"));
+        let report = analyze_in(
+            store,
+            &AnalyzeArgs {
+                git: git.clone(),
+                since: None,
+                until: None,
+                format: ReportFormat::Md,
+                repo: Some(name.clone()),
+                store: None,
+                rev: "HEAD".into(),
+                jobs: None,
+                weeks: 8,
+                find_renames: git::renames::DEFAULT_RENAME_PERCENT,
+                find_copies: 0,
+                rename_limit: git::renames::DEFAULT_RENAME_LIMIT,
+            },
+        )
         .with_context(|| format!("analysing {name}"))?;
+        p.done(&format!("read {name}'s git history"));
         reports.push(report);
         loaded.repos.push((name, git));
     }
@@ -370,16 +386,17 @@ fn analyze_repositories(
 }
 
 /// The digest of the latest week with activity (Markdown and HTML) and a draft report of the
-/// last three months, all from the demo's store.
+/// last three months, all from the demo's store (the report's pseudonym key in `key_path`).
 fn digest_and_report(
-    store_dir: &Path,
+    store: &dyn canopy_store::Store,
+    key_path: &Path,
     repo: &str,
     grid: Option<&canopy_service::carbon::RegionData>,
     ids: &canopy_analyzer::identity::Identities,
+    p: &mut Progress<'_>,
 ) -> anyhow::Result<DigestAndReport> {
     use canopy_analyzer::week::IsoWeek;
     use canopy_store::TimeRange;
-    let store = crate::wiring::open_store(store_dir)?;
     let mut last = None;
     store.scan_repo(repo, TimeRange::ALL, &mut |e| {
         last = Some(e.at_utc());
@@ -389,7 +406,7 @@ fn digest_and_report(
     let mut cfg = canopy_service::repo_config::RepoConfig::default();
     cfg.carbon.region = grid.map(|_| canopy_synth::grid::REGION.to_string());
     let built = canopy_service::digest::build(
-        store.as_ref(),
+        store,
         &canopy_service::digest::Scope::Repo(repo.to_string()),
         IsoWeek::of_utc(&last),
         &cfg,
@@ -398,9 +415,10 @@ fn digest_and_report(
         &[],
         None,
     )?;
+    p.done("built the weekly digest");
     let end = last.date_naive();
     let start = end - chrono::Duration::days(91);
-    let key = canopy_service::report::load_or_create_key(&store_dir.join("pseudonym.key"))?;
+    let key = canopy_service::report::load_or_create_key(key_path)?;
     let opts = canopy_service::report::Options {
         period: format!("{start}..{end}")
             .parse()
@@ -415,9 +433,10 @@ fn digest_and_report(
         repo_defaults: cfg,
     };
     let now = canopy_core::Clock::now(&canopy_core::SystemClock);
-    let (r, _) = canopy_service::report::create(store.as_ref(), ids, &opts, now)?;
+    let (r, _) = canopy_service::report::create(store, ids, &opts, now)?;
     let (report_text, report) = report_words(&r, start, end);
-    Ok(DigestAndReport {
+    p.done("created the privacy-reviewed report");
+    let d = DigestAndReport {
         week: built.digest.week.clone(),
         opened: built.digest.opened,
         merged: built.digest.merged,
@@ -426,7 +445,9 @@ fn digest_and_report(
         html: built.html()?,
         report_text,
         report,
-    })
+    };
+    p.done("rendered the digest (Markdown, HTML with SVG charts)");
+    Ok(d)
 }
 
 /// What the demo says about its draft report (cells shown and hidden, the privacy review), and

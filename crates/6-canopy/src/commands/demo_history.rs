@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::Context;
 use canopy_analyzer::Platform;
-use canopy_core::{Delivery, ManualClock, WriteOp};
+use canopy_core::{Delivery, WriteOp};
 use canopy_policies::window::Series;
 use canopy_service::carbon::RegionData;
 use canopy_synth::Org;
@@ -18,6 +18,7 @@ use canopy_synth::grid::Grid;
 
 use canopy_service::config::Config;
 
+use super::demo_progress::Progress;
 use crate::wiring;
 
 /// What loading the history did.
@@ -98,9 +99,10 @@ pub fn region_data(grid: &Grid, now: chrono::DateTime<chrono::Utc>) -> anyhow::R
     })
 }
 
-/// Stores `batch` in the inbox and processes it with the real normaliser and a fresh reactor
-/// (as after a restart: it reads the models trained so far) whose grid cache holds `grid`, the
-/// clock standing at `now`.
+/// Stores `batch` in the inbox (one transaction) and processes it with the real normaliser
+/// and a fresh reactor (as after a restart: it reads the models trained so far) whose grid
+/// cache holds `grid`, the clock standing at `now`: each repository's deliveries in arrival
+/// order, the repositories side by side on the machine's cores (see `demo_lanes`).
 fn drain(
     store: &dyn canopy_store::Store,
     batch: Vec<Delivery>,
@@ -110,14 +112,17 @@ fn drain(
 ) -> anyhow::Result<()> {
     let cfg = demo_config(grid);
     let normalizer = wiring::normalizer(&cfg);
-    let clock = ManualClock::new(now);
     loaded.deliveries += batch.len();
-    store.apply_writes(batch.into_iter().map(WriteOp::Receive).collect())?;
+    store.apply_writes(batch.iter().cloned().map(WriteOp::Receive).collect())?;
     let (reactor, _) = wiring::reactor(&cfg);
     if let Some(g) = grid {
         reactor.grid.set(g.region, region_data(g, now)?);
     }
-    let drained = canopy_server::pool::drain_blocking(store, &normalizer, &reactor, &clock, None)?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let drained = super::demo_lanes::process(store, &batch, &normalizer, &reactor, now, threads)?;
+    // Nothing may be left behind (a delivery the lanes did not see, or one received twice).
+    let left = store.queue_depth()?;
+    anyhow::ensure!(left == 0, "{left} demo deliveries were left unprocessed");
     loaded.processed += drained.processed;
     loaded.ignored += drained.ignored;
     loaded.quarantined += drained.quarantined;
@@ -134,50 +139,59 @@ fn delivery(d: canopy_synth::Delivery) -> Delivery {
     }
 }
 
-/// Stores every webhook delivery of `org` in the inbox of the store at `store_dir` and processes
+/// Stores every webhook delivery of `org` in the inbox of `store` and processes
 /// them with the real normaliser and reactor, the clock standing at the end of the history.
 /// Before the last moment's deliveries (the open PR's rerun request) the time-to-merge models
 /// are trained on the history so far, as `canopy serve` does on its schedule, so the reactor
 /// predicts with them.
 pub fn replay_webhooks(
     org: &Org,
-    store_dir: &Path,
+    store: &dyn canopy_store::Store,
     grid: Option<&Grid>,
     loaded: &mut Loaded,
+    p: &mut Progress<'_>,
 ) -> anyhow::Result<()> {
-    let store = wiring::open_store(store_dir)?;
     let (earlier, last): (Vec<_>, Vec<_>) = org
         .deliveries()
         .into_iter()
         .map(delivery)
         .partition(|d| d.received_at < org.now);
-    drain(store.as_ref(), earlier, grid, org.now, loaded)?;
-    for t in canopy_service::ttm::train_all(store.as_ref(), TTM_MIN_REPO, org.now)? {
+    p.done(&format!(
+        "generated {} webhook deliveries",
+        earlier.len() + last.len()
+    ));
+    drain(store, earlier, grid, org.now, loaded)?;
+    p.done(&format!(
+        "processed {} deliveries (inbox, normaliser, reactor)",
+        loaded.deliveries
+    ));
+    for t in canopy_service::ttm::train_all(store, TTM_MIN_REPO, org.now)? {
         loaded.trained.push(match t.outcome {
             Ok(m) => format!("{}: trained on {} merged changes", t.repo, m.n_merged),
             Err(e) => format!("{}: not trained: {e}", t.repo),
         });
     }
-    drain(store.as_ref(), last, grid, org.now, loaded)
+    p.done("trained the time-to-merge models");
+    drain(store, last, grid, org.now, loaded)?;
+    p.done("processed the rerun request");
+    Ok(())
 }
 
 /// Delivers one more webhook of the demo (a comment after the end of the history) and
 /// processes it with the clock at its time.
 pub fn deliver(
-    store_dir: &Path,
+    store: &dyn canopy_store::Store,
     d: canopy_synth::Delivery,
     grid: Option<&Grid>,
     loaded: &mut Loaded,
 ) -> anyhow::Result<()> {
-    let store = wiring::open_store(store_dir)?;
     let at = d.at;
-    drain(store.as_ref(), vec![delivery(d)], grid, at, loaded)
+    drain(store, vec![delivery(d)], grid, at, loaded)
 }
 
 /// What Canopy would post on `target` (`owner/name#n`): the actions waiting in the outbox of
-/// the store at `store_dir` (nothing is sent without credentials), with their texts quoted.
-pub fn outbox_for(store_dir: &Path, target: &str) -> anyhow::Result<String> {
-    let store = wiring::open_store(store_dir)?;
+/// `store` (nothing is sent without credentials), with their texts quoted.
+pub fn outbox_for(store: &dyn canopy_store::Store, target: &str) -> anyhow::Result<String> {
     let mut all = 0usize;
     let mut mine = Vec::new();
     store.scan_outbox(false, &mut |i| {

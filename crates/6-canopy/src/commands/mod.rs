@@ -9,6 +9,8 @@ pub mod ci;
 pub mod demo;
 pub mod demo_facts;
 pub mod demo_history;
+mod demo_lanes;
+pub mod demo_progress;
 mod demo_webhooks;
 pub mod digest;
 pub mod events;
