@@ -53,89 +53,45 @@ impl FlatForest {
             return None;
         }
         let (inner, leaves) = ((1usize << d) - 1, 1usize << d);
+        let n = gbt.trees.len();
         let mut f = FlatForest {
             base: gbt.base,
             depth: d,
-            feature: Vec::with_capacity(inner * gbt.trees.len()),
-            threshold: Vec::with_capacity(inner * gbt.trees.len()),
-            nan_right: Vec::with_capacity(inner * gbt.trees.len()),
-            leaf: Vec::with_capacity(leaves * gbt.trees.len()),
+            feature: vec![0; inner * n],
+            threshold: vec![0.0; inner * n],
+            nan_right: vec![false; inner * n],
+            leaf: vec![0.0; leaves * n],
         };
-        for t in &gbt.trees {
-            let (mut feature, mut threshold, mut nan_right) =
-                (vec![0u32; inner], vec![0.0; inner], vec![false; inner]);
-            let mut leaf = vec![0.0; leaves];
-            f.lay_out(
-                t,
-                0,
-                0,
-                0,
-                &mut feature,
-                &mut threshold,
-                &mut nan_right,
-                &mut leaf,
-            );
-            f.feature.extend(feature);
-            f.threshold.extend(threshold);
-            f.nan_right.extend(nan_right);
-            f.leaf.extend(leaf);
+        for (t, tree) in gbt.trees.iter().enumerate() {
+            f.place(tree, t, 0, 0, 0);
         }
         Some(f)
     }
 
-    /// Places node `i` of `tree` at flat position `at` on `level`; a leaf above the last
-    /// level fills every leaf slot below it with its value (its padding splits send both ways
-    /// to the same value, so what they test does not matter).
-    #[allow(clippy::too_many_arguments)]
-    fn lay_out(
-        &self,
-        tree: &Tree,
-        i: usize,
-        at: usize,
-        level: usize,
-        feature: &mut [u32],
-        threshold: &mut [f64],
-        nan_right: &mut [bool],
-        leaf: &mut [f64],
-    ) {
+    /// Places node `i` of tree `t` at position `at` of its complete tree, on `level`; a leaf
+    /// above the last level fills every leaf slot below it with its value (its padding splits
+    /// send both ways to the same value, so what they test does not matter).
+    fn place(&mut self, tree: &Tree, t: usize, i: usize, at: usize, level: usize) {
+        let (inner, leaves) = ((1usize << self.depth) - 1, 1usize << self.depth);
         match &tree.nodes[i] {
             Node::Leaf(v) => {
-                // Slots of the complete tree below `at` at the last level.
-                let span = 1usize << (self.depth - level);
-                let first = ((at + 1) << (self.depth - level)) - 1 - ((1usize << self.depth) - 1);
-                leaf[first..first + span].fill(*v);
+                let below = self.depth - level;
+                let first = t * leaves + ((at + 1) << below) - 1 - inner;
+                self.leaf[first..first + (1 << below)].fill(*v);
             }
             Node::Split {
-                feature: fi,
-                threshold: th,
+                feature,
+                threshold,
                 missing_left,
                 left,
                 right,
             } => {
-                feature[at] = *fi as u32;
-                threshold[at] = *th;
-                nan_right[at] = !*missing_left;
-                let args = (&mut *feature, &mut *threshold, &mut *nan_right, &mut *leaf);
-                self.lay_out(
-                    tree,
-                    *left,
-                    2 * at + 1,
-                    level + 1,
-                    args.0,
-                    args.1,
-                    args.2,
-                    args.3,
-                );
-                self.lay_out(
-                    tree,
-                    *right,
-                    2 * at + 2,
-                    level + 1,
-                    feature,
-                    threshold,
-                    nan_right,
-                    leaf,
-                );
+                let n = t * inner + at;
+                self.feature[n] = *feature as u32;
+                self.threshold[n] = *threshold;
+                self.nan_right[n] = !*missing_left;
+                self.place(tree, t, *left, 2 * at + 1, level + 1);
+                self.place(tree, t, *right, 2 * at + 2, level + 1);
             }
         }
     }

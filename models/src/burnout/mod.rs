@@ -17,6 +17,9 @@ pub mod report;
 pub mod score;
 pub mod walk;
 
+#[cfg(test)]
+mod test_weeks;
+
 use std::collections::BTreeMap;
 
 use canopy_analyzer::indicators::{N, PersonWeek};

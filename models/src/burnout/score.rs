@@ -107,18 +107,7 @@ pub fn attach_predictors(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use canopy_analyzer::indicators::{N, idx};
-
-    fn pw(person: &str, week: i64, commits: f64) -> PersonWeek {
-        let mut values = [Some(0.0); N];
-        values[idx::COMMITS] = Some(commits);
-        values[idx::REVIEWS] = None;
-        PersonWeek {
-            person: person.into(),
-            week: IsoWeek::from_index(week),
-            values,
-        }
-    }
+    use crate::burnout::test_weeks::pw;
 
     #[test]
     fn predictors_at_a_week_ignore_later_weeks_and_scores_cover_every_week() {

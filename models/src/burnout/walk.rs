@@ -207,18 +207,7 @@ pub fn walk<T: Fn(&[&Sample]) -> Box<dyn Fn(&[f64; F]) -> f64> + Sync>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use canopy_analyzer::indicators::{N, idx};
-
-    fn pw(person: &str, week: i64, commits: f64) -> PersonWeek {
-        let mut values = [Some(0.0); N];
-        values[idx::COMMITS] = Some(commits);
-        values[idx::REVIEWS] = None;
-        PersonWeek {
-            person: person.into(),
-            week: IsoWeek::from_index(week),
-            values,
-        }
-    }
+    use crate::burnout::test_weeks::pw;
 
     #[test]
     fn samples_are_labelled_with_censoring_and_people_are_global() {
