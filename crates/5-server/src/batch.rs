@@ -11,11 +11,10 @@ use std::time::{Duration, Instant};
 
 use canopy_core::{Delivery, EnqueueMode, Normalize, WriteOp};
 use canopy_service::react::{Carried, React};
-use canopy_service::ttm_online;
 use canopy_store::{Overlay, Store};
 use chrono::{DateTime, Utc};
 
-use crate::pool::{decide_carried, panic_message, quarantine};
+use crate::pool::{carried_meta, decide_carried, panic_message, quarantine};
 
 /// Most deliveries a worker decides and commits as one batch.
 pub const WORKER_BATCH: usize = 64;
@@ -60,11 +59,7 @@ pub fn decide_batch(
         took.push(t.elapsed());
     }
     if let Some(WriteOp::Complete { meta, .. }) = last_completed.and_then(|i| ops.get_mut(i)) {
-        meta.extend(
-            carried
-                .iter()
-                .map(|(repo, s)| (ttm_online::online_key(repo), ttm_online::encode_online(s))),
-        );
+        meta.extend(carried_meta(&carried));
     }
     (ops, took)
 }

@@ -243,34 +243,17 @@ pub fn decide(
     d: &Delivery,
     now: DateTime<Utc>,
 ) -> WriteOp {
-    match decide_carried(normalizer, reactor, store, d, now, Carried::new()) {
-        (
-            WriteOp::Complete {
-                platform,
-                id,
-                events,
-                ignored,
-                at,
-                actions,
-                consents,
-                ..
-            },
-            Some(carried),
-        ) => WriteOp::Complete {
-            platform,
-            id,
-            events,
-            ignored,
-            at,
-            actions,
-            consents,
-            meta: carried
-                .iter()
-                .map(|(repo, s)| (ttm_online::online_key(repo), ttm_online::encode_online(s)))
-                .collect(),
-        },
-        (op, _) => op,
+    let (mut op, after) = decide_carried(normalizer, reactor, store, d, now, Carried::new());
+    if let (WriteOp::Complete { meta, .. }, Some(after)) = (&mut op, after) {
+        meta.extend(carried_meta(&after));
     }
+    op
+}
+
+/// The time-to-merge states carried through a batch as the `meta` entries that store them.
+pub fn carried_meta(c: &Carried) -> impl Iterator<Item = (String, Vec<u8>)> + '_ {
+    c.iter()
+        .map(|(repo, s)| (ttm_online::online_key(repo), ttm_online::encode_online(s)))
 }
 
 /// [`decide`] for one delivery of a batch: the reaction starts from the time-to-merge states

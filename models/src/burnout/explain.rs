@@ -107,11 +107,11 @@ impl Artifact {
     /// of the enumeration, so the cost is 2^(groups that matter) ≤ 2^12 scores.
     pub fn explain(&self, x: &[f64; F], reference: &[f64; F]) -> Explanation {
         let mut read = [false; F];
-        for t in &self.model.trees {
-            for i in t.features() {
-                if let Some(r) = read.get_mut(i) {
-                    *r = true;
-                }
+        for n in self.model.trees.iter().flat_map(|t| &t.nodes) {
+            if let Node::Split { feature, .. } = n
+                && let Some(r) = read.get_mut(*feature)
+            {
+                *r = true;
             }
         }
         let players: Vec<usize> = (0..GROUPS.len())
