@@ -32,6 +32,26 @@ pub struct DemoArgs {
     /// `burnout_me`, `digest`, `report`; see docs/demo.md).
     #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
     pub format: ReportFormat,
+    /// Length of the bundled team history in weeks (at least 8). A shorter history runs
+    /// faster; below about 39 weeks a repository has fewer than 200 merged changes, so the
+    /// time-to-merge model is trained on both repositories together.
+    #[arg(long, default_value_t = 39, value_parser = clap::value_parser!(u32).range(8..=520),
+          conflicts_with_all = ["git", "path", "own"])]
+    pub weeks: u32,
+    /// Seed of every random choice in the bundled team history.
+    #[arg(long, default_value_t = 2026, conflicts_with_all = ["git", "path", "own"])]
+    pub seed: u64,
+}
+
+impl DemoArgs {
+    /// The generator configuration of the bundled team history these arguments ask for.
+    fn history(&self) -> canopy_synth::Config {
+        canopy_synth::Config {
+            seed: self.seed,
+            weeks: self.weeks,
+            ..canopy_synth::Config::default()
+        }
+    }
 }
 
 /// Finds the repository to analyse: the path given, the current directory's repository, or the
@@ -62,9 +82,10 @@ fn demo_repository(path: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 
 /// Runs `canopy demo`.
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let history = args.history();
     let path = args.git.or(args.path);
     if path.is_none() && !args.own {
-        return bundled(args.format);
+        return bundled(args.format, &history);
     }
     anyhow::ensure!(
         args.format == ReportFormat::Md,
@@ -133,21 +154,30 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 /// temporary store, then the weekly reports, what Canopy would post on the open PR, its rerun
 /// advice and `/canopy defer`, the burnout view, the latest week's digest and a
 /// privacy-reviewed report; as a story in Markdown, or its figures as one JSON object.
-fn bundled(format: ReportFormat) -> anyhow::Result<ExitCode> {
+fn bundled(format: ReportFormat, history: &canopy_synth::Config) -> anyhow::Result<ExitCode> {
     if format == ReportFormat::Json {
-        let summary = story(&mut std::io::sink(), &mut Progress::stderr())?;
+        let summary = story(history, &mut std::io::sink(), &mut Progress::stderr())?;
         let mut out = std::io::stdout().lock();
         serde_json::to_writer_pretty(&mut out, &summary)?;
         writeln!(out)?;
     } else {
-        story(&mut std::io::stdout().lock(), &mut Progress::stderr())?;
+        story(
+            history,
+            &mut std::io::stdout().lock(),
+            &mut Progress::stderr(),
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Runs the bundled demo, telling its story to `out`, and returns its figures.
-fn story(out: &mut dyn Write, p: &mut Progress<'_>) -> anyhow::Result<Summary> {
-    let org = canopy_synth::generate(&canopy_synth::Config::default());
+/// Runs the bundled demo on the history `history` generates, telling its story to `out`, and
+/// returns its figures.
+fn story(
+    history: &canopy_synth::Config,
+    out: &mut dyn Write,
+    p: &mut Progress<'_>,
+) -> anyhow::Result<Summary> {
+    let org = canopy_synth::generate(history);
     let grid = canopy_synth::grid::grid(&org);
     p.done("generated the team history");
     writeln!(
