@@ -523,8 +523,8 @@ async fn a_github_app_authenticates_with_installation_tokens_refreshed_before_ex
     {
         let mut m = fake.model.lock().unwrap();
         m.app_id = Some(424242);
-        // Tokens that octocrab must replace 30 s before expiry: valid for one second.
-        m.token_lifetime = chrono::Duration::seconds(31);
+        // Tokens that octocrab must replace 30 s before expiry: valid for 300 ms.
+        m.token_lifetime = chrono::Duration::milliseconds(30_300);
     }
     let key = workspace_root().join("tests/fixtures/github-app-test-key.pem");
     let cfg = format!(
@@ -541,7 +541,8 @@ async fn a_github_app_authenticates_with_installation_tokens_refreshed_before_ex
         fake.wait_for(Duration::from_secs(10), |m| !m.comments.is_empty())
             .await
     );
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Past the first token's 300 ms, so the next action needs a new one.
+    tokio::time::sleep(Duration::from_millis(400)).await;
     deliver(
         &s,
         "pull_request",
