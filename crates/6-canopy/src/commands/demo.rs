@@ -80,6 +80,25 @@ fn demo_repository(path: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     )
 }
 
+/// `canopy analyze`'s defaults for the clone at `git` named `repo`, with `weeks` weekly rows and
+/// no store of its own.
+fn analyze_args(git: PathBuf, repo: Option<String>, weeks: usize) -> AnalyzeArgs {
+    AnalyzeArgs {
+        git,
+        since: None,
+        until: None,
+        format: ReportFormat::Md,
+        repo,
+        store: None,
+        rev: "HEAD".into(),
+        jobs: None,
+        weeks,
+        find_renames: git::renames::DEFAULT_RENAME_PERCENT,
+        find_copies: 0,
+        rename_limit: git::renames::DEFAULT_RENAME_LIMIT,
+    }
+}
+
 /// Runs `canopy demo`.
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let history = args.history();
@@ -106,18 +125,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let tmp = tempfile::tempdir().context("creating the demo's temporary store")?;
     let store_dir = tmp.path().join("store");
     let report = analyze(&AnalyzeArgs {
-        git: repo.clone(),
-        since: None,
-        until: None,
-        format: ReportFormat::Md,
-        repo: name,
         store: Some(canopy_store::Location::Dir(store_dir.clone())),
-        rev: "HEAD".into(),
-        jobs: None,
-        weeks: 12,
-        find_renames: git::renames::DEFAULT_RENAME_PERCENT,
-        find_copies: 0,
-        rename_limit: git::renames::DEFAULT_RENAME_LIMIT,
+        ..analyze_args(repo.clone(), name, 12)
     })
     .with_context(|| format!("analysing {}", repo.display()))?;
     write!(out, "{}", render_markdown(&report, 12))?;
@@ -390,24 +399,8 @@ fn analyze_repositories(
         let name = org.repos[i].full_name.clone();
         let git = super::demo_history::rebuild_repository(org, i, tmp)?;
         p.done(&format!("rebuilt {name} with git fast-import"));
-        let report = analyze_in(
-            store,
-            &AnalyzeArgs {
-                git: git.clone(),
-                since: None,
-                until: None,
-                format: ReportFormat::Md,
-                repo: Some(name.clone()),
-                store: None,
-                rev: "HEAD".into(),
-                jobs: None,
-                weeks: 8,
-                find_renames: git::renames::DEFAULT_RENAME_PERCENT,
-                find_copies: 0,
-                rename_limit: git::renames::DEFAULT_RENAME_LIMIT,
-            },
-        )
-        .with_context(|| format!("analysing {name}"))?;
+        let report = analyze_in(store, &analyze_args(git.clone(), Some(name.clone()), 8))
+            .with_context(|| format!("analysing {name}"))?;
         p.done(&format!("read {name}'s git history"));
         reports.push(report);
         loaded.repos.push((name, git));
