@@ -204,7 +204,19 @@ pub async fn post_github(
     delivery: &str,
     body: &[u8],
 ) -> u16 {
-    reqwest::Client::new()
+    post_github_with(&reqwest::Client::new(), base, secret, event, delivery, body).await
+}
+
+/// [`post_github`] with the given HTTP client (its timeouts and connection pool).
+pub async fn post_github_with(
+    client: &reqwest::Client,
+    base: &str,
+    secret: &str,
+    event: &str,
+    delivery: &str,
+    body: &[u8],
+) -> u16 {
+    client
         .post(format!("{base}/webhooks/github"))
         .header("X-GitHub-Event", event)
         .header("X-GitHub-Delivery", delivery)
@@ -254,15 +266,18 @@ pub fn stdout_json(out: &Output) -> serde_json::Value {
 
 /// Parses stdout as JSON lines, after checking the command succeeded (stderr in the panic).
 pub fn stdout_json_lines(out: &Output) -> Vec<serde_json::Value> {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
+    stdout_ok(out)
         .lines()
         .map(|l| serde_json::from_str(l).expect("a JSON line"))
         .collect()
+}
+
+/// A loopback port free at the time of the call.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 /// Stdout of a command that must succeed (stderr in the panic).

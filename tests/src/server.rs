@@ -23,13 +23,6 @@ pub struct ServerProcess {
     _dir: tempfile::TempDir,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
 impl ServerProcess {
     /// Writes `config` to a file and starts `bin serve` with it and `env`.
     pub async fn start(
@@ -43,7 +36,7 @@ impl ServerProcess {
         std::fs::write(&cfg_path, config).expect("write config");
         let mut s = ServerProcess {
             bin: bin.to_string(),
-            port: free_port(),
+            port: crate::free_port(),
             store: dir.path().join("store"),
             config: cfg_path,
             env: env

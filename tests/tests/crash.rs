@@ -7,22 +7,13 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use canopy_e2e::{list_json, workspace_root};
-use canopy_server::auth::github_signature;
+use canopy_e2e::{free_port, list_json, post_github_with, workspace_root};
 
 const BIN: &str = env!("CARGO_BIN_EXE_canopy-e2e-bin");
 const SECRET: &str = "crash-test-secret";
 const DELIVERIES: usize = 3000;
 const CONCURRENCY: usize = 32;
 const KILLS: usize = 4;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn start(port: u16, store: &std::path::Path) -> Child {
     Command::new(BIN)
@@ -101,22 +92,15 @@ async fn acknowledged_deliveries_survive_sigkill_exactly_once() {
                 let body = body_for(&template, n);
                 let id = format!("crash-{n}");
                 // Like GitHub's "redeliver": try again until the server answers.
+                let base = format!("http://127.0.0.1:{port}");
                 for _ in 0..400 {
-                    let resp = client
-                        .post(format!("http://127.0.0.1:{port}/webhooks/github"))
-                        .header("X-GitHub-Event", "issue_comment")
-                        .header("X-GitHub-Delivery", &id)
-                        .header("X-Hub-Signature-256", github_signature(SECRET, &body))
-                        .body(body.clone())
-                        .send()
-                        .await;
-                    match resp {
-                        Ok(r) if r.status().is_success() => {
-                            acked.lock().unwrap().insert(id.clone());
-                            break;
-                        }
-                        _ => tokio::time::sleep(Duration::from_millis(25)).await,
+                    let status =
+                        post_github_with(&client, &base, SECRET, "issue_comment", &id, &body).await;
+                    if (200..300).contains(&status) {
+                        acked.lock().unwrap().insert(id.clone());
+                        break;
                     }
+                    tokio::time::sleep(Duration::from_millis(25)).await;
                 }
             }
         }));

@@ -17,22 +17,13 @@ use std::time::{Duration, Instant};
 
 use canopy_e2e::fake_github::FakeGitHub;
 use canopy_e2e::pg::{self, Database};
-use canopy_e2e::{stdout_json_lines, workspace_root};
-use canopy_server::auth::github_signature;
+use canopy_e2e::{free_port, post_github_with, stdout_json_lines, stdout_ok, workspace_root};
 
 const BIN: &str = env!("CARGO_BIN_EXE_canopy-e2e-bin");
 const SECRET: &str = "replica-test-secret";
 const TOKEN: &str = "replica-test-token";
 const MARKER: &str = "<!-- canopy:sticky -->";
 const PRS: u64 = 12;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// One replica process.
 struct Replica {
@@ -306,22 +297,13 @@ async fn send(
     acked: &Mutex<HashSet<String>>,
 ) {
     for attempt in 0..600 {
-        let port = ports[(n + attempt) % ports.len()];
-        let resp = client
-            .post(format!("http://127.0.0.1:{port}/webhooks/github"))
-            .header("X-GitHub-Event", *event)
-            .header("X-GitHub-Delivery", id)
-            .header("X-Hub-Signature-256", github_signature(SECRET, body))
-            .body(body.clone())
-            .send()
-            .await;
-        match resp {
-            Ok(r) if r.status().is_success() => {
-                acked.lock().unwrap().insert(id.clone());
-                return;
-            }
-            _ => tokio::time::sleep(Duration::from_millis(10)).await,
+        let base = format!("http://127.0.0.1:{}", ports[(n + attempt) % ports.len()]);
+        let status = post_github_with(client, &base, SECRET, event, id, body).await;
+        if (200..300).contains(&status) {
+            acked.lock().unwrap().insert(id.clone());
+            return;
         }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
     panic!("delivery {id} was never acknowledged");
 }
@@ -504,15 +486,7 @@ fn canopy_env(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
 }
 
 fn lines_ok(out: &std::process::Output) -> Vec<String> {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect()
+    stdout_ok(out).lines().map(str::to_string).collect()
 }
 
 #[test]
