@@ -139,7 +139,15 @@ impl Harness {
 
     /// POSTs a signed GitHub delivery; returns the HTTP status.
     pub async fn github(&self, event: &str, delivery: &str, body: &[u8]) -> u16 {
-        crate::post_github(&self.url(), SECRET, event, delivery, body).await
+        crate::post_github(
+            &reqwest::Client::new(),
+            &self.url(),
+            SECRET,
+            event,
+            delivery,
+            body,
+        )
+        .await
     }
 
     /// POSTs a Gerrit event with the shared secret; returns the HTTP status.

@@ -196,19 +196,8 @@ impl Default for TestRepo {
 }
 
 /// POSTs a GitHub delivery signed with `secret` to the bot at `base`; returns the HTTP status
-/// (0 when the request itself fails).
+/// (0 when the request itself fails), with `client` (its timeouts and connection pool).
 pub async fn post_github(
-    base: &str,
-    secret: &str,
-    event: &str,
-    delivery: &str,
-    body: &[u8],
-) -> u16 {
-    post_github_with(&reqwest::Client::new(), base, secret, event, delivery, body).await
-}
-
-/// [`post_github`] with the given HTTP client (its timeouts and connection pool).
-pub async fn post_github_with(
     client: &reqwest::Client,
     base: &str,
     secret: &str,
@@ -270,6 +259,36 @@ pub fn stdout_json_lines(out: &Output) -> Vec<serde_json::Value> {
         .lines()
         .map(|l| serde_json::from_str(l).expect("a JSON line"))
         .collect()
+}
+
+/// Checks an `inbox list --format json` listing: every delivery processed in one attempt, and
+/// each acknowledged one (`acked`) stored exactly once.
+pub fn assert_stored_and_processed_once(
+    inbox: &[serde_json::Value],
+    acked: &std::collections::HashSet<String>,
+) {
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for d in inbox {
+        let id = d["id"].as_str().expect("a delivery id");
+        assert_eq!(d["state"], "processed", "{id}: {d}");
+        assert_eq!(d["attempts"], 1, "{id} processed more than once: {d}");
+        *seen.entry(id).or_default() += 1;
+    }
+    for id in acked {
+        let n = seen.get(id.as_str());
+        assert_eq!(n, Some(&1), "acknowledged delivery {id} stored {n:?} times");
+    }
+}
+
+/// How many events of an `events list --format json` listing each delivery produced.
+pub fn events_per_delivery(
+    events: &[serde_json::Value],
+) -> std::collections::HashMap<String, usize> {
+    let mut n = std::collections::HashMap::new();
+    for d in events.iter().filter_map(|e| e["delivery_id"].as_str()) {
+        *n.entry(d.to_string()).or_default() += 1;
+    }
+    n
 }
 
 /// A loopback port free at the time of the call.

@@ -2,12 +2,15 @@
 //! killed with SIGKILL several times and restarted. Every delivery that got a 2xx must be in the
 //! store exactly once and processed exactly once.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use canopy_e2e::{free_port, list_json, post_github_with, workspace_root};
+use canopy_e2e::{
+    assert_stored_and_processed_once, events_per_delivery, free_port, list_json, post_github,
+    workspace_root,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_canopy-e2e-bin");
 const SECRET: &str = "crash-test-secret";
@@ -95,7 +98,7 @@ async fn acknowledged_deliveries_survive_sigkill_exactly_once() {
                 let base = format!("http://127.0.0.1:{port}");
                 for _ in 0..400 {
                     let status =
-                        post_github_with(&client, &base, SECRET, "issue_comment", &id, &body).await;
+                        post_github(&client, &base, SECRET, "issue_comment", &id, &body).await;
                     if (200..300).contains(&status) {
                         acked.lock().unwrap().insert(id.clone());
                         break;
@@ -157,28 +160,9 @@ async fn acknowledged_deliveries_survive_sigkill_exactly_once() {
     );
     // Every acknowledged delivery is stored once, processed once.
     let s = store.path().to_str().unwrap();
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    for v in list_json(BIN, &["inbox", "list"], s, &[]) {
-        let id = v["id"].as_str().unwrap().to_string();
-        assert_eq!(v["state"], "processed", "{id}: {v}");
-        assert_eq!(v["attempts"], 1, "{id} processed more than once");
-        *seen.entry(id).or_default() += 1;
-    }
-    for id in &acked {
-        assert_eq!(
-            seen.get(id),
-            Some(&1),
-            "acknowledged delivery {id} stored {:?} times",
-            seen.get(id)
-        );
-    }
+    assert_stored_and_processed_once(&list_json(BIN, &["inbox", "list"], s, &[]), &acked);
     // And produced exactly one event each.
-    let mut per_delivery: HashMap<String, usize> = HashMap::new();
-    for v in list_json(BIN, &["events", "list"], s, &[]) {
-        *per_delivery
-            .entry(v["delivery_id"].as_str().unwrap().to_string())
-            .or_default() += 1;
-    }
+    let per_delivery = events_per_delivery(&list_json(BIN, &["events", "list"], s, &[]));
     for id in &acked {
         assert_eq!(
             per_delivery.get(id),
