@@ -151,11 +151,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         "\n# Weekly digest of the latest week (as the GitHub issue would show it)\n\n{}",
         d.markdown
     )?;
-    writeln!(
-        out,
-        "\n# Privacy-reviewed report of the last 3 months\n\n{}",
-        d.report_text
-    )?;
+    d.write_report(&mut out)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -288,11 +284,7 @@ fn story(
         "The same digest as an HTML page with SVG charts: {}\n",
         page.display()
     )?;
-    writeln!(
-        out,
-        "\n# Privacy-reviewed report of the last 3 months\n\n{}",
-        d.report_text
-    )?;
+    d.write_report(out)?;
     p.finish();
     Ok(Summary {
         weeks,
@@ -380,6 +372,17 @@ struct DigestAndReport {
     html: String,
     report_text: String,
     report: ReportFacts,
+}
+
+impl DigestAndReport {
+    /// Writes the report's section of the demo.
+    fn write_report(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        writeln!(
+            out,
+            "\n# Privacy-reviewed report of the last 3 months\n\n{}",
+            self.report_text
+        )
+    }
 }
 
 /// Each bundled repository rebuilt with git fast-import under `tmp` and analysed into
