@@ -291,6 +291,31 @@ pub fn events_per_delivery(
     n
 }
 
+/// Webhook secret of every bot the tests start (GitHub and Gerrit).
+pub const SECRET: &str = "e2e-webhook-secret";
+
+/// A bot the tests started, listening at a base URL with [`SECRET`]: signed deliveries are
+/// posted to it the same way whether it runs in-process or as a child process.
+#[allow(
+    async_fn_in_trait,
+    reason = "the tests await these on their own runtime"
+)]
+pub trait Webhooks {
+    /// Base URL of the running bot.
+    fn url(&self) -> String;
+
+    /// POSTs a signed GitHub delivery; returns the HTTP status.
+    async fn github(&self, event: &str, delivery: &str, body: &[u8]) -> u16 {
+        let client = reqwest::Client::new();
+        post_github(&client, &self.url(), SECRET, event, delivery, body).await
+    }
+
+    /// POSTs a Gerrit event with the shared secret; returns the HTTP status.
+    async fn gerrit(&self, body: &[u8]) -> u16 {
+        post_gerrit(&self.url(), SECRET, body).await
+    }
+}
+
 /// A loopback port free at the time of the call.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

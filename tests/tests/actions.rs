@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use axum::http::Method;
+use canopy_e2e::Webhooks as _;
 use canopy_e2e::fake_gerrit::FakeGerrit;
 use canopy_e2e::fake_github::{FakeGitHub, Fault};
 use canopy_e2e::harness::{Harness, TestClock};

@@ -8,6 +8,7 @@ use std::ops::ControlFlow;
 use std::time::Duration;
 
 use canopy_core::{Delivery, DeliveryState, Platform, WriteOp};
+use canopy_e2e::Webhooks as _;
 use canopy_e2e::fake_github::FakeGitHub;
 use canopy_e2e::harness::Harness;
 use canopy_e2e::workspace_root;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use canopy_core::ManualClock;
+use canopy_e2e::Webhooks as _;
 use canopy_e2e::fake_gerrit::FakeGerrit;
 use canopy_e2e::fake_github::FakeGitHub;
 use canopy_e2e::fake_prometheus::{Answer, FakePrometheus};
