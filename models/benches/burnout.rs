@@ -16,13 +16,8 @@ use std::hint::black_box;
 
 /// Weekly indicators of `people` people over `weeks` weeks; about one week in five is quiet.
 fn history(people: usize, weeks: usize) -> Vec<PersonWeek> {
-    let mut s = 0x2545_f491_4f6c_dd1d_u64;
-    let mut next = move || {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        (s >> 11) as f64 / (1u64 << 53) as f64
-    };
+    let mut rng = canopy_models::uniform::Uniform::new(0x2545_f491_4f6c_dd1d_u64);
+    let mut next = move || rng.next_f64();
     let first = IsoWeek::of_date(chrono::NaiveDate::from_ymd_opt(2021, 1, 4).unwrap());
     let mut out = Vec::with_capacity(people * weeks);
     for p in 0..people {

@@ -9,13 +9,8 @@ use std::hint::black_box;
 
 /// Deterministic synthetic history: merge time grows with size and backlog, with noise.
 fn synthetic(n: usize) -> Vec<PrRecord> {
-    let mut s = 0x9e37_79b9_7f4a_7c15_u64;
-    let mut next = move || {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        (s >> 11) as f64 / (1u64 << 53) as f64
-    };
+    let mut rng = canopy_models::uniform::Uniform::new(0x9e37_79b9_7f4a_7c15_u64);
+    let mut next = move || rng.next_f64();
     (0..n)
         .map(|i| {
             let mut f = [f64::NAN; N];

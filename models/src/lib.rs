@@ -10,3 +10,4 @@ pub mod sentiment;
 pub mod shapley;
 pub mod stopping;
 pub mod ttm;
+pub mod uniform;

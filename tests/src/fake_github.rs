@@ -122,6 +122,18 @@ impl FakeGitHub {
         })
     }
 
+    /// The one comment on an issue or PR (fails unless there is exactly one: the sticky
+    /// comment is edited, never posted again).
+    pub fn sole_comment(&self, repo: &str, number: u64) -> Comment {
+        let mut comments = self.comments(repo, number);
+        assert_eq!(
+            comments.len(),
+            1,
+            "exactly one comment on {repo}#{number}: {comments:?}"
+        );
+        comments.remove(0)
+    }
+
     /// Issues of a repository, in creation order.
     pub fn issues(&self, repo: &str) -> Vec<Issue> {
         self.read(|m| m.issues.get(repo).cloned().unwrap_or_default())

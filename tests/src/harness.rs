@@ -15,8 +15,7 @@ use canopy_service::config::Config;
 use canopy_store::Store;
 use chrono::{DateTime, Utc};
 
-/// Webhook secret of every harness (GitHub and Gerrit).
-pub const SECRET: &str = "e2e-webhook-secret";
+pub use crate::SECRET;
 
 /// How far [`Harness::settle`] follows retries of failed actions into the future.
 const RETRY_HORIZON: chrono::Duration = chrono::Duration::seconds(5);
@@ -113,11 +112,6 @@ impl Harness {
         self.running.as_ref().expect("the bot is running")
     }
 
-    /// Base URL of the running bot.
-    pub fn url(&self) -> String {
-        format!("http://{}", self.running().addr)
-    }
-
     /// The store directory (for `canopy` commands once stopped).
     pub fn store(&self) -> &Path {
         &self.store
@@ -135,16 +129,6 @@ impl Harness {
     pub async fn restart(&mut self) {
         self.stop().await;
         self.boot().await;
-    }
-
-    /// POSTs a signed GitHub delivery; returns the HTTP status.
-    pub async fn github(&self, event: &str, delivery: &str, body: &[u8]) -> u16 {
-        crate::post_github(&self.url(), SECRET, event, delivery, body).await
-    }
-
-    /// POSTs a Gerrit event with the shared secret; returns the HTTP status.
-    pub async fn gerrit(&self, body: &[u8]) -> u16 {
-        crate::post_gerrit(&self.url(), SECRET, body).await
     }
 
     /// Runs the bot until it has nothing to do at the current moment (no pending delivery, no
@@ -251,4 +235,10 @@ async fn open_store(dir: &Path) -> Arc<dyn Store> {
         }
     }
     canopy::wiring::open_store(dir).expect("the store opens")
+}
+
+impl crate::Webhooks for Harness {
+    fn url(&self) -> String {
+        format!("http://{}", self.running().addr)
+    }
 }

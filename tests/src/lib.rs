@@ -196,15 +196,16 @@ impl Default for TestRepo {
 }
 
 /// POSTs a GitHub delivery signed with `secret` to the bot at `base`; returns the HTTP status
-/// (0 when the request itself fails).
+/// (0 when the request itself fails), with `client` (its timeouts and connection pool).
 pub async fn post_github(
+    client: &reqwest::Client,
     base: &str,
     secret: &str,
     event: &str,
     delivery: &str,
     body: &[u8],
 ) -> u16 {
-    reqwest::Client::new()
+    client
         .post(format!("{base}/webhooks/github"))
         .header("X-GitHub-Event", event)
         .header("X-GitHub-Delivery", delivery)
@@ -254,15 +255,73 @@ pub fn stdout_json(out: &Output) -> serde_json::Value {
 
 /// Parses stdout as JSON lines, after checking the command succeeded (stderr in the panic).
 pub fn stdout_json_lines(out: &Output) -> Vec<serde_json::Value> {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
+    stdout_ok(out)
         .lines()
         .map(|l| serde_json::from_str(l).expect("a JSON line"))
         .collect()
+}
+
+/// Checks an `inbox list --format json` listing: every delivery processed in one attempt, and
+/// each acknowledged one (`acked`) stored exactly once.
+pub fn assert_stored_and_processed_once(
+    inbox: &[serde_json::Value],
+    acked: &std::collections::HashSet<String>,
+) {
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for d in inbox {
+        let id = d["id"].as_str().expect("a delivery id");
+        assert_eq!(d["state"], "processed", "{id}: {d}");
+        assert_eq!(d["attempts"], 1, "{id} processed more than once: {d}");
+        *seen.entry(id).or_default() += 1;
+    }
+    for id in acked {
+        let n = seen.get(id.as_str());
+        assert_eq!(n, Some(&1), "acknowledged delivery {id} stored {n:?} times");
+    }
+}
+
+/// How many events of an `events list --format json` listing each delivery produced.
+pub fn events_per_delivery(
+    events: &[serde_json::Value],
+) -> std::collections::HashMap<String, usize> {
+    let mut n = std::collections::HashMap::new();
+    for d in events.iter().filter_map(|e| e["delivery_id"].as_str()) {
+        *n.entry(d.to_string()).or_default() += 1;
+    }
+    n
+}
+
+/// Webhook secret of every bot the tests start (GitHub and Gerrit).
+pub const SECRET: &str = "e2e-webhook-secret";
+
+/// A bot the tests started, listening at a base URL with [`SECRET`]: signed deliveries are
+/// posted to it the same way whether it runs in-process or as a child process.
+#[allow(
+    async_fn_in_trait,
+    reason = "the tests await these on their own runtime"
+)]
+pub trait Webhooks {
+    /// Base URL of the running bot.
+    fn url(&self) -> String;
+
+    /// POSTs a signed GitHub delivery; returns the HTTP status.
+    async fn github(&self, event: &str, delivery: &str, body: &[u8]) -> u16 {
+        let client = reqwest::Client::new();
+        post_github(&client, &self.url(), SECRET, event, delivery, body).await
+    }
+
+    /// POSTs a Gerrit event with the shared secret; returns the HTTP status.
+    async fn gerrit(&self, body: &[u8]) -> u16 {
+        post_gerrit(&self.url(), SECRET, body).await
+    }
+}
+
+/// A loopback port free at the time of the call.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 /// Stdout of a command that must succeed (stderr in the panic).

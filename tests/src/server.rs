@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-/// Webhook secret used by every test server.
-pub const SECRET: &str = "e2e-webhook-secret";
+use crate::Webhooks as _;
+
+pub use crate::SECRET;
 
 /// A running (or killed) server process.
 pub struct ServerProcess {
@@ -23,13 +24,6 @@ pub struct ServerProcess {
     _dir: tempfile::TempDir,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
 impl ServerProcess {
     /// Writes `config` to a file and starts `bin serve` with it and `env`.
     pub async fn start(
@@ -43,7 +37,7 @@ impl ServerProcess {
         std::fs::write(&cfg_path, config).expect("write config");
         let mut s = ServerProcess {
             bin: bin.to_string(),
-            port: free_port(),
+            port: crate::free_port(),
             store: dir.path().join("store"),
             config: cfg_path,
             env: env
@@ -92,11 +86,6 @@ impl ServerProcess {
         panic!("canopy serve did not become ready");
     }
 
-    /// Base URL.
-    pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
     /// Kills the process with SIGKILL.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
@@ -137,20 +126,16 @@ impl ServerProcess {
     pub fn store(&self) -> &Path {
         &self.store
     }
-
-    /// POSTs a signed GitHub delivery; returns the HTTP status.
-    pub async fn github(&self, event: &str, delivery: &str, body: &[u8]) -> u16 {
-        crate::post_github(&self.url(), SECRET, event, delivery, body).await
-    }
-
-    /// POSTs a Gerrit event with the shared secret; returns the HTTP status.
-    pub async fn gerrit(&self, body: &[u8]) -> u16 {
-        crate::post_gerrit(&self.url(), SECRET, body).await
-    }
 }
 
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+impl crate::Webhooks for ServerProcess {
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
     }
 }

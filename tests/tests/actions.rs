@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use axum::http::Method;
+use canopy_e2e::Webhooks as _;
 use canopy_e2e::fake_gerrit::FakeGerrit;
 use canopy_e2e::fake_github::{FakeGitHub, Fault};
 use canopy_e2e::harness::{Harness, TestClock};
@@ -94,9 +95,7 @@ async fn a_pr_gets_one_comment_edited_as_it_evolves() {
             .await
     );
     s.settle().await;
-    let comments = fake.comments(REPO, 7);
-    assert_eq!(comments.len(), 1, "exactly one comment: {comments:?}");
-    let body = &comments[0].body;
+    let body = &fake.sole_comment(REPO, 7).body;
     assert!(body.starts_with(MARKER));
     assert!(body.contains("2 CI jobs so far"), "{body}");
     assert!(
@@ -523,8 +522,8 @@ async fn a_github_app_authenticates_with_installation_tokens_refreshed_before_ex
     {
         let mut m = fake.model.lock().unwrap();
         m.app_id = Some(424242);
-        // Tokens that octocrab must replace 30 s before expiry: valid for one second.
-        m.token_lifetime = chrono::Duration::seconds(31);
+        // Tokens that octocrab must replace 30 s before expiry: valid for 300 ms.
+        m.token_lifetime = chrono::Duration::milliseconds(30_300);
     }
     let key = workspace_root().join("tests/fixtures/github-app-test-key.pem");
     let cfg = format!(
@@ -541,7 +540,8 @@ async fn a_github_app_authenticates_with_installation_tokens_refreshed_before_ex
         fake.wait_for(Duration::from_secs(10), |m| !m.comments.is_empty())
             .await
     );
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Past the first token's 300 ms, so the next action needs a new one.
+    tokio::time::sleep(Duration::from_millis(400)).await;
     deliver(
         &s,
         "pull_request",

@@ -8,6 +8,7 @@ use std::ops::ControlFlow;
 use std::time::Duration;
 
 use canopy_core::{Delivery, DeliveryState, Platform, WriteOp};
+use canopy_e2e::Webhooks as _;
 use canopy_e2e::fake_github::FakeGitHub;
 use canopy_e2e::harness::Harness;
 use canopy_e2e::workspace_root;
@@ -81,6 +82,17 @@ fn states(store: &dyn Store) -> Vec<DeliveryState> {
         .collect()
 }
 
+/// Once the bot has settled and commented on the PR, its one comment there.
+async fn settled_comment(s: &Harness, fake: &FakeGitHub) -> String {
+    s.settle().await;
+    assert!(
+        fake.wait_for(Duration::from_secs(10), |m| !m.comments.is_empty())
+            .await
+    );
+    s.settle().await;
+    fake.sole_comment(REPO, 7).body
+}
+
 /// The story posted one delivery at a time, each processed before the next: the reference.
 async fn one_at_a_time() -> (BTreeMap<String, usize>, String) {
     let fake = FakeGitHub::start(TOKEN).await;
@@ -94,11 +106,10 @@ async fn one_at_a_time() -> (BTreeMap<String, usize>, String) {
         assert_eq!(s.github(&d.event, &d.id, &d.body).await, 202);
         s.settle().await;
     }
-    let comments = fake.comments(REPO, 7);
-    assert_eq!(comments.len(), 1, "{comments:?}");
+    let body = fake.sole_comment(REPO, 7).body;
     s.stop().await;
     let store = canopy::wiring::open_store(s.store()).expect("store");
-    (event_ids(store.as_ref()), comments[0].body.clone())
+    (event_ids(store.as_ref()), body)
 }
 
 #[tokio::test]
@@ -114,15 +125,7 @@ async fn a_burst_for_one_pr_is_one_sticky_refresh_with_the_final_state() {
     }
     // The restarted bot finds the five deliveries pending and takes them as one batch.
     s.restart().await;
-    s.settle().await;
-    assert!(
-        fake.wait_for(Duration::from_secs(10), |m| !m.comments.is_empty())
-            .await
-    );
-    s.settle().await;
-    let comments = fake.comments(REPO, 7);
-    assert_eq!(comments.len(), 1, "{comments:?}");
-    let body = &comments[0].body;
+    let body = &settled_comment(&s, &fake).await;
     assert!(body.starts_with(MARKER));
     assert!(body.contains("2 CI jobs so far"), "{body}");
     assert!(
@@ -203,15 +206,7 @@ async fn a_crash_mid_batch_loses_nothing_and_the_batch_is_redone() {
     }
     // Restarted, the bot redoes the unfinished batch: every event once, one comment, final state.
     s.restart().await;
-    s.settle().await;
-    assert!(
-        fake.wait_for(Duration::from_secs(10), |m| !m.comments.is_empty())
-            .await
-    );
-    s.settle().await;
-    let comments = fake.comments(REPO, 7);
-    assert_eq!(comments.len(), 1, "{comments:?}");
-    assert_eq!(comments[0].body, reference_body);
+    assert_eq!(settled_comment(&s, &fake).await, reference_body);
     s.stop().await;
     let store = canopy::wiring::open_store(s.store()).expect("store");
     for st in states(store.as_ref()) {

@@ -13,13 +13,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_canopy-e2e-bin");
 /// Writes the history with `git fast-import` (thousands of commits in well under a second).
 fn history(dir: &Path) -> String {
     git(dir, &["init", "-q", "-b", "main"]);
-    let mut s = 0x9e37_79b9_7f4a_7c15_u64;
-    let mut next = move || {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        (s >> 11) as f64 / (1u64 << 53) as f64
-    };
+    let mut rng = canopy_models::uniform::Uniform::new(0x9e37_79b9_7f4a_7c15_u64);
+    let mut next = move || rng.next_f64();
     let start = 1_672_653_600_i64; // Monday 2023-01-02 10:00 UTC
     let mut commits: Vec<(i64, usize)> = Vec::new();
     for p in 0..40 {

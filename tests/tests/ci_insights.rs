@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use canopy_analyzer::event::{CiJobEvent, CiResult};
 use canopy_analyzer::{Event, EventKind, Platform};
+use canopy_e2e::Webhooks as _;
 use canopy_e2e::fake_gerrit::FakeGerrit;
 use canopy_e2e::server::ServerProcess;
 use canopy_e2e::{run_canopy, stdout_ok, workspace_root};

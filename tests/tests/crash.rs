@@ -2,27 +2,21 @@
 //! killed with SIGKILL several times and restarted. Every delivery that got a 2xx must be in the
 //! store exactly once and processed exactly once.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use canopy_e2e::{list_json, workspace_root};
-use canopy_server::auth::github_signature;
+use canopy_e2e::{
+    assert_stored_and_processed_once, events_per_delivery, free_port, list_json, post_github,
+    workspace_root,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_canopy-e2e-bin");
 const SECRET: &str = "crash-test-secret";
 const DELIVERIES: usize = 3000;
 const CONCURRENCY: usize = 32;
 const KILLS: usize = 4;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn start(port: u16, store: &std::path::Path) -> Child {
     Command::new(BIN)
@@ -101,22 +95,15 @@ async fn acknowledged_deliveries_survive_sigkill_exactly_once() {
                 let body = body_for(&template, n);
                 let id = format!("crash-{n}");
                 // Like GitHub's "redeliver": try again until the server answers.
+                let base = format!("http://127.0.0.1:{port}");
                 for _ in 0..400 {
-                    let resp = client
-                        .post(format!("http://127.0.0.1:{port}/webhooks/github"))
-                        .header("X-GitHub-Event", "issue_comment")
-                        .header("X-GitHub-Delivery", &id)
-                        .header("X-Hub-Signature-256", github_signature(SECRET, &body))
-                        .body(body.clone())
-                        .send()
-                        .await;
-                    match resp {
-                        Ok(r) if r.status().is_success() => {
-                            acked.lock().unwrap().insert(id.clone());
-                            break;
-                        }
-                        _ => tokio::time::sleep(Duration::from_millis(25)).await,
+                    let status =
+                        post_github(&client, &base, SECRET, "issue_comment", &id, &body).await;
+                    if (200..300).contains(&status) {
+                        acked.lock().unwrap().insert(id.clone());
+                        break;
                     }
+                    tokio::time::sleep(Duration::from_millis(25)).await;
                 }
             }
         }));
@@ -173,28 +160,9 @@ async fn acknowledged_deliveries_survive_sigkill_exactly_once() {
     );
     // Every acknowledged delivery is stored once, processed once.
     let s = store.path().to_str().unwrap();
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    for v in list_json(BIN, &["inbox", "list"], s, &[]) {
-        let id = v["id"].as_str().unwrap().to_string();
-        assert_eq!(v["state"], "processed", "{id}: {v}");
-        assert_eq!(v["attempts"], 1, "{id} processed more than once");
-        *seen.entry(id).or_default() += 1;
-    }
-    for id in &acked {
-        assert_eq!(
-            seen.get(id),
-            Some(&1),
-            "acknowledged delivery {id} stored {:?} times",
-            seen.get(id)
-        );
-    }
+    assert_stored_and_processed_once(&list_json(BIN, &["inbox", "list"], s, &[]), &acked);
     // And produced exactly one event each.
-    let mut per_delivery: HashMap<String, usize> = HashMap::new();
-    for v in list_json(BIN, &["events", "list"], s, &[]) {
-        *per_delivery
-            .entry(v["delivery_id"].as_str().unwrap().to_string())
-            .or_default() += 1;
-    }
+    let per_delivery = events_per_delivery(&list_json(BIN, &["events", "list"], s, &[]));
     for id in &acked {
         assert_eq!(
             per_delivery.get(id),

@@ -67,7 +67,15 @@ async fn start(store: Arc<dyn Store>, reactor: Arc<dyn React>, limits: Limits) -
 
 async fn post(r: &Running, event: &str, delivery: &str, body: &[u8]) -> u16 {
     let base = format!("http://{}", r.addr);
-    canopy_e2e::post_github(&base, SECRET, event, delivery, body).await
+    canopy_e2e::post_github(
+        &reqwest::Client::new(),
+        &base,
+        SECRET,
+        event,
+        delivery,
+        body,
+    )
+    .await
 }
 
 fn quarantine_error(store: &dyn Store, id: &str) -> String {

@@ -105,8 +105,7 @@ fn sample_history() -> TestRepo {
 #[test]
 fn line_counts_match_git_log_numstat_commit_by_commit() {
     let r = sample_history();
-    let dir = tempfile::tempdir().unwrap();
-    let store = RedbStore::open(dir.path()).unwrap();
+    let (_dir, store) = fresh_store();
     let rep = ingest(r.path(), &store);
     assert_eq!(rep.commits_new, 6);
     assert_eq!(rep.unreadable_objects, 0);
@@ -157,8 +156,7 @@ fn a_missing_blob_is_counted_and_the_run_completes() {
         "three",
     );
     r.delete_loose_object(&lost);
-    let dir = tempfile::tempdir().unwrap();
-    let store = RedbStore::open(dir.path()).unwrap();
+    let (_dir, store) = fresh_store();
     let rep = ingest(r.path(), &store);
     assert_eq!(rep.commits_new, 3, "every commit is stored");
     assert_eq!(rep.unreadable_objects, 1);
@@ -207,8 +205,7 @@ fn malformed_identities_and_dates_are_kept_and_counted() {
         body.extend_from_slice(format!("\n\nodd {i}\n").as_bytes());
         parent = r.raw_commit(&body);
     }
-    let dir = tempfile::tempdir().unwrap();
-    let store = RedbStore::open(dir.path()).unwrap();
+    let (_dir, store) = fresh_store();
     let rep = ingest(r.path(), &store);
     assert_eq!(rep.commits_walked, 6);
     assert_eq!(
@@ -244,8 +241,7 @@ fn a_shallow_clone_reports_its_boundary() {
         ],
     );
     let clone = dst.path().join("clone");
-    let dir = tempfile::tempdir().unwrap();
-    let store = RedbStore::open(dir.path()).unwrap();
+    let (_dir, store) = fresh_store();
     let rep = ingest(&clone, &store);
     assert!(rep.shallow);
     assert!(rep.shallow_boundary_commits >= 1);
@@ -273,8 +269,7 @@ fn a_blobless_partial_clone_completes_with_unreadable_blobs_listed() {
             "partial.git",
         ],
     );
-    let dir = tempfile::tempdir().unwrap();
-    let store = RedbStore::open(dir.path()).unwrap();
+    let (_dir, store) = fresh_store();
     let rep = ingest(&dst.path().join("partial.git"), &store);
     assert_eq!(rep.commits_new, 6);
     assert!(rep.unreadable_objects > 0);
@@ -284,13 +279,11 @@ fn a_blobless_partial_clone_completes_with_unreadable_blobs_listed() {
 #[test]
 fn a_second_run_reads_only_new_commits() {
     let r = sample_history();
-    let dir = tempfile::tempdir().unwrap();
-    let store = RedbStore::open(dir.path()).unwrap();
+    let (_dir, store) = fresh_store();
     assert_eq!(ingest(r.path(), &store).commits_new, 6);
     let again = ingest(r.path(), &store);
     assert_eq!((again.commits_new, again.commits_walked), (0, 0));
-    r.write("new.txt", b"x\n");
-    r.commit("Ada", "ada@example.org", "2024-03-11T10:00:00+01:00", "new");
+    commit_new_file(&r);
     let third = ingest(r.path(), &store);
     assert_eq!((third.commits_new, third.commits_walked), (1, 1));
     assert_eq!(commits(&store).len(), 7);
@@ -299,8 +292,7 @@ fn a_second_run_reads_only_new_commits() {
 #[test]
 fn a_run_on_an_older_tip_is_extended_by_the_next_one() {
     let r = sample_history();
-    let dir = tempfile::tempdir().unwrap();
-    let store = RedbStore::open(dir.path()).unwrap();
+    let (_dir, store) = fresh_store();
     let opts = options("HEAD~2", 1);
     git::ingest(r.path(), &opts, &store, &|_| {}).unwrap();
     let partial = commits(&store).len() as u64;
@@ -315,12 +307,10 @@ fn an_interrupted_run_is_completed_without_storing_twice() {
     // A run that stored its commits but stopped before recording its tip.
     use canopy_store::MetaStore;
     let r = sample_history();
-    let dir = tempfile::tempdir().unwrap();
-    let store = RedbStore::open(dir.path()).unwrap();
+    let (_dir, store) = fresh_store();
     ingest(r.path(), &store);
     store.put_meta("git_tips:r", b"[]").unwrap();
-    r.write("new.txt", b"x\n");
-    r.commit("Ada", "ada@example.org", "2024-03-11T10:00:00+01:00", "new");
+    commit_new_file(&r);
     let rep = ingest(r.path(), &store);
     assert_eq!((rep.commits_new, rep.commits_already_stored), (1, 6));
     assert_eq!(commits(&store).len(), 7);
@@ -344,9 +334,21 @@ fn not_a_repository_is_a_clear_error() {
     assert!(matches!(err, GitError::BadRevision { .. }), "{err}");
 }
 
-fn ingest_with(path: &Path, renames: Renames) -> Vec<CommitEvent> {
+/// An empty store in a temporary directory (kept while the directory lives).
+fn fresh_store() -> (tempfile::TempDir, RedbStore) {
     let dir = tempfile::tempdir().unwrap();
     let store = RedbStore::open(dir.path()).unwrap();
+    (dir, store)
+}
+
+/// Commits one new file on top of `r`.
+fn commit_new_file(r: &TestRepo) {
+    r.write("new.txt", b"x\n");
+    r.commit("Ada", "ada@example.org", "2024-03-11T10:00:00+01:00", "new");
+}
+
+fn ingest_with(path: &Path, renames: Renames) -> Vec<CommitEvent> {
+    let (_dir, store) = fresh_store();
     let opts = IngestOptions {
         renames,
         ..options("HEAD", 1)
@@ -509,8 +511,7 @@ fn copies_are_found_only_when_asked_for() {
 #[test]
 fn a_store_refuses_to_mix_rename_settings() {
     let r = moves_history();
-    let dir = tempfile::tempdir().unwrap();
-    let store = RedbStore::open(dir.path()).unwrap();
+    let (_dir, store) = fresh_store();
     let mut opts = options("HEAD", 1);
     git::ingest(r.path(), &opts, &store, &|_| {}).unwrap();
     opts.renames = Renames::exact();

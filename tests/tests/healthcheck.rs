@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::get;
+use canopy_e2e::Webhooks as _;
 use canopy_e2e::server::ServerProcess;
 use canopy_e2e::{run_canopy, workspace_root};
 

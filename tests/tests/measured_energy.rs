@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use canopy_core::ManualClock;
+use canopy_e2e::Webhooks as _;
 use canopy_e2e::fake_gerrit::FakeGerrit;
 use canopy_e2e::fake_github::FakeGitHub;
 use canopy_e2e::fake_prometheus::{Answer, FakePrometheus};
@@ -98,9 +99,7 @@ async fn a_github_job_on_a_measured_runner_is_estimated_then_measured_after_one_
     }
     s.settle().await;
     // The comment does not wait for the measurement: the estimate is there at once.
-    let comments = gh.comments(REPO, 7);
-    assert_eq!(comments.len(), 1);
-    let first = energy_section(&comments[0].body);
+    let first = energy_section(&gh.sole_comment(REPO, 7).body);
     assert!(first.contains("Estimates, not measurements"), "{first}");
     assert!(
         prom.requests().is_empty(),
@@ -128,9 +127,7 @@ async fn a_github_job_on_a_measured_runner_is_estimated_then_measured_after_one_
     s.advance(chrono::Duration::minutes(10)).await;
     s.settle().await;
     assert_eq!(prom.requests().len(), 2);
-    let comments = gh.comments(REPO, 7);
-    assert_eq!(comments.len(), 1, "one sticky comment, edited");
-    let measured = energy_section(&comments[0].body);
+    let measured = energy_section(&gh.sole_comment(REPO, 7).body);
     insta::assert_snapshot!("github_measured", measured);
 
     // No third try, whatever happens later.

@@ -9,7 +9,7 @@
 //! `canopy migrate`, `canopy inbox list` and `canopy events list` with `--store URL`; and
 //! `canopy store copy` moves an embedded store into PostgreSQL with everything in it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,22 +17,16 @@ use std::time::{Duration, Instant};
 
 use canopy_e2e::fake_github::FakeGitHub;
 use canopy_e2e::pg::{self, Database};
-use canopy_e2e::{stdout_json_lines, workspace_root};
-use canopy_server::auth::github_signature;
+use canopy_e2e::{
+    assert_stored_and_processed_once, events_per_delivery, free_port, post_github,
+    stdout_json_lines, stdout_ok, workspace_root,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_canopy-e2e-bin");
 const SECRET: &str = "replica-test-secret";
 const TOKEN: &str = "replica-test-token";
 const MARKER: &str = "<!-- canopy:sticky -->";
 const PRS: u64 = 12;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// One replica process.
 struct Replica {
@@ -306,22 +300,13 @@ async fn send(
     acked: &Mutex<HashSet<String>>,
 ) {
     for attempt in 0..600 {
-        let port = ports[(n + attempt) % ports.len()];
-        let resp = client
-            .post(format!("http://127.0.0.1:{port}/webhooks/github"))
-            .header("X-GitHub-Event", *event)
-            .header("X-GitHub-Delivery", id)
-            .header("X-Hub-Signature-256", github_signature(SECRET, body))
-            .body(body.clone())
-            .send()
-            .await;
-        match resp {
-            Ok(r) if r.status().is_success() => {
-                acked.lock().unwrap().insert(id.clone());
-                return;
-            }
-            _ => tokio::time::sleep(Duration::from_millis(10)).await,
+        let base = format!("http://127.0.0.1:{}", ports[(n + attempt) % ports.len()]);
+        let status = post_github(client, &base, SECRET, event, id, body).await;
+        if (200..300).contains(&status) {
+            acked.lock().unwrap().insert(id.clone());
+            return;
         }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
     panic!("delivery {id} was never acknowledged");
 }
@@ -389,33 +374,14 @@ fn run_with_password(db: &Database, args: &[&str]) -> std::process::Output {
 /// Every acknowledged delivery stored once, processed once, with one event each (a PR's
 /// opening may carry more); one sticky comment per PR.
 fn assert_exactly_once(c: &Cluster, fake: &FakeGitHub, acked: &HashSet<String>) {
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    for d in stdout_json_lines(&run_with_password(
-        &c.db,
-        &["inbox", "list", "--store", &c.db.url, "--format", "json"],
-    )) {
-        let id = d["id"].as_str().unwrap().to_string();
-        assert_eq!(d["state"], "processed", "{id}: {d}");
-        assert_eq!(d["attempts"], 1, "{id} processed more than once: {d}");
-        *seen.entry(id).or_default() += 1;
-    }
-    for id in acked {
-        assert_eq!(
-            seen.get(id),
-            Some(&1),
-            "acknowledged delivery {id} stored {:?} times",
-            seen.get(id)
-        );
-    }
-    let mut per_delivery: HashMap<String, usize> = HashMap::new();
-    for e in stdout_json_lines(&run_with_password(
-        &c.db,
-        &["events", "list", "--store", &c.db.url, "--format", "json"],
-    )) {
-        if let Some(d) = e["delivery_id"].as_str() {
-            *per_delivery.entry(d.to_string()).or_default() += 1;
-        }
-    }
+    let list = |what: &str| {
+        stdout_json_lines(&run_with_password(
+            &c.db,
+            &[what, "list", "--store", &c.db.url, "--format", "json"],
+        ))
+    };
+    assert_stored_and_processed_once(&list("inbox"), acked);
+    let per_delivery = events_per_delivery(&list("events"));
     for id in acked {
         let n: u64 = id.trim_start_matches("replica-").parse().unwrap();
         let events = per_delivery.get(id).copied().unwrap_or(0);
@@ -504,15 +470,7 @@ fn canopy_env(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
 }
 
 fn lines_ok(out: &std::process::Output) -> Vec<String> {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect()
+    stdout_ok(out).lines().map(str::to_string).collect()
 }
 
 #[test]

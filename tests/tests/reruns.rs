@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use canopy_e2e::Webhooks as _;
 use canopy_e2e::fake_gerrit::FakeGerrit;
 use canopy_e2e::fake_github::FakeGitHub;
 use canopy_e2e::fixture_json;

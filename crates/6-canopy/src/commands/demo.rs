@@ -32,6 +32,26 @@ pub struct DemoArgs {
     /// `burnout_me`, `digest`, `report`; see docs/demo.md).
     #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
     pub format: ReportFormat,
+    /// Length of the bundled team history in weeks (at least 8). A shorter history runs
+    /// faster; below about 39 weeks a repository has fewer than 200 merged changes, so the
+    /// time-to-merge model is trained on both repositories together.
+    #[arg(long, default_value_t = 39, value_parser = clap::value_parser!(u32).range(8..=520),
+          conflicts_with_all = ["git", "path", "own"])]
+    pub weeks: u32,
+    /// Seed of every random choice in the bundled team history.
+    #[arg(long, default_value_t = 2026, conflicts_with_all = ["git", "path", "own"])]
+    pub seed: u64,
+}
+
+impl DemoArgs {
+    /// The generator configuration of the bundled team history these arguments ask for.
+    fn history(&self) -> canopy_synth::Config {
+        canopy_synth::Config {
+            seed: self.seed,
+            weeks: self.weeks,
+            ..canopy_synth::Config::default()
+        }
+    }
 }
 
 /// Finds the repository to analyse: the path given, the current directory's repository, or the
@@ -60,11 +80,31 @@ fn demo_repository(path: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     )
 }
 
+/// `canopy analyze`'s defaults for the clone at `git` named `repo`, with `weeks` weekly rows and
+/// no store of its own.
+fn analyze_args(git: PathBuf, repo: Option<String>, weeks: usize) -> AnalyzeArgs {
+    AnalyzeArgs {
+        git,
+        since: None,
+        until: None,
+        format: ReportFormat::Md,
+        repo,
+        store: None,
+        rev: "HEAD".into(),
+        jobs: None,
+        weeks,
+        find_renames: git::renames::DEFAULT_RENAME_PERCENT,
+        find_copies: 0,
+        rename_limit: git::renames::DEFAULT_RENAME_LIMIT,
+    }
+}
+
 /// Runs `canopy demo`.
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let history = args.history();
     let path = args.git.or(args.path);
     if path.is_none() && !args.own {
-        return bundled(args.format);
+        return bundled(args.format, &history);
     }
     anyhow::ensure!(
         args.format == ReportFormat::Md,
@@ -85,18 +125,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let tmp = tempfile::tempdir().context("creating the demo's temporary store")?;
     let store_dir = tmp.path().join("store");
     let report = analyze(&AnalyzeArgs {
-        git: repo.clone(),
-        since: None,
-        until: None,
-        format: ReportFormat::Md,
-        repo: name,
         store: Some(canopy_store::Location::Dir(store_dir.clone())),
-        rev: "HEAD".into(),
-        jobs: None,
-        weeks: 12,
-        find_renames: git::renames::DEFAULT_RENAME_PERCENT,
-        find_copies: 0,
-        rename_limit: git::renames::DEFAULT_RENAME_LIMIT,
+        ..analyze_args(repo.clone(), name, 12)
     })
     .with_context(|| format!("analysing {}", repo.display()))?;
     write!(out, "{}", render_markdown(&report, 12))?;
@@ -121,11 +151,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         "\n# Weekly digest of the latest week (as the GitHub issue would show it)\n\n{}",
         d.markdown
     )?;
-    writeln!(
-        out,
-        "\n# Privacy-reviewed report of the last 3 months\n\n{}",
-        d.report_text
-    )?;
+    d.write_report(&mut out)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -133,21 +159,30 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 /// temporary store, then the weekly reports, what Canopy would post on the open PR, its rerun
 /// advice and `/canopy defer`, the burnout view, the latest week's digest and a
 /// privacy-reviewed report; as a story in Markdown, or its figures as one JSON object.
-fn bundled(format: ReportFormat) -> anyhow::Result<ExitCode> {
+fn bundled(format: ReportFormat, history: &canopy_synth::Config) -> anyhow::Result<ExitCode> {
     if format == ReportFormat::Json {
-        let summary = story(&mut std::io::sink(), &mut Progress::stderr())?;
+        let summary = story(history, &mut std::io::sink(), &mut Progress::stderr())?;
         let mut out = std::io::stdout().lock();
         serde_json::to_writer_pretty(&mut out, &summary)?;
         writeln!(out)?;
     } else {
-        story(&mut std::io::stdout().lock(), &mut Progress::stderr())?;
+        story(
+            history,
+            &mut std::io::stdout().lock(),
+            &mut Progress::stderr(),
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Runs the bundled demo, telling its story to `out`, and returns its figures.
-fn story(out: &mut dyn Write, p: &mut Progress<'_>) -> anyhow::Result<Summary> {
-    let org = canopy_synth::generate(&canopy_synth::Config::default());
+/// Runs the bundled demo on the history `history` generates, telling its story to `out`, and
+/// returns its figures.
+fn story(
+    history: &canopy_synth::Config,
+    out: &mut dyn Write,
+    p: &mut Progress<'_>,
+) -> anyhow::Result<Summary> {
+    let org = canopy_synth::generate(history);
     let grid = canopy_synth::grid::grid(&org);
     p.done("generated the team history");
     writeln!(
@@ -249,11 +284,7 @@ fn story(out: &mut dyn Write, p: &mut Progress<'_>) -> anyhow::Result<Summary> {
         "The same digest as an HTML page with SVG charts: {}\n",
         page.display()
     )?;
-    writeln!(
-        out,
-        "\n# Privacy-reviewed report of the last 3 months\n\n{}",
-        d.report_text
-    )?;
+    d.write_report(out)?;
     p.finish();
     Ok(Summary {
         weeks,
@@ -343,6 +374,17 @@ struct DigestAndReport {
     report: ReportFacts,
 }
 
+impl DigestAndReport {
+    /// Writes the report's section of the demo.
+    fn write_report(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        writeln!(
+            out,
+            "\n# Privacy-reviewed report of the last 3 months\n\n{}",
+            self.report_text
+        )
+    }
+}
+
 /// Each bundled repository rebuilt with git fast-import under `tmp` and analysed into
 /// `store`.
 fn analyze_repositories(
@@ -360,24 +402,8 @@ fn analyze_repositories(
         let name = org.repos[i].full_name.clone();
         let git = super::demo_history::rebuild_repository(org, i, tmp)?;
         p.done(&format!("rebuilt {name} with git fast-import"));
-        let report = analyze_in(
-            store,
-            &AnalyzeArgs {
-                git: git.clone(),
-                since: None,
-                until: None,
-                format: ReportFormat::Md,
-                repo: Some(name.clone()),
-                store: None,
-                rev: "HEAD".into(),
-                jobs: None,
-                weeks: 8,
-                find_renames: git::renames::DEFAULT_RENAME_PERCENT,
-                find_copies: 0,
-                rename_limit: git::renames::DEFAULT_RENAME_LIMIT,
-            },
-        )
-        .with_context(|| format!("analysing {name}"))?;
+        let report = analyze_in(store, &analyze_args(git.clone(), Some(name.clone()), 8))
+            .with_context(|| format!("analysing {name}"))?;
         p.done(&format!("read {name}'s git history"));
         reports.push(report);
         loaded.repos.push((name, git));
