@@ -30,7 +30,26 @@ pub fn decide_batch(
     batch: &[Delivery],
     now: DateTime<Utc>,
 ) -> (Vec<WriteOp>, Vec<Duration>) {
+    decide_batch_after(normalizer, reactor, store, &[], batch, now)
+}
+
+/// [`decide_batch`] on top of batches decided before it but perhaps not committed yet
+/// (`ahead`, oldest first): the batch reads the store as if they were. A batch of `ahead`
+/// that commits meanwhile is still read once: each event once (by id), its named values as
+/// decided, its enqueues folded again onto the items it wrote (which leaves them as they are,
+/// unless the outbox finished one with another result in that moment).
+pub fn decide_batch_after(
+    normalizer: &dyn Normalize,
+    reactor: &dyn React,
+    store: &dyn Store,
+    ahead: &[std::sync::Arc<Vec<WriteOp>>],
+    batch: &[Delivery],
+    now: DateTime<Utc>,
+) -> (Vec<WriteOp>, Vec<Duration>) {
     let mut overlay = Overlay::new(store);
+    for op in ahead.iter().flat_map(|ops| ops.iter()) {
+        overlay.add(op);
+    }
     let mut ops = Vec::with_capacity(batch.len());
     let mut took = Vec::with_capacity(batch.len());
     let mut carried = Carried::new();
