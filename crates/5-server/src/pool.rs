@@ -58,6 +58,8 @@ pub struct WorkerHealth {
     pub running: AtomicUsize,
     /// Workers the pool was started with.
     pub expected: AtomicUsize,
+    /// The server runs no pool at all (intake only: `workers` 0).
+    pub intake_only: std::sync::atomic::AtomicBool,
 }
 
 /// Everything the worker pool needs, passed in.
@@ -307,9 +309,10 @@ pub fn decide(
     d: &Delivery,
     now: DateTime<Utc>,
 ) -> WriteOp {
-    let (mut op, after) = decide_carried(normalizer, reactor, store, d, now, Carried::new());
-    if let (WriteOp::Complete { meta, .. }, Some(after)) = (&mut op, after) {
-        meta.extend(carried_meta(&after));
+    let mut carried = Carried::new();
+    let (mut op, completed) = decide_carried(normalizer, reactor, store, d, now, &mut carried);
+    if let (WriteOp::Complete { meta, .. }, true) = (&mut op, completed) {
+        meta.extend(carried_meta(&carried));
     }
     op
 }
@@ -321,19 +324,20 @@ pub fn carried_meta(c: &Carried) -> impl Iterator<Item = (String, Vec<u8>)> + '_
 }
 
 /// [`decide`] for one delivery of a batch: the reaction starts from the time-to-merge states
-/// `carried` from the batch's earlier deliveries. Returns the decision without those states
-/// (its `meta` is empty) and, when it completed, the states as it leaves them.
+/// `carried` from the batch's earlier deliveries and changes them there. Returns the decision
+/// without those states (its `meta` is empty) and whether it completed (when it did not,
+/// `carried` may hold partial changes: see [`React::react_carried`]).
 pub fn decide_carried(
     normalizer: &dyn Normalize,
     reactor: &dyn React,
     store: &dyn Store,
     d: &Delivery,
     now: DateTime<Utc>,
-    carried: Carried,
-) -> (WriteOp, Option<Carried>) {
+    carried: &mut Carried,
+) -> (WriteOp, bool) {
     let n = match normalizer.normalize(d) {
         Ok(n) => n,
-        Err(error) => return (quarantine(d, error, now), None),
+        Err(error) => return (quarantine(d, error, now), false),
     };
     let mut events = n.events;
     for e in &mut events {
@@ -351,13 +355,13 @@ pub fn decide_carried(
                 actions: reaction.actions,
                 consents: reaction.consents,
             },
-            Some(reaction.ttm),
+            true,
         ),
         Err(e) => {
             tracing::error!(delivery = %d.id, error = %e, "deciding actions failed");
             (
                 quarantine(d, format!("deciding actions failed: {e}"), now),
-                None,
+                false,
             )
         }
     }
