@@ -321,7 +321,13 @@ fn a_failed_decision_leaves_the_carried_state_as_it_found_it() {
             body: b"{}".to_vec(),
         })
         .collect();
-    let (ops, _) = decide_batch(&NoEvents, &Scribbler(AtomicU64::new(0)), &store, &batch, now);
+    let (ops, _) = decide_batch(
+        &NoEvents,
+        &Scribbler(AtomicU64::new(0)),
+        &store,
+        &batch,
+        now,
+    );
     let kinds: Vec<&str> = ops
         .iter()
         .map(|op| match op {
@@ -331,17 +337,29 @@ fn a_failed_decision_leaves_the_carried_state_as_it_found_it() {
         .collect();
     assert_eq!(
         kinds,
-        ["complete", "complete", "quarantine", "quarantine", "complete"]
+        [
+            "complete",
+            "complete",
+            "quarantine",
+            "quarantine",
+            "complete"
+        ]
     );
     let WriteOp::Complete { meta, .. } = &ops[4] else {
         unreachable!()
     };
-    let (key, value) = meta.first().expect("the state, with the last completed decision");
+    let (key, value) = meta
+        .first()
+        .expect("the state, with the last completed decision");
     assert_eq!(key, &canopy_service::ttm_online::online_key("o/r"));
     let state: serde_json::Value = serde_json::from_slice(value).expect("json");
     // Change 0 scored by the second decision; 2 and 3, issued by the failed ones, are gone, and
     // 1 (scored by the failed third) is back.
-    let pending: Vec<&String> = state["pending"].as_object().expect("pending").keys().collect();
+    let pending: Vec<&String> = state["pending"]
+        .as_object()
+        .expect("pending")
+        .keys()
+        .collect();
     assert_eq!(pending, ["1", "4"]);
     assert_eq!(state["aci"]["observed"], 1);
 }

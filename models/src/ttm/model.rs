@@ -404,7 +404,12 @@ impl TtmModel {
 
     /// [`TtmModel::predict_with`] given the change's quantiles before widening, `r =
     /// self.raw(f)` (so that a caller that keeps them does not walk the forests twice).
-    pub fn predict_from(&self, f: &TtmFeatures, r: &RawQuantiles, widths: (f64, f64)) -> Prediction {
+    pub fn predict_from(
+        &self,
+        f: &TtmFeatures,
+        r: &RawQuantiles,
+        widths: (f64, f64),
+    ) -> Prediction {
         let lo = (r.lo - widths.0).min(r.mid);
         let hi = (r.hi + widths.1).max(r.mid);
         Prediction {

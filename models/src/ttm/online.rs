@@ -144,7 +144,8 @@ impl OnlineState {
     /// Notes the value of `pending[number]` before a change, when recording.
     fn note(&mut self, number: u64) {
         if let Some(undo) = self.journal.0.as_mut() {
-            undo.pending.push((number, self.pending.get(&number).copied()));
+            undo.pending
+                .push((number, self.pending.get(&number).copied()));
         }
     }
 
