@@ -6,9 +6,10 @@
 //! overlay of the results decided before it in the batch, and commits the whole batch in
 //! one transaction ([`crate::batch`]). Deciding and committing overlap: while a batch is
 //! being committed (by the worker's recorder, batches in order) the worker decides the next,
-//! reading through an overlay that also holds the batches decided but not committed yet. Sticky-comment refreshes of one change superseded later in the same batch
-//! are dropped: every event is stored and every delivery processed, only the
-//! redundant comment updates are skipped. A crash before the commit leaves the whole batch
+//! reading through an overlay that also holds the batches decided but not committed yet.
+//! Sticky-comment refreshes of one change superseded later in the same batch are dropped:
+//! every event is stored and every delivery processed, only the redundant comment updates
+//! are skipped. A crash before the commit leaves the whole batch
 //! pending, to be redone. A normaliser error, a reactor error (a store error while deciding)
 //! or a panic quarantines the delivery with its error, to be retried with `canopy inbox
 //! retry`: accepted data is never dropped.
