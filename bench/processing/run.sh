@@ -4,7 +4,8 @@
 # canopy_inbox_queue_depth is 0 and prints acknowledged/s, processed/s (from the first request
 # to the empty queue) and processing p50/p99, on stores pre-filled with 10k, 100k and 1M
 # events; in the same run the no-op intake ceiling (an axum server that only verifies the
-# HMAC and answers); then the SIGKILL test (a backlog built under load, the server killed,
+# HMAC and answers) and canopy's intake alone (`serve --workers 0`: stored, not processed);
+# then the SIGKILL test (a backlog built under load, the server killed,
 # the time the restarted server takes to drain it).
 #
 #   bench/processing/run.sh [SECONDS] [CONNECTIONS]      (defaults 5 s, 32 connections)
@@ -44,8 +45,8 @@ wait_port() { for _ in $(seq 400); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/nul
 metrics() { python3 "$here/metrics.py" "http://127.0.0.1:$port/metrics" "$1"; }
 load() { ID_PREFIX=$1 wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$here/signed.lua" "http://127.0.0.1:$port/webhooks/github" | grep '^RESULT'; }
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
-serve() { # store dir -> pid
-  CANOPY_GITHUB_WEBHOOK_SECRET=$secret RUST_LOG=error "$canopy" serve --listen 127.0.0.1:$port --store "$1" --workers 2 >>"$work/serve.log" 2>&1 &
+serve() { # store dir [workers] -> pid
+  CANOPY_GITHUB_WEBHOOK_SECRET=$secret RUST_LOG=error "$canopy" serve --listen 127.0.0.1:$port --store "$1" --workers "${2:-2}" >>"$work/serve.log" 2>&1 &
   echo $!
 }
 wait_drained() { # -> seconds waited until the queue is empty (gives up after 900 s)
@@ -69,6 +70,18 @@ wait_port $port
 r=$(load noop)
 kill $noop_pid; wait $noop_pid 2>/dev/null || true
 printf '%-22s %12s %12s %10s %10s %14s\n' "no-op axum (HMAC only)" "$(echo "$r" | field rps)" "-" "-" "-" "$(echo "$r" | field requests)"
+
+# Intake alone: the same server with no worker pool (`--workers 0`, intake only), on a store of
+# 10k events: deliveries are acknowledged and stored, none processed, so intake has the 2 cores
+# to itself (with wrk) as the no-op server has. The runs below measure intake while processing.
+store=$work/store-intake
+"$fill" "$store" 10000 >/dev/null 2>&1
+pid=$(serve "$store" 0)
+wait_port $port
+r=$(load intake-)
+kill -TERM "$pid"; while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+printf '%-22s %12s %12s %10s %10s %14s\n' "canopy intake only" "$(echo "$r" | field rps)" "-" "-" "-" "$(echo "$r" | field requests)"
+rm -rf "$store"
 
 for size in $sizes; do
   store=$work/store-$size

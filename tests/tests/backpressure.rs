@@ -148,3 +148,46 @@ async fn an_old_backlog_makes_the_server_unready_until_it_drains() {
     assert_eq!(body["backlog_age_seconds"], 0.0);
     r.shutdown(Duration::from_secs(1)).await;
 }
+
+#[tokio::test]
+async fn an_intake_only_server_stores_deliveries_and_processes_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(RedbStore::open(dir.path()).unwrap());
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap(),
+    ));
+    // An open gate: a worker, were there one, would process (ignore) the delivery at once.
+    let gate = Arc::new((Mutex::new(true), Condvar::new()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let r = app::start(
+        listener,
+        store.clone(),
+        Arc::new(GatedNormalizer { open: gate }),
+        clock.clone(),
+        AppConfig {
+            workers: 0,
+            ..AppConfig::intake(Secrets::new([SECRET.to_string()]), Secrets::new([]))
+        },
+    )
+    .unwrap();
+    let body = br#"{"n":1}"#;
+    let resp = reqwest::Client::new()
+        .post(format!("http://{}/webhooks/github", r.addr))
+        .header("X-GitHub-Event", "issue_comment")
+        .header("X-GitHub-Delivery", "only-1")
+        .header("X-Hub-Signature-256", github_signature(SECRET, body))
+        .body(body.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202);
+    // Ready (no workers are expected), and the delivery stays pending: nothing processes it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, body) = readyz(&r).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["workers_expected"], 0);
+    assert_eq!(body["backlog"], 1);
+    use canopy_store::InboxStore;
+    assert_eq!(store.queue_depth().unwrap(), 1);
+    r.shutdown(Duration::from_secs(1)).await;
+}

@@ -5,16 +5,20 @@
 
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use canopy_core::{Delivery, DeliveryState, Platform, WriteOp};
+use canopy_analyzer::Event;
+use canopy_core::{Delivery, DeliveryState, Normalize, Normalized, Platform, WriteOp};
 use canopy_e2e::Webhooks as _;
 use canopy_e2e::fake_github::FakeGitHub;
 use canopy_e2e::harness::Harness;
 use canopy_e2e::workspace_root;
-use canopy_server::batch::{coalesce, decide_batch};
+use canopy_server::batch::{coalesce, decide_batch, decide_batch_after};
 use canopy_service::config::Config;
-use canopy_store::{Claim, EventStore, Store, TimeRange};
+use canopy_service::react::{Carried, React, Reaction};
+use canopy_store::{Claim, EventStore, Store, StoreError, TimeRange};
+use chrono::{DateTime, Utc};
 
 const TOKEN: &str = "test-token";
 const REPO: &str = "canopy-demo/widgets";
@@ -214,4 +218,143 @@ async fn a_crash_mid_batch_loses_nothing_and_the_batch_is_redone() {
     }
     assert_eq!(event_ids(store.as_ref()), reference_events);
     assert!(event_ids(store.as_ref()).values().all(|n| *n == 1));
+}
+
+/// A batch decided while the batch before it is still being committed reads the store through
+/// that batch: it decides exactly what it decides once the batch before is committed, and
+/// also if that batch commits in the meantime (then in the store and in the overlay alike).
+#[tokio::test]
+async fn a_batch_decided_on_top_of_an_uncommitted_one_decides_as_after_its_commit() {
+    let fake = FakeGitHub::start(TOKEN).await;
+    let cfg = Config::parse(&config(&fake)).expect("config");
+    let normalizer = canopy::wiring::normalizer(&cfg);
+    let (reactor, _) = canopy::wiring::reactor(&cfg);
+    let now: chrono::DateTime<chrono::Utc> = "2026-11-05T12:00:00Z".parse().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = canopy_store::RedbStore::open(dir.path()).expect("store");
+    let deliveries = story(now);
+    queue(&store, &deliveries);
+    let (mut first, _) = decide_batch(&normalizer, &reactor, &store, &deliveries[..2], now);
+    coalesce(&mut first);
+    let first = std::sync::Arc::new(first);
+    let ahead = [first.clone()];
+    let decide = |ahead: &[std::sync::Arc<Vec<WriteOp>>]| {
+        let (mut ops, _) =
+            decide_batch_after(&normalizer, &reactor, &store, ahead, &deliveries[2..], now);
+        coalesce(&mut ops);
+        format!("{ops:?}")
+    };
+    let on_top = decide(&ahead);
+    store
+        .apply_writes(first.as_ref().clone())
+        .expect("first batch committed");
+    let after = decide(&[]);
+    let both = decide(&ahead);
+    assert!(after.contains("UpsertComment"), "{after}");
+    assert_eq!(on_top, after);
+    assert_eq!(both, after);
+}
+
+/// Normalises every delivery to no events.
+struct NoEvents;
+
+impl Normalize for NoEvents {
+    fn normalize(&self, _: &Delivery) -> Result<Normalized, String> {
+        Ok(Normalized {
+            events: Vec::new(),
+            ignored: None,
+        })
+    }
+}
+
+/// The n-th reaction scores change n - 1 and issues a prediction for change n in the
+/// repository's time-to-merge state; the third then panics, the fourth fails.
+struct Scribbler(AtomicU64);
+
+impl React for Scribbler {
+    fn react(&self, _: &dyn Store, _: &[Event], _: DateTime<Utc>) -> Result<Reaction, StoreError> {
+        Ok(Reaction::default())
+    }
+
+    fn react_carried(
+        &self,
+        _: &dyn Store,
+        _: &[Event],
+        _: DateTime<Utc>,
+        carried: &mut Carried,
+    ) -> Result<Reaction, StoreError> {
+        let n = self.0.fetch_add(1, Ordering::SeqCst);
+        let s = carried.entry("o/r".into()).or_default();
+        if n > 0 {
+            s.merged(n - 1, 5.0);
+        }
+        let issued = serde_json::json!({"at": 0, "p10_hours": 1.0, "p50_hours": 2.0,
+            "p90_hours": 3.0, "median_hours": 2.0, "raw": {"lo": 0.1, "mid": 0.2, "hi": 0.3},
+            "model": 0});
+        s.issue(n, serde_json::from_value(issued).expect("issued"));
+        match n {
+            2 => panic!("scribbled"),
+            3 => Err(StoreError::Db("failed".into())),
+            _ => Ok(Reaction::default()),
+        }
+    }
+}
+
+/// A decision that panics or fails leaves no trace in the time-to-merge state carried through
+/// its batch: the state written with the batch is what the completed decisions made of it.
+#[test]
+fn a_failed_decision_leaves_the_carried_state_as_it_found_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = canopy_store::RedbStore::open(dir.path()).expect("store");
+    let now: DateTime<Utc> = "2026-11-05T12:00:00Z".parse().unwrap();
+    let batch: Vec<Delivery> = (0..5)
+        .map(|i| Delivery {
+            platform: Platform::Github,
+            id: format!("s-{i}"),
+            event: "issue_comment".into(),
+            received_at: now,
+            body: b"{}".to_vec(),
+        })
+        .collect();
+    let (ops, _) = decide_batch(
+        &NoEvents,
+        &Scribbler(AtomicU64::new(0)),
+        &store,
+        &batch,
+        now,
+    );
+    let kinds: Vec<&str> = ops
+        .iter()
+        .map(|op| match op {
+            WriteOp::Complete { .. } => "complete",
+            _ => "quarantine",
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "complete",
+            "complete",
+            "quarantine",
+            "quarantine",
+            "complete"
+        ]
+    );
+    let WriteOp::Complete { meta, .. } = &ops[4] else {
+        unreachable!()
+    };
+    let (key, value) = meta
+        .first()
+        .expect("the state, with the last completed decision");
+    assert_eq!(key, &canopy_service::ttm_online::online_key("o/r"));
+    let state: serde_json::Value = serde_json::from_slice(value).expect("json");
+    // Change 0 scored by the second decision; 2 and 3, issued by the failed ones, are gone, and
+    // 1 (scored by the failed third) is back.
+    let pending: Vec<&String> = state["pending"]
+        .as_object()
+        .expect("pending")
+        .keys()
+        .collect();
+    assert_eq!(pending, ["1", "4"]);
+    assert_eq!(state["aci"]["observed"], 1);
 }

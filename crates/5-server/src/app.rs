@@ -50,7 +50,7 @@ pub struct Digests {
 pub struct AppConfig {
     /// Request limits.
     pub limits: Limits,
-    /// Worker count.
+    /// Worker count (0: intake only, no worker pool; deliveries stay pending).
     pub workers: usize,
     /// Accepted GitHub webhook secrets.
     pub github_secrets: Secrets,
@@ -158,7 +158,10 @@ pub fn start(
         signal: &signal,
     };
     let mut tasks = parts.loops(&cfg);
-    tasks.push(
+    health
+        .intake_only
+        .store(cfg.workers == 0, std::sync::atomic::Ordering::SeqCst);
+    tasks.extend((cfg.workers > 0).then(|| {
         Pool {
             store: store.clone(),
             committer: committer.clone(),
@@ -172,8 +175,8 @@ pub fn start(
             owner: format!("{}:pool", cfg.instance),
             lease: lease(cfg.claim_lease),
         }
-        .start(cfg.workers, signal.clone()),
-    );
+        .start(cfg.workers, signal.clone())
+    }));
     let state = Arc::new(AppState {
         committer: committer.clone(),
         store: store.clone(),

@@ -30,7 +30,26 @@ pub fn decide_batch(
     batch: &[Delivery],
     now: DateTime<Utc>,
 ) -> (Vec<WriteOp>, Vec<Duration>) {
+    decide_batch_after(normalizer, reactor, store, &[], batch, now)
+}
+
+/// [`decide_batch`] on top of batches decided before it but perhaps not committed yet
+/// (`ahead`, oldest first): the batch reads the store as if they were. A batch of `ahead`
+/// that commits meanwhile is still read once: each event once (by id), its named values as
+/// decided, its enqueues folded again onto the items it wrote (which leaves them as they are,
+/// unless the outbox finished one with another result in that moment).
+pub fn decide_batch_after(
+    normalizer: &dyn Normalize,
+    reactor: &dyn React,
+    store: &dyn Store,
+    ahead: &[std::sync::Arc<Vec<WriteOp>>],
+    batch: &[Delivery],
+    now: DateTime<Utc>,
+) -> (Vec<WriteOp>, Vec<Duration>) {
     let mut overlay = Overlay::new(store);
+    for op in ahead.iter().flat_map(|ops| ops.iter()) {
+        overlay.add(op);
+    }
     let mut ops = Vec::with_capacity(batch.len());
     let mut took = Vec::with_capacity(batch.len());
     let mut carried = Carried::new();
@@ -38,21 +57,27 @@ pub fn decide_batch(
     for d in batch {
         let t = Instant::now();
         // A failed decision must not leave its partial changes in the carried states: each
-        // starts from a copy.
-        let start = carried.clone();
-        let (op, after) = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            decide_carried(normalizer, reactor, &overlay, d, now, start)
+        // decision's changes are journalled and undone if it fails (copying the states would
+        // cost every open change's prediction, per delivery).
+        let before: Vec<String> = carried.keys().cloned().collect();
+        carried.values_mut().for_each(|s| s.begin());
+        let (op, completed) = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            decide_carried(normalizer, reactor, &overlay, d, now, &mut carried)
         }))
         .unwrap_or_else(|p| {
             let why = panic_message(p.as_ref());
             (
                 quarantine(d, format!("deciding actions panicked: {why}"), now),
-                None,
+                false,
             )
         });
-        if let Some(after) = after {
-            carried = after;
+        if completed {
+            carried.values_mut().for_each(|s| s.commit());
             last_completed = Some(ops.len());
+        } else {
+            // States first read by the failed decision are dropped, the others put back.
+            carried.retain(|repo, _| before.contains(repo));
+            carried.values_mut().for_each(|s| s.rollback());
         }
         overlay.add(&op);
         ops.push(op);

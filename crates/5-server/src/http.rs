@@ -370,7 +370,9 @@ async fn readyz(State(s): State<Arc<AppState>>) -> Response {
     };
     // Unread, the backlog cannot be vouched for: not ready.
     let backlog_ok = backlog.is_some_and(|b| b.age_secs <= limit);
-    let ready = writer && expected > 0 && running == expected && backlog_ok;
+    let workers_ok =
+        s.health.intake_only.load(Ordering::SeqCst) || expected > 0 && running == expected;
+    let ready = writer && workers_ok && backlog_ok;
     let status = if ready {
         StatusCode::OK
     } else {

@@ -4,13 +4,17 @@
 //! every delivery waiting in its queue (up to [`WORKER_BATCH`]) as one batch: it normalises
 //! each and asks the reactor what to do, in order, each decision reading the store through an
 //! overlay of the results decided before it in the batch, and commits the whole batch in
-//! one transaction ([`crate::batch`]). Sticky-comment refreshes of one change superseded later in the same batch
-//! are dropped: every event is stored and every delivery processed, only the
-//! redundant comment updates are skipped. A crash before the commit leaves the whole batch
+//! one transaction ([`crate::batch`]). Deciding and committing overlap: while a batch is
+//! being committed (by the worker's recorder, batches in order) the worker decides the next,
+//! reading through an overlay that also holds the batches decided but not committed yet.
+//! Sticky-comment refreshes of one change superseded later in the same batch are dropped:
+//! every event is stored and every delivery processed, only the redundant comment updates
+//! are skipped. A crash before the commit leaves the whole batch
 //! pending, to be redone. A normaliser error, a reactor error (a store error while deciding)
 //! or a panic quarantines the delivery with its error, to be retried with `canopy inbox
 //! retry`: accepted data is never dropped.
 
+use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -22,7 +26,7 @@ use canopy_service::react::{Carried, React};
 use canopy_service::ttm_online;
 use canopy_store::{Claim, Store, StoreError};
 
-use crate::batch::{coalesce, decide_batch};
+use crate::batch::{coalesce, decide_batch_after};
 use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, mpsc};
 
@@ -36,6 +40,18 @@ const BATCH: usize = 256;
 /// Most deliveries a worker decides and commits as one batch.
 pub const WORKER_BATCH: usize = crate::batch::WORKER_BATCH;
 
+/// A worker's batches decided but not committed yet, oldest first.
+type InFlight = Arc<std::sync::Mutex<VecDeque<Arc<Vec<WriteOp>>>>>;
+
+/// A batch decided by a worker, on its way to the store.
+struct Decided {
+    batch: Arc<Vec<Delivery>>,
+    ops: Arc<Vec<WriteOp>>,
+    took: Vec<Duration>,
+    started: std::time::Instant,
+    decided_at: Duration,
+}
+
 /// Shared state of the processing side, for readiness and metrics.
 #[derive(Default)]
 pub struct WorkerHealth {
@@ -43,6 +59,8 @@ pub struct WorkerHealth {
     pub running: AtomicUsize,
     /// Workers the pool was started with.
     pub expected: AtomicUsize,
+    /// The server runs no pool at all (intake only: `workers` 0).
+    pub intake_only: std::sync::atomic::AtomicBool,
 }
 
 /// Everything the worker pool needs, passed in.
@@ -84,25 +102,9 @@ impl Pool {
             // so each is processed after every earlier delivery of that repository.
             // The dispatcher hands over each claim's deliveries of the worker as one message;
             // the worker takes every message waiting, up to WORKER_BATCH deliveries at a time.
-            let (tx, mut rx) = mpsc::channel::<Vec<Pending>>(4);
+            let (tx, rx) = mpsc::channel::<Vec<Pending>>(4);
             senders.push(tx);
-            let pool = pool.clone();
-            tokio::spawn(async move {
-                pool.health.running.fetch_add(1, Ordering::SeqCst);
-                let mut waiting: std::collections::VecDeque<Delivery> = Default::default();
-                while let Some(group) = rx.recv().await {
-                    waiting.extend(group.into_iter().map(|p| p.delivery));
-                    while let Ok(more) = rx.try_recv() {
-                        waiting.extend(more.into_iter().map(|p| p.delivery));
-                    }
-                    while !waiting.is_empty() {
-                        let n = waiting.len().min(WORKER_BATCH);
-                        pool.process(waiting.drain(..n).collect()).await;
-                    }
-                }
-                pool.health.running.fetch_sub(1, Ordering::SeqCst);
-                tracing::debug!(worker = n, "worker stopped");
-            });
+            tokio::spawn(pool.clone().work(n, rx));
         }
         let pool2 = pool.clone();
         tokio::spawn(async move { pool2.dispatch(senders, shutdown).await })
@@ -154,9 +156,55 @@ impl Pool {
         }
     }
 
-    /// Decides about a batch of deliveries (in order) and records the results durably in one
-    /// transaction; store failures are retried.
-    async fn process(&self, batch: Vec<Delivery>) {
+    /// A worker: takes every delivery waiting in its queue (up to [`WORKER_BATCH`] at a time),
+    /// decides about them as one batch and hands the decisions to its recorder, which commits
+    /// the batches in order while the worker already decides the next one, on top of the
+    /// batches decided but not committed yet.
+    async fn work(self: Arc<Self>, n: usize, mut rx: mpsc::Receiver<Vec<Pending>>) {
+        self.health.running.fetch_add(1, Ordering::SeqCst);
+        let in_flight: InFlight = Default::default();
+        // One decided batch may wait while another is being committed.
+        let (decided_tx, mut decided_rx) = mpsc::channel::<Decided>(1);
+        let (pool, flying) = (self.clone(), in_flight.clone());
+        let recorder = tokio::spawn(async move {
+            while let Some(d) = decided_rx.recv().await {
+                pool.finish(d).await;
+                // Committed (or the writer stopped, and nothing later commits either).
+                if let Ok(mut f) = flying.lock() {
+                    f.pop_front();
+                }
+            }
+        });
+        let mut waiting: VecDeque<Delivery> = VecDeque::new();
+        'recv: while let Some(group) = rx.recv().await {
+            waiting.extend(group.into_iter().map(|p| p.delivery));
+            while let Ok(more) = rx.try_recv() {
+                waiting.extend(more.into_iter().map(|p| p.delivery));
+            }
+            while !waiting.is_empty() {
+                let take = waiting.len().min(WORKER_BATCH);
+                let ahead: Vec<Arc<Vec<WriteOp>>> = match in_flight.lock() {
+                    Ok(f) => f.iter().cloned().collect(),
+                    Err(_) => break 'recv,
+                };
+                let d = self.decide(waiting.drain(..take).collect(), ahead).await;
+                if let Ok(mut f) = in_flight.lock() {
+                    f.push_back(d.ops.clone());
+                }
+                if decided_tx.send(d).await.is_err() {
+                    break 'recv;
+                }
+            }
+        }
+        drop(decided_tx);
+        let _ = recorder.await;
+        self.health.running.fetch_sub(1, Ordering::SeqCst);
+        tracing::debug!(worker = n, "worker stopped");
+    }
+
+    /// Decides about a batch of deliveries (in order), reading the store as if the batches
+    /// `ahead` (decided, not committed yet) were committed.
+    async fn decide(&self, batch: Vec<Delivery>, ahead: Vec<Arc<Vec<WriteOp>>>) -> Decided {
         let started = std::time::Instant::now();
         let now = self.clock.now();
         let batch = Arc::new(batch);
@@ -167,10 +215,11 @@ impl Pool {
             batch.clone(),
         );
         let decided = tokio::task::spawn_blocking(move || {
-            decide_batch(
+            decide_batch_after(
                 normalizer.as_ref(),
                 reactor.as_ref(),
                 store.as_ref(),
+                &ahead,
                 &b2,
                 now,
             )
@@ -189,12 +238,30 @@ impl Pool {
             }
         };
         coalesce(&mut ops);
+        Decided {
+            batch,
+            ops: Arc::new(ops),
+            took,
+            started,
+            decided_at: started.elapsed(),
+        }
+    }
+
+    /// Records a decided batch durably in one transaction (store failures are retried), then
+    /// wakes the outbox and counts the deliveries.
+    async fn finish(&self, d: Decided) {
+        let Decided {
+            batch,
+            ops,
+            took,
+            started,
+            decided_at,
+        } = d;
         let outcomes: Vec<&'static str> = ops.iter().map(outcome_name).collect();
         let enqueued = ops
             .iter()
             .any(|op| matches!(op, WriteOp::Complete { actions, .. } if !actions.is_empty()));
-        let decided_at = started.elapsed();
-        if !self.record(&batch, ops).await {
+        if !self.record(&batch, &ops).await {
             return;
         }
         if enqueued {
@@ -217,10 +284,10 @@ impl Pool {
 
     /// Commits a batch's decisions in one transaction, retrying store failures with backoff;
     /// false if the writer stopped (the deliveries stay pending for the next start).
-    async fn record(&self, batch: &[Delivery], ops: Vec<WriteOp>) -> bool {
+    async fn record(&self, batch: &[Delivery], ops: &[WriteOp]) -> bool {
         let mut backoff = Duration::from_millis(100);
         loop {
-            match self.committer.submit_group(ops.clone()).await {
+            match self.committer.submit_group(ops.to_vec()).await {
                 Ok(_) => return true,
                 Err(CommitError::Stopped) => return false,
                 Err(e) => {
@@ -243,9 +310,10 @@ pub fn decide(
     d: &Delivery,
     now: DateTime<Utc>,
 ) -> WriteOp {
-    let (mut op, after) = decide_carried(normalizer, reactor, store, d, now, Carried::new());
-    if let (WriteOp::Complete { meta, .. }, Some(after)) = (&mut op, after) {
-        meta.extend(carried_meta(&after));
+    let mut carried = Carried::new();
+    let (mut op, completed) = decide_carried(normalizer, reactor, store, d, now, &mut carried);
+    if let (WriteOp::Complete { meta, .. }, true) = (&mut op, completed) {
+        meta.extend(carried_meta(&carried));
     }
     op
 }
@@ -257,19 +325,20 @@ pub fn carried_meta(c: &Carried) -> impl Iterator<Item = (String, Vec<u8>)> + '_
 }
 
 /// [`decide`] for one delivery of a batch: the reaction starts from the time-to-merge states
-/// `carried` from the batch's earlier deliveries. Returns the decision without those states
-/// (its `meta` is empty) and, when it completed, the states as it leaves them.
+/// `carried` from the batch's earlier deliveries and changes them there. Returns the decision
+/// without those states (its `meta` is empty) and whether it completed (when it did not,
+/// `carried` may hold partial changes: see [`React::react_carried`]).
 pub fn decide_carried(
     normalizer: &dyn Normalize,
     reactor: &dyn React,
     store: &dyn Store,
     d: &Delivery,
     now: DateTime<Utc>,
-    carried: Carried,
-) -> (WriteOp, Option<Carried>) {
+    carried: &mut Carried,
+) -> (WriteOp, bool) {
     let n = match normalizer.normalize(d) {
         Ok(n) => n,
-        Err(error) => return (quarantine(d, error, now), None),
+        Err(error) => return (quarantine(d, error, now), false),
     };
     let mut events = n.events;
     for e in &mut events {
@@ -287,13 +356,13 @@ pub fn decide_carried(
                 actions: reaction.actions,
                 consents: reaction.consents,
             },
-            Some(reaction.ttm),
+            true,
         ),
         Err(e) => {
             tracing::error!(delivery = %d.id, error = %e, "deciding actions failed");
             (
                 quarantine(d, format!("deciding actions failed: {e}"), now),
-                None,
+                false,
             )
         }
     }

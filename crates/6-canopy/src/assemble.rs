@@ -82,7 +82,7 @@ pub fn bot(
     };
     let app = AppConfig {
         limits: limits(cfg),
-        workers: opts.workers.max(1),
+        workers: opts.workers,
         github_secrets: opts.github_secrets,
         gerrit_secrets: opts.gerrit_secrets,
         reactor: Arc::new(reactor),

@@ -399,7 +399,17 @@ impl TtmModel {
     /// The predicted distribution with each side of the interval moved outwards by
     /// (lower, upper) widths on the ln(1 + hours) scale (see `aci` and `online`).
     pub fn predict_with(&self, f: &TtmFeatures, widths: (f64, f64)) -> Prediction {
-        let r = self.raw(f);
+        self.predict_from(f, &self.raw(f), widths)
+    }
+
+    /// [`TtmModel::predict_with`] given the change's quantiles before widening, `r =
+    /// self.raw(f)` (so that a caller that keeps them does not walk the forests twice).
+    pub fn predict_from(
+        &self,
+        f: &TtmFeatures,
+        r: &RawQuantiles,
+        widths: (f64, f64),
+    ) -> Prediction {
         let lo = (r.lo - widths.0).min(r.mid);
         let hi = (r.hi + widths.1).max(r.mid);
         Prediction {

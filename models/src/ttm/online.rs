@@ -62,6 +62,30 @@ pub struct OnlineState {
     pub errors: RollingError,
     /// First prediction of each open change, by number.
     pub pending: BTreeMap<u64, Issued>,
+    /// What [`OnlineState::rollback`] restores (not stored, not compared).
+    #[serde(skip)]
+    journal: Journal,
+}
+
+/// The changes to a state since [`OnlineState::begin`]: its small parts as they were, and the
+/// previous value of every `pending` entry changed since, oldest first.
+#[derive(Debug, Clone, Default)]
+struct Journal(Option<Box<Undo>>);
+
+#[derive(Debug, Clone)]
+struct Undo {
+    aci: Aci,
+    scores: ScoreWindow,
+    model: i64,
+    errors: RollingError,
+    pending: Vec<(u64, Option<Issued>)>,
+}
+
+/// A journal says nothing about the state: two states are equal whatever their journals.
+impl PartialEq for Journal {
+    fn eq(&self, _: &Journal) -> bool {
+        true
+    }
 }
 
 impl OnlineState {
@@ -74,6 +98,54 @@ impl OnlineState {
             model: model.trained_through,
             errors: RollingError::seeded(&model.evidence),
             pending: BTreeMap::new(),
+            journal: Journal::default(),
+        }
+    }
+
+    /// Starts recording changes, so that [`OnlineState::rollback`] can undo them at the cost
+    /// of what changed (a copy of the state costs every open change's prediction).
+    pub fn begin(&mut self) {
+        self.journal = Journal(Some(Box::new(Undo {
+            aci: self.aci.clone(),
+            scores: self.scores.clone(),
+            model: self.model,
+            errors: self.errors.clone(),
+            pending: Vec::new(),
+        })));
+    }
+
+    /// Keeps the changes since [`OnlineState::begin`] and stops recording.
+    pub fn commit(&mut self) {
+        self.journal = Journal::default();
+    }
+
+    /// Puts the state back as it was at [`OnlineState::begin`] (nothing happens when it was
+    /// not begun) and stops recording.
+    pub fn rollback(&mut self) {
+        let Some(undo) = self.journal.0.take() else {
+            return;
+        };
+        let Undo {
+            aci,
+            scores,
+            model,
+            errors,
+            pending,
+        } = *undo;
+        (self.aci, self.scores, self.model, self.errors) = (aci, scores, model, errors);
+        for (number, old) in pending.into_iter().rev() {
+            match old {
+                Some(p) => self.pending.insert(number, p),
+                None => self.pending.remove(&number),
+            };
+        }
+    }
+
+    /// Notes the value of `pending[number]` before a change, when recording.
+    fn note(&mut self, number: u64) {
+        if let Some(undo) = self.journal.0.as_mut() {
+            undo.pending
+                .push((number, self.pending.get(&number).copied()));
         }
     }
 
@@ -113,7 +185,8 @@ impl OnlineState {
         median_hours: Option<f64>,
     ) -> Prediction {
         self.adopt(model);
-        let p = model.predict_with(f, self.widths(model));
+        let raw = model.raw(f);
+        let p = model.predict_from(f, &raw, self.widths(model));
         self.issue(
             number,
             Issued {
@@ -122,7 +195,7 @@ impl OnlineState {
                 p50_hours: p.p50_hours,
                 p90_hours: p.p90_hours,
                 median_hours,
-                raw: model.raw(f),
+                raw,
                 model: model.trained_through,
             },
         );
@@ -138,14 +211,26 @@ impl OnlineState {
     /// not finite numbers, are ignored), and drops issued predictions older than
     /// [`PENDING_MAX_AGE`].
     pub fn issue(&mut self, number: u64, issued: Issued) {
-        self.pending
-            .retain(|_, p| p.at + PENDING_MAX_AGE >= issued.at);
-        self.pending.entry(number).or_insert(issued);
+        let expired: Vec<u64> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.at + PENDING_MAX_AGE < issued.at)
+            .map(|(n, _)| *n)
+            .collect();
+        for n in expired {
+            self.note(n);
+            self.pending.remove(&n);
+        }
+        if !self.pending.contains_key(&number) {
+            self.note(number);
+            self.pending.insert(number, issued);
+        }
     }
 
     /// Change `number` merged after `hours`: scores its issued prediction, moves the levels
     /// and the rolling errors. `None` when nothing was issued for it (or it was scored already).
     pub fn merged(&mut self, number: u64, hours: f64) -> Option<Outcome> {
+        self.note(number);
         let p = self.pending.remove(&number)?;
         let y = to_log(hours);
         let outcome = Outcome {
@@ -166,6 +251,7 @@ impl OnlineState {
 
     /// Change `number` closed without merging: its prediction is never scored.
     pub fn closed(&mut self, number: u64) {
+        self.note(number);
         self.pending.remove(&number);
     }
 }
@@ -222,5 +308,31 @@ mod tests {
         assert_eq!(back.scores.len(), 1);
         let (a, b) = (back.errors.evidence(), s.errors.evidence());
         assert!(a.n == b.n && (a.model_mae - b.model_mae).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_rollback_undoes_every_change_since_begin_and_a_commit_keeps_them() {
+        let mut s = OnlineState::default();
+        s.issue(1, issued(0, 1.0, 5.0, 10.0, 20.0));
+        s.issue(2, issued(10, 1.0, 2.0, 3.0, 2.0));
+        s.issue(3, issued(20, 1.0, 2.0, 3.0, 2.0));
+        let before = s.clone();
+        s.begin();
+        s.merged(1, 30.0).unwrap();
+        s.closed(2);
+        s.issue(4, issued(30 + PENDING_MAX_AGE, 1.0, 2.0, 3.0, 2.0)); // drops 3 as too old
+        s.issue(1, issued(40 + PENDING_MAX_AGE, 1.0, 2.0, 3.0, 2.0)); // 1 again, after its merge
+        assert_eq!(s.pending.keys().copied().collect::<Vec<_>>(), vec![1, 4]);
+        assert_ne!(s, before);
+        s.rollback();
+        assert_eq!(s, before);
+        assert_eq!(s.pending, before.pending);
+        assert_eq!(s.aci, before.aci);
+        // Committed changes stay; a rollback without a begin changes nothing.
+        s.begin();
+        s.closed(3);
+        s.commit();
+        s.rollback();
+        assert_eq!(s.pending.keys().copied().collect::<Vec<_>>(), vec![1, 2]);
     }
 }

@@ -57,6 +57,13 @@ pub(super) fn apply_writes(
     Ok(outcomes)
 }
 
+/// The platform a stored key names.
+fn platform_named(name: &str) -> Option<Platform> {
+    [Platform::Github, Platform::Gerrit, Platform::Git]
+        .into_iter()
+        .find(|p| p.as_str() == name)
+}
+
 impl InboxStore for RedbStore {
     fn claim_pending(&self, claim: &Claim, limit: usize) -> Result<Vec<Pending>, StoreError> {
         let txn = self.db.begin_read().map_err(db_err)?;
@@ -77,6 +84,16 @@ impl InboxStore for RedbStore {
             }
             let (k, v) = entry.map_err(db_err)?;
             let (platform, id) = v.value();
+            // Held already (by this claimant, handed to a worker, or another): skipped before
+            // its record is read and decoded, as the check below would skip it.
+            if let Some(p) = platform_named(platform)
+                && let Some(by_other) = claims.held(p, id, claim)
+            {
+                if let Some(key) = by_other.filter(|k| !k.is_empty()) {
+                    blocked.insert(key.to_string());
+                }
+                continue;
+            }
             let rec = deliveries
                 .get((platform, id))
                 .map_err(db_err)?

@@ -64,15 +64,17 @@ pub trait React: Send + Sync + 'static {
 
     /// The reaction to one delivery of a batch, starting from the time-to-merge states the
     /// batch's earlier deliveries left (`carried`, by repository; one not in it is read from
-    /// the store): the reaction's `ttm` holds them as this delivery leaves them, so a batch
-    /// decodes and encodes each state once instead of once per delivery. The default ignores
-    /// `carried` (for reactors that keep no such state).
+    /// the store and added): the states are changed in `carried` (the reaction's `ttm` stays
+    /// empty), so a batch decodes and encodes each state once instead of once per delivery.
+    /// On an error or a panic, `carried` may hold partial changes: a caller that goes on
+    /// uses [`canopy_models::ttm::online::OnlineState::begin`] and `rollback`. The default
+    /// ignores `carried` (for reactors that keep no such state).
     fn react_carried(
         &self,
         store: &dyn Store,
         events: &[Event],
         now: DateTime<Utc>,
-        carried: Carried,
+        carried: &mut Carried,
     ) -> Result<Reaction, StoreError> {
         let _ = carried;
         self.react(store, events, now)
@@ -295,7 +297,10 @@ impl React for Reactor {
         events: &[Event],
         now: DateTime<Utc>,
     ) -> Result<Reaction, StoreError> {
-        self.react_carried(store, events, now, BTreeMap::new())
+        let mut carried = Carried::new();
+        let mut reaction = self.react_carried(store, events, now, &mut carried)?;
+        reaction.ttm = carried;
+        Ok(reaction)
     }
 
     fn react_carried(
@@ -303,12 +308,45 @@ impl React for Reactor {
         store: &dyn Store,
         events: &[Event],
         now: DateTime<Utc>,
-        carried: Carried,
+        carried: &mut Carried,
     ) -> Result<Reaction, StoreError> {
-        let mut reaction = Reaction {
-            ttm: carried,
-            ..Reaction::default()
+        // The states live in the reaction while it is decided and go back to `carried` however
+        // it ends (an error or a panic included).
+        let mut back = GiveBack {
+            to: carried,
+            reaction: Reaction::default(),
         };
+        back.reaction.ttm = std::mem::take(back.to);
+        self.react_into(store, events, now, &mut back.reaction)?;
+        Ok(Reaction {
+            actions: std::mem::take(&mut back.reaction.actions),
+            consents: std::mem::take(&mut back.reaction.consents),
+            ttm: BTreeMap::new(),
+        })
+    }
+}
+
+/// Hands a reaction's time-to-merge states back to the carried ones when dropped.
+struct GiveBack<'a> {
+    to: &'a mut Carried,
+    reaction: Reaction,
+}
+
+impl Drop for GiveBack<'_> {
+    fn drop(&mut self) {
+        *self.to = std::mem::take(&mut self.reaction.ttm);
+    }
+}
+
+impl Reactor {
+    /// The reaction to a delivery's events, its time-to-merge states in `reaction.ttm`.
+    fn react_into(
+        &self,
+        store: &dyn Store,
+        events: &[Event],
+        now: DateTime<Utc>,
+        reaction: &mut Reaction,
+    ) -> Result<(), StoreError> {
         let mut touched: BTreeSet<ChangeKey> = BTreeSet::new();
         for e in events {
             if e.platform == Platform::Git {
@@ -316,10 +354,10 @@ impl React for Reactor {
             }
             if let EventKind::Comment(c) = &e.kind {
                 // Comments change nothing the sticky comment shows; only their commands matter.
-                self.commands(store, e, c, now, &mut reaction)?;
+                self.commands(store, e, c, now, reaction)?;
                 continue;
             }
-            self.ttm_outcome(store, e, &mut reaction)?;
+            self.ttm_outcome(store, e, reaction)?;
             let number = match (e.change_number(), e.head_sha()) {
                 (Some(n), _) => Some(n),
                 (None, Some(sha)) => change_of_sha(store, &e.repo, sha)?,
@@ -330,9 +368,9 @@ impl React for Reactor {
             }
         }
         for key in touched {
-            self.refresh_change(store, &key, events, now, None, &mut reaction)?;
+            self.refresh_change(store, &key, events, now, None, reaction)?;
         }
-        Ok(reaction)
+        Ok(())
     }
 }
 

@@ -43,7 +43,9 @@ pub struct ServeArgs {
     /// Configuration file (see deploy/canopy.example.toml).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Worker count [default: server.workers from the config file, else 2].
+    /// Worker count [default: server.workers from the config file, else 2]. 0 runs an
+    /// intake-only server: it acknowledges and stores deliveries but processes none (they stay
+    /// pending for a replica that processes, or for the next start with workers).
     #[arg(long)]
     pub workers: Option<usize>,
     /// Compute every action but print it as a JSON line on stdout instead of performing it.
@@ -79,7 +81,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     let listen = args.listen.unwrap_or(cfg.server.listen);
     let opts = ServeOptions {
-        workers: args.workers.unwrap_or(cfg.server.workers).max(1),
+        workers: args.workers.unwrap_or(cfg.server.workers),
         github_secrets,
         gerrit_secrets,
         dry_run: args.dry_run,
