@@ -18,8 +18,8 @@ use canopy_core::{
     WriteOutcome,
 };
 use canopy_store::{
-    AuditEntry, CachedScore, Claim, PgStore, RedbStore, ReportStatus, ScoreStore, Store,
-    StoreError, StoredReport, TimeRange, by_scan, repo_events,
+    AuditEntry, CachedScore, Claim, PgStore, RedbStore, ReportStatus, Store, StoreError,
+    StoredReport, TimeRange, by_scan, repo_events,
 };
 use chrono::{DateTime, Duration, Utc};
 
