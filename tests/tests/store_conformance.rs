@@ -1559,7 +1559,7 @@ fn postgres_schema_1_events_get_their_kinds_and_job_keys_when_migrated() {
         "{err}"
     );
     let (store, applied) = PgStore::open_and_migrate(&db.options()).unwrap();
-    assert_eq!(applied, vec![2, 3]);
+    assert_eq!(applied, vec![2, 3, 4]);
     let s: &dyn Store = &store;
     assert_eq!(s.change_of_sha("o/r", "aaa").unwrap(), Some(7));
     let ids = |scan: &dyn Fn(canopy_store::Visit<'_>)| {
