@@ -18,8 +18,8 @@ use canopy_core::{
     WriteOutcome,
 };
 use canopy_store::{
-    AuditEntry, Claim, PgStore, RedbStore, ReportStatus, Store, StoreError, StoredReport,
-    TimeRange, by_scan, repo_events,
+    AuditEntry, CachedScore, Claim, PgStore, RedbStore, ReportStatus, Store, StoreError,
+    StoredReport, TimeRange, by_scan, repo_events,
 };
 use chrono::{DateTime, Duration, Utc};
 
@@ -84,6 +84,7 @@ conformance!(
     consent_keeps_the_latest_record,
     reports_audit_logs_and_budgets,
     a_measurement_delivery_stores_its_events_beside_the_job,
+    sentiment_scores_are_cached_per_model_and_comment,
 );
 
 fn t(s: &str) -> DateTime<Utc> {
@@ -1323,6 +1324,77 @@ fn reports_audit_logs_and_budgets(f: &Fixture) {
     assert_eq!(s.budget("dp-budget:2026-Q2").unwrap(), None);
 }
 
+fn sentiment_scores_are_cached_per_model_and_comment(f: &Fixture) {
+    let s = f.store.as_ref();
+    let score = |negative, uncivil| CachedScore { negative, uncivil };
+    let keys = [
+        ("acme/widgets", "c1"),
+        ("acme/widgets", "c2"),
+        ("acme/gears", "c1"),
+        ("acme/widgets", "nul\0id"),
+    ];
+    assert_eq!(s.cached_scores("m1", &keys).unwrap(), vec![None; 4]);
+    s.put_scores(
+        "m1",
+        &[
+            (keys[0], score(0.25, false)),
+            (keys[2], score(0.9, true)),
+            (keys[3], score(0.5, false)),
+            // The last score of a comment given twice wins.
+            (keys[0], score(0.125, false)),
+        ],
+    )
+    .unwrap();
+    let want = vec![
+        Some(score(0.125, false)),
+        None,
+        Some(score(0.9, true)),
+        Some(score(0.5, false)),
+    ];
+    assert_eq!(s.cached_scores("m1", &keys).unwrap(), want);
+    // Exact values (the digest must read back what it computed), in the order asked.
+    let reversed: Vec<_> = keys.iter().rev().copied().collect();
+    let back = s.cached_scores("m1", &reversed).unwrap();
+    assert_eq!(back, want.iter().rev().copied().collect::<Vec<_>>());
+    // Another model sees nothing; a replica sees what was committed; a new score replaces.
+    assert_eq!(s.cached_scores("m2", &keys).unwrap(), vec![None; 4]);
+    s.put_scores("m2", &[(keys[1], score(0.3333333333333333, true))])
+        .unwrap();
+    s.put_scores("m1", &[(keys[2], score(0.1, false))]).unwrap();
+    let r = (f.replica)();
+    assert_eq!(
+        r.cached_scores("m1", &keys[2..3]).unwrap(),
+        vec![Some(score(0.1, false))]
+    );
+    assert_eq!(s.drop_scores_except("m2").unwrap(), 3);
+    assert_eq!(s.cached_scores("m1", &keys).unwrap(), vec![None; 4]);
+    assert_eq!(
+        s.cached_scores("m2", &keys).unwrap(),
+        vec![None, Some(score(0.3333333333333333, true)), None, None]
+    );
+    assert_eq!(s.drop_scores_except("m2").unwrap(), 0);
+    // Many comments at once (several statements on PostgreSQL).
+    let ids: Vec<String> = (0..12_000).map(|i| format!("e{i}")).collect();
+    let many: Vec<_> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            (
+                ("big/repo", id.as_str()),
+                score(i as f64 / 12_000.0, i % 7 == 0),
+            )
+        })
+        .collect();
+    s.put_scores("m2", &many).unwrap();
+    let asked: Vec<_> = many.iter().map(|(k, _)| *k).collect();
+    let got = s.cached_scores("m2", &asked).unwrap();
+    assert!(
+        got.iter()
+            .zip(&many)
+            .all(|(g, (_, w))| g.as_ref() == Some(w))
+    );
+}
+
 // PostgreSQL only: the schema's life.
 
 #[test]
@@ -1487,7 +1559,7 @@ fn postgres_schema_1_events_get_their_kinds_and_job_keys_when_migrated() {
         "{err}"
     );
     let (store, applied) = PgStore::open_and_migrate(&db.options()).unwrap();
-    assert_eq!(applied, vec![2, 3]);
+    assert_eq!(applied, vec![2, 3, 4]);
     let s: &dyn Store = &store;
     assert_eq!(s.change_of_sha("o/r", "aaa").unwrap(), Some(7));
     let ids = |scan: &dyn Fn(canopy_store::Visit<'_>)| {

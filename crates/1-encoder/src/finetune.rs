@@ -99,8 +99,9 @@ fn load_base(varmap: &VarMap, base: &Path) -> Result<(), EncoderError> {
     Ok(())
 }
 
-/// Writes an encoder directory: config, `vocab.txt`, weights (f16) and, for a fine-tuned
-/// encoder, its [`Meta`] and an `ARTIFACT.md`.
+/// Writes an encoder directory: config, `vocab.txt`, weights (f16; a fine-tuned encoder's
+/// matrices 8-bit, see [`crate::quant`]) and, for a fine-tuned encoder, its [`Meta`] and an
+/// `ARTIFACT.md`.
 pub(crate) fn write_dir(
     dir: &Path,
     config: &Config,
@@ -118,17 +119,22 @@ pub(crate) fn write_dir(
     };
     write(CONFIG, pretty(config).as_bytes())?;
     write(VOCAB, tok.to_vocab_txt().as_bytes())?;
-    let half: HashMap<String, Tensor> = tensors
-        .iter()
-        .map(|(k, v)| Ok((k.clone(), v.to_dtype(DType::F16)?)))
-        .collect::<Result<_, candle_core::Error>>()?;
-    candle_core::safetensors::save(&half, dir.join(WEIGHTS))?;
+    // A fine-tuned encoder is an artifact to ship: 8-bit matrices. A base stays f16.
+    let stored: HashMap<String, Tensor> = if meta.is_some() {
+        crate::quant::quantize(tensors)?
+    } else {
+        tensors
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), v.to_dtype(DType::F16)?)))
+            .collect::<Result<_, candle_core::Error>>()?
+    };
+    candle_core::safetensors::save(&stored, dir.join(WEIGHTS))?;
     if let Some(m) = meta {
         write(META, pretty(m).as_bytes())?;
         write(
             "ARTIFACT.md",
             format!(
-                "# Fine-tuned sentiment encoder\n\nBase: all-MiniLM-L6-v2 (Apache-2.0), fine-tuned by `canopy sentiment train --encoder`.\n\n- Trained on: {}\n- Kept epoch {} (validation macro-F1 {:.3}); inputs truncated to {} tokens.\n- Weights stored as f16.\n",
+                "# Fine-tuned sentiment encoder\n\nBase: all-MiniLM-L6-v2 (Apache-2.0), fine-tuned by `canopy sentiment train --encoder`.\n\n- Trained on: {}\n- Kept epoch {} (validation macro-F1 {:.3}); inputs truncated to {} tokens.\n- Weights stored as 8-bit per-row matrices (vectors f16), see `quant.rs`.\n",
                 m.trained_on, m.epoch, m.valid_macro_f1, m.max_len
             )
             .as_bytes(),
@@ -199,6 +205,7 @@ pub fn fine_tune(
         },
     )?;
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    let started = std::time::Instant::now();
     let mut drop = Dropout::new(cfg.dropout, cfg.seed);
     let lens: Vec<usize> = rows.iter().map(|r| r.0.len()).collect();
     let steps_per_epoch = rows.len().div_ceil(cfg.batch);
@@ -242,10 +249,13 @@ pub fn fine_tune(
             seen += b.len();
             step += 1;
             if (bi + 1) % 20 == 0 {
+                let secs = started.elapsed().as_secs_f64();
                 progress(&format!(
-                    "epoch {epoch}: {seen}/{} texts, mean loss {:.4}",
+                    "epoch {epoch}: {seen}/{} texts, mean loss {:.4}; {:.0} s, about {:.0} s to go",
                     rows.len(),
-                    loss_sum / (bi + 1) as f64
+                    loss_sum / (bi + 1) as f64,
+                    secs,
+                    secs / step as f64 * (total_steps - step) as f64
                 ));
             }
         }

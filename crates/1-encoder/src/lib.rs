@@ -7,6 +7,7 @@
 
 pub mod bert;
 mod finetune;
+pub mod quant;
 pub mod tokenizer;
 
 use std::collections::HashMap;
@@ -127,8 +128,8 @@ impl Encoder {
         let meta: Meta = json(&meta_path)?;
         let (config, tok) = read_config_and_vocab(dir)?;
         let dev = Device::Cpu;
-        let vb =
-            VarBuilder::from_buffered_safetensors(read(&dir.join(WEIGHTS))?, DType::F32, &dev)?;
+        let stored = candle_core::safetensors::load_buffer(&read(&dir.join(WEIGHTS))?, &dev)?;
+        let vb = VarBuilder::from_tensors(quant::dequantize(stored)?, DType::F32, &dev);
         let model = Bert::new(&config, vb)?;
         Ok(Encoder {
             tok,

@@ -10,9 +10,10 @@ use canopy_core::{Consent, DeliveryRecord, OutboxItem, Pending, Platform, WriteO
 use canopy_policies::privacy::Budget;
 use chrono::{DateTime, Utc};
 
+use crate::scores::{CachedScore, CommentKey};
 use crate::{
     AuditEntry, Claim, ConsentStore, EventStore, InboxStore, MetaStore, OutboxStore, ReportStore,
-    ScheduleStore, Store, StoreError, StoredReport, TimeRange, Visit, VisitSummary,
+    ScheduleStore, ScoreStore, Store, StoreError, StoredReport, TimeRange, Visit, VisitSummary,
 };
 
 /// Wraps a store; methods named with [`FailingStore::fail`] return [`StoreError::Db`].
@@ -230,6 +231,29 @@ impl ReportStore for FailingStore {
     fn budget(&self, key: &str) -> Result<Option<Budget>, StoreError> {
         self.check("budget")?;
         self.inner.budget(key)
+    }
+}
+
+impl ScoreStore for FailingStore {
+    fn cached_scores(
+        &self,
+        model: &str,
+        comments: &[CommentKey<'_>],
+    ) -> Result<Vec<Option<CachedScore>>, StoreError> {
+        self.check("cached_scores")?;
+        self.inner.cached_scores(model, comments)
+    }
+    fn put_scores(
+        &self,
+        model: &str,
+        scores: &[(CommentKey<'_>, CachedScore)],
+    ) -> Result<(), StoreError> {
+        self.check("put_scores")?;
+        self.inner.put_scores(model, scores)
+    }
+    fn drop_scores_except(&self, model: &str) -> Result<u64, StoreError> {
+        self.check("drop_scores_except")?;
+        self.inner.drop_scores_except(model)
     }
 }
 

@@ -1,8 +1,8 @@
 //! Layer 2, durable state behind traits. Each concept has its own trait — [`EventStore`]
 //! (events and their indexes), [`InboxStore`] (raw deliveries and their queue),
 //! [`OutboxStore`] (actions waiting to be performed), [`ConsentStore`], [`ReportStore`],
-//! [`MetaStore`] (small named values: settings, cursors, models) and [`ScheduleStore`] (the
-//! last run of each schedule) — and [`Store`] is all of them plus [`Store::apply_writes`], the
+//! [`MetaStore`] (small named values: settings, cursors, models), [`ScheduleStore`] (the
+//! last run of each schedule) and [`ScoreStore`] (sentiment scores cached by comment) — and [`Store`] is all of them plus [`Store::apply_writes`], the
 //! one way the running bot changes the inbox, the outbox, consent and schedules, atomically.
 //! Everything above this layer holds an `Arc<dyn Store>` (or a narrower trait object), never a
 //! concrete backend. The traits are shaped for a networked, multi-process backend as well as
@@ -27,6 +27,7 @@ pub mod overlay;
 pub mod postgres;
 pub mod redb;
 pub mod reports;
+pub mod scores;
 mod transitions;
 
 use std::path::PathBuf;
@@ -44,6 +45,7 @@ pub use overlay::Overlay;
 pub use postgres::{PgOptions, PgStore};
 pub use redb::{DB_FILE, RedbStore};
 pub use reports::{AuditEntry, ReportStatus, ReportStore, StoredReport};
+pub use scores::{CachedScore, CommentKey, ScoreStore};
 
 /// Version of the on-disk layout; a store written with another version is refused.
 pub const STORE_FORMAT_VERSION: u32 = 2;
@@ -162,7 +164,14 @@ impl Claim {
 
 /// All of the store, and the atomic write the running bot changes it with.
 pub trait Store:
-    EventStore + MetaStore + ScheduleStore + InboxStore + OutboxStore + ConsentStore + ReportStore
+    EventStore
+    + MetaStore
+    + ScheduleStore
+    + InboxStore
+    + OutboxStore
+    + ConsentStore
+    + ReportStore
+    + ScoreStore
 {
     /// Applies operations in one transaction, durable when this returns `Ok` (a scratch store,
     /// `RedbStore::open_scratch`, only when it is closed); one outcome per operation. Completing or quarantining a delivery, and recording an action's result,

@@ -16,9 +16,11 @@ use canopy_core::{Consent, DeliveryRecord, Enqueue, OutboxItem, Pending, Platfor
 use canopy_policies::privacy::Budget;
 use chrono::{DateTime, Utc};
 
+use crate::scores::{CachedScore, CommentKey};
 use crate::{
     AuditEntry, Claim, ConsentStore, EventStore, InboxStore, MetaStore, OutboxStore, ReportStore,
-    ScheduleStore, Store, StoreError, StoredReport, TimeRange, Visit, VisitSummary, by_scan,
+    ScheduleStore, ScoreStore, Store, StoreError, StoredReport, TimeRange, Visit, VisitSummary,
+    by_scan,
 };
 
 /// A store plus results decided but not committed yet; see the module documentation.
@@ -383,6 +385,26 @@ impl ReportStore for Overlay<'_> {
     }
     fn budget(&self, key: &str) -> Result<Option<Budget>, StoreError> {
         self.inner.budget(key)
+    }
+}
+
+impl ScoreStore for Overlay<'_> {
+    fn cached_scores(
+        &self,
+        model: &str,
+        comments: &[CommentKey<'_>],
+    ) -> Result<Vec<Option<CachedScore>>, StoreError> {
+        self.inner.cached_scores(model, comments)
+    }
+    fn put_scores(
+        &self,
+        model: &str,
+        scores: &[(CommentKey<'_>, CachedScore)],
+    ) -> Result<(), StoreError> {
+        self.inner.put_scores(model, scores)
+    }
+    fn drop_scores_except(&self, model: &str) -> Result<u64, StoreError> {
+        self.inner.drop_scores_except(model)
     }
 }
 

@@ -1,5 +1,7 @@
 //! A weekly digest of a repository with 100,000 events: figures (with the shipped sentiment
-//! model scoring the comments), Markdown with Mermaid charts, and HTML with SVG charts.
+//! model scoring the comments), Markdown with Mermaid charts, and HTML with SVG charts; and the
+//! comment scores of those 100,000 events (30,000 comments, every text distinct) through the
+//! store's score cache, cold (every comment scored and cached) and warm (every score read).
 //! `cargo bench -p canopy-service --bench digest`
 
 use canopy_analyzer::event::{
@@ -8,7 +10,9 @@ use canopy_analyzer::event::{
 };
 use canopy_analyzer::{Actor, Event, IsoWeek, Platform};
 use canopy_models::sentiment::Model;
+use canopy_service::comment_scores::CommentScores;
 use canopy_service::digest::Built;
+use canopy_store::{RedbStore, Store};
 use chrono::{DateTime, Duration, FixedOffset};
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -23,6 +27,11 @@ const TEXTS: [&str; 4] = [
 /// comments and 16,000 CI jobs by 300 people. (Long: one literal event per kind, in the order a
 /// change's life produces them.)
 fn history() -> Vec<Event> {
+    history_with(|_, _, i| TEXTS[i].into())
+}
+
+/// [`history`] with each comment's text made by `text(change, round, template)`.
+fn history_with(text: impl Fn(u64, u64, usize) -> String) -> Vec<Event> {
     let start: DateTime<FixedOffset> =
         DateTime::parse_from_rfc3339("2026-09-07T08:00:00+00:00").expect("date");
     let mut out = Vec::with_capacity(100_000);
@@ -69,7 +78,7 @@ fn history() -> Vec<Event> {
                     comment_id: format!("{n}-{r}"),
                     author: person(next()),
                     addressee: None,
-                    body: TEXTS[(next() % 4) as usize].into(),
+                    body: text(n, r, (next() % 4) as usize),
                     inline: false,
                     edited: false,
                     author_role: None,
@@ -154,5 +163,53 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// Comment scores of the 100,000 events, through a redb store's score cache, and the digest's
+/// figures with them; every comment's text is distinct (as in a real repository).
+fn bench_cache(c: &mut Criterion) {
+    let events = history_with(|n, r, i| format!("{} (change {n}, round {r})", TEXTS[i]));
+    let model = Model::shipped().expect("shipped sentiment model");
+    let week: IsoWeek = "2026-W47".parse().expect("week");
+    let figures = |scores: &CommentScores| {
+        let negative = |t: &str| scores.negative(t);
+        canopy_analyzer::digest::build("o/r", &events, week, Some(&negative), None)
+    };
+    let mut g = c.benchmark_group("comment_scores_100k_events");
+    g.sample_size(10);
+    g.bench_function("uncached_figures", |b| {
+        b.iter(|| {
+            let negative = |t: &str| model.probabilities(t)[0];
+            canopy_analyzer::digest::build("o/r", &events, week, Some(&negative), None)
+        })
+    });
+    g.bench_function("cold_cache_score_all_and_figures", |b| {
+        b.iter_batched(
+            || {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let store = RedbStore::open(dir.path()).expect("store");
+                (dir, store)
+            },
+            |(_dir, store)| {
+                let s = CommentScores::for_events(&store, model.clone(), &events).expect("score");
+                assert_eq!(s.stats().scored, 30_000);
+                figures(&s)
+            },
+            criterion::BatchSize::PerIteration,
+        )
+    });
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = RedbStore::open(dir.path()).expect("store");
+    CommentScores::for_events(&store, model.clone(), &events).expect("fill the cache");
+    let warm = |store: &dyn Store| {
+        let s = CommentScores::for_events(store, model.clone(), &events).expect("score");
+        assert_eq!(s.stats().cached, 30_000);
+        s
+    };
+    g.bench_function("warm_cache_read_all", |b| b.iter(|| warm(&store).stats()));
+    g.bench_function("warm_cache_read_all_and_figures", |b| {
+        b.iter(|| figures(&warm(&store)))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench, bench_cache);
 criterion_main!(benches);

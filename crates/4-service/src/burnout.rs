@@ -215,14 +215,16 @@ pub fn identities(a: &IdentityArgs) -> anyhow::Result<Identities> {
     Ok(Identities::new(mailmap, &mapping))
 }
 
-/// Person-weeks from every event in a store, with sentiment from the shipped model.
+/// Person-weeks from every event in a store, with sentiment from the shipped model (comment
+/// scores cached in the store).
 pub fn person_weeks(
     store: &dyn Store,
     ids: &Identities,
     meetings: Option<&Path>,
 ) -> anyhow::Result<Vec<PersonWeek>> {
     let sentiment = Sentiment::shipped().context("loading the sentiment model")?;
-    let negative = |t: &str| sentiment.probabilities(t)[0];
+    let scores = crate::comment_scores::CommentScores::for_store(store, sentiment)?;
+    let negative = |t: &str| scores.negative(t);
     let mut b = IndicatorBuilder::new(ids, HashMap::new(), Some(&negative));
     if let Some(m) = meetings {
         b.set_meetings(read_meetings(m)?);

@@ -12,6 +12,7 @@ pub mod burnout;
 pub mod carbon;
 pub mod channels;
 pub mod ci_insights;
+pub mod comment_scores;
 pub mod config;
 pub mod digest;
 pub mod format;

@@ -206,6 +206,18 @@ impl Model {
         artifact::to_bytes(self)
     }
 
+    /// The model's identity: `tfidf-` and a 64-bit FNV-1a hash of its artifact, so that scores
+    /// cached under it are never read by a different model.
+    pub fn identity(&self) -> String {
+        let h = self
+            .to_bytes()
+            .iter()
+            .fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            });
+        format!("tfidf-{h:016x}")
+    }
+
     /// Reads an artifact written by [`Model::to_bytes`].
     pub fn from_bytes(b: &[u8]) -> Result<Model, SentimentError> {
         artifact::from_bytes(b)
@@ -232,5 +244,8 @@ mod tests {
         let s = m.score("This is stupid, who wrote this garbage? What the hell.");
         assert!(s.uncivil, "{s:?}");
         assert!(!m.score("Thanks, looks good to me.").uncivil);
+        let id = m.identity();
+        assert!(id.starts_with("tfidf-") && id.len() == 22, "{id}");
+        assert_eq!(Model::shipped().unwrap().identity(), id);
     }
 }

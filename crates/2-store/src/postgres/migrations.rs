@@ -19,10 +19,15 @@ pub const MIGRATIONS: &[(u32, &str, &str)] = &[
         "lz4 delivery bodies",
         include_str!("migrations/0003_lz4_bodies.sql"),
     ),
+    (
+        4,
+        "sentiment scores",
+        include_str!("migrations/0004_sentiment_scores.sql"),
+    ),
 ];
 
 /// The schema version this build reads and writes (the last migration's).
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// Key of the advisory lock held while migrating.
 const MIGRATION_LOCK: i64 = 0x63_616e_6f70_7901; // "canopy" 1

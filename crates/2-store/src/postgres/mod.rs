@@ -17,6 +17,7 @@ mod outbox;
 mod pgpass;
 mod pool;
 mod reports;
+mod scores;
 mod writes;
 
 use std::future::Future;

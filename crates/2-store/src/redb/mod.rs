@@ -11,6 +11,7 @@ mod inbox;
 mod migrate;
 mod outbox;
 mod reports;
+mod scores;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -132,6 +133,7 @@ impl RedbStore {
         outbox::init_tables(&txn)?;
         consent::init_tables(&txn)?;
         reports::init_tables(&txn)?;
+        scores::init_tables(&txn)?;
         txn.commit().map_err(db_err)
     }
 

@@ -23,6 +23,7 @@ use canopy_store::{EventStore, Store, TimeRange};
 
 use crate::burnout::{TeamBurnout, analysable_rows, personal_section, team_burnout};
 use crate::carbon::RegionData;
+use crate::comment_scores::CommentScores;
 use crate::messages;
 use crate::repo_config::RepoConfig;
 
@@ -135,8 +136,9 @@ pub fn build(
         })?;
     }
     let sentiment = Sentiment::shipped().context("loading the sentiment model")?;
-    let negative = |t: &str| sentiment.probabilities(t)[0];
-    let uncivil = |t: &str| sentiment.score(t).uncivil;
+    let scores = CommentScores::for_events(store, sentiment, &events)?;
+    let negative = |t: &str| scores.negative(t);
+    let uncivil = |t: &str| scores.uncivil(t);
     // Counted only once the flag is validated on held-out data (docs/burnout.md, Sentiment).
     let uncivil =
         canopy_models::sentiment::UNCIVIL_VALIDATED.then_some(&uncivil as &dyn Fn(&str) -> bool);

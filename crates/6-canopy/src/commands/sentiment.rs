@@ -102,9 +102,22 @@ pub struct TrainArgs {
     /// Fewest training texts an n-gram must appear in.
     #[arg(long, default_value_t = TrainConfig::default().min_df)]
     pub min_df: usize,
-    /// Encoder fine-tuning passes over the training texts.
+    /// Encoder fine-tuning passes over the training texts (the epoch with the best validation
+    /// macro-F1 is kept).
     #[arg(long, default_value_t = 3)]
     pub epochs: usize,
+    /// Encoder: longest input in tokens (longer texts are truncated, in training and scoring).
+    #[arg(long, default_value_t = 64)]
+    pub max_len: usize,
+    /// Encoder: texts per training step.
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+    /// Encoder: peak learning rate (linear warm-up over 6% of the steps, then linear decay).
+    #[arg(long, default_value_t = 8e-5)]
+    pub lr: f64,
+    /// Encoder: weight of the --extra corpora's texts relative to --data's.
+    #[arg(long, default_value_t = 0.5)]
+    pub encoder_extra_weight: f64,
 }
 
 /// Arguments of `canopy sentiment score`.
@@ -479,10 +492,25 @@ fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
 
 #[cfg(feature = "encoder")]
 fn fine_tune(base: &Path, data: &TrainData, a: &TrainArgs) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        a.epochs > 0 && a.batch > 0 && a.max_len > 2 && a.lr > 0.0,
+        "--epochs and --batch must be at least 1, --max-len at least 3, --lr positive"
+    );
     let cfg = canopy_encoder::FineTune {
         epochs: a.epochs,
+        max_len: a.max_len,
+        batch: a.batch,
+        lr: a.lr,
+        extra_weight: a.encoder_extra_weight,
         ..canopy_encoder::FineTune::default()
     };
+    eprintln!(
+        "fine-tuning {} on {} + {} texts (validation {}): {cfg:?}",
+        base.display(),
+        data.main.len(),
+        data.extra.len(),
+        data.valid.len()
+    );
     let report = canopy_encoder::fine_tune(base, data, &cfg, &a.out, &mut |m| eprintln!("{m}"))?;
     println!("wrote {} ({report})", a.out.display());
     Ok(ExitCode::SUCCESS)
