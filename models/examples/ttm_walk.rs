@@ -2,7 +2,7 @@
 //! from the command line, one JSON line of figures per file (tuning runs; the product command is
 //! `canopy ttm eval`). Run: `cargo run --release -p canopy-models --example ttm_walk -- FILES…
 //! [--trees N] [--depth N] [--lr X] [--min-leaf N] [--cal X] [--relative] [--gamma X]
-//! [--weeks X] [--bucket median|likely] [--with-size]`.
+//! [--weeks X] [--bucket mapped|median|likely] [--with-size]`.
 
 use canopy_models::ttm::gousios::{GousiosRow, records};
 use canopy_models::ttm::walk::{BucketRule, WalkConfig, rows as rows_of, score};
@@ -32,7 +32,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--bucket" => {
                 cfg.bucket_rule = match val()?.as_str() {
                     "likely" => BucketRule::MostLikely,
-                    _ => BucketRule::OfMedian,
+                    "median" => BucketRule::OfMedian,
+                    _ => BucketRule::Mapped,
                 }
             }
             "--with-size" => with_size = true,
@@ -88,7 +89,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "rm_log_mae": rm.log_mae, "ratio": fig.log_mae / rm.log_mae,
                 "coverage": fig.coverage_10_90, "static_coverage": fig.static_coverage_10_90,
                 "rm_coverage": rm.coverage_10_90, "worst_month": worst,
-                "f1": fig.bucket_macro_f1, "clf_f1": clf_f1,
+                "f1": fig.bucket_macro_f1, "f1_of_median": fig.bucket_macro_f1_of_median, "clf_f1": clf_f1,
                 "auc": fig.merge_30d_auc, "served_log_mae": fig.served.log_mae,
                 "model_share": fig.served.model_share, "retrains": fig.retrains,
                 "secs": t.elapsed().as_secs_f64(),

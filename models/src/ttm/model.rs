@@ -8,13 +8,14 @@
 use serde::{Deserialize, Serialize};
 
 use super::aci::{Scores, TARGET, WINDOW};
+use super::buckets::BUCKET_WINDOW;
 use super::features::{GROUPS, N, TtmFeatures, from_log, group_of, idx, to_log};
 use super::record::{PrRecord, THIRTY_DAYS};
 use super::running_median::RunningMedian;
 use crate::gbt::{self, Gbt, Loss, Params, quantile};
 
 /// Format version of serialised models.
-pub const MODEL_VERSION: u32 = 2;
+pub const MODEL_VERSION: u32 = 3;
 
 /// Why a model could not be trained.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -106,6 +107,10 @@ pub struct TtmModel {
     /// (lower, upper) scores of the latest calibration changes, oldest first: the first
     /// window of the adaptive interval.
     pub recent_scores: Vec<(f64, f64)>,
+    /// (predicted median, actual) of ln(1 + hours) of the latest calibration changes, oldest
+    /// first, the median fitted without them: the first window of the bucket mapping (`buckets`).
+    #[serde(default)]
+    pub recent_medians: Vec<(f64, f64)>,
     /// Whether the quantiles are distances from the running median.
     pub relative: bool,
     /// The offset when a change has no running median: the training median, ln(1 + hours).
@@ -193,6 +198,7 @@ struct Calibrated {
     lo_scores: Scores,
     hi_scores: Scores,
     recent_scores: Vec<(f64, f64)>,
+    recent_medians: Vec<(f64, f64)>,
     evidence: Vec<(f64, f64)>,
 }
 
@@ -281,6 +287,7 @@ fn calibrate(
             lo_scores: Scores::default(),
             hi_scores: Scores::default(),
             recent_scores: Vec::new(),
+            recent_medians: Vec::new(),
             evidence: Vec::new(),
         };
     }
@@ -290,9 +297,11 @@ fn calibrate(
     let running = RunningMedian::by_repo(records);
     let mut scores = Vec::with_capacity(n_cal);
     let mut evidence = Vec::with_capacity(n_cal);
+    let mut medians = Vec::with_capacity(n_cal);
     for r in cal_rows {
         let (row, t, o) = (&r.features.0, truth(r), target.offset(r));
         scores.push((o + lo.predict(row) - t, t - o - hi.predict(row)));
+        medians.push((o + mid.predict(row), t));
         if let Some(m) = running
             .get(r.repo.as_str())
             .and_then(|rm| rm.median_at(r.created_at))
@@ -312,6 +321,7 @@ fn calibrate(
         lo_scores: Scores::new(scores.iter().map(|s| s.0).collect()),
         hi_scores: Scores::new(scores.iter().map(|s| s.1).collect()),
         recent_scores: scores.split_off(n_cal.saturating_sub(WINDOW)),
+        recent_medians: medians.split_off(n_cal.saturating_sub(BUCKET_WINDOW)),
         evidence: evidence.split_off(keep),
     }
 }
@@ -360,6 +370,7 @@ impl TtmModel {
             lo_scores: cal.lo_scores,
             hi_scores: cal.hi_scores,
             recent_scores: cal.recent_scores,
+            recent_medians: cal.recent_medians,
             relative: cfg.relative,
             center_log: target.center_log,
             evidence: cal.evidence,

@@ -27,6 +27,8 @@ pub const SERVE_RETRAIN_HOURS: u64 = 168;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BucketRule {
+    /// The predicted median mapped through the latest merges by rank (`buckets`).
+    Mapped,
     /// The bucket the predicted median falls in.
     OfMedian,
     /// The most probable bucket under the predicted distribution.
@@ -57,7 +59,7 @@ impl Default for WalkConfig {
             retrain_every: SERVE_RETRAIN_HOURS as i64 * 3600,
             train: TrainConfig::default(),
             gamma: DEFAULT_GAMMA,
-            bucket_rule: BucketRule::OfMedian,
+            bucket_rule: BucketRule::Mapped,
             classifier: true,
         }
     }
@@ -106,6 +108,8 @@ pub struct Figures {
     pub bucket_accuracy: f64,
     /// Macro-F1 on AI4CI's ten buckets.
     pub bucket_macro_f1: f64,
+    /// Macro-F1 of the bucket the predicted median falls in (the rule before quantile mapping).
+    pub bucket_macro_f1_of_median: f64,
     /// ROC AUC of the merged-within-30-days probability on test changes whose outcome is known.
     pub merge_30d_auc: Option<f64>,
     /// Coverage per calendar month.
@@ -160,6 +164,8 @@ pub struct WalkRow {
     pub model: Prediction,
     /// The model's quantiles before widening.
     pub raw: RawQuantiles,
+    /// The model's bucket, mapped through the merges observed before it opened.
+    pub bucket: usize,
     /// The static split-conformal interval, hours.
     pub static_interval: (f64, f64),
     /// The running median then.
@@ -344,6 +350,7 @@ fn walk_rows(
             median.map(|s| s.p50_hours),
         );
         let fixed = c.model.predict(&r.features);
+        let raw = c.model.raw(&r.features);
         rows.push(WalkRow {
             repo: r.repo.clone(),
             number: r.number,
@@ -352,7 +359,8 @@ fn walk_rows(
             hours: r.hours_to_merge(),
             merged_30d: r.merged_within_30d(),
             month: month_of(t),
-            raw: c.model.raw(&r.features),
+            bucket: state.bucket(&raw),
+            raw,
             static_interval: (fixed.p10_hours, fixed.p90_hours),
             model,
             median,
@@ -396,6 +404,7 @@ pub fn score(rows: &[WalkRow], end: i64, rule: BucketRule, retrains: usize) -> F
     let buckets: Vec<usize> = merged
         .iter()
         .map(|r| match rule {
+            BucketRule::Mapped => r.bucket,
             BucketRule::OfMedian => bucket(r.model.p50_hours),
             BucketRule::MostLikely => {
                 most_likely_bucket(r.model.p10_hours, r.model.p50_hours, r.model.p90_hours)
@@ -403,6 +412,7 @@ pub fn score(rows: &[WalkRow], end: i64, rule: BucketRule, retrains: usize) -> F
         })
         .collect();
     let main = metrics(&truth, &model_preds, Some(&buckets));
+    let of_median = metrics(&truth, &model_preds, None);
     let median_preds: Preds = merged.iter().map(|r| median_pred(&r.median)).collect();
     let served_preds: Preds = merged
         .iter()
@@ -449,6 +459,7 @@ pub fn score(rows: &[WalkRow], end: i64, rule: BucketRule, retrains: usize) -> F
         static_coverage_10_90: static_cov,
         bucket_accuracy: main.bucket_accuracy,
         bucket_macro_f1: main.bucket_macro_f1,
+        bucket_macro_f1_of_median: of_median.bucket_macro_f1,
         merge_30d_auc,
         coverage_by_month: by_month(&merged),
         served: Served {
@@ -539,7 +550,7 @@ mod tests {
                 ..TrainConfig::default()
             },
             gamma,
-            bucket_rule: BucketRule::OfMedian,
+            bucket_rule: BucketRule::Mapped,
             classifier: true,
         }
     }
