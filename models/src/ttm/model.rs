@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::aci::{Scores, TARGET, WINDOW};
+use super::bucket_classifier::BucketClassifier;
 use super::buckets::BUCKET_WINDOW;
 use super::features::{GROUPS, N, TtmFeatures, from_log, group_of, idx, to_log};
 use super::record::{PrRecord, THIRTY_DAYS};
@@ -71,7 +72,25 @@ pub struct TrainConfig {
     /// development repositories leaving out the last 30 days cost more recency than it removed
     /// bias (docs/models.md).
     pub censor_days: f64,
+    /// Train the bucket head (`TtmModel::head`): one-vs-rest trees over AI4CI's buckets.
+    #[serde(default = "yes")]
+    pub bucket_head: bool,
+    /// Most merged changes (the latest) the bucket head learns from, which bounds its share
+    /// of the training time.
+    #[serde(default = "head_rows")]
+    pub head_rows: usize,
 }
+
+fn yes() -> bool {
+    true
+}
+
+fn head_rows() -> usize {
+    HEAD_ROWS
+}
+
+/// Default of [`TrainConfig::head_rows`].
+pub const HEAD_ROWS: usize = 20_000;
 
 impl Default for TrainConfig {
     fn default() -> Self {
@@ -82,6 +101,8 @@ impl Default for TrainConfig {
             refit: false,
             relative: false,
             censor_days: 0.0,
+            bucket_head: true,
+            head_rows: HEAD_ROWS,
         }
     }
 }
@@ -118,6 +139,9 @@ pub struct TtmModel {
     /// Absolute errors of ln(1 + hours) of (model, running median) on the latest calibration
     /// changes, the model fitted without them: the fallback's first evidence.
     pub evidence: Vec<(f64, f64)>,
+    /// The bucket head: the model's AI4CI bucket by prior-corrected probability.
+    #[serde(default)]
+    pub head: Option<BucketClassifier>,
     /// Feature medians of the training changes: the reference an explanation starts from.
     pub baseline: TtmFeatures,
     /// Merged changes learned from.
@@ -361,6 +385,10 @@ impl TtmModel {
         let q50 = gbt::fit(&x, &y, Loss::Quantile(0.5), &cfg.params);
         let cal = calibrate(&merged, records, &target, cfg, (&x, &y));
         let (merge30, n_changes) = merge_classifier(records, through, &cfg.params);
+        let head = cfg.bucket_head.then(|| {
+            let from = merged.len().saturating_sub(cfg.head_rows.max(1));
+            BucketClassifier::train_on(&merged[from..], &cfg.params)
+        });
         Ok(TtmModel {
             version: MODEL_VERSION,
             q10: cal.q10,
@@ -374,6 +402,7 @@ impl TtmModel {
             relative: cfg.relative,
             center_log: target.center_log,
             evidence: cal.evidence,
+            head,
             baseline: median_features(&merged),
             n_merged: merged.len(),
             n_changes,
@@ -395,6 +424,17 @@ impl TtmModel {
             mid: o + self.q50.predict(x),
             hi: o + self.q90.predict(x),
         }
+    }
+
+    /// The model's AI4CI bucket for a change: the head's prior-corrected decision, or `None`
+    /// without a head.
+    pub fn bucket(&self, f: &TtmFeatures) -> Option<usize> {
+        self.bucket_with(f, super::bucket_classifier::PRIOR_CORRECTION)
+    }
+
+    /// The head's decision with prior-correction exponent `beta`.
+    pub fn bucket_with(&self, f: &TtmFeatures, beta: f64) -> Option<usize> {
+        self.head.as_ref().map(|h| h.decide(f, beta))
     }
 
     /// The static (split-conformal) widths: the calibration scores at 10% on each side.

@@ -11,7 +11,7 @@ use chrono::DateTime;
 use serde::Serialize;
 
 use super::aci::DEFAULT_GAMMA;
-use super::bucket_classifier::BucketClassifier;
+use super::bucket_classifier::{BucketClassifier, PRIOR_CORRECTION};
 use super::eval::{Metrics, Preds, auc, bucket, metrics, most_likely_bucket};
 use super::gousios::FINAL_SIZE;
 use super::model::{Prediction, RawQuantiles, Scope, TrainConfig, TtmError, TtmModel};
@@ -27,6 +27,8 @@ pub const SERVE_RETRAIN_HOURS: u64 = 168;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BucketRule {
+    /// The model's bucket head (prior-corrected probability), else `Mapped`.
+    Head,
     /// The predicted median mapped through the latest merges by rank (`buckets`).
     Mapped,
     /// The bucket the predicted median falls in.
@@ -50,6 +52,8 @@ pub struct WalkConfig {
     pub bucket_rule: BucketRule,
     /// Train and score the AI4CI-style classifier too (most of the evaluation's time).
     pub classifier: bool,
+    /// Exponent of the bucket head's prior correction.
+    pub beta: f64,
 }
 
 impl Default for WalkConfig {
@@ -59,8 +63,9 @@ impl Default for WalkConfig {
             retrain_every: SERVE_RETRAIN_HOURS as i64 * 3600,
             train: TrainConfig::default(),
             gamma: DEFAULT_GAMMA,
-            bucket_rule: BucketRule::Mapped,
+            bucket_rule: BucketRule::Head,
             classifier: true,
+            beta: PRIOR_CORRECTION,
         }
     }
 }
@@ -108,8 +113,10 @@ pub struct Figures {
     pub bucket_accuracy: f64,
     /// Macro-F1 on AI4CI's ten buckets.
     pub bucket_macro_f1: f64,
-    /// Macro-F1 of the bucket the predicted median falls in (the rule before quantile mapping).
+    /// Macro-F1 of the bucket the predicted median falls in (the rule before the bucket head).
     pub bucket_macro_f1_of_median: f64,
+    /// Macro-F1 of the predicted median mapped through recent merges (`buckets`).
+    pub bucket_macro_f1_mapped: f64,
     /// ROC AUC of the merged-within-30-days probability on test changes whose outcome is known.
     pub merge_30d_auc: Option<f64>,
     /// Coverage per calendar month.
@@ -164,14 +171,18 @@ pub struct WalkRow {
     pub model: Prediction,
     /// The model's quantiles before widening.
     pub raw: RawQuantiles,
-    /// The model's bucket, mapped through the merges observed before it opened.
+    /// The model's median's bucket, mapped through the merges observed before it opened.
     pub bucket: usize,
+    /// The bucket head's decision, when the model has one.
+    pub head_bucket: Option<usize>,
     /// The static split-conformal interval, hours.
     pub static_interval: (f64, f64),
     /// The running median then.
     pub median: Option<Spread>,
     /// The AI4CI-style classifier's bucket and its hours, when trained.
     pub clf: Option<(usize, f64)>,
+    /// The classifier's bucket probabilities, when trained.
+    pub clf_probs: Option<[f64; 10]>,
     /// Whether the fallback showed the model.
     pub shown_model: bool,
 }
@@ -247,6 +258,14 @@ pub fn rows(
 /// Evaluates on `records` (any order): leak-free, and with the final-size features when the
 /// data has them.
 pub fn evaluate(records: &[PrRecord], cfg: &WalkConfig) -> Result<EvalReport, TtmError> {
+    evaluate_with_rows(records, cfg).map(|(report, _)| report)
+}
+
+/// [`evaluate`], and the leak-free walk's per-change predictions.
+pub fn evaluate_with_rows(
+    records: &[PrRecord],
+    cfg: &WalkConfig,
+) -> Result<(EvalReport, Vec<WalkRow>), TtmError> {
     let (sorted, cut, repos) = prepare(records, cfg);
     let split_at = sorted.get(cut).map_or(i64::MAX, |r| r.created_at);
     let end = sorted.iter().map(|r| r.created_at).max().unwrap_or(0);
@@ -261,7 +280,7 @@ pub fn evaluate(records: &[PrRecord], cfg: &WalkConfig) -> Result<EvalReport, Tt
     } else {
         None
     };
-    Ok(EvalReport {
+    let report = EvalReport {
         n_train: sorted[..cut]
             .iter()
             .filter(|r| r.merged_at.is_some_and(|m| m < split_at))
@@ -272,7 +291,8 @@ pub fn evaluate(records: &[PrRecord], cfg: &WalkConfig) -> Result<EvalReport, Tt
         with_final_size: with_size,
         leak_free: headline,
         repos,
-    })
+    };
+    Ok((report, rows))
 }
 
 /// The models in force: trained at the start of retraining period `k`.
@@ -291,12 +311,19 @@ fn retrain(
     cfg: &WalkConfig,
 ) -> Result<Current, TtmError> {
     let known = known_at(sorted, t);
+    let model = TtmModel::train(&known, scope_of(repos), &cfg.train)?;
+    // With a head the baseline is the head itself — the same trees on the same changes —
+    // deciding by the highest score, as AI4CI does.
+    let classifier = cfg.classifier.then(|| {
+        model
+            .head
+            .clone()
+            .unwrap_or_else(|| BucketClassifier::train(&known, &cfg.train.params))
+    });
     Ok(Current {
         k,
-        model: TtmModel::train(&known, scope_of(repos), &cfg.train)?,
-        classifier: cfg
-            .classifier
-            .then(|| BucketClassifier::train(&known, &cfg.train.params)),
+        model,
+        classifier,
     })
 }
 
@@ -360,6 +387,7 @@ fn walk_rows(
             merged_30d: r.merged_within_30d(),
             month: month_of(t),
             bucket: state.bucket(&raw),
+            head_bucket: c.model.bucket_with(&r.features, cfg.beta),
             raw,
             static_interval: (fixed.p10_hours, fixed.p90_hours),
             model,
@@ -368,6 +396,7 @@ fn walk_rows(
                 let b = m.predict(&r.features);
                 (b, m.hours(b))
             }),
+            clf_probs: c.classifier.as_ref().map(|m| m.probabilities(&r.features)),
             shown_model,
         });
     }
@@ -404,6 +433,7 @@ pub fn score(rows: &[WalkRow], end: i64, rule: BucketRule, retrains: usize) -> F
     let buckets: Vec<usize> = merged
         .iter()
         .map(|r| match rule {
+            BucketRule::Head => r.head_bucket.unwrap_or(r.bucket),
             BucketRule::Mapped => r.bucket,
             BucketRule::OfMedian => bucket(r.model.p50_hours),
             BucketRule::MostLikely => {
@@ -413,6 +443,8 @@ pub fn score(rows: &[WalkRow], end: i64, rule: BucketRule, retrains: usize) -> F
         .collect();
     let main = metrics(&truth, &model_preds, Some(&buckets));
     let of_median = metrics(&truth, &model_preds, None);
+    let mapped: Vec<usize> = merged.iter().map(|r| r.bucket).collect();
+    let mapped = metrics(&truth, &model_preds, Some(&mapped));
     let median_preds: Preds = merged.iter().map(|r| median_pred(&r.median)).collect();
     let served_preds: Preds = merged
         .iter()
@@ -460,6 +492,7 @@ pub fn score(rows: &[WalkRow], end: i64, rule: BucketRule, retrains: usize) -> F
         bucket_accuracy: main.bucket_accuracy,
         bucket_macro_f1: main.bucket_macro_f1,
         bucket_macro_f1_of_median: of_median.bucket_macro_f1,
+        bucket_macro_f1_mapped: mapped.bucket_macro_f1,
         merge_30d_auc,
         coverage_by_month: by_month(&merged),
         served: Served {
@@ -550,8 +583,9 @@ mod tests {
                 ..TrainConfig::default()
             },
             gamma,
-            bucket_rule: BucketRule::Mapped,
+            bucket_rule: BucketRule::Head,
             classifier: true,
+            beta: PRIOR_CORRECTION,
         }
     }
 
