@@ -382,12 +382,20 @@ impl TtmModel {
             center_log: quantile(&mut all_y, 0.5),
         };
         let (x, y) = target.xy(&merged);
-        let q50 = gbt::fit(&x, &y, Loss::Quantile(0.5), &cfg.params);
-        let cal = calibrate(&merged, records, &target, cfg, (&x, &y));
-        let (merge30, n_changes) = merge_classifier(records, through, &cfg.params);
-        let head = cfg.bucket_head.then(|| {
-            let from = merged.len().saturating_sub(cfg.head_rows.max(1));
-            BucketClassifier::train_on(&merged[from..], &cfg.params)
+        // The bucket head learns on a second thread while the quantile models do (each fit
+        // has its own seeded sampling, so the result does not depend on the scheduling).
+        let (head, (q50, cal, (merge30, n_changes))) = std::thread::scope(|s| {
+            let head = s.spawn(|| {
+                cfg.bucket_head.then(|| {
+                    let from = merged.len().saturating_sub(cfg.head_rows.max(1));
+                    BucketClassifier::train_on(&merged[from..], &cfg.params)
+                })
+            });
+            let q50 = gbt::fit(&x, &y, Loss::Quantile(0.5), &cfg.params);
+            let cal = calibrate(&merged, records, &target, cfg, (&x, &y));
+            let merge = merge_classifier(records, through, &cfg.params);
+            let head = head.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+            (head, (q50, cal, merge))
         });
         Ok(TtmModel {
             version: MODEL_VERSION,
