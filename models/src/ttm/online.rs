@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::aci::{Aci, ScoreWindow};
-use super::buckets::BucketMap;
 use super::fallback::{Choice, RollingError};
 use super::features::{TtmFeatures, to_log};
 use super::model::{Prediction, RawQuantiles, TtmModel};
@@ -63,9 +62,6 @@ pub struct OnlineState {
     pub errors: RollingError,
     /// First prediction of each open change, by number.
     pub pending: BTreeMap<u64, Issued>,
-    /// Predicted medians and actual times of recent merges, for the model's bucket.
-    #[serde(default)]
-    pub buckets: BucketMap,
 }
 
 impl OnlineState {
@@ -78,7 +74,6 @@ impl OnlineState {
             model: model.trained_through,
             errors: RollingError::seeded(&model.evidence),
             pending: BTreeMap::new(),
-            buckets: BucketMap::seeded(&model.recent_medians),
         }
     }
 
@@ -134,12 +129,6 @@ impl OnlineState {
         p
     }
 
-    /// The model's AI4CI bucket for a change whose raw quantiles are `raw`, mapped through the
-    /// recent merges (`buckets`).
-    pub fn bucket(&self, raw: &RawQuantiles) -> usize {
-        self.buckets.bucket(raw.mid)
-    }
-
     /// What to show now.
     pub fn choice(&self) -> Choice {
         self.errors.choice()
@@ -172,7 +161,6 @@ impl OnlineState {
         if let Some(m) = outcome.median_error {
             self.errors.push(outcome.model_error, m);
         }
-        self.buckets.push(p.raw.mid, y);
         Some(outcome)
     }
 
@@ -216,7 +204,6 @@ mod tests {
         assert!(s.aci.alpha_hi < s.aci.target && s.aci.alpha_lo > s.aci.target);
         assert_eq!(s.errors.evidence().n, 1);
         assert_eq!(s.scores.len(), 1);
-        assert_eq!(s.buckets.len(), 1);
         // Scored once; a change closed unmerged is never scored.
         assert!(s.merged(7, 30.0).is_none());
         s.issue(8, issued(20, 1.0, 2.0, 3.0, 2.0));
@@ -233,12 +220,6 @@ mod tests {
             (&s.aci, &s.pending, s.model)
         );
         assert_eq!(back.scores.len(), 1);
-        assert_eq!(back.buckets.len(), 1);
-        // A state stored before the bucket window existed still reads.
-        let mut old = serde_json::to_value(&s).unwrap();
-        old.as_object_mut().unwrap().remove("buckets");
-        let old: OnlineState = serde_json::from_value(old).unwrap();
-        assert!(old.buckets.is_empty());
         let (a, b) = (back.errors.evidence(), s.errors.evidence());
         assert!(a.n == b.n && (a.model_mae - b.model_mae).abs() < 1e-12);
     }

@@ -12,7 +12,9 @@ use serde::Serialize;
 
 use super::aci::DEFAULT_GAMMA;
 use super::bucket_classifier::{BucketClassifier, PRIOR_CORRECTION};
+use super::buckets::BucketMap;
 use super::eval::{Metrics, Preds, auc, bucket, metrics, most_likely_bucket};
+use super::features::to_log;
 use super::gousios::FINAL_SIZE;
 use super::model::{Prediction, RawQuantiles, Scope, TrainConfig, TtmError, TtmModel};
 use super::online::OnlineState;
@@ -349,12 +351,19 @@ fn walk_rows(
     let mut current: Option<Current> = None;
     let mut retrains = 0;
     let mut states: HashMap<&str, OnlineState> = HashMap::new();
+    // The mapped bucket's window per repository (an evaluation-only alternative, `buckets`),
+    // and the predicted median of each change, pushed when it merges.
+    let mut maps: HashMap<&str, BucketMap> = HashMap::new();
+    let mut mids: HashMap<usize, f64> = HashMap::new();
     let mut rows: Vec<WalkRow> = Vec::new();
     for (t, kind, i) in events {
         let r = &sorted[i];
         if kind == 0 {
             if let (Some(s), Some(h)) = (states.get_mut(r.repo.as_str()), r.hours_to_merge()) {
                 s.merged(r.number, h);
+                if let (Some(m), Some(mid)) = (maps.get_mut(r.repo.as_str()), mids.remove(&i)) {
+                    m.push(mid, to_log(h));
+                }
             }
             continue;
         }
@@ -378,6 +387,10 @@ fn walk_rows(
         );
         let fixed = c.model.predict(&r.features);
         let raw = c.model.raw(&r.features);
+        let map = maps
+            .entry(r.repo.as_str())
+            .or_insert_with(|| BucketMap::seeded(&c.model.recent_medians));
+        mids.insert(i, raw.mid);
         rows.push(WalkRow {
             repo: r.repo.clone(),
             number: r.number,
@@ -386,7 +399,7 @@ fn walk_rows(
             hours: r.hours_to_merge(),
             merged_30d: r.merged_within_30d(),
             month: month_of(t),
-            bucket: state.bucket(&raw),
+            bucket: map.bucket(raw.mid),
             head_bucket: c.model.bucket_with(&r.features, cfg.beta),
             raw,
             static_interval: (fixed.p10_hours, fixed.p90_hours),
