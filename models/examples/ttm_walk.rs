@@ -2,10 +2,12 @@
 //! from the command line, one JSON line of figures per file (tuning runs; the product command is
 //! `canopy ttm eval`). Run: `cargo run --release -p canopy-models --example ttm_walk -- FILES…
 //! [--trees N] [--depth N] [--lr X] [--min-leaf N] [--cal X] [--relative] [--gamma X]
-//! [--weeks X] [--bucket median|likely] [--with-size]`.
+//! [--weeks X] [--bucket head|mapped|median|likely] [--no-head] [--with-size]`.
 
 use canopy_models::ttm::gousios::{GousiosRow, records};
-use canopy_models::ttm::walk::{BucketRule, WalkConfig, rows as rows_of, score};
+use canopy_models::ttm::walk::{
+    BucketRule, WalkConfig, WalkRow, evaluate_with_rows, rows as rows_of, score,
+};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut cfg = WalkConfig::default();
@@ -32,11 +34,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--bucket" => {
                 cfg.bucket_rule = match val()?.as_str() {
                     "likely" => BucketRule::MostLikely,
-                    _ => BucketRule::OfMedian,
+                    "median" => BucketRule::OfMedian,
+                    "mapped" => BucketRule::Mapped,
+                    _ => BucketRule::Head,
                 }
             }
             "--with-size" => with_size = true,
             "--no-clf" => cfg.classifier = false,
+            "--no-head" => cfg.train.bucket_head = false,
+            "--beta" => cfg.beta = val()?.parse()?,
             "--dump" => dump = Some(val()?),
             "--report" => report = true,
             _ => files.push(a),
@@ -46,30 +52,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut rdr = csv::Reader::from_path(&f)?;
         let rows: Vec<GousiosRow> = rdr.deserialize().collect::<Result<_, _>>()?;
         let recs = records(&rows);
+        let name = std::path::Path::new(&f)
+            .file_stem()
+            .map(|s| s.to_string_lossy().replace("gousios2014_", ""))
+            .unwrap_or_default();
+        let write_dump = |walk: &[WalkRow]| -> Result<(), Box<dyn std::error::Error>> {
+            if let Some(dir) = &dump {
+                let mut out = String::new();
+                for r in walk {
+                    out.push_str(&serde_json::to_string(r)?);
+                    out.push('\n');
+                }
+                std::fs::write(format!("{dir}/{name}.jsonl"), out)?;
+            }
+            Ok(())
+        };
         if report {
-            // Exactly what `canopy ttm eval --format json` prints.
-            println!(
-                "{}",
-                serde_json::to_string(&canopy_models::ttm::walk::evaluate(&recs, &cfg)?)?
-            );
+            // Exactly what `canopy ttm eval --format json` prints (and the leak-free rows).
+            let (report, walk) = evaluate_with_rows(&recs, &cfg)?;
+            write_dump(&walk)?;
+            println!("{}", serde_json::to_string(&report)?);
             continue;
         }
         let t = std::time::Instant::now();
         let (walk, retrains) = rows_of(&recs, &cfg, with_size)?;
         let end = recs.iter().map(|r| r.created_at).max().unwrap_or(0);
         let fig = &score(&walk, end, cfg.bucket_rule, retrains);
-        let name = std::path::Path::new(&f)
-            .file_stem()
-            .map(|s| s.to_string_lossy().replace("gousios2014_", ""))
-            .unwrap_or_default();
-        if let Some(dir) = &dump {
-            let mut out = String::new();
-            for r in &walk {
-                out.push_str(&serde_json::to_string(r)?);
-                out.push('\n');
-            }
-            std::fs::write(format!("{dir}/{name}.jsonl"), out)?;
-        }
+        write_dump(&walk)?;
         let worst = fig
             .coverage_by_month
             .iter()
@@ -88,7 +97,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "rm_log_mae": rm.log_mae, "ratio": fig.log_mae / rm.log_mae,
                 "coverage": fig.coverage_10_90, "static_coverage": fig.static_coverage_10_90,
                 "rm_coverage": rm.coverage_10_90, "worst_month": worst,
-                "f1": fig.bucket_macro_f1, "clf_f1": clf_f1,
+                "f1": fig.bucket_macro_f1, "f1_of_median": fig.bucket_macro_f1_of_median, "f1_mapped": fig.bucket_macro_f1_mapped, "clf_f1": clf_f1,
                 "auc": fig.merge_30d_auc, "served_log_mae": fig.served.log_mae,
                 "model_share": fig.served.model_share, "retrains": fig.retrains,
                 "secs": t.elapsed().as_secs_f64(),

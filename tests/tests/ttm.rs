@@ -179,6 +179,8 @@ fn the_walk_forward_evaluation_keeps_its_json_interface() {
         "log_mae",
         "coverage_10_90",
         "bucket_macro_f1",
+        "bucket_macro_f1_of_median",
+        "bucket_macro_f1_mapped",
         "merge_30d_auc",
         "log_mae_with_final_size",
     ] {

@@ -5,6 +5,7 @@
 
 pub mod aci;
 pub mod bucket_classifier;
+pub mod buckets;
 pub mod eval;
 pub mod fallback;
 pub mod features;

@@ -8,13 +8,15 @@
 use serde::{Deserialize, Serialize};
 
 use super::aci::{Scores, TARGET, WINDOW};
+use super::bucket_classifier::BucketClassifier;
+use super::buckets::BUCKET_WINDOW;
 use super::features::{GROUPS, N, TtmFeatures, from_log, group_of, idx, to_log};
 use super::record::{PrRecord, THIRTY_DAYS};
 use super::running_median::RunningMedian;
 use crate::gbt::{self, Gbt, Loss, Params, quantile};
 
 /// Format version of serialised models.
-pub const MODEL_VERSION: u32 = 2;
+pub const MODEL_VERSION: u32 = 3;
 
 /// Why a model could not be trained.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -70,7 +72,25 @@ pub struct TrainConfig {
     /// development repositories leaving out the last 30 days cost more recency than it removed
     /// bias (docs/models.md).
     pub censor_days: f64,
+    /// Train the bucket head (`TtmModel::head`): one-vs-rest trees over AI4CI's buckets.
+    #[serde(default = "yes")]
+    pub bucket_head: bool,
+    /// Most merged changes (the latest) the bucket head learns from, which bounds its share
+    /// of the training time.
+    #[serde(default = "head_rows")]
+    pub head_rows: usize,
 }
+
+fn yes() -> bool {
+    true
+}
+
+fn head_rows() -> usize {
+    HEAD_ROWS
+}
+
+/// Default of [`TrainConfig::head_rows`].
+pub const HEAD_ROWS: usize = 20_000;
 
 impl Default for TrainConfig {
     fn default() -> Self {
@@ -81,6 +101,8 @@ impl Default for TrainConfig {
             refit: false,
             relative: false,
             censor_days: 0.0,
+            bucket_head: true,
+            head_rows: HEAD_ROWS,
         }
     }
 }
@@ -106,6 +128,10 @@ pub struct TtmModel {
     /// (lower, upper) scores of the latest calibration changes, oldest first: the first
     /// window of the adaptive interval.
     pub recent_scores: Vec<(f64, f64)>,
+    /// (predicted median, actual) of ln(1 + hours) of the latest calibration changes, oldest
+    /// first, the median fitted without them: the first window of the bucket mapping (`buckets`).
+    #[serde(default)]
+    pub recent_medians: Vec<(f64, f64)>,
     /// Whether the quantiles are distances from the running median.
     pub relative: bool,
     /// The offset when a change has no running median: the training median, ln(1 + hours).
@@ -113,6 +139,9 @@ pub struct TtmModel {
     /// Absolute errors of ln(1 + hours) of (model, running median) on the latest calibration
     /// changes, the model fitted without them: the fallback's first evidence.
     pub evidence: Vec<(f64, f64)>,
+    /// The bucket head: the model's AI4CI bucket by prior-corrected probability.
+    #[serde(default)]
+    pub head: Option<BucketClassifier>,
     /// Feature medians of the training changes: the reference an explanation starts from.
     pub baseline: TtmFeatures,
     /// Merged changes learned from.
@@ -193,6 +222,7 @@ struct Calibrated {
     lo_scores: Scores,
     hi_scores: Scores,
     recent_scores: Vec<(f64, f64)>,
+    recent_medians: Vec<(f64, f64)>,
     evidence: Vec<(f64, f64)>,
 }
 
@@ -281,6 +311,7 @@ fn calibrate(
             lo_scores: Scores::default(),
             hi_scores: Scores::default(),
             recent_scores: Vec::new(),
+            recent_medians: Vec::new(),
             evidence: Vec::new(),
         };
     }
@@ -290,9 +321,11 @@ fn calibrate(
     let running = RunningMedian::by_repo(records);
     let mut scores = Vec::with_capacity(n_cal);
     let mut evidence = Vec::with_capacity(n_cal);
+    let mut medians = Vec::with_capacity(n_cal);
     for r in cal_rows {
         let (row, t, o) = (&r.features.0, truth(r), target.offset(r));
         scores.push((o + lo.predict(row) - t, t - o - hi.predict(row)));
+        medians.push((o + mid.predict(row), t));
         if let Some(m) = running
             .get(r.repo.as_str())
             .and_then(|rm| rm.median_at(r.created_at))
@@ -312,6 +345,7 @@ fn calibrate(
         lo_scores: Scores::new(scores.iter().map(|s| s.0).collect()),
         hi_scores: Scores::new(scores.iter().map(|s| s.1).collect()),
         recent_scores: scores.split_off(n_cal.saturating_sub(WINDOW)),
+        recent_medians: medians.split_off(n_cal.saturating_sub(BUCKET_WINDOW)),
         evidence: evidence.split_off(keep),
     }
 }
@@ -348,9 +382,21 @@ impl TtmModel {
             center_log: quantile(&mut all_y, 0.5),
         };
         let (x, y) = target.xy(&merged);
-        let q50 = gbt::fit(&x, &y, Loss::Quantile(0.5), &cfg.params);
-        let cal = calibrate(&merged, records, &target, cfg, (&x, &y));
-        let (merge30, n_changes) = merge_classifier(records, through, &cfg.params);
+        // The bucket head learns on a second thread while the quantile models do (each fit
+        // has its own seeded sampling, so the result does not depend on the scheduling).
+        let (head, (q50, cal, (merge30, n_changes))) = std::thread::scope(|s| {
+            let head = s.spawn(|| {
+                cfg.bucket_head.then(|| {
+                    let from = merged.len().saturating_sub(cfg.head_rows.max(1));
+                    BucketClassifier::train_on(&merged[from..], &cfg.params)
+                })
+            });
+            let q50 = gbt::fit(&x, &y, Loss::Quantile(0.5), &cfg.params);
+            let cal = calibrate(&merged, records, &target, cfg, (&x, &y));
+            let merge = merge_classifier(records, through, &cfg.params);
+            let head = head.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+            (head, (q50, cal, merge))
+        });
         Ok(TtmModel {
             version: MODEL_VERSION,
             q10: cal.q10,
@@ -360,9 +406,11 @@ impl TtmModel {
             lo_scores: cal.lo_scores,
             hi_scores: cal.hi_scores,
             recent_scores: cal.recent_scores,
+            recent_medians: cal.recent_medians,
             relative: cfg.relative,
             center_log: target.center_log,
             evidence: cal.evidence,
+            head,
             baseline: median_features(&merged),
             n_merged: merged.len(),
             n_changes,
@@ -384,6 +432,17 @@ impl TtmModel {
             mid: o + self.q50.predict(x),
             hi: o + self.q90.predict(x),
         }
+    }
+
+    /// The model's AI4CI bucket for a change: the head's prior-corrected decision, or `None`
+    /// without a head.
+    pub fn bucket(&self, f: &TtmFeatures) -> Option<usize> {
+        self.bucket_with(f, super::bucket_classifier::PRIOR_CORRECTION)
+    }
+
+    /// The head's decision with prior-correction exponent `beta`.
+    pub fn bucket_with(&self, f: &TtmFeatures, beta: f64) -> Option<usize> {
+        self.head.as_ref().map(|h| h.decide(f, beta))
     }
 
     /// The static (split-conformal) widths: the calibration scores at 10% on each side.

@@ -11,8 +11,10 @@ use chrono::DateTime;
 use serde::Serialize;
 
 use super::aci::DEFAULT_GAMMA;
-use super::bucket_classifier::BucketClassifier;
+use super::bucket_classifier::{BucketClassifier, PRIOR_CORRECTION};
+use super::buckets::BucketMap;
 use super::eval::{Metrics, Preds, auc, bucket, metrics, most_likely_bucket};
+use super::features::to_log;
 use super::gousios::FINAL_SIZE;
 use super::model::{Prediction, RawQuantiles, Scope, TrainConfig, TtmError, TtmModel};
 use super::online::OnlineState;
@@ -27,6 +29,10 @@ pub const SERVE_RETRAIN_HOURS: u64 = 168;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BucketRule {
+    /// The model's bucket head (prior-corrected probability), else `Mapped`.
+    Head,
+    /// The predicted median mapped through the latest merges by rank (`buckets`).
+    Mapped,
     /// The bucket the predicted median falls in.
     OfMedian,
     /// The most probable bucket under the predicted distribution.
@@ -48,6 +54,8 @@ pub struct WalkConfig {
     pub bucket_rule: BucketRule,
     /// Train and score the AI4CI-style classifier too (most of the evaluation's time).
     pub classifier: bool,
+    /// Exponent of the bucket head's prior correction.
+    pub beta: f64,
 }
 
 impl Default for WalkConfig {
@@ -57,8 +65,9 @@ impl Default for WalkConfig {
             retrain_every: SERVE_RETRAIN_HOURS as i64 * 3600,
             train: TrainConfig::default(),
             gamma: DEFAULT_GAMMA,
-            bucket_rule: BucketRule::OfMedian,
+            bucket_rule: BucketRule::Head,
             classifier: true,
+            beta: PRIOR_CORRECTION,
         }
     }
 }
@@ -106,6 +115,10 @@ pub struct Figures {
     pub bucket_accuracy: f64,
     /// Macro-F1 on AI4CI's ten buckets.
     pub bucket_macro_f1: f64,
+    /// Macro-F1 of the bucket the predicted median falls in (the rule before the bucket head).
+    pub bucket_macro_f1_of_median: f64,
+    /// Macro-F1 of the predicted median mapped through recent merges (`buckets`).
+    pub bucket_macro_f1_mapped: f64,
     /// ROC AUC of the merged-within-30-days probability on test changes whose outcome is known.
     pub merge_30d_auc: Option<f64>,
     /// Coverage per calendar month.
@@ -160,12 +173,18 @@ pub struct WalkRow {
     pub model: Prediction,
     /// The model's quantiles before widening.
     pub raw: RawQuantiles,
+    /// The model's median's bucket, mapped through the merges observed before it opened.
+    pub bucket: usize,
+    /// The bucket head's decision, when the model has one.
+    pub head_bucket: Option<usize>,
     /// The static split-conformal interval, hours.
     pub static_interval: (f64, f64),
     /// The running median then.
     pub median: Option<Spread>,
     /// The AI4CI-style classifier's bucket and its hours, when trained.
     pub clf: Option<(usize, f64)>,
+    /// The classifier's bucket probabilities, when trained.
+    pub clf_probs: Option<[f64; 10]>,
     /// Whether the fallback showed the model.
     pub shown_model: bool,
 }
@@ -241,6 +260,14 @@ pub fn rows(
 /// Evaluates on `records` (any order): leak-free, and with the final-size features when the
 /// data has them.
 pub fn evaluate(records: &[PrRecord], cfg: &WalkConfig) -> Result<EvalReport, TtmError> {
+    evaluate_with_rows(records, cfg).map(|(report, _)| report)
+}
+
+/// [`evaluate`], and the leak-free walk's per-change predictions.
+pub fn evaluate_with_rows(
+    records: &[PrRecord],
+    cfg: &WalkConfig,
+) -> Result<(EvalReport, Vec<WalkRow>), TtmError> {
     let (sorted, cut, repos) = prepare(records, cfg);
     let split_at = sorted.get(cut).map_or(i64::MAX, |r| r.created_at);
     let end = sorted.iter().map(|r| r.created_at).max().unwrap_or(0);
@@ -255,7 +282,7 @@ pub fn evaluate(records: &[PrRecord], cfg: &WalkConfig) -> Result<EvalReport, Tt
     } else {
         None
     };
-    Ok(EvalReport {
+    let report = EvalReport {
         n_train: sorted[..cut]
             .iter()
             .filter(|r| r.merged_at.is_some_and(|m| m < split_at))
@@ -266,7 +293,8 @@ pub fn evaluate(records: &[PrRecord], cfg: &WalkConfig) -> Result<EvalReport, Tt
         with_final_size: with_size,
         leak_free: headline,
         repos,
-    })
+    };
+    Ok((report, rows))
 }
 
 /// The models in force: trained at the start of retraining period `k`.
@@ -285,12 +313,19 @@ fn retrain(
     cfg: &WalkConfig,
 ) -> Result<Current, TtmError> {
     let known = known_at(sorted, t);
+    let model = TtmModel::train(&known, scope_of(repos), &cfg.train)?;
+    // With a head the baseline is the head itself — the same trees on the same changes —
+    // deciding by the highest score, as AI4CI does.
+    let classifier = cfg.classifier.then(|| {
+        model
+            .head
+            .clone()
+            .unwrap_or_else(|| BucketClassifier::train(&known, &cfg.train.params))
+    });
     Ok(Current {
         k,
-        model: TtmModel::train(&known, scope_of(repos), &cfg.train)?,
-        classifier: cfg
-            .classifier
-            .then(|| BucketClassifier::train(&known, &cfg.train.params)),
+        model,
+        classifier,
     })
 }
 
@@ -316,12 +351,19 @@ fn walk_rows(
     let mut current: Option<Current> = None;
     let mut retrains = 0;
     let mut states: HashMap<&str, OnlineState> = HashMap::new();
+    // The mapped bucket's window per repository (an evaluation-only alternative, `buckets`),
+    // and the predicted median of each change, pushed when it merges.
+    let mut maps: HashMap<&str, BucketMap> = HashMap::new();
+    let mut mids: HashMap<usize, f64> = HashMap::new();
     let mut rows: Vec<WalkRow> = Vec::new();
     for (t, kind, i) in events {
         let r = &sorted[i];
         if kind == 0 {
             if let (Some(s), Some(h)) = (states.get_mut(r.repo.as_str()), r.hours_to_merge()) {
                 s.merged(r.number, h);
+                if let (Some(m), Some(mid)) = (maps.get_mut(r.repo.as_str()), mids.remove(&i)) {
+                    m.push(mid, to_log(h));
+                }
             }
             continue;
         }
@@ -344,6 +386,11 @@ fn walk_rows(
             median.map(|s| s.p50_hours),
         );
         let fixed = c.model.predict(&r.features);
+        let raw = c.model.raw(&r.features);
+        let map = maps
+            .entry(r.repo.as_str())
+            .or_insert_with(|| BucketMap::seeded(&c.model.recent_medians));
+        mids.insert(i, raw.mid);
         rows.push(WalkRow {
             repo: r.repo.clone(),
             number: r.number,
@@ -352,7 +399,9 @@ fn walk_rows(
             hours: r.hours_to_merge(),
             merged_30d: r.merged_within_30d(),
             month: month_of(t),
-            raw: c.model.raw(&r.features),
+            bucket: map.bucket(raw.mid),
+            head_bucket: c.model.bucket_with(&r.features, cfg.beta),
+            raw,
             static_interval: (fixed.p10_hours, fixed.p90_hours),
             model,
             median,
@@ -360,6 +409,7 @@ fn walk_rows(
                 let b = m.predict(&r.features);
                 (b, m.hours(b))
             }),
+            clf_probs: c.classifier.as_ref().map(|m| m.probabilities(&r.features)),
             shown_model,
         });
     }
@@ -396,6 +446,8 @@ pub fn score(rows: &[WalkRow], end: i64, rule: BucketRule, retrains: usize) -> F
     let buckets: Vec<usize> = merged
         .iter()
         .map(|r| match rule {
+            BucketRule::Head => r.head_bucket.unwrap_or(r.bucket),
+            BucketRule::Mapped => r.bucket,
             BucketRule::OfMedian => bucket(r.model.p50_hours),
             BucketRule::MostLikely => {
                 most_likely_bucket(r.model.p10_hours, r.model.p50_hours, r.model.p90_hours)
@@ -403,6 +455,9 @@ pub fn score(rows: &[WalkRow], end: i64, rule: BucketRule, retrains: usize) -> F
         })
         .collect();
     let main = metrics(&truth, &model_preds, Some(&buckets));
+    let of_median = metrics(&truth, &model_preds, None);
+    let mapped: Vec<usize> = merged.iter().map(|r| r.bucket).collect();
+    let mapped = metrics(&truth, &model_preds, Some(&mapped));
     let median_preds: Preds = merged.iter().map(|r| median_pred(&r.median)).collect();
     let served_preds: Preds = merged
         .iter()
@@ -449,6 +504,8 @@ pub fn score(rows: &[WalkRow], end: i64, rule: BucketRule, retrains: usize) -> F
         static_coverage_10_90: static_cov,
         bucket_accuracy: main.bucket_accuracy,
         bucket_macro_f1: main.bucket_macro_f1,
+        bucket_macro_f1_of_median: of_median.bucket_macro_f1,
+        bucket_macro_f1_mapped: mapped.bucket_macro_f1,
         merge_30d_auc,
         coverage_by_month: by_month(&merged),
         served: Served {
@@ -539,8 +596,9 @@ mod tests {
                 ..TrainConfig::default()
             },
             gamma,
-            bucket_rule: BucketRule::OfMedian,
+            bucket_rule: BucketRule::Head,
             classifier: true,
+            beta: PRIOR_CORRECTION,
         }
     }
 

@@ -148,13 +148,14 @@ fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
 /// One table row per predictor of a walk.
 fn rows(label: &str, f: &Figures) -> String {
     let mut s = format!(
-        "| Canopy{label} | {:.3} | {:.1} | {:.1}% (static {:.1}%) | {:.3} | {:.3} |\n",
+        "| Canopy{label} | {:.3} | {:.1} | {:.1}% (static {:.1}%) | {:.3} | {:.3} (bucket of the median {:.3}) |\n",
         f.log_mae,
         f.median_abs_error_hours,
         f.coverage_10_90 * 100.0,
         f.static_coverage_10_90 * 100.0,
         f.bucket_accuracy,
-        f.bucket_macro_f1
+        f.bucket_macro_f1,
+        f.bucket_macro_f1_of_median
     );
     for (name, m) in &f.baselines {
         s.push_str(&format!(
