@@ -3,10 +3,12 @@
 //! set), the failed jobs of a change that ran past theirs, and a period's time and energy spent
 //! past stopping points.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::ops::ControlFlow;
+use std::sync::Mutex;
 
 use canopy_analyzer::event::CiJobEvent;
-use std::ops::ControlFlow;
 
 use canopy_analyzer::{Event, EventKind};
 use canopy_models::stopping::history::{job_key, run_of};
@@ -59,6 +61,17 @@ impl JobHistory {
         before: i64,
         s: &Settings,
     ) -> Option<(StoppingPoint, usize)> {
+        self.stopping_point_memo(job, before, s, None)
+    }
+
+    /// [`JobHistory::stopping_point_before`], looked up in (and added to) `memo` when given.
+    fn stopping_point_memo(
+        &self,
+        job: &str,
+        before: i64,
+        s: &Settings,
+        memo: Option<&StoppingMemo>,
+    ) -> Option<(StoppingPoint, usize)> {
         let runs: Vec<Run> = self
             .runs
             .get(job)?
@@ -66,7 +79,60 @@ impl JobHistory {
             .filter(|(end, _, _)| *end < before)
             .map(|(_, r, _)| *r)
             .collect();
-        stopping_point_of(&runs, s).ok().map(|p| (p, runs.len()))
+        let learn = || stopping_point_of(&runs, s).ok();
+        let point = match memo {
+            Some(m) => m.get_or_learn(&runs, s, learn),
+            None => learn(),
+        };
+        point.map(|p| (p, runs.len()))
+    }
+}
+
+/// Stopping points already learned, by a digest of the runs and settings they rest on: a sticky
+/// refresh re-reads a failed job's runs but does not re-learn a point from the same runs.
+#[derive(Debug, Default)]
+pub struct StoppingMemo {
+    points: Mutex<HashMap<u64, Option<StoppingPoint>>>,
+}
+
+impl StoppingMemo {
+    /// Points kept before the memo starts over (each entry is a few dozen bytes).
+    const CAPACITY: usize = 16_384;
+
+    /// The point learned from exactly these runs under `s`, computing it with `learn` once.
+    fn get_or_learn(
+        &self,
+        runs: &[Run],
+        s: &Settings,
+        learn: impl FnOnce() -> Option<StoppingPoint>,
+    ) -> Option<StoppingPoint> {
+        let mut h = DefaultHasher::new();
+        format!("{s:?}").hash(&mut h);
+        for r in runs {
+            r.started_at.hash(&mut h);
+            r.duration_secs.to_bits().hash(&mut h);
+            (r.outcome == Outcome::Success).hash(&mut h);
+        }
+        let key = h.finish();
+        let known = self
+            .points
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(&key)
+            .copied();
+        if let Some(p) = known {
+            return p;
+        }
+        let p = learn();
+        let mut points = self
+            .points
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if points.len() >= Self::CAPACITY {
+            points.clear();
+        }
+        points.insert(key, p);
+        p
     }
 }
 
@@ -91,13 +157,23 @@ pub struct StoppingNote {
 
 /// The failed jobs of a change that ran past their stopping points, longest overrun first.
 pub fn stopping_notes(h: &ChangeHistory, hist: &JobHistory, s: &Settings) -> Vec<StoppingNote> {
+    stopping_notes_memo(h, hist, s, None)
+}
+
+/// [`stopping_notes`] with points looked up in `memo` when given.
+fn stopping_notes_memo(
+    h: &ChangeHistory,
+    hist: &JobHistory,
+    s: &Settings,
+    memo: Option<&StoppingMemo>,
+) -> Vec<StoppingNote> {
     let mut out: Vec<StoppingNote> = h
         .jobs
         .iter()
         .filter_map(|(at, j)| {
             let run = run_of(at.timestamp(), j).filter(|r| r.outcome == Outcome::Failure)?;
             let job = job_key(j);
-            let (p, runs) = hist.stopping_point_before(&job, run.started_at, s)?;
+            let (p, runs) = hist.stopping_point_memo(&job, run.started_at, s, memo)?;
             let past_s = run.duration_secs - p.secs;
             (past_s > 0.0).then(|| StoppingNote {
                 ran: words(run.duration_secs),
@@ -119,12 +195,14 @@ pub fn stopping_notes(h: &ChangeHistory, hist: &JobHistory, s: &Settings) -> Vec
 }
 
 /// The stopping notes of a change, reading the history of each of its failed jobs from the
-/// store (by job, only when one failed).
+/// store (by job, only when one failed); points already learned from the same runs come from
+/// `memo`.
 pub fn change_notes(
     store: &dyn EventStore,
     repo: &str,
     h: &ChangeHistory,
     s: &Settings,
+    memo: &StoppingMemo,
 ) -> Result<Vec<StoppingNote>, StoreError> {
     let failed = h
         .jobs
@@ -149,7 +227,7 @@ pub fn change_notes(
             ControlFlow::Continue(())
         })?;
     }
-    Ok(stopping_notes(h, &hist, s))
+    Ok(stopping_notes_memo(h, &hist, s, Some(memo)))
 }
 
 fn words(secs: f64) -> String {
@@ -235,6 +313,26 @@ mod tests {
         // No history before the first run: nothing to say.
         let early = JobHistory::from_events(&history()[..10]);
         assert!(stopping_notes(&h, &early, &s).is_empty());
+    }
+
+    #[test]
+    fn a_memo_gives_the_same_notes_and_learns_each_run_set_once() {
+        let s = Settings::default();
+        let later = 1_600_000_000 + 3600 * 100;
+        let h = ChangeHistory::from_events(vec![event(500, later, job(7, 900, CiResult::Failure))]);
+        let memo = StoppingMemo::default();
+        let entries = || memo.points.lock().unwrap().len();
+        let full = JobHistory::from_events(&history());
+        let plain = stopping_notes(&h, &full, &s);
+        assert_eq!(plain.len(), 1);
+        assert_eq!(stopping_notes_memo(&h, &full, &s, Some(&memo)), plain);
+        assert_eq!(stopping_notes_memo(&h, &full, &s, Some(&memo)), plain);
+        assert_eq!(entries(), 1, "the same runs are learned once");
+        // Fewer runs are a different set: learned anew, not read from the first entry.
+        let part = JobHistory::from_events(&history()[..60]);
+        let want = stopping_notes(&h, &part, &s);
+        assert_eq!(stopping_notes_memo(&h, &part, &s, Some(&memo)), want);
+        assert_eq!(entries(), 2);
     }
 
     #[test]

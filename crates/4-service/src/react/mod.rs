@@ -101,6 +101,8 @@ pub struct Reactor {
     pub ttm: Arc<TtmCache>,
     /// Grid intensity per region, refreshed in the background.
     pub grid: Arc<IntensityCache>,
+    /// CI jobs' stopping points already learned (sticky refreshes of failed jobs).
+    pub stopping: Arc<crate::ci_insights::StoppingMemo>,
 }
 
 /// (platform, repo, change number)
@@ -114,6 +116,7 @@ impl Reactor {
             bot_logins: vec!["canopy[bot]".into(), "canopy".into()],
             ttm: Arc::new(TtmCache::default()),
             grid: Arc::new(IntensityCache::default()),
+            stopping: Arc::default(),
         }
     }
 
@@ -488,6 +491,7 @@ impl Reactor {
                 repo,
                 &h,
                 &canopy_models::stopping::Settings::default(),
+                &self.stopping,
             )?,
             false => Vec::new(),
         };
