@@ -47,6 +47,22 @@ impl Database {
             ..PgOptions::new(self.url.clone())
         }
     }
+
+    /// Runs one SQL statement with `psql` (no psqlrc, unaligned tuples only), panicking with
+    /// psql's error when it fails; returns what it printed, trimmed.
+    pub fn psql(&self, sql: &str) -> String {
+        let out = std::process::Command::new("psql")
+            .args([&self.url, "-XAtc", sql])
+            .env("PGPASSWORD", PASSWORD)
+            .output()
+            .expect("psql");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
 }
 
 /// The cluster of this test binary, started on first use.

@@ -1442,21 +1442,10 @@ fn postgres_stores_delivery_bodies_lz4_compressed() {
         apply(&store, WriteOp::Receive(d.clone())),
         WriteOutcome::Received { .. }
     ));
-    let out = std::process::Command::new("psql")
-        .args([
-            &db.url,
-            "-XAtc",
-            "SELECT pg_column_compression(body) FROM deliveries WHERE id = 'big'",
-        ])
-        .env("PGPASSWORD", canopy_e2e::pg::PASSWORD)
-        .output()
-        .expect("psql");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    assert_eq!(
+        db.psql("SELECT pg_column_compression(body) FROM deliveries WHERE id = 'big'"),
+        "lz4"
     );
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "lz4");
     assert_eq!(
         canopy_store::InboxStore::delivery_body(&store, Platform::Github, "big").unwrap(),
         Some(d.body)
@@ -1480,20 +1469,7 @@ fn postgres_wrong_password_and_newer_schema_are_clear_errors() {
     store.put_meta("x", b"y").unwrap();
     drop(store);
     // A newer canopy migrated it further: this one refuses it.
-    let newer = std::process::Command::new("psql")
-        .args([
-            &db.url,
-            "-c",
-            "INSERT INTO canopy_migrations (version, name) VALUES (99, 'future')",
-        ])
-        .env("PGPASSWORD", canopy_e2e::pg::PASSWORD)
-        .output()
-        .expect("psql");
-    assert!(
-        newer.status.success(),
-        "{}",
-        String::from_utf8_lossy(&newer.stderr)
-    );
+    db.psql("INSERT INTO canopy_migrations (version, name) VALUES (99, 'future')");
     let err = PgStore::open(&db.options()).err().expect("refused");
     assert!(
         matches!(err, StoreError::Incompatible { found: 99, .. }),

@@ -132,6 +132,21 @@ impl Pooled {
         Ok(())
     }
 
+    /// Ends the open transaction by `result`: commits it on success, rolls it back and
+    /// returns the error otherwise.
+    pub(super) async fn finish(
+        &mut self,
+        result: Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        match result {
+            Ok(()) => self.commit().await,
+            Err(e) => {
+                self.rollback().await;
+                Err(e)
+            }
+        }
+    }
+
     /// Rolls the open transaction back (after an error).
     pub(super) async fn rollback(&mut self) {
         let conn = self.conn();

@@ -54,13 +54,7 @@ impl ReportStore for PgStore {
                 Ok::<_, StoreError>(())
             }
             .await;
-            match result {
-                Ok(()) => c.commit().await,
-                Err(e) => {
-                    c.rollback().await;
-                    Err(e)
-                }
-            }
+            c.finish(result).await
         })
     }
 

@@ -102,13 +102,7 @@ impl ScoreStore for PgStore {
                 Ok::<_, StoreError>(())
             }
             .await;
-            match result {
-                Ok(()) => c.commit().await,
-                Err(e) => {
-                    c.rollback().await;
-                    Err(e)
-                }
-            }
+            c.finish(result).await
         })
     }
 
