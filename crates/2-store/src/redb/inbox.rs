@@ -66,14 +66,17 @@ fn platform_named(name: &str) -> Option<Platform> {
 
 impl InboxStore for RedbStore {
     fn claim_pending(&self, claim: &Claim, limit: usize) -> Result<Vec<Pending>, StoreError> {
-        let txn = self.db.begin_read().map_err(db_err)?;
-        let queue = txn.open_table(QUEUE).map_err(db_err)?;
-        let deliveries = txn.open_table(DELIVERIES).map_err(db_err)?;
-        let bodies = txn.open_table(BODIES).map_err(db_err)?;
+        // The claim table is locked before the snapshot is taken: a completion commits first and
+        // releases its claim after, so a claim seen released here is already in the snapshot
+        // (taken the other way round, a delivery completed in between looked queued and free).
         let mut claims = self
             .claims
             .lock()
             .map_err(|_| StoreError::Db("the claim table is poisoned".into()))?;
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let queue = txn.open_table(QUEUE).map_err(db_err)?;
+        let deliveries = txn.open_table(DELIVERIES).map_err(db_err)?;
+        let bodies = txn.open_table(BODIES).map_err(db_err)?;
         let mut out = Vec::new();
         // Repositories with an earlier delivery held by another claimant: their later
         // deliveries wait, so each repository's deliveries are processed in arrival order.
