@@ -11,8 +11,12 @@ use anyhow::Context;
 
 use super::analyze::{AnalyzeArgs, ReportFormat, analyze, analyze_in, render_markdown};
 use super::demo_facts::{self, DigestFacts, ReportFacts, Summary};
+use super::demo_history::Loaded;
 use super::demo_progress::Progress;
+use canopy_analyzer::identity::Identities;
 use canopy_forge::git;
+use canopy_service::carbon::RegionData;
+use canopy_synth::grid::Grid;
 
 /// Arguments of `canopy demo`.
 #[derive(Debug, Clone, clap::Args)]
@@ -143,7 +147,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         &store_dir.join("pseudonym.key"),
         &report.repo,
         None,
-        &canopy_analyzer::identity::Identities::default(),
+        &Identities::default(),
         &mut Progress::new(Box::new(std::io::sink())),
     )?;
     writeln!(
@@ -205,7 +209,45 @@ fn story(
         writeln!(out)?;
     }
     out.flush()?;
-    super::demo_history::replay_webhooks(&org, store, Some(&grid), &mut loaded, p)?;
+    webhooks_section(&org, store, &grid, &mut loaded, out, p)?;
+    let shown = showcase_section(&org, store, &grid, &mut loaded, out, p)?;
+    let (burnout_team, burnout_me, people, ids) =
+        burnout_section(&org, store, &shown.repo, shown.number, out, p)?;
+    let key = store_dir.join("pseudonym.key");
+    let (d, page) = digest_section(store, &key, &shown.repo, &shown.region, &ids, out, p)?;
+    p.finish();
+    Ok(Summary {
+        weeks,
+        people,
+        ttm: shown.ttm,
+        energy: shown.energy,
+        rerun_advice: shown.rerun_advice,
+        defer: shown.defer.map(|(_, s)| s).unwrap_or_default(),
+        burnout_team,
+        burnout_me,
+        digest: DigestFacts {
+            week: d.week,
+            opened: d.opened,
+            merged: d.merged,
+            reviews: d.reviews,
+            html_path: page.display().to_string(),
+        },
+        report: d.report,
+    })
+}
+
+/// The webhooks section: the history's deliveries replayed through the inbox, the normaliser
+/// and the reactor, the time-to-merge models trained, and what Canopy would post on the
+/// showcase PR.
+fn webhooks_section(
+    org: &canopy_synth::Org,
+    store: &dyn canopy_store::Store,
+    grid: &Grid,
+    loaded: &mut Loaded,
+    out: &mut dyn Write,
+    p: &mut Progress<'_>,
+) -> anyhow::Result<()> {
+    super::demo_history::replay_webhooks(org, store, Some(grid), loaded, p)?;
     writeln!(
         out,
         "# Webhooks\n\n{} GitHub deliveries went through the inbox, the normaliser and the reactor: {} processed, {} ignored, {} quarantined.\n",
@@ -219,62 +261,120 @@ fn story(
         writeln!(out, "- {t}")?;
     }
     writeln!(out)?;
-    let (repo, number) = (org.showcase.repo.clone(), org.showcase.number);
-    let showcase = format!("{repo}#{number}");
+    let showcase = format!("{}#{}", org.showcase.repo, org.showcase.number);
     let posts = super::demo_history::outbox_for(store, &showcase)?;
     writeln!(
         out,
         "## What Canopy would post on {showcase} (an open PR)\n\n{posts}"
     )?;
     p.done("read the outbox");
-    let cfg = super::demo_history::demo_config(Some(&grid)).defaults;
-    let region = super::demo_history::region_data(&grid, org.now)?;
-    let (ttm, energy, rerun_advice) = {
-        let h = demo_facts::history(store, &repo, number)?;
-        (
-            demo_facts::ttm(store, &h, &repo, number)?,
-            demo_facts::energy(&h, &cfg, Some(&region)),
-            demo_facts::rerun_advice(&h, &cfg, Some(&region)),
-        )
-    };
+    Ok(())
+}
+
+/// What the demo shows of its open showcase PR: the prediction, the CI footprint, the rerun
+/// advice and what `/canopy defer` scheduled.
+struct Showcase {
+    repo: String,
+    number: u64,
+    region: RegionData,
+    ttm: Option<demo_facts::Ttm>,
+    energy: demo_facts::Energy,
+    rerun_advice: Option<demo_facts::RerunAdvice>,
+    defer: Option<(chrono::DateTime<chrono::Utc>, Vec<demo_facts::Scheduled>)>,
+}
+
+/// The showcase PR's prediction, footprint and rerun advice; then its author answers the
+/// advice with `/canopy defer`, two minutes later, and the greener-rerun section is written.
+fn showcase_section(
+    org: &canopy_synth::Org,
+    store: &dyn canopy_store::Store,
+    grid: &Grid,
+    loaded: &mut Loaded,
+    out: &mut dyn Write,
+    p: &mut Progress<'_>,
+) -> anyhow::Result<Showcase> {
+    let (repo, number) = (org.showcase.repo.clone(), org.showcase.number);
+    let showcase = format!("{repo}#{number}");
+    let cfg = super::demo_history::demo_config(Some(grid)).defaults;
+    let region = super::demo_history::region_data(grid, org.now)?;
+    let h = demo_facts::history(store, &repo, number)?;
+    let ttm = demo_facts::ttm(store, &h, &repo, number)?;
+    let energy = demo_facts::energy(&h, &cfg, Some(&region));
+    let rerun_advice = demo_facts::rerun_advice(&h, &cfg, Some(&region));
     p.done("read the open PR's prediction, footprint and rerun advice");
-    // The author answers the advice with `/canopy defer`, two minutes later.
     let defer = match canopy_synth::github::showcase_comment(
-        &org,
+        org,
         "/canopy defer",
         chrono::Duration::minutes(2),
     ) {
         Some(d) => {
             let at = d.at;
-            super::demo_history::deliver(store, d, Some(&grid), &mut loaded)?;
+            super::demo_history::deliver(store, d, Some(grid), loaded)?;
             Some((at, demo_facts::scheduled(store, &showcase)?))
         }
         None => None,
     };
     p.done("answered `/canopy defer`");
     write_rerun(out, &energy, rerun_advice.as_ref(), defer.as_ref())?;
+    Ok(Showcase {
+        repo,
+        number,
+        region,
+        ttm,
+        energy,
+        rerun_advice,
+        defer,
+    })
+}
+
+/// The burnout section: the team view in groups of at least five who opted in, and the
+/// showcase PR author's own view. Returns both, the number of people and the identities.
+fn burnout_section(
+    org: &canopy_synth::Org,
+    store: &dyn canopy_store::Store,
+    repo: &str,
+    number: u64,
+    out: &mut dyn Write,
+    p: &mut Progress<'_>,
+) -> anyhow::Result<(
+    demo_facts::BurnoutTeam,
+    demo_facts::BurnoutMe,
+    usize,
+    Identities,
+)> {
     let author = org
         .changes
         .iter()
         .find(|c| c.number == number && org.repos[c.repo].full_name == repo)
         .map(|c| format!("github:{}", org.people[c.author].login))
         .context("the demo PR's author")?;
-    let ids = demo_facts::identities(&org);
-    let (burnout_team, burnout_me, team_text, me_text, people) =
-        demo_facts::burnout(store, &ids, &author)?;
+    let ids = demo_facts::identities(org);
+    let (team, me, team_text, me_text, people) = demo_facts::burnout(store, &ids, &author)?;
     p.done("computed the burnout view");
     writeln!(
         out,
         "# Burnout risk\n\nMaintainers see the team only in groups of at least 5 people who opted in (`canopy burnout team`):\n\n{team_text}\nThe demo PR's author opted in; this is their own view (`canopy burnout me`), which Canopy shows to them alone:\n\n{me_text}"
     )?;
-    let key = store_dir.join("pseudonym.key");
-    let d = digest_and_report(store, &key, &repo, Some(&region), &ids, p)?;
+    Ok((team, me, people, ids))
+}
+
+/// The digest section (Markdown in the story, HTML beside it in a directory that outlives the
+/// demo's temporary store) and the report section. Returns the digest and the HTML's path.
+fn digest_section(
+    store: &dyn canopy_store::Store,
+    key: &Path,
+    repo: &str,
+    region: &RegionData,
+    ids: &Identities,
+    out: &mut dyn Write,
+    p: &mut Progress<'_>,
+) -> anyhow::Result<(DigestAndReport, PathBuf)> {
+    let d = digest_and_report(store, key, repo, Some(region), ids, p)?;
     writeln!(
         out,
         "\n# Weekly digest of {repo} for the latest week (as the GitHub issue would show it)\n\n{}",
         d.markdown
     )?;
-    // The HTML page outlives the demo's temporary store, so it can be opened afterwards.
     let dir = std::env::temp_dir().join(format!("canopy-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let page = dir.join("digest.html");
@@ -285,25 +385,7 @@ fn story(
         page.display()
     )?;
     d.write_report(out)?;
-    p.finish();
-    Ok(Summary {
-        weeks,
-        people,
-        ttm,
-        energy,
-        rerun_advice,
-        defer: defer.map(|(_, s)| s).unwrap_or_default(),
-        burnout_team,
-        burnout_me,
-        digest: DigestFacts {
-            week: d.week,
-            opened: d.opened,
-            merged: d.merged,
-            reviews: d.reviews,
-            html_path: page.display().to_string(),
-        },
-        report: d.report,
-    })
+    Ok((d, page))
 }
 
 /// The greener-rerun section: the PR's CI footprint, the advice for its rerun request and what
@@ -417,8 +499,8 @@ fn digest_and_report(
     store: &dyn canopy_store::Store,
     key_path: &Path,
     repo: &str,
-    grid: Option<&canopy_service::carbon::RegionData>,
-    ids: &canopy_analyzer::identity::Identities,
+    grid: Option<&RegionData>,
+    ids: &Identities,
     p: &mut Progress<'_>,
 ) -> anyhow::Result<DigestAndReport> {
     use canopy_analyzer::week::IsoWeek;
