@@ -448,58 +448,80 @@ pub fn person_features(p: &Person<'_>, team: &Team, mut visit: impl FnMut(i64, &
         x[f::LIFETIME_ACTIVE] = lifetime.ln_1p();
         x[f::ACTIVE_SHARE_LIFETIME] = lifetime / (k + 1) as f64;
         x[f::ACTIVE_RUN] = run;
-        let active_12 = s.active.sum(k - 11, k);
-        if active_12 > 0.0 {
-            x[f::COMMITS_PER_ACTIVE_WEEK] = (s.commits.sum(k - 11, k) / active_12).ln_1p();
-        }
-        if let Some((median, fence)) = gaps.usual() {
-            x[f::USUAL_GAP] = median;
-            x[f::GAP_RATIO] = since / fence.max(1.0);
-        }
-        x[f::BREAKS] = (gaps.breaks as f64).ln_1p();
-        x[f::LONGEST_BREAK] = gaps.longest_break as f64;
-        x[f::ACTIVE_DAYS_RATIO] = log_ratio(s.days.sum(k - 3, k), s.days.sum(k - 15, k - 4) / 3.0);
-        x[f::HOUR_SPREAD_12] = s.hours.mean(k - 11, k);
-        x[f::HOUR_SPREAD_CHANGE] = s.hours.mean(k - 3, k) - s.hours.mean(k - 15, k - 4);
-        x[f::LATE_12] = s.share(&s.late, k - 11, k);
-        x[f::LATE_CHANGE] = s.share(&s.late, k - 3, k) - s.share(&s.late, k - 15, k - 4);
-        x[f::WEEKEND_12] = s.share(&s.weekend, k - 11, k);
-        x[f::WEEKEND_CHANGE] = s.share(&s.weekend, k - 3, k) - s.share(&s.weekend, k - 15, k - 4);
-        x[f::AREAS_12] = s.per_active_week(&s.areas, k - 11, k);
-        x[f::AREAS_CHANGE] =
-            s.per_active_week(&s.areas, k - 3, k) - s.per_active_week(&s.areas, k - 15, k - 4);
-        let lo = (k - 3).max(0) as usize;
-        x[f::STREAK_4] = p.values[lo..=k as usize]
-            .iter()
-            .map(|w| w[idx::CONSECUTIVE].unwrap_or(0.0))
-            .fold(0.0, f64::max);
-        if src.reviews {
-            x[f::REVIEWS_12] = s.reviews.sum(k - 11, k).ln_1p();
-            x[f::REVIEWS_TREND] = (s.reviews.sum(k - 3, k) / 4.0).ln_1p()
-                - (s.reviews.sum(k - 11, k - 4) / 8.0).ln_1p();
-            x[f::REQUESTS_PENDING] = v[idx::REQUESTS_PENDING].map_or(nan, f64::ln_1p);
-            x[f::TTFR] = s.ttfr.mean(k - 11, k).ln_1p();
-        }
-        if src.comments {
-            x[f::COMMENTS_12] = s.comments.sum(k - 11, k).ln_1p();
-        }
-        if src.sentiment {
-            x[f::NEG_RECEIVED_12] = s.neg_received.mean(k - 11, k);
-            x[f::NEG_WRITTEN_12] = s.neg_written.mean(k - 11, k);
-        }
+        gap_features(&mut x, &s, &gaps, k, since);
+        rhythm_features(&mut x, &s, p, k);
+        platform_features(&mut x, &s, v, k, src);
         let w = p.first + k;
-        x[f::WEEK_OF_YEAR] = f64::from(IsoWeek::from_index(w).week);
-        let recent = Team::mean(&team.people, team.first, w - 11, w);
-        x[f::TEAM_ACTIVE_12] = recent.ln_1p();
-        x[f::TEAM_TREND] = log_ratio(
-            Team::mean(&team.people, team.first, w - 3, w),
-            Team::mean(&team.people, team.first, w - 11, w - 4),
-        );
-        let team_commits = Team::mean(&team.commits, team.first, w - 11, w) * 12.0;
-        if team_commits > 0.0 {
-            x[f::COMMIT_SHARE_12] = s.commits.sum(k - 11, k) / team_commits;
-        }
+        team_features(&mut x, &s, team, w, k);
         visit(w, &x);
+    }
+}
+
+/// A person's commits per active week and the gaps between active weeks, as of week `k`.
+fn gap_features(x: &mut [f64; F], s: &Series, gaps: &Gaps, k: i64, since: f64) {
+    let active_12 = s.active.sum(k - 11, k);
+    if active_12 > 0.0 {
+        x[f::COMMITS_PER_ACTIVE_WEEK] = (s.commits.sum(k - 11, k) / active_12).ln_1p();
+    }
+    if let Some((median, fence)) = gaps.usual() {
+        x[f::USUAL_GAP] = median;
+        x[f::GAP_RATIO] = since / fence.max(1.0);
+    }
+    x[f::BREAKS] = (gaps.breaks as f64).ln_1p();
+    x[f::LONGEST_BREAK] = gaps.longest_break as f64;
+}
+
+/// When and how a person works, as of week `k`: active days, hours, late and weekend share,
+/// areas touched, and the longest streak of consecutive days in the last four weeks.
+fn rhythm_features(x: &mut [f64; F], s: &Series, p: &Person<'_>, k: i64) {
+    x[f::ACTIVE_DAYS_RATIO] = log_ratio(s.days.sum(k - 3, k), s.days.sum(k - 15, k - 4) / 3.0);
+    x[f::HOUR_SPREAD_12] = s.hours.mean(k - 11, k);
+    x[f::HOUR_SPREAD_CHANGE] = s.hours.mean(k - 3, k) - s.hours.mean(k - 15, k - 4);
+    x[f::LATE_12] = s.share(&s.late, k - 11, k);
+    x[f::LATE_CHANGE] = s.share(&s.late, k - 3, k) - s.share(&s.late, k - 15, k - 4);
+    x[f::WEEKEND_12] = s.share(&s.weekend, k - 11, k);
+    x[f::WEEKEND_CHANGE] = s.share(&s.weekend, k - 3, k) - s.share(&s.weekend, k - 15, k - 4);
+    x[f::AREAS_12] = s.per_active_week(&s.areas, k - 11, k);
+    x[f::AREAS_CHANGE] =
+        s.per_active_week(&s.areas, k - 3, k) - s.per_active_week(&s.areas, k - 15, k - 4);
+    let lo = (k - 3).max(0) as usize;
+    x[f::STREAK_4] = p.values[lo..=k as usize]
+        .iter()
+        .map(|w| w[idx::CONSECUTIVE].unwrap_or(0.0))
+        .fold(0.0, f64::max);
+}
+
+/// Review, comment and sentiment predictors, where the history has those sources.
+fn platform_features(x: &mut [f64; F], s: &Series, v: &[Option<f64>; N], k: i64, src: Sources) {
+    if src.reviews {
+        x[f::REVIEWS_12] = s.reviews.sum(k - 11, k).ln_1p();
+        x[f::REVIEWS_TREND] =
+            (s.reviews.sum(k - 3, k) / 4.0).ln_1p() - (s.reviews.sum(k - 11, k - 4) / 8.0).ln_1p();
+        x[f::REQUESTS_PENDING] = v[idx::REQUESTS_PENDING].map_or(f64::NAN, f64::ln_1p);
+        x[f::TTFR] = s.ttfr.mean(k - 11, k).ln_1p();
+    }
+    if src.comments {
+        x[f::COMMENTS_12] = s.comments.sum(k - 11, k).ln_1p();
+    }
+    if src.sentiment {
+        x[f::NEG_RECEIVED_12] = s.neg_received.mean(k - 11, k);
+        x[f::NEG_WRITTEN_12] = s.neg_written.mean(k - 11, k);
+    }
+}
+
+/// The team's recent activity and trend around week `w`, the person's share of its commits,
+/// and the week of the year.
+fn team_features(x: &mut [f64; F], s: &Series, team: &Team, w: i64, k: i64) {
+    x[f::WEEK_OF_YEAR] = f64::from(IsoWeek::from_index(w).week);
+    let recent = Team::mean(&team.people, team.first, w - 11, w);
+    x[f::TEAM_ACTIVE_12] = recent.ln_1p();
+    x[f::TEAM_TREND] = log_ratio(
+        Team::mean(&team.people, team.first, w - 3, w),
+        Team::mean(&team.people, team.first, w - 11, w - 4),
+    );
+    let team_commits = Team::mean(&team.commits, team.first, w - 11, w) * 12.0;
+    if team_commits > 0.0 {
+        x[f::COMMIT_SHARE_12] = s.commits.sum(k - 11, k) / team_commits;
     }
 }
 

@@ -204,6 +204,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_committed_notes_are_what_the_shipped_artifact_renders() {
+        let a = Artifact::shipped().expect("shipped artifact");
+        assert_eq!(a.notes(), include_str!("ARTIFACT.md"));
+    }
+
+    #[test]
     fn the_shipped_artifact_loads_and_matches_this_build() {
         let a = Artifact::shipped().expect("shipped artifact");
         assert_eq!(a.predictors.len(), F);

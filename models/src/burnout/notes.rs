@@ -39,6 +39,13 @@ pub fn render(a: &Artifact) -> String {
         p.seed,
         a.recipe.max_negatives
     );
+    trained_on(&mut o, a);
+    validation(&mut o, a);
+    o
+}
+
+/// The training histories, each with its commit and counts.
+fn trained_on(o: &mut String, a: &Artifact) {
     let total: usize = a.trained_on.iter().map(|t| t.samples).sum();
     let pos: usize = a.trained_on.iter().map(|t| t.positives).sum();
     let _ = writeln!(
@@ -59,6 +66,10 @@ pub fn render(a: &Artifact) -> String {
             t.positives
         );
     }
+}
+
+/// The validation on histories no training or tuning saw, or why there is none.
+fn validation(o: &mut String, a: &Artifact) {
     o.push_str("\n## Validation\n\n");
     match &a.validation {
         None => o.push_str(
@@ -85,5 +96,4 @@ pub fn render(a: &Artifact) -> String {
             );
         }
     }
-    o
 }

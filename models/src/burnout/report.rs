@@ -131,6 +131,14 @@ impl Summary {
         if let Some(why) = &self.auc_withheld {
             let _ = writeln!(o, "No AUC is given: {why}.\n");
         }
+        self.figures_table(&mut o);
+        self.histories_table(&mut o);
+        self.reliability_table(&mut o);
+        o
+    }
+
+    /// The pooled table: the shipped model, the walk-forward model and every baseline.
+    fn figures_table(&self, o: &mut String) {
         o.push_str("| predictor | ROC AUC [95% CI] | precision at top 10% | Brier |\n|---|---:|---:|---:|\n");
         let row =
             |o: &mut String, name: &str, auc: Option<f64>, ci: Option<[f64; 2]>, p: f64, b: f64| {
@@ -138,7 +146,7 @@ impl Summary {
             };
         if let (Some(p), Some(b)) = (self.prior_precision_at_top_decile, self.prior_brier) {
             row(
-                &mut o,
+                o,
                 "shipped model (no refit)",
                 self.prior_auc,
                 self.prior_auc_ci,
@@ -147,7 +155,7 @@ impl Summary {
             );
         }
         row(
-            &mut o,
+            o,
             "model trained walk-forward here",
             self.auc,
             self.auc_ci,
@@ -161,7 +169,7 @@ impl Summary {
                 ""
             };
             row(
-                &mut o,
+                o,
                 &format!("baseline: {}{best}", name.replace('_', " ")),
                 f.auc,
                 f.auc_ci,
@@ -175,6 +183,10 @@ impl Summary {
                 "\nShipped model minus best baseline, ROC AUC: 95% CI [{lo:+.3}, {hi:+.3}]."
             );
         }
+    }
+
+    /// One row per history: people, scored weeks, positives, and the three AUCs.
+    fn histories_table(&self, o: &mut String) {
         o.push_str("\n| history | people | scored | positives | departures | shipped AUC | best baseline AUC | walk-forward AUC |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
         for h in &self.histories {
             let b = &h.baselines[&h.best_baseline];
@@ -194,6 +206,10 @@ impl Summary {
                 auc_text(h.model.auc, h.model.auc_ci)
             );
         }
+    }
+
+    /// The reliability table of the shipped model (or, without one, the walk-forward model).
+    fn reliability_table(&self, o: &mut String) {
         let (label, bins) = match &self.prior_reliability {
             Some(b) => ("shipped model", b),
             None => ("walk-forward model", &self.reliability),
@@ -209,7 +225,6 @@ impl Summary {
                 b.from, b.to, b.count, b.predicted, b.observed
             );
         }
-        o
     }
 }
 
