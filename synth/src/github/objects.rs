@@ -59,6 +59,8 @@ pub fn org_owner() -> Value {
 }
 
 /// A repository object (the same in every payload of one repository).
+// Long: one line per field of GitHub's repository object, in the order GitHub sends them, so
+// it can be checked against a real payload side by side.
 pub fn repository(r: &Repo, pushed: DateTime<Utc>) -> Value {
     let api = format!("https://api.github.com/repos/{}", r.full_name);
     let html = format!("https://github.com/{}", r.full_name);
