@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 pub const TARGET: f64 = 0.1;
 
 /// Default step γ (chosen on the development repositories, docs/models.md).
-pub const DEFAULT_GAMMA: f64 = 0.01;
+pub const DEFAULT_GAMMA: f64 = 0.02;
 
 /// Recent conformity scores kept per side.
 pub const WINDOW: usize = 200;
@@ -116,9 +116,36 @@ impl Aci {
 
     /// After a merge: whether it fell below the interval and whether above it.
     pub fn update(&mut self, below: bool, above: bool) {
-        self.alpha_lo += self.gamma * (self.target - f64::from(u8::from(below)));
-        self.alpha_hi += self.gamma * (self.target - f64::from(u8::from(above)));
+        self.step_lo(below);
+        self.step_hi(above);
         self.observed += 1;
+    }
+
+    /// One step of the lower side's level, as soon as it is known whether the merge fell
+    /// below the interval (a change still open at the lower end is known not to).
+    pub fn step_lo(&mut self, miss: bool) {
+        self.alpha_lo += self.step(miss);
+    }
+
+    /// One step of the upper side's level, as soon as it is known whether the merge falls
+    /// above the interval (a change still open past the upper end is known to).
+    pub fn step_hi(&mut self, miss: bool) {
+        self.alpha_hi += self.step(miss);
+    }
+
+    /// Takes back a step of the lower side (its change closed without merging: never scored).
+    pub fn unstep_lo(&mut self, miss: bool) {
+        self.alpha_lo -= self.step(miss);
+    }
+
+    /// Takes back a step of the upper side (its change closed without merging: never scored).
+    pub fn unstep_hi(&mut self, miss: bool) {
+        self.alpha_hi -= self.step(miss);
+    }
+
+    /// γ(α* − miss).
+    fn step(&self, miss: bool) -> f64 {
+        self.gamma * (self.target - f64::from(u8::from(miss)))
     }
 
     /// The levels a static (split-conformal) interval uses.

@@ -34,6 +34,28 @@ pub struct Issued {
     pub raw: RawQuantiles,
     /// `trained_through` of the model that issued it.
     pub model: i64,
+    /// The lower side's level has moved for it already: the change was still open at the
+    /// interval's lower end, so it cannot fall below it ([`OnlineState::tick`]).
+    #[serde(default)]
+    pub settled_lo: bool,
+    /// The upper side's level has moved for it already: the change was still open past the
+    /// interval's upper end, so it falls above it ([`OnlineState::tick`]).
+    #[serde(default)]
+    pub settled_hi: bool,
+}
+
+impl Issued {
+    /// Whether the change, still open at `now`, is known not to fall below the interval:
+    /// `now` is at least the lower end after the prediction (hours to merge count from the
+    /// opening, at or before the prediction, so this never says so too early).
+    fn past_lo(&self, now: i64) -> bool {
+        (now - self.at) as f64 >= self.p10_hours * 3600.0
+    }
+
+    /// Whether the change, still open at `now`, is known to fall above the interval.
+    fn past_hi(&self, now: i64) -> bool {
+        (now - self.at) as f64 > self.p90_hours * 3600.0
+    }
 }
 
 /// How an issued prediction fared.
@@ -197,6 +219,8 @@ impl OnlineState {
                 median_hours,
                 raw,
                 model: model.trained_through,
+                settled_lo: false,
+                settled_hi: false,
             },
         );
         p
@@ -218,8 +242,7 @@ impl OnlineState {
             .map(|(n, _)| *n)
             .collect();
         for n in expired {
-            self.note(n);
-            self.pending.remove(&n);
+            self.forget(n);
         }
         if !self.pending.contains_key(&number) {
             self.note(number);
@@ -227,8 +250,56 @@ impl OnlineState {
         }
     }
 
+    /// Time has reached `now` (epoch seconds) with the open changes still open: each side's
+    /// level moves as soon as the outcome on that side is known — a change still open at the
+    /// interval's lower end will not fall below it (a hit), one still open past its upper end
+    /// will fall above it (a miss). Without this the upper side learns of a burst of slow
+    /// merges only when they finally merge, weeks after the intervals that missed them were
+    /// issued. Call it before [`OnlineState::predict`] and [`OnlineState::merged`] with the
+    /// time of the event; the level's total movement is the same, only sooner.
+    pub fn tick(&mut self, now: i64) {
+        let due: Vec<(u64, bool, bool)> = self
+            .pending
+            .iter()
+            .filter_map(|(n, p)| {
+                let lo = !p.settled_lo && p.past_lo(now);
+                let hi = !p.settled_hi && p.past_hi(now);
+                (lo || hi).then_some((*n, lo, hi))
+            })
+            .collect();
+        for (n, lo, hi) in due {
+            self.note(n);
+            let Some(p) = self.pending.get_mut(&n) else {
+                continue;
+            };
+            if lo {
+                p.settled_lo = true;
+                self.aci.step_lo(false);
+            }
+            if hi {
+                p.settled_hi = true;
+                self.aci.step_hi(true);
+            }
+        }
+    }
+
+    /// Drops an issued prediction unscored, taking back the steps [`OnlineState::tick`] made
+    /// for it.
+    fn forget(&mut self, number: u64) {
+        self.note(number);
+        if let Some(p) = self.pending.remove(&number) {
+            if p.settled_lo {
+                self.aci.unstep_lo(false);
+            }
+            if p.settled_hi {
+                self.aci.unstep_hi(true);
+            }
+        }
+    }
+
     /// Change `number` merged after `hours`: scores its issued prediction, moves the levels
-    /// and the rolling errors. `None` when nothing was issued for it (or it was scored already).
+    /// (the sides [`OnlineState::tick`] has not moved yet) and the rolling errors. `None` when
+    /// nothing was issued for it (or it was scored already).
     pub fn merged(&mut self, number: u64, hours: f64) -> Option<Outcome> {
         self.note(number);
         let p = self.pending.remove(&number)?;
@@ -239,7 +310,13 @@ impl OnlineState {
             model_error: (to_log(p.p50_hours) - y).abs(),
             median_error: p.median_hours.map(|m| (to_log(m) - y).abs()),
         };
-        self.aci.update(outcome.below, outcome.above);
+        if !p.settled_lo {
+            self.aci.step_lo(outcome.below);
+        }
+        if !p.settled_hi {
+            self.aci.step_hi(outcome.above);
+        }
+        self.aci.observed += 1;
         if p.model == self.model {
             self.scores.push(p.raw.lo - y, y - p.raw.hi);
         }
@@ -249,10 +326,10 @@ impl OnlineState {
         Some(outcome)
     }
 
-    /// Change `number` closed without merging: its prediction is never scored.
+    /// Change `number` closed without merging: its prediction is never scored (steps already
+    /// made for it by [`OnlineState::tick`] are taken back).
     pub fn closed(&mut self, number: u64) {
-        self.note(number);
-        self.pending.remove(&number);
+        self.forget(number);
     }
 }
 
@@ -273,6 +350,8 @@ mod tests {
                 hi: to_log(hi),
             },
             model: 0,
+            settled_lo: false,
+            settled_hi: false,
         }
     }
 
@@ -301,13 +380,62 @@ mod tests {
         assert_eq!(s.pending.keys().copied().collect::<Vec<_>>(), vec![10]);
         // Stored and read back, it continues where it was (JSON may round the last digit).
         let back: OnlineState = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+        assert_eq!((&back.pending, back.model), (&s.pending, s.model));
         assert_eq!(
-            (&back.aci, &back.pending, back.model),
-            (&s.aci, &s.pending, s.model)
+            (back.aci.observed, back.aci.gamma),
+            (s.aci.observed, s.aci.gamma)
         );
+        assert!((back.aci.alpha_lo - s.aci.alpha_lo).abs() < 1e-12);
+        assert!((back.aci.alpha_hi - s.aci.alpha_hi).abs() < 1e-12);
         assert_eq!(back.scores.len(), 1);
         let (a, b) = (back.errors.evidence(), s.errors.evidence());
         assert!(a.n == b.n && (a.model_mae - b.model_mae).abs() < 1e-12);
+    }
+
+    #[test]
+    fn levels_move_as_soon_as_a_side_is_known_and_end_where_merges_alone_would() {
+        let h = 3600;
+        let mut s = OnlineState::default();
+        let mut late = OnlineState::default();
+        for st in [&mut s, &mut late] {
+            st.issue(1, issued(0, 1.0, 5.0, 10.0, 5.0));
+            st.issue(2, issued(0, 1.0, 5.0, 10.0, 5.0));
+            st.issue(3, issued(0, 1.0, 5.0, 10.0, 5.0));
+        }
+        let (lo0, hi0) = (s.aci.alpha_lo, s.aci.alpha_hi);
+        // Half an hour in: nothing is known yet.
+        s.tick(h / 2);
+        assert_eq!((s.aci.alpha_lo, s.aci.alpha_hi), (lo0, hi0));
+        // Two hours in, all three are past the lower end: three hits below.
+        s.tick(2 * h);
+        assert!(s.aci.alpha_lo > lo0 && s.aci.alpha_hi == hi0);
+        // Eleven hours in, past the upper end: three misses above, before any merge.
+        s.tick(11 * h);
+        assert!(s.aci.alpha_hi < hi0);
+        assert_eq!(s.aci.observed, 0);
+        // Ticking again changes nothing; the merges only count once each.
+        let after = s.aci.clone();
+        s.tick(12 * h);
+        assert_eq!(s.aci, after);
+        for st in [&mut s, &mut late] {
+            st.merged(1, 30.0).unwrap();
+            st.merged(2, 40.0).unwrap();
+        }
+        // Change 3 closes unmerged: its early steps are taken back, as if never issued.
+        s.closed(3);
+        late.closed(3);
+        assert!((s.aci.alpha_lo - late.aci.alpha_lo).abs() < 1e-12);
+        assert!((s.aci.alpha_hi - late.aci.alpha_hi).abs() < 1e-12);
+        assert_eq!(s.aci.observed, 2);
+        // A rollback restores the settled marks with the levels.
+        let mut r = OnlineState::default();
+        r.issue(4, issued(0, 1.0, 5.0, 10.0, 5.0));
+        let before = r.clone();
+        r.begin();
+        r.tick(11 * h);
+        assert_ne!(r, before);
+        r.rollback();
+        assert_eq!(r, before);
     }
 
     #[test]

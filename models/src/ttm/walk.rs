@@ -339,11 +339,12 @@ fn walk_rows(
     let split_at = sorted.get(cut).map_or(i64::MAX, |r| r.created_at);
     let every = cfg.retrain_every.max(3600);
     let running = RunningMedian::by_repo(sorted);
-    // (time, 0 = merge / 1 = open, index): merges at the same second come first.
+    // (time, 0 = merge or close unmerged / 1 = open, index): merges at the same second come
+    // first.
     let mut events: Vec<(i64, u8, usize)> = Vec::new();
     for (i, r) in sorted.iter().enumerate().skip(cut) {
         events.push((r.created_at, 1, i));
-        if let Some(m) = r.merged_at {
+        if let Some(m) = r.merged_at.or(r.closed_at) {
             events.push((m, 0, i));
         }
     }
@@ -358,12 +359,20 @@ fn walk_rows(
     let mut rows: Vec<WalkRow> = Vec::new();
     for (t, kind, i) in events {
         let r = &sorted[i];
+        if let Some(s) = states.get_mut(r.repo.as_str()) {
+            s.tick(t);
+        }
         if kind == 0 {
-            if let (Some(s), Some(h)) = (states.get_mut(r.repo.as_str()), r.hours_to_merge()) {
-                s.merged(r.number, h);
-                if let (Some(m), Some(mid)) = (maps.get_mut(r.repo.as_str()), mids.remove(&i)) {
-                    m.push(mid, to_log(h));
-                }
+            let Some(s) = states.get_mut(r.repo.as_str()) else {
+                continue;
+            };
+            let Some(h) = r.hours_to_merge() else {
+                s.closed(r.number);
+                continue;
+            };
+            s.merged(r.number, h);
+            if let (Some(m), Some(mid)) = (maps.get_mut(r.repo.as_str()), mids.remove(&i)) {
+                m.push(mid, to_log(h));
             }
             continue;
         }

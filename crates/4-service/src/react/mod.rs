@@ -236,6 +236,7 @@ impl Reactor {
         let Some(state) = self.online(store, out, &e.repo, None)? else {
             return Ok(());
         };
+        state.tick(e.at_utc().timestamp());
         if c.action == ChangeAction::Closed {
             state.closed(c.number);
             return Ok(());
@@ -278,6 +279,7 @@ impl Reactor {
         let Some(state) = self.online(store, out, repo, Some(&model))? else {
             return Ok(None);
         };
+        state.tick(t.timestamp());
         let choice = state.choice();
         let p = state.predict(
             &model,

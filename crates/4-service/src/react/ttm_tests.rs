@@ -119,7 +119,10 @@ fn merges_move_the_stored_state_and_a_restarted_reactor_continues() {
     assert!(!s2.pending.contains_key(&900));
     commit(&store, &merged, &r2);
     let stored = load_online(&store, REPO).unwrap().unwrap();
-    assert_eq!(stored.aci, s2.aci);
+    // (JSON may round the last digit of a level.)
+    assert_eq!(stored.aci.observed, s2.aci.observed);
+    assert!((stored.aci.alpha_lo - s2.aci.alpha_lo).abs() < 1e-12);
+    assert!((stored.aci.alpha_hi - s2.aci.alpha_hi).abs() < 1e-12);
     // The same merge delivered again teaches nothing new.
     let r3 = reactor().react(&store, &merged, merged_at).unwrap();
     assert_eq!(r3.ttm[REPO].aci.observed, 1);
