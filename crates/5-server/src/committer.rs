@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use canopy_core::{WriteOp, WriteOutcome};
 use canopy_store::Store;
@@ -17,6 +18,10 @@ const COMMIT_QUEUE: usize = 8192;
 const MAX_BATCH: usize = 1024;
 /// Most body bytes written in one transaction.
 const MAX_BATCH_BYTES: usize = 32 * 1024 * 1024;
+/// How long the writer waits for more operations when fewer wait than went into the last
+/// transaction (under load): one fsync then carries them too. At rest nothing waits: a lone
+/// operation after a lone one goes straight to disk.
+const GATHER: Duration = Duration::from_micros(500);
 
 type Reply = oneshot::Sender<Result<Vec<WriteOutcome>, String>>;
 
@@ -48,21 +53,18 @@ impl Committer {
         let spawned = std::thread::Builder::new()
             .name("canopy-store-writer".into())
             .spawn(move || {
+                let mut last = 0;
                 while let Some(first) = rx.blocking_recv() {
-                    let mut count = first.0.len();
-                    let mut bytes = group_bytes(&first.0);
-                    let mut ops = vec![first];
-                    while count < MAX_BATCH && bytes < MAX_BATCH_BYTES {
-                        match rx.try_recv() {
-                            Ok(group) => {
-                                count += group.0.len();
-                                bytes += group_bytes(&group.0);
-                                ops.push(group);
-                            }
-                            Err(_) => break,
-                        }
+                    let mut batch = Batch::of(first);
+                    batch.take_waiting(&mut rx);
+                    // Under load (the last group was bigger than what waits now), more are on
+                    // their way: a short wait lets one fsync carry them too.
+                    if batch.count < last && !batch.is_full() {
+                        std::thread::sleep(GATHER);
+                        batch.take_waiting(&mut rx);
                     }
-                    write_batch(store.as_ref(), ops);
+                    last = batch.count;
+                    write_batch(store.as_ref(), batch.groups);
                 }
                 drop(store);
                 flag.store(false, Ordering::SeqCst);
@@ -108,6 +110,43 @@ impl Committer {
     /// A flag that turns false once the writer thread has let go of the store.
     pub fn alive_flag(&self) -> Arc<AtomicBool> {
         self.alive.clone()
+    }
+}
+
+/// The groups of one transaction being gathered.
+struct Batch {
+    groups: Vec<(Vec<WriteOp>, Reply)>,
+    count: usize,
+    bytes: usize,
+}
+
+impl Batch {
+    fn of(first: (Vec<WriteOp>, Reply)) -> Batch {
+        let (count, bytes) = (first.0.len(), group_bytes(&first.0));
+        Batch {
+            groups: vec![first],
+            count,
+            bytes,
+        }
+    }
+
+    /// Whether the transaction has reached its size limits.
+    fn is_full(&self) -> bool {
+        self.count >= MAX_BATCH || self.bytes >= MAX_BATCH_BYTES
+    }
+
+    /// Adds the groups waiting now, up to the limits.
+    fn take_waiting(&mut self, rx: &mut mpsc::Receiver<(Vec<WriteOp>, Reply)>) {
+        while !self.is_full() {
+            match rx.try_recv() {
+                Ok(group) => {
+                    self.count += group.0.len();
+                    self.bytes += group_bytes(&group.0);
+                    self.groups.push(group);
+                }
+                Err(_) => break,
+            }
+        }
     }
 }
 

@@ -11,13 +11,11 @@ use canopy_core::{
 use chrono::{DateTime, Utc};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 
-use super::{RedbStore, consent, db_err, insert_events, last_run_in, outbox, put_meta_in};
+use super::{RedbStore, bodies, consent, db_err, insert_events, last_run_in, outbox, put_meta_in};
 use crate::{Claim, InboxStore, StoreError, decode, encode, transitions};
 
 /// Delivery records (without body), by (platform, delivery id).
 const DELIVERIES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("deliveries");
-/// Raw bodies, by (platform, delivery id).
-const BODIES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("delivery_bodies");
 /// Pending deliveries in arrival order: sequence → (platform, delivery id).
 const QUEUE: TableDefinition<u64, (&str, &str)> = TableDefinition::new("inbox_queue");
 /// Quarantined deliveries: (platform, delivery id) → ().
@@ -30,7 +28,7 @@ const SEQ: &str = "inbox_seq";
 /// Creates the inbox tables in a new store.
 pub(super) fn init_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
     txn.open_table(DELIVERIES).map_err(db_err)?;
-    txn.open_table(BODIES).map_err(db_err)?;
+    bodies::init_tables(txn)?;
     txn.open_table(QUEUE).map_err(db_err)?;
     txn.open_table(QUARANTINE).map_err(db_err)?;
     txn.open_table(COUNTERS).map_err(db_err)?;
@@ -38,7 +36,7 @@ pub(super) fn init_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
 }
 
 /// Applies operations in `txn` and commits it (durably, unless the store is a scratch one);
-/// one outcome per op.
+/// one outcome per op. The inbox's tables are opened once for the whole batch.
 pub(super) fn apply_writes(
     txn: WriteTransaction,
     ops: Vec<WriteOp>,
@@ -47,8 +45,15 @@ pub(super) fn apply_writes(
     {
         let mut counters = txn.open_table(COUNTERS).map_err(db_err)?;
         let mut seq = counters.get(SEQ).map_err(db_err)?.map_or(0, |v| v.value());
+        let mut inbox = Tables {
+            deliveries: txn.open_table(DELIVERIES).map_err(db_err)?,
+            bodies: bodies::writer(&txn)?,
+            packer: bodies::Packer::default(),
+            queue: txn.open_table(QUEUE).map_err(db_err)?,
+            quarantine: txn.open_table(QUARANTINE).map_err(db_err)?,
+        };
         for op in ops {
-            let outcome = apply_one(&txn, op, &mut seq)?;
+            let outcome = apply_one(&txn, &mut inbox, op, &mut seq)?;
             outcomes.push(outcome);
         }
         counters.insert(SEQ, seq).map_err(db_err)?;
@@ -76,7 +81,7 @@ impl InboxStore for RedbStore {
         let txn = self.db.begin_read().map_err(db_err)?;
         let queue = txn.open_table(QUEUE).map_err(db_err)?;
         let deliveries = txn.open_table(DELIVERIES).map_err(db_err)?;
-        let bodies = txn.open_table(BODIES).map_err(db_err)?;
+        let bodies = bodies::Reader::open(&txn)?;
         let mut out = Vec::new();
         // Repositories with an earlier delivery held by another claimant: their later
         // deliveries wait, so each repository's deliveries are processed in arrival order.
@@ -111,11 +116,7 @@ impl InboxStore for RedbStore {
                 }
                 continue;
             }
-            rec.delivery.body = bodies
-                .get((platform, id))
-                .map_err(db_err)?
-                .map(|b| b.value().to_vec())
-                .unwrap_or_default();
+            rec.delivery.body = bodies.get(platform, id)?.unwrap_or_default();
             let key = rec.delivery.ordering_key();
             if blocked.contains(&key) || !claims.take_delivery(p, &i, &key, claim) {
                 continue;
@@ -194,25 +195,18 @@ impl InboxStore for RedbStore {
 
     fn delivery_body(&self, platform: Platform, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let txn = self.db.begin_read().map_err(db_err)?;
-        let t = txn.open_table(BODIES).map_err(db_err)?;
-        Ok(t.get((platform.as_str(), id))
-            .map_err(db_err)?
-            .map(|v| v.value().to_vec()))
+        bodies::Reader::open(&txn)?.get(platform.as_str(), id)
     }
 }
 
 fn apply_one(
     txn: &WriteTransaction,
+    inbox: &mut Tables<'_>,
     op: WriteOp,
     seq: &mut u64,
 ) -> Result<WriteOutcome, StoreError> {
-    let mut inbox = Tables {
-        deliveries: txn.open_table(DELIVERIES).map_err(db_err)?,
-        queue: txn.open_table(QUEUE).map_err(db_err)?,
-        quarantine: txn.open_table(QUARANTINE).map_err(db_err)?,
-    };
     match op {
-        WriteOp::Receive(d) => inbox.receive(txn, d, seq),
+        WriteOp::Receive(d) => inbox.receive(d, seq),
         WriteOp::Complete {
             platform,
             id,
@@ -302,6 +296,8 @@ fn scheduled_run(
 /// The inbox's tables inside one write transaction.
 struct Tables<'t> {
     deliveries: redb::Table<'t, (&'static str, &'static str), &'static [u8]>,
+    bodies: bodies::Writer<'t>,
+    packer: bodies::Packer,
     queue: redb::Table<'t, u64, (&'static str, &'static str)>,
     quarantine: redb::Table<'t, (&'static str, &'static str), ()>,
 }
@@ -326,11 +322,11 @@ impl Tables<'_> {
     /// Stores a new delivery at the end of the queue (a known id is a duplicate).
     fn receive(
         &mut self,
-        txn: &WriteTransaction,
         mut d: canopy_core::Delivery,
         seq: &mut u64,
     ) -> Result<WriteOutcome, StoreError> {
-        if self.record(d.platform, &d.id)?.is_some() {
+        let known = self.deliveries.get((d.platform.as_str(), d.id.as_str()));
+        if known.map_err(db_err)?.is_some() {
             return Ok(WriteOutcome::Duplicate);
         }
         *seq += 1;
@@ -344,10 +340,7 @@ impl Tables<'_> {
         };
         self.put(&rec)?;
         let key = (rec.delivery.platform.as_str(), rec.delivery.id.as_str());
-        txn.open_table(BODIES)
-            .map_err(db_err)?
-            .insert(key, body.as_slice())
-            .map_err(db_err)?;
+        self.packer.put(&mut self.bodies, key, &body)?;
         self.queue.insert(*seq, key).map_err(db_err)?;
         Ok(WriteOutcome::Received { seq: *seq })
     }

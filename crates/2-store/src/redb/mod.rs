@@ -4,6 +4,7 @@
 //! Claims on deliveries and actions are kept in memory: only this process can hold the file,
 //! so they need not survive it.
 
+mod bodies;
 mod claims;
 mod consent;
 mod events;
