@@ -65,6 +65,22 @@ pub struct OnlineState {
     /// What [`OnlineState::rollback`] restores (not stored, not compared).
     #[serde(skip)]
     journal: Journal,
+    /// A lower bound of the `at` of every `pending` entry (not stored, not compared).
+    #[serde(skip)]
+    floor: Floor,
+}
+
+/// A lower bound of the issue times of a state's pending predictions, so that issuing one
+/// looks for expired ones only when some may be (the look costs every open change); `None`
+/// when not known (a state just read, or rolled back), `i64::MAX` when none is pending.
+#[derive(Debug, Clone, Copy, Default)]
+struct Floor(Option<i64>);
+
+/// A floor says nothing about the state: two states are equal whatever their floors.
+impl PartialEq for Floor {
+    fn eq(&self, _: &Floor) -> bool {
+        true
+    }
 }
 
 /// The changes to a state since [`OnlineState::begin`]: its small parts as they were, and the
@@ -99,6 +115,7 @@ impl OnlineState {
             errors: RollingError::seeded(&model.evidence),
             pending: BTreeMap::new(),
             journal: Journal::default(),
+            floor: Floor::default(),
         }
     }
 
@@ -133,6 +150,8 @@ impl OnlineState {
             pending,
         } = *undo;
         (self.aci, self.scores, self.model, self.errors) = (aci, scores, model, errors);
+        // Entries put back may be older than the floor.
+        self.floor = Floor(None);
         for (number, old) in pending.into_iter().rev() {
             match old {
                 Some(p) => self.pending.insert(number, p),
@@ -211,19 +230,28 @@ impl OnlineState {
     /// not finite numbers, are ignored), and drops issued predictions older than
     /// [`PENDING_MAX_AGE`].
     pub fn issue(&mut self, number: u64, issued: Issued) {
-        let expired: Vec<u64> = self
-            .pending
-            .iter()
-            .filter(|(_, p)| p.at + PENDING_MAX_AGE < issued.at)
-            .map(|(n, _)| *n)
-            .collect();
-        for n in expired {
-            self.note(n);
-            self.pending.remove(&n);
+        let may_expire = self
+            .floor
+            .0
+            .is_none_or(|f| f.saturating_add(PENDING_MAX_AGE) < issued.at);
+        if may_expire {
+            let expired: Vec<u64> = self
+                .pending
+                .iter()
+                .filter(|(_, p)| p.at + PENDING_MAX_AGE < issued.at)
+                .map(|(n, _)| *n)
+                .collect();
+            for n in expired {
+                self.note(n);
+                self.pending.remove(&n);
+            }
+            let oldest = self.pending.values().map(|p| p.at).min();
+            self.floor = Floor(Some(oldest.unwrap_or(i64::MAX)));
         }
         if !self.pending.contains_key(&number) {
             self.note(number);
             self.pending.insert(number, issued);
+            self.floor = Floor(self.floor.0.map(|f| f.min(issued.at)));
         }
     }
 
@@ -334,5 +362,36 @@ mod tests {
         s.commit();
         s.rollback();
         assert_eq!(s.pending.keys().copied().collect::<Vec<_>>(), vec![1, 2]);
+    }
+
+    #[test]
+    fn expired_predictions_are_dropped_whatever_the_state_went_through() {
+        // The floor that spares the look for expired predictions must never hide one: after
+        // issues, merges, a rollback that puts old entries back, and a state read back.
+        let day = 86_400;
+        let mut s = OnlineState::default();
+        s.issue(1, issued(100 * day, 1.0, 2.0, 3.0, 2.0));
+        s.issue(2, issued(200 * day, 1.0, 2.0, 3.0, 2.0));
+        s.begin();
+        s.merged(2, 5.0);
+        s.issue(3, issued(300 * day, 1.0, 2.0, 3.0, 2.0));
+        s.closed(1);
+        s.rollback();
+        assert_eq!(s.pending.keys().copied().collect::<Vec<_>>(), vec![1, 2]);
+        s.issue(
+            4,
+            issued(100 * day + PENDING_MAX_AGE + 1, 1.0, 2.0, 3.0, 2.0),
+        );
+        assert_eq!(s.pending.keys().copied().collect::<Vec<_>>(), vec![2, 4]);
+        let mut back: OnlineState =
+            serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+        back.issue(
+            5,
+            issued(200 * day + PENDING_MAX_AGE + 1, 1.0, 2.0, 3.0, 2.0),
+        );
+        assert_eq!(back.pending.keys().copied().collect::<Vec<_>>(), vec![4, 5]);
+        // Later issues within the age keep everything.
+        back.issue(6, issued(210 * day + PENDING_MAX_AGE, 1.0, 2.0, 3.0, 2.0));
+        assert_eq!(back.pending.len(), 3);
     }
 }
