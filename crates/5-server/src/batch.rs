@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use crate::pool::{carried_meta, decide_carried, panic_message, quarantine};
 
 /// Most deliveries a worker decides and commits as one batch.
-pub const WORKER_BATCH: usize = 64;
+pub const WORKER_BATCH: usize = 256;
 
 /// Decides about deliveries in order, each seeing the results decided before it; a panic
 /// quarantines only the delivery that caused it. Returns the decisions (the repositories'

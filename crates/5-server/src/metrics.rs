@@ -5,9 +5,13 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
 
-/// Upper bounds (seconds) of the latency histograms.
-const BUCKETS: [f64; 12] = [
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+/// Upper bounds (seconds) of the latency histograms: about 1.25 to 1.5 apart, so that a
+/// quantile read from them (bench/processing/metrics.py interpolates inside its bucket) is
+/// known to within a quarter or so, enough to compare p99s a factor of two apart.
+const BUCKETS: [f64; 32] = [
+    0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.0025, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.015, 0.02,
+    0.025, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5,
+    5.0, 10.0,
 ];
 
 #[derive(Default, Clone)]

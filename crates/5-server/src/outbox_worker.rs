@@ -1,5 +1,6 @@
 //! The outbox worker: claims due actions and performs them one at a time through an executor,
-//! records the result durably, backs off with jitter (or as long as the platform asks), and
+//! records each result durably (handed to the writer at once; the claimed batch's results are
+//! waited for before the next claim, so results performed in a row share a transaction), backs off with jitter (or as long as the platform asks), and
 //! moves an action that keeps failing to the dead-letter list with its last error. It sleeps
 //! on the clock until the next action is due, and is woken when new ones are enqueued.
 
@@ -7,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use canopy_core::shutdown::Signal;
-use canopy_core::{BoxFuture, Clock, ExecError, OutboxItem, WriteOp, backoff};
+use canopy_core::{BoxFuture, Clock, ExecError, OutboxItem, WriteOp, WriteOutcome, backoff};
 use canopy_store::{Claim, Store};
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
@@ -101,6 +102,9 @@ impl OutboxWorker {
                     }
                     continue;
                 }
+                // Each result is handed to the writer at once but not waited for before the
+                // next action is performed: results waiting together share one transaction.
+                let mut recording = Vec::with_capacity(due.len());
                 for item in due {
                     // An action never outlives its claim: cut off at half the lease, it is
                     // retried later rather than performed by two replicas at once.
@@ -112,10 +116,18 @@ impl OutboxWorker {
                                 limit.as_secs()
                             )))
                         }),
-                        _ = shutdown.wait() => { self.state.stopped(); return },
+                        _ = shutdown.wait() => {
+                            recorded(recording).await;
+                            self.state.stopped();
+                            return;
+                        },
                     };
-                    self.record(&item, result).await;
+                    let (op, committer) = (self.result_op(&item, result), self.committer.clone());
+                    recording.push(tokio::spawn(async move {
+                        (item.id, committer.submit(op).await)
+                    }));
                 }
+                recorded(recording).await;
             }
             self.state.stopped();
         })
@@ -153,9 +165,10 @@ impl OutboxWorker {
         }
     }
 
-    async fn record(&self, item: &OutboxItem, result: Result<(), ExecError>) {
+    /// The write that records an action's result.
+    fn result_op(&self, item: &OutboxItem, result: Result<(), ExecError>) -> WriteOp {
         let now = self.clock.now();
-        let op = match result {
+        match result {
             Ok(()) => {
                 tracing::info!(item = %item.id, action = item.action.name(), target = %item.action.target(), "action done");
                 WriteOp::OutboxDone {
@@ -183,10 +196,18 @@ impl OutboxWorker {
                     max_attempts: self.max_attempts,
                 }
             }
-        };
-        if let Err(e) = self.committer.submit(op).await {
+        }
+    }
+}
+
+/// Waits until the results handed to the writer are durable (or failed to be).
+async fn recorded(
+    recording: Vec<JoinHandle<(String, Result<WriteOutcome, crate::committer::CommitError>)>>,
+) {
+    for handle in recording {
+        if let Ok((item, Err(e))) = handle.await {
             // The item stays as it was and is tried again: actions are idempotent.
-            tracing::error!(item = %item.id, error = %e, "recording an action's result failed");
+            tracing::error!(item = %item, error = %e, "recording an action's result failed");
         }
     }
 }

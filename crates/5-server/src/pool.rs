@@ -36,7 +36,7 @@ use crate::metrics::Metrics;
 /// How long a delivery claimed by a synchronous drain is its own.
 const LEASE_MINUTES: i64 = 10;
 /// Deliveries claimed per look at the queue.
-const BATCH: usize = 256;
+const BATCH: usize = 512;
 /// Most deliveries a worker decides and commits as one batch.
 pub const WORKER_BATCH: usize = crate::batch::WORKER_BATCH;
 

@@ -45,6 +45,23 @@ pub struct Issued {
 }
 
 impl Issued {
+    /// A lower bound of the first time [`OnlineState::tick`] may settle one of its sides
+    /// (`i64::MAX` when both are settled).
+    fn next_due(&self) -> i64 {
+        let at = |hours: f64| self.at.saturating_add((hours * 3600.0).floor() as i64);
+        let lo = if self.settled_lo {
+            i64::MAX
+        } else {
+            at(self.p10_hours)
+        };
+        let hi = if self.settled_hi {
+            i64::MAX
+        } else {
+            at(self.p90_hours)
+        };
+        lo.min(hi)
+    }
+
     /// Whether the change, still open at `now`, is known not to fall below the interval:
     /// `now` is at least the lower end after the prediction (hours to merge count from the
     /// opening, at or before the prediction, so this never says so too early).
@@ -87,6 +104,26 @@ pub struct OnlineState {
     /// What [`OnlineState::rollback`] restores (not stored, not compared).
     #[serde(skip)]
     journal: Journal,
+    /// A lower bound of the `at` of every `pending` entry (not stored, not compared).
+    #[serde(skip)]
+    floor: Floor,
+    /// A lower bound of the time at which [`OnlineState::tick`] has a side to settle (not
+    /// stored, not compared).
+    #[serde(skip)]
+    due: Floor,
+}
+
+/// A lower bound of the issue times of a state's pending predictions, so that issuing one
+/// looks for expired ones only when some may be (the look costs every open change); `None`
+/// when not known (a state just read, or rolled back), `i64::MAX` when none is pending.
+#[derive(Debug, Clone, Copy, Default)]
+struct Floor(Option<i64>);
+
+/// A floor says nothing about the state: two states are equal whatever their floors.
+impl PartialEq for Floor {
+    fn eq(&self, _: &Floor) -> bool {
+        true
+    }
 }
 
 /// The changes to a state since [`OnlineState::begin`]: its small parts as they were, and the
@@ -121,6 +158,8 @@ impl OnlineState {
             errors: RollingError::seeded(&model.evidence),
             pending: BTreeMap::new(),
             journal: Journal::default(),
+            floor: Floor::default(),
+            due: Floor::default(),
         }
     }
 
@@ -155,6 +194,9 @@ impl OnlineState {
             pending,
         } = *undo;
         (self.aci, self.scores, self.model, self.errors) = (aci, scores, model, errors);
+        // Entries put back may be older than the floor, or have sides to settle again.
+        self.floor = Floor(None);
+        self.due = Floor(None);
         for (number, old) in pending.into_iter().rev() {
             match old {
                 Some(p) => self.pending.insert(number, p),
@@ -235,18 +277,28 @@ impl OnlineState {
     /// not finite numbers, are ignored), and drops issued predictions older than
     /// [`PENDING_MAX_AGE`].
     pub fn issue(&mut self, number: u64, issued: Issued) {
-        let expired: Vec<u64> = self
-            .pending
-            .iter()
-            .filter(|(_, p)| p.at + PENDING_MAX_AGE < issued.at)
-            .map(|(n, _)| *n)
-            .collect();
-        for n in expired {
-            self.forget(n);
+        let may_expire = self
+            .floor
+            .0
+            .is_none_or(|f| f.saturating_add(PENDING_MAX_AGE) < issued.at);
+        if may_expire {
+            let expired: Vec<u64> = self
+                .pending
+                .iter()
+                .filter(|(_, p)| p.at + PENDING_MAX_AGE < issued.at)
+                .map(|(n, _)| *n)
+                .collect();
+            for n in expired {
+                self.forget(n);
+            }
+            let oldest = self.pending.values().map(|p| p.at).min();
+            self.floor = Floor(Some(oldest.unwrap_or(i64::MAX)));
         }
         if !self.pending.contains_key(&number) {
             self.note(number);
             self.pending.insert(number, issued);
+            self.floor = Floor(self.floor.0.map(|f| f.min(issued.at)));
+            self.due = Floor(self.due.0.map(|d| d.min(issued.next_due())));
         }
     }
 
@@ -258,6 +310,9 @@ impl OnlineState {
     /// issued. Call it before [`OnlineState::predict`] and [`OnlineState::merged`] with the
     /// time of the event; the level's total movement is the same, only sooner.
     pub fn tick(&mut self, now: i64) {
+        if self.due.0.is_some_and(|d| now < d) {
+            return;
+        }
         let due: Vec<(u64, bool, bool)> = self
             .pending
             .iter()
@@ -281,6 +336,8 @@ impl OnlineState {
                 self.aci.step_hi(true);
             }
         }
+        let next = self.pending.values().map(Issued::next_due).min();
+        self.due = Floor(Some(next.unwrap_or(i64::MAX)));
     }
 
     /// Drops an issued prediction unscored, taking back the steps [`OnlineState::tick`] made
@@ -462,5 +519,96 @@ mod tests {
         s.commit();
         s.rollback();
         assert_eq!(s.pending.keys().copied().collect::<Vec<_>>(), vec![1, 2]);
+    }
+
+    #[test]
+    fn expired_predictions_are_dropped_whatever_the_state_went_through() {
+        // The floor that spares the look for expired predictions must never hide one: after
+        // issues, merges, a rollback that puts old entries back, and a state read back.
+        let day = 86_400;
+        let mut s = OnlineState::default();
+        s.issue(1, issued(100 * day, 1.0, 2.0, 3.0, 2.0));
+        s.issue(2, issued(200 * day, 1.0, 2.0, 3.0, 2.0));
+        s.begin();
+        s.merged(2, 5.0);
+        s.issue(3, issued(300 * day, 1.0, 2.0, 3.0, 2.0));
+        s.closed(1);
+        s.rollback();
+        assert_eq!(s.pending.keys().copied().collect::<Vec<_>>(), vec![1, 2]);
+        s.issue(
+            4,
+            issued(100 * day + PENDING_MAX_AGE + 1, 1.0, 2.0, 3.0, 2.0),
+        );
+        assert_eq!(s.pending.keys().copied().collect::<Vec<_>>(), vec![2, 4]);
+        let mut back: OnlineState =
+            serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+        back.issue(
+            5,
+            issued(200 * day + PENDING_MAX_AGE + 1, 1.0, 2.0, 3.0, 2.0),
+        );
+        assert_eq!(back.pending.keys().copied().collect::<Vec<_>>(), vec![4, 5]);
+        // Later issues within the age keep everything.
+        back.issue(6, issued(210 * day + PENDING_MAX_AGE, 1.0, 2.0, 3.0, 2.0));
+        assert_eq!(back.pending.len(), 3);
+    }
+
+    #[test]
+    fn ticks_spared_by_the_due_bound_settle_exactly_what_a_full_look_settles() {
+        // Seeded random sequences of issues, ticks, merges, closes, rollbacks and states read
+        // back: a state using its bound and one that always looks at every open change must
+        // stay equal (levels, pending sides, scores).
+        let mut x: u64 = 0x5eed_2026;
+        let mut next = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        for _ in 0..200 {
+            let (mut fast, mut full) = (OnlineState::default(), OnlineState::default());
+            let mut now: i64 = 1_000_000;
+            for _ in 0..60 {
+                now += (next(40) * 1800) as i64;
+                let n = next(12);
+                match next(7) {
+                    0 | 1 => {
+                        let lo = 0.5 + next(20) as f64;
+                        let hi = lo + 1.0 + next(60) as f64;
+                        let p = issued(now, lo, (lo + hi) / 2.0, hi, lo + 1.0);
+                        fast.issue(n, p.clone());
+                        full.issue(n, p);
+                    }
+                    2 | 3 => {
+                        full.due = Floor(None);
+                        fast.tick(now);
+                        full.tick(now);
+                    }
+                    4 => {
+                        let h = next(80) as f64;
+                        assert_eq!(fast.merged(n, h), full.merged(n, h));
+                    }
+                    5 => {
+                        fast.closed(n);
+                        full.closed(n);
+                    }
+                    _ => {
+                        if next(2) == 0 {
+                            fast.begin();
+                            full.begin();
+                        } else if next(2) == 0 {
+                            fast.rollback();
+                            full.rollback();
+                        } else {
+                            // Both read back (JSON keeps floats to the last digit only).
+                            let back = |s: &OnlineState| -> OnlineState {
+                                serde_json::from_str(&serde_json::to_string(s).unwrap()).unwrap()
+                            };
+                            (fast, full) = (back(&fast), back(&full));
+                        }
+                    }
+                }
+                assert_eq!(fast, full);
+            }
+        }
     }
 }
