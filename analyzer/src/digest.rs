@@ -175,6 +175,16 @@ pub fn gini(values: &[f64]) -> Option<f64> {
     Some((2.0 * weighted) / (n as f64 * total) - (n as f64 + 1.0) / n as f64)
 }
 
+/// The span `[from, to)` whose comments a digest of `week` reads the sentiment of: the
+/// [`TREND_WEEKS`] weeks before it and the week itself. Scoring other comments is wasted work.
+pub fn sentiment_span(week: IsoWeek) -> (DateTime<Utc>, DateTime<Utc>) {
+    let start = week.start_utc();
+    (
+        start - Duration::weeks(TREND_WEEKS),
+        week.next().start_utc(),
+    )
+}
+
 /// Builds the digest of `repo` for `week` from its events (any order).
 pub fn build(
     repo: &str,
@@ -578,6 +588,59 @@ mod tests {
         let one = build("acme/a", &events, week, None, None);
         assert_eq!(one.opened, 1);
         assert_eq!(one.waiting[0].0, "#7");
+    }
+
+    #[test]
+    fn the_digest_reads_the_sentiment_of_its_span_only() {
+        use crate::Actor;
+        use crate::event::CommentEvent;
+        let comment = |at: &str, body: &str| {
+            let at = chrono::DateTime::parse_from_rfc3339(at).unwrap();
+            Event::new(
+                format!("c-{body}"),
+                Platform::Github,
+                "o/r",
+                at,
+                EventKind::Comment(CommentEvent {
+                    number: 7,
+                    on_change: true,
+                    comment_id: body.into(),
+                    author: Actor::github("ada"),
+                    addressee: None,
+                    body: body.into(),
+                    inline: false,
+                    edited: false,
+                    author_role: None,
+                }),
+            )
+        };
+        let week: IsoWeek = "2026-W47".parse().unwrap();
+        let (from, to) = sentiment_span(week);
+        assert_eq!(
+            (from.to_rfc3339(), to.to_rfc3339()),
+            (
+                "2026-10-19T00:00:00+00:00".to_string(),
+                "2026-11-23T00:00:00+00:00".to_string()
+            )
+        );
+        let events = [
+            comment("2026-10-18T23:59:59+00:00", "too early"),
+            comment("2026-10-19T00:00:00+00:00", "first trend week"),
+            comment("2026-11-22T23:59:59+00:00", "end of the week"),
+            comment("2026-11-23T00:00:00+00:00", "next week"),
+        ];
+        let read = std::cell::RefCell::new(Vec::new());
+        let negative = |t: &str| {
+            read.borrow_mut().push(t.to_string());
+            0.5
+        };
+        build("o/r", &events, week, Some(&negative), None);
+        assert_eq!(read.into_inner(), ["first trend week", "end of the week"]);
+        let inside: Vec<bool> = events
+            .iter()
+            .map(|e| (from..to).contains(&e.at_utc()))
+            .collect();
+        assert_eq!(inside, [false, true, true, false]);
     }
 
     #[test]

@@ -81,7 +81,8 @@ impl Dropout {
 }
 
 /// Layer norm from primitive operations.
-struct Norm {
+#[derive(Clone)]
+pub(crate) struct Norm {
     w: Tensor,
     b: Tensor,
     eps: f64,
@@ -103,18 +104,23 @@ impl Norm {
         let normed = centred.broadcast_div(&(var + self.eps)?.sqrt()?)?;
         normed.broadcast_mul(&self.w)?.broadcast_add(&self.b)
     }
+
+    /// The same in one pass over each row (no gradient; scoring only).
+    pub(crate) fn infer(&self, x: &Tensor) -> Result<Tensor> {
+        candle_nn::ops::layer_norm(x, &self.w, &self.b, self.eps as f32)
+    }
 }
 
-struct Layer {
-    q: Linear,
-    k: Linear,
-    v: Linear,
-    o: Linear,
-    ln1: Norm,
-    up: Linear,
-    down: Linear,
-    ln2: Norm,
-    heads: usize,
+pub(crate) struct Layer {
+    pub(crate) q: Linear,
+    pub(crate) k: Linear,
+    pub(crate) v: Linear,
+    pub(crate) o: Linear,
+    pub(crate) ln1: Norm,
+    pub(crate) up: Linear,
+    pub(crate) down: Linear,
+    pub(crate) ln2: Norm,
+    pub(crate) heads: usize,
 }
 
 impl Layer {
@@ -171,12 +177,12 @@ impl Layer {
 
 /// The encoder with its sentiment head.
 pub struct Bert {
-    word: Embedding,
-    pos: Embedding,
-    typ: Embedding,
-    ln: Norm,
-    layers: Vec<Layer>,
-    classifier: Linear,
+    pub(crate) word: Embedding,
+    pub(crate) pos: Embedding,
+    pub(crate) typ: Embedding,
+    pub(crate) ln: Norm,
+    pub(crate) layers: Vec<Layer>,
+    pub(crate) classifier: Linear,
 }
 
 /// Sentiment classes of the head.

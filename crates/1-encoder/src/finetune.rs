@@ -259,7 +259,8 @@ pub fn fine_tune(
                 ));
             }
         }
-        let probs = crate::probabilities(&model, &valid_ids, tok.pad(), &dev)?;
+        let scoring = crate::scoring::Prepared::new(&model)?;
+        let probs = crate::probabilities(&scoring, &valid_ids, tok.pad(), &dev)?;
         let pred: Vec<usize> = probs
             .iter()
             .map(|p| (0..3).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap_or(1))

@@ -7,7 +7,9 @@
 
 pub mod bert;
 mod finetune;
+pub mod ops;
 pub mod quant;
+pub mod scoring;
 pub mod tokenizer;
 
 use std::collections::HashMap;
@@ -21,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 pub use bert::{Bert, Config};
 pub use finetune::{FineTune, Report, fine_tune};
+pub use scoring::Prepared;
 pub use tokenizer::Tokenizer;
 
 /// File names in an encoder directory.
@@ -113,7 +116,7 @@ pub fn read_config_and_vocab(dir: &Path) -> Result<(Config, Tokenizer), EncoderE
 /// A fine-tuned encoder, ready to score.
 pub struct Encoder {
     tok: Tokenizer,
-    model: Bert,
+    model: Prepared,
     meta: Meta,
     dev: Device,
 }
@@ -130,7 +133,7 @@ impl Encoder {
         let dev = Device::Cpu;
         let stored = candle_core::safetensors::load_buffer(&read(&dir.join(WEIGHTS))?, &dev)?;
         let vb = VarBuilder::from_tensors(quant::dequantize(stored)?, DType::F32, &dev);
-        let model = Bert::new(&config, vb)?;
+        let model = Prepared::new(&Bert::new(&config, vb)?)?;
         Ok(Encoder {
             tok,
             model,
@@ -154,24 +157,38 @@ impl Encoder {
     }
 }
 
-/// Class probabilities of token id rows under `model`, 32 rows a batch sorted by length.
+/// Rows a scoring batch.
+const BATCH: usize = 32;
+
+/// Class probabilities of token id rows under `model`: rows sorted by length and cut into
+/// batches of [`BATCH`], each padded only to its own longest row, the batches scored in
+/// parallel on rayon's threads (one per core). A row's result does not depend on the order
+/// of the rows or on which batch it falls in (padding is masked out).
 pub(crate) fn probabilities(
-    model: &Bert,
+    model: &Prepared,
     ids: &[Vec<u32>],
     pad: u32,
     dev: &Device,
 ) -> Result<Vec<[f64; 3]>, EncoderError> {
+    use rayon::prelude::*;
     let mut order: Vec<usize> = (0..ids.len()).collect();
     order.sort_by_key(|&i| ids[i].len());
+    // One batch: its matrix products use every core; more: one batch per core.
+    let parallel = ids.len() <= BATCH;
+    let batches: Vec<Vec<[f64; 3]>> = order
+        .par_chunks(BATCH)
+        .map(|chunk| {
+            let rows: Vec<&[u32]> = chunk.iter().map(|&i| ids[i].as_slice()).collect();
+            let logits = model.logits(&rows, pad, dev, parallel)?;
+            let p = candle_nn::ops::softmax_last_dim(&logits)?.to_vec2::<f32>()?;
+            Ok(p.into_iter()
+                .map(|r| [f64::from(r[0]), f64::from(r[1]), f64::from(r[2])])
+                .collect())
+        })
+        .collect::<Result<_, EncoderError>>()?;
     let mut out = vec![[0.0; 3]; ids.len()];
-    for chunk in order.chunks(32) {
-        let rows: Vec<Vec<u32>> = chunk.iter().map(|&i| ids[i].clone()).collect();
-        let (t, m) = bert::batch(&rows, pad, dev)?;
-        let logits = model.forward(&t, &m, None)?;
-        let p = candle_nn::ops::softmax(&logits, 1)?.to_vec2::<f32>()?;
-        for (&i, row) in chunk.iter().zip(p) {
-            out[i] = [f64::from(row[0]), f64::from(row[1]), f64::from(row[2])];
-        }
+    for (&i, p) in order.iter().zip(batches.into_iter().flatten()) {
+        out[i] = p;
     }
     Ok(out)
 }
@@ -280,4 +297,85 @@ pub(crate) fn reseed(varmap: &VarMap, seed: u64) -> Result<(), EncoderError> {
         var.set(&t)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{RngExt, SeedableRng};
+
+    fn tiny_model() -> Bert {
+        let config = Config {
+            vocab_size: 40,
+            hidden_size: 16,
+            num_hidden_layers: 2,
+            num_attention_heads: 2,
+            intermediate_size: 32,
+            max_position_embeddings: 64,
+            type_vocab_size: 2,
+            layer_norm_eps: 1e-12,
+            hidden_act: "gelu".into(),
+        };
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+        let model = Bert::new(&config, vb).unwrap();
+        reseed(&varmap, 3).unwrap();
+        model
+    }
+
+    /// 150 rows of 1 to 40 ids (a few of the same length), as a tokenizer would give.
+    fn rows() -> Vec<Vec<u32>> {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        (0..150)
+            .map(|i| {
+                let n = if i % 10 == 0 {
+                    12
+                } else {
+                    rng.random_range(1..=40)
+                };
+                (0..n).map(|_| rng.random_range(1..40)).collect()
+            })
+            .collect()
+    }
+
+    fn label(p: &[f64; 3]) -> usize {
+        (0..3).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap()
+    }
+
+    fn assert_close(a: &[[f64; 3]], b: &[[f64; 3]], tol: f64) {
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(b) {
+            assert_eq!(label(x), label(y), "{x:?} vs {y:?}");
+            for c in 0..3 {
+                assert!((x[c] - y[c]).abs() <= tol, "{x:?} vs {y:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn scores_depend_neither_on_order_nor_on_batching_nor_on_padding() {
+        let (model, ids, dev) = (tiny_model(), rows(), Device::Cpu);
+        let prepared = Prepared::new(&model).unwrap();
+        let sorted = probabilities(&prepared, &ids, 0, &dev).unwrap();
+        let reversed: Vec<Vec<u32>> = ids.iter().rev().cloned().collect();
+        let mut back = probabilities(&prepared, &reversed, 0, &dev).unwrap();
+        back.reverse();
+        assert_close(&sorted, &back, 1e-6);
+        // Alone (no padding, no mask) and in one batch padded to the longest row, through the
+        // training forward pass (composed layer norm and softmax, mask on every row).
+        for (i, r) in ids.iter().enumerate().step_by(7) {
+            let alone = probabilities(&prepared, std::slice::from_ref(r), 0, &dev).unwrap();
+            assert_close(&alone, &sorted[i..=i], 1e-5);
+        }
+        let (t, m) = bert::batch(&ids, 0, &dev).unwrap();
+        let logits = model.forward(&t, &m, None).unwrap();
+        let unsorted: Vec<[f64; 3]> = candle_nn::ops::softmax(&logits, 1)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap()
+            .into_iter()
+            .map(|r| [f64::from(r[0]), f64::from(r[1]), f64::from(r[2])])
+            .collect();
+        assert_close(&sorted, &unsorted, 1e-5);
+    }
 }

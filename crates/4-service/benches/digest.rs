@@ -208,6 +208,40 @@ fn bench_cache(c: &mut Criterion) {
     g.bench_function("warm_cache_read_all_and_figures", |b| {
         b.iter(|| figures(&warm(&store)))
     });
+    // What the digest does now: score (and cache) only the comments of the week and its
+    // trend weeks, the ones the figures read.
+    let (from, to) = canopy_analyzer::digest::sentiment_span(week);
+    let span: Vec<&canopy_analyzer::Event> = events
+        .iter()
+        .filter(|e| (from..to).contains(&e.at_utc()))
+        .collect();
+    g.bench_function("cold_cache_span_and_figures", |b| {
+        b.iter_batched(
+            || {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let store = RedbStore::open(dir.path()).expect("store");
+                (dir, store)
+            },
+            |(_dir, store)| {
+                let s = CommentScores::for_events(&store, model.clone(), span.iter().copied())
+                    .expect("score");
+                assert_eq!(s.stats().cached, 0);
+                figures(&s)
+            },
+            criterion::BatchSize::PerIteration,
+        )
+    });
+    let dir = tempfile::tempdir().expect("temp dir");
+    let span_store = RedbStore::open(dir.path()).expect("store");
+    CommentScores::for_events(&span_store, model.clone(), span.iter().copied()).expect("fill");
+    g.bench_function("warm_cache_span_and_figures", |b| {
+        b.iter(|| {
+            let s = CommentScores::for_events(&span_store, model.clone(), span.iter().copied())
+                .expect("score");
+            assert_eq!(s.stats().scored, 0);
+            figures(&s)
+        })
+    });
     g.finish();
 }
 

@@ -136,7 +136,11 @@ pub fn build(
         })?;
     }
     let sentiment = Sentiment::shipped().context("loading the sentiment model")?;
-    let scores = CommentScores::for_events(store, sentiment, &events)?;
+    // Only the comments the figures read (the week and its trend weeks): a run over a long
+    // history neither scores nor caches the rest (docs/benchmarks.md, comment scores).
+    let (from, to) = canopy_analyzer::digest::sentiment_span(week);
+    let read = events.iter().filter(|e| (from..to).contains(&e.at_utc()));
+    let scores = CommentScores::for_events(store, sentiment, read)?;
     let negative = |t: &str| scores.negative(t);
     let uncivil = |t: &str| scores.uncivil(t);
     // Counted only once the flag is validated on held-out data (docs/burnout.md, Sentiment).
