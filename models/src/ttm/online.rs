@@ -575,7 +575,7 @@ mod tests {
                         let lo = 0.5 + next(20) as f64;
                         let hi = lo + 1.0 + next(60) as f64;
                         let p = issued(now, lo, (lo + hi) / 2.0, hi, lo + 1.0);
-                        fast.issue(n, p.clone());
+                        fast.issue(n, p);
                         full.issue(n, p);
                     }
                     2 | 3 => {
