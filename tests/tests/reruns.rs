@@ -58,8 +58,10 @@ async fn a_deferred_github_rerun_survives_a_restart_and_runs_once_at_the_window(
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::manual_now();
     let series = write_series(dir.path(), clock.now().timestamp(), 25);
+    // A generous HTTP timeout: the retry of a call that timed out waits on the manual clock,
+    // so on a loaded machine a 1 s timeout could stall the test (seen: 5 of 15 runs at load 9).
     let cfg = format!(
-        "[github]\napi_url = \"{}\"\ntimeout_secs = 1\n{}",
+        "[github]\napi_url = \"{}\"\ntimeout_secs = 10\n{}",
         fake.url(),
         grid_config(&series)
     );
@@ -193,8 +195,10 @@ async fn a_gerrit_report_with_only_non_voting_failures_gets_advice_and_a_deferre
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::manual_now();
     let series = write_series(dir.path(), clock.now().timestamp(), 20);
+    // A generous HTTP timeout: the retry of a call that timed out waits on the manual clock,
+    // so on a loaded machine a 1 s timeout could stall the test (seen: 5 of 15 runs at load 9).
     let cfg = format!(
-        "[gerrit]\nhost = \"review.example.org\"\nurl = \"{}\"\nusername = \"canopy\"\ntimeout_secs = 1\n{}",
+        "[gerrit]\nhost = \"review.example.org\"\nurl = \"{}\"\nusername = \"canopy\"\ntimeout_secs = 10\n{}",
         fake.url(),
         grid_config(&series)
     );
