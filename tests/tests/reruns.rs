@@ -58,14 +58,15 @@ async fn a_deferred_github_rerun_survives_a_restart_and_runs_once_at_the_window(
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::manual_now();
     let series = write_series(dir.path(), clock.now().timestamp(), 25);
-    // A generous HTTP timeout: the retry of a call that timed out waits on the manual clock,
-    // so on a loaded machine a 1 s timeout could stall the test (seen: 5 of 15 runs at load 9).
     let cfg = format!(
-        "[github]\napi_url = \"{}\"\ntimeout_secs = 10\n{}",
+        "[github]\napi_url = \"{}\"\ntimeout_secs = 1\n{}",
         fake.url(),
         grid_config(&series)
     );
     let mut s = Harness::start_with(&cfg, &[("CANOPY_GITHUB_TOKEN", TOKEN)], clock).await;
+    // The grid refresher's first load must be in before the rerun request: without grid data
+    // there is no advice (on a loaded machine the request could otherwise come first).
+    s.settle().await;
     // A draft PR whose test job failed; then someone re-runs the workflow.
     for (event, name) in [
         ("pull_request", "pull_request.opened.json"),
@@ -195,10 +196,8 @@ async fn a_gerrit_report_with_only_non_voting_failures_gets_advice_and_a_deferre
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::manual_now();
     let series = write_series(dir.path(), clock.now().timestamp(), 20);
-    // A generous HTTP timeout: the retry of a call that timed out waits on the manual clock,
-    // so on a loaded machine a 1 s timeout could stall the test (seen: 5 of 15 runs at load 9).
     let cfg = format!(
-        "[gerrit]\nhost = \"review.example.org\"\nurl = \"{}\"\nusername = \"canopy\"\ntimeout_secs = 10\n{}",
+        "[gerrit]\nhost = \"review.example.org\"\nurl = \"{}\"\nusername = \"canopy\"\ntimeout_secs = 1\n{}",
         fake.url(),
         grid_config(&series)
     );
@@ -208,6 +207,9 @@ async fn a_gerrit_report_with_only_non_voting_failures_gets_advice_and_a_deferre
         clock,
     )
     .await;
+    // The grid refresher's first load must be in before the rerun request: without grid data
+    // there is no advice (on a loaded machine the request could otherwise come first).
+    s.settle().await;
     let now = s.clock.now().timestamp();
     let mut created = fixture_json("gerrit", "01-patchset-created.json");
     created["eventCreatedOn"] = json!(now - 120);
