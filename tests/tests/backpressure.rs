@@ -58,29 +58,60 @@ fn metric(text: &str, name: &str) -> f64 {
         .unwrap()
 }
 
-#[tokio::test]
-async fn an_old_backlog_makes_the_server_unready_until_it_drains() {
+/// A bot on a fresh store and a manual clock at 2026-03-02 09:00 UTC, whose normaliser waits
+/// for `gate`, with `config` (built on the intake configuration with the test's secret).
+struct Bot {
+    _dir: tempfile::TempDir,
+    store: Arc<RedbStore>,
+    clock: Arc<ManualClock>,
+    running: Running,
+}
+
+async fn start(
+    gate: &Arc<(Mutex<bool>, Condvar)>,
+    config: impl FnOnce(AppConfig) -> AppConfig,
+) -> Bot {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(RedbStore::open(dir.path()).unwrap());
     let clock = Arc::new(ManualClock::new(
         Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap(),
     ));
-    let gate = Arc::new((Mutex::new(false), Condvar::new()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let r = app::start(
+    let running = app::start(
         listener,
-        store,
+        store.clone(),
         Arc::new(GatedNormalizer { open: gate.clone() }),
         clock.clone(),
-        AppConfig {
-            limits: Limits {
-                max_backlog_age: Duration::from_secs(30),
-                ..Limits::default()
-            },
-            ..AppConfig::intake(Secrets::new([SECRET.to_string()]), Secrets::new([]))
-        },
+        config(AppConfig::intake(
+            Secrets::new([SECRET.to_string()]),
+            Secrets::new([]),
+        )),
     )
     .unwrap();
+    Bot {
+        _dir: dir,
+        store,
+        clock,
+        running,
+    }
+}
+
+#[tokio::test]
+async fn an_old_backlog_makes_the_server_unready_until_it_drains() {
+    let gate = Arc::new((Mutex::new(false), Condvar::new()));
+    let Bot {
+        _dir,
+        clock,
+        running: r,
+        ..
+    } = start(&gate, |c| AppConfig {
+        limits: Limits {
+            max_backlog_age: Duration::from_secs(30),
+            ..Limits::default()
+        },
+        ..c
+    })
+    .await;
 
     // Ready with nothing waiting (once the workers run).
     let mut ready = (0, Value::Null);
@@ -151,25 +182,14 @@ async fn an_old_backlog_makes_the_server_unready_until_it_drains() {
 
 #[tokio::test]
 async fn an_intake_only_server_stores_deliveries_and_processes_none() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(RedbStore::open(dir.path()).unwrap());
-    let clock = Arc::new(ManualClock::new(
-        Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap(),
-    ));
     // An open gate: a worker, were there one, would process (ignore) the delivery at once.
     let gate = Arc::new((Mutex::new(true), Condvar::new()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let r = app::start(
-        listener,
-        store.clone(),
-        Arc::new(GatedNormalizer { open: gate }),
-        clock.clone(),
-        AppConfig {
-            workers: 0,
-            ..AppConfig::intake(Secrets::new([SECRET.to_string()]), Secrets::new([]))
-        },
-    )
-    .unwrap();
+    let Bot {
+        _dir,
+        store,
+        running: r,
+        ..
+    } = start(&gate, |c| AppConfig { workers: 0, ..c }).await;
     let body = br#"{"n":1}"#;
     let resp = reqwest::Client::new()
         .post(format!("http://{}/webhooks/github", r.addr))

@@ -183,11 +183,7 @@ fn bench_cache(c: &mut Criterion) {
     });
     g.bench_function("cold_cache_score_all_and_figures", |b| {
         b.iter_batched(
-            || {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let store = RedbStore::open(dir.path()).expect("store");
-                (dir, store)
-            },
+            fresh_store,
             |(_dir, store)| {
                 let s = CommentScores::for_events(&store, model.clone(), &events).expect("score");
                 assert_eq!(s.stats().scored, 30_000);
@@ -196,8 +192,7 @@ fn bench_cache(c: &mut Criterion) {
             criterion::BatchSize::PerIteration,
         )
     });
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = RedbStore::open(dir.path()).expect("store");
+    let (_dir, store) = fresh_store();
     CommentScores::for_events(&store, model.clone(), &events).expect("fill the cache");
     let warm = |store: &dyn Store| {
         let s = CommentScores::for_events(store, model.clone(), &events).expect("score");
@@ -217,11 +212,7 @@ fn bench_cache(c: &mut Criterion) {
         .collect();
     g.bench_function("cold_cache_span_and_figures", |b| {
         b.iter_batched(
-            || {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let store = RedbStore::open(dir.path()).expect("store");
-                (dir, store)
-            },
+            fresh_store,
             |(_dir, store)| {
                 let s = CommentScores::for_events(&store, model.clone(), span.iter().copied())
                     .expect("score");
@@ -231,8 +222,7 @@ fn bench_cache(c: &mut Criterion) {
             criterion::BatchSize::PerIteration,
         )
     });
-    let dir = tempfile::tempdir().expect("temp dir");
-    let span_store = RedbStore::open(dir.path()).expect("store");
+    let (_span_dir, span_store) = fresh_store();
     CommentScores::for_events(&span_store, model.clone(), span.iter().copied()).expect("fill");
     g.bench_function("warm_cache_span_and_figures", |b| {
         b.iter(|| {
@@ -247,3 +237,10 @@ fn bench_cache(c: &mut Criterion) {
 
 criterion_group!(benches, bench, bench_cache);
 criterion_main!(benches);
+
+/// An empty store in a temporary directory (kept alive with it).
+fn fresh_store() -> (tempfile::TempDir, RedbStore) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = RedbStore::open(dir.path()).expect("store");
+    (dir, store)
+}
