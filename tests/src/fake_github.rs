@@ -214,6 +214,61 @@ async fn handle(State(model): State<Arc<Mutex<Model>>>, req: Request) -> Respons
     }
 }
 
+/// One request as the routes read it: path segments, query and JSON body.
+struct Req<'a> {
+    method: &'a str,
+    path: &'a str,
+    seg: Vec<&'a str>,
+    query: HashMap<String, String>,
+    json: Value,
+}
+
+impl<'a> Req<'a> {
+    fn parse(method: &'a Method, path_q: &'a str, body: &[u8]) -> Self {
+        let path = path_q.split('?').next().unwrap_or("");
+        let query = path_q
+            .split_once('?')
+            .map(|(_, q)| {
+                q.split('&')
+                    .filter_map(|kv| kv.split_once('='))
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Req {
+            method: method.as_str(),
+            path,
+            seg: path.trim_start_matches('/').split('/').collect(),
+            query,
+            json: serde_json::from_slice(body).unwrap_or(Value::Null),
+        }
+    }
+
+    /// The `per_page`/`page` window of `items`, as GitHub pages lists.
+    fn page<T: Clone>(&self, items: &[T]) -> Vec<T> {
+        let per: usize = self
+            .query
+            .get("per_page")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(30);
+        let page: usize = self
+            .query
+            .get("page")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1);
+        items
+            .iter()
+            .skip((page.max(1) - 1) * per)
+            .take(per)
+            .cloned()
+            .collect()
+    }
+}
+
+fn not_found() -> Response {
+    json_response(StatusCode::NOT_FOUND, json!({"message": "Not Found"}))
+}
+
 fn serve(
     model: &Arc<Mutex<Model>>,
     method: &Method,
@@ -221,48 +276,15 @@ fn serve(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Response {
-    let path = path_q.split('?').next().unwrap_or("");
-    let query: HashMap<String, String> = path_q
-        .split_once('?')
-        .map(|(_, q)| {
-            q.split('&')
-                .filter_map(|kv| kv.split_once('='))
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        })
-        .unwrap_or_default();
-    let seg: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let req = Req::parse(method, path_q, body);
     let mut m = model.lock().unwrap();
     let token = token_of(headers);
     // App endpoints take the App's JWT.
+    let seg = &req.seg;
     if seg.first() == Some(&"app")
         || (seg.len() == 4 && seg[0] == "repos" && seg[3] == "installation")
     {
-        let ok = m.app_id.is_some() && token.as_deref().and_then(jwt_issuer) == m.app_id;
-        if !ok {
-            return json_response(
-                StatusCode::UNAUTHORIZED,
-                json!({"message": "A JSON web token could not be decoded"}),
-            );
-        }
-        if seg.first() == Some(&"repos") {
-            return json_response(StatusCode::OK, json!({"id": 55501, "app_id": m.app_id}));
-        }
-        if method == Method::POST
-            && seg.len() == 4
-            && seg[1] == "installations"
-            && seg[3] == "access_tokens"
-        {
-            m.tokens_issued += 1;
-            let t = format!("ghs_installation_token_{}", m.tokens_issued);
-            m.tokens.push(t.clone());
-            let expires = chrono::Utc::now() + m.token_lifetime;
-            return json_response(
-                StatusCode::CREATED,
-                json!({"token": t, "expires_at": expires.to_rfc3339(), "permissions": {"issues": "write", "pull_requests": "write"}, "repository_selection": "all"}),
-            );
-        }
-        return json_response(StatusCode::NOT_FOUND, json!({"message": "Not Found"}));
+        return app_endpoint(&mut m, &req, token.as_deref());
     }
     if !token.as_ref().is_some_and(|t| m.tokens.contains(t)) {
         return json_response(
@@ -270,10 +292,54 @@ fn serve(
             json!({"message": "Bad credentials"}),
         );
     }
-    let body_json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    match (method.as_str(), seg.as_slice()) {
+    issue_routes(&mut m, &req)
+        .or_else(|| action_routes(&mut m, &req))
+        .or_else(|| pull_routes(&m, &req))
+        .unwrap_or_else(|| {
+            json_response(
+                StatusCode::NOT_FOUND,
+                json!({"message": "Not Found", "path": req.path}),
+            )
+        })
+}
+
+/// The GitHub App's own endpoints: the installation and its access tokens.
+fn app_endpoint(m: &mut Model, req: &Req, token: Option<&str>) -> Response {
+    let seg = &req.seg;
+    let ok = m.app_id.is_some() && token.and_then(jwt_issuer) == m.app_id;
+    if !ok {
+        return json_response(
+            StatusCode::UNAUTHORIZED,
+            json!({"message": "A JSON web token could not be decoded"}),
+        );
+    }
+    if seg.first() == Some(&"repos") {
+        return json_response(StatusCode::OK, json!({"id": 55501, "app_id": m.app_id}));
+    }
+    if req.method == "POST"
+        && seg.len() == 4
+        && seg[1] == "installations"
+        && seg[3] == "access_tokens"
+    {
+        m.tokens_issued += 1;
+        let t = format!("ghs_installation_token_{}", m.tokens_issued);
+        m.tokens.push(t.clone());
+        let expires = chrono::Utc::now() + m.token_lifetime;
+        return json_response(
+            StatusCode::CREATED,
+            json!({"token": t, "expires_at": expires.to_rfc3339(), "permissions": {"issues": "write", "pull_requests": "write"}, "repository_selection": "all"}),
+        );
+    }
+    not_found()
+}
+
+/// Issues and their comments.
+fn issue_routes(m: &mut Model, req: &Req) -> Option<Response> {
+    let body_json = &req.json;
+    Some(match (req.method, req.seg.as_slice()) {
         ("GET", ["repos", o, r, "issues"]) => {
-            let wanted: Vec<String> = query
+            let wanted: Vec<String> = req
+                .query
                 .get("labels")
                 .map(|v| {
                     canopy_server::auth::percent_decode(v)
@@ -297,10 +363,10 @@ fn serve(
         }
         ("POST", ["repos", o, r, "issues"]) => {
             let Some(title) = body_json["title"].as_str().filter(|t| !t.is_empty()) else {
-                return json_response(
+                return Some(json_response(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     json!({"message": "Validation Failed", "errors": [{"field": "title", "code": "missing_field"}]}),
-                );
+                ));
             };
             let labels: Vec<String> = body_json["labels"]
                 .as_array()
@@ -321,18 +387,19 @@ fn serve(
             list.push(issue.clone());
             json_response(StatusCode::CREATED, issue.to_json())
         }
+        _ => return comment_routes(m, req),
+    })
+}
+
+/// Comments on issues and pull requests: list, post, edit, delete.
+fn comment_routes(m: &mut Model, req: &Req) -> Option<Response> {
+    Some(match (req.method, req.seg.as_slice()) {
         ("GET", ["repos", o, r, "issues", n, "comments"]) => {
             let key = (format!("{o}/{r}"), n.parse().unwrap_or(0));
             let all = m.comments.get(&key).cloned().unwrap_or_default();
-            let per: usize = query
-                .get("per_page")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(30);
-            let page: usize = query.get("page").and_then(|v| v.parse().ok()).unwrap_or(1);
-            let items: Vec<Value> = all
+            let items: Vec<Value> = req
+                .page(&all)
                 .iter()
-                .skip((page - 1) * per)
-                .take(per)
                 .map(|c| json!({"id": c.id, "body": c.body, "user": {"login": c.user, "type": "Bot"}}))
                 .collect();
             json_response(StatusCode::OK, Value::Array(items))
@@ -341,7 +408,7 @@ fn serve(
             m.next_id += 1;
             let c = Comment {
                 id: m.next_id,
-                body: body_json["body"].as_str().unwrap_or("").to_string(),
+                body: req.json["body"].as_str().unwrap_or("").to_string(),
                 user: "canopy[bot]".into(),
             };
             let key = (format!("{o}/{r}"), n.parse().unwrap_or(0));
@@ -357,15 +424,25 @@ fn serve(
         }
         ("PATCH", ["repos", _o, _r, "issues", "comments", id]) => {
             let id: u64 = id.parse().unwrap_or(0);
-            let text = body_json["body"].as_str().unwrap_or("").to_string();
+            let text = req.json["body"].as_str().unwrap_or("").to_string();
             for list in m.comments.values_mut() {
                 if let Some(c) = list.iter_mut().find(|c| c.id == id) {
                     c.body = text.clone();
-                    return json_response(StatusCode::OK, json!({"id": id, "body": text}));
+                    return Some(json_response(
+                        StatusCode::OK,
+                        json!({"id": id, "body": text}),
+                    ));
                 }
             }
-            json_response(StatusCode::NOT_FOUND, json!({"message": "Not Found"}))
+            not_found()
         }
+        _ => return None,
+    })
+}
+
+/// Actions: workflow runs, their jobs, reruns and cancels.
+fn action_routes(m: &mut Model, req: &Req) -> Option<Response> {
+    Some(match (req.method, req.seg.as_slice()) {
         ("GET", ["repos", _o, _r, "actions", "runs", id]) => {
             let id: u64 = id.parse().unwrap_or(0);
             let status = m
@@ -387,50 +464,8 @@ fn serve(
             m.runs.insert(id, "completed".into());
             json_response(StatusCode::ACCEPTED, json!({}))
         }
-        ("GET", ["repos", o, r, "contents", rest @ ..]) => {
-            let key = (format!("{o}/{r}"), rest.join("/"));
-            match m.files.get(&key) {
-                Some(text) => {
-                    use base64::Engine;
-                    let b64 = base64::engine::general_purpose::STANDARD.encode(text);
-                    json_response(
-                        StatusCode::OK,
-                        json!({"content": b64, "encoding": "base64"}),
-                    )
-                }
-                None => json_response(StatusCode::NOT_FOUND, json!({"message": "Not Found"})),
-            }
-        }
-        ("GET", ["repos", o, r, "pulls"]) => {
-            let all = m
-                .pulls
-                .get(&format!("{o}/{r}"))
-                .cloned()
-                .unwrap_or_default();
-            let per: usize = query
-                .get("per_page")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(30);
-            let page: usize = query.get("page").and_then(|v| v.parse().ok()).unwrap_or(1);
-            let items: Vec<Value> = all.into_iter().skip((page - 1) * per).take(per).collect();
-            json_response(StatusCode::OK, Value::Array(items))
-        }
-        ("GET", ["repos", o, r, "pulls", n]) => {
-            let n: u64 = n.parse().unwrap_or(0);
-            let pr = m
-                .pulls
-                .get(&format!("{o}/{r}"))
-                .and_then(|l| l.iter().find(|p| p["number"].as_u64() == Some(n)).cloned());
-            match pr {
-                Some(p) => json_response(StatusCode::OK, p),
-                None => json_response(StatusCode::NOT_FOUND, json!({"message": "Not Found"})),
-            }
-        }
-        ("GET", ["repos", _o, _r, "pulls", _n, "comments"]) => {
-            json_response(StatusCode::OK, json!([]))
-        }
         ("GET", ["repos", _o, _r, "actions", "runs"]) => {
-            let sha = query.get("head_sha").cloned().unwrap_or_default();
+            let sha = req.query.get("head_sha").cloned().unwrap_or_default();
             let runs = m.runs_by_sha.get(&sha).cloned().unwrap_or_default();
             json_response(
                 StatusCode::OK,
@@ -448,6 +483,49 @@ fn serve(
         ("GET", ["repos", _o, _r, "commits", _sha, "check-runs"]) => {
             json_response(StatusCode::OK, json!({"total_count": 0, "check_runs": []}))
         }
+        _ => return None,
+    })
+}
+
+/// Pull requests, their reviews and review comments, and file contents.
+fn pull_routes(m: &Model, req: &Req) -> Option<Response> {
+    Some(match (req.method, req.seg.as_slice()) {
+        ("GET", ["repos", o, r, "contents", rest @ ..]) => {
+            let key = (format!("{o}/{r}"), rest.join("/"));
+            match m.files.get(&key) {
+                Some(text) => {
+                    use base64::Engine;
+                    let b64 = base64::engine::general_purpose::STANDARD.encode(text);
+                    json_response(
+                        StatusCode::OK,
+                        json!({"content": b64, "encoding": "base64"}),
+                    )
+                }
+                None => not_found(),
+            }
+        }
+        ("GET", ["repos", o, r, "pulls"]) => {
+            let all = m
+                .pulls
+                .get(&format!("{o}/{r}"))
+                .cloned()
+                .unwrap_or_default();
+            json_response(StatusCode::OK, Value::Array(req.page(&all)))
+        }
+        ("GET", ["repos", o, r, "pulls", n]) => {
+            let n: u64 = n.parse().unwrap_or(0);
+            let pr = m
+                .pulls
+                .get(&format!("{o}/{r}"))
+                .and_then(|l| l.iter().find(|p| p["number"].as_u64() == Some(n)).cloned());
+            match pr {
+                Some(p) => json_response(StatusCode::OK, p),
+                None => not_found(),
+            }
+        }
+        ("GET", ["repos", _o, _r, "pulls", _n, "comments"]) => {
+            json_response(StatusCode::OK, json!([]))
+        }
         ("GET", ["repos", o, r, "pulls", n, "reviews"]) => {
             let key = (format!("{o}/{r}"), n.parse().unwrap_or(0));
             json_response(
@@ -455,11 +533,8 @@ fn serve(
                 Value::Array(m.reviews.get(&key).cloned().unwrap_or_default()),
             )
         }
-        _ => json_response(
-            StatusCode::NOT_FOUND,
-            json!({"message": "Not Found", "path": path}),
-        ),
-    }
+        _ => return None,
+    })
 }
 
 /// Convenience for tests: a model lock.

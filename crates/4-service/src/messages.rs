@@ -638,6 +638,18 @@ mod tests {
                 ]
             )
         );
+        insta::assert_snapshot!(
+            "explain_unavailable",
+            explain_unavailable(
+                &m,
+                "no time-to-merge model has been trained for this repository yet"
+            )
+        );
+    }
+
+    #[test]
+    fn rerun_and_defer_messages() {
+        let m = reply_marker("7");
         let advice = RerunAdvice {
             platform: "github".into(),
             jobs: "`docs-build`".into(),
@@ -692,7 +704,11 @@ mod tests {
                 "the rerun is critical (gate pipeline)"
             )
         );
-        let d = canopy_analyzer::digest::Digest {
+    }
+
+    /// A week of a repository with every digest section filled.
+    fn sample_digest() -> canopy_analyzer::digest::Digest {
+        canopy_analyzer::digest::Digest {
             repo: "canopy-demo/widgets".into(),
             week: "2026-W47".into(),
             opened: 4,
@@ -755,7 +771,12 @@ mod tests {
                     merged: 3,
                 })
                 .collect(),
-        };
+        }
+    }
+
+    #[test]
+    fn digest_messages() {
+        let d = sample_digest();
         insta::assert_snapshot!(
             "digest",
             digest(
@@ -785,6 +806,10 @@ mod tests {
         ];
         insta::assert_snapshot!("digest_html", digest_html(&d, Some(&burnout), &charts));
         insta::assert_snapshot!("digest_chat", digest_chat(&d));
+    }
+
+    #[test]
+    fn report_page() {
         let report = serde_json::json!({
             "id": "rpt-20260701-0a1b2c3d", "status": "draft",
             "period": {"start": "2026-07-01", "end": "2026-09-30"},
@@ -806,12 +831,5 @@ mod tests {
             ]
         });
         insta::assert_snapshot!("report_html", report_html(&report));
-        insta::assert_snapshot!(
-            "explain_unavailable",
-            explain_unavailable(
-                &m,
-                "no time-to-merge model has been trained for this repository yet"
-            )
-        );
     }
 }
