@@ -163,69 +163,79 @@ fn serve(
         let (p, n) = id.rsplit_once('~')?;
         Some((p.to_string(), n.parse().ok()?))
     };
+    let not_found = || (StatusCode::NOT_FOUND, "Not found").into_response();
     match (method.as_str(), seg.as_slice()) {
-        ("GET", ["a", "changes", ""]) | ("GET", ["a", "changes"]) => {
-            let q: std::collections::HashMap<String, String> = query
-                .split('&')
-                .filter_map(|kv| kv.split_once('='))
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
-            let n: usize = q.get("n").and_then(|v| v.parse().ok()).unwrap_or(500);
-            let start: usize = q.get("S").and_then(|v| v.parse().ok()).unwrap_or(0);
-            let mut page: Vec<Value> = m.changes.iter().skip(start).take(n).cloned().collect();
-            if start + page.len() < m.changes.len()
-                && let Some(last) = page.last_mut()
-            {
-                last["_more_changes"] = json!(true);
-            }
-            gerrit_json(StatusCode::OK, Value::Array(page))
-        }
+        ("GET", ["a", "changes", ""]) | ("GET", ["a", "changes"]) => changes_page(&m, query),
         ("GET", ["a", "accounts", "self"]) => gerrit_json(
             StatusCode::OK,
             json!({"_account_id": 1000042, "username": m.credentials.0}),
         ),
-        ("GET", ["a", "changes", id, "messages"]) => {
-            let Some(key) = change_key(id) else {
-                return (StatusCode::NOT_FOUND, "Not found").into_response();
-            };
-            let list: Vec<Value> = m
-                .messages
-                .get(&key)
-                .cloned()
-                .unwrap_or_default()
-                .iter()
-                .map(|x| {
-                    json!({
-                        "message": x.message, "tag": x.tag, "_revision_number": x.revision,
-                        "date": x.date.format("%Y-%m-%d %H:%M:%S%.9f").to_string(),
-                        "author": {"_account_id": if x.author == m.credentials.0 { 1000042 } else { 1 }, "username": x.author}
-                    })
-                })
-                .collect();
-            gerrit_json(StatusCode::OK, Value::Array(list))
-        }
-        ("POST", ["a", "changes", id, "revisions", rev, "review"]) => {
-            let Some(key) = change_key(id) else {
-                return (StatusCode::NOT_FOUND, "Not found").into_response();
-            };
-            let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-            let current = m.current.get(&key.1).copied().unwrap_or(1);
-            let revision = if *rev == "current" {
-                current
-            } else {
-                rev.parse().unwrap_or(current)
-            };
-            let text = v["message"].as_str().unwrap_or("").to_string();
-            let msg = Message {
-                message: format!("Patch Set {revision}:\n\n{text}"),
-                tag: v["tag"].as_str().map(str::to_string),
-                revision,
-                author: m.credentials.0.clone(),
-                date: chrono::Utc::now(),
-            };
-            m.messages.entry(key).or_default().push(msg);
-            gerrit_json(StatusCode::OK, json!({"labels": {}}))
-        }
-        _ => (StatusCode::NOT_FOUND, "Not found").into_response(),
+        ("GET", ["a", "changes", id, "messages"]) => match change_key(id) {
+            Some(key) => messages_of(&m, &key),
+            None => not_found(),
+        },
+        ("POST", ["a", "changes", id, "revisions", rev, "review"]) => match change_key(id) {
+            Some(key) => post_review(&mut m, key, rev, body),
+            None => not_found(),
+        },
+        _ => not_found(),
     }
+}
+
+/// `GET /a/changes/?n=N&S=START`: one page, the last entry marked when more follow.
+fn changes_page(m: &Model, query: &str) -> Response {
+    let q: std::collections::HashMap<String, String> = query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let n: usize = q.get("n").and_then(|v| v.parse().ok()).unwrap_or(500);
+    let start: usize = q.get("S").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let mut page: Vec<Value> = m.changes.iter().skip(start).take(n).cloned().collect();
+    if start + page.len() < m.changes.len()
+        && let Some(last) = page.last_mut()
+    {
+        last["_more_changes"] = json!(true);
+    }
+    gerrit_json(StatusCode::OK, Value::Array(page))
+}
+
+/// `GET /a/changes/ID/messages`: the change's messages, the bot's own with its account id.
+fn messages_of(m: &Model, key: &(String, u64)) -> Response {
+    let list: Vec<Value> = m
+        .messages
+        .get(key)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|x| {
+            json!({
+                "message": x.message, "tag": x.tag, "_revision_number": x.revision,
+                "date": x.date.format("%Y-%m-%d %H:%M:%S%.9f").to_string(),
+                "author": {"_account_id": if x.author == m.credentials.0 { 1000042 } else { 1 }, "username": x.author}
+            })
+        })
+        .collect();
+    gerrit_json(StatusCode::OK, Value::Array(list))
+}
+
+/// `POST /a/changes/ID/revisions/REV/review`: records the review message on the patch set.
+fn post_review(m: &mut Model, key: (String, u64), rev: &str, body: &[u8]) -> Response {
+    let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let current = m.current.get(&key.1).copied().unwrap_or(1);
+    let revision = if rev == "current" {
+        current
+    } else {
+        rev.parse().unwrap_or(current)
+    };
+    let text = v["message"].as_str().unwrap_or("").to_string();
+    let msg = Message {
+        message: format!("Patch Set {revision}:\n\n{text}"),
+        tag: v["tag"].as_str().map(str::to_string),
+        revision,
+        author: m.credentials.0.clone(),
+        date: chrono::Utc::now(),
+    };
+    m.messages.entry(key).or_default().push(msg);
+    gerrit_json(StatusCode::OK, json!({"labels": {}}))
 }

@@ -123,39 +123,44 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// A fresh directory for one cluster with its password file, owned by `postgres` when we are
+/// root (the server refuses to run as root).
+fn cluster_dir(as_postgres: bool) -> Result<PathBuf, String> {
+    let dir = tempfile::Builder::new()
+        .prefix("canopy-pg-")
+        .tempdir_in(std::env::temp_dir())
+        .map_err(|e| format!("creating the cluster's directory: {e}"))?
+        .keep();
+    std::fs::write(dir.join("pw"), PASSWORD).map_err(|e| e.to_string())?;
+    if as_postgres {
+        let ok = Command::new("chown")
+            .args(["-R", "postgres:"])
+            .arg(&dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            return Err(format!(
+                "running as root, the test cluster must run as the `postgres` user, but \
+                 `chown postgres: {}` failed (does the user exist? the Debian postgresql \
+                 package creates it)",
+                dir.display()
+            ));
+        }
+    }
+    Ok(dir)
+}
+
 impl Cluster {
     fn start() -> Result<Cluster, String> {
-        let bin = find_bin()?;
         let as_postgres = is_root();
-        let dir = tempfile::Builder::new()
-            .prefix("canopy-pg-")
-            .tempdir_in(std::env::temp_dir())
-            .map_err(|e| format!("creating the cluster's directory: {e}"))?
-            .keep();
-        let pwfile = dir.join("pw");
-        std::fs::write(&pwfile, PASSWORD).map_err(|e| e.to_string())?;
-        if as_postgres {
-            let ok = Command::new("chown")
-                .args(["-R", "postgres:"])
-                .arg(&dir)
-                .status()
-                .is_ok_and(|s| s.success());
-            if !ok {
-                return Err(format!(
-                    "running as root, the test cluster must run as the `postgres` user, but \
-                     `chown postgres: {}` failed (does the user exist? the Debian postgresql \
-                     package creates it)",
-                    dir.display()
-                ));
-            }
-        }
         let mut c = Cluster {
             port: 0,
-            bin,
-            dir,
+            bin: find_bin()?,
+            dir: cluster_dir(as_postgres)?,
             as_postgres,
             next: AtomicUsize::new(0),
         };
+        let pwfile = c.dir.join("pw");
         c.run(
             "initdb",
             &[
@@ -172,36 +177,33 @@ impl Cluster {
             ],
         )?;
         c.watchdog();
+        c.listen()?;
+        Ok(c)
+    }
+
+    /// Starts the server on a free loopback port (three tries: another process may take the
+    /// port between choosing and binding it).
+    fn listen(&mut self) -> Result<(), String> {
         let mut last = String::new();
         for _ in 0..3 {
-            c.port = free_port();
+            self.port = free_port();
             let opts = format!(
                 "-c listen_addresses=127.0.0.1 -p {} -k {} -c fsync=off -c synchronous_commit=off \
                  -c full_page_writes=off -c max_connections=300 -c shared_buffers=64MB",
-                c.port,
-                c.dir.display()
+                self.port,
+                self.dir.display()
             );
-            let log = c.dir.join("log").display().to_string();
-            match c.run(
-                "pg_ctl",
-                &[
-                    "-D",
-                    &c.data(),
-                    "-l",
-                    &log,
-                    "-w",
-                    "-t",
-                    "60",
-                    "-o",
-                    &opts,
-                    "start",
-                ],
-            ) {
-                Ok(()) => return Ok(c),
+            let log = self.dir.join("log").display().to_string();
+            let data = self.data();
+            let args = [
+                "-D", &data, "-l", &log, "-w", "-t", "60", "-o", &opts, "start",
+            ];
+            match self.run("pg_ctl", &args) {
+                Ok(()) => return Ok(()),
                 Err(e) => last = e,
             }
         }
-        let log = std::fs::read_to_string(c.dir.join("log")).unwrap_or_default();
+        let log = std::fs::read_to_string(self.dir.join("log")).unwrap_or_default();
         Err(format!(
             "the test PostgreSQL cluster did not start: {last}\n{log}"
         ))

@@ -35,107 +35,127 @@ fn person(i: usize) -> Actor {
     Actor::github(&format!("dev{}", i % PEOPLE))
 }
 
-/// The events of change `n`, opened at `at` (deterministic in `n`).
-fn change_events(repo: &str, n: u64, at: DateTime<FixedOffset>) -> Vec<Event> {
-    let i = n as usize;
-    let (author, reviewer) = (person(i * 7), person(i * 7 + 3));
-    let head = format!("{:040x}", n.wrapping_mul(0x9e37_79b9_7f4a_7c15));
-    let ev = |id: String, t: DateTime<FixedOffset>, kind| {
-        Event::new(id, Platform::Github, repo, t, kind)
-    };
-    let change = |action, by: &Actor| ChangeEvent {
-        title: format!("Change {n}: tidy the widget code"),
-        description: "A change written by the benchmark's loader.".into(),
-        size: ChangeSize {
-            additions: 10 + n % 400,
-            deletions: n % 70,
-            files_changed: 1 + n % 12,
-            ..ChangeSize::default()
-        },
-        head_sha: Some(head.clone()),
-        actor: Some(by.clone()),
-        reviewers_requested: if action == ChangeAction::ReviewRequested {
-            vec![reviewer.clone()]
-        } else {
-            vec![]
-        },
-        ..ChangeEvent::new(n, action, author.clone(), at)
-    };
-    let mut out = vec![
-        ev(
-            format!("fill:{n}:opened"),
-            at,
-            EventKind::Change(change(ChangeAction::Opened, &author)),
-        ),
-        ev(
-            format!("fill:{n}:requested"),
-            at + Duration::minutes(5),
-            EventKind::Change(change(ChangeAction::ReviewRequested, &author)),
-        ),
-    ];
-    for (k, (name, pipeline)) in JOBS.iter().enumerate() {
-        let t = at + Duration::minutes(20 + k as i64);
-        let result = if (i + k).is_multiple_of(9) {
-            CiResult::Failure
-        } else {
-            CiResult::Success
-        };
-        let job = CiJobEvent {
-            pipeline: Some((*pipeline).into()),
-            change: Some(n),
-            head_sha: Some(head.clone()),
-            ..CiJobEvent::new(*name, "github-actions", 300 + (i % 600) as u64, result)
-        };
-        out.push(ev(
-            format!("fill:{n}:job:{name}"),
-            t,
-            EventKind::CiJobFinished(job),
-        ));
+/// One synthetic change: who wrote and reviews it, when it opened, its head commit.
+struct Fill<'a> {
+    repo: &'a str,
+    n: u64,
+    at: DateTime<FixedOffset>,
+    author: Actor,
+    reviewer: Actor,
+    head: String,
+}
+
+impl Fill<'_> {
+    fn ev(&self, what: &str, t: DateTime<FixedOffset>, kind: EventKind) -> Event {
+        let id = format!("fill:{}:{what}", self.n);
+        Event::new(id, Platform::Github, self.repo, t, kind)
     }
-    for c in 0..2 {
-        let t = at + Duration::hours(1 + c);
-        out.push(ev(
-            format!("fill:{n}:comment:{c}"),
-            t,
-            EventKind::Comment(CommentEvent {
-                number: n,
+
+    fn change(&self, action: ChangeAction, by: &Actor) -> EventKind {
+        let n = self.n;
+        EventKind::Change(ChangeEvent {
+            title: format!("Change {n}: tidy the widget code"),
+            description: "A change written by the benchmark's loader.".into(),
+            size: ChangeSize {
+                additions: 10 + n % 400,
+                deletions: n % 70,
+                files_changed: 1 + n % 12,
+                ..ChangeSize::default()
+            },
+            head_sha: Some(self.head.clone()),
+            actor: Some(by.clone()),
+            reviewers_requested: if action == ChangeAction::ReviewRequested {
+                vec![self.reviewer.clone()]
+            } else {
+                vec![]
+            },
+            ..ChangeEvent::new(n, action, self.author.clone(), self.at)
+        })
+    }
+
+    /// The three CI jobs on the head; one in nine fails.
+    fn jobs(&self, out: &mut Vec<Event>) {
+        let i = self.n as usize;
+        for (k, (name, pipeline)) in JOBS.iter().enumerate() {
+            let t = self.at + Duration::minutes(20 + k as i64);
+            let result = if (i + k).is_multiple_of(9) {
+                CiResult::Failure
+            } else {
+                CiResult::Success
+            };
+            let job = CiJobEvent {
+                pipeline: Some((*pipeline).into()),
+                change: Some(self.n),
+                head_sha: Some(self.head.clone()),
+                ..CiJobEvent::new(*name, "github-actions", 300 + (i % 600) as u64, result)
+            };
+            out.push(self.ev(&format!("job:{name}"), t, EventKind::CiJobFinished(job)));
+        }
+    }
+
+    /// An inline comment by the reviewer, then the author's answer.
+    fn comments(&self, out: &mut Vec<Event>) {
+        for c in 0..2 {
+            let t = self.at + Duration::hours(1 + c);
+            let author = if c == 0 { &self.reviewer } else { &self.author };
+            let comment = CommentEvent {
+                number: self.n,
                 on_change: true,
-                comment_id: format!("{n}-{c}"),
-                author: if c == 0 {
-                    reviewer.clone()
-                } else {
-                    author.clone()
-                },
+                comment_id: format!("{}-{c}", self.n),
+                author: author.clone(),
                 addressee: None,
                 body: "Looks reasonable; one question about the error path.".into(),
                 inline: c == 0,
                 edited: false,
                 author_role: None,
-            }),
-        ));
+            };
+            out.push(self.ev(&format!("comment:{c}"), t, EventKind::Comment(comment)));
+        }
     }
-    let reviewed = at + Duration::hours(3 + (i % 40) as i64);
-    out.push(ev(
-        format!("fill:{n}:review"),
-        reviewed,
-        EventKind::Review(ReviewEvent {
-            change: n,
+
+    /// The approval, and the merge for nine changes in ten.
+    fn review_and_merge(&self, out: &mut Vec<Event>) {
+        let i = self.n as usize;
+        let reviewed = self.at + Duration::hours(3 + (i % 40) as i64);
+        let review = ReviewEvent {
+            change: self.n,
             patchset: None,
-            reviewer: reviewer.clone(),
-            change_author: Some(author.clone()),
+            reviewer: self.reviewer.clone(),
+            change_author: Some(self.author.clone()),
             verdict: ReviewVerdict::Approved,
             votes: vec![],
             body: None,
-        }),
-    ));
-    if !i.is_multiple_of(10) {
-        let t = reviewed + Duration::hours(1);
-        out.push(ev(
-            format!("fill:{n}:merged"),
-            t,
-            EventKind::Change(change(ChangeAction::Merged, &reviewer)),
-        ));
+        };
+        out.push(self.ev("review", reviewed, EventKind::Review(review)));
+        if !i.is_multiple_of(10) {
+            let merged = self.change(ChangeAction::Merged, &self.reviewer);
+            out.push(self.ev("merged", reviewed + Duration::hours(1), merged));
+        }
     }
+}
+
+/// The events of change `n`, opened at `at` (deterministic in `n`).
+fn change_events(repo: &str, n: u64, at: DateTime<FixedOffset>) -> Vec<Event> {
+    let i = n as usize;
+    let f = Fill {
+        repo,
+        n,
+        at,
+        author: person(i * 7),
+        reviewer: person(i * 7 + 3),
+        head: format!("{:040x}", n.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+    };
+    let mut out = vec![
+        f.ev("opened", at, f.change(ChangeAction::Opened, &f.author)),
+        f.ev(
+            "requested",
+            at + Duration::minutes(5),
+            f.change(ChangeAction::ReviewRequested, &f.author),
+        ),
+    ];
+    f.jobs(&mut out);
+    f.comments(&mut out);
+    f.review_and_merge(&mut out);
     out
 }
 

@@ -24,10 +24,29 @@ const TEXTS: [&str; 4] = [
 ];
 
 /// 100,000 events over 12 weeks: 12,000 changes (opened and merged), 30,000 reviews, 30,000
-/// comments and 16,000 CI jobs by 300 people. (Long: one literal event per kind, in the order a
-/// change's life produces them.)
+/// comments and 16,000 CI jobs by 300 people.
 fn history() -> Vec<Event> {
     history_with(|_, _, i| TEXTS[i].into())
+}
+
+/// The benchmark's xorshift generator (seeded, so every run builds the same history).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+fn person(i: u64) -> Actor {
+    Actor::github(&format!("dev{}", i % 300))
+}
+
+fn event(id: String, at: DateTime<FixedOffset>, kind: EventKind) -> Event {
+    Event::new(id, Platform::Github, "o/r", at, kind)
 }
 
 /// [`history`] with each comment's text made by `text(change, round, template)`.
@@ -35,90 +54,81 @@ fn history_with(text: impl Fn(u64, u64, usize) -> String) -> Vec<Event> {
     let start: DateTime<FixedOffset> =
         DateTime::parse_from_rfc3339("2026-09-07T08:00:00+00:00").expect("date");
     let mut out = Vec::with_capacity(100_000);
-    let mut x: u64 = 42;
-    let mut next = || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
-    let person = |i: u64| Actor::github(&format!("dev{}", i % 300));
+    let mut rng = Rng(42);
     for n in 0..12_000u64 {
         let opened = start + Duration::minutes((n * 10) as i64);
-        let merged = opened + Duration::hours((next() % 200) as i64);
-        let author = person(next());
+        let merged = opened + Duration::hours((rng.next() % 200) as i64);
+        let author = person(rng.next());
         for (action, at) in [
             (ChangeAction::Opened, opened),
             (ChangeAction::Merged, merged),
         ] {
-            out.push(Event::new(
+            let change = ChangeEvent::new(n, action, author.clone(), opened);
+            out.push(event(
                 format!("c{n}{action:?}"),
-                Platform::Github,
-                "o/r",
                 at,
-                EventKind::Change(ChangeEvent::new(n, action, author.clone(), opened)),
+                EventKind::Change(change),
             ));
         }
         for r in 0..5u64 {
-            let at = opened + Duration::minutes((next() % 3000) as i64);
+            let at = opened + Duration::minutes((rng.next() % 3000) as i64);
             let kind = if r < 2 || (r == 2 && n % 2 == 0) {
                 EventKind::Review(ReviewEvent {
                     change: n,
                     patchset: None,
-                    reviewer: person(next()),
+                    reviewer: person(rng.next()),
                     change_author: Some(author.clone()),
                     verdict: ReviewVerdict::Approved,
                     votes: vec![],
                     body: None,
                 })
             } else {
+                let author = person(rng.next());
+                let body = text(n, r, (rng.next() % 4) as usize);
                 EventKind::Comment(CommentEvent {
                     number: n,
                     on_change: true,
                     comment_id: format!("{n}-{r}"),
-                    author: person(next()),
+                    author,
                     addressee: None,
-                    body: text(n, r, (next() % 4) as usize),
+                    body,
                     inline: false,
                     edited: false,
                     author_role: None,
                 })
             };
-            out.push(Event::new(
-                format!("e{n}-{r}"),
-                Platform::Github,
-                "o/r",
-                at,
-                kind,
-            ));
+            out.push(event(format!("e{n}-{r}"), at, kind));
         }
         if n % 3 != 0 {
-            for j in 0..2u64 {
-                out.push(Event::new(
-                    format!("j{n}-{j}"),
-                    Platform::Github,
-                    "o/r",
-                    opened + Duration::minutes(20),
-                    EventKind::CiJobFinished({
-                        let secs = 300 + next() % 900;
-                        let result = if next() % 10 == 0 {
-                            CiResult::Failure
-                        } else {
-                            CiResult::Success
-                        };
-                        CiJobEvent {
-                            runner: Some("ubuntu-latest".into()),
-                            change: Some(n),
-                            run_id: Some(n.to_string()),
-                            ..CiJobEvent::new(format!("test-{j}"), "github-actions", secs, result)
-                        }
-                    }),
-                ));
-            }
+            ci_jobs(n, opened, &mut rng, &mut out);
         }
     }
     out.truncate(100_000);
     out
+}
+
+/// Two CI jobs of change `n`, twenty minutes after it opened; one in ten fails.
+fn ci_jobs(n: u64, opened: DateTime<FixedOffset>, rng: &mut Rng, out: &mut Vec<Event>) {
+    for j in 0..2u64 {
+        let secs = 300 + rng.next() % 900;
+        let result = if rng.next() % 10 == 0 {
+            CiResult::Failure
+        } else {
+            CiResult::Success
+        };
+        let job = CiJobEvent {
+            runner: Some("ubuntu-latest".into()),
+            change: Some(n),
+            run_id: Some(n.to_string()),
+            ..CiJobEvent::new(format!("test-{j}"), "github-actions", secs, result)
+        };
+        let at = opened + Duration::minutes(20);
+        out.push(event(
+            format!("j{n}-{j}"),
+            at,
+            EventKind::CiJobFinished(job),
+        ));
+    }
 }
 
 fn bench(c: &mut Criterion) {
