@@ -111,7 +111,7 @@ fn history_with(text: impl Fn(u64, u64, usize) -> String) -> Vec<Event> {
 fn ci_jobs(n: u64, opened: DateTime<FixedOffset>, rng: &mut Rng, out: &mut Vec<Event>) {
     for j in 0..2u64 {
         let secs = 300 + rng.next() % 900;
-        let result = if rng.next() % 10 == 0 {
+        let result = if rng.next().is_multiple_of(10) {
             CiResult::Failure
         } else {
             CiResult::Success
