@@ -3,6 +3,7 @@
 //! GitHub, an HTML file with SVG charts, an email to a local SMTP server and a chat webhook
 //! message; a restart sends nothing twice.
 
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,6 +16,9 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 const BIN: &str = env!("CARGO_BIN_EXE_canopy-e2e-bin");
 const TOKEN: &str = "test-token";
 const REPO: &str = "canopy-demo/widgets";
+
+/// What a fake channel received, one text per message.
+type Received = Arc<Mutex<Vec<String>>>;
 
 /// A chat webhook receiver: every POST body.
 async fn fake_chat() -> (String, Arc<Mutex<Vec<String>>>) {
@@ -86,7 +90,7 @@ async fn fake_smtp() -> (u16, Arc<Mutex<Vec<String>>>) {
 /// A month of a repository's activity as GitHub webhook payloads (built from the bundled
 /// fixtures): four weeks from Monday 2026-10-05, five PRs a week by six people, each reviewed
 /// and commented on by someone else, four of five merged. Written as `<event>.<n>.json`.
-fn write_month(dir: &std::path::Path) {
+fn write_month(dir: &Path) {
     let fx = |name: &str| canopy_e2e::fixture_json("github", name);
     let people = ["ada-l", "bob-b", "cy-maint", "dee-d", "eli-e", "fay-f"];
     let t0 = chrono::DateTime::parse_from_rfc3339("2026-10-05T09:00:00Z").unwrap();
@@ -174,15 +178,7 @@ async fn a_replayed_history_and_a_scheduled_digest_reach_every_channel_once() {
     let (smtp_port, mails) = fake_smtp().await;
     let dir = tempfile::tempdir().unwrap();
     let html_dir = dir.path().join("digests");
-    let cfg = format!(
-        "[github]\napi_url = \"{}\"\ntimeout_secs = 2\n\
-         [outbox]\nbackoff_base_ms = 50\n\
-         [digest]\ndir = \"{}\"\nemail_to = [\"maintainers@example.org\"]\npoll_secs = 1\n\
-         [digest.smtp]\nhost = \"127.0.0.1\"\nport = {smtp_port}\nsecurity = \"none\"\nfrom = \"Canopy <canopy@example.org>\"\n\
-         [defaults.digest]\nschedule = \"*/2 * * * * *\"\nlabels = [\"canopy-digest\", \"weekly\"]\n",
-        fake.url(),
-        html_dir.display()
-    );
+    let cfg = config(&fake.url(), smtp_port, &html_dir);
     let cfg_path = dir.path().join("canopy.toml");
     std::fs::write(&cfg_path, &cfg).unwrap();
     let env = [
@@ -191,22 +187,76 @@ async fn a_replayed_history_and_a_scheduled_digest_reach_every_channel_once() {
     ];
     let mut s = Harness::start(&cfg, &env).await;
     s.stop().await;
-    // The bundled history of PR #7 and a month of activity, replayed into the server's store;
-    // PR #7's week and a week of the month are queued for every channel by hand.
-    let store = s.store().to_str().unwrap().to_string();
+    queue_by_hand(dir.path(), s.store(), &cfg_path, &chat_url);
+    s.restart().await;
+    // `digest --send` queued its actions at the wall clock's now; the schedule (every two
+    // seconds) is seen on the first tick and runs at the next.
+    s.catch_up_with_wall_clock();
+    s.settle().await;
+    s.advance(chrono::Duration::seconds(3)).await;
+
+    digests_are_issues(&fake, &html_dir).await;
+    files_mail_and_chat(&html_dir, &mails, &chat).await;
+
+    // A restart (and schedule ticks every 2 seconds) send nothing twice.
+    let counts = |fake: &FakeGitHub| {
+        (
+            fake.issues(REPO).len(),
+            mails.lock().unwrap().len(),
+            chat.lock().unwrap().len(),
+        )
+    };
+    let before = counts(&fake);
+    s.restart().await;
+    s.advance(chrono::Duration::seconds(5)).await;
+    let after = counts(&fake);
+    // Only a new week could add one (if the test runs across a Monday midnight).
+    assert!(
+        after.0 <= before.0 + 1 && after.1 <= before.1 + 1,
+        "{before:?} → {after:?}"
+    );
+    let titles: Vec<String> = fake.issues(REPO).into_iter().map(|i| i.title).collect();
+    let mut unique = titles.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        titles.len(),
+        "an issue was opened twice: {titles:?}"
+    );
+}
+
+/// The server's configuration: the fake GitHub, the fake SMTP server, an HTML directory and a
+/// digest schedule every two seconds.
+fn config(github_url: &str, smtp_port: u16, html_dir: &Path) -> String {
+    format!(
+        "[github]\napi_url = \"{}\"\ntimeout_secs = 2\n\
+         [outbox]\nbackoff_base_ms = 50\n\
+         [digest]\ndir = \"{}\"\nemail_to = [\"maintainers@example.org\"]\npoll_secs = 1\n\
+         [digest.smtp]\nhost = \"127.0.0.1\"\nport = {smtp_port}\nsecurity = \"none\"\nfrom = \"Canopy <canopy@example.org>\"\n\
+         [defaults.digest]\nschedule = \"*/2 * * * * *\"\nlabels = [\"canopy-digest\", \"weekly\"]\n",
+        github_url,
+        html_dir.display()
+    )
+}
+
+/// The bundled history of PR #7 and a month of activity, replayed into the server's store;
+/// PR #7's week and a week of the month are queued for every channel by hand.
+fn queue_by_hand(dir: &Path, store_path: &Path, cfg_path: &Path, chat_url: &str) {
+    let store = store_path.to_str().unwrap().to_string();
     let fixtures = workspace_root().join("tests/fixtures/github");
-    let month = dir.path().join("month");
+    let month = dir.join("month");
     std::fs::create_dir_all(&month).unwrap();
     write_month(&month);
     for d in [&fixtures, &month] {
-        replay_github(BIN, d, s.store());
+        replay_github(BIN, d, store_path);
     }
     let digest = |week: &str, extra: &[&str]| {
         std::process::Command::new(BIN)
             .args(["digest", "--store", &store, "--repo", REPO, "--week", week])
             .args(extra)
             .args(["--config", cfg_path.to_str().unwrap()])
-            .env("CANOPY_DIGEST_WEBHOOK_URL", &chat_url)
+            .env("CANOPY_DIGEST_WEBHOOK_URL", chat_url)
             .output()
             .unwrap()
     };
@@ -226,13 +276,10 @@ async fn a_replayed_history_and_a_scheduled_digest_reach_every_channel_once() {
     assert_eq!(channels, ["github", "file", "email", "webhook"], "{lines}");
     let sent = digest("2026-W45", &["--send"]);
     stdout_ok(&sent);
-    s.restart().await;
-    // `digest --send` queued its actions at the wall clock's now; the schedule (every two
-    // seconds) is seen on the first tick and runs at the next.
-    s.catch_up_with_wall_clock();
-    s.settle().await;
-    s.advance(chrono::Duration::seconds(3)).await;
+}
 
+/// The W45 and W43 digests and the scheduled one are issues with their figures, naming nobody.
+async fn digests_are_issues(fake: &FakeGitHub, html_dir: &Path) {
     let w45_title = format!("Canopy weekly digest: {REPO} 2026-W45");
     let issues = || fake.issues(REPO);
     eventually(
@@ -272,7 +319,10 @@ async fn a_replayed_history_and_a_scheduled_digest_reach_every_channel_once() {
     for login in ["ada-l", "bob-b", "carol-c"] {
         assert!(!w45.body.contains(login), "{login} named in the digest");
     }
-    // The HTML file with its charts, the email and the chat message.
+}
+
+/// The HTML file with its charts, the email and the chat message.
+async fn files_mail_and_chat(html_dir: &Path, mails: &Received, chat: &Received) {
     eventually(
         "HTML files, emails and chat messages",
         Duration::from_secs(20),
@@ -296,32 +346,5 @@ async fn a_replayed_history_and_a_scheduled_digest_reach_every_channel_once() {
             .as_str()
             .unwrap()
             .contains("Canopy weekly digest")
-    );
-
-    // A restart (and schedule ticks every 2 seconds) send nothing twice.
-    let counts = |fake: &FakeGitHub| {
-        (
-            fake.issues(REPO).len(),
-            mails.lock().unwrap().len(),
-            chat.lock().unwrap().len(),
-        )
-    };
-    let before = counts(&fake);
-    s.restart().await;
-    s.advance(chrono::Duration::seconds(5)).await;
-    let after = counts(&fake);
-    // Only a new week could add one (if the test runs across a Monday midnight).
-    assert!(
-        after.0 <= before.0 + 1 && after.1 <= before.1 + 1,
-        "{before:?} → {after:?}"
-    );
-    let titles: Vec<String> = fake.issues(REPO).into_iter().map(|i| i.title).collect();
-    let mut unique = titles.clone();
-    unique.sort();
-    unique.dedup();
-    assert_eq!(
-        unique.len(),
-        titles.len(),
-        "an issue was opened twice: {titles:?}"
     );
 }

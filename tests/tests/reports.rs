@@ -93,7 +93,16 @@ fn create_approve_publish_with_review_audit_and_budget() {
     std::fs::write(&cfg, "[reports]\nreviewers = [\"rita\"]\n").unwrap();
     let cfg = cfg.to_str().unwrap();
 
-    // The draft: one JSON object with an id and a passing review.
+    let (id, doc) = draft_passes_review(store);
+    approval_gates_publishing(store, cfg, &id, &doc);
+    a_small_k_cannot_be_approved(store, cfg);
+    noise_spends_the_quarters_budget(store);
+    renderings_and_bad_input(store, &id);
+}
+
+/// The draft: one JSON object with an id and a passing review, small cells suppressed, no
+/// identity anywhere.
+fn draft_passes_review(store: &str) -> (String, Value) {
     let out = report(
         store,
         &[
@@ -152,25 +161,29 @@ fn create_approve_publish_with_review_audit_and_budget() {
         }
     }
 
-    // Only a configured reviewer approves; publishing needs approval.
-    let refused = report(store, &["publish", &id]);
+    (id, doc)
+}
+
+/// Only a configured reviewer approves; publishing needs approval; every step is audited.
+fn approval_gates_publishing(store: &str, cfg: &str, id: &str, doc: &Value) {
+    let refused = report(store, &["publish", id]);
     assert_eq!(refused.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("must approve it first"));
     let stranger = report(
         store,
-        &["approve", &id, "--reviewer", "mallory", "--config", cfg],
+        &["approve", id, "--reviewer", "mallory", "--config", cfg],
     );
     assert_eq!(stranger.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&stranger.stderr).contains("not a configured reviewer"));
     stdout_ok(&report(
         store,
-        &["approve", &id, "--reviewer", "rita", "--config", cfg],
+        &["approve", id, "--reviewer", "rita", "--config", cfg],
     ));
-    let published = stdout_json(&report(store, &["publish", &id]));
+    let published = stdout_json(&report(store, &["publish", id]));
     assert_eq!(published["status"], "published");
     assert_eq!(published["tables"], doc["tables"]);
     assert_eq!(
-        audit_actions(store, &id),
+        audit_actions(store, id),
         [
             "created",
             "publish_refused",
@@ -179,10 +192,12 @@ fn create_approve_publish_with_review_audit_and_budget() {
             "published"
         ]
     );
-    let audit = stdout_json_lines(&report(store, &["audit", &id]));
+    let audit = stdout_json_lines(&report(store, &["audit", id]));
     assert_eq!(audit[3]["actor"], "rita");
+}
 
-    // A report made with k = 2 shows August and fails review: it cannot be approved.
+/// A report made with k = 2 shows August and fails review: it cannot be approved.
+fn a_small_k_cannot_be_approved(store: &str, cfg: &str) {
     let small = stdout_json(&report(
         store,
         &[
@@ -202,8 +217,11 @@ fn create_approve_publish_with_review_audit_and_budget() {
         audit_actions(store, small_id),
         ["created", "approval_refused"]
     );
+}
 
-    // Noise spends the quarter's budget (3.0 by default); more than is left is refused.
+/// Noise spends the quarter's budget (3.0 by default); more than is left is refused; Gaussian
+/// noise spends the last 1 with its delta stated.
+fn noise_spends_the_quarters_budget(store: &str) {
     let noised = stdout_json(&report(
         store,
         &[
@@ -229,7 +247,6 @@ fn create_approve_publish_with_review_audit_and_budget() {
         "{}",
         String::from_utf8_lossy(&over.stderr)
     );
-    // Gaussian noise spends the last 1 of the budget, with its delta stated.
     let create_q3 =
         |flags: &[&str]| report(store, &[&["create", "--period", "2026-Q3"], flags].concat());
     let stderr = |out: &std::process::Output| String::from_utf8_lossy(&out.stderr).into_owned();
@@ -261,9 +278,11 @@ fn create_approve_publish_with_review_audit_and_budget() {
         gauss_html.contains("Gaussian noise (epsilon 1"),
         "{gauss_html}"
     );
+}
 
-    // CSV and HTML renderings of the same draft.
-    let csv = stdout_ok(&report(store, &["show", &id, "--format", "csv"]));
+/// CSV and HTML renderings of the same draft; bad input is named.
+fn renderings_and_bad_input(store: &str, id: &str) {
+    let csv = stdout_ok(&report(store, &["show", id, "--format", "csv"]));
     assert!(csv.starts_with("table,row,column,value,status\n"));
     assert!(
         csv.contains("monthly_activity,2026-08,commits,,suppressed"),
@@ -273,7 +292,7 @@ fn create_approve_publish_with_review_audit_and_budget() {
         csv.contains("privacy_review,cells_at_least_k,passed,true"),
         "{csv}"
     );
-    let html = stdout_ok(&report(store, &["show", &id, "--format", "html"]));
+    let html = stdout_ok(&report(store, &["show", id, "--format", "html"]));
     assert!(html.contains("<h2>Privacy review</h2>") && html.contains("suppressed"));
     // Bad input is named.
     let bad = report(store, &["create", "--period", "last summer"]);
