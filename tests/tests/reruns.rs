@@ -67,88 +67,9 @@ async fn a_deferred_github_rerun_survives_a_restart_and_runs_once_at_the_window(
     // The grid refresher's first load must be in before the rerun request: without grid data
     // there is no advice (on a loaded machine the request could otherwise come first).
     s.settle().await;
-    // A draft PR whose test job failed; then someone re-runs the workflow.
-    for (event, name) in [
-        ("pull_request", "pull_request.opened.json"),
-        ("pull_request", "pull_request.synchronize.json"),
-        ("workflow_job", "workflow_job.completed.json"),
-        ("pull_request", "pull_request.converted_to_draft.json"),
-    ] {
-        let mut v = fixture_json("github", name);
-        if event == "workflow_job" {
-            // A 20-second job (expected reruns are at least a minute).
-            v["workflow_job"]["completed_at"] = json!("2026-11-03T16:21:20Z");
-        }
-        assert_eq!(s.github(event, name, &bytes(&v)).await, 202);
-    }
-    let mut rerun = fixture_json("github", "workflow_run.requested.rerun.json");
-    rerun["workflow_run"]["run_started_at"] = json!(rfc(s.clock.now()));
-    rerun["workflow_run"]["updated_at"] = json!(rfc(s.clock.now()));
-    assert_eq!(
-        s.github("workflow_run", "d-rerun", &bytes(&rerun)).await,
-        202
-    );
-
-    // The sticky comment advises waiting for the clean window.
-    assert!(
-        fake.wait_for(Duration::from_secs(10), |m| m
-            .comments
-            .get(&(REPO.to_string(), 7))
-            .is_some_and(|c| c.iter().any(|c| c.body.contains("Rerun advice"))))
-            .await,
-        "{:#?}",
-        fake.comments(REPO, 7)
-    );
-    let sticky = fake.comments(REPO, 7)[0].body.clone();
-    assert!(
-        sticky.contains("is not urgent (draft or work-in-progress change)"),
-        "{sticky}"
-    );
-    assert!(
-        sticky.contains("over its expected 1 minute now, and 90 from"),
-        "{sticky}"
-    );
-    let pct: f64 = sticky
-        .split("% less")
-        .next()
-        .and_then(|s| s.rsplit(' ').next())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no saving in {sticky}"));
-    assert!(pct > 40.0, "{sticky}");
-
-    // The author defers it.
-    let mut cmd = fixture_json("github", "issue_comment.created.json");
-    cmd["comment"]["id"] = json!(7_100_001);
-    cmd["comment"]["body"] = json!("/canopy defer");
-    cmd["comment"]["user"]["login"] = json!("ada-l");
-    cmd["comment"]["author_association"] = json!("CONTRIBUTOR");
-    cmd["sender"]["login"] = json!("ada-l");
-    cmd["issue"]["user"]["login"] = json!("ada-l");
-    assert_eq!(
-        s.github("issue_comment", "d-defer", &bytes(&cmd)).await,
-        202
-    );
-    assert!(
-        fake.wait_for(Duration::from_secs(10), |m| !m.cancels.is_empty()
-            && m.comments.get(&(REPO.to_string(), 7)).is_some_and(|c| c
-                .iter()
-                .any(|c| c.body.contains("will start at"))
-                // The sticky's "Deferred" edit is an outbox action of its own.
-                && c.first().is_some_and(|s| s.body.contains("Deferred:"))))
-            .await,
-        "{:#?}",
-        fake.comments(REPO, 7)
-    );
-    assert!(
-        fake.model.lock().unwrap().reruns.is_empty(),
-        "not before the window"
-    );
-    let sticky = fake.comments(REPO, 7)[0].body.clone();
-    assert!(
-        sticky.contains("Deferred: the rerun of `test (ubuntu-latest)`"),
-        "{sticky}"
-    );
-
+    rerun_of_a_failed_draft(&mut s).await;
+    advice_in_the_sticky(&fake).await;
+    defer_by_the_author(&mut s, &fake).await;
     // A stop before the window loses nothing; then the clock reaches the window.
     s.restart().await;
     s.advance(chrono::Duration::seconds(60)).await;
@@ -189,6 +110,94 @@ async fn a_deferred_github_rerun_survives_a_restart_and_runs_once_at_the_window(
     assert!(d["deferred_saved_g"].as_f64().unwrap() > 0.0, "{d}");
 }
 
+/// A draft PR whose test job failed; then someone re-runs the workflow.
+async fn rerun_of_a_failed_draft(s: &mut Harness) {
+    for (event, name) in [
+        ("pull_request", "pull_request.opened.json"),
+        ("pull_request", "pull_request.synchronize.json"),
+        ("workflow_job", "workflow_job.completed.json"),
+        ("pull_request", "pull_request.converted_to_draft.json"),
+    ] {
+        let mut v = fixture_json("github", name);
+        if event == "workflow_job" {
+            // A 20-second job (expected reruns are at least a minute).
+            v["workflow_job"]["completed_at"] = json!("2026-11-03T16:21:20Z");
+        }
+        assert_eq!(s.github(event, name, &bytes(&v)).await, 202);
+    }
+    let mut rerun = fixture_json("github", "workflow_run.requested.rerun.json");
+    rerun["workflow_run"]["run_started_at"] = json!(rfc(s.clock.now()));
+    rerun["workflow_run"]["updated_at"] = json!(rfc(s.clock.now()));
+    assert_eq!(
+        s.github("workflow_run", "d-rerun", &bytes(&rerun)).await,
+        202
+    );
+}
+
+/// The sticky comment advises waiting for the clean window, with the saving.
+async fn advice_in_the_sticky(fake: &FakeGitHub) {
+    assert!(
+        fake.wait_for(Duration::from_secs(10), |m| m
+            .comments
+            .get(&(REPO.to_string(), 7))
+            .is_some_and(|c| c.iter().any(|c| c.body.contains("Rerun advice"))))
+            .await,
+        "{:#?}",
+        fake.comments(REPO, 7)
+    );
+    let sticky = fake.comments(REPO, 7)[0].body.clone();
+    assert!(
+        sticky.contains("is not urgent (draft or work-in-progress change)"),
+        "{sticky}"
+    );
+    assert!(
+        sticky.contains("over its expected 1 minute now, and 90 from"),
+        "{sticky}"
+    );
+    let pct: f64 = sticky
+        .split("% less")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no saving in {sticky}"));
+    assert!(pct > 40.0, "{sticky}");
+}
+
+/// The author defers it: the run is cancelled, the reply names the start, the sticky says so.
+async fn defer_by_the_author(s: &mut Harness, fake: &FakeGitHub) {
+    let mut cmd = fixture_json("github", "issue_comment.created.json");
+    cmd["comment"]["id"] = json!(7_100_001);
+    cmd["comment"]["body"] = json!("/canopy defer");
+    cmd["comment"]["user"]["login"] = json!("ada-l");
+    cmd["comment"]["author_association"] = json!("CONTRIBUTOR");
+    cmd["sender"]["login"] = json!("ada-l");
+    cmd["issue"]["user"]["login"] = json!("ada-l");
+    assert_eq!(
+        s.github("issue_comment", "d-defer", &bytes(&cmd)).await,
+        202
+    );
+    assert!(
+        fake.wait_for(Duration::from_secs(10), |m| !m.cancels.is_empty()
+            && m.comments.get(&(REPO.to_string(), 7)).is_some_and(|c| c
+                .iter()
+                .any(|c| c.body.contains("will start at"))
+                // The sticky's "Deferred" edit is an outbox action of its own.
+                && c.first().is_some_and(|s| s.body.contains("Deferred:"))))
+            .await,
+        "{:#?}",
+        fake.comments(REPO, 7)
+    );
+    assert!(
+        fake.model.lock().unwrap().reruns.is_empty(),
+        "not before the window"
+    );
+    let sticky = fake.comments(REPO, 7)[0].body.clone();
+    assert!(
+        sticky.contains("Deferred: the rerun of `test (ubuntu-latest)`"),
+        "{sticky}"
+    );
+}
+
 #[tokio::test]
 async fn a_gerrit_report_with_only_non_voting_failures_gets_advice_and_a_deferred_recheck() {
     let fake = FakeGerrit::start("canopy", "gerrit-http-password").await;
@@ -210,6 +219,48 @@ async fn a_gerrit_report_with_only_non_voting_failures_gets_advice_and_a_deferre
     // The grid refresher's first load must be in before the rerun request: without grid data
     // there is no advice (on a loaded machine the request could otherwise come first).
     s.settle().await;
+    let created = zuul_report_with_a_non_voting_failure(&mut s, &fake).await;
+    // The change owner defers it.
+    let mut cmd = fixture_json("gerrit", "07-comment-added-review.json");
+    cmd["patchSet"] = created["patchSet"].clone();
+    cmd["author"] = json!({"name": "Ada Lovelace", "email": "ada@example.org", "username": "ada"});
+    cmd["approvals"] = json!([]);
+    cmd["comment"] = json!("Patch Set 1:\n\n/canopy defer");
+    // The report came two minutes after the patch set; the command a second after it.
+    let now = created["eventCreatedOn"].as_i64().unwrap() + 120;
+    cmd["eventCreatedOn"] = json!(now + 1);
+    assert_eq!(s.gerrit(&bytes(&cmd)).await, 202);
+    assert!(
+        fake.wait_for_message(Duration::from_secs(10), "will start at")
+            .await,
+        "{:#?}",
+        fake.messages("widgets/core", 4711)
+    );
+    let rechecks = |f: &FakeGerrit| {
+        f.messages("widgets/core", 4711)
+            .iter()
+            .filter(|m| m.message.lines().any(|l| l.trim() == "recheck"))
+            .count()
+    };
+    assert_eq!(rechecks(&fake), 0, "not before the window");
+    s.restart().await;
+    s.advance(chrono::Duration::seconds(60)).await;
+    assert!(
+        fake.wait_for(Duration::from_secs(40), |m| m
+            .messages
+            .values()
+            .flatten()
+            .any(|x| x.message.lines().any(|l| l.trim() == "recheck")))
+            .await,
+        "the recheck never came"
+    );
+    s.settle().await;
+    assert_eq!(rechecks(&fake), 1, "exactly once");
+    s.stop().await;
+}
+
+/// A patch set whose Zuul report has only a non-voting failure; the advice is posted.
+async fn zuul_report_with_a_non_voting_failure(s: &mut Harness, fake: &FakeGerrit) -> Value {
     let now = s.clock.now().timestamp();
     let mut created = fixture_json("gerrit", "01-patchset-created.json");
     created["eventCreatedOn"] = json!(now - 120);
@@ -246,39 +297,5 @@ async fn a_gerrit_report_with_only_non_voting_failures_gets_advice_and_a_deferre
         advice.message
     );
 
-    // The change owner defers it.
-    let mut cmd = fixture_json("gerrit", "07-comment-added-review.json");
-    cmd["patchSet"] = created["patchSet"].clone();
-    cmd["author"] = json!({"name": "Ada Lovelace", "email": "ada@example.org", "username": "ada"});
-    cmd["approvals"] = json!([]);
-    cmd["comment"] = json!("Patch Set 1:\n\n/canopy defer");
-    cmd["eventCreatedOn"] = json!(now + 1);
-    assert_eq!(s.gerrit(&bytes(&cmd)).await, 202);
-    assert!(
-        fake.wait_for_message(Duration::from_secs(10), "will start at")
-            .await,
-        "{:#?}",
-        fake.messages("widgets/core", 4711)
-    );
-    let rechecks = |f: &FakeGerrit| {
-        f.messages("widgets/core", 4711)
-            .iter()
-            .filter(|m| m.message.lines().any(|l| l.trim() == "recheck"))
-            .count()
-    };
-    assert_eq!(rechecks(&fake), 0, "not before the window");
-    s.restart().await;
-    s.advance(chrono::Duration::seconds(60)).await;
-    assert!(
-        fake.wait_for(Duration::from_secs(40), |m| m
-            .messages
-            .values()
-            .flatten()
-            .any(|x| x.message.lines().any(|l| l.trim() == "recheck")))
-            .await,
-        "the recheck never came"
-    );
-    s.settle().await;
-    assert_eq!(rechecks(&fake), 1, "exactly once");
-    s.stop().await;
+    created
 }
