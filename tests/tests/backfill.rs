@@ -54,65 +54,18 @@ fn ids(store: &std::path::Path, repo: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn github_backfill_is_complete_resumable_rate_limit_aware_and_idempotent_with_webhooks() {
     let fake = FakeGitHub::start("bf-token").await;
-    let merged = fixture("github", "pull_request.closed.merged.json")["pull_request"].clone();
-    let job = fixture("github", "workflow_job.completed.json")["workflow_job"].clone();
-    {
-        let mut m = fake.model.lock().unwrap();
-        let mut pulls = Vec::new();
-        for n in 1..=230u64 {
-            let mut pr = merged.clone();
-            pr["number"] = json!(n);
-            pr["created_at"] = json!(format!("2026-0{}-{:02}T10:00:00Z", 1 + n / 100, 1 + n % 28));
-            if n != 7 {
-                pr["head"]["sha"] = json!(format!("{n:040x}"));
-            }
-            pulls.push(pr);
-            m.reviews.insert(
-                (REPO.into(), n),
-                vec![json!({"id": 880_000 + n, "user": {"login": "bob-b"}, "body": "ok", "state": "APPROVED", "submitted_at": "2026-03-01T10:00:00Z"})],
-            );
-        }
-        m.pulls.insert(REPO.into(), pulls);
-        let head = merged["head"]["sha"].as_str().unwrap().to_string();
-        m.runs_by_sha.insert(head, vec![json!({"id": 31000001})]);
-        m.jobs.insert(31000001, vec![job]);
-    }
+    seed_230_merged_prs(&fake);
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
     let s = store.to_str().unwrap();
     // Webhooks delivered PR #7's merge and its CI job before the backfill.
-    let hooks = tempfile::tempdir().unwrap();
-    for f in [
+    let hooks = webhook_dir(&[
         "pull_request.closed.merged.json",
         "workflow_job.completed.json",
-    ] {
-        std::fs::copy(
-            workspace_root().join("tests/fixtures/github").join(f),
-            hooks.path().join(f),
-        )
-        .unwrap();
-    }
+    ]);
     let out = run_replay(BIN, hooks.path().to_str().unwrap(), "github", s, &[]);
     assert!(out.status.success());
-    let cfg = dir.path().join("canopy.toml");
-    std::fs::write(
-        &cfg,
-        format!("[github]\napi_url = \"{}\"\ntimeout_secs = 2\n", fake.url()),
-    )
-    .unwrap();
-    let env = vec![("CANOPY_GITHUB_TOKEN".to_string(), "bf-token".to_string())];
-    let args: Vec<String> = [
-        "backfill",
-        "github",
-        REPO,
-        "--store",
-        s,
-        "--config",
-        cfg.to_str().unwrap(),
-    ]
-    .iter()
-    .map(|a| a.to_string())
-    .collect();
+    let (args, env) = backfill_command(dir.path(), s, &fake.url());
 
     // A secondary rate limit on page 1 is waited out; a permanent failure on page 2 stops the run.
     fake.fault(
@@ -165,6 +118,80 @@ async fn github_backfill_is_complete_resumable_rate_limit_aware_and_idempotent_w
         lists[0].ends_with("page=2") && lists[1].ends_with("page=3"),
         "{lists:?}"
     );
+    every_pr_once(&store, &fake);
+}
+
+/// The `canopy backfill github` arguments and environment for the fake GitHub at `url`.
+fn backfill_command(
+    dir: &std::path::Path,
+    s: &str,
+    url: &str,
+) -> (Vec<String>, Vec<(String, String)>) {
+    let cfg = dir.join("canopy.toml");
+    std::fs::write(
+        &cfg,
+        format!("[github]\napi_url = \"{}\"\ntimeout_secs = 2\n", url),
+    )
+    .unwrap();
+    let env = vec![("CANOPY_GITHUB_TOKEN".to_string(), "bf-token".to_string())];
+    let args: Vec<String> = [
+        "backfill",
+        "github",
+        REPO,
+        "--store",
+        s,
+        "--config",
+        cfg.to_str().unwrap(),
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .collect();
+    (args, env)
+}
+
+/// 230 merged PRs with one review each; PR #7 (the fixture's) with its workflow run and job.
+fn seed_230_merged_prs(fake: &FakeGitHub) {
+    let merged = fixture("github", "pull_request.closed.merged.json")["pull_request"].clone();
+    let job = fixture("github", "workflow_job.completed.json")["workflow_job"].clone();
+    {
+        let mut m = fake.model.lock().unwrap();
+        let mut pulls = Vec::new();
+        for n in 1..=230u64 {
+            let mut pr = merged.clone();
+            pr["number"] = json!(n);
+            pr["created_at"] = json!(format!("2026-0{}-{:02}T10:00:00Z", 1 + n / 100, 1 + n % 28));
+            if n != 7 {
+                pr["head"]["sha"] = json!(format!("{n:040x}"));
+            }
+            pulls.push(pr);
+            m.reviews.insert(
+                (REPO.into(), n),
+                vec![json!({"id": 880_000 + n, "user": {"login": "bob-b"}, "body": "ok", "state": "APPROVED", "submitted_at": "2026-03-01T10:00:00Z"})],
+            );
+        }
+        m.pulls.insert(REPO.into(), pulls);
+        let head = merged["head"]["sha"].as_str().unwrap().to_string();
+        m.runs_by_sha.insert(head, vec![json!({"id": 31000001})]);
+        m.jobs.insert(31000001, vec![job]);
+    }
+}
+
+/// A directory holding copies of the named GitHub webhook fixtures.
+fn webhook_dir(files: &[&str]) -> tempfile::TempDir {
+    let hooks = tempfile::tempdir().unwrap();
+    for f in files {
+        std::fs::copy(
+            workspace_root().join("tests/fixtures/github").join(f),
+            hooks.path().join(f),
+        )
+        .unwrap();
+    }
+    hooks
+}
+
+/// Every PR, merge and review stored once, also those seen by webhook; the rate limit waited out.
+fn every_pr_once(store: &std::path::Path, fake: &FakeGitHub) {
+    let opened = |ids: &[String]| ids.iter().filter(|i| i.ends_with(":opened")).count();
     let all = ids(&store, REPO);
     assert_eq!(opened(&all), 230);
     assert_eq!(all.iter().filter(|i| i.ends_with(":merged")).count(), 230);
@@ -195,30 +222,7 @@ async fn github_backfill_is_complete_resumable_rate_limit_aware_and_idempotent_w
 #[tokio::test(flavor = "multi_thread")]
 async fn gerrit_backfill_reads_every_page_with_zuul_reports_and_is_idempotent() {
     let fake = FakeGerrit::start("canopy", "pw").await;
-    let zuul_report =
-        fixture("gerrit", "03-comment-added-zuul-check-failed.json")["comment"].clone();
-    {
-        let mut m = fake.model.lock().unwrap();
-        for n in 1..=150u64 {
-            let mut messages = vec![json!({
-                "message": "Patch Set 1: Code-Review+1\n\nLooks fine.",
-                "author": {"_account_id": 2, "username": "bob", "name": "Bob Builder"},
-                "date": "2025-11-04 11:00:00.000000000", "_revision_number": 1
-            })];
-            if n == 4711 % 150 {
-                messages.push(json!({"message": zuul_report, "author": {"_account_id": 3, "username": "zuul", "name": "Zuul"}, "date": "2025-11-04 10:25:00.000000000", "_revision_number": 1}));
-            }
-            m.changes.push(json!({
-                "project": "widgets/core", "branch": "master", "change_id": format!("I{n:040}"), "_number": n,
-                "subject": format!("Change {n}"), "owner": {"_account_id": 1, "username": "ada", "name": "Ada Lovelace"},
-                "status": if n % 3 == 0 { "MERGED" } else { "NEW" },
-                "created": "2025-11-04 10:00:00.000000000", "updated": "2025-11-05 12:00:00.000000000",
-                "submitted": "2025-11-05 12:00:00.000000000", "submitter": {"_account_id": 3, "username": "zuul"},
-                "revisions": { format!("{n:040x}"): {"_number": 1, "created": "2025-11-04 10:00:00.000000000", "uploader": {"_account_id": 1, "username": "ada"}} },
-                "messages": messages,
-            }));
-        }
-    }
+    seed_150_changes(&fake);
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
     let cfg = dir.path().join("canopy.toml");
@@ -281,4 +285,32 @@ async fn gerrit_backfill_reads_every_page_with_zuul_reports_and_is_idempotent() 
         "{}",
         String::from_utf8_lossy(&again.stdout)
     );
+}
+
+/// 150 changes in one project, a third merged, one with a Zuul report of three jobs.
+fn seed_150_changes(fake: &FakeGerrit) {
+    let zuul_report =
+        fixture("gerrit", "03-comment-added-zuul-check-failed.json")["comment"].clone();
+    {
+        let mut m = fake.model.lock().unwrap();
+        for n in 1..=150u64 {
+            let mut messages = vec![json!({
+                "message": "Patch Set 1: Code-Review+1\n\nLooks fine.",
+                "author": {"_account_id": 2, "username": "bob", "name": "Bob Builder"},
+                "date": "2025-11-04 11:00:00.000000000", "_revision_number": 1
+            })];
+            if n == 4711 % 150 {
+                messages.push(json!({"message": zuul_report, "author": {"_account_id": 3, "username": "zuul", "name": "Zuul"}, "date": "2025-11-04 10:25:00.000000000", "_revision_number": 1}));
+            }
+            m.changes.push(json!({
+                "project": "widgets/core", "branch": "master", "change_id": format!("I{n:040}"), "_number": n,
+                "subject": format!("Change {n}"), "owner": {"_account_id": 1, "username": "ada", "name": "Ada Lovelace"},
+                "status": if n % 3 == 0 { "MERGED" } else { "NEW" },
+                "created": "2025-11-04 10:00:00.000000000", "updated": "2025-11-05 12:00:00.000000000",
+                "submitted": "2025-11-05 12:00:00.000000000", "submitter": {"_account_id": 3, "username": "zuul"},
+                "revisions": { format!("{n:040x}"): {"_number": 1, "created": "2025-11-04 10:00:00.000000000", "uploader": {"_account_id": 1, "username": "ada"}} },
+                "messages": messages,
+            }));
+        }
+    }
 }
