@@ -34,7 +34,44 @@ fn no_opted_out_identity_and_no_individual_score_leaks() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
     let s = store.to_str().unwrap();
-    let hist = dir.path().join("history");
+    let hist = write_history(dir.path());
+    // Every reaction of the intake, as the actions it would take (replies, sticky comment).
+    let actions = stdout_ok(&run_replay(
+        BIN,
+        hist.to_str().unwrap(),
+        "github",
+        s,
+        &["--event", "issue_comment", "--dry-run"],
+    ));
+    // The PR payload needs its own event name.
+    stdout_ok(&run_replay(
+        BIN,
+        hist.join("a0.pull_request.json").to_str().unwrap(),
+        "github",
+        s,
+        &["--event", "pull_request"],
+    ));
+    for line in actions.lines().filter(|l| l.starts_with('{')) {
+        let v: Value = serde_json::from_str(line).unwrap();
+        let body = v["body"].as_str().unwrap_or("");
+        assert!(
+            !body.contains("mallory-x"),
+            "public action names the opted-out person: {line}"
+        );
+        assert!(
+            !body.to_lowercase().contains("burnout-risk score"),
+            "{line}"
+        );
+    }
+
+    team_view_shows_buckets_only(s);
+    own_view_only(s);
+}
+
+/// Sixteen weeks of comments by the seven people (all but mallory-x opt in; eve-e works late
+/// and at weekends in the last weeks), and the PR they comment on, one file per delivery.
+fn write_history(dir: &std::path::Path) -> std::path::PathBuf {
+    let hist = dir.join("history");
     std::fs::create_dir(&hist).unwrap();
     std::fs::write(
         hist.join("a0.pull_request.json"),
@@ -76,36 +113,11 @@ fn no_opted_out_identity_and_no_individual_score_leaks() {
             }
         }
     }
-    // Every reaction of the intake, as the actions it would take (replies, sticky comment).
-    let actions = stdout_ok(&run_replay(
-        BIN,
-        hist.to_str().unwrap(),
-        "github",
-        s,
-        &["--event", "issue_comment", "--dry-run"],
-    ));
-    // The PR payload needs its own event name.
-    stdout_ok(&run_replay(
-        BIN,
-        hist.join("a0.pull_request.json").to_str().unwrap(),
-        "github",
-        s,
-        &["--event", "pull_request"],
-    ));
-    for line in actions.lines().filter(|l| l.starts_with('{')) {
-        let v: Value = serde_json::from_str(line).unwrap();
-        let body = v["body"].as_str().unwrap_or("");
-        assert!(
-            !body.contains("mallory-x"),
-            "public action names the opted-out person: {line}"
-        );
-        assert!(
-            !body.to_lowercase().contains("burnout-risk score"),
-            "{line}"
-        );
-    }
+    hist
+}
 
-    // The team view (maintainers): buckets over the six who opted in, no names, no scores.
+/// The team view (maintainers): buckets over the six who opted in, no names, no scores.
+fn team_view_shows_buckets_only(s: &str) {
     let team = stdout_ok(&run_canopy(
         BIN,
         &["burnout", "team", "--store", s, "--k", "5"],
@@ -124,7 +136,10 @@ fn no_opted_out_identity_and_no_individual_score_leaks() {
         &["burnout", "team", "--store", s, "--k", "7"],
     ));
     assert!(small.contains("fewer than the minimum of 7"), "{small}");
+}
 
+/// A person sees their own view, and nobody else's; the opted-out person has nothing.
+fn own_view_only(s: &str) {
     // A person sees their own view, and nobody else's; a score only if the shipped model is
     // validated (both sides of that gate are unit-tested in policies and commands::burnout).
     let me = stdout_ok(&run_canopy(
