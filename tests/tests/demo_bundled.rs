@@ -129,7 +129,30 @@ fn the_json_demo_has_every_section_plausible_and_names_nobody() {
         "distinct people, the .mailmap applied, bots excluded"
     );
 
-    let t = &j["ttm"];
+    ttm_section(&j["ttm"]);
+    energy_and_rerun_sections(&j);
+    burnout_sections(&j["burnout_team"], &j["burnout_me"]);
+    let d = &j["digest"];
+    for k in ["opened", "merged", "reviews"] {
+        assert!(d[k].as_u64().is_some_and(|n| n > 0), "digest.{k}: {d}");
+    }
+    let page = std::path::PathBuf::from(d["html_path"].as_str().expect("digest.html_path"));
+    let html = std::fs::read_to_string(&page).expect("the HTML digest exists");
+    assert!(html.contains("<svg"));
+    let _ = std::fs::remove_dir_all(page.parent().expect("its directory"));
+
+    let r = &j["report"];
+    assert!(r["cells_shown"].as_u64().is_some_and(|n| n > 0), "{r}");
+    assert!(r["cells_suppressed"].as_u64().is_some(), "{r}");
+    assert_eq!(r["approvable"], true, "{r}");
+
+    assert_names_nobody(&text, "the JSON demo");
+    assert_names_nobody(&html, "the HTML digest");
+    assert_names_nobody(&String::from_utf8_lossy(&out.stderr), "the demo's log");
+}
+
+/// The time-to-merge range of a trained model, with reasons.
+fn ttm_section(t: &serde_json::Value) {
     let (lo, med, hi) = (
         num(&t["low_hours"], "ttm.low_hours"),
         num(&t["median_hours"], "ttm.median_hours"),
@@ -149,7 +172,10 @@ fn the_json_demo_has_every_section_plausible_and_names_nobody() {
                 .iter()
                 .all(|r| r.as_str().is_some_and(|s| s.len() > 5))
     );
+}
 
+/// The change's energy and CO2e, the rerun advice and the deferred rerun at its start.
+fn energy_and_rerun_sections(j: &serde_json::Value) {
     let e = &j["energy"];
     let (kwh, g) = (
         num(&e["kwh"], "energy.kwh"),
@@ -179,8 +205,10 @@ fn the_json_demo_has_every_section_plausible_and_names_nobody() {
         start,
         "scheduled at the greenest start"
     );
+}
 
-    let team = &j["burnout_team"];
+/// The team buckets (none under k people) and the person's own view, or why they are withheld.
+fn burnout_sections(team: &serde_json::Value, me: &serde_json::Value) {
     match team["withheld"].as_str() {
         Some(why) => assert!(!why.is_empty()),
         None => {
@@ -199,7 +227,6 @@ fn the_json_demo_has_every_section_plausible_and_names_nobody() {
             );
         }
     }
-    let me = &j["burnout_me"];
     match me["withheld"].as_str() {
         Some(why) => assert!(!why.is_empty()),
         None => {
@@ -208,24 +235,6 @@ fn the_json_demo_has_every_section_plausible_and_names_nobody() {
             assert!(me["reasons"].as_array().is_some(), "{me}");
         }
     }
-
-    let d = &j["digest"];
-    for k in ["opened", "merged", "reviews"] {
-        assert!(d[k].as_u64().is_some_and(|n| n > 0), "digest.{k}: {d}");
-    }
-    let page = std::path::PathBuf::from(d["html_path"].as_str().expect("digest.html_path"));
-    let html = std::fs::read_to_string(&page).expect("the HTML digest exists");
-    assert!(html.contains("<svg"));
-    let _ = std::fs::remove_dir_all(page.parent().expect("its directory"));
-
-    let r = &j["report"];
-    assert!(r["cells_shown"].as_u64().is_some_and(|n| n > 0), "{r}");
-    assert!(r["cells_suppressed"].as_u64().is_some(), "{r}");
-    assert_eq!(r["approvable"], true, "{r}");
-
-    assert_names_nobody(&text, "the JSON demo");
-    assert_names_nobody(&html, "the HTML digest");
-    assert_names_nobody(&String::from_utf8_lossy(&out.stderr), "the demo's log");
 }
 
 /// `--weeks` is checked before any work and applies to the bundled history only.
