@@ -81,6 +81,50 @@ fn eval_and_train_on_a_real_git_history() {
     let path = repo.path().to_str().unwrap();
 
     let e = eval_json(&["--git", path]);
+    every_figure_and_baseline(&e);
+    // A 24-week horizon labels fewer weeks (more are censored at the end).
+    let long = eval_json(&["--git", path, "--horizon", "24"]);
+    assert_eq!(long["horizon_weeks"], 24);
+
+    // So strict an eligibility that few disengagements remain: no AUC, and why.
+    let strict = eval_json(&["--git", path, "--min-active", "12"]);
+    assert!(strict["positives"].as_u64().unwrap() < 30, "{strict}");
+    assert!(strict["auc"].is_null() && strict["prior_auc"].is_null());
+    assert!(
+        strict["auc_withheld"]
+            .as_str()
+            .unwrap()
+            .contains("at least 30"),
+        "{strict}"
+    );
+
+    // The same history read from a store gives the same labels.
+    let store = tempfile::tempdir().unwrap();
+    let s = store.path().to_str().unwrap();
+    let analyzed = run_canopy(
+        BIN,
+        &["analyze", "--git", path, "--store", s, "--format", "json"],
+    );
+    assert!(analyzed.status.success());
+    let from_store = eval_json(&["--store", s]);
+    assert_eq!(from_store["positives"], e["positives"]);
+    assert_eq!(from_store["test_samples"], e["test_samples"]);
+
+    train_validate_and_record(path, &head);
+    // Bad input: a clear error naming what is wrong.
+    let none = run_canopy(BIN, &["burnout", "eval"]);
+    assert!(!none.status.success());
+    assert!(String::from_utf8_lossy(&none.stderr).contains("--git PATH or --store DIR"));
+    let bad = run_canopy(
+        BIN,
+        &["burnout", "eval", "--git", path, "--min-active", "13"],
+    );
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("min_active"));
+}
+
+/// The interface: every figure in [0, 1], the interval around the AUC, each baseline,
+/// and `baseline_auc` the best of them.
+fn every_figure_and_baseline(e: &Value) {
     assert_eq!(e["horizon_weeks"], 12);
     let positives = e["positives"].as_u64().unwrap();
     assert!(positives >= 30, "{e}");
@@ -121,36 +165,10 @@ fn eval_and_train_on_a_real_git_history() {
     );
     assert!(e["auc_withheld"].is_null());
     assert_eq!(e["reliability"].as_array().unwrap().len(), 10);
+}
 
-    // A 24-week horizon labels fewer weeks (more are censored at the end).
-    let long = eval_json(&["--git", path, "--horizon", "24"]);
-    assert_eq!(long["horizon_weeks"], 24);
-
-    // So strict an eligibility that few disengagements remain: no AUC, and why.
-    let strict = eval_json(&["--git", path, "--min-active", "12"]);
-    assert!(strict["positives"].as_u64().unwrap() < 30, "{strict}");
-    assert!(strict["auc"].is_null() && strict["prior_auc"].is_null());
-    assert!(
-        strict["auc_withheld"]
-            .as_str()
-            .unwrap()
-            .contains("at least 30"),
-        "{strict}"
-    );
-
-    // The same history read from a store gives the same labels.
-    let store = tempfile::tempdir().unwrap();
-    let s = store.path().to_str().unwrap();
-    let analyzed = run_canopy(
-        BIN,
-        &["analyze", "--git", path, "--store", s, "--format", "json"],
-    );
-    assert!(analyzed.status.success());
-    let from_store = eval_json(&["--store", s]);
-    assert_eq!(from_store["positives"], e["positives"]);
-    assert_eq!(from_store["test_samples"], e["test_samples"]);
-
-    // Train, then validate and record: ARTIFACT.md names the commit read.
+/// Train, then validate and record: ARTIFACT.md names the commit read.
+fn train_validate_and_record(path: &str, head: &str) {
     let out = tempfile::tempdir().unwrap();
     let model = out.path().join("model.json");
     let m = model.to_str().unwrap();
@@ -162,7 +180,7 @@ fn eval_and_train_on_a_real_git_history() {
     );
     stdout_ok(&trained);
     let notes = std::fs::read_to_string(out.path().join("ARTIFACT.md")).unwrap();
-    assert!(notes.contains(&head), "{notes}");
+    assert!(notes.contains(head), "{notes}");
     assert!(notes.contains("Not validated yet"), "{notes}");
     let v = eval_json(&["--git", path, "--model", m, "--record-validation"]);
     assert!(v["prior_auc"].is_number());
@@ -170,14 +188,4 @@ fn eval_and_train_on_a_real_git_history() {
     assert!(notes.contains("ROC AUC"), "{notes}");
     let artifact: Value = serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
     assert_eq!(artifact["validation"]["positives"], v["positives"]);
-
-    // Bad input: a clear error naming what is wrong.
-    let none = run_canopy(BIN, &["burnout", "eval"]);
-    assert!(!none.status.success());
-    assert!(String::from_utf8_lossy(&none.stderr).contains("--git PATH or --store DIR"));
-    let bad = run_canopy(
-        BIN,
-        &["burnout", "eval", "--git", path, "--min-active", "13"],
-    );
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("min_active"));
 }
