@@ -56,17 +56,27 @@ fn a_format_1_store_opens_after_migration_with_everything_in_it() {
     );
     assert_eq!(store.repos().unwrap(), [REPO]);
 
-    // The new indexes were built from the old events, and agree with scans.
+    indexes_agree_with_scans(&store, &events);
+    deliveries_and_actions_are_untouched(&store);
+    drop(store);
+
+    // Opening again finds the current format and changes nothing.
+    let again = RedbStore::open(dir.path()).unwrap();
+    assert_eq!(repo_events(&again, REPO, TimeRange::ALL).unwrap(), events);
+}
+
+/// The new indexes were built from the old events, and agree with scans.
+fn indexes_agree_with_scans(store: &RedbStore, events: &[canopy_analyzer::Event]) {
     assert_eq!(store.change_of_sha(REPO, OPENED_HEAD).unwrap(), Some(7));
     assert_eq!(store.change_of_sha(REPO, MERGED_HEAD).unwrap(), Some(7));
     for sha in [OPENED_HEAD, MERGED_HEAD, "0000"] {
         assert_eq!(
             store.change_of_sha(REPO, sha).unwrap(),
-            by_scan::change_of_sha(&store, REPO, sha).unwrap()
+            by_scan::change_of_sha(store, REPO, sha).unwrap()
         );
         assert_eq!(
             ids(|v| store.scan_sha_jobs(REPO, sha, v).unwrap()),
-            ids(|v| by_scan::scan_sha_jobs(&store, REPO, sha, v).unwrap())
+            ids(|v| by_scan::scan_sha_jobs(store, REPO, sha, v).unwrap())
         );
     }
     let jobs = ids(|v| store.scan_sha_jobs(REPO, MERGED_HEAD, v).unwrap());
@@ -86,15 +96,17 @@ fn a_format_1_store_opens_after_migration_with_everything_in_it() {
             ControlFlow::Continue(())
         })
         .unwrap();
-    let want: Vec<_> = by_scan::change_summaries(&store, REPO)
+    let want: Vec<_> = by_scan::change_summaries(store, REPO)
         .unwrap()
         .into_iter()
         .collect();
     assert_eq!(summaries, want);
     assert_eq!(summaries.len(), 1);
     assert_eq!(summaries[0].1.merged_by(), Some("github:cy-maint"));
+}
 
-    // Deliveries and actions are untouched.
+/// Deliveries and actions are untouched by the migration.
+fn deliveries_and_actions_are_untouched(store: &RedbStore) {
     let mut deliveries = Vec::new();
     store
         .scan_deliveries(&mut |d| {
@@ -116,11 +128,6 @@ fn a_format_1_store_opens_after_migration_with_everything_in_it() {
         .unwrap()
         .unwrap();
     assert_eq!(sticky.state, OutboxState::Pending);
-    drop(store);
-
-    // Opening again finds the current format and changes nothing.
-    let again = RedbStore::open(dir.path()).unwrap();
-    assert_eq!(repo_events(&again, REPO, TimeRange::ALL).unwrap(), events);
 }
 
 #[test]
