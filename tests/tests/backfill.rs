@@ -192,7 +192,7 @@ fn webhook_dir(files: &[&str]) -> tempfile::TempDir {
 /// Every PR, merge and review stored once, also those seen by webhook; the rate limit waited out.
 fn every_pr_once(store: &std::path::Path, fake: &FakeGitHub) {
     let opened = |ids: &[String]| ids.iter().filter(|i| i.ends_with(":opened")).count();
-    let all = ids(&store, REPO);
+    let all = ids(store, REPO);
     assert_eq!(opened(&all), 230);
     assert_eq!(all.iter().filter(|i| i.ends_with(":merged")).count(), 230);
     assert_eq!(

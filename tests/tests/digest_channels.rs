@@ -327,7 +327,7 @@ async fn files_mail_and_chat(html_dir: &Path, mails: &Received, chat: &Received)
         "HTML files, emails and chat messages",
         Duration::from_secs(20),
         || {
-            std::fs::read_dir(&html_dir).map(|d| d.count()).unwrap_or(0) >= 3
+            std::fs::read_dir(html_dir).map(|d| d.count()).unwrap_or(0) >= 3
                 && mails.lock().unwrap().len() >= 3
                 && chat.lock().unwrap().len() >= 3
         },
