@@ -7,6 +7,7 @@ pub use canopy_service::burnout;
 pub mod carbon;
 pub mod ci;
 pub mod demo;
+mod demo_digest;
 pub mod demo_facts;
 pub mod demo_history;
 mod demo_lanes;
