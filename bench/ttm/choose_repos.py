@@ -4,11 +4,19 @@ pullreqs data/ folder, by a fixed rule written down before any tuning (docs/mode
 
 Candidates: project files with a known language and at least 250 merged PRs, other than the
 seven shared development files. Strata: language (java, python, ruby, scala) x size band by
-merged PRs (small 250-599, medium 600-1499, large 1500+). In each stratum the candidates are
-ordered by sha256("canopy-ttm-holdout:" + file name); the first is HOLD-OUT, the second is
-EXTRA DEVELOPMENT (may be used for tuning). Nothing about the outcome is looked at.
+merged PRs (small 250-599, medium 600-1499, large 1500+).
 
-Usage: python3 bench/ttm/choose_repos.py DATA_DIR   (the pullreqs data/ folder)
+Round 1 (2026-12-01): in each stratum the candidates are ordered by
+sha256("canopy-ttm-holdout:" + file name); the first is HOLD-OUT, the second is EXTRA
+DEVELOPMENT (may be used for tuning).
+
+Round 2 (2026-12-01 night, `--round 2`): the round-1 hold-out had been read three times, so it
+joined development and a new hold-out was drawn. Candidates as above minus every file round 1
+chose; in each stratum they are ordered by sha256("canopy-ttm-holdout-2:" + file name); the
+first is HOLD-OUT-2, and the second too in strata with at least 20 remaining candidates.
+Nothing about the outcome is looked at in either round.
+
+Usage: python3 bench/ttm/choose_repos.py DATA_DIR [--round 2]   (the pullreqs data/ folder)
 """
 import csv
 import hashlib
@@ -18,6 +26,8 @@ import sys
 DEV = {"rails@rails.csv", "scala@scala.csv", "sympy@sympy.csv", "ipython@ipython.csv",
        "django@django.csv", "pydata@pandas.csv", "matplotlib@matplotlib.csv"}
 BANDS = [("small", 250, 600), ("medium", 600, 1500), ("large", 1500, 10**9)]
+SALTS = {1: "canopy-ttm-holdout:", 2: "canopy-ttm-holdout-2:"}
+SECOND_FROM = 20  # round 2: strata with at least this many candidates give two files
 
 
 def summary(path):
@@ -31,7 +41,8 @@ def summary(path):
     return n, merged, lang
 
 
-def main(data):
+def candidates(data):
+    """(language, band) -> [(file name, PRs, merged)] for every candidate file."""
     strata = {}
     for name in sorted(os.listdir(data)):
         if not name.endswith(".csv") or name in DEV:
@@ -40,14 +51,42 @@ def main(data):
         band = next((b for b, lo, hi in BANDS if lo <= merged < hi), None)
         if lang is None or band is None:
             continue
-        key = hashlib.sha256(("canopy-ttm-holdout:" + name).encode()).hexdigest()
-        strata.setdefault((lang, band), []).append((key, name, n, merged))
-    print("role\tlanguage\tband\tfile\tPRs\tmerged")
+        strata.setdefault((lang, band), []).append((name, n, merged))
+    return strata
+
+
+def ranked(rows, salt):
+    """The stratum's files ordered by the seeded hash of their names."""
+    return sorted(rows, key=lambda r: hashlib.sha256((salt + r[0]).encode()).hexdigest())
+
+
+def round1(strata):
+    """[(role, language, band, row)] of round 1."""
+    out = []
     for (lang, band) in sorted(strata):
-        ranked = sorted(strata[(lang, band)])
-        for role, row in zip(["holdout", "extra_dev"], ranked):
-            print(f"{role}\t{lang}\t{band}\t{row[1]}\t{row[2]}\t{row[3]}")
+        for role, row in zip(["holdout", "extra_dev"], ranked(strata[(lang, band)], SALTS[1])):
+            out.append((role, lang, band, row))
+    return out
+
+
+def round2(strata):
+    """[(role, language, band, row)] of round 2: the new hold-out."""
+    used = {row[0] for _, _, _, row in round1(strata)}
+    out = []
+    for (lang, band) in sorted(strata):
+        rest = ranked([r for r in strata[(lang, band)] if r[0] not in used], SALTS[2])
+        take = 2 if len(rest) >= SECOND_FROM else 1
+        out.extend(("holdout2", lang, band, row) for row in rest[:take])
+    return out
+
+
+def main(args):
+    data = next((a for a in args if not a.startswith("--") and not a.isdigit()), "data")
+    which = round2 if "--round" in args and args[args.index("--round") + 1] == "2" else round1
+    print("role\tlanguage\tband\tfile\tPRs\tmerged")
+    for role, lang, band, row in which(candidates(data)):
+        print(f"{role}\t{lang}\t{band}\t{row[0]}\t{row[1]}\t{row[2]}")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "data")
+    main(sys.argv[1:])

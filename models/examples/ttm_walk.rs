@@ -6,19 +6,43 @@
 
 use canopy_models::ttm::gousios::{GousiosRow, records};
 use canopy_models::ttm::walk::{
-    BucketRule, WalkConfig, WalkRow, evaluate_with_rows, rows as rows_of, score,
+    BucketRule, Figures, WalkConfig, WalkRow, evaluate_with_rows, rows as rows_of, score,
 };
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut cfg = WalkConfig::default();
-    let mut files = Vec::new();
-    let mut with_size = false;
-    let mut dump: Option<String> = None;
-    let mut report = false;
+/// What the command line asks for.
+struct Args {
+    cfg: WalkConfig,
+    files: Vec<String>,
+    with_size: bool,
+    dump: Option<String>,
+    report: bool,
+}
+
+type Res<T> = Result<T, Box<dyn std::error::Error>>;
+
+/// The bucket rule named on the command line (anything else: the head).
+fn bucket_rule(name: &str) -> BucketRule {
+    match name {
+        "likely" => BucketRule::MostLikely,
+        "median" => BucketRule::OfMedian,
+        "mapped" => BucketRule::Mapped,
+        _ => BucketRule::Head,
+    }
+}
+
+fn parse_args() -> Res<Args> {
+    let mut a = Args {
+        cfg: WalkConfig::default(),
+        files: Vec::new(),
+        with_size: false,
+        dump: None,
+        report: false,
+    };
+    let cfg = &mut a.cfg;
     let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        let mut val = || args.next().ok_or(format!("{a} needs a value"));
-        match a.as_str() {
+    while let Some(arg) = args.next() {
+        let mut val = || args.next().ok_or(format!("{arg} needs a value"));
+        match arg.as_str() {
             "--trees" => cfg.train.params.trees = val()?.parse()?,
             "--depth" => cfg.train.params.max_depth = val()?.parse()?,
             "--lr" => cfg.train.params.learning_rate = val()?.parse()?,
@@ -31,78 +55,86 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--refit" => cfg.train.refit = true,
             "--gamma" => cfg.gamma = val()?.parse()?,
             "--weeks" => cfg.retrain_every = (val()?.parse::<f64>()? * 7.0 * 86_400.0) as i64,
-            "--bucket" => {
-                cfg.bucket_rule = match val()?.as_str() {
-                    "likely" => BucketRule::MostLikely,
-                    "median" => BucketRule::OfMedian,
-                    "mapped" => BucketRule::Mapped,
-                    _ => BucketRule::Head,
-                }
-            }
-            "--with-size" => with_size = true,
+            "--bucket" => cfg.bucket_rule = bucket_rule(&val()?),
+            "--with-size" => a.with_size = true,
             "--no-clf" => cfg.classifier = false,
             "--no-head" => cfg.train.bucket_head = false,
             "--beta" => cfg.beta = val()?.parse()?,
-            "--dump" => dump = Some(val()?),
-            "--report" => report = true,
-            _ => files.push(a),
+            "--dump" => a.dump = Some(val()?),
+            "--report" => a.report = true,
+            _ => a.files.push(arg),
         }
     }
-    for f in files {
-        let mut rdr = csv::Reader::from_path(&f)?;
-        let rows: Vec<GousiosRow> = rdr.deserialize().collect::<Result<_, _>>()?;
-        let recs = records(&rows);
-        let name = std::path::Path::new(&f)
-            .file_stem()
-            .map(|s| s.to_string_lossy().replace("gousios2014_", ""))
-            .unwrap_or_default();
-        let write_dump = |walk: &[WalkRow]| -> Result<(), Box<dyn std::error::Error>> {
-            if let Some(dir) = &dump {
-                let mut out = String::new();
-                for r in walk {
-                    out.push_str(&serde_json::to_string(r)?);
-                    out.push('\n');
-                }
-                std::fs::write(format!("{dir}/{name}.jsonl"), out)?;
-            }
-            Ok(())
-        };
-        if report {
-            // Exactly what `canopy ttm eval --format json` prints (and the leak-free rows).
-            let (report, walk) = evaluate_with_rows(&recs, &cfg)?;
-            write_dump(&walk)?;
-            println!("{}", serde_json::to_string(&report)?);
-            continue;
+    Ok(a)
+}
+
+/// Writes the walk's rows as JSON lines to `DIR/NAME.jsonl` when `--dump DIR` was given.
+fn write_dump(dump: &Option<String>, name: &str, walk: &[WalkRow]) -> Res<()> {
+    if let Some(dir) = dump {
+        let mut out = String::new();
+        for r in walk {
+            out.push_str(&serde_json::to_string(r)?);
+            out.push('\n');
         }
-        let t = std::time::Instant::now();
-        let (walk, retrains) = rows_of(&recs, &cfg, with_size)?;
-        let end = recs.iter().map(|r| r.created_at).max().unwrap_or(0);
-        let fig = &score(&walk, end, cfg.bucket_rule, retrains);
-        write_dump(&walk)?;
-        let worst = fig
-            .coverage_by_month
-            .iter()
-            .filter(|m| m.n >= 10)
-            .map(|m| m.coverage)
-            .fold(1.0, f64::min);
-        let rm = &fig.baselines["running_median"];
-        let clf_f1 = fig
-            .baselines
-            .get("ai4ci_bucket_classifier")
-            .map_or(f64::NAN, |m| m.bucket_macro_f1);
-        println!(
-            "{}",
-            serde_json::json!({
-                "repo": name, "n_test": fig.n_test, "log_mae": fig.log_mae,
-                "rm_log_mae": rm.log_mae, "ratio": fig.log_mae / rm.log_mae,
-                "coverage": fig.coverage_10_90, "static_coverage": fig.static_coverage_10_90,
-                "rm_coverage": rm.coverage_10_90, "worst_month": worst,
-                "f1": fig.bucket_macro_f1, "f1_of_median": fig.bucket_macro_f1_of_median, "f1_mapped": fig.bucket_macro_f1_mapped, "clf_f1": clf_f1,
-                "auc": fig.merge_30d_auc, "served_log_mae": fig.served.log_mae,
-                "model_share": fig.served.model_share, "retrains": fig.retrains,
-                "secs": t.elapsed().as_secs_f64(),
-            })
-        );
+        std::fs::write(format!("{dir}/{name}.jsonl"), out)?;
+    }
+    Ok(())
+}
+
+/// One tuning run's line of figures.
+fn summary(name: &str, fig: &Figures, secs: f64) -> serde_json::Value {
+    let worst = fig
+        .coverage_by_month
+        .iter()
+        .filter(|m| m.n >= 10)
+        .map(|m| m.coverage)
+        .fold(1.0, f64::min);
+    let rm = &fig.baselines["running_median"];
+    let clf_f1 = fig
+        .baselines
+        .get("ai4ci_bucket_classifier")
+        .map_or(f64::NAN, |m| m.bucket_macro_f1);
+    serde_json::json!({
+        "repo": name, "n_test": fig.n_test, "log_mae": fig.log_mae,
+        "rm_log_mae": rm.log_mae, "ratio": fig.log_mae / rm.log_mae,
+        "coverage": fig.coverage_10_90, "static_coverage": fig.static_coverage_10_90,
+        "rm_coverage": rm.coverage_10_90, "worst_month": worst,
+        "f1": fig.bucket_macro_f1, "f1_of_median": fig.bucket_macro_f1_of_median, "f1_mapped": fig.bucket_macro_f1_mapped, "clf_f1": clf_f1,
+        "auc": fig.merge_30d_auc, "served_log_mae": fig.served.log_mae,
+        "model_share": fig.served.model_share, "retrains": fig.retrains,
+        "secs": secs,
+    })
+}
+
+/// Walks one file and prints its line (or, with `--report`, the full report).
+fn run(a: &Args, f: &str) -> Res<()> {
+    let mut rdr = csv::Reader::from_path(f)?;
+    let rows: Vec<GousiosRow> = rdr.deserialize().collect::<Result<_, _>>()?;
+    let recs = records(&rows);
+    let name = std::path::Path::new(f)
+        .file_stem()
+        .map(|s| s.to_string_lossy().replace("gousios2014_", ""))
+        .unwrap_or_default();
+    if a.report {
+        // Exactly what `canopy ttm eval --format json` prints (and the leak-free rows).
+        let (report, walk) = evaluate_with_rows(&recs, &a.cfg)?;
+        write_dump(&a.dump, &name, &walk)?;
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(());
+    }
+    let t = std::time::Instant::now();
+    let (walk, retrains) = rows_of(&recs, &a.cfg, a.with_size)?;
+    let end = recs.iter().map(|r| r.created_at).max().unwrap_or(0);
+    let fig = score(&walk, end, a.cfg.bucket_rule, retrains);
+    write_dump(&a.dump, &name, &walk)?;
+    println!("{}", summary(&name, &fig, t.elapsed().as_secs_f64()));
+    Ok(())
+}
+
+fn main() -> Res<()> {
+    let a = parse_args()?;
+    for f in &a.files {
+        run(&a, f)?;
     }
     Ok(())
 }

@@ -95,6 +95,10 @@ pub struct OnlineState {
     pub aci: Aci,
     /// Recent conformity scores of the model in force.
     pub scores: ScoreWindow,
+    /// Conformity scores of the latest merges, whichever model predicted them; once it holds
+    /// [`MIN_WINDOW`](super::aci::MIN_WINDOW) they set the widths, across retrainings.
+    #[serde(default)]
+    pub merged_scores: ScoreWindow,
     /// `trained_through` of the model in force.
     pub model: i64,
     /// Model vs running median on recent merges.
@@ -135,6 +139,7 @@ struct Journal(Option<Box<Undo>>);
 struct Undo {
     aci: Aci,
     scores: ScoreWindow,
+    merged_scores: ScoreWindow,
     model: i64,
     errors: RollingError,
     pending: Vec<(u64, Option<Issued>)>,
@@ -154,6 +159,7 @@ impl OnlineState {
         OnlineState {
             aci: Aci::new(super::aci::TARGET, gamma),
             scores: ScoreWindow::seeded(&model.recent_scores),
+            merged_scores: ScoreWindow::default(),
             model: model.trained_through,
             errors: RollingError::seeded(&model.evidence),
             pending: BTreeMap::new(),
@@ -169,6 +175,7 @@ impl OnlineState {
         self.journal = Journal(Some(Box::new(Undo {
             aci: self.aci.clone(),
             scores: self.scores.clone(),
+            merged_scores: self.merged_scores.clone(),
             model: self.model,
             errors: self.errors.clone(),
             pending: Vec::new(),
@@ -189,11 +196,13 @@ impl OnlineState {
         let Undo {
             aci,
             scores,
+            merged_scores,
             model,
             errors,
             pending,
         } = *undo;
         (self.aci, self.scores, self.model, self.errors) = (aci, scores, model, errors);
+        self.merged_scores = merged_scores;
         // Entries put back may be older than the floor, or have sides to settle again.
         self.floor = Floor(None);
         self.due = Floor(None);
@@ -222,9 +231,14 @@ impl OnlineState {
         }
     }
 
-    /// The adaptive interval's (lower, upper) widths for `model` (its calibration scores if
-    /// it is newer than the window, its static widths while the window is short).
+    /// The adaptive interval's (lower, upper) widths for `model`: from the latest merges'
+    /// scores once there are [`MIN_WINDOW`](super::aci::MIN_WINDOW) of them; before, from the model's calibration
+    /// scores and the merges it predicted (its calibration scores alone if it is newer than the
+    /// window; its static widths while the window is short).
     pub fn widths(&self, model: &TtmModel) -> (f64, f64) {
+        if let Some(w) = self.merge_widths() {
+            return w;
+        }
         let fresh;
         let scores = if model.trained_through == self.model {
             &self.scores
@@ -235,6 +249,11 @@ impl OnlineState {
         scores
             .widths(&self.aci)
             .unwrap_or_else(|| model.static_widths())
+    }
+
+    /// The widths from the latest merges' scores, once there are enough of them.
+    fn merge_widths(&self) -> Option<(f64, f64)> {
+        self.merged_scores.widths(&self.aci)
     }
 
     /// The prediction for change `number` at `at` with the adaptive interval (adopting `model`
@@ -377,6 +396,7 @@ impl OnlineState {
         if p.model == self.model {
             self.scores.push(p.raw.lo - y, y - p.raw.hi);
         }
+        self.merged_scores.push(p.raw.lo - y, y - p.raw.hi);
         if let Some(m) = outcome.median_error {
             self.errors.push(outcome.model_error, m);
         }
@@ -393,6 +413,7 @@ impl OnlineState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ttm::features::from_log;
 
     fn issued(at: i64, lo: f64, mid: f64, hi: f64, median: f64) -> Issued {
         Issued {
@@ -447,6 +468,38 @@ mod tests {
         assert_eq!(back.scores.len(), 1);
         let (a, b) = (back.errors.evidence(), s.errors.evidence());
         assert!(a.n == b.n && (a.model_mae - b.model_mae).abs() < 1e-12);
+    }
+
+    #[test]
+    fn merges_set_the_widths_across_retrainings_once_there_are_enough() {
+        let mut s = OnlineState::default();
+        for i in 0..40u64 {
+            let mut p = issued(i as i64, 1.0, 5.0, 10.0, 5.0);
+            p.model = i as i64;
+            s.model = p.model;
+            s.issue(i, p);
+            if i == 9 {
+                assert!(s.merge_widths().is_none(), "fewer than MIN_WINDOW merges");
+            }
+            // Every other change merges after a retraining.
+            if i % 2 == 0 {
+                s.model += 1;
+            }
+            // Each merges at ln(1 + hours) 2 above its upper end.
+            s.merged(i, from_log(to_log(10.0) + 2.0));
+        }
+        // Scores of the model in force only: half of them. Of every merge: all forty.
+        assert_eq!(s.scores.len(), 20);
+        assert_eq!(s.merged_scores.len(), 40);
+        let (lo, hi) = s.merge_widths().unwrap();
+        assert!((hi - 2.0).abs() < 1e-9 && lo < 0.0, "({lo}, {hi})");
+        let back: OnlineState = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+        assert_eq!(back.merged_scores.len(), 40);
+        // A state stored before the field existed reads back with an empty window.
+        let mut old = serde_json::to_value(&s).unwrap();
+        old.as_object_mut().unwrap().remove("merged_scores");
+        let old: OnlineState = serde_json::from_value(old).unwrap();
+        assert!(old.merged_scores.is_empty());
     }
 
     #[test]

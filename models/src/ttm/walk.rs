@@ -329,18 +329,9 @@ fn retrain(
     })
 }
 
-/// Runs the test window in time order: openings are predicted, merges update the online state.
-fn walk_rows(
-    sorted: &[PrRecord],
-    cut: usize,
-    repos: &[String],
-    cfg: &WalkConfig,
-) -> Result<(Vec<WalkRow>, usize), TtmError> {
-    let split_at = sorted.get(cut).map_or(i64::MAX, |r| r.created_at);
-    let every = cfg.retrain_every.max(3600);
-    let running = RunningMedian::by_repo(sorted);
-    // (time, 0 = merge or close unmerged / 1 = open, index): merges at the same second come
-    // first.
+/// The walk's events in time order: (time, 0 = merge or close unmerged / 1 = open, index);
+/// merges at the same second come first.
+fn events(sorted: &[PrRecord], cut: usize) -> Vec<(i64, u8, usize)> {
     let mut events: Vec<(i64, u8, usize)> = Vec::new();
     for (i, r) in sorted.iter().enumerate().skip(cut) {
         events.push((r.created_at, 1, i));
@@ -349,43 +340,76 @@ fn walk_rows(
         }
     }
     events.sort_unstable();
-    let mut current: Option<Current> = None;
-    let mut retrains = 0;
-    let mut states: HashMap<&str, OnlineState> = HashMap::new();
-    // The mapped bucket's window per repository (an evaluation-only alternative, `buckets`),
-    // and the predicted median of each change, pushed when it merges.
-    let mut maps: HashMap<&str, BucketMap> = HashMap::new();
-    let mut mids: HashMap<usize, f64> = HashMap::new();
-    let mut rows: Vec<WalkRow> = Vec::new();
-    for (t, kind, i) in events {
-        let r = &sorted[i];
-        if let Some(s) = states.get_mut(r.repo.as_str()) {
-            s.tick(t);
+    events
+}
+
+/// The state of a walk between events: the models in force and each repository's online state.
+struct Walker<'a> {
+    sorted: &'a [PrRecord],
+    repos: &'a [String],
+    cfg: &'a WalkConfig,
+    split_at: i64,
+    every: i64,
+    running: HashMap<&'a str, RunningMedian>,
+    current: Option<Current>,
+    retrains: usize,
+    states: HashMap<&'a str, OnlineState>,
+    /// The mapped bucket's window per repository (an evaluation-only alternative, `buckets`).
+    maps: HashMap<&'a str, BucketMap>,
+    /// The predicted median of each test change, pushed to the map when it merges.
+    mids: HashMap<usize, f64>,
+}
+
+impl<'a> Walker<'a> {
+    fn new(sorted: &'a [PrRecord], cut: usize, repos: &'a [String], cfg: &'a WalkConfig) -> Self {
+        Walker {
+            sorted,
+            repos,
+            cfg,
+            split_at: sorted.get(cut).map_or(i64::MAX, |r| r.created_at),
+            every: cfg.retrain_every.max(3600),
+            running: RunningMedian::by_repo(sorted),
+            current: None,
+            retrains: 0,
+            states: HashMap::new(),
+            maps: HashMap::new(),
+            mids: HashMap::new(),
         }
-        if kind == 0 {
-            let Some(s) = states.get_mut(r.repo.as_str()) else {
-                continue;
-            };
-            let Some(h) = r.hours_to_merge() else {
-                s.closed(r.number);
-                continue;
-            };
-            s.merged(r.number, h);
-            if let (Some(m), Some(mid)) = (maps.get_mut(r.repo.as_str()), mids.remove(&i)) {
-                m.push(mid, to_log(h));
-            }
-            continue;
+    }
+
+    /// A merge or a close without merge of change `i`: the online state learns the outcome.
+    fn outcome(&mut self, i: usize) {
+        let r = &self.sorted[i];
+        let Some(s) = self.states.get_mut(r.repo.as_str()) else {
+            return;
+        };
+        let Some(h) = r.hours_to_merge() else {
+            s.closed(r.number);
+            return;
+        };
+        s.merged(r.number, h);
+        if let (Some(m), Some(mid)) = (self.maps.get_mut(r.repo.as_str()), self.mids.remove(&i)) {
+            m.push(mid, to_log(h));
         }
-        let k = (t - split_at).div_euclid(every);
-        if current.as_ref().is_none_or(|c| c.k != k) {
-            current = Some(retrain(sorted, split_at + k * every, k, repos, cfg)?);
-            retrains += 1;
+    }
+
+    /// Change `i` opens at `t`: retrained models if a period began, then its prediction.
+    fn open(&mut self, t: i64, i: usize) -> Result<Option<WalkRow>, TtmError> {
+        let k = (t - self.split_at).div_euclid(self.every);
+        if self.current.as_ref().is_none_or(|c| c.k != k) {
+            let at = self.split_at + k * self.every;
+            self.current = Some(retrain(self.sorted, at, k, self.repos, self.cfg)?);
+            self.retrains += 1;
         }
-        let Some(c) = current.as_ref() else { continue };
-        let state = states
+        let Some(c) = self.current.as_ref() else {
+            return Ok(None);
+        };
+        let r = &self.sorted[i];
+        let state = self
+            .states
             .entry(r.repo.as_str())
-            .or_insert_with(|| OnlineState::for_model(&c.model, cfg.gamma));
-        let median = running.get(r.repo.as_str()).and_then(|rm| rm.at(t));
+            .or_insert_with(|| OnlineState::for_model(&c.model, self.cfg.gamma));
+        let median = self.running.get(r.repo.as_str()).and_then(|rm| rm.at(t));
         let shown_model = state.choice().is_model();
         let model = state.predict(
             &c.model,
@@ -396,11 +420,12 @@ fn walk_rows(
         );
         let fixed = c.model.predict(&r.features);
         let raw = c.model.raw(&r.features);
-        let map = maps
+        let map = self
+            .maps
             .entry(r.repo.as_str())
             .or_insert_with(|| BucketMap::seeded(&c.model.recent_medians));
-        mids.insert(i, raw.mid);
-        rows.push(WalkRow {
+        self.mids.insert(i, raw.mid);
+        Ok(Some(WalkRow {
             repo: r.repo.clone(),
             number: r.number,
             created: t,
@@ -409,7 +434,7 @@ fn walk_rows(
             merged_30d: r.merged_within_30d(),
             month: month_of(t),
             bucket: map.bucket(raw.mid),
-            head_bucket: c.model.bucket_with(&r.features, cfg.beta),
+            head_bucket: c.model.bucket_with(&r.features, self.cfg.beta),
             raw,
             static_interval: (fixed.p10_hours, fixed.p90_hours),
             model,
@@ -420,9 +445,30 @@ fn walk_rows(
             }),
             clf_probs: c.classifier.as_ref().map(|m| m.probabilities(&r.features)),
             shown_model,
-        });
+        }))
     }
-    Ok((rows, retrains))
+}
+
+/// Runs the test window in time order: openings are predicted, merges update the online state.
+fn walk_rows(
+    sorted: &[PrRecord],
+    cut: usize,
+    repos: &[String],
+    cfg: &WalkConfig,
+) -> Result<(Vec<WalkRow>, usize), TtmError> {
+    let mut walker = Walker::new(sorted, cut, repos, cfg);
+    let mut rows: Vec<WalkRow> = Vec::new();
+    for (t, kind, i) in events(sorted, cut) {
+        if let Some(s) = walker.states.get_mut(sorted[i].repo.as_str()) {
+            s.tick(t);
+        }
+        if kind == 0 {
+            walker.outcome(i);
+        } else if let Some(row) = walker.open(t, i)? {
+            rows.push(row);
+        }
+    }
+    Ok((rows, walker.retrains))
 }
 
 /// The running median's prediction: its spread, or a day with an unbounded range before any
@@ -436,6 +482,76 @@ fn median_pred(s: &Option<Spread>) -> (f64, Option<(f64, f64)>) {
 
 fn inside(h: f64, (lo, hi): (f64, f64)) -> bool {
     lo <= h && h <= hi
+}
+
+/// The bucket each merged row gets under `rule`.
+fn buckets_by(merged: &[&WalkRow], rule: BucketRule) -> Vec<usize> {
+    merged
+        .iter()
+        .map(|r| match rule {
+            BucketRule::Head => r.head_bucket.unwrap_or(r.bucket),
+            BucketRule::Mapped => r.bucket,
+            BucketRule::OfMedian => bucket(r.model.p50_hours),
+            BucketRule::MostLikely => {
+                most_likely_bucket(r.model.p10_hours, r.model.p50_hours, r.model.p90_hours)
+            }
+        })
+        .collect()
+}
+
+/// ROC AUC of merged-within-30-days on the rows opened at least 30 days before `end`.
+fn merge_30d_auc(rows: &[WalkRow], end: i64) -> Option<f64> {
+    let known: Vec<&WalkRow> = rows
+        .iter()
+        .filter(|r| r.created + THIRTY_DAYS <= end)
+        .collect();
+    auc(
+        &known
+            .iter()
+            .map(|r| r.model.p_merge_30d)
+            .collect::<Vec<_>>(),
+        &known.iter().map(|r| r.merged_30d).collect::<Vec<_>>(),
+    )
+}
+
+/// The baselines' figures: the running median and, when trained, the AI4CI-style classifier.
+fn baselines(
+    merged: &[&WalkRow],
+    truth: &[f64],
+    median_preds: &Preds,
+) -> BTreeMap<String, Metrics> {
+    let mut baselines = BTreeMap::new();
+    baselines.insert(
+        "running_median".to_string(),
+        metrics(truth, median_preds, None),
+    );
+    let clf: Option<Vec<(usize, f64)>> = merged.iter().map(|r| r.clf).collect();
+    if let Some(clf) = clf {
+        let preds: Preds = clf.iter().map(|(_, h)| (*h, None)).collect();
+        let buckets: Vec<usize> = clf.iter().map(|(b, _)| *b).collect();
+        baselines.insert(
+            "ai4ci_bucket_classifier".to_string(),
+            metrics(truth, &preds, Some(&buckets)),
+        );
+    }
+    baselines
+}
+
+/// What users would have seen with the fallback: the model where it was shown, else the
+/// running median.
+fn served(merged: &[&WalkRow], truth: &[f64], model: &Preds, median: &Preds) -> Served {
+    let preds: Preds = merged
+        .iter()
+        .zip(model.iter().zip(median))
+        .map(|(r, (m, b))| if r.shown_model { *m } else { *b })
+        .collect();
+    let shown = metrics(truth, &preds, None);
+    Served {
+        log_mae: shown.log_mae,
+        coverage_10_90: shown.coverage_10_90.unwrap_or(0.0),
+        model_share: merged.iter().filter(|r| r.shown_model).count() as f64
+            / merged.len().max(1) as f64,
+    }
 }
 
 /// The figures of a walk's rows; `end` is the data's last opening time (the merge-within-30-days
@@ -452,59 +568,16 @@ pub fn score(rows: &[WalkRow], end: i64, rule: BucketRule, retrains: usize) -> F
             )
         })
         .collect();
-    let buckets: Vec<usize> = merged
-        .iter()
-        .map(|r| match rule {
-            BucketRule::Head => r.head_bucket.unwrap_or(r.bucket),
-            BucketRule::Mapped => r.bucket,
-            BucketRule::OfMedian => bucket(r.model.p50_hours),
-            BucketRule::MostLikely => {
-                most_likely_bucket(r.model.p10_hours, r.model.p50_hours, r.model.p90_hours)
-            }
-        })
-        .collect();
-    let main = metrics(&truth, &model_preds, Some(&buckets));
+    let main = metrics(&truth, &model_preds, Some(&buckets_by(&merged, rule)));
     let of_median = metrics(&truth, &model_preds, None);
-    let mapped: Vec<usize> = merged.iter().map(|r| r.bucket).collect();
+    let mapped = buckets_by(&merged, BucketRule::Mapped);
     let mapped = metrics(&truth, &model_preds, Some(&mapped));
     let median_preds: Preds = merged.iter().map(|r| median_pred(&r.median)).collect();
-    let served_preds: Preds = merged
-        .iter()
-        .zip(model_preds.iter().zip(&median_preds))
-        .map(|(r, (m, b))| if r.shown_model { *m } else { *b })
-        .collect();
-    let served = metrics(&truth, &served_preds, None);
-    let n = merged.len().max(1) as f64;
     let static_cov = merged
         .iter()
         .filter(|r| r.hours.is_some_and(|h| inside(h, r.static_interval)))
         .count() as f64
-        / n;
-    let known: Vec<&WalkRow> = rows
-        .iter()
-        .filter(|r| r.created + THIRTY_DAYS <= end)
-        .collect();
-    let merge_30d_auc = auc(
-        &known
-            .iter()
-            .map(|r| r.model.p_merge_30d)
-            .collect::<Vec<_>>(),
-        &known.iter().map(|r| r.merged_30d).collect::<Vec<_>>(),
-    );
-    let mut baselines = BTreeMap::new();
-    baselines.insert(
-        "running_median".to_string(),
-        metrics(&truth, &median_preds, None),
-    );
-    let clf: Option<Vec<(usize, f64)>> = merged.iter().map(|r| r.clf).collect();
-    if let Some(clf) = clf {
-        let preds: Preds = clf.iter().map(|(_, h)| (*h, None)).collect();
-        let buckets: Vec<usize> = clf.iter().map(|(b, _)| *b).collect();
-        baselines.insert(
-            "ai4ci_bucket_classifier".to_string(),
-            metrics(&truth, &preds, Some(&buckets)),
-        );
-    }
+        / merged.len().max(1) as f64;
     Figures {
         n_test: merged.len(),
         log_mae: main.log_mae,
@@ -515,14 +588,10 @@ pub fn score(rows: &[WalkRow], end: i64, rule: BucketRule, retrains: usize) -> F
         bucket_macro_f1: main.bucket_macro_f1,
         bucket_macro_f1_of_median: of_median.bucket_macro_f1,
         bucket_macro_f1_mapped: mapped.bucket_macro_f1,
-        merge_30d_auc,
+        merge_30d_auc: merge_30d_auc(rows, end),
         coverage_by_month: by_month(&merged),
-        served: Served {
-            log_mae: served.log_mae,
-            coverage_10_90: served.coverage_10_90.unwrap_or(0.0),
-            model_share: merged.iter().filter(|r| r.shown_model).count() as f64 / n,
-        },
-        baselines,
+        served: served(&merged, &truth, &model_preds, &median_preds),
+        baselines: baselines(&merged, &truth, &median_preds),
         retrains,
     }
 }
