@@ -34,7 +34,7 @@ def marker(text: str) -> bool:
 
 
 def main(csv: str, scores: str) -> None:
-    d = pd.read_csv(csv, keep_default_na=False)
+    d = pd.read_csv(csv)
     neg = np.array([json.loads(line)["negative"] for line in open(scores)])
     assert len(neg) == len(d), f"{len(neg)} scores for {len(d)} rows"
     flag = (neg >= 0.5) & d.text.map(marker).to_numpy()

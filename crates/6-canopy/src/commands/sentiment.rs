@@ -249,9 +249,11 @@ fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
                 .iter()
                 .map(|s| f64::from(u8::from(s.uncivil)))
                 .collect();
-            let b = sentiment::evaluate_binary(gold, &flags, 0.5);
-            let auc = sentiment::metrics::roc_auc(gold, &p);
-            print_binary(&mut out, a.format, "uncivil", &b, auc)?;
+            // Precision, recall, F1 of the flag; AUC and its interval of the probability.
+            let mut b = sentiment::evaluate_binary(gold, &flags, 0.5);
+            let ranked = sentiment::evaluate_binary(gold, &p, 0.5);
+            (b.auc, b.auc_ci) = (ranked.auc, ranked.auc_ci);
+            print_binary(&mut out, a.format, "uncivil", &b, b.auc)?;
         }
     }
     Ok(ExitCode::SUCCESS)
