@@ -395,7 +395,13 @@ fn suite_corpora(
         ),
         recipe(
             "GitHub + Senti4SD + Jira + SO train; incivility ToxiCR + GitHub issues",
-            &["GitHub gold", "Senti4SD", "Jira", "Stack Overflow (Lin)", "ToxiCR"],
+            &[
+                "GitHub gold",
+                "Senti4SD",
+                "Jira",
+                "Stack Overflow (Lin)",
+                "ToxiCR",
+            ],
             TrainData {
                 main: gh_train,
                 extra: others,
