@@ -2,9 +2,10 @@
 """The baseline Canopy's sentiment and incivility models must beat: scikit-learn TF-IDF
 (word 1-2-grams + character 2-5-grams within word boundaries, sublinear TF) and a logistic
 regression with balanced class weights, C chosen on the GitHub gold `valid` split (sentiment)
-or the `valid` split of the incivility training file (incivility).
+or the ToxiCR `valid` split of the incivility training file (incivility).
 
-Usage: baseline_sklearn.py SHARED EXTRA   (e.g. ../shared/data/sentiment ../shared/data/sentiment-extra)
+Usage: baseline_sklearn.py SHARED EXTRA [incivility]
+  (e.g. ../shared/data/sentiment ../shared/data/sentiment-extra; `incivility`: that part only)
 Prints the same tables as `canopy sentiment eval --suite`.
 """
 
@@ -91,28 +92,42 @@ def sentiment(shared: Path, extra: Path):
         print(f"  scoring speed (transform + predict, 1 process): {rate:,.0f} texts/s", file=sys.stderr)
 
 
+def prf_ci(gold, flag, seed=18, rounds=1000):
+    """Precision, recall, F1 and the F1's 95% bootstrap interval."""
+    gold, flag = np.asarray(gold, bool), np.asarray(flag, bool)
+    p, r, f, _ = precision_recall_fscore_support(gold, flag, average="binary", zero_division=0)
+    rng = np.random.default_rng(seed)
+    fs = []
+    for _ in range(rounds):
+        i = rng.integers(0, len(gold), len(gold))
+        fs.append(f1_score(gold[i], flag[i], zero_division=0))
+    return p, r, f, np.percentile(fs, [2.5, 97.5])
+
+
 def incivility(extra: Path):
-    inc = pd.read_csv(extra / "incivility_github.csv")
-    tox = pd.read_csv(extra / "toxicr_code_review.csv")
-    tr, va = inc[inc.split == "train"], inc[inc.split == "valid"]
+    """Design: docs/burnout.md, "Incivility: evaluation design" (train ToxiCR train + GitHub
+    issues, C and threshold on ToxiCR valid, within-corpus ToxiCR test, held-out LKML)."""
+    inc = pd.read_csv(extra / "incivility_train.csv")
+    lkml = pd.read_csv(extra / "lkml_code_review.csv")
+    tr, va, te = (inc[inc.split == s] for s in ("train", "valid", "test"))
     auc = lambda m, x, y: roc_auc_score(y, m.predict_proba(x)[:, 1])
     c = choose_c(tr, va, "uncivil", auc)
     v, m = fit(tr.text, tr.uncivil, c)
     pv = m.predict_proba(v(va.text))[:, 1]
-    best = max(
-        (f1_score(va.uncivil, pv >= t), t) for t in np.arange(0.05, 0.96, 0.01)
-    )
+    best = max((f1_score(va.uncivil, pv >= t), t) for t in np.arange(0.05, 0.96, 0.01))
     t = best[1]
-    pt = m.predict_proba(v(tox.text))[:, 1]
-    p, r, f, _ = precision_recall_fscore_support(tox.uncivil, pt >= t, average="binary")
-    print("\n| incivility model | C | threshold (valid F1) | ToxiCR precision | recall | F1 | AUC |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    print(
-        f"| TF-IDF LR on GitHub incivility train | {c} | {t:.2f} ({best[0]:.3f}) | {p:.3f} | {r:.3f} | {f:.3f} | {roc_auc_score(tox.uncivil, pt):.3f} |"
-    )
+    print(f"\nincivility: C {c}, threshold {t:.2f} (ToxiCR valid F1 {best[0]:.3f})")
+    print("| tested on | n (uncivil) | precision | recall | F1 [95% CI] | AUC |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, d in (("ToxiCR test (within corpus)", te), ("LKML code review (held out)", lkml)):
+        pt = m.predict_proba(v(d.text))[:, 1]
+        p, r, f, ci = prf_ci(d.uncivil, pt >= t)
+        a = roc_auc_score(d.uncivil, pt)
+        print(f"| {name} | {len(d)} ({d.uncivil.sum()}) | {p:.3f} | {r:.3f} | {f:.3f} [{ci[0]:.3f}, {ci[1]:.3f}] | {a:.3f} |")
 
 
 if __name__ == "__main__":
     shared, extra = Path(sys.argv[1]), Path(sys.argv[2])
-    sentiment(shared, extra)
+    if sys.argv[3:] != ["incivility"]:
+        sentiment(shared, extra)
     incivility(extra)

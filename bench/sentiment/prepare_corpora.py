@@ -9,9 +9,10 @@ next to the output). Output (OUT, outside the Canopy repository):
     premo_pr_discussions.csv                              HELD OUT (pull-request discussions)
   negative vs not (columns id, negative, text):
     senticr_code_review.csv                               HELD OUT (code-review comments)
-  incivility (columns id, uncivil, text, source, split):
-    incivility_github.csv                                 training (split train/valid)
-    toxicr_code_review.csv                                HELD OUT (code-review toxicity)
+  incivility (columns id, uncivil, attack, text, ...):
+    incivility_train.csv    training: ToxiCR (split train/valid/test 70/15/15) + GitHub issues
+    lkml_code_review.csv    HELD OUT (LKML patch review e-mails, Ferreira et al.)
+    toxicr_code_review.csv  ToxiCR alone (its rows are also in incivility_train.csv)
 
 Held-out texts are removed from every training file (exact match after whitespace and case
 folding), so no held-out text is trained on even where corpora overlap.
@@ -76,6 +77,7 @@ def main(raw: Path, out: Path) -> None:
     )
     write(toxicr_df, out / "toxicr_code_review.csv")
 
+    # Held out from sentiment training: PRemo, SentiCR and (since the first model) ToxiCR.
     held = set(map(norm, premo_df.text)) | set(map(norm, senticr_df.text))
     held |= set(map(norm, toxicr_df.text))
 
@@ -99,45 +101,81 @@ def main(raw: Path, out: Path) -> None:
     for name, df in (("jira_lin2018.csv", jira_df), ("so_lin2018.csv", so_df)):
         df = df[~df.text.map(norm).isin(held)]
         write(df, out / name)
+    # ToxiCR is training data for incivility (not for sentiment): only PRemo, SentiCR and
+    # the LKML e-mails are held out from it.
+    held = set(map(norm, premo_df.text)) | set(map(norm, senticr_df.text))
 
-    # --- incivility training: GitHub issues (and LKML) from three studies ---------------
-    # `uncivil` = a personal attack or offensive language (insult, name calling, mocking,
-    # vulgarity, threat, identity attack; STRUDEL's "toxic"); frustration, impatience,
-    # entitlement and irony alone count as civil here (their studies call them uncivil; the
-    # `any_incivility` column keeps that broader label).
+    # --- incivility (design: docs/burnout.md, "Incivility: evaluation design") -------------
+    # One label for every corpus: `uncivil` = an unnecessarily disrespectful or rude tone
+    # towards people or their work: ToxiCR's "toxic" (Sarker et al.: rude, disrespectful or
+    # unreasonable, incl. swearing and insults), STRUDEL's "toxic", and "uncivil" of the TBDF
+    # codebook (Ferreira et al.; also used by reset-ufc): bitter frustration, impatience, irony,
+    # mocking, name calling, threat, vulgarity, entitlement, insulting. `attack` keeps the
+    # narrower personal-attack/offence subset (insult, name calling, mocking, vulgarity,
+    # threat, identity attack) where a corpus says which category a text is.
     attack = {"insulting", "ia (name calling)", "name_calling", "mocking", "vulgarity", "threat", "identity_attack"}
+
+    # HELD OUT: Ferreira et al.'s LKML code review (patch review e-mails of the Linux kernel
+    # mailing list), one row per e-mail: uncivil = the e-mail holds a quotation coded uncivil.
+    lk_t = pd.read_csv(raw / "ferreira_lkml_technical.csv")
+    lk_n = pd.read_csv(raw / "ferreira_lkml_non_technical.csv")
+    lk_u = pd.read_csv(raw / "ferreira_lkml_uncivil.csv")
+    emails = pd.concat([lk_t, lk_n], ignore_index=True)
+    emails = emails[emails.original_text.notna()]
+    cats = lk_u.groupby("email_id").quotation_tbdf.agg(lambda c: ";".join(sorted(set(c))))
+    lkml_df = pd.DataFrame(
+        {
+            "id": ["lkml" + str(e) for e in emails.email_id],
+            "uncivil": emails.email_id.isin(cats.index).astype(int),
+            "attack": emails.email_id.map(lambda e: int(bool(set(cats.get(e, "").split(";")) & attack))),
+            "categories": emails.email_id.map(lambda e: cats.get(e, "")),
+            "text": emails.original_text.astype(str),
+        }
+    )
+    write(lkml_df, out / "lkml_code_review.csv")
+    held |= set(map(norm, lkml_df.text))
+    held_quotes = set(map(norm, lk_u.quotation.dropna())) | set(
+        map(norm, pd.read_csv(raw / "ferreira_lkml_civil.csv").quotation.dropna())
+    )
+
     parts = []
+    # ToxiCR (Gerrit code review): split train / valid / test 70/15/15, seeded.
+    parts.append(pd.DataFrame({"text": toxicr_df.text, "uncivil": toxicr_df.uncivil, "attack": -1, "source": "toxicr"}))
+    # GitHub issues from three studies (always `train`).
     ufc = pd.read_csv(raw / "ufc_incivility_final_df_cleaned.csv")
-    # Uncivil rows without a category (the `dwhp` part) cannot be sorted into attack or not.
-    ufc = ufc[~((ufc.actual == 1) & ufc.tbdf.isna())]
     parts.append(
         pd.DataFrame(
-            {"text": ufc.message, "uncivil": ufc.tbdf.isin(attack).astype(int), "any_incivility": ufc.actual, "source": "ufc-" + ufc.source}
+            {
+                "text": ufc.message,
+                "uncivil": ufc.actual,
+                "attack": ufc.tbdf.isin(attack).astype(int).where(ufc.tbdf.notna() | (ufc.actual == 0), -1),
+                "source": "ufc-" + ufc.source,
+            }
         )
     )
     strudel = pd.read_excel(raw / "strudel_issue_comments.xlsx")
-    parts.append(pd.DataFrame({"text": strudel.text, "uncivil": strudel.is_toxic, "any_incivility": strudel.is_toxic, "source": "strudel"}))
-    for forum in ("gh", "lkml"):
-        for label, flag in (("civil", 0), ("uncivil", 1)):
-            f = pd.read_csv(raw / f"ferreira_{forum}_{label}.csv")
-            tox = f.quotation_tbdf.isin(attack).astype(int) if flag else 0
-            parts.append(
-                pd.DataFrame({"text": f.quotation, "uncivil": tox, "any_incivility": flag, "source": f"ferreira-{forum}"})
-            )
+    parts.append(pd.DataFrame({"text": strudel.text, "uncivil": strudel.is_toxic, "attack": -1, "source": "strudel"}))
+    for label, flag in (("civil", 0), ("uncivil", 1)):
+        f = pd.read_csv(raw / f"ferreira_gh_{label}.csv")
+        tox_gh = f.quotation_tbdf.isin(attack).astype(int) if flag else 0
+        parts.append(pd.DataFrame({"text": f.quotation, "uncivil": flag, "attack": tox_gh, "source": "ferreira-gh"}))
     inc = pd.concat(parts, ignore_index=True)
     inc = inc[inc.text.notna()]
     inc["text"] = inc.text.astype(str)
     inc = inc[inc.text.str.strip().str.len() > 0]
     inc["key"] = inc.text.map(norm)
-    inc = inc[~inc.key.isin(held)]
-    # A text labelled both ways by different studies counts as uncivil (any study saw it so).
-    inc = inc.sort_values(["uncivil", "any_incivility"], ascending=False).drop_duplicates("key")
+    inc = inc[~inc.key.isin(held) & ~inc.key.isin(held_quotes)]
+    # A text labelled both ways counts as uncivil (some study saw it so).
+    inc = inc.sort_values(["uncivil", "attack"], ascending=False).drop_duplicates("key")
     inc = inc.sample(frac=1.0, random_state=42).reset_index(drop=True)
     rng = random.Random(42)
-    inc["split"] = ["valid" if rng.random() < 0.2 else "train" for _ in range(len(inc))]
+    draws = [rng.random() for _ in range(len(inc))]
+    inc["split"] = [
+        ("valid" if d < 0.15 else "test" if d < 0.30 else "train") if s == "toxicr" else "train"
+        for d, s in zip(draws, inc.source)
+    ]
     inc["id"] = [sid("inc", t) for t in inc.text]
-    write(inc[["id", "uncivil", "any_incivility", "text", "source", "split"]], out / "incivility_github.csv")
-
+    write(inc[["id", "uncivil", "attack", "text", "source", "split"]], out / "incivility_train.csv")
 
 if __name__ == "__main__":
     main(Path(sys.argv[1]), Path(sys.argv[2]))

@@ -91,3 +91,54 @@ fn sentiment_eval_and_score_print_the_documented_fields() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("needs `text` and `polarity` columns"));
 }
+
+#[test]
+fn sentiment_train_base_refits_only_the_incivility_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let inc = dir.path().join("inc.csv");
+    let mut csv = String::from("id,uncivil,text,split\n");
+    for i in 0..30 {
+        let split = if i < 20 { "train" } else { "valid" };
+        csv.push_str(&format!(
+            "r{i},1,\"zorbleflax quuxity garbage {i}\",{split}\n"
+        ));
+        csv.push_str(&format!(
+            "c{i},0,\"please rename the helper {i}\",{split}\n"
+        ));
+    }
+    std::fs::write(&inc, csv).unwrap();
+    let base = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../models/src/sentiment/model.bin"
+    );
+    let out = dir.path().join("m.bin");
+    let (inc_s, out_s) = (inc.to_str().unwrap(), out.to_str().unwrap());
+    let train = |extra: &[&str]| {
+        let mut args = vec!["sentiment", "train", "--base", base, "--out", out_s];
+        args.extend_from_slice(extra);
+        run_canopy(BIN, &args)
+    };
+    let ok = train(&["--incivility", inc_s, "--c", "1"]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert_eq!(
+        std::fs::metadata(&out).unwrap().len(),
+        std::fs::metadata(base).unwrap().len()
+    );
+    let score = |model: &str| {
+        let args = ["sentiment", "score", "--model", model, "--format", "json"];
+        let mut a = args.to_vec();
+        a.push("zorbleflax quuxity, thanks a lot");
+        stdout_json_lines(&run_canopy(BIN, &a))[0].clone()
+    };
+    let (old, new) = (score(base), score(out_s));
+    assert_eq!(old["negative"], new["negative"], "{old} vs {new}");
+    assert_eq!(new["uncivil"], true, "{new}");
+    // --base trains the incivility head only: without --incivility it says so.
+    let bad = train(&[]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--incivility"));
+}

@@ -190,28 +190,9 @@ pub fn train(
             x: rows(&vocab, &grams[n_sent..]),
             y: data.incivility.iter().map(|r| usize::from(r.1)).collect(),
         };
-        let vt: Vec<&str> = data.incivility_valid.iter().map(|r| r.0.as_str()).collect();
-        let vy = data
-            .incivility_valid
-            .iter()
-            .map(|r| usize::from(r.1))
-            .collect();
-        let (fit, trials, best) =
-            choose_incivility(cfg, &vocab, &inc, &split(&vocab, &vt, vy), progress);
-        // Two-class softmax → one logistic: w = w₁ − w₀.
-        let head = Head {
-            cols: 1,
-            w: fit
-                .w
-                .chunks_exact(2)
-                .map(|c| (c[1] - c[0]) as f32)
-                .collect(),
-            b: vec![(fit.b[1] - fit.b[0]) as f32],
-        };
-        incivility = Some(Incivility {
-            head,
-            threshold: best.threshold.unwrap_or(0.5) as f32,
-        });
+        let (head, trials, best) =
+            fit_incivility(cfg, &vocab, inc, &data.incivility_valid, progress);
+        incivility = Some(head);
         report.incivility = trials;
         report.incivility_chosen = Some(best);
     }
@@ -223,6 +204,68 @@ pub fn train(
     // What is shipped is what is quantised: return exactly that.
     let model = Model::from_bytes(&model.to_bytes())?;
     Ok((model, report))
+}
+
+/// Fits the incivility head on `inc` (vectorised with `vocab`), its penalty and threshold
+/// chosen on `valid`.
+fn fit_incivility(
+    cfg: &TrainConfig,
+    vocab: &Vocab,
+    inc: Split,
+    valid: &[(String, bool)],
+    progress: &mut dyn FnMut(&str),
+) -> (Incivility, Vec<Trial>, Trial) {
+    let vt: Vec<&str> = valid.iter().map(|r| r.0.as_str()).collect();
+    let vy = valid.iter().map(|r| usize::from(r.1)).collect();
+    let (fit, trials, best) = choose_incivility(cfg, vocab, &inc, &split(vocab, &vt, vy), progress);
+    // Two-class softmax → one logistic: w = w₁ − w₀.
+    let head = Head {
+        cols: 1,
+        w: fit
+            .w
+            .chunks_exact(2)
+            .map(|c| (c[1] - c[0]) as f32)
+            .collect(),
+        b: vec![(fit.b[1] - fit.b[0]) as f32],
+    };
+    let threshold = best.threshold.unwrap_or(0.5) as f32;
+    (Incivility { head, threshold }, trials, best)
+}
+
+/// Keeps `base`'s vocabulary and sentiment head and fits a new incivility head on `data`'s
+/// incivility texts (penalty and threshold chosen on its incivility validation texts): the
+/// sentiment figures of `base` stay exactly what they were.
+pub fn retrain_incivility(
+    base: &Model,
+    data: &TrainData,
+    cfg: &TrainConfig,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(Model, Vec<Trial>, Trial), SentimentError> {
+    if data.incivility.is_empty() {
+        return Err(SentimentError::Empty);
+    }
+    if data.incivility_valid.is_empty() {
+        return Err(SentimentError::NoValidation);
+    }
+    let texts: Vec<&str> = data.incivility.iter().map(|r| r.0.as_str()).collect();
+    let inc = split(
+        &base.vocab,
+        &texts,
+        data.incivility.iter().map(|r| usize::from(r.1)).collect(),
+    );
+    progress(&format!(
+        "incivility on {} texts over the base model's {} features",
+        texts.len(),
+        base.vocab.len()
+    ));
+    let (head, trials, best) =
+        fit_incivility(cfg, &base.vocab, inc, &data.incivility_valid, progress);
+    let model = Model {
+        vocab: base.vocab.clone(),
+        sentiment: base.sentiment.clone(),
+        incivility: Some(head),
+    };
+    Ok((Model::from_bytes(&model.to_bytes())?, trials, best))
 }
 
 fn choose_sentiment(
@@ -354,6 +397,43 @@ mod tests {
             d.push((format!("thanks, great work, this is excellent {i}"), 2));
         }
         d
+    }
+
+    #[test]
+    fn retraining_incivility_keeps_the_sentiment_head_and_learns_the_new_label() {
+        let data = TrainData {
+            main: toy(20, 0),
+            valid: toy(5, 200),
+            ..TrainData::default()
+        };
+        let cfg = TrainConfig {
+            c_grid: vec![1.0, 4.0],
+            ..TrainConfig::default()
+        };
+        let (base, _) = train(&data, &cfg, &mut |_| {}).unwrap();
+        assert!(!base.has_incivility());
+        let mut rude = Vec::new();
+        for i in 0..20 {
+            rude.push((format!("this is terrible broken garbage code {i}"), true));
+            rude.push((format!("the function returns a list {i}"), false));
+        }
+        let inc = TrainData {
+            incivility: rude[..30].to_vec(),
+            incivility_valid: rude[30..].to_vec(),
+            ..TrainData::default()
+        };
+        let (m, trials, best) = retrain_incivility(&base, &inc, &cfg, &mut |_| {}).unwrap();
+        assert_eq!(trials.len(), 2);
+        assert!(best.valid > 0.9, "{best:?}");
+        for t in ["awful and terrible", "great, thanks!", "returns a list"] {
+            assert_eq!(m.probabilities(t), base.probabilities(t));
+        }
+        assert!(m.score("terrible garbage").uncivil);
+        assert!(!m.score("returns a list").uncivil);
+        assert_eq!(
+            retrain_incivility(&base, &TrainData::default(), &cfg, &mut |_| {}),
+            Err(SentimentError::Empty)
+        );
     }
 
     #[test]

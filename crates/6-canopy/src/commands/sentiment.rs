@@ -54,7 +54,8 @@ pub struct EvalArgs {
     /// Folder of the training corpora (GitHub gold, Senti4SD).
     #[arg(long, value_name = "DIR", default_value = "../shared/data/sentiment")]
     pub shared: PathBuf,
-    /// Folder of the fetched corpora (Jira, Stack Overflow, incivility, held-out corpora).
+    /// Folder of the fetched corpora (Jira, Stack Overflow, incivility, held-out corpora), as
+    /// written by bench/sentiment/prepare_corpora.py.
     #[arg(
         long,
         value_name = "DIR",
@@ -70,8 +71,12 @@ pub struct EvalArgs {
 #[derive(Debug, clap::Args)]
 pub struct TrainArgs {
     /// Main labelled CSV (`text`, `polarity`).
-    #[arg(long, value_name = "FILE")]
-    pub data: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "base")]
+    pub data: Option<PathBuf>,
+    /// Keep this model's vocabulary and sentiment head and train only its incivility head
+    /// on --incivility (the sentiment figures stay exactly those of this model).
+    #[arg(long, value_name = "MODEL", requires = "incivility", conflicts_with_all = ["data", "encoder", "extra"])]
+    pub base: Option<PathBuf>,
     /// Rows of --data to train on.
     #[arg(long, default_value = "train")]
     pub split: String,
@@ -244,9 +249,11 @@ fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
                 .iter()
                 .map(|s| f64::from(u8::from(s.uncivil)))
                 .collect();
-            let b = sentiment::evaluate_binary(gold, &flags, 0.5);
-            let auc = sentiment::metrics::roc_auc(gold, &p);
-            print_binary(&mut out, a.format, "uncivil", &b, auc)?;
+            // Precision, recall, F1 of the flag; AUC and its interval of the probability.
+            let mut b = sentiment::evaluate_binary(gold, &flags, 0.5);
+            let ranked = sentiment::evaluate_binary(gold, &p, 0.5);
+            (b.auc, b.auc_ci) = (ranked.auc, ranked.auc_ci);
+            print_binary(&mut out, a.format, "uncivil", &b, b.auc)?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -358,9 +365,9 @@ fn suite_corpora(
         others.extend(pairs(named(extra.join(f), None, "")?));
     }
     let inc = |s| -> anyhow::Result<Vec<(String, bool)>> {
-        let c = named(extra.join("incivility_github.csv"), Some(s), "")?;
+        let c = named(extra.join("incivility_train.csv"), Some(s), "")?;
         c.uncivil_pairs()
-            .context("incivility_github.csv: needs an `uncivil` column")
+            .context("incivility_train.csv: needs an `uncivil` column")
     };
     let recipe = |name: &str, families: &[&str], data: TrainData| suite::Recipe {
         name: name.to_string(),
@@ -387,8 +394,14 @@ fn suite_corpora(
             },
         ),
         recipe(
-            "GitHub + Senti4SD + Jira + SO train; incivility GitHub/LKML",
-            &["GitHub gold", "Senti4SD", "Jira", "Stack Overflow (Lin)"],
+            "GitHub + Senti4SD + Jira + SO train; incivility ToxiCR + GitHub issues",
+            &[
+                "GitHub gold",
+                "Senti4SD",
+                "Jira",
+                "Stack Overflow (Lin)",
+                "ToxiCR",
+            ],
             TrainData {
                 main: gh_train,
                 extra: others,
@@ -420,21 +433,27 @@ fn suite_corpora(
             "SentiCR",
         )?,
         test(
-            extra.join("toxicr_code_review.csv"),
-            None,
-            "ToxiCR code-review toxicity (held out)",
+            extra.join("incivility_train.csv"),
+            Some("test"),
+            "ToxiCR test (incivility, within corpus)",
             "ToxiCR",
+        )?,
+        test(
+            extra.join("lkml_code_review.csv"),
+            None,
+            "LKML code review (incivility, held out)",
+            "LKML",
         )?,
     ];
     Ok((recipes, tests))
 }
 
 fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
-    let mut data = TrainData {
-        main: read_labelled(&a.data, Some(&a.split))?,
-        valid: read_labelled(&a.data, Some(&a.valid_split))?,
-        ..TrainData::default()
-    };
+    let mut data = TrainData::default();
+    if let Some(d) = &a.data {
+        data.main = read_labelled(d, Some(&a.split))?;
+        data.valid = read_labelled(d, Some(&a.valid_split))?;
+    }
     for spec in &a.extra {
         let (path, split) = match spec.rsplit_once(':') {
             Some((p, s)) if !Path::new(spec).exists() && !s.contains('/') => (p, Some(s)),
@@ -460,6 +479,9 @@ fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
         min_df: a.min_df,
         ..TrainConfig::default()
     };
+    if let Some(base) = &a.base {
+        return train_incivility(&load(Some(base))?, &data, &cfg, &a.out);
+    }
     eprintln!(
         "training on {} + {} texts (validation {}), incivility on {} (validation {})",
         data.main.len(),
@@ -486,6 +508,35 @@ fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
             t.threshold.unwrap_or(0.5),
             t.valid
         ))
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `train --base MODEL --incivility FILE`: a new incivility head on `base`'s vocabulary.
+fn train_incivility(
+    base: &Model,
+    data: &TrainData,
+    cfg: &TrainConfig,
+    out: &Path,
+) -> anyhow::Result<ExitCode> {
+    eprintln!(
+        "incivility on {} texts (validation {}); vocabulary and sentiment head kept",
+        data.incivility.len(),
+        data.incivility_valid.len()
+    );
+    let (m, trials, best) =
+        sentiment::train::retrain_incivility(base, data, cfg, &mut |msg| eprintln!("{msg}"))?;
+    let bytes = m.to_bytes();
+    std::fs::write(out, &bytes).with_context(|| format!("writing {}", out.display()))?;
+    eprintln!("{}", serde_json::to_string(&trials)?);
+    println!(
+        "wrote {} ({} KB, {} features); incivility C {} threshold {:.3}, validation F1 {:.3}",
+        out.display(),
+        bytes.len() / 1024,
+        m.features(),
+        best.c,
+        best.threshold.unwrap_or(0.5),
+        best.valid
     );
     Ok(ExitCode::SUCCESS)
 }
