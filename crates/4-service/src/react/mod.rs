@@ -429,7 +429,7 @@ pub fn change_history(
         e.platform == *platform && &e.repo == repo && e.change_number() == Some(*number)
     }));
     // Jobs recorded by commit only (GitHub Actions): attach those of the change's heads.
-    let heads = ChangeHistory::from_events(events.clone()).heads();
+    let heads = ChangeHistory::heads_of(&events);
     for sha in &heads {
         store.scan_sha_jobs(repo, sha, &mut |e| {
             events.push(e);
