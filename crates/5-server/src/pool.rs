@@ -324,7 +324,14 @@ pub fn decide(
     now: DateTime<Utc>,
 ) -> WriteOp {
     let mut carried = Carried::new();
-    let (mut op, completed) = decide_carried(normalizer, reactor, store, d, now, &mut carried);
+    let (mut op, completed) = decide_normalized(
+        normalizer.normalize(d),
+        reactor,
+        store,
+        d,
+        now,
+        &mut carried,
+    );
     if let (WriteOp::Complete { meta, .. }, true) = (&mut op, completed) {
         meta.extend(carried_meta(&carried));
     }
@@ -337,23 +344,12 @@ pub fn carried_meta(c: &Carried) -> impl Iterator<Item = (String, Vec<u8>)> + '_
         .map(|(repo, s)| (ttm_online::online_key(repo), ttm_online::encode_online(s)))
 }
 
-/// [`decide`] for one delivery of a batch: the reaction starts from the time-to-merge states
-/// `carried` from the batch's earlier deliveries and changes them there. Returns the decision
-/// without those states (its `meta` is empty) and whether it completed (when it did not,
-/// `carried` may hold partial changes: see [`React::react_carried`]).
-pub fn decide_carried(
-    normalizer: &dyn Normalize,
-    reactor: &dyn React,
-    store: &dyn Store,
-    d: &Delivery,
-    now: DateTime<Utc>,
-    carried: &mut Carried,
-) -> (WriteOp, bool) {
-    decide_normalized(normalizer.normalize(d), reactor, store, d, now, carried)
-}
-
-/// [`decide_carried`] for a delivery already normalised (`normalized` is what the normaliser
-/// made of `d`): the batch's pipeline normalises deliveries ahead, on another thread.
+/// [`decide`] for one delivery of a batch, already normalised (`normalized` is what the
+/// normaliser made of `d`; the batch's pipeline normalises deliveries ahead, on another
+/// thread): the reaction starts from the time-to-merge states `carried` from the batch's
+/// earlier deliveries and changes them there. Returns the decision without those states (its
+/// `meta` is empty) and whether it completed (when it did not, `carried` may hold partial
+/// changes: see [`React::react_carried`]).
 pub fn decide_normalized(
     normalized: Result<Normalized, String>,
     reactor: &dyn React,
