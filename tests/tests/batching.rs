@@ -358,3 +358,100 @@ fn a_failed_decision_leaves_the_carried_state_as_it_found_it() {
     assert_eq!(pending, ["1", "4"]);
     assert_eq!(state["aci"]["observed"], 1);
 }
+
+/// Deliveries for several PRs: PR #7's story interleaved with the opening of other PRs (the
+/// opened fixture renumbered) and one body that is not JSON.
+fn mixed(at: DateTime<Utc>) -> Vec<Delivery> {
+    let opened =
+        std::fs::read(workspace_root().join("tests/fixtures/github/pull_request.opened.json"))
+            .expect("fixture");
+    let other = |n: u64| {
+        let mut v: serde_json::Value = serde_json::from_slice(&opened).expect("json");
+        v["number"] = n.into();
+        v["pull_request"]["number"] = n.into();
+        v["pull_request"]["id"] = (50_000_000 + n).into();
+        v["pull_request"]["head"]["sha"] = format!("{n:040x}").into();
+        Delivery {
+            platform: Platform::Github,
+            id: format!("other-{n}"),
+            event: "pull_request".into(),
+            received_at: at,
+            body: serde_json::to_vec(&v).expect("body"),
+        }
+    };
+    let mut all = Vec::new();
+    for (i, d) in story(at).into_iter().enumerate() {
+        all.push(d);
+        all.push(other(100 + i as u64));
+    }
+    all.insert(
+        3,
+        Delivery {
+            platform: Platform::Github,
+            id: "not-json".into(),
+            event: "pull_request".into(),
+            received_at: at,
+            body: b"{ not json".to_vec(),
+        },
+    );
+    all.push(other(100));
+    all
+}
+
+/// What a store holds after processing: every event, every outbox item, every named value
+/// and each delivery's state.
+fn contents(store: &dyn Store, deliveries: &[Delivery]) -> String {
+    let mut items = Vec::new();
+    store
+        .scan_outbox(false, &mut |i| {
+            items.push(format!("{i:?}"));
+            ControlFlow::Continue(())
+        })
+        .expect("outbox");
+    let mut meta = Vec::new();
+    store
+        .scan_meta(&mut |k, v| {
+            meta.push((k.to_string(), v.to_vec()));
+            ControlFlow::Continue(())
+        })
+        .expect("meta");
+    let states: Vec<String> = deliveries
+        .iter()
+        .map(|d| {
+            let r = store
+                .delivery(d.platform, &d.id)
+                .expect("read")
+                .expect("stored");
+            format!("{} {:?}", d.id, r.state)
+        })
+        .collect();
+    format!("{:?}\n{items:#?}\n{meta:?}\n{states:#?}", event_ids(store))
+}
+
+/// A batch decided as a pipeline (normalised on a second thread ahead of the decisions)
+/// leaves the store exactly as the same deliveries decided and committed one at a time.
+#[test]
+fn a_pipelined_batch_leaves_the_store_as_one_delivery_at_a_time() {
+    let cfg = Config::parse("[github]\napi_url = \"http://127.0.0.1:9\"\n").expect("config");
+    let normalizer = canopy::wiring::normalizer(&cfg);
+    let now: DateTime<Utc> = "2026-11-05T12:00:00Z".parse().unwrap();
+    let deliveries = mixed(now);
+    assert!(deliveries.len() >= 2 * canopy_server::batch::PIPELINE_MIN);
+    let run = |one_at_a_time: bool| {
+        let dir = tempfile::tempdir().unwrap();
+        let store = canopy_store::RedbStore::open(dir.path()).expect("store");
+        let (reactor, _) = canopy::wiring::reactor(&cfg);
+        queue(&store, &deliveries);
+        let chunk = if one_at_a_time { 1 } else { deliveries.len() };
+        for batch in deliveries.chunks(chunk) {
+            let (mut ops, _) = decide_batch(&normalizer, &reactor, &store, batch, now);
+            coalesce(&mut ops);
+            store.apply_writes(ops).expect("committed");
+        }
+        contents(&store, &deliveries)
+    };
+    let reference = run(true);
+    assert!(reference.contains("UpsertComment"), "{reference}");
+    assert!(reference.contains("not-json Quarantined"), "{reference}");
+    assert_eq!(run(false), reference);
+}

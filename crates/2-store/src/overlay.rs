@@ -28,6 +28,11 @@ pub struct Overlay<'a> {
     inner: &'a dyn Store,
     events: Vec<Event>,
     ids: HashSet<(String, String)>,
+    /// Positions in `events` by (repository, change number) and by (repository, head
+    /// commit): the pending events a per-change or per-commit read may need, found without
+    /// looking at every pending event.
+    by_change: HashMap<(String, u64), Vec<usize>>,
+    by_sha: HashMap<(String, String), Vec<usize>>,
     meta: HashMap<String, Vec<u8>>,
     outbox: Vec<(Enqueue, DateTime<Utc>)>,
     consents: Vec<Consent>,
@@ -40,6 +45,8 @@ impl<'a> Overlay<'a> {
             inner,
             events: Vec::new(),
             ids: HashSet::new(),
+            by_change: HashMap::new(),
+            by_sha: HashMap::new(),
             meta: HashMap::new(),
             outbox: Vec::new(),
             consents: Vec::new(),
@@ -62,6 +69,15 @@ impl<'a> Overlay<'a> {
         };
         for e in events {
             if self.ids.insert((e.repo.clone(), e.id.clone())) {
+                let at = self.events.len();
+                if let Some(n) = e.change_number() {
+                    let key = (e.repo.clone(), n);
+                    self.by_change.entry(key).or_default().push(at);
+                }
+                if let Some(sha) = e.head_sha() {
+                    let key = (e.repo.clone(), sha.to_string());
+                    self.by_sha.entry(key).or_default().push(at);
+                }
                 self.events.push(e.clone());
             }
         }
@@ -87,6 +103,29 @@ impl<'a> Overlay<'a> {
         visit: Visit<'_>,
     ) -> Result<(), StoreError> {
         let extra: Vec<&Event> = self.events.iter().filter(|e| pred(e)).collect();
+        self.merge(extra, scan, visit)
+    }
+
+    /// The pending events of a change (of a head commit with `sha`), in the order they were
+    /// added.
+    fn of_change(&self, repo: &str, number: Option<u64>, sha: Option<&str>) -> Vec<&Event> {
+        let at = match (number, sha) {
+            (Some(n), _) => self.by_change.get(&(repo.to_string(), n)),
+            (None, Some(sha)) => self.by_sha.get(&(repo.to_string(), sha.to_string())),
+            (None, None) => None,
+        };
+        at.map_or_else(Vec::new, |at| {
+            at.iter().filter_map(|i| self.events.get(*i)).collect()
+        })
+    }
+
+    /// [`Overlay::merged`] for the pending events `extra` (already chosen, in added order).
+    fn merge(
+        &self,
+        extra: Vec<&Event>,
+        scan: &dyn Fn(Visit<'_>) -> Result<(), StoreError>,
+        visit: Visit<'_>,
+    ) -> Result<(), StoreError> {
         if extra.is_empty() {
             return scan(visit);
         }
@@ -156,15 +195,15 @@ impl EventStore for Overlay<'_> {
         )
     }
     fn scan_change(&self, repo: &str, number: u64, visit: Visit<'_>) -> Result<(), StoreError> {
-        self.merged(
-            &|e| e.repo == repo && e.change_number() == Some(number),
+        self.merge(
+            self.of_change(repo, Some(number), None),
             &|v| self.inner.scan_change(repo, number, v),
             visit,
         )
     }
     fn scan_sha(&self, repo: &str, sha: &str, visit: Visit<'_>) -> Result<(), StoreError> {
-        self.merged(
-            &|e| e.repo == repo && e.head_sha() == Some(sha),
+        self.merge(
+            self.of_change(repo, None, Some(sha)),
             &|v| self.inner.scan_sha(repo, sha, v),
             visit,
         )
@@ -183,7 +222,7 @@ impl EventStore for Overlay<'_> {
         Ok(repos)
     }
     fn change_of_sha(&self, repo: &str, sha: &str) -> Result<Option<u64>, StoreError> {
-        let pending = self.events.iter().any(|e| {
+        let pending = self.of_change(repo, None, Some(sha)).iter().any(|e| {
             e.repo == repo
                 && matches!(&e.kind, EventKind::Change(c) if c.head_sha.as_deref() == Some(sha))
         });
@@ -194,18 +233,14 @@ impl EventStore for Overlay<'_> {
         }
     }
     fn scan_sha_jobs(&self, repo: &str, sha: &str, visit: Visit<'_>) -> Result<(), StoreError> {
-        self.merged(
-            &|e| {
-                e.repo == repo
-                    && e.head_sha() == Some(sha)
-                    && matches!(
-                        e.kind,
-                        EventKind::CiJobFinished(_) | EventKind::CiEnergyMeasured(_)
-                    )
-            },
-            &|v| self.inner.scan_sha_jobs(repo, sha, v),
-            visit,
-        )
+        let mut extra = self.of_change(repo, None, Some(sha));
+        extra.retain(|e| {
+            matches!(
+                e.kind,
+                EventKind::CiJobFinished(_) | EventKind::CiEnergyMeasured(_)
+            )
+        });
+        self.merge(extra, &|v| self.inner.scan_sha_jobs(repo, sha, v), visit)
     }
     fn scan_job(&self, repo: &str, job: &str, visit: Visit<'_>) -> Result<(), StoreError> {
         self.merged(

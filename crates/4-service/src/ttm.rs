@@ -7,7 +7,7 @@ use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex, RwLock};
 
 use canopy_analyzer::{Event, EventKind};
-use canopy_models::ttm::features::{GROUPS, TtmFeatures, idx};
+use canopy_models::ttm::features::{GROUPS, N, TtmFeatures, idx};
 use canopy_models::ttm::history::{RepoHistory, histories};
 use canopy_models::ttm::model::MODEL_VERSION;
 use canopy_models::ttm::running_median::Spread;
@@ -126,7 +126,15 @@ pub fn last_trained(store: &dyn MetaStore) -> Result<Option<DateTime<Utc>>, Stor
 pub struct TtmCache {
     models: RwLock<HashMap<String, Option<Arc<TtmModel>>>>,
     histories: Mutex<HashMap<String, RepoHistory>>,
+    explanations: Mutex<ExplanationMemo>,
 }
+
+/// Explanations already computed, by feature vector (bit for bit), each with the model that
+/// computed it (held, so that its address is not reused while the entry exists).
+type ExplanationMemo = HashMap<[u64; N], (Arc<TtmModel>, Arc<Explanation>)>;
+
+/// Most explanations remembered; the memo starts again empty when it is full.
+const EXPLANATIONS_KEPT: usize = 4096;
 
 impl TtmCache {
     /// The model of a repository (loaded from the store once; a store error is returned and
@@ -163,6 +171,47 @@ impl TtmCache {
         }
     }
 
+    /// The model's explanation of a prediction from `f`: its exact Shapley values depend on the
+    /// model and the features only, so one computed before for the same model and the same
+    /// feature values (bit for bit) is returned instead of being computed again.
+    pub fn explain(&self, model: &Arc<TtmModel>, f: &TtmFeatures) -> Arc<Explanation> {
+        let key = f.0.map(f64::to_bits);
+        if let Ok(memo) = self.explanations.lock()
+            && let Some((m, e)) = memo.get(&key)
+            && Arc::ptr_eq(m, model)
+        {
+            return e.clone();
+        }
+        let e = Arc::new(model.explain(f));
+        if let Ok(mut memo) = self.explanations.lock() {
+            if memo.len() >= EXPLANATIONS_KEPT {
+                memo.clear();
+            }
+            memo.insert(key, (model.clone(), e.clone()));
+        }
+        e
+    }
+
+    /// Loads the model and the history of every repository with a trained model that are not
+    /// in memory yet (when the server starts, so that the first delivery of a repository does
+    /// not wait for its changes' summaries); returns how many histories it loaded.
+    pub fn warm(&self, store: &dyn Store) -> Result<usize, StoreError> {
+        let mut loaded = 0;
+        for repo in store.repos()? {
+            if self.model(store, &repo)?.is_none() {
+                continue;
+            }
+            let Ok(mut hs) = self.histories.lock() else {
+                return Ok(loaded);
+            };
+            if let std::collections::hash_map::Entry::Vacant(v) = hs.entry(repo.clone()) {
+                v.insert(load_history(store, &repo)?);
+                loaded += 1;
+            }
+        }
+        Ok(loaded)
+    }
+
     /// Features of a change at `t`, from the repository's history plus `new` events.
     pub fn features(
         &self,
@@ -189,15 +238,7 @@ impl TtmCache {
         };
         let h = match hs.entry(repo.to_string()) {
             std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
-            std::collections::hash_map::Entry::Vacant(v) => {
-                // Once per process and repository: the changes' summaries, read by key.
-                let mut summaries = Vec::new();
-                store.scan_change_summaries(repo, &mut |n, s| {
-                    summaries.push((n, s));
-                    ControlFlow::Continue(())
-                })?;
-                v.insert(RepoHistory::from_summaries(repo, summaries))
-            }
+            std::collections::hash_map::Entry::Vacant(v) => v.insert(load_history(store, repo)?),
         };
         for e in new {
             h.add(e);
@@ -207,6 +248,16 @@ impl TtmCache {
             h.running_median().at(t.timestamp()),
         ))
     }
+}
+
+/// A repository's time-to-merge history from its changes' summaries, read by key.
+fn load_history(store: &dyn EventStore, repo: &str) -> Result<RepoHistory, StoreError> {
+    let mut summaries = Vec::new();
+    store.scan_change_summaries(repo, &mut |n, s| {
+        summaries.push((n, s));
+        ControlFlow::Continue(())
+    })?;
+    Ok(RepoHistory::from_summaries(repo, summaries))
 }
 
 /// "under an hour", "5 hours", "3 days".

@@ -9,12 +9,12 @@
 use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 
-use canopy_core::{Delivery, EnqueueMode, Normalize, WriteOp};
+use canopy_core::{Delivery, EnqueueMode, Normalize, Normalized, WriteOp};
 use canopy_service::react::{Carried, React};
 use canopy_store::{Overlay, Store};
 use chrono::{DateTime, Utc};
 
-use crate::pool::{carried_meta, decide_carried, panic_message, quarantine};
+use crate::pool::{carried_meta, decide_normalized, panic_message, quarantine};
 
 /// Most deliveries a worker decides and commits as one batch.
 pub const WORKER_BATCH: usize = 256;
@@ -38,6 +38,12 @@ pub fn decide_batch(
 /// that commits meanwhile is still read once: each event once (by id), its named values as
 /// decided, its enqueues folded again onto the items it wrote (which leaves them as they are,
 /// unless the outbox finished one with another result in that moment).
+///
+/// A batch of [`PIPELINE_MIN`] deliveries or more is decided as a pipeline on two threads: a
+/// normalising thread turns the deliveries into events, in order, ahead of the deciding
+/// thread (normalising reads nothing but the delivery, so its result does not depend on when
+/// it runs), while the deciding thread takes them in order and decides each as before. The
+/// decisions are those of normalising and deciding one delivery after the other.
 pub fn decide_batch_after(
     normalizer: &dyn Normalize,
     reactor: &dyn React,
@@ -46,47 +52,115 @@ pub fn decide_batch_after(
     batch: &[Delivery],
     now: DateTime<Utc>,
 ) -> (Vec<WriteOp>, Vec<Duration>) {
-    let mut overlay = Overlay::new(store);
-    for op in ahead.iter().flat_map(|ops| ops.iter()) {
-        overlay.add(op);
+    let decider = Decider {
+        reactor,
+        store,
+        ahead,
+        now,
+    };
+    if batch.len() < PIPELINE_MIN {
+        return decider.decide(batch, &mut |d| normalize_caught(normalizer, d));
     }
-    let mut ops = Vec::with_capacity(batch.len());
-    let mut took = Vec::with_capacity(batch.len());
-    let mut carried = Carried::new();
-    let mut last_completed = None;
-    for d in batch {
-        let t = Instant::now();
-        // A failed decision must not leave its partial changes in the carried states: each
-        // decision's changes are journalled and undone if it fails (copying the states would
-        // cost every open change's prediction, per delivery).
-        let before: Vec<String> = carried.keys().cloned().collect();
-        carried.values_mut().for_each(|s| s.begin());
-        let (op, completed) = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            decide_carried(normalizer, reactor, &overlay, d, now, &mut carried)
-        }))
-        .unwrap_or_else(|p| {
-            let why = panic_message(p.as_ref());
-            (
-                quarantine(d, format!("deciding actions panicked: {why}"), now),
-                false,
-            )
-        });
-        if completed {
-            carried.values_mut().for_each(|s| s.commit());
-            last_completed = Some(ops.len());
-        } else {
-            // States first read by the failed decision are dropped, the others put back.
-            carried.retain(|repo, _| before.contains(repo));
-            carried.values_mut().for_each(|s| s.rollback());
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel(NORMALIZED_AHEAD);
+        let stage_a = std::thread::Builder::new()
+            .name("canopy-normalize".into())
+            .spawn_scoped(s, move || {
+                for d in batch {
+                    if tx.send(normalize_caught(normalizer, d)).is_err() {
+                        return;
+                    }
+                }
+            });
+        match stage_a {
+            Ok(_) => decider.decide(batch, &mut |_| {
+                rx.recv()
+                    .unwrap_or_else(|_| Err("the normalising thread stopped".into()))
+            }),
+            // No second thread to be had: normalise on this one.
+            Err(_) => decider.decide(batch, &mut |d| normalize_caught(normalizer, d)),
         }
-        overlay.add(&op);
-        ops.push(op);
-        took.push(t.elapsed());
+    })
+}
+
+/// Batches at least this long are normalised on a second thread, ahead of their decisions.
+pub const PIPELINE_MIN: usize = 2;
+/// Deliveries the normalising thread may be ahead of the decisions.
+const NORMALIZED_AHEAD: usize = 64;
+
+/// What the normaliser made of a delivery, or the message of its panic.
+type Normalizing = Result<Result<Normalized, String>, String>;
+
+/// Normalises a delivery, a panic caught as its message.
+fn normalize_caught(normalizer: &dyn Normalize, d: &Delivery) -> Normalizing {
+    std::panic::catch_unwind(AssertUnwindSafe(|| normalizer.normalize(d)))
+        .map_err(|p| panic_message(p.as_ref()))
+}
+
+/// The sequential stage of a batch: decisions in delivery order, each reading the store
+/// through an overlay of the results decided before it.
+struct Decider<'a> {
+    reactor: &'a dyn React,
+    store: &'a dyn Store,
+    ahead: &'a [std::sync::Arc<Vec<WriteOp>>],
+    now: DateTime<Utc>,
+}
+
+impl Decider<'_> {
+    /// Decides the deliveries in order, `normalized` giving each one's normalisation.
+    fn decide(
+        &self,
+        batch: &[Delivery],
+        normalized: &mut dyn FnMut(&Delivery) -> Normalizing,
+    ) -> (Vec<WriteOp>, Vec<Duration>) {
+        let now = self.now;
+        let mut overlay = Overlay::new(self.store);
+        for op in self.ahead.iter().flat_map(|ops| ops.iter()) {
+            overlay.add(op);
+        }
+        let mut ops = Vec::with_capacity(batch.len());
+        let mut took = Vec::with_capacity(batch.len());
+        let mut carried = Carried::new();
+        let mut last_completed = None;
+        for d in batch {
+            let t = Instant::now();
+            let n = normalized(d);
+            // A failed decision must not leave its partial changes in the carried states: each
+            // decision's changes are journalled and undone if it fails (copying the states
+            // would cost every open change's prediction, per delivery).
+            let before: Vec<String> = carried.keys().cloned().collect();
+            carried.values_mut().for_each(|s| s.begin());
+            let (op, completed) = std::panic::catch_unwind(AssertUnwindSafe(|| match n {
+                Ok(n) => decide_normalized(n, self.reactor, &overlay, d, now, &mut carried),
+                Err(why) => (
+                    quarantine(d, format!("deciding actions panicked: {why}"), now),
+                    false,
+                ),
+            }))
+            .unwrap_or_else(|p| {
+                let why = panic_message(p.as_ref());
+                (
+                    quarantine(d, format!("deciding actions panicked: {why}"), now),
+                    false,
+                )
+            });
+            if completed {
+                carried.values_mut().for_each(|s| s.commit());
+                last_completed = Some(ops.len());
+            } else {
+                // States first read by the failed decision are dropped, the others put back.
+                carried.retain(|repo, _| before.contains(repo));
+                carried.values_mut().for_each(|s| s.rollback());
+            }
+            overlay.add(&op);
+            ops.push(op);
+            took.push(t.elapsed());
+        }
+        if let Some(WriteOp::Complete { meta, .. }) = last_completed.and_then(|i| ops.get_mut(i)) {
+            meta.extend(carried_meta(&carried));
+        }
+        (ops, took)
     }
-    if let Some(WriteOp::Complete { meta, .. }) = last_completed.and_then(|i| ops.get_mut(i)) {
-        meta.extend(carried_meta(&carried));
-    }
-    (ops, took)
 }
 
 /// Drops the sticky-comment updates (actions enqueued with [`EnqueueMode::Replace`]) that a

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use canopy_core::shutdown::Signal;
-use canopy_core::{Clock, Delivery, Enqueue, Normalize, Pending, WriteOp};
+use canopy_core::{Clock, Delivery, Enqueue, Normalize, Normalized, Pending, WriteOp};
 use canopy_service::react::{Carried, React};
 use canopy_service::ttm_online;
 use canopy_store::{Claim, Store, StoreError};
@@ -115,6 +115,7 @@ impl Pool {
         senders: Vec<mpsc::Sender<Vec<Pending>>>,
         mut shutdown: Signal,
     ) {
+        self.warm().await;
         loop {
             let store = self.store.clone();
             let claim = Claim::new(self.owner.clone(), self.clock.now(), self.lease);
@@ -153,6 +154,18 @@ impl Pool {
                     _ = shutdown.wait() => return,
                 }
             }
+        }
+    }
+
+    /// Lets the reactor load what it keeps in memory before the first delivery is claimed, so
+    /// that no delivery's decision waits for it (a failure is logged: the reactor then loads
+    /// it when a delivery first needs it).
+    async fn warm(&self) {
+        let (store, reactor) = (self.store.clone(), self.reactor.clone());
+        match tokio::task::spawn_blocking(move || reactor.warm(store.as_ref())).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "loading the reactor's state failed"),
+            Err(e) => tracing::warn!(error = %e, "loading the reactor's state panicked"),
         }
     }
 
@@ -311,7 +324,14 @@ pub fn decide(
     now: DateTime<Utc>,
 ) -> WriteOp {
     let mut carried = Carried::new();
-    let (mut op, completed) = decide_carried(normalizer, reactor, store, d, now, &mut carried);
+    let (mut op, completed) = decide_normalized(
+        normalizer.normalize(d),
+        reactor,
+        store,
+        d,
+        now,
+        &mut carried,
+    );
     if let (WriteOp::Complete { meta, .. }, true) = (&mut op, completed) {
         meta.extend(carried_meta(&carried));
     }
@@ -324,19 +344,21 @@ pub fn carried_meta(c: &Carried) -> impl Iterator<Item = (String, Vec<u8>)> + '_
         .map(|(repo, s)| (ttm_online::online_key(repo), ttm_online::encode_online(s)))
 }
 
-/// [`decide`] for one delivery of a batch: the reaction starts from the time-to-merge states
-/// `carried` from the batch's earlier deliveries and changes them there. Returns the decision
-/// without those states (its `meta` is empty) and whether it completed (when it did not,
-/// `carried` may hold partial changes: see [`React::react_carried`]).
-pub fn decide_carried(
-    normalizer: &dyn Normalize,
+/// [`decide`] for one delivery of a batch, already normalised (`normalized` is what the
+/// normaliser made of `d`; the batch's pipeline normalises deliveries ahead, on another
+/// thread): the reaction starts from the time-to-merge states `carried` from the batch's
+/// earlier deliveries and changes them there. Returns the decision without those states (its
+/// `meta` is empty) and whether it completed (when it did not, `carried` may hold partial
+/// changes: see [`React::react_carried`]).
+pub fn decide_normalized(
+    normalized: Result<Normalized, String>,
     reactor: &dyn React,
     store: &dyn Store,
     d: &Delivery,
     now: DateTime<Utc>,
     carried: &mut Carried,
 ) -> (WriteOp, bool) {
-    let n = match normalizer.normalize(d) {
+    let n = match normalized {
         Ok(n) => n,
         Err(error) => return (quarantine(d, error, now), false),
     };

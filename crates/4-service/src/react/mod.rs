@@ -79,6 +79,14 @@ pub trait React: Send + Sync + 'static {
         let _ = carried;
         self.react(store, events, now)
     }
+
+    /// Loads what the reactor keeps in memory (the repositories' time-to-merge histories)
+    /// before the first delivery needs it; the worker pool calls it when it starts. Nothing
+    /// by default.
+    fn warm(&self, store: &dyn Store) -> Result<(), StoreError> {
+        let _ = store;
+        Ok(())
+    }
 }
 
 /// A reactor that never acts (ingest only).
@@ -290,12 +298,28 @@ impl Reactor {
         );
         match (choice.is_model(), spread) {
             (false, Some(s)) => Ok(Some(ttm_online::median_view(&s, Why::of(&choice)))),
-            _ => Ok(Some(ttm::view(&model, &f, &p, &model.explain(&f)))),
+            _ => Ok(Some(ttm::view(
+                &model,
+                &f,
+                &p,
+                &self.ttm.explain(&model, &f),
+            ))),
         }
     }
 }
 
 impl React for Reactor {
+    fn warm(&self, store: &dyn Store) -> Result<(), StoreError> {
+        let started = std::time::Instant::now();
+        let loaded = self.ttm.warm(store)?;
+        tracing::info!(
+            repositories = loaded,
+            ms = started.elapsed().as_millis() as u64,
+            "time-to-merge histories loaded"
+        );
+        Ok(())
+    }
+
     fn react(
         &self,
         store: &dyn Store,
@@ -405,7 +429,7 @@ pub fn change_history(
         e.platform == *platform && &e.repo == repo && e.change_number() == Some(*number)
     }));
     // Jobs recorded by commit only (GitHub Actions): attach those of the change's heads.
-    let heads = ChangeHistory::from_events(events.clone()).heads();
+    let heads = ChangeHistory::heads_of(&events);
     for sha in &heads {
         store.scan_sha_jobs(repo, sha, &mut |e| {
             events.push(e);

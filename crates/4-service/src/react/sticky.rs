@@ -49,6 +49,24 @@ impl ChangeHistory {
         self.changes.last()
     }
 
+    /// Head commits the change has had: `ChangeHistory::from_events(events).heads()` without
+    /// copying the events.
+    pub fn heads_of(events: &[Event]) -> Vec<String> {
+        let mut sorted: Vec<&Event> = events.iter().collect();
+        sorted.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.id.cmp(&b.id)));
+        let mut seen = HashSet::new();
+        sorted.retain(|e| seen.insert(e.id.as_str()));
+        let mut v: Vec<String> = sorted
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::Change(c) => c.head_sha.clone(),
+                _ => None,
+            })
+            .collect();
+        v.dedup();
+        v
+    }
+
     /// Head commits the change has had.
     pub fn heads(&self) -> Vec<String> {
         let mut v: Vec<String> = self
@@ -366,5 +384,33 @@ mod tests {
         assert_eq!(duration_words(Duration::minutes(45)), "45 minutes");
         assert_eq!(duration_words(Duration::hours(26)), "1 day 2 hours");
         assert_eq!(duration_words(Duration::hours(48)), "2 days");
+    }
+
+    #[test]
+    fn heads_without_copying_the_history_are_the_historys_heads() {
+        use canopy_analyzer::event::{ChangeAction, ChangeEvent};
+        use canopy_analyzer::{Actor, Platform};
+        let t0: chrono::DateTime<chrono::FixedOffset> = "2026-11-05T12:00:00Z".parse().unwrap();
+        let change = |id: &str, minutes: i64, sha: Option<&str>| {
+            let at = t0 + Duration::minutes(minutes);
+            let c = ChangeEvent {
+                head_sha: sha.map(str::to_string),
+                ..ChangeEvent::new(7, ChangeAction::Updated, Actor::github("a"), at)
+            };
+            Event::new(id, Platform::Github, "o/r", at, EventKind::Change(c))
+        };
+        // Out of order, a redelivered id, a head again after another, ties broken by id.
+        let events = vec![
+            change("d", 30, Some("c3")),
+            change("a", 0, Some("c1")),
+            change("b", 10, Some("c2")),
+            change("b", 10, Some("c2")),
+            change("c", 20, None),
+            change("e", 30, Some("c1")),
+            change("f", 40, Some("c1")),
+        ];
+        let heads = ChangeHistory::heads_of(&events);
+        assert_eq!(heads, ["c1", "c2", "c3", "c1"]);
+        assert_eq!(heads, ChangeHistory::from_events(events).heads());
     }
 }
