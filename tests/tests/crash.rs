@@ -57,6 +57,35 @@ async fn wait_healthy(client: &reqwest::Client, port: u16) {
     panic!("server did not become healthy");
 }
 
+/// Waits until the server's queue is empty (`canopy_inbox_queue_depth 0`).
+async fn wait_drained(client: &reqwest::Client, port: u16, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let text = client
+            .get(format!("http://127.0.0.1:{port}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if text.contains("canopy_inbox_queue_depth 0\n") {
+            return;
+        }
+        assert!(Instant::now() < deadline, "queue did not drain");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The issue comment fixture the bodies are made from.
+fn comment_template() -> serde_json::Value {
+    serde_json::from_slice(
+        &std::fs::read(workspace_root().join("tests/fixtures/github/issue_comment.created.json"))
+            .unwrap(),
+    )
+    .unwrap()
+}
+
 fn body_for(template: &serde_json::Value, n: usize) -> Vec<u8> {
     let mut v = template.clone();
     v["comment"]["id"] = serde_json::json!(10_000_000 + n);
@@ -68,11 +97,7 @@ fn body_for(template: &serde_json::Value, n: usize) -> Vec<u8> {
 async fn acknowledged_deliveries_survive_sigkill_exactly_once() {
     let store = tempfile::tempdir().unwrap();
     let port = free_port();
-    let template: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(workspace_root().join("tests/fixtures/github/issue_comment.created.json"))
-            .unwrap(),
-    )
-    .unwrap();
+    let template = comment_template();
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
@@ -134,22 +159,7 @@ async fn acknowledged_deliveries_survive_sigkill_exactly_once() {
         s.await.unwrap();
     }
     // Let the last incarnation drain the queue, then stop it.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let text = client
-            .get(format!("http://127.0.0.1:{port}/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if text.contains("canopy_inbox_queue_depth 0\n") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "queue did not drain");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_drained(&client, port, Duration::from_secs(60)).await;
     {
         let mut s = server.lock().unwrap();
         s.kill().unwrap();
@@ -185,11 +195,7 @@ async fn acknowledged_deliveries_survive_sigkill_exactly_once() {
 async fn the_journal_is_replayed_after_sigkill_and_its_torn_tail_dropped() {
     let store = tempfile::tempdir().unwrap();
     let port = free_port();
-    let template: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(workspace_root().join("tests/fixtures/github/issue_comment.created.json"))
-            .unwrap(),
-    )
-    .unwrap();
+    let template = comment_template();
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
     let mut server = start_with(port, store.path(), "0");
@@ -248,22 +254,7 @@ async fn the_journal_is_replayed_after_sigkill_and_its_torn_tail_dropped() {
     )
     .await;
     assert_eq!(again, 200, "a replayed delivery is a duplicate");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let text = client
-            .get(format!("{base}/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if text.contains("canopy_inbox_queue_depth 0\n") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "queue did not drain");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_drained(&client, port, Duration::from_secs(30)).await;
     server.kill().unwrap();
     server.wait().unwrap();
     assert_stored_and_processed_once(&list_json(BIN, &["inbox", "list"], s, &[]), &acked);
