@@ -45,6 +45,16 @@ fn fold(
     durability: Durability,
 ) -> Result<Vec<WriteOutcome>, StoreError> {
     let _folding = lock(&intake.folding)?;
+    fold_holding(db, intake, ops, durability)
+}
+
+/// [`fold`], the folding lock already held.
+fn fold_holding(
+    db: &Database,
+    intake: &Intake,
+    ops: Vec<WriteOp>,
+    durability: Durability,
+) -> Result<Vec<WriteOutcome>, StoreError> {
     let durable = matches!(durability, Durability::Immediate);
     let mut journal = lock(&intake.journal)?;
     let (taken, after) = (journal.take(durable), journal.last_seq);
@@ -111,10 +121,13 @@ impl RedbStore {
     /// Folds the journal's waiting deliveries into redb (not durably: the journal keeps them
     /// until a durable commit), so a read of the inbox sees every acknowledged delivery.
     pub(super) fn settle(&self) -> Result<(), StoreError> {
-        if let Some(intake) = &self.intake
-            && lock(&intake.journal)?.has_pending()
-        {
-            fold(&self.db, intake, Vec::new(), Durability::None)?;
+        let Some(intake) = &self.intake else {
+            return Ok(());
+        };
+        // A fold under way has taken deliveries it has not committed yet: wait for it.
+        let _folding = lock(&intake.folding)?;
+        if lock(&intake.journal)?.has_pending() {
+            fold_holding(&self.db, intake, Vec::new(), Durability::None)?;
         }
         Ok(())
     }
