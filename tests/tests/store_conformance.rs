@@ -925,11 +925,14 @@ fn a_repository_is_processed_in_arrival_order_across_claimants(f: &Fixture) {
         .claim_pending(&claim("a", "2026-01-01T10:00:03Z"), 1)
         .unwrap();
     assert_eq!(pending_ids(&a), ["r1"]);
+    // The claim carries each delivery's ordering key, read once by the store.
+    assert_eq!(a[0].key, "o/r");
     // b may not take r2 while a holds the earlier r1 of the same repository.
     let b = other
         .claim_pending(&claim("b", "2026-01-01T10:00:04Z"), 10)
         .unwrap();
     assert_eq!(pending_ids(&b), ["x1"]);
+    assert_eq!(b[0].key, "o/x");
     // a itself may: it processes them in order.
     let a2 = s
         .claim_pending(&claim("a", "2026-01-01T10:00:05Z"), 10)

@@ -106,6 +106,8 @@ pub struct Pending {
     pub seq: u64,
     /// The delivery with its body.
     pub delivery: Delivery,
+    /// Its ordering key ([`Delivery::ordering_key`]), read once by the store that claimed it.
+    pub key: String,
 }
 
 /// Short name of a state, as printed by `canopy inbox list`.

@@ -143,7 +143,7 @@ impl Pool {
             }
             let mut groups: Vec<Vec<Pending>> = senders.iter().map(|_| Vec::new()).collect();
             for p in batch {
-                groups[partition(&p.delivery, senders.len())].push(p);
+                groups[partition(&p.key, senders.len())].push(p);
             }
             for (worker, group) in groups.into_iter().enumerate() {
                 if group.is_empty() {
@@ -418,13 +418,13 @@ pub(crate) fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "unknown panic".into())
 }
 
-/// The worker a delivery goes to: by its repository, so that a repository's deliveries are
-/// processed in arrival order (a reaction then sees every earlier event of its change).
-pub fn partition(d: &Delivery, workers: usize) -> usize {
+/// The worker a delivery goes to, by its ordering key (its repository, as claimed in
+/// [`Pending::key`]), so that a repository's deliveries are processed in arrival order (a
+/// reaction then sees every earlier event of its change).
+pub fn partition(key: &str, workers: usize) -> usize {
     if workers <= 1 {
         return 0;
     }
-    let key = d.ordering_key();
     let mut h: u64 = 0xcbf29ce484222325;
     for b in key.bytes() {
         h ^= u64::from(b);

@@ -35,7 +35,7 @@ const CLAIM: &str = "WITH c AS ( \
        ORDER BY d.seq LIMIT $4 FOR UPDATE SKIP LOCKED) \
      UPDATE deliveries d SET claim_owner = $1, claim_until_ms = $3 FROM c \
      WHERE d.platform = c.platform AND d.id = c.id \
-     RETURNING d.seq, d.platform, d.id, d.event, d.received_at, d.body";
+     RETURNING d.seq, d.platform, d.id, d.event, d.received_at, d.body, d.ordering_key";
 
 const FINISH: &str = "UPDATE deliveries SET state = $3, state_at = $4, reason = $5, events = $6, \
        attempts = attempts + 1, claim_owner = NULL, claim_until_ms = NULL \
@@ -393,6 +393,7 @@ async fn claim_in_transaction(
                 )?,
                 body: r.try_get(5).map_err(pg_err)?,
             },
+            key: r.try_get(6).map_err(pg_err)?,
         });
     }
     out.sort_by_key(|p| p.seq);

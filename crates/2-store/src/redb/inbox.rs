@@ -11,6 +11,7 @@ use canopy_core::{
 use chrono::{DateTime, Utc};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 
+use super::journal::Journaled;
 use super::{RedbStore, bodies, consent, db_err, insert_events, last_run_in, outbox, put_meta_in};
 use crate::{Claim, InboxStore, StoreError, decode, encode, transitions};
 
@@ -35,16 +36,23 @@ pub(super) fn init_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Applies operations in `txn` and commits it (durably, unless the store is a scratch one);
-/// one outcome per op. The inbox's tables are opened once for the whole batch.
+/// Applies operations in `txn` and commits it (with the transaction's durability); one
+/// outcome per op. First stores the deliveries of the intake journal not yet in the tables
+/// (`folded`, with the queue positions the journal gave them; a known id is skipped, as after
+/// a replay); queue positions handed out here follow `after` and every folded one. Returns the
+/// outcomes and the last queue position. The inbox's tables are opened once for the batch.
 pub(super) fn apply_writes(
     txn: WriteTransaction,
     ops: Vec<WriteOp>,
-) -> Result<Vec<WriteOutcome>, StoreError> {
+    folded: &[Journaled],
+    after: u64,
+) -> Result<(Vec<WriteOutcome>, u64), StoreError> {
     let mut outcomes = Vec::with_capacity(ops.len());
+    let last;
     {
         let mut counters = txn.open_table(COUNTERS).map_err(db_err)?;
-        let mut seq = counters.get(SEQ).map_err(db_err)?.map_or(0, |v| v.value());
+        let stored = counters.get(SEQ).map_err(db_err)?.map_or(0, |v| v.value());
+        let mut seq = stored.max(after);
         let mut inbox = Tables {
             deliveries: txn.open_table(DELIVERIES).map_err(db_err)?,
             bodies: bodies::writer(&txn)?,
@@ -52,14 +60,28 @@ pub(super) fn apply_writes(
             queue: txn.open_table(QUEUE).map_err(db_err)?,
             quarantine: txn.open_table(QUARANTINE).map_err(db_err)?,
         };
+        for (at, d) in folded {
+            inbox.fold(*at, d)?;
+            seq = seq.max(*at);
+        }
         for op in ops {
             let outcome = apply_one(&txn, &mut inbox, op, &mut seq)?;
             outcomes.push(outcome);
         }
         counters.insert(SEQ, seq).map_err(db_err)?;
+        last = seq;
     }
     txn.commit().map_err(db_err)?;
-    Ok(outcomes)
+    Ok((outcomes, last))
+}
+
+/// Which of `keys` (platform, delivery id) the store already holds.
+pub(super) fn known(db: &redb::Database, keys: &[(&str, &str)]) -> Result<Vec<bool>, StoreError> {
+    let txn = db.begin_read().map_err(db_err)?;
+    let deliveries = txn.open_table(DELIVERIES).map_err(db_err)?;
+    keys.iter()
+        .map(|k| Ok(deliveries.get(*k).map_err(db_err)?.is_some()))
+        .collect()
 }
 
 /// The platform a stored key names.
@@ -71,6 +93,7 @@ fn platform_named(name: &str) -> Option<Platform> {
 
 impl InboxStore for RedbStore {
     fn claim_pending(&self, claim: &Claim, limit: usize) -> Result<Vec<Pending>, StoreError> {
+        self.settle()?;
         // The claim table is locked before the snapshot is taken: a completion commits first and
         // releases its claim after, so a claim seen released here is already in the snapshot
         // (taken the other way round, a delivery completed in between looked queued and free).
@@ -124,12 +147,14 @@ impl InboxStore for RedbStore {
             out.push(Pending {
                 seq: k.value(),
                 delivery: rec.delivery,
+                key,
             });
         }
         Ok(out)
     }
 
     fn queue_depth(&self) -> Result<u64, StoreError> {
+        self.settle()?;
         use redb::ReadableTableMetadata;
         let txn = self.db.begin_read().map_err(db_err)?;
         let queue = txn.open_table(QUEUE).map_err(db_err)?;
@@ -137,6 +162,7 @@ impl InboxStore for RedbStore {
     }
 
     fn oldest_pending(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.settle()?;
         let txn = self.db.begin_read().map_err(db_err)?;
         let queue = txn.open_table(QUEUE).map_err(db_err)?;
         let Some((_, v)) = queue.first().map_err(db_err)? else {
@@ -158,6 +184,7 @@ impl InboxStore for RedbStore {
         &self,
         visit: &mut dyn FnMut(DeliveryRecord) -> ControlFlow<()>,
     ) -> Result<(), StoreError> {
+        self.settle()?;
         let txn = self.db.begin_read().map_err(db_err)?;
         let t = txn.open_table(DELIVERIES).map_err(db_err)?;
         for entry in t.iter().map_err(db_err)? {
@@ -170,6 +197,7 @@ impl InboxStore for RedbStore {
     }
 
     fn quarantined(&self) -> Result<Vec<DeliveryRecord>, StoreError> {
+        self.settle()?;
         let txn = self.db.begin_read().map_err(db_err)?;
         let q = txn.open_table(QUARANTINE).map_err(db_err)?;
         let deliveries = txn.open_table(DELIVERIES).map_err(db_err)?;
@@ -185,6 +213,7 @@ impl InboxStore for RedbStore {
     }
 
     fn delivery(&self, platform: Platform, id: &str) -> Result<Option<DeliveryRecord>, StoreError> {
+        self.settle()?;
         let txn = self.db.begin_read().map_err(db_err)?;
         let t = txn.open_table(DELIVERIES).map_err(db_err)?;
         t.get((platform.as_str(), id))
@@ -194,6 +223,7 @@ impl InboxStore for RedbStore {
     }
 
     fn delivery_body(&self, platform: Platform, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.settle()?;
         let txn = self.db.begin_read().map_err(db_err)?;
         bodies::Reader::open(&txn)?.get(platform.as_str(), id)
     }
@@ -325,24 +355,55 @@ impl Tables<'_> {
         mut d: canopy_core::Delivery,
         seq: &mut u64,
     ) -> Result<WriteOutcome, StoreError> {
-        let known = self.deliveries.get((d.platform.as_str(), d.id.as_str()));
-        if known.map_err(db_err)?.is_some() {
+        if self.holds(&d)? {
             return Ok(WriteOutcome::Duplicate);
         }
         *seq += 1;
         let body = std::mem::take(&mut d.body);
+        self.insert_pending(*seq, d, &body)?;
+        Ok(WriteOutcome::Received { seq: *seq })
+    }
+
+    /// Stores a delivery of the intake journal at the queue position it was given, unless the
+    /// store has it already (it was folded before a crash, and the journal replayed).
+    fn fold(&mut self, seq: u64, d: &canopy_core::Delivery) -> Result<(), StoreError> {
+        if self.holds(d)? {
+            return Ok(());
+        }
+        let head = canopy_core::Delivery {
+            platform: d.platform,
+            id: d.id.clone(),
+            event: d.event.clone(),
+            received_at: d.received_at,
+            body: Vec::new(),
+        };
+        self.insert_pending(seq, head, &d.body)
+    }
+
+    fn holds(&self, d: &canopy_core::Delivery) -> Result<bool, StoreError> {
+        let known = self.deliveries.get((d.platform.as_str(), d.id.as_str()));
+        Ok(known.map_err(db_err)?.is_some())
+    }
+
+    /// Writes a pending delivery's record, body and queue entry.
+    fn insert_pending(
+        &mut self,
+        seq: u64,
+        d: canopy_core::Delivery,
+        body: &[u8],
+    ) -> Result<(), StoreError> {
         let rec = DeliveryRecord {
             body_len: body.len() as u64,
-            seq: *seq,
+            seq,
             attempts: 0,
             state: DeliveryState::Pending,
             delivery: d,
         };
         self.put(&rec)?;
         let key = (rec.delivery.platform.as_str(), rec.delivery.id.as_str());
-        self.packer.put(&mut self.bodies, key, &body)?;
-        self.queue.insert(*seq, key).map_err(db_err)?;
-        Ok(WriteOutcome::Received { seq: *seq })
+        self.packer.put(&mut self.bodies, key, body)?;
+        self.queue.insert(seq, key).map_err(db_err)?;
+        Ok(())
     }
 
     /// The record of a pending delivery, or why it cannot be completed.

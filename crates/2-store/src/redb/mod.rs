@@ -1,6 +1,8 @@
 //! The embedded store on redb (pure Rust, ACID, copy-on-write B-trees). One file per store
 //! directory, opened by one process at a time; every write transaction is committed with
 //! immediate durability (fsync), except in a scratch store ([`RedbStore::open_scratch`]).
+//! New deliveries go first to an append-only intake journal beside the database
+//! (`intake.journal`, see [`journal`]) and reach redb's tables in bigger transactions.
 //! Claims on deliveries and actions are kept in memory: only this process can hold the file,
 //! so they need not survive it.
 
@@ -9,6 +11,8 @@ mod claims;
 mod consent;
 mod events;
 mod inbox;
+mod intake;
+mod journal;
 mod migrate;
 mod outbox;
 mod reports;
@@ -40,10 +44,14 @@ pub const DB_FILE: &str = "canopy.redb";
 
 /// The embedded, single-file store.
 pub struct RedbStore {
-    db: Database,
+    db: std::sync::Arc<Database>,
     path: PathBuf,
     claims: Mutex<Claims>,
     durability: redb::Durability,
+    /// The intake journal (durable stores only; a scratch store writes receipts to redb).
+    intake: Option<std::sync::Arc<intake::Intake>>,
+    /// The thread folding the journal into redb.
+    folder: Option<std::thread::JoinHandle<()>>,
 }
 
 fn db_err<E: Into<redb::Error>>(e: E) -> StoreError {
@@ -81,13 +89,18 @@ impl RedbStore {
                     message: other.to_string(),
                 },
             })?;
-        let store = RedbStore {
-            db,
+        let mut store = RedbStore {
+            db: std::sync::Arc::new(db),
             path: dir.to_path_buf(),
             claims: Mutex::default(),
             durability,
+            intake: None,
+            folder: None,
         };
         store.check_or_init_format()?;
+        if matches!(durability, redb::Durability::Immediate) {
+            store.open_journal()?;
+        }
         Ok(store)
     }
 
@@ -234,7 +247,7 @@ fn last_run_in(txn: &WriteTransaction, key: &str) -> Result<Option<DateTime<Utc>
 impl Store for RedbStore {
     fn apply_writes(&self, ops: Vec<WriteOp>) -> Result<Vec<WriteOutcome>, StoreError> {
         let released = claims::Released::of(&ops);
-        let outcomes = inbox::apply_writes(self.begin_write()?, ops)?;
+        let outcomes = self.apply_batch(ops)?;
         if let Ok(mut c) = self.claims.lock() {
             c.release(&released);
         }
