@@ -22,6 +22,7 @@ pub mod outbox;
 pub mod replay;
 pub mod report;
 pub mod sentiment;
+mod sentiment_suite;
 pub mod serve;
 pub mod store;
 pub mod ttm;
