@@ -682,6 +682,13 @@ fn sticky(repo: &str, n: u64, body: &str) -> Enqueue {
 
 fn deliveries_are_stored_once_and_processed_once(f: &Fixture) {
     let s = f.store.as_ref();
+    let d1 = two_received_once(s);
+    the_first_completed_once(s, &d1);
+    the_second_ignored(s);
+}
+
+/// Two deliveries received (one of them twice): queued once each, in arrival order.
+fn two_received_once(s: &dyn Store) -> Delivery {
     let d1 = delivery("d1", "o/r", "2026-01-01T10:00:00Z");
     let d2 = delivery("d2", "o/r", "2026-01-01T10:00:01Z");
     let got = s
@@ -721,6 +728,12 @@ fn deliveries_are_stored_once_and_processed_once(f: &Fixture) {
     );
     assert_eq!(s.delivery(Platform::Gerrit, "d1").unwrap(), None);
 
+    d1
+}
+
+/// The first claimed and completed with its events, actions and meta; completing it again,
+/// or a delivery never received, is rejected and writes nothing.
+fn the_first_completed_once(s: &dyn Store, d1: &Delivery) {
     let claimed = s
         .claim_pending(&claim("w", "2026-01-01T10:01:00Z"), 10)
         .unwrap();
@@ -764,7 +777,10 @@ fn deliveries_are_stored_once_and_processed_once(f: &Fixture) {
     assert_eq!(repo_events(s, "o/r", TimeRange::ALL).unwrap(), vec![ev]);
     assert!(s.outbox_item("sticky:github:o/r#1").unwrap().is_some());
     assert_eq!(s.queue_depth().unwrap(), 1);
-    // Ignored: stored, not processed.
+}
+
+/// The second completed as ignored: stored, not processed; the queue is then empty.
+fn the_second_ignored(s: &dyn Store) {
     let ignore = WriteOp::Complete {
         platform: Platform::Github,
         id: "d2".into(),
