@@ -1101,6 +1101,13 @@ fn outbox_modes_claims_and_results(f: &Fixture) {
     let s = f.store.as_ref();
     let other = (f.replica)();
     let now = t("2026-01-01T10:00:00Z");
+    enqueue_once_replace_and_later(s, now);
+    a_claim_is_exclusive_and_a_result_records_what_was_sent(s, other.as_ref(), now);
+    lapsed_claims_are_taken_over_and_later_items_wait(s, other.as_ref(), now);
+}
+
+/// A reply enqueued once (again: unchanged), a sticky comment, and one due an hour later.
+fn enqueue_once_replace_and_later(s: &dyn Store, now: DateTime<Utc>) {
     let reply = Enqueue {
         id: "reply:1".into(),
         action: Action::PostComment {
@@ -1128,6 +1135,15 @@ fn outbox_modes_claims_and_results(f: &Fixture) {
     later.due_at = now + Duration::hours(1);
     apply(s, WriteOp::Enqueue(later, now));
     assert_eq!(s.next_due().unwrap(), Some(now));
+}
+
+/// Claimed by one worker, another sees nothing due until the lease lapses; a result records
+/// the content that was sent, and newer content stays pending.
+fn a_claim_is_exclusive_and_a_result_records_what_was_sent(
+    s: &dyn Store,
+    other: &dyn Store,
+    now: DateTime<Utc>,
+) {
     // Claimed by one worker; another sees nothing due until the lease lapses.
     let a = s
         .claim_due(&claim("a", "2026-01-01T10:00:00Z"), 10)
@@ -1162,7 +1178,7 @@ fn outbox_modes_claims_and_results(f: &Fixture) {
         at: now,
     };
     assert_eq!(
-        apply(other.as_ref(), done_v2),
+        apply(other, done_v2),
         WriteOutcome::Completed { new_events: 0 }
     );
     let item = s.outbox_item("sticky:github:o/r#1").unwrap().unwrap();
@@ -1180,7 +1196,15 @@ fn outbox_modes_claims_and_results(f: &Fixture) {
         s.outbox_item("sticky:github:o/r#1").unwrap().unwrap().state,
         OutboxState::Pending
     );
-    // The reply's claim lapses (its worker died between sending and recording): taken over.
+}
+
+/// The reply's claim lapses (its worker died between sending and recording): taken over; items
+/// due later are not claimed before their time; a result for an unknown item is rejected.
+fn lapsed_claims_are_taken_over_and_later_items_wait(
+    s: &dyn Store,
+    other: &dyn Store,
+    now: DateTime<Utc>,
+) {
     let c = other
         .claim_due(&claim("b", "2026-01-01T10:05:01Z"), 10)
         .unwrap();
