@@ -429,7 +429,6 @@ fn indexes_answer_what_a_scan_computes(f: &Fixture) {
 /// Measured CI energy enters as an inbox delivery whose events (`ci_energy_measured`) are
 /// stored beside the job's and found by its commit and change, values intact.
 fn a_measurement_delivery_stores_its_events_beside_the_job(f: &Fixture) {
-    use canopy_analyzer::event::{EnergyMeasuredEvent, MeasureOutcome};
     let s = f.store.as_ref();
     let at = DateTime::parse_from_rfc3339("2026-11-03T16:33:40Z").unwrap();
     let job = Event::new(
@@ -445,41 +444,7 @@ fn a_measurement_delivery_stores_its_events_beside_the_job(f: &Fixture) {
         }),
     );
     s.put_events(std::slice::from_ref(&job)).unwrap();
-    let measured = |attempt: u32, outcome: MeasureOutcome| {
-        Event::new(
-            format!("energy:gh:job:9:1:{attempt}"),
-            Platform::Github,
-            "o/r",
-            at + Duration::minutes(i64::from(attempt) * 10),
-            EventKind::CiEnergyMeasured(EnergyMeasuredEvent {
-                job_id: "gh:job:9:1".into(),
-                name: "build".into(),
-                source: "kepler".into(),
-                change: None,
-                patchset: None,
-                head_sha: Some("def456".into()),
-                attempt,
-                outcome,
-            }),
-        )
-    };
-    let tries = vec![
-        measured(
-            1,
-            MeasureOutcome::Unmeasured {
-                reason: "Prometheus answered HTTP 503".into(),
-                retry_at: Some(t("2026-11-03T16:54:40Z")),
-            },
-        ),
-        measured(
-            2,
-            MeasureOutcome::Measured {
-                joules: 30_400.000_000_001,
-                series: 1,
-                coverage: 0.987,
-            },
-        ),
-    ];
+    let tries = measurement_tries(at);
     let now = "2026-11-03T16:55:00Z";
     let d = canopy_forge::measured::delivery(Platform::Github, "o/r", tries.clone(), t(now));
     assert!(matches!(
@@ -524,6 +489,47 @@ fn a_measurement_delivery_stores_its_events_beside_the_job(f: &Fixture) {
             *sent
         );
     }
+}
+
+/// Two measurements of job `gh:job:9:1`: the first failed (Prometheus answered 503), the second
+/// measured it.
+fn measurement_tries(at: DateTime<chrono::FixedOffset>) -> Vec<Event> {
+    use canopy_analyzer::event::{EnergyMeasuredEvent, MeasureOutcome};
+    let measured = |attempt: u32, outcome: MeasureOutcome| {
+        Event::new(
+            format!("energy:gh:job:9:1:{attempt}"),
+            Platform::Github,
+            "o/r",
+            at + Duration::minutes(i64::from(attempt) * 10),
+            EventKind::CiEnergyMeasured(EnergyMeasuredEvent {
+                job_id: "gh:job:9:1".into(),
+                name: "build".into(),
+                source: "kepler".into(),
+                change: None,
+                patchset: None,
+                head_sha: Some("def456".into()),
+                attempt,
+                outcome,
+            }),
+        )
+    };
+    vec![
+        measured(
+            1,
+            MeasureOutcome::Unmeasured {
+                reason: "Prometheus answered HTTP 503".into(),
+                retry_at: Some(t("2026-11-03T16:54:40Z")),
+            },
+        ),
+        measured(
+            2,
+            MeasureOutcome::Measured {
+                joules: 30_400.000_000_001,
+                series: 1,
+                coverage: 0.987,
+            },
+        ),
+    ]
 }
 
 fn text_with_nul_characters_round_trips(f: &Fixture) {
