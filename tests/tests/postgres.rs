@@ -518,18 +518,8 @@ fn an_embedded_store_is_copied_into_postgres_with_everything_in_it() {
         "{again}"
     );
     // Both stores list the same events, deliveries and actions; the URL also comes from a file.
-    let url_file = home.path().join("store-url");
-    std::fs::write(
-        &url_file,
-        format!(
-            "postgres://canopy:{}@127.0.0.1:{}/{}\n",
-            pg::PASSWORD,
-            pg::cluster().port,
-            db.name
-        ),
-    )
-    .unwrap();
-    let file_env = [("CANOPY_STORE_FILE", url_file.to_str().unwrap())];
+    let file_env = url_in_a_file(home.path(), &db.name);
+    let file_env = [("CANOPY_STORE_FILE", file_env.as_str())];
     for what in [["events", "list"], ["inbox", "list"], ["outbox", "list"]] {
         let embedded = lines_ok(&canopy_env(
             &[what[0], what[1], "--store", from, "--format", "json"],
@@ -542,16 +532,35 @@ fn an_embedded_store_is_copied_into_postgres_with_everything_in_it() {
         assert!(!embedded.is_empty(), "{what:?}");
         assert_eq!(embedded, postgres, "{what:?} differ");
     }
-    // A wrong password is a clear error that never shows the password.
+    bad_password_and_missing_key_file_are_named(&db.name, &file_env);
+}
+
+/// The store's URL written to a file under `home` (read through `CANOPY_STORE_FILE`); its path.
+fn url_in_a_file(home: &std::path::Path, db: &str) -> String {
+    let url_file = home.join("store-url");
+    std::fs::write(
+        &url_file,
+        format!(
+            "postgres://canopy:{}@127.0.0.1:{}/{db}\n",
+            pg::PASSWORD,
+            pg::cluster().port,
+        ),
+    )
+    .unwrap();
+    url_file.to_str().unwrap().to_string()
+}
+
+/// A wrong password is a clear error that never shows the password; reports need a key file
+/// outside the database.
+fn bad_password_and_missing_key_file_are_named(db: &str, file_env: &[(&str, &str)]) {
     let out = canopy_env(
         &[
             "events",
             "list",
             "--store",
             &format!(
-                "postgres://canopy:wrong-pw@127.0.0.1:{}/{}",
+                "postgres://canopy:wrong-pw@127.0.0.1:{}/{db}",
                 pg::cluster().port,
-                db.name
             ),
         ],
         &[],
@@ -565,7 +574,7 @@ fn an_embedded_store_is_copied_into_postgres_with_everything_in_it() {
     // Reports need a key file outside the database.
     let out = canopy_env(
         &["report", "create", "--period", "2026", "--format", "json"],
-        &file_env,
+        file_env,
     );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("key_file"), "{err}");
