@@ -106,37 +106,7 @@ async fn acknowledged_deliveries_survive_sigkill_exactly_once() {
     wait_healthy(&client, port).await;
 
     let acked: Arc<Mutex<HashSet<String>>> = Arc::default();
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let mut senders = Vec::new();
-    for _ in 0..CONCURRENCY {
-        let (client, acked, next, template) = (
-            client.clone(),
-            acked.clone(),
-            next.clone(),
-            template.clone(),
-        );
-        senders.push(tokio::spawn(async move {
-            loop {
-                let n = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                if n >= DELIVERIES {
-                    return;
-                }
-                let body = body_for(&template, n);
-                let id = format!("crash-{n}");
-                // Like GitHub's "redeliver": try again until the server answers.
-                let base = format!("http://127.0.0.1:{port}");
-                for _ in 0..400 {
-                    let status =
-                        post_github(&client, &base, SECRET, "issue_comment", &id, &body).await;
-                    if (200..300).contains(&status) {
-                        acked.lock().unwrap().insert(id.clone());
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_millis(25)).await;
-                }
-            }
-        }));
-    }
+    let senders = redelivering_burst(&client, port, &template, &acked);
     // Kill the server several times while the burst is in flight, restarting it each time.
     for k in 0..KILLS {
         // Kill at evenly spaced points of the burst, so every kill lands mid-flight.
@@ -185,6 +155,49 @@ async fn acknowledged_deliveries_survive_sigkill_exactly_once() {
             per_delivery.get(id)
         );
     }
+}
+
+/// `CONCURRENCY` senders posting `DELIVERIES` signed comments to the server on `port`, each
+/// retried like GitHub's "redeliver" until the server answers 2xx; the acknowledged ids go to
+/// `acked`.
+fn redelivering_burst(
+    client: &reqwest::Client,
+    port: u16,
+    template: &serde_json::Value,
+    acked: &Arc<Mutex<HashSet<String>>>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut senders = Vec::new();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    for _ in 0..CONCURRENCY {
+        let (client, acked, next, template) = (
+            client.clone(),
+            acked.clone(),
+            next.clone(),
+            template.clone(),
+        );
+        senders.push(tokio::spawn(async move {
+            loop {
+                let n = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                if n >= DELIVERIES {
+                    return;
+                }
+                let body = body_for(&template, n);
+                let id = format!("crash-{n}");
+                // Like GitHub's "redeliver": try again until the server answers.
+                let base = format!("http://127.0.0.1:{port}");
+                for _ in 0..400 {
+                    let status =
+                        post_github(&client, &base, SECRET, "issue_comment", &id, &body).await;
+                    if (200..300).contains(&status) {
+                        acked.lock().unwrap().insert(id.clone());
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(25)).await;
+                }
+            }
+        }));
+    }
+    senders
 }
 
 /// The intake journal after a SIGKILL: deliveries acknowledged by an intake-only server are in
