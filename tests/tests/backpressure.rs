@@ -113,33 +113,11 @@ async fn an_old_backlog_makes_the_server_unready_until_it_drains() {
     })
     .await;
 
-    // Ready with nothing waiting (once the workers run).
-    let mut ready = (0, Value::Null);
-    for _ in 0..100 {
-        ready = readyz(&r).await;
-        if ready.0 == 200 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(ready.0, 200, "{}", ready.1);
-    assert_eq!(ready.1["backlog"], 0);
-    assert_eq!(ready.1["backlog_age_seconds"], 0.0);
-    assert_eq!(ready.1["backlog_age_limit_seconds"], 30.0);
+    ready_when_nothing_waits(&r).await;
 
     // Two deliveries wait (the first holds a worker at the gate).
     for id in ["d-1", "d-2"] {
-        let body = br#"{"n":1}"#;
-        let resp = reqwest::Client::new()
-            .post(format!("http://{}/webhooks/github", r.addr))
-            .header("X-GitHub-Event", "issue_comment")
-            .header("X-GitHub-Delivery", id)
-            .header("X-Hub-Signature-256", github_signature(SECRET, body))
-            .body(body.to_vec())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 202);
+        assert_eq!(post_tiny_comment(&r, id).await, 202);
         clock.advance(chrono::Duration::seconds(10));
     }
     // The oldest arrived 20 s ago by the clock: still within the limit.
@@ -178,6 +156,37 @@ async fn an_old_backlog_makes_the_server_unready_until_it_drains() {
     assert_eq!(body["backlog"], 0);
     assert_eq!(body["backlog_age_seconds"], 0.0);
     r.shutdown(Duration::from_secs(1)).await;
+}
+
+/// Ready with nothing waiting (once the workers run), with the backlog's figures at zero.
+async fn ready_when_nothing_waits(r: &Running) {
+    let mut ready = (0, Value::Null);
+    for _ in 0..100 {
+        ready = readyz(r).await;
+        if ready.0 == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(ready.0, 200, "{}", ready.1);
+    assert_eq!(ready.1["backlog"], 0);
+    assert_eq!(ready.1["backlog_age_seconds"], 0.0);
+    assert_eq!(ready.1["backlog_age_limit_seconds"], 30.0);
+}
+
+/// Posts a signed `issue_comment` delivery `id` with a tiny body; the status.
+async fn post_tiny_comment(r: &Running, id: &str) -> u16 {
+    let body = br#"{"n":1}"#;
+    let resp = reqwest::Client::new()
+        .post(format!("http://{}/webhooks/github", r.addr))
+        .header("X-GitHub-Event", "issue_comment")
+        .header("X-GitHub-Delivery", id)
+        .header("X-Hub-Signature-256", github_signature(SECRET, body))
+        .body(body.to_vec())
+        .send()
+        .await
+        .unwrap();
+    resp.status().as_u16()
 }
 
 #[tokio::test]
