@@ -1538,25 +1538,7 @@ fn postgres_schema_1_events_get_their_kinds_and_job_keys_when_migrated() {
     use std::io::Write;
     let db = canopy_e2e::pg::fresh_database();
     // A database as schema version 1 left it, with events in its JSON form.
-    let (_, _, initial) = canopy_store::postgres::MIGRATIONS[0];
-    let mut sql = String::from(initial);
-    sql.push_str("CREATE TABLE canopy_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());\n");
-    sql.push_str("INSERT INTO canopy_migrations (version, name) VALUES (1, 'initial');\n");
-    let mut events = indexed_events();
-    // A job whose name has a NUL, as an old store may hold.
-    events.push(job_at("ci:5", "odd\0name", None, None, "bbb", 6));
-    for e in &events {
-        let json = serde_json::to_string(e).unwrap().replace('\'', "''");
-        sql.push_str(&format!(
-            "INSERT INTO events (repo, id, at_ms, change_number, head_sha, data) VALUES ('{}', '{}', {}, {}, {}, convert_to('{}', 'UTF8'));\n",
-            e.repo,
-            e.id,
-            e.at_millis(),
-            e.change_number().map_or("NULL".to_string(), |n| n.to_string()),
-            e.head_sha().map_or("NULL".to_string(), |h| format!("'{h}'")),
-            json,
-        ));
-    }
+    let sql = schema_1_with_events();
     let mut psql = std::process::Command::new("psql")
         .args([&db.url, "-v", "ON_ERROR_STOP=1", "-q", "-f", "-"])
         .env("PGPASSWORD", canopy_e2e::pg::PASSWORD)
@@ -1618,4 +1600,29 @@ fn postgres_schema_1_events_get_their_kinds_and_job_keys_when_migrated() {
         .into_iter()
         .collect();
     assert_eq!(summaries, want);
+}
+
+/// The SQL that makes a database as schema version 1 left it, holding the indexed events and a
+/// job whose name has a NUL (as an old store may hold), in their JSON form.
+fn schema_1_with_events() -> String {
+    let (_, _, initial) = canopy_store::postgres::MIGRATIONS[0];
+    let mut sql = String::from(initial);
+    sql.push_str("CREATE TABLE canopy_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());\n");
+    sql.push_str("INSERT INTO canopy_migrations (version, name) VALUES (1, 'initial');\n");
+    let mut events = indexed_events();
+    // A job whose name has a NUL, as an old store may hold.
+    events.push(job_at("ci:5", "odd\0name", None, None, "bbb", 6));
+    for e in &events {
+        let json = serde_json::to_string(e).unwrap().replace('\'', "''");
+        sql.push_str(&format!(
+            "INSERT INTO events (repo, id, at_ms, change_number, head_sha, data) VALUES ('{}', '{}', {}, {}, {}, convert_to('{}', 'UTF8'));\n",
+            e.repo,
+            e.id,
+            e.at_millis(),
+            e.change_number().map_or("NULL".to_string(), |n| n.to_string()),
+            e.head_sha().map_or("NULL".to_string(), |h| format!("'{h}'")),
+            json,
+        ));
+    }
+    sql
 }
