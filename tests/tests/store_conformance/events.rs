@@ -254,17 +254,7 @@ pub(super) fn indexes_answer_what_a_scan_computes(f: &Fixture) {
             ids(&|v| by_scan::scan_job(s, "o/r", job, v).unwrap())
         );
     }
-    let mut summaries = Vec::new();
-    s.scan_change_summaries("o/r", &mut |n, sum| {
-        summaries.push((n, sum));
-        ControlFlow::Continue(())
-    })
-    .unwrap();
-    let want: Vec<_> = by_scan::change_summaries(s, "o/r")
-        .unwrap()
-        .into_iter()
-        .collect();
-    assert_eq!(summaries, want);
+    let summaries = summaries_agree_with_a_scan(s, "o/r");
     assert_eq!(
         summaries.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
         [7, 8]

@@ -174,3 +174,22 @@ fn sticky(repo: &str, n: u64, body: &str) -> Enqueue {
         mode: EnqueueMode::Replace,
     }
 }
+
+/// The change summaries the store's index holds for `repo`, checked against a scan.
+fn summaries_agree_with_a_scan(
+    s: &dyn Store,
+    repo: &str,
+) -> Vec<(u64, canopy_analyzer::change_summary::ChangeSummary)> {
+    let mut summaries = Vec::new();
+    s.scan_change_summaries(repo, &mut |n, sum| {
+        summaries.push((n, sum));
+        ControlFlow::Continue(())
+    })
+    .unwrap();
+    let want: Vec<_> = by_scan::change_summaries(s, repo)
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(summaries, want);
+    summaries
+}

@@ -145,17 +145,7 @@ pub(super) fn postgres_schema_1_events_get_their_kinds_and_job_keys_when_migrate
         ids(&|v| s.scan_job("o/r", "odd\0name", v).unwrap()),
         ["ci:5"]
     );
-    let mut summaries = Vec::new();
-    s.scan_change_summaries("o/r", &mut |n, sum| {
-        summaries.push((n, sum));
-        ControlFlow::Continue(())
-    })
-    .unwrap();
-    let want: Vec<_> = by_scan::change_summaries(s, "o/r")
-        .unwrap()
-        .into_iter()
-        .collect();
-    assert_eq!(summaries, want);
+    summaries_agree_with_a_scan(s, "o/r");
 }
 
 /// The SQL that makes a database as schema version 1 left it, holding the indexed events and a
