@@ -1,9 +1,9 @@
 //! A GitHub bot in the in-process harness against the fake GitHub, and PR #7's story: the
 //! helpers of the action tests (`actions.rs`, `action_faults.rs`).
 
+use crate::Webhooks as _;
 use crate::fake_github::FakeGitHub;
 use crate::harness::{Harness, TestClock};
-use crate::{Webhooks as _, workspace_root};
 
 /// The fake GitHub's token.
 pub const TOKEN: &str = "test-token";
@@ -12,10 +12,7 @@ pub const REPO: &str = "canopy-demo/widgets";
 /// The marker of Canopy's sticky comment.
 pub const MARKER: &str = "<!-- canopy:sticky -->";
 
-/// The bytes of fixture `name` under `tests/fixtures/DIR`.
-pub fn fixture(dir: &str, name: &str) -> Vec<u8> {
-    std::fs::read(workspace_root().join("tests/fixtures").join(dir).join(name)).expect("fixture")
-}
+pub use crate::fixture_bytes as fixture;
 
 /// A configuration pointing at the fake; `github_extra` goes into the `[github]` table.
 pub fn github_config(fake: &FakeGitHub, github_extra: &str) -> String {

@@ -375,10 +375,15 @@ pub fn replay_github(bin: &str, payloads: &Path, store: &Path) {
     ));
 }
 
+/// The bytes of the bundled fixture `tests/fixtures/<dir>/<name>`.
+pub fn fixture_bytes(dir: &str, name: &str) -> Vec<u8> {
+    let p = workspace_root().join("tests/fixtures").join(dir).join(name);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
 /// A bundled fixture under `tests/fixtures/<dir>/<name>`, parsed as JSON.
 pub fn fixture_json(dir: &str, name: &str) -> serde_json::Value {
-    let p = workspace_root().join("tests/fixtures").join(dir).join(name);
-    serde_json::from_slice(&std::fs::read(&p).expect("fixture")).expect("fixture is JSON")
+    serde_json::from_slice(&fixture_bytes(dir, name)).expect("fixture is JSON")
 }
 
 /// The workspace root (for tests that read the project's own files).

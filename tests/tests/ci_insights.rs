@@ -10,7 +10,7 @@ use canopy_analyzer::{Event, EventKind, Platform};
 use canopy_e2e::Webhooks as _;
 use canopy_e2e::fake_gerrit::FakeGerrit;
 use canopy_e2e::server::ServerProcess;
-use canopy_e2e::{run_canopy, stdout_ok, workspace_root};
+use canopy_e2e::{run_canopy, stdout_ok};
 use canopy_store::{EventStore, RedbStore};
 
 const BIN: &str = env!("CARGO_BIN_EXE_canopy-e2e-bin");
@@ -18,7 +18,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_canopy-e2e-bin");
 const REPORT_AT: i64 = 1_762_251_900;
 
 fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(workspace_root().join("tests/fixtures/gerrit").join(name)).expect("fixture")
+    canopy_e2e::fixture_bytes("gerrit", name)
 }
 
 /// 90 earlier runs of `widgets-integration-arm64` in the check pipeline, one every 4 hours

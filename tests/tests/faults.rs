@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use canopy_core::{DeliveryState, Event, Platform, SystemClock, WriteOp};
-use canopy_e2e::{run_canopy, stdout_ok, workspace_root};
+use canopy_e2e::{run_canopy, stdout_ok};
 use canopy_forge::normalize::PlatformNormalizer;
 use canopy_server::app::{self, AppConfig, Running};
 use canopy_server::http::Limits;
@@ -26,7 +26,7 @@ const SECRET: &str = "fault-secret";
 const REPO: &str = "canopy-demo/widgets";
 
 fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(workspace_root().join("tests/fixtures/github").join(name)).expect("fixture")
+    canopy_e2e::fixture_bytes("github", name)
 }
 
 /// The production reactor, which panics while `panics` is set.

@@ -14,15 +14,12 @@ use canopy_e2e::fake_gerrit::FakeGerrit;
 use canopy_e2e::fake_github::FakeGitHub;
 use canopy_e2e::fake_prometheus::{Answer, FakePrometheus};
 use canopy_e2e::harness::{Harness, TestClock};
-use canopy_e2e::workspace_root;
 use chrono::{DateTime, Utc};
 
 const TOKEN: &str = "test-token";
 const REPO: &str = "canopy-demo/widgets";
 
-fn fixture(dir: &str, name: &str) -> Vec<u8> {
-    std::fs::read(workspace_root().join("tests/fixtures").join(dir).join(name)).expect("fixture")
-}
+use canopy_e2e::fixture_bytes as fixture;
 
 fn clock_at(t: &str) -> TestClock {
     let t: DateTime<Utc> = t.parse().unwrap();

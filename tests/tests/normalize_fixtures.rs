@@ -1,8 +1,6 @@
 //! Every fixture (real-format GitHub and Gerrit payloads) normalises into the expected events:
 //! key fields asserted explicitly, whole results snapshot-tested.
 
-use std::path::PathBuf;
-
 use canopy_analyzer::event::{ChangeAction, CiResult, ReviewVerdict};
 use canopy_analyzer::{Event, EventKind};
 use canopy_core::Normalized;
@@ -15,10 +13,7 @@ fn received() -> DateTime<Utc> {
     "2026-11-10T12:00:00Z".parse().unwrap()
 }
 
-fn fixture(dir: &str, name: &str) -> Vec<u8> {
-    let p: PathBuf = workspace_root().join("tests/fixtures").join(dir).join(name);
-    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
+use canopy_e2e::fixture_bytes as fixture;
 
 fn gh(name: &str) -> Normalized {
     let event = name.split('.').next().unwrap();

@@ -130,19 +130,16 @@ impl Decider<'_> {
             // would cost every open change's prediction, per delivery).
             let before: Vec<String> = carried.keys().cloned().collect();
             carried.values_mut().for_each(|s| s.begin());
-            let (op, completed) = std::panic::catch_unwind(AssertUnwindSafe(|| match n {
-                Ok(n) => decide_normalized(n, self.reactor, &overlay, d, now, &mut carried),
-                Err(why) => (
-                    quarantine(d, format!("deciding actions panicked: {why}"), now),
-                    false,
-                ),
-            }))
-            .unwrap_or_else(|p| {
-                let why = panic_message(p.as_ref());
-                (
-                    quarantine(d, format!("deciding actions panicked: {why}"), now),
-                    false,
-                )
+            let decided = n.and_then(|n| {
+                std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    decide_normalized(n, self.reactor, &overlay, d, now, &mut carried)
+                }))
+                .map_err(|p| panic_message(p.as_ref()))
+            });
+            // A panic while normalising or deciding quarantines the delivery with its message.
+            let (op, completed) = decided.unwrap_or_else(|why| {
+                let op = quarantine(d, format!("deciding actions panicked: {why}"), now);
+                (op, false)
             });
             if completed {
                 carried.values_mut().for_each(|s| s.commit());

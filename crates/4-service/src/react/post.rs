@@ -56,17 +56,9 @@ pub(super) fn gerrit_messages(
         return;
     }
     if let (Some(advice), Some(t)) = (&view.rerun, rerun::latest_target(*platform, h)) {
-        out.actions.push(Enqueue {
-            id: format!("rerun-advice:gerrit:{repo}~{number}:{}", t.event_id),
-            action: Action::PostReviewMessage {
-                project: repo.clone(),
-                change: *number,
-                patchset: ps,
-                body: messages::gerrit_rerun(advice),
-            },
-            due_at: now,
-            mode: EnqueueMode::Once,
-        });
+        let id = format!("rerun-advice:gerrit:{repo}~{number}:{}", t.event_id);
+        let body = messages::gerrit_rerun(advice);
+        out.actions.push(review_message(id, key, ps, body, now));
     }
     if view.energy.is_none() {
         return;
@@ -75,23 +67,16 @@ pub(super) fn gerrit_messages(
         rerun: None,
         ..view
     };
-    out.actions.push(Enqueue {
-        id: format!("patchset:gerrit:{repo}~{number}/{ps}"),
-        action: Action::PostReviewMessage {
-            project: repo.clone(),
-            change: *number,
-            patchset: ps,
-            body: messages::gerrit_patchset(ps, &view),
-        },
-        due_at: post_time(cfg, now),
-        mode: EnqueueMode::Once,
-    });
+    let id = format!("patchset:gerrit:{repo}~{number}/{ps}");
+    let body = messages::gerrit_patchset(ps, &view);
+    out.actions
+        .push(review_message(id, key, ps, body, post_time(cfg, now)));
 }
 
 /// Gerrit: jobs of the current patchset measured after its report get one more message with
 /// the measured energy beside the estimates (once per delivery of measurements).
 fn gerrit_measured(
-    (_, repo, number): &ChangeKey,
+    key: &ChangeKey,
     ps: u32,
     view: &StickyView,
     new: &[Event],
@@ -99,6 +84,7 @@ fn gerrit_measured(
     now: DateTime<Utc>,
     out: &mut Reaction,
 ) {
+    let (_, repo, number) = key;
     let first = new.iter().find(|e| {
         matches!(&e.kind, EventKind::CiEnergyMeasured(m)
             if m.patchset == Some(ps) && m.change == Some(*number) && m.outcome.kwh().is_some())
@@ -106,15 +92,29 @@ fn gerrit_measured(
     let (Some(first), Some(energy)) = (first, &view.energy) else {
         return;
     };
-    out.actions.push(Enqueue {
-        id: format!("energy-measured:gerrit:{repo}~{number}/{ps}:{}", first.id),
+    let id = format!("energy-measured:gerrit:{repo}~{number}/{ps}:{}", first.id);
+    let body = messages::gerrit_measured(ps, energy);
+    out.actions
+        .push(review_message(id, key, ps, body, post_time(cfg, now)));
+}
+
+/// A review message on patchset `ps` of the change, posted once under `id`.
+fn review_message(
+    id: String,
+    (_, repo, number): &ChangeKey,
+    ps: u32,
+    body: String,
+    due_at: DateTime<Utc>,
+) -> Enqueue {
+    Enqueue {
+        id,
         action: Action::PostReviewMessage {
             project: repo.clone(),
             change: *number,
             patchset: ps,
-            body: messages::gerrit_measured(ps, energy),
+            body,
         },
-        due_at: post_time(cfg, now),
+        due_at,
         mode: EnqueueMode::Once,
-    });
+    }
 }
