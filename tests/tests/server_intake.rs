@@ -347,16 +347,26 @@ async fn health_readiness_and_metrics_answer() {
     post_github(&r, "issue_comment", "d-m", br#"{"n":3}"#, SECRET).await;
     post_github(&r, "issue_comment", "d-m2", br#"{"n":4}"#, "nope").await;
     assert!(r.wait_idle(Duration::from_secs(5)).await);
-    let text = reqwest::get(url(&r, "/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    // The pool counts a delivery after its batch commits, so the queue can be empty a moment
+    // before the counter moves: wait for the counter rather than read it once.
+    let processed = r#"canopy_processed_total{platform="github",outcome="processed"} 1"#;
+    let mut text = String::new();
+    for _ in 0..250 {
+        text = reqwest::get(url(&r, "/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if text.contains(processed) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert!(text.contains(r#"canopy_deliveries_total{platform="github",event="issue_comment",outcome="accepted"} 1"#), "{text}");
     assert!(text.contains(r#"outcome="unauthorized"} 1"#));
     assert!(text.contains("canopy_inbox_queue_depth 0"));
-    assert!(text.contains(r#"canopy_processed_total{platform="github",outcome="processed"} 1"#));
+    assert!(text.contains(processed), "{text}");
 }
 
 #[tokio::test]
