@@ -7,7 +7,7 @@ set -euo pipefail
 dir=$1 stratum=$2
 head=$(git --git-dir="$dir" rev-parse HEAD)
 commits=$(git --git-dir="$dir" rev-list --no-merges --count HEAD)
-first=$(git --git-dir="$dir" log --no-merges --reverse --format=%as HEAD | head -1)
+first=$(git --git-dir="$dir" log --no-merges --format=%as HEAD | tail -n 1)
 last=$(git --git-dir="$dir" log --no-merges -1 --format=%as HEAD)
 regulars=$(git --git-dir="$dir" shortlog -se --no-merges HEAD \
   | grep -viE 'bot|jenkins|zuul|proposal' | awk '$1 >= 50' | wc -l)
