@@ -45,17 +45,12 @@ impl Normalize for ToyNormalizer {
                 d.platform,
                 "o/r",
                 d.received_at.fixed_offset(),
-                EventKind::Comment(CommentEvent {
-                    number: n,
-                    on_change: true,
-                    comment_id: format!("{n}"),
-                    author: Actor::github("ada"),
-                    addressee: None,
-                    body: String::new(),
-                    inline: false,
-                    edited: false,
-                    author_role: None,
-                }),
+                EventKind::Comment(CommentEvent::on_change(
+                    n,
+                    format!("{n}"),
+                    Actor::github("ada"),
+                    String::new(),
+                )),
             )],
             ignored: None,
         })

@@ -128,26 +128,17 @@ fn build(i: usize, repo: usize, spec: &Spec, minute: i64) -> Event {
                 },
             )
         }),
-        Spec::Review { number } => EventKind::Review(ReviewEvent {
-            change: *number,
-            patchset: None,
-            reviewer: Actor::github("bob"),
-            change_author: None,
-            verdict: ReviewVerdict::Approved,
-            votes: vec![],
-            body: None,
-        }),
-        Spec::Comment { number } => EventKind::Comment(CommentEvent {
-            number: *number,
-            on_change: true,
-            comment_id: format!("c{i}"),
-            author: Actor::github("bob"),
-            addressee: None,
-            body: "looks good".into(),
-            inline: false,
-            edited: false,
-            author_role: None,
-        }),
+        Spec::Review { number } => EventKind::Review(ReviewEvent::new(
+            *number,
+            Actor::github("bob"),
+            ReviewVerdict::Approved,
+        )),
+        Spec::Comment { number } => EventKind::Comment(CommentEvent::on_change(
+            *number,
+            format!("c{i}"),
+            Actor::github("bob"),
+            "looks good",
+        )),
         Spec::Rerun { sha } => EventKind::RerunRequested(RerunEvent {
             change: None,
             patchset: None,

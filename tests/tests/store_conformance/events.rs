@@ -187,15 +187,11 @@ pub(super) fn indexed_events() -> Vec<Event> {
         Platform::Github,
         "o/r",
         DateTime::parse_from_rfc3339("2024-03-01T13:30:00Z").unwrap(),
-        EventKind::Review(ReviewEvent {
-            change: 7,
-            patchset: None,
-            reviewer: Actor::github("bob"),
-            change_author: None,
-            verdict: ReviewVerdict::Approved,
-            votes: vec![],
-            body: None,
-        }),
+        EventKind::Review(ReviewEvent::new(
+            7,
+            Actor::github("bob"),
+            ReviewVerdict::Approved,
+        )),
     );
     vec![
         change_at("pr:7:opened", 7, ChangeAction::Opened, "aaa", 0),

@@ -108,17 +108,12 @@ fn comment(repo: &str, id: &str, at: &str, who: &str, number: u64) -> Event {
         Platform::Github,
         repo,
         DateTime::parse_from_rfc3339(at).unwrap(),
-        EventKind::Comment(CommentEvent {
+        EventKind::Comment(CommentEvent::on_change(
             number,
-            on_change: true,
-            comment_id: id.into(),
-            author: Actor::github(who),
-            addressee: None,
-            body: "looks good".into(),
-            inline: false,
-            edited: false,
-            author_role: None,
-        }),
+            id,
+            Actor::github(who),
+            "looks good",
+        )),
     )
 }
 

@@ -163,17 +163,12 @@ fn a_model_that_is_not_better_gives_way_to_the_running_median() {
         Platform::Github,
         REPO,
         now.fixed_offset(),
-        EventKind::Comment(CommentEvent {
-            number: 901,
-            on_change: true,
-            comment_id: "c1".into(),
-            author: Actor::github("dev1"),
-            addressee: None,
-            body: "/canopy explain".into(),
-            inline: false,
-            edited: false,
-            author_role: None,
-        }),
+        EventKind::Comment(CommentEvent::on_change(
+            901,
+            "c1",
+            Actor::github("dev1"),
+            "/canopy explain",
+        )),
     );
     store.put_events(&opened).unwrap();
     let reply = reactor().react(&store, &[ask], now).unwrap();
