@@ -166,7 +166,7 @@ fn collect(f: impl FnOnce(&mut dyn FnMut(Event) -> ControlFlow<()>)) -> Vec<Stri
     out
 }
 
-fn summaries(store: &RedbStore, repo: &str) -> Vec<(u64, ChangeSummary)> {
+fn summaries(store: &dyn EventStore, repo: &str) -> Vec<(u64, ChangeSummary)> {
     let mut out = Vec::new();
     store
         .scan_change_summaries(repo, &mut |n, s| {
@@ -287,14 +287,7 @@ fn reads(store: &dyn EventStore, repo: &str) -> Vec<String> {
             collect(|v| store.scan_change(repo, n, v).unwrap())
         ));
     }
-    let mut sums = Vec::new();
-    store
-        .scan_change_summaries(repo, &mut |n, s| {
-            sums.push((n, s));
-            ControlFlow::Continue(())
-        })
-        .unwrap();
-    out.push(format!("{sums:?}"));
+    out.push(format!("{:?}", summaries(store, repo)));
     out
 }
 

@@ -157,6 +157,27 @@ fn pending_ids(p: &[canopy_core::Pending]) -> Vec<String> {
     p.iter().map(|p| p.delivery.id.clone()).collect()
 }
 
+/// The ids of the events a scan visits, in its order.
+fn scanned_ids(scan: &dyn Fn(canopy_store::Visit<'_>)) -> Vec<String> {
+    let mut v = Vec::new();
+    scan(&mut |e| {
+        v.push(e.id);
+        ControlFlow::Continue(())
+    });
+    v
+}
+
+/// Every stored delivery's id and state name, in the store's order.
+fn delivery_states(s: &dyn Store) -> Vec<(String, &'static str)> {
+    let mut all = Vec::new();
+    s.scan_deliveries(&mut |r| {
+        all.push((r.delivery.id, canopy_core::state_name(&r.state)));
+        ControlFlow::Continue(())
+    })
+    .unwrap();
+    all
+}
+
 fn sticky(repo: &str, n: u64, body: &str) -> Enqueue {
     Enqueue {
         id: format!("sticky:github:{repo}#{n}"),
