@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::fake_http::{Fake, Fault, Faults, Recorded, WithFaults};
+use crate::fake_http::{Fake, Fault, Faults, Recorded, WithFaults, on_thread};
 
 /// A change message in the model.
 #[derive(Debug, Clone)]
@@ -77,12 +77,7 @@ impl FakeGerrit {
 
     /// Messages on a change.
     pub fn messages(&self, project: &str, change: u64) -> Vec<Message> {
-        self.read(|m| {
-            m.messages
-                .get(&(project.to_string(), change))
-                .cloned()
-                .unwrap_or_default()
-        })
+        self.read(|m| on_thread(&m.messages, project, change).to_vec())
     }
 }
 

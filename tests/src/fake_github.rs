@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::fake_http::{Fake, Faults, WithFaults};
+use crate::fake_http::{Fake, Faults, WithFaults, on_thread};
 pub use crate::fake_http::{Fault, Matcher, Recorded};
 
 /// A comment in the model.
@@ -114,12 +114,24 @@ impl FakeGitHub {
 
     /// Comments on an issue or PR.
     pub fn comments(&self, repo: &str, number: u64) -> Vec<Comment> {
-        self.read(|m| {
-            m.comments
-                .get(&(repo.to_string(), number))
-                .cloned()
-                .unwrap_or_default()
+        self.read(|m| on_thread(&m.comments, repo, number).to_vec())
+    }
+
+    /// Waits until a comment on `repo`#`number` contains `text`, at most `timeout`; whether
+    /// one did.
+    pub async fn wait_for_comment(
+        &self,
+        timeout: std::time::Duration,
+        repo: &str,
+        number: u64,
+        text: &str,
+    ) -> bool {
+        self.wait_for(timeout, |m| {
+            on_thread(&m.comments, repo, number)
+                .iter()
+                .any(|c| c.body.contains(text))
         })
+        .await
     }
 
     /// The one comment on an issue or PR (fails unless there is exactly one: the sticky

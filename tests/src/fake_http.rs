@@ -1,7 +1,7 @@
 //! What the loopback fakes (GitHub, Gerrit, Prometheus) share: serving a router on a free
 //! port until dropped, the recorded request, injectable faults, and waiting on a model.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -70,6 +70,17 @@ impl<M> Fake<M> {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+}
+
+/// The list a fake keeps on one thread (`owner` is a repository or project, `number` an issue,
+/// PR or change), empty when there is none.
+pub fn on_thread<'a, T>(
+    map: &'a BTreeMap<(String, u64), Vec<T>>,
+    owner: &str,
+    number: u64,
+) -> &'a [T] {
+    map.get(&(owner.to_string(), number))
+        .map_or(&[], Vec::as_slice)
 }
 
 /// A model that takes injected faults.
