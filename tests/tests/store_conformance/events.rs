@@ -217,7 +217,10 @@ pub(super) fn indexes_answer_what_a_scan_computes(f: &Fixture) {
         scanned_ids(&|v| s.scan_job("o/r", "tempest (check)", v).unwrap()),
         ["ci:1", "ci:2"]
     );
-    assert_eq!(scanned_ids(&|v| s.scan_job("o/r", "tempest", v).unwrap()), ["ci:3"]);
+    assert_eq!(
+        scanned_ids(&|v| s.scan_job("o/r", "tempest", v).unwrap()),
+        ["ci:3"]
+    );
     for sha in ["aaa", "bbb", "zzz"] {
         assert_eq!(
             s.change_of_sha("o/r", sha).unwrap(),
