@@ -101,13 +101,29 @@ async fn one_at_a_time() -> (BTreeMap<String, usize>, String) {
     (event_ids(store.as_ref()), body)
 }
 
-#[tokio::test]
-async fn a_burst_for_one_pr_is_one_sticky_refresh_with_the_final_state() {
-    let (reference_events, reference_body) = one_at_a_time().await;
-
+/// A fake GitHub and the bot configured for it, started and stopped at once (its store then
+/// takes deliveries by hand).
+async fn stopped_bot() -> (FakeGitHub, Harness) {
     let fake = FakeGitHub::start(TOKEN).await;
     let mut s = github_server(&fake, "").await;
     s.stop().await;
+    (fake, s)
+}
+
+/// Stops the bot and checks every delivery of the story was processed; its store.
+async fn stop_with_all_processed(s: &mut Harness) -> std::sync::Arc<dyn Store> {
+    s.stop().await;
+    let store = canopy::wiring::open_store(s.store()).expect("store");
+    for st in states(store.as_ref()) {
+        assert!(matches!(st, DeliveryState::Processed { .. }), "{st:?}");
+    }
+    store
+}
+
+#[tokio::test]
+async fn a_burst_for_one_pr_is_one_sticky_refresh_with_the_final_state() {
+    let (reference_events, reference_body) = one_at_a_time().await;
+    let (fake, mut s) = stopped_bot().await;
     {
         let store = canopy::wiring::open_store(s.store()).expect("store");
         queue(store.as_ref(), &story(s.clock.now()));
@@ -137,21 +153,14 @@ async fn a_burst_for_one_pr_is_one_sticky_refresh_with_the_final_state() {
         0,
         "{mutations:?}"
     );
-    s.stop().await;
-    let store = canopy::wiring::open_store(s.store()).expect("store");
-    for st in states(store.as_ref()) {
-        assert!(matches!(st, DeliveryState::Processed { .. }), "{st:?}");
-    }
+    let store = stop_with_all_processed(&mut s).await;
     assert_eq!(event_ids(store.as_ref()), reference_events);
 }
 
 #[tokio::test]
 async fn a_crash_mid_batch_loses_nothing_and_the_batch_is_redone() {
     let (reference_events, reference_body) = one_at_a_time().await;
-
-    let fake = FakeGitHub::start(TOKEN).await;
-    let mut s = github_server(&fake, "").await;
-    s.stop().await;
+    let (fake, mut s) = stopped_bot().await;
     let now = s.clock.now();
     {
         let store = canopy::wiring::open_store(s.store()).expect("store");
@@ -196,11 +205,7 @@ async fn a_crash_mid_batch_loses_nothing_and_the_batch_is_redone() {
     // Restarted, the bot redoes the unfinished batch: every event once, one comment, final state.
     s.restart().await;
     assert_eq!(settled_comment(&s, &fake).await, reference_body);
-    s.stop().await;
-    let store = canopy::wiring::open_store(s.store()).expect("store");
-    for st in states(store.as_ref()) {
-        assert!(matches!(st, DeliveryState::Processed { .. }), "{st:?}");
-    }
+    let store = stop_with_all_processed(&mut s).await;
     assert_eq!(event_ids(store.as_ref()), reference_events);
     assert!(event_ids(store.as_ref()).values().all(|n| *n == 1));
 }
