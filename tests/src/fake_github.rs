@@ -5,13 +5,12 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::fake_http::{Fake, Faults, WithFaults, on_thread};
+use crate::fake_http::{Fake, Faults, WithFaults, on_thread, read_request, with_faults};
 pub use crate::fake_http::{Fault, Matcher, Recorded};
 
 /// A comment in the model.
@@ -94,6 +93,9 @@ pub struct Model {
 impl WithFaults for Model {
     fn faults(&mut self) -> &mut Faults {
         &mut self.faults
+    }
+    fn requests(&mut self) -> &mut Vec<Recorded> {
+        &mut self.requests
     }
 }
 
@@ -194,36 +196,18 @@ fn jwt_issuer(token: &str) -> Option<u64> {
 }
 
 async fn handle(State(model): State<Arc<Mutex<Model>>>, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
-    let bytes: Bytes = axum::body::to_bytes(body, 10 << 20)
-        .await
-        .unwrap_or_default();
-    let method = parts.method.clone();
+    let (parts, bytes) = read_request(req).await;
     let recorded = Recorded::of(&parts, &bytes);
+    // Faults match the path with its query here.
     let path = recorded.path.clone();
-    let fault = {
-        let mut m = model.lock().unwrap();
-        m.requests.push(recorded);
-        m.faults.take(&method, &path)
-    };
-    if let Some(answer) = match &fault {
-        Some(f) => f.answer_before().await,
-        None => None,
-    } {
-        return answer;
+    let method = &parts.method;
+    let answer = || serve(&model, method, &path, &parts.headers, &bytes);
+    let (resp, fault) = with_faults(&model, recorded, method, &path, answer).await;
+    if let Some(Fault::ApplyThenHang(d)) = fault {
+        model.lock().unwrap().hung = true;
+        tokio::time::sleep(d).await;
     }
-    let resp = serve(&model, &method, &path, &parts.headers, &bytes);
-    match fault {
-        Some(Fault::ApplyThenFail) => {
-            (StatusCode::INTERNAL_SERVER_ERROR, "applied, then failed").into_response()
-        }
-        Some(Fault::ApplyThenHang(d)) => {
-            model.lock().unwrap().hung = true;
-            tokio::time::sleep(d).await;
-            resp
-        }
-        _ => resp,
-    }
+    resp
 }
 
 /// One request as the routes read it: path segments, query and JSON body.
