@@ -243,15 +243,11 @@ mod tests {
             Platform::Github,
             "o/r",
             DateTime::parse_from_rfc3339(at).unwrap(),
-            EventKind::Review(ReviewEvent {
-                change: 7,
-                patchset: None,
-                reviewer: Actor::github(who),
-                change_author: None,
-                verdict: ReviewVerdict::Approved,
-                votes: vec![],
-                body: None,
-            }),
+            EventKind::Review(ReviewEvent::new(
+                7,
+                Actor::github(who),
+                ReviewVerdict::Approved,
+            )),
         )
     }
 

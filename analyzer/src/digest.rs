@@ -601,17 +601,7 @@ mod tests {
                 Platform::Github,
                 "o/r",
                 at,
-                EventKind::Comment(CommentEvent {
-                    number: 7,
-                    on_change: true,
-                    comment_id: body.into(),
-                    author: Actor::github("ada"),
-                    addressee: None,
-                    body: body.into(),
-                    inline: false,
-                    edited: false,
-                    author_role: None,
-                }),
+                EventKind::Comment(CommentEvent::on_change(7, body, Actor::github("ada"), body)),
             )
         };
         let week: IsoWeek = "2026-W47".parse().unwrap();

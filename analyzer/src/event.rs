@@ -503,6 +503,45 @@ pub struct CommentEvent {
     pub author_role: Option<String>,
 }
 
+impl ReviewEvent {
+    /// A review of `change` by `reviewer` with its verdict, and nothing else known (no
+    /// patchset, author, votes or body; set them with struct update syntax).
+    pub fn new(change: u64, reviewer: Actor, verdict: ReviewVerdict) -> ReviewEvent {
+        ReviewEvent {
+            change,
+            patchset: None,
+            reviewer,
+            change_author: None,
+            verdict,
+            votes: vec![],
+            body: None,
+        }
+    }
+}
+
+impl CommentEvent {
+    /// A new conversation comment on change `number`, with its id, author and text, and
+    /// nothing else known (no addressee, not inline, not edited, no role).
+    pub fn on_change(
+        number: u64,
+        comment_id: impl Into<String>,
+        author: Actor,
+        body: impl Into<String>,
+    ) -> CommentEvent {
+        CommentEvent {
+            number,
+            on_change: true,
+            comment_id: comment_id.into(),
+            author,
+            addressee: None,
+            body: body.into(),
+            inline: false,
+            edited: false,
+            author_role: None,
+        }
+    }
+}
+
 /// Result of a CI job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

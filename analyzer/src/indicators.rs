@@ -688,15 +688,7 @@ mod tests {
             Platform::Github,
             "o/r",
             t,
-            EventKind::Review(ReviewEvent {
-                change: 7,
-                patchset: None,
-                reviewer: ada.clone(),
-                change_author: None,
-                verdict: ReviewVerdict::Approved,
-                votes: vec![],
-                body: None,
-            }),
+            EventKind::Review(ReviewEvent::new(7, ada.clone(), ReviewVerdict::Approved)),
         ));
         b.add(Event::new(
             "update",

@@ -81,13 +81,25 @@ pub struct Tree {
     pub nodes: Vec<Node>,
 }
 
-/// Whether a row goes left at a split (missing values go the learned way).
-pub(crate) fn goes_left(row: &[f64], feature: usize, threshold: f64, missing_left: bool) -> bool {
-    let v = row.get(feature).copied().unwrap_or(f64::NAN);
-    if v.is_nan() {
-        missing_left
-    } else {
-        v <= threshold
+impl Node {
+    /// Whether a row goes left at this split (missing values go the learned way); false at a
+    /// leaf.
+    pub(crate) fn goes_left(&self, row: &[f64]) -> bool {
+        let Node::Split {
+            feature,
+            threshold,
+            missing_left,
+            ..
+        } = *self
+        else {
+            return false;
+        };
+        let v = row.get(feature).copied().unwrap_or(f64::NAN);
+        if v.is_nan() {
+            missing_left
+        } else {
+            v <= threshold
+        }
     }
 }
 
@@ -98,15 +110,8 @@ impl Tree {
         loop {
             match &self.nodes[i] {
                 Node::Leaf(v) => return *v,
-                Node::Split {
-                    feature,
-                    threshold,
-                    missing_left,
-                    left,
-                    right,
-                } => {
-                    let go_left = goes_left(x, *feature, *threshold, *missing_left);
-                    i = if go_left { *left } else { *right };
+                node @ Node::Split { left, right, .. } => {
+                    i = if node.goes_left(x) { *left } else { *right };
                 }
             }
         }
@@ -165,15 +170,13 @@ impl Tree {
                     }
                 }
             }
-            Node::Split {
+            node @ Node::Split {
                 feature,
-                threshold,
-                missing_left,
                 left,
                 right,
+                ..
             } => {
-                let side = |row: &[f64]| goes_left(row, *feature, *threshold, *missing_left);
-                let (xl, bl) = (side(x), side(b));
+                let (xl, bl) = (node.goes_left(x), node.goes_left(b));
                 let p = player_of(*feature);
                 let pos = state.iter().position(|s| s.0 == p);
                 for (child, x_ok, b_ok) in [(*left, xl, bl), (*right, !xl, !bl)] {

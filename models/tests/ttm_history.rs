@@ -133,26 +133,19 @@ fn build(i: usize, spec: &Spec, minute: i64) -> Event {
                 t0() + Duration::minutes(created * 7),
             )
         }),
-        Spec::Review { number, reviewer } => EventKind::Review(ReviewEvent {
-            change: *number,
-            patchset: None,
-            reviewer: Actor::github(PEOPLE[*reviewer]),
-            change_author: None,
-            verdict: ReviewVerdict::Commented,
-            votes: vec![],
-            body: None,
-        }),
-        Spec::Comment { number } => EventKind::Comment(canopy_analyzer::event::CommentEvent {
-            number: *number,
-            on_change: true,
-            comment_id: format!("c{i}"),
-            author: Actor::github("ada"),
-            addressee: None,
-            body: "hi".into(),
-            inline: false,
-            edited: false,
-            author_role: None,
-        }),
+        Spec::Review { number, reviewer } => EventKind::Review(ReviewEvent::new(
+            *number,
+            Actor::github(PEOPLE[*reviewer]),
+            ReviewVerdict::Commented,
+        )),
+        Spec::Comment { number } => {
+            EventKind::Comment(canopy_analyzer::event::CommentEvent::on_change(
+                *number,
+                format!("c{i}"),
+                Actor::github("ada"),
+                "hi",
+            ))
+        }
     };
     Event::new(format!("e{i:03}"), Platform::Github, "o/r", at, kind)
 }

@@ -6,13 +6,12 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::fake_http::{Fake, Fault, Faults, Recorded, WithFaults};
+use crate::fake_http::{Fake, Faults, Recorded, WithFaults, on_thread, read_request, with_faults};
 
 /// A change message in the model.
 #[derive(Debug, Clone)]
@@ -49,6 +48,9 @@ impl WithFaults for Model {
     fn faults(&mut self) -> &mut Faults {
         &mut self.faults
     }
+    fn requests(&mut self) -> &mut Vec<Recorded> {
+        &mut self.requests
+    }
 }
 
 /// A running fake Gerrit.
@@ -77,12 +79,7 @@ impl FakeGerrit {
 
     /// Messages on a change.
     pub fn messages(&self, project: &str, change: u64) -> Vec<Message> {
-        self.read(|m| {
-            m.messages
-                .get(&(project.to_string(), change))
-                .cloned()
-                .unwrap_or_default()
-        })
+        self.read(|m| on_thread(&m.messages, project, change).to_vec())
     }
 }
 
@@ -114,31 +111,14 @@ fn decode(s: &str) -> String {
 }
 
 async fn handle(State(model): State<Arc<Mutex<Model>>>, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
-    let bytes: Bytes = axum::body::to_bytes(body, 10 << 20)
-        .await
-        .unwrap_or_default();
-    let method = parts.method.clone();
+    let (parts, bytes) = read_request(req).await;
+    let recorded = Recorded::of(&parts, &bytes);
+    // Faults match the path without its query here.
     let path = parts.uri.path().to_string();
-    let fault = {
-        let mut m = model.lock().unwrap();
-        m.requests.push(Recorded::of(&parts, &bytes));
-        m.faults.take(&method, &path)
-    };
-    if let Some(answer) = match &fault {
-        Some(f) => f.answer_before().await,
-        None => None,
-    } {
-        return answer;
-    }
     let query = parts.uri.query().unwrap_or("").to_string();
-    let resp = serve(&model, &method, &path, &query, &parts.headers, &bytes);
-    match fault {
-        Some(Fault::ApplyThenFail) => {
-            (StatusCode::INTERNAL_SERVER_ERROR, "applied, then failed").into_response()
-        }
-        _ => resp,
-    }
+    let method = &parts.method;
+    let answer = || serve(&model, method, &path, &query, &parts.headers, &bytes);
+    with_faults(&model, recorded, method, &path, answer).await.0
 }
 
 fn serve(

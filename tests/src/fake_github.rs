@@ -5,13 +5,12 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::fake_http::{Fake, Faults, WithFaults};
+use crate::fake_http::{Fake, Faults, WithFaults, on_thread, read_request, with_faults};
 pub use crate::fake_http::{Fault, Matcher, Recorded};
 
 /// A comment in the model.
@@ -95,6 +94,9 @@ impl WithFaults for Model {
     fn faults(&mut self) -> &mut Faults {
         &mut self.faults
     }
+    fn requests(&mut self) -> &mut Vec<Recorded> {
+        &mut self.requests
+    }
 }
 
 /// A running fake.
@@ -114,12 +116,24 @@ impl FakeGitHub {
 
     /// Comments on an issue or PR.
     pub fn comments(&self, repo: &str, number: u64) -> Vec<Comment> {
-        self.read(|m| {
-            m.comments
-                .get(&(repo.to_string(), number))
-                .cloned()
-                .unwrap_or_default()
+        self.read(|m| on_thread(&m.comments, repo, number).to_vec())
+    }
+
+    /// Waits until a comment on `repo`#`number` contains `text`, at most `timeout`; whether
+    /// one did.
+    pub async fn wait_for_comment(
+        &self,
+        timeout: std::time::Duration,
+        repo: &str,
+        number: u64,
+        text: &str,
+    ) -> bool {
+        self.wait_for(timeout, |m| {
+            on_thread(&m.comments, repo, number)
+                .iter()
+                .any(|c| c.body.contains(text))
         })
+        .await
     }
 
     /// The one comment on an issue or PR (fails unless there is exactly one: the sticky
@@ -182,36 +196,18 @@ fn jwt_issuer(token: &str) -> Option<u64> {
 }
 
 async fn handle(State(model): State<Arc<Mutex<Model>>>, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
-    let bytes: Bytes = axum::body::to_bytes(body, 10 << 20)
-        .await
-        .unwrap_or_default();
-    let method = parts.method.clone();
+    let (parts, bytes) = read_request(req).await;
     let recorded = Recorded::of(&parts, &bytes);
+    // Faults match the path with its query here.
     let path = recorded.path.clone();
-    let fault = {
-        let mut m = model.lock().unwrap();
-        m.requests.push(recorded);
-        m.faults.take(&method, &path)
-    };
-    if let Some(answer) = match &fault {
-        Some(f) => f.answer_before().await,
-        None => None,
-    } {
-        return answer;
+    let method = &parts.method;
+    let answer = || serve(&model, method, &path, &parts.headers, &bytes);
+    let (resp, fault) = with_faults(&model, recorded, method, &path, answer).await;
+    if let Some(Fault::ApplyThenHang(d)) = fault {
+        model.lock().unwrap().hung = true;
+        tokio::time::sleep(d).await;
     }
-    let resp = serve(&model, &method, &path, &parts.headers, &bytes);
-    match fault {
-        Some(Fault::ApplyThenFail) => {
-            (StatusCode::INTERNAL_SERVER_ERROR, "applied, then failed").into_response()
-        }
-        Some(Fault::ApplyThenHang(d)) => {
-            model.lock().unwrap().hung = true;
-            tokio::time::sleep(d).await;
-            resp
-        }
-        _ => resp,
-    }
+    resp
 }
 
 /// One request as the routes read it: path segments, query and JSON body.

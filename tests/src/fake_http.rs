@@ -1,7 +1,7 @@
 //! What the loopback fakes (GitHub, Gerrit, Prometheus) share: serving a router on a free
 //! port until dropped, the recorded request, injectable faults, and waiting on a model.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -72,10 +72,64 @@ impl<M> Fake<M> {
     }
 }
 
-/// A model that takes injected faults.
+/// The list a fake keeps on one thread (`owner` is a repository or project, `number` an issue,
+/// PR or change), empty when there is none.
+pub fn on_thread<'a, T>(
+    map: &'a BTreeMap<(String, u64), Vec<T>>,
+    owner: &str,
+    number: u64,
+) -> &'a [T] {
+    map.get(&(owner.to_string(), number))
+        .map_or(&[], Vec::as_slice)
+}
+
+/// A model that records its requests and takes injected faults.
 pub trait WithFaults {
     /// Its queue of faults.
     fn faults(&mut self) -> &mut Faults;
+    /// The requests it received, in order.
+    fn requests(&mut self) -> &mut Vec<Recorded>;
+}
+
+/// A request to a fake as read: its parts and its body (a body over 10 MiB reads as empty).
+pub async fn read_request(req: axum::extract::Request) -> (Parts, axum::body::Bytes) {
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, 10 << 20)
+        .await
+        .unwrap_or_default();
+    (parts, bytes)
+}
+
+/// A request under the fake's faults: recorded, then answered by the first fault queued for
+/// `method` on `fault_path` when that fault applies nothing, else served by `serve` (and
+/// answered 500 after serving for [`Fault::ApplyThenFail`]). The fault taken comes back with
+/// the answer, for what else the fake does with it.
+pub async fn with_faults<M: WithFaults>(
+    model: &Mutex<M>,
+    recorded: Recorded,
+    method: &Method,
+    fault_path: &str,
+    serve: impl FnOnce() -> Response,
+) -> (Response, Option<Fault>) {
+    let fault = {
+        let mut m = model.lock().unwrap();
+        m.requests().push(recorded);
+        m.faults().take(method, fault_path)
+    };
+    if let Some(answer) = match &fault {
+        Some(f) => f.answer_before().await,
+        None => None,
+    } {
+        return (answer, fault);
+    }
+    let resp = serve();
+    match fault {
+        Some(Fault::ApplyThenFail) => (
+            (StatusCode::INTERNAL_SERVER_ERROR, "applied, then failed").into_response(),
+            fault,
+        ),
+        _ => (resp, fault),
+    }
 }
 
 impl<M: WithFaults> Fake<M> {

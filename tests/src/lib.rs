@@ -6,6 +6,7 @@ pub mod fake_gerrit;
 pub mod fake_github;
 pub mod fake_http;
 pub mod fake_prometheus;
+pub mod gerrit_bot;
 pub mod github_bot;
 pub mod harness;
 pub mod pg;

@@ -56,12 +56,7 @@ impl Database {
             .env("PGPASSWORD", PASSWORD)
             .output()
             .expect("psql");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        crate::stdout_ok(&out).trim().to_string()
     }
 }
 

@@ -10,7 +10,7 @@ use canopy_e2e::fake_github::{FakeGitHub, Fault};
 use canopy_e2e::github_bot::{
     MARKER, REPO, TOKEN, github_server, github_server_on, pr_with_a_job, sticky_count,
 };
-use canopy_e2e::harness::TestClock;
+use canopy_e2e::harness::{Harness, TestClock};
 use canopy_e2e::{list_json, run_canopy, stdout_ok};
 
 const BIN: &str = env!("CARGO_BIN_EXE_canopy-e2e-bin");
@@ -171,21 +171,40 @@ fn dead_items(store: &std::path::Path) -> Vec<serde_json::Value> {
     )
 }
 
-#[tokio::test]
-async fn permanent_failures_and_exhausted_retries_go_to_the_dead_letter_list() {
+/// A fake GitHub that answers the next `times` comment posts on PR #7 with `status` and
+/// `body`, and the bot after PR #7's story up to its first CI job.
+async fn comment_posts_failing(
+    times: usize,
+    status: u16,
+    body: &'static str,
+) -> (FakeGitHub, Harness) {
     let fake = FakeGitHub::start(TOKEN).await;
-    fake.fault(
-        Some(Method::POST),
-        "/issues/7/comments",
-        Fault::Status(404, "{\"message\":\"Not Found\"}"),
-    );
-    let mut s = github_server(&fake, "").await;
+    for _ in 0..times {
+        fake.fault(
+            Some(Method::POST),
+            "/issues/7/comments",
+            Fault::Status(status, body),
+        );
+    }
+    let s = github_server(&fake, "").await;
     pr_with_a_job(&s).await;
     s.settle().await;
-    s.settle().await;
+    (fake, s)
+}
+
+/// Stops the bot; its store's directory and the dead letters in it.
+async fn stop_and_read_dead(s: &mut Harness) -> (std::path::PathBuf, Vec<serde_json::Value>) {
     let store = s.store().to_path_buf();
     s.stop().await;
     let dead = dead_items(&store);
+    (store, dead)
+}
+
+#[tokio::test]
+async fn permanent_failures_and_exhausted_retries_go_to_the_dead_letter_list() {
+    let (fake, mut s) = comment_posts_failing(1, 404, "{\"message\":\"Not Found\"}").await;
+    s.settle().await;
+    let (store, dead) = stop_and_read_dead(&mut s).await;
     assert_eq!(dead.len(), 1, "{dead:?}");
     assert!(
         dead[0]["last_error"].as_str().unwrap().contains("HTTP 404"),
@@ -217,17 +236,7 @@ async fn permanent_failures_and_exhausted_retries_go_to_the_dead_letter_list() {
     assert!(dead_items(&store).is_empty());
 
     // Server errors beyond max_attempts.
-    let fake = FakeGitHub::start(TOKEN).await;
-    for _ in 0..10 {
-        fake.fault(
-            Some(Method::POST),
-            "/issues/7/comments",
-            Fault::Status(500, "boom"),
-        );
-    }
-    let mut s = github_server(&fake, "").await;
-    pr_with_a_job(&s).await;
-    s.settle().await;
+    let (fake, mut s) = comment_posts_failing(10, 500, "boom").await;
     assert!(
         fake.wait_for(Duration::from_secs(15), |m| m
             .requests
@@ -238,9 +247,7 @@ async fn permanent_failures_and_exhausted_retries_go_to_the_dead_letter_list() {
             .await
     );
     s.settle().await;
-    let store = s.store().to_path_buf();
-    s.stop().await;
-    let dead = dead_items(&store);
+    let (_, dead) = stop_and_read_dead(&mut s).await;
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0]["attempts"], 6);
     assert!(dead[0]["last_error"].as_str().unwrap().contains("HTTP 500"));

@@ -7,12 +7,27 @@
 use std::time::Duration;
 
 use canopy_e2e::Webhooks as _;
-use canopy_e2e::fake_gerrit::FakeGerrit;
 use canopy_e2e::fake_github::FakeGitHub;
+use canopy_e2e::gerrit_bot;
 use canopy_e2e::github_bot::{MARKER, REPO, TOKEN, deliver, fixture, github_server, pr_with_a_job};
 use canopy_e2e::harness::Harness;
 use canopy_e2e::workspace_root;
 use canopy_store::ConsentStore;
+
+/// Delivers PR #7's merge and waits until a comment on it says so.
+async fn merge_and_wait(s: &Harness, fake: &FakeGitHub) {
+    deliver(
+        s,
+        "pull_request",
+        "d-merge",
+        "pull_request.closed.merged.json",
+    )
+    .await;
+    assert!(
+        fake.wait_for_comment(Duration::from_secs(10), REPO, 7, "Merged")
+            .await
+    );
+}
 
 #[tokio::test]
 async fn a_pr_gets_one_comment_edited_as_it_evolves() {
@@ -30,20 +45,7 @@ async fn a_pr_gets_one_comment_edited_as_it_evolves() {
         "workflow_job.completed.lint.json",
     )
     .await;
-    deliver(
-        &s,
-        "pull_request",
-        "d-merge",
-        "pull_request.closed.merged.json",
-    )
-    .await;
-    assert!(
-        fake.wait_for(Duration::from_secs(10), |m| m
-            .comments
-            .get(&(REPO.to_string(), 7))
-            .is_some_and(|c| c.iter().any(|c| c.body.contains("Merged"))))
-            .await
-    );
+    merge_and_wait(&s, &fake).await;
     s.settle().await;
     let body = &fake.sole_comment(REPO, 7).body;
     assert!(body.starts_with(MARKER));
@@ -86,13 +88,9 @@ async fn a_pr_gets_one_comment_edited_as_it_evolves() {
 
 #[tokio::test]
 async fn a_gerrit_change_gets_one_message_per_patchset() {
-    let fake = FakeGerrit::start("canopy", "gerrit-http-password").await;
-    fake.model.lock().unwrap().current.insert(4711, 2);
-    let cfg = format!(
-        "[gerrit]\nhost = \"review.example.org\"\nurl = \"{}\"\nusername = \"canopy\"\ntimeout_secs = 1\n[outbox]\nbackoff_base_ms = 20\n",
-        fake.url()
-    );
-    let s = Harness::start(&cfg, &[("CANOPY_GERRIT_PASSWORD", "gerrit-http-password")]).await;
+    let fake = gerrit_bot::fake_with_change(2).await;
+    let cfg = gerrit_bot::gerrit_config(&fake, gerrit_bot::QUICK_RETRIES);
+    let s = Harness::start(&cfg, &gerrit_bot::ENV).await;
     for f in [
         "01-patchset-created.json",
         "03-comment-added-zuul-check-failed.json",
@@ -260,20 +258,7 @@ async fn a_github_app_authenticates_with_installation_tokens_refreshed_before_ex
     );
     // Past the first token's 300 ms, so the next action needs a new one.
     tokio::time::sleep(Duration::from_millis(400)).await;
-    deliver(
-        &s,
-        "pull_request",
-        "d-merge",
-        "pull_request.closed.merged.json",
-    )
-    .await;
-    assert!(
-        fake.wait_for(Duration::from_secs(10), |m| m.comments
-            [&(REPO.to_string(), 7)][0]
-            .body
-            .contains("Merged"))
-            .await
-    );
+    merge_and_wait(&s, &fake).await;
     let m = fake.model.lock().unwrap();
     assert!(m.tokens_issued >= 2, "the expiring token was replaced");
     let inst = m

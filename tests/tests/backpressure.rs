@@ -199,17 +199,7 @@ async fn an_intake_only_server_stores_deliveries_and_processes_none() {
         running: r,
         ..
     } = start(&gate, |c| AppConfig { workers: 0, ..c }).await;
-    let body = br#"{"n":1}"#;
-    let resp = reqwest::Client::new()
-        .post(format!("http://{}/webhooks/github", r.addr))
-        .header("X-GitHub-Event", "issue_comment")
-        .header("X-GitHub-Delivery", "only-1")
-        .header("X-Hub-Signature-256", github_signature(SECRET, body))
-        .body(body.to_vec())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 202);
+    assert_eq!(post_tiny_comment(&r, "only-1").await, 202);
     // Ready (no workers are expected), and the delivery stays pending: nothing processes it.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (status, body) = readyz(&r).await;

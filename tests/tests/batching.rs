@@ -12,6 +12,7 @@ use canopy_analyzer::Event;
 use canopy_core::{Delivery, DeliveryState, Normalize, Normalized, Platform, WriteOp};
 use canopy_e2e::Webhooks as _;
 use canopy_e2e::fake_github::FakeGitHub;
+use canopy_e2e::github_bot::{MARKER, REPO, TOKEN, github_config, github_server};
 use canopy_e2e::harness::Harness;
 use canopy_e2e::workspace_root;
 use canopy_server::batch::{coalesce, decide_batch, decide_batch_after};
@@ -19,10 +20,6 @@ use canopy_service::config::Config;
 use canopy_service::react::{Carried, React, Reaction};
 use canopy_store::{Claim, EventStore, Store, StoreError, TimeRange};
 use chrono::{DateTime, Utc};
-
-const TOKEN: &str = "test-token";
-const REPO: &str = "canopy-demo/widgets";
-const MARKER: &str = "<!-- canopy:sticky -->";
 
 /// PR #7's story: opened, a new head, two CI jobs on it, merged.
 const STORY: [(&str, &str, &str); 5] = [
@@ -32,13 +29,6 @@ const STORY: [(&str, &str, &str); 5] = [
     ("workflow_job", "b-job2", "workflow_job.completed.lint.json"),
     ("pull_request", "b-merge", "pull_request.closed.merged.json"),
 ];
-
-fn config(fake: &FakeGitHub) -> String {
-    format!(
-        "[github]\napi_url = \"{}\"\ntimeout_secs = 1\n[outbox]\nbackoff_base_ms = 20\nmax_attempts = 6\n",
-        fake.url()
-    )
-}
 
 fn story(at: chrono::DateTime<chrono::Utc>) -> Vec<Delivery> {
     STORY
@@ -100,12 +90,7 @@ async fn settled_comment(s: &Harness, fake: &FakeGitHub) -> String {
 /// The story posted one delivery at a time, each processed before the next: the reference.
 async fn one_at_a_time() -> (BTreeMap<String, usize>, String) {
     let fake = FakeGitHub::start(TOKEN).await;
-    let mut s = Harness::start_with(
-        &config(&fake),
-        &[("CANOPY_GITHUB_TOKEN", TOKEN)],
-        canopy_e2e::harness::TestClock::manual_now(),
-    )
-    .await;
+    let mut s = github_server(&fake, "").await;
     for d in story(s.clock.now()) {
         assert_eq!(s.github(&d.event, &d.id, &d.body).await, 202);
         s.settle().await;
@@ -116,13 +101,29 @@ async fn one_at_a_time() -> (BTreeMap<String, usize>, String) {
     (event_ids(store.as_ref()), body)
 }
 
+/// A fake GitHub and the bot configured for it, started and stopped at once (its store then
+/// takes deliveries by hand).
+async fn stopped_bot() -> (FakeGitHub, Harness) {
+    let fake = FakeGitHub::start(TOKEN).await;
+    let mut s = github_server(&fake, "").await;
+    s.stop().await;
+    (fake, s)
+}
+
+/// Stops the bot and checks every delivery of the story was processed; its store.
+async fn stop_with_all_processed(s: &mut Harness) -> std::sync::Arc<dyn Store> {
+    s.stop().await;
+    let store = canopy::wiring::open_store(s.store()).expect("store");
+    for st in states(store.as_ref()) {
+        assert!(matches!(st, DeliveryState::Processed { .. }), "{st:?}");
+    }
+    store
+}
+
 #[tokio::test]
 async fn a_burst_for_one_pr_is_one_sticky_refresh_with_the_final_state() {
     let (reference_events, reference_body) = one_at_a_time().await;
-
-    let fake = FakeGitHub::start(TOKEN).await;
-    let mut s = Harness::start(&config(&fake), &[("CANOPY_GITHUB_TOKEN", TOKEN)]).await;
-    s.stop().await;
+    let (fake, mut s) = stopped_bot().await;
     {
         let store = canopy::wiring::open_store(s.store()).expect("store");
         queue(store.as_ref(), &story(s.clock.now()));
@@ -152,26 +153,19 @@ async fn a_burst_for_one_pr_is_one_sticky_refresh_with_the_final_state() {
         0,
         "{mutations:?}"
     );
-    s.stop().await;
-    let store = canopy::wiring::open_store(s.store()).expect("store");
-    for st in states(store.as_ref()) {
-        assert!(matches!(st, DeliveryState::Processed { .. }), "{st:?}");
-    }
+    let store = stop_with_all_processed(&mut s).await;
     assert_eq!(event_ids(store.as_ref()), reference_events);
 }
 
 #[tokio::test]
 async fn a_crash_mid_batch_loses_nothing_and_the_batch_is_redone() {
     let (reference_events, reference_body) = one_at_a_time().await;
-
-    let fake = FakeGitHub::start(TOKEN).await;
-    let mut s = Harness::start(&config(&fake), &[("CANOPY_GITHUB_TOKEN", TOKEN)]).await;
-    s.stop().await;
+    let (fake, mut s) = stopped_bot().await;
     let now = s.clock.now();
     {
         let store = canopy::wiring::open_store(s.store()).expect("store");
         queue(store.as_ref(), &story(now));
-        let cfg = Config::parse(&config(&fake)).expect("config");
+        let cfg = Config::parse(&github_config(&fake, "")).expect("config");
         let normalizer = canopy::wiring::normalizer(&cfg);
         let (reactor, _) = canopy::wiring::reactor(&cfg);
         let claim = Claim::new("crashing", now, chrono::Duration::minutes(1));
@@ -211,11 +205,7 @@ async fn a_crash_mid_batch_loses_nothing_and_the_batch_is_redone() {
     // Restarted, the bot redoes the unfinished batch: every event once, one comment, final state.
     s.restart().await;
     assert_eq!(settled_comment(&s, &fake).await, reference_body);
-    s.stop().await;
-    let store = canopy::wiring::open_store(s.store()).expect("store");
-    for st in states(store.as_ref()) {
-        assert!(matches!(st, DeliveryState::Processed { .. }), "{st:?}");
-    }
+    let store = stop_with_all_processed(&mut s).await;
     assert_eq!(event_ids(store.as_ref()), reference_events);
     assert!(event_ids(store.as_ref()).values().all(|n| *n == 1));
 }
@@ -226,7 +216,7 @@ async fn a_crash_mid_batch_loses_nothing_and_the_batch_is_redone() {
 #[tokio::test]
 async fn a_batch_decided_on_top_of_an_uncommitted_one_decides_as_after_its_commit() {
     let fake = FakeGitHub::start(TOKEN).await;
-    let cfg = Config::parse(&config(&fake)).expect("config");
+    let cfg = Config::parse(&github_config(&fake, "")).expect("config");
     let normalizer = canopy::wiring::normalizer(&cfg);
     let (reactor, _) = canopy::wiring::reactor(&cfg);
     let now: chrono::DateTime<chrono::Utc> = "2026-11-05T12:00:00Z".parse().unwrap();

@@ -8,7 +8,7 @@ use std::time::Duration;
 use canopy_analyzer::event::{CiJobEvent, CiResult};
 use canopy_analyzer::{Event, EventKind, Platform};
 use canopy_e2e::Webhooks as _;
-use canopy_e2e::fake_gerrit::FakeGerrit;
+use canopy_e2e::gerrit_bot;
 use canopy_e2e::server::ServerProcess;
 use canopy_e2e::{run_canopy, stdout_ok};
 use canopy_store::{EventStore, RedbStore};
@@ -55,19 +55,9 @@ fn history() -> Vec<Event> {
 
 #[tokio::test]
 async fn a_zuul_job_past_its_stopping_point_is_named_in_the_message_and_the_digest() {
-    let fake = FakeGerrit::start("canopy", "gerrit-http-password").await;
-    fake.model.lock().unwrap().current.insert(4711, 1);
-    let cfg = format!(
-        "[gerrit]\nhost = \"review.example.org\"\nurl = \"{}\"\nusername = \"canopy\"\ntimeout_secs = 1\n[outbox]\nbackoff_base_ms = 20\n",
-        fake.url()
-    );
-    let mut s = ServerProcess::start(
-        BIN,
-        &cfg,
-        &[("CANOPY_GERRIT_PASSWORD", "gerrit-http-password")],
-        &[],
-    )
-    .await;
+    let fake = gerrit_bot::fake_with_change(1).await;
+    let cfg = gerrit_bot::gerrit_config(&fake, gerrit_bot::QUICK_RETRIES);
+    let mut s = ServerProcess::start(BIN, &cfg, &gerrit_bot::ENV, &[]).await;
     // The job's history goes into the store while the server is down.
     s.kill();
     RedbStore::open(s.store())

@@ -17,7 +17,7 @@ use canopy_server::secrets::Secrets;
 use canopy_service::react::{React, Reaction, Reactor};
 use canopy_service::repo_config::RepoConfigs;
 use canopy_store::faults::FailingStore;
-use canopy_store::{InboxStore, RedbStore, Store, StoreError, TimeRange, repo_events};
+use canopy_store::{RedbStore, Store, StoreError, TimeRange, repo_events};
 use chrono::{DateTime, Utc};
 use tokio::io::AsyncWriteExt;
 
@@ -78,12 +78,16 @@ async fn post(r: &Running, event: &str, delivery: &str, body: &[u8]) -> u16 {
     .await
 }
 
-fn quarantine_error(store: &dyn Store, id: &str) -> String {
-    match store
+/// The state of GitHub delivery `id`, if it is stored.
+fn state(store: &dyn Store, id: &str) -> Option<DeliveryState> {
+    store
         .delivery(Platform::Github, id)
         .unwrap()
         .map(|d| d.state)
-    {
+}
+
+fn quarantine_error(store: &dyn Store, id: &str) -> String {
+    match state(store, id) {
         Some(DeliveryState::Quarantined { error, .. }) => error,
         other => panic!("{id} is not quarantined: {other:?}"),
     }
@@ -169,10 +173,7 @@ async fn a_store_error_while_deciding_quarantines_the_delivery_with_the_error() 
     .unwrap();
     assert_eq!((drained.processed, drained.quarantined), (1, 0));
     assert!(matches!(
-        store
-            .delivery(Platform::Github, "d-sync")
-            .unwrap()
-            .map(|d| d.state),
+        state(store.as_ref(), "d-sync"),
         Some(DeliveryState::Processed { .. })
     ));
 }
@@ -276,10 +277,7 @@ async fn a_flood_of_unsigned_uploads_stays_within_the_budget_and_a_valid_deliver
     assert_eq!(post(&r, "pull_request", "d-valid", &opened).await, 202);
     assert!(r.wait_idle(Duration::from_secs(10)).await);
     assert!(matches!(
-        store
-            .delivery(Platform::Github, "d-valid")
-            .unwrap()
-            .map(|d| d.state),
+        state(store.as_ref(), "d-valid"),
         Some(DeliveryState::Processed { .. })
     ));
     r.shutdown(Duration::from_secs(5)).await;

@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use canopy_core::ManualClock;
 use canopy_e2e::Webhooks as _;
-use canopy_e2e::fake_gerrit::FakeGerrit;
 use canopy_e2e::fake_github::FakeGitHub;
 use canopy_e2e::fake_prometheus::{Answer, FakePrometheus};
+use canopy_e2e::gerrit_bot;
 use canopy_e2e::harness::{Harness, TestClock};
 use chrono::{DateTime, Utc};
 
@@ -135,8 +135,7 @@ async fn a_github_job_on_a_measured_runner_is_estimated_then_measured_after_one_
 
 #[tokio::test]
 async fn a_zuul_report_is_measured_and_followed_by_one_message() {
-    let fake = FakeGerrit::start("canopy", "gerrit-http-password").await;
-    fake.model.lock().unwrap().current.insert(4711, 1);
+    let fake = gerrit_bot::fake_with_change(1).await;
     let prom = FakePrometheus::start().await;
     prom.model.lock().unwrap().counter_watts = Some(55.0);
     // widgets-tox-pep8's series has a counter reset: it keeps its estimate (no retry).
@@ -149,18 +148,14 @@ async fn a_zuul_report_is_measured_and_followed_by_one_message() {
             (201.0, 900.0),
         ],
     )])]);
-    let cfg = format!(
-        "[gerrit]\nhost = \"review.example.org\"\nurl = \"{}\"\nusername = \"canopy\"\ntimeout_secs = 1\n[outbox]\nbackoff_base_ms = 20\n{}",
-        fake.url(),
+    let extra = format!(
+        "{}{}",
+        gerrit_bot::QUICK_RETRIES,
         source("zuul", &prom, BY_BUILD)
     );
+    let cfg = gerrit_bot::gerrit_config(&fake, &extra);
     // The fixture's report was posted at 1762251900 (2025-11-04T10:25:00Z).
-    let s = Harness::start_with(
-        &cfg,
-        &[("CANOPY_GERRIT_PASSWORD", "gerrit-http-password")],
-        clock_at("2025-11-04T10:25:10Z"),
-    )
-    .await;
+    let s = Harness::start_with(&cfg, &gerrit_bot::ENV, clock_at("2025-11-04T10:25:10Z")).await;
     for f in [
         "01-patchset-created.json",
         "03-comment-added-zuul-check-failed.json",

@@ -4,14 +4,26 @@ use canopy_e2e::{list_json, run_canopy, run_replay, stdout_ok, workspace_root};
 
 const BIN: &str = env!("CARGO_BIN_EXE_canopy-e2e-bin");
 
+/// Replays the bundled `platform` fixtures into a fresh store (the replay must succeed): the
+/// store's directory and what the replay printed.
+fn replayed_fixtures(platform: &str) -> (tempfile::TempDir, String) {
+    let store = tempfile::tempdir().unwrap();
+    let fixtures = workspace_root().join("tests/fixtures").join(platform);
+    let out = run_replay(
+        BIN,
+        fixtures.to_str().unwrap(),
+        platform,
+        store.path().to_str().unwrap(),
+        &[],
+    );
+    (store, stdout_ok(&out))
+}
+
 #[test]
 fn replayed_zuul_reports_list_every_job_field() {
-    let store = tempfile::tempdir().unwrap();
+    let (store, printed) = replayed_fixtures("gerrit");
     let s = store.path().to_str().unwrap();
-    let fixtures = workspace_root().join("tests/fixtures/gerrit");
-    let out = run_replay(BIN, fixtures.to_str().unwrap(), "gerrit", s, &[]);
-    stdout_ok(&out);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("16 new deliveries"));
+    assert!(printed.contains("16 new deliveries"));
     let events = list_json(BIN, &["events", "list"], s, &["--kind", "ci_job_finished"]);
     assert_eq!(events.len(), 8, "3 + 3 check jobs and 2 gate jobs");
     for e in &events {
@@ -31,17 +43,15 @@ fn replayed_zuul_reports_list_every_job_field() {
         .collect();
     assert_eq!(non_voting.len(), 2);
     // Replaying again stores nothing twice.
+    let fixtures = workspace_root().join("tests/fixtures/gerrit");
     let again = run_replay(BIN, fixtures.to_str().unwrap(), "gerrit", s, &[]);
     assert!(String::from_utf8_lossy(&again.stdout).contains("0 new deliveries, 16 already stored"));
 }
 
 #[test]
 fn replayed_github_payloads_take_the_event_from_file_names_or_sidecars() {
-    let store = tempfile::tempdir().unwrap();
+    let (store, _) = replayed_fixtures("github");
     let s = store.path().to_str().unwrap();
-    let fixtures = workspace_root().join("tests/fixtures/github");
-    let out = run_replay(BIN, fixtures.to_str().unwrap(), "github", s, &[]);
-    stdout_ok(&out);
     let all = list_json(BIN, &["events", "list"], s, &[]);
     assert!(
         all.iter()
@@ -49,6 +59,7 @@ fn replayed_github_payloads_take_the_event_from_file_names_or_sidecars() {
     );
     assert!(all.iter().any(|e| e["kind"] == "review"));
     // A payload saved under another name, with its headers beside it.
+    let fixtures = workspace_root().join("tests/fixtures/github");
     let dir = tempfile::tempdir().unwrap();
     let payload = dir.path().join("saved-delivery.json");
     std::fs::copy(fixtures.join("issue_comment.on_issue.json"), &payload).unwrap();

@@ -9,6 +9,7 @@ use canopy_e2e::Webhooks as _;
 use canopy_e2e::fake_gerrit::FakeGerrit;
 use canopy_e2e::fake_github::FakeGitHub;
 use canopy_e2e::fixture_json;
+use canopy_e2e::gerrit_bot;
 use canopy_e2e::harness::{Harness, TestClock};
 use serde_json::{Value, json};
 
@@ -41,6 +42,15 @@ fn grid_config(series: &std::path::Path) -> String {
         "[grid.regions.test]\nprovider = \"csv\"\npath = \"{}\"\n[defaults.carbon]\nregion = \"test\"\n[outbox]\nbackoff_base_ms = 20\n",
         series.display()
     )
+}
+
+/// Waits (10 s at most) until a message on change 4711 contains `text`; fails showing them all.
+async fn expect_message(fake: &FakeGerrit, text: &str) {
+    assert!(
+        fake.wait_for_message(Duration::from_secs(10), text).await,
+        "{:#?}",
+        fake.messages("widgets/core", 4711)
+    );
 }
 
 fn rfc(t: chrono::DateTime<chrono::Utc>) -> String {
@@ -137,10 +147,7 @@ async fn rerun_of_a_failed_draft(s: &mut Harness) {
 /// The sticky comment advises waiting for the clean window, with the saving.
 async fn advice_in_the_sticky(fake: &FakeGitHub) {
     assert!(
-        fake.wait_for(Duration::from_secs(10), |m| m
-            .comments
-            .get(&(REPO.to_string(), 7))
-            .is_some_and(|c| c.iter().any(|c| c.body.contains("Rerun advice"))))
+        fake.wait_for_comment(Duration::from_secs(10), REPO, 7, "Rerun advice")
             .await,
         "{:#?}",
         fake.comments(REPO, 7)
@@ -200,22 +207,12 @@ async fn defer_by_the_author(s: &mut Harness, fake: &FakeGitHub) {
 
 #[tokio::test]
 async fn a_gerrit_report_with_only_non_voting_failures_gets_advice_and_a_deferred_recheck() {
-    let fake = FakeGerrit::start("canopy", "gerrit-http-password").await;
-    fake.model.lock().unwrap().current.insert(4711, 1);
+    let fake = gerrit_bot::fake_with_change(1).await;
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::manual_now();
     let series = write_series(dir.path(), clock.now().timestamp(), 20);
-    let cfg = format!(
-        "[gerrit]\nhost = \"review.example.org\"\nurl = \"{}\"\nusername = \"canopy\"\ntimeout_secs = 1\n{}",
-        fake.url(),
-        grid_config(&series)
-    );
-    let mut s = Harness::start_with(
-        &cfg,
-        &[("CANOPY_GERRIT_PASSWORD", "gerrit-http-password")],
-        clock,
-    )
-    .await;
+    let cfg = gerrit_bot::gerrit_config(&fake, &grid_config(&series));
+    let mut s = Harness::start_with(&cfg, &gerrit_bot::ENV, clock).await;
     // The grid refresher's first load must be in before the rerun request: without grid data
     // there is no advice (on a loaded machine the request could otherwise come first).
     s.settle().await;
@@ -230,12 +227,7 @@ async fn a_gerrit_report_with_only_non_voting_failures_gets_advice_and_a_deferre
     let now = created["eventCreatedOn"].as_i64().unwrap() + 120;
     cmd["eventCreatedOn"] = json!(now + 1);
     assert_eq!(s.gerrit(&bytes(&cmd)).await, 202);
-    assert!(
-        fake.wait_for_message(Duration::from_secs(10), "will start at")
-            .await,
-        "{:#?}",
-        fake.messages("widgets/core", 4711)
-    );
+    expect_message(&fake, "will start at").await;
     let rechecks = |f: &FakeGerrit| {
         f.messages("widgets/core", 4711)
             .iter()
@@ -273,12 +265,7 @@ async fn zuul_report_with_a_non_voting_failure(s: &mut Harness, fake: &FakeGerri
         json!([{"type": "Verified", "description": "Verified", "value": "1", "oldValue": "0"}]);
     report["eventCreatedOn"] = json!(now);
     assert_eq!(s.gerrit(&bytes(&report)).await, 202);
-    assert!(
-        fake.wait_for_message(Duration::from_secs(10), "rerun advice")
-            .await,
-        "{:#?}",
-        fake.messages("widgets/core", 4711)
-    );
+    expect_message(fake, "rerun advice").await;
     let advice = fake
         .messages("widgets/core", 4711)
         .into_iter()

@@ -45,17 +45,12 @@ impl Normalize for ToyNormalizer {
                 d.platform,
                 "o/r",
                 d.received_at.fixed_offset(),
-                EventKind::Comment(CommentEvent {
-                    number: n,
-                    on_change: true,
-                    comment_id: format!("{n}"),
-                    author: Actor::github("ada"),
-                    addressee: None,
-                    body: String::new(),
-                    inline: false,
-                    edited: false,
-                    author_role: None,
-                }),
+                EventKind::Comment(CommentEvent::on_change(
+                    n,
+                    format!("{n}"),
+                    Actor::github("ada"),
+                    String::new(),
+                )),
             )],
             ignored: None,
         })
@@ -113,6 +108,13 @@ async fn post_github(
         .send()
         .await
         .unwrap()
+}
+
+/// Posts a signed GitHub delivery, which must be accepted, and waits until the server is idle.
+async fn accepted_then_idle(r: &Running, event: &str, id: &str, body: &[u8]) {
+    let resp = post_github(r, event, id, body, SECRET).await;
+    assert_eq!(resp.status(), 202);
+    assert!(r.wait_idle(Duration::from_secs(5)).await);
 }
 
 fn state(r: &Running, platform: Platform, id: &str) -> Option<DeliveryState> {
@@ -228,9 +230,7 @@ async fn oversized_bodies_get_413_declared_or_streamed() {
 #[tokio::test]
 async fn malformed_json_with_a_valid_signature_is_accepted_and_quarantined() {
     let (r, _dir) = start().await;
-    let resp = post_github(&r, "issue_comment", "d-mal", b"{not json", SECRET).await;
-    assert_eq!(resp.status(), 202);
-    assert!(r.wait_idle(Duration::from_secs(5)).await);
+    accepted_then_idle(&r, "issue_comment", "d-mal", b"{not json").await;
     match state(&r, Platform::Github, "d-mal") {
         Some(DeliveryState::Quarantined { error, .. }) => {
             assert!(error.contains("malformed JSON"), "{error}")
@@ -243,9 +243,7 @@ async fn malformed_json_with_a_valid_signature_is_accepted_and_quarantined() {
 #[tokio::test]
 async fn unknown_event_types_are_stored_and_ignored() {
     let (r, _dir) = start().await;
-    let resp = post_github(&r, "mystery_event", "d-myst", b"{}", SECRET).await;
-    assert_eq!(resp.status(), 202);
-    assert!(r.wait_idle(Duration::from_secs(5)).await);
+    accepted_then_idle(&r, "mystery_event", "d-myst", b"{}").await;
     assert!(matches!(
         state(&r, Platform::Github, "d-myst"),
         Some(DeliveryState::Ignored { .. })

@@ -99,15 +99,13 @@ impl Fill<'_> {
             let t = self.at + Duration::hours(1 + c);
             let author = if c == 0 { &self.reviewer } else { &self.author };
             let comment = CommentEvent {
-                number: self.n,
-                on_change: true,
-                comment_id: format!("{}-{c}", self.n),
-                author: author.clone(),
-                addressee: None,
-                body: "Looks reasonable; one question about the error path.".into(),
                 inline: c == 0,
-                edited: false,
-                author_role: None,
+                ..CommentEvent::on_change(
+                    self.n,
+                    format!("{}-{c}", self.n),
+                    author.clone(),
+                    "Looks reasonable; one question about the error path.",
+                )
             };
             out.push(self.ev(&format!("comment:{c}"), t, EventKind::Comment(comment)));
         }
@@ -118,13 +116,8 @@ impl Fill<'_> {
         let i = self.n as usize;
         let reviewed = self.at + Duration::hours(3 + (i % 40) as i64);
         let review = ReviewEvent {
-            change: self.n,
-            patchset: None,
-            reviewer: self.reviewer.clone(),
             change_author: Some(self.author.clone()),
-            verdict: ReviewVerdict::Approved,
-            votes: vec![],
-            body: None,
+            ..ReviewEvent::new(self.n, self.reviewer.clone(), ReviewVerdict::Approved)
         };
         out.push(self.ev("review", reviewed, EventKind::Review(review)));
         if !i.is_multiple_of(10) {

@@ -128,26 +128,17 @@ fn build(i: usize, repo: usize, spec: &Spec, minute: i64) -> Event {
                 },
             )
         }),
-        Spec::Review { number } => EventKind::Review(ReviewEvent {
-            change: *number,
-            patchset: None,
-            reviewer: Actor::github("bob"),
-            change_author: None,
-            verdict: ReviewVerdict::Approved,
-            votes: vec![],
-            body: None,
-        }),
-        Spec::Comment { number } => EventKind::Comment(CommentEvent {
-            number: *number,
-            on_change: true,
-            comment_id: format!("c{i}"),
-            author: Actor::github("bob"),
-            addressee: None,
-            body: "looks good".into(),
-            inline: false,
-            edited: false,
-            author_role: None,
-        }),
+        Spec::Review { number } => EventKind::Review(ReviewEvent::new(
+            *number,
+            Actor::github("bob"),
+            ReviewVerdict::Approved,
+        )),
+        Spec::Comment { number } => EventKind::Comment(CommentEvent::on_change(
+            *number,
+            format!("c{i}"),
+            Actor::github("bob"),
+            "looks good",
+        )),
         Spec::Rerun { sha } => EventKind::RerunRequested(RerunEvent {
             change: None,
             patchset: None,
@@ -175,7 +166,7 @@ fn collect(f: impl FnOnce(&mut dyn FnMut(Event) -> ControlFlow<()>)) -> Vec<Stri
     out
 }
 
-fn summaries(store: &RedbStore, repo: &str) -> Vec<(u64, ChangeSummary)> {
+fn summaries(store: &dyn EventStore, repo: &str) -> Vec<(u64, ChangeSummary)> {
     let mut out = Vec::new();
     store
         .scan_change_summaries(repo, &mut |n, s| {
@@ -296,14 +287,7 @@ fn reads(store: &dyn EventStore, repo: &str) -> Vec<String> {
             collect(|v| store.scan_change(repo, n, v).unwrap())
         ));
     }
-    let mut sums = Vec::new();
-    store
-        .scan_change_summaries(repo, &mut |n, s| {
-            sums.push((n, s));
-            ControlFlow::Continue(())
-        })
-        .unwrap();
-    out.push(format!("{sums:?}"));
+    out.push(format!("{:?}", summaries(store, repo)));
     out
 }
 

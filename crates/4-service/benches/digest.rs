@@ -74,28 +74,13 @@ fn history_with(text: impl Fn(u64, u64, usize) -> String) -> Vec<Event> {
             let at = opened + Duration::minutes((rng.next() % 3000) as i64);
             let kind = if r < 2 || (r == 2 && n % 2 == 0) {
                 EventKind::Review(ReviewEvent {
-                    change: n,
-                    patchset: None,
-                    reviewer: person(rng.next()),
                     change_author: Some(author.clone()),
-                    verdict: ReviewVerdict::Approved,
-                    votes: vec![],
-                    body: None,
+                    ..ReviewEvent::new(n, person(rng.next()), ReviewVerdict::Approved)
                 })
             } else {
                 let author = person(rng.next());
                 let body = text(n, r, (rng.next() % 4) as usize);
-                EventKind::Comment(CommentEvent {
-                    number: n,
-                    on_change: true,
-                    comment_id: format!("{n}-{r}"),
-                    author,
-                    addressee: None,
-                    body,
-                    inline: false,
-                    edited: false,
-                    author_role: None,
-                })
+                EventKind::Comment(CommentEvent::on_change(n, format!("{n}-{r}"), author, body))
             };
             out.push(event(format!("e{n}-{r}"), at, kind));
         }

@@ -151,17 +151,7 @@ mod tests {
             Platform::Github,
             "o/r",
             chrono::DateTime::parse_from_rfc3339("2026-11-20T10:00:00+00:00").unwrap(),
-            EventKind::Comment(CommentEvent {
-                number: 1,
-                on_change: true,
-                comment_id: id.into(),
-                author: Actor::github("ann"),
-                addressee: None,
-                body: body.into(),
-                inline: false,
-                edited: false,
-                author_role: None,
-            }),
+            EventKind::Comment(CommentEvent::on_change(1, id, Actor::github("ann"), body)),
         )
     }
 

@@ -511,17 +511,12 @@ mod tests {
                         ..CommitEvent::new(format!("{n:040x}"), author, at)
                     })
                 } else {
-                    EventKind::Comment(CommentEvent {
-                        number: 1,
-                        on_change: true,
-                        comment_id: n.to_string(),
-                        author: canopy_analyzer::Actor::github(&login(who)),
-                        addressee: None,
-                        body: format!("thanks {} for this", login(who)),
-                        inline: false,
-                        edited: false,
-                        author_role: None,
-                    })
+                    EventKind::Comment(CommentEvent::on_change(
+                        1,
+                        n.to_string(),
+                        canopy_analyzer::Actor::github(&login(who)),
+                        format!("thanks {} for this", login(who)),
+                    ))
                 };
                 Event::new(format!("e{n}"), Platform::Github, "o/r", at, kind)
             })

@@ -287,6 +287,30 @@ mod tests {
         )
     }
 
+    /// A scheduler over `store` with a weekly digest on Mondays at 09:00 for every repository,
+    /// on `clock`, looking every `poll`, as replica `owner`.
+    fn weekly(
+        store: Arc<dyn Store>,
+        clock: Arc<ManualClock>,
+        poll: Duration,
+        owner: &str,
+    ) -> Scheduler {
+        let mut cfg = RepoConfig::default();
+        cfg.digest.schedule = "0 9 * * MON".into();
+        Scheduler {
+            store: store.clone(),
+            committer: Committer::spawn(store),
+            configs: Arc::new(RepoConfigs::with_defaults(cfg)),
+            channels: DigestChannelsConfig::default(),
+            webhook: false,
+            grid: Arc::new(IntensityCache::default()),
+            clock,
+            outbox: Arc::new(Notify::new()),
+            poll,
+            owner: owner.into(),
+        }
+    }
+
     fn digests(store: &dyn Store) -> Vec<OutboxItem> {
         let mut out = Vec::new();
         store
@@ -303,8 +327,6 @@ mod tests {
     #[tokio::test]
     async fn down_over_the_scheduled_time_then_restarted_sends_exactly_one_digest() {
         let dir = tempfile::tempdir().unwrap();
-        let mut cfg = RepoConfig::default();
-        cfg.digest.schedule = "0 9 * * MON".into();
         let clock = Arc::new(ManualClock::new(t("2026-11-20T10:00:00Z")));
         let run = |clock: Arc<ManualClock>| {
             // The previous run's writer thread lets go of the store shortly after it is dropped.
@@ -320,18 +342,7 @@ mod tests {
                     Err(e) => panic!("{e}"),
                 }
             };
-            Scheduler {
-                store: store.clone(),
-                committer: Committer::spawn(store),
-                configs: Arc::new(RepoConfigs::with_defaults(cfg.clone())),
-                channels: DigestChannelsConfig::default(),
-                webhook: false,
-                grid: Arc::new(IntensityCache::default()),
-                clock,
-                outbox: Arc::new(Notify::new()),
-                poll: Duration::from_millis(10),
-                owner: "test".into(),
-            }
+            weekly(store, clock, Duration::from_millis(10), "test")
         };
         {
             let s = run(clock.clone());
@@ -366,21 +377,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let redb: Arc<dyn Store> = Arc::new(RedbStore::open(dir.path()).unwrap());
         let store = Arc::new(FailingStore::new(redb));
-        let mut cfg = RepoConfig::default();
-        cfg.digest.schedule = "0 9 * * MON".into();
         let clock = Arc::new(ManualClock::new(t("2026-11-20T10:00:00Z")));
-        let s = Scheduler {
-            store: store.clone(),
-            committer: Committer::spawn(store.clone()),
-            configs: Arc::new(RepoConfigs::with_defaults(cfg)),
-            channels: DigestChannelsConfig::default(),
-            webhook: false,
-            grid: Arc::new(IntensityCache::default()),
-            clock: clock.clone(),
-            outbox: Arc::new(Notify::new()),
-            poll: Duration::from_millis(10),
-            owner: "test".into(),
-        };
+        let s = weekly(
+            store.clone(),
+            clock.clone(),
+            Duration::from_millis(10),
+            "test",
+        );
         store
             .put_events(&[event(1, "2026-11-17T10:00:00Z")])
             .unwrap();
@@ -409,21 +412,9 @@ mod tests {
     async fn of_two_replicas_only_the_lease_holder_looks_at_the_schedules() {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn Store> = Arc::new(RedbStore::open(dir.path()).unwrap());
-        let mut cfg = RepoConfig::default();
-        cfg.digest.schedule = "0 9 * * MON".into();
         let clock = Arc::new(ManualClock::new(t("2026-11-20T10:00:00Z")));
-        let replica = |owner: &str| Scheduler {
-            store: store.clone(),
-            committer: Committer::spawn(store.clone()),
-            configs: Arc::new(RepoConfigs::with_defaults(cfg.clone())),
-            channels: DigestChannelsConfig::default(),
-            webhook: false,
-            grid: Arc::new(IntensityCache::default()),
-            clock: clock.clone(),
-            outbox: Arc::new(Notify::new()),
-            poll: Duration::from_secs(60),
-            owner: owner.into(),
-        };
+        let replica =
+            |owner: &str| weekly(store.clone(), clock.clone(), Duration::from_secs(60), owner);
         let (a, b) = (replica("a"), replica("b"));
         store
             .put_events(&[event(1, "2026-11-17T10:00:00Z")])

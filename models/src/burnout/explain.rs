@@ -5,7 +5,7 @@
 
 use super::features::{F, f};
 use super::model::Artifact;
-use crate::gbt::{Node, goes_left, sigmoid};
+use crate::gbt::{Node, sigmoid};
 use crate::shapley;
 
 /// The groups of predictors that explanations speak of: (name, predictors).
@@ -175,19 +175,14 @@ fn coalition_scores(
                         c = (c - 1) & without;
                     }
                 }
-                Node::Split {
+                node @ Node::Split {
                     feature,
-                    threshold,
-                    missing_left,
                     left,
                     right,
+                    ..
                 } => {
                     let side = |row: &[f64; F]| {
-                        if goes_left(row, *feature, *threshold, *missing_left) {
-                            *left
-                        } else {
-                            *right
-                        }
+                        if node.goes_left(row) { *left } else { *right }
                     };
                     let (by_x, by_ref) = (side(x), side(reference));
                     match player_of.get(*feature).copied().flatten() {

@@ -392,22 +392,22 @@ impl Series {
 
     /// Share of timestamped activity in weeks `a..=b` that `part` counts.
     fn share(&self, part: &Prefix, a: i64, b: i64) -> f64 {
-        let n = self.stamped.sum(a, b);
-        if n > 0.0 {
-            part.sum(a, b) / n
-        } else {
-            f64::NAN
-        }
+        ratio(part, &self.stamped, a, b)
     }
 
     /// Mean per active week over weeks `a..=b`.
     fn per_active_week(&self, part: &Prefix, a: i64, b: i64) -> f64 {
-        let n = self.active.sum(a, b);
-        if n > 0.0 {
-            part.sum(a, b) / n
-        } else {
-            f64::NAN
-        }
+        ratio(part, &self.active, a, b)
+    }
+}
+
+/// `part`'s sum over weeks `a..=b` divided by `over`'s (NaN when `over`'s is zero).
+fn ratio(part: &Prefix, over: &Prefix, a: i64, b: i64) -> f64 {
+    let n = over.sum(a, b);
+    if n > 0.0 {
+        part.sum(a, b) / n
+    } else {
+        f64::NAN
     }
 }
 

@@ -216,20 +216,15 @@ mod tests {
         weeks.extend((0..60).map(|w| pw("bob", w, 1.0)));
         let mut d = Dataset::default();
         let rule = LabelRule::default();
-        d.add(
-            "one",
-            &weeks,
-            IsoWeek::from_index(0),
-            IsoWeek::from_index(59),
-            &rule,
-        );
-        d.add(
-            "two",
-            &weeks,
-            IsoWeek::from_index(0),
-            IsoWeek::from_index(59),
-            &rule,
-        );
+        for history in ["one", "two"] {
+            d.add(
+                history,
+                &weeks,
+                IsoWeek::from_index(0),
+                IsoWeek::from_index(59),
+                &rule,
+            );
+        }
         assert_eq!(d.people, vec![2, 2]);
         let ada: Vec<&Sample> = d.samples.iter().filter(|s| s.person == 0).collect();
         // Eligible from week 11 (window inside the data) to week 27 (16–19 active in 16–27).

@@ -9,7 +9,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use super::{LABELS, Label};
+use super::corpus::Gold;
+use super::{LABELS, Label, Scored};
 
 /// Per-class and macro figures of 3-class predictions against gold labels.
 #[derive(Debug, Clone, Serialize)]
@@ -235,6 +236,54 @@ pub fn bootstrap(n: usize, stat: impl Fn(&[usize]) -> f64) -> [f64; 2] {
     } else {
         [at(0.025), at(0.975)]
     }
+}
+
+/// Figures of scored texts against a corpus's gold labels, by the kind of label.
+#[derive(Debug, Clone)]
+pub enum GoldFigures {
+    /// Three-class polarity: the most likely label of each text.
+    Polarity(Evaluation),
+    /// Negative or not: the probability of the negative class, flagged at 0.5.
+    Negative(Binary),
+    /// Uncivil or not.
+    Uncivil {
+        /// The model's own flag (its precision, recall and F1).
+        flag: Binary,
+        /// The probability of incivility (its AUC).
+        ranked: Binary,
+    },
+}
+
+/// The figures of `scored` against `gold` (in the same order); none for incivility labels when
+/// the scorer gives no probability of incivility.
+pub fn against_gold(gold: &Gold, scored: &[Scored]) -> Option<GoldFigures> {
+    Some(match gold {
+        Gold::Polarity(gold) => {
+            let pred: Vec<Label> = scored
+                .iter()
+                .map(|s| super::label(s.label).unwrap_or(1))
+                .collect();
+            GoldFigures::Polarity(evaluate(gold, &pred))
+        }
+        Gold::Negative(gold) => {
+            let score: Vec<f64> = scored.iter().map(|s| s.negative).collect();
+            GoldFigures::Negative(evaluate_binary(gold, &score, 0.5))
+        }
+        Gold::Uncivil(gold) => {
+            let p = scored
+                .iter()
+                .map(|s| s.incivility)
+                .collect::<Option<Vec<f64>>>()?;
+            let flags: Vec<f64> = scored
+                .iter()
+                .map(|s| f64::from(u8::from(s.uncivil)))
+                .collect();
+            GoldFigures::Uncivil {
+                flag: evaluate_binary(gold, &flags, 0.5),
+                ranked: evaluate_binary(gold, &p, 0.5),
+            }
+        }
+    })
 }
 
 #[cfg(test)]

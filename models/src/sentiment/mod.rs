@@ -18,7 +18,7 @@ use std::cell::RefCell;
 
 use serde::Serialize;
 
-pub use metrics::{Binary, Evaluation, evaluate, evaluate_binary};
+pub use metrics::{Binary, Evaluation, GoldFigures, against_gold, evaluate, evaluate_binary};
 pub use train::{TrainConfig, TrainData, TrainReport};
 
 use text::Grams;

@@ -5,8 +5,8 @@
 
 use serde::Serialize;
 
-use super::corpus::{Corpus, Gold};
-use super::metrics::{evaluate, evaluate_binary};
+use super::corpus::Corpus;
+use super::metrics::{GoldFigures, against_gold};
 use super::train::{TrainConfig, TrainData, train};
 use super::{Label, Model, Scored, SentimentError};
 
@@ -85,13 +85,11 @@ pub fn rows_for(
         ci,
         detail,
     };
-    match &c.gold {
-        Gold::Polarity(gold) => {
-            let pred: Vec<Label> = scored
-                .iter()
-                .map(|s| super::label(s.label).unwrap_or(1))
-                .collect();
-            let e = evaluate(gold, &pred);
+    let Some(figures) = against_gold(&c.gold, &scored) else {
+        return Ok(Vec::new());
+    };
+    match figures {
+        GoldFigures::Polarity(e) => {
             let f = |l: &str| e.per_class[l];
             let detail = format!(
                 "accuracy {:.3}; F1 neg/neu/pos {:.3}/{:.3}/{:.3}",
@@ -109,9 +107,7 @@ pub fn rows_for(
                 detail,
             )])
         }
-        Gold::Negative(gold) => {
-            let score: Vec<f64> = scored.iter().map(|s| s.negative).collect();
-            let b = evaluate_binary(gold, &score, 0.5);
+        GoldFigures::Negative(b) => {
             let detail = format!(
                 "P(negative) ≥ 0.5: precision {:.3}, recall {:.3}, F1 {:.3}",
                 b.precision, b.recall, b.f1
@@ -125,20 +121,10 @@ pub fn rows_for(
                 detail,
             )])
         }
-        Gold::Uncivil(gold) => {
-            let Some(score) = scored
-                .iter()
-                .map(|s| s.incivility)
-                .collect::<Option<Vec<f64>>>()
-            else {
-                return Ok(Vec::new());
-            };
-            let flags: Vec<f64> = scored
-                .iter()
-                .map(|s| f64::from(u8::from(s.uncivil)))
-                .collect();
-            let b = evaluate_binary(gold, &flags, 0.5);
-            let auc = evaluate_binary(gold, &score, 0.5);
+        GoldFigures::Uncivil {
+            flag: b,
+            ranked: auc,
+        } => {
             let detail = format!(
                 "precision {:.3}, recall {:.3}; AUC {:.3} [{:.3}, {:.3}]",
                 b.precision, b.recall, auc.auc, auc.auc_ci[0], auc.auc_ci[1]

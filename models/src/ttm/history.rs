@@ -705,15 +705,11 @@ mod tests {
             Platform::Github,
             "o/r",
             (t0 + h * 20).fixed_offset(),
-            EventKind::Review(ReviewEvent {
-                change: 3,
-                patchset: None,
-                reviewer: Actor::github("bob"),
-                change_author: None,
-                verdict: ReviewVerdict::Approved,
-                votes: vec![],
-                body: None,
-            }),
+            EventKind::Review(ReviewEvent::new(
+                3,
+                Actor::github("bob"),
+                ReviewVerdict::Approved,
+            )),
         ));
         if let Some(u) = until {
             ev.retain(|e| e.at_utc() <= u);

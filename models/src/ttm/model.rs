@@ -553,6 +553,16 @@ mod tests {
     use rand::{RngExt, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
+    /// The scope of a model of one repository, `o/r`.
+    fn repo_scope() -> Scope {
+        Scope::Repository { repo: "o/r".into() }
+    }
+
+    /// A model of `o/r` trained on `synthetic(n, seed)` with the default configuration.
+    fn trained_on_synthetic(n: usize, seed: u64) -> TtmModel {
+        TtmModel::train(&synthetic(n, seed), repo_scope(), &TrainConfig::default()).unwrap()
+    }
+
     /// Changes whose log-time is 1 + 0.8·log(lines) + Gaussian-ish noise of known spread, so the
     /// true 10th/90th percentiles are ±1.2816σ around the median.
     fn synthetic(n: usize, seed: u64) -> Vec<PrRecord> {
@@ -580,12 +590,7 @@ mod tests {
 
     #[test]
     fn calibrated_interval_covers_about_eighty_percent() {
-        let model = TtmModel::train(
-            &synthetic(3000, 11),
-            Scope::Repository { repo: "o/r".into() },
-            &TrainConfig::default(),
-        )
-        .unwrap();
+        let model = trained_on_synthetic(3000, 11);
         let test = synthetic(2000, 12);
         let inside = test
             .iter()
@@ -603,12 +608,7 @@ mod tests {
 
     #[test]
     fn explanations_are_exact_and_point_at_the_driver() {
-        let model = TtmModel::train(
-            &synthetic(2000, 21),
-            Scope::Repository { repo: "o/r".into() },
-            &TrainConfig::default(),
-        )
-        .unwrap();
+        let model = trained_on_synthetic(2000, 21);
         let mut big = TtmFeatures::default();
         big.0[idx::LINES] = 2000f64.ln_1p();
         big.0[idx::HOUR] = 3.0;
@@ -663,10 +663,9 @@ mod tests {
             let open = slow && r.created_at + hours * 3600 > end;
             r.merged_at = (!open).then_some(r.created_at + hours * 3600);
         }
-        let scope = || Scope::Repository { repo: "o/r".into() };
         let censored = TtmModel::train(
             &recs,
-            scope(),
+            repo_scope(),
             &TrainConfig {
                 censor_days: 30.0,
                 ..TrainConfig::default()
@@ -675,7 +674,7 @@ mod tests {
         .unwrap();
         let naive = TtmModel::train(
             &recs,
-            scope(),
+            repo_scope(),
             &TrainConfig {
                 censor_days: 0.0,
                 ..TrainConfig::default()
@@ -702,7 +701,7 @@ mod tests {
             censor_days: 30.0,
             ..TrainConfig::default()
         };
-        let m = TtmModel::train(&all, scope(), &cfg).unwrap();
+        let m = TtmModel::train(&all, repo_scope(), &cfg).unwrap();
         assert_eq!(m.n_merged, 300);
     }
 
@@ -716,7 +715,7 @@ mod tests {
             relative: true,
             ..TrainConfig::default()
         };
-        let m = TtmModel::train(&recs, Scope::Repository { repo: "o/r".into() }, &cfg).unwrap();
+        let m = TtmModel::train(&recs, repo_scope(), &cfg).unwrap();
         let mut f = recs[10].features;
         f.0[idx::RECENT_MEDIAN] = 4.0;
         let e = m.explain(&f);
@@ -735,11 +734,7 @@ mod tests {
     fn too_little_history_is_an_error_and_small_repos_pool() {
         let few = synthetic(10, 1);
         assert!(matches!(
-            TtmModel::train(
-                &few,
-                Scope::Repository { repo: "o/r".into() },
-                &TrainConfig::default()
-            ),
+            TtmModel::train(&few, repo_scope(), &TrainConfig::default()),
             Err(TtmError::TooLittleHistory { found: 10, .. })
         ));
         let mut all = synthetic(400, 2);

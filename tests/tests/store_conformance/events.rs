@@ -93,24 +93,16 @@ pub(super) fn events_are_found_by_change_commit_and_actor(f: &Fixture) {
     let other = comment("o/r", "c1", "2024-03-01T12:00:00Z", "bob", 8);
     s.put_events(&[ci.clone(), opened.clone(), other.clone()])
         .unwrap();
-    let collect = |scan: &dyn Fn(canopy_store::Visit<'_>)| {
-        let mut v = Vec::new();
-        scan(&mut |e| {
-            v.push(e.id);
-            ControlFlow::Continue(())
-        });
-        v
-    };
     assert_eq!(
-        collect(&|v| s.scan_change("o/r", 7, v).unwrap()),
+        scanned_ids(&|v| s.scan_change("o/r", 7, v).unwrap()),
         ["pr:7:opened", "ci:1"]
     );
     assert_eq!(
-        collect(&|v| s.scan_sha("o/r", "abc123", v).unwrap()),
+        scanned_ids(&|v| s.scan_sha("o/r", "abc123", v).unwrap()),
         ["ci:1"]
     );
     assert_eq!(
-        collect(&|v| s.scan_actor("github:bob", TimeRange::ALL, v).unwrap()),
+        scanned_ids(&|v| s.scan_actor("github:bob", TimeRange::ALL, v).unwrap()),
         ["c1"]
     );
     let before_noon = TimeRange {
@@ -118,7 +110,7 @@ pub(super) fn events_are_found_by_change_commit_and_actor(f: &Fixture) {
         to: Some(t("2024-03-01T11:00:00Z")),
     };
     assert_eq!(
-        collect(&|v| s.scan_actor("github:ada", before_noon, v).unwrap()),
+        scanned_ids(&|v| s.scan_actor("github:ada", before_noon, v).unwrap()),
         ["pr:7:opened"]
     );
     // The source's UTC offset is kept.
@@ -187,15 +179,11 @@ pub(super) fn indexed_events() -> Vec<Event> {
         Platform::Github,
         "o/r",
         DateTime::parse_from_rfc3339("2024-03-01T13:30:00Z").unwrap(),
-        EventKind::Review(ReviewEvent {
-            change: 7,
-            patchset: None,
-            reviewer: Actor::github("bob"),
-            change_author: None,
-            verdict: ReviewVerdict::Approved,
-            votes: vec![],
-            body: None,
-        }),
+        EventKind::Review(ReviewEvent::new(
+            7,
+            Actor::github("bob"),
+            ReviewVerdict::Approved,
+        )),
     );
     vec![
         change_at("pr:7:opened", 7, ChangeAction::Opened, "aaa", 0),
@@ -217,41 +205,36 @@ pub(super) fn indexes_answer_what_a_scan_computes(f: &Fixture) {
     // In two batches, the second with a redelivery of the first's events.
     s.put_events(&events[5..]).unwrap();
     s.put_events(&events).unwrap();
-    let ids = |scan: &dyn Fn(canopy_store::Visit<'_>)| {
-        let mut v = Vec::new();
-        scan(&mut |e| {
-            v.push(e.id);
-            ControlFlow::Continue(())
-        });
-        v
-    };
     assert_eq!(s.change_of_sha("o/r", "aaa").unwrap(), Some(7));
     assert_eq!(s.change_of_sha("o/r", "bbb").unwrap(), Some(7));
     assert_eq!(s.change_of_sha("o/r", "zzz").unwrap(), None);
     assert_eq!(s.change_of_sha("o/other", "aaa").unwrap(), None);
     assert_eq!(
-        ids(&|v| s.scan_sha_jobs("o/r", "bbb", v).unwrap()),
+        scanned_ids(&|v| s.scan_sha_jobs("o/r", "bbb", v).unwrap()),
         ["ci:2", "ci:3"]
     );
     assert_eq!(
-        ids(&|v| s.scan_job("o/r", "tempest (check)", v).unwrap()),
+        scanned_ids(&|v| s.scan_job("o/r", "tempest (check)", v).unwrap()),
         ["ci:1", "ci:2"]
     );
-    assert_eq!(ids(&|v| s.scan_job("o/r", "tempest", v).unwrap()), ["ci:3"]);
+    assert_eq!(
+        scanned_ids(&|v| s.scan_job("o/r", "tempest", v).unwrap()),
+        ["ci:3"]
+    );
     for sha in ["aaa", "bbb", "zzz"] {
         assert_eq!(
             s.change_of_sha("o/r", sha).unwrap(),
             by_scan::change_of_sha(s, "o/r", sha).unwrap()
         );
         assert_eq!(
-            ids(&|v| s.scan_sha_jobs("o/r", sha, v).unwrap()),
-            ids(&|v| by_scan::scan_sha_jobs(s, "o/r", sha, v).unwrap())
+            scanned_ids(&|v| s.scan_sha_jobs("o/r", sha, v).unwrap()),
+            scanned_ids(&|v| by_scan::scan_sha_jobs(s, "o/r", sha, v).unwrap())
         );
     }
     for job in ["tempest (check)", "tempest", "lint (gate)", "none"] {
         assert_eq!(
-            ids(&|v| s.scan_job("o/r", job, v).unwrap()),
-            ids(&|v| by_scan::scan_job(s, "o/r", job, v).unwrap())
+            scanned_ids(&|v| s.scan_job("o/r", job, v).unwrap()),
+            scanned_ids(&|v| by_scan::scan_job(s, "o/r", job, v).unwrap())
         );
     }
     let summaries = summaries_agree_with_a_scan(s, "o/r");

@@ -114,14 +114,8 @@ pub(super) fn the_second_ignored(s: &dyn Store) {
         meta: Vec::new(),
     };
     assert_eq!(apply(s, ignore), WriteOutcome::Completed { new_events: 0 });
-    let mut all = Vec::new();
-    s.scan_deliveries(&mut |r| {
-        all.push((r.delivery.id, canopy_core::state_name(&r.state)));
-        ControlFlow::Continue(())
-    })
-    .unwrap();
     assert_eq!(
-        all,
+        delivery_states(s),
         [
             ("d1".to_string(), "processed"),
             ("d2".to_string(), "ignored")
@@ -179,14 +173,8 @@ pub(super) fn a_batch_mixes_new_deliveries_with_results(f: &Fixture) {
         .unwrap();
     assert!(matches!(got[0], WriteOutcome::Received { .. }), "{got:?}");
     assert_eq!(got[1], WriteOutcome::Completed { new_events: 0 });
-    let mut all = Vec::new();
-    s.scan_deliveries(&mut |r| {
-        all.push((r.delivery.id, canopy_core::state_name(&r.state)));
-        ControlFlow::Continue(())
-    })
-    .unwrap();
     assert_eq!(
-        all,
+        delivery_states(s),
         [
             ("d1".to_string(), "processed"),
             ("d2".to_string(), "pending"),

@@ -108,17 +108,12 @@ fn comment(repo: &str, id: &str, at: &str, who: &str, number: u64) -> Event {
         Platform::Github,
         repo,
         DateTime::parse_from_rfc3339(at).unwrap(),
-        EventKind::Comment(CommentEvent {
+        EventKind::Comment(CommentEvent::on_change(
             number,
-            on_change: true,
-            comment_id: id.into(),
-            author: Actor::github(who),
-            addressee: None,
-            body: "looks good".into(),
-            inline: false,
-            edited: false,
-            author_role: None,
-        }),
+            id,
+            Actor::github(who),
+            "looks good",
+        )),
     )
 }
 
@@ -160,6 +155,27 @@ fn claim(owner: &str, now: &str) -> Claim {
 
 fn pending_ids(p: &[canopy_core::Pending]) -> Vec<String> {
     p.iter().map(|p| p.delivery.id.clone()).collect()
+}
+
+/// The ids of the events a scan visits, in its order.
+fn scanned_ids(scan: &dyn Fn(canopy_store::Visit<'_>)) -> Vec<String> {
+    let mut v = Vec::new();
+    scan(&mut |e| {
+        v.push(e.id);
+        ControlFlow::Continue(())
+    });
+    v
+}
+
+/// Every stored delivery's id and state name, in the store's order.
+fn delivery_states(s: &dyn Store) -> Vec<(String, &'static str)> {
+    let mut all = Vec::new();
+    s.scan_deliveries(&mut |r| {
+        all.push((r.delivery.id, canopy_core::state_name(&r.state)));
+        ControlFlow::Continue(())
+    })
+    .unwrap();
+    all
 }
 
 fn sticky(repo: &str, n: u64, body: &str) -> Enqueue {

@@ -108,12 +108,7 @@ pub(super) fn postgres_schema_1_events_get_their_kinds_and_job_keys_when_migrate
         .unwrap()
         .write_all(sql.as_bytes())
         .unwrap();
-    let out = psql.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    canopy_e2e::stdout_ok(&psql.wait_with_output().unwrap());
     let err = PgStore::open(&db.options())
         .err()
         .expect("schema 1 is refused");
@@ -125,24 +120,16 @@ pub(super) fn postgres_schema_1_events_get_their_kinds_and_job_keys_when_migrate
     assert_eq!(applied, vec![2, 3, 4]);
     let s: &dyn Store = &store;
     assert_eq!(s.change_of_sha("o/r", "aaa").unwrap(), Some(7));
-    let ids = |scan: &dyn Fn(canopy_store::Visit<'_>)| {
-        let mut v = Vec::new();
-        scan(&mut |e| {
-            v.push(e.id);
-            ControlFlow::Continue(())
-        });
-        v
-    };
     assert_eq!(
-        ids(&|v| s.scan_sha_jobs("o/r", "bbb", v).unwrap()),
+        scanned_ids(&|v| s.scan_sha_jobs("o/r", "bbb", v).unwrap()),
         ["ci:2", "ci:3", "ci:5"]
     );
     assert_eq!(
-        ids(&|v| s.scan_job("o/r", "tempest (check)", v).unwrap()),
+        scanned_ids(&|v| s.scan_job("o/r", "tempest (check)", v).unwrap()),
         ["ci:1", "ci:2"]
     );
     assert_eq!(
-        ids(&|v| s.scan_job("o/r", "odd\0name", v).unwrap()),
+        scanned_ids(&|v| s.scan_job("o/r", "odd\0name", v).unwrap()),
         ["ci:5"]
     );
     summaries_agree_with_a_scan(s, "o/r");

@@ -349,16 +349,13 @@ impl InboxStore for PgStore {
     }
 
     fn delivery_body(&self, platform: Platform, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let rows = self.query(
+        self.first_bytes(
             "SELECT body FROM deliveries WHERE platform = $1 AND id = $2",
             vec![
                 Param::Text(platform.as_str().into()),
                 Param::Text(pg_text(id)),
             ],
-        )?;
-        rows.first()
-            .map(|r| r.try_get::<_, Vec<u8>>(0).map_err(pg_err))
-            .transpose()
+        )
     }
 }
 

@@ -308,6 +308,34 @@ impl PgStore {
         consume_rows(rx, visit)
     }
 
+    /// Runs a one-column `bytea` query and returns the first row's value, if there is a row.
+    fn first_bytes(
+        &self,
+        sql: &'static str,
+        params: Vec<Param>,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let rows = self.query(sql, params)?;
+        rows.first()
+            .map(|r| r.try_get::<_, Vec<u8>>(0).map_err(pg_err))
+            .transpose()
+    }
+
+    /// Runs a one-column query of records written with `encode` and decodes every row, in the
+    /// query's order; `what` names a corrupt one.
+    fn decode_all<T: serde::de::DeserializeOwned>(
+        &self,
+        sql: &'static str,
+        params: Vec<Param>,
+        what: &str,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut out = Vec::new();
+        self.scan_bytes(sql, params, &mut |b| {
+            out.push(decode(b, what)?);
+            Ok(ControlFlow::Continue(()))
+        })?;
+        Ok(out)
+    }
+
     /// Runs a query with owned parameters on a pooled connection and returns its rows.
     fn query(
         &self,
@@ -378,13 +406,10 @@ fn consume_rows(rx: Receiver<Rows>, visit: RowVisit<'_>) -> Result<(), StoreErro
 
 impl MetaStore for PgStore {
     fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let rows = self.query(
+        self.first_bytes(
             "SELECT value FROM meta WHERE key = $1",
             vec![Param::Text(pg_text(key))],
-        )?;
-        rows.first()
-            .map(|r| r.try_get::<_, Vec<u8>>(0).map_err(pg_err))
-            .transpose()
+        )
     }
 
     fn put_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
@@ -452,16 +477,11 @@ impl ScheduleStore for PgStore {
 
 impl ConsentStore for PgStore {
     fn consents(&self) -> Result<Vec<Consent>, StoreError> {
-        let mut out = Vec::new();
-        self.scan_bytes(
+        self.decode_all(
             "SELECT record FROM consent ORDER BY actor_key",
             Vec::new(),
-            &mut |b| {
-                out.push(decode(b, "consent record")?);
-                Ok(ControlFlow::Continue(()))
-            },
-        )?;
-        Ok(out)
+            "consent record",
+        )
     }
 }
 

@@ -53,6 +53,23 @@ async fn update(c: &mut Pooled, item: &OutboxItem, release: bool) -> Result<(), 
     } else {
         "UPDATE outbox SET state = $2, due_ms = $3, item = $4 WHERE id = $1"
     };
+    execute_item(c, sql, item).await?;
+    Ok(())
+}
+
+/// Inserts a new item unless another transaction stored one under its id first (true: inserted).
+async fn insert(c: &mut Pooled, item: &OutboxItem) -> Result<bool, StoreError> {
+    let sql = "INSERT INTO outbox (id, state, due_ms, item) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING";
+    Ok(execute_item(c, sql, item).await? == 1)
+}
+
+/// Runs `sql` with the item's id, state, due time and encoded record as `$1` to `$4`; the
+/// number of rows it touched.
+async fn execute_item(
+    c: &mut Pooled,
+    sql: &'static str,
+    item: &OutboxItem,
+) -> Result<u64, StoreError> {
     let st = c.statement(sql).await?;
     let bytes = encode(item)?;
     let params: [&(dyn ToSql + Sync); 4] = [
@@ -61,23 +78,7 @@ async fn update(c: &mut Pooled, item: &OutboxItem, release: bool) -> Result<(), 
         &item.due_at.timestamp_millis(),
         &bytes,
     ];
-    c.client().execute(&st, &params).await.map_err(pg_err)?;
-    Ok(())
-}
-
-/// Inserts a new item unless another transaction stored one under its id first (true: inserted).
-async fn insert(c: &mut Pooled, item: &OutboxItem) -> Result<bool, StoreError> {
-    let st = c
-        .statement("INSERT INTO outbox (id, state, due_ms, item) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING")
-        .await?;
-    let bytes = encode(item)?;
-    let params: [&(dyn ToSql + Sync); 4] = [
-        &pg_text(&item.id),
-        &state_name(item.state),
-        &item.due_at.timestamp_millis(),
-        &bytes,
-    ];
-    Ok(c.client().execute(&st, &params).await.map_err(pg_err)? == 1)
+    c.client().execute(&st, &params).await.map_err(pg_err)
 }
 
 /// Adds an action according to its mode.
@@ -207,15 +208,11 @@ impl OutboxStore for PgStore {
     }
 
     fn outbox_item(&self, id: &str) -> Result<Option<OutboxItem>, StoreError> {
-        let rows = self.query(
+        self.first_bytes(
             "SELECT item FROM outbox WHERE id = $1",
             vec![Param::Text(pg_text(id))],
-        )?;
-        rows.first()
-            .map(|r| {
-                let bytes: Vec<u8> = r.try_get(0).map_err(pg_err)?;
-                decode(&bytes, "outbox item")
-            })
-            .transpose()
+        )?
+        .map(|b| decode(&b, "outbox item"))
+        .transpose()
     }
 }

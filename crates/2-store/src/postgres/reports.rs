@@ -74,42 +74,28 @@ impl ReportStore for PgStore {
     }
 
     fn report(&self, id: &str) -> Result<Option<StoredReport>, StoreError> {
-        let rows = self.query(
+        self.first_bytes(
             "SELECT report FROM reports WHERE id = $1",
             vec![Param::Text(pg_text(id))],
-        )?;
-        rows.first()
-            .map(|r| {
-                let bytes: Vec<u8> = r.try_get(0).map_err(pg_err)?;
-                decode(&bytes, format_args!("report {id}"))
-            })
-            .transpose()
+        )?
+        .map(|b| decode(&b, format_args!("report {id}")))
+        .transpose()
     }
 
     fn reports(&self) -> Result<Vec<StoredReport>, StoreError> {
-        let mut out = Vec::new();
-        self.scan_bytes(
+        self.decode_all(
             "SELECT report FROM reports ORDER BY id",
             Vec::new(),
-            &mut |b| {
-                out.push(decode(b, "report")?);
-                Ok(std::ops::ControlFlow::Continue(()))
-            },
-        )?;
-        Ok(out)
+            "report",
+        )
     }
 
     fn audit(&self, id: &str) -> Result<Vec<AuditEntry>, StoreError> {
-        let mut out = Vec::new();
-        self.scan_bytes(
+        self.decode_all(
             "SELECT entry FROM report_audit WHERE id = $1 ORDER BY n",
             vec![Param::Text(pg_text(id))],
-            &mut |b| {
-                out.push(decode(b, "audit entry")?);
-                Ok(std::ops::ControlFlow::Continue(()))
-            },
-        )?;
-        Ok(out)
+            "audit entry",
+        )
     }
 
     fn budget(&self, key: &str) -> Result<Option<Budget>, StoreError> {

@@ -130,6 +130,18 @@ struct Split {
     min_hi: bool,
 }
 
+impl Split {
+    /// Where the forward and backward searches met: both halves are searched exactly.
+    fn met(i1: isize, i2: isize) -> Split {
+        Split {
+            i1,
+            i2,
+            min_lo: true,
+            min_hi: true,
+        }
+    }
+}
+
 /// Git's divide-and-conquer Myers search (`xdl_recs_cmp` and `xdl_split`) over two sequences of
 /// line classes, counting the lines it marks as changed on each side.
 struct Myers<'a> {
@@ -258,12 +270,7 @@ impl<'a> Myers<'a> {
                 }
                 self.set_f(d, i1);
                 if odd && bmin <= d && d <= bmax && self.bk(d) <= i1 {
-                    return Split {
-                        i1,
-                        i2,
-                        min_lo: true,
-                        min_hi: true,
-                    };
+                    return Split::met(i1, i2);
                 }
                 d -= 2;
             }
@@ -297,12 +304,7 @@ impl<'a> Myers<'a> {
                 }
                 self.set_b(d, i1);
                 if !odd && fmin <= d && d <= fmax && i1 <= self.f(d) {
-                    return Split {
-                        i1,
-                        i2,
-                        min_lo: true,
-                        min_hi: true,
-                    };
+                    return Split::met(i1, i2);
                 }
                 d -= 2;
             }

@@ -50,6 +50,15 @@ fn change(
     )
 }
 
+/// A fresh store holding `history`, and a time 70 days in (the store lives as long as the
+/// directory).
+fn with_history() -> (tempfile::TempDir, RedbStore, DateTime<Utc>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = RedbStore::open(dir.path()).unwrap();
+    history(&store);
+    (dir, store, t0() + Duration::days(70))
+}
+
 /// 300 merged changes, one every 5 hours, whose time to merge grows with their size.
 fn history(store: &RedbStore) {
     let mut events = Vec::new();
@@ -88,10 +97,7 @@ fn sticky_of(r: &Reaction, n: u64) -> String {
 
 #[test]
 fn merges_move_the_stored_state_and_a_restarted_reactor_continues() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = RedbStore::open(dir.path()).unwrap();
-    history(&store);
-    let now = t0() + Duration::days(70);
+    let (_dir, store, now) = with_history();
     let trained = crate::ttm::train_all(&store, 100, now).unwrap();
     assert!(trained.iter().all(|t| t.outcome.is_ok()));
 
@@ -130,10 +136,7 @@ fn merges_move_the_stored_state_and_a_restarted_reactor_continues() {
 
 #[test]
 fn a_model_that_is_not_better_gives_way_to_the_running_median() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = RedbStore::open(dir.path()).unwrap();
-    history(&store);
-    let now = t0() + Duration::days(70);
+    let (_dir, store, now) = with_history();
     crate::ttm::train_all(&store, 100, now).unwrap();
     // Recent merges say the model was typically further off than the running median.
     let opened = vec![change(901, ChangeAction::Opened, now, now, 20)];
@@ -163,17 +166,12 @@ fn a_model_that_is_not_better_gives_way_to_the_running_median() {
         Platform::Github,
         REPO,
         now.fixed_offset(),
-        EventKind::Comment(CommentEvent {
-            number: 901,
-            on_change: true,
-            comment_id: "c1".into(),
-            author: Actor::github("dev1"),
-            addressee: None,
-            body: "/canopy explain".into(),
-            inline: false,
-            edited: false,
-            author_role: None,
-        }),
+        EventKind::Comment(CommentEvent::on_change(
+            901,
+            "c1",
+            Actor::github("dev1"),
+            "/canopy explain",
+        )),
     );
     store.put_events(&opened).unwrap();
     let reply = reactor().react(&store, &[ask], now).unwrap();
@@ -192,10 +190,7 @@ fn a_model_that_is_not_better_gives_way_to_the_running_median() {
 
 #[test]
 fn without_a_model_the_running_median_is_shown_and_says_so() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = RedbStore::open(dir.path()).unwrap();
-    history(&store);
-    let now = t0() + Duration::days(70);
+    let (_dir, store, now) = with_history();
     let opened = vec![change(902, ChangeAction::Opened, now, now, 20)];
     let r = reactor().react(&store, &opened, now).unwrap();
     let body = sticky_of(&r, 902);

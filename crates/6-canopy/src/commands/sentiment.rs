@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use canopy_models::sentiment::corpus::{self, Corpus, Gold};
+use canopy_models::sentiment::corpus::{self, Corpus};
 use canopy_models::sentiment::suite::Scorer;
-use canopy_models::sentiment::{self, Label, Model, Scored, TrainConfig, TrainData};
+use canopy_models::sentiment::{self, GoldFigures, Label, Model, Scored, TrainConfig, TrainData};
 
 use super::analyze::ReportFormat;
 use super::sentiment_suite::eval_suite;
@@ -223,36 +223,19 @@ fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
     let c = read_corpus(data, a.split.as_deref())?;
     let scored = s.score_batch(&c.texts)?;
     let mut out = std::io::stdout().lock();
-    match &c.gold {
-        Gold::Polarity(gold) => {
-            let pred: Vec<Label> = scored
-                .iter()
-                .map(|s| sentiment::label(s.label).unwrap_or(1))
-                .collect();
-            let e = sentiment::evaluate(gold, &pred);
-            match a.format {
-                ReportFormat::Json => writeln!(out, "{}", serde_json::to_string(&e)?)?,
-                ReportFormat::Md => write_polarity_md(&mut out, &e)?,
-            }
-        }
-        Gold::Negative(gold) => {
-            let score: Vec<f64> = scored.iter().map(|s| s.negative).collect();
-            let b = sentiment::evaluate_binary(gold, &score, 0.5);
-            print_binary(&mut out, a.format, "negative", &b, b.auc)?;
-        }
-        Gold::Uncivil(gold) => {
-            let p = scored
-                .iter()
-                .map(|s| s.incivility)
-                .collect::<Option<Vec<_>>>();
-            let p = p.context("this model has no incivility head (train it with --incivility)")?;
-            let flags: Vec<f64> = scored
-                .iter()
-                .map(|s| f64::from(u8::from(s.uncivil)))
-                .collect();
+    let figures = sentiment::against_gold(&c.gold, &scored)
+        .context("this model has no incivility head (train it with --incivility)")?;
+    match figures {
+        GoldFigures::Polarity(e) => match a.format {
+            ReportFormat::Json => writeln!(out, "{}", serde_json::to_string(&e)?)?,
+            ReportFormat::Md => write_polarity_md(&mut out, &e)?,
+        },
+        GoldFigures::Negative(b) => print_binary(&mut out, a.format, "negative", &b, b.auc)?,
+        GoldFigures::Uncivil {
+            flag: mut b,
+            ranked,
+        } => {
             // Precision, recall, F1 of the flag; AUC and its interval of the probability.
-            let mut b = sentiment::evaluate_binary(gold, &flags, 0.5);
-            let ranked = sentiment::evaluate_binary(gold, &p, 0.5);
             (b.auc, b.auc_ci) = (ranked.auc, ranked.auc_ci);
             print_binary(&mut out, a.format, "uncivil", &b, b.auc)?;
         }

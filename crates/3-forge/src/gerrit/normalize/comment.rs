@@ -121,15 +121,8 @@ impl Norm<'_> {
         }
         if !body.is_empty() {
             let comment = CommentEvent {
-                number: on.number,
-                on_change: true,
-                comment_id: format!("{}:{}", who.key, ts),
-                author: who,
                 addressee: owner,
-                body,
-                inline: false,
-                edited: false,
-                author_role: None,
+                ..CommentEvent::on_change(on.number, format!("{}:{}", who.key, ts), who, body)
             };
             events.push(self.event(project, base, EventKind::Comment(comment)));
         }
