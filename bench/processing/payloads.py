@@ -4,11 +4,18 @@ GitHub fixture with its number, ids, head commit and title changed per PR), and 
 "path signature" lines for signed.lua.
 
     payloads.py FIXTURE OUTDIR N SECRET [FIRST_NUMBER]
+
+Each PR gets its own size (additions, deletions, changed files; drawn from a generator seeded
+with SIZE_SEED, default 7), so that PRs do not share one time-to-merge feature vector and the
+explanation memo answers only what a real repository would let it (a refresh of a change whose
+features did not move). SAME_SIZE=1 keeps the fixture's size for every PR (the benchmark before
+session 7: every PR's explanation is then the memo's after the first).
 """
 import hashlib
 import hmac
 import json
 import os
+import random
 import sys
 
 
@@ -21,6 +28,8 @@ def main() -> int:
     with open(fixture, "rb") as f:
         base = json.load(f)
     os.makedirs(out, exist_ok=True)
+    same_size = os.environ.get("SAME_SIZE") == "1"
+    rng = random.Random(int(os.environ.get("SIZE_SEED", "7")))
     lines = []
     for i in range(n):
         number = first + i
@@ -31,6 +40,11 @@ def main() -> int:
         pr["id"] = 50_000_000 + number
         pr["node_id"] = f"PR_bench{number}"
         pr["title"] = f"Bench change {number}: {pr['title']}"
+        if not same_size:
+            # Skewed like real PRs: mostly small, a few large.
+            pr["additions"] = int(rng.lognormvariate(4.0, 1.3))
+            pr["deletions"] = int(rng.lognormvariate(2.5, 1.4))
+            pr["changed_files"] = 1 + int(rng.lognormvariate(1.0, 1.0))
         pr["head"]["sha"] = hashlib.sha1(f"head-{number}".encode()).hexdigest()
         for key in ("url", "html_url", "diff_url", "patch_url", "issue_url", "commits_url",
                     "review_comments_url", "comments_url", "statuses_url"):

@@ -13,7 +13,11 @@
 # Environment: SIZES (default "10000 100000"; the issue's full set is SIZES="10000 100000
 # 1000000", whose 1M pre-fill takes minutes), PRS (distinct PRs, default 2000), BACKLOG (the
 # SIGKILL test's queued deliveries, default 10000), KEEP=1 keeps the work directory, NO_BUILD=1
-# uses the release binaries already built.
+# uses the release binaries already built, SERVE_LOG sets the servers' RUST_LOG (default error;
+# e.g. SERVE_LOG=debug with KEEP=1 leaves the per-batch timings in the work directory's serve.log),
+# START_AT=port starts wrk as soon as the port opens instead of once /readyz answers 200 (the
+# default since session 7, as a load balancer routes: a server still loading the reactor's
+# state is not ready, and deliveries sent meanwhile wait as a backlog).
 # Needs wrk (apt-get install wrk), python3, curl. Builds what it runs (release).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -41,12 +45,18 @@ python3 "$here/payloads.py" "$root/tests/fixtures/github/pull_request.opened.jso
 export MANIFEST=$work/payloads/manifest.txt
 payload_bytes=$(wc -c < "$(head -1 "$MANIFEST" | cut -d' ' -f1)")
 
+wait_ready() { # the port, then (unless START_AT=port) /readyz 200
+  wait_port $1
+  [ "${START_AT:-ready}" = port ] && return 0
+  for _ in $(seq 1200); do [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/readyz")" = 200 ] && return 0; sleep 0.05; done
+  echo "server never ready" >&2; return 1
+}
 wait_port() { for _ in $(seq 400); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; return 1; }
 metrics() { python3 "$here/metrics.py" "http://127.0.0.1:$port/metrics" "$1"; }
 load() { ID_PREFIX=$1 wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$here/signed.lua" "http://127.0.0.1:$port/webhooks/github" | grep '^RESULT'; }
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
 serve() { # store dir [workers] -> pid
-  CANOPY_GITHUB_WEBHOOK_SECRET=$secret RUST_LOG=error "$canopy" serve --listen 127.0.0.1:$port --store "$1" --workers "${2:-2}" >>"$work/serve.log" 2>&1 &
+  CANOPY_GITHUB_WEBHOOK_SECRET=$secret RUST_LOG=${SERVE_LOG:-error} "$canopy" serve --listen 127.0.0.1:$port --store "$1" --workers "${2:-2}" >>"$work/serve.log" 2>&1 &
   echo $!
 }
 wait_drained() { # -> seconds waited until the queue is empty (gives up after 900 s)
@@ -60,6 +70,7 @@ wait_drained() { # -> seconds waited until the queue is empty (gives up after 90
   echo "$(date +%s.%N) - $t0" | bc
 }
 
+echo "wrk starts once the server is ${START_AT:-ready}"
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at start; wrk -t2 -c$conns -d${secs}s on the same machine"
 echo "payloads: $prs distinct PRs, pull_request.opened, $payload_bytes bytes each"
 printf '%-22s %12s %12s %10s %10s %14s\n' "run" "acked/s" "processed/s" "p50_ms" "p99_ms" "delivered"
@@ -90,7 +101,7 @@ for size in $sizes; do
   # (otherwise the server trains at start, inside the measured window, and predicts nothing).
   "$canopy" ttm train --store "$store" >/dev/null 2>&1 || echo "    (ttm train failed: the run predicts with the running median only)"
   pid=$(serve "$store")
-  wait_port $port
+  wait_ready $port
   t0=$(date +%s.%N)
   r=$(load "s$size-")
   wait_drained >/dev/null

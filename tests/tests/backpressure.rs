@@ -12,6 +12,7 @@ use canopy_server::app::{self, AppConfig, Running};
 use canopy_server::auth::github_signature;
 use canopy_server::http::Limits;
 use canopy_server::secrets::Secrets;
+use canopy_service::react::{React, Reaction};
 use canopy_store::RedbStore;
 use chrono::{TimeZone, Utc};
 use serde_json::Value;
@@ -208,5 +209,65 @@ async fn an_intake_only_server_stores_deliveries_and_processes_none() {
     assert_eq!(body["backlog"], 1);
     use canopy_store::InboxStore;
     assert_eq!(store.queue_depth().unwrap(), 1);
+    r.shutdown(Duration::from_secs(1)).await;
+}
+
+/// Reacts to nothing, but loads its state ([`React::warm`]) only once the gate is open.
+struct GatedWarm {
+    open: Arc<(Mutex<bool>, Condvar)>,
+}
+
+impl React for GatedWarm {
+    fn react(
+        &self,
+        _: &dyn canopy_store::Store,
+        _: &[canopy_analyzer::Event],
+        _: chrono::DateTime<Utc>,
+    ) -> Result<Reaction, canopy_store::StoreError> {
+        Ok(Reaction::default())
+    }
+
+    fn warm(&self, _: &dyn canopy_store::Store) -> Result<(), canopy_store::StoreError> {
+        let (lock, cv) = &*self.open;
+        let mut open = lock
+            .lock()
+            .map_err(|e| canopy_store::StoreError::Db(e.to_string()))?;
+        while !*open {
+            open = cv
+                .wait(open)
+                .map_err(|e| canopy_store::StoreError::Db(e.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_server_whose_reactor_is_still_loading_is_not_ready() {
+    let open = Arc::new((Mutex::new(true), Condvar::new()));
+    let warm_gate = Arc::new((Mutex::new(false), Condvar::new()));
+    let reactor = Arc::new(GatedWarm {
+        open: warm_gate.clone(),
+    });
+    let Bot {
+        _dir, running: r, ..
+    } = start(&open, |c| AppConfig { reactor, ..c }).await;
+    // The workers run, but the reactor has not loaded its state: nothing is processed yet,
+    // so the server says it is not ready (while it accepts deliveries, to process later).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, body) = readyz(&r).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["workers_running"], body["workers_expected"]);
+    assert_eq!(body["reactor_warmed"], false);
+    assert_eq!(post_tiny_comment(&r, "w-1").await, 202);
+    {
+        let (lock, cv) = &*warm_gate;
+        *lock.lock().unwrap() = true;
+        cv.notify_all();
+    }
+    assert!(r.wait_idle(Duration::from_secs(10)).await);
+    let (status, body) = readyz(&r).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["reactor_warmed"], true);
+    assert_eq!(body["backlog"], 0);
     r.shutdown(Duration::from_secs(1)).await;
 }

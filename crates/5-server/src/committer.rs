@@ -160,7 +160,22 @@ fn write_batch(store: &dyn Store, groups: Vec<(Vec<WriteOp>, Reply)>) {
         replies.push(reply);
         ops.extend(group);
     }
-    match store.apply_writes(ops) {
+    let (count, receipts) = (
+        ops.len(),
+        ops.iter()
+            .filter(|op| matches!(op, WriteOp::Receive(_)))
+            .count(),
+    );
+    let t = std::time::Instant::now();
+    let applied = store.apply_writes(ops);
+    tracing::debug!(
+        ops = count,
+        receipts,
+        groups = sizes.len(),
+        took_us = t.elapsed().as_micros() as u64,
+        "store write"
+    );
+    match applied {
         Ok(outcomes) => {
             let mut outcomes = outcomes.into_iter();
             for (reply, n) in replies.into_iter().zip(sizes) {

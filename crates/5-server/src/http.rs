@@ -370,8 +370,10 @@ async fn readyz(State(s): State<Arc<AppState>>) -> Response {
     };
     // Unread, the backlog cannot be vouched for: not ready.
     let backlog_ok = backlog.is_some_and(|b| b.age_secs <= limit);
-    let workers_ok =
-        s.health.intake_only.load(Ordering::SeqCst) || expected > 0 && running == expected;
+    let warmed = s.health.warmed.load(Ordering::SeqCst);
+    // Workers that have not loaded the reactor's state yet process nothing: not ready.
+    let workers_ok = s.health.intake_only.load(Ordering::SeqCst)
+        || expected > 0 && running == expected && warmed;
     let ready = writer && workers_ok && backlog_ok;
     let status = if ready {
         StatusCode::OK
@@ -385,6 +387,7 @@ async fn readyz(State(s): State<Arc<AppState>>) -> Response {
             "store_writer": writer,
             "workers_running": running,
             "workers_expected": expected,
+            "reactor_warmed": warmed,
             "backlog": backlog.map(|b| b.depth),
             "backlog_age_seconds": backlog.map(|b| b.age_secs),
             "backlog_age_limit_seconds": limit,

@@ -61,6 +61,9 @@ pub struct WorkerHealth {
     pub expected: AtomicUsize,
     /// The server runs no pool at all (intake only: `workers` 0).
     pub intake_only: std::sync::atomic::AtomicBool,
+    /// The reactor has loaded what it keeps in memory ([`React::warm`]): until then no
+    /// delivery is processed, so the server is not ready.
+    pub warmed: std::sync::atomic::AtomicBool,
 }
 
 /// Everything the worker pool needs, passed in.
@@ -116,6 +119,7 @@ impl Pool {
         mut shutdown: Signal,
     ) {
         self.warm().await;
+        self.health.warmed.store(true, Ordering::SeqCst);
         loop {
             let store = self.store.clone();
             let claim = Claim::new(self.owner.clone(), self.clock.now(), self.lease);
@@ -282,6 +286,12 @@ impl Pool {
         }
         // Each delivery's time: its own decision plus the wait for the batch's commit.
         let commit = started.elapsed().saturating_sub(decided_at);
+        tracing::debug!(
+            deliveries = batch.len(),
+            decide_us = decided_at.as_micros() as u64,
+            commit_wait_us = commit.as_micros() as u64,
+            "batch committed"
+        );
         for ((d, outcome), took) in batch.iter().zip(outcomes).zip(took) {
             if outcome == "quarantined" {
                 tracing::warn!(platform = %d.platform, delivery = %d.id, event = %d.event, "delivery quarantined");

@@ -47,6 +47,8 @@ pub(super) fn apply_writes(
     folded: &[Journaled],
     after: u64,
 ) -> Result<(Vec<WriteOutcome>, u64), StoreError> {
+    let t0 = std::time::Instant::now();
+    let n_ops = ops.len();
     let mut outcomes = Vec::with_capacity(ops.len());
     let last;
     {
@@ -71,7 +73,15 @@ pub(super) fn apply_writes(
         counters.insert(SEQ, seq).map_err(db_err)?;
         last = seq;
     }
+    let t = std::time::Instant::now();
     txn.commit().map_err(db_err)?;
+    tracing::debug!(
+        folded = folded.len(),
+        ops = n_ops,
+        apply_us = t.duration_since(t0).as_micros() as u64,
+        commit_us = t.elapsed().as_micros() as u64,
+        "redb commit"
+    );
     Ok((outcomes, last))
 }
 

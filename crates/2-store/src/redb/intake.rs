@@ -56,8 +56,10 @@ fn fold_holding(
     durability: Durability,
 ) -> Result<Vec<WriteOutcome>, StoreError> {
     let durable = matches!(durability, Durability::Immediate);
+    let t = std::time::Instant::now();
     let mut journal = lock(&intake.journal)?;
     let (taken, after) = (journal.take(durable), journal.last_seq);
+    let n_ops = ops.len();
     let guard = if ops.is_empty() {
         drop(journal);
         None
@@ -73,6 +75,13 @@ fn fold_holding(
         Some(j) => j,
         None => lock(&intake.journal)?,
     };
+    tracing::debug!(
+        folded = taken.deliveries.len(),
+        ops = n_ops,
+        durable,
+        took_us = t.elapsed().as_micros() as u64,
+        "fold"
+    );
     match written {
         Ok((outcomes, last)) => {
             journal.last_seq = journal.last_seq.max(last);
