@@ -15,6 +15,7 @@
 # SIGKILL test's queued deliveries, default 10000), KEEP=1 keeps the work directory, NO_BUILD=1
 # uses the release binaries already built, SERVE_LOG sets the servers' RUST_LOG (default error;
 # e.g. SERVE_LOG=debug with KEEP=1 leaves the per-batch timings in the work directory's serve.log),
+# DRAIN=0 skips the backlog-drain row per size (processing capacity with no intake running),
 # START_AT=port starts wrk as soon as the port opens instead of once /readyz answers 200 (the
 # default since session 7, as a load balancer routes: a server still loading the reactor's
 # state is not ready, and deliveries sent meanwhile wait as a backlog).
@@ -70,6 +71,30 @@ wait_drained() { # -> seconds waited until the queue is empty (gives up after 90
   echo "$(date +%s.%N) - $t0" | bc
 }
 
+# Processing capacity with no intake competing for the cores: a copy of the pre-filled store with
+# BACKLOG deliveries queued (as intake leaves them), served until the queue is empty; the rate
+# counts what was processed after the reactor's warm-up (from /readyz 200), p50/p99 are the
+# deliveries' processing times (each includes its batch's commit). DRAIN=0 skips it.
+drain_capacity() { # store size
+  local copy=$work/store-drain-$2 pid t0 t1 n0 n1 p50 p99
+  cp -r "$1" "$copy"
+  "$fill" --queue "$copy" "$MANIFEST" "$backlog_target" >/dev/null 2>&1
+  t0=$(date +%s.%N)
+  pid=$(serve "$copy")
+  START_AT=ready wait_ready $port
+  local ready=$(date +%s.%N)
+  n0=$(metrics processed)
+  wait_drained >/dev/null
+  t1=$(date +%s.%N)
+  n1=$(metrics processed)
+  read -r p50 p99 < <(metrics quantiles)
+  kill -TERM "$pid"; while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+  printf '%-22s %12s %12s %10s %10s %14s\n' "drain, ${2} events" "-" \
+    "$(echo "scale=1; ($n1 - $n0) / ($t1 - $ready)" | bc)" "$p50" "$p99" "$n1"
+  echo "    (backlog of $backlog_target queued; $(echo "$t1 - $t0" | bc) s from start to empty, warm-up $(echo "$ready - $t0" | bc) s; load average now $(cut -d' ' -f1-3 /proc/loadavg))"
+  rm -rf "$copy"
+}
+
 echo "wrk starts once the server is ${START_AT:-ready}"
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at start; wrk -t2 -c$conns -d${secs}s on the same machine"
 echo "payloads: $prs distinct PRs, pull_request.opened, $payload_bytes bytes each"
@@ -100,6 +125,7 @@ for size in $sizes; do
   # Train the time-to-merge model on the pre-filled history, as a running installation has one
   # (otherwise the server trains at start, inside the measured window, and predicts nothing).
   "$canopy" ttm train --store "$store" >/dev/null 2>&1 || echo "    (ttm train failed: the run predicts with the running median only)"
+  [ "${DRAIN:-1}" = 1 ] && drain_capacity "$store" "$size"
   pid=$(serve "$store")
   wait_ready $port
   t0=$(date +%s.%N)
