@@ -101,6 +101,21 @@ fn platform_named(name: &str) -> Option<Platform> {
         .find(|p| p.as_str() == name)
 }
 
+/// The record of a queued delivery; a queue entry without one is a corrupt store.
+fn queued_record(
+    deliveries: &impl ReadableTable<(&'static str, &'static str), &'static [u8]>,
+    platform: &str,
+    id: &str,
+) -> Result<DeliveryRecord, StoreError> {
+    let rec = deliveries
+        .get((platform, id))
+        .map_err(db_err)?
+        .ok_or_else(|| {
+            StoreError::Corrupt(format!("queued delivery {platform}/{id} has no record"))
+        })?;
+    decode(rec.value(), "delivery record")
+}
+
 impl InboxStore for RedbStore {
     fn claim_pending(&self, claim: &Claim, limit: usize) -> Result<Vec<Pending>, StoreError> {
         self.settle()?;
@@ -135,13 +150,7 @@ impl InboxStore for RedbStore {
                 }
                 continue;
             }
-            let rec = deliveries
-                .get((platform, id))
-                .map_err(db_err)?
-                .ok_or_else(|| {
-                    StoreError::Corrupt(format!("queued delivery {platform}/{id} has no record"))
-                })?;
-            let mut rec: DeliveryRecord = decode(rec.value(), "delivery record")?;
+            let mut rec = queued_record(&deliveries, platform, id)?;
             let (p, i) = (rec.delivery.platform, rec.delivery.id.clone());
             if let Some(by_other) = claims.held(p, &i, claim) {
                 if let Some(key) = by_other.filter(|k| !k.is_empty()) {
@@ -180,13 +189,7 @@ impl InboxStore for RedbStore {
         };
         let (platform, id) = v.value();
         let deliveries = txn.open_table(DELIVERIES).map_err(db_err)?;
-        let rec = deliveries
-            .get((platform, id))
-            .map_err(db_err)?
-            .ok_or_else(|| {
-                StoreError::Corrupt(format!("queued delivery {platform}/{id} has no record"))
-            })?;
-        let rec: DeliveryRecord = decode(rec.value(), "delivery record")?;
+        let rec = queued_record(&deliveries, platform, id)?;
         Ok(Some(rec.delivery.received_at))
     }
 
