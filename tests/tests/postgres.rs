@@ -420,9 +420,13 @@ async fn three_replicas_one_killed_mid_burst_process_everything_exactly_once() {
     }
     settle(&c, &fake).await;
     let processed = c.processed().await;
+    // The live counters miss what the killed incarnation of replica 1 committed before the
+    // kill; every delivery is processed exactly once (checked below), so that is the rest.
+    let by_killed = (TOTAL as u64).saturating_sub(processed.iter().sum());
+    let workers = processed.iter().filter(|&&n| n > 0).count() + usize::from(by_killed > 0);
     assert!(
-        processed.iter().filter(|&&n| n > 0).count() >= 2,
-        "work was shared: {processed:?}"
+        workers >= 2,
+        "work was shared: {processed:?} live, {by_killed} by the killed replica"
     );
     for i in 0..3 {
         c.terminate(i);
