@@ -36,7 +36,7 @@ for server in "$@"; do
   esac
   wait_port $port; sleep 0.3
   t0=$(cpu $pid)
-  r=$(cd "$work" && ID_PREFIX=$RANDOM- wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$here/signed.lua" "http://127.0.0.1:$port/webhooks/github" | grep '^RESULT')
+  r=$(cd "$work" && ID_PREFIX=$RANDOM- wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$root/bench/webhooks/deliveries.lua" "http://127.0.0.1:$port/webhooks/github" | grep '^RESULT')
   sleep 1 # the journal folds after 200 ms without intake: its CPU counts too
   t1=$(cpu $pid)
   kill -TERM $pid; wait $pid 2>/dev/null || true

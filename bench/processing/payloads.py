@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes N signed `pull_request.opened` deliveries for distinct PRs, real-sized (the 25.9 KB
 GitHub fixture with its number, ids, head commit and title changed per PR), and a manifest of
-"path signature" lines for signed.lua.
+"path signature" lines for bench/webhooks/deliveries.lua (MANIFEST).
 
     payloads.py FIXTURE OUTDIR N SECRET [FIRST_NUMBER]
 

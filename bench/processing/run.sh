@@ -54,7 +54,7 @@ wait_ready() { # the port, then (unless START_AT=port) /readyz 200
 }
 wait_port() { for _ in $(seq 400); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; return 1; }
 metrics() { python3 "$here/metrics.py" "http://127.0.0.1:$port/metrics" "$1"; }
-load() { ID_PREFIX=$1 wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$here/signed.lua" "http://127.0.0.1:$port/webhooks/github" | grep '^RESULT'; }
+load() { ID_PREFIX=$1 wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$root/bench/webhooks/deliveries.lua" "http://127.0.0.1:$port/webhooks/github" | grep '^RESULT'; }
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
 serve() { # store dir [workers] -> pid
   CANOPY_GITHUB_WEBHOOK_SECRET=$secret RUST_LOG=${SERVE_LOG:-error} "$canopy" serve --listen 127.0.0.1:$port --store "$1" --workers "${2:-2}" >>"$work/serve.log" 2>&1 &

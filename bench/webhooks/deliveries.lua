@@ -1,8 +1,10 @@
 -- wrk script: POSTs signed payloads with a fresh X-GitHub-Delivery per request.
--- Environment: BODY_FILE (payload) and SIGNATURE (sha256=...), or BODY_FILES and SIGNATURES
--- (space-separated, the same length: requests go round-robin over them, e.g. one payload per
--- repository); EVENT (X-GitHub-Event); ID_PREFIX (optional, keeps the ids of several
--- concurrent wrk runs apart).
+-- Environment, one of: MANIFEST (a file of "path signature" lines, as
+-- bench/processing/payloads.py writes it); BODY_FILES and SIGNATURES (space-separated, the same
+-- length); BODY_FILE (payload) and SIGNATURE (sha256=...). Requests go round-robin over the
+-- payloads, each thread starting at a different one so that concurrent requests name different
+-- PRs. Also EVENT (X-GitHub-Event) and ID_PREFIX (optional, keeps the ids of several concurrent
+-- wrk runs apart).
 local counter = 0
 local thread_id = 0
 local threads = {}
@@ -22,8 +24,15 @@ local function read(path)
 end
 
 function init(args)
+  local manifest = os.getenv("MANIFEST")
   local files = os.getenv("BODY_FILES")
-  if files then
+  if manifest then
+    for line in io.lines(manifest) do
+      local path, sig = string.match(line, "^(%S+)%s+(%S+)$")
+      table.insert(bodies, read(path))
+      table.insert(sigs, sig)
+    end
+  elseif files then
     for p in string.gmatch(files, "%S+") do table.insert(bodies, read(p)) end
     for s in string.gmatch(os.getenv("SIGNATURES"), "%S+") do table.insert(sigs, s) end
   else
@@ -34,6 +43,7 @@ function init(args)
   wrk.headers["Content-Type"] = "application/json"
   wrk.headers["X-GitHub-Event"] = os.getenv("EVENT") or "pull_request"
   thread_id = id
+  counter = id * 7919
 end
 
 function request()
