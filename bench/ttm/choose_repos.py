@@ -14,9 +14,13 @@ Round 2 (2026-12-01 night, `--round 2`): the round-1 hold-out had been read thre
 joined development and a new hold-out was drawn. Candidates as above minus every file round 1
 chose; in each stratum they are ordered by sha256("canopy-ttm-holdout-2:" + file name); the
 first is HOLD-OUT-2, and the second too in strata with at least 20 remaining candidates.
-Nothing about the outcome is looked at in either round.
+Round 3 (2026-12-02, `--round 3`): hold-out #2 had been read once, so it joined development and
+a new hold-out was drawn. Candidates as above minus every file rounds 1 and 2 chose; in each
+stratum they are ordered by sha256("canopy-ttm-holdout-3:" + file name); the first is
+HOLD-OUT-3, and the second too in strata with at least 20 remaining candidates.
+Nothing about the outcome is looked at in any round.
 
-Usage: python3 bench/ttm/choose_repos.py DATA_DIR [--round 2]   (the pullreqs data/ folder)
+Usage: python3 bench/ttm/choose_repos.py DATA_DIR [--round 2|3]   (the pullreqs data/ folder)
 """
 import csv
 import hashlib
@@ -26,8 +30,8 @@ import sys
 DEV = {"rails@rails.csv", "scala@scala.csv", "sympy@sympy.csv", "ipython@ipython.csv",
        "django@django.csv", "pydata@pandas.csv", "matplotlib@matplotlib.csv"}
 BANDS = [("small", 250, 600), ("medium", 600, 1500), ("large", 1500, 10**9)]
-SALTS = {1: "canopy-ttm-holdout:", 2: "canopy-ttm-holdout-2:"}
-SECOND_FROM = 20  # round 2: strata with at least this many candidates give two files
+SALTS = {1: "canopy-ttm-holdout:", 2: "canopy-ttm-holdout-2:", 3: "canopy-ttm-holdout-3:"}
+SECOND_FROM = 20  # rounds 2 and 3: strata with at least this many candidates give two files
 
 
 def summary(path):
@@ -69,20 +73,34 @@ def round1(strata):
     return out
 
 
-def round2(strata):
-    """[(role, language, band, row)] of round 2: the new hold-out."""
+def later_round(strata, k):
+    """[(role, language, band, row)] of round k >= 2: the new hold-out, drawn from the
+    candidates no earlier round chose."""
     used = {row[0] for _, _, _, row in round1(strata)}
+    for j in range(2, k):
+        used |= {row[0] for _, _, _, row in later_round(strata, j)}
     out = []
     for (lang, band) in sorted(strata):
-        rest = ranked([r for r in strata[(lang, band)] if r[0] not in used], SALTS[2])
+        rest = ranked([r for r in strata[(lang, band)] if r[0] not in used], SALTS[k])
         take = 2 if len(rest) >= SECOND_FROM else 1
-        out.extend(("holdout2", lang, band, row) for row in rest[:take])
+        out.extend((f"holdout{k}", lang, band, row) for row in rest[:take])
     return out
+
+
+def round2(strata):
+    """[(role, language, band, row)] of round 2: hold-out #2."""
+    return later_round(strata, 2)
+
+
+def round3(strata):
+    """[(role, language, band, row)] of round 3: hold-out #3."""
+    return later_round(strata, 3)
 
 
 def main(args):
     data = next((a for a in args if not a.startswith("--") and not a.isdigit()), "data")
-    which = round2 if "--round" in args and args[args.index("--round") + 1] == "2" else round1
+    k = args[args.index("--round") + 1] if "--round" in args else "1"
+    which = {"1": round1, "2": round2, "3": round3}[k]
     print("role\tlanguage\tband\tfile\tPRs\tmerged")
     for role, lang, band, row in which(candidates(data)):
         print(f"{role}\t{lang}\t{band}\t{row[0]}\t{row[1]}\t{row[2]}")

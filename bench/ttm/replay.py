@@ -7,6 +7,8 @@ sees only merges observed before the change opened. docs/models.md reports their
     python3 bench/ttm/replay.py buckets ROWS_DIR CSV_LIST     # bucket decision rules
     python3 bench/ttm/replay.py intervals ROWS_DIR REPORT_DIR # adaptive-interval variants
     python3 bench/ttm/replay.py significance ROWS_DIR         # head vs AI4CI-style, coverage CIs
+    python3 bench/ttm/replay.py weighted ROWS_DIR CSV_LIST    # class-weighted head, averaging
+    python3 bench/ttm/replay.py fallback ROWS_DIR             # the honest fallback's rule
 
 ROWS_DIR: the dumped rows (NAME.jsonl); CSV_LIST: the Gousios files walked, one path a line;
 REPORT_DIR: the walk's reports (NAME.json, for the built figures).
@@ -283,6 +285,105 @@ def significance(rows_dir):
               f"{k / n:.3f} [{lo:.3f}, {hi:.3f}]")
 
 
+# ---- class-weighted head and averaged probabilities ------------------------------------------
+
+def priors(m, csv_path, latest=20000):
+    """Per test merge: add-one smoothed bucket shares among the latest `latest` merges before it
+    opened (a stand-in for the training share the head uses)."""
+    hist = []
+    for r in csv.DictReader(open(csv_path)):
+        if r["merged_at"]:
+            hist.append((int(r["merged_at"]),
+                         bucket((int(r["merged_at"]) - int(r["created_at"])) / 3600)))
+    hist.sort()
+    times = [h[0] for h in hist]
+    out = []
+    for r in m:
+        k = bisect.bisect_left(times, r["created"])
+        past = hist[max(0, k - latest):k]
+        cnt = [1] * 10
+        for _, b in past:
+            cnt[b] += 1
+        out.append([c / (len(past) + 10) for c in cnt])
+    return out
+
+
+def corrected(probs, prior, beta):
+    return [argmax([p[b] / q[b] ** beta for b in range(10)]) for p, q in zip(probs, prior)]
+
+
+def weighted(rows_dir, csv_list):
+    """Needs a walk with `--head-weight X`: `head_probs` are the weighted head's, `clf_probs`
+    the unweighted trees' (the AI4CI-style baseline, highest score)."""
+    csvs = {os.path.basename(l.strip())[:-4].replace("gousios2014_", ""): l.strip()
+            for l in open(csv_list) if l.strip()}
+    res = {}
+    for name, rows in load(rows_dir).items():
+        m = [r for r in merged(rows) if r.get("head_probs")]
+        a = [bucket(r["hours"]) for r in m]
+        pri = priors(m, csvs[name])
+        un = [r["clf_probs"] for r in m]
+        wt = [r["head_probs"] for r in m]
+        avg = [[(x + y) / 2 for x, y in zip(p, q)] for p, q in zip(un, wt)]
+        out = {"ai4ci": f1(a, [r["clf"][0] for r in m]),
+               "unweighted, beta 0.75 (before)": f1(a, corrected(un, pri, 0.75)),
+               "weighted, beta 0.75, training share (walk)": f1(a, [r["head_bucket"] for r in m])}
+        for beta in (0, 0.25, 0.5, 0.75):
+            out[f"weighted, beta {beta}"] = f1(a, corrected(wt, pri, beta))
+        for beta in (0.25, 0.5, 0.75):
+            out[f"average, beta {beta}"] = f1(a, corrected(avg, pri, beta))
+        res[name] = out
+        print(name, len(m), {k: round(v, 3) for k, v in out.items()}, file=sys.stderr, flush=True)
+    print(f"rule ({len(res)} repositories) | mean macro-F1 | >= AI4CI-style")
+    for key in next(iter(res.values())):
+        print(f"{key} | {st.mean(r[key] for r in res.values()):.4f} | "
+              f"{sum(r[key] >= r['ai4ci'] for r in res.values())}")
+
+
+# ---- the honest fallback's rule ---------------------------------------------------------------
+
+def fallback_rules(r):
+    """Whether each rule shows the model for this change, from the rolling errors dumped when it
+    opened (exact for the single-threshold rules; the built hysteresis is the walk's own)."""
+    e = r["rolling"]
+    ok = e["n"] >= 30
+    return {"built: shown at 0.95x, withdrawn at 1.0x (walk)": r["shown_model"],
+            "goal: shown only while <= 0.95x": ok and e["model_mae"] <= 0.95 * e["median_mae"],
+            "shown only while <= 0.90x": ok and e["model_mae"] <= 0.90 * e["median_mae"],
+            "never (running median only)": False}
+
+
+def fallback(rows_dir):
+    """Per rule: repositories where what was shown has log-MAE <= 0.95x / <= 1.0x the running
+    median's; where the model misses the bar over the window, how many mostly showed the median;
+    mean log-MAE shown."""
+    per = {}
+    for name, rows in load(rows_dir).items():
+        m = [r for r in rows if r["hours"] is not None]
+        y = [L(r["hours"]) for r in m]
+        em = [abs(L(r["model"]["p50_hours"]) - t) for r, t in zip(m, y)]
+        eb = [abs(L(r["median"]["p50_hours"] if r["median"] else 24.0) - t) for r, t in zip(m, y)]
+        ratio = st.mean(em) / st.mean(eb)
+        for rule in fallback_rules(m[0]):
+            shown = [fallback_rules(r)[rule] for r in m]
+            served = st.mean(x if s else z for x, z, s in zip(em, eb, shown))
+            per.setdefault(rule, {})[name] = (ratio, served / st.mean(eb), served,
+                                               sum(shown) / len(m))
+    print("rule | shown <= 0.95x RM | shown <= 1.0x RM | model misses bar: RM shown mostly | "
+          "mean shown log-MAE | mean shown/RM | repositories where the model misses but is shown mostly")
+    for rule, res in per.items():
+        miss = {k: v for k, v in res.items() if v[0] > 0.95}
+        shown_anyway = [k.split("@")[-1] for k, v in miss.items() if v[3] >= 0.5]
+        print(f"{rule} | {sum(v[1] <= 0.95 for v in res.values())} | "
+              f"{sum(v[1] <= 1.0 for v in res.values())} | {len(miss) - len(shown_anyway)} of {len(miss)} | "
+              f"{st.mean(v[2] for v in res.values()):.4f} | {st.mean(v[1] for v in res.values()):.4f} | "
+              f"{', '.join(shown_anyway)}")
+    print("\nrepository | ratio | " + " | ".join(per))
+    for name in sorted(next(iter(per.values()))):
+        print(name + " | " + f"{per[next(iter(per))][name][0]:.3f} | " + " | ".join(
+            f"{res[name][2]:.3f} ({res[name][3]:.0%})" for res in per.values()))
+
+
 if __name__ == "__main__":
     cmd, args = (sys.argv[1], sys.argv[2:]) if len(sys.argv) > 2 else (None, [])
     if cmd == "buckets" and len(args) == 2:
@@ -291,5 +392,9 @@ if __name__ == "__main__":
         intervals(*args)
     elif cmd == "significance" and len(args) == 1:
         significance(*args)
+    elif cmd == "weighted" and len(args) == 2:
+        weighted(*args)
+    elif cmd == "fallback" and len(args) == 1:
+        fallback(*args)
     else:
         sys.exit(__doc__)

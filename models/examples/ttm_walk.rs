@@ -2,7 +2,7 @@
 //! from the command line, one JSON line of figures per file (tuning runs; the product command is
 //! `canopy ttm eval`). Run: `cargo run --release -p canopy-models --example ttm_walk -- FILES…
 //! [--trees N] [--depth N] [--lr X] [--min-leaf N] [--cal X] [--relative] [--gamma X]
-//! [--weeks X] [--bucket head|mapped|median|likely] [--no-head] [--with-size]`.
+//! [--weeks X] [--bucket head|mapped|median|likely] [--no-head] [--head-weight X] [--with-size]`.
 
 use canopy_models::ttm::gousios::{GousiosRow, records};
 use canopy_models::ttm::walk::{
@@ -60,6 +60,7 @@ fn parse_args() -> Res<Args> {
             "--no-clf" => cfg.classifier = false,
             "--no-head" => cfg.train.bucket_head = false,
             "--beta" => cfg.beta = val()?.parse()?,
+            "--head-weight" => cfg.train.head_class_weight = val()?.parse()?,
             "--dump" => a.dump = Some(val()?),
             "--report" => a.report = true,
             _ => a.files.push(arg),

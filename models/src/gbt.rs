@@ -293,7 +293,18 @@ struct Stat {
 
 /// Trains an ensemble on rows `x` (all of the same length; NaN = missing) and targets `y`.
 pub fn fit(x: &[Vec<f64>], y: &[f64], loss: Loss, p: &Params) -> Gbt {
+    fit_inner(x, y, None, loss, p)
+}
+
+/// Trains a logistic ensemble (0/1 targets `y`) with a weight per row: each row's gradient and
+/// hessian, and its share of the starting log-odds, count `w[i]` times.
+pub fn fit_logistic_weighted(x: &[Vec<f64>], y: &[f64], w: &[f64], p: &Params) -> Gbt {
+    fit_inner(x, y, Some(w), Loss::Logistic, p)
+}
+
+fn fit_inner(x: &[Vec<f64>], y: &[f64], w: Option<&[f64]>, loss: Loss, p: &Params) -> Gbt {
     let n = x.len();
+    let weight = |i: usize| w.and_then(|w| w.get(i)).copied().unwrap_or(1.0);
     let nf = x.first().map_or(0, Vec::len);
     if n == 0 {
         return Gbt {
@@ -309,7 +320,9 @@ pub fn fit(x: &[Vec<f64>], y: &[f64], loss: Loss, p: &Params) -> Gbt {
     let base = match loss {
         Loss::Quantile(a) => quantile(&mut y.to_vec(), a),
         Loss::Logistic => {
-            let m = (y.iter().sum::<f64>() / n as f64).clamp(1e-6, 1.0 - 1e-6);
+            let total: f64 = (0..n).map(weight).sum();
+            let pos: f64 = (0..n).map(|i| weight(i) * y[i]).sum();
+            let m = (pos / total).clamp(1e-6, 1.0 - 1e-6);
             (m / (1.0 - m)).ln()
         }
     };
@@ -327,8 +340,8 @@ pub fn fit(x: &[Vec<f64>], y: &[f64], loss: Loss, p: &Params) -> Gbt {
                 }
                 Loss::Logistic => {
                     let pr = sigmoid(f[i]);
-                    g[i] = pr - y[i];
-                    h[i] = (pr * (1.0 - pr)).max(1e-6);
+                    g[i] = weight(i) * (pr - y[i]);
+                    h[i] = weight(i) * (pr * (1.0 - pr)).max(1e-6);
                 }
             }
         }
@@ -570,5 +583,41 @@ mod tests {
         let back: Gbt = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
         assert_eq!(back.predict(&x[3]), m.predict(&x[3]));
         assert!(m.trees.iter().all(|t| t.features().iter().all(|&f| f < 3)));
+    }
+
+    #[test]
+    fn weights_count_rows_as_if_repeated() {
+        // Unit weights are the plain fit; weight 3 on the positives starts at 3 times the odds
+        // and calls more rows positive, catching more of the positives.
+        let (x, y0) = data(1500, 6);
+        let y: Vec<f64> = y0.iter().map(|v| f64::from(u8::from(*v > 14.0))).collect();
+        let p = Params::default();
+        let plain = fit(&x, &y, Loss::Logistic, &p);
+        assert_eq!(
+            fit_logistic_weighted(&x, &y, &vec![1.0; y.len()], &p),
+            plain
+        );
+        let w: Vec<f64> = y.iter().map(|t| if *t > 0.5 { 3.0 } else { 1.0 }).collect();
+        let heavy = fit_logistic_weighted(&x, &y, &w, &p);
+        assert!((heavy.base - plain.base - 3f64.ln()).abs() < 1e-9);
+        let called = |m: &Gbt| x.iter().filter(|r| m.probability(r) > 0.5).count();
+        let caught = |m: &Gbt| {
+            x.iter()
+                .zip(&y)
+                .filter(|(r, t)| **t > 0.5 && m.probability(r) > 0.5)
+                .count()
+        };
+        assert!(
+            called(&heavy) > called(&plain),
+            "{} vs {}",
+            called(&heavy),
+            called(&plain)
+        );
+        assert!(
+            caught(&heavy) > caught(&plain),
+            "{} vs {}",
+            caught(&heavy),
+            caught(&plain)
+        );
     }
 }

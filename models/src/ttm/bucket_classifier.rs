@@ -38,6 +38,12 @@ impl BucketClassifier {
 
     /// Trains on merged changes.
     pub fn train_on(merged: &[&PrRecord], params: &Params) -> BucketClassifier {
+        BucketClassifier::train_weighted(merged, params, 0.0)
+    }
+
+    /// Trains on merged changes with class weights: in bucket b's one-vs-rest model each of its
+    /// changes counts (others / its own)^`power` times (0: unweighted; 1: both sides weigh alike).
+    pub fn train_weighted(merged: &[&PrRecord], params: &Params, power: f64) -> BucketClassifier {
         let x: Vec<Vec<f64>> = merged.iter().map(|r| r.features.0.to_vec()).collect();
         let hours: Vec<f64> = merged
             .iter()
@@ -50,7 +56,13 @@ impl BucketClassifier {
                     .iter()
                     .map(|k| f64::from(u8::from(*k == c)))
                     .collect();
-                gbt::fit(&x, &y, Loss::Logistic, params)
+                if power == 0.0 {
+                    return gbt::fit(&x, &y, Loss::Logistic, params);
+                }
+                let pos = y.iter().sum::<f64>().max(1.0);
+                let up = ((y.len() as f64 - pos).max(1.0) / pos).powf(power);
+                let w: Vec<f64> = y.iter().map(|v| if *v > 0.5 { up } else { 1.0 }).collect();
+                gbt::fit_logistic_weighted(&x, &y, &w, params)
             })
             .collect();
         let mut medians = [from_log(0.0); 10];
@@ -158,5 +170,23 @@ mod tests {
         let back: BucketClassifier =
             serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
         assert_eq!(back.decide(&f, 1.0), 9);
+    }
+
+    #[test]
+    fn class_weights_let_the_highest_score_reach_rare_buckets() {
+        // Size 4: 60 quick, 60 slow and 90 common changes. Unweighted, the common bucket scores
+        // highest; with the classes weighed alike (power 1), the slow bucket (150 of 900 changes,
+        // 40% of them of size 4) does.
+        let h = history();
+        let merged: Vec<&PrRecord> = h.iter().collect();
+        let mut f = TtmFeatures::default();
+        f.0[idx::LINES] = 4.0;
+        let plain = BucketClassifier::train_weighted(&merged, &Params::default(), 0.0);
+        let weighted = BucketClassifier::train_weighted(&merged, &Params::default(), 1.0);
+        assert_eq!(plain, BucketClassifier::train(&h, &Params::default()));
+        assert_eq!(plain.predict(&f), 4);
+        assert_eq!(weighted.predict(&f), 9);
+        // The priors (and the bucket medians) are the training shares either way.
+        assert_eq!(weighted.prior, plain.prior);
     }
 }

@@ -79,6 +79,9 @@ pub struct TrainConfig {
     /// of the training time.
     #[serde(default = "head_rows")]
     pub head_rows: usize,
+    /// Class weighting of the bucket head's trees (`BucketClassifier::train_weighted`; 0: none).
+    #[serde(default)]
+    pub head_class_weight: f64,
 }
 
 fn yes() -> bool {
@@ -103,6 +106,7 @@ impl Default for TrainConfig {
             censor_days: 0.0,
             bucket_head: true,
             head_rows: HEAD_ROWS,
+            head_class_weight: 0.0,
         }
     }
 }
@@ -264,6 +268,18 @@ impl Target {
 /// The merged changes to learn from, by opening time: all of them, except (with
 /// `censor_days`) those opened since the first change of that window still open — after it only
 /// the quick ones could merge yet — unless that leaves too few.
+/// The merged changes the bucket head learns from (the latest [`TrainConfig::head_rows`]), so
+/// that an evaluation can train its baseline on exactly the same changes.
+pub fn head_training_rows<'a>(
+    records: &'a [PrRecord],
+    cfg: &TrainConfig,
+) -> Result<Vec<&'a PrRecord>, TtmError> {
+    let through = records.iter().map(|r| r.created_at).max().unwrap_or(0);
+    let merged = settled(records, through, cfg)?;
+    let from = merged.len().saturating_sub(cfg.head_rows.max(1));
+    Ok(merged[from..].to_vec())
+}
+
 fn settled<'a>(
     records: &'a [PrRecord],
     through: i64,
@@ -388,7 +404,11 @@ impl TtmModel {
             let head = s.spawn(|| {
                 cfg.bucket_head.then(|| {
                     let from = merged.len().saturating_sub(cfg.head_rows.max(1));
-                    BucketClassifier::train_on(&merged[from..], &cfg.params)
+                    BucketClassifier::train_weighted(
+                        &merged[from..],
+                        &cfg.params,
+                        cfg.head_class_weight,
+                    )
                 })
             });
             let q50 = gbt::fit(&x, &y, Loss::Quantile(0.5), &cfg.params);

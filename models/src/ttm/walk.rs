@@ -14,9 +14,12 @@ use super::aci::DEFAULT_GAMMA;
 use super::bucket_classifier::{BucketClassifier, PRIOR_CORRECTION};
 use super::buckets::BucketMap;
 use super::eval::{Metrics, Preds, auc, bucket, metrics, most_likely_bucket};
+use super::fallback::Evidence;
 use super::features::to_log;
 use super::gousios::FINAL_SIZE;
-use super::model::{Prediction, RawQuantiles, Scope, TrainConfig, TtmError, TtmModel};
+use super::model::{
+    Prediction, RawQuantiles, Scope, TrainConfig, TtmError, TtmModel, head_training_rows,
+};
 use super::online::OnlineState;
 use super::record::{PrRecord, THIRTY_DAYS};
 use super::running_median::{RunningMedian, Spread};
@@ -187,6 +190,10 @@ pub struct WalkRow {
     pub clf_probs: Option<[f64; 10]>,
     /// Whether the fallback showed the model.
     pub shown_model: bool,
+    /// The fallback's rolling errors when the change opened (for replays of its rule).
+    pub rolling: Evidence,
+    /// The bucket head's probabilities, when the model has one (for replays of its decision).
+    pub head_probs: Option<[f64; 10]>,
 }
 
 /// `records` as known at `t`: opened before it, with later outcomes hidden.
@@ -314,14 +321,23 @@ fn retrain(
 ) -> Result<Current, TtmError> {
     let known = known_at(sorted, t);
     let model = TtmModel::train(&known, scope_of(repos), &cfg.train)?;
-    // With a head the baseline is the head itself — the same trees on the same changes —
-    // deciding by the highest score, as AI4CI does.
-    let classifier = cfg.classifier.then(|| {
-        model
-            .head
-            .clone()
-            .unwrap_or_else(|| BucketClassifier::train(&known, &cfg.train.params))
-    });
+    // With an unweighted head the baseline is the head itself — the same trees on the same
+    // changes — deciding by the highest score, as AI4CI does. A class-weighted head gets an
+    // unweighted baseline trained on the same changes.
+    let weighted = cfg.train.bucket_head && cfg.train.head_class_weight != 0.0;
+    let classifier = if !cfg.classifier {
+        None
+    } else if weighted {
+        let rows = head_training_rows(&known, &cfg.train)?;
+        Some(BucketClassifier::train_on(&rows, &cfg.train.params))
+    } else {
+        Some(
+            model
+                .head
+                .clone()
+                .unwrap_or_else(|| BucketClassifier::train(&known, &cfg.train.params)),
+        )
+    };
     Ok(Current {
         k,
         model,
@@ -411,6 +427,7 @@ impl<'a> Walker<'a> {
             .or_insert_with(|| OnlineState::for_model(&c.model, self.cfg.gamma));
         let median = self.running.get(r.repo.as_str()).and_then(|rm| rm.at(t));
         let shown_model = state.choice().is_model();
+        let rolling = state.choice().evidence();
         let model = state.predict(
             &c.model,
             r.number,
@@ -445,6 +462,8 @@ impl<'a> Walker<'a> {
             }),
             clf_probs: c.classifier.as_ref().map(|m| m.probabilities(&r.features)),
             shown_model,
+            rolling,
+            head_probs: c.model.head.as_ref().map(|h| h.probabilities(&r.features)),
         }))
     }
 }
@@ -759,6 +778,23 @@ mod tests {
         // Merged before the test window opened (the last few merged inside it).
         assert!((830..=840).contains(&weekly.n_train), "{}", weekly.n_train);
         assert_eq!(weekly.leak_free.n_test, 360);
+    }
+
+    #[test]
+    fn a_class_weighted_head_is_compared_with_unweighted_trees_on_the_same_changes() {
+        let recs = history(600, 3, |_| (1.0, 0.6));
+        let t = recs[500].created_at;
+        let repos = vec!["o/r".to_string()];
+        let plain = retrain(&recs, t, 0, &repos, &small(0.02, 1.0)).unwrap();
+        // Unweighted, the baseline is the head itself.
+        assert_eq!(plain.classifier, plain.model.head);
+        let mut cfg = small(0.02, 1.0);
+        cfg.train.head_class_weight = 1.0;
+        let weighted = retrain(&recs, t, 0, &repos, &cfg).unwrap();
+        assert!(weighted.model.head.is_some());
+        assert_ne!(weighted.classifier, weighted.model.head);
+        // The baseline stays the unweighted head, trained on the same changes.
+        assert_eq!(weighted.classifier, plain.model.head);
     }
 
     #[test]
