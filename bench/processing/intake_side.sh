@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Intake side by side (issue 15, session 6): runs wrk against each named server in turn, in the
 # same minutes, and prints acknowledged/s with the server's CPU time per request (user + system,
-# from /proc) and the load average. Servers:
+# from /proc), the same split by thread name (canopy: `canopy` = the tokio threads that take the
+# requests, `canopy-store-wr` = the writer that appends to the journal, `canopy-intake-f` = the
+# thread folding the journal into redb), wrk's own CPU per request and the load average. Servers:
 #   noop            the no-op ceiling (examples/noop_intake: HMAC check, 202)
 #   probe           examples/journal_probe: HMAC check, append to a file, one fdatasync per
 #                   group, 202 (the most an append-only journal could do)
@@ -24,6 +26,10 @@ python3 "$here/payloads.py" "$root/tests/fixtures/github/pull_request.opened.jso
 export MANIFEST=$work/payloads/manifest.txt
 wait_port() { for _ in $(seq 400); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+threads() { # pid -> "name ticks" per thread name, summed
+  for t in /proc/$1/task/*; do echo "$(tr ' ' _ < "$t/comm") $(awk '{print $14 + $15}' "$t/stat")"; done \
+    | awk '{c[$1] += $2} END {for (k in c) print k, c[k]}' | sort
+}
 for server in "$@"; do
   rm -rf "$work/run"; mkdir -p "$work/run"
   case $server in
@@ -35,13 +41,19 @@ for server in "$@"; do
     *) echo "unknown server $server" >&2; exit 2 ;;
   esac
   wait_port $port; sleep 0.3
-  t0=$(cpu $pid)
-  r=$(cd "$work" && ID_PREFIX=$RANDOM- wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$root/bench/webhooks/deliveries.lua" "http://127.0.0.1:$port/webhooks/github" | grep '^RESULT')
+  t0=$(cpu $pid); threads $pid > "$work/threads0"
+  TIMEFORMAT='%U %S'
+  { time (cd "$work" && ID_PREFIX=$RANDOM- wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$root/bench/webhooks/deliveries.lua" "http://127.0.0.1:$port/webhooks/github" | grep '^RESULT' > "$work/result"); } 2> "$work/wrk_cpu"
+  r=$(cat "$work/result")
   sleep 1 # the journal folds after 200 ms without intake: its CPU counts too
-  t1=$(cpu $pid)
+  t1=$(cpu $pid); threads $pid > "$work/threads1"
   kill -TERM $pid; wait $pid 2>/dev/null || true
   n=$(echo "$r" | sed -n 's/.*requests=\([0-9]*\).*/\1/p')
   rps=$(echo "$r" | sed -n 's/.*rps=\([0-9.]*\).*/\1/p')
-  printf '%s load %s  %-28s acked/s %9s  requests %7s  server CPU/request %4d us\n' "$(date -u +%H:%M:%S)" \
-    "$(cut -d' ' -f1 /proc/loadavg)" "$server" "$rps" "$n" $(( (t1 - t0) * 10000 / (n > 0 ? n : 1) ))
+  per_thread=$(join -a2 -e0 -o 0,1.2,2.2 "$work/threads0" "$work/threads1" \
+    | awk -v n="$n" '$3 > $2 {printf "%s %.1f  ", $1, ($3 - $2) * 10000 / (n > 0 ? n : 1)}')
+  wrk_us=$(awk -v n="$n" '{printf "%.1f", ($1 + $2) * 1e6 / (n > 0 ? n : 1)}' "$work/wrk_cpu")
+  printf '%s load %s  %-28s acked/s %9s  requests %7s  server CPU/request %4d us  (by thread, us: %s)  wrk CPU/request %s us\n' \
+    "$(date -u +%H:%M:%S)" "$(cut -d' ' -f1 /proc/loadavg)" "$server" "$rps" "$n" \
+    $(( (t1 - t0) * 10000 / (n > 0 ? n : 1) )) "$per_thread" "$wrk_us"
 done

@@ -14,6 +14,7 @@
 
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
+use std::io::{IoSlice, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
@@ -26,8 +27,11 @@ use crate::StoreError;
 /// to one while the other's are folded into redb.
 pub const JOURNAL_FILES: [&str; 2] = ["intake.0.journal", "intake.1.journal"];
 /// Bytes in the file being appended to after which its deliveries are folded into redb (by
-/// the store's folding thread) and appends move to the other file.
-pub(super) const FOLD_BYTES: u64 = 128 * 1024 * 1024;
+/// the store's folding thread) and appends move to the other file. Small enough that a fold's
+/// bodies (held in memory until then) and its dirty pages fit redb's 32 MiB cache: with
+/// 128 MiB a fold evicted and re-read pages, and intake cost about 6% more CPU per delivery
+/// (docs/benchmarks.md, session 8).
+pub(super) const FOLD_BYTES: u64 = 32 * 1024 * 1024;
 const MAGIC: &[u8; 4] = b"CIJ1";
 const HEADER: usize = 16;
 
@@ -149,13 +153,15 @@ impl Journal {
             return Ok(());
         }
         let segment = &mut self.segments[self.active];
-        encode_group(&mut self.buf, segment.generation, &deliveries)?;
-        segment
-            .file
-            .write_all_at(&self.buf, segment.offset)
-            .map_err(|e| io_err("writing", e))?;
+        let written = write_group(
+            &segment.file,
+            segment.offset,
+            segment.generation,
+            &deliveries,
+            &mut self.buf,
+        )?;
         segment.file.sync_data().map_err(|e| io_err("syncing", e))?;
-        segment.offset += self.buf.len() as u64;
+        segment.offset += written;
         for (seq, d) in deliveries {
             self.ids.insert((d.platform, d.id.clone()));
             self.last_seq = self.last_seq.max(seq);
@@ -229,23 +235,71 @@ impl Journal {
     }
 }
 
-fn encode_group(
-    buf: &mut Vec<u8>,
+/// Writes a group at `offset` of `file` and returns its size. The header and the records'
+/// fixed fields are encoded into `buf`; the bodies are written from where they are (one
+/// vectored write, no copy into a group buffer).
+fn write_group(
+    file: &File,
+    offset: u64,
     generation: u32,
     deliveries: &[Journaled],
-) -> Result<(), StoreError> {
+    buf: &mut Vec<u8>,
+) -> Result<u64, StoreError> {
     buf.clear();
     buf.extend_from_slice(&[0; HEADER]);
+    // Where each record's fixed fields end in `buf` (its body follows them on disk).
+    let mut ends = Vec::with_capacity(deliveries.len());
+    let mut bodies = 0usize;
     for (seq, d) in deliveries {
-        encode_record(buf, *seq, d)?;
+        encode_fields(buf, *seq, d)?;
+        ends.push(buf.len());
+        bodies += d.body.len();
     }
-    let len = u32::try_from(buf.len() - HEADER)
+    let len = u32::try_from(buf.len() - HEADER + bodies)
         .map_err(|_| StoreError::Db("intake journal: a group over 4 GiB".into()))?;
     buf[..4].copy_from_slice(MAGIC);
     buf[4..8].copy_from_slice(&generation.to_le_bytes());
     buf[8..12].copy_from_slice(&len.to_le_bytes());
-    let crc = checksum(&buf[4..12], &buf[HEADER..]);
+    // The checksum covers generation, length and payload, in the order they are written.
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&buf[4..12]);
+    let mut from = HEADER;
+    for ((_, d), end) in deliveries.iter().zip(&ends) {
+        crc.update(&buf[from..*end]);
+        crc.update(&d.body);
+        from = *end;
+    }
+    let crc = crc.finalize();
     buf[12..16].copy_from_slice(&crc.to_le_bytes());
+    let mut slices = Vec::with_capacity(2 * deliveries.len());
+    let mut from = 0;
+    for ((_, d), end) in deliveries.iter().zip(&ends) {
+        slices.push(IoSlice::new(&buf[from..*end]));
+        slices.push(IoSlice::new(&d.body));
+        from = *end;
+    }
+    write_all_vectored_at(file, offset, &mut slices)?;
+    Ok(HEADER as u64 + len as u64)
+}
+
+/// Writes every slice, in order, from `offset` of `file`.
+fn write_all_vectored_at(
+    file: &File,
+    offset: u64,
+    slices: &mut [IoSlice<'_>],
+) -> Result<(), StoreError> {
+    let mut out = file;
+    out.seek(SeekFrom::Start(offset))
+        .map_err(|e| io_err("writing", e))?;
+    let mut rest = slices;
+    while rest.iter().any(|s| !s.is_empty()) {
+        match out.write_vectored(rest) {
+            Ok(0) => return Err(io_err("writing", std::io::ErrorKind::WriteZero.into())),
+            Ok(n) => IoSlice::advance_slices(&mut rest, n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_err("writing", e)),
+        }
+    }
     Ok(())
 }
 
@@ -264,7 +318,8 @@ fn put_str16(buf: &mut Vec<u8>, s: &str, what: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn encode_record(buf: &mut Vec<u8>, seq: u64, d: &Delivery) -> Result<(), StoreError> {
+/// A record's fields before its body, ending with the body's length.
+fn encode_fields(buf: &mut Vec<u8>, seq: u64, d: &Delivery) -> Result<(), StoreError> {
     buf.push(platform_code(d.platform));
     buf.extend_from_slice(&seq.to_le_bytes());
     buf.extend_from_slice(&d.received_at.timestamp().to_le_bytes());
@@ -274,7 +329,6 @@ fn encode_record(buf: &mut Vec<u8>, seq: u64, d: &Delivery) -> Result<(), StoreE
     let n = u32::try_from(d.body.len())
         .map_err(|_| StoreError::Db("intake journal: a body over 4 GiB".into()))?;
     buf.extend_from_slice(&n.to_le_bytes());
-    buf.extend_from_slice(&d.body);
     Ok(())
 }
 

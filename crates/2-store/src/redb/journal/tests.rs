@@ -105,3 +105,24 @@ fn a_file_is_not_reused_before_a_durable_commit_and_a_failed_fold_gives_its_deli
     j.done(taken, true, true);
     assert!(!j.has_light() && !j.has_pending());
 }
+
+#[test]
+fn a_group_of_more_records_than_one_vectored_write_takes_comes_back_whole() {
+    // 700 records are 1,400 slices, more than a single writev accepts (1,024): the write goes on
+    // where the previous call stopped. Empty bodies give empty slices.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut j, _) = Journal::open(dir.path()).unwrap();
+    let group: Vec<Journaled> = (0..700u64)
+        .map(|i| {
+            let body = format!("{{\"n\":{i}}}").repeat((i % 7) as usize);
+            (i + 1, delivery(&format!("d{i}"), body.as_bytes()))
+        })
+        .collect();
+    j.append(group.clone()).unwrap();
+    j.append(vec![(701, delivery("last", b"{}"))]).unwrap();
+    drop(j);
+    let (_, found) = Journal::open(dir.path()).unwrap();
+    assert_eq!(found.len(), 701);
+    assert_eq!(&found[..700], &group[..]);
+    assert_eq!(found[700].1.id, "last");
+}
