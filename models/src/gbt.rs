@@ -296,15 +296,16 @@ pub fn fit(x: &[Vec<f64>], y: &[f64], loss: Loss, p: &Params) -> Gbt {
     fit_inner(x, y, None, loss, p)
 }
 
-/// Trains a logistic ensemble (0/1 targets `y`) with a weight per row: each row's gradient and
-/// hessian, and its share of the starting log-odds, count `w[i]` times.
+/// Trains a logistic ensemble (0/1 targets `y`) with a weight per row (`w`, as long as `y`):
+/// each row's gradient and hessian, and its share of the starting log-odds, count `w[i]` times.
 pub fn fit_logistic_weighted(x: &[Vec<f64>], y: &[f64], w: &[f64], p: &Params) -> Gbt {
+    assert_eq!(w.len(), y.len(), "one weight per row");
     fit_inner(x, y, Some(w), Loss::Logistic, p)
 }
 
 fn fit_inner(x: &[Vec<f64>], y: &[f64], w: Option<&[f64]>, loss: Loss, p: &Params) -> Gbt {
     let n = x.len();
-    let weight = |i: usize| w.and_then(|w| w.get(i)).copied().unwrap_or(1.0);
+    let weight = |i: usize| w.map_or(1.0, |w| w[i]);
     let nf = x.first().map_or(0, Vec::len);
     if n == 0 {
         return Gbt {

@@ -265,9 +265,6 @@ impl Target {
     }
 }
 
-/// The merged changes to learn from, by opening time: all of them, except (with
-/// `censor_days`) those opened since the first change of that window still open — after it only
-/// the quick ones could merge yet — unless that leaves too few.
 /// The merged changes the bucket head learns from (the latest [`TrainConfig::head_rows`]), so
 /// that an evaluation can train its baseline on exactly the same changes.
 pub fn head_training_rows<'a>(
@@ -276,10 +273,17 @@ pub fn head_training_rows<'a>(
 ) -> Result<Vec<&'a PrRecord>, TtmError> {
     let through = records.iter().map(|r| r.created_at).max().unwrap_or(0);
     let merged = settled(records, through, cfg)?;
-    let from = merged.len().saturating_sub(cfg.head_rows.max(1));
-    Ok(merged[from..].to_vec())
+    Ok(latest_for_head(&merged, cfg).to_vec())
 }
 
+/// The latest [`TrainConfig::head_rows`] of `merged` (in opening order).
+fn latest_for_head<'m, 'a>(merged: &'m [&'a PrRecord], cfg: &TrainConfig) -> &'m [&'a PrRecord] {
+    &merged[merged.len().saturating_sub(cfg.head_rows.max(1))..]
+}
+
+/// The merged changes to learn from, by opening time: all of them, except (with
+/// `censor_days`) those opened since the first change of that window still open — after it only
+/// the quick ones could merge yet — unless that leaves too few.
 fn settled<'a>(
     records: &'a [PrRecord],
     through: i64,
@@ -403,9 +407,8 @@ impl TtmModel {
         let (head, (q50, cal, (merge30, n_changes))) = std::thread::scope(|s| {
             let head = s.spawn(|| {
                 cfg.bucket_head.then(|| {
-                    let from = merged.len().saturating_sub(cfg.head_rows.max(1));
                     BucketClassifier::train_weighted(
-                        &merged[from..],
+                        latest_for_head(&merged, cfg),
                         &cfg.params,
                         cfg.head_class_weight,
                     )

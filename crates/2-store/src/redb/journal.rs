@@ -235,9 +235,9 @@ impl Journal {
     }
 }
 
-/// Writes a group at `offset` of `file` and returns its size. The header and the records'
-/// fixed fields are encoded into `buf`; the bodies are written from where they are (one
-/// vectored write, no copy into a group buffer).
+/// Writes a group at `offset` of `file` and returns its size. The records' fixed fields are
+/// encoded into `buf`; the header and the bodies are written from where they are (one vectored
+/// write, no copy into a group buffer).
 fn write_group(
     file: &File,
     offset: u64,
@@ -246,7 +246,6 @@ fn write_group(
     buf: &mut Vec<u8>,
 ) -> Result<u64, StoreError> {
     buf.clear();
-    buf.extend_from_slice(&[0; HEADER]);
     // Where each record's fixed fields end in `buf` (its body follows them on disk).
     let mut ends = Vec::with_capacity(deliveries.len());
     let mut bodies = 0usize;
@@ -255,31 +254,31 @@ fn write_group(
         ends.push(buf.len());
         bodies += d.body.len();
     }
-    let len = u32::try_from(buf.len() - HEADER + bodies)
+    let len = u32::try_from(buf.len() + bodies)
         .map_err(|_| StoreError::Db("intake journal: a group over 4 GiB".into()))?;
-    buf[..4].copy_from_slice(MAGIC);
-    buf[4..8].copy_from_slice(&generation.to_le_bytes());
-    buf[8..12].copy_from_slice(&len.to_le_bytes());
-    // The checksum covers generation, length and payload, in the order they are written.
-    let mut crc = crc32fast::Hasher::new();
-    crc.update(&buf[4..12]);
-    let mut from = HEADER;
-    for ((_, d), end) in deliveries.iter().zip(&ends) {
-        crc.update(&buf[from..*end]);
-        crc.update(&d.body);
-        from = *end;
-    }
-    let crc = crc.finalize();
-    buf[12..16].copy_from_slice(&crc.to_le_bytes());
-    let mut slices = Vec::with_capacity(2 * deliveries.len());
+    let mut header = [0u8; HEADER];
+    header[..4].copy_from_slice(MAGIC);
+    header[4..8].copy_from_slice(&generation.to_le_bytes());
+    header[8..12].copy_from_slice(&len.to_le_bytes());
+    // The slices in the order they are written, the header's first (filled in once the
+    // checksum of generation, length and payload is known).
+    let mut slices = Vec::with_capacity(1 + 2 * deliveries.len());
+    slices.push(IoSlice::new(&[]));
     let mut from = 0;
     for ((_, d), end) in deliveries.iter().zip(&ends) {
         slices.push(IoSlice::new(&buf[from..*end]));
         slices.push(IoSlice::new(&d.body));
         from = *end;
     }
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&header[4..12]);
+    for slice in &slices[1..] {
+        crc.update(slice);
+    }
+    header[12..16].copy_from_slice(&crc.finalize().to_le_bytes());
+    slices[0] = IoSlice::new(&header);
     write_all_vectored_at(file, offset, &mut slices)?;
-    Ok(HEADER as u64 + len as u64)
+    Ok(HEADER as u64 + u64::from(len))
 }
 
 /// Writes every slice, in order, from `offset` of `file`.
