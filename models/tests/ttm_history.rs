@@ -36,24 +36,9 @@ const TITLES: [&str; 4] = [
 /// One random event, before it gets its id and time.
 #[derive(Debug, Clone)]
 enum Spec {
-    Change {
-        number: u64,
-        action: usize,
-        author: usize,
-        merger: Option<usize>,
-        created: i64,
-        reviewers: Vec<usize>,
-        lines: u64,
-        title: usize,
-        draft: bool,
-    },
-    Review {
-        number: u64,
-        reviewer: usize,
-    },
-    Comment {
-        number: u64,
-    },
+    Change(Box<ChangeEvent>),
+    Review { number: u64, reviewer: usize },
+    Comment { number: u64 },
 }
 
 fn spec() -> impl Strategy<Value = (Spec, i64)> {
@@ -70,17 +55,29 @@ fn spec() -> impl Strategy<Value = (Spec, i64)> {
     )
         .prop_map(
             |(number, action, author, merger, created, reviewers, lines, title, draft)| {
-                Spec::Change {
-                    number,
-                    action,
-                    author,
-                    merger,
-                    created,
-                    reviewers,
-                    lines,
-                    title,
+                Spec::Change(Box::new(ChangeEvent {
+                    actor: merger.map(|m| Actor::github(PEOPLE[m])),
+                    title: TITLES[title].into(),
+                    description: "x".repeat(lines as usize % 50),
                     draft,
-                }
+                    size: ChangeSize {
+                        additions: lines,
+                        deletions: lines / 3,
+                        files_changed: lines % 7,
+                        commits: 1,
+                    },
+                    labels: vec!["bug".into(); (lines % 3) as usize],
+                    reviewers_requested: reviewers
+                        .iter()
+                        .map(|r| Actor::github(PEOPLE[*r]))
+                        .collect(),
+                    ..ChangeEvent::new(
+                        number,
+                        ACTIONS[action],
+                        Actor::github(PEOPLE[author]),
+                        t0() + Duration::minutes(created * 7),
+                    )
+                }))
             },
         );
     let review =
@@ -100,39 +97,7 @@ fn t0() -> DateTime<FixedOffset> {
 fn build(i: usize, spec: &Spec, minute: i64) -> Event {
     let at = t0() + Duration::minutes(minute * 7);
     let kind = match spec {
-        Spec::Change {
-            number,
-            action,
-            author,
-            merger,
-            created,
-            reviewers,
-            lines,
-            title,
-            draft,
-        } => EventKind::Change(ChangeEvent {
-            actor: merger.map(|m| Actor::github(PEOPLE[m])),
-            title: TITLES[*title].into(),
-            description: "x".repeat(*lines as usize % 50),
-            draft: *draft,
-            size: ChangeSize {
-                additions: *lines,
-                deletions: lines / 3,
-                files_changed: lines % 7,
-                commits: 1,
-            },
-            labels: vec!["bug".into(); (*lines % 3) as usize],
-            reviewers_requested: reviewers
-                .iter()
-                .map(|r| Actor::github(PEOPLE[*r]))
-                .collect(),
-            ..ChangeEvent::new(
-                *number,
-                ACTIONS[*action],
-                Actor::github(PEOPLE[*author]),
-                t0() + Duration::minutes(created * 7),
-            )
-        }),
+        Spec::Change(c) => EventKind::Change(c.as_ref().clone()),
         Spec::Review { number, reviewer } => EventKind::Review(ReviewEvent::new(
             *number,
             Actor::github(PEOPLE[*reviewer]),

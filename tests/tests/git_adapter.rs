@@ -1,7 +1,7 @@
 //! The git adapter against repositories these tests build: exact line counts, missing blobs,
 //! malformed identities, shallow and partial clones, incremental runs.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use canopy_analyzer::EventKind;
 use canopy_analyzer::event::{CommitEvent, FileStatus};
@@ -226,21 +226,7 @@ fn malformed_identities_and_dates_are_kept_and_counted() {
 #[test]
 fn a_shallow_clone_reports_its_boundary() {
     let src = sample_history();
-    let dst = tempfile::tempdir().unwrap();
-    let url = format!("file://{}", src.path().display());
-    git(
-        dst.path(),
-        &[
-            "clone",
-            "-q",
-            "--depth",
-            "2",
-            "--no-single-branch",
-            &url,
-            "clone",
-        ],
-    );
-    let clone = dst.path().join("clone");
+    let (_dst, clone) = clone_of(&src, &["--depth", "2", "--no-single-branch"], "clone");
     let (_dir, store) = fresh_store();
     let rep = ingest(&clone, &store);
     assert!(rep.shallow);
@@ -256,21 +242,9 @@ fn a_shallow_clone_reports_its_boundary() {
 fn a_blobless_partial_clone_completes_with_unreadable_blobs_listed() {
     let src = sample_history();
     git(src.path(), &["config", "uploadpack.allowFilter", "true"]);
-    let dst = tempfile::tempdir().unwrap();
-    let url = format!("file://{}", src.path().display());
-    git(
-        dst.path(),
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            "--filter=blob:none",
-            &url,
-            "partial.git",
-        ],
-    );
+    let (_dst, partial) = clone_of(&src, &["--bare", "--filter=blob:none"], "partial.git");
     let (_dir, store) = fresh_store();
-    let rep = ingest(&dst.path().join("partial.git"), &store);
+    let rep = ingest(&partial, &store);
     assert_eq!(rep.commits_new, 6);
     assert!(rep.unreadable_objects > 0);
     assert!(rep.commits_with_unreadable_objects > 0);
@@ -283,10 +257,8 @@ fn a_second_run_reads_only_new_commits() {
     assert_eq!(ingest(r.path(), &store).commits_new, 6);
     let again = ingest(r.path(), &store);
     assert_eq!((again.commits_new, again.commits_walked), (0, 0));
-    commit_new_file(&r);
-    let third = ingest(r.path(), &store);
+    let third = ingest_a_new_commit(&r, &store);
     assert_eq!((third.commits_new, third.commits_walked), (1, 1));
-    assert_eq!(commits(&store).len(), 7);
 }
 
 #[test]
@@ -310,10 +282,8 @@ fn an_interrupted_run_is_completed_without_storing_twice() {
     let (_dir, store) = fresh_store();
     ingest(r.path(), &store);
     store.put_meta("git_tips:r", b"[]").unwrap();
-    commit_new_file(&r);
-    let rep = ingest(r.path(), &store);
+    let rep = ingest_a_new_commit(&r, &store);
     assert_eq!((rep.commits_new, rep.commits_already_stored), (1, 6));
-    assert_eq!(commits(&store).len(), 7);
 }
 
 #[test]
@@ -342,9 +312,27 @@ fn fresh_store() -> (tempfile::TempDir, RedbStore) {
 }
 
 /// Commits one new file on top of `r`.
-fn commit_new_file(r: &TestRepo) {
+/// Commits a new file on top of the sample history (stored before), ingests again and checks
+/// that the store then holds all 7 commits; returns the second run's report.
+fn ingest_a_new_commit(r: &TestRepo, store: &RedbStore) -> IngestReport {
     r.write("new.txt", b"x\n");
     r.commit("Ada", "ada@example.org", "2024-03-11T10:00:00+01:00", "new");
+    let rep = ingest(r.path(), store);
+    assert_eq!(commits(store).len(), 7);
+    rep
+}
+
+/// `git clone -q` of `src` with `args` into `name` in a new temporary directory (returned
+/// with the clone's path: the clone lives as long as the directory).
+fn clone_of(src: &TestRepo, args: &[&str], name: &str) -> (tempfile::TempDir, PathBuf) {
+    let dst = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", src.path().display());
+    let mut all = vec!["clone", "-q"];
+    all.extend_from_slice(args);
+    all.extend([url.as_str(), name]);
+    git(dst.path(), &all);
+    let path = dst.path().join(name);
+    (dst, path)
 }
 
 fn ingest_with(path: &Path, renames: Renames) -> Vec<CommitEvent> {

@@ -81,6 +81,20 @@ pub enum DeliveryState {
     },
 }
 
+impl DeliveryState {
+    /// The state a delivery's completed work leaves it in at `at`: ignored for `ignored`'s
+    /// reason when there is one, otherwise processed into `events` events.
+    pub fn completed(ignored: Option<String>, events: usize, at: DateTime<Utc>) -> DeliveryState {
+        match ignored {
+            Some(reason) => DeliveryState::Ignored { reason, at },
+            None => DeliveryState::Processed {
+                events: events as u32,
+                at,
+            },
+        }
+    }
+}
+
 /// A delivery's stored record, without its body.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeliveryRecord {

@@ -212,19 +212,8 @@ impl TtmCache {
         Ok(loaded)
     }
 
-    /// Features of a change at `t`, from the repository's history plus `new` events.
-    pub fn features(
-        &self,
-        store: &dyn EventStore,
-        repo: &str,
-        new: &[Event],
-        number: u64,
-        t: DateTime<Utc>,
-    ) -> Result<TtmFeatures, StoreError> {
-        Ok(self.features_and_spread(store, repo, new, number, t)?.0)
-    }
-
-    /// Features of a change at `t` and the repository's running median then (merges before `t`).
+    /// Features of a change at `t`, from the repository's history plus `new` events, and the
+    /// repository's running median then (merges before `t`).
     pub fn features_and_spread(
         &self,
         store: &dyn EventStore,

@@ -30,18 +30,10 @@ pub struct Summary {
     pub folds: usize,
     /// First scored week.
     pub first_scored_week: Option<String>,
-    /// ROC AUC of the model trained inside the evaluation (walk-forward).
-    pub auc: Option<f64>,
-    /// Its bootstrap 95% interval.
-    pub auc_ci: Option<[f64; 2]>,
-    /// Its PR AUC.
-    pub pr_auc: f64,
-    /// Its share of disengagements in the top decile.
-    pub precision_at_top_decile: f64,
-    /// Its Brier score.
-    pub brier: f64,
-    /// Its reliability table.
-    pub reliability: Vec<Bin>,
+    /// Figures of the model trained inside the evaluation (walk-forward), under the top-level
+    /// keys `auc`, `auc_ci`, `pr_auc`, `precision_at_top_decile`, `brier` and `reliability`.
+    #[serde(flatten)]
+    pub model: Figures,
     /// ROC AUC of the shipped model, not refitted.
     pub prior_auc: Option<f64>,
     /// Its interval.
@@ -88,12 +80,7 @@ impl Summary {
             horizon_weeks,
             folds: e.folds,
             first_scored_week: e.first_cut.map(|w| IsoWeek::from_index(w).to_string()),
-            auc: p.model.auc,
-            auc_ci: p.model.auc_ci,
-            pr_auc: p.model.pr_auc,
-            precision_at_top_decile: p.model.precision_at_top_decile,
-            brier: p.model.brier,
-            reliability: p.model.reliability.clone(),
+            model: p.model.clone(),
             prior_auc: sh.and_then(|s| s.auc),
             prior_auc_ci: sh.and_then(|s| s.auc_ci),
             prior_precision_at_top_decile: sh.map(|s| s.precision_at_top_decile),
@@ -157,10 +144,10 @@ impl Summary {
         row(
             o,
             "model trained walk-forward here",
-            self.auc,
-            self.auc_ci,
-            self.precision_at_top_decile,
-            self.brier,
+            self.model.auc,
+            self.model.auc_ci,
+            self.model.precision_at_top_decile,
+            self.model.brier,
         );
         for (name, f) in &self.baselines {
             let best = if *name == self.baseline {
@@ -212,7 +199,7 @@ impl Summary {
     fn reliability_table(&self, o: &mut String) {
         let (label, bins) = match &self.prior_reliability {
             Some(b) => ("shipped model", b),
-            None => ("walk-forward model", &self.reliability),
+            None => ("walk-forward model", &self.model.reliability),
         };
         let _ = writeln!(
             o,

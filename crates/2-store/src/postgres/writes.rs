@@ -175,16 +175,7 @@ async fn apply_one(c: &mut Pooled, op: &WriteOp) -> Result<WriteOutcome, StoreEr
             consents,
             meta,
         } => {
-            let state = match ignored {
-                Some(reason) => DeliveryState::Ignored {
-                    reason: reason.clone(),
-                    at: *at,
-                },
-                None => DeliveryState::Processed {
-                    events: events.len() as u32,
-                    at: *at,
-                },
-            };
+            let state = DeliveryState::completed(ignored.clone(), events.len(), *at);
             if let Err(rejected) = inbox::finish(c, *platform, id, &state).await? {
                 return Ok(rejected);
             }

@@ -272,13 +272,7 @@ fn apply_one(
             for (key, value) in &meta {
                 put_meta_in(txn, key, value)?;
             }
-            rec.state = match ignored {
-                Some(reason) => DeliveryState::Ignored { reason, at },
-                None => DeliveryState::Processed {
-                    events: events.len() as u32,
-                    at,
-                },
-            };
+            rec.state = DeliveryState::completed(ignored, events.len(), at);
             inbox.finish(rec)?;
             Ok(WriteOutcome::Completed { new_events })
         }

@@ -11,6 +11,7 @@ use super::github::BackfillError;
 use super::{Progress, with_retries};
 use crate::gerrit::client::{GerritClient, parse_gerrit_time};
 use crate::gerrit::normalize::{GerritNormalizeConfig, normalize};
+use crate::percent_encode;
 use canopy_store::Store;
 
 /// Changes per query page.
@@ -18,18 +19,6 @@ pub const PAGE: usize = 100;
 
 fn state_key(project: &str) -> String {
     format!("backfill:gerrit:{project}")
-}
-
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 fn ts(gerrit_time: &Value) -> Option<i64> {
@@ -90,7 +79,7 @@ pub async fn run(
     loop {
         let path = format!(
             "/changes/?q={}&o=ALL_REVISIONS&o=MESSAGES&o=DETAILED_ACCOUNTS&n={PAGE}&S={offset}",
-            enc(&query)
+            percent_encode(&query)
         );
         let page: Vec<Value> =
             with_retries(client.clock(), || client.get::<Vec<Value>>(&path)).await?;

@@ -14,6 +14,8 @@ use tokio::sync::Mutex;
 
 use canopy_core::{Clock, ExecError};
 
+use crate::percent_encode;
+
 /// How Canopy authenticates to GitHub.
 #[derive(Clone)]
 pub enum GitHubAuth {
@@ -173,12 +175,7 @@ impl GitHubClient {
         body: &str,
     ) -> Result<(), ExecError> {
         let crab = self.for_repo(repo).await?;
-        let mut marked: Vec<ApiComment> = self
-            .comments(repo, number)
-            .await?
-            .into_iter()
-            .filter(|c| c.body.as_deref().is_some_and(|b| b.contains(marker)))
-            .collect();
+        let mut marked = self.marked_comments(repo, number, marker).await?;
         // Two marked comments mean a create that GitHub applied after Canopy gave up on it:
         // keep the first, delete the rest.
         for extra in marked.iter().skip(1) {
@@ -195,8 +192,7 @@ impl GitHubClient {
                     .await
             }
             None => {
-                let path = format!("/repos/{repo}/issues/{number}/comments");
-                self.send_text(&crab, "POST", &path, body, "create the comment")
+                self.create_comment(&crab, repo, number, body, "create the comment")
                     .await
             }
         }
@@ -211,17 +207,36 @@ impl GitHubClient {
         body: &str,
     ) -> Result<(), ExecError> {
         let crab = self.for_repo(repo).await?;
-        let exists = self
-            .comments(repo, number)
-            .await?
-            .iter()
-            .any(|c| c.body.as_deref().is_some_and(|b| b.contains(marker)));
-        if exists {
+        if !self.marked_comments(repo, number, marker).await?.is_empty() {
             return Ok(());
         }
-        let path = format!("/repos/{repo}/issues/{number}/comments");
-        self.send_text(&crab, "POST", &path, body, "post a reply")
+        self.create_comment(&crab, repo, number, body, "post a reply")
             .await
+    }
+
+    /// The comments of an issue or PR whose text contains `marker` (every page).
+    async fn marked_comments(
+        &self,
+        repo: &str,
+        number: u64,
+        marker: &str,
+    ) -> Result<Vec<ApiComment>, ExecError> {
+        let mut all = self.comments(repo, number).await?;
+        all.retain(|c| c.body.as_deref().is_some_and(|b| b.contains(marker)));
+        Ok(all)
+    }
+
+    /// Adds a comment with `body` to an issue or PR (`what` names the step in errors).
+    async fn create_comment(
+        &self,
+        crab: &Octocrab,
+        repo: &str,
+        number: u64,
+        body: &str,
+        what: &str,
+    ) -> Result<(), ExecError> {
+        let path = format!("/repos/{repo}/issues/{number}/comments");
+        self.send_text(crab, "POST", &path, body, what).await
     }
 
     /// Opens an issue unless one with its first label has `marker` in its body; returns the number.
@@ -411,16 +426,8 @@ impl GitHubClient {
             .await
             .map_err(|e| ExecError::transient(format!("{what}: reading the response: {e}")))?
             .to_bytes();
-        if (200..300).contains(&status) {
-            return Ok(bytes);
-        }
-        Err(crate::status_error(
-            what,
-            status,
-            &headers,
-            &bytes,
-            self.clock.now(),
-        ))
+        crate::check_status(what, status, &headers, &bytes, self.clock.now())?;
+        Ok(bytes)
     }
 
     /// Sends `{"body": text}` (a comment's text) and ignores the response body.
@@ -448,19 +455,6 @@ impl GitHubClient {
         serde_json::from_slice(&bytes)
             .map_err(|e| ExecError::permanent(format!("{what}: unexpected response: {e}")))
     }
-}
-
-/// Percent-encodes a query value (everything but RFC 3986 unreserved characters).
-fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 fn transport_message(e: &octocrab::Error) -> String {

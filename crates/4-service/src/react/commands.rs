@@ -248,9 +248,9 @@ impl Reactor {
                 &crate::ttm_online::Why::of(&choice).words(),
             ));
         }
-        let f = self
-            .ttm
-            .features(store, &e.repo, std::slice::from_ref(e), number, t)?;
+        let (f, _) =
+            self.ttm
+                .features_and_spread(store, &e.repo, std::slice::from_ref(e), number, t)?;
         let p = model.predict_with(&f, state.widths(&model));
         let x = model.explain(&f);
         let view = ttm::view(&model, &f, &p, &x);
