@@ -190,6 +190,9 @@ async fn oversized_bodies_get_413_declared_or_streamed() {
     let big = vec![b'x'; 65 * 1024];
     let resp = post_github(&r, "issue_comment", "d-big", &big, SECRET).await;
     assert_eq!(resp.status(), 413);
+    // The answer names the configured limit, not the default.
+    let text = resp.text().await.unwrap();
+    assert!(text.contains("larger than 65536 bytes"), "{text}");
     // A declared length over the limit is refused before any body byte is sent.
     let mut s = tokio::net::TcpStream::connect(r.addr).await.unwrap();
     let head = format!(

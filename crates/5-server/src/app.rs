@@ -1,7 +1,8 @@
 //! Assembles the running bot from its parts — listener, store, normaliser, clock, reactor,
 //! executor — all passed in, and starts every loop: the HTTP intake, the worker pool, the
-//! outbox worker, the digest scheduler, the settings refresher, the retrainer and the grid
-//! refresher. `canopy serve`, the demo and the tests start the very same thing.
+//! outbox worker, the digest scheduler, the settings refresher, the retrainer, the grid
+//! refresher and the measured-energy loop. `canopy serve`, the demo and the tests start the
+//! very same thing.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

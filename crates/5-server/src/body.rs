@@ -17,9 +17,18 @@ pub(crate) fn declared_len(h: &HeaderMap) -> Option<u64> {
 /// A refusal and the outcome it is counted as.
 pub(crate) type Refusal = (Response, &'static str);
 
-pub(crate) fn too_large() -> Refusal {
+/// A 413 naming the limit (`max` bytes).
+pub(crate) fn too_large(max: usize) -> Refusal {
+    let limit = if max.is_multiple_of(1024 * 1024) {
+        format!("{} MiB", max / (1024 * 1024))
+    } else {
+        format!("{max} bytes")
+    };
     (
-        problem(StatusCode::PAYLOAD_TOO_LARGE, "body is larger than 25 MiB"),
+        problem(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("body is larger than {limit}"),
+        ),
         "too_large",
     )
 }
@@ -48,7 +57,7 @@ pub(crate) async fn read_body(
     let max = s.limits.max_body_bytes;
     let declared = declared_len(h);
     if declared.is_some_and(|n| n > max as u64) {
-        return Err(too_large());
+        return Err(too_large(max));
     }
     let upfront = declared.unwrap_or(0) as usize;
     let mut held = s.budget.try_reserve(upfront).ok_or_else(shed)?;
@@ -65,7 +74,7 @@ pub(crate) async fn read_body(
             continue;
         };
         if bytes.len() + chunk.len() > max {
-            return Err(too_large());
+            return Err(too_large(max));
         }
         let beyond = (bytes.len() + chunk.len()).saturating_sub(held.bytes());
         if !held.grow(beyond) {

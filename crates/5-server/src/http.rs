@@ -229,7 +229,7 @@ async fn github_accept(
         return Err(refuse(StatusCode::NOT_FOUND, msg, "disabled"));
     }
     if declared_len(h).is_some_and(|n| n > s.limits.max_body_bytes as u64) {
-        return Err(too_large());
+        return Err(too_large(s.limits.max_body_bytes));
     }
     if event.is_empty() {
         let msg = "missing X-GitHub-Event header";

@@ -1,8 +1,9 @@
 //! The server's periodic loops besides the digest scheduler: the repository settings
-//! refresher, the time-to-merge retrainer and the grid intensity refresher. Each does its
-//! work through the service layer, then sleeps on the clock until its next turn, so a test
-//! with a manual clock runs them by moving the clock. Of several replicas, the one holding a
-//! loop's lease does its work; the others load what it saved in the store.
+//! refresher, the time-to-merge retrainer and the grid intensity refresher (the measured CI
+//! energy loop is in [`crate::measure_loop`]). Each does its work through the service layer,
+//! then sleeps on the clock until its next turn, so a test with a manual clock runs them by
+//! moving the clock. Of several replicas, the one holding a loop's lease does its work; the
+//! others load what it saved in the store.
 
 use std::future::Future;
 use std::sync::Arc;

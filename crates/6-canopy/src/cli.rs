@@ -10,7 +10,7 @@ use crate::logging::LogFormat;
 /// Canopy: a GitHub and Gerrit bot and burnout-risk analyzer that keeps maintainers informed
 /// (time to merge, CI energy and carbon, team health) while keeping individuals private.
 #[derive(Debug, Parser)]
-#[command(name = "canopy", version, about, long_about = None, propagate_version = true)]
+#[command(name = "canopy", version, long_about = None, propagate_version = true)]
 pub struct Cli {
     /// More log output on stderr (-v info, -vv debug). RUST_LOG overrides it.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]

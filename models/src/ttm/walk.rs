@@ -10,10 +10,13 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::DateTime;
 use serde::Serialize;
 
+mod score;
+pub use score::score;
+
 use super::aci::DEFAULT_GAMMA;
 use super::bucket_classifier::{BucketClassifier, PRIOR_CORRECTION};
 use super::buckets::BucketMap;
-use super::eval::{Metrics, Preds, auc, bucket, metrics, most_likely_bucket};
+use super::eval::Metrics;
 use super::fallback::Evidence;
 use super::features::to_log;
 use super::gousios::FINAL_SIZE;
@@ -21,7 +24,7 @@ use super::model::{
     Prediction, RawQuantiles, Scope, TrainConfig, TtmError, TtmModel, head_training_rows,
 };
 use super::online::OnlineState;
-use super::record::{PrRecord, THIRTY_DAYS};
+use super::record::PrRecord;
 use super::running_median::{RunningMedian, Spread};
 
 /// Hours between retrainings in `canopy serve` (its `ttm.retrain_hours` default) and so the
@@ -497,148 +500,6 @@ fn median_pred(s: &Option<Spread>) -> (f64, Option<(f64, f64)>) {
         Some(s) => (s.p50_hours, Some((s.p10_hours, s.p90_hours))),
         None => (24.0, Some((0.0, f64::INFINITY))),
     }
-}
-
-fn inside(h: f64, (lo, hi): (f64, f64)) -> bool {
-    lo <= h && h <= hi
-}
-
-/// The bucket each merged row gets under `rule`.
-fn buckets_by(merged: &[&WalkRow], rule: BucketRule) -> Vec<usize> {
-    merged
-        .iter()
-        .map(|r| match rule {
-            BucketRule::Head => r.head_bucket.unwrap_or(r.bucket),
-            BucketRule::Mapped => r.bucket,
-            BucketRule::OfMedian => bucket(r.model.p50_hours),
-            BucketRule::MostLikely => {
-                most_likely_bucket(r.model.p10_hours, r.model.p50_hours, r.model.p90_hours)
-            }
-        })
-        .collect()
-}
-
-/// ROC AUC of merged-within-30-days on the rows opened at least 30 days before `end`.
-fn merge_30d_auc(rows: &[WalkRow], end: i64) -> Option<f64> {
-    let known: Vec<&WalkRow> = rows
-        .iter()
-        .filter(|r| r.created + THIRTY_DAYS <= end)
-        .collect();
-    auc(
-        &known
-            .iter()
-            .map(|r| r.model.p_merge_30d)
-            .collect::<Vec<_>>(),
-        &known.iter().map(|r| r.merged_30d).collect::<Vec<_>>(),
-    )
-}
-
-/// The baselines' figures: the running median and, when trained, the AI4CI-style classifier.
-fn baselines(
-    merged: &[&WalkRow],
-    truth: &[f64],
-    median_preds: &Preds,
-) -> BTreeMap<String, Metrics> {
-    let mut baselines = BTreeMap::new();
-    baselines.insert(
-        "running_median".to_string(),
-        metrics(truth, median_preds, None),
-    );
-    let clf: Option<Vec<(usize, f64)>> = merged.iter().map(|r| r.clf).collect();
-    if let Some(clf) = clf {
-        let preds: Preds = clf.iter().map(|(_, h)| (*h, None)).collect();
-        let buckets: Vec<usize> = clf.iter().map(|(b, _)| *b).collect();
-        baselines.insert(
-            "ai4ci_bucket_classifier".to_string(),
-            metrics(truth, &preds, Some(&buckets)),
-        );
-    }
-    baselines
-}
-
-/// What users would have seen with the fallback: the model where it was shown, else the
-/// running median.
-fn served(merged: &[&WalkRow], truth: &[f64], model: &Preds, median: &Preds) -> Served {
-    let preds: Preds = merged
-        .iter()
-        .zip(model.iter().zip(median))
-        .map(|(r, (m, b))| if r.shown_model { *m } else { *b })
-        .collect();
-    let shown = metrics(truth, &preds, None);
-    Served {
-        log_mae: shown.log_mae,
-        coverage_10_90: shown.coverage_10_90.unwrap_or(0.0),
-        model_share: merged.iter().filter(|r| r.shown_model).count() as f64
-            / merged.len().max(1) as f64,
-    }
-}
-
-/// The figures of a walk's rows; `end` is the data's last opening time (the merge-within-30-days
-/// figure uses the changes opened at least 30 days before it).
-pub fn score(rows: &[WalkRow], end: i64, rule: BucketRule, retrains: usize) -> Figures {
-    let merged: Vec<&WalkRow> = rows.iter().filter(|r| r.hours.is_some()).collect();
-    let truth: Vec<f64> = merged.iter().filter_map(|r| r.hours).collect();
-    let model_preds: Preds = merged
-        .iter()
-        .map(|r| {
-            (
-                r.model.p50_hours,
-                Some((r.model.p10_hours, r.model.p90_hours)),
-            )
-        })
-        .collect();
-    let main = metrics(&truth, &model_preds, Some(&buckets_by(&merged, rule)));
-    let of_median = metrics(&truth, &model_preds, None);
-    let mapped = buckets_by(&merged, BucketRule::Mapped);
-    let mapped = metrics(&truth, &model_preds, Some(&mapped));
-    let median_preds: Preds = merged.iter().map(|r| median_pred(&r.median)).collect();
-    let static_cov = merged
-        .iter()
-        .filter(|r| r.hours.is_some_and(|h| inside(h, r.static_interval)))
-        .count() as f64
-        / merged.len().max(1) as f64;
-    Figures {
-        n_test: merged.len(),
-        log_mae: main.log_mae,
-        median_abs_error_hours: main.median_abs_error_hours,
-        coverage_10_90: main.coverage_10_90.unwrap_or(0.0),
-        static_coverage_10_90: static_cov,
-        bucket_accuracy: main.bucket_accuracy,
-        bucket_macro_f1: main.bucket_macro_f1,
-        bucket_macro_f1_of_median: of_median.bucket_macro_f1,
-        bucket_macro_f1_mapped: mapped.bucket_macro_f1,
-        merge_30d_auc: merge_30d_auc(rows, end),
-        coverage_by_month: by_month(&merged),
-        served: served(&merged, &truth, &model_preds, &median_preds),
-        baselines: baselines(&merged, &truth, &median_preds),
-        retrains,
-    }
-}
-
-/// Coverage per opening month.
-fn by_month(merged: &[&WalkRow]) -> Vec<MonthCoverage> {
-    let mut months: BTreeMap<&str, [usize; 4]> = BTreeMap::new();
-    for r in merged {
-        let Some(h) = r.hours else { continue };
-        let m = months.entry(r.month.as_str()).or_default();
-        m[0] += 1;
-        m[1] += usize::from(inside(h, (r.model.p10_hours, r.model.p90_hours)));
-        m[2] += usize::from(inside(h, r.static_interval));
-        m[3] += usize::from(median_pred(&r.median).1.is_some_and(|i| inside(h, i)));
-    }
-    months
-        .into_iter()
-        .map(|(month, [n, a, s, b])| {
-            let share = |k: usize| k as f64 / n.max(1) as f64;
-            MonthCoverage {
-                month: month.to_string(),
-                n,
-                coverage: share(a),
-                static_coverage: share(s),
-                running_median_coverage: share(b),
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]
