@@ -184,12 +184,17 @@ pub struct TeamArgs {
 /// Opens the store a command names (the binary's wiring: a directory or PostgreSQL).
 pub type OpenStore<'a> = &'a dyn Fn(Option<&Location>) -> anyhow::Result<Arc<dyn Store>>;
 
-/// Runs `canopy burnout`, opening stores with `open`.
-pub fn run(args: BurnoutArgs, open: OpenStore<'_>) -> anyhow::Result<ExitCode> {
+/// Runs `canopy burnout`, opening stores with `open`; `clock` gives the current week where
+/// none is named.
+pub fn run(
+    args: BurnoutArgs,
+    open: OpenStore<'_>,
+    clock: &dyn canopy_core::Clock,
+) -> anyhow::Result<ExitCode> {
     match args.command {
         BurnoutCommand::Eval(a) => eval(a),
         BurnoutCommand::Train(a) => train_cmd(a),
-        BurnoutCommand::Me(a) => me(a, open),
+        BurnoutCommand::Me(a) => me(a, open, clock),
         BurnoutCommand::Team(a) => team(a, open),
     }
 }
@@ -379,7 +384,7 @@ pub fn shipped_model_validated() -> bool {
 /// Store meta key of the last `burnout eval --store` figures of the shipped model.
 const LOCAL_VALIDATION: &str = "burnout_validation";
 
-fn me(a: MeArgs, open: OpenStore<'_>) -> anyhow::Result<ExitCode> {
+fn me(a: MeArgs, open: OpenStore<'_>, clock: &dyn canopy_core::Clock) -> anyhow::Result<ExitCode> {
     let store = open(a.store.as_ref())?;
     let store = store.as_ref();
     let ids = identities(&a.ids)?;
@@ -396,7 +401,7 @@ fn me(a: MeArgs, open: OpenStore<'_>) -> anyhow::Result<ExitCode> {
         Vec::new()
     };
     let week = match a.week.as_deref() {
-        None if rows.is_empty() => IsoWeek::of_utc(&chrono::Utc::now()),
+        None if rows.is_empty() => IsoWeek::of_utc(&clock.now()),
         w => pick_week(&rows, w)?,
     };
     let text = personal_section(&rows, &rules, &person, week)

@@ -81,10 +81,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Analyze(args) => commands::analyze::run(args),
         Command::Backfill(args) => commands::backfill::run(args),
-        Command::Burnout(args) => commands::burnout::run(args, &|loc| {
-            let migrate = crate::store_location::Migrate::No;
-            Ok(crate::store_location::open(loc, migrate)?.1)
-        }),
+        Command::Burnout(args) => commands::burnout::run(
+            args,
+            &|loc| {
+                let migrate = crate::store_location::Migrate::No;
+                Ok(crate::store_location::open(loc, migrate)?.1)
+            },
+            &canopy_core::SystemClock,
+        ),
         Command::Carbon(args) => commands::carbon::run(args),
         Command::Ci(args) => commands::ci::run(args),
         Command::Demo(args) => commands::demo::run(args),

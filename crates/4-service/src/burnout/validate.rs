@@ -54,13 +54,22 @@ fn head_and_mailmap(path: &Path) -> anyhow::Result<(String, Mailmap)> {
         .head_commit()
         .with_context(|| format!("{}: no HEAD commit", path.display()))?;
     let id = head.id().to_string();
-    let text = head
+    let tree = head
         .tree()
-        .ok()
-        .and_then(|t| t.lookup_entry_by_path(".mailmap").ok().flatten())
-        .and_then(|e| e.object().ok())
-        .map(|o| String::from_utf8_lossy(&o.data).into_owned());
-    Ok((id, text.map(|t| Mailmap::parse(&t)).unwrap_or_default()))
+        .with_context(|| format!("{}: reading the tree of {id}", path.display()))?;
+    let entry = tree
+        .lookup_entry_by_path(".mailmap")
+        .with_context(|| format!("{}: looking up .mailmap at {id}", path.display()))?;
+    let mailmap = match entry {
+        None => Mailmap::default(),
+        Some(e) => {
+            let o = e
+                .object()
+                .with_context(|| format!("{}: reading .mailmap at {id}", path.display()))?;
+            Mailmap::parse(&String::from_utf8_lossy(&o.data))
+        }
+    };
+    Ok((id, mailmap))
 }
 
 /// Person-weeks of a store and the span of its data (first person-week, latest event's week).
@@ -70,7 +79,7 @@ type StoreHistory = (Vec<PersonWeek>, Option<(IsoWeek, IsoWeek)>);
 /// data's span: from the first person-week to the latest event (commits count at their commit
 /// time, so a mis-set author clock cannot extend the data).
 fn history_of_store(
-    store: &RedbStore,
+    store: &dyn EventStore,
     ids: &Identities,
     sentiment: bool,
 ) -> anyhow::Result<StoreHistory> {
@@ -139,7 +148,12 @@ fn read_store(dir: &Path, ids: &Identities) -> anyhow::Result<History> {
     let mut commits = Vec::new();
     for repo in store.repos()? {
         if let Some(tips) = store.get_meta(&format!("git_tips:{repo}"))? {
-            let tips: Vec<String> = serde_json::from_slice(&tips).unwrap_or_default();
+            let tips: Vec<String> = serde_json::from_slice(&tips).with_context(|| {
+                format!(
+                    "{}: the recorded git tips of {repo} are not a JSON list",
+                    dir.display()
+                )
+            })?;
             commits.extend(tips);
         }
     }
@@ -412,4 +426,40 @@ fn write_artifact(a: &Artifact, out: &Path, notes: Option<&Path>) -> anyhow::Res
     let notes = notes.map_or_else(|| out.with_file_name("ARTIFACT.md"), Path::to_path_buf);
     std::fs::write(&notes, a.notes()).with_context(|| format!("writing {}", notes.display()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use canopy_analyzer::Platform;
+    use canopy_analyzer::event::{CiJobEvent, CiResult};
+
+    #[test]
+    fn unreadable_git_tips_are_an_error_not_an_empty_list() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = RedbStore::open(dir.path()).unwrap();
+            let at = chrono::DateTime::from_timestamp(1_600_000_000, 0)
+                .unwrap()
+                .fixed_offset();
+            let job = CiJobEvent::new("tempest", "zuul", 100, CiResult::Success);
+            let e = Event::new(
+                "e1",
+                Platform::Git,
+                "acme/widgets",
+                at,
+                EventKind::CiJobFinished(job),
+            );
+            store.put_events(&[e]).unwrap();
+            store
+                .put_meta("git_tips:acme/widgets", b"not json")
+                .unwrap();
+        }
+        let ids = Identities::new(Mailmap::default(), &[]);
+        let err = read_store(dir.path(), &ids).err().expect("a decode error");
+        assert!(
+            format!("{err:#}").contains("recorded git tips of acme/widgets"),
+            "{err:#}"
+        );
+    }
 }
