@@ -7,6 +7,6 @@ pub enum ReportFormat {
     /// A readable Markdown report.
     #[default]
     Md,
-    /// One JSON object (stable; see docs/analyze.md).
+    /// One JSON object with stable keys (documented with each command in docs/).
     Json,
 }
