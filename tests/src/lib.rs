@@ -318,12 +318,23 @@ pub trait Webhooks {
     }
 }
 
-/// A loopback port free at the time of the call.
+/// A loopback port free at the time of the call, and never handed out before in this test
+/// process: the kernel may give a just-released port to the next bind, and tests running in
+/// parallel (replicas, fakes, a PostgreSQL cluster) would then race for it — the loser exits
+/// while the winner answers its readiness checks.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// Stdout of a command that must succeed (stderr in the panic).

@@ -15,6 +15,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use canopy_store::PgOptions;
 
+use crate::free_port;
+
 /// The role tests connect as.
 pub const USER: &str = "canopy";
 /// Its password (connections over TCP need it: scram-sha-256).
@@ -109,13 +111,6 @@ fn find_bin() -> Result<PathBuf, String> {
          .ci/run does this) — the PostgreSQL tests cannot run without them"
             .into(),
     )
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 /// A fresh directory for one cluster with its password file, owned by `postgres` when we are

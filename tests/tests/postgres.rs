@@ -97,11 +97,16 @@ impl Cluster {
             })
             .spawn()
             .expect("start canopy serve");
-        r.child = Some(child);
         let url = format!("http://127.0.0.1:{}/readyz", r.port);
+        let child = r.child.insert(child);
         let client = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "replica {i} exited with {status} before it was ready (E2E_LOG=info shows why)"
+                );
+            }
             if let Ok(resp) = client.get(&url).send().await
                 && resp.status().is_success()
             {
