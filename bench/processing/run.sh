@@ -16,6 +16,7 @@
 # uses the release binaries already built, SERVE_LOG sets the servers' RUST_LOG (default error;
 # e.g. SERVE_LOG=debug with KEEP=1 leaves the per-batch timings in the work directory's serve.log),
 # DRAIN=0 skips the backlog-drain row per size (processing capacity with no intake running),
+# INTAKE_CONNS sets the connection counts of the side-by-side intake rows (default "32 128"),
 # START_AT=port starts wrk as soon as the port opens instead of once /readyz answers 200 (the
 # default since session 7, as a load balancer routes: a server still loading the reactor's
 # state is not ready, and deliveries sent meanwhile wait as a backlog).
@@ -44,6 +45,9 @@ cleanup() { kill $(jobs -p) 2>/dev/null || true; [ "${KEEP:-}" = 1 ] || rm -rf "
 trap cleanup EXIT
 python3 "$here/payloads.py" "$root/tests/fixtures/github/pull_request.opened.json" "$work/payloads" "$prs" "$secret" >/dev/null
 export MANIFEST=$work/payloads/manifest.txt
+# wrk is one peer: lift the per-peer connection cap (default 64) so that more connections measure
+# the server, not its refusals. wrk's rps counts successful answers only (deliveries.lua).
+printf '[server]\nmax_connections_per_peer = 4096\n' > "$work/canopy.toml"
 payload_bytes=$(wc -c < "$(head -1 "$MANIFEST" | cut -d' ' -f1)")
 
 wait_ready() { # the port, then (unless START_AT=port) /readyz 200
@@ -54,10 +58,10 @@ wait_ready() { # the port, then (unless START_AT=port) /readyz 200
 }
 wait_port() { for _ in $(seq 400); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; return 1; }
 metrics() { python3 "$here/metrics.py" "http://127.0.0.1:$port/metrics" "$1"; }
-load() { ID_PREFIX=$1 wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$root/bench/webhooks/deliveries.lua" "http://127.0.0.1:$port/webhooks/github" | grep '^RESULT'; }
+load() { ID_PREFIX=$1 wrk -t2 -c"${2:-$conns}" -d"${secs}s" --latency -s "$root/bench/webhooks/deliveries.lua" "http://127.0.0.1:$port/webhooks/github" | grep '^RESULT'; }
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
 serve() { # store dir [workers] -> pid
-  CANOPY_GITHUB_WEBHOOK_SECRET=$secret RUST_LOG=${SERVE_LOG:-error} "$canopy" serve --listen 127.0.0.1:$port --store "$1" --workers "${2:-2}" >>"$work/serve.log" 2>&1 &
+  CANOPY_GITHUB_WEBHOOK_SECRET=$secret RUST_LOG=${SERVE_LOG:-error} "$canopy" serve --config "$work/canopy.toml" --listen 127.0.0.1:$port --store "$1" --workers "${2:-2}" >>"$work/serve.log" 2>&1 &
   echo $!
 }
 wait_drained() { # -> seconds waited until the queue is empty (gives up after 900 s)
@@ -100,24 +104,32 @@ echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at 
 echo "payloads: $prs distinct PRs, pull_request.opened, $payload_bytes bytes each"
 printf '%-22s %12s %12s %10s %10s %14s\n' "run" "acked/s" "processed/s" "p50_ms" "p99_ms" "delivered"
 
-# The intake ceiling: verify the HMAC and answer, nothing else.
-"$noop" 127.0.0.1:$port "$secret" & noop_pid=$!
-wait_port $port
-r=$(load noop)
-kill $noop_pid; wait $noop_pid 2>/dev/null || true
-printf '%-22s %12s %12s %10s %10s %14s\n' "no-op axum (HMAC only)" "$(echo "$r" | field rps)" "-" "-" "-" "$(echo "$r" | field requests)"
-
-# Intake alone: the same server with no worker pool (`--workers 0`, intake only), on a store of
-# 10k events: deliveries are acknowledged and stored, none processed, so intake has the 2 cores
-# to itself (with wrk) as the no-op server has. The runs below measure intake while processing.
-store=$work/store-intake
-"$fill" "$store" 10000 >/dev/null 2>&1
-pid=$(serve "$store" 0)
-wait_port $port
-r=$(load intake-)
-kill -TERM "$pid"; while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
-printf '%-22s %12s %12s %10s %10s %14s\n' "canopy intake only" "$(echo "$r" | field rps)" "-" "-" "-" "$(echo "$r" | field requests)"
-rm -rf "$store"
+# The intake ceiling and canopy's intake alone, side by side at each of INTAKE_CONNS connection
+# counts (default "32 128"). The no-op verifies the HMAC and answers, nothing else. Canopy runs
+# with no worker pool (`--workers 0`: acknowledged once durable, stored, not processed) on a store
+# of 10k events, so intake has the 2 cores to itself (with wrk) as the no-op server has. A
+# durable acknowledgement waits for its group's fdatasync, so at few connections canopy is bound
+# by the disk's flush latency, not by CPU; with more connections in flight a group holds more
+# deliveries. The share compares the two at the same connection count. The runs below (per store
+# size) use CONNECTIONS and measure intake while processing.
+for c in ${INTAKE_CONNS:-32 128}; do
+  "$noop" 127.0.0.1:$port "$secret" & noop_pid=$!
+  wait_port $port
+  r=$(load noop "$c")
+  kill $noop_pid; wait $noop_pid 2>/dev/null || true
+  noop_rps=$(echo "$r" | field rps)
+  printf '%-22s %12s %12s %10s %10s %14s\n' "no-op, $c conns" "$noop_rps" "-" "-" "-" "$(echo "$r" | field requests)"
+  store=$work/store-intake
+  "$fill" "$store" 10000 >/dev/null 2>&1
+  pid=$(serve "$store" 0)
+  wait_port $port
+  r=$(load intake- "$c")
+  kill -TERM "$pid"; while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+  rps=$(echo "$r" | field rps)
+  printf '%-22s %12s %12s %10s %10s %14s\n' "intake only, $c conns" "$rps" "-" "-" "-" "$(echo "$r" | field requests)"
+  echo "    (intake share of the no-op at $c connections: $(echo "scale=1; 100 * $rps / $noop_rps" | bc)%)"
+  rm -rf "$store"
+done
 
 for size in $sizes; do
   store=$work/store-$size

@@ -55,8 +55,13 @@ function request()
 end
 
 function done(summary, latency, requests)
-  io.write(string.format("RESULT requests=%d errors_status=%d errors_connect=%d errors_timeout=%d rps=%.1f p50_ms=%.2f p99_ms=%.2f\n",
-    summary.requests, summary.errors.status, summary.errors.connect, summary.errors.timeout,
-    summary.requests / (summary.duration / 1e6),
+  -- rps counts answered requests that succeeded (2xx/3xx): a refused connection or a 4xx/5xx
+  -- answer (e.g. the per-peer connection cap, back-pressure) is an error, never "acknowledged".
+  local e = summary.errors
+  local failed = e.status + e.connect + e.read + e.write + e.timeout
+  local secs = summary.duration / 1e6
+  io.write(string.format("RESULT requests=%d errors_status=%d errors_connect=%d errors_timeout=%d errors=%d rps=%.1f all_rps=%.1f p50_ms=%.2f p99_ms=%.2f\n",
+    summary.requests, e.status, e.connect, e.timeout, failed,
+    math.max(summary.requests - failed, 0) / secs, summary.requests / secs,
     latency:percentile(50) / 1000, latency:percentile(99) / 1000))
 end
