@@ -93,7 +93,12 @@ impl BucketClassifier {
 
     /// The bucket with the highest prior-corrected probability, p(b | x) / p(b)^`beta`.
     pub fn decide(&self, f: &TtmFeatures, beta: f64) -> usize {
-        self.probabilities(f)
+        self.decide_from(&self.probabilities(f), beta)
+    }
+
+    /// [`Self::decide`] from probabilities already computed by [`Self::probabilities`].
+    pub fn decide_from(&self, probabilities: &[f64; 10], beta: f64) -> usize {
+        probabilities
             .iter()
             .zip(&self.prior)
             .map(|(p, q)| p / q.powf(beta))

@@ -445,6 +445,8 @@ impl<'a> Walker<'a> {
             .entry(r.repo.as_str())
             .or_insert_with(|| BucketMap::seeded(&c.model.recent_medians));
         self.mids.insert(i, raw.mid);
+        let head = c.model.head.as_ref();
+        let head_probs = head.map(|h| h.probabilities(&r.features));
         Ok(Some(WalkRow {
             repo: r.repo.clone(),
             number: r.number,
@@ -454,7 +456,9 @@ impl<'a> Walker<'a> {
             merged_30d: r.merged_within_30d(),
             month: month_of(t),
             bucket: map.bucket(raw.mid),
-            head_bucket: c.model.bucket_with(&r.features, self.cfg.beta),
+            head_bucket: head
+                .zip(head_probs.as_ref())
+                .map(|(h, p)| h.decide_from(p, self.cfg.beta)),
             raw,
             static_interval: (fixed.p10_hours, fixed.p90_hours),
             model,
@@ -466,7 +470,7 @@ impl<'a> Walker<'a> {
             clf_probs: c.classifier.as_ref().map(|m| m.probabilities(&r.features)),
             shown_model,
             rolling,
-            head_probs: c.model.head.as_ref().map(|h| h.probabilities(&r.features)),
+            head_probs,
         }))
     }
 }
