@@ -18,9 +18,15 @@ Round 3 (2026-12-02, `--round 3`): hold-out #2 had been read once, so it joined 
 a new hold-out was drawn. Candidates as above minus every file rounds 1 and 2 chose; in each
 stratum they are ordered by sha256("canopy-ttm-holdout-3:" + file name); the first is
 HOLD-OUT-3, and the second too in strata with at least 20 remaining candidates.
+Round 4 (2026-12-02, `--round 4`): hold-out #3 had been read once, so it joined development and
+a new hold-out was drawn the same way with sha256("canopy-ttm-holdout-4:" + file name), minus
+every file rounds 1-3 chose. It is evaluated with the size at opening rebuilt from the
+repository's git history (bench/ttm/size_at_open.py), so it needs the repository's mirror: a
+file whose repository cannot be fetched, or has no refs/pull/*/head, is replaced by the next
+file in its stratum's order (the replacements are recorded in docs/models.md).
 Nothing about the outcome is looked at in any round.
 
-Usage: python3 bench/ttm/choose_repos.py DATA_DIR [--round 2|3]   (the pullreqs data/ folder)
+Usage: python3 bench/ttm/choose_repos.py DATA_DIR [--round 2|3|4] [--spare N]   (the pullreqs data/ folder)
 """
 import csv
 import hashlib
@@ -30,7 +36,8 @@ import sys
 DEV = {"rails@rails.csv", "scala@scala.csv", "sympy@sympy.csv", "ipython@ipython.csv",
        "django@django.csv", "pydata@pandas.csv", "matplotlib@matplotlib.csv"}
 BANDS = [("small", 250, 600), ("medium", 600, 1500), ("large", 1500, 10**9)]
-SALTS = {1: "canopy-ttm-holdout:", 2: "canopy-ttm-holdout-2:", 3: "canopy-ttm-holdout-3:"}
+SALTS = {1: "canopy-ttm-holdout:", 2: "canopy-ttm-holdout-2:", 3: "canopy-ttm-holdout-3:",
+         4: "canopy-ttm-holdout-4:"}
 SECOND_FROM = 20  # rounds 2 and 3: strata with at least this many candidates give two files
 
 
@@ -73,9 +80,10 @@ def round1(strata):
     return out
 
 
-def later_round(strata, k):
+def later_round(strata, k, spare=0):
     """[(role, language, band, row)] of round k >= 2: the new hold-out, drawn from the
-    candidates no earlier round chose."""
+    candidates no earlier round chose, followed by `spare` replacements per stratum (role
+    `spareK`, in order) for files whose repository cannot be fetched."""
     used = {row[0] for _, _, _, row in round1(strata)}
     for j in range(2, k):
         used |= {row[0] for _, _, _, row in later_round(strata, j)}
@@ -84,25 +92,25 @@ def later_round(strata, k):
         rest = ranked([r for r in strata[(lang, band)] if r[0] not in used], SALTS[k])
         take = 2 if len(rest) >= SECOND_FROM else 1
         out.extend((f"holdout{k}", lang, band, row) for row in rest[:take])
+        out.extend((f"spare{k}", lang, band, row) for row in rest[take:take + spare])
     return out
-
-
-def round2(strata):
-    """[(role, language, band, row)] of round 2: hold-out #2."""
-    return later_round(strata, 2)
-
-
-def round3(strata):
-    """[(role, language, band, row)] of round 3: hold-out #3."""
-    return later_round(strata, 3)
 
 
 def main(args):
     data = next((a for a in args if not a.startswith("--") and not a.isdigit()), "data")
     k = args[args.index("--round") + 1] if "--round" in args else "1"
-    which = {"1": round1, "2": round2, "3": round3}[k]
+    spare = int(args[args.index("--spare") + 1]) if "--spare" in args else 0
+    strata = candidates(data)
+    if k == "1":
+        chosen = round1(strata)
+    elif k in ("2", "3"):
+        chosen = later_round(strata, int(k))
+    elif k == "4":
+        chosen = later_round(strata, 4, spare)
+    else:
+        sys.exit(f"--round must be 1, 2, 3 or 4, not {k!r}")
     print("role\tlanguage\tband\tfile\tPRs\tmerged")
-    for role, lang, band, row in which(candidates(data)):
+    for role, lang, band, row in chosen:
         print(f"{role}\t{lang}\t{band}\t{row[0]}\t{row[1]}\t{row[2]}")
 
 
