@@ -539,6 +539,7 @@ mod tests {
                     merged_at: Some(merged),
                     closed_at: Some(merged),
                     features: f,
+                    size_at_open: None,
                 }
             })
             .collect()
