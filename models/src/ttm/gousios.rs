@@ -175,7 +175,8 @@ pub const EXCLUDED: [(&str, &str); 11] = [
 /// Features this dataset only holds as the PR's final totals — lines and files changed count
 /// the rework pushed during review, and the activity on the files touched is measured over the
 /// final set of files — so a model given them sees part of the outcome. The evaluation's
-/// headline leaves them out (the live bot measures size at the head when it predicts).
+/// headline leaves them out, or takes them from the `*_at_open` columns where a file has them
+/// (the live bot measures size at the head when it predicts).
 pub const FINAL_SIZE: [usize; 5] = [
     idx::LINES,
     idx::FILES,
@@ -199,7 +200,8 @@ fn opt(v: Option<f64>) -> f64 {
 /// Turns dataset rows into records, computing history features from earlier rows of the same
 /// project only. The five size features come from the final columns; from the `*_at_open`
 /// columns, by the same formulas, they go to `size_at_open` (`None` when a row has none of them).
-// Long: one feature a few lines, in `idx` order, each from its dataset column.
+// Long: one feature a few lines, each from its dataset column (the five size features from
+// `SizeColumns::features`, the rest in `idx` order).
 pub fn records(rows: &[GousiosRow]) -> Vec<PrRecord> {
     let mut rows: Vec<&GousiosRow> = rows.iter().collect();
     rows.sort_by_key(|r| (r.created_at, r.github_id));
