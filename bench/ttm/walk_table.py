@@ -2,7 +2,9 @@
 """The per-repository tables of docs/models.md from walk-forward reports.
 
 Each DIR holds one `canopy ttm eval --data FILE --format json` output per repository, named
-FILE's stem + `.json` (`bench/ttm/walk.sh` writes them). Usage:
+FILE's stem + `.json` (`bench/ttm/walk.sh` writes them). When reports have `without_size` (their
+files had the `*_at_open` columns, so the headline used the size at opening), the walk without
+any size feature gets two columns beside the headline and a goal-count line. Usage:
 
     python3 bench/ttm/walk_table.py DIR "TITLE" [DIR "TITLE" ...]
 """
@@ -47,7 +49,15 @@ def shown(r, ratio):
     return who
 
 
-def row(r):
+def without_size_cells(x):
+    """log-MAE (ratio to the running median) and coverage of the walk without size, or dashes."""
+    if not x:
+        return ["–", "–"]
+    rm = x["baselines"]["running_median"]["log_mae"]
+    return [f"{x['log_mae']:.3f} ({x['log_mae'] / rm:.3f})", f"{x['coverage_10_90'] * 100:.1f}%"]
+
+
+def row(r, ws_columns=False):
     rm = r["baselines"]["running_median"]
     clf = r["baselines"]["ai4ci_bucket_classifier"]
     ratio = r["log_mae"] / rm["log_mae"]
@@ -59,6 +69,10 @@ def row(r):
         f"{r['n_train']:,} / {r['n_test']:,}",
         f"{r['log_mae']:.3f} ({rm['log_mae']:.3f})",
         f"{ratio:.3f} {'✓' if ratio <= 0.95 else '✗'}",
+    ]
+    if ws_columns:
+        cells += without_size_cells(r.get("without_size"))
+    cells += [
         f"{r['served']['log_mae']:.3f} ({r['served']['model_share'] * 100:.0f}%)",
         shown(r, ratio),
         f"{r['coverage_10_90'] * 100:.1f}% ({r['static_coverage_10_90'] * 100:.1f}%, {rm['coverage_10_90'] * 100:.1f}%)",
@@ -82,16 +96,19 @@ def row(r):
 
 def table(rows, title):
     print(f"\n#### {title}\n")
+    ws = [r["without_size"] for r in rows if r.get("without_size")]
     print(
-        "| repository | train / test | log-MAE (running median) | ratio ≤ 0.95 | shown: log-MAE (model shown) "
+        "| repository | train / test | log-MAE (running median) | ratio ≤ 0.95 "
+        + ("| without size: log-MAE (ratio) | without size: coverage 10–90 " if ws else "")
+        + "| shown: log-MAE (model shown) "
         "| the comment showed mostly (share of test changes) "
         "| coverage 10–90 (static, running median) | worst month, n ≥ 20; months < 65% "
         "| bucket macro-F1 ≥ AI4CI-style (bucket of the median; AI4CI-style) | merged-30d AUC "
         "| with final size: log-MAE (ratio) | coverage | macro-F1 (AI4CI-style) |"
     )
-    print("|---|---|---:|---:|---:|---|---:|---|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|" + ("---:|---:|" if ws else "") + "---:|---|---:|---|---:|---:|---:|---:|---:|")
     for r in rows:
-        print("| " + " | ".join(row(r)) + " |")
+        print("| " + " | ".join(row(r, bool(ws))) + " |")
     m = lambda g: st.mean(g(r) for r in rows)
     rmm = lambda r: r["baselines"]["running_median"]
     clf = lambda r: r["baselines"]["ai4ci_bucket_classifier"]
@@ -102,6 +119,13 @@ def table(rows, title):
         "",
         f"{m(lambda r: r['log_mae']):.3f} ({m(lambda r: rmm(r)['log_mae']):.3f})",
         f"{m(lambda r: r['log_mae'] / rmm(r)['log_mae']):.3f}",
+    ]
+    if ws:
+        cells += [
+            f"{st.mean(x['log_mae'] for x in ws):.3f} ({st.mean(x['log_mae'] / x['baselines']['running_median']['log_mae'] for x in ws):.3f})",
+            f"{st.mean(x['coverage_10_90'] for x in ws) * 100:.1f}%",
+        ]
+    cells += [
         f"{m(lambda r: r['served']['log_mae']):.3f}",
         "",
         f"{m(lambda r: r['coverage_10_90']) * 100:.1f}% ({m(lambda r: r['static_coverage_10_90']) * 100:.1f}%, {m(lambda r: rmm(r)['coverage_10_90']) * 100:.1f}%)",
@@ -135,6 +159,13 @@ def table(rows, title):
         f"With final size: log-MAE ≤ 0.95 × {g1w}; macro-F1 ≥ AI4CI-style {g4w}. "
         f"Test merges: {sum(r['n_test'] for r in rows):,}."
     )
+    if ws:
+        g1ws = sum(1 for x in ws if x["log_mae"] <= 0.95 * x["baselines"]["running_median"]["log_mae"])
+        g2ws = sum(1 for x in ws if 0.75 <= x["coverage_10_90"] <= 0.85)
+        print(
+            f"\nThe headline used the size at opening in {len(ws)} of {n} reports. Without size "
+            f"(those {len(ws)}): log-MAE ≤ 0.95 × running median {g1ws}; coverage 0.75–0.85 {g2ws}."
+        )
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ fn synthetic(n: usize) -> Vec<PrRecord> {
                 merged_at: merged.then_some(created + (hours * 3600.0) as i64),
                 closed_at: Some(created + (hours * 3600.0) as i64),
                 features: TtmFeatures(f),
+                size_at_open: None,
             }
         })
         .collect()

@@ -2,7 +2,10 @@
 //! from the command line, one JSON line of figures per file (tuning runs; the product command is
 //! `canopy ttm eval`). Run: `cargo run --release -p canopy-models --example ttm_walk -- FILES…
 //! [--trees N] [--depth N] [--lr X] [--min-leaf N] [--cal X] [--relative] [--gamma X]
-//! [--weeks X] [--bucket head|mapped|median|likely] [--no-head] [--head-weight X] [--with-size]`.
+//! [--weeks X] [--bucket head|mapped|median|likely] [--no-head] [--head-weight X] [--with-size]
+//! [--dump DIR] [--report]`. Without `--with-size` the walk is the headline's: with the size at
+//! opening when the file has the `*_at_open` columns, else without size features; `--dump` writes
+//! that walk's rows.
 
 use canopy_models::ttm::gousios::{GousiosRow, records};
 use canopy_models::ttm::walk::{
@@ -117,7 +120,8 @@ fn run(a: &Args, f: &str) -> Res<()> {
         .map(|s| s.to_string_lossy().replace("gousios2014_", ""))
         .unwrap_or_default();
     if a.report {
-        // Exactly what `canopy ttm eval --format json` prints (and the leak-free rows).
+        // Exactly what `canopy ttm eval --format json` prints (and the headline's rows: with the
+        // size at opening when the file has the `*_at_open` columns).
         let (report, walk) = evaluate_with_rows(&recs, &a.cfg)?;
         write_dump(&a.dump, &name, &walk)?;
         println!("{}", serde_json::to_string(&report)?);

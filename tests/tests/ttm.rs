@@ -120,11 +120,17 @@ fn a_replayed_pull_request_gets_a_time_to_merge_section_with_reasons() {
 }
 
 /// A PR history in the Gousios columns: 400 PRs a day apart whose time to merge grows with their
-/// size, by requesters of different pace; every tenth is closed unmerged.
-fn write_gousios(path: &std::path::Path) {
+/// size, by requesters of different pace; every tenth is closed unmerged. With `at_open`, the
+/// file also has the size at opening (half the final lines, one file; unknown for every seventh
+/// PR).
+fn write_gousios(path: &std::path::Path, at_open: bool) {
     let mut csv = String::from(
-        "pull_req_id,project_name,lang,github_id,created_at,merged_at,closed_at,team_size,files_changed,doc_files,src_churn,test_churn,commits_on_files_touched,prev_pullreqs,requester_succ_rate,intra_branch,main_team_member,requester\n",
+        "pull_req_id,project_name,lang,github_id,created_at,merged_at,closed_at,team_size,files_changed,doc_files,src_churn,test_churn,commits_on_files_touched,prev_pullreqs,requester_succ_rate,intra_branch,main_team_member,requester",
     );
+    if at_open {
+        csv.push_str(",src_churn_at_open,test_churn_at_open,files_changed_at_open,doc_files_at_open,commits_on_files_touched_at_open");
+    }
+    csv.push('\n');
     let mut state = 0x9e37_79b9_u64;
     for n in 0..400u64 {
         state = state
@@ -142,11 +148,17 @@ fn write_gousios(path: &std::path::Path) {
             closed.to_string()
         };
         csv.push_str(&format!(
-            "{n},o/r,ruby,{n},{created},{merged},{closed},5,{},0,{churn},0,3,{},0.8,false,{},dev{who}\n",
+            "{n},o/r,ruby,{n},{created},{merged},{closed},5,{},0,{churn},0,3,{},0.8,false,{},dev{who}",
             1 + churn / 100,
             n / 5,
             who == 0
         ));
+        if at_open && n % 7 == 3 {
+            csv.push_str(",,,,,");
+        } else if at_open {
+            csv.push_str(&format!(",{},0,1,0,3", churn / 2));
+        }
+        csv.push('\n');
     }
     std::fs::write(path, csv).unwrap();
 }
@@ -155,7 +167,7 @@ fn write_gousios(path: &std::path::Path) {
 fn the_walk_forward_evaluation_keeps_its_json_interface() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("gousios2014_o@r.csv");
-    write_gousios(&data);
+    write_gousios(&data, false);
     let out = stdout_ok(&run_canopy(
         BIN,
         &[
@@ -195,6 +207,10 @@ fn the_walk_forward_evaluation_keeps_its_json_interface() {
     );
     assert!(r["with_final_size"]["coverage_by_month"].is_array());
     assert!(r["served"]["model_share"].is_number());
+    // No sizes at opening in this file: the headline has no size features, walked once.
+    assert_eq!(r["size_features"], "none");
+    assert!(r["without_size"].is_null(), "{r}");
+    assert!(r["log_mae_without_size"].is_null(), "{r}");
 
     let bad = run_canopy(
         BIN,
@@ -214,6 +230,57 @@ fn the_walk_forward_evaluation_keeps_its_json_interface() {
         "{}",
         String::from_utf8_lossy(&bad.stderr)
     );
+}
+
+#[test]
+fn a_history_with_sizes_at_opening_puts_them_in_the_headline() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("gousios2014_o@r.csv");
+    write_gousios(&data, true);
+    let args = |format: &'static str| {
+        [
+            "ttm",
+            "eval",
+            "--data",
+            data.to_str().unwrap(),
+            "--format",
+            format,
+            "--retrain-every",
+            "4",
+            "--trees",
+            "20",
+        ]
+        .map(String::from)
+    };
+    let a = args("json");
+    let out = stdout_ok(&run_canopy(
+        BIN,
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+    ));
+    let r: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    has_the_interface_keys(&r);
+    assert_eq!(r["size_features"], "at_open");
+    assert_eq!(r["n_test"], 72);
+    let without = r["log_mae_without_size"].as_f64().unwrap();
+    assert_eq!(r["without_size"]["log_mae"].as_f64(), Some(without));
+    assert_eq!(r["without_size"]["n_test"], 72);
+    assert!(r["without_size"]["coverage_by_month"].is_array());
+    assert!(r["without_size"]["baselines"]["running_median"]["log_mae"].is_number());
+    // Size drives merge time and is known at opening: the headline beats the walk without it.
+    assert!(r["log_mae"].as_f64().unwrap() < without, "{r}");
+    assert!(r["with_final_size"]["coverage_by_month"].is_array());
+
+    let a = args("md");
+    let text = stdout_ok(&run_canopy(
+        BIN,
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+    ));
+    assert!(
+        text.contains("Leak-free: with the size at opening"),
+        "{text}"
+    );
+    assert!(text.contains("| Canopy (without size) |"), "{text}");
+    assert!(text.contains("| Canopy (with final size) |"), "{text}");
 }
 
 /// The keys scripts depend on (issue 17's interface), computed walk-forward.

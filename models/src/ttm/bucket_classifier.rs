@@ -152,6 +152,7 @@ mod tests {
                     merged_at: Some(created + (hours * 3600.0) as i64),
                     closed_at: None,
                     features: f,
+                    size_at_open: None,
                 }
             })
             .collect()

@@ -458,6 +458,7 @@ fn record(repo: &str, number: u64, s: &ChangeSummary, features: TtmFeatures) -> 
         merged_at: s.merged_at().map(|m| m.timestamp()),
         closed_at: s.merged_at().or(s.closed_at()).map(|c| c.timestamp()),
         features,
+        size_at_open: None,
     })
 }
 

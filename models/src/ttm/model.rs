@@ -606,6 +606,7 @@ mod tests {
                     merged_at: Some(created + (from_log(log_h) * 3600.0) as i64),
                     closed_at: None,
                     features: f,
+                    size_at_open: None,
                 }
             })
             .collect()

@@ -23,6 +23,10 @@ pub struct PrRecord {
     pub closed_at: Option<i64>,
     /// Features at opening.
     pub features: TtmFeatures,
+    /// The five size features (`FINAL_SIZE` order) measured when the change was opened, where
+    /// `features` holds final totals (Gousios data with the `*_at_open` columns); NaN: unknown.
+    #[serde(default, with = "nan_size")]
+    pub size_at_open: Option<[f64; 5]>,
 }
 
 impl PrRecord {
@@ -36,5 +40,20 @@ impl PrRecord {
     pub fn merged_within_30d(&self) -> bool {
         self.merged_at
             .is_some_and(|m| m - self.created_at <= THIRTY_DAYS)
+    }
+}
+
+/// NaN survives JSON as null.
+mod nan_size {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<[f64; 5]>, s: S) -> Result<S::Ok, S::Error> {
+        v.map(|a| a.map(|x| (!x.is_nan()).then_some(x)))
+            .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<[f64; 5]>, D::Error> {
+        let v: Option<[Option<f64>; 5]> = Option::deserialize(d)?;
+        Ok(v.map(|a| a.map(|x| x.unwrap_or(f64::NAN))))
     }
 }

@@ -137,8 +137,20 @@ pub struct Figures {
     pub retrains: usize,
 }
 
+/// The size features a walk's headline used in place of the final totals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum SizeFeatures {
+    /// The size when the change was opened (the `*_at_open` columns), NaN where unknown.
+    #[serde(rename = "at_open")]
+    AtOpen,
+    /// No size features.
+    #[serde(rename = "none")]
+    Absent,
+}
+
 /// The evaluation report (`canopy ttm eval --format json`). The headline figures (at the top
-/// level) are leak-free: without the size features that datasets only hold as final totals.
+/// level) are leak-free: with the size at opening where the data has it (`size_features`), never
+/// with the size features that datasets only hold as final totals.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EvalReport {
     /// Repositories in the data.
@@ -149,9 +161,17 @@ pub struct EvalReport {
     pub split_at: i64,
     /// Weeks between retrainings.
     pub retrain_every_weeks: f64,
-    /// Leak-free figures.
+    /// Leak-free figures (the headline).
     #[serde(flatten)]
     pub leak_free: Figures,
+    /// The size features the headline used.
+    pub size_features: SizeFeatures,
+    /// The model's log-MAE without any size feature (`None` unless the headline used the size
+    /// at opening).
+    pub log_mae_without_size: Option<f64>,
+    /// Every figure without any size feature (`None` unless the headline used the size at
+    /// opening).
+    pub without_size: Option<Figures>,
     /// The model's log-MAE with the final-size features (`None` when the data has none).
     pub log_mae_with_final_size: Option<f64>,
     /// Every figure with the final-size features.
@@ -240,19 +260,36 @@ fn prepare(records: &[PrRecord], cfg: &WalkConfig) -> (Vec<PrRecord>, usize, Vec
     (sorted, cut, repos)
 }
 
-/// The records without the final-size features.
-fn leak_free(records: &[PrRecord]) -> Vec<PrRecord> {
+/// What the headline uses: the size at opening when any record knows some of it.
+fn headline_size(records: &[PrRecord]) -> SizeFeatures {
+    let known = records.iter().any(|r| {
+        r.size_at_open
+            .is_some_and(|s| s.iter().any(|v| !v.is_nan()))
+    });
+    if known {
+        SizeFeatures::AtOpen
+    } else {
+        SizeFeatures::Absent
+    }
+}
+
+/// The records with `size` in the final-size features' places (never the final totals).
+fn leak_free(records: &[PrRecord], size: SizeFeatures) -> Vec<PrRecord> {
     let mut out = records.to_vec();
     for r in &mut out {
-        for &f in &FINAL_SIZE {
-            r.features.0[f] = f64::NAN;
+        let values = match (size, r.size_at_open) {
+            (SizeFeatures::AtOpen, Some(open)) => open,
+            _ => [f64::NAN; 5],
+        };
+        for (&f, v) in FINAL_SIZE.iter().zip(values) {
+            r.features.0[f] = v;
         }
     }
     out
 }
 
-/// The walk's per-change predictions (leak-free or with the final-size features) and the
-/// number of models trained.
+/// The walk's per-change predictions (the headline's — with the size at opening where the data
+/// has it — or with the final-size features) and the number of models trained.
 pub fn rows(
     records: &[PrRecord],
     cfg: &WalkConfig,
@@ -262,18 +299,19 @@ pub fn rows(
     let sorted = if final_size {
         sorted
     } else {
-        leak_free(&sorted)
+        leak_free(&sorted, headline_size(&sorted))
     };
     walk_rows(&sorted, cut, &repos, cfg)
 }
 
-/// Evaluates on `records` (any order): leak-free, and with the final-size features when the
-/// data has them.
+/// Evaluates on `records` (any order): leak-free (with the size at opening when the data has it,
+/// and then also without any size feature), and with the final-size features when the data has
+/// them.
 pub fn evaluate(records: &[PrRecord], cfg: &WalkConfig) -> Result<EvalReport, TtmError> {
     evaluate_with_rows(records, cfg).map(|(report, _)| report)
 }
 
-/// [`evaluate`], and the leak-free walk's per-change predictions.
+/// [`evaluate`], and the headline walk's per-change predictions.
 pub fn evaluate_with_rows(
     records: &[PrRecord],
     cfg: &WalkConfig,
@@ -284,14 +322,18 @@ pub fn evaluate_with_rows(
     let has_size = sorted
         .iter()
         .any(|r| FINAL_SIZE.iter().any(|&f| !r.features.0[f].is_nan()));
-    let (rows, retrains) = walk_rows(&leak_free(&sorted), cut, &repos, cfg)?;
+    let size_features = headline_size(&sorted);
+    let (rows, retrains) = walk_rows(&leak_free(&sorted, size_features), cut, &repos, cfg)?;
     let headline = score(&rows, end, cfg.bucket_rule, retrains);
-    let with_size = if has_size {
-        let (rows, retrains) = walk_rows(&sorted, cut, &repos, cfg)?;
-        Some(score(&rows, end, cfg.bucket_rule, retrains))
-    } else {
-        None
+    let walk = |recs: &[PrRecord]| -> Result<Figures, TtmError> {
+        let (rows, retrains) = walk_rows(recs, cut, &repos, cfg)?;
+        Ok(score(&rows, end, cfg.bucket_rule, retrains))
     };
+    let without_size = match size_features {
+        SizeFeatures::AtOpen => Some(walk(&leak_free(&sorted, SizeFeatures::Absent))?),
+        SizeFeatures::Absent => None,
+    };
+    let with_size = if has_size { Some(walk(&sorted)?) } else { None };
     let report = EvalReport {
         n_train: sorted[..cut]
             .iter()
@@ -302,6 +344,9 @@ pub fn evaluate_with_rows(
         log_mae_with_final_size: with_size.as_ref().map(|f| f.log_mae),
         with_final_size: with_size,
         leak_free: headline,
+        size_features,
+        log_mae_without_size: without_size.as_ref().map(|f| f.log_mae),
+        without_size,
         repos,
     };
     Ok((report, rows))
@@ -539,6 +584,7 @@ mod tests {
                     merged_at: Some(merged),
                     closed_at: Some(merged),
                     features: f,
+                    size_at_open: None,
                 }
             })
             .collect()
@@ -611,6 +657,65 @@ mod tests {
             report.with_final_size.is_none(),
             "the synthetic data has no size columns"
         );
+        // Nor sizes at opening: the headline has no size features and is walked once.
+        assert_eq!(report.size_features, SizeFeatures::Absent);
+        assert_eq!(report.without_size, None);
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["size_features"], "none");
+        assert!(json["log_mae_without_size"].is_null());
+    }
+
+    /// `history` whose size is known at opening: the size that drives time to merge leaves the
+    /// author feature for the at-open lines (unknown for every tenth change), and the final
+    /// lines are that size plus rework unrelated to the outcome.
+    fn sized_history(n: usize, seed: u64) -> Vec<PrRecord> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed + 1);
+        history(n, seed, |_| (1.0, 0.4))
+            .into_iter()
+            .map(|mut r| {
+                let size = r.features.0[idx::PRIOR];
+                r.features.0[idx::PRIOR] = f64::NAN;
+                r.features.0[idx::LINES] = size + rng.random::<f64>();
+                let lines = if r.number % 10 == 0 { f64::NAN } else { size };
+                r.size_at_open = Some([lines, f64::NAN, f64::NAN, f64::NAN, f64::NAN]);
+                r
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_headline_uses_the_size_at_opening_and_reports_the_walk_without_size() {
+        let recs = sized_history(800, 4);
+        let cfg = WalkConfig {
+            classifier: false,
+            ..small(0.02, 4.0)
+        };
+        let (report, walk) = evaluate_with_rows(&recs, &cfg).unwrap();
+        assert_eq!(report.size_features, SizeFeatures::AtOpen);
+        let without = report.without_size.as_ref().unwrap();
+        assert_eq!(report.log_mae_without_size, Some(without.log_mae));
+        assert_eq!(without.n_test, report.leak_free.n_test);
+        assert!(
+            report.leak_free.log_mae < 0.8 * without.log_mae,
+            "at opening {} vs without size {}",
+            report.leak_free.log_mae,
+            without.log_mae
+        );
+        // The final sizes are still walked on their own.
+        assert!(report.with_final_size.is_some());
+        assert_eq!(
+            report.log_mae_with_final_size,
+            report.with_final_size.as_ref().map(|f| f.log_mae)
+        );
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["size_features"], "at_open");
+        assert!(json["without_size"]["coverage_by_month"].is_array());
+        // The rows of a walk (the `--dump` of `ttm_walk`) are the headline's.
+        let (dumped, _) = rows(&recs, &cfg, false).unwrap();
+        assert_eq!(dumped, walk);
+        let end = recs.iter().map(|r| r.created_at).max().unwrap();
+        let fig = score(&dumped, end, cfg.bucket_rule, report.leak_free.retrains);
+        assert_eq!(fig.log_mae, report.leak_free.log_mae);
     }
 
     #[test]

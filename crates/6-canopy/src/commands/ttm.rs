@@ -7,7 +7,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use canopy_models::ttm::gousios::{GousiosRow, records};
-use canopy_models::ttm::walk::{EvalReport, Figures, SERVE_RETRAIN_HOURS, WalkConfig, evaluate};
+use canopy_models::ttm::walk::{
+    EvalReport, Figures, SERVE_RETRAIN_HOURS, SizeFeatures, WalkConfig, evaluate,
+};
 use canopy_models::ttm::{PrRecord, TrainConfig};
 use canopy_store::Location;
 
@@ -29,8 +31,10 @@ pub enum TtmCommand {
     /// Evaluate on PR history files (the columns of the Gousios pullreqs dataset) walk-forward,
     /// as `canopy serve` runs: the last 20% of changes are predicted when they open, by models
     /// retrained on a schedule on what was known then, with adaptive intervals and the fallback
-    /// to the running median updated at each merge. Figures are leak-free (without the size
-    /// columns, which the dataset holds only as final totals) and, beside them, with them.
+    /// to the running median updated at each merge. Figures are leak-free (with the size at
+    /// opening from the `*_at_open` columns when the file has them, never with the size columns,
+    /// which the dataset holds only as final totals) and, beside them, without any size and with
+    /// the final sizes.
     Eval(EvalArgs),
     /// Train the models the bot uses, from the store's history, and save them in the store.
     Train(TrainArgs),
@@ -179,8 +183,12 @@ fn rows(label: &str, f: &Figures) -> String {
 
 fn markdown(path: &Path, r: &EvalReport) -> String {
     let f = &r.leak_free;
+    let sizes = match r.size_features {
+        SizeFeatures::AtOpen => "with the size at opening, not the final-size columns",
+        SizeFeatures::Absent => "without the final-size columns",
+    };
     let mut s = format!(
-        "## {}\n\n{} merged changes known when the test window opened, {} tested on; models retrained every {:.2} weeks ({} times). Leak-free: without the final-size columns.\n\n| predictor | log-MAE | median abs. error (h) | 10–90% coverage | bucket accuracy | bucket macro-F1 |\n|---|---:|---:|---:|---:|---:|\n",
+        "## {}\n\n{} merged changes known when the test window opened, {} tested on; models retrained every {:.2} weeks ({} times). Leak-free: {sizes}.\n\n| predictor | log-MAE | median abs. error (h) | 10–90% coverage | bucket accuracy | bucket macro-F1 |\n|---|---:|---:|---:|---:|---:|\n",
         path.file_name()
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_default(),
@@ -190,6 +198,9 @@ fn markdown(path: &Path, r: &EvalReport) -> String {
         f.retrains
     );
     s.push_str(&rows("", f));
+    if let Some(w) = &r.without_size {
+        s.push_str(&rows(" (without size)", w));
+    }
     if let Some(w) = &r.with_final_size {
         s.push_str(&rows(" (with final size)", w));
     }
