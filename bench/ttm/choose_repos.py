@@ -24,9 +24,12 @@ every file rounds 1-3 chose. It is evaluated with the size at opening rebuilt fr
 repository's git history (bench/ttm/size_at_open.py), so it needs the repository's mirror: a
 file whose repository cannot be fetched, or has no refs/pull/*/head, is replaced by the next
 file in its stratum's order (the replacements are recorded in docs/models.md).
+Round 5 (2026-12-02, `--round 5`): hold-out #4 had been read once, so it joined development; the
+same rule as round 4 with sha256("canopy-ttm-holdout-5:" + file name), minus every file rounds
+1-4 chose, round 4's replaced files and replacements included (ROUND4_TRIED).
 Nothing about the outcome is looked at in any round.
 
-Usage: python3 bench/ttm/choose_repos.py DATA_DIR [--round 2|3|4] [--spare N]   (the pullreqs data/ folder)
+Usage: python3 bench/ttm/choose_repos.py DATA_DIR [--round 2|3|4|5] [--spare N]   (the pullreqs data/ folder)
 """
 import csv
 import hashlib
@@ -37,8 +40,18 @@ DEV = {"rails@rails.csv", "scala@scala.csv", "sympy@sympy.csv", "ipython@ipython
        "django@django.csv", "pydata@pandas.csv", "matplotlib@matplotlib.csv"}
 BANDS = [("small", 250, 600), ("medium", 600, 1500), ("large", 1500, 10**9)]
 SALTS = {1: "canopy-ttm-holdout:", 2: "canopy-ttm-holdout-2:", 3: "canopy-ttm-holdout-3:",
-         4: "canopy-ttm-holdout-4:"}
-SECOND_FROM = 20  # rounds 2 and 3: strata with at least this many candidates give two files
+         4: "canopy-ttm-holdout-4:", 5: "canopy-ttm-holdout-5:"}
+SECOND_FROM = 20
+# Round 4's replacements, tried in order (docs/models.md, session 10): chosen files that could
+# not be fetched and the spares that replaced them.
+ROUND4_TRIED = {
+    "dimagi@commcare-hq.csv", "ros@rosdistro.csv", "mxcl@homebrew.csv", "Katello@katello.csv",
+    "divio@django-cms.csv", "onepercentclub@onepercentclub-site.csv", "Pylons@pyramid.csv",
+    "buildbot@buildbot.csv", "mozilla@remo.csv", "omab@django-social-auth.csv",
+    "openmicroscopy@ome-documentation.csv", "naparuba@shinken.csv",
+    "ProjectMeniscus@meniscus.csv", "praekelt@vumi.csv", "ooici@pyon.csv",
+    "scieloorg@SciELO-Manager.csv",
+}  # rounds 2 and 3: strata with at least this many candidates give two files
 
 
 def summary(path):
@@ -87,6 +100,8 @@ def later_round(strata, k, spare=0):
     used = {row[0] for _, _, _, row in round1(strata)}
     for j in range(2, k):
         used |= {row[0] for _, _, _, row in later_round(strata, j)}
+    if k > 4:
+        used |= ROUND4_TRIED
     out = []
     for (lang, band) in sorted(strata):
         rest = ranked([r for r in strata[(lang, band)] if r[0] not in used], SALTS[k])
@@ -105,10 +120,10 @@ def main(args):
         chosen = round1(strata)
     elif k in ("2", "3"):
         chosen = later_round(strata, int(k))
-    elif k == "4":
-        chosen = later_round(strata, 4, spare)
+    elif k in ("4", "5"):
+        chosen = later_round(strata, int(k), spare)
     else:
-        sys.exit(f"--round must be 1, 2, 3 or 4, not {k!r}")
+        sys.exit(f"--round must be 1 to 5, not {k!r}")
     print("role\tlanguage\tband\tfile\tPRs\tmerged")
     for role, lang, band, row in chosen:
         print(f"{role}\t{lang}\t{band}\t{row[0]}\t{row[1]}\t{row[2]}")
