@@ -394,6 +394,21 @@ impl TtmModel {
         scope: Scope,
         cfg: &TrainConfig,
     ) -> Result<TtmModel, TtmError> {
+        Self::train_with_pool(records, &[], scope, cfg)
+    }
+
+    /// [`TtmModel::train`] with the median model (`q50`) also learning from the merged changes
+    /// of `pool` (other repositories' histories, as known when the model is trained; the caller
+    /// hides later outcomes). Everything else — the interval models and their calibration, the
+    /// fallback's evidence, the merge classifier, the bucket head, the offset `center_log`, the
+    /// counts — comes from `records` alone. Pool rows count as much as the target's (the
+    /// quantile loss of `gbt` has no row weights). An empty pool is exactly `train`.
+    pub fn train_with_pool(
+        records: &[PrRecord],
+        pool: &[PrRecord],
+        scope: Scope,
+        cfg: &TrainConfig,
+    ) -> Result<TtmModel, TtmError> {
         let through = records.iter().map(|r| r.created_at).max().unwrap_or(0);
         let merged = settled(records, through, cfg)?;
         let mut all_y: Vec<f64> = merged.iter().map(|r| truth(r)).collect();
@@ -402,6 +417,9 @@ impl TtmModel {
             center_log: quantile(&mut all_y, 0.5),
         };
         let (x, y) = target.xy(&merged);
+        let pooled: Vec<&PrRecord> = pool.iter().filter(|r| r.merged_at.is_some()).collect();
+        let (px, py) = target.xy(&pooled);
+        let (x50, y50) = ([x.as_slice(), &px].concat(), [y.as_slice(), &py].concat());
         // The bucket head learns on a second thread while the quantile models do (each fit
         // has its own seeded sampling, so the result does not depend on the scheduling).
         let (head, (q50, cal, (merge30, n_changes))) = std::thread::scope(|s| {
@@ -414,7 +432,7 @@ impl TtmModel {
                     )
                 })
             });
-            let q50 = gbt::fit(&x, &y, Loss::Quantile(0.5), &cfg.params);
+            let q50 = gbt::fit(&x50, &y50, Loss::Quantile(0.5), &cfg.params);
             let cal = calibrate(&merged, records, &target, cfg, (&x, &y));
             let merge = merge_classifier(records, through, &cfg.params);
             let head = head.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
