@@ -73,12 +73,14 @@ pub struct EvalArgs {
     pub gamma: f64,
     /// Other repositories' PR history CSVs (repeat for several) whose changes the median model
     /// also learns from at each retraining, as known then; everything else stays on `--data`.
-    /// Pool rows weigh as much as the target's (the quantile trees have no row weights).
     #[arg(long = "pool", value_name = "FILE")]
     pub pool: Vec<PathBuf>,
     /// A file listing more pool CSVs, one path per line (blank lines and `#` comments skipped).
     #[arg(long, value_name = "LISTFILE")]
     pub pool_list: Option<PathBuf>,
+    /// Weight of each pool change in the median model against the target's 1 (1: unweighted).
+    #[arg(long, value_name = "W", default_value_t = TrainConfig::default().pool_weight)]
+    pub pool_weight: f64,
     /// Walk the headline only: no walk without size nor with the final sizes (their keys are
     /// null in the JSON report).
     #[arg(long)]
@@ -148,6 +150,12 @@ fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
     cfg.train.params.learning_rate = a.learning_rate;
     cfg.train.calibration_fraction = a.calibration;
     cfg.headline_only = a.headline_only;
+    anyhow::ensure!(
+        a.pool_weight > 0.0 && a.pool_weight.is_finite(),
+        "--pool-weight must be a positive number, not {}",
+        a.pool_weight
+    );
+    cfg.train.pool_weight = a.pool_weight;
     let pool = read_pool(&a.pool, a.pool_list.as_deref())?;
     let mut out = std::io::stdout().lock();
     for path in &a.data {
