@@ -303,6 +303,13 @@ pub fn fit_logistic_weighted(x: &[Vec<f64>], y: &[f64], w: &[f64], p: &Params) -
     fit_inner(x, y, Some(w), Loss::Logistic, p)
 }
 
+/// Trains a quantile ensemble with a weight per row (`w`, as long as `y`): each row's gradient,
+/// its share of a split's score and of a leaf's (weighted) quantile count `w[i]` times.
+pub fn fit_quantile_weighted(x: &[Vec<f64>], y: &[f64], w: &[f64], a: f64, p: &Params) -> Gbt {
+    assert_eq!(w.len(), y.len(), "one weight per row");
+    fit_inner(x, y, Some(w), Loss::Quantile(a), p)
+}
+
 fn fit_inner(x: &[Vec<f64>], y: &[f64], w: Option<&[f64]>, loss: Loss, p: &Params) -> Gbt {
     let n = x.len();
     let weight = |i: usize| w.map_or(1.0, |w| w[i]);
@@ -319,7 +326,10 @@ fn fit_inner(x: &[Vec<f64>], y: &[f64], w: Option<&[f64]>, loss: Loss, p: &Param
         .map(|f| x.iter().map(|r| binner.bin(f, r[f])).collect())
         .collect();
     let base = match loss {
-        Loss::Quantile(a) => quantile(&mut y.to_vec(), a),
+        Loss::Quantile(a) => match w {
+            None => quantile(&mut y.to_vec(), a),
+            Some(w) => weighted_quantile(y.iter().copied().zip(w.iter().copied()).collect(), a),
+        },
         Loss::Logistic => {
             let total: f64 = (0..n).map(weight).sum();
             let pos: f64 = (0..n).map(|i| weight(i) * y[i]).sum();
@@ -336,8 +346,8 @@ fn fit_inner(x: &[Vec<f64>], y: &[f64], w: Option<&[f64]>, loss: Loss, p: &Param
         for i in 0..n {
             match loss {
                 Loss::Quantile(a) => {
-                    g[i] = if y[i] > f[i] { -a } else { 1.0 - a };
-                    h[i] = 1.0;
+                    g[i] = weight(i) * if y[i] > f[i] { -a } else { 1.0 - a };
+                    h[i] = weight(i);
                 }
                 Loss::Logistic => {
                     let pr = sigmoid(f[i]);
@@ -356,6 +366,7 @@ fn fit_inner(x: &[Vec<f64>], y: &[f64], w: Option<&[f64]>, loss: Loss, p: &Param
             h: &h,
             y,
             f: &f,
+            weighted: w.is_some(),
             loss,
             p,
             nodes: Vec::new(),
@@ -384,6 +395,8 @@ struct Builder<'a> {
     h: &'a [f64],
     y: &'a [f64],
     f: &'a [f64],
+    /// Rows carry weights (then `h` holds them).
+    weighted: bool,
     loss: Loss,
     p: &'a Params,
     nodes: Vec<Node>,
@@ -392,6 +405,12 @@ struct Builder<'a> {
 impl Builder<'_> {
     fn leaf_value(&self, rows: &[u32]) -> f64 {
         match self.loss {
+            Loss::Quantile(a) if self.weighted => weighted_quantile(
+                rows.iter()
+                    .map(|&i| (self.y[i as usize] - self.f[i as usize], self.h[i as usize]))
+                    .collect(),
+                a,
+            ),
             Loss::Quantile(a) => {
                 let mut r: Vec<f64> = rows
                     .iter()
@@ -410,6 +429,7 @@ impl Builder<'_> {
 
     fn score(&self, s: Stat) -> f64 {
         let denom = match self.loss {
+            Loss::Quantile(_) if self.weighted => s.h,
             Loss::Quantile(_) => f64::from(s.n),
             Loss::Logistic => s.h + self.p.lambda,
         };
@@ -519,6 +539,32 @@ pub fn quantile(v: &mut [f64], a: f64) -> f64 {
     v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)
 }
 
+/// The `a`-quantile of (value, weight) pairs: each value sits at the middle of its share of
+/// the total weight, linearly interpolated between, the ends held. 0 for no weight.
+pub fn weighted_quantile(mut v: Vec<(f64, f64)>, a: f64) -> f64 {
+    v.retain(|p| p.1 > 0.0);
+    let total: f64 = v.iter().map(|p| p.1).sum();
+    if v.is_empty() || total <= 0.0 {
+        return 0.0;
+    }
+    v.sort_by(|x, y| x.0.total_cmp(&y.0));
+    let a = a.clamp(0.0, 1.0);
+    let mut seen = 0.0;
+    let mut prev: Option<(f64, f64)> = None;
+    for &(value, weight) in &v {
+        let at = (seen + weight / 2.0) / total;
+        if at >= a {
+            return match prev {
+                Some((pv, pa)) if at > pa => pv + (value - pv) * (a - pa) / (at - pa),
+                _ => value,
+            };
+        }
+        prev = Some((value, at));
+        seen += weight;
+    }
+    v[v.len() - 1].0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -584,6 +630,35 @@ mod tests {
         let back: Gbt = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
         assert_eq!(back.predict(&x[3]), m.predict(&x[3]));
         assert!(m.trees.iter().all(|t| t.features().iter().all(|&f| f < 3)));
+    }
+
+    #[test]
+    fn weighted_quantiles_lean_to_the_heavy_rows() {
+        assert_eq!(
+            weighted_quantile(vec![(3.0, 1.0), (1.0, 1.0), (2.0, 1.0)], 0.5),
+            2.0
+        );
+        assert_eq!(weighted_quantile(vec![(0.0, 3.0), (1.0, 1.0)], 0.5), 0.25);
+        assert_eq!(weighted_quantile(vec![(0.0, 3.0), (1.0, 1.0)], 0.95), 1.0);
+        assert_eq!(weighted_quantile(vec![(5.0, 0.0)], 0.5), 0.0);
+        // Half the rows take 0, half 10, and no feature tells them apart: the median model
+        // follows the group that weighs more.
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let x: Vec<Vec<f64>> = (0..600).map(|_| vec![rng.random::<f64>()]).collect();
+        let y: Vec<f64> = (0..600)
+            .map(|i| if i % 2 == 0 { 0.0 } else { 10.0 })
+            .collect();
+        let p = Params::default();
+        let lean = |heavy: f64| {
+            let w: Vec<f64> = y
+                .iter()
+                .map(|v| if *v == heavy { 4.0 } else { 1.0 })
+                .collect();
+            let m = fit_quantile_weighted(&x, &y, &w, 0.5, &p);
+            x.iter().map(|r| m.predict(r)).sum::<f64>() / x.len() as f64
+        };
+        assert!(lean(0.0) < 2.0, "{}", lean(0.0));
+        assert!(lean(10.0) > 8.0, "{}", lean(10.0));
     }
 
     #[test]

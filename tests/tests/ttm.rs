@@ -307,3 +307,78 @@ fn has_the_interface_keys(r: &Value) {
         "{r}"
     );
 }
+
+#[test]
+fn a_pool_of_other_histories_is_reported_and_headline_only_skips_the_other_walks() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("o@r.csv");
+    write_gousios(&data, true);
+    let text = std::fs::read_to_string(&data).unwrap();
+    let (p, q) = (dir.path().join("o@p.csv"), dir.path().join("o@q.csv"));
+    std::fs::write(&p, text.replace(",o/r,", ",o/p,")).unwrap();
+    std::fs::write(&q, text.replace(",o/r,", ",o/q,")).unwrap();
+    let list = dir.path().join("pool.paths");
+    std::fs::write(&list, format!("# the pool\n{}\n\n", q.display())).unwrap();
+    let out = stdout_ok(&run_canopy(
+        BIN,
+        &[
+            "ttm",
+            "eval",
+            "--data",
+            data.to_str().unwrap(),
+            "--pool",
+            p.to_str().unwrap(),
+            "--pool-list",
+            list.to_str().unwrap(),
+            "--headline-only",
+            "--format",
+            "json",
+            "--retrain-every",
+            "4",
+            "--trees",
+            "20",
+        ],
+    ));
+    let r: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    for key in [
+        "n_train",
+        "n_test",
+        "log_mae",
+        "coverage_10_90",
+        "bucket_macro_f1",
+    ] {
+        assert!(r[key].is_number(), "{key} in {r}");
+    }
+    assert!(r["baselines"]["running_median"]["log_mae"].is_number());
+    assert_eq!(r["pool"]["files"], 2);
+    // Both copies opened one change a day from the same day: those merged before the split.
+    let at_split = r["pool"]["merged_at_split"].as_u64().unwrap();
+    assert_eq!(at_split, 2 * r["n_train"].as_u64().unwrap(), "{r}");
+    assert_eq!(r["size_features"], "at_open");
+    for key in [
+        "without_size",
+        "log_mae_without_size",
+        "with_final_size",
+        "log_mae_with_final_size",
+    ] {
+        assert!(r[key].is_null(), "{key}: {}", r[key]);
+    }
+    assert!(r["log_mae"].is_number());
+    let bad = run_canopy(
+        BIN,
+        &[
+            "ttm",
+            "eval",
+            "--data",
+            data.to_str().unwrap(),
+            "--pool",
+            dir.path().join("missing.csv").to_str().unwrap(),
+        ],
+    );
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("reading pool file"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}

@@ -82,6 +82,14 @@ pub struct TrainConfig {
     /// Class weighting of the bucket head's trees (`BucketClassifier::train_weighted`; 0: none).
     #[serde(default)]
     pub head_class_weight: f64,
+    /// Weight of each pool row in the median model of [`TtmModel::train_with_pool`] (the
+    /// target's rows weigh 1); 1 fits without weights.
+    #[serde(default = "one")]
+    pub pool_weight: f64,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 fn yes() -> bool {
@@ -107,6 +115,7 @@ impl Default for TrainConfig {
             bucket_head: true,
             head_rows: HEAD_ROWS,
             head_class_weight: 0.0,
+            pool_weight: 1.0,
         }
     }
 }
@@ -394,6 +403,21 @@ impl TtmModel {
         scope: Scope,
         cfg: &TrainConfig,
     ) -> Result<TtmModel, TtmError> {
+        Self::train_with_pool(records, &[], scope, cfg)
+    }
+
+    /// [`TtmModel::train`] with the median model (`q50`) also learning from the merged changes
+    /// of `pool` (other repositories' histories, as known when the model is trained; the caller
+    /// hides later outcomes). Everything else — the interval models and their calibration, the
+    /// fallback's evidence, the merge classifier, the bucket head, the offset `center_log`, the
+    /// counts — comes from `records` alone. Each pool row weighs [`TrainConfig::pool_weight`]
+    /// against the target's 1. An empty pool is exactly `train`.
+    pub fn train_with_pool(
+        records: &[PrRecord],
+        pool: &[PrRecord],
+        scope: Scope,
+        cfg: &TrainConfig,
+    ) -> Result<TtmModel, TtmError> {
         let through = records.iter().map(|r| r.created_at).max().unwrap_or(0);
         let merged = settled(records, through, cfg)?;
         let mut all_y: Vec<f64> = merged.iter().map(|r| truth(r)).collect();
@@ -402,6 +426,9 @@ impl TtmModel {
             center_log: quantile(&mut all_y, 0.5),
         };
         let (x, y) = target.xy(&merged);
+        let pooled: Vec<&PrRecord> = pool.iter().filter(|r| r.merged_at.is_some()).collect();
+        let (px, py) = target.xy(&pooled);
+        let (x50, y50) = ([x.as_slice(), &px].concat(), [y.as_slice(), &py].concat());
         // The bucket head learns on a second thread while the quantile models do (each fit
         // has its own seeded sampling, so the result does not depend on the scheduling).
         let (head, (q50, cal, (merge30, n_changes))) = std::thread::scope(|s| {
@@ -414,7 +441,14 @@ impl TtmModel {
                     )
                 })
             });
-            let q50 = gbt::fit(&x, &y, Loss::Quantile(0.5), &cfg.params);
+            let q50 = if cfg.pool_weight == 1.0 || pooled.is_empty() {
+                gbt::fit(&x50, &y50, Loss::Quantile(0.5), &cfg.params)
+            } else {
+                let w: Vec<f64> = (0..y50.len())
+                    .map(|i| if i < y.len() { 1.0 } else { cfg.pool_weight })
+                    .collect();
+                gbt::fit_quantile_weighted(&x50, &y50, &w, 0.5, &cfg.params)
+            };
             let cal = calibrate(&merged, records, &target, cfg, (&x, &y));
             let merge = merge_classifier(records, through, &cfg.params);
             let head = head.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
@@ -752,6 +786,52 @@ mod tests {
         );
         assert!((m.raw(&f).mid - e.prediction_log).abs() < 1e-12);
         assert!(!m.evidence.is_empty() && !m.recent_scores.is_empty());
+    }
+
+    #[test]
+    fn the_pool_moves_only_the_median_and_as_much_as_it_weighs() {
+        let own = synthetic(300, 5);
+        // Another repository whose changes take e^3 times longer.
+        let mut pool = synthetic(3000, 6);
+        for r in pool.iter_mut() {
+            r.repo = "o/other".into();
+            let h = r.hours_to_merge().unwrap();
+            r.merged_at = Some(r.created_at + (from_log(to_log(h) + 3.0) * 3600.0) as i64);
+        }
+        let cfg = |w: f64| TrainConfig {
+            pool_weight: w,
+            ..TrainConfig::default()
+        };
+        let alone = TtmModel::train(&own, repo_scope(), &cfg(1.0)).unwrap();
+        let empty = TtmModel::train_with_pool(&own, &[], repo_scope(), &cfg(0.1)).unwrap();
+        assert_eq!(format!("{alone:?}"), format!("{empty:?}"));
+        let mid = |m: &TtmModel| {
+            own.iter().map(|r| m.raw(&r.features).mid).sum::<f64>() / own.len() as f64
+        };
+        let full = TtmModel::train_with_pool(&own, &pool, repo_scope(), &cfg(1.0)).unwrap();
+        let light = TtmModel::train_with_pool(&own, &pool, repo_scope(), &cfg(0.02)).unwrap();
+        assert!(
+            mid(&full) > mid(&alone) + 2.0,
+            "{} {}",
+            mid(&full),
+            mid(&alone)
+        );
+        assert!(
+            (mid(&light) - mid(&alone)).abs() < 0.5,
+            "{} {}",
+            mid(&light),
+            mid(&alone)
+        );
+        // The interval, its calibration, the offset and the counts are the target's.
+        for m in [&full, &light] {
+            assert_eq!(m.q10, alone.q10);
+            assert_eq!(m.q90, alone.q90);
+            assert_eq!(m.evidence, alone.evidence);
+            assert_eq!(
+                (m.center_log, m.n_merged),
+                (alone.center_log, alone.n_merged)
+            );
+        }
     }
 
     #[test]

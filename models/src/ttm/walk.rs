@@ -10,7 +10,9 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::DateTime;
 use serde::Serialize;
 
+mod pool;
 mod score;
+pub use pool::PoolInfo;
 pub use score::score;
 
 use super::aci::DEFAULT_GAMMA;
@@ -62,6 +64,9 @@ pub struct WalkConfig {
     pub classifier: bool,
     /// Exponent of the bucket head's prior correction.
     pub beta: f64,
+    /// Walk the headline only: no walk without size nor with the final sizes (their figures
+    /// are then `None`).
+    pub headline_only: bool,
 }
 
 impl Default for WalkConfig {
@@ -74,6 +79,7 @@ impl Default for WalkConfig {
             bucket_rule: BucketRule::Head,
             classifier: true,
             beta: PRIOR_CORRECTION,
+            headline_only: false,
         }
     }
 }
@@ -176,6 +182,8 @@ pub struct EvalReport {
     pub log_mae_with_final_size: Option<f64>,
     /// Every figure with the final-size features.
     pub with_final_size: Option<Figures>,
+    /// The other repositories' histories the median model also learned from (`None`: none).
+    pub pool: Option<PoolInfo>,
 }
 
 /// A test change as predicted when it opened (public for analyses of a walk).
@@ -301,7 +309,7 @@ pub fn rows(
     } else {
         leak_free(&sorted, headline_size(&sorted))
     };
-    walk_rows(&sorted, cut, &repos, cfg)
+    walk_rows(&sorted, &[], cut, &repos, cfg)
 }
 
 /// Evaluates on `records` (any order): leak-free (with the size at opening when the data has it,
@@ -316,24 +324,52 @@ pub fn evaluate_with_rows(
     records: &[PrRecord],
     cfg: &WalkConfig,
 ) -> Result<(EvalReport, Vec<WalkRow>), TtmError> {
+    evaluate_with_pool(records, &[], cfg)
+}
+
+/// [`evaluate_with_rows`] with the median model of every retraining also learning from `pool`
+/// (other repositories' records, any order) as known at that moment: opened before it, merged
+/// before it. The pool gets the size features of the walk it serves — the headline's (the size
+/// at opening when the target has it) in the headline, none in the other two walks — and never
+/// the final sizes. Everything but the median model stays on `records` alone.
+pub fn evaluate_with_pool(
+    records: &[PrRecord],
+    pool: &[PrRecord],
+    cfg: &WalkConfig,
+) -> Result<(EvalReport, Vec<WalkRow>), TtmError> {
     let (sorted, cut, repos) = prepare(records, cfg);
+    let pool = pool::sorted(pool);
     let split_at = sorted.get(cut).map_or(i64::MAX, |r| r.created_at);
     let end = sorted.iter().map(|r| r.created_at).max().unwrap_or(0);
     let has_size = sorted
         .iter()
         .any(|r| FINAL_SIZE.iter().any(|&f| !r.features.0[f].is_nan()));
     let size_features = headline_size(&sorted);
-    let (rows, retrains) = walk_rows(&leak_free(&sorted, size_features), cut, &repos, cfg)?;
+    let headline_pool = leak_free(&pool, size_features);
+    let (rows, retrains) = walk_rows(
+        &leak_free(&sorted, size_features),
+        &headline_pool,
+        cut,
+        &repos,
+        cfg,
+    )?;
     let headline = score(&rows, end, cfg.bucket_rule, retrains);
+    let sizeless_pool = leak_free(&pool, SizeFeatures::Absent);
     let walk = |recs: &[PrRecord]| -> Result<Figures, TtmError> {
-        let (rows, retrains) = walk_rows(recs, cut, &repos, cfg)?;
+        let (rows, retrains) = walk_rows(recs, &sizeless_pool, cut, &repos, cfg)?;
         Ok(score(&rows, end, cfg.bucket_rule, retrains))
     };
     let without_size = match size_features {
-        SizeFeatures::AtOpen => Some(walk(&leak_free(&sorted, SizeFeatures::Absent))?),
-        SizeFeatures::Absent => None,
+        SizeFeatures::AtOpen if !cfg.headline_only => {
+            Some(walk(&leak_free(&sorted, SizeFeatures::Absent))?)
+        }
+        _ => None,
     };
-    let with_size = if has_size { Some(walk(&sorted)?) } else { None };
+    let with_size = if has_size && !cfg.headline_only {
+        Some(walk(&sorted)?)
+    } else {
+        None
+    };
     let report = EvalReport {
         n_train: sorted[..cut]
             .iter()
@@ -348,6 +384,7 @@ pub fn evaluate_with_rows(
         log_mae_without_size: without_size.as_ref().map(|f| f.log_mae),
         without_size,
         repos,
+        pool: PoolInfo::of(&pool, split_at),
     };
     Ok((report, rows))
 }
@@ -359,16 +396,23 @@ struct Current {
     classifier: Option<BucketClassifier>,
 }
 
-/// Trains the models in force from `t` on what was known at `t`.
+/// Trains the models in force from `t` on what was known at `t` (of `sorted`, and for the
+/// median model of `pool`, by opening time too).
 fn retrain(
     sorted: &[PrRecord],
+    pool: &[PrRecord],
     t: i64,
     k: i64,
     repos: &[String],
     cfg: &WalkConfig,
 ) -> Result<Current, TtmError> {
     let known = known_at(sorted, t);
-    let model = TtmModel::train(&known, scope_of(repos), &cfg.train)?;
+    let model = TtmModel::train_with_pool(
+        &known,
+        &pool::merged_at(pool, t),
+        scope_of(repos),
+        &cfg.train,
+    )?;
     // With an unweighted head the baseline is the head itself — the same trees on the same
     // changes — deciding by the highest score, as AI4CI does. A class-weighted head gets an
     // unweighted baseline trained on the same changes.
@@ -410,6 +454,8 @@ fn events(sorted: &[PrRecord], cut: usize) -> Vec<(i64, u8, usize)> {
 /// The state of a walk between events: the models in force and each repository's online state.
 struct Walker<'a> {
     sorted: &'a [PrRecord],
+    /// Other repositories' records by opening time, for the median model.
+    pool: &'a [PrRecord],
     repos: &'a [String],
     cfg: &'a WalkConfig,
     split_at: i64,
@@ -425,9 +471,16 @@ struct Walker<'a> {
 }
 
 impl<'a> Walker<'a> {
-    fn new(sorted: &'a [PrRecord], cut: usize, repos: &'a [String], cfg: &'a WalkConfig) -> Self {
+    fn new(
+        sorted: &'a [PrRecord],
+        pool: &'a [PrRecord],
+        cut: usize,
+        repos: &'a [String],
+        cfg: &'a WalkConfig,
+    ) -> Self {
         Walker {
             sorted,
+            pool,
             repos,
             cfg,
             split_at: sorted.get(cut).map_or(i64::MAX, |r| r.created_at),
@@ -462,7 +515,14 @@ impl<'a> Walker<'a> {
         let k = (t - self.split_at).div_euclid(self.every);
         if self.current.as_ref().is_none_or(|c| c.k != k) {
             let at = self.split_at + k * self.every;
-            self.current = Some(retrain(self.sorted, at, k, self.repos, self.cfg)?);
+            self.current = Some(retrain(
+                self.sorted,
+                self.pool,
+                at,
+                k,
+                self.repos,
+                self.cfg,
+            )?);
             self.retrains += 1;
         }
         let Some(c) = self.current.as_ref() else {
@@ -523,11 +583,12 @@ impl<'a> Walker<'a> {
 /// Runs the test window in time order: openings are predicted, merges update the online state.
 fn walk_rows(
     sorted: &[PrRecord],
+    pool: &[PrRecord],
     cut: usize,
     repos: &[String],
     cfg: &WalkConfig,
 ) -> Result<(Vec<WalkRow>, usize), TtmError> {
-    let mut walker = Walker::new(sorted, cut, repos, cfg);
+    let mut walker = Walker::new(sorted, pool, cut, repos, cfg);
     let mut rows: Vec<WalkRow> = Vec::new();
     for (t, kind, i) in events(sorted, cut) {
         if let Some(s) = walker.states.get_mut(sorted[i].repo.as_str()) {
@@ -590,7 +651,7 @@ mod tests {
             .collect()
     }
 
-    fn small(gamma: f64, weeks: f64) -> WalkConfig {
+    pub(super) fn small(gamma: f64, weeks: f64) -> WalkConfig {
         WalkConfig {
             test_fraction: 0.3,
             retrain_every: (weeks * 7.0 * 86_400.0) as i64,
@@ -607,6 +668,7 @@ mod tests {
             bucket_rule: BucketRule::Head,
             classifier: true,
             beta: PRIOR_CORRECTION,
+            headline_only: false,
         }
     }
 
@@ -755,12 +817,12 @@ mod tests {
         let recs = history(600, 3, |_| (1.0, 0.6));
         let t = recs[500].created_at;
         let repos = vec!["o/r".to_string()];
-        let plain = retrain(&recs, t, 0, &repos, &small(0.02, 1.0)).unwrap();
+        let plain = retrain(&recs, &[], t, 0, &repos, &small(0.02, 1.0)).unwrap();
         // Unweighted, the baseline is the head itself.
         assert_eq!(plain.classifier, plain.model.head);
         let mut cfg = small(0.02, 1.0);
         cfg.train.head_class_weight = 1.0;
-        let weighted = retrain(&recs, t, 0, &repos, &cfg).unwrap();
+        let weighted = retrain(&recs, &[], t, 0, &repos, &cfg).unwrap();
         assert!(weighted.model.head.is_some());
         assert_ne!(weighted.classifier, weighted.model.head);
         // The baseline stays the unweighted head, trained on the same changes.

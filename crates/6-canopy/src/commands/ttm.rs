@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use canopy_models::ttm::gousios::{GousiosRow, records};
 use canopy_models::ttm::walk::{
-    EvalReport, Figures, SERVE_RETRAIN_HOURS, SizeFeatures, WalkConfig, evaluate,
+    EvalReport, Figures, SERVE_RETRAIN_HOURS, SizeFeatures, WalkConfig, evaluate_with_pool,
 };
 use canopy_models::ttm::{PrRecord, TrainConfig};
 use canopy_store::Location;
@@ -71,6 +71,20 @@ pub struct EvalArgs {
     /// Step of the adaptive interval levels (0: static split-conformal intervals).
     #[arg(long, default_value_t = WalkConfig::default().gamma)]
     pub gamma: f64,
+    /// Other repositories' PR history CSVs (repeat for several) whose changes the median model
+    /// also learns from at each retraining, as known then; everything else stays on `--data`.
+    #[arg(long = "pool", value_name = "FILE")]
+    pub pool: Vec<PathBuf>,
+    /// A file listing more pool CSVs, one path per line (blank lines and `#` comments skipped).
+    #[arg(long, value_name = "LISTFILE")]
+    pub pool_list: Option<PathBuf>,
+    /// Weight of each pool change in the median model against the target's 1 (1: unweighted).
+    #[arg(long, value_name = "W", default_value_t = TrainConfig::default().pool_weight)]
+    pub pool_weight: f64,
+    /// Walk the headline only: no walk without size nor with the final sizes (their keys are
+    /// null in the JSON report).
+    #[arg(long)]
+    pub headline_only: bool,
 }
 
 /// Arguments of `canopy ttm train`.
@@ -135,18 +149,47 @@ fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
     cfg.train.params.max_depth = a.max_depth;
     cfg.train.params.learning_rate = a.learning_rate;
     cfg.train.calibration_fraction = a.calibration;
+    cfg.headline_only = a.headline_only;
+    anyhow::ensure!(
+        a.pool_weight > 0.0 && a.pool_weight.is_finite(),
+        "--pool-weight must be a positive number, not {}",
+        a.pool_weight
+    );
+    cfg.train.pool_weight = a.pool_weight;
+    let pool = read_pool(&a.pool, a.pool_list.as_deref())?;
     let mut out = std::io::stdout().lock();
     for path in &a.data {
         let recs = read_history(path)?;
-        tracing::info!(file = %path.display(), changes = recs.len(), "evaluating walk-forward");
-        let report =
-            evaluate(&recs, &cfg).with_context(|| format!("evaluating {}", path.display()))?;
+        tracing::info!(file = %path.display(), changes = recs.len(), pool = pool.len(), "evaluating walk-forward");
+        let (report, _) = evaluate_with_pool(&recs, &pool, &cfg)
+            .with_context(|| format!("evaluating {}", path.display()))?;
         match a.format {
             ReportFormat::Json => writeln!(out, "{}", serde_json::to_string(&report)?)?,
             ReportFormat::Md => write!(out, "{}", markdown(path, &report))?,
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The records of every pool file (`--pool` and those listed in `--pool-list`), each file with
+/// its own history features.
+fn read_pool(files: &[PathBuf], list: Option<&Path>) -> anyhow::Result<Vec<PrRecord>> {
+    let mut paths = files.to_vec();
+    if let Some(list) = list {
+        let text = std::fs::read_to_string(list)
+            .with_context(|| format!("reading the pool list {}", list.display()))?;
+        paths.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(PathBuf::from),
+        );
+    }
+    let mut out = Vec::new();
+    for p in &paths {
+        out.extend(read_history(p).with_context(|| format!("reading pool file {}", p.display()))?);
+    }
+    Ok(out)
 }
 
 /// One table row per predictor of a walk.
@@ -203,6 +246,12 @@ fn markdown(path: &Path, r: &EvalReport) -> String {
     }
     if let Some(w) = &r.with_final_size {
         s.push_str(&rows(" (with final size)", w));
+    }
+    if let Some(p) = &r.pool {
+        s.push_str(&format!(
+            "\nThe median model also learned from {} other repositories ({} of their changes merged when the test window opened).\n",
+            p.files, p.merged_at_split
+        ));
     }
     if let Some(auc) = f.merge_30d_auc {
         s.push_str(&format!("\nMerged within 30 days: ROC AUC {auc:.3}.\n"));
