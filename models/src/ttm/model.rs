@@ -5,6 +5,8 @@
 //! 30 days", the held-out errors of model and running median (the fallback's first evidence),
 //! and exact Shapley explanations of the median over feature groups.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use super::aci::{Scores, TARGET, WINDOW};
@@ -427,8 +429,16 @@ impl TtmModel {
         };
         let (x, y) = target.xy(&merged);
         let pooled: Vec<&PrRecord> = pool.iter().filter(|r| r.merged_at.is_some()).collect();
-        let (px, py) = target.xy(&pooled);
-        let (x50, y50) = ([x.as_slice(), &px].concat(), [y.as_slice(), &py].concat());
+        // Without a pool the median model fits the target's rows as they are (no copy).
+        let (x50, y50): (Cow<[Vec<f64>]>, Cow<[f64]>) = if pooled.is_empty() {
+            (Cow::Borrowed(&x), Cow::Borrowed(&y))
+        } else {
+            let (px, py) = target.xy(&pooled);
+            (
+                Cow::Owned([x.as_slice(), &px].concat()),
+                Cow::Owned([y.as_slice(), &py].concat()),
+            )
+        };
         // The bucket head learns on a second thread while the quantile models do (each fit
         // has its own seeded sampling, so the result does not depend on the scheduling).
         let (head, (q50, cal, (merge30, n_changes))) = std::thread::scope(|s| {
