@@ -168,22 +168,7 @@ fn the_walk_forward_evaluation_keeps_its_json_interface() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("gousios2014_o@r.csv");
     write_gousios(&data, false);
-    let out = stdout_ok(&run_canopy(
-        BIN,
-        &[
-            "ttm",
-            "eval",
-            "--data",
-            data.to_str().unwrap(),
-            "--format",
-            "json",
-            "--retrain-every",
-            "4",
-            "--trees",
-            "20",
-        ],
-    ));
-    let r: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let r = eval_json(&data, &[]);
     has_the_interface_keys(&r);
     // The first 80% of changes hold 288 merged ones; the last few merged after the test window
     // opened.
@@ -237,27 +222,7 @@ fn a_history_with_sizes_at_opening_puts_them_in_the_headline() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("gousios2014_o@r.csv");
     write_gousios(&data, true);
-    let args = |format: &'static str| {
-        [
-            "ttm",
-            "eval",
-            "--data",
-            data.to_str().unwrap(),
-            "--format",
-            format,
-            "--retrain-every",
-            "4",
-            "--trees",
-            "20",
-        ]
-        .map(String::from)
-    };
-    let a = args("json");
-    let out = stdout_ok(&run_canopy(
-        BIN,
-        &a.iter().map(String::as_str).collect::<Vec<_>>(),
-    ));
-    let r: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let r = eval_json(&data, &[]);
     has_the_interface_keys(&r);
     assert_eq!(r["size_features"], "at_open");
     assert_eq!(r["n_test"], 72);
@@ -270,11 +235,7 @@ fn a_history_with_sizes_at_opening_puts_them_in_the_headline() {
     assert!(r["log_mae"].as_f64().unwrap() < without, "{r}");
     assert!(r["with_final_size"]["coverage_by_month"].is_array());
 
-    let a = args("md");
-    let text = stdout_ok(&run_canopy(
-        BIN,
-        &a.iter().map(String::as_str).collect::<Vec<_>>(),
-    ));
+    let text = eval_out(&data, "md", &[]);
     assert!(
         text.contains("Leak-free: with the size at opening"),
         "{text}"
@@ -319,27 +280,16 @@ fn a_pool_of_other_histories_is_reported_and_headline_only_skips_the_other_walks
     std::fs::write(&q, text.replace(",o/r,", ",o/q,")).unwrap();
     let list = dir.path().join("pool.paths");
     std::fs::write(&list, format!("# the pool\n{}\n\n", q.display())).unwrap();
-    let out = stdout_ok(&run_canopy(
-        BIN,
+    let r = eval_json(
+        &data,
         &[
-            "ttm",
-            "eval",
-            "--data",
-            data.to_str().unwrap(),
             "--pool",
             p.to_str().unwrap(),
             "--pool-list",
             list.to_str().unwrap(),
             "--headline-only",
-            "--format",
-            "json",
-            "--retrain-every",
-            "4",
-            "--trees",
-            "20",
         ],
-    ));
-    let r: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    );
     for key in [
         "n_train",
         "n_test",
@@ -381,4 +331,30 @@ fn a_pool_of_other_histories_is_reported_and_headline_only_skips_the_other_walks
         "{}",
         String::from_utf8_lossy(&bad.stderr)
     );
+}
+
+/// The output of `canopy ttm eval --data DATA --format FORMAT` with a small model (4-weekly
+/// retraining, 20 trees) and `extra` arguments.
+fn eval_out(data: &std::path::Path, format: &str, extra: &[&str]) -> String {
+    let path = data.to_str().unwrap();
+    let mut args = vec![
+        "ttm",
+        "eval",
+        "--data",
+        path,
+        "--format",
+        format,
+        "--retrain-every",
+        "4",
+        "--trees",
+        "20",
+    ];
+    args.extend_from_slice(extra);
+    stdout_ok(&run_canopy(BIN, &args))
+}
+
+/// [`eval_out`] in JSON, parsed.
+fn eval_json(data: &std::path::Path, extra: &[&str]) -> Value {
+    let out = eval_out(data, "json", extra);
+    serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"))
 }
