@@ -9,6 +9,7 @@ sees only merges observed before the change opened. docs/models.md reports their
     python3 bench/ttm/replay.py significance ROWS_DIR         # head vs AI4CI-style, coverage CIs
     python3 bench/ttm/replay.py weighted ROWS_DIR CSV_LIST    # class-weighted head, averaging
     python3 bench/ttm/replay.py fallback ROWS_DIR             # the honest fallback's rule
+    python3 bench/ttm/replay.py select ROWS_DIR POOLED_ROWS_DIR  # own, pooled or running median
 
 ROWS_DIR: the dumped rows (NAME.jsonl); CSV_LIST: the Gousios files walked, one path a line;
 REPORT_DIR: the walk's reports (NAME.json, for the built figures).
@@ -384,6 +385,51 @@ def fallback(rows_dir):
             f"{res[name][2]:.3f} ({res[name][3]:.0%})" for res in per.values()))
 
 
+def select(own_dir, pool_dir, window=200, least=30):
+    """Which median the comment shows when the fallback may choose between the repository's own
+    model, the pooled one (`ttm_walk --report --pool-list`) and the running median: rolling
+    log-errors over the latest `window` merges before each opening; from `least` merges on, the
+    better model if it is <= 0.95x the running median's, else the running median (before: the
+    built rule). Rows of the two walks are joined by change number."""
+    rules = ("built", "three-way", "pooled in place of own", "pooled vs running median")
+    res, pooled_rows = {}, load(pool_dir)
+    for name, own in load(own_dir).items():
+        pooled = {r["number"]: r for r in pooled_rows[name]}
+        by = {r["number"]: r for r in own}
+        med = lambda r: r["median"]["p50_hours"] if r["median"] else 24.0
+        ev = sorted([(r["created"], 1, r["number"]) for r in own] +
+                    [(r["merged_at"], 0, r["number"]) for r in own if r["merged_at"] is not None])
+        errs, shown = [], {}
+        for _, kind, n in ev:
+            r, q = by[n], pooled[n]
+            if kind == 0:
+                y = L(r["hours"])
+                errs.append((abs(L(r["model"]["p50_hours"]) - y),
+                             abs(L(q["model"]["p50_hours"]) - y), abs(L(med(r)) - y)))
+                continue
+            built = "own" if r["shown_model"] else "median"
+            swap = "pool" if built == "own" else "median"
+            w = errs[-window:]
+            if len(w) >= least:
+                mo, mp, mm = (st.mean(e[i] for e in w) for i in range(3))
+                best, mb = ("own", mo) if mo <= mp else ("pool", mp)
+                three = best if mb <= 0.95 * mm else "median"
+                pool_only = "pool" if mp <= 0.95 * mm else "median"
+            else:
+                three, pool_only = built, swap
+            shown[n] = dict(zip(rules, (built, three, swap, pool_only)))
+        m = [r for r in own if r["hours"] is not None]
+        pred = lambda r, s: {"own": r["model"]["p50_hours"], "median": med(r),
+                             "pool": pooled[r["number"]]["model"]["p50_hours"]}[s]
+        rm = st.mean(abs(L(med(r)) - L(r["hours"])) for r in m)
+        res[name] = {rule: st.mean(abs(L(pred(r, shown[r["number"]][rule])) - L(r["hours"]))
+                                   for r in m) / rm for rule in rules}
+    print("rule | shown <= 0.95x running median | shown <= 1.0x | mean shown / running median")
+    for rule in rules:
+        v = [x[rule] for x in res.values()]
+        print(f"{rule} | {sum(x <= 0.95 for x in v)} | {sum(x <= 1.0 for x in v)} | {st.mean(v):.3f}")
+
+
 if __name__ == "__main__":
     cmd, args = (sys.argv[1], sys.argv[2:]) if len(sys.argv) > 2 else (None, [])
     if cmd == "buckets" and len(args) == 2:
@@ -396,5 +442,7 @@ if __name__ == "__main__":
         weighted(*args)
     elif cmd == "fallback" and len(args) == 1:
         fallback(*args)
+    elif cmd == "select" and len(args) == 2:
+        select(*args)
     else:
         sys.exit(__doc__)

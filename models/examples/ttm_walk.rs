@@ -3,13 +3,15 @@
 //! `canopy ttm eval`). Run: `cargo run --release -p canopy-models --example ttm_walk -- FILES…
 //! [--trees N] [--depth N] [--lr X] [--min-leaf N] [--cal X] [--relative] [--gamma X]
 //! [--weeks X] [--bucket head|mapped|median|likely] [--no-head] [--head-weight X] [--with-size]
-//! [--dump DIR] [--report]`. Without `--with-size` the walk is the headline's: with the size at
-//! opening when the file has the `*_at_open` columns, else without size features; `--dump` writes
-//! that walk's rows.
+//! [--dump DIR] [--report [--pool-list LIST] [--headline-only]]`. Without `--with-size` the walk
+//! is the headline's: with the size at opening when the file has the `*_at_open` columns, else
+//! without size features; `--dump` writes that walk's rows. `--pool-list` (with `--report`) pools
+//! the median model over the listed files, leaving out the file walked (leave-one-out).
 
+use canopy_models::ttm::PrRecord;
 use canopy_models::ttm::gousios::{GousiosRow, records};
 use canopy_models::ttm::walk::{
-    BucketRule, Figures, WalkConfig, WalkRow, evaluate_with_rows, rows as rows_of, score,
+    BucketRule, Figures, WalkConfig, WalkRow, evaluate_with_pool, rows as rows_of, score,
 };
 
 /// What the command line asks for.
@@ -19,6 +21,8 @@ struct Args {
     with_size: bool,
     dump: Option<String>,
     report: bool,
+    /// Files pooled by the median model (`--pool-list`; the walked file is left out).
+    pool: Vec<String>,
 }
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
@@ -40,6 +44,7 @@ fn parse_args() -> Res<Args> {
         with_size: false,
         dump: None,
         report: false,
+        pool: Vec::new(),
     };
     let cfg = &mut a.cfg;
     let mut args = std::env::args().skip(1);
@@ -66,6 +71,8 @@ fn parse_args() -> Res<Args> {
             "--head-weight" => cfg.train.head_class_weight = val()?.parse()?,
             "--dump" => a.dump = Some(val()?),
             "--report" => a.report = true,
+            "--headline-only" => cfg.headline_only = true,
+            "--pool-list" => a.pool = read_list(&val()?)?,
             _ => a.files.push(arg),
         }
     }
@@ -110,11 +117,26 @@ fn summary(name: &str, fig: &Figures, secs: f64) -> serde_json::Value {
     })
 }
 
-/// Walks one file and prints its line (or, with `--report`, the full report).
-fn run(a: &Args, f: &str) -> Res<()> {
+/// The records of one Gousios-format file.
+fn read_records(f: &str) -> Res<Vec<PrRecord>> {
     let mut rdr = csv::Reader::from_path(f)?;
     let rows: Vec<GousiosRow> = rdr.deserialize().collect::<Result<_, _>>()?;
-    let recs = records(&rows);
+    Ok(records(&rows))
+}
+
+/// The paths of a list file, one a line (blank lines and `#` comments skipped).
+fn read_list(path: &str) -> Res<Vec<String>> {
+    Ok(std::fs::read_to_string(path)?
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(String::from)
+        .collect())
+}
+
+/// Walks one file and prints its line (or, with `--report`, the full report).
+fn run(a: &Args, f: &str) -> Res<()> {
+    let recs = read_records(f)?;
     let name = std::path::Path::new(f)
         .file_stem()
         .map(|s| s.to_string_lossy().replace("gousios2014_", ""))
@@ -122,7 +144,11 @@ fn run(a: &Args, f: &str) -> Res<()> {
     if a.report {
         // Exactly what `canopy ttm eval --format json` prints (and the headline's rows: with the
         // size at opening when the file has the `*_at_open` columns).
-        let (report, walk) = evaluate_with_rows(&recs, &a.cfg)?;
+        let mut pool = Vec::new();
+        for p in a.pool.iter().filter(|p| p.as_str() != f) {
+            pool.extend(read_records(p)?);
+        }
+        let (report, walk) = evaluate_with_pool(&recs, &pool, &a.cfg)?;
         write_dump(&a.dump, &name, &walk)?;
         println!("{}", serde_json::to_string(&report)?);
         return Ok(());
