@@ -354,7 +354,12 @@ pub fn evaluate_with_pool(
         cfg,
     )?;
     let headline = score(&rows, end, cfg.bucket_rule, retrains);
-    let sizeless_pool = leak_free(&pool, SizeFeatures::Absent);
+    // The other two walks' pool (none is walked with `headline_only`).
+    let sizeless_pool = if cfg.headline_only {
+        Vec::new()
+    } else {
+        leak_free(&pool, SizeFeatures::Absent)
+    };
     let walk = |recs: &[PrRecord]| -> Result<Figures, TtmError> {
         let (rows, retrains) = walk_rows(recs, &sizeless_pool, cut, &repos, cfg)?;
         Ok(score(&rows, end, cfg.bucket_rule, retrains))

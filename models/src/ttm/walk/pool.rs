@@ -26,7 +26,11 @@ impl PoolInfo {
         repos.dedup();
         Some(PoolInfo {
             files: repos.len(),
-            merged_at_split: merged_at(sorted, split_at).len(),
+            merged_at_split: sorted
+                .iter()
+                .take_while(|r| r.created_at < split_at)
+                .filter(|r| r.merged_at.is_some_and(|m| m < split_at))
+                .count(),
         })
     }
 }
