@@ -1,6 +1,7 @@
 //! Learned and physical models used by Canopy. Pure: no I/O, no clock, no network.
 #![forbid(unsafe_code)]
 
+pub mod bootstrap;
 pub mod burnout;
 pub mod energy;
 pub mod forest;

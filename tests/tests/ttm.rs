@@ -267,6 +267,45 @@ fn has_the_interface_keys(r: &Value) {
         r["baselines"]["ai4ci_bucket_classifier"]["bucket_macro_f1"].is_number(),
         "{r}"
     );
+    has_intervals(r);
+    for walk in ["without_size", "with_final_size"] {
+        if !r[walk].is_null() {
+            has_intervals(&r[walk]);
+        }
+    }
+}
+
+/// A walk's `intervals`: each figure as reported beside it, inside its 95% interval, and a
+/// verdict per goal.
+fn has_intervals(f: &Value) {
+    let i = &f["intervals"];
+    let num = |v: &Value| {
+        v.as_f64()
+            .unwrap_or_else(|| panic!("not a number: {v} in {i}"))
+    };
+    let rm = num(&f["baselines"]["running_median"]["log_mae"]);
+    let clf = num(&f["baselines"]["ai4ci_bucket_classifier"]["bucket_macro_f1"]);
+    for (key, expected) in [
+        ("log_mae_ratio", num(&f["log_mae"]) / rm),
+        ("served_log_mae_ratio", num(&f["served"]["log_mae"]) / rm),
+        ("coverage_10_90", num(&f["coverage_10_90"])),
+        ("bucket_macro_f1_diff", num(&f["bucket_macro_f1"]) - clf),
+    ] {
+        let value = num(&i[key]["value"]);
+        assert!(
+            (value - expected).abs() < 1e-12,
+            "{key}: {value} vs {expected}"
+        );
+        let (lo, hi) = (num(&i[key]["ci"][0]), num(&i[key]["ci"][1]));
+        assert!(lo <= value + 1e-12 && value <= hi + 1e-12, "{key}: {i}");
+    }
+    for goal in ["log_mae", "coverage", "bucket"] {
+        let v = i["verdicts"][goal].as_str().unwrap_or_default();
+        assert!(["met", "missed", "undecided"].contains(&v), "{goal}: {i}");
+    }
+    // The verdict follows the interval: met only when all of it is at or below 0.95.
+    let hi = num(&i["log_mae_ratio"]["ci"][1]);
+    assert_eq!(i["verdicts"]["log_mae"] == "met", hi <= 0.95, "{i}");
 }
 
 #[test]

@@ -4,13 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use rand::RngExt;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::corpus::Gold;
 use super::{LABELS, Label, Scored};
+pub use crate::bootstrap::bootstrap;
 
 /// Per-class and macro figures of 3-class predictions against gold labels.
 #[derive(Debug, Clone, Serialize)]
@@ -211,31 +209,6 @@ pub fn roc_auc(gold: &[bool], score: &[f64]) -> f64 {
         return f64::NAN;
     }
     (rank_sum - pos * (pos + 1.0) / 2.0) / (pos * neg)
-}
-
-/// 95% percentile bootstrap interval of `stat` over `n` items (1,000 resamples, seed 18).
-pub fn bootstrap(n: usize, stat: impl Fn(&[usize]) -> f64) -> [f64; 2] {
-    if n == 0 {
-        return [f64::NAN, f64::NAN];
-    }
-    let mut rng = ChaCha8Rng::seed_from_u64(18);
-    let mut ix = vec![0usize; n];
-    let mut stats: Vec<f64> = (0..1000)
-        .map(|_| {
-            for v in ix.iter_mut() {
-                *v = rng.random_range(0..n);
-            }
-            stat(&ix)
-        })
-        .filter(|s| s.is_finite())
-        .collect();
-    stats.sort_by(f64::total_cmp);
-    let at = |q: f64| stats[((stats.len() - 1) as f64 * q).round() as usize];
-    if stats.is_empty() {
-        [f64::NAN, f64::NAN]
-    } else {
-        [at(0.025), at(0.975)]
-    }
 }
 
 /// Figures of scored texts against a corpus's gold labels, by the kind of label.

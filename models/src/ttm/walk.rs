@@ -10,8 +10,10 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::DateTime;
 use serde::Serialize;
 
+mod intervals;
 mod pool;
 mod score;
+pub use intervals::{GoalRows, Interval, Intervals, Verdict, Verdicts, intervals};
 pub use pool::PoolInfo;
 pub use score::score;
 
@@ -141,6 +143,8 @@ pub struct Figures {
     pub baselines: BTreeMap<String, Metrics>,
     /// Models trained inside the test window.
     pub retrains: usize,
+    /// The goals' figures with 95% paired bootstrap intervals, and a verdict per goal.
+    pub intervals: Intervals,
 }
 
 /// The size features a walk's headline used in place of the final totals.

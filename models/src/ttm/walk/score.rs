@@ -3,8 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use super::{BucketRule, Figures, MonthCoverage, Served, WalkRow, median_pred};
+use super::{
+    BucketRule, Figures, GoalRows, MonthCoverage, Served, WalkRow, intervals, median_pred,
+};
 use crate::ttm::eval::{Metrics, Preds, auc, bucket, metrics, most_likely_bucket};
+use crate::ttm::features::to_log;
 use crate::ttm::record::THIRTY_DAYS;
 
 fn inside(h: f64, (lo, hi): (f64, f64)) -> bool {
@@ -81,6 +84,44 @@ fn served(merged: &[&WalkRow], truth: &[f64], model: &Preds, median: &Preds) -> 
     }
 }
 
+/// Per merged row, what the goals' intervals resample: the log errors of the model, the running
+/// median and what was shown, coverage hits and buckets (as `metrics` computes them).
+fn goal_rows(
+    merged: &[&WalkRow],
+    truth: &[f64],
+    (model, median): (&Preds, &Preds),
+    model_bucket: Vec<usize>,
+) -> GoalRows {
+    let error = |points: Vec<f64>| -> Vec<f64> {
+        truth
+            .iter()
+            .zip(points)
+            .map(|(t, p)| (to_log(*t) - to_log(p)).abs())
+            .collect()
+    };
+    let served = merged
+        .iter()
+        .zip(model.iter().zip(median))
+        .map(|(r, (m, b))| if r.shown_model { m.0 } else { b.0 })
+        .collect();
+    GoalRows {
+        model_error: error(model.iter().map(|p| p.0).collect()),
+        median_error: error(median.iter().map(|p| p.0).collect()),
+        served_error: error(served),
+        covered: truth
+            .iter()
+            .zip(model)
+            .map(|(t, (_, i))| i.is_some_and(|(lo, hi)| lo <= *t && *t <= hi))
+            .collect(),
+        actual_bucket: truth.iter().map(|t| bucket(*t)).collect(),
+        model_bucket,
+        clf_bucket: merged
+            .iter()
+            .map(|r| r.clf.map(|(b, _)| b))
+            .collect::<Option<Vec<usize>>>(),
+    }
+}
+
 /// The figures of a walk's rows; `end` is the data's last opening time (the merge-within-30-days
 /// figure uses the changes opened at least 30 days before it).
 pub fn score(rows: &[WalkRow], end: i64, rule: BucketRule, retrains: usize) -> Figures {
@@ -95,7 +136,8 @@ pub fn score(rows: &[WalkRow], end: i64, rule: BucketRule, retrains: usize) -> F
             )
         })
         .collect();
-    let main = metrics(&truth, &model_preds, Some(&buckets_by(&merged, rule)));
+    let model_bucket = buckets_by(&merged, rule);
+    let main = metrics(&truth, &model_preds, Some(&model_bucket));
     let of_median = metrics(&truth, &model_preds, None);
     let mapped = buckets_by(&merged, BucketRule::Mapped);
     let mapped = metrics(&truth, &model_preds, Some(&mapped));
@@ -120,6 +162,12 @@ pub fn score(rows: &[WalkRow], end: i64, rule: BucketRule, retrains: usize) -> F
         served: served(&merged, &truth, &model_preds, &median_preds),
         baselines: baselines(&merged, &truth, &median_preds),
         retrains,
+        intervals: intervals(&goal_rows(
+            &merged,
+            &truth,
+            (&model_preds, &median_preds),
+            model_bucket,
+        )),
     }
 }
 
