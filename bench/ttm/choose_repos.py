@@ -27,9 +27,13 @@ file in its stratum's order (the replacements are recorded in docs/models.md).
 Round 5 (2026-12-02, `--round 5`): hold-out #4 had been read once, so it joined development; the
 same rule as round 4 with sha256("canopy-ttm-holdout-5:" + file name), minus every file rounds
 1-4 chose, round 4's replaced files and replacements included (ROUND4_TRIED).
+Round 6 (2026-12-02, session 11, `--round 6`): hold-out #5 had been read once, so it joined
+development; the same rule as round 5 with sha256("canopy-ttm-holdout-6:" + file name), minus
+every file rounds 1-5 chose, minus ROUND4_TRIED and ROUND5_TRIED (round 5's chosen files that
+could not be fetched and the spares tried as their replacements).
 Nothing about the outcome is looked at in any round.
 
-Usage: python3 bench/ttm/choose_repos.py DATA_DIR [--round 2|3|4|5] [--spare N]   (the pullreqs data/ folder)
+Usage: python3 bench/ttm/choose_repos.py DATA_DIR [--round 2|3|4|5|6] [--spare N]   (the pullreqs data/ folder)
 """
 import csv
 import hashlib
@@ -40,7 +44,7 @@ DEV = {"rails@rails.csv", "scala@scala.csv", "sympy@sympy.csv", "ipython@ipython
        "django@django.csv", "pydata@pandas.csv", "matplotlib@matplotlib.csv"}
 BANDS = [("small", 250, 600), ("medium", 600, 1500), ("large", 1500, 10**9)]
 SALTS = {1: "canopy-ttm-holdout:", 2: "canopy-ttm-holdout-2:", 3: "canopy-ttm-holdout-3:",
-         4: "canopy-ttm-holdout-4:", 5: "canopy-ttm-holdout-5:"}
+         4: "canopy-ttm-holdout-4:", 5: "canopy-ttm-holdout-5:", 6: "canopy-ttm-holdout-6:"}
 SECOND_FROM = 20
 # Round 4's replacements, tried in order (docs/models.md, session 10): chosen files that could
 # not be fetched and the spares that replaced them.
@@ -52,6 +56,13 @@ ROUND4_TRIED = {
     "ProjectMeniscus@meniscus.csv", "praekelt@vumi.csv", "ooici@pyon.csv",
     "scieloorg@SciELO-Manager.csv",
 }  # rounds 2 and 3: strata with at least this many candidates give two files
+# Round 5's replacements (docs/models.md, "Hold-out #5 (session 10)"): chosen files that could
+# not be fetched and the spares tried in their place, fetchable or not.
+ROUND5_TRIED = {
+    "gatein@gatein-portal.csv", "geoserver@geoserver.csv", "C3C0@GravityBox.csv",
+    "projectwonder@wonder.csv", "candlepin@candlepin.csv", "gittip@www.gittip.com.csv",
+    "sunpy@sunpy.csv", "rapid7@metasploit-framework.csv",
+}
 
 
 def summary(path):
@@ -102,6 +113,8 @@ def later_round(strata, k, spare=0):
         used |= {row[0] for _, _, _, row in later_round(strata, j)}
     if k > 4:
         used |= ROUND4_TRIED
+    if k > 5:
+        used |= ROUND5_TRIED
     out = []
     for (lang, band) in sorted(strata):
         rest = ranked([r for r in strata[(lang, band)] if r[0] not in used], SALTS[k])
@@ -120,10 +133,10 @@ def main(args):
         chosen = round1(strata)
     elif k in ("2", "3"):
         chosen = later_round(strata, int(k))
-    elif k in ("4", "5"):
+    elif k in ("4", "5", "6"):
         chosen = later_round(strata, int(k), spare)
     else:
-        sys.exit(f"--round must be 1 to 5, not {k!r}")
+        sys.exit(f"--round must be 1 to 6, not {k!r}")
     print("role\tlanguage\tband\tfile\tPRs\tmerged")
     for role, lang, band, row in chosen:
         print(f"{role}\t{lang}\t{band}\t{row[0]}\t{row[1]}\t{row[2]}")
