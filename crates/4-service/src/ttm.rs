@@ -79,7 +79,7 @@ pub fn load_model(store: &dyn MetaStore, repo: &str) -> Result<Option<TtmModel>,
 
 /// When the models were last trained. The key names the model format, so models of an older
 /// format count as never trained and are retrained as soon as `canopy serve` starts.
-const TRAINED_AT: &str = "ttm_trained_at_v2";
+const TRAINED_AT: &str = "ttm_trained_at_v3";
 
 /// What training did for one repository.
 #[derive(Debug)]

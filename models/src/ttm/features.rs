@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Number of features.
-pub const N: usize = 23;
+pub const N: usize = 26;
 
 /// Feature names, in vector order.
 pub const NAMES: [&str; N] = [
@@ -33,6 +33,9 @@ pub const NAMES: [&str; N] = [
     "reviewers_requested",
     "reviewer_open_load",
     "author_median_ttm_log",
+    "short_median_ttm_log",
+    "hours_since_last_merge_log",
+    "merges_last_7_days",
 ];
 
 /// Feature indices (so code reads by name).
@@ -61,6 +64,9 @@ pub mod idx {
     pub const REVIEWERS: usize = 20;
     pub const REVIEWER_LOAD: usize = 21;
     pub const AUTHOR_MEDIAN: usize = 22;
+    pub const SHORT_MEDIAN: usize = 23;
+    pub const SINCE_LAST_MERGE: usize = 24;
+    pub const MERGES_WEEK: usize = 25;
 }
 
 /// Explanation groups: (name shown in words, features).
@@ -81,7 +87,15 @@ pub const GROUPS: [(&str, &[usize]); 9] = [
         ],
     ),
     ("backlog", &[idx::BACKLOG]),
-    ("pace", &[idx::RECENT_MEDIAN]),
+    (
+        "pace",
+        &[
+            idx::RECENT_MEDIAN,
+            idx::SHORT_MEDIAN,
+            idx::SINCE_LAST_MERGE,
+            idx::MERGES_WEEK,
+        ],
+    ),
     ("timing", &[idx::HOUR, idx::WEEKDAY]),
     ("team", &[idx::TEAM, idx::FILE_ACTIVITY]),
     ("text", &[idx::TITLE_LEN, idx::DESC_LEN, idx::TITLE_KIND]),

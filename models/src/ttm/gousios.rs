@@ -259,6 +259,7 @@ pub fn records(rows: &[GousiosRow]) -> Vec<PrRecord> {
         f[idx::BACKLOG] = (created_before - closed_by).max(0.0);
         // The running median of time to merge before t.
         f[idx::RECENT_MEDIAN] = running.median_at(t).map_or(f64::NAN, to_log);
+        running.pace_at(t).fill(&mut f);
         f[idx::AUTHOR_MEDIAN] = r
             .requester
             .as_deref()

@@ -433,6 +433,7 @@ impl RepoHistory {
             .running
             .median_at(t.timestamp())
             .map_or(f64::NAN, to_log);
+        self.running.pace_at(t.timestamp()).fill(&mut f);
         f[idx::TEAM] = self.team(t);
         f[idx::HOUR] = f64::from(created.hour());
         f[idx::WEEKDAY] = f64::from(created.weekday().num_days_from_monday());
@@ -585,9 +586,9 @@ pub mod scan {
             .iter()
             .filter(|(m, _, _)| *m <= t && *m > from)
             .collect();
-        f[idx::RECENT_MEDIAN] = RunningMedian::new(changes.values().filter_map(hours).collect())
-            .median_at(t.timestamp())
-            .map_or(f64::NAN, to_log);
+        let running = RunningMedian::new(changes.values().filter_map(hours).collect());
+        f[idx::RECENT_MEDIAN] = running.median_at(t.timestamp()).map_or(f64::NAN, to_log);
+        running.pace_at(t.timestamp()).fill(&mut f);
         let mergers: HashSet<&str> = window.iter().filter_map(|(_, _, w)| *w).collect();
         f[idx::TEAM] = if window.is_empty() {
             f64::NAN

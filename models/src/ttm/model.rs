@@ -18,7 +18,7 @@ use super::running_median::RunningMedian;
 use crate::gbt::{self, Gbt, Loss, Params, quantile};
 
 /// Format version of serialised models.
-pub const MODEL_VERSION: u32 = 3;
+pub const MODEL_VERSION: u32 = 4;
 
 /// Why a model could not be trained.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

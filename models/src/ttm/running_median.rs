@@ -10,6 +10,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
+use super::features::{N, idx};
 use super::record::PrRecord;
 use crate::gbt::quantile;
 
@@ -18,6 +19,33 @@ pub const WINDOW: usize = 100;
 
 /// Fewest earlier merges for a running median at all.
 pub const MIN_MERGES: usize = 1;
+
+/// Merges the short-window median looks back over ([`Pace::short_median_log`]).
+pub const SHORT_WINDOW: usize = 20;
+
+/// Fewest earlier merges for a short-window median.
+pub const SHORT_MIN_MERGES: usize = 5;
+
+/// The repository's recent pace at a moment, from its merges before it: the pace features.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pace {
+    /// ln(1 + hours) of the median of the last [`SHORT_WINDOW`] merges (NaN with fewer than
+    /// [`SHORT_MIN_MERGES`]).
+    pub short_median_log: f64,
+    /// ln(1 + hours) since the latest merge (NaN without one).
+    pub since_last_merge_log: f64,
+    /// Merges in the 7 days before the moment.
+    pub merges_last_week: f64,
+}
+
+impl Pace {
+    /// Writes the pace into its features' places of a feature vector.
+    pub fn fill(&self, f: &mut [f64; N]) {
+        f[idx::SHORT_MEDIAN] = self.short_median_log;
+        f[idx::SINCE_LAST_MERGE] = self.since_last_merge_log;
+        f[idx::MERGES_WEEK] = self.merges_last_week;
+    }
+}
 
 /// The running median's distribution at a moment.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -97,6 +125,28 @@ impl RunningMedian {
         self.merges[start..end].iter().map(|(_, h)| *h).collect()
     }
 
+    /// The repository's recent pace from its merges strictly before `t`.
+    pub fn pace_at(&self, t: i64) -> Pace {
+        let end = self.merges.partition_point(|(m, _)| *m < t);
+        let before = &self.merges[..end];
+        let mut short: Vec<f64> = before[end.saturating_sub(SHORT_WINDOW)..]
+            .iter()
+            .map(|(_, h)| *h)
+            .collect();
+        let week = before.partition_point(|(m, _)| *m < t - 7 * 86_400);
+        Pace {
+            short_median_log: if short.len() >= SHORT_MIN_MERGES {
+                quantile(&mut short, 0.5).max(0.0).ln_1p()
+            } else {
+                f64::NAN
+            },
+            since_last_merge_log: before
+                .last()
+                .map_or(f64::NAN, |(m, _)| ((t - m).max(0) as f64 / 3600.0).ln_1p()),
+            merges_last_week: (end - week) as f64,
+        }
+    }
+
     /// The spread of the last [`WINDOW`] merges before `t`; `None` with fewer than
     /// [`MIN_MERGES`].
     pub fn at(&self, t: i64) -> Option<Spread> {
@@ -121,6 +171,30 @@ impl RunningMedian {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pace_reads_only_the_merges_before_the_moment() {
+        let h = 3600;
+        // 30 merges an hour apart: the first ten took 100 hours, the rest 2 hours.
+        let merges: Vec<(i64, f64)> = (0..30)
+            .map(|i| (i * h, if i < 10 { 100.0 } else { 2.0 }))
+            .collect();
+        let rm = RunningMedian::new(merges);
+        let p = rm.pace_at(30 * h);
+        assert!((p.short_median_log - 2f64.ln_1p()).abs() < 1e-12);
+        assert!((p.since_last_merge_log - 1f64.ln_1p()).abs() < 1e-12);
+        assert_eq!(p.merges_last_week, 30.0);
+        // At the moment of the 5th merge only four are known: too few for a short median.
+        let early = rm.pace_at(4 * h);
+        assert!(early.short_median_log.is_nan());
+        assert_eq!(early.merges_last_week, 4.0);
+        // Nothing before the first merge; a week later the week is empty.
+        assert!(rm.pace_at(0).since_last_merge_log.is_nan());
+        assert_eq!(rm.pace_at(29 * h + 8 * 24 * h).merges_last_week, 0.0);
+        let mut f = [f64::NAN; N];
+        p.fill(&mut f);
+        assert_eq!(f[idx::MERGES_WEEK], 30.0);
+    }
 
     #[test]
     fn looks_at_the_last_hundred_merges_strictly_before_the_moment() {
