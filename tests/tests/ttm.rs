@@ -242,6 +242,18 @@ fn a_history_with_sizes_at_opening_puts_them_in_the_headline() {
     );
     assert!(text.contains("| Canopy (without size) |"), "{text}");
     assert!(text.contains("| Canopy (with final size) |"), "{text}");
+    // The goals with their intervals: the headline's ratio, as in the JSON report.
+    let ratio = r["intervals"]["log_mae_ratio"]["value"].as_f64().unwrap();
+    assert!(
+        text.contains(&format!(
+            "| log-MAE ≤ 0.95 × the running median's | {ratio:.3} ["
+        )),
+        "{text}"
+    );
+    for goal in ["coverage of the 10–90% interval", "bucket macro-F1 ≥"] {
+        assert!(text.contains(goal), "{goal}: {text}");
+    }
+    assert!(text.contains("What the comment showed"), "{text}");
 }
 
 /// The keys scripts depend on (issue 17's interface), computed walk-forward.

@@ -8,7 +8,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use canopy_models::ttm::gousios::{GousiosRow, records};
 use canopy_models::ttm::walk::{
-    EvalReport, Figures, SERVE_RETRAIN_HOURS, SizeFeatures, WalkConfig, evaluate_with_pool,
+    EvalReport, Figures, Interval, SERVE_RETRAIN_HOURS, SizeFeatures, Verdict, WalkConfig,
+    evaluate_with_pool,
 };
 use canopy_models::ttm::{PrRecord, TrainConfig};
 use canopy_store::Location;
@@ -224,6 +225,47 @@ fn rows(label: &str, f: &Figures) -> String {
     s
 }
 
+/// A verdict in words.
+fn verdict(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Met => "met",
+        Verdict::Missed => "missed",
+        Verdict::Undecided => "undecided (the interval reaches both sides)",
+    }
+}
+
+/// A figure with its interval, each through `show`.
+fn with_ci(i: &Interval, show: impl Fn(f64) -> String) -> String {
+    format!("{} [{}, {}]", show(i.value), show(i.ci[0]), show(i.ci[1]))
+}
+
+/// The goals of issue 17 for the headline, with 95% intervals and verdicts.
+fn goals(f: &Figures) -> String {
+    let i = &f.intervals;
+    let ratio = |x: f64| format!("{x:.3}");
+    let pct = |x: f64| format!("{:.1}%", x * 100.0);
+    let mut s = format!(
+        "\nGoals of the headline (the first row), with 95% paired bootstrap intervals over its {} merged test changes:\n\n| goal | figure | verdict |\n|---|---:|---|\n| log-MAE ≤ 0.95 × the running median's | {} | {} |\n| coverage of the 10–90% interval in 75–85% | {} | {} |\n",
+        f.n_test,
+        with_ci(&i.log_mae_ratio, ratio),
+        verdict(i.verdicts.log_mae),
+        with_ci(&i.coverage_10_90, pct),
+        verdict(i.verdicts.coverage),
+    );
+    if let (Some(d), Some(v)) = (&i.bucket_macro_f1_diff, i.verdicts.bucket) {
+        s.push_str(&format!(
+            "| bucket macro-F1 ≥ the AI4CI-style classifier's (difference) | {} | {} |\n",
+            with_ci(d, |x| format!("{x:+.3}")),
+            verdict(v)
+        ));
+    }
+    s.push_str(&format!(
+        "\nWhat the comment showed (the model where it had clearly beaten the running median, else the running median): log-MAE {} × the running median's.\n",
+        with_ci(&i.served_log_mae_ratio, ratio)
+    ));
+    s
+}
+
 fn markdown(path: &Path, r: &EvalReport) -> String {
     let f = &r.leak_free;
     let sizes = match r.size_features {
@@ -247,6 +289,7 @@ fn markdown(path: &Path, r: &EvalReport) -> String {
     if let Some(w) = &r.with_final_size {
         s.push_str(&rows(" (with final size)", w));
     }
+    s.push_str(&goals(f));
     if let Some(p) = &r.pool {
         s.push_str(&format!(
             "\nThe median model also learned from {} other repositories ({} of their changes merged when the test window opened).\n",
