@@ -352,10 +352,24 @@ pub fn describe(group: usize, f: &TtmFeatures, effect_hours: f64) -> String {
             format!("{} other changes open", thousands(v(idx::BACKLOG)))
         }
         "pace" if !v(idx::RECENT_MEDIAN).is_nan() => {
-            format!(
+            let mut s = format!(
                 "recent changes merged in about {}",
                 duration_words(from_log(v(idx::RECENT_MEDIAN)))
-            )
+            );
+            if !v(idx::SHORT_MEDIAN).is_nan() {
+                s.push_str(&format!(
+                    " (the last 20 in about {}",
+                    duration_words(from_log(v(idx::SHORT_MEDIAN)))
+                ));
+                if !v(idx::MERGES_WEEK).is_nan() {
+                    s.push_str(&format!(
+                        "; {} merged in the past week",
+                        thousands(v(idx::MERGES_WEEK))
+                    ));
+                }
+                s.push(')');
+            }
+            s
         }
         "timing" if !v(idx::HOUR).is_nan() => {
             let day = [
@@ -495,5 +509,25 @@ mod tests {
         assert_eq!(range_words(5.0, 216.0), "5 hours – 9 days");
         assert_eq!(signed(-5.0), "−5 hours");
         assert_eq!(thousands(1240.0), "1,240");
+    }
+
+    #[test]
+    fn the_pace_reads_the_short_window_and_the_week_when_known() {
+        let pace = GROUPS
+            .iter()
+            .position(|(name, _)| *name == "pace")
+            .expect("a pace group");
+        let mut f = TtmFeatures::default();
+        f.0[idx::RECENT_MEDIAN] = 16f64.ln_1p();
+        assert_eq!(
+            describe(pace, &f, -3.0),
+            "recent changes merged in about 16 hours"
+        );
+        f.0[idx::SHORT_MEDIAN] = 60f64.ln_1p();
+        f.0[idx::MERGES_WEEK] = 12.0;
+        assert_eq!(
+            describe(pace, &f, -3.0),
+            "recent changes merged in about 16 hours (the last 20 in about 3 days; 12 merged in the past week)"
+        );
     }
 }
