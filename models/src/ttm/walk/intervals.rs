@@ -265,38 +265,29 @@ mod tests {
 
     #[test]
     fn verdicts_follow_the_interval_not_the_figure_alone() {
-        let at = |value: f64, lo: f64, hi: f64| Interval {
+        use Verdict::{Met, Missed, Undecided};
+        let at = |(value, lo, hi): (f64, f64, f64)| Interval {
             value,
             ci: [lo, hi],
         };
-        assert_eq!(
-            against_bar(&at(0.97, 0.90, 1.04), 0.95, true),
-            Verdict::Undecided
-        );
-        assert_eq!(against_bar(&at(0.90, 0.85, 0.94), 0.95, true), Verdict::Met);
-        assert_eq!(
-            against_bar(&at(1.10, 0.96, 1.20), 0.95, true),
-            Verdict::Missed
-        );
-        assert_eq!(
-            against_bar(&at(f64::NAN, f64::NAN, f64::NAN), 0.95, true),
-            Verdict::Undecided
-        );
-        assert_eq!(
-            against_band(&at(0.87, 0.80, 0.93), COVERAGE_BAND),
-            Verdict::Undecided
-        );
-        assert_eq!(
-            against_band(&at(0.80, 0.76, 0.84), COVERAGE_BAND),
-            Verdict::Met
-        );
-        assert_eq!(
-            against_band(&at(0.70, 0.66, 0.74), COVERAGE_BAND),
-            Verdict::Missed
-        );
-        assert_eq!(
-            against_band(&at(0.90, 0.86, 0.94), COVERAGE_BAND),
-            Verdict::Missed
-        );
+        let nan = f64::NAN;
+        // (figure, interval) against the log-MAE bar 0.95, lower is better.
+        for (i, want) in [
+            ((0.97, 0.90, 1.04), Undecided),
+            ((0.90, 0.85, 0.94), Met),
+            ((1.10, 0.96, 1.20), Missed),
+            ((nan, nan, nan), Undecided),
+        ] {
+            assert_eq!(against_bar(&at(i), 0.95, true), want, "{i:?}");
+        }
+        // Against the coverage band 0.75-0.85.
+        for (i, want) in [
+            ((0.87, 0.80, 0.93), Undecided),
+            ((0.80, 0.76, 0.84), Met),
+            ((0.70, 0.66, 0.74), Missed),
+            ((0.90, 0.86, 0.94), Missed),
+        ] {
+            assert_eq!(against_band(&at(i), COVERAGE_BAND), want, "{i:?}");
+        }
     }
 }
