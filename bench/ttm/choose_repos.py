@@ -31,9 +31,13 @@ Round 6 (2026-12-02, session 11, `--round 6`): hold-out #5 had been read once, s
 development; the same rule as round 5 with sha256("canopy-ttm-holdout-6:" + file name), minus
 every file rounds 1-5 chose, minus ROUND4_TRIED and ROUND5_TRIED (round 5's chosen files that
 could not be fetched and the spares tried as their replacements).
+Round 7 (2026-12-02, session 11, `--round 7`): hold-out #6 had been read once, so it joined
+development; the same rule as round 6 with sha256("canopy-ttm-holdout-7:" + file name), minus
+every file rounds 1-6 chose, minus ROUND4_TRIED, ROUND5_TRIED and ROUND6_TRIED (round 6's
+chosen file that could not be fetched and the spare that replaced it).
 Nothing about the outcome is looked at in any round.
 
-Usage: python3 bench/ttm/choose_repos.py DATA_DIR [--round 2|3|4|5|6] [--spare N]   (the pullreqs data/ folder)
+Usage: python3 bench/ttm/choose_repos.py DATA_DIR [--round 2|3|4|5|6|7] [--spare N]   (the pullreqs data/ folder)
 """
 import csv
 import hashlib
@@ -44,7 +48,8 @@ DEV = {"rails@rails.csv", "scala@scala.csv", "sympy@sympy.csv", "ipython@ipython
        "django@django.csv", "pydata@pandas.csv", "matplotlib@matplotlib.csv"}
 BANDS = [("small", 250, 600), ("medium", 600, 1500), ("large", 1500, 10**9)]
 SALTS = {1: "canopy-ttm-holdout:", 2: "canopy-ttm-holdout-2:", 3: "canopy-ttm-holdout-3:",
-         4: "canopy-ttm-holdout-4:", 5: "canopy-ttm-holdout-5:", 6: "canopy-ttm-holdout-6:"}
+         4: "canopy-ttm-holdout-4:", 5: "canopy-ttm-holdout-5:", 6: "canopy-ttm-holdout-6:",
+         7: "canopy-ttm-holdout-7:"}
 SECOND_FROM = 20
 # Round 4's replacements, tried in order (docs/models.md, session 10): chosen files that could
 # not be fetched and the spares that replaced them.
@@ -63,6 +68,9 @@ ROUND5_TRIED = {
     "projectwonder@wonder.csv", "candlepin@candlepin.csv", "gittip@www.gittip.com.csv",
     "sunpy@sunpy.csv", "rapid7@metasploit-framework.csv",
 }
+# Round 6's replacement (docs/models.md, "Hold-out #6 (session 11): drawn"): the chosen file
+# that could not be fetched (no refs/pull) and the spare that replaced it.
+ROUND6_TRIED = {"progit@progit.csv", "errbit@errbit.csv"}
 
 
 def summary(path):
@@ -115,6 +123,8 @@ def later_round(strata, k, spare=0):
         used |= ROUND4_TRIED
     if k > 5:
         used |= ROUND5_TRIED
+    if k > 6:
+        used |= ROUND6_TRIED
     out = []
     for (lang, band) in sorted(strata):
         rest = ranked([r for r in strata[(lang, band)] if r[0] not in used], SALTS[k])
@@ -133,10 +143,10 @@ def main(args):
         chosen = round1(strata)
     elif k in ("2", "3"):
         chosen = later_round(strata, int(k))
-    elif k in ("4", "5", "6"):
+    elif k in ("4", "5", "6", "7"):
         chosen = later_round(strata, int(k), spare)
     else:
-        sys.exit(f"--round must be 1 to 6, not {k!r}")
+        sys.exit(f"--round must be 1 to 7, not {k!r}")
     print("role\tlanguage\tband\tfile\tPRs\tmerged")
     for role, lang, band, row in chosen:
         print(f"{role}\t{lang}\t{band}\t{row[0]}\t{row[1]}\t{row[2]}")
