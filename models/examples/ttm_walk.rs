@@ -1,7 +1,7 @@
 //! Development helper: the walk-forward evaluation of Gousios-format PR histories with settings
 //! from the command line, one JSON line of figures per file (tuning runs; the product command is
 //! `canopy ttm eval`). Run: `cargo run --release -p canopy-models --example ttm_walk -- FILES…
-//! [--trees N] [--depth N] [--lr X] [--min-leaf N] [--cal X] [--relative] [--gamma X]
+//! [--trees N] [--depth N] [--lr X] [--min-leaf N] [--cal X] [--relative] [--gamma X] [--global]
 //! [--weeks X] [--bucket head|mapped|median|likely] [--no-head] [--head-weight X] [--with-size]
 //! [--dump DIR] [--report [--pool-list LIST] [--headline-only]]`. Without `--with-size` the walk
 //! is the headline's: with the size at opening when the file has the `*_at_open` columns, else
@@ -61,6 +61,9 @@ fn parse_args() -> Res<Args> {
             "--censor" => cfg.train.censor_days = val()?.parse()?,
             "--absolute" => cfg.train.relative = false,
             "--refit" => cfg.train.refit = true,
+            "--global" => {
+                cfg.train.global = Some(canopy_models::ttm::global::shipped().clone());
+            }
             "--gamma" => cfg.gamma = val()?.parse()?,
             "--weeks" => cfg.retrain_every = (val()?.parse::<f64>()? * 7.0 * 86_400.0) as i64,
             "--bucket" => cfg.bucket_rule = bucket_rule(&val()?),

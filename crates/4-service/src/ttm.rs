@@ -97,12 +97,17 @@ pub fn train_all(
     now: DateTime<Utc>,
 ) -> Result<Vec<Trained>, StoreError> {
     let all = history_records(store)?;
+    // The repository's own model, its median blended with the shipped cross-repository one.
+    let cfg = TrainConfig {
+        global: Some(canopy_models::ttm::global::shipped().clone()),
+        ..TrainConfig::default()
+    };
     let mut out = Vec::new();
     for repo in store.repos()? {
         if !all.iter().any(|x| x.repo == repo) {
             continue;
         }
-        let outcome = train_for_repo(&all, &repo, min_repo, &TrainConfig::default());
+        let outcome = train_for_repo(&all, &repo, min_repo, &cfg);
         if let Ok(model) = &outcome {
             save_model(store, &repo, model)?;
         }

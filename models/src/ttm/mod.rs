@@ -9,6 +9,7 @@ pub mod buckets;
 pub mod eval;
 pub mod fallback;
 pub mod features;
+pub mod global;
 pub mod gousios;
 pub mod history;
 pub mod model;

@@ -13,6 +13,7 @@ use super::aci::{Scores, TARGET, WINDOW};
 use super::bucket_classifier::BucketClassifier;
 use super::buckets::BUCKET_WINDOW;
 use super::features::{GROUPS, N, TtmFeatures, from_log, group_of, idx, to_log};
+use super::global::GlobalModel;
 use super::record::{PrRecord, THIRTY_DAYS};
 use super::running_median::RunningMedian;
 use crate::gbt::{self, Gbt, Loss, Params, quantile};
@@ -88,6 +89,11 @@ pub struct TrainConfig {
     /// target's rows weigh 1); 1 fits without weights.
     #[serde(default = "one")]
     pub pool_weight: f64,
+    /// The cross-repository model the predicted median is blended with (`global`); `None`:
+    /// the repository's own model alone. Not part of a configuration file: the bot passes the
+    /// shipped one.
+    #[serde(skip)]
+    pub global: Option<GlobalModel>,
 }
 
 fn one() -> f64 {
@@ -118,6 +124,7 @@ impl Default for TrainConfig {
             head_rows: HEAD_ROWS,
             head_class_weight: 0.0,
             pool_weight: 1.0,
+            global: None,
         }
     }
 }
@@ -167,6 +174,9 @@ pub struct TtmModel {
     pub scope: Scope,
     /// Latest opening time in the training data (epoch seconds).
     pub trained_through: i64,
+    /// The cross-repository model its median is blended with (`TrainConfig::global`).
+    #[serde(default)]
+    pub global: Option<GlobalModel>,
 }
 
 /// A prediction.
@@ -356,12 +366,16 @@ fn calibrate(
     for r in cal_rows {
         let (row, t, o) = (&r.features.0, truth(r), target.offset(r));
         scores.push((o + lo.predict(row) - t, t - o - hi.predict(row)));
-        medians.push((o + mid.predict(row), t));
+        let m = blended(cfg.global.as_ref(), o + mid.predict(row), &r.features.0);
+        medians.push((m, t));
         if let Some(m) = running
             .get(r.repo.as_str())
             .and_then(|rm| rm.median_at(r.created_at))
         {
-            evidence.push(((o + mid.predict(row) - t).abs(), (to_log(m) - t).abs()));
+            evidence.push((
+                (medians[medians.len() - 1].0 - t).abs(),
+                (to_log(m) - t).abs(),
+            ));
         }
     }
     let keep = evidence.len().saturating_sub(super::fallback::WINDOW);
@@ -379,6 +393,12 @@ fn calibrate(
         recent_medians: medians.split_off(n_cal.saturating_sub(BUCKET_WINDOW)),
         evidence: evidence.split_off(keep),
     }
+}
+
+/// `own` (a median of ln(1 + hours)) blended with the cross-repository model's estimate for
+/// `x`, when there is one.
+fn blended(global: Option<&GlobalModel>, own: f64, x: &[f64; N]) -> f64 {
+    global.map_or(own, |g| g.blend(own, x))
 }
 
 /// The merged-within-30-days classifier, on the changes opened at least 30 days before
@@ -483,6 +503,7 @@ impl TtmModel {
             n_changes,
             scope,
             trained_through: through,
+            global: cfg.global.clone(),
         })
     }
 
@@ -494,9 +515,10 @@ impl TtmModel {
     pub fn raw(&self, f: &TtmFeatures) -> RawQuantiles {
         let x = &f.0;
         let o = self.offset(x);
+        let own = o + self.q50.predict(x);
         RawQuantiles {
             lo: o + self.q10.predict(x),
-            mid: o + self.q50.predict(x),
+            mid: blended(self.global.as_ref(), own, x),
             hi: o + self.q90.predict(x),
         }
     }
@@ -556,13 +578,31 @@ impl TtmModel {
     pub fn explain(&self, f: &TtmFeatures) -> Explanation {
         let x = f.0;
         let b = self.baseline.0;
-        let base_log = self.offset(&b) + self.q50.predict(&b);
-        let prediction_log = self.offset(&x) + self.q50.predict(&x);
+        let own_base = self.offset(&b) + self.q50.predict(&b);
+        let own_prediction = self.offset(&x) + self.q50.predict(&x);
         let mut phi = vec![0.0; GROUPS.len()];
         for tree in &self.q50.trees {
             tree.shapley_against(&x, &b, &group_of, &mut phi);
         }
         phi[group_of(idx::RECENT_MEDIAN)] += self.offset(&x) - self.offset(&b);
+        // Blended with the cross-repository model when both changes have a running median
+        // (Shapley values are linear: each part's, weighted).
+        let global = self
+            .global
+            .as_ref()
+            .filter(|g| g.estimate(&x).is_some() && g.estimate(&b).is_some());
+        let (base_log, prediction_log) = match global {
+            Some(g) => {
+                let w = g.weight;
+                let mut gphi = vec![0.0; GROUPS.len()];
+                g.shapley_against(&x, &b, &mut gphi);
+                for (p, q) in phi.iter_mut().zip(&gphi) {
+                    *p = (1.0 - w) * *p + w * q;
+                }
+                (g.blend(own_base, &b), g.blend(own_prediction, &x))
+            }
+            None => (own_base, own_prediction),
+        };
         let base_h = from_log(base_log);
         let mut contributions: Vec<Contribution> = phi
             .iter()
@@ -654,6 +694,60 @@ mod tests {
                 }
             })
             .collect()
+    }
+
+    #[test]
+    fn a_blended_median_is_explained_exactly_and_its_evidence_is_the_blend() {
+        // Synthetic changes with a running median (pace) known at opening.
+        let with_pace = |n, seed| {
+            let mut v = synthetic(n, seed);
+            for (i, r) in v.iter_mut().enumerate() {
+                r.features.0[idx::RECENT_MEDIAN] = 2.0 + (i % 7) as f64 * 0.1;
+                r.features.0[idx::TEST_SHARE] = (i % 3) as f64;
+            }
+            v
+        };
+        let global = GlobalModel::train(&with_pace(3000, 31), vec!["s".into()], &Params::default());
+        let cfg = TrainConfig {
+            global: Some(global.clone()),
+            ..TrainConfig::default()
+        };
+        let records = with_pace(1500, 32);
+        let model = TtmModel::train(&records, repo_scope(), &cfg).unwrap();
+        let alone = TtmModel::train(&records, repo_scope(), &TrainConfig::default()).unwrap();
+        let mut big = model.baseline;
+        big.0[idx::LINES] = 2000f64.ln_1p();
+        big.0[idx::RECENT_MEDIAN] = 2.6;
+        big.0[idx::HOUR] = 3.0;
+        // The median is the mean of the own model's and the cross-repository estimate.
+        let own = alone.raw(&big).mid;
+        let g = global.estimate(&big.0).unwrap();
+        assert!((model.raw(&big).mid - (0.5 * own + 0.5 * g)).abs() < 1e-9);
+        // Without a running median there is no estimate: the own model alone.
+        let mut fresh = big;
+        fresh.0[idx::RECENT_MEDIAN] = f64::NAN;
+        assert_eq!(model.raw(&fresh).mid, alone.raw(&fresh).mid);
+        // The explanation is exact against brute force over the blended median.
+        let e = model.explain(&big);
+        assert!((e.prediction_log - model.raw(&big).mid).abs() < 1e-9);
+        let (b, x) = (model.baseline.0, big.0);
+        let value = |mask: u32| {
+            let mut row = b;
+            for (gi, (_, feats)) in GROUPS.iter().enumerate() {
+                if mask & (1 << gi) != 0 {
+                    for &f in *feats {
+                        row[f] = x[f];
+                    }
+                }
+            }
+            model.raw(&TtmFeatures(row)).mid
+        };
+        let brute = crate::shapley::shapley(GROUPS.len(), value).unwrap();
+        for c in &e.contributions {
+            assert!((c.log_effect - brute[c.group]).abs() < 1e-9, "{}", c.name);
+        }
+        // The fallback's first evidence scores the blended median, not the own one.
+        assert_ne!(model.evidence, alone.evidence);
     }
 
     #[test]

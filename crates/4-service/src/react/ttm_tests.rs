@@ -100,6 +100,17 @@ fn merges_move_the_stored_state_and_a_restarted_reactor_continues() {
     let (_dir, store, now) = with_history();
     let trained = crate::ttm::train_all(&store, 100, now).unwrap();
     assert!(trained.iter().all(|t| t.outcome.is_ok()));
+    // The bot's models blend their median with the shipped cross-repository model, and the
+    // stored model keeps it.
+    for t in &trained {
+        let model = t.outcome.as_ref().unwrap();
+        assert_eq!(
+            model.global.as_ref(),
+            Some(canopy_models::ttm::global::shipped())
+        );
+        let stored = crate::ttm::load_model(&store, &t.repo).unwrap().unwrap();
+        assert_eq!(stored.global, model.global);
+    }
 
     // A large change opens: the model has clearly beaten the running median on its
     // calibration changes, so the comment shows its prediction, and the prediction is recorded.

@@ -86,6 +86,11 @@ pub struct EvalArgs {
     /// null in the JSON report).
     #[arg(long)]
     pub headline_only: bool,
+    /// Leave out the shipped cross-repository model: the median is the repository's own model
+    /// alone (by default it is blended with the cross-repository one, as the bot does). Its
+    /// training histories (`models/src/ttm/GLOBAL.md`) should not be evaluated with it.
+    #[arg(long)]
+    pub no_global: bool,
 }
 
 /// Arguments of `canopy ttm train`.
@@ -157,6 +162,9 @@ fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
         a.pool_weight
     );
     cfg.train.pool_weight = a.pool_weight;
+    if !a.no_global {
+        cfg.train.global = Some(canopy_models::ttm::global::shipped().clone());
+    }
     let pool = read_pool(&a.pool, a.pool_list.as_deref())?;
     let mut out = std::io::stdout().lock();
     for path in &a.data {
