@@ -37,7 +37,11 @@ fn synthetic(n: usize) -> Vec<PrRecord> {
 
 fn bench(c: &mut Criterion) {
     let records = synthetic(100_000);
-    let cfg = TrainConfig::default();
+    // As the bot trains: the median blended with the shipped cross-repository model.
+    let cfg = TrainConfig {
+        global: Some(canopy_models::ttm::global::shipped().clone()),
+        ..TrainConfig::default()
+    };
     let scope = || Scope::Repository {
         repo: "bench/repo".into(),
     };
