@@ -254,6 +254,17 @@ fn a_history_with_sizes_at_opening_puts_them_in_the_headline() {
         assert!(text.contains(goal), "{goal}: {text}");
     }
     assert!(text.contains("What the comment showed"), "{text}");
+    // Blended with the shipped cross-repository model by default (this invented history is
+    // not one it learned from); `--no-global` leaves it out.
+    assert_eq!(r["global"]["in_sample"], false, "{r}");
+    assert!(r["global"]["histories"].as_u64().unwrap() >= 40, "{r}");
+    assert!(
+        text.contains("blended (50%) with Canopy's cross-repository model"),
+        "{text}"
+    );
+    let own = eval_json(&data, &["--no-global"]);
+    assert!(own["global"].is_null(), "{own}");
+    assert_ne!(own["log_mae"], r["log_mae"]);
 }
 
 /// The keys scripts depend on (issue 17's interface), computed walk-forward.

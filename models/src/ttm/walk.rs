@@ -23,6 +23,7 @@ use super::buckets::BucketMap;
 use super::eval::Metrics;
 use super::fallback::Evidence;
 use super::features::to_log;
+use super::global::GlobalModel;
 use super::gousios::FINAL_SIZE;
 use super::model::{
     Prediction, RawQuantiles, Scope, TrainConfig, TtmError, TtmModel, head_training_rows,
@@ -188,6 +189,40 @@ pub struct EvalReport {
     pub with_final_size: Option<Figures>,
     /// The other repositories' histories the median model also learned from (`None`: none).
     pub pool: Option<PoolInfo>,
+    /// The cross-repository model the median was blended with (`None`: the own model alone).
+    pub global: Option<GlobalInfo>,
+}
+
+/// What the median was blended with (`global` of the report).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GlobalInfo {
+    /// Histories the cross-repository model learned from.
+    pub histories: usize,
+    /// Merged changes it learned from.
+    pub changes: usize,
+    /// Its share of the median.
+    pub weight: f64,
+    /// A repository evaluated is among its histories: the figures are in-sample.
+    pub in_sample: bool,
+}
+
+impl GlobalInfo {
+    /// The report's entry for `global` and the evaluated `repos` ("owner/name", matched to its
+    /// training files "owner@name.csv").
+    fn of(global: &GlobalModel, repos: &[String]) -> GlobalInfo {
+        GlobalInfo {
+            histories: global.trained_on.len(),
+            changes: global.n_changes,
+            weight: global.weight,
+            in_sample: repos.iter().any(|r| {
+                let file = format!("{}.csv", r.replace('/', "@"));
+                global
+                    .trained_on
+                    .iter()
+                    .any(|t| t.eq_ignore_ascii_case(&file))
+            }),
+        }
+    }
 }
 
 /// A test change as predicted when it opened (public for analyses of a walk).
@@ -392,6 +427,7 @@ pub fn evaluate_with_pool(
         size_features,
         log_mae_without_size: without_size.as_ref().map(|f| f.log_mae),
         without_size,
+        global: cfg.train.global.as_ref().map(|g| GlobalInfo::of(g, &repos)),
         repos,
         pool: PoolInfo::of(&pool, split_at),
     };
@@ -630,6 +666,17 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
 
     const HOUR: i64 = 3600;
+
+    #[test]
+    fn a_repository_the_cross_repository_model_learned_from_is_in_sample() {
+        let g = crate::ttm::global::shipped();
+        let first = g.trained_on[0].trim_end_matches(".csv").replace('@', "/");
+        let info = GlobalInfo::of(g, &[first]);
+        assert!(info.in_sample);
+        assert_eq!(info.histories, g.trained_on.len());
+        assert_eq!(info.weight, g.weight);
+        assert!(!GlobalInfo::of(g, &["nobody/nothing".to_string()]).in_sample);
+    }
 
     /// `n` merged changes opened every 6 hours; ln(1 + hours) = level + 0.8·size + spread·z with
     /// z roughly standard normal; `drift(i)` gives (level, spread) of change `i`, and the team

@@ -172,6 +172,9 @@ fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
         tracing::info!(file = %path.display(), changes = recs.len(), pool = pool.len(), "evaluating walk-forward");
         let (report, _) = evaluate_with_pool(&recs, &pool, &cfg)
             .with_context(|| format!("evaluating {}", path.display()))?;
+        if report.global.as_ref().is_some_and(|g| g.in_sample) {
+            tracing::warn!(file = %path.display(), "this history is one the shipped cross-repository model learned from: its figures are in-sample (--no-global leaves the model out)");
+        }
         match a.format {
             ReportFormat::Json => writeln!(out, "{}", serde_json::to_string(&report)?)?,
             ReportFormat::Md => write!(out, "{}", markdown(path, &report))?,
@@ -298,6 +301,19 @@ fn markdown(path: &Path, r: &EvalReport) -> String {
         s.push_str(&rows(" (with final size)", w));
     }
     s.push_str(&goals(f));
+    if let Some(g) = &r.global {
+        s.push_str(&format!(
+            "\nThe median is blended ({:.0}%) with Canopy's cross-repository model, learned from {} changes in {} public histories{}.\n",
+            g.weight * 100.0,
+            g.changes,
+            g.histories,
+            if g.in_sample {
+                " — **this history is one of them, so these figures are in-sample** (`--no-global` leaves it out)"
+            } else {
+                ""
+            }
+        ));
+    }
     if let Some(p) = &r.pool {
         s.push_str(&format!(
             "\nThe median model also learned from {} other repositories ({} of their changes merged when the test window opened).\n",
