@@ -35,9 +35,14 @@ Round 7 (2026-12-02, session 11, `--round 7`): hold-out #6 had been read once, s
 development; the same rule as round 6 with sha256("canopy-ttm-holdout-7:" + file name), minus
 every file rounds 1-6 chose, minus ROUND4_TRIED, ROUND5_TRIED and ROUND6_TRIED (round 6's
 chosen file that could not be fetched and the spare that replaced it).
+Round 8 (2026-12-02, session 11, `--round 8`): hold-out #7 had been read once, so it joined
+development; the same rule as round 7 with sha256("canopy-ttm-holdout-8:" + file name), minus
+every file rounds 1-7 chose, minus ROUND4_TRIED, ROUND5_TRIED, ROUND6_TRIED and ROUND7_TRIED
+(round 7's chosen files that could not be fetched and every spare tried as their replacement,
+fetchable or not).
 Nothing about the outcome is looked at in any round.
 
-Usage: python3 bench/ttm/choose_repos.py DATA_DIR [--round 2|3|4|5|6|7] [--spare N]   (the pullreqs data/ folder)
+Usage: python3 bench/ttm/choose_repos.py DATA_DIR [--round 2|3|4|5|6|7|8] [--spare N]   (the pullreqs data/ folder)
 """
 import csv
 import hashlib
@@ -49,7 +54,7 @@ DEV = {"rails@rails.csv", "scala@scala.csv", "sympy@sympy.csv", "ipython@ipython
 BANDS = [("small", 250, 600), ("medium", 600, 1500), ("large", 1500, 10**9)]
 SALTS = {1: "canopy-ttm-holdout:", 2: "canopy-ttm-holdout-2:", 3: "canopy-ttm-holdout-3:",
          4: "canopy-ttm-holdout-4:", 5: "canopy-ttm-holdout-5:", 6: "canopy-ttm-holdout-6:",
-         7: "canopy-ttm-holdout-7:"}
+         7: "canopy-ttm-holdout-7:", 8: "canopy-ttm-holdout-8:"}
 SECOND_FROM = 20
 # Round 4's replacements, tried in order (docs/models.md, session 10): chosen files that could
 # not be fetched and the spares that replaced them.
@@ -71,6 +76,14 @@ ROUND5_TRIED = {
 # Round 6's replacement (docs/models.md, "Hold-out #6 (session 11): drawn"): the chosen file
 # that could not be fetched (no refs/pull) and the spare that replaced it.
 ROUND6_TRIED = {"progit@progit.csv", "errbit@errbit.csv"}
+# Round 7's replacements (docs/models.md, "Hold-out #7 (session 11): drawn"): the chosen files
+# that could not be fetched and every spare tried in their place, fetchable or not.
+ROUND7_TRIED = {
+    "mozilla@bedrock.csv", "Theano@Theano.csv", "facebook@tornado.csv",
+    "statsmodels@statsmodels.csv", "c00w@bitHopper.csv", "leapcode@bitmask_client.csv",
+    "AppScale@appscale-tools.csv", "leapcode@leap_client.csv", "mozilla@firefox-flicks.csv",
+    "qiime@qiime.csv", "caktus@django-timepiece.csv", "wajam@nrv.csv", "scala-ide@scala-ide.csv",
+}
 
 
 def summary(path):
@@ -125,6 +138,8 @@ def later_round(strata, k, spare=0):
         used |= ROUND5_TRIED
     if k > 6:
         used |= ROUND6_TRIED
+    if k > 7:
+        used |= ROUND7_TRIED
     out = []
     for (lang, band) in sorted(strata):
         rest = ranked([r for r in strata[(lang, band)] if r[0] not in used], SALTS[k])
@@ -143,10 +158,10 @@ def main(args):
         chosen = round1(strata)
     elif k in ("2", "3"):
         chosen = later_round(strata, int(k))
-    elif k in ("4", "5", "6", "7"):
+    elif k in ("4", "5", "6", "7", "8"):
         chosen = later_round(strata, int(k), spare)
     else:
-        sys.exit(f"--round must be 1 to 7, not {k!r}")
+        sys.exit(f"--round must be 1 to 8, not {k!r}")
     print("role\tlanguage\tband\tfile\tPRs\tmerged")
     for role, lang, band, row in chosen:
         print(f"{role}\t{lang}\t{band}\t{row[0]}\t{row[1]}\t{row[2]}")
