@@ -37,11 +37,8 @@ fn synthetic(n: usize) -> Vec<PrRecord> {
 
 fn bench(c: &mut Criterion) {
     let records = synthetic(100_000);
-    // As the bot trains: the median blended with the shipped cross-repository model.
-    let cfg = TrainConfig {
-        global: Some(canopy_models::ttm::global::shipped().clone()),
-        ..TrainConfig::default()
-    };
+    // As the bot trains (the repository's own model alone).
+    let cfg = TrainConfig::default();
     let scope = || Scope::Repository {
         repo: "bench/repo".into(),
     };

@@ -254,17 +254,20 @@ fn a_history_with_sizes_at_opening_puts_them_in_the_headline() {
         assert!(text.contains(goal), "{goal}: {text}");
     }
     assert!(text.contains("What the comment showed"), "{text}");
-    // Blended with the shipped cross-repository model by default (this invented history is
-    // not one it learned from); `--no-global` leaves it out.
-    assert_eq!(r["global"]["in_sample"], false, "{r}");
-    assert!(r["global"]["histories"].as_u64().unwrap() >= 40, "{r}");
+    // The repository's own model alone by default, as the bot predicts; `--global` blends
+    // with the shipped cross-repository model (this invented history is not one it learned
+    // from).
+    assert!(r["global"].is_null(), "{r}");
+    assert!(!text.contains("cross-repository model"), "{text}");
+    let blended = eval_json(&data, &["--global"]);
+    assert_eq!(blended["global"]["in_sample"], false, "{blended}");
+    assert!(blended["global"]["histories"].as_u64().unwrap() >= 40);
+    assert_ne!(blended["log_mae"], r["log_mae"]);
+    let text = eval_out(&data, "md", &["--global"]);
     assert!(
         text.contains("blended (50%) with Canopy's cross-repository model"),
         "{text}"
     );
-    let own = eval_json(&data, &["--no-global"]);
-    assert!(own["global"].is_null(), "{own}");
-    assert_ne!(own["log_mae"], r["log_mae"]);
 }
 
 /// The keys scripts depend on (issue 17's interface), computed walk-forward.

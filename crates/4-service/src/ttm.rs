@@ -97,11 +97,9 @@ pub fn train_all(
     now: DateTime<Utc>,
 ) -> Result<Vec<Trained>, StoreError> {
     let all = history_records(store)?;
-    // The repository's own model, its median blended with the shipped cross-repository one.
-    let cfg = TrainConfig {
-        global: Some(canopy_models::ttm::global::shipped().clone()),
-        ..TrainConfig::default()
-    };
+    // The repository's own model alone: blending its median with the shipped cross-repository
+    // model was withdrawn after hold-out #8 (docs/models.md, session 11).
+    let cfg = TrainConfig::default();
     let mut out = Vec::new();
     for repo in store.repos()? {
         if !all.iter().any(|x| x.repo == repo) {

@@ -100,16 +100,14 @@ fn merges_move_the_stored_state_and_a_restarted_reactor_continues() {
     let (_dir, store, now) = with_history();
     let trained = crate::ttm::train_all(&store, 100, now).unwrap();
     assert!(trained.iter().all(|t| t.outcome.is_ok()));
-    // The bot's models blend their median with the shipped cross-repository model, and the
-    // stored model keeps it.
+    // The bot's models are the repositories' own (the blend with the cross-repository model
+    // was withdrawn), stored and loaded back as trained.
     for t in &trained {
         let model = t.outcome.as_ref().unwrap();
-        assert_eq!(
-            model.global.as_ref(),
-            Some(canopy_models::ttm::global::shipped())
-        );
+        assert_eq!(model.global, None);
         let stored = crate::ttm::load_model(&store, &t.repo).unwrap().unwrap();
-        assert_eq!(stored.global, model.global);
+        assert_eq!(stored.global, None);
+        assert_eq!(stored.n_merged, model.n_merged);
     }
 
     // A large change opens: the model has clearly beaten the running median on its

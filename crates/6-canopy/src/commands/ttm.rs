@@ -86,11 +86,12 @@ pub struct EvalArgs {
     /// null in the JSON report).
     #[arg(long)]
     pub headline_only: bool,
-    /// Leave out the shipped cross-repository model: the median is the repository's own model
-    /// alone (by default it is blended with the cross-repository one, as the bot does). Its
-    /// training histories (`models/src/ttm/GLOBAL.md`) should not be evaluated with it.
+    /// Blend the median with the shipped cross-repository model (an evaluation option: the bot
+    /// predicts with the repository's own model alone; the blend was withdrawn after it lost
+    /// on a hold-out, docs/models.md). Its training histories (`models/src/ttm/GLOBAL.md`)
+    /// give in-sample figures with it.
     #[arg(long)]
-    pub no_global: bool,
+    pub global: bool,
 }
 
 /// Arguments of `canopy ttm train`.
@@ -162,7 +163,7 @@ fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
         a.pool_weight
     );
     cfg.train.pool_weight = a.pool_weight;
-    if !a.no_global {
+    if a.global {
         cfg.train.global = Some(canopy_models::ttm::global::shipped().clone());
     }
     let pool = read_pool(&a.pool, a.pool_list.as_deref())?;
@@ -173,7 +174,7 @@ fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
         let (report, _) = evaluate_with_pool(&recs, &pool, &cfg)
             .with_context(|| format!("evaluating {}", path.display()))?;
         if report.global.as_ref().is_some_and(|g| g.in_sample) {
-            tracing::warn!(file = %path.display(), "this history is one the shipped cross-repository model learned from: its figures are in-sample (--no-global leaves the model out)");
+            tracing::warn!(file = %path.display(), "this history is one the shipped cross-repository model learned from: its figures are in-sample (leave out --global)");
         }
         match a.format {
             ReportFormat::Json => writeln!(out, "{}", serde_json::to_string(&report)?)?,
@@ -308,7 +309,7 @@ fn markdown(path: &Path, r: &EvalReport) -> String {
             g.changes,
             g.histories,
             if g.in_sample {
-                " — **this history is one of them, so these figures are in-sample** (`--no-global` leaves it out)"
+                 " — **this history is one of them, so these figures are in-sample**"
             } else {
                 ""
             }
