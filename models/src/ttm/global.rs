@@ -2,9 +2,11 @@
 //! running median, learned once from many public repositories' histories and shipped with
 //! Canopy (`models/src/ttm/global.json`, notes in `GLOBAL.md`). A repository's own model has a few
 //! hundred merges to learn from; this one has tens of thousands, so it knows the general
-//! effects (size, a first-time author, the pace) that a small history cannot show. The median the
-//! bot predicts is the mean, on the ln(1 + hours) scale, of the repository's own model and this
-//! model's estimate, weighted by [`GlobalModel::weight`] (docs/models.md, session 11).
+//! effects (size, a first-time author, the pace) that a small history cannot show. Blended into a
+//! repository's median (the mean, on the ln(1 + hours) scale, of the own model's and this
+//! model's estimate, weighted by [`GlobalModel::weight`]) it won on one hold-out and lost on the
+//! next, so the bot does not use it: it is an evaluation option (`canopy ttm eval --global`;
+//! docs/models.md, session 11).
 
 use std::sync::LazyLock;
 

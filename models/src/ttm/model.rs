@@ -90,8 +90,8 @@ pub struct TrainConfig {
     #[serde(default = "one")]
     pub pool_weight: f64,
     /// The cross-repository model the predicted median is blended with (`global`); `None`:
-    /// the repository's own model alone. Not part of a configuration file: the bot passes the
-    /// shipped one.
+    /// the repository's own model alone, as the bot trains. Not part of a configuration file;
+    /// set by `canopy ttm eval --global`.
     #[serde(skip)]
     pub global: Option<GlobalModel>,
 }
