@@ -586,7 +586,9 @@ impl TtmModel {
         }
         phi[group_of(idx::RECENT_MEDIAN)] += self.offset(&x) - self.offset(&b);
         // Blended with the cross-repository model when both changes have a running median
-        // (Shapley values are linear: each part's, weighted).
+        // (Shapley values are linear: each part's, weighted). A baseline without one (a model
+        // trained on fewer merges than have a running median: never in practice) explains the
+        // own model alone, and then `prediction_log` is the own model's, not `raw().mid`.
         let global = self
             .global
             .as_ref()
