@@ -8,7 +8,8 @@
 use canopy_models::gbt::Params;
 use canopy_models::ttm::PrRecord;
 use canopy_models::ttm::global::GlobalModel;
-use canopy_models::ttm::gousios::{FINAL_SIZE, GousiosRow, records};
+use canopy_models::ttm::gousios::{GousiosRow, records};
+use canopy_models::ttm::walk::{SizeFeatures, leak_free};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -19,14 +20,7 @@ fn read_at_open(path: &str) -> Res<Vec<PrRecord>> {
         .deserialize()
         .collect::<Result<_, _>>()
         .map_err(|e| format!("{path}: {e}"))?;
-    let mut out = records(&rows);
-    for r in &mut out {
-        let open = r.size_at_open.unwrap_or([f64::NAN; 5]);
-        for (&k, v) in FINAL_SIZE.iter().zip(open) {
-            r.features.0[k] = v;
-        }
-    }
-    Ok(out)
+    Ok(leak_free(&records(&rows), SizeFeatures::AtOpen))
 }
 
 fn main() -> Res<()> {

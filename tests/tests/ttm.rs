@@ -119,6 +119,15 @@ fn a_replayed_pull_request_gets_a_time_to_merge_section_with_reasons() {
     );
 }
 
+/// [`write_gousios`] into a fresh directory as `name`: the directory (kept while it lives) and
+/// the file's path.
+fn gousios_history(name: &str, at_open: bool) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join(name);
+    write_gousios(&data, at_open);
+    (dir, data)
+}
+
 /// A PR history in the Gousios columns: 400 PRs a day apart whose time to merge grows with their
 /// size, by requesters of different pace; every tenth is closed unmerged. With `at_open`, the
 /// file also has the size at opening (half the final lines, one file; unknown for every seventh
@@ -165,9 +174,7 @@ fn write_gousios(path: &std::path::Path, at_open: bool) {
 
 #[test]
 fn the_walk_forward_evaluation_keeps_its_json_interface() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("gousios2014_o@r.csv");
-    write_gousios(&data, false);
+    let (_dir, data) = gousios_history("gousios2014_o@r.csv", false);
     let r = eval_json(&data, &[]);
     has_the_interface_keys(&r);
     // The first 80% of changes hold 288 merged ones; the last few merged after the test window
@@ -219,9 +226,7 @@ fn the_walk_forward_evaluation_keeps_its_json_interface() {
 
 #[test]
 fn a_history_with_sizes_at_opening_puts_them_in_the_headline() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("gousios2014_o@r.csv");
-    write_gousios(&data, true);
+    let (_dir, data) = gousios_history("gousios2014_o@r.csv", true);
     let r = eval_json(&data, &[]);
     has_the_interface_keys(&r);
     assert_eq!(r["size_features"], "at_open");
@@ -336,9 +341,7 @@ fn has_intervals(f: &Value) {
 
 #[test]
 fn a_pool_of_other_histories_is_reported_and_headline_only_skips_the_other_walks() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("o@r.csv");
-    write_gousios(&data, true);
+    let (dir, data) = gousios_history("o@r.csv", true);
     let text = std::fs::read_to_string(&data).unwrap();
     let (p, q) = (dir.path().join("o@p.csv"), dir.path().join("o@q.csv"));
     std::fs::write(&p, text.replace(",o/r,", ",o/p,")).unwrap();

@@ -366,16 +366,13 @@ fn calibrate(
     for r in cal_rows {
         let (row, t, o) = (&r.features.0, truth(r), target.offset(r));
         scores.push((o + lo.predict(row) - t, t - o - hi.predict(row)));
-        let m = blended(cfg.global.as_ref(), o + mid.predict(row), &r.features.0);
-        medians.push((m, t));
+        let median = blended(cfg.global.as_ref(), o + mid.predict(row), &r.features.0);
+        medians.push((median, t));
         if let Some(m) = running
             .get(r.repo.as_str())
             .and_then(|rm| rm.median_at(r.created_at))
         {
-            evidence.push((
-                (medians[medians.len() - 1].0 - t).abs(),
-                (to_log(m) - t).abs(),
-            ));
+            evidence.push(((median - t).abs(), (to_log(m) - t).abs()));
         }
     }
     let keep = evidence.len().saturating_sub(super::fallback::WINDOW);
@@ -589,10 +586,11 @@ impl TtmModel {
         // (Shapley values are linear: each part's, weighted). A baseline without one (a model
         // trained on fewer merges than have a running median: never in practice) explains the
         // own model alone, and then `prediction_log` is the own model's, not `raw().mid`.
+        let with_pace = |v: &[f64; N]| !v[idx::RECENT_MEDIAN].is_nan();
         let global = self
             .global
             .as_ref()
-            .filter(|g| g.estimate(&x).is_some() && g.estimate(&b).is_some());
+            .filter(|_| with_pace(&x) && with_pace(&b));
         let (base_log, prediction_log) = match global {
             Some(g) => {
                 let w = g.weight;

@@ -321,7 +321,7 @@ fn headline_size(records: &[PrRecord]) -> SizeFeatures {
 }
 
 /// The records with `size` in the final-size features' places (never the final totals).
-fn leak_free(records: &[PrRecord], size: SizeFeatures) -> Vec<PrRecord> {
+pub fn leak_free(records: &[PrRecord], size: SizeFeatures) -> Vec<PrRecord> {
     let mut out = records.to_vec();
     for r in &mut out {
         let values = match (size, r.size_at_open) {
