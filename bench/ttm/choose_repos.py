@@ -40,9 +40,15 @@ development; the same rule as round 7 with sha256("canopy-ttm-holdout-8:" + file
 every file rounds 1-7 chose, minus ROUND4_TRIED, ROUND5_TRIED, ROUND6_TRIED and ROUND7_TRIED
 (round 7's chosen files that could not be fetched and every spare tried as their replacement,
 fetchable or not).
+Round 9 (2026-12-02, session 12, `--round 9`): hold-out #8 had been read once, so it joined
+development; the same rule as round 8 with sha256("canopy-ttm-holdout-9:" + file name), minus
+every file rounds 1-8 chose, minus ROUND4_TRIED ... ROUND8_TRIED (round 8's chosen files that
+could not be fetched and every spare tried as their replacement), and it takes THREE files per
+stratum (the first three in order) rather than one or two, so that the pooled figure rests on
+about twice as many test merges.
 Nothing about the outcome is looked at in any round.
 
-Usage: python3 bench/ttm/choose_repos.py DATA_DIR [--round 2|3|4|5|6|7|8] [--spare N]   (the pullreqs data/ folder)
+Usage: python3 bench/ttm/choose_repos.py DATA_DIR [--round 2|3|4|5|6|7|8|9] [--spare N]   (the pullreqs data/ folder)
 """
 import csv
 import hashlib
@@ -54,7 +60,8 @@ DEV = {"rails@rails.csv", "scala@scala.csv", "sympy@sympy.csv", "ipython@ipython
 BANDS = [("small", 250, 600), ("medium", 600, 1500), ("large", 1500, 10**9)]
 SALTS = {1: "canopy-ttm-holdout:", 2: "canopy-ttm-holdout-2:", 3: "canopy-ttm-holdout-3:",
          4: "canopy-ttm-holdout-4:", 5: "canopy-ttm-holdout-5:", 6: "canopy-ttm-holdout-6:",
-         7: "canopy-ttm-holdout-7:", 8: "canopy-ttm-holdout-8:"}
+         7: "canopy-ttm-holdout-7:", 8: "canopy-ttm-holdout-8:", 9: "canopy-ttm-holdout-9:"}
+TAKE9 = 3  # round 9 takes the first three files of every stratum
 SECOND_FROM = 20
 # Round 4's replacements, tried in order (docs/models.md, session 10): chosen files that could
 # not be fetched and the spares that replaced them.
@@ -83,6 +90,12 @@ ROUND7_TRIED = {
     "statsmodels@statsmodels.csv", "c00w@bitHopper.csv", "leapcode@bitmask_client.csv",
     "AppScale@appscale-tools.csv", "leapcode@leap_client.csv", "mozilla@firefox-flicks.csv",
     "qiime@qiime.csv", "caktus@django-timepiece.csv", "wajam@nrv.csv", "scala-ide@scala-ide.csv",
+}
+# Round 8's replacements (docs/models.md, "Hold-out #8 (session 11): drawn"): the chosen files
+# that could not be fetched and every spare tried in their place, fetchable or not.
+ROUND8_TRIED = {
+    "SpoutDev@Spout.csv", "Governance@s-ramp.csv", "okfn@ckan.csv", "gem@oq-engine.csv",
+    "cakephp@docs.csv", "elaird@ra1stats.csv", "Bitmessage@PyBitmessage.csv",
 }
 
 
@@ -140,10 +153,12 @@ def later_round(strata, k, spare=0):
         used |= ROUND6_TRIED
     if k > 7:
         used |= ROUND7_TRIED
+    if k > 8:
+        used |= ROUND8_TRIED
     out = []
     for (lang, band) in sorted(strata):
         rest = ranked([r for r in strata[(lang, band)] if r[0] not in used], SALTS[k])
-        take = 2 if len(rest) >= SECOND_FROM else 1
+        take = TAKE9 if k >= 9 else 2 if len(rest) >= SECOND_FROM else 1
         out.extend((f"holdout{k}", lang, band, row) for row in rest[:take])
         out.extend((f"spare{k}", lang, band, row) for row in rest[take:take + spare])
     return out
@@ -158,10 +173,10 @@ def main(args):
         chosen = round1(strata)
     elif k in ("2", "3"):
         chosen = later_round(strata, int(k))
-    elif k in ("4", "5", "6", "7", "8"):
+    elif k in ("4", "5", "6", "7", "8", "9"):
         chosen = later_round(strata, int(k), spare)
     else:
-        sys.exit(f"--round must be 1 to 8, not {k!r}")
+        sys.exit(f"--round must be 1 to 9, not {k!r}")
     print("role\tlanguage\tband\tfile\tPRs\tmerged")
     for role, lang, band, row in chosen:
         print(f"{role}\t{lang}\t{band}\t{row[0]}\t{row[1]}\t{row[2]}")
