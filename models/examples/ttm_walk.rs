@@ -2,7 +2,7 @@
 //! from the command line, one JSON line of figures per file (tuning runs; the product command is
 //! `canopy ttm eval`). Run: `cargo run --release -p canopy-models --example ttm_walk -- FILES…
 //! [--trees N] [--depth N] [--lr X] [--min-leaf N] [--cal X] [--relative] [--gamma X] [--global]
-//! [--weeks X] [--bucket head|mapped|median|likely] [--no-head] [--head-weight X] [--with-size]
+//! [--model-weight W] [--weeks X] [--bucket head|mapped|median|likely] [--no-head] [--head-weight X] [--with-size]
 //! [--dump DIR] [--report [--pool-list LIST] [--headline-only]]`. Without `--with-size` the walk
 //! is the headline's: with the size at opening when the file has the `*_at_open` columns, else
 //! without size features; `--dump` writes that walk's rows. `--pool-list` (with `--report`) pools
@@ -65,6 +65,7 @@ fn parse_args() -> Res<Args> {
                 cfg.train.global = Some(canopy_models::ttm::global::shipped().clone());
             }
             "--gamma" => cfg.gamma = val()?.parse()?,
+            "--model-weight" => cfg.train.model_weight = val()?.parse()?,
             "--weeks" => cfg.retrain_every = (val()?.parse::<f64>()? * 7.0 * 86_400.0) as i64,
             "--bucket" => cfg.bucket_rule = bucket_rule(&val()?),
             "--with-size" => a.with_size = true,

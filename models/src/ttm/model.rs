@@ -19,7 +19,11 @@ use super::running_median::RunningMedian;
 use crate::gbt::{self, Gbt, Loss, Params, quantile};
 
 /// Format version of serialised models.
-pub const MODEL_VERSION: u32 = 4;
+pub const MODEL_VERSION: u32 = 5;
+
+/// Default of [`TrainConfig::model_weight`]: the estimated median is 0.7 × the model's own plus
+/// 0.3 × the running median's (chosen on the development repositories, docs/models.md).
+pub const MODEL_WEIGHT: f64 = 0.7;
 
 /// Why a model could not be trained.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -94,6 +98,15 @@ pub struct TrainConfig {
     /// set by `canopy ttm eval --global`.
     #[serde(skip)]
     pub global: Option<GlobalModel>,
+    /// Weight of the model's own median in the estimate, ln(1 + hours); the rest goes to the
+    /// running median of the change's repository (1: the model alone). Shrinking towards the
+    /// running median keeps a noisy model from straying far from the bar it must clear.
+    #[serde(default = "model_weight")]
+    pub model_weight: f64,
+}
+
+fn model_weight() -> f64 {
+    MODEL_WEIGHT
 }
 
 fn one() -> f64 {
@@ -125,6 +138,7 @@ impl Default for TrainConfig {
             head_class_weight: 0.0,
             pool_weight: 1.0,
             global: None,
+            model_weight: MODEL_WEIGHT,
         }
     }
 }
@@ -177,6 +191,9 @@ pub struct TtmModel {
     /// The cross-repository model its median is blended with (`TrainConfig::global`).
     #[serde(default)]
     pub global: Option<GlobalModel>,
+    /// Weight of its own median against the running median's (`TrainConfig::model_weight`).
+    #[serde(default = "one")]
+    pub model_weight: f64,
 }
 
 /// A prediction.
@@ -366,7 +383,12 @@ fn calibrate(
     for r in cal_rows {
         let (row, t, o) = (&r.features.0, truth(r), target.offset(r));
         scores.push((o + lo.predict(row) - t, t - o - hi.predict(row)));
-        let median = blended(cfg.global.as_ref(), o + mid.predict(row), &r.features.0);
+        let median = blended(
+            cfg.model_weight,
+            cfg.global.as_ref(),
+            o + mid.predict(row),
+            &r.features.0,
+        );
         medians.push((median, t));
         if let Some(m) = running
             .get(r.repo.as_str())
@@ -392,10 +414,22 @@ fn calibrate(
     }
 }
 
-/// `own` (a median of ln(1 + hours)) blended with the cross-repository model's estimate for
-/// `x`, when there is one.
-fn blended(global: Option<&GlobalModel>, own: f64, x: &[f64; N]) -> f64 {
+/// `own` (a median of ln(1 + hours)) shrunk towards the running median of `x` by `weight`
+/// (when it has one), then blended with the cross-repository model's estimate, when there is
+/// one.
+fn blended(weight: f64, global: Option<&GlobalModel>, own: f64, x: &[f64; N]) -> f64 {
+    let own = shrunk(weight, own, x);
     global.map_or(own, |g| g.blend(own, x))
+}
+
+/// `weight` × `own` + (1 − `weight`) × the running median of `x`; `own` without one.
+fn shrunk(weight: f64, own: f64, x: &[f64; N]) -> f64 {
+    let m = x[idx::RECENT_MEDIAN];
+    if m.is_nan() {
+        own
+    } else {
+        weight * own + (1.0 - weight) * m
+    }
 }
 
 /// The merged-within-30-days classifier, on the changes opened at least 30 days before
@@ -501,6 +535,7 @@ impl TtmModel {
             scope,
             trained_through: through,
             global: cfg.global.clone(),
+            model_weight: cfg.model_weight,
         })
     }
 
@@ -515,7 +550,7 @@ impl TtmModel {
         let own = o + self.q50.predict(x);
         RawQuantiles {
             lo: o + self.q10.predict(x),
-            mid: blended(self.global.as_ref(), own, x),
+            mid: blended(self.model_weight, self.global.as_ref(), own, x),
             hi: o + self.q90.predict(x),
         }
     }
@@ -582,15 +617,26 @@ impl TtmModel {
             tree.shapley_against(&x, &b, &group_of, &mut phi);
         }
         phi[group_of(idx::RECENT_MEDIAN)] += self.offset(&x) - self.offset(&b);
-        // Blended with the cross-repository model when both changes have a running median
-        // (Shapley values are linear: each part's, weighted). A baseline without one (a model
-        // trained on fewer merges than have a running median: never in practice) explains the
-        // own model alone, and then `prediction_log` is the own model's, not `raw().mid`.
+        // Shrunk towards the running median, then blended with the cross-repository model,
+        // when both changes have a running median (Shapley values are linear: each part's,
+        // weighted; the running median's whole goes to its group). A baseline without one (a
+        // model trained on fewer merges than have a running median: never in practice)
+        // explains the own model alone, and then `prediction_log` is the own model's, not
+        // `raw().mid`.
         let with_pace = |v: &[f64; N]| !v[idx::RECENT_MEDIAN].is_nan();
-        let global = self
-            .global
-            .as_ref()
-            .filter(|_| with_pace(&x) && with_pace(&b));
+        let both = with_pace(&x) && with_pace(&b);
+        let (own_base, own_prediction) = if both {
+            let w = self.model_weight;
+            for p in phi.iter_mut() {
+                *p *= w;
+            }
+            phi[group_of(idx::RECENT_MEDIAN)] +=
+                (1.0 - w) * (x[idx::RECENT_MEDIAN] - b[idx::RECENT_MEDIAN]);
+            (shrunk(w, own_base, &b), shrunk(w, own_prediction, &x))
+        } else {
+            (own_base, own_prediction)
+        };
+        let global = self.global.as_ref().filter(|_| both);
         let (base_log, prediction_log) = match global {
             Some(g) => {
                 let w = g.weight;
@@ -748,6 +794,67 @@ mod tests {
         }
         // The fallback's first evidence scores the blended median, not the own one.
         assert_ne!(model.evidence, alone.evidence);
+    }
+
+    #[test]
+    fn the_median_is_shrunk_towards_the_running_median_and_explained_exactly() {
+        let mut records = synthetic(1500, 41);
+        for (i, r) in records.iter_mut().enumerate() {
+            r.features.0[idx::RECENT_MEDIAN] = 2.0 + (i % 5) as f64 * 0.2;
+        }
+        let model = TtmModel::train(&records, repo_scope(), &TrainConfig::default()).unwrap();
+        let alone = TtmModel::train(
+            &records,
+            repo_scope(),
+            &TrainConfig {
+                model_weight: 1.0,
+                ..TrainConfig::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(model.model_weight, MODEL_WEIGHT);
+        // The same trees; only the estimate is shrunk.
+        assert_eq!(model.q50, alone.q50);
+        let mut big = model.baseline;
+        big.0[idx::LINES] = 2000f64.ln_1p();
+        big.0[idx::RECENT_MEDIAN] = 1.1;
+        let (own, m) = (alone.raw(&big).mid, big.0[idx::RECENT_MEDIAN]);
+        let expected = MODEL_WEIGHT * own + (1.0 - MODEL_WEIGHT) * m;
+        assert!((model.raw(&big).mid - expected).abs() < 1e-9);
+        assert!(
+            model.raw(&big).mid < own,
+            "pulled towards the lower running median"
+        );
+        // Without a running median, the model alone.
+        let mut fresh = big;
+        fresh.0[idx::RECENT_MEDIAN] = f64::NAN;
+        assert_eq!(model.raw(&fresh).mid, alone.raw(&fresh).mid);
+        // Exact Shapley values of the shrunk median, against brute force.
+        let e = model.explain(&big);
+        assert!((e.prediction_log - model.raw(&big).mid).abs() < 1e-9);
+        let (b, x) = (model.baseline.0, big.0);
+        let value = |mask: u32| {
+            let mut row = b;
+            for (gi, (_, feats)) in GROUPS.iter().enumerate() {
+                if mask & (1 << gi) != 0 {
+                    for &f in *feats {
+                        row[f] = x[f];
+                    }
+                }
+            }
+            model.raw(&TtmFeatures(row)).mid
+        };
+        let brute = crate::shapley::shapley(GROUPS.len(), value).unwrap();
+        for c in &e.contributions {
+            assert!((c.log_effect - brute[c.group]).abs() < 1e-9, "{}", c.name);
+        }
+        // The running median's part names the pace group and pulls down.
+        let pace = e
+            .contributions
+            .iter()
+            .find(|c| c.group == group_of(idx::RECENT_MEDIAN))
+            .unwrap();
+        assert!(pace.log_effect < 0.0);
     }
 
     #[test]

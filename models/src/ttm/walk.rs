@@ -191,6 +191,8 @@ pub struct EvalReport {
     pub pool: Option<PoolInfo>,
     /// The cross-repository model the median was blended with (`None`: the own model alone).
     pub global: Option<GlobalInfo>,
+    /// Weight of the model's own median against the running median's (1: the model alone).
+    pub model_weight: f64,
 }
 
 /// What the median was blended with (`global` of the report).
@@ -428,6 +430,7 @@ pub fn evaluate_with_pool(
         log_mae_without_size: without_size.as_ref().map(|f| f.log_mae),
         without_size,
         global: cfg.train.global.as_ref().map(|g| GlobalInfo::of(g, &repos)),
+        model_weight: cfg.train.model_weight,
         repos,
         pool: PoolInfo::of(&pool, split_at),
     };

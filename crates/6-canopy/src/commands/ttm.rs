@@ -92,6 +92,10 @@ pub struct EvalArgs {
     /// give in-sample figures with it.
     #[arg(long)]
     pub global: bool,
+    /// Weight of the model's own median in the estimate; the rest goes to the repository's
+    /// running median (1: the model alone, as before session 12).
+    #[arg(long, value_name = "W", default_value_t = TrainConfig::default().model_weight)]
+    pub model_weight: f64,
 }
 
 /// Arguments of `canopy ttm train`.
@@ -163,6 +167,12 @@ fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
         a.pool_weight
     );
     cfg.train.pool_weight = a.pool_weight;
+    anyhow::ensure!(
+        (0.0..=1.0).contains(&a.model_weight),
+        "--model-weight must be between 0 and 1, not {}",
+        a.model_weight
+    );
+    cfg.train.model_weight = a.model_weight;
     if a.global {
         cfg.train.global = Some(canopy_models::ttm::global::shipped().clone());
     }
