@@ -90,12 +90,23 @@ def branch_chains(gitdir):
     return chains
 
 
+def timed(line):
+    """(time, sha) from a "TIME SHA" line, or None when git printed no time (a commit with a
+    malformed date, e.g. the time zone "--700": it cannot be placed in time, so it is left
+    out)."""
+    parts = line.split()
+    if len(parts) != 2 or not parts[0].isdigit():
+        return None
+    return int(parts[0]), parts[1]
+
+
 def first_parent_chain(gitdir, branch):
     """[(commit time, sha)] of the default branch's first-parent chain, oldest first."""
     rows = []
     for line in git(gitdir, "log", "--first-parent", "--format=%ct %H", branch).splitlines():
-        t, sha = line.split()
-        rows.append((int(t), sha))
+        parsed = timed(line)
+        if parsed:
+            rows.append(parsed)
     rows.reverse()
     return rows
 
@@ -108,9 +119,8 @@ def file_history(gitdir, branch):
     for line in git(gitdir, "log", "--no-renames", "--format=@%ct %H", "--name-only",
                     branch).splitlines():
         if line.startswith("@"):
-            a, b = line[1:].split()
-            t, sha = int(a), b
-        elif line:
+            t, sha = timed(line[1:]) or (None, None)
+        elif line and t is not None:
             times.setdefault(line, []).append(t)
             shas.setdefault(line, []).append(sha)
     for path in times:
@@ -230,8 +240,9 @@ def main(csv_path, gitdir, out_path):
                            "--not", *bases, *extra)
             except subprocess.CalledProcessError:
                 continue
-            commits = [(int(at), sha) for sha, at in
-                       (ln.split() for ln in text.splitlines() if ln)]
+            commits = [(at, sha) for at, sha in
+                       (timed(" ".join(reversed(ln.split()))) or (None, None)
+                        for ln in text.splitlines() if ln) if at is not None]
             if commits:
                 break
         if 0 < len(commits) <= MAX_COMMITS:
