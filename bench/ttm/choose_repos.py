@@ -97,6 +97,15 @@ ROUND8_TRIED = {
     "SpoutDev@Spout.csv", "Governance@s-ramp.csv", "okfn@ckan.csv", "gem@oq-engine.csv",
     "cakephp@docs.csv", "elaird@ra1stats.csv", "Bitmessage@PyBitmessage.csv",
 }
+# Round 9's replacements (docs/models.md, "Hold-out #9 (session 12): drawn"): every spare tried
+# in place of a chosen file, fetchable or not (the chosen files themselves are round 9's).
+ROUND9_TRIED = {
+    "infinispan@infinispan.csv", "sonatype@nexus.csv", "openengsb@openengsb-framework.csv",
+    "gkhachik@katello-api.csv", "hibernate@hibernate-search.csv", "ninja-ide@ninja-ide.csv",
+    "OpenMDAO@OpenMDAO-Framework.csv", "learningequality@ka-lite.csv", "flavour@eden.csv",
+    "SciTools@iris.csv", "loomio@loomio.csv", "otwcode@otwarchive.csv",
+    "alphagov@smart-answers.csv",
+}
 
 
 def summary(path):
@@ -155,6 +164,8 @@ def later_round(strata, k, spare=0):
         used |= ROUND7_TRIED
     if k > 8:
         used |= ROUND8_TRIED
+    if k > 9:
+        used |= ROUND9_TRIED
     out = []
     for (lang, band) in sorted(strata):
         rest = ranked([r for r in strata[(lang, band)] if r[0] not in used], SALTS[k])
