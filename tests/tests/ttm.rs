@@ -264,6 +264,33 @@ fn a_history_with_sizes_at_opening_puts_them_in_the_headline() {
     // from).
     assert!(r["global"].is_null(), "{r}");
     assert!(!text.contains("cross-repository model"), "{text}");
+    // The estimate is shrunk towards the running median by default, as the bot shows it;
+    // `--model-weight 1` is the model alone, and a weight outside 0..=1 is refused.
+    assert_eq!(r["model_weight"].as_f64(), Some(0.7), "{r}");
+    assert!(
+        text.contains("The estimate is 70% the model's median"),
+        "{text}"
+    );
+    let alone = eval_json(&data, &["--model-weight", "1"]);
+    assert_eq!(alone["model_weight"].as_f64(), Some(1.0), "{alone}");
+    assert_ne!(alone["log_mae"], r["log_mae"]);
+    let bad = run_canopy(
+        BIN,
+        &[
+            "ttm",
+            "eval",
+            "--data",
+            data.to_str().unwrap(),
+            "--model-weight",
+            "1.5",
+        ],
+    );
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("--model-weight must be between 0 and 1"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
     let blended = eval_json(&data, &["--global"]);
     assert_eq!(blended["global"]["in_sample"], false, "{blended}");
     assert!(blended["global"]["histories"].as_u64().unwrap() >= 40);

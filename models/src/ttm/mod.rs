@@ -7,6 +7,7 @@ pub mod aci;
 pub mod bucket_classifier;
 pub mod buckets;
 pub mod eval;
+pub mod explain;
 pub mod fallback;
 pub mod features;
 pub mod global;

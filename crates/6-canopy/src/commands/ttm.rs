@@ -312,6 +312,13 @@ fn markdown(path: &Path, r: &EvalReport) -> String {
         s.push_str(&rows(" (with final size)", w));
     }
     s.push_str(&goals(f));
+    if r.model_weight < 1.0 {
+        s.push_str(&format!(
+            "\nThe estimate is {:.0}% the model's median and {:.0}% the repository's running median (ln(1 + hours)), as the bot shows it; `--model-weight 1` evaluates the model alone.\n",
+            r.model_weight * 100.0,
+            (1.0 - r.model_weight) * 100.0
+        ));
+    }
     if let Some(g) = &r.global {
         s.push_str(&format!(
             "\nThe median is blended ({:.0}%) with Canopy's cross-repository model, learned from {} changes in {} public histories{}.\n",
