@@ -236,13 +236,11 @@ def main(csv_path, gitdir, out_path):
         commits = []
         for extra in ([merge_bases[number]] if number in merge_bases else []), []:
             try:
-                text = git(gitdir, "rev-list", "--format=%H %at", "--no-commit-header", head,
+                text = git(gitdir, "rev-list", "--format=%at %H", "--no-commit-header", head,
                            "--not", *bases, *extra)
             except subprocess.CalledProcessError:
                 continue
-            commits = [(at, sha) for at, sha in
-                       (timed(" ".join(reversed(ln.split()))) or (None, None)
-                        for ln in text.splitlines() if ln) if at is not None]
+            commits = [c for c in map(timed, text.splitlines()) if c]
             if commits:
                 break
         if 0 < len(commits) <= MAX_COMMITS:

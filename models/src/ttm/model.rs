@@ -2,8 +2,9 @@
 //! ln(1 + hours to merge) — optionally as the distance from the repository's running median — with
 //! conformity scores of each side of the interval from held-out calibration changes (so that an
 //! adaptive level can widen or narrow each side, `aci`), a boosted classifier for "merged within
-//! 30 days", the held-out errors of model and running median (the fallback's first evidence),
-//! and exact Shapley explanations of the median over feature groups.
+//! 30 days", and the held-out errors of model and running median (the fallback's first
+//! evidence). The median it shows is shrunk towards the running median ([`MODEL_WEIGHT`]); its
+//! exact Shapley explanation is in [`super::explain`].
 
 use std::borrow::Cow;
 
