@@ -204,23 +204,10 @@ fn the_walk_forward_evaluation_keeps_its_json_interface() {
     assert!(r["without_size"].is_null(), "{r}");
     assert!(r["log_mae_without_size"].is_null(), "{r}");
 
-    let bad = run_canopy(
-        BIN,
-        &[
-            "ttm",
-            "eval",
-            "--data",
-            data.to_str().unwrap(),
-            "--retrain-every",
-            "0",
-        ],
-    );
-    assert!(!bad.status.success());
-    assert!(
-        String::from_utf8_lossy(&bad.stderr)
-            .contains("--retrain-every must be a positive number of weeks"),
-        "{}",
-        String::from_utf8_lossy(&bad.stderr)
+    refused(
+        &data,
+        &["--retrain-every", "0"],
+        "--retrain-every must be a positive number of weeks",
     );
 }
 
@@ -274,22 +261,10 @@ fn a_history_with_sizes_at_opening_puts_them_in_the_headline() {
     let alone = eval_json(&data, &["--model-weight", "1"]);
     assert_eq!(alone["model_weight"].as_f64(), Some(1.0), "{alone}");
     assert_ne!(alone["log_mae"], r["log_mae"]);
-    let bad = run_canopy(
-        BIN,
-        &[
-            "ttm",
-            "eval",
-            "--data",
-            data.to_str().unwrap(),
-            "--model-weight",
-            "1.5",
-        ],
-    );
-    assert!(!bad.status.success());
-    assert!(
-        String::from_utf8_lossy(&bad.stderr).contains("--model-weight must be between 0 and 1"),
-        "{}",
-        String::from_utf8_lossy(&bad.stderr)
+    refused(
+        &data,
+        &["--model-weight", "1.5"],
+        "--model-weight must be between 0 and 1",
     );
     let blended = eval_json(&data, &["--global"]);
     assert_eq!(blended["global"]["in_sample"], false, "{blended}");
@@ -430,6 +405,16 @@ fn a_pool_of_other_histories_is_reported_and_headline_only_skips_the_other_walks
 
 /// The output of `canopy ttm eval --data DATA --format FORMAT` with a small model (4-weekly
 /// retraining, 20 trees) and `extra` arguments.
+/// `canopy ttm eval --data DATA EXTRA…` fails, saying `message` on stderr.
+fn refused(data: &std::path::Path, extra: &[&str], message: &str) {
+    let mut args = vec!["ttm", "eval", "--data", data.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let bad = run_canopy(BIN, &args);
+    assert!(!bad.status.success());
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains(message), "{stderr}");
+}
+
 fn eval_out(data: &std::path::Path, format: &str, extra: &[&str]) -> String {
     let path = data.to_str().unwrap();
     let mut args = vec![

@@ -657,6 +657,37 @@ mod tests {
             .collect()
     }
 
+    /// `model.explain(x)`, checked against brute-force enumeration of all 2^9 coalitions of
+    /// groups over the median the model shows (`raw().mid`): every value to 1e-9, and the
+    /// prediction it explains is that median.
+    fn explained_exactly(model: &TtmModel, x: &TtmFeatures) -> Explanation {
+        let e = model.explain(x);
+        assert!((e.prediction_log - model.raw(x).mid).abs() < 1e-9);
+        let b = model.baseline.0;
+        let value = |mask: u32| {
+            let mut row = b;
+            for (g, (_, feats)) in GROUPS.iter().enumerate() {
+                if mask & (1 << g) != 0 {
+                    for &f in *feats {
+                        row[f] = x.0[f];
+                    }
+                }
+            }
+            model.raw(&TtmFeatures(row)).mid
+        };
+        let brute = crate::shapley::shapley(GROUPS.len(), value).unwrap();
+        for c in &e.contributions {
+            assert!(
+                (c.log_effect - brute[c.group]).abs() < 1e-9,
+                "{}: {} vs {}",
+                c.name,
+                c.log_effect,
+                brute[c.group]
+            );
+        }
+        e
+    }
+
     #[test]
     fn a_blended_median_is_explained_exactly_and_its_evidence_is_the_blend() {
         // Synthetic changes with a running median (pace) known at opening.
@@ -689,24 +720,7 @@ mod tests {
         fresh.0[idx::RECENT_MEDIAN] = f64::NAN;
         assert_eq!(model.raw(&fresh).mid, alone.raw(&fresh).mid);
         // The explanation is exact against brute force over the blended median.
-        let e = model.explain(&big);
-        assert!((e.prediction_log - model.raw(&big).mid).abs() < 1e-9);
-        let (b, x) = (model.baseline.0, big.0);
-        let value = |mask: u32| {
-            let mut row = b;
-            for (gi, (_, feats)) in GROUPS.iter().enumerate() {
-                if mask & (1 << gi) != 0 {
-                    for &f in *feats {
-                        row[f] = x[f];
-                    }
-                }
-            }
-            model.raw(&TtmFeatures(row)).mid
-        };
-        let brute = crate::shapley::shapley(GROUPS.len(), value).unwrap();
-        for c in &e.contributions {
-            assert!((c.log_effect - brute[c.group]).abs() < 1e-9, "{}", c.name);
-        }
+        let e = explained_exactly(&model, &big);
         // The fallback's first evidence scores the blended median, not the own one.
         assert_ne!(model.evidence, alone.evidence);
     }
@@ -745,24 +759,7 @@ mod tests {
         fresh.0[idx::RECENT_MEDIAN] = f64::NAN;
         assert_eq!(model.raw(&fresh).mid, alone.raw(&fresh).mid);
         // Exact Shapley values of the shrunk median, against brute force.
-        let e = model.explain(&big);
-        assert!((e.prediction_log - model.raw(&big).mid).abs() < 1e-9);
-        let (b, x) = (model.baseline.0, big.0);
-        let value = |mask: u32| {
-            let mut row = b;
-            for (gi, (_, feats)) in GROUPS.iter().enumerate() {
-                if mask & (1 << gi) != 0 {
-                    for &f in *feats {
-                        row[f] = x[f];
-                    }
-                }
-            }
-            model.raw(&TtmFeatures(row)).mid
-        };
-        let brute = crate::shapley::shapley(GROUPS.len(), value).unwrap();
-        for c in &e.contributions {
-            assert!((c.log_effect - brute[c.group]).abs() < 1e-9, "{}", c.name);
-        }
+        let e = explained_exactly(&model, &big);
         // The running median's part names the pace group and pulls down.
         let pace = e
             .contributions
@@ -810,29 +807,7 @@ mod tests {
 
         // The per-leaf closed form equals brute-force enumeration of all 2^9 coalitions of
         // groups over the whole model.
-        let b = model.baseline.0;
-        let x = big.0;
-        let value = |mask: u32| {
-            let mut row = b;
-            for (g, (_, feats)) in GROUPS.iter().enumerate() {
-                if mask & (1 << g) != 0 {
-                    for &f in *feats {
-                        row[f] = x[f];
-                    }
-                }
-            }
-            model.q50.predict(&row)
-        };
-        let brute = crate::shapley::shapley(GROUPS.len(), value).unwrap();
-        for c in &e.contributions {
-            assert!(
-                (c.log_effect - brute[c.group]).abs() < 1e-9,
-                "{}: {} vs {}",
-                c.name,
-                c.log_effect,
-                brute[c.group]
-            );
-        }
+        assert_eq!(explained_exactly(&model, &big), e);
     }
 
     #[test]
