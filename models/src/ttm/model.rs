@@ -720,7 +720,7 @@ mod tests {
         fresh.0[idx::RECENT_MEDIAN] = f64::NAN;
         assert_eq!(model.raw(&fresh).mid, alone.raw(&fresh).mid);
         // The explanation is exact against brute force over the blended median.
-        let e = explained_exactly(&model, &big);
+        explained_exactly(&model, &big);
         // The fallback's first evidence scores the blended median, not the own one.
         assert_ne!(model.evidence, alone.evidence);
     }
