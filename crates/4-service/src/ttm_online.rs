@@ -81,6 +81,27 @@ impl Why {
     }
 }
 
+/// The model's track record when its prediction is shown (one sentence): how far off it and
+/// the running median typically were on the same recent merges, the evidence that put it there.
+pub fn record_words(e: &Evidence) -> String {
+    format!(
+        "On the last {} merged changes here this prediction was typically off by a factor of \
+         {:.1}, the running median by {:.1}.",
+        e.n.min(WINDOW),
+        e.model_mae.exp(),
+        e.median_mae.exp()
+    )
+}
+
+/// `note` with the model's track record (`choice`'s evidence) after it.
+pub fn with_record(note: Option<String>, choice: &Choice) -> Option<String> {
+    let record = record_words(&choice.evidence());
+    Some(match note {
+        Some(n) => format!("{n} {record}"),
+        None => record,
+    })
+}
+
 /// The comment section showing the repository's running median, labelled as such.
 pub fn median_view(s: &Spread, why: Why) -> TtmView {
     TtmView {
@@ -132,6 +153,25 @@ mod tests {
             "Half of the last 100 merged changes here took under 30 hours; 80% took 5 hours – 9 days."
         );
         assert!(v.running_median && v.reasons.is_empty());
+    }
+
+    #[test]
+    fn a_shown_prediction_carries_its_track_record() {
+        let winning = RollingError::seeded(&[(1.0, 1.4); 250]).choice();
+        assert!(winning.is_model());
+        assert_eq!(
+            with_record(None, &winning).as_deref(),
+            Some(
+                "On the last 200 merged changes here this prediction was typically off by a \
+                 factor of 2.7, the running median by 4.1."
+            )
+        );
+        // After a caveat, not in place of it.
+        let both = with_record(Some("Few changes to learn from (80).".into()), &winning).unwrap();
+        assert!(
+            both.starts_with("Few changes to learn from (80). On the last 200"),
+            "{both}"
+        );
     }
 
     #[test]

@@ -300,7 +300,13 @@ impl Reactor {
         );
         match (choice.is_model(), spread) {
             (false, Some(s)) => Ok(Some(ttm_online::median_view(&s, Why::of(&choice)))),
-            _ => Ok(Some(ttm::view(
+            (true, _) => {
+                let mut view = ttm::view(&model, &f, &p, &self.ttm.explain(&model, &f));
+                view.note = ttm_online::with_record(view.note, &choice);
+                Ok(Some(view))
+            }
+            // No running median to fall back on (too few merges): the model, without a record.
+            (false, None) => Ok(Some(ttm::view(
                 &model,
                 &f,
                 &p,

@@ -119,6 +119,16 @@ fn merges_move_the_stored_state_and_a_restarted_reactor_continues() {
         body.contains("**Time to merge.** Likely merged in"),
         "{body}"
     );
+    // With the record that put it there: its recent error beside the running median's.
+    let e = r.ttm[REPO].choice().evidence();
+    assert!(
+        body.contains(&format!(
+            "this prediction was typically off by a factor of {:.1}, the running median by {:.1}.",
+            e.model_mae.exp(),
+            e.median_mae.exp()
+        )),
+        "{body}"
+    );
     let state = &r.ttm[REPO];
     assert!(state.pending.contains_key(&900));
     assert!(state.choice().is_model(), "{:?}", state.choice());
