@@ -453,7 +453,7 @@ mod tests {
             ttm: Some(TtmView {
                 headline: "Likely merged in 1–3 days (80% range 5 hours – 9 days), based on 412 earlier changes in this repository.".into(),
                 reasons: vec!["large change (1,240 lines): +2 days".into(), "first-time contributor: +1 day".into()],
-                note: Some("On the last 200 merged changes here this prediction was typically off by a factor of 2.7, the running median by 4.1.".into()),
+                note: Some("On the last 200 merged changes here Canopy's predictions were typically off by a factor of 2.7, the running median by 4.1.".into()),
                 running_median: false,
             }),
             energy: Some(EnergyView {

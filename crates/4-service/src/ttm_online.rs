@@ -4,7 +4,8 @@
 //! The reactor reads it, changes it as changes open, merge or close, and hands it back in its
 //! [`crate::react::Reaction`]; the inbox writes it in the same transaction as the events, so a
 //! restarted bot continues where it was and a retried delivery never counts a merge twice.
-//! Also the words of the comment when the running median is shown instead of the model.
+//! Also the words of the comment when the running median is shown instead of the model, and
+//! of the model's record when it is shown.
 
 use canopy_models::ttm::fallback::{Choice, Evidence, MARGIN, MIN_PAIRS, WINDOW};
 use canopy_models::ttm::online::OnlineState;
@@ -85,7 +86,7 @@ impl Why {
 /// the running median typically were on the same recent merges, the evidence that put it there.
 pub fn record_words(e: &Evidence) -> String {
     format!(
-        "On the last {} merged changes here this prediction was typically off by a factor of \
+        "On the last {} merged changes here Canopy's predictions were typically off by a factor of \
          {:.1}, the running median by {:.1}.",
         e.n.min(WINDOW),
         e.model_mae.exp(),
@@ -162,8 +163,8 @@ mod tests {
         assert_eq!(
             with_record(None, &winning).as_deref(),
             Some(
-                "On the last 200 merged changes here this prediction was typically off by a \
-                 factor of 2.7, the running median by 4.1."
+                "On the last 200 merged changes here Canopy's predictions were typically off by \
+                 a factor of 2.7, the running median by 4.1."
             )
         );
         // After a caveat, not in place of it.

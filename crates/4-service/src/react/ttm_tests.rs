@@ -123,7 +123,7 @@ fn merges_move_the_stored_state_and_a_restarted_reactor_continues() {
     let e = r.ttm[REPO].choice().evidence();
     assert!(
         body.contains(&format!(
-            "this prediction was typically off by a factor of {:.1}, the running median by {:.1}.",
+            "Canopy's predictions were typically off by a factor of {:.1}, the running median by {:.1}.",
             e.model_mae.exp(),
             e.median_mae.exp()
         )),
