@@ -58,9 +58,7 @@ import sys
 DEV = {"rails@rails.csv", "scala@scala.csv", "sympy@sympy.csv", "ipython@ipython.csv",
        "django@django.csv", "pydata@pandas.csv", "matplotlib@matplotlib.csv"}
 BANDS = [("small", 250, 600), ("medium", 600, 1500), ("large", 1500, 10**9)]
-SALTS = {1: "canopy-ttm-holdout:", 2: "canopy-ttm-holdout-2:", 3: "canopy-ttm-holdout-3:",
-         4: "canopy-ttm-holdout-4:", 5: "canopy-ttm-holdout-5:", 6: "canopy-ttm-holdout-6:",
-         7: "canopy-ttm-holdout-7:", 8: "canopy-ttm-holdout-8:", 9: "canopy-ttm-holdout-9:"}
+LAST_ROUND = 9
 TAKE9 = 3  # round 9 takes the first three files of every stratum
 SECOND_FROM = 20
 # Round 4's replacements, tried in order (docs/models.md, session 10): chosen files that could
@@ -106,6 +104,14 @@ ROUND9_TRIED = {
     "SciTools@iris.csv", "loomio@loomio.csv", "otwcode@otwarchive.csv",
     "alphagov@smart-answers.csv",
 }
+# Each round's tried replacements, left out of every later round.
+TRIED = {4: ROUND4_TRIED, 5: ROUND5_TRIED, 6: ROUND6_TRIED, 7: ROUND7_TRIED, 8: ROUND8_TRIED,
+         9: ROUND9_TRIED}
+
+
+def salt(k):
+    """The hash salt of round k."""
+    return "canopy-ttm-holdout:" if k == 1 else f"canopy-ttm-holdout-{k}:"
 
 
 def summary(path):
@@ -142,7 +148,7 @@ def round1(strata):
     """[(role, language, band, row)] of round 1."""
     out = []
     for (lang, band) in sorted(strata):
-        for role, row in zip(["holdout", "extra_dev"], ranked(strata[(lang, band)], SALTS[1])):
+        for role, row in zip(["holdout", "extra_dev"], ranked(strata[(lang, band)], salt(1))):
             out.append((role, lang, band, row))
     return out
 
@@ -154,21 +160,12 @@ def later_round(strata, k, spare=0):
     used = {row[0] for _, _, _, row in round1(strata)}
     for j in range(2, k):
         used |= {row[0] for _, _, _, row in later_round(strata, j)}
-    if k > 4:
-        used |= ROUND4_TRIED
-    if k > 5:
-        used |= ROUND5_TRIED
-    if k > 6:
-        used |= ROUND6_TRIED
-    if k > 7:
-        used |= ROUND7_TRIED
-    if k > 8:
-        used |= ROUND8_TRIED
-    if k > 9:
-        used |= ROUND9_TRIED
+    for j, tried in TRIED.items():
+        if k > j:
+            used |= tried
     out = []
     for (lang, band) in sorted(strata):
-        rest = ranked([r for r in strata[(lang, band)] if r[0] not in used], SALTS[k])
+        rest = ranked([r for r in strata[(lang, band)] if r[0] not in used], salt(k))
         take = TAKE9 if k >= 9 else 2 if len(rest) >= SECOND_FROM else 1
         out.extend((f"holdout{k}", lang, band, row) for row in rest[:take])
         out.extend((f"spare{k}", lang, band, row) for row in rest[take:take + spare])
@@ -179,15 +176,12 @@ def main(args):
     data = next((a for a in args if not a.startswith("--") and not a.isdigit()), "data")
     k = args[args.index("--round") + 1] if "--round" in args else "1"
     spare = int(args[args.index("--spare") + 1]) if "--spare" in args else 0
+    if k not in [str(j) for j in range(1, LAST_ROUND + 1)]:
+        sys.exit(f"--round must be 1 to {LAST_ROUND}, not {k!r}")
+    k = int(k)
     strata = candidates(data)
-    if k == "1":
-        chosen = round1(strata)
-    elif k in ("2", "3"):
-        chosen = later_round(strata, int(k))
-    elif k in ("4", "5", "6", "7", "8", "9"):
-        chosen = later_round(strata, int(k), spare)
-    else:
-        sys.exit(f"--round must be 1 to 9, not {k!r}")
+    # Rounds 2 and 3 had no spares.
+    chosen = round1(strata) if k == 1 else later_round(strata, k, spare if k > 3 else 0)
     print("role\tlanguage\tband\tfile\tPRs\tmerged")
     for role, lang, band, row in chosen:
         print(f"{role}\t{lang}\t{band}\t{row[0]}\t{row[1]}\t{row[2]}")

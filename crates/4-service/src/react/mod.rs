@@ -298,21 +298,15 @@ impl Reactor {
             t.timestamp(),
             spread.map(|s| s.p50_hours),
         );
-        match (choice.is_model(), spread) {
-            (false, Some(s)) => Ok(Some(ttm_online::median_view(&s, Why::of(&choice)))),
-            (true, _) => {
-                let mut view = ttm::view(&model, &f, &p, &self.ttm.explain(&model, &f));
-                view.note = ttm_online::with_record(view.note, &choice);
-                Ok(Some(view))
-            }
-            // No running median to fall back on (too few merges): the model, without a record.
-            (false, None) => Ok(Some(ttm::view(
-                &model,
-                &f,
-                &p,
-                &self.ttm.explain(&model, &f),
-            ))),
+        if let (false, Some(s)) = (choice.is_model(), spread) {
+            return Ok(Some(ttm_online::median_view(&s, Why::of(&choice))));
         }
+        // The model: shown on its record, or for want of a running median to fall back on.
+        let mut view = ttm::view(&model, &f, &p, &self.ttm.explain(&model, &f));
+        if choice.is_model() {
+            view.note = ttm_online::with_record(view.note, &choice);
+        }
+        Ok(Some(view))
     }
 }
 

@@ -69,13 +69,17 @@ fn baselines(
 
 /// What users would have seen with the fallback: the model where it was shown, else the
 /// running median.
-fn served(merged: &[&WalkRow], truth: &[f64], model: &Preds, median: &Preds) -> Served {
-    let preds: Preds = merged
+fn served_preds(merged: &[&WalkRow], model: &Preds, median: &Preds) -> Preds {
+    merged
         .iter()
         .zip(model.iter().zip(median))
         .map(|(r, (m, b))| if r.shown_model { *m } else { *b })
-        .collect();
-    let shown = metrics(truth, &preds, None);
+        .collect()
+}
+
+/// The figures of what was shown (`served_preds`).
+fn served(merged: &[&WalkRow], truth: &[f64], preds: &Preds) -> Served {
+    let shown = metrics(truth, preds, None);
     Served {
         log_mae: shown.log_mae,
         coverage_10_90: shown.coverage_10_90.unwrap_or(0.0),
@@ -89,7 +93,7 @@ fn served(merged: &[&WalkRow], truth: &[f64], model: &Preds, median: &Preds) -> 
 fn goal_rows(
     merged: &[&WalkRow],
     truth: &[f64],
-    (model, median): (&Preds, &Preds),
+    (model, median, served): (&Preds, &Preds, &Preds),
     model_bucket: Vec<usize>,
 ) -> GoalRows {
     let error = |points: Vec<f64>| -> Vec<f64> {
@@ -99,15 +103,10 @@ fn goal_rows(
             .map(|(t, p)| (to_log(*t) - to_log(p)).abs())
             .collect()
     };
-    let served = merged
-        .iter()
-        .zip(model.iter().zip(median))
-        .map(|(r, (m, b))| if r.shown_model { m.0 } else { b.0 })
-        .collect();
     GoalRows {
         model_error: error(model.iter().map(|p| p.0).collect()),
         median_error: error(median.iter().map(|p| p.0).collect()),
-        served_error: error(served),
+        served_error: error(served.iter().map(|p| p.0).collect()),
         covered: truth
             .iter()
             .zip(model)
@@ -142,6 +141,7 @@ pub fn score(rows: &[WalkRow], end: i64, rule: BucketRule, retrains: usize) -> F
     let mapped = buckets_by(&merged, BucketRule::Mapped);
     let mapped = metrics(&truth, &model_preds, Some(&mapped));
     let median_preds: Preds = merged.iter().map(|r| median_pred(&r.median)).collect();
+    let shown_preds = served_preds(&merged, &model_preds, &median_preds);
     let static_cov = merged
         .iter()
         .filter(|r| r.hours.is_some_and(|h| inside(h, r.static_interval)))
@@ -159,13 +159,13 @@ pub fn score(rows: &[WalkRow], end: i64, rule: BucketRule, retrains: usize) -> F
         bucket_macro_f1_mapped: mapped.bucket_macro_f1,
         merge_30d_auc: merge_30d_auc(rows, end),
         coverage_by_month: by_month(&merged),
-        served: served(&merged, &truth, &model_preds, &median_preds),
+        served: served(&merged, &truth, &shown_preds),
         baselines: baselines(&merged, &truth, &median_preds),
         retrains,
         intervals: intervals(&goal_rows(
             &merged,
             &truth,
-            (&model_preds, &median_preds),
+            (&model_preds, &median_preds, &shown_preds),
             model_bucket,
         )),
     }
