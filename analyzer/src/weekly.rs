@@ -301,6 +301,10 @@ fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
 
+/// Fewest commits in the last 16 weeks for the trend sentences: below it a change of one commit
+/// would read as a swing of tens of percent.
+pub const MIN_TREND_COMMITS: u64 = 10;
+
 /// Compares the last four weeks with the twelve before them.
 fn trends(weeks: &[TeamWeek]) -> Vec<String> {
     let mut out = Vec::new();
@@ -321,6 +325,17 @@ fn trends(weeks: &[TeamWeek]) -> Vec<String> {
     let split = weeks.len() - 4;
     let recent = &weeks[split..];
     let before = &weeks[split.saturating_sub(12)..split];
+    let commits = |ws: &[TeamWeek]| ws.iter().map(|w| w.commits).sum::<u64>();
+    let (n_recent, n_before) = (commits(recent), commits(before));
+    if n_recent + n_before < MIN_TREND_COMMITS {
+        out.push(format!(
+            "Too little activity to call trends: {} in the last 4 weeks, {} in the 12 weeks \
+             before (at least {MIN_TREND_COMMITS} are needed).",
+            plural(n_recent, "commit"),
+            n_before
+        ));
+        return out;
+    }
     let per_week = |ws: &[TeamWeek], f: &dyn Fn(&TeamWeek) -> f64| {
         ws.iter().map(f).sum::<f64>() / ws.len() as f64
     };
@@ -385,7 +400,10 @@ fn change_sentence(label: &str, before: f64, recent: f64) -> String {
         return format!("{label}: none in the last 16 weeks.");
     }
     if before == 0.0 {
-        return format!("{label}: {recent:.1} in the last 4 weeks, none in the 12 weeks before.");
+        return format!(
+            "{label}: {} in the last 4 weeks, none in the 12 weeks before.",
+            rate(recent)
+        );
     }
     let pct = (recent - before) / before * 100.0;
     let dir = if pct.abs() < 10.0 {
@@ -395,7 +413,23 @@ fn change_sentence(label: &str, before: f64, recent: f64) -> String {
     } else {
         format!("down {:.0}% on", -pct)
     };
-    format!("{label}: {recent:.1} in the last 4 weeks, {dir} the 12 weeks before ({before:.1}).")
+    format!(
+        "{label}: {} in the last 4 weeks, {dir} the 12 weeks before ({}).",
+        rate(recent),
+        rate(before)
+    )
+}
+
+/// A weekly rate: two decimals below 1 (0.25), one below 10 (2.5), none from 10 up (25), so that
+/// the small rates of a quiet repository do not print alike when they differ.
+fn rate(x: f64) -> String {
+    if x >= 10.0 {
+        format!("{x:.0}")
+    } else if x >= 1.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.2}")
+    }
 }
 
 #[cfg(test)]
@@ -517,6 +551,32 @@ mod tests {
         let names: Vec<_> = r.weeks.iter().map(|w| w.week.as_str()).collect();
         assert_eq!(names, ["2024-W01", "2024-W02", "2024-W03", "2024-W04"]);
         assert_eq!(r.weeks[1].commits, 0);
+    }
+
+    #[test]
+    fn a_quiet_history_gets_no_trend_percentages() {
+        // 4 commits in 16 weeks: one more would read as a swing of tens of percent.
+        let mut b = WeeklyBuilder::new(None, None);
+        let start = DateTime::parse_from_rfc3339("2024-01-01T10:00:00+00:00").unwrap();
+        for week in [0, 5, 14, 15] {
+            let t = start + Duration::weeks(week);
+            b.add_commit(&commit("ada", &t.to_rfc3339(), &[("a", 40, 40)], 1));
+        }
+        let r = b.finish();
+        assert_eq!(
+            r.trends[1..],
+            ["Too little activity to call trends: 2 commits in the last 4 weeks, 2 in the 12 \
+              weeks before (at least 10 are needed)."]
+        );
+        assert!(!r.trends.iter().any(|t| t.contains('%')), "{:?}", r.trends);
+    }
+
+    #[test]
+    fn rates_keep_their_difference_when_small() {
+        assert_eq!(rate(0.25), "0.25");
+        assert_eq!(rate(1.0 / 6.0), "0.17");
+        assert_eq!(rate(2.5), "2.5");
+        assert_eq!(rate(20.2), "20");
     }
 
     #[test]
