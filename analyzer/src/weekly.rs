@@ -565,8 +565,10 @@ mod tests {
         let r = b.finish();
         assert_eq!(
             r.trends[1..],
-            ["Too little activity to call trends: 2 commits in the last 4 weeks, 2 in the 12 \
-              weeks before (at least 10 are needed)."]
+            [
+                "Too little activity to call trends: 2 commits in the last 4 weeks, 2 in the 12 \
+              weeks before (at least 10 are needed)."
+            ]
         );
         assert!(!r.trends.iter().any(|t| t.contains('%')), "{:?}", r.trends);
     }

@@ -337,58 +337,12 @@ pub fn describe(group: usize, f: &TtmFeatures, effect_hours: f64) -> String {
             }
         }
         "author" if v(idx::FIRST_TIME) == 1.0 => "first-time contributor".into(),
-        "author" if !v(idx::PRIOR).is_nan() => {
-            let rate = v(idx::MERGE_RATE);
-            let mut s = format!("author with {} earlier changes", thousands(v(idx::PRIOR)));
-            if !rate.is_nan() {
-                s.push_str(&format!(", {:.0}% merged", rate * 100.0));
-            }
-            if !v(idx::AUTHOR_MEDIAN).is_nan() {
-                s.push_str(&format!(
-                    " (typically in {})",
-                    duration_words(from_log(v(idx::AUTHOR_MEDIAN)))
-                ));
-            }
-            s
-        }
+        "author" if !v(idx::PRIOR).is_nan() => author_words(f),
         "backlog" if !v(idx::BACKLOG).is_nan() => {
             format!("{} other changes open", thousands(v(idx::BACKLOG)))
         }
-        "pace" if !v(idx::RECENT_MEDIAN).is_nan() => {
-            let mut s = format!(
-                "recent changes merged in about {}",
-                duration_words(from_log(v(idx::RECENT_MEDIAN)))
-            );
-            if !v(idx::SHORT_MEDIAN).is_nan() {
-                s.push_str(&format!(
-                    " (the last 20 in about {}",
-                    duration_words(from_log(v(idx::SHORT_MEDIAN)))
-                ));
-                if !v(idx::MERGES_WEEK).is_nan() {
-                    s.push_str(&format!(
-                        "; {} merged in the past week",
-                        thousands(v(idx::MERGES_WEEK))
-                    ));
-                }
-                s.push(')');
-            }
-            s
-        }
-        "timing" if !v(idx::HOUR).is_nan() => {
-            let day = [
-                "Monday",
-                "Tuesday",
-                "Wednesday",
-                "Thursday",
-                "Friday",
-                "Saturday",
-                "Sunday",
-            ]
-            .get(v(idx::WEEKDAY) as usize)
-            .copied()
-            .unwrap_or("");
-            format!("opened {day} at {:02}:00 UTC", v(idx::HOUR) as u32)
-        }
+        "pace" if !v(idx::RECENT_MEDIAN).is_nan() => pace_words(f),
+        "timing" if !v(idx::HOUR).is_nan() => timing_words(f),
         "team" if !v(idx::TEAM).is_nan() => {
             format!("{} people merging lately", v(idx::TEAM) as u64)
         }
@@ -412,6 +366,64 @@ pub fn describe(group: usize, f: &TtmFeatures, effect_hours: f64) -> String {
         }
         other => other.to_string(),
     }
+}
+
+/// The author group in words: earlier changes, their merge rate and typical time.
+fn author_words(f: &TtmFeatures) -> String {
+    let v = |i: usize| f.0[i];
+    let rate = v(idx::MERGE_RATE);
+    let mut s = format!("author with {} earlier changes", thousands(v(idx::PRIOR)));
+    if !rate.is_nan() {
+        s.push_str(&format!(", {:.0}% merged", rate * 100.0));
+    }
+    if !v(idx::AUTHOR_MEDIAN).is_nan() {
+        s.push_str(&format!(
+            " (typically in {})",
+            duration_words(from_log(v(idx::AUTHOR_MEDIAN)))
+        ));
+    }
+    s
+}
+
+/// The pace group in words: the recent medians and the past week's merges.
+fn pace_words(f: &TtmFeatures) -> String {
+    let v = |i: usize| f.0[i];
+    let mut s = format!(
+        "recent changes merged in about {}",
+        duration_words(from_log(v(idx::RECENT_MEDIAN)))
+    );
+    if !v(idx::SHORT_MEDIAN).is_nan() {
+        s.push_str(&format!(
+            " (the last 20 in about {}",
+            duration_words(from_log(v(idx::SHORT_MEDIAN)))
+        ));
+        if !v(idx::MERGES_WEEK).is_nan() {
+            s.push_str(&format!(
+                "; {} merged in the past week",
+                thousands(v(idx::MERGES_WEEK))
+            ));
+        }
+        s.push(')');
+    }
+    s
+}
+
+/// The timing group in words: weekday and hour of opening.
+fn timing_words(f: &TtmFeatures) -> String {
+    let v = |i: usize| f.0[i];
+    let day = [
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+    ]
+    .get(v(idx::WEEKDAY) as usize)
+    .copied()
+    .unwrap_or("");
+    format!("opened {day} at {:02}:00 UTC", v(idx::HOUR) as u32)
 }
 
 /// The comment section for a prediction.
