@@ -5,25 +5,27 @@
 //! opens, with the repository's online state then in force (adaptive interval levels, the
 //! fallback's rolling errors). Each merge updates that state, in time order, as in the bot.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use chrono::DateTime;
 use serde::Serialize;
 
 mod intervals;
 mod pool;
+mod progress;
+mod report;
 mod score;
 pub use intervals::{GoalRows, Interval, Intervals, Verdict, Verdicts, intervals};
 pub use pool::PoolInfo;
+pub use progress::{Walk, WalkProgress};
+pub use report::{EvalReport, Figures, GlobalInfo, MonthCoverage, Served, SizeFeatures};
 pub use score::score;
 
 use super::aci::DEFAULT_GAMMA;
 use super::bucket_classifier::{BucketClassifier, PRIOR_CORRECTION};
 use super::buckets::BucketMap;
-use super::eval::Metrics;
 use super::fallback::Evidence;
 use super::features::to_log;
-use super::global::GlobalModel;
 use super::gousios::FINAL_SIZE;
 use super::model::{
     Prediction, RawQuantiles, Scope, TrainConfig, TtmError, TtmModel, head_training_rows,
@@ -83,146 +85,6 @@ impl Default for WalkConfig {
             classifier: true,
             beta: PRIOR_CORRECTION,
             headline_only: false,
-        }
-    }
-}
-
-/// Coverage of one calendar month's test changes (by opening month, UTC).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct MonthCoverage {
-    /// "2013-05".
-    pub month: String,
-    /// Merged test changes opened that month.
-    pub n: usize,
-    /// Inside the adaptive 10–90% interval.
-    pub coverage: f64,
-    /// Inside the static split-conformal interval.
-    pub static_coverage: f64,
-    /// Inside the running median's 10–90% range.
-    pub running_median_coverage: f64,
-}
-
-/// What users would have seen: the model where the fallback showed it, else the running median.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Served {
-    /// Log-MAE of what was shown.
-    pub log_mae: f64,
-    /// Coverage of the range shown.
-    pub coverage_10_90: f64,
-    /// Share of test changes shown the model.
-    pub model_share: f64,
-}
-
-/// The figures of one walk (one feature set).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Figures {
-    /// Merged changes tested on.
-    pub n_test: usize,
-    /// Mean absolute error of ln(1 + hours) of the model's median.
-    pub log_mae: f64,
-    /// Median absolute error in hours.
-    pub median_abs_error_hours: f64,
-    /// Share inside the adaptive 10–90% interval (target: 0.80).
-    pub coverage_10_90: f64,
-    /// Share inside the static split-conformal interval, for comparison.
-    pub static_coverage_10_90: f64,
-    /// Accuracy on AI4CI's ten buckets.
-    pub bucket_accuracy: f64,
-    /// Macro-F1 on AI4CI's ten buckets.
-    pub bucket_macro_f1: f64,
-    /// Macro-F1 of the bucket the predicted median falls in (the rule before the bucket head).
-    pub bucket_macro_f1_of_median: f64,
-    /// Macro-F1 of the predicted median mapped through recent merges (`buckets`).
-    pub bucket_macro_f1_mapped: f64,
-    /// ROC AUC of the merged-within-30-days probability on test changes whose outcome is known.
-    pub merge_30d_auc: Option<f64>,
-    /// Coverage per calendar month.
-    pub coverage_by_month: Vec<MonthCoverage>,
-    /// With the fallback.
-    pub served: Served,
-    /// Baselines by name, with the same figures.
-    pub baselines: BTreeMap<String, Metrics>,
-    /// Models trained inside the test window.
-    pub retrains: usize,
-    /// The goals' figures with 95% paired bootstrap intervals, and a verdict per goal.
-    pub intervals: Intervals,
-}
-
-/// The size features a walk's headline used in place of the final totals.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum SizeFeatures {
-    /// The size when the change was opened (the `*_at_open` columns), NaN where unknown.
-    #[serde(rename = "at_open")]
-    AtOpen,
-    /// No size features.
-    #[serde(rename = "none")]
-    Absent,
-}
-
-/// The evaluation report (`canopy ttm eval --format json`). The headline figures (at the top
-/// level) are leak-free: with the size at opening where the data has it (`size_features`), never
-/// with the size features that datasets only hold as final totals.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct EvalReport {
-    /// Repositories in the data.
-    pub repos: Vec<String>,
-    /// Merged changes known at the start of the test window.
-    pub n_train: usize,
-    /// Test-window start (epoch seconds).
-    pub split_at: i64,
-    /// Weeks between retrainings.
-    pub retrain_every_weeks: f64,
-    /// Leak-free figures (the headline).
-    #[serde(flatten)]
-    pub leak_free: Figures,
-    /// The size features the headline used.
-    pub size_features: SizeFeatures,
-    /// The model's log-MAE without any size feature (`None` unless the headline used the size
-    /// at opening).
-    pub log_mae_without_size: Option<f64>,
-    /// Every figure without any size feature (`None` unless the headline used the size at
-    /// opening).
-    pub without_size: Option<Figures>,
-    /// The model's log-MAE with the final-size features (`None` when the data has none).
-    pub log_mae_with_final_size: Option<f64>,
-    /// Every figure with the final-size features.
-    pub with_final_size: Option<Figures>,
-    /// The other repositories' histories the median model also learned from (`None`: none).
-    pub pool: Option<PoolInfo>,
-    /// The cross-repository model the median was blended with (`None`: the own model alone).
-    pub global: Option<GlobalInfo>,
-    /// Weight of the model's own median against the running median's (1: the model alone).
-    pub model_weight: f64,
-}
-
-/// What the median was blended with (`global` of the report).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct GlobalInfo {
-    /// Histories the cross-repository model learned from.
-    pub histories: usize,
-    /// Merged changes it learned from.
-    pub changes: usize,
-    /// Its share of the median.
-    pub weight: f64,
-    /// A repository evaluated is among its histories: the figures are in-sample.
-    pub in_sample: bool,
-}
-
-impl GlobalInfo {
-    /// The report's entry for `global` and the evaluated `repos` ("owner/name", matched to its
-    /// training files "owner@name.csv").
-    fn of(global: &GlobalModel, repos: &[String]) -> GlobalInfo {
-        GlobalInfo {
-            histories: global.trained_on.len(),
-            changes: global.n_changes,
-            weight: global.weight,
-            in_sample: repos.iter().any(|r| {
-                let file = format!("{}.csv", r.replace('/', "@"));
-                global
-                    .trained_on
-                    .iter()
-                    .any(|t| t.eq_ignore_ascii_case(&file))
-            }),
         }
     }
 }
@@ -350,7 +212,14 @@ pub fn rows(
     } else {
         leak_free(&sorted, headline_size(&sorted))
     };
-    walk_rows(&sorted, &[], cut, &repos, cfg)
+    walk_rows(
+        &sorted,
+        &[],
+        cut,
+        &repos,
+        cfg,
+        (Walk::Headline, &mut |_| {}),
+    )
 }
 
 /// Evaluates on `records` (any order): leak-free (with the size at opening when the data has it,
@@ -378,6 +247,16 @@ pub fn evaluate_with_pool(
     pool: &[PrRecord],
     cfg: &WalkConfig,
 ) -> Result<(EvalReport, Vec<WalkRow>), TtmError> {
+    evaluate_with_progress(records, pool, cfg, &mut |_| {})
+}
+
+/// [`evaluate_with_pool`], telling `progress` how far each walk has got.
+pub fn evaluate_with_progress(
+    records: &[PrRecord],
+    pool: &[PrRecord],
+    cfg: &WalkConfig,
+    progress: &mut dyn FnMut(WalkProgress),
+) -> Result<(EvalReport, Vec<WalkRow>), TtmError> {
     let (sorted, cut, repos) = prepare(records, cfg);
     let pool = pool::sorted(pool);
     let split_at = sorted.get(cut).map_or(i64::MAX, |r| r.created_at);
@@ -393,6 +272,7 @@ pub fn evaluate_with_pool(
         cut,
         &repos,
         cfg,
+        (Walk::Headline, progress),
     )?;
     let headline = score(&rows, end, cfg.bucket_rule, retrains);
     // The other two walks' pool (none is walked with `headline_only`).
@@ -401,18 +281,26 @@ pub fn evaluate_with_pool(
     } else {
         leak_free(&pool, SizeFeatures::Absent)
     };
-    let walk = |recs: &[PrRecord]| -> Result<Figures, TtmError> {
-        let (rows, retrains) = walk_rows(recs, &sizeless_pool, cut, &repos, cfg)?;
+    let mut walk = |recs: &[PrRecord], which: Walk| -> Result<Figures, TtmError> {
+        let (rows, retrains) = walk_rows(
+            recs,
+            &sizeless_pool,
+            cut,
+            &repos,
+            cfg,
+            (which, &mut *progress),
+        )?;
         Ok(score(&rows, end, cfg.bucket_rule, retrains))
     };
     let without_size = match size_features {
-        SizeFeatures::AtOpen if !cfg.headline_only => {
-            Some(walk(&leak_free(&sorted, SizeFeatures::Absent))?)
-        }
+        SizeFeatures::AtOpen if !cfg.headline_only => Some(walk(
+            &leak_free(&sorted, SizeFeatures::Absent),
+            Walk::WithoutSize,
+        )?),
         _ => None,
     };
     let with_size = if has_size && !cfg.headline_only {
-        Some(walk(&sorted)?)
+        Some(walk(&sorted, Walk::WithFinalSize)?)
     } else {
         None
     };
@@ -635,17 +523,26 @@ fn walk_rows(
     cut: usize,
     repos: &[String],
     cfg: &WalkConfig,
+    (walk, progress): (Walk, &mut dyn FnMut(WalkProgress)),
 ) -> Result<(Vec<WalkRow>, usize), TtmError> {
     let mut walker = Walker::new(sorted, pool, cut, repos, cfg);
     let mut rows: Vec<WalkRow> = Vec::new();
+    let total = sorted.len().saturating_sub(cut);
+    let mut done = 0;
     for (t, kind, i) in events(sorted, cut) {
         if let Some(s) = walker.states.get_mut(sorted[i].repo.as_str()) {
             s.tick(t);
         }
         if kind == 0 {
             walker.outcome(i);
-        } else if let Some(row) = walker.open(t, i)? {
+            continue;
+        }
+        if let Some(row) = walker.open(t, i)? {
             rows.push(row);
+        }
+        done += 1;
+        if done % progress::EVERY == 0 || done == total {
+            progress(WalkProgress { walk, done, total });
         }
     }
     Ok((rows, walker.retrains))
@@ -811,8 +708,31 @@ mod tests {
             classifier: false,
             ..small(0.02, 4.0)
         };
-        let (report, walk) = evaluate_with_rows(&recs, &cfg).unwrap();
+        let mut seen: Vec<WalkProgress> = Vec::new();
+        let (report, walk) =
+            evaluate_with_progress(&recs, &[], &cfg, &mut |p| seen.push(p)).unwrap();
         assert_eq!(report.size_features, SizeFeatures::AtOpen);
+        // Each of the three walks reports its way through every test change, in order.
+        let tested = recs
+            .iter()
+            .filter(|r| r.created_at >= report.split_at)
+            .count();
+        for (k, which) in [Walk::Headline, Walk::WithoutSize, Walk::WithFinalSize]
+            .into_iter()
+            .enumerate()
+        {
+            let mine: Vec<_> = seen.iter().filter(|p| p.walk == which).collect();
+            assert_eq!(mine.len(), tested.div_ceil(progress::EVERY), "{which:?}");
+            assert!(mine.windows(2).all(|w| w[0].done < w[1].done));
+            assert_eq!((mine[0].done, mine[0].total), (progress::EVERY, tested));
+            assert_eq!(mine.last().map(|p| p.done), Some(tested));
+            let first = seen.iter().position(|p| p.walk == which);
+            assert_eq!(
+                first,
+                Some(k * mine.len()),
+                "{which:?} walks after the one before"
+            );
+        }
         let without = report.without_size.as_ref().unwrap();
         assert_eq!(report.log_mae_without_size, Some(without.log_mae));
         assert_eq!(without.n_test, report.leak_free.n_test);

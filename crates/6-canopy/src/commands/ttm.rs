@@ -1,7 +1,7 @@
 //! `canopy ttm eval|train`: evaluate the time-to-merge model on PR history files, and train it
 //! from the store's history (or a history file).
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -9,7 +9,7 @@ use anyhow::Context;
 use canopy_models::ttm::gousios::{GousiosRow, records};
 use canopy_models::ttm::walk::{
     EvalReport, Figures, Interval, SERVE_RETRAIN_HOURS, SizeFeatures, Verdict, WalkConfig,
-    evaluate_with_pool,
+    WalkProgress, evaluate_with_progress,
 };
 use canopy_models::ttm::{PrRecord, TrainConfig};
 use canopy_store::Location;
@@ -178,11 +178,29 @@ fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
     }
     let pool = read_pool(&a.pool, a.pool_list.as_deref())?;
     let mut out = std::io::stdout().lock();
-    for path in &a.data {
+    let tty = std::io::stderr().is_terminal();
+    for (k, path) in a.data.iter().enumerate() {
         let recs = read_history(path)?;
         tracing::info!(file = %path.display(), changes = recs.len(), pool = pool.len(), "evaluating walk-forward");
-        let (report, _) = evaluate_with_pool(&recs, &pool, &cfg)
-            .with_context(|| format!("evaluating {}", path.display()))?;
+        let name = match a.data.len() {
+            1 => path.display().to_string(),
+            n => format!("[{}/{n}] {}", k + 1, path.display()),
+        };
+        let mut progress = |p: WalkProgress| {
+            if tty {
+                eprint!(
+                    "\r{name}: {} walk, {}/{} test changes   ",
+                    p.walk.name(),
+                    p.done,
+                    p.total
+                );
+            }
+        };
+        let evaluated = evaluate_with_progress(&recs, &pool, &cfg, &mut progress);
+        if tty {
+            eprintln!();
+        }
+        let (report, _) = evaluated.with_context(|| format!("evaluating {}", path.display()))?;
         if report.global.as_ref().is_some_and(|g| g.in_sample) {
             tracing::warn!(file = %path.display(), "this history is one the shipped cross-repository model learned from: its figures are in-sample (leave out --global)");
         }
