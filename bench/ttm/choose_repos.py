@@ -46,9 +46,13 @@ every file rounds 1-8 chose, minus ROUND4_TRIED ... ROUND8_TRIED (round 8's chos
 could not be fetched and every spare tried as their replacement), and it takes THREE files per
 stratum (the first three in order) rather than one or two, so that the pooled figure rests on
 about twice as many test merges.
+Round 10 (2026-12-02, session 13, `--round 10`): hold-out #9 had been read once, so it joined
+development; the same rule as round 9 with sha256("canopy-ttm-holdout-10:" + file name), minus
+every file rounds 1-9 chose and ROUND4_TRIED ... ROUND9_TRIED, three files per stratum. Only
+java, python and ruby small and medium have candidates left (ruby medium two).
 Nothing about the outcome is looked at in any round.
 
-Usage: python3 bench/ttm/choose_repos.py DATA_DIR [--round 2|3|4|5|6|7|8|9] [--spare N]   (the pullreqs data/ folder)
+Usage: python3 bench/ttm/choose_repos.py DATA_DIR [--round 2|3|4|5|6|7|8|9|10] [--spare N]   (the pullreqs data/ folder)
 """
 import csv
 import hashlib
@@ -58,8 +62,8 @@ import sys
 DEV = {"rails@rails.csv", "scala@scala.csv", "sympy@sympy.csv", "ipython@ipython.csv",
        "django@django.csv", "pydata@pandas.csv", "matplotlib@matplotlib.csv"}
 BANDS = [("small", 250, 600), ("medium", 600, 1500), ("large", 1500, 10**9)]
-LAST_ROUND = 9
-TAKE9 = 3  # round 9 takes the first three files of every stratum
+LAST_ROUND = 10
+TAKE9 = 3  # rounds 9 and later take the first three files of every stratum
 SECOND_FROM = 20
 # Round 4's replacements, tried in order (docs/models.md, session 10): chosen files that could
 # not be fetched and the spares that replaced them.
