@@ -12,7 +12,8 @@ use crate::logging::LogFormat;
 #[derive(Debug, Parser)]
 #[command(name = "canopy", version, long_about = None, propagate_version = true)]
 pub struct Cli {
-    /// More log output on stderr (-v info, -vv debug). RUST_LOG overrides it.
+    /// More log output on stderr (-v info, -vv debug; `serve` logs at info without it, -v
+    /// debug). RUST_LOG overrides it.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// Log format on stderr.
@@ -67,10 +68,11 @@ pub enum Command {
 }
 
 impl Command {
-    /// Extra log verbosity of long-running commands, which log at info level by default.
+    /// Extra log verbosity of long-running commands, which log at info level by default (one
+    /// line per webhook received; `-v` adds a line per delivery processed and per store commit).
     pub fn default_verbosity(&self) -> u8 {
         match self {
-            Command::Serve(_) => 2,
+            Command::Serve(_) => 1,
             _ => 0,
         }
     }
