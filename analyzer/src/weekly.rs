@@ -420,10 +420,10 @@ fn change_sentence(label: &str, before: f64, recent: f64) -> String {
     )
 }
 
-/// A weekly rate: two decimals below 1 (0.25), one below 10 (2.5), none from 10 up (25), so that
-/// the small rates of a quiet repository do not print alike when they differ.
+/// A weekly rate: two decimals below 1 (0.25), one below 100 (2.5, 17.8), none from 100 up
+/// (3836), so that the small rates of a quiet repository do not print alike when they differ.
 fn rate(x: f64) -> String {
-    if x >= 10.0 {
+    if x >= 100.0 {
         format!("{x:.0}")
     } else if x >= 1.0 {
         format!("{x:.1}")
@@ -578,7 +578,8 @@ mod tests {
         assert_eq!(rate(0.25), "0.25");
         assert_eq!(rate(1.0 / 6.0), "0.17");
         assert_eq!(rate(2.5), "2.5");
-        assert_eq!(rate(20.2), "20");
+        assert_eq!(rate(17.75), "17.8");
+        assert_eq!(rate(3836.2), "3836");
     }
 
     #[test]
