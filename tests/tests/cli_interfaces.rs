@@ -85,6 +85,31 @@ fn sentiment_eval_and_score_print_the_documented_fields() {
     assert_eq!(rows[1]["label"], "negative");
     assert!(rows[1]["negative"].as_f64().unwrap() > 0.5);
     assert!(rows.iter().all(|r| r["confidence"].is_number()));
+    // A file with train and validation rows, read whole, says its figures may be in-sample;
+    // its test split alone does not.
+    let split = dir.path().join("split.csv");
+    std::fs::write(
+        &split,
+        "polarity,text,split\npositive,\"Great, thanks!\",train\nneutral,\"It returns a list.\",valid\nnegative,\"This is wrong.\",test\n",
+    )
+    .unwrap();
+    let eval_md = |extra: &[&str]| {
+        let mut args = vec!["sentiment", "eval", "--data", split.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        String::from_utf8_lossy(&run_canopy(BIN, &args).stdout).into_owned()
+    };
+    let whole = eval_md(&[]);
+    assert!(
+        whole.starts_with(
+            "**Note.** 2 of these 3 texts are in the file's train or validation split."
+        ) && whole.contains("`--split test` gives the held-out figure"),
+        "{whole}"
+    );
+    let test = eval_md(&["--split", "test"]);
+    assert!(
+        test.starts_with("1 text:") && !test.contains("Note"),
+        "{test}"
+    );
     // A file without the needed columns is named as such.
     std::fs::write(&f, "words\nhello\n").unwrap();
     let bad = run_canopy(BIN, &["sentiment", "eval", "--data", f.to_str().unwrap()]);

@@ -2,6 +2,8 @@
 //! column — `polarity` (negative / neutral / positive), `negative` (1/0: negative or not) or
 //! `uncivil` (1/0) — and optionally `id` and a split column (`split_zhang2023` or `split`).
 
+use std::collections::BTreeMap;
+
 use super::{Label, label};
 
 /// The gold labels of a corpus.
@@ -37,6 +39,8 @@ pub struct Corpus {
     pub texts: Vec<String>,
     /// Gold labels, one per text.
     pub gold: Gold,
+    /// Rows kept per value of the split column (empty without one).
+    pub splits: BTreeMap<String, usize>,
 }
 
 /// Why a corpus could not be read.
@@ -121,6 +125,7 @@ pub fn parse(name: &str, csv_bytes: &[u8], split: Option<&str>) -> Result<Corpus
     }
     let id = col("id");
     let (mut ids, mut texts, mut pol, mut bin) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut splits: BTreeMap<String, usize> = BTreeMap::new();
     for (i, rec) in rdr.records().enumerate() {
         let row = i + 2;
         let rec = rec.map_err(|e| CorpusError::Csv {
@@ -145,6 +150,9 @@ pub fn parse(name: &str, csv_bytes: &[u8], split: Option<&str>) -> Result<Corpus
                 .map_or_else(|| format!("row{row}"), str::to_string),
         );
         texts.push(rec.get(t).unwrap_or("").to_string());
+        if let Some(v) = s.and_then(|c| rec.get(c)) {
+            *splits.entry(v.to_string()).or_default() += 1;
+        }
     }
     if texts.is_empty() {
         return Err(CorpusError::Empty(
@@ -163,6 +171,7 @@ pub fn parse(name: &str, csv_bytes: &[u8], split: Option<&str>) -> Result<Corpus
         ids,
         texts,
         gold,
+        splits,
     })
 }
 
@@ -181,6 +190,15 @@ impl Corpus {
             Gold::Uncivil(y) => Some(self.texts.iter().cloned().zip(y.iter().copied()).collect()),
             _ => None,
         }
+    }
+
+    /// Rows a model may have learned from or been tuned on: those of the `train` and `valid`
+    /// (or `dev`, `validation`) splits, as the shipped model was on its corpora.
+    pub fn training_rows(&self) -> usize {
+        ["train", "valid", "dev", "validation"]
+            .iter()
+            .filter_map(|k| self.splits.get(*k))
+            .sum()
     }
 
     /// Number of texts.
@@ -207,6 +225,15 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.gold, Gold::Polarity(vec![0]));
+        assert_eq!(c.training_rows(), 0);
+        let all = parse(
+            "g",
+            b"polarity,text,split\npositive,a,train\nneutral,b,valid\nnegative,c,test\n",
+            None,
+        )
+        .unwrap();
+        assert_eq!(all.training_rows(), 2);
+        assert_eq!(all.splits.get("test"), Some(&1));
         assert_eq!((c.ids[0].as_str(), c.texts[0].as_str()), ("2", "bad"));
         let n = parse("n", b"negative,text\n1,awful\n0,fine\n", None).unwrap();
         assert_eq!(n.gold, Gold::Negative(vec![true, false]));

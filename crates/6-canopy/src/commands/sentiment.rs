@@ -223,6 +223,14 @@ fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
     let c = read_corpus(data, a.split.as_deref())?;
     let scored = s.score_batch(&c.texts)?;
     let mut out = std::io::stdout().lock();
+    let in_sample = in_sample_note(&c, a.split.as_deref());
+    match (&in_sample, a.format) {
+        (Some(note), ReportFormat::Md) => writeln!(out, "**Note.** {note}\n")?,
+        (Some(note), ReportFormat::Json) => {
+            tracing::warn!(file = %data.display(), rows = c.training_rows(), "{note}")
+        }
+        (None, _) => {}
+    }
     let figures = sentiment::against_gold(&c.gold, &scored)
         .context("this model has no incivility head (train it with --incivility)")?;
     match figures {
@@ -243,11 +251,31 @@ fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What to tell a reader whose figures include rows a model learns or is tuned on: the whole of
+/// a file with `train` or `valid` rows, read without `--split`.
+fn in_sample_note(c: &Corpus, split: Option<&str>) -> Option<String> {
+    let n = c.training_rows();
+    (split.is_none() && n > 0).then(|| {
+        format!(
+            "{n} of these {} texts are in the file's train or validation split. The shipped \
+             model learned from the train splits of the GitHub gold standard and Senti4SD and \
+             was tuned on their validation splits, so on those files these figures are \
+             in-sample; `--split test` gives the held-out figure.",
+            c.len()
+        )
+    })
+}
+
 fn write_polarity_md(out: &mut impl Write, e: &sentiment::Evaluation) -> std::io::Result<()> {
     writeln!(
         out,
-        "{} texts: accuracy {:.3}, macro-F1 {:.3} (95% CI {:.3}–{:.3})\n",
-        e.n, e.accuracy, e.macro_f1, e.macro_f1_ci[0], e.macro_f1_ci[1]
+        "{} {}: accuracy {:.3}, macro-F1 {:.3} (95% CI {:.3}–{:.3})\n",
+        e.n,
+        if e.n == 1 { "text" } else { "texts" },
+        e.accuracy,
+        e.macro_f1,
+        e.macro_f1_ci[0],
+        e.macro_f1_ci[1]
     )?;
     writeln!(
         out,
