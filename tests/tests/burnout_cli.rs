@@ -122,6 +122,41 @@ fn eval_and_train_on_a_real_git_history() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("min_active"));
 }
 
+#[test]
+fn a_history_the_shipped_model_learned_from_is_flagged_in_sample() {
+    // A clone named like one of the shipped model's training histories (BurntSushi/ripgrep).
+    let root = tempfile::tempdir().unwrap();
+    let repo = root.path().join("ripgrep");
+    std::fs::create_dir(&repo).unwrap();
+    history(&repo);
+    let args = [
+        "burnout",
+        "eval",
+        "--bootstrap",
+        "50",
+        "--trees",
+        "30",
+        "--git",
+        repo.to_str().unwrap(),
+    ];
+    let md = String::from_utf8_lossy(&run_canopy(BIN, &args).stdout).into_owned();
+    assert!(
+        md.starts_with(
+            "**Note.** The model evaluated learned from a history of the same name as ripgrep \
+             (as BurntSushi/ripgrep)"
+        ),
+        "{md}"
+    );
+    // JSON keeps its keys and says it on stderr; another name is not flagged.
+    let json = run_canopy(BIN, &[&args[..], &["--format", "json"]].concat());
+    assert!(String::from_utf8_lossy(&json.stderr).contains("may be in-sample here"));
+    let other = root.path().join("widgets");
+    std::fs::rename(&repo, &other).unwrap();
+    let args = [&args[..7], &[other.to_str().unwrap()]].concat();
+    let md = String::from_utf8_lossy(&run_canopy(BIN, &args).stdout).into_owned();
+    assert!(!md.contains("Note"), "{md}");
+}
+
 /// The issue's interface: every figure in [0, 1], the interval around the AUC, each baseline,
 /// and `baseline_auc` the best of them.
 fn every_figure_and_baseline(e: &Value) {

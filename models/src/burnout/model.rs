@@ -188,6 +188,22 @@ impl Artifact {
         std::array::from_fn(|i| self.reference.get(i).copied().flatten().unwrap_or(f64::NAN))
     }
 
+    /// The training history a history named `name` may be: the same `owner/repo` (a mirror's
+    /// `owner+repo` counts), or, for a bare `repo`, a training history of that repository name.
+    pub fn trained_on_like(&self, name: &str) -> Option<&TrainingSource> {
+        let norm = |s: &str| {
+            s.trim_end_matches(".git")
+                .replace(['+', '@'], "/")
+                .to_ascii_lowercase()
+        };
+        let want = norm(name);
+        let repo = |s: &str| s.rsplit('/').next().unwrap_or("").to_string();
+        self.trained_on.iter().find(|t| {
+            let have = norm(&t.name);
+            have == want || (!want.contains('/') && repo(&have) == want)
+        })
+    }
+
     /// ARTIFACT.md: what the model is, how to reproduce it, what it was trained on, how it did.
     pub fn notes(&self) -> String {
         notes::render(self)
@@ -207,6 +223,20 @@ mod tests {
     fn the_committed_notes_are_what_the_shipped_artifact_renders() {
         let a = Artifact::shipped().expect("shipped artifact");
         assert_eq!(a.notes(), include_str!("ARTIFACT.md"));
+    }
+
+    #[test]
+    fn a_history_is_matched_to_the_training_history_it_may_be() {
+        let a = Artifact::shipped().expect("shipped artifact");
+        let like = |n: &str| a.trained_on_like(n).map(|t| t.name.as_str());
+        // A mirror's directory, a plain clone, a bare one, any case.
+        assert_eq!(like("BurntSushi+ripgrep"), Some("BurntSushi/ripgrep"));
+        assert_eq!(like("ripgrep"), Some("BurntSushi/ripgrep"));
+        assert_eq!(like("Ripgrep.git"), Some("BurntSushi/ripgrep"));
+        assert_eq!(like("tokio"), Some("tokio-rs/tokio"));
+        // Another owner's repository of the same name is not the same history.
+        assert_eq!(like("someone+ripgrep"), None);
+        assert_eq!(like("rust-lang+bors"), None);
     }
 
     #[test]

@@ -296,7 +296,11 @@ pub(super) fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
     let recipe = a.recipe.recipe()?;
     let model = load_model(a.model.as_deref())?;
     let mut names = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
     let data = dataset(&a.history, &rule, |h, d| {
+        if let Some(t) = model.trained_on_like(&h.name) {
+            seen.push(format!("{} (as {})", h.name, t.name));
+        }
         names.push(match h.commits.first() {
             Some(c) => format!("{}@{}", h.name, &c[..12.min(c.len())]),
             None => h.name.clone(),
@@ -350,9 +354,27 @@ pub(super) fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let mut out = std::io::stdout().lock();
+    let note = (!seen.is_empty()).then(|| {
+        format!(
+            "The model evaluated learned from a history of the same name as {}: its rows \
+             (\"shipped model\") may be in-sample here; the baselines and the model trained \
+             walk-forward here are not affected.",
+            seen.join(", ")
+        )
+    });
     match a.format {
-        ReportFormat::Json => writeln!(out, "{}", serde_json::to_string(&summary)?)?,
-        ReportFormat::Md => write!(out, "{}", summary.markdown())?,
+        ReportFormat::Json => {
+            if let Some(n) = &note {
+                tracing::warn!("{n}");
+            }
+            writeln!(out, "{}", serde_json::to_string(&summary)?)?
+        }
+        ReportFormat::Md => {
+            if let Some(n) = &note {
+                writeln!(out, "**Note.** {n}\n")?;
+            }
+            write!(out, "{}", summary.markdown())?
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
