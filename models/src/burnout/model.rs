@@ -192,9 +192,9 @@ impl Artifact {
     /// `owner+repo` counts), or, for a bare `repo`, a training history of that repository name.
     pub fn trained_on_like(&self, name: &str) -> Option<&TrainingSource> {
         let norm = |s: &str| {
-            s.trim_end_matches(".git")
+            s.to_ascii_lowercase()
+                .trim_end_matches(".git")
                 .replace(['+', '@'], "/")
-                .to_ascii_lowercase()
         };
         let want = norm(name);
         let repo = |s: &str| s.rsplit('/').next().unwrap_or("").to_string();
@@ -232,7 +232,7 @@ mod tests {
         // A mirror's directory, a plain clone, a bare one, any case.
         assert_eq!(like("BurntSushi+ripgrep"), Some("BurntSushi/ripgrep"));
         assert_eq!(like("ripgrep"), Some("BurntSushi/ripgrep"));
-        assert_eq!(like("Ripgrep.git"), Some("BurntSushi/ripgrep"));
+        assert_eq!(like("Ripgrep.GIT"), Some("BurntSushi/ripgrep"));
         assert_eq!(like("tokio"), Some("tokio-rs/tokio"));
         // Another owner's repository of the same name is not the same history.
         assert_eq!(like("someone+ripgrep"), None);

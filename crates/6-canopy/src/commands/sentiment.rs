@@ -257,10 +257,10 @@ fn in_sample_note(c: &Corpus, split: Option<&str>) -> Option<String> {
     let n = c.training_rows();
     (split.is_none() && n > 0).then(|| {
         format!(
-            "{n} of these {} texts are in the file's train or validation split. The shipped \
-             model learned from the train splits of the GitHub gold standard and Senti4SD and \
-             was tuned on their validation splits, so on those files these figures are \
-             in-sample; `--split test` gives the held-out figure.",
+            "{n} of these {} texts are in the file's train or validation split. A model \
+             trained on that split scores them in-sample (the shipped model learned from the \
+             train splits of the GitHub gold standard and Senti4SD and was tuned on their \
+             validation splits); `--split test` gives the held-out figure.",
             c.len()
         )
     })
