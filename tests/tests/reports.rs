@@ -116,6 +116,8 @@ fn draft_passes_review(store: &str) -> (String, Value) {
     let doc = stdout_json(&out);
     let id = doc["id"].as_str().unwrap().to_string();
     assert_eq!(doc["status"], "draft");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains(" cells shown. Approve it with"), "{said}");
     assert!(
         doc["privacy_review"]
             .as_array()
@@ -294,6 +296,16 @@ fn renderings_and_bad_input(store: &str, id: &str) {
     );
     let html = stdout_ok(&report(store, &["show", id, "--format", "html"]));
     assert!(html.contains("<h2>Privacy review</h2>") && html.contains("suppressed"));
+    // A period nobody was active in: every cell hidden, and the maintainer is told so.
+    let empty = report(
+        store,
+        &["create", "--period", "2020-01", "--format", "json"],
+    );
+    let said = String::from_utf8_lossy(&empty.stderr);
+    assert!(
+        said.contains("cells is hidden") && said.contains("it would publish no figure"),
+        "{said}"
+    );
     // Bad input is named.
     let bad = report(store, &["create", "--period", "last summer"]);
     assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid period"));

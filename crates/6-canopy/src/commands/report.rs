@@ -291,19 +291,47 @@ fn create(a: CreateArgs) -> anyhow::Result<ExitCode> {
         budget.as_ref().map(|b| (budget_key.as_str(), b)),
     )?;
     print!("{}", render(&r.document, a.format)?);
+    let (shown, cells) = cells_shown(&r.document);
+    let shown = if shown == 0 {
+        format!(
+            "every one of its {cells} cells is hidden (each counts fewer than {k} people, or \
+             would reveal one that does), so it would publish no figure; a longer period or a \
+             wider scope may help"
+        )
+    } else {
+        format!("{shown} of its {cells} cells shown")
+    };
     eprintln!(
-        "canopy: draft report {} stored; {}",
+        "canopy: draft report {} stored: {shown}. {}",
         r.id,
         if failed.is_empty() {
             format!(
-                "approve it with `canopy report approve {} --reviewer NAME`",
+                "Approve it with `canopy report approve {} --reviewer NAME`.",
                 r.id
             )
         } else {
-            format!("it cannot be approved: {} failed", failed.join("; "))
+            format!("It cannot be approved: {} failed.", failed.join("; "))
         }
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Cells of a report's tables (totals included) that show a figure, exact or noised, and all
+/// its cells.
+fn cells_shown(document: &serde_json::Value) -> (usize, usize) {
+    let tables = document["tables"].as_array().map_or(&[][..], Vec::as_slice);
+    let rows = tables.iter().flat_map(|t| {
+        let body = t["rows"].as_array().map_or(&[][..], Vec::as_slice);
+        body.iter().chain(std::iter::once(&t["total"]))
+    });
+    let cells: Vec<&serde_json::Value> = rows
+        .flat_map(|r| r["cells"].as_array().map_or(&[][..], Vec::as_slice))
+        .collect();
+    let shown = cells
+        .iter()
+        .filter(|c| matches!(c["status"].as_str(), Some("shown" | "noised")))
+        .count();
+    (shown, cells.len())
 }
 
 fn approve(a: ApproveArgs) -> anyhow::Result<ExitCode> {
