@@ -353,6 +353,13 @@ pub(super) fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    print_summary(&summary, a.format, &seen)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the evaluation, with a note first when a history may be one the model learned from
+/// (`seen`: "name (as owner/repo)"); in JSON the note goes to stderr and the keys stay as they are.
+fn print_summary(summary: &Summary, format: ReportFormat, seen: &[String]) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     let note = (!seen.is_empty()).then(|| {
         format!(
@@ -362,7 +369,7 @@ pub(super) fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
             seen.join(", ")
         )
     });
-    match a.format {
+    match format {
         ReportFormat::Json => {
             if let Some(n) = &note {
                 tracing::warn!("{n}");
@@ -376,7 +383,7 @@ pub(super) fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
             write!(out, "{}", summary.markdown())?
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// The shipped model's pooled figures as a validation, when an AUC was given.
